@@ -1,0 +1,43 @@
+//! Shared pieces of the benchmarks: latency statistics and a small report.
+
+use std::time::Duration;
+
+/// Latencies of one run, summarised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Latencies {
+    pub count: usize,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+impl Latencies {
+    pub fn from_samples(mut samples: Vec<Duration>) -> Option<Self> {
+        if samples.is_empty() {
+            return None;
+        }
+        samples.sort_unstable();
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+        Some(Self { count: samples.len(), p50: at(0.50), p99: at(0.99), max: samples[samples.len() - 1] })
+    }
+}
+
+pub fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_of_a_known_series() {
+        let samples = (1..=100).map(Duration::from_millis).collect();
+        let l = Latencies::from_samples(samples).unwrap();
+        assert_eq!(
+            (l.count, l.p50, l.p99, l.max),
+            (100, Duration::from_millis(51), Duration::from_millis(99), Duration::from_millis(100))
+        );
+        assert!(Latencies::from_samples(vec![]).is_none());
+    }
+}

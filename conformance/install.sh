@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs the third-party bot libraries of the conformance suite:
+#   Python: conformance/.venv from requirements.txt (+ constraints.txt)
+#   JS:     conformance/js/node_modules from package-lock.json (npm ci)
+# Idempotent: each half is skipped when a stamp says the same lock was already installed and
+# the libraries still load. Called by .ci/run; run it by hand after changing a pin.
+# Env: PYTHON (default python3) picks the interpreter the venv is made from.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here"
+
+say() { printf 'conformance/install.sh: %s\n' "$*"; }
+die() { printf 'conformance/install.sh: error: %s\n' "$*" >&2; exit 1; }
+hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+# ---- Python -----------------------------------------------------------------------------------
+python="${PYTHON:-python3}"
+command -v "$python" >/dev/null || die "$python not found"
+venv="$here/.venv"
+py_stamp="$venv/.ferrogram-stamp"
+# Finds the modules without importing them (aiogram's import alone takes seconds).
+py_check='import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ("telegram", "aiogram", "telebot")))'
+py_want="$(hash_of requirements.txt constraints.txt) $("$python" -c 'import sys; print(sys.version.split()[0])')"
+
+if [[ -f "$py_stamp" && "$(cat "$py_stamp")" == "$py_want" ]] \
+    && "$venv/bin/python" -c "$py_check" 2>/dev/null; then
+    say "python libraries up to date"
+else
+    say "installing python libraries into $venv"
+    rm -rf "$venv"
+    "$python" -m venv "$venv" \
+        || die "'$python -m venv' failed (on Debian: apt-get install python3-venv)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+        -r requirements.txt -c constraints.txt
+    "$venv/bin/python" -c 'import telegram, aiogram, telebot'
+    printf '%s\n' "$py_want" > "$py_stamp"
+fi
+
+# ---- JS ---------------------------------------------------------------------------------------
+command -v node >/dev/null || die "node not found (on Debian: apt-get install nodejs npm)"
+command -v npm >/dev/null || die "npm not found (on Debian: apt-get install npm)"
+js="$here/js"
+js_stamp="$js/node_modules/.ferrogram-stamp"
+js_want="$(hash_of "$js/package.json" "$js/package-lock.json") $(node --version)"
+
+if [[ -f "$js_stamp" && "$(cat "$js_stamp")" == "$js_want" ]] \
+    && [[ -f "$js/node_modules/grammy/package.json" && -f "$js/node_modules/telegraf/package.json" && -f "$js/node_modules/telegram-test-api/package.json" ]]; then
+    say "js libraries up to date"
+else
+    say "installing js libraries into $js/node_modules"
+    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+    (cd "$js" && node -e 'import("grammy").then(() => import("telegraf"))')
+    printf '%s\n' "$js_want" > "$js_stamp"
+fi
+
+say "ok"

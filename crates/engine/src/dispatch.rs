@@ -1,0 +1,180 @@
+//! Per-chat ordered queues, many chats in parallel.
+//!
+//! Each chat with pending updates has one worker task that handles them one by one; a chat
+//! with none has no task (the worker exits when its queue is empty). A semaphore bounds how
+//! many updates of the bot run at once. Each update runs in its own task under the time
+//! budget, so a panic or a hang is contained: it is logged and answered through the error
+//! handler, and the chat's next update goes on. Once its handler finished (successfully or
+//! not), an update is marked handled in the inbox.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::{Semaphore, watch};
+
+use crate::error::EngineError;
+use crate::event::Event;
+use crate::runtime::{BotContext, Loaded};
+use crate::steps;
+
+/// One update and the bot version it was dispatched under.
+pub struct Job {
+    pub event: Event,
+    pub loaded: Arc<Loaded>,
+}
+
+pub struct Dispatcher {
+    bot: Arc<BotContext>,
+    queues: Mutex<HashMap<i64, VecDeque<Job>>>,
+    permits: Arc<Semaphore>,
+    budget: Duration,
+    handled: watch::Sender<u64>,
+}
+
+impl Dispatcher {
+    pub fn new(bot: Arc<BotContext>, max_concurrent: usize, budget: Duration) -> Arc<Dispatcher> {
+        Arc::new(Dispatcher {
+            bot,
+            queues: Mutex::new(HashMap::new()),
+            permits: Arc::new(Semaphore::new(max_concurrent.clamp(1, Semaphore::MAX_PERMITS))),
+            budget,
+            handled: watch::Sender::new(0),
+        })
+    }
+
+    /// How many updates were handled (successfully or not) so far.
+    pub fn handled(&self) -> watch::Receiver<u64> {
+        self.handled.subscribe()
+    }
+
+    /// Queues `job` behind its chat's earlier updates.
+    pub fn dispatch(self: &Arc<Self>, job: Job) {
+        let key = job.event.queue_key();
+        let mut queues = self.queues.lock();
+        if let Some(queue) = queues.get_mut(&key) {
+            // The chat's worker is running and will take it.
+            queue.push_back(job);
+            return;
+        }
+        queues.insert(key, VecDeque::from([job]));
+        drop(queues);
+        tokio::spawn(Arc::clone(self).worker(key));
+    }
+
+    async fn worker(self: Arc<Self>, key: i64) {
+        loop {
+            // The queue entry stays while its job runs, so new updates of the chat wait here.
+            let job = {
+                let mut queues = self.queues.lock();
+                match queues.get_mut(&key).and_then(VecDeque::pop_front) {
+                    Some(job) => job,
+                    None => {
+                        queues.remove(&key);
+                        return;
+                    }
+                }
+            };
+            let Ok(_permit) = Arc::clone(&self.permits).acquire_owned().await else {
+                return;
+            };
+            let update_id = job.event.update_id;
+            self.process(job).await;
+            // Only now: a crash before this line replays the update at the next start.
+            mark_handled(&self.bot, update_id).await;
+            self.handled.send_modify(|n| *n += 1);
+        }
+    }
+
+    async fn process(&self, job: Job) {
+        let Job { event, loaded } = job;
+        let (bot_id, update_id, chat_id) = (self.bot.bot_id, event.update_id, event.chat_id);
+        let handler = steps::handle_update(Arc::clone(&self.bot), Arc::clone(&loaded), event.clone());
+        let Err(failure) = run_guarded(self.budget, handler).await else {
+            return;
+        };
+        tracing::error!(bot_id, update_id, chat_id, error = %failure, "handling an update failed");
+        let reply = steps::send_error_reply(&self.bot, &loaded, &event);
+        match tokio::time::timeout(self.budget, reply).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(bot_id, update_id, %error, "the error reply failed"),
+            Err(_) => tracing::warn!(bot_id, update_id, "the error reply timed out"),
+        }
+    }
+}
+
+/// Marks an update handled in the inbox; a failure is logged (the update is then replayed at
+/// the next start, its replies sent again).
+pub async fn mark_handled(bot: &BotContext, update_id: i64) {
+    if let Err(error) = bot.store.inbox_mark_handled(bot.bot_id, update_id).await {
+        tracing::warn!(bot_id = bot.bot_id, update_id, %error, "marking the update handled failed");
+    }
+}
+
+/// Why a handler run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Step(#[from] EngineError),
+    #[error("the handler panicked: {0}")]
+    Panic(String),
+    #[error("the handler took longer than its {0:?} budget")]
+    Timeout(Duration),
+}
+
+/// Runs `handler` in its own task under `budget`: a panic or an overrun becomes a [`Failure`]
+/// instead of taking the worker down. An overrun task is aborted.
+pub async fn run_guarded<F>(budget: Duration, handler: F) -> Result<(), Failure>
+where
+    F: Future<Output = Result<(), EngineError>> + Send + 'static,
+{
+    let task = tokio::spawn(handler);
+    let abort = task.abort_handle();
+    match tokio::time::timeout(budget, task).await {
+        Ok(Ok(outcome)) => Ok(outcome?),
+        Ok(Err(join)) if join.is_panic() => {
+            let payload = join.into_panic();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".into());
+            Err(Failure::Panic(message))
+        }
+        Ok(Err(_)) => Err(Failure::Panic("the handler was cancelled".into())),
+        Err(_) => {
+            abort.abort();
+            Err(Failure::Timeout(budget))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn panics_errors_and_overruns_are_contained() {
+        let budget = Duration::from_millis(200);
+        assert!(run_guarded(budget, async { Ok(()) }).await.is_ok());
+        let panic = run_guarded(budget, async { panic!("boom") }).await;
+        assert!(matches!(panic, Err(Failure::Panic(ref m)) if m == "boom"), "{panic:?}");
+        let failed = run_guarded(budget, async { Err(EngineError::Step("nope".into())) }).await;
+        assert!(matches!(failed, Err(Failure::Step(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_overrun_is_aborted() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let slow = async move {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            let _ = tx.send(());
+            Ok(())
+        };
+        let outcome = run_guarded(Duration::from_secs(1), slow).await;
+        assert!(matches!(outcome, Err(Failure::Timeout(_))));
+        assert!(rx.await.is_err(), "the slow handler was aborted before it finished");
+    }
+}

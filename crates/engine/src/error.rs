@@ -1,0 +1,24 @@
+//! What can go wrong while loading or running a bot.
+
+use crate::state::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Templates or expressions of the bot file that do not compile, all of them.
+    #[error("the bot's templates do not compile: {}", .0.join("; "))]
+    Templates(Vec<String>),
+    /// A template failed while rendering (undefined variable, out of fuel, …).
+    #[error("template error: {0}")]
+    Render(String),
+    #[error("Bot API error: {0}")]
+    Telegram(#[from] telegram::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A step that cannot run as written (a missing scene, a wrong value type, …).
+    #[error("{0}")]
+    Step(String),
+    #[error("no bot with handle {0}")]
+    UnknownBot(u64),
+    #[error("the bot has scenes but no `bot.start` scene")]
+    NoStartScene,
+}

@@ -1,0 +1,467 @@
+//! The engine: bots added, reloaded and stopped at run time, each with its own receiver,
+//! dispatcher and flood scheduler.
+//!
+//! # Nothing lost
+//!
+//! Every received update is stored in the inbox ([`StateStore::inbox_put`]) before it is
+//! acknowledged: the getUpdates offset that confirms it to Telegram is sent only after the
+//! store accepted it (a store failure backs off, and the update is fetched again). A
+//! redelivered update (one the inbox already has) is stored once and dispatched once. An
+//! update is marked handled only after its handler finished, successfully or through the error
+//! handler; one not understood, or of a kind the engine does not handle, is marked handled at
+//! once with a log line. When a bot starts, the updates a crash left unhandled are dispatched
+//! first, in update-id order, and only then does polling begin, so a chat's replayed updates
+//! come before its new ones.
+//!
+//! So a crash (even `kill -9`) loses no update. What it can do is repeat one: an update whose
+//! handler was running at the crash is handled again at the next start, and the replies it had
+//! already sent are sent twice. Per-chat order bounds these to one update per chat, and to at
+//! most `max_concurrent_updates` for the bot. Sends committed together with the state change
+//! (the outbox) are the next step.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use schema::{BotFile, Schedule};
+use serde_json::{Value, json};
+use telegram::flood::{Priority, Scheduler};
+use telegram::frankenstein::methods::GetUpdatesParams;
+use telegram::{Backoff, Client, IncomingUpdate};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::dispatch::{Dispatcher, Job, mark_handled, run_guarded};
+use crate::error::EngineError;
+use crate::event::Event;
+use crate::http::{Http, HttpConfig};
+use crate::limits::Limiter;
+use crate::state::{MemoryStore, StateStore, StoreError};
+use crate::template::{DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT, Templates};
+use crate::{i18n, jobs, steps};
+
+/// How the engine runs bots.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Updates of one bot handled at once (different chats). Default 64.
+    pub max_concurrent_updates: usize,
+    /// Time one update may take before it is abandoned and answered with the error reply.
+    /// Default 30 s.
+    pub update_budget: Duration,
+    /// getUpdates long-poll timeout in seconds. Default 25.
+    pub poll_timeout: u32,
+    /// Flood limits of each bot's send scheduler.
+    pub flood: telegram::flood::Config,
+    /// Template instructions per render. Default [`DEFAULT_FUEL`].
+    pub template_fuel: u64,
+    pub template_recursion_limit: usize,
+    /// Conversation state and variables. Default: in memory.
+    pub store: Arc<dyn StateStore>,
+    /// The `http` step: the private hosts an operator allows, body limit, breaker, retries.
+    pub http: HttpConfig,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_concurrent_updates: 64,
+            update_budget: Duration::from_secs(30),
+            poll_timeout: 25,
+            flood: telegram::flood::Config::default(),
+            template_fuel: DEFAULT_FUEL,
+            template_recursion_limit: DEFAULT_RECURSION_LIMIT,
+            store: Arc::new(MemoryStore::new()),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("max_concurrent_updates", &self.max_concurrent_updates)
+            .field("update_budget", &self.update_budget)
+            .field("poll_timeout", &self.poll_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A bot running in an [`Engine`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BotHandle {
+    id: u64,
+    bot_id: u64,
+}
+
+impl BotHandle {
+    /// The bot's Telegram id (the number before the colon of its token).
+    pub fn bot_id(&self) -> u64 {
+        self.bot_id
+    }
+}
+
+/// One version of a bot file, with its compiled templates.
+#[derive(Debug)]
+pub struct Loaded {
+    pub file: BotFile,
+    pub templates: Templates,
+    /// Increases with each reload; chat states remember it.
+    pub generation: u64,
+}
+
+/// What the handlers of one bot share.
+pub struct BotContext {
+    pub bot_id: u64,
+    pub scheduler: Scheduler,
+    pub store: Arc<dyn StateStore>,
+    pub limiter: Limiter,
+    /// The engine's HTTP client and circuit breakers, shared by its bots.
+    pub http: Arc<Http>,
+}
+
+struct BotRuntime {
+    client: Client,
+    context: Arc<BotContext>,
+    current: RwLock<Arc<Loaded>>,
+    dispatcher: Arc<Dispatcher>,
+    stop: watch::Sender<bool>,
+    poller: Mutex<Option<JoinHandle<()>>>,
+    /// The scheduler of the current version's jobs, and what stops it.
+    jobs: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
+}
+
+/// Runs bots. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Engine {
+    config: EngineConfig,
+    bots: Mutex<HashMap<u64, Arc<BotRuntime>>>,
+    next_id: AtomicU64,
+    http: Arc<Http>,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> Engine {
+        let http = Arc::new(Http::new(config.http.clone()));
+        Engine { config, bots: Mutex::new(HashMap::new()), next_id: AtomicU64::new(1), http }
+    }
+
+    /// Starts a bot: compiles its templates (all errors at once), publishes its commands and
+    /// starts long polling `api_url` (Telegram's is [`telegram::DEFAULT_API_URL`]).
+    pub async fn add_bot(&self, file: BotFile, token: &str, api_url: &str) -> Result<BotHandle, EngineError> {
+        let loaded = self.load(file, 1)?;
+        let client = Client::builder(token).api_url(api_url).build()?;
+        let bot_id = client.bot_id();
+        let context = Arc::new(BotContext {
+            bot_id,
+            scheduler: Scheduler::for_client(client.clone(), self.config.flood.clone()),
+            store: Arc::clone(&self.config.store),
+            limiter: Limiter::default(),
+            http: Arc::clone(&self.http),
+        });
+        let dispatcher =
+            Dispatcher::new(Arc::clone(&context), self.config.max_concurrent_updates, self.config.update_budget);
+        let runtime = Arc::new(BotRuntime {
+            client,
+            context,
+            current: RwLock::new(Arc::new(loaded)),
+            dispatcher,
+            stop: watch::Sender::new(false),
+            poller: Mutex::new(None),
+            jobs: Mutex::new(None),
+        });
+        let poller = tokio::spawn(poll(Arc::clone(&runtime), self.config.poll_timeout));
+        *runtime.poller.lock() = Some(poller);
+        start_jobs(&runtime, self.config.update_budget);
+        let handle = BotHandle { id: self.next_id.fetch_add(1, Ordering::Relaxed), bot_id };
+        self.bots.lock().insert(handle.id, runtime);
+        tracing::info!(bot_id, "bot started");
+        Ok(handle)
+    }
+
+    /// Swaps the bot's file. Updates already dispatched finish on the old version, later ones
+    /// use the new one. A chat mid-form keeps its form if the scene still has it; every other
+    /// chat returns to the start scene. A file that does not compile changes nothing.
+    pub async fn reload(&self, bot: BotHandle, file: BotFile) -> Result<(), EngineError> {
+        let runtime = self.runtime(bot)?;
+        let generation = runtime.current.read().generation + 1;
+        let loaded = Arc::new(self.load(file, generation)?);
+        *runtime.current.write() = Arc::clone(&loaded);
+        stop_jobs(&runtime).await;
+        start_jobs(&runtime, self.config.update_budget);
+        publish_commands(&runtime.context, &loaded).await;
+        tracing::info!(bot_id = bot.bot_id, generation, "bot reloaded");
+        Ok(())
+    }
+
+    /// Stops receiving the bot's updates and confirms those received; updates already
+    /// dispatched still finish.
+    pub async fn stop(&self, bot: BotHandle) -> Result<(), EngineError> {
+        let runtime = self.bots.lock().remove(&bot.id).ok_or(EngineError::UnknownBot(bot.id))?;
+        runtime.stop.send_replace(true);
+        stop_jobs(&runtime).await;
+        let poller = runtime.poller.lock().take();
+        if let Some(poller) = poller
+            && let Err(error) = poller.await
+        {
+            tracing::error!(bot_id = bot.bot_id, %error, "the receiver ended abnormally");
+        }
+        tracing::info!(bot_id = bot.bot_id, "bot stopped");
+        Ok(())
+    }
+
+    /// The running bots.
+    pub fn bots(&self) -> Vec<BotHandle> {
+        self.bots.lock().iter().map(|(id, rt)| BotHandle { id: *id, bot_id: rt.context.bot_id }).collect()
+    }
+
+    /// A counter of the bot's handled updates (successfully or not): tests and tools wait on
+    /// it instead of sleeping.
+    pub fn handled(&self, bot: BotHandle) -> Result<watch::Receiver<u64>, EngineError> {
+        Ok(self.runtime(bot)?.dispatcher.handled())
+    }
+
+    fn runtime(&self, bot: BotHandle) -> Result<Arc<BotRuntime>, EngineError> {
+        self.bots.lock().get(&bot.id).cloned().ok_or(EngineError::UnknownBot(bot.id))
+    }
+
+    fn load(&self, file: BotFile, generation: u64) -> Result<Loaded, EngineError> {
+        if !file.scenes.is_empty() {
+            let start = file.bot.start.as_ref().ok_or(EngineError::NoStartScene)?;
+            if !file.scenes.contains_key(start) {
+                return Err(EngineError::Step(format!("bot.start names no scene: {start:?}")));
+            }
+        }
+        for (name, job) in &file.jobs {
+            Schedule::of(job).map_err(|e| EngineError::Step(format!("jobs.{name}: {e}")))?;
+        }
+        let templates = Templates::compile(&file, self.config.template_fuel, self.config.template_recursion_limit)?;
+        Ok(Loaded { file, templates, generation })
+    }
+}
+
+/// Starts the scheduler of the current version's jobs (none when it has no jobs).
+fn start_jobs(runtime: &Arc<BotRuntime>, budget: Duration) {
+    let loaded = Arc::clone(&runtime.current.read());
+    let jobs: Vec<(String, Schedule)> =
+        loaded.file.jobs.iter().filter_map(|(name, job)| Schedule::of(job).ok().map(|s| (name.clone(), s))).collect();
+    if jobs.is_empty() {
+        return;
+    }
+    let context = Arc::clone(&runtime.context);
+    let bot_id = context.bot_id;
+    let names: Vec<String> = jobs.iter().map(|(name, _)| name.clone()).collect();
+    let (stop, stopped) = watch::channel(false);
+    let store = Arc::clone(&context.store);
+    let run = move |index: usize| {
+        let (context, loaded, name) = (Arc::clone(&context), Arc::clone(&loaded), names[index].clone());
+        async move {
+            let outcome = run_guarded(budget, steps::run_job(context, loaded, name.clone())).await;
+            if let Err(error) = outcome {
+                tracing::error!(bot_id, job = %name, %error, "the job failed");
+            }
+        }
+    };
+    let task = tokio::spawn(jobs::schedule(bot_id, jobs, store, jobs::Clock::system(), stopped, run));
+    *runtime.jobs.lock() = Some((stop, task));
+}
+
+/// Stops the jobs' scheduler, letting a job that is running finish.
+async fn stop_jobs(runtime: &BotRuntime) {
+    let scheduler = runtime.jobs.lock().take();
+    if let Some((stop, task)) = scheduler {
+        stop.send_replace(true);
+        if let Err(error) = task.await {
+            tracing::error!(bot_id = runtime.context.bot_id, %error, "the job scheduler ended abnormally");
+        }
+    }
+}
+
+/// How many stored updates a replay reads from the inbox at once.
+const REPLAY_PAGE: u32 = 1000;
+
+/// Long polling: replays what the inbox holds unhandled, then fetches updates, stores each
+/// one, dispatches the new ones and confirms them with the next call's offset. Errors back off
+/// and retry; a stop ends the poll at once.
+async fn poll(runtime: Arc<BotRuntime>, timeout: u32) {
+    let bot_id = runtime.context.bot_id;
+    let current = Arc::clone(&runtime.current.read());
+    publish_commands(&runtime.context, &current).await;
+    let mut stop = runtime.stop.subscribe();
+    let backoff = Backoff::default();
+    if !replay(&runtime, &mut stop, &backoff).await {
+        return;
+    }
+    let mut offset: Option<i64> = None;
+    let mut failures = 0u32;
+    loop {
+        let params = GetUpdatesParams::builder().maybe_offset(offset).timeout(timeout).build();
+        // Raw JSON, so the inbox keeps each update as it came, whether it decodes or not.
+        let batch = tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => break,
+            batch = runtime.client.call::<_, Vec<Value>>("getUpdates", &params) => batch,
+        };
+        let error = match batch {
+            Ok(batch) => match receive(&runtime, batch, &mut offset).await {
+                Ok(()) => {
+                    failures = 0;
+                    continue;
+                }
+                Err(error) => format!("storing an update failed, it will be fetched again: {error}"),
+            },
+            Err(error) => format!("getUpdates failed: {error}"),
+        };
+        failures = failures.saturating_add(1);
+        let delay = backoff.delay(failures.min(10));
+        tracing::warn!(bot_id, %error, ?delay, "receiving updates failed");
+        tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => break,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+    // Confirm what was stored, so a restart does not fetch it again (it would be dropped as a
+    // redelivery anyway).
+    if let Some(offset) = offset {
+        let params = GetUpdatesParams::builder().offset(offset).timeout(0).limit(1).build();
+        if let Ok(Err(error)) = tokio::time::timeout(Duration::from_secs(5), runtime.client.get_updates(&params)).await
+        {
+            tracing::warn!(bot_id, %error, "confirming the last updates failed");
+        }
+    }
+}
+
+/// Stores each update of a batch in the inbox and dispatches those it did not have yet.
+/// `offset` moves past an update only once it is stored: after a store failure, the next call
+/// fetches the rest of the batch again.
+async fn receive(runtime: &BotRuntime, batch: Vec<Value>, offset: &mut Option<i64>) -> Result<(), StoreError> {
+    let (bot_id, store) = (runtime.context.bot_id, &runtime.context.store);
+    for raw in batch {
+        let text = raw.to_string();
+        let Some(update) = IncomingUpdate::from_value(raw) else {
+            continue;
+        };
+        let update_id = update.update_id();
+        if store.inbox_put(bot_id, update_id, text).await? {
+            accept(runtime, update).await;
+        } else {
+            tracing::debug!(bot_id, update_id, "update received again, already stored: skipped");
+        }
+        *offset = Some(offset.unwrap_or(i64::MIN).max(update_id + 1));
+    }
+    Ok(())
+}
+
+/// Dispatches what a crash left unhandled in the inbox, lowest update id first, before the
+/// first poll. The updates of a page stay unhandled until their handlers finish, so a full page
+/// is waited for before the next is read. Returns `false` if the bot was stopped meanwhile.
+async fn replay(runtime: &BotRuntime, stop: &mut watch::Receiver<bool>, backoff: &Backoff) -> bool {
+    let context = &runtime.context;
+    let bot_id = context.bot_id;
+    let mut handled = runtime.dispatcher.handled();
+    let (mut after, mut replayed, mut failures) = (i64::MIN, 0usize, 0u32);
+    loop {
+        let page = tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => return false,
+            page = context.store.inbox_unhandled(bot_id, REPLAY_PAGE) => page,
+        };
+        let page = match page {
+            Ok(page) => page,
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                let delay = backoff.delay(failures.min(10));
+                tracing::warn!(bot_id, %error, ?delay, "reading the inbox failed");
+                tokio::select! {
+                    _ = stop.wait_for(|stopped| *stopped) => return false,
+                    () = tokio::time::sleep(delay) => continue,
+                }
+            }
+        };
+        failures = 0;
+        let full = page.len() >= REPLAY_PAGE as usize;
+        let before = *handled.borrow_and_update();
+        let mut dispatched = 0u64;
+        let mut fresh = false;
+        let seen = after;
+        for stored in page.into_iter().filter(|stored| stored.update_id > seen) {
+            (after, fresh) = (stored.update_id, true);
+            replayed += 1;
+            let update = serde_json::from_str(&stored.raw).ok().and_then(IncomingUpdate::from_value);
+            let Some(update) = update else {
+                tracing::warn!(bot_id, update_id = stored.update_id, "stored update is not an update: marked handled");
+                mark_handled(context, stored.update_id).await;
+                continue;
+            };
+            if accept(runtime, update).await {
+                dispatched += 1;
+            }
+        }
+        if !full || !fresh {
+            break;
+        }
+        tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => return false,
+            outcome = handled.wait_for(|n| *n >= before + dispatched) => if outcome.is_err() { return false },
+        }
+    }
+    if replayed > 0 {
+        tracing::info!(bot_id, replayed, "replaying updates left unhandled by the last run");
+    }
+    true
+}
+
+/// Dispatches a stored update; returns `false` for one that is not understood or of a kind the
+/// engine does not handle, which is marked handled at once.
+async fn accept(runtime: &BotRuntime, update: IncomingUpdate) -> bool {
+    let bot_id = runtime.context.bot_id;
+    let update_id = update.update_id();
+    let IncomingUpdate::Known(update) = update else {
+        tracing::warn!(bot_id, update_id, "update not understood: stored, marked handled, not handled");
+        mark_handled(&runtime.context, update_id).await;
+        return false;
+    };
+    let event = serde_json::to_value(&update).ok().and_then(|raw| Event::from_update(&raw));
+    let Some(event) = event else {
+        tracing::debug!(bot_id, update_id, "update kind not handled, skipped");
+        mark_handled(&runtime.context, update_id).await;
+        return false;
+    };
+    // The version is fixed here: a reload after this point does not change how it is handled.
+    let loaded = Arc::clone(&runtime.current.read());
+    runtime.dispatcher.dispatch(Job { event, loaded });
+    true
+}
+
+/// setMyCommands for every locale the bot offers (and without a language for the default).
+async fn publish_commands(bot: &BotContext, loaded: &Loaded) {
+    let file = &loaded.file;
+    if file.bot.commands.is_empty() {
+        return;
+    }
+    let mut locales: Vec<String> =
+        if file.bot.locales.is_empty() { file.texts.keys().cloned().collect() } else { file.bot.locales.clone() };
+    if !locales.contains(&file.bot.default_locale) {
+        locales.push(file.bot.default_locale.clone());
+    }
+    for locale in locales.iter().map(Some).chain([None]) {
+        let locale_name = locale.cloned().unwrap_or_else(|| file.bot.default_locale.clone());
+        let ctx = crate::template::to_jinja(json!({"locale": locale_name}));
+        let commands: Vec<Value> = file
+            .bot
+            .commands
+            .iter()
+            .map(|c| {
+                let source = i18n::source(file, &c.description, &locale_name);
+                let description = loaded.templates.render(source, &ctx).unwrap_or_else(|_| source.to_owned());
+                json!({"command": c.command, "description": description})
+            })
+            .collect();
+        let mut params = json!({"commands": commands});
+        if let Some(locale) = locale {
+            params["language_code"] = json!(locale);
+        }
+        let outcome: Result<Value, _> = bot.scheduler.call(Priority::Interactive, "setMyCommands", &params).await;
+        if let Err(error) = outcome {
+            tracing::warn!(bot_id = bot.bot_id, ?locale, %error, "setMyCommands failed");
+        }
+    }
+}

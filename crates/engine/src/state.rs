@@ -1,0 +1,266 @@
+//! Conversation state and variables, behind [`StateStore`] so SQLite and PostgreSQL can
+//! replace the in-memory store without touching the interpreter.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A boxed, sendable future: the store's methods stay object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("state store: {0}")]
+pub struct StoreError(pub String);
+
+/// Where a chat is in the conversation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatState {
+    /// The current scene; `None` before the first update (the start scene applies).
+    pub scene: Option<String>,
+    /// Scenes to come back to, innermost last (`call` pushes, `return` pops).
+    pub stack: Vec<String>,
+    /// The form being filled in, if any.
+    pub form: Option<FormProgress>,
+    /// The bot-file generation this state was last saved under (see hot reload).
+    pub generation: u64,
+}
+
+/// A form in progress.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FormProgress {
+    /// The scene whose form this is.
+    pub scene: String,
+    /// The index of the field being asked.
+    pub field: usize,
+    /// The answers so far, by field name.
+    pub answers: Map<String, Value>,
+}
+
+/// Whose variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    User(i64),
+    Chat(i64),
+    Bot,
+}
+
+/// Conversation state per (bot, chat) and variables per (bot, scope). Bots are named by their
+/// Telegram id. Variables are written one at a time so parallel chats do not overwrite each
+/// other's changes to bot-wide variables.
+pub trait StateStore: Send + Sync + 'static {
+    fn load_chat(&self, bot: u64, chat: i64) -> BoxFuture<'_, Result<Option<ChatState>, StoreError>>;
+    fn save_chat(&self, bot: u64, chat: i64, state: ChatState) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Every variable set in `scope` (declared defaults are applied by the engine).
+    fn load_vars(&self, bot: u64, scope: Scope) -> BoxFuture<'_, Result<Map<String, Value>, StoreError>>;
+    /// Sets (`Some`) or forgets (`None`) one variable.
+    fn set_var(
+        &self,
+        bot: u64,
+        scope: Scope,
+        name: String,
+        value: Option<Value>,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Keeps a received update (its JSON as received) until it is handled; `false` if the bot
+    /// already had this update (a redelivery), which is then left as it was. The engine
+    /// confirms an update to Telegram only after this succeeded.
+    fn inbox_put(&self, bot: u64, update_id: i64, raw: String) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Up to `limit` of the bot's stored updates not yet marked handled, lowest update id first:
+    /// what a crash interrupted, replayed when the bot starts.
+    fn inbox_unhandled(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<StoredUpdate>, StoreError>>;
+    /// Marks an update handled; `false` if it was not stored or already handled.
+    fn inbox_mark_handled(&self, bot: u64, update_id: i64) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// When the bot's job `job` runs next, in seconds since the Unix epoch (UTC), if it was
+    /// scheduled. The scheduler keeps it here so that a restart does not skip or repeat a run.
+    fn load_next_run(&self, bot: u64, job: &str) -> BoxFuture<'_, Result<Option<u64>, StoreError>>;
+    /// Records (`Some`) or forgets (`None`) the job's next run.
+    fn save_next_run(&self, bot: u64, job: &str, at: Option<u64>) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Moves the job's next run from `expected` to `next` only if it still is `expected`: of
+    /// several processes running the same bot, exactly one wins each run (a compare-and-set).
+    fn claim_next_run(
+        &self,
+        bot: u64,
+        job: &str,
+        expected: Option<u64>,
+        next: Option<u64>,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
+}
+
+/// A received update as kept in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredUpdate {
+    pub update_id: i64,
+    /// The update's JSON as received.
+    pub raw: String,
+}
+
+/// Everything in memory: for the sandbox, tests and single-process use without persistence.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    chats: Mutex<HashMap<(u64, i64), ChatState>>,
+    vars: Mutex<HashMap<(u64, Scope), Map<String, Value>>>,
+    inboxes: Mutex<HashMap<u64, Inbox>>,
+    next_runs: Mutex<HashMap<(u64, String), u64>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// One bot's inbox in memory. Handled updates are forgotten once no unhandled one is below
+/// them, so it holds only what is in flight; update ids increase, so an id at or below the
+/// highest forgotten one is a redelivery.
+#[derive(Debug, Default)]
+struct Inbox {
+    /// Raw JSON and whether it was handled, by update id.
+    updates: BTreeMap<i64, (String, bool)>,
+    forgotten_up_to: Option<i64>,
+}
+
+impl StateStore for MemoryStore {
+    fn load_chat(&self, bot: u64, chat: i64) -> BoxFuture<'_, Result<Option<ChatState>, StoreError>> {
+        let state = self.chats.lock().get(&(bot, chat)).cloned();
+        Box::pin(async move { Ok(state) })
+    }
+
+    fn save_chat(&self, bot: u64, chat: i64, state: ChatState) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.chats.lock().insert((bot, chat), state);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn load_vars(&self, bot: u64, scope: Scope) -> BoxFuture<'_, Result<Map<String, Value>, StoreError>> {
+        let vars = self.vars.lock().get(&(bot, scope)).cloned().unwrap_or_default();
+        Box::pin(async move { Ok(vars) })
+    }
+
+    fn set_var(
+        &self,
+        bot: u64,
+        scope: Scope,
+        name: String,
+        value: Option<Value>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        let mut vars = self.vars.lock();
+        let scoped = vars.entry((bot, scope)).or_default();
+        match value {
+            Some(value) => {
+                scoped.insert(name, value);
+            }
+            None => {
+                scoped.remove(&name);
+            }
+        }
+        Box::pin(async { Ok(()) })
+    }
+
+    fn inbox_put(&self, bot: u64, update_id: i64, raw: String) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let mut inboxes = self.inboxes.lock();
+        let inbox = inboxes.entry(bot).or_default();
+        let seen = inbox.forgotten_up_to.is_some_and(|up_to| update_id <= up_to);
+        let stored = !seen && !inbox.updates.contains_key(&update_id);
+        if stored {
+            inbox.updates.insert(update_id, (raw, false));
+        }
+        Box::pin(async move { Ok(stored) })
+    }
+
+    fn inbox_unhandled(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<StoredUpdate>, StoreError>> {
+        let unhandled = self.inboxes.lock().get(&bot).map_or_else(Vec::new, |inbox| {
+            inbox
+                .updates
+                .iter()
+                .filter(|(_, (_, handled))| !handled)
+                .take(limit as usize)
+                .map(|(update_id, (raw, _))| StoredUpdate { update_id: *update_id, raw: raw.clone() })
+                .collect()
+        });
+        Box::pin(async move { Ok(unhandled) })
+    }
+
+    fn inbox_mark_handled(&self, bot: u64, update_id: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let mut inboxes = self.inboxes.lock();
+        let inbox = inboxes.entry(bot).or_default();
+        let marked = match inbox.updates.get_mut(&update_id) {
+            Some((_, handled)) if !*handled => {
+                *handled = true;
+                true
+            }
+            _ => false,
+        };
+        while let Some(entry) = inbox.updates.first_entry()
+            && entry.get().1
+        {
+            inbox.forgotten_up_to = Some(inbox.forgotten_up_to.map_or(*entry.key(), |up_to| up_to.max(*entry.key())));
+            entry.remove();
+        }
+        Box::pin(async move { Ok(marked) })
+    }
+
+    fn load_next_run(&self, bot: u64, job: &str) -> BoxFuture<'_, Result<Option<u64>, StoreError>> {
+        let at = self.next_runs.lock().get(&(bot, job.to_owned())).copied();
+        Box::pin(async move { Ok(at) })
+    }
+
+    fn save_next_run(&self, bot: u64, job: &str, at: Option<u64>) -> BoxFuture<'_, Result<(), StoreError>> {
+        let mut runs = self.next_runs.lock();
+        match at {
+            Some(at) => runs.insert((bot, job.to_owned()), at),
+            None => runs.remove(&(bot, job.to_owned())),
+        };
+        Box::pin(async { Ok(()) })
+    }
+
+    fn claim_next_run(
+        &self,
+        bot: u64,
+        job: &str,
+        expected: Option<u64>,
+        next: Option<u64>,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let mut runs = self.next_runs.lock();
+        let key = (bot, job.to_owned());
+        let won = runs.get(&key).copied() == expected;
+        if won {
+            match next {
+                Some(at) => runs.insert(key, at),
+                None => runs.remove(&key),
+            };
+        }
+        Box::pin(async move { Ok(won) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_inbox_stores_once_and_forgets_what_was_handled() {
+        let store = MemoryStore::new();
+        let ids = |updates: Vec<StoredUpdate>| updates.into_iter().map(|u| u.update_id).collect::<Vec<_>>();
+        for id in [3, 1, 2] {
+            assert!(store.inbox_put(7, id, format!("{{\"update_id\":{id}}}")).await.unwrap());
+        }
+        assert!(!store.inbox_put(7, 2, "again".into()).await.unwrap(), "a redelivery is stored once");
+        assert_eq!(ids(store.inbox_unhandled(7, 10).await.unwrap()), [1, 2, 3]);
+        assert_eq!(ids(store.inbox_unhandled(7, 2).await.unwrap()), [1, 2]);
+        assert!(store.inbox_unhandled(8, 10).await.unwrap().is_empty(), "inboxes are per bot");
+
+        assert!(store.inbox_mark_handled(7, 2).await.unwrap());
+        assert!(!store.inbox_mark_handled(7, 2).await.unwrap(), "already handled");
+        assert!(!store.inbox_mark_handled(7, 9).await.unwrap(), "never stored");
+        assert_eq!(ids(store.inbox_unhandled(7, 10).await.unwrap()), [1, 3]);
+        assert!(!store.inbox_put(7, 2, "again".into()).await.unwrap(), "handled, still remembered");
+
+        assert!(store.inbox_mark_handled(7, 1).await.unwrap());
+        assert_eq!(store.inboxes.lock()[&7].updates.len(), 1, "1 and 2 are forgotten");
+        assert!(!store.inbox_put(7, 1, "again".into()).await.unwrap(), "forgotten, still a redelivery");
+        assert_eq!(store.inbox_unhandled(7, 10).await.unwrap()[0].raw, "{\"update_id\":3}");
+        assert!(store.inbox_put(7, 4, "{}".into()).await.unwrap());
+    }
+}

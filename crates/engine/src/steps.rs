@@ -1,0 +1,898 @@
+//! Running one update: building the template context, picking the handler, running its steps.
+
+use std::sync::Arc;
+
+use minijinja::value::Value as JinjaValue;
+use schema::{BotFile, Button, Buttons, Reply, ReplySpec, Scene, Step, Text, ValueType};
+use serde_json::{Map, Value, json};
+use telegram::flood::Priority;
+
+use crate::error::EngineError;
+use crate::event::{Event, Kind};
+use crate::runtime::{BotContext, Loaded};
+use crate::state::{BoxFuture, ChatState, Scope};
+use crate::{forms, i18n, triggers};
+
+/// How deep `goto` chains (a scene's `on_enter` going to another) and nested steps may go.
+const MAX_DEPTH: u32 = 32;
+/// Elements one `for_each` visits at most.
+const MAX_ITERATIONS: usize = 1_000;
+/// Callback data of buttons that move to a scene (`goto:` on a button).
+pub const GOTO_PREFIX: &str = "__goto:";
+/// Callback data of the ‹ › buttons of a list: `__page:<list>:<page>`, the list being the
+/// index of its message in [`paged_messages`].
+pub const PAGE_PREFIX: &str = "__page:";
+const DEFAULT_ERROR_REPLY: &str = "Something went wrong. Please try again.";
+
+/// Whether the handler goes on after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Next,
+    /// `goto`, `call` or `return` ended the handler.
+    End,
+}
+
+/// One update being handled.
+pub struct Run<'a> {
+    pub bot: &'a BotContext,
+    pub loaded: &'a Loaded,
+    pub event: &'a Event,
+    pub locale: String,
+    pub state: ChatState,
+    ctx: Map<String, Value>,
+    cache: Option<JinjaValue>,
+    /// Whether a step answered the pressed button (it may be answered only once).
+    pub callback_answered: bool,
+    depth: u32,
+    /// Whether this is a scheduled job's run (no chat, user or message).
+    job: bool,
+    /// The page of buttons made from a list that is being shown (a ‹ › press), else 0.
+    page: usize,
+}
+
+/// Handles one update end to end; the caller runs it under the time budget.
+pub async fn handle_update(bot: Arc<BotContext>, loaded: Arc<Loaded>, event: Event) -> Result<(), EngineError> {
+    let file = &loaded.file;
+    let locale = i18n::user_locale(file, event.language_code.as_deref());
+    let roles = triggers::roles_of(file, event.user_id);
+    if let Some(limits) = &file.limits {
+        let exempt = limits.exempt.iter().any(|r| roles.contains(r));
+        if !exempt && !bot.limiter.allow(limits, event.user_id) {
+            tracing::info!(bot_id = bot.bot_id, user_id = event.user_id, "update over the user's limit");
+            if let Some(reply) = &limits.reply {
+                let mut run = Run::new(&bot, &loaded, &event, locale, ChatState::default()).await?;
+                let text = run.text(reply)?;
+                run.send(Priority::Interactive, "sendMessage", &json!({"chat_id": event.chat_id, "text": text}))
+                    .await?;
+            }
+            return Ok(());
+        }
+    }
+    let stored = bot.store.load_chat(bot.bot_id, event.chat_id).await?;
+    let state = reconcile(file, loaded.generation, stored);
+    let mut run = Run::new(&bot, &loaded, &event, locale, state).await?;
+    run.dispatch(&roles).await?;
+    if let Some(id) = event.callback_id().filter(|_| !run.callback_answered) {
+        // A pressed button spins until answered; answer it even if no step did.
+        run.send(Priority::Interactive, "answerCallbackQuery", &json!({"callback_query_id": id})).await?;
+    }
+    let mut state = run.state;
+    state.generation = loaded.generation;
+    bot.store.save_chat(bot.bot_id, event.chat_id, state).await?;
+    Ok(())
+}
+
+/// Runs the steps of the job `name`: in the default locale, with the bot's variables and no
+/// chat, user or message.
+pub async fn run_job(bot: Arc<BotContext>, loaded: Arc<Loaded>, name: String) -> Result<(), EngineError> {
+    let file = &loaded.file;
+    let job = file.jobs.get(&name).ok_or_else(|| EngineError::Step(format!("no job {name:?}")))?;
+    let event = Event {
+        update_id: 0,
+        kind: Kind::PollAnswer,
+        from: Value::Null,
+        user_id: 0,
+        chat_id: 0,
+        chat: Value::Null,
+        message: Value::Null,
+        language_code: None,
+    };
+    let locale = file.bot.default_locale.clone();
+    let mut run = Run::new(&bot, &loaded, &event, locale, ChatState::default()).await?;
+    run.job = true;
+    for key in ["from", "chat", "message", "user", "chat_vars", "form"] {
+        run.ctx.remove(key);
+    }
+    run.cache = None;
+    run.run_steps(&job.steps).await?;
+    Ok(())
+}
+
+/// A chat's state under the current bot version. After a reload, a chat mid-form keeps going
+/// when its scene and field still exist; every other chat returns to the start scene.
+fn reconcile(file: &BotFile, generation: u64, stored: Option<ChatState>) -> ChatState {
+    let Some(mut state) = stored else {
+        return ChatState { scene: file.bot.start.clone(), generation, ..ChatState::default() };
+    };
+    if state.generation == generation {
+        return state;
+    }
+    let form_survives = state.form.as_ref().is_some_and(|progress| {
+        let form = file.scenes.get(&progress.scene).and_then(|s| s.form.as_ref());
+        form.is_some_and(|f| progress.field < f.fields.len())
+    });
+    if !form_survives {
+        state = ChatState { scene: file.bot.start.clone(), ..ChatState::default() };
+    }
+    state.generation = generation;
+    state
+}
+
+/// What the user is told when handling their update failed.
+pub async fn send_error_reply(bot: &BotContext, loaded: &Loaded, event: &Event) -> Result<(), EngineError> {
+    let file = &loaded.file;
+    let locale = i18n::user_locale(file, event.language_code.as_deref());
+    let text = match &file.errors {
+        Some(errors) => {
+            let ctx = crate::template::to_jinja(json!({"from": event.from, "chat": event.chat, "locale": locale}));
+            let source = i18n::source(file, &errors.reply, &locale);
+            loaded.templates.render(source, &ctx).unwrap_or_else(|_| source.to_owned())
+        }
+        None => DEFAULT_ERROR_REPLY.to_owned(),
+    };
+    if let Some(id) = event.callback_id() {
+        let _: Result<Value, _> =
+            bot.scheduler.call(Priority::Interactive, "answerCallbackQuery", &json!({"callback_query_id": id})).await;
+    }
+    let _: Value = bot
+        .scheduler
+        .call(Priority::Interactive, "sendMessage", &json!({"chat_id": event.chat_id, "text": text}))
+        .await?;
+    Ok(())
+}
+
+impl<'a> Run<'a> {
+    async fn new(
+        bot: &'a BotContext,
+        loaded: &'a Loaded,
+        event: &'a Event,
+        locale: String,
+        state: ChatState,
+    ) -> Result<Run<'a>, EngineError> {
+        let vars = &loaded.file.variables;
+        let user = with_defaults(&vars.user, bot.store.load_vars(bot.bot_id, Scope::User(event.user_id)).await?);
+        let chat_vars = with_defaults(&vars.chat, bot.store.load_vars(bot.bot_id, Scope::Chat(event.chat_id)).await?);
+        let bot_vars = with_defaults(&vars.bot, bot.store.load_vars(bot.bot_id, Scope::Bot).await?);
+        let mut ctx = Map::new();
+        ctx.insert("from".into(), event.from.clone());
+        ctx.insert("chat".into(), event.chat.clone());
+        ctx.insert("message".into(), event.message.clone());
+        ctx.insert("user".into(), Value::Object(user));
+        ctx.insert("chat_vars".into(), Value::Object(chat_vars));
+        ctx.insert("bot".into(), Value::Object(bot_vars));
+        ctx.insert("locale".into(), Value::String(locale.clone()));
+        ctx.insert("result".into(), Value::Null);
+        let form = state.form.as_ref().map(|f| Value::Object(f.answers.clone())).unwrap_or_else(|| json!({}));
+        ctx.insert("form".into(), form);
+        match &event.kind {
+            Kind::Message { command: Some(command), .. } => {
+                ctx.insert("command".into(), json!({"name": command.name, "payload": command.payload}));
+            }
+            Kind::Callback { data, id, .. } => {
+                ctx.insert("callback".into(), json!({"data": data, "id": id, "rest": Value::Null}));
+            }
+            Kind::InlineQuery { id, query, offset } => {
+                ctx.insert("inline".into(), json!({"id": id, "query": query, "offset": offset}));
+            }
+            _ => {}
+        }
+        Ok(Run {
+            bot,
+            loaded,
+            event,
+            locale,
+            state,
+            ctx,
+            cache: None,
+            callback_answered: false,
+            depth: 0,
+            job: false,
+            page: 0,
+        })
+    }
+
+    pub fn file(&self) -> &'a BotFile {
+        &self.loaded.file
+    }
+
+    /// Runs the form in progress or the first matching handler.
+    async fn dispatch(&mut self, roles: &[String]) -> Result<(), EngineError> {
+        if self.state.form.is_some() && forms::on_update(self).await? {
+            return Ok(());
+        }
+        if let Kind::Callback { data, id, .. } = &self.event.kind
+            && let Some(rest) = data.strip_prefix(PAGE_PREFIX)
+        {
+            let id = id.clone();
+            self.send(Priority::Interactive, "answerCallbackQuery", &json!({"callback_query_id": id})).await?;
+            self.callback_answered = true;
+            let (list, page) = rest.split_once(':').unwrap_or((rest, "0"));
+            let spec = list.parse::<usize>().ok().and_then(|i| paged_messages(self.file()).get(i).copied());
+            let Some(spec) = spec else {
+                tracing::debug!(bot_id = self.bot.bot_id, data, "a page of a list that is gone");
+                return Ok(());
+            };
+            self.page = page.parse().unwrap_or(0);
+            let outcome = self.send_spec(spec, true).await;
+            self.page = 0;
+            outcome?;
+            return Ok(());
+        }
+        if let Kind::Callback { data, id, .. } = &self.event.kind
+            && let Some(scene) = data.strip_prefix(GOTO_PREFIX)
+        {
+            let id = id.clone();
+            self.send(Priority::Interactive, "answerCallbackQuery", &json!({"callback_query_id": id})).await?;
+            self.callback_answered = true;
+            return self.enter(scene).await;
+        }
+        let file = self.file();
+        let scene_handlers = self.state.scene.as_ref().and_then(|s| file.scenes.get(s)).map(|s| s.on.as_slice());
+        let handlers = scene_handlers.unwrap_or_default().iter().chain(file.on.iter());
+        for handler in handlers {
+            let Some(captures) = triggers::matches(handler, self.event) else {
+                continue;
+            };
+            if !triggers::roles_allow(handler, roles) {
+                continue;
+            }
+            if let Some(groups) = captures.groups {
+                self.set_ctx("match", groups);
+            }
+            if let Some(rest) = captures.rest
+                && let Some(Value::Object(callback)) = self.ctx.get_mut("callback")
+            {
+                callback.insert("rest".into(), Value::String(rest));
+                self.cache = None;
+            }
+            if let Some(when) = &handler.when
+                && !self.loaded.templates.is_true(when, &self.jinja())?
+            {
+                continue;
+            }
+            self.run_steps(&handler.steps).await?;
+            return Ok(());
+        }
+        tracing::debug!(bot_id = self.bot.bot_id, update_id = self.event.update_id, "no handler matched");
+        Ok(())
+    }
+
+    /// The template context, converted once per change.
+    pub fn jinja(&mut self) -> JinjaValue {
+        self.cache.get_or_insert_with(|| crate::template::to_jinja(&self.ctx)).clone()
+    }
+
+    pub fn set_ctx(&mut self, key: &str, value: Value) {
+        self.ctx.insert(key.to_owned(), value);
+        self.cache = None;
+    }
+
+    pub fn render(&mut self, source: &str) -> Result<String, EngineError> {
+        let source = i18n::key_source(self.file(), source, &self.locale);
+        let ctx = self.jinja();
+        self.loaded.templates.render(source, &ctx)
+    }
+
+    pub fn text(&mut self, text: &Text) -> Result<String, EngineError> {
+        let source = i18n::source(self.file(), text, &self.locale);
+        let ctx = self.jinja();
+        self.loaded.templates.render(source, &ctx)
+    }
+
+    fn eval(&mut self, expr: &str) -> Result<Value, EngineError> {
+        let ctx = self.jinja();
+        self.loaded.templates.eval(expr, &ctx)
+    }
+
+    /// Sends one Bot API request through the bot's flood scheduler and waits for its result.
+    pub async fn send(&self, priority: Priority, method: &str, params: &Value) -> Result<Value, EngineError> {
+        Ok(self.bot.scheduler.call(priority, method, params).await?)
+    }
+
+    pub fn run_steps<'s>(&'s mut self, steps: &'a [Step]) -> BoxFuture<'s, Result<Flow, EngineError>> {
+        Box::pin(async move {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(EngineError::Step(format!("steps nested deeper than {MAX_DEPTH} (a goto loop?)")));
+            }
+            let mut flow = Flow::Next;
+            for step in steps {
+                flow = self.step(step).await?;
+                if flow == Flow::End {
+                    break;
+                }
+            }
+            self.depth -= 1;
+            Ok(flow)
+        })
+    }
+
+    async fn step(&mut self, step: &'a Step) -> Result<Flow, EngineError> {
+        if self.job
+            && matches!(
+                step,
+                Step::Reply(_)
+                    | Step::Edit(_)
+                    | Step::Answer(_)
+                    | Step::Delete(_)
+                    | Step::Goto(_)
+                    | Step::Call(_)
+                    | Step::Return(_)
+                    | Step::Dice(_)
+                    | Step::Poll(_)
+                    | Step::AnswerInline(_)
+            )
+        {
+            return Err(EngineError::Step("a job has no chat to reply to; use notify".into()));
+        }
+        match step {
+            Step::Reply(reply) => {
+                let message = self.reply(reply, false).await?;
+                self.set_ctx("result", message);
+            }
+            Step::Edit(reply) => {
+                let message = self.reply(reply, true).await?;
+                self.set_ctx("result", message);
+            }
+            Step::Answer(answer) => self.answer(answer).await?,
+            Step::Delete(_) => {
+                let Some(message_id) = self.event.message_id() else {
+                    return Err(EngineError::Step("delete: the update is about no message".into()));
+                };
+                let params = json!({"chat_id": self.event.chat_id, "message_id": message_id});
+                self.send(Priority::Interactive, "deleteMessage", &params).await?;
+            }
+            Step::Set(values) => {
+                for (key, template) in values {
+                    let raw = self.render(template)?;
+                    self.set_var(key, Some(raw)).await?;
+                }
+            }
+            Step::Unset(keys) => {
+                for key in keys {
+                    self.set_var(key, None).await?;
+                }
+            }
+            Step::Goto(scene) => {
+                self.enter(scene).await?;
+                return Ok(Flow::End);
+            }
+            Step::Call(scene) => {
+                if let Some(current) = self.state.scene.clone() {
+                    self.state.stack.push(current);
+                }
+                self.enter(scene).await?;
+                return Ok(Flow::End);
+            }
+            Step::Return(_) => {
+                self.state.form = None;
+                self.state.scene = self.state.stack.pop().or_else(|| self.file().bot.start.clone());
+                return Ok(Flow::End);
+            }
+            Step::If(condition) => {
+                let ctx = self.jinja();
+                let branch = if self.loaded.templates.is_true(&condition.condition, &ctx)? {
+                    &condition.then
+                } else {
+                    &condition.otherwise
+                };
+                return self.run_steps(branch).await;
+            }
+            Step::ForEach(each) => return self.for_each(each).await,
+            Step::Dice(emoji) => {
+                let params = json!({"chat_id": self.event.chat_id, "emoji": emoji});
+                let message = self.send(Priority::Interactive, "sendDice", &params).await?;
+                let value = message.pointer("/dice/value").cloned().unwrap_or(Value::Null);
+                self.set_ctx("result", json!({"value": value, "message": message}));
+            }
+            Step::Poll(poll) => {
+                let question = self.text(&poll.question)?;
+                let options = poll
+                    .options
+                    .iter()
+                    .map(|o| Ok(json!({"text": self.text(o)?})))
+                    .collect::<Result<Vec<_>, EngineError>>()?;
+                let mut params = json!({
+                    "chat_id": self.event.chat_id, "question": question, "options": options,
+                    "is_anonymous": poll.anonymous, "allows_multiple_answers": poll.multiple,
+                });
+                if let Some(correct) = poll.correct {
+                    params["type"] = json!("quiz");
+                    params["correct_option_id"] = json!(correct);
+                }
+                let message = self.send(Priority::Interactive, "sendPoll", &params).await?;
+                self.set_ctx("result", message);
+            }
+            Step::Notify(notify) => self.notify(notify).await?,
+            Step::AnswerInline(inline) => self.answer_inline(inline).await?,
+            Step::Http(request) => {
+                let result = self.http(request).await?;
+                if let Some(target) = &request.save {
+                    self.set_var(target, Some(result.to_string())).await?;
+                }
+                self.set_ctx("result", result);
+            }
+        }
+        Ok(Flow::Next)
+    }
+
+    /// Moves the chat to `scene`: runs its `on_enter`, then starts its form.
+    pub async fn enter(&mut self, name: &str) -> Result<(), EngineError> {
+        let file = self.file();
+        let scene: &'a Scene =
+            file.scenes.get(name).ok_or_else(|| EngineError::Step(format!("goto: no scene {name:?}")))?;
+        self.state.scene = Some(name.to_owned());
+        self.state.form = None;
+        if self.run_steps(&scene.on_enter).await? == Flow::End {
+            return Ok(());
+        }
+        if let Some(form) = &scene.form {
+            forms::start(self, name, form).await?;
+        }
+        Ok(())
+    }
+
+    async fn for_each(&mut self, each: &'a schema::ForEach) -> Result<Flow, EngineError> {
+        let list = match self.eval(&each.list)? {
+            Value::Array(list) => list,
+            Value::Null => Vec::new(),
+            other => return Err(EngineError::Step(format!("for_each: {:?} is not a list but {other}", each.list))),
+        };
+        let saved = self.ctx.get("item").cloned();
+        let mut flow = Flow::Next;
+        for item in list.into_iter().take(MAX_ITERATIONS) {
+            self.set_ctx("item", item);
+            flow = self.run_steps(&each.steps).await?;
+            if flow == Flow::End {
+                break;
+            }
+        }
+        match saved {
+            Some(item) => self.set_ctx("item", item),
+            None => {
+                self.ctx.remove("item");
+                self.cache = None;
+            }
+        }
+        Ok(flow)
+    }
+
+    async fn answer(&mut self, answer: &schema::Answer) -> Result<(), EngineError> {
+        let Some(id) = self.event.callback_id() else {
+            tracing::debug!("answer: the update is not a pressed button, skipped");
+            return Ok(());
+        };
+        let (text, alert) = match answer {
+            schema::Answer::Text(text) => (Some(self.render(text)?), false),
+            schema::Answer::Full(spec) => (spec.text.as_ref().map(|t| self.text(t)).transpose()?, spec.alert),
+        };
+        let mut params = json!({"callback_query_id": id, "show_alert": alert});
+        if let Some(text) = text {
+            params["text"] = json!(text);
+        }
+        self.send(Priority::Interactive, "answerCallbackQuery", &params).await?;
+        self.callback_answered = true;
+        Ok(())
+    }
+
+    /// Sends (or edits) a message; returns the Bot API's message.
+    pub async fn reply(&mut self, reply: &'a Reply, edit: bool) -> Result<Value, EngineError> {
+        let plain;
+        let spec = match reply {
+            Reply::Text(text) => {
+                plain = ReplySpec { text: Some(Text::One(text.clone())), ..ReplySpec::default() };
+                &plain
+            }
+            Reply::Full(spec) => spec,
+        };
+        self.send_spec(spec, edit).await
+    }
+
+    /// Sends (or edits, for a pressed button) the message `spec`.
+    async fn send_spec(&mut self, spec: &ReplySpec, edit: bool) -> Result<Value, EngineError> {
+        let mut params = self.message_params(spec, self.event.chat_id)?;
+        let edited = match (edit, &self.event.kind) {
+            (true, Kind::Callback { message_id: Some(id), .. }) => Some(*id),
+            _ => None,
+        };
+        if let Some(message_id) = edited {
+            params["message_id"] = json!(message_id);
+            let method = if params.get("photo").is_some() {
+                params.as_object_mut().map(|p| p.remove("photo"));
+                "editMessageCaption"
+            } else {
+                "editMessageText"
+            };
+            if params.pointer("/reply_markup/inline_keyboard").is_none() {
+                params.as_object_mut().map(|p| p.remove("reply_markup"));
+            }
+            return self.send(Priority::Interactive, method, &params).await;
+        }
+        if edit {
+            tracing::debug!("edit: the update is not a pressed button, sending a new message");
+        }
+        let method = if params.get("photo").is_some() { "sendPhoto" } else { "sendMessage" };
+        self.send(Priority::Interactive, method, &params).await
+    }
+
+    /// The parameters of sendMessage/sendPhoto for `spec` (text, photo, parse mode, markup).
+    pub fn message_params(&mut self, spec: &ReplySpec, chat_id: i64) -> Result<Value, EngineError> {
+        let text = spec.text.as_ref().map(|t| self.text(t)).transpose()?.unwrap_or_default();
+        let mut params = json!({"chat_id": chat_id});
+        match &spec.photo {
+            Some(photo) => {
+                params["photo"] = json!(self.render(photo)?);
+                if !text.is_empty() {
+                    params["caption"] = json!(text);
+                }
+            }
+            None => params["text"] = json!(text),
+        }
+        if let Some(mode) = spec.parse_mode.or(self.file().bot.parse_mode) {
+            params["parse_mode"] = json!(match mode {
+                schema::ParseMode::Html => "HTML",
+                schema::ParseMode::MarkdownV2 => "MarkdownV2",
+                schema::ParseMode::Markdown => "Markdown",
+            });
+        }
+        if let Some(buttons) = &spec.buttons {
+            params["reply_markup"] = json!({"inline_keyboard": self.buttons(buttons)?});
+        } else if let Some(keyboard) = &spec.keyboard {
+            params["reply_markup"] = if keyboard.iter().all(Vec::is_empty) {
+                json!({"remove_keyboard": true})
+            } else {
+                let rows = keyboard
+                    .iter()
+                    .map(|row| row.iter().map(|k| Ok(json!({"text": self.render(k)?}))).collect())
+                    .collect::<Result<Vec<Vec<Value>>, EngineError>>()?;
+                json!({"keyboard": rows, "resize_keyboard": true})
+            };
+        }
+        Ok(params)
+    }
+
+    fn buttons(&mut self, buttons: &Buttons) -> Result<Vec<Vec<Value>>, EngineError> {
+        match buttons {
+            Buttons::Rows(rows) => rows.iter().map(|row| row.iter().map(|b| self.button(b)).collect()).collect(),
+            Buttons::FromList(list) => {
+                let items = match self.eval(&list.from)? {
+                    Value::Array(items) => items,
+                    Value::Null => Vec::new(),
+                    other => return Err(EngineError::Step(format!("buttons.from: {other} is not a list"))),
+                };
+                let page_size = list.page_size.unwrap_or(10).max(1) as usize;
+                let columns = list.columns.unwrap_or(1).max(1) as usize;
+                let total = items.len();
+                let pages = total.div_ceil(page_size).max(1);
+                let page = self.page.min(pages - 1);
+                let saved = self.ctx.get("item").cloned();
+                let mut made = Vec::new();
+                for item in items.into_iter().skip(page * page_size).take(page_size) {
+                    self.set_ctx("item", item);
+                    made.push(self.button(&list.button)?);
+                }
+                match saved {
+                    Some(item) => self.set_ctx("item", item),
+                    None => {
+                        self.ctx.remove("item");
+                        self.cache = None;
+                    }
+                }
+                let mut rows: Vec<Vec<Value>> = made.chunks(columns).map(<[Value]>::to_vec).collect();
+                let index = paged_messages(self.file())
+                    .iter()
+                    .position(|spec| matches!(&spec.buttons, Some(Buttons::FromList(l)) if std::ptr::eq(l, list)));
+                if let Some(index) = index.filter(|_| pages > 1) {
+                    let mut nav = Vec::new();
+                    if page > 0 {
+                        nav.push(json!({"text": "‹", "callback_data": format!("{PAGE_PREFIX}{index}:{}", page - 1)}));
+                    }
+                    if page + 1 < pages {
+                        nav.push(json!({"text": "›", "callback_data": format!("{PAGE_PREFIX}{index}:{}", page + 1)}));
+                    }
+                    rows.push(nav);
+                }
+                Ok(rows)
+            }
+        }
+    }
+
+    fn button(&mut self, button: &Button) -> Result<Value, EngineError> {
+        let text = self.text(&button.text)?;
+        if let Some(url) = &button.url {
+            return Ok(json!({"text": text, "url": self.render(url)?}));
+        }
+        let data = match (&button.callback, &button.goto) {
+            (Some(callback), _) => self.render(callback)?,
+            (None, Some(scene)) => format!("{GOTO_PREFIX}{scene}"),
+            (None, None) => text.clone(),
+        };
+        if data.len() > 64 {
+            return Err(EngineError::Step(format!("button {text:?}: callback data longer than 64 bytes")));
+        }
+        Ok(json!({"text": text, "callback_data": data}))
+    }
+
+    async fn notify(&mut self, notify: &'a schema::Notify) -> Result<(), EngineError> {
+        let targets: Vec<i64> = match self.eval(&notify.to)? {
+            Value::Array(ids) => ids.iter().filter_map(chat_id_of).collect(),
+            Value::Null => Vec::new(),
+            one => chat_id_of(&one).into_iter().collect(),
+        };
+        let plain;
+        let spec = match &notify.message {
+            Reply::Text(text) => {
+                plain = ReplySpec { text: Some(Text::One(text.clone())), ..ReplySpec::default() };
+                &plain
+            }
+            Reply::Full(spec) => spec,
+        };
+        let template = self.message_params(spec, 0)?;
+        let method = if template.get("photo").is_some() { "sendPhoto" } else { "sendMessage" };
+        for chat_id in &targets {
+            let mut params = template.clone();
+            params["chat_id"] = json!(chat_id);
+            let request = telegram::Request::new(method, &params)?;
+            let handle = self.bot.scheduler.submit::<Value>(Priority::Bulk, request).await?;
+            let (bot_id, chat_id) = (self.bot.bot_id, *chat_id);
+            // Bulk sends are paced; the handler does not wait for them.
+            tokio::spawn(async move {
+                if let Err(error) = handle.await {
+                    tracing::warn!(bot_id, chat_id, %error, "notification not delivered");
+                }
+            });
+        }
+        self.set_ctx("result", json!({"sent": targets.len()}));
+        Ok(())
+    }
+
+    async fn answer_inline(&mut self, inline: &'a schema::AnswerInline) -> Result<(), EngineError> {
+        let Kind::InlineQuery { id, .. } = &self.event.kind else {
+            return Err(EngineError::Step("answer_inline: the update is not an inline query".into()));
+        };
+        let items = match self.eval(&inline.from)? {
+            Value::Array(items) => items,
+            Value::Null => Vec::new(),
+            other => return Err(EngineError::Step(format!("answer_inline.from: {other} is not a list"))),
+        };
+        let mut results = Vec::new();
+        for (index, item) in items.into_iter().take(50).enumerate() {
+            self.set_ctx("item", item);
+            let mut article = json!({
+                "type": "article", "id": index.to_string(), "title": self.render(&inline.title)?,
+                "input_message_content": {"message_text": self.render(&inline.message)?},
+            });
+            if let Some(description) = &inline.description {
+                article["description"] = json!(self.render(description)?);
+            }
+            results.push(article);
+        }
+        let params = json!({"inline_query_id": id, "results": results, "cache_time": 0});
+        self.send(Priority::Interactive, "answerInlineQuery", &params).await?;
+        Ok(())
+    }
+
+    /// `http`: renders the request and calls it; a failure is a step error naming the host
+    /// (never a header's value).
+    async fn http(&mut self, request: &'a schema::HttpRequest) -> Result<Value, EngineError> {
+        let method = request.method.as_str();
+        let url = self.render_raw(&request.url)?;
+        let host = reqwest::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_owned));
+        let fail = |reason: String| {
+            EngineError::Step(format!("http {method} {}: {reason}", host.as_deref().unwrap_or(url.as_str())))
+        };
+        let mut headers = Vec::with_capacity(request.headers.len());
+        for (name, source) in &request.headers {
+            let rendered = self.render_raw(source)?;
+            let value =
+                crate::http::expand_secrets(source, &rendered).map_err(|e| fail(format!("header {name}: {e}")))?;
+            headers.push((name.clone(), value));
+        }
+        let mut query = Vec::with_capacity(request.query.len());
+        for (name, source) in &request.query {
+            query.push((name.clone(), self.render_raw(source)?));
+        }
+        let json = request.json.as_ref().map(|body| self.render_json(body)).transpose()?;
+        let prepared = crate::http::Prepared {
+            method: request.method,
+            url: url.clone(),
+            headers,
+            query,
+            json,
+            timeout: std::time::Duration::from_millis(u64::from(
+                request.timeout_ms.clamp(1, schema::MAX_HTTP_TIMEOUT_MS),
+            )),
+            retries: request.retries.min(schema::MAX_HTTP_RETRIES),
+        };
+        let started = tokio::time::Instant::now();
+        let result = self.bot.http.call(prepared).await.map_err(fail)?;
+        tracing::debug!(
+            bot_id = self.bot.bot_id, method, host = host.as_deref().unwrap_or_default(),
+            status = %result["status"], elapsed = ?started.elapsed(), "http step answered"
+        );
+        Ok(result)
+    }
+
+    /// A template of the file rendered as written (no `@key` lookup: URLs and bodies are data).
+    fn render_raw(&mut self, source: &str) -> Result<String, EngineError> {
+        let ctx = self.jinja();
+        self.loaded.templates.render(source, &ctx)
+    }
+
+    /// A JSON body with each string rendered; a string that is one `{{ … }}` keeps its value's
+    /// type (a number stays a number).
+    fn render_json(&mut self, value: &Value) -> Result<Value, EngineError> {
+        Ok(match value {
+            Value::String(source) => match crate::template::single_expression(source) {
+                Some(expr) => self.eval(expr)?,
+                None => Value::String(self.render_raw(source)?),
+            },
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.render_json(v)).collect::<Result<_, _>>()?),
+            Value::Object(map) => Value::Object(
+                map.iter().map(|(k, v)| Ok((k.clone(), self.render_json(v)?))).collect::<Result<_, EngineError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// `set`/`unset` of `user.x`, `chat.x` (or `chat_vars.x`) and `bot.x`; `raw` is typed by
+    /// the variable's declaration, or guessed when undeclared.
+    pub async fn set_var(&mut self, key: &str, raw: Option<String>) -> Result<(), EngineError> {
+        let (scope_name, name) =
+            key.split_once('.').ok_or_else(|| EngineError::Step(format!("set: {key:?} is not scope.name")))?;
+        let vars = &self.file().variables;
+        let (scope, declared, ctx_key) = match scope_name {
+            "user" => (Scope::User(self.event.user_id), vars.user.get(name), "user"),
+            "chat" | "chat_vars" => (Scope::Chat(self.event.chat_id), vars.chat.get(name), "chat_vars"),
+            "bot" => (Scope::Bot, vars.bot.get(name), "bot"),
+            other => return Err(EngineError::Step(format!("set: unknown scope {other:?} in {key:?}"))),
+        };
+        if self.job && scope != Scope::Bot {
+            return Err(EngineError::Step(format!("set: a job has no user or chat for {key:?}")));
+        }
+        let value = match raw {
+            Some(raw) => {
+                Some(typed(raw, declared.map(|v| v.kind)).map_err(|e| EngineError::Step(format!("{key}: {e}")))?)
+            }
+            None => None,
+        };
+        self.bot.store.set_var(self.bot.bot_id, scope, name.to_owned(), value.clone()).await?;
+        if let Some(Value::Object(map)) = self.ctx.get_mut(ctx_key) {
+            match value {
+                Some(value) => map.insert(name.to_owned(), value),
+                None => match declared {
+                    Some(declared) => map.insert(name.to_owned(), initial(declared)),
+                    None => map.remove(name),
+                },
+            };
+        }
+        self.cache = None;
+        Ok(())
+    }
+}
+
+/// Every message of the file with buttons made from a list, in a fixed order (global handlers,
+/// then scenes): a ‹ › button names its message by its index here.
+pub fn paged_messages(file: &BotFile) -> Vec<&ReplySpec> {
+    fn walk<'f>(steps: &'f [Step], out: &mut Vec<&'f ReplySpec>) {
+        for step in steps {
+            match step {
+                Step::Reply(Reply::Full(spec)) | Step::Edit(Reply::Full(spec)) => {
+                    if matches!(spec.buttons, Some(Buttons::FromList(_))) {
+                        out.push(spec);
+                    }
+                }
+                Step::If(condition) => {
+                    walk(&condition.then, out);
+                    walk(&condition.otherwise, out);
+                }
+                Step::ForEach(each) => walk(&each.steps, out),
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for handler in &file.on {
+        walk(&handler.steps, &mut out);
+    }
+    for scene in file.scenes.values() {
+        walk(&scene.on_enter, &mut out);
+        for handler in &scene.on {
+            walk(&handler.steps, &mut out);
+        }
+        if let Some(form) = &scene.form {
+            walk(&form.on_done, &mut out);
+            walk(&form.on_cancel, &mut out);
+        }
+    }
+    out
+}
+
+fn chat_id_of(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+/// Declared variables with their defaults (or their type's empty value), overlaid with what
+/// is stored.
+fn with_defaults(
+    declared: &std::collections::BTreeMap<String, schema::Variable>,
+    stored: Map<String, Value>,
+) -> Map<String, Value> {
+    let mut vars: Map<String, Value> = declared.iter().map(|(name, var)| (name.clone(), initial(var))).collect();
+    vars.extend(stored);
+    vars
+}
+
+fn initial(var: &schema::Variable) -> Value {
+    var.default.clone().unwrap_or(match var.kind {
+        ValueType::String => json!(""),
+        ValueType::Number => json!(0),
+        ValueType::Bool => json!(false),
+        ValueType::List => json!([]),
+        ValueType::Object => json!({}),
+    })
+}
+
+/// A rendered value, typed: as declared, or a number, `true`/`false` or JSON when it reads as one.
+pub fn typed(raw: String, declared: Option<ValueType>) -> Result<Value, String> {
+    let trimmed = raw.trim();
+    let number = || -> Option<Value> {
+        let n: f64 = trimmed.parse().ok().filter(|n: &f64| n.is_finite())?;
+        Some(number_value(n))
+    };
+    match declared {
+        Some(ValueType::String) => Ok(Value::String(raw)),
+        Some(ValueType::Number) => number().ok_or_else(|| format!("{raw:?} is not a number")),
+        Some(ValueType::Bool) => match trimmed {
+            "true" | "True" => Ok(json!(true)),
+            "false" | "False" | "" => Ok(json!(false)),
+            _ => Err(format!("{raw:?} is not true or false")),
+        },
+        Some(ValueType::List) => match serde_json::from_str(trimmed) {
+            Ok(Value::Array(list)) => Ok(Value::Array(list)),
+            _ => Err(format!("{raw:?} is not a JSON list")),
+        },
+        Some(ValueType::Object) => match serde_json::from_str(trimmed) {
+            Ok(Value::Object(map)) => Ok(Value::Object(map)),
+            _ => Err(format!("{raw:?} is not a JSON object")),
+        },
+        None => Ok(match trimmed {
+            "true" | "True" => json!(true),
+            "false" | "False" => json!(false),
+            _ if trimmed.starts_with(['[', '{']) => serde_json::from_str(trimmed).unwrap_or(Value::String(raw)),
+            _ => number().unwrap_or(Value::String(raw)),
+        }),
+    }
+}
+
+/// Whole numbers as integers, so `{{ user.score }}` prints `3`, not `3.0`.
+pub fn number_value(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9e15 { json!(n as i64) } else { json!(n) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_typed() {
+        assert_eq!(typed("3".into(), None), Ok(json!(3)));
+        assert_eq!(typed("2.5".into(), None), Ok(json!(2.5)));
+        assert_eq!(typed("true".into(), None), Ok(json!(true)));
+        assert_eq!(typed("[1, 2]".into(), None), Ok(json!([1, 2])));
+        assert_eq!(typed("Ann".into(), None), Ok(json!("Ann")));
+        assert_eq!(typed("42".into(), Some(ValueType::String)), Ok(json!("42")));
+        assert!(typed("x".into(), Some(ValueType::Number)).is_err());
+        assert_eq!(typed("[\"a\"]".into(), Some(ValueType::List)), Ok(json!(["a"])));
+    }
+}

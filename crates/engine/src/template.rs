@@ -1,0 +1,339 @@
+//! Templates and conditions: one minijinja environment per bot version, every template and
+//! expression of the bot file compiled into it once at load, rendered with fuel and recursion
+//! limits and strict undefined so a typo fails loudly instead of printing nothing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use minijinja::value::Value as JinjaValue;
+use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior};
+use schema::{BotFile, Buttons, Reply, Step, Text};
+use serde_json::Value;
+
+use crate::error::EngineError;
+
+/// Instructions one render may run; stops runaway loops in user templates.
+pub const DEFAULT_FUEL: u64 = 50_000;
+/// Nesting depth of one render.
+pub const DEFAULT_RECURSION_LIMIT: usize = 64;
+
+/// Expressions are compiled as templates that store their value in this variable.
+const EXPR_VAR: &str = "__value";
+const EXPR_PREFIX: &str = "\u{0}expr:";
+
+/// The compiled templates of one bot version.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates").finish_non_exhaustive()
+    }
+}
+
+impl Templates {
+    /// Compiles every template and expression of `file`; reports all that fail.
+    pub fn compile(file: &BotFile, fuel: u64, recursion_limit: usize) -> Result<Templates, EngineError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(fuel));
+        env.set_recursion_limit(recursion_limit);
+        // Template names are their sources; never let a name ending in `.html` switch escaping on.
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        let texts = Arc::new(file.texts.clone());
+        let default_locale = file.bot.default_locale.clone();
+        env.add_function("t", move |state: &State, key: String| translate(state, &texts, &default_locale, &key));
+
+        let mut collector = Collector::default();
+        collector.file(file);
+        let mut errors = Vec::new();
+        for source in collector.templates {
+            if let Err(e) = env.add_template_owned(source.clone(), source.clone()) {
+                errors.push(format!("{source:?}: {e}"));
+            }
+        }
+        for expr in collector.expressions {
+            let wrapped = format!("{{% set {EXPR_VAR} = ({expr}) %}}");
+            if expr.contains("%}") || env.add_template_owned(format!("{EXPR_PREFIX}{expr}"), wrapped).is_err() {
+                let reason = env.compile_expression(&expr).err().map(|e| e.to_string());
+                errors.push(format!("{expr:?}: {}", reason.unwrap_or_else(|| "not a valid expression".into())));
+            }
+        }
+        if errors.is_empty() { Ok(Templates { env }) } else { Err(EngineError::Templates(errors)) }
+    }
+
+    /// Renders a template of the bot file (compiled at load) with `ctx`.
+    pub fn render(&self, source: &str, ctx: &JinjaValue) -> Result<String, EngineError> {
+        if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
+            return Ok(source.to_owned());
+        }
+        match self.env.get_template(source) {
+            Ok(template) => template.render(ctx).map_err(render_error),
+            // Not part of the file (a built-in text): compiled for this one render.
+            Err(e) if e.kind() == ErrorKind::TemplateNotFound => self.env.render_str(source, ctx).map_err(render_error),
+            Err(e) => Err(render_error(e)),
+        }
+    }
+
+    /// Evaluates an expression of the bot file to a JSON value.
+    pub fn eval(&self, expr: &str, ctx: &JinjaValue) -> Result<Value, EngineError> {
+        let value = self.eval_jinja(expr, ctx)?;
+        serde_json::to_value(&value).map_err(|e| EngineError::Render(format!("{expr}: {e}")))
+    }
+
+    /// Evaluates a condition: Jinja truthiness of the expression's value.
+    pub fn is_true(&self, expr: &str, ctx: &JinjaValue) -> Result<bool, EngineError> {
+        Ok(self.eval_jinja(expr, ctx)?.is_true())
+    }
+
+    fn eval_jinja(&self, expr: &str, ctx: &JinjaValue) -> Result<JinjaValue, EngineError> {
+        let template = self
+            .env
+            .get_template(&format!("{EXPR_PREFIX}{expr}"))
+            .map_err(|_| EngineError::Render(format!("expression {expr:?} was not compiled with the bot")))?;
+        let captured = template.render_captured(ctx).map_err(render_error)?;
+        let value = captured.state().lookup(EXPR_VAR).unwrap_or_default();
+        if value.is_undefined() {
+            return Err(EngineError::Render(format!("{expr:?} is undefined")));
+        }
+        Ok(value)
+    }
+}
+
+/// The expression of a template that is exactly one `{{ expression }}` (no whitespace control).
+pub fn single_expression(source: &str) -> Option<&str> {
+    let inner = source.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    let expr = inner.trim();
+    let plain = !inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%") && !inner.contains("%}");
+    (plain && !expr.is_empty() && !expr.starts_with('-') && !expr.ends_with('-')).then_some(expr)
+}
+
+/// A serializable value as a template value.
+pub fn to_jinja<T: serde::Serialize>(value: T) -> JinjaValue {
+    JinjaValue::from(minijinja::value::Serde(value))
+}
+
+fn render_error(e: minijinja::Error) -> EngineError {
+    let mut message = e.to_string();
+    if let Some(source) = std::error::Error::source(&e) {
+        message.push_str(&format!(": {source}"));
+    }
+    EngineError::Render(message)
+}
+
+/// `t("key")`: the key's text for the current locale, rendered with the current context.
+fn translate(
+    state: &State,
+    texts: &BTreeMap<String, BTreeMap<String, String>>,
+    default_locale: &str,
+    key: &str,
+) -> Result<JinjaValue, minijinja::Error> {
+    let locale = state.lookup("locale").and_then(|l| l.as_str().map(str::to_owned)).unwrap_or_default();
+    let source = lookup_text(texts, &locale, default_locale, key).ok_or_else(|| {
+        minijinja::Error::new(ErrorKind::InvalidOperation, format!("no text {key:?} for locale {locale:?}"))
+    })?;
+    if !source.contains("{{") && !source.contains("{%") {
+        return Ok(JinjaValue::from(source));
+    }
+    let template = state.env().get_template(source)?;
+    let ctx: BTreeMap<&str, JinjaValue> =
+        CONTEXT_KEYS.iter().filter_map(|name| state.lookup(name).map(|value| (*name, value))).collect();
+    Ok(JinjaValue::from(template.render(ctx)?))
+}
+
+/// The top-level names of the template context; the validator checks templates against the same list.
+pub const CONTEXT_KEYS: &[&str] = schema::TEMPLATE_ROOTS;
+
+/// A text of `texts` for `locale`, falling back to the default locale.
+pub fn lookup_text<'a>(
+    texts: &'a BTreeMap<String, BTreeMap<String, String>>,
+    locale: &str,
+    default_locale: &str,
+    key: &str,
+) -> Option<&'a str> {
+    texts
+        .get(locale)
+        .and_then(|t| t.get(key))
+        .or_else(|| texts.get(default_locale).and_then(|t| t.get(key)))
+        .map(String::as_str)
+}
+
+/// Walks a bot file and gathers its templates and expressions.
+#[derive(Default)]
+struct Collector {
+    templates: std::collections::BTreeSet<String>,
+    expressions: std::collections::BTreeSet<String>,
+}
+
+impl Collector {
+    fn file(&mut self, file: &BotFile) {
+        for texts in file.texts.values() {
+            texts.values().for_each(|t| self.template(t));
+        }
+        for command in &file.bot.commands {
+            self.text(&command.description);
+        }
+        if let Some(limits) = &file.limits {
+            limits.reply.iter().for_each(|t| self.text(t));
+        }
+        if let Some(errors) = &file.errors {
+            self.text(&errors.reply);
+        }
+        let handlers = file.on.iter().chain(file.scenes.values().flat_map(|s| s.on.iter()));
+        for handler in handlers {
+            handler.when.iter().for_each(|w| self.expression(w));
+            self.steps(&handler.steps);
+        }
+        for job in file.jobs.values() {
+            self.steps(&job.steps);
+        }
+        for scene in file.scenes.values() {
+            self.steps(&scene.on_enter);
+            if let Some(form) = &scene.form {
+                for field in &form.fields {
+                    self.text(&field.ask);
+                    field.invalid.iter().for_each(|t| self.text(t));
+                }
+                self.steps(&form.on_done);
+                self.steps(&form.on_cancel);
+            }
+        }
+    }
+
+    fn template(&mut self, source: &str) {
+        if source.contains("{{") || source.contains("{%") || source.contains("{#") {
+            self.templates.insert(source.to_owned());
+        }
+    }
+
+    fn expression(&mut self, expr: &str) {
+        self.expressions.insert(expr.to_owned());
+    }
+
+    /// The strings of a JSON body: templates, or expressions when one `{{ … }}` is all.
+    fn json(&mut self, value: &Value) {
+        match value {
+            Value::String(source) => match single_expression(source) {
+                Some(expr) => self.expression(expr),
+                None => self.template(source),
+            },
+            Value::Array(items) => items.iter().for_each(|v| self.json(v)),
+            Value::Object(map) => map.values().for_each(|v| self.json(v)),
+            _ => {}
+        }
+    }
+
+    fn text(&mut self, text: &Text) {
+        match text {
+            Text::One(s) => self.template(s),
+            Text::PerLocale(map) => map.values().for_each(|s| self.template(s)),
+        }
+    }
+
+    fn reply(&mut self, reply: &Reply) {
+        let spec = match reply {
+            Reply::Text(text) => return self.template(text),
+            Reply::Full(spec) => spec,
+        };
+        spec.text.iter().for_each(|t| self.text(t));
+        spec.photo.iter().for_each(|p| self.template(p));
+        spec.keyboard.iter().flatten().flatten().for_each(|k| self.template(k));
+        let buttons: Vec<&schema::Button> = match &spec.buttons {
+            Some(Buttons::Rows(rows)) => rows.iter().flatten().collect(),
+            Some(Buttons::FromList(list)) => {
+                self.expression(&list.from);
+                vec![&list.button]
+            }
+            None => Vec::new(),
+        };
+        for button in buttons {
+            self.text(&button.text);
+            button.callback.iter().chain(button.url.iter()).for_each(|s| self.template(s));
+        }
+    }
+
+    fn steps(&mut self, steps: &[Step]) {
+        for step in steps {
+            match step {
+                Step::Reply(reply) | Step::Edit(reply) => self.reply(reply),
+                Step::Answer(schema::Answer::Text(text)) => self.template(text),
+                Step::Answer(schema::Answer::Full(spec)) => spec.text.iter().for_each(|t| self.text(t)),
+                Step::Set(values) => values.values().for_each(|v| self.template(v)),
+                Step::If(condition) => {
+                    self.expression(&condition.condition);
+                    self.steps(&condition.then);
+                    self.steps(&condition.otherwise);
+                }
+                Step::ForEach(each) => {
+                    self.expression(&each.list);
+                    self.steps(&each.steps);
+                }
+                Step::Poll(poll) => {
+                    self.text(&poll.question);
+                    poll.options.iter().for_each(|o| self.text(o));
+                }
+                Step::Notify(notify) => {
+                    self.expression(&notify.to);
+                    self.reply(&notify.message);
+                }
+                Step::AnswerInline(inline) => {
+                    self.expression(&inline.from);
+                    self.template(&inline.title);
+                    self.template(&inline.message);
+                    inline.description.iter().for_each(|d| self.template(d));
+                }
+                Step::Http(request) => {
+                    self.template(&request.url);
+                    request.headers.values().chain(request.query.values()).for_each(|v| self.template(v));
+                    request.json.iter().for_each(|body| self.json(body));
+                }
+                Step::Delete(_) | Step::Unset(_) | Step::Goto(_) | Step::Call(_) | Step::Return(_) | Step::Dice(_) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bot file with one handler, deserialized without the loader's validation (these tests
+    /// check what the engine itself catches).
+    fn file(when: Option<&str>, reply: &str) -> BotFile {
+        let mut handler = serde_json::json!({"text": "any", "do": [{"reply": reply}]});
+        if let Some(when) = when {
+            handler["when"] = when.into();
+        }
+        serde_json::from_value(serde_json::json!({"ferrogram": 1, "bot": {"name": "t"}, "on": [handler]}))
+            .expect("a bot file")
+    }
+
+    #[test]
+    fn renders_and_evaluates_with_strict_undefined() {
+        let bot = file(Some("user.n > 2"), "{{ from.first_name }}!");
+        let templates = Templates::compile(&bot, DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
+        let ctx = to_jinja(serde_json::json!({"from": {"first_name": "Ann"}, "user": {"n": 3}}));
+        assert_eq!(templates.render("{{ from.first_name }}!", &ctx).unwrap(), "Ann!");
+        assert!(templates.is_true("user.n > 2", &ctx).unwrap());
+        let missing = to_jinja(serde_json::json!({"from": {}}));
+        assert!(templates.render("{{ from.first_name }}!", &missing).is_err());
+    }
+
+    #[test]
+    fn syntax_errors_are_all_reported_at_load() {
+        let bot = file(Some("1 +"), "{{ oops");
+        match Templates::compile(&bot, DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT) {
+            Err(EngineError::Templates(errors)) => assert_eq!(errors.len(), 2, "{errors:?}"),
+            other => panic!("expected template errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fuel_stops_runaway_loops() {
+        let source = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
+        let bot = file(None, source);
+        let templates = Templates::compile(&bot, 1000, DEFAULT_RECURSION_LIMIT).expect("compiles");
+        assert!(templates.render(source, &JinjaValue::from(())).is_err());
+    }
+}

@@ -1,0 +1,295 @@
+//! The runtime against an in-process sandbox: ordering, isolation of failures, the time
+//! budget, hot reload mid-form and limits.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{World, test_config};
+use serde_json::json;
+
+const ECHO: &str = r#"
+ferrogram: 1
+bot: {name: echo}
+on:
+  - text: any
+    do:
+      - reply: "{{ message.text }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_chat_in_order_other_chats_in_parallel() {
+    let mut world = World::start(test_config()).await;
+    let bot = world.bot(ECHO).await;
+    let (ann, bob) = (world.user("Ann", "en").await, world.user("Bob", "en").await);
+    // Ann's first reply is held up in the sandbox; Bob's chat must not wait for it.
+    world
+        .post(
+            &format!("/sandbox/bots/{}/faults", bot.id),
+            json!({"count": 1, "delay_ms": 1500, "methods": ["sendMessage"]}),
+        )
+        .await;
+    for text in ["a1", "a2", "a3", "a4"] {
+        world.act(bot, "text", ann, json!({"text": text})).await;
+    }
+    world.act(bot, "text", bob, json!({"text": "b1"})).await;
+    let (bob_sent, _) = world.wait_sent(bot, bob, 0, 1).await;
+    assert_eq!(bob_sent, ["b1"]);
+    let (events, _) = world.events(bot, ann, 0, 0).await;
+    assert!(
+        events.iter().all(|e| e["kind"] != "sent"),
+        "Bob was answered while Ann's first reply was held: {events:?}"
+    );
+    let (ann_sent, _) = world.wait_sent(bot, ann, 0, 4).await;
+    assert_eq!(ann_sent, ["a1", "a2", "a3", "a4"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_step_is_answered_and_other_bots_keep_working() {
+    let mut world = World::start(test_config()).await;
+    // Fails at run time: the template reads a field the message does not have.
+    let broken = world
+        .bot(
+            r#"
+ferrogram: 1
+bot: {name: broken, locales: [en, ru]}
+errors:
+  reply: {en: "Oops", ru: "Ой"}
+on:
+  - text: any
+    do:
+      - reply: "{{ message.no_such_field.here }}"
+"#,
+        )
+        .await;
+    let echo = world.bot(ECHO).await;
+    let (ann, ivan) = (world.user("Ann", "en").await, world.user("Ivan", "ru").await);
+    world.act(broken, "text", ann, json!({"text": "hi"})).await;
+    world.act(broken, "text", ivan, json!({"text": "hi"})).await;
+    world.act(echo, "text", ann, json!({"text": "still here"})).await;
+    assert_eq!(world.wait_sent(broken, ann, 0, 1).await.0, ["Oops"]);
+    assert_eq!(world.wait_sent(broken, ivan, 0, 1).await.0, ["Ой"]);
+    assert_eq!(world.wait_sent(echo, ann, 0, 1).await.0, ["still here"]);
+    // The broken bot still answers its next update.
+    world.act(broken, "text", ann, json!({"text": "again"})).await;
+    world.wait_handled(broken, 3).await;
+    assert_eq!(world.wait_sent(broken, ann, 0, 2).await.0, ["Oops", "Oops"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_over_its_time_budget_is_answered_by_the_error_handler() {
+    let config = engine::EngineConfig { update_budget: Duration::from_millis(500), ..test_config() };
+    let mut world = World::start(config).await;
+    let bot = world
+        .bot(
+            r#"
+ferrogram: 1
+bot: {name: slow}
+errors: {reply: "Too slow, sorry"}
+on:
+  - command: start
+    do:
+      - reply: {text: "Go?", buttons: [[{text: Go, callback: go}]]}
+  - callback: go
+    do:
+      - answer: "going"
+      - reply: "went"
+"#,
+        )
+        .await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "command", ann, json!({"command": "start"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, 0, 1).await;
+    assert_eq!(sent, ["Go?"]);
+    let (events, _) = world.events(bot, ann, 0, 0).await;
+    let message_id = events.iter().find(|e| e["kind"] == "sent").and_then(|e| e["message"]["message_id"].as_i64());
+    // answerCallbackQuery is held for longer than the budget.
+    world
+        .post(
+            &format!("/sandbox/bots/{}/faults", bot.id),
+            json!({"count": 1, "delay_ms": 3000, "methods": ["answerCallbackQuery"]}),
+        )
+        .await;
+    world.act(bot, "callback", ann, json!({"message_id": message_id, "data": "go"})).await;
+    world.wait_handled(bot, 2).await;
+    let (sent, _) = world.wait_sent(bot, ann, seq, 1).await;
+    assert_eq!(sent, ["Too slow, sorry"], "the handler was cut off before `went`");
+}
+
+const FORM_V1: &str = r#"
+ferrogram: 1
+bot: {name: form, start: home}
+on:
+  - command: start
+    do: [{goto: home}]
+  - command: profile
+    do: [{goto: profile}]
+  - command: where
+    do: [{reply: "v1 at home"}]
+scenes:
+  home:
+    on_enter: [{reply: "home v1"}]
+  elsewhere:
+    on_enter: [{reply: "elsewhere"}]
+  profile:
+    form:
+      fields:
+        - {name: name, ask: "Name?"}
+        - {name: age, ask: "Age?", type: number}
+      on_done:
+        - reply: "v1 done {{ form.name }} {{ form.age }}"
+"#;
+
+const FORM_V2: &str = r#"
+ferrogram: 1
+bot: {name: form, start: home}
+on:
+  - command: where
+    do: [{reply: "v2 scene {{ 'home' }}"}]
+scenes:
+  home:
+    on: [{text: any, do: [{reply: "v2 home heard {{ message.text }}"}]}]
+  profile:
+    form:
+      fields:
+        - {name: name, ask: "Name?"}
+        - {name: age, ask: "Age, {{ form.name }}?", type: number}
+      on_done:
+        - reply: "v2 done {{ form.name }} {{ form.age }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_reload_keeps_a_form_in_progress() {
+    let mut world = World::start(test_config()).await;
+    let bot = world.bot(FORM_V1).await;
+    let (ann, bob) = (world.user("Ann", "en").await, world.user("Bob", "en").await);
+    world.act(bot, "command", ann, json!({"command": "profile"})).await;
+    world.act(bot, "text", ann, json!({"text": "Ann"})).await;
+    let (sent, ann_seq) = world.wait_sent(bot, ann, 0, 2).await;
+    assert_eq!(sent, ["Name?", "Age?"]);
+    world.act(bot, "command", bob, json!({"command": "start"})).await;
+    world.wait_handled(bot, 3).await;
+    let (_, bob_seq) = world.wait_sent(bot, bob, 0, 1).await;
+
+    let v2 = schema::load_str(FORM_V2, "v2.yaml").expect("valid");
+    world.engine.reload(bot.handle, v2).await.expect("reloads");
+
+    world.act(bot, "text", ann, json!({"text": "thirty"})).await;
+    world.act(bot, "text", ann, json!({"text": "30"})).await;
+    let (sent, _) = world.wait_sent(bot, ann, ann_seq, 2).await;
+    assert_eq!(sent, ["Please send a number.\nAge, Ann?", "v2 done Ann 30"]);
+    world.act(bot, "text", bob, json!({"text": "hello"})).await;
+    let (sent, _) = world.wait_sent(bot, bob, bob_seq, 1).await;
+    assert_eq!(sent, ["v2 home heard hello"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_reload_changes_nothing() {
+    let mut world = World::start(test_config()).await;
+    let bot = world.bot(ECHO).await;
+    // Deserialized without the loader's validation: the engine must refuse it on its own.
+    let broken: schema::BotFile = serde_json::from_value(json!({
+        "ferrogram": 1, "bot": {"name": "echo"}, "on": [{"text": "any", "do": [{"reply": "{{ oops"}]}]
+    }))
+    .expect("a bot file");
+    assert!(matches!(world.engine.reload(bot.handle, broken).await, Err(engine::EngineError::Templates(_))));
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "text", ann, json!({"text": "ok"})).await;
+    assert_eq!(world.wait_sent(bot, ann, 0, 1).await.0, ["ok"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_apply_per_user_except_exempt_roles() {
+    let mut world = World::start(test_config()).await;
+    let admin = world.user("Boss", "en").await;
+    let ann = world.user("Ann", "en").await;
+    let yaml = format!(
+        r#"
+ferrogram: 1
+bot: {{name: limited}}
+roles:
+  admin: {{users: [{admin}]}}
+limits: {{per_minute: 2, exempt: [admin], reply: "Slow down"}}
+on:
+  - text: any
+    do: [{{reply: "{{{{ message.text }}}}"}}]
+"#
+    );
+    let bot = world.bot(&yaml).await;
+    for text in ["1", "2", "3"] {
+        world.act(bot, "text", ann, json!({"text": text})).await;
+        world.act(bot, "text", admin, json!({"text": text})).await;
+    }
+    assert_eq!(world.wait_sent(bot, ann, 0, 3).await.0, ["1", "2", "Slow down"]);
+    assert_eq!(world.wait_sent(bot, admin, 0, 3).await.0, ["1", "2", "3"]);
+}
+
+const SUBSCRIPTIONS: &str = r#"
+ferrogram: 1
+bot: {name: news}
+roles:
+  admin: {users: [ADMIN]}
+variables:
+  bot:
+    subscribers: {type: list}
+    ticks: {type: number}
+on:
+  - command: subscribe
+    do:
+      - set: {bot.subscribers: "{{ bot.subscribers + [chat.id] }}"}
+      - reply: "Subscribed"
+  - command: broadcast
+    roles: [admin]
+    do:
+      - notify: {to: bot.subscribers, message: "News: {{ command.payload }}"}
+      - reply: "Sent to {{ result.sent }}"
+JOBS
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_notifies_every_subscriber() {
+    let mut world = World::start(test_config()).await;
+    let (admin, ann, bob) =
+        (world.user("Boss", "en").await, world.user("Ann", "en").await, world.user("Bob", "en").await);
+    let yaml = SUBSCRIPTIONS.replace("ADMIN", &admin.to_string()).replace("JOBS", "");
+    let bot = world.bot(&yaml).await;
+    for user in [ann, bob] {
+        world.act(bot, "command", user, json!({"command": "subscribe"})).await;
+    }
+    let (_, ann_seq) = world.wait_sent(bot, ann, 0, 1).await;
+    let (_, bob_seq) = world.wait_sent(bot, bob, 0, 1).await;
+    // Not an admin: nothing happens.
+    world.act(bot, "command", ann, json!({"command": "broadcast", "payload": "spam"})).await;
+    world.act(bot, "command", admin, json!({"command": "broadcast", "payload": "hello"})).await;
+    assert_eq!(world.wait_sent(bot, admin, 0, 1).await.0, ["Sent to 2"]);
+    assert_eq!(world.wait_sent(bot, ann, ann_seq, 1).await.0, ["News: hello"]);
+    assert_eq!(world.wait_sent(bot, bob, bob_seq, 1).await.0, ["News: hello"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_every_second_until_the_bot_stops() {
+    let mut world = World::start(test_config()).await;
+    let ann = world.user("Ann", "en").await;
+    let jobs = r#"
+jobs:
+  tick:
+    every: 1s
+    do:
+      - set: {bot.ticks: "{{ bot.ticks + 1 }}"}
+      - notify: {to: bot.subscribers, message: "Tick {{ bot.ticks }}"}
+"#;
+    let yaml = SUBSCRIPTIONS.replace("ADMIN", "1").replace("JOBS", jobs);
+    let bot = world.bot(&yaml).await;
+    world.act(bot, "command", ann, json!({"command": "subscribe"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, 0, 1).await;
+    assert_eq!(sent, ["Subscribed"]);
+    // Ticks before the subscription went to nobody; the next ones arrive in order.
+    let (ticks, _) = world.wait_sent(bot, ann, seq, 2).await;
+    let numbers: Vec<u64> =
+        ticks.iter().map(|t| t.strip_prefix("Tick ").and_then(|n| n.parse().ok()).expect("a tick")).collect();
+    assert!(numbers[0] >= 1 && numbers[1] == numbers[0] + 1, "{ticks:?}");
+    world.engine.stop(bot.handle).await.expect("stops");
+    let (events, last) = world.events(bot, ann, 0, 0).await;
+    let (after, _) = world.events(bot, ann, last, 2).await;
+    assert!(after.is_empty(), "a job ran after the bot stopped: {after:?} (before: {events:?})");
+}

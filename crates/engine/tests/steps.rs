@@ -1,0 +1,344 @@
+//! End-to-end tests of the steps that talk to Telegram in their own ways: dice, polls, inline
+//! answers, deletion, loops, unset variables, reply keyboards and photos by URL. Every check
+//! reads what the sandbox saw.
+
+mod common;
+
+use common::{Bot, World, test_config};
+use serde_json::{Value, json};
+
+/// The `sent` events of the bot in `chat` after `after`, waiting until there are `count`.
+async fn wait_sent_events(world: &World, bot: Bot, chat: i64, after: u64, count: usize) -> (Vec<Value>, u64) {
+    let mut sent = Vec::new();
+    let mut last = after;
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    while sent.len() < count {
+        assert!(tokio::time::Instant::now() < deadline, "only {sent:?} sent, wanted {count}");
+        let (events, seq) = world.events(bot, chat, last, 5).await;
+        last = seq;
+        sent.extend(events.into_iter().filter(|e| e["kind"] == "sent"));
+    }
+    (sent, last)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dice_sends_the_emoji_and_its_value_is_the_result() {
+    let mut world = World::start(test_config()).await;
+    let bot = world
+        .bot(
+            r#"
+ferrogram: 1
+bot: {name: dice}
+on:
+  - command: roll
+    do:
+      - dice: "🎯"
+      - reply: "You rolled {{ result.value }}"
+"#,
+        )
+        .await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "command", ann, json!({"command": "roll"})).await;
+    let (sent, _) = wait_sent_events(&world, bot, ann, 0, 2).await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let dice = &sent[0]["message"]["dice"];
+    assert_eq!(dice["emoji"], "🎯", "{sent:?}");
+    let value = dice["value"].as_i64().expect("a dice value");
+    assert!((1..=6).contains(&value), "🎯 rolled {value}");
+    assert_eq!(sent[1]["message"]["text"], format!("You rolled {value}"));
+}
+
+const POLLS: &str = r#"
+ferrogram: 1
+bot: {name: polls}
+on:
+  - command: poll
+    do:
+      - poll:
+          question: "Tea or coffee, {{ from.first_name }}?"
+          options: [Tea, Coffee, "Both"]
+          anonymous: false
+          multiple: true
+      - reply: "Poll {{ result.poll.id }} sent"
+  - command: quiz
+    do:
+      - poll: {question: "2 + 2?", options: ["3", "4"], correct: 1, anonymous: false}
+  - content: poll_answer
+    do:
+      - reply: "Voted {{ message.option_ids | join(',') }} in {{ message.poll_id }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_and_quizzes_are_sent_and_votes_reach_the_bot() {
+    let mut world = World::start(test_config()).await;
+    let bot = world.bot(POLLS).await;
+    let ann = world.user("Ann", "en").await;
+
+    world.act(bot, "command", ann, json!({"command": "poll"})).await;
+    let (sent, seq) = wait_sent_events(&world, bot, ann, 0, 2).await;
+    let poll = &sent[0]["message"]["poll"];
+    let poll_id = poll["id"].as_str().expect("a poll id").to_owned();
+    assert_eq!(poll["question"], "Tea or coffee, Ann?");
+    assert_eq!(poll["type"], "regular");
+    assert_eq!(poll["is_anonymous"], false);
+    assert_eq!(poll["allows_multiple_answers"], true);
+    let options: Vec<&str> =
+        poll["options"].as_array().expect("options").iter().map(|o| o["text"].as_str().expect("a text")).collect();
+    assert_eq!(options, ["Tea", "Coffee", "Both"]);
+    assert_eq!(sent[1]["message"]["text"], format!("Poll {poll_id} sent"));
+
+    let vote = world.act(bot, "poll_answer", ann, json!({"poll_id": poll_id, "option_ids": [0, 2]})).await;
+    assert_eq!(vote["poll"]["total_voter_count"], 1);
+    assert_eq!(vote["poll"]["options"][0]["voter_count"], 1);
+    assert_eq!(vote["poll"]["options"][1]["voter_count"], 0);
+    assert_eq!(vote["poll"]["options"][2]["voter_count"], 1);
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 1).await;
+    assert_eq!(sent, [format!("Voted 0,2 in {poll_id}")]);
+
+    world.act(bot, "command", ann, json!({"command": "quiz"})).await;
+    let (sent, _) = wait_sent_events(&world, bot, ann, seq, 1).await;
+    let quiz = &sent[0]["message"]["poll"];
+    let quiz_id = quiz["id"].as_str().expect("a quiz id").to_owned();
+    assert_eq!(quiz["question"], "2 + 2?");
+    assert_eq!(quiz["type"], "quiz");
+    assert_eq!(quiz["correct_option_ids"], json!([1]), "{quiz}");
+    let options: Vec<&str> =
+        quiz["options"].as_array().expect("options").iter().map(|o| o["text"].as_str().expect("a text")).collect();
+    assert_eq!(options, ["3", "4"]);
+    let vote = world.act(bot, "poll_answer", ann, json!({"poll_id": quiz_id, "option_ids": [1]})).await;
+    assert_eq!(vote["poll"]["options"][1]["voter_count"], 1);
+    let (sent, _) = world.wait_sent(bot, ann, seq, 2).await;
+    assert_eq!(sent, [String::new(), format!("Voted 1 in {quiz_id}")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inline_query_is_answered_with_articles_from_a_list() {
+    let mut world = World::start(test_config()).await;
+    let bot = world
+        .bot(
+            r#"
+ferrogram: 1
+bot: {name: inline}
+variables:
+  bot:
+    fruits: {type: list, default: [apple, banana]}
+on:
+  - inline_query: any
+    do:
+      - answer_inline:
+          from: bot.fruits
+          title: "{{ item | upper }}"
+          message: "{{ from.first_name }} likes {{ item }} ({{ inline.query }})"
+          description: "A fruit for {{ inline.query }}"
+"#,
+        )
+        .await;
+    let ann = world.user("Ann", "en").await;
+    let query = world.act(bot, "inline_query", ann, json!({"query": "snack"})).await;
+    let id = query["inline_query"]["id"].as_str().expect("a query id").to_owned();
+    world.wait_handled(bot, 1).await;
+    let answer = world.get(&format!("/sandbox/inline_queries/{id}")).await;
+    assert_eq!(answer["answered"], true, "{answer}");
+    let results = answer["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2, "{answer}");
+    for (index, (fruit, title)) in [("apple", "APPLE"), ("banana", "BANANA")].into_iter().enumerate() {
+        let article = &results[index];
+        assert_eq!(article["type"], "article");
+        assert_eq!(article["id"], index.to_string());
+        assert_eq!(article["title"], title);
+        assert_eq!(article["description"], "A fruit for snack");
+        assert_eq!(article["input_message_content"]["message_text"], format!("Ann likes {fruit} (snack)"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_removes_the_users_message() {
+    let mut world = World::start(test_config()).await;
+    let bot = world
+        .bot(
+            r#"
+ferrogram: 1
+bot: {name: moderator}
+on:
+  - text: "/password/"
+    do:
+      - delete: any
+      - reply: "Deleted, keep it secret"
+"#,
+        )
+        .await;
+    let ann = world.user("Ann", "en").await;
+    let said = world.act(bot, "text", ann, json!({"text": "my password is hunter2"})).await;
+    let message_id = said["message"]["message_id"].as_i64().expect("a message id");
+    let (sent, _) = world.wait_sent(bot, ann, 0, 1).await;
+    assert_eq!(sent, ["Deleted, keep it secret"]);
+    let (events, _) = world.events(bot, ann, 0, 0).await;
+    let kinds: Vec<&str> =
+        events.iter().filter(|e| e["kind"] != "received").map(|e| e["kind"].as_str().unwrap_or_default()).collect();
+    assert_eq!(kinds, ["deleted", "sent"], "{events:?}");
+    let deleted = events.iter().find(|e| e["kind"] == "deleted").expect("a deleted event");
+    assert_eq!(deleted["message_id"], message_id);
+    let history = world.get(&format!("/sandbox/chats/{ann}/messages?bot_id={}", bot.id)).await;
+    let stored = history
+        .as_array()
+        .expect("a history")
+        .iter()
+        .find(|m| m["message"]["message_id"] == message_id)
+        .expect("the user's message in the history");
+    assert_eq!(stored["deleted"], true, "{history}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn for_each_replies_once_per_element_in_order() {
+    let mut world = World::start(test_config()).await;
+    let bot = world
+        .bot(
+            r#"
+ferrogram: 1
+bot: {name: lister}
+variables:
+  user:
+    todo: {type: list, default: [milk, eggs, bread]}
+on:
+  - command: list
+    do:
+      - for_each:
+          in: user.todo
+          do:
+            - reply: "{{ item }} for {{ from.first_name }}"
+      - reply: "{{ user.todo | length }} items, item {% if item is defined %}left{% else %}gone{% endif %}"
+"#,
+        )
+        .await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "command", ann, json!({"command": "list"})).await;
+    let (sent, _) = world.wait_sent(bot, ann, 0, 4).await;
+    assert_eq!(sent, ["milk for Ann", "eggs for Ann", "bread for Ann", "3 items, item gone"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unset_returns_a_variable_to_its_default() {
+    let mut world = World::start(test_config()).await;
+    let bot = world
+        .bot(
+            r#"
+ferrogram: 1
+bot: {name: memory}
+variables:
+  user:
+    name: {type: string, default: stranger}
+    visits: {type: number}
+on:
+  - command: who
+    do:
+      - reply: "{{ user.name }} {{ user.visits }}"
+  - command: set
+    do:
+      - set: {user.name: "{{ command.payload }}", user.visits: "7"}
+  - command: forget
+    do:
+      - unset: [user.name, user.visits]
+      - reply: "forgot: {{ user.name }} {{ user.visits }}"
+"#,
+        )
+        .await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "command", ann, json!({"command": "who"})).await;
+    world.act(bot, "command", ann, json!({"command": "set", "payload": "Annie"})).await;
+    world.act(bot, "command", ann, json!({"command": "who"})).await;
+    world.act(bot, "command", ann, json!({"command": "forget"})).await;
+    world.act(bot, "command", ann, json!({"command": "who"})).await;
+    let (sent, _) = world.wait_sent(bot, ann, 0, 4).await;
+    assert_eq!(sent, ["stranger 0", "Annie 7", "forgot: stranger 0", "stranger 0"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_keyboard_is_shown_and_an_empty_one_removes_it() {
+    let mut world = World::start(test_config()).await;
+    let bot = world
+        .bot(
+            r#"
+ferrogram: 1
+bot: {name: keys}
+on:
+  - command: menu
+    do:
+      - reply: {text: "Pick one", keyboard: [["Tea", "Coffee"], ["I am {{ from.first_name }}"]]}
+  - command: done
+    do:
+      - reply: {text: "Keyboard gone", keyboard: []}
+"#,
+        )
+        .await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "command", ann, json!({"command": "menu"})).await;
+    let (sent, seq) = wait_sent_events(&world, bot, ann, 0, 1).await;
+    assert_eq!(sent[0]["message"]["text"], "Pick one");
+    let markup = &sent[0]["detail"]["reply_markup"];
+    assert_eq!(markup["keyboard"], json!([[{"text": "Tea"}, {"text": "Coffee"}], [{"text": "I am Ann"}]]), "{markup}");
+    assert_eq!(markup["resize_keyboard"], true, "{markup}");
+
+    world.act(bot, "command", ann, json!({"command": "done"})).await;
+    let (sent, _) = wait_sent_events(&world, bot, ann, seq, 1).await;
+    assert_eq!(sent[0]["message"]["text"], "Keyboard gone");
+    assert_eq!(sent[0]["detail"]["reply_markup"], json!({"remove_keyboard": true}));
+}
+
+/// A 1×1 transparent PNG.
+const TINY_PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_by_url_is_fetched_and_sent_with_its_caption() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let fetched = Arc::new(AtomicUsize::new(0));
+    let counter = fetched.clone();
+    let router = axum::Router::new().route(
+        "/cat.png",
+        axum::routing::get(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                ([(axum::http::header::CONTENT_TYPE, "image/png")], TINY_PNG)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let address = listener.local_addr().expect("an address");
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serves") });
+
+    let mut world = World::start(test_config()).await;
+    let yaml = format!(
+        r#"
+ferrogram: 1
+bot: {{name: photos}}
+on:
+  - command: cat
+    do:
+      - reply: {{photo: "http://{address}/cat.png", text: "A cat for {{{{ from.first_name }}}}"}}
+"#
+    );
+    let bot = world.bot(&yaml).await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "command", ann, json!({"command": "cat"})).await;
+    let (sent, _) = wait_sent_events(&world, bot, ann, 0, 1).await;
+    let message = &sent[0]["message"];
+    assert_eq!(message["caption"], "A cat for Ann", "{message}");
+    assert!(message.get("text").is_none(), "{message}");
+    let photo = message["photo"].as_array().expect("a photo");
+    assert_eq!(photo.len(), 1, "{message}");
+    assert_eq!((photo[0]["width"].as_i64(), photo[0]["height"].as_i64()), (Some(1), Some(1)), "{message}");
+    assert_eq!(fetched.load(Ordering::SeqCst), 1);
+    let file_id = photo[0]["file_id"].as_str().expect("a file id");
+    let bytes = world
+        .http
+        .get(format!("{}/sandbox/files/{file_id}", world.url()))
+        .send()
+        .await
+        .expect("request")
+        .bytes()
+        .await
+        .expect("the file");
+    assert_eq!(bytes.as_ref(), TINY_PNG);
+}

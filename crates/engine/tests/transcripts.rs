@@ -1,0 +1,231 @@
+//! Transcript tests: every `examples/NAME.yaml` with an `examples/NAME.transcript.md` is run in
+//! the engine against an in-process sandbox, the user side played through the control API.
+//!
+//! # Grammar
+//!
+//! A transcript is Markdown. Every table row `| user does | bot answers |` is one step (the
+//! header row and the `|---|` row are skipped; any other text is commentary). Cells may not
+//! contain `|`; a line break in a bot message is written `<br>`.
+//!
+//! **user does** — what the current user does (the first user is Ann, language `en`):
+//!
+//! | cell | action |
+//! |---|---|
+//! | `/name payload` | sends the command (payload optional) |
+//! | `press "Label"` | presses the inline button labelled `Label` on the latest message that has one |
+//! | `send photo` or `send photo "caption"` | sends a photo |
+//! | `send location 52.5, 13.4` | sends a location |
+//! | `send contact +4930123 Ann` | shares a contact (phone, first name) |
+//! | `(as Ivan, ru)` | later rows are played by a new user Ivan with language `ru` (answers: empty) |
+//! | anything else | sends it as a text message |
+//!
+//! **bot answers** — everything the bot did in that user's chat in response, in order,
+//! separated by ` / `; empty when it did nothing:
+//!
+//! | written | bot action |
+//! |---|---|
+//! | `text [A] [B]` | sent a message `text` with inline buttons `A` and `B` (all rows, in order) |
+//! | `(photo) caption` | sent a photo |
+//! | `(dice 🎲)`, `(poll) question` | sent a dice or a poll |
+//! | `(edit) text [A]` | edited a message to `text` |
+//! | `(deleted)` | deleted a message |
+//! | `(toast) text`, `(alert) text` | answered the pressed button with a text (silent answers are not written) |
+//! | `(inline) title, title` | answered an inline query with these articles |
+//!
+//! The comparison is exact. After each action the test waits until the engine has handled the
+//! update (its handled counter), then reads the sandbox's event log: no sleeps.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use common::{World, test_config};
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn examples_follow_their_transcripts() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut transcripts: Vec<(PathBuf, PathBuf)> = std::fs::read_dir(&examples)
+        .expect("examples/ exists")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+        .filter_map(|yaml| {
+            let transcript = yaml.with_extension("transcript.md");
+            transcript.exists().then_some((yaml, transcript))
+        })
+        .collect();
+    transcripts.sort();
+    assert!(transcripts.len() >= 2, "expected transcripts for hello and menu-form, found {transcripts:?}");
+    let mut failures = Vec::new();
+    for (yaml, transcript) in &transcripts {
+        failures.extend(play(yaml, transcript).await);
+    }
+    assert!(failures.is_empty(), "transcripts differ:\n{}", failures.join("\n"));
+}
+
+/// One row of a transcript.
+struct Row {
+    line: usize,
+    action: String,
+    expected: String,
+}
+
+fn parse(text: &str) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut header_seen = false;
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if !line.starts_with('|') {
+            header_seen = false;
+            continue;
+        }
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        if !header_seen {
+            header_seen = true;
+            continue;
+        }
+        if cells.iter().all(|c| c.chars().all(|ch| ch == '-' || ch == ':')) {
+            continue;
+        }
+        let [action, expected] = cells.as_slice() else {
+            panic!("line {}: a row needs two cells: {line}", index + 1);
+        };
+        rows.push(Row { line: index + 1, action: (*action).to_owned(), expected: (*expected).to_owned() });
+    }
+    rows
+}
+
+async fn play(yaml: &Path, transcript: &Path) -> Vec<String> {
+    let name = yaml.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file = schema::load(yaml).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let rows = parse(&std::fs::read_to_string(transcript).expect("transcript readable"));
+    let mut world = World::start(test_config()).await;
+    let bot = world.bot_file(file).await;
+    let mut user = world.user("Ann", "en").await;
+    let mut buttons: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+    let mut last_seq = 0;
+    let mut handled = 0;
+    let mut failures = Vec::new();
+    for row in rows {
+        if let Some(spec) = row.action.strip_prefix("(as ").and_then(|s| s.strip_suffix(')')) {
+            let (first_name, language) = spec.split_once(',').map_or((spec, "en"), |(n, l)| (n.trim(), l.trim()));
+            user = world.user(first_name, language).await;
+            continue;
+        }
+        let (kind, body) = match action(&row.action, &buttons) {
+            Ok(action) => action,
+            Err(error) => {
+                failures.push(format!("{name}:{}: {error}", row.line));
+                continue;
+            }
+        };
+        world.act(bot, kind, user, body).await;
+        handled += 1;
+        world.wait_handled(bot, handled).await;
+        let (events, seq) = world.events(bot, user, last_seq, 0).await;
+        last_seq = seq;
+        let actual = render(&events, &mut buttons);
+        if actual != row.expected {
+            failures.push(format!(
+                "{name}:{}: `{}`\n    expected: {}\n    actual:   {}",
+                row.line, row.action, row.expected, actual
+            ));
+        }
+    }
+    world.engine.stop(bot.handle).await.expect("bot stops");
+    failures
+}
+
+/// The control API call for a `user does` cell.
+fn action(cell: &str, buttons: &HashMap<i64, Vec<(String, String)>>) -> Result<(&'static str, Value), String> {
+    if let Some(label) = cell.strip_prefix("press \"").and_then(|s| s.strip_suffix('"')) {
+        let pressed = buttons
+            .iter()
+            .filter_map(|(id, row)| row.iter().find(|(text, _)| text == label).map(|(_, data)| (*id, data)))
+            .max_by_key(|(id, _)| *id);
+        let (message_id, data) = pressed.ok_or_else(|| format!("no message has a button {label:?}"))?;
+        return Ok(("callback", json!({"message_id": message_id, "data": data})));
+    }
+    if let Some(rest) = cell.strip_prefix("send photo") {
+        let caption = rest.trim().trim_matches('"');
+        let body = if caption.is_empty() { json!({}) } else { json!({"caption": caption}) };
+        return Ok(("photo", body));
+    }
+    if let Some(rest) = cell.strip_prefix("send location ") {
+        let (lat, lon) = rest.split_once(',').ok_or("send location LAT, LON")?;
+        let parse = |s: &str| s.trim().parse::<f64>().map_err(|e| e.to_string());
+        return Ok(("location", json!({"latitude": parse(lat)?, "longitude": parse(lon)?})));
+    }
+    if let Some(rest) = cell.strip_prefix("send contact ") {
+        let (phone, first_name) = rest.split_once(' ').ok_or("send contact PHONE NAME")?;
+        return Ok(("contact", json!({"phone_number": phone, "first_name": first_name.trim()})));
+    }
+    if let Some(command) = cell.strip_prefix('/') {
+        let (name, payload) = command.split_once(' ').unwrap_or((command, ""));
+        let mut body = json!({"command": name});
+        if !payload.is_empty() {
+            body["payload"] = json!(payload.trim());
+        }
+        return Ok(("command", body));
+    }
+    Ok(("text", json!({"text": cell})))
+}
+
+/// The `bot answers` cell for what the bot did; remembers the buttons of each message.
+fn render(events: &[Value], buttons: &mut HashMap<i64, Vec<(String, String)>>) -> String {
+    let mut parts = Vec::new();
+    for event in events {
+        let kind = event["kind"].as_str().unwrap_or_default();
+        match kind {
+            "sent" | "edited" => {
+                let message = &event["message"];
+                let text = message_text(message);
+                let row = inline_buttons(message);
+                if let Some(id) = message["message_id"].as_i64() {
+                    buttons.insert(id, row.clone());
+                }
+                let labels: String = row.iter().map(|(text, _)| format!(" [{text}]")).collect();
+                let prefix = if kind == "edited" { "(edit) " } else { "" };
+                parts.push(format!("{prefix}{text}{labels}"));
+            }
+            "deleted" => parts.push("(deleted)".into()),
+            "callback_answered" => {
+                if let Some(text) = event["detail"]["text"].as_str().filter(|t| !t.is_empty()) {
+                    let alert = event["detail"]["show_alert"].as_bool().unwrap_or(false);
+                    parts.push(format!("({}) {text}", if alert { "alert" } else { "toast" }));
+                }
+            }
+            "inline_answered" => {
+                let results = event["detail"]["results"].as_array().cloned().unwrap_or_default();
+                let titles: Vec<&str> = results.iter().filter_map(|r| r["title"].as_str()).collect();
+                parts.push(format!("(inline) {}", titles.join(", ")));
+            }
+            _ => {}
+        }
+    }
+    parts.join(" / ").replace('\n', "<br>")
+}
+
+fn message_text(message: &Value) -> String {
+    if let Some(emoji) = message["dice"]["emoji"].as_str() {
+        return format!("(dice {emoji})");
+    }
+    if let Some(question) = message["poll"]["question"].as_str() {
+        return format!("(poll) {question}");
+    }
+    let text = message["text"].as_str().or_else(|| message["caption"].as_str()).unwrap_or_default();
+    if message.get("photo").is_some_and(|p| !p.is_null()) { format!("(photo) {text}") } else { text.to_owned() }
+}
+
+fn inline_buttons(message: &Value) -> Vec<(String, String)> {
+    let rows = message["reply_markup"]["inline_keyboard"].as_array().cloned().unwrap_or_default();
+    rows.iter()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .map(|b| {
+            let text = b["text"].as_str().unwrap_or_default().to_owned();
+            let data = b["callback_data"].as_str().unwrap_or_default().to_owned();
+            (text, data)
+        })
+        .collect()
+}

@@ -1,0 +1,479 @@
+//! `ferrogram`: one binary for everything.
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "ferrogram", version, about = "Telegram bots described as data")]
+struct Cli {
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long, global = true, default_value = "text", env = "FERROGRAM_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every bot of a folder in the built-in sandbox, with its web chat (the default command).
+    Serve(ServeArgs),
+    /// Start the Telegram Bot API sandbox on its own.
+    Sandbox(SandboxArgs),
+    /// Run a bot file: against Telegram with its token, or in the built-in sandbox.
+    Run(RunArgs),
+    /// Check bot files and print every problem as `file:line:column: error: key: message (hint)`.
+    /// Fails when a file has an error; warnings alone do not fail.
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of bot files (for editors), or with `--markdown` their reference.
+    Schema(SchemaArgs),
+    /// Create or update the database's tables (SQLite or PostgreSQL), then exit.
+    Migrate(MigrateArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The sandbox's port: Bot API, control API and web chat.
+    #[arg(long, default_value_t = 8081, env = "FERROGRAM_SANDBOX_PORT")]
+    port: u16,
+    /// The folder of bot files to run (`*.yaml`, `*.yml`, `*.json`).
+    #[arg(long, default_value = "examples")]
+    bots: PathBuf,
+    /// Where the bots' conversations and variables are kept.
+    #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    database: String,
+    /// Where the sandbox keeps its users, chats and messages across restarts.
+    #[arg(long, default_value = "data/sandbox.json")]
+    sandbox_state: PathBuf,
+}
+
+/// The embedded default: a SQLite file in the `data/` folder of the working directory.
+const DEFAULT_DATABASE: &str = "sqlite://data/ferrogram.db";
+
+#[derive(clap::Args)]
+struct ValidateArgs {
+    /// Bot files: YAML, or JSON by their `.json` extension.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct SchemaArgs {
+    /// Print the reference of bot files in Markdown (docs/schema.md) instead of the JSON Schema.
+    #[arg(long)]
+    markdown: bool,
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    /// `sqlite://PATH` (created if missing) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    #[arg(long, env = "FERROGRAM_DATABASE_URL")]
+    database: String,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The bot file (YAML, or JSON by its `.json` extension).
+    file: PathBuf,
+    /// Run against an in-process sandbox instead of Telegram; no token needed.
+    #[arg(long, conflicts_with = "api_url")]
+    sandbox: bool,
+    /// The Bot API server to run against instead of Telegram's, e.g. a `ferrogram sandbox`
+    /// running on its own: `--api-url http://127.0.0.1:8081`.
+    #[arg(long, value_name = "URL")]
+    api_url: Option<String>,
+    /// The bot's token, instead of the file's `bot.token` (not used with `--sandbox`).
+    #[arg(long, env = "FERROGRAM_BOT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The sandbox's port (with `--sandbox`).
+    #[arg(long, default_value_t = 8081)]
+    port: u16,
+    /// Where the bot's conversations and variables are kept.
+    #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    database: String,
+    /// Let the bot's `http` steps call this private, loopback or link-local host and port
+    /// (repeatable): `--allow-private-http 10.0.0.5:8080`.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port)]
+    allow_private_http: Vec<(String, u16)>,
+}
+
+/// `host:port`, the host possibly an IPv6 address in brackets.
+fn parse_host_port(text: &str) -> Result<(String, u16), String> {
+    let (host, port) = text.rsplit_once(':').ok_or("expected HOST:PORT")?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = port.parse().map_err(|_| format!("{port:?} is not a port"))?;
+    if host.is_empty() {
+        return Err("expected HOST:PORT".into());
+    }
+    Ok((host.to_owned(), port))
+}
+
+#[derive(clap::Args)]
+struct SandboxArgs {
+    /// Port to listen on.
+    #[arg(long, default_value_t = 8081, env = "FERROGRAM_SANDBOX_PORT")]
+    port: u16,
+    /// Address to bind; keep the loopback unless others must reach it.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// Keep the sandbox's state in this file across restarts.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Only accept tokens of bots created through the control API.
+    #[arg(long)]
+    strict: bool,
+    /// Turn Telegram's flood limits off.
+    #[arg(long)]
+    no_flood_limits: bool,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Commands whose output is the point: no log lines mixed into it.
+    match &cli.command {
+        Some(Command::Validate(args)) => return validate(&args.files),
+        Some(Command::Schema(args)) => return print_schema(args.markdown),
+        _ => {}
+    }
+    init_logs(cli.log_format);
+    let result = match cli.command {
+        Some(Command::Sandbox(args)) => run_sandbox(args).await,
+        Some(Command::Run(args)) => run_bot(args).await,
+        Some(Command::Validate(_) | Command::Schema(_)) => Ok(()),
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Migrate(args)) => migrate(&args.database).await,
+        None => {
+            let defaults = ServeArgs {
+                port: 8081,
+                bots: PathBuf::from("examples"),
+                database: std::env::var("FERROGRAM_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE.into()),
+                sandbox_state: PathBuf::from("data/sandbox.json"),
+            };
+            serve(defaults).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ferrogram: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ferrogram validate FILE...`: every diagnostic of every file; fails on any error.
+fn validate(files: &[PathBuf]) -> ExitCode {
+    let (mut errors, mut warnings) = (0usize, 0usize);
+    for file in files {
+        let checked = schema::check(file);
+        if checked.diagnostics.is_empty() {
+            println!("{}: ok", file.display());
+        }
+        for diagnostic in &checked.diagnostics {
+            println!("{diagnostic}");
+            if diagnostic.is_error() {
+                errors += 1;
+            } else {
+                warnings += 1;
+            }
+        }
+    }
+    if errors + warnings > 0 {
+        let count = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        eprintln!("{}, {}", count(errors, "error"), count(warnings, "warning"));
+    }
+    if errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// `ferrogram schema [--markdown]`.
+fn print_schema(markdown: bool) -> ExitCode {
+    if markdown {
+        print!("{}", schema::reference_markdown());
+        return ExitCode::SUCCESS;
+    }
+    match serde_json::to_string_pretty(&schema::json_schema()) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("ferrogram: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ferrogram migrate --database URL`: applies pending migrations and says which.
+async fn migrate(url: &str) -> Result<(), String> {
+    let store = store::Store::connect(url).await.map_err(|e| e.to_string())?;
+    let applied = store.migrate().await.map_err(|e| e.to_string())?;
+    store.close().await;
+    if applied.is_empty() {
+        println!("database schema is up to date");
+    } else {
+        let versions: Vec<String> = applied.iter().map(ToString::to_string).collect();
+        println!("applied migrations: {}", versions.join(", "));
+    }
+    Ok(())
+}
+
+async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
+    let mut config = sandbox::Config {
+        addr: SocketAddr::new(args.host, args.port),
+        strict: args.strict,
+        state_file: args.state,
+        ..Default::default()
+    };
+    config.limits.enabled = !args.no_flood_limits;
+    let sandbox = sandbox::Sandbox::start(config).await.map_err(|e| e.to_string())?;
+    println!("Ferrogram sandbox: Bot API at {url}/bot<token>/<method>, web chat at {url}/", url = sandbox.url());
+    shutdown_signal().await?;
+    println!("stopping");
+    sandbox.stop().await
+}
+
+/// `ferrogram run`: loads the bot file and runs it until Ctrl-C or SIGTERM, against Telegram
+/// (or the Bot API server of `--api-url`) or an in-process sandbox.
+async fn run_bot(args: RunArgs) -> Result<(), String> {
+    let file = schema::load(&args.file)
+        .map_err(|diagnostics| diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
+    let http = engine::HttpConfig { allow_private: args.allow_private_http.clone(), ..Default::default() };
+    let store = open_state_store(&args.database).await?;
+    let engine = engine::Engine::new(engine::EngineConfig { http, store, ..Default::default() });
+    let (handle, sandbox) = if args.sandbox {
+        let sandbox = start_local_sandbox(args.port, None).await?;
+        let bot_id = sandbox_bot_id(&file.bot.name);
+        let handle = add_sandbox_bot(&engine, &sandbox, file, bot_id).await?;
+        (handle, Some(sandbox))
+    } else {
+        let token = match args.token {
+            Some(token) => token,
+            None => {
+                expand_env(file.bot.token.as_deref().ok_or("bot.token or --token is needed to run against Telegram")?)?
+            }
+        };
+        let api_url = args.api_url.as_deref().unwrap_or(telegram::DEFAULT_API_URL);
+        let handle = engine.add_bot(file, &token, api_url).await.map_err(|e| e.to_string())?;
+        match &args.api_url {
+            Some(url) => println!("Running bot {} against {url}", handle.bot_id()),
+            None => println!("Running bot {} against Telegram", handle.bot_id()),
+        }
+        (handle, None)
+    };
+    shutdown_signal().await?;
+    println!("stopping");
+    engine.stop(handle).await.map_err(|e| e.to_string())?;
+    match sandbox {
+        Some(sandbox) => sandbox.stop().await,
+        None => Ok(()),
+    }
+}
+
+/// A bot's id in the sandbox, from its name: stable across restarts and unaffected by other
+/// files coming and going, so saved conversations stay with their bot.
+fn sandbox_bot_id(name: &str) -> u64 {
+    // FNV-1a: tiny, stable across Rust versions (unlike the std hasher).
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    1_000_000 + hash % 1_000_000_000
+}
+
+async fn start_local_sandbox(port: u16, state_file: Option<PathBuf>) -> Result<sandbox::Sandbox, String> {
+    if let Some(folder) = state_file.as_deref().and_then(std::path::Path::parent) {
+        create_folder(folder)?;
+    }
+    let config = sandbox::Config { addr: SocketAddr::from(([127, 0, 0, 1], port)), state_file, ..Default::default() };
+    sandbox::Sandbox::start(config).await.map_err(|e| e.to_string())
+}
+
+/// Opens (and migrates) the database the engine keeps its state in; for a SQLite file, its
+/// folder is created first.
+async fn open_state_store(url: &str) -> Result<Arc<dyn engine::StateStore>, String> {
+    if let Some(path) = url.strip_prefix("sqlite://").filter(|p| !p.starts_with(':')) {
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(folder) = std::path::Path::new(path).parent() {
+            create_folder(folder)?;
+        }
+    }
+    let store = store::Store::open(url).await.map_err(|e| format!("database {}: {e}", redact(url)))?;
+    Ok(Arc::new(store))
+}
+
+fn create_folder(folder: &std::path::Path) -> Result<(), String> {
+    if folder.as_os_str().is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Registers a bot in the sandbox under the file's name and starts it in the engine; prints
+/// where to chat with it.
+async fn add_sandbox_bot(
+    engine: &engine::Engine,
+    sandbox: &sandbox::Sandbox,
+    file: schema::BotFile,
+    bot_id: u64,
+) -> Result<engine::BotHandle, String> {
+    // Any well-formed token works in the sandbox; the bot's id is its number.
+    let token = format!("{bot_id}:sandbox");
+    let name = file.bot.name.clone();
+    let username: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    sandbox
+        .world()
+        .with(|s| s.create_bot(&token, Some(format!("{username}_bot")), Some(name.clone())).map(|_| ()))
+        .map_err(|e| e.to_string())?;
+    let handle = engine.add_bot(file, &token, &sandbox.url()).await.map_err(|e| e.to_string())?;
+    println!("{name}: {}/?bot={}", sandbox.url(), handle.bot_id());
+    Ok(handle)
+}
+
+/// `ferrogram serve`: the sandbox, every bot file of a folder running against it, and the web
+/// chat. A file with errors is reported and skipped; the other bots run.
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let files = bot_files(&args.bots)?;
+    let store = open_state_store(&args.database).await?;
+    let sandbox = start_local_sandbox(args.port, Some(args.sandbox_state)).await?;
+    println!("Ferrogram sandbox: Bot API at {url}/bot<token>/<method>, web chat at {url}/", url = sandbox.url());
+    let engine = engine::Engine::new(engine::EngineConfig { store, ..Default::default() });
+    let mut handles = Vec::new();
+    let mut started = std::collections::HashMap::new();
+    for path in &files {
+        let file = match schema::load(path) {
+            Ok(file) => file,
+            Err(diagnostics) => {
+                diagnostics.iter().for_each(|d| eprintln!("{d}"));
+                eprintln!("{}: not started", path.display());
+                continue;
+            }
+        };
+        let bot_id = sandbox_bot_id(&file.bot.name);
+        if let Some(other) = started.insert(bot_id, path.clone()) {
+            eprintln!("{}: not started: its bot name is taken by {}", path.display(), other.display());
+            continue;
+        }
+        match add_sandbox_bot(&engine, &sandbox, file, bot_id).await {
+            Ok(handle) => handles.push(handle),
+            Err(error) => eprintln!("{}: not started: {error}", path.display()),
+        }
+    }
+    shutdown_signal().await?;
+    println!("stopping");
+    for handle in handles {
+        if let Err(error) = engine.stop(handle).await {
+            eprintln!("ferrogram: {error}");
+        }
+    }
+    sandbox.stop().await
+}
+
+/// The bot files of a folder, in name order.
+fn bot_files(folder: &std::path::Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json")))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("{}: no bot files (*.yaml, *.yml, *.json)", folder.display()));
+    }
+    Ok(files)
+}
+
+/// Replaces each `${NAME}` with the environment variable `NAME`; a missing one is an error.
+fn expand_env(text: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
+        let name = &after[..end];
+        let value = std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Waits for Ctrl-C or, on Unix, SIGTERM (what service managers send).
+async fn shutdown_signal() -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.map_err(|e| e.to_string()),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_stay_out_of_messages() {
+        assert_eq!(redact("postgres://bob:s3cret@db:5432/app"), "postgres://bob:***@db:5432/app");
+        assert_eq!(redact("sqlite://data/ferrogram.db"), "sqlite://data/ferrogram.db");
+    }
+
+    #[test]
+    fn sandbox_bot_ids_are_stable_and_distinct() {
+        assert_eq!(sandbox_bot_id("hello"), sandbox_bot_id("hello"));
+        assert_ne!(sandbox_bot_id("hello"), sandbox_bot_id("menu-form"));
+        assert!((1_000_000..1_001_000_000).contains(&sandbox_bot_id("anything")));
+    }
+
+    #[test]
+    fn host_port_pairs() {
+        assert_eq!(parse_host_port("10.0.0.5:8080"), Ok(("10.0.0.5".into(), 8080)));
+        assert_eq!(parse_host_port("[::1]:9000"), Ok(("::1".into(), 9000)));
+        assert!(parse_host_port("nohost").is_err());
+        assert!(parse_host_port(":80").is_err());
+        assert!(parse_host_port("h:port").is_err());
+    }
+
+    #[test]
+    fn env_references_expand() {
+        // SAFETY: this test process sets a variable no other test reads.
+        unsafe { std::env::set_var("FERROGRAM_TEST_EXPAND", "abc") };
+        assert_eq!(expand_env("x${FERROGRAM_TEST_EXPAND}y"), Ok("xabcy".into()));
+        assert!(expand_env("${FERROGRAM_TEST_UNSET_VARIABLE}").is_err());
+        assert!(expand_env("${unclosed").is_err());
+    }
+}

@@ -1,0 +1,578 @@
+//! The control API: the user side of the sandbox (docs/sandbox.md).
+
+use crate::App;
+use crate::bot_api::user_media;
+use crate::error::ApiError;
+use crate::flood::{Fault, Limits};
+use crate::params::Upload;
+use crate::world::objects::{group_chat_json, user_json};
+use crate::world::{InlineQueryRec, Sender, State, Target, UserRec, random_id};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State as AppState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+const MAX_EVENTS_WAIT: u64 = 50;
+/// A 1×1 transparent PNG: the photo a user sends when the test gives none.
+const TINY_PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
+
+/// A control API error: `{"ok":false,"error":"…"}` with a 4xx status.
+#[derive(Debug)]
+pub struct ControlError(StatusCode, String);
+
+impl From<ApiError> for ControlError {
+    fn from(e: ApiError) -> Self {
+        let status = StatusCode::from_u16(e.code).unwrap_or(StatusCode::BAD_REQUEST);
+        let text = e.description.strip_prefix("Bad Request: ").unwrap_or(&e.description).to_string();
+        ControlError(status, text)
+    }
+}
+
+fn bad(text: impl Into<String>) -> ControlError {
+    ControlError(StatusCode::BAD_REQUEST, text.into())
+}
+
+impl IntoResponse for ControlError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"ok": false, "error": self.1}))).into_response()
+    }
+}
+
+type Answer = Result<Json<Value>, ControlError>;
+
+/// Parses a JSON body into `T`, saying what is wrong when it does not fit.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ControlError> {
+    let text = if bytes.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { &bytes[..] };
+    serde_json::from_slice(text).map_err(|e| bad(format!("invalid body: {e}")))
+}
+
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/bots", post(create_bot).get(list_bots))
+        .route("/bots/{bot_id}/faults", post(add_fault).delete(clear_faults).get(list_faults))
+        .route("/users", post(create_user).get(list_users))
+        .route("/groups", post(create_group).get(list_groups))
+        .route("/groups/{chat_id}/join", post(join_group))
+        .route("/groups/{chat_id}/leave", post(leave_group))
+        .route("/reset", post(reset))
+        .route("/limits", get(get_limits).put(put_limits))
+        .route("/act/{kind}", post(act))
+        .route("/chats/{chat_id}/messages", get(chat_messages))
+        .route("/events", get(events))
+        .route("/callbacks/{id}", get(callback_answer))
+        .route("/inline_queries/{id}", get(inline_answer))
+        .route("/files/{file_id}", get(file))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewBot {
+    token: String,
+    username: Option<String>,
+    first_name: Option<String>,
+}
+
+fn bot_summary(bot: &crate::world::Bot) -> Value {
+    json!({"id": bot.id, "is_bot": true, "first_name": bot.first_name, "username": bot.username, "token": bot.token,
+           "webhook": bot.webhook.as_ref().map(|w| w.url.clone()), "pending_update_count": bot.updates.len()})
+}
+
+async fn create_bot(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer {
+    let new: NewBot = body(&bytes)?;
+    Ok(Json(app.world.with(|s| s.create_bot(&new.token, new.username, new.first_name).map(bot_summary))?))
+}
+
+async fn list_bots(AppState(app): AppState<Arc<App>>) -> Json<Value> {
+    Json(app.world.with(|s| s.bots.values().map(bot_summary).collect()))
+}
+
+async fn add_fault(AppState(app): AppState<Arc<App>>, Path(bot_id): Path<i64>, bytes: Bytes) -> Answer {
+    let fault: Fault = body(&bytes)?;
+    fault.validate().map_err(bad)?;
+    app.world.with(|s| s.bot_mut(bot_id).map(|bot| bot.runtime.faults.add(fault)))?;
+    Ok(Json(json!({"ok": true})))
+}
+
+async fn clear_faults(AppState(app): AppState<Arc<App>>, Path(bot_id): Path<i64>) -> Answer {
+    app.world.with(|s| s.bot_mut(bot_id).map(|bot| bot.runtime.faults.clear()))?;
+    Ok(Json(json!({"ok": true})))
+}
+
+async fn list_faults(AppState(app): AppState<Arc<App>>, Path(bot_id): Path<i64>) -> Answer {
+    Ok(Json(app.world.with(|s| s.bot(bot_id).map(|bot| json!(bot.runtime.faults.pending())))?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    #[serde(default)]
+    id: i64,
+    first_name: String,
+    last_name: Option<String>,
+    username: Option<String>,
+    language_code: Option<String>,
+}
+
+async fn create_user(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer {
+    let new: NewUser = body(&bytes)?;
+    let user = UserRec {
+        id: new.id,
+        first_name: new.first_name,
+        last_name: new.last_name,
+        username: new.username,
+        language_code: new.language_code,
+    };
+    Ok(Json(app.world.with(|s| s.create_user(user).map(|u| user_json(&u)))?))
+}
+
+async fn list_users(AppState(app): AppState<Arc<App>>) -> Json<Value> {
+    Json(app.world.with(|s| s.users.values().map(user_json).collect()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewGroup {
+    title: String,
+    #[serde(rename = "type", default = "group_kind")]
+    kind: String,
+    #[serde(default)]
+    members: Vec<i64>,
+    #[serde(default)]
+    bots: Vec<i64>,
+    username: Option<String>,
+}
+
+fn group_kind() -> String {
+    "group".into()
+}
+
+async fn create_group(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer {
+    let new: NewGroup = body(&bytes)?;
+    let chat = app.world.with(|s| {
+        let id = s.create_group(&new.title, &new.kind, &new.members, &new.bots)?;
+        let group = s.groups.get_mut(&id).expect("just created");
+        group.username = new.username;
+        let chat = group_chat_json(group);
+        let creator = new.members.first().copied();
+        for bot_id in new.bots {
+            let by = creator.unwrap_or(bot_id);
+            if let Some(change) = s.member_updated(chat.clone(), by, bot_id, "left", "administrator") {
+                s.push_update(bot_id, "my_chat_member", change);
+            }
+        }
+        Ok::<_, ApiError>(chat)
+    })?;
+    Ok(Json(chat))
+}
+
+async fn list_groups(AppState(app): AppState<Arc<App>>) -> Json<Value> {
+    Json(app.world.with(|s| {
+        s.groups
+            .values()
+            .map(|g| {
+                let mut chat = group_chat_json(g);
+                chat["members"] = json!(g.members);
+                chat
+            })
+            .collect()
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Member {
+    user_id: Option<i64>,
+    bot_id: Option<i64>,
+}
+
+async fn join_group(AppState(app): AppState<Arc<App>>, Path(chat_id): Path<i64>, bytes: Bytes) -> Answer {
+    membership(&app, chat_id, &bytes, true)
+}
+
+async fn leave_group(AppState(app): AppState<Arc<App>>, Path(chat_id): Path<i64>, bytes: Bytes) -> Answer {
+    membership(&app, chat_id, &bytes, false)
+}
+
+/// A user or bot joins or leaves a group: the service message goes to the group's bots.
+fn membership(app: &App, chat_id: i64, bytes: &Bytes, join: bool) -> Answer {
+    let member: Member = body(bytes)?;
+    let id = member.user_id.or(member.bot_id).ok_or_else(|| bad("give user_id or bot_id"))?;
+    let message = app.world.with(|s| {
+        let (member_json, is_bot) = match (member.user_id, s.bots.get(&id)) {
+            (None, Some(bot)) => (crate::world::objects::bot_user_json(bot), true),
+            _ => (user_json(s.user(id)?), false),
+        };
+        let group =
+            s.groups.get_mut(&chat_id).ok_or_else(|| ApiError::bad_request(format!("chat {chat_id} not found")))?;
+        let status = if join { "member" } else { "left" };
+        let was = group.members.insert(id, status.to_string());
+        let old_status = was.clone().unwrap_or_else(|| "left".into());
+        if join && matches!(was.as_deref(), Some("member" | "administrator" | "creator")) {
+            group.members.insert(id, was.unwrap_or_default());
+            return Err(ApiError::bad_request("already a member"));
+        }
+        if !join && !matches!(was.as_deref(), Some("member" | "administrator" | "creator" | "restricted")) {
+            return Err(ApiError::bad_request("not a member"));
+        }
+        let target = Target::Group { chat_id };
+        let content = if join {
+            json!({"new_chat_members": [member_json], "new_chat_member": member_json})
+        } else {
+            json!({"left_chat_member": member_json})
+        };
+        let sender = if is_bot { Sender::Bot(id) } else { Sender::User(id) };
+        let message = s.post(target, sender, content, None);
+        let chat = s.chat_json(target);
+        let mut recipients = s.bots_in(target);
+        if is_bot && !join {
+            recipients.push(id);
+        }
+        for bot_id in recipients {
+            s.push_update(bot_id, "message", message.clone());
+            s.record(bot_id, Some(chat_id), "received", Some(message.clone()), None);
+            if is_bot
+                && bot_id == id
+                && let Some(change) = s.member_updated(chat.clone(), id, id, &old_status, status)
+            {
+                s.push_update(bot_id, "my_chat_member", change);
+            }
+        }
+        Ok(message)
+    })?;
+    Ok(Json(message))
+}
+
+async fn reset(AppState(app): AppState<Arc<App>>) -> Json<Value> {
+    app.world.with(|s| {
+        let (limits, strict) = (s.limits.clone(), s.strict);
+        *s = State { limits, strict, ..State::default() };
+    });
+    Json(json!({"ok": true}))
+}
+
+async fn get_limits(AppState(app): AppState<Arc<App>>) -> Json<Value> {
+    Json(app.world.with(|s| json!(s.limits)))
+}
+
+async fn put_limits(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer {
+    let limits: Limits = body(&bytes)?;
+    limits.validate().map_err(bad)?;
+    app.world.with(|s| s.limits = limits.clone());
+    Ok(Json(json!(limits)))
+}
+
+/// The fields every user action has.
+#[derive(Deserialize)]
+struct Actor {
+    bot_id: i64,
+    user_id: i64,
+    chat_id: Option<i64>,
+}
+
+fn field<'a>(fields: &'a Value, name: &str) -> Result<&'a Value, ControlError> {
+    fields.get(name).filter(|v| !v.is_null()).ok_or_else(|| bad(format!("{name} is required")))
+}
+
+fn text_field<'a>(fields: &'a Value, name: &str) -> Result<&'a str, ControlError> {
+    field(fields, name)?
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad(format!("{name} must be a non-empty string")))
+}
+
+fn number_field(fields: &Value, name: &str) -> Result<f64, ControlError> {
+    field(fields, name)?.as_f64().ok_or_else(|| bad(format!("{name} must be a number")))
+}
+
+fn decode_base64(fields: &Value, name: &str) -> Result<Option<Vec<u8>>, ControlError> {
+    match fields.get(name).and_then(Value::as_str) {
+        None => Ok(None),
+        Some(text) => {
+            let text = text.split_once("base64,").map_or(text, |(_, data)| data);
+            base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map(Some)
+                .map_err(|e| bad(format!("{name}: not base64: {e}")))
+        }
+    }
+}
+
+async fn act(AppState(app): AppState<Arc<App>>, Path(kind): Path<String>, bytes: Bytes) -> Answer {
+    let fields: Value = body(&bytes)?;
+    let actor: Actor = serde_json::from_value(fields.clone()).map_err(|e| bad(format!("invalid body: {e}")))?;
+    let answer = app.world.with(|s| -> Result<Value, ControlError> {
+        let target = s.target_for_user(actor.bot_id, actor.user_id, actor.chat_id)?;
+        match kind.as_str() {
+            "text" => {
+                let text = text_field(&fields, "text")?;
+                let mut content = json!({"text": text});
+                let entities = crate::markup::detect(text);
+                if !entities.is_empty() {
+                    content["entities"] = json!(entities);
+                }
+                user_message(s, &actor, target, content, fields.get("reply_to_message_id").and_then(Value::as_i64))
+            }
+            "command" => {
+                let command = text_field(&fields, "command")?.trim_start_matches('/');
+                if command.is_empty() || command.contains(char::is_whitespace) {
+                    return Err(bad("command must be one word"));
+                }
+                let payload = fields.get("payload").and_then(Value::as_str).filter(|p| !p.is_empty());
+                let text = match payload {
+                    Some(payload) => format!("/{command} {payload}"),
+                    None => format!("/{command}"),
+                };
+                let length = crate::markup::utf16_len(command) + 1;
+                let content = json!({"text": text, "entities": [{"type": "bot_command", "offset": 0, "length": length}]});
+                user_message(s, &actor, target, content, None)
+            }
+            "photo" => {
+                let bytes = decode_base64(&fields, "data_base64")?.unwrap_or_else(|| TINY_PNG.to_vec());
+                let upload = Upload { file_name: Some("photo.jpg".into()), mime_type: None, bytes: bytes.into() };
+                let mut content = json!({"photo": user_media(s, "photo", upload)?});
+                add_caption(&mut content, &fields);
+                user_message(s, &actor, target, content, None)
+            }
+            "document" => {
+                let file_name = text_field(&fields, "file_name")?.to_string();
+                let bytes = decode_base64(&fields, "data_base64")?.ok_or_else(|| bad("data_base64 is required"))?;
+                let mime_type = fields.get("mime_type").and_then(Value::as_str).map(str::to_string);
+                let upload = Upload { file_name: Some(file_name), mime_type, bytes: bytes.into() };
+                let mut content = json!({"document": user_media(s, "document", upload)?});
+                add_caption(&mut content, &fields);
+                user_message(s, &actor, target, content, None)
+            }
+            "location" => {
+                let (latitude, longitude) = (number_field(&fields, "latitude")?, number_field(&fields, "longitude")?);
+                if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {
+                    return Err(bad("latitude must be within ±90 and longitude within ±180"));
+                }
+                user_message(s, &actor, target, json!({"location": {"latitude": latitude, "longitude": longitude}}), None)
+            }
+            "contact" => {
+                let mut contact = json!({"phone_number": text_field(&fields, "phone_number")?, "first_name": text_field(&fields, "first_name")?, "user_id": actor.user_id});
+                if let Some(last) = fields.get("last_name").and_then(Value::as_str) {
+                    contact["last_name"] = json!(last);
+                }
+                user_message(s, &actor, target, json!({ "contact": contact }), None)
+            }
+            "callback" => callback(s, &actor, target, &fields),
+            "poll_answer" => poll_answer(s, &actor, &fields),
+            "inline_query" => inline_query(s, &actor, &fields),
+            "chosen_inline_result" => {
+                let from = user_json(s.user(actor.user_id)?);
+                let result = json!({"result_id": text_field(&fields, "result_id")?, "from": from, "query": fields.get("query").and_then(Value::as_str).unwrap_or_default()});
+                let update_id = s.push_update(actor.bot_id, "chosen_inline_result", result.clone());
+                Ok(json!({"update_id": update_id, "chosen_inline_result": result}))
+            }
+            other => Err(ControlError(StatusCode::NOT_FOUND, format!("unknown action {other}; see docs/sandbox.md"))),
+        }
+    })?;
+    Ok(Json(answer))
+}
+
+fn add_caption(content: &mut Value, fields: &Value) {
+    if let Some(caption) = fields.get("caption").and_then(Value::as_str).filter(|c| !c.is_empty()) {
+        content["caption"] = json!(caption);
+    }
+}
+
+/// Posts a user's message and queues it for the bots of the chat.
+fn user_message(
+    s: &mut State,
+    actor: &Actor,
+    target: Target,
+    content: Value,
+    reply_to: Option<i64>,
+) -> Result<Value, ControlError> {
+    let (message, update_id) = s.user_says(actor.bot_id, actor.user_id, target, content, reply_to)?;
+    Ok(json!({"update_id": update_id, "message": message}))
+}
+
+/// The user presses an inline button: only a button the message really has.
+fn callback(s: &mut State, actor: &Actor, target: Target, fields: &Value) -> Result<Value, ControlError> {
+    let message_id = field(fields, "message_id")?.as_i64().ok_or_else(|| bad("message_id must be a number"))?;
+    let data = text_field(fields, "data")?;
+    let stored =
+        s.message(target, message_id).ok_or_else(|| bad(format!("message {message_id} not found in this chat")))?;
+    if stored.from_bot != Some(actor.bot_id) {
+        return Err(bad(format!("message {message_id} was not sent by bot {}", actor.bot_id)));
+    }
+    let has_button = stored.message["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .is_some_and(|rows| rows.iter().filter_map(Value::as_array).flatten().any(|b| b["callback_data"] == data));
+    if !has_button {
+        return Err(bad(format!("message {message_id} has no button with callback_data {data:?}")));
+    }
+    let message = stored.message.clone();
+    let (query, update_id) = s.press_button(actor.bot_id, actor.user_id, target, message, Some(data))?;
+    Ok(json!({"update_id": update_id, "callback_query": query}))
+}
+
+/// The user votes in a poll (an empty option list takes the vote back).
+fn poll_answer(s: &mut State, actor: &Actor, fields: &Value) -> Result<Value, ControlError> {
+    let poll_id = text_field(fields, "poll_id")?.to_string();
+    let options: Vec<i64> = serde_json::from_value(field(fields, "option_ids")?.clone())
+        .map_err(|_| bad("option_ids must be a list of numbers"))?;
+    let user = user_json(s.user(actor.user_id)?);
+    let record = s.polls.get_mut(&poll_id).ok_or_else(|| bad(format!("poll {poll_id} not found")))?;
+    let poll = &mut record.poll;
+    let count = poll["options"].as_array().map_or(0, Vec::len) as i64;
+    if poll["is_closed"] == true {
+        return Err(bad("the poll is closed"));
+    }
+    if options.iter().any(|o| *o < 0 || *o >= count) {
+        return Err(bad(format!("option ids must be between 0 and {}", count - 1)));
+    }
+    if options.len() > 1 && poll["allows_multiple_answers"] != true {
+        return Err(bad("this poll takes one answer"));
+    }
+    let previous = record.votes.get(&actor.user_id).cloned().unwrap_or_default();
+    if !previous.is_empty() && poll["type"] == "quiz" {
+        return Err(bad("a quiz answer can't be changed"));
+    }
+    for (old, delta) in previous.iter().map(|o| (o, -1)).chain(options.iter().map(|o| (o, 1))) {
+        let counter = &mut poll["options"][*old as usize]["voter_count"];
+        *counter = json!(counter.as_i64().unwrap_or(0) + delta);
+    }
+    if options.is_empty() {
+        record.votes.remove(&actor.user_id);
+    } else {
+        record.votes.insert(actor.user_id, options.clone());
+    }
+    poll["total_voter_count"] = json!(record.votes.len());
+    let (bot_id, chat_id, message_id, poll) = (record.bot_id, record.chat_id, record.message_id, poll.clone());
+    let target = if chat_id < 0 { Target::Group { chat_id } } else { Target::Private { bot_id, user_id: chat_id } };
+    if let Some(stored) = s.log_mut(target).messages.get_mut(&message_id) {
+        stored.message["poll"] = poll.clone();
+    }
+    s.push_update(bot_id, "poll", poll.clone());
+    let answer = json!({
+        "poll_id": poll_id,
+        "user": user,
+        "option_ids": options,
+        "option_persistent_ids": options.iter().map(|o| o.to_string()).collect::<Vec<_>>(),
+    });
+    let update_id =
+        if poll["is_anonymous"] == false { s.push_update(bot_id, "poll_answer", answer.clone()) } else { None };
+    Ok(json!({"update_id": update_id, "poll_answer": answer, "poll": poll}))
+}
+
+fn inline_query(s: &mut State, actor: &Actor, fields: &Value) -> Result<Value, ControlError> {
+    let query_text = fields.get("query").and_then(Value::as_str).unwrap_or_default();
+    if query_text.chars().count() > 256 {
+        return Err(bad("query must be at most 256 characters"));
+    }
+    let id = random_id(19);
+    let query = json!({
+        "id": id,
+        "from": user_json(s.user(actor.user_id)?),
+        "query": query_text,
+        "offset": fields.get("offset").and_then(Value::as_str).unwrap_or_default(),
+        "chat_type": "sender",
+    });
+    s.inline_queries.insert(id, InlineQueryRec { bot_id: actor.bot_id, answer: None });
+    let update_id = s.push_update(actor.bot_id, "inline_query", query.clone());
+    Ok(json!({"update_id": update_id, "inline_query": query}))
+}
+
+#[derive(Deserialize)]
+struct ChatQuery {
+    bot_id: i64,
+}
+
+async fn chat_messages(
+    AppState(app): AppState<Arc<App>>,
+    Path(chat_id): Path<i64>,
+    Query(q): Query<ChatQuery>,
+) -> Answer {
+    let messages = app.world.with(|s| {
+        let target = if s.groups.contains_key(&chat_id) { Target::Group { chat_id } } else { Target::Private { bot_id: q.bot_id, user_id: chat_id } };
+        s.bot(q.bot_id)?;
+        let Some(log) = s.log(target) else { return Ok(json!([])) };
+        Ok::<_, ApiError>(Value::Array(
+            log.messages
+                .values()
+                .map(|m| {
+                    let mut entry = json!({"message": m.message, "from_bot": m.from_bot.is_some(), "edits": m.edits, "deleted": m.deleted});
+                    if let Some(keyboard) = &m.keyboard {
+                        entry["reply_markup"] = keyboard.clone();
+                    }
+                    entry
+                })
+                .collect(),
+        ))
+    })?;
+    Ok(Json(messages))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    bot_id: Option<i64>,
+    chat_id: Option<i64>,
+    #[serde(default)]
+    after: u64,
+    #[serde(default)]
+    timeout: u64,
+}
+
+/// Bot events after a sequence number; waits up to `timeout` seconds for the first.
+async fn events(AppState(app): AppState<Arc<App>>, Query(q): Query<EventsQuery>) -> Json<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(q.timeout.min(MAX_EVENTS_WAIT));
+    let mut changes = app.world.subscribe_events();
+    loop {
+        changes.borrow_and_update();
+        let (events, last) = app.world.with(|s| (s.events_after(q.after, q.bot_id, q.chat_id), s.last_seq));
+        if !events.is_empty() || tokio::time::Instant::now() >= deadline {
+            return Json(json!({"events": events, "last": last}));
+        }
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return Json(json!({"events": [], "last": last})) },
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+async fn callback_answer(AppState(app): AppState<Arc<App>>, Path(id): Path<String>) -> Answer {
+    let record = app
+        .world
+        .with(|s| s.callbacks.get(&id).cloned())
+        .ok_or_else(|| ControlError(StatusCode::NOT_FOUND, format!("callback query {id} not found")))?;
+    let mut answer = json!({"answered": record.answer.is_some()});
+    if let Some(given) = record.answer {
+        crate::world::objects::merge(&mut answer, given);
+    }
+    Ok(Json(answer))
+}
+
+async fn inline_answer(AppState(app): AppState<Arc<App>>, Path(id): Path<String>) -> Answer {
+    let record = app
+        .world
+        .with(|s| s.inline_queries.get(&id).cloned())
+        .ok_or_else(|| ControlError(StatusCode::NOT_FOUND, format!("inline query {id} not found")))?;
+    let mut answer = json!({"answered": record.answer.is_some(), "results": []});
+    if let Some(given) = record.answer {
+        crate::world::objects::merge(&mut answer, given);
+    }
+    Ok(Json(answer))
+}
+
+/// A stored file's bytes, for the user side (the web chat shows photos with it).
+async fn file(AppState(app): AppState<Arc<App>>, Path(file_id): Path<String>) -> Response {
+    let found = app.world.with(|s| s.files.get(&file_id).map(|f| (f.bytes.clone(), f.mime_type.clone())));
+    match found {
+        Some((bytes, mime)) => {
+            let mime = mime.unwrap_or_else(|| "application/octet-stream".into());
+            ([(axum::http::header::CONTENT_TYPE, mime)], bytes).into_response()
+        }
+        None => ControlError(StatusCode::NOT_FOUND, format!("file {file_id} not found")).into_response(),
+    }
+}

@@ -1,0 +1,171 @@
+//! A faithful Telegram Bot API emulator. Bots of any framework point their API URL at it;
+//! tests and people act as users through the control API or the web chat (docs/sandbox.md).
+
+pub mod bot_api;
+mod compat;
+mod control;
+pub mod error;
+pub mod flood;
+pub mod markup;
+pub mod params;
+pub mod persist;
+mod server;
+pub mod spec;
+mod webhook;
+pub mod world;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use world::{State, World};
+
+/// How a sandbox starts.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen; port 0 picks a free one.
+    pub addr: SocketAddr,
+    /// Refuse tokens of bots not created through the control API.
+    pub strict: bool,
+    /// Load the state from this file at start and save it there on shutdown.
+    pub state_file: Option<PathBuf>,
+    /// Flood limits; Telegram's by default.
+    pub limits: flood::Limits,
+    /// The first delay before a failed webhook delivery is retried; it doubles each time.
+    pub webhook_retry_base: Duration,
+    pub webhook_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            strict: false,
+            state_file: None,
+            limits: flood::Limits::default(),
+            webhook_retry_base: Duration::from_secs(1),
+            webhook_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How long `stop` lets requests in flight finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// What the request handlers share.
+pub struct App {
+    pub world: World,
+    pub http: reqwest::Client,
+    pub config: Config,
+}
+
+/// A running sandbox. Dropping it stops the server (and saves the state file, if any).
+pub struct Sandbox {
+    addr: SocketAddr,
+    app: Arc<App>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("{0}")]
+    State(String),
+}
+
+impl Sandbox {
+    pub async fn start(config: Config) -> Result<Sandbox, StartError> {
+        let mut state = match &config.state_file {
+            Some(path) => persist::load(path).map_err(StartError::State)?,
+            None => State::default(),
+        };
+        // The command line wins over what a state file remembers.
+        state.strict = config.strict;
+        state.limits = config.limits.clone();
+        let listener = TcpListener::bind(config.addr).await.map_err(|e| StartError::Bind(config.addr, e))?;
+        let addr = listener.local_addr().map_err(|e| StartError::Bind(config.addr, e))?;
+        let app = Arc::new(App { world: World::new(state), http: http_client(), config });
+        resume_webhooks(&app);
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let router = server::router(app.clone());
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
+                let _ = stop.await;
+            });
+            if let Err(error) = serve.await {
+                tracing::error!(%error, "sandbox server stopped");
+            }
+        });
+        tracing::info!(%addr, "sandbox listening");
+        Ok(Sandbox { addr, app, shutdown: Some(shutdown), server: Some(server) })
+    }
+
+    /// The base URL to give a bot framework as its Bot API server, e.g. `http://127.0.0.1:8081`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The world, for in-process tests and tools.
+    pub fn world(&self) -> &World {
+        &self.app.world
+    }
+
+    /// Stops serving and saves the state file. Requests in flight get a moment to finish;
+    /// long polls still open after it are cut (a client sees a closed connection and retries).
+    pub async fn stop(mut self) -> Result<(), String> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(mut server) = self.server.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err()
+        {
+            server.abort();
+        }
+        self.save()
+    }
+
+    fn save(&self) -> Result<(), String> {
+        match &self.app.config.state_file {
+            Some(path) => self.app.world.with(|s| persist::save(path, s)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+            if let Err(error) = self.save() {
+                tracing::error!(%error, "saving the sandbox state failed");
+            }
+        }
+    }
+}
+
+/// Webhooks set before a restart keep delivering.
+fn resume_webhooks(app: &Arc<App>) {
+    let bots: Vec<i64> = app.world.with(|s| s.bots.values().filter(|b| b.webhook.is_some()).map(|b| b.id).collect());
+    for bot_id in bots {
+        webhook::ensure_deliverer(app, bot_id);
+    }
+}
+
+/// The sandbox's own HTTP client (URL uploads and webhook deliveries).
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("ferrogram-sandbox/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("a TLS provider is installed")
+}

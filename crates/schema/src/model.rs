@@ -1,0 +1,654 @@
+//! What a bot file says, version 1. The JSON Schema and docs/schema.md are generated from these
+//! types, so each doc comment is user-facing documentation.
+//!
+//! Templates: every text is a minijinja template. Its context holds `from` (the Telegram user
+//! who acted), `chat`, `message`, `callback` (data of a pressed button), `command`
+//! (`name`, `payload`), `user`, `chat_vars` and `bot` (the variables of each scope), `form` (the
+//! answers of the current form), `item` (the loop variable of `for_each`), `result` (what the
+//! last step produced) and `locale`. A text that is exactly `@key` is the key's entry in `texts`
+//! for the user's locale; inside templates, `t("key")` does the same.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A bot file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BotFile {
+    /// The schema version: `1`.
+    pub ferrogram: u32,
+    /// Who the bot is.
+    pub bot: BotSettings,
+    /// Texts per locale: `texts: {en: {welcome: "Hi {{ from.first_name }}"}, ru: {…}}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub texts: BTreeMap<String, BTreeMap<String, String>>,
+    /// Variables the bot keeps, per user, per chat and for the whole bot.
+    #[serde(default)]
+    pub variables: Variables,
+    /// Roles by Telegram user id; every user without one has the role `user`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, Role>,
+    /// Limits on how often a user may use the bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    /// Handlers that apply in every scene, tried after the current scene's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on: Vec<Handler>,
+    /// The bot's scenes (states), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scenes: BTreeMap<String, Scene>,
+    /// Jobs the bot runs on a schedule, by name: `jobs: {digest: {cron: "0 9 * * *", do: […]}}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub jobs: BTreeMap<String, Job>,
+    /// What a user sees when a step fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<ErrorHandling>,
+}
+
+/// Who the bot is and how it speaks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BotSettings {
+    /// A name for people and logs.
+    pub name: String,
+    /// The Bot API token, usually `${ENV_VAR}`. Not needed in the sandbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The locale of users whose language the bot does not offer.
+    #[serde(default = "default_locale")]
+    pub default_locale: String,
+    /// The locales the bot offers; a user gets the one matching their Telegram language.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locales: Vec<String>,
+    /// Commands published in Telegram's menu (setMyCommands), per locale.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<CommandSpec>,
+    /// The scene a new chat starts in. Needed when the bot has scenes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// How texts are formatted unless a step says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parse_mode: Option<ParseMode>,
+}
+
+fn default_locale() -> String {
+    "en".into()
+}
+
+/// A command in Telegram's menu.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    /// Without the slash: `start`.
+    pub command: String,
+    /// What the menu says about it.
+    pub description: Text,
+}
+
+/// A text: one template for every locale, or one per locale (`{en: "Hi", ru: "Привет"}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Text {
+    One(String),
+    PerLocale(BTreeMap<String, String>),
+}
+
+/// How Telegram formats a text: `HTML`, `MarkdownV2`, or the legacy `Markdown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ParseMode {
+    #[serde(rename = "HTML")]
+    Html,
+    MarkdownV2,
+    Markdown,
+}
+
+/// Variables by scope.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Variables {
+    /// One value per user of the bot (in templates: `user.<name>`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user: BTreeMap<String, Variable>,
+    /// One value per chat (in templates: `chat_vars.<name>`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub chat: BTreeMap<String, Variable>,
+    /// One value for the whole bot (in templates: `bot.<name>`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bot: BTreeMap<String, Variable>,
+}
+
+/// A declared variable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Variable {
+    /// What the variable holds.
+    #[serde(rename = "type")]
+    pub kind: ValueType,
+    /// The value before anything set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+}
+
+/// The type of a variable's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueType {
+    String,
+    Number,
+    Bool,
+    List,
+    Object,
+}
+
+/// The users who have a role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    /// Telegram user ids.
+    pub users: Vec<i64>,
+}
+
+/// How often a user may use the bot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Updates a user may send per minute; more get `reply` (or are dropped silently).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_minute: Option<u32>,
+    /// Updates a user may send per day (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_day: Option<u32>,
+    /// Roles the limits do not apply to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exempt: Vec<String>,
+    /// What a user over a limit is told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Text>,
+}
+
+/// A scene: a state a chat is in, with what happens on entering it and the handlers that
+/// apply while in it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scene {
+    /// Steps run when a chat enters the scene.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_enter: Vec<Step>,
+    /// Handlers tried first while the chat is in this scene.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on: Vec<Handler>,
+    /// A form the scene asks, field by field, after `on_enter`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<Form>,
+}
+
+/// What triggers a handler (exactly one trigger), an optional condition and guard, and the
+/// steps it runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Handler {
+    /// A command, without the slash: `start`. Its payload (`/start ref42`) is `command.payload`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// A text message: an exact text, `any`, or a regular expression between slashes
+    /// (`/^\d+$/`; its groups are `match.1`, `match.2`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// A pressed inline button: its exact data, or a prefix ending in `*` (`like:*`; the rest is
+    /// `callback.rest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
+    /// A message with content of this kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentKind>,
+    /// An inline query; its text is `inline.query`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_query: Option<AnyMarker>,
+    /// Runs only when this condition (a minijinja expression) is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Runs only for users with one of these roles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// The steps, in order.
+    #[serde(rename = "do")]
+    pub steps: Vec<Step>,
+}
+
+/// `any`: every inline query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnyMarker {
+    Any,
+}
+
+/// The content of a message a handler reacts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContentKind {
+    /// A photo (`message.photo`).
+    Photo,
+    /// A file (`message.document`).
+    Document,
+    /// A shared location (`message.location`).
+    Location,
+    /// A shared contact (`message.contact`).
+    Contact,
+    /// A vote in a non-anonymous poll the bot sent.
+    PollAnswer,
+    /// Someone joined the group.
+    MemberJoined,
+    /// Someone left the group.
+    MemberLeft,
+}
+
+/// A form: questions asked one by one, each answer checked; a wrong answer is asked again
+/// with the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Form {
+    /// The questions, in order.
+    pub fields: Vec<FormField>,
+    /// A text that cancels the form (default `/cancel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<String>,
+    /// Where the answers are kept: as user variables of the same names (`user`), or only in
+    /// `form` for `on_done` (`none`, the default).
+    #[serde(default)]
+    pub store: FormStore,
+    /// Steps run with every answer in `form`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_done: Vec<Step>,
+    /// Steps run when the user cancels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_cancel: Vec<Step>,
+}
+
+/// Where a form keeps its answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FormStore {
+    #[default]
+    None,
+    User,
+}
+
+/// One question of a form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FormField {
+    /// The answer's name in `form` (and the user variable, with `store: user`).
+    pub name: String,
+    /// The question.
+    pub ask: Text,
+    /// What the answer must be (default `text`).
+    #[serde(rename = "type", default)]
+    pub kind: FieldType,
+    /// Shortest text (characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u32>,
+    /// Longest text (characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    /// Smallest number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Largest number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// The choices of a `choice` field, offered as buttons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+    /// The regular expression a `regex` field must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// What the user is told when an answer is wrong (the reason is added by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid: Option<Text>,
+}
+
+/// What a form field's answer must be.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    /// Any text, within `min_length` and `max_length`.
+    #[default]
+    Text,
+    /// A number, within `min` and `max`.
+    Number,
+    /// A date as YYYY-MM-DD or DD.MM.YYYY.
+    Date,
+    /// One of `choices`, offered as buttons.
+    Choice,
+    /// A text matching `pattern`.
+    Regex,
+    /// A photo; the answer is its file_id.
+    Photo,
+    /// A shared location.
+    Location,
+    /// A shared contact.
+    Contact,
+}
+
+/// One step of a handler, written as a single key: `- reply: "Hi"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Sends a message to the chat.
+    Reply(Reply),
+    /// Edits the message whose button was pressed.
+    Edit(Reply),
+    /// Answers the pressed button (a toast, or an alert).
+    Answer(Answer),
+    /// Deletes the message the update is about.
+    Delete(AnyMarker),
+    /// Sets variables: `set: {user.score: "{{ user.score + 1 }}"}`. Values are templates;
+    /// a template that renders a number, `true`/`false` or JSON stores that value.
+    Set(BTreeMap<String, String>),
+    /// Forgets variables.
+    Unset(Vec<String>),
+    /// Moves the chat to a scene (running its `on_enter`) and ends the handler.
+    Goto(String),
+    /// Enters a scene and comes back here when it runs `return`.
+    Call(String),
+    /// Returns from a `call`.
+    Return(AnyMarker),
+    /// Runs `then` when the condition is true, else `else`.
+    If(Condition),
+    /// Runs `do` once per element of a list, the element as `item`.
+    ForEach(ForEach),
+    /// Sends a dice (🎲 🎯 🎳 🏀 ⚽ 🎰); its value is `result.value`.
+    Dice(String),
+    /// Sends a poll or a quiz.
+    Poll(Poll),
+    /// Sends a message to other users or chats, paced to Telegram's bulk limits.
+    Notify(Notify),
+    /// Answers an inline query with articles.
+    AnswerInline(AnswerInline),
+    /// Calls an HTTP API; the answer (`status`, `ok`, `json`, `text`) is `result` and, with
+    /// `save`, a variable. Private, loopback and link-local addresses are refused unless the
+    /// operator allows that host and port.
+    Http(HttpRequest),
+}
+
+/// A message to send. A plain string is the text.
+// Replies are read once per bot load; boxing `Full` would only cost users of the model a `Box`.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Reply {
+    Text(String),
+    Full(ReplySpec),
+}
+
+/// A message with its options.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplySpec {
+    /// The text (or a photo's caption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<Text>,
+    /// A photo: a file_id or an HTTP URL (a template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<String>,
+    /// How the text is formatted (default: `bot.parse_mode`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parse_mode: Option<ParseMode>,
+    /// Buttons under the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buttons: Option<Buttons>,
+    /// A keyboard replacing the user's (reply keyboard); `[]` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyboard: Option<Vec<Vec<String>>>,
+}
+
+/// Inline buttons: fixed rows, or rows generated from a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Buttons {
+    Rows(Vec<Vec<Button>>),
+    FromList(ButtonList),
+}
+
+/// One inline button: its label and what it does (exactly one of `callback`, `goto`, `url`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Button {
+    /// The label.
+    pub text: Text,
+    /// Data sent back when pressed (a template; at most 64 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
+    /// Moves to this scene when pressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goto: Option<String>,
+    /// Opens a link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Buttons made from a list, one per element (`item`), paginated: a list longer than
+/// `page_size` shows one page with ‹ › buttons under it. Pressing one edits the same message to
+/// the other page, the engine handling the press itself (no handler needed). The list is not
+/// kept between presses: `from` (and the message's texts) are evaluated again at each press, in
+/// the context of the press (current variables; `item`, `form` and `result` of the handler that
+/// first sent the message are gone). A press after a reload that changed the bot's messages
+/// may show another list, or nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ButtonList {
+    /// An expression giving the list: `user.favourites`.
+    pub from: String,
+    /// The button made for each `item`.
+    pub button: Button,
+    /// Buttons per row (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<u32>,
+    /// Buttons per page; more add ‹ › buttons (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u32>,
+}
+
+/// An answer to a pressed button. A plain string is the toast's text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Answer {
+    Text(String),
+    Full(AnswerSpec),
+}
+
+/// An answer with its options.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerSpec {
+    /// The toast's (or alert's) text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<Text>,
+    /// An alert the user must dismiss, instead of a toast.
+    #[serde(default)]
+    pub alert: bool,
+}
+
+/// `if`: a condition and the steps for each outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// A minijinja expression: `user.age >= 18`.
+    pub condition: String,
+    /// Steps run when the condition is true.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub then: Vec<Step>,
+    /// Steps run when it is false.
+    #[serde(rename = "else", default, skip_serializing_if = "Vec::is_empty")]
+    pub otherwise: Vec<Step>,
+}
+
+/// `for_each`: steps repeated for each element of a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForEach {
+    /// An expression giving the list.
+    #[serde(rename = "in")]
+    pub list: String,
+    /// The steps, run once per element (as `item`).
+    #[serde(rename = "do")]
+    pub steps: Vec<Step>,
+}
+
+/// A poll, or a quiz when it has `correct`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Poll {
+    /// The question.
+    pub question: Text,
+    /// The answers offered (at least 2).
+    pub options: Vec<Text>,
+    /// A quiz has one right answer (its index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct: Option<u32>,
+    /// Whether votes are anonymous.
+    #[serde(default = "yes")]
+    pub anonymous: bool,
+    /// Whether a user may pick several answers.
+    #[serde(default)]
+    pub multiple: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `notify`: a message sent to other chats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// An expression giving the chat ids to send to: `bot.subscribers`.
+    pub to: String,
+    /// The message.
+    pub message: Reply,
+}
+
+/// `answer_inline`: articles answering an inline query, one per element of a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerInline {
+    /// An expression giving the list to answer with.
+    pub from: String,
+    /// The article's title for each `item`.
+    pub title: String,
+    /// The message sent when the user picks it.
+    pub message: String,
+    /// The article's description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A job: steps the bot runs on a schedule, on its own rather than for an update (exactly one
+/// of `cron` and `every`). A job has no chat, user or message: it reads and sets `bot.…`
+/// variables and sends with `notify` (`reply`, `edit`, `answer` and the other steps that need a
+/// chat are errors). A failing run is logged, and the job runs again at its next time. Jobs
+/// stop with the bot and are rescheduled when it is reloaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// A cron expression, in UTC: `minute hour day-of-month month day-of-week` (`0 9 * * MON`),
+    /// or with seconds first (6 fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// A fixed interval: a whole number and `s`, `m`, `h` or `d` (`30s`, `5m`, `1h`, `1d`); at
+    /// least `1s`. The first run is one interval after the bot starts (or is reloaded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<String>,
+    /// The steps, in order.
+    #[serde(rename = "do")]
+    pub steps: Vec<Step>,
+}
+
+/// `http`: a request to an HTTP API. Network errors, timeouts, refused addresses and an open
+/// circuit (a host that failed many times in a row is not called for a while) fail the step, so
+/// the bot's `errors` reply answers; any HTTP answer, 4xx and 5xx included, is a result with
+/// `ok: false` the bot can check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRequest {
+    /// The URL (a template): `https://api.example.com/weather?city={{ user.city }}`. Only
+    /// `http://` and `https://`.
+    pub url: String,
+    /// The HTTP method.
+    #[serde(default)]
+    pub method: HttpMethod,
+    /// Request headers; values are templates. `${NAME}` in a value is the environment variable
+    /// `NAME`, read when the step runs and never logged: `Authorization: "Bearer ${WEATHER_KEY}"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Query parameters added to the URL; values are templates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, String>,
+    /// A JSON body (any value; each string in it is a template, and a string that is only one
+    /// `{{ … }}` keeps the type of what it renders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<Value>,
+    /// Time limit of one attempt, in milliseconds (1 to 60000).
+    #[serde(default = "default_http_timeout")]
+    pub timeout_ms: u32,
+    /// Retries after a network error, a timeout, a 5xx or a 429 answer, with growing random
+    /// waits (0 to 5).
+    #[serde(default = "default_http_retries")]
+    pub retries: u32,
+    /// A declared variable of type `object` that keeps the answer: `user.last_weather`.
+    /// Without it, the answer is only `result`, until the next step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save: Option<String>,
+}
+
+/// The default of `timeout_ms`.
+pub const DEFAULT_HTTP_TIMEOUT_MS: u32 = 10_000;
+/// The largest `timeout_ms`.
+pub const MAX_HTTP_TIMEOUT_MS: u32 = 60_000;
+/// The default of `retries`.
+pub const DEFAULT_HTTP_RETRIES: u32 = 2;
+/// The most `retries`.
+pub const MAX_HTTP_RETRIES: u32 = 5;
+
+fn default_http_timeout() -> u32 {
+    DEFAULT_HTTP_TIMEOUT_MS
+}
+
+fn default_http_retries() -> u32 {
+    DEFAULT_HTTP_RETRIES
+}
+
+/// An HTTP method.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    #[default]
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl HttpMethod {
+    /// `GET`, `POST`…
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// What a user is told when a step fails (the failure is logged with its details).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorHandling {
+    /// The message.
+    pub reply: Text,
+}

@@ -1,0 +1,148 @@
+//! Compiling templates and conditions with minijinja, and finding what they read.
+
+use minijinja::{Environment, UndefinedBehavior};
+
+/// The names a template can read: what the engine puts in every template's context, the
+/// functions it adds, and minijinja's own globals.
+pub const TEMPLATE_ROOTS: &[&str] = &[
+    "from",
+    "chat",
+    "message",
+    "callback",
+    "command",
+    "user",
+    "chat_vars",
+    "bot",
+    "form",
+    "item",
+    "result",
+    "locale",
+    "match",
+    "inline",
+];
+
+/// Functions and globals callable from templates.
+pub const TEMPLATE_FUNCTIONS: &[&str] = &["t", "range", "dict", "namespace", "debug"];
+
+/// What a template or a condition uses.
+#[derive(Debug, Default)]
+pub struct Uses {
+    /// Names read from the context, with nested attribute lookups: `user.score`, `from`.
+    pub reads: Vec<String>,
+    /// Keys passed to `t("…")` as literal strings.
+    pub text_keys: Vec<String>,
+}
+
+/// A compile error, in words.
+pub struct CompileError(pub String);
+
+pub fn environment<'a>() -> Environment<'a> {
+    let mut env = Environment::empty();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env
+}
+
+fn describe(error: &minijinja::Error, source: &str) -> String {
+    let mut message = error.kind().to_string();
+    if let Some(detail) = error.detail() {
+        message.push_str(": ");
+        message.push_str(detail);
+    }
+    if let Some(line) = error.line()
+        && source.contains('\n')
+    {
+        message.push_str(&format!(" (line {line} of the template)"));
+    }
+    message
+}
+
+/// Compiles a template (a text with `{{ … }}` and `{% … %}`).
+pub fn template<'a>(env: &Environment<'a>, source: &'a str) -> Result<Uses, CompileError> {
+    if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
+        return Ok(Uses::default());
+    }
+    let compiled = env.template_from_str(source).map_err(|e| CompileError(describe(&e, source)))?;
+    let mut reads: Vec<String> = compiled.undeclared_variables(true).into_iter().collect();
+    reads.sort();
+    Ok(Uses { reads, text_keys: text_keys(source, true) })
+}
+
+/// Compiles an expression (a condition, or what gives a list).
+pub fn expression<'a>(env: &Environment<'a>, source: &'a str) -> Result<Uses, CompileError> {
+    let compiled = env.compile_expression(source).map_err(|e| CompileError(describe(&e, source)))?;
+    let mut reads: Vec<String> = compiled.undeclared_variables(true).into_iter().collect();
+    reads.sort();
+    Ok(Uses { reads, text_keys: text_keys(source, false) })
+}
+
+/// Whether a template has no tags at all (its text is what is sent).
+pub fn is_static(source: &str) -> bool {
+    !source.contains("{{") && !source.contains("{%")
+}
+
+/// The literal keys of `t("key")` calls, inside tags (or anywhere, for expressions).
+fn text_keys(source: &str, template: bool) -> Vec<String> {
+    let mut keys = Vec::new();
+    if template {
+        let mut rest = source;
+        while let Some(open) = rest.find(['{']) {
+            let after = &rest[open..];
+            let close = if after.starts_with("{{") {
+                "}}"
+            } else if after.starts_with("{%") {
+                "%}"
+            } else {
+                rest = &rest[open + 1..];
+                continue;
+            };
+            let inner = &after[2..];
+            let end = inner.find(close).unwrap_or(inner.len());
+            scan_t_calls(&inner[..end], &mut keys);
+            rest = &inner[end..];
+        }
+    } else {
+        scan_t_calls(source, &mut keys);
+    }
+    keys
+}
+
+fn scan_t_calls(code: &str, keys: &mut Vec<String>) {
+    let bytes = code.as_bytes();
+    let mut i = 0;
+    while let Some(found) = code.get(i..).and_then(|s| s.find("t(")) {
+        let at = i + found;
+        i = at + 2;
+        let before = at.checked_sub(1).and_then(|b| bytes.get(b)).copied();
+        if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
+            continue;
+        }
+        let args = code.get(at + 2..).unwrap_or("").trim_start();
+        let Some(quote) = args.chars().next().filter(|c| *c == '"' || *c == '\'') else { continue };
+        let body = &args[1..];
+        if let Some(end) = body.find(quote) {
+            keys.push(body[..end].to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_reads_and_text_keys() {
+        let env = environment();
+        let uses = template(&env, "Hi {{ from.first_name }}, {{ t('score') }} {{ user.score + 1 }} Don't(x) t(\"no\")")
+            .ok()
+            .unwrap();
+        assert_eq!(uses.reads, ["from.first_name", "t", "user.score"]);
+        assert_eq!(uses.text_keys, ["score"]);
+        let uses = template(&env, "{% for x in user.items %}{{ loop.index }} {{ x.name }}{% endfor %}").ok().unwrap();
+        assert_eq!(uses.reads, ["user.items"]);
+        let uses = expression(&env, "user.age >= 18 and t(\"k\") != ''").ok().unwrap();
+        assert_eq!(uses.reads, ["t", "user.age"]);
+        assert_eq!(uses.text_keys, ["k"]);
+        assert!(template(&env, "{{ user.").is_err());
+        assert!(expression(&env, "user.age >=").is_err());
+    }
+}

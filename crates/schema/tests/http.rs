@@ -1,0 +1,105 @@
+//! The `http` step's checks, with the exact diagnostics `ferrogram validate` prints.
+
+use schema::check_str;
+
+#[track_caller]
+fn assert_diagnostics(source: &str, expected: &[&str]) {
+    let got: Vec<String> = check_str(source, "bot.yaml").diagnostics.iter().map(ToString::to_string).collect();
+    assert_eq!(got, expected, "for:\n{source}");
+}
+
+#[test]
+fn a_valid_http_step() {
+    assert_diagnostics(
+        concat!(
+            "ferrogram: 1\n",
+            "bot: {name: x}\n",
+            "variables: {user: {weather: {type: object}}}\n",
+            "on:\n",
+            "  - text: any\n",
+            "    do:\n",
+            "      - http:\n",
+            "          url: 'https://api.example.com/w/{{ message.text }}'\n",
+            "          method: POST\n",
+            "          headers: {Authorization: 'Bearer ${WEATHER_KEY}', X-User: '{{ from.id }}'}\n",
+            "          query: {units: metric}\n",
+            "          json: {q: '{{ message.text }}', n: [1, '{{ user.weather.json }}']}\n",
+            "          save: user.weather\n",
+            "      - reply: '{{ user.weather.json.temp }} {{ result.status }}'\n",
+        ),
+        &[],
+    );
+}
+
+#[test]
+fn http_url_method_timeout_and_retries() {
+    assert_diagnostics(
+        concat!(
+            "ferrogram: 1\n",
+            "bot: {name: x}\n",
+            "on:\n",
+            "  - text: any\n",
+            "    do:\n",
+            "      - http: {url: 'api.example.com/x', timeout_ms: 70000, retries: 9}\n",
+            "      - http: {url: 'ftp://example.com/'}\n",
+            "      - http: {url: 'https://example.com/{{ oops', method: FETCH}\n",
+        ),
+        &[
+            "bot.yaml:6:21: error: on[0].do[0].http.url: `api.example.com/x` is not an absolute http(s) URL (write it whole: `https://api.example.com/…`)",
+            "bot.yaml:6:54: error: on[0].do[0].http.timeout_ms: `timeout_ms` is 70000; it can be 1 to 60000",
+            "bot.yaml:6:70: error: on[0].do[0].http.retries: `retries` is 9; it can be at most 5",
+            "bot.yaml:7:21: error: on[0].do[1].http.url: `ftp://example.com/` is not an absolute http(s) URL (write it whole: `https://api.example.com/…`)",
+            "bot.yaml:8:21: error: on[0].do[2].http.url: invalid template: syntax error: unexpected end of input, expected end of variable block",
+            "bot.yaml:8:60: error: on[0].do[2].http.method: unknown value `FETCH` (expected one of: `GET`, `POST`, `PUT`, `PATCH`, `DELETE`)",
+        ],
+    );
+}
+
+#[test]
+fn http_save_must_be_a_declared_object_variable() {
+    assert_diagnostics(
+        concat!(
+            "ferrogram: 1\n",
+            "bot: {name: x}\n",
+            "variables: {user: {weather: {type: object}, city: {type: string}}}\n",
+            "on:\n",
+            "  - text: any\n",
+            "    do:\n",
+            "      - http: {url: 'https://example.com/', save: user.wether}\n",
+            "      - http: {url: 'https://example.com/', save: user.city}\n",
+            "      - http: {url: 'https://example.com/', save: weather}\n",
+        ),
+        &[
+            "bot.yaml:7:45: error: on[0].do[0].http.save: the variable `user.wether` is not declared (did you mean `user.weather`?)",
+            "bot.yaml:8:51: error: on[0].do[1].http.save: `user.city` is a `string` variable, but an HTTP answer is an object (declare it with `type: object`; then read `user.city.json`)",
+            "bot.yaml:9:45: error: on[0].do[2].http.save: `weather` is not a variable (write the scope first: `user.weather`, `chat_vars.weather` or `bot.weather`)",
+        ],
+    );
+}
+
+#[test]
+fn http_headers_with_literal_secrets_and_bad_names() {
+    assert_diagnostics(
+        concat!(
+            "ferrogram: 1\n",
+            "bot: {name: x}\n",
+            "on:\n",
+            "  - text: any\n",
+            "    do:\n",
+            "      - http:\n",
+            "          url: 'https://example.com/'\n",
+            "          headers:\n",
+            "            Authorization: 'Bearer abcdef0123456789'\n",
+            "            X-Api-Key: 'k-0123456789'\n",
+            "            X-Trace: 'abcdef0123456789'\n",
+            "            Host: example.org\n",
+            "            'Bad Name': x\n",
+        ),
+        &[
+            "bot.yaml:9:28: warning: on[0].do[0].http.headers.Authorization: the header `Authorization` has a secret written in the file (use an environment variable: `Authorization: \"Bearer ${API_TOKEN}\"`)",
+            "bot.yaml:10:24: warning: on[0].do[0].http.headers.X-Api-Key: the header `X-Api-Key` has a secret written in the file (use an environment variable: `X-Api-Key: \"${API_TOKEN}\"`)",
+            "bot.yaml:12:13: error: on[0].do[0].http.headers.Host: the header `Host` is set by Ferrogram",
+            "bot.yaml:13:13: error: on[0].do[0].http.headers[\"Bad Name\"]: `Bad Name` cannot be a header name (use letters, digits and `-`)",
+        ],
+    );
+}

@@ -1,0 +1,322 @@
+//! Durable storage on SQLite or PostgreSQL: conversation state, variables, job schedules, the
+//! inbox of received updates and the outbox of calls to make, plus the dashboard's workspaces,
+//! bots and bot-file versions.
+//!
+//! [`Store`] is opened from a URL (`sqlite://PATH` or `postgres://…`) and runs its migrations at
+//! open. Every operation exists on the [`Store`] (one statement, autocommit) and on a
+//! [`Transaction`] (`store.transaction()`), so a state change and the outbox entries it causes
+//! can commit together. The store implements [`engine::StateStore`], so the engine runs on it
+//! unchanged. Times are Unix seconds in integer columns and JSON is text, on both backends; see
+//! `docs/decisions/0007-store-on-sqlx.md`.
+
+mod migrate;
+mod ops;
+mod state;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use engine::{ChatState, Scope};
+use serde_json::{Map, Value};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use ops::Conn;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The URL's scheme (only the scheme: a URL may hold a password).
+    #[error("unsupported database URL scheme `{0}`: use sqlite://PATH or postgres://USER@HOST/DB")]
+    Url(String),
+    #[error("{what} {value} does not fit a 64-bit signed integer column")]
+    OutOfRange { what: &'static str, value: u64 },
+    #[error("stored {what} {value} is negative")]
+    Negative { what: &'static str, value: i64 },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which database a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How a store is opened; [`Store::open`] uses the defaults.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The pool's size (an in-memory SQLite database always uses one connection).
+    pub max_connections: u32,
+    /// How long to wait for a pooled connection.
+    pub acquire_timeout: Duration,
+    /// SQLite: how long a writer waits for another's lock before failing.
+    pub busy_timeout: Duration,
+    /// Run pending migrations at open.
+    pub migrate: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(30),
+            busy_timeout: Duration::from_secs(10),
+            migrate: true,
+        }
+    }
+}
+
+/// An update as stored in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxUpdate {
+    pub update_id: i64,
+    /// The update's JSON exactly as received.
+    pub raw: String,
+    pub received_at: i64,
+}
+
+/// A Bot API call waiting in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    /// Increasing in push order: send in id order.
+    pub id: i64,
+    pub bot: u64,
+    pub chat: i64,
+    pub method: String,
+    pub params: Value,
+    pub created_at: i64,
+    /// Failed attempts so far ([`Store::outbox_record_attempt`]).
+    pub attempts: i64,
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The database: a pool of SQLite or PostgreSQL connections. Cheap to clone (shares the pool).
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend()).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (SQLite: creates if missing) the database at `url` and runs pending migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, &Options::default()).await
+    }
+
+    /// Opens the database at `url` without touching its schema; see [`Store::migrate`].
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::open_with(url, &Options { migrate: false, ..Options::default() }).await
+    }
+
+    /// Opens the database at `url` with `options`.
+    ///
+    /// SQLite runs in WAL mode with `synchronous=NORMAL` (a power loss may lose the last
+    /// commits, never corrupt the file), a busy timeout and foreign keys on.
+    pub async fn open_with(url: &str, options: &Options) -> Result<Self> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        let pool = match scheme {
+            "sqlite" => {
+                let connect = SqliteConnectOptions::from_str(url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(options.busy_timeout)
+                    .foreign_keys(true);
+                let memory = url.starts_with("sqlite::memory:") || url.contains("mode=memory");
+                let pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
+                let pool = if memory {
+                    // Each connection would get its own empty database: keep exactly one.
+                    pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
+                } else {
+                    pool.max_connections(options.max_connections)
+                };
+                Pool::Sqlite(pool.connect_with(connect).await?)
+            }
+            "postgres" | "postgresql" => {
+                // Notices such as "relation already exists, skipping" are not worth a log line each.
+                let connect = PgConnectOptions::from_str(url)?
+                    .application_name("ferrogram")
+                    .options([("client_min_messages", "warning")]);
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await?;
+                Pool::Postgres(pool)
+            }
+            other => return Err(Error::Url(other.to_owned())),
+        };
+        let store = Self { pool };
+        if options.migrate {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Waits for the connections in use and closes the pool.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// Begins a transaction: its operations commit together on [`Transaction::commit`] and are
+    /// rolled back by [`Transaction::rollback`] or when it is dropped. On SQLite it takes the
+    /// write lock at once (`BEGIN IMMEDIATE`), so a read-then-write never fails halfway on a
+    /// concurrent writer; keep transactions short, and do not write through the `Store`
+    /// while the same task holds a transaction (on SQLite that write waits for the
+    /// transaction's lock until the busy timeout).
+    pub async fn transaction(&self) -> Result<Transaction> {
+        let tx = match &self.pool {
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        };
+        Ok(Transaction { tx })
+    }
+
+    async fn acquire(&self) -> Result<Pooled> {
+        Ok(match &self.pool {
+            Pool::Sqlite(pool) => Pooled::Sqlite(pool.acquire().await?),
+            Pool::Postgres(pool) => Pooled::Postgres(pool.acquire().await?),
+        })
+    }
+}
+
+enum Pooled {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+impl Pooled {
+    fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Pooled::Sqlite(conn) => Conn::Sqlite(conn),
+            Pooled::Postgres(conn) => Conn::Postgres(conn),
+        }
+    }
+}
+
+enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+/// A database transaction with the same operations as [`Store`].
+pub struct Transaction {
+    tx: Tx,
+}
+
+impl Transaction {
+    pub async fn commit(self) -> Result<()> {
+        match self.tx {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        match self.tx {
+            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+
+    fn conn(&mut self) -> Conn<'_> {
+        match &mut self.tx {
+            Tx::Sqlite(tx) => Conn::Sqlite(tx),
+            Tx::Postgres(tx) => Conn::Postgres(tx),
+        }
+    }
+}
+
+/// Declares each operation once and defines it on both [`Store`] (a pooled connection,
+/// autocommit) and [`Transaction`]; the SQL lives in [`ops`].
+macro_rules! operations {
+    ($( $(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                $(#[$meta])*
+                pub async fn $name(&self, $($arg: $ty),*) -> Result<$ret> {
+                    let mut pooled = self.acquire().await?;
+                    pooled.conn().$name($($arg),*).await
+                }
+            )*
+        }
+        impl Transaction {
+            $(
+                $(#[$meta])*
+                pub async fn $name(&mut self, $($arg: $ty),*) -> Result<$ret> {
+                    self.conn().$name($($arg),*).await
+                }
+            )*
+        }
+    };
+}
+
+operations! {
+    /// The chat's conversation state, if it was saved.
+    fn load_chat(bot: u64, chat: i64) -> Option<ChatState>;
+    /// Saves (replaces) the chat's conversation state.
+    fn save_chat(bot: u64, chat: i64, state: &ChatState) -> ();
+    /// Every variable set in `scope`.
+    fn load_vars(bot: u64, scope: Scope) -> Map<String, Value>;
+    /// Sets (`Some`) or forgets (`None`) one variable; other variables are untouched.
+    fn set_var(bot: u64, scope: Scope, name: &str, value: Option<&Value>) -> ();
+    /// When the job runs next (Unix seconds), if scheduled.
+    fn load_next_run(bot: u64, job: &str) -> Option<u64>;
+    /// Records (`Some`) or forgets (`None`) the job's next run, unconditionally.
+    fn save_next_run(bot: u64, job: &str, at: Option<u64>) -> ();
+    /// Moves the job's next run from `expected` to `next` only if it still is `expected`
+    /// (`None`: not scheduled): returns whether this caller won. Of several processes that
+    /// saw the same due time, exactly one claims it and runs the job.
+    fn claim_next_run(bot: u64, job: &str, expected: Option<u64>, next: Option<u64>) -> bool;
+    /// Stores a received update; `false` if the bot already had an update with this id (a
+    /// redelivery), which is then left as it was.
+    fn inbox_put(bot: u64, update_id: i64, raw: &str) -> bool;
+    /// The bot's stored updates not yet marked handled, oldest update id first.
+    fn inbox_take_unhandled(bot: u64, limit: u32) -> Vec<InboxUpdate>;
+    /// Marks an update handled; `false` if it was not stored or already handled.
+    fn inbox_mark_handled(bot: u64, update_id: i64) -> bool;
+    /// Queues a Bot API call; returns its id.
+    fn outbox_push(bot: u64, chat: i64, method: &str, params: &Value) -> i64;
+    /// Unsent calls of every bot, in push order.
+    fn outbox_due(limit: u32) -> Vec<OutboxMessage>;
+    /// Marks a call sent; `false` if unknown or already sent.
+    fn outbox_mark_sent(id: i64) -> bool;
+    /// Counts a failed attempt to send a call.
+    fn outbox_record_attempt(id: i64) -> ();
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}

@@ -1,0 +1,222 @@
+//! Every query, written once: the SQL is the same text on both backends (`$n` parameters,
+//! `ON CONFLICT`, `RETURNING` and partial indexes exist in SQLite and PostgreSQL alike), and
+//! [`on!`] compiles it against each driver, so column types are checked per backend by the
+//! drivers' own decoders rather than through `sqlx::Any`.
+
+use engine::{ChatState, Scope};
+use serde_json::{Map, Value};
+use sqlx::postgres::PgConnection;
+use sqlx::sqlite::SqliteConnection;
+
+use crate::{Error, InboxUpdate, OutboxMessage, Result, now};
+
+/// One connection of either backend: a pooled one or a transaction's.
+pub(crate) enum Conn<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Postgres(&'c mut PgConnection),
+}
+
+/// Runs `$body` with `$c` bound to the backend's connection; `$body` is compiled per backend.
+macro_rules! on {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            Conn::Sqlite($c) => $body,
+            Conn::Postgres($c) => $body,
+        }
+    };
+}
+
+fn int(what: &'static str, value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| Error::OutOfRange { what, value })
+}
+
+fn uint(what: &'static str, value: i64) -> Result<u64> {
+    u64::try_from(value).map_err(|_| Error::Negative { what, value })
+}
+
+fn scope_key(scope: Scope) -> (&'static str, i64) {
+    match scope {
+        Scope::User(id) => ("user", id),
+        Scope::Chat(id) => ("chat", id),
+        Scope::Bot => ("bot", 0),
+    }
+}
+
+type OutboxRow = (i64, i64, i64, String, String, i64, i64);
+
+impl Conn<'_> {
+    pub(crate) async fn load_chat(self, bot: u64, chat: i64) -> Result<Option<ChatState>> {
+        const SQL: &str = "SELECT state FROM chat_states WHERE bot_id = $1 AND chat_id = $2";
+        let bot = int("bot id", bot)?;
+        let text: Option<String> =
+            on!(self, c => sqlx::query_scalar(SQL).bind(bot).bind(chat).fetch_optional(c).await?);
+        Ok(text.map(|text| serde_json::from_str(&text)).transpose()?)
+    }
+
+    pub(crate) async fn save_chat(self, bot: u64, chat: i64, state: &ChatState) -> Result<()> {
+        const SQL: &str = "INSERT INTO chat_states (bot_id, chat_id, state, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (bot_id, chat_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at";
+        let bot = int("bot id", bot)?;
+        let text = serde_json::to_string(state)?;
+        on!(self, c => sqlx::query(SQL).bind(bot).bind(chat).bind(&text).bind(now()).execute(c).await?.rows_affected());
+        Ok(())
+    }
+
+    pub(crate) async fn load_vars(self, bot: u64, scope: Scope) -> Result<Map<String, Value>> {
+        const SQL: &str = "SELECT name, value FROM variables WHERE bot_id = $1 AND scope = $2 AND owner_id = $3";
+        let bot = int("bot id", bot)?;
+        let (scope, owner) = scope_key(scope);
+        let rows: Vec<(String, String)> =
+            on!(self, c => sqlx::query_as(SQL).bind(bot).bind(scope).bind(owner).fetch_all(c).await?);
+        rows.into_iter().map(|(name, value)| Ok((name, serde_json::from_str(&value)?))).collect()
+    }
+
+    pub(crate) async fn set_var(self, bot: u64, scope: Scope, name: &str, value: Option<&Value>) -> Result<()> {
+        const SET: &str = "INSERT INTO variables (bot_id, scope, owner_id, name, value, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (bot_id, scope, owner_id, name) \
+             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+        const FORGET: &str = "DELETE FROM variables WHERE bot_id = $1 AND scope = $2 AND owner_id = $3 AND name = $4";
+        let bot = int("bot id", bot)?;
+        let (scope, owner) = scope_key(scope);
+        match value {
+            Some(value) => {
+                let text = serde_json::to_string(value)?;
+                on!(self, c => sqlx::query(SET)
+                    .bind(bot).bind(scope).bind(owner).bind(name).bind(&text).bind(now())
+                    .execute(c).await?.rows_affected());
+            }
+            None => {
+                on!(self, c => sqlx::query(FORGET).bind(bot).bind(scope).bind(owner).bind(name).execute(c).await?.rows_affected());
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn load_next_run(self, bot: u64, job: &str) -> Result<Option<u64>> {
+        const SQL: &str = "SELECT next_run_at FROM job_runs WHERE bot_id = $1 AND job = $2";
+        let bot = int("bot id", bot)?;
+        let at: Option<i64> = on!(self, c => sqlx::query_scalar(SQL).bind(bot).bind(job).fetch_optional(c).await?);
+        at.map(|at| uint("next run time", at)).transpose()
+    }
+
+    pub(crate) async fn save_next_run(self, bot: u64, job: &str, at: Option<u64>) -> Result<()> {
+        const SET: &str = "INSERT INTO job_runs (bot_id, job, next_run_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (bot_id, job) DO UPDATE SET next_run_at = excluded.next_run_at";
+        const FORGET: &str = "DELETE FROM job_runs WHERE bot_id = $1 AND job = $2";
+        let bot = int("bot id", bot)?;
+        match at {
+            Some(at) => {
+                let at = int("next run time", at)?;
+                on!(self, c => sqlx::query(SET).bind(bot).bind(job).bind(at).execute(c).await?.rows_affected());
+            }
+            None => {
+                on!(self, c => sqlx::query(FORGET).bind(bot).bind(job).execute(c).await?.rows_affected());
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn claim_next_run(
+        self,
+        bot: u64,
+        job: &str,
+        expected: Option<u64>,
+        next: Option<u64>,
+    ) -> Result<bool> {
+        // Each case is one statement, atomic on both backends: of concurrent claimers that saw
+        // the same `expected`, the first to write changes the row and the others match nothing.
+        const MOVE: &str = "UPDATE job_runs SET next_run_at = $4 WHERE bot_id = $1 AND job = $2 AND next_run_at = $3";
+        const FORGET: &str = "DELETE FROM job_runs WHERE bot_id = $1 AND job = $2 AND next_run_at = $3";
+        const CREATE: &str =
+            "INSERT INTO job_runs (bot_id, job, next_run_at) VALUES ($1, $2, $3) ON CONFLICT (bot_id, job) DO NOTHING";
+        const ABSENT: &str = "SELECT COUNT(*) FROM job_runs WHERE bot_id = $1 AND job = $2";
+        let bot = int("bot id", bot)?;
+        let expected = expected.map(|at| int("next run time", at)).transpose()?;
+        let next = next.map(|at| int("next run time", at)).transpose()?;
+        let changed = match (expected, next) {
+            (Some(expected), Some(next)) => on!(self, c => sqlx::query(MOVE)
+                .bind(bot).bind(job).bind(expected).bind(next)
+                .execute(c).await?.rows_affected()),
+            (Some(expected), None) => {
+                on!(self, c => sqlx::query(FORGET).bind(bot).bind(job).bind(expected).execute(c).await?.rows_affected())
+            }
+            (None, Some(next)) => {
+                on!(self, c => sqlx::query(CREATE).bind(bot).bind(job).bind(next).execute(c).await?.rows_affected())
+            }
+            (None, None) => {
+                let count: i64 = on!(self, c => sqlx::query_scalar(ABSENT).bind(bot).bind(job).fetch_one(c).await?);
+                u64::from(count == 0)
+            }
+        };
+        Ok(changed == 1)
+    }
+
+    pub(crate) async fn inbox_put(self, bot: u64, update_id: i64, raw: &str) -> Result<bool> {
+        const SQL: &str = "INSERT INTO inbox (bot_id, update_id, raw, received_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (bot_id, update_id) DO NOTHING";
+        let bot = int("bot id", bot)?;
+        let inserted = on!(self, c => sqlx::query(SQL)
+            .bind(bot).bind(update_id).bind(raw).bind(now())
+            .execute(c).await?.rows_affected());
+        Ok(inserted == 1)
+    }
+
+    pub(crate) async fn inbox_take_unhandled(self, bot: u64, limit: u32) -> Result<Vec<InboxUpdate>> {
+        const SQL: &str = "SELECT update_id, raw, received_at FROM inbox \
+             WHERE bot_id = $1 AND handled_at IS NULL ORDER BY update_id LIMIT $2";
+        let bot = int("bot id", bot)?;
+        let rows: Vec<(i64, String, i64)> =
+            on!(self, c => sqlx::query_as(SQL).bind(bot).bind(i64::from(limit)).fetch_all(c).await?);
+        Ok(rows.into_iter().map(|(update_id, raw, received_at)| InboxUpdate { update_id, raw, received_at }).collect())
+    }
+
+    pub(crate) async fn inbox_mark_handled(self, bot: u64, update_id: i64) -> Result<bool> {
+        const SQL: &str =
+            "UPDATE inbox SET handled_at = $3 WHERE bot_id = $1 AND update_id = $2 AND handled_at IS NULL";
+        let bot = int("bot id", bot)?;
+        let changed =
+            on!(self, c => sqlx::query(SQL).bind(bot).bind(update_id).bind(now()).execute(c).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    pub(crate) async fn outbox_push(self, bot: u64, chat: i64, method: &str, params: &Value) -> Result<i64> {
+        const SQL: &str = "INSERT INTO outbox (bot_id, chat_id, method, params, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        let bot = int("bot id", bot)?;
+        let params = serde_json::to_string(params)?;
+        Ok(on!(self, c => sqlx::query_scalar(SQL)
+            .bind(bot).bind(chat).bind(method).bind(&params).bind(now())
+            .fetch_one(c).await?))
+    }
+
+    pub(crate) async fn outbox_due(self, limit: u32) -> Result<Vec<OutboxMessage>> {
+        const SQL: &str = "SELECT id, bot_id, chat_id, method, params, created_at, attempts FROM outbox \
+             WHERE sent_at IS NULL ORDER BY id LIMIT $1";
+        let rows: Vec<OutboxRow> = on!(self, c => sqlx::query_as(SQL).bind(i64::from(limit)).fetch_all(c).await?);
+        rows.into_iter()
+            .map(|(id, bot, chat, method, params, created_at, attempts)| {
+                Ok(OutboxMessage {
+                    id,
+                    bot: uint("bot id", bot)?,
+                    chat,
+                    method,
+                    params: serde_json::from_str(&params)?,
+                    created_at,
+                    attempts,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn outbox_mark_sent(self, id: i64) -> Result<bool> {
+        const SQL: &str = "UPDATE outbox SET sent_at = $2 WHERE id = $1 AND sent_at IS NULL";
+        let changed = on!(self, c => sqlx::query(SQL).bind(id).bind(now()).execute(c).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    pub(crate) async fn outbox_record_attempt(self, id: i64) -> Result<()> {
+        const SQL: &str = "UPDATE outbox SET attempts = attempts + 1 WHERE id = $1";
+        on!(self, c => sqlx::query(SQL).bind(id).execute(c).await?.rows_affected());
+        Ok(())
+    }
+}

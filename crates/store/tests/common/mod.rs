@@ -1,0 +1,529 @@
+//! The store's test suite, written once and run against every backend: each case is an async
+//! function taking a `&Store` on a fresh, migrated database; `tests/sqlite.rs` and
+//! `tests/postgres.rs` run them all through [`suite!`].
+
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use engine::{ChatState, FormProgress, MemoryStore, Scope, StateStore, StoredUpdate};
+use serde_json::{Map, Value, json};
+use store::Store;
+
+/// A database made for one test, removed by [`TestDb::cleanup`].
+pub struct TestDb {
+    pub url: String,
+    pub store: Store,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Files(Vec<std::path::PathBuf>),
+    Database { admin_url: String, name: String },
+}
+
+fn unique_name() -> String {
+    format!("{}_{:016x}", std::process::id(), fastrand::u64(..))
+}
+
+/// A new SQLite file in the temporary directory.
+pub async fn sqlite() -> Option<TestDb> {
+    let path = std::env::temp_dir().join(format!("ferrogram-store-{}.db", unique_name()));
+    let url = format!("sqlite://{}", path.display());
+    let store = Store::open(&url).await.expect("open SQLite");
+    let files = ["", "-wal", "-shm"].iter().map(|suffix| format!("{}{suffix}", path.display()).into()).collect();
+    Some(TestDb { url, store, cleanup: Cleanup::Files(files) })
+}
+
+/// A new database `ferrogram_test_<pid>_<random>` on the local PostgreSQL, or `None` (after a
+/// loud `SKIPPED postgres: …`) when it cannot be reached, unless `FERROGRAM_REQUIRE_POSTGRES=1`.
+pub async fn postgres() -> Option<TestDb> {
+    use sqlx::Connection;
+    let candidates: Vec<String> = match std::env::var("FERROGRAM_TEST_POSTGRES_URL") {
+        Ok(url) => vec![url],
+        Err(_) => {
+            vec!["postgres://postgres@127.0.0.1:5432/test".to_owned(), "postgres://root@127.0.0.1:5432/test".to_owned()]
+        }
+    };
+    let mut why = Vec::new();
+    for admin_url in candidates {
+        let connect = tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::PgConnection::connect(&admin_url));
+        let mut admin = match connect.await {
+            Ok(Ok(admin)) => admin,
+            Ok(Err(error)) => {
+                why.push(format!("{admin_url}: {error}"));
+                continue;
+            }
+            Err(_) => {
+                why.push(format!("{admin_url}: no answer in 5 s"));
+                continue;
+            }
+        };
+        let name = format!("ferrogram_test_{}", unique_name());
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("CREATE DATABASE");
+        admin.close().await.ok();
+        let base = admin_url.rsplit_once('/').expect("a database in the URL").0;
+        let url = format!("{base}/{name}");
+        let options = store::Options { max_connections: 8, ..store::Options::default() };
+        let store = store::Store::open_with(&url, &options).await.expect("open PostgreSQL");
+        return Some(TestDb { url, store, cleanup: Cleanup::Database { admin_url, name } });
+    }
+    let why = why.join("; ");
+    if std::env::var("FERROGRAM_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+        panic!("PostgreSQL is required (FERROGRAM_REQUIRE_POSTGRES=1) but unreachable: {why}");
+    }
+    // Straight to stderr: the test harness captures `eprintln!` of passing tests.
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "\nSKIPPED postgres: {why} (FERROGRAM_REQUIRE_POSTGRES=1 fails instead)\n"
+        );
+    });
+    None
+}
+
+impl TestDb {
+    pub async fn cleanup(self) {
+        use sqlx::Connection;
+        self.store.close().await;
+        match self.cleanup {
+            Cleanup::Files(files) => {
+                for file in files {
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            Cleanup::Database { admin_url, name } => {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("reconnect to drop");
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("DROP DATABASE");
+            }
+        }
+    }
+}
+
+/// Defines one `#[tokio::test]` per case of this module, each on a fresh database from
+/// `$harness` (removed afterwards, also when the case fails).
+#[macro_export]
+macro_rules! suite {
+    ($harness:path) => {
+        $crate::suite!($harness;
+            migrations_are_idempotent,
+            chat_state_round_trips,
+            variables_round_trip,
+            data_is_isolated,
+            inbox_deduplicates_and_marks_handled,
+            outbox_keeps_order_and_marks,
+            job_claim_is_won_once,
+            concurrent_variable_writes_lose_nothing,
+            transaction_commits_or_rolls_back_together,
+            state_store_contract_on_store,
+        );
+    };
+    ($harness:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let Some(db) = $harness().await else { return };
+                let (store, url) = (db.store.clone(), db.url.clone());
+                let outcome = tokio::spawn(async move { common::$case(&store, &url).await }).await;
+                db.cleanup().await;
+                if let Err(error) = outcome {
+                    std::panic::resume_unwind(error.into_panic());
+                }
+            }
+        )*
+    };
+}
+
+pub async fn migrations_are_idempotent(store: &Store, url: &str) {
+    assert!(store.migrate().await.unwrap().is_empty(), "a second run applies nothing");
+    store.save_chat(1, 2, &ChatState { scene: Some("kept".into()), ..ChatState::default() }).await.unwrap();
+    // Opening again (which migrates) keeps the data, twice over.
+    for _ in 0..2 {
+        let again = Store::open(url).await.unwrap();
+        assert_eq!(again.load_chat(1, 2).await.unwrap().unwrap().scene.as_deref(), Some("kept"));
+        assert!(again.migrate().await.unwrap().is_empty());
+        again.close().await;
+    }
+    // Opening without migrating works on a migrated database too.
+    let plain = Store::connect(url).await.unwrap();
+    assert!(plain.load_chat(1, 2).await.unwrap().is_some());
+    plain.close().await;
+}
+
+fn big_json() -> Value {
+    let items: Vec<Value> =
+        (0..20_000).map(|i| json!({"i": i, "title": format!("Сезон {i} — 進撃の巨人 🎌"), "ok": i % 2 == 0})).collect();
+    json!({"items": items, "blob": "ё".repeat(300_000)})
+}
+
+pub async fn chat_state_round_trips(store: &Store, _url: &str) {
+    assert_eq!(store.load_chat(10, 20).await.unwrap(), None);
+    let mut answers = Map::new();
+    answers.insert("имя".into(), json!("Аня 👩‍🚀 \"quoted\" \\ back\nslash"));
+    answers.insert("big".into(), big_json());
+    answers.insert("nul".into(), json!("a\u{0}b"));
+    let state = ChatState {
+        scene: Some("главная 🏠".into()),
+        stack: vec!["menu".into(), "設定".into()],
+        form: Some(FormProgress { scene: "profile".into(), field: 3, answers }),
+        generation: u64::MAX,
+    };
+    store.save_chat(10, 20, &state).await.unwrap();
+    assert_eq!(store.load_chat(10, 20).await.unwrap(), Some(state.clone()));
+    // Saving replaces.
+    let next = ChatState { scene: Some("next".into()), generation: 2, ..ChatState::default() };
+    store.save_chat(10, 20, &next).await.unwrap();
+    assert_eq!(store.load_chat(10, 20).await.unwrap(), Some(next));
+    // Negative (group) chat ids and extreme ids.
+    for chat in [-1001234567890_i64, i64::MIN, i64::MAX, 0] {
+        store.save_chat(10, chat, &state).await.unwrap();
+        assert_eq!(store.load_chat(10, chat).await.unwrap(), Some(state.clone()), "chat {chat}");
+    }
+}
+
+pub async fn variables_round_trip(store: &Store, _url: &str) {
+    let scope = Scope::User(42);
+    assert!(store.load_vars(1, scope).await.unwrap().is_empty());
+    let values = [
+        ("count", json!(3)),
+        ("float", json!(1.5)),
+        ("имя 🌸", json!("Ёжик в тумане")),
+        ("null", Value::Null),
+        ("list", json!([1, "два", {"три": [3]}])),
+        ("big", big_json()),
+        ("max", json!(u64::MAX)),
+        ("min", json!(i64::MIN)),
+    ];
+    for (name, value) in &values {
+        store.set_var(1, scope, name, Some(value)).await.unwrap();
+    }
+    let loaded = store.load_vars(1, scope).await.unwrap();
+    assert_eq!(loaded.len(), values.len());
+    for (name, value) in &values {
+        assert_eq!(loaded.get(*name), Some(value), "{name}");
+    }
+    // Overwrite and forget one at a time; the others stay.
+    store.set_var(1, scope, "count", Some(&json!(4))).await.unwrap();
+    store.set_var(1, scope, "list", None).await.unwrap();
+    store.set_var(1, scope, "never set", None).await.unwrap();
+    let loaded = store.load_vars(1, scope).await.unwrap();
+    assert_eq!(loaded.len(), values.len() - 1);
+    assert_eq!(loaded["count"], json!(4));
+    assert!(!loaded.contains_key("list"));
+    // A JSON null is a value, not an absence.
+    assert_eq!(loaded.get("null"), Some(&Value::Null));
+}
+
+pub async fn data_is_isolated(store: &Store, _url: &str) {
+    let state = |scene: &str| ChatState { scene: Some(scene.into()), ..ChatState::default() };
+    store.save_chat(1, 100, &state("bot1 chat100")).await.unwrap();
+    store.save_chat(2, 100, &state("bot2 chat100")).await.unwrap();
+    store.save_chat(1, 101, &state("bot1 chat101")).await.unwrap();
+    assert_eq!(store.load_chat(1, 100).await.unwrap(), Some(state("bot1 chat100")));
+    assert_eq!(store.load_chat(2, 100).await.unwrap(), Some(state("bot2 chat100")));
+    assert_eq!(store.load_chat(1, 101).await.unwrap(), Some(state("bot1 chat101")));
+    assert_eq!(store.load_chat(3, 100).await.unwrap(), None);
+
+    // The same id as user, as chat and the bot scope are three different places, per bot.
+    let scopes = [Scope::User(7), Scope::Chat(7), Scope::Bot, Scope::User(8), Scope::Chat(0)];
+    for bot in [1, 2] {
+        for (i, scope) in scopes.iter().enumerate() {
+            store.set_var(bot, *scope, "v", Some(&json!(format!("{bot}/{i}")))).await.unwrap();
+        }
+    }
+    for bot in [1, 2] {
+        for (i, scope) in scopes.iter().enumerate() {
+            let vars = store.load_vars(bot, *scope).await.unwrap();
+            assert_eq!(vars.len(), 1);
+            assert_eq!(vars["v"], json!(format!("{bot}/{i}")), "bot {bot} scope {scope:?}");
+        }
+    }
+    assert!(store.load_vars(3, Scope::User(7)).await.unwrap().is_empty());
+    assert!(store.load_vars(1, Scope::User(9)).await.unwrap().is_empty());
+
+    store.save_next_run(1, "digest", Some(100)).await.unwrap();
+    store.save_next_run(2, "digest", Some(200)).await.unwrap();
+    assert_eq!(store.load_next_run(1, "digest").await.unwrap(), Some(100));
+    assert_eq!(store.load_next_run(2, "digest").await.unwrap(), Some(200));
+    assert_eq!(store.load_next_run(1, "other").await.unwrap(), None);
+    assert!(!store.claim_next_run(2, "digest", Some(100), Some(300)).await.unwrap());
+
+    assert!(store.inbox_put(1, 5, r#"{"update_id":5,"bot":1}"#).await.unwrap());
+    assert!(store.inbox_put(2, 5, r#"{"update_id":5,"bot":2}"#).await.unwrap(), "same id, other bot");
+    let one = store.inbox_take_unhandled(1, 10).await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].raw, r#"{"update_id":5,"bot":1}"#);
+    assert!(store.inbox_mark_handled(1, 5).await.unwrap());
+    assert_eq!(store.inbox_take_unhandled(2, 10).await.unwrap().len(), 1, "bot 2's update is not handled");
+}
+
+pub async fn inbox_deduplicates_and_marks_handled(store: &Store, _url: &str) {
+    let raw = |id: i64| format!(r#"{{"update_id":{id},"message":{{"text":"привет 👋 {id}"}}}}"#);
+    // Out of order, with redeliveries.
+    for (id, fresh) in [(3, true), (1, true), (2, true), (1, false), (3, false), (4, true)] {
+        assert_eq!(store.inbox_put(9, id, &raw(id)).await.unwrap(), fresh, "update {id}");
+    }
+    // A redelivery with other text does not replace the stored one.
+    assert!(!store.inbox_put(9, 2, "{\"update_id\":2,\"changed\":true}").await.unwrap());
+    let pending = store.inbox_take_unhandled(9, 100).await.unwrap();
+    assert_eq!(pending.iter().map(|u| u.update_id).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(pending[1].raw, raw(2));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    assert!(pending.iter().all(|u| (now - 5..=now + 5).contains(&u.received_at)));
+    // The limit takes the oldest.
+    let first_two = store.inbox_take_unhandled(9, 2).await.unwrap();
+    assert_eq!(first_two.iter().map(|u| u.update_id).collect::<Vec<_>>(), [1, 2]);
+
+    assert!(store.inbox_mark_handled(9, 2).await.unwrap());
+    assert!(!store.inbox_mark_handled(9, 2).await.unwrap(), "already handled");
+    assert!(!store.inbox_mark_handled(9, 99).await.unwrap(), "never stored");
+    assert!(!store.inbox_put(9, 2, &raw(2)).await.unwrap(), "a handled update is not stored again");
+    let pending = store.inbox_take_unhandled(9, 100).await.unwrap();
+    assert_eq!(pending.iter().map(|u| u.update_id).collect::<Vec<_>>(), [1, 3, 4]);
+
+    // A big update survives byte for byte.
+    let big = serde_json::to_string(&json!({"update_id": 1000, "payload": big_json()})).unwrap();
+    assert!(store.inbox_put(9, 1000, &big).await.unwrap());
+    let all = store.inbox_take_unhandled(9, 100).await.unwrap();
+    assert_eq!(all.last().unwrap().raw, big);
+}
+
+pub async fn outbox_keeps_order_and_marks(store: &Store, _url: &str) {
+    assert!(store.outbox_due(10).await.unwrap().is_empty());
+    let mut ids = Vec::new();
+    for i in 0..6_i64 {
+        let bot = if i % 2 == 0 { 1 } else { 2 };
+        let params = json!({"chat_id": -100 - i, "text": format!("сообщение {i} ✉️")});
+        ids.push(store.outbox_push(bot, -100 - i, "sendMessage", &params).await.unwrap());
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
+    let due = store.outbox_due(4).await.unwrap();
+    assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..4]);
+    assert_eq!(due[1].bot, 2);
+    assert_eq!(due[1].chat, -101);
+    assert_eq!(due[1].method, "sendMessage");
+    assert_eq!(due[1].params, json!({"chat_id": -101, "text": "сообщение 1 ✉️"}));
+    assert_eq!(due[1].attempts, 0);
+
+    assert!(store.outbox_mark_sent(ids[0]).await.unwrap());
+    assert!(store.outbox_mark_sent(ids[2]).await.unwrap());
+    assert!(!store.outbox_mark_sent(ids[2]).await.unwrap(), "already sent");
+    assert!(!store.outbox_mark_sent(i64::MAX).await.unwrap(), "unknown");
+    store.outbox_record_attempt(ids[1]).await.unwrap();
+    store.outbox_record_attempt(ids[1]).await.unwrap();
+    let due = store.outbox_due(100).await.unwrap();
+    assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), [ids[1], ids[3], ids[4], ids[5]]);
+    assert_eq!(due[0].attempts, 2);
+
+    // An id is never reused, even after the newest row is sent.
+    assert!(store.outbox_mark_sent(ids[5]).await.unwrap());
+    let later = store.outbox_push(1, 1, "sendDice", &json!({})).await.unwrap();
+    assert!(later > ids[5]);
+}
+
+pub async fn job_claim_is_won_once(store: &Store, _url: &str) {
+    // From unscheduled: exactly one of many creators wins.
+    let winners =
+        race(store, 16, |store| async move { store.claim_next_run(4, "digest", None, Some(1_000)).await.unwrap() });
+    assert_eq!(winners.await, 1);
+    assert_eq!(store.load_next_run(4, "digest").await.unwrap(), Some(1_000));
+
+    // All saw 1000 due; exactly one moves it on and runs the job.
+    for round in 0..5_u64 {
+        let due = 1_000 + round * 60;
+        let won = race(store, 16, move |store| async move {
+            store.claim_next_run(4, "digest", Some(due), Some(due + 60)).await.unwrap()
+        });
+        assert_eq!(won.await, 1, "round {round}");
+        assert_eq!(store.load_next_run(4, "digest").await.unwrap(), Some(due + 60));
+    }
+    // A stale view loses and changes nothing.
+    assert!(!store.claim_next_run(4, "digest", Some(1_000), Some(5_000)).await.unwrap());
+    assert_eq!(store.load_next_run(4, "digest").await.unwrap(), Some(1_300));
+    // Unscheduling is a claim too.
+    assert!(!store.claim_next_run(4, "digest", Some(1), None).await.unwrap());
+    assert!(store.claim_next_run(4, "digest", Some(1_300), None).await.unwrap());
+    assert_eq!(store.load_next_run(4, "digest").await.unwrap(), None);
+    assert!(store.claim_next_run(4, "digest", None, None).await.unwrap(), "nothing scheduled, as expected");
+    store.save_next_run(4, "digest", Some(7)).await.unwrap();
+    assert!(!store.claim_next_run(4, "digest", None, None).await.unwrap());
+    assert!(!store.claim_next_run(4, "digest", None, Some(9)).await.unwrap(), "already scheduled");
+}
+
+/// Runs `n` copies of `claim` at once (released together) and counts the `true`s.
+async fn race<F, Fut>(store: &Store, n: usize, claim: F) -> usize
+where
+    F: Fn(Store) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let claim = Arc::new(claim);
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (store, claim, barrier) = (store.clone(), Arc::clone(&claim), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                claim(store).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        won += usize::from(task.await.unwrap());
+    }
+    won
+}
+
+pub async fn concurrent_variable_writes_lose_nothing(store: &Store, _url: &str) {
+    const TASKS: usize = 32;
+    const EACH: usize = 20;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    let name = format!("t{t}-v{i}");
+                    store.set_var(5, Scope::Bot, &name, Some(&json!({"t": t, "i": i}))).await.unwrap();
+                    // Chats written in parallel as well: one per task.
+                    let state = ChatState { scene: Some(name.clone()), ..ChatState::default() };
+                    store.save_chat(5, t as i64, &state).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let vars = store.load_vars(5, Scope::Bot).await.unwrap();
+    let expected: BTreeSet<String> = (0..TASKS).flat_map(|t| (0..EACH).map(move |i| format!("t{t}-v{i}"))).collect();
+    assert_eq!(vars.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    for t in 0..TASKS {
+        let state = store.load_chat(5, t as i64).await.unwrap().unwrap();
+        assert_eq!(state.scene, Some(format!("t{t}-v{}", EACH - 1)));
+    }
+}
+
+pub async fn transaction_commits_or_rolls_back_together(store: &Store, _url: &str) {
+    let state = ChatState { scene: Some("after".into()), ..ChatState::default() };
+    // Rolled back: neither the state nor the reply is there.
+    let mut tx = store.transaction().await.unwrap();
+    tx.save_chat(6, 60, &state).await.unwrap();
+    tx.set_var(6, Scope::Chat(60), "n", Some(&json!(1))).await.unwrap();
+    tx.outbox_push(6, 60, "sendMessage", &json!({"text": "lost"})).await.unwrap();
+    assert!(tx.inbox_put(6, 1, "{}").await.unwrap());
+    assert_eq!(tx.load_chat(6, 60).await.unwrap(), Some(state.clone()), "a transaction sees its own writes");
+    tx.rollback().await.unwrap();
+    assert_eq!(store.load_chat(6, 60).await.unwrap(), None);
+    assert!(store.load_vars(6, Scope::Chat(60)).await.unwrap().is_empty());
+    assert!(store.outbox_due(100).await.unwrap().is_empty());
+    assert!(store.inbox_take_unhandled(6, 10).await.unwrap().is_empty());
+
+    // Dropped without commit: rolled back too.
+    {
+        let mut tx = store.transaction().await.unwrap();
+        tx.save_chat(6, 60, &state).await.unwrap();
+    }
+    assert_eq!(store.load_chat(6, 60).await.unwrap(), None);
+
+    // Committed: the update handled, the state and the reply, all at once.
+    assert!(store.inbox_put(6, 1, "{}").await.unwrap());
+    let mut tx = store.transaction().await.unwrap();
+    tx.save_chat(6, 60, &state).await.unwrap();
+    let id = tx.outbox_push(6, 60, "sendMessage", &json!({"text": "kept"})).await.unwrap();
+    assert!(tx.inbox_mark_handled(6, 1).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(store.load_chat(6, 60).await.unwrap(), Some(state));
+    let due = store.outbox_due(100).await.unwrap();
+    assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), [id]);
+    assert!(store.inbox_take_unhandled(6, 10).await.unwrap().is_empty());
+
+    // Transactions from many tasks at once all commit (SQLite serialises them).
+    let tasks: Vec<_> = (0..8_i64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut tx = store.transaction().await.unwrap();
+                let n = tx.load_vars(6, Scope::Bot).await.unwrap().len();
+                tx.set_var(6, Scope::Bot, &format!("v{i}"), Some(&json!(n))).await.unwrap();
+                tx.outbox_push(6, i, "sendMessage", &json!({"i": i})).await.unwrap();
+                tx.commit().await.unwrap();
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(store.load_vars(6, Scope::Bot).await.unwrap().len(), 8);
+    assert_eq!(store.outbox_due(100).await.unwrap().len(), 9);
+}
+
+pub async fn state_store_contract_on_store(store: &Store, _url: &str) {
+    state_store_contract(Arc::new(store.clone())).await;
+}
+
+/// What the engine relies on from any [`StateStore`]; `tests/sqlite.rs` also runs it on the
+/// [`MemoryStore`], so the database behaves as the in-memory store does.
+pub async fn state_store_contract(store: Arc<dyn StateStore>) {
+    assert_eq!(store.load_chat(1, 1).await.unwrap(), None);
+    let state = ChatState {
+        scene: Some("form".into()),
+        stack: vec!["start".into()],
+        form: Some(FormProgress {
+            scene: "form".into(),
+            field: 1,
+            answers: Map::from_iter([("a".into(), json!("x"))]),
+        }),
+        generation: 3,
+    };
+    store.save_chat(1, 1, state.clone()).await.unwrap();
+    assert_eq!(store.load_chat(1, 1).await.unwrap(), Some(state));
+    assert_eq!(store.load_chat(1, 2).await.unwrap(), None);
+    assert_eq!(store.load_chat(2, 1).await.unwrap(), None);
+
+    assert!(store.load_vars(1, Scope::Bot).await.unwrap().is_empty());
+    store.set_var(1, Scope::Bot, "a".into(), Some(json!(1))).await.unwrap();
+    store.set_var(1, Scope::Bot, "b".into(), Some(json!({"x": [1]}))).await.unwrap();
+    store.set_var(1, Scope::Bot, "a".into(), Some(json!(2))).await.unwrap();
+    store.set_var(1, Scope::Bot, "b".into(), None).await.unwrap();
+    store.set_var(1, Scope::Bot, "missing".into(), None).await.unwrap();
+    let vars = store.load_vars(1, Scope::Bot).await.unwrap();
+    assert_eq!(vars, Map::from_iter([("a".into(), json!(2))]));
+    assert!(store.load_vars(1, Scope::User(1)).await.unwrap().is_empty());
+    assert!(store.load_vars(2, Scope::Bot).await.unwrap().is_empty());
+
+    assert_eq!(store.load_next_run(1, "tick").await.unwrap(), None);
+    store.save_next_run(1, "tick", Some(1_010)).await.unwrap();
+    store.save_next_run(1, "tick", Some(1_040)).await.unwrap();
+    assert_eq!(store.load_next_run(1, "tick").await.unwrap(), Some(1_040));
+    assert_eq!(store.load_next_run(2, "tick").await.unwrap(), None);
+    store.save_next_run(1, "tick", None).await.unwrap();
+    assert_eq!(store.load_next_run(1, "tick").await.unwrap(), None);
+    store.save_next_run(1, "gone", None).await.unwrap();
+
+    // The inbox: a redelivery is stored once, unhandled updates come back lowest id first.
+    let ids = |updates: Vec<StoredUpdate>| updates.into_iter().map(|u| u.update_id).collect::<Vec<_>>();
+    assert!(store.inbox_put(1, 11, r#"{"update_id":11}"#.into()).await.unwrap());
+    assert!(store.inbox_put(1, 10, r#"{"update_id":10}"#.into()).await.unwrap());
+    assert!(!store.inbox_put(1, 11, "again".into()).await.unwrap());
+    let unhandled = store.inbox_unhandled(1, 10).await.unwrap();
+    assert_eq!(unhandled[1], StoredUpdate { update_id: 11, raw: r#"{"update_id":11}"#.into() });
+    assert_eq!(ids(unhandled), [10, 11]);
+    assert_eq!(ids(store.inbox_unhandled(1, 1).await.unwrap()), [10]);
+    assert!(store.inbox_unhandled(2, 10).await.unwrap().is_empty());
+    assert!(store.inbox_mark_handled(1, 10).await.unwrap());
+    assert!(!store.inbox_mark_handled(1, 10).await.unwrap(), "already handled");
+    assert!(!store.inbox_mark_handled(1, 12).await.unwrap(), "never stored");
+    assert!(!store.inbox_put(1, 10, "again".into()).await.unwrap(), "handled, still known");
+    assert_eq!(ids(store.inbox_unhandled(1, 10).await.unwrap()), [11]);
+}
+
+/// The contract on the in-memory store (the reference behaviour).
+pub async fn state_store_contract_on_memory() {
+    state_store_contract(Arc::new(MemoryStore::new())).await;
+}

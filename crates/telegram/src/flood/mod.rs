@@ -1,0 +1,207 @@
+//! Flood control: one send scheduler per bot that paces sends to Telegram's limits.
+//!
+//! # Budgets
+//!
+//! Three GCRA budgets ([`Limit`]), defaults from Telegram's bot FAQ, all in [`Config`]:
+//! a private chat (id > 0) about 1 message/s with short bursts, a group or channel (id < 0,
+//! or an `@username`) 20 messages/min, and the whole bot 30 messages/s. A request's chat is
+//! its `chat_id` parameter; a request without one (answerCallbackQuery, setMyCommands) is
+//! *bot-scoped*: only the bot budget and bot pauses apply to it.
+//!
+//! # Priorities
+//!
+//! * [`Priority::Interactive`] — replies to a user. Sent at once: only its chat's budget
+//!   (burst included) and 429 pauses hold it. It is still counted against the chat and bot
+//!   budgets.
+//! * [`Priority::Bulk`] — notifications, broadcasts. Paced to the steady rate of both the
+//!   chat and the bot budget (never their burst allowance), and always behind queued
+//!   interactive sends: interactive sends are dispatched first, take a chat's queue ahead of
+//!   its bulk sends, and their consumption of the bot budget delays bulk sends.
+//!
+//! # Order and concurrency
+//!
+//! Different chats are sent to concurrently. Within one chat a send starts only after the
+//! previous one resolved, so sends of one priority arrive in submission order (interactive
+//! sends overtake queued bulk sends of the same chat). Bot-scoped sends run concurrently.
+//!
+//! # 429 "Too Many Requests"
+//!
+//! Telegram's 429 on a send is about that chat, so a 429 pauses exactly the scope it names:
+//!
+//! * a chat-scoped request pauses its chat for `retry_after`;
+//! * if [`Config::bot_pause_chats`] different chats get a 429 within
+//!   [`Config::bot_pause_window`], the bot-wide limit is what was hit: the whole bot pauses
+//!   for `retry_after`;
+//! * a 429 on a bot-scoped request pauses the whole bot.
+//!
+//! # Retries
+//!
+//! A 429 is repeated after the pause and is not counted as a failed attempt, up to
+//! [`Config::max_rate_limited_retries`] times. Network errors and 5xx are repeated with
+//! exponential backoff and full jitter ([`Config::retry`]); the job keeps its place at the head
+//! of its chat's queue meanwhile. Any other error (4xx, undecodable answer) fails the
+//! submission at once and is reported through its [`SendHandle`].
+//!
+//! # Backpressure
+//!
+//! Each priority has a bounded queue: [`Scheduler::submit`] waits for room,
+//! [`Scheduler::try_submit`] answers [`Error::QueueFull`]. A
+//! submission holds its place until it has resolved.
+
+mod bucket;
+mod scheduler;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use self::bucket::Limit;
+pub use self::scheduler::{Scheduler, SendHandle};
+use crate::Error;
+use crate::backoff::Backoff;
+use crate::client::Client;
+use crate::upload::Request;
+
+/// How urgent a send is; see the [module documentation](self).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Priority {
+    Interactive,
+    Bulk,
+}
+
+/// A boxed, sendable future, the return type of [`Transport::send`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Sends one request once. The scheduler owns pacing and retries; the transport must not
+/// retry on its own. [`Client`] is the real one; tests use fakes.
+pub trait Transport: Send + Sync + 'static {
+    fn send<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Value, Error>>;
+}
+
+impl Transport for Client {
+    fn send<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Value, Error>> {
+        Box::pin(self.execute_once(request))
+    }
+}
+
+/// Scheduler settings. The defaults follow Telegram's published limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Budget of each private chat. Default 1/s, burst 3.
+    pub private_chat: Limit,
+    /// Budget of each group, supergroup or channel. Default 20/min, burst 3.
+    pub group_chat: Limit,
+    /// Budget of the whole bot. Default 30/s, burst 30.
+    pub bot: Limit,
+    /// Bulk submissions queued or in flight at most. Default 10 000.
+    pub bulk_capacity: usize,
+    /// Interactive submissions queued or in flight at most. Default 10 000.
+    pub interactive_capacity: usize,
+    /// Retries of network errors and 5xx.
+    pub retry: Backoff,
+    /// 429 answers a submission may get before it fails. Default 10.
+    pub max_rate_limited_retries: u32,
+    /// The pause after a 429 that names no `retry_after`. Default 1 s.
+    pub default_retry_after: Duration,
+    /// Distinct chats with a 429 within [`Config::bot_pause_window`] that pause the whole
+    /// bot. Default 3.
+    pub bot_pause_chats: usize,
+    /// Default 1 s.
+    pub bot_pause_window: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            private_chat: Limit::per_second(1).with_burst(3),
+            group_chat: Limit::per_minute(20).with_burst(3),
+            bot: Limit::per_second(30).with_burst(30),
+            bulk_capacity: 10_000,
+            interactive_capacity: 10_000,
+            retry: Backoff::default(),
+            max_rate_limited_retries: 10,
+            default_retry_after: Duration::from_secs(1),
+            bot_pause_chats: 3,
+            bot_pause_window: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Live counters of one scheduler.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    sent: AtomicU64,
+    failed: AtomicU64,
+    retried: AtomicU64,
+    rate_limited: AtomicU64,
+    queued: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+/// A copy of [`Metrics`] at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    /// Requests that succeeded.
+    pub sent: u64,
+    /// Submissions that failed for good.
+    pub failed: u64,
+    /// Requests sent again after a 429, a network error or a 5xx.
+    pub retried: u64,
+    /// 429 answers received.
+    pub rate_limited: u64,
+    /// Submissions waiting to be sent (new or awaiting a retry).
+    pub queued: u64,
+    /// Requests on the wire.
+    pub in_flight: u64,
+}
+
+impl Metrics {
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    pub fn retried(&self) -> u64 {
+        self.retried.load(Ordering::Relaxed)
+    }
+
+    pub fn rate_limited(&self) -> u64 {
+        self.rate_limited.load(Ordering::Relaxed)
+    }
+
+    /// Queue depth: submissions not yet on the wire.
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        MetricsSnapshot {
+            sent: self.sent(),
+            failed: self.failed(),
+            retried: self.retried(),
+            rate_limited: self.rate_limited(),
+            queued: self.queued(),
+            in_flight: self.in_flight(),
+        }
+    }
+
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn sub(counter: &AtomicU64, n: u64) {
+        counter.fetch_sub(n, Ordering::Relaxed);
+    }
+}

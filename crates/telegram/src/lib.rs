@@ -1,0 +1,26 @@
+//! Telegram Bot API client and flood control for Ferrogram.
+//!
+//! * [`Client`] — one bot's Bot API client over a shared connection pool, with typed methods
+//!   on frankenstein's types, in-memory uploads ([`Upload`]) and retries of network errors
+//!   and 5xx.
+//! * [`IncomingUpdate`] — updates decoded one by one, so an unfamiliar one never drops a batch.
+//! * [`flood`] — the per-bot send scheduler: Telegram's rate limits, interactive before bulk,
+//!   429 pauses of exactly the affected scope.
+
+mod backoff;
+mod client;
+mod compat;
+mod error;
+pub mod flood;
+mod methods;
+mod updates;
+mod upload;
+
+/// frankenstein's Bot API types, re-exported so users build parameters with the same version.
+pub use frankenstein;
+
+pub use self::backoff::Backoff;
+pub use self::client::{Client, ClientBuilder, DEFAULT_API_URL, http_client, install_crypto_provider};
+pub use self::error::Error;
+pub use self::updates::IncomingUpdate;
+pub use self::upload::{InputFile, Request, Upload};
