@@ -5,6 +5,7 @@
 //! an error handler that answers the user when a handler fails, and one flood scheduler for
 //! every send. What a bot does is interpreted from its [`schema::BotFile`].
 
+mod collections;
 mod dispatch;
 mod error;
 mod event;
@@ -19,6 +20,7 @@ mod steps;
 mod template;
 mod triggers;
 
+pub use collections::{CollectionSpec, CollectionStore, Filter, Hit, Op, Query, Record};
 pub use error::EngineError;
 pub use http::{HttpConfig, MAX_REDIRECTS, forbidden as forbidden_address};
 pub use runtime::{BotHandle, Engine, EngineConfig};
