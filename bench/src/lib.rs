@@ -1,5 +1,10 @@
 //! Shared pieces of the benchmarks: latency statistics and a small report.
 
+pub mod capacity;
+pub mod procfs;
+pub mod proxy;
+pub mod report;
+
 use std::time::Duration;
 
 /// Latencies of one run, summarised.

@@ -7,10 +7,9 @@
 //!   getUpdates receives it; latency is from the act to the update's arrival.
 
 use clap::Parser;
-use ferrogram_bench::{Latencies, ms};
-use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use ferrogram_bench::capacity::{self, Throughput};
+use ferrogram_bench::ms;
+use std::time::Duration;
 
 #[derive(Parser)]
 struct Args {
@@ -29,137 +28,24 @@ async fn main() {
     config.limits.enabled = false;
     let sandbox = sandbox::Sandbox::start(config).await.expect("sandbox starts");
     let url = sandbox.url();
-    let http = reqwest::Client::builder().pool_max_idle_per_host(args.clients * 2).build().expect("client");
     let duration = Duration::from_secs(args.seconds);
-
-    let users = create_users(&http, &url, args.clients).await;
-    let (count, latencies) = send_messages(&http, &url, &users, duration).await;
-    report("sendMessage", count, duration, latencies);
-    let (count, latencies) = update_round_trips(&http, &url, &users, duration).await;
-    report("update round trip (act → getUpdates)", count, duration, latencies);
+    let (sends, updates) = capacity::measure(&url, args.clients, duration).await;
+    report("sendMessage", &sends);
+    report("update round trip (act → getUpdates)", &updates);
     sandbox.stop().await.expect("sandbox stops");
 }
 
-fn report(name: &str, count: usize, duration: Duration, latencies: Option<Latencies>) {
-    let rate = count as f64 / duration.as_secs_f64();
-    match latencies {
+fn report(name: &str, t: &Throughput) {
+    match &t.latencies {
         Some(l) => println!(
-            "{name}: {rate:.0}/s  p50 {}  p99 {}  max {}  ({count} in {duration:?})",
+            "{name}: {:.0}/s  p50 {}  p99 {}  max {}  ({} in {:?})",
+            t.per_second(),
             ms(l.p50),
             ms(l.p99),
-            ms(l.max)
+            ms(l.max),
+            t.count,
+            t.duration
         ),
         None => println!("{name}: nothing completed"),
     }
-}
-
-const TOKEN: &str = "777:bench";
-
-/// One user per client loop, each with a private chat the bot may write to.
-async fn create_users(http: &reqwest::Client, url: &str, n: usize) -> Vec<i64> {
-    post(http, &format!("{url}/bot{TOKEN}/getMe"), json!({})).await;
-    let mut users = Vec::with_capacity(n);
-    for i in 0..n {
-        let user: Value = post(http, &format!("{url}/sandbox/users"), json!({"first_name": format!("u{i}")})).await;
-        let id = user["id"].as_i64().expect("user id");
-        post(http, &format!("{url}/sandbox/act/text"), json!({"bot_id": 777, "user_id": id, "text": "hi"})).await;
-        users.push(id);
-    }
-    post(http, &format!("{url}/bot{TOKEN}/getUpdates"), json!({"offset": -1})).await;
-    users
-}
-
-async fn post(http: &reqwest::Client, url: &str, body: Value) -> Value {
-    http.post(url).json(&body).send().await.expect("request").json().await.expect("json")
-}
-
-async fn send_messages(
-    http: &reqwest::Client,
-    url: &str,
-    users: &[i64],
-    duration: Duration,
-) -> (usize, Option<Latencies>) {
-    let endpoint = format!("{url}/bot{TOKEN}/sendMessage");
-    let loops = closed_loops(http, users, Instant::now() + duration, move |http, chat| {
-        let endpoint = endpoint.clone();
-        async move {
-            let start = Instant::now();
-            let answer = post(&http, &endpoint, json!({"chat_id": chat, "text": "bench"})).await;
-            assert_eq!(answer["ok"], true, "{answer}");
-            start.elapsed()
-        }
-    });
-    let mut samples = Vec::new();
-    for handle in loops {
-        samples.extend(handle.await.expect("client loop"));
-    }
-    (samples.len(), Latencies::from_samples(samples))
-}
-
-/// One task per user, each repeating `call` until the deadline and keeping what it returns.
-fn closed_loops<T, F, Fut>(
-    http: &reqwest::Client,
-    users: &[i64],
-    deadline: Instant,
-    call: F,
-) -> Vec<tokio::task::JoinHandle<Vec<T>>>
-where
-    T: Send + 'static,
-    F: Fn(reqwest::Client, i64) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = T> + Send,
-{
-    users
-        .iter()
-        .map(|&user| {
-            let (http, call) = (http.clone(), call.clone());
-            tokio::spawn(async move {
-                let mut results = Vec::new();
-                while Instant::now() < deadline {
-                    results.push(call(http.clone(), user).await);
-                }
-                results
-            })
-        })
-        .collect()
-}
-
-/// Users act in closed loops while one bot long-polls; latency is from the start of a user's
-/// act to the moment its update reaches the bot.
-async fn update_round_trips(
-    http: &reqwest::Client,
-    url: &str,
-    users: &[i64],
-    duration: Duration,
-) -> (usize, Option<Latencies>) {
-    let deadline = Instant::now() + duration;
-    let act = format!("{url}/sandbox/act/text");
-    let actors = closed_loops(http, users, deadline, move |http, user| {
-        let act = act.clone();
-        async move {
-            let start = Instant::now();
-            let answer = post(&http, &act, json!({"bot_id": 777, "user_id": user, "text": "ping"})).await;
-            (answer["update_id"].as_i64().expect("update_id"), start)
-        }
-    });
-    let poll = format!("{url}/bot{TOKEN}/getUpdates");
-    let mut arrivals = HashMap::new();
-    let mut offset = 0;
-    while Instant::now() < deadline + Duration::from_secs(1) {
-        let answer = post(http, &poll, json!({"offset": offset, "timeout": 1})).await;
-        let now = Instant::now();
-        for update in answer["result"].as_array().expect("updates") {
-            let id = update["update_id"].as_i64().expect("update_id");
-            arrivals.insert(id, now);
-            offset = id + 1;
-        }
-    }
-    let mut samples = Vec::new();
-    for actor in actors {
-        for (id, start) in actor.await.expect("actor") {
-            if let Some(arrived) = arrivals.get(&id) {
-                samples.push(arrived.saturating_duration_since(start));
-            }
-        }
-    }
-    (samples.len(), Latencies::from_samples(samples))
 }

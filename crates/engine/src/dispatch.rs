@@ -5,7 +5,8 @@
 //! many updates of the bot run at once. Each update runs in its own task under the time
 //! budget, so a panic or a hang is contained: it is logged and answered through the error
 //! handler, and the chat's next update goes on. Once its handler finished (successfully or
-//! not), an update is marked handled in the inbox.
+//! not), the update is marked handled in the same commit as its effects (see the outbox
+//! module), and its calls are delivered before the chat's next update is handled.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -18,7 +19,8 @@ use tokio::sync::{Semaphore, watch};
 use crate::error::EngineError;
 use crate::event::Event;
 use crate::runtime::{BotContext, Loaded};
-use crate::steps;
+use crate::state::{Commit, PendingSend};
+use crate::steps::{self, Handled};
 
 /// One update and the bot version it was dispatched under.
 pub struct Job {
@@ -81,28 +83,60 @@ impl Dispatcher {
                 return;
             };
             let update_id = job.event.update_id;
-            self.process(job).await;
-            // Only now: a crash before this line replays the update at the next start.
-            mark_handled(&self.bot, update_id).await;
+            let mut handled = self.process(job).await;
+            // Only with the effects: a crash before the commit replays the update at the next
+            // start, one after it delivers the committed calls.
+            handled.commit.handled = Some(update_id);
+            commit_and_deliver(&self.bot, handled).await;
             self.handled.send_modify(|n| *n += 1);
         }
     }
 
-    async fn process(&self, job: Job) {
+    /// Runs the handler; a failed one changes nothing but for the error reply.
+    async fn process(&self, job: Job) -> Handled {
         let Job { event, loaded } = job;
         let (bot_id, update_id, chat_id) = (self.bot.bot_id, event.update_id, event.chat_id);
         let handler = steps::handle_update(Arc::clone(&self.bot), Arc::clone(&loaded), event.clone());
-        let Err(failure) = run_guarded(self.budget, handler).await else {
-            return;
-        };
-        tracing::error!(bot_id, update_id, chat_id, error = %failure, "handling an update failed");
-        let reply = steps::send_error_reply(&self.bot, &loaded, &event);
-        match tokio::time::timeout(self.budget, reply).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(bot_id, update_id, %error, "the error reply failed"),
-            Err(_) => tracing::warn!(bot_id, update_id, "the error reply timed out"),
+        match run_guarded(self.budget, handler).await {
+            Ok(handled) => handled,
+            Err(failure) => {
+                tracing::error!(bot_id, update_id, chat_id, error = %failure, "handling an update failed");
+                let commit = Commit { bot: bot_id, outbox: steps::error_reply(&loaded, &event), ..Commit::default() };
+                Handled { commit, lock: None }
+            }
         }
     }
+}
+
+/// Delays between attempts to commit, for a store that is briefly unavailable.
+const COMMIT_RETRIES: [Duration; 3] = [Duration::from_millis(50), Duration::from_millis(500), Duration::from_secs(2)];
+
+/// Commits a handler's effects, releases its bot-variable lock, then delivers its calls. If the
+/// store keeps failing, nothing is delivered and the update stays unhandled: it is handled again
+/// at the next start.
+pub async fn commit_and_deliver(bot: &BotContext, handled: Handled) {
+    let Handled { commit, lock } = handled;
+    let outgoing = commit.outbox.clone();
+    let mut delays = COMMIT_RETRIES.iter();
+    let ids = loop {
+        match bot.outbox.committer.commit(commit.clone()).await {
+            Ok(ids) => break ids,
+            Err(error) => match delays.next() {
+                Some(delay) => {
+                    tracing::warn!(bot_id = bot.bot_id, %error, ?delay, "committing failed, retrying");
+                    tokio::time::sleep(*delay).await;
+                }
+                None => {
+                    let update_id = commit.handled;
+                    tracing::error!(bot_id = bot.bot_id, ?update_id, %error, "committing failed: left for the next start");
+                    return;
+                }
+            },
+        }
+    };
+    drop(lock);
+    let entries = ids.into_iter().zip(outgoing).map(|(id, outgoing)| PendingSend { id, outgoing }).collect();
+    bot.outbox.deliver(entries).await;
 }
 
 /// Marks an update handled in the inbox; a failure is logged (the update is then replayed at
@@ -126,9 +160,10 @@ pub enum Failure {
 
 /// Runs `handler` in its own task under `budget`: a panic or an overrun becomes a [`Failure`]
 /// instead of taking the worker down. An overrun task is aborted.
-pub async fn run_guarded<F>(budget: Duration, handler: F) -> Result<(), Failure>
+pub async fn run_guarded<F, T>(budget: Duration, handler: F) -> Result<T, Failure>
 where
-    F: Future<Output = Result<(), EngineError>> + Send + 'static,
+    F: Future<Output = Result<T, EngineError>> + Send + 'static,
+    T: Send + 'static,
 {
     let task = tokio::spawn(handler);
     let abort = task.abort_handle();
@@ -159,9 +194,9 @@ mod tests {
     async fn panics_errors_and_overruns_are_contained() {
         let budget = Duration::from_millis(200);
         assert!(run_guarded(budget, async { Ok(()) }).await.is_ok());
-        let panic = run_guarded(budget, async { panic!("boom") }).await;
+        let panic = run_guarded::<_, ()>(budget, async { panic!("boom") }).await;
         assert!(matches!(panic, Err(Failure::Panic(ref m)) if m == "boom"), "{panic:?}");
-        let failed = run_guarded(budget, async { Err(EngineError::Step("nope".into())) }).await;
+        let failed = run_guarded::<_, ()>(budget, async { Err(EngineError::Step("nope".into())) }).await;
         assert!(matches!(failed, Err(Failure::Step(_))));
     }
 
@@ -171,7 +206,7 @@ mod tests {
         let slow = async move {
             tokio::time::sleep(Duration::from_secs(60)).await;
             let _ = tx.send(());
-            Ok(())
+            Ok::<(), EngineError>(())
         };
         let outcome = run_guarded(Duration::from_secs(1), slow).await;
         assert!(matches!(outcome, Err(Failure::Timeout(_))));

@@ -6,7 +6,6 @@
 
 use schema::{FieldType, Form, FormField, FormStore};
 use serde_json::{Map, Value, json};
-use telegram::flood::Priority;
 
 use crate::error::EngineError;
 use crate::event::Kind;
@@ -49,7 +48,7 @@ pub async fn on_update(run: &mut Run<'_>) -> Result<bool, EngineError> {
                 return Ok(false);
             };
             let id = id.clone();
-            run.send(Priority::Interactive, "answerCallbackQuery", &json!({"callback_query_id": id})).await?;
+            run.send("answerCallbackQuery", json!({"callback_query_id": id}));
             run.callback_answered = true;
             let choice = index.parse::<usize>().ok().and_then(|i| field.choices.get(i));
             match choice {
@@ -84,7 +83,7 @@ pub async fn on_update(run: &mut Run<'_>) -> Result<bool, EngineError> {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                run.set_var(&format!("user.{}", field.name), Some(raw)).await?;
+                run.set_var(&format!("user.{}", field.name), Some(raw))?;
             }
             run.set_ctx("form", Value::Object(answers.clone()));
             let next = progress.field + 1;
@@ -125,7 +124,7 @@ async fn ask(run: &mut Run<'_>, field: &FormField, reason: Option<String>) -> Re
             .collect();
         params["reply_markup"] = json!({"inline_keyboard": rows});
     }
-    run.send(Priority::Interactive, "sendMessage", &params).await?;
+    run.send("sendMessage", params);
     Ok(())
 }
 
@@ -144,6 +143,10 @@ enum Reason {
     Photo,
     Location,
     Contact,
+    /// A word of the profanity list (`clean: true`).
+    Profanity,
+    /// A city not on the list.
+    City,
 }
 
 impl Reason {
@@ -176,6 +179,10 @@ impl Reason {
             (Reason::Location, true) => "Пожалуйста, отправьте геопозицию.".into(),
             (Reason::Contact, false) => "Please share a contact.".into(),
             (Reason::Contact, true) => "Пожалуйста, отправьте контакт.".into(),
+            (Reason::Profanity, false) => "Please keep it polite.".into(),
+            (Reason::Profanity, true) => "Пожалуйста, без грубостей.".into(),
+            (Reason::City, false) => "I do not know that city. Please check the spelling, or share a location.".into(),
+            (Reason::City, true) => "Не знаю такого города. Проверьте написание или отправьте геопозицию.".into(),
         }
     }
 }
@@ -198,6 +205,9 @@ fn validate(field: &FormField, message: &Value, text: Option<&str>) -> Result<Va
                 if !regex.is_match(text) {
                     return Err(Reason::Pattern);
                 }
+            }
+            if field.clean && !crate::profanity::is_clean(text) {
+                return Err(Reason::Profanity);
             }
             Ok(json!(text))
         }
@@ -226,6 +236,17 @@ fn validate(field: &FormField, message: &Value, text: Option<&str>) -> Result<Va
         }
         FieldType::Location => message.get("location").cloned().ok_or(Reason::Location),
         FieldType::Contact => message.get("contact").cloned().ok_or(Reason::Contact),
+        FieldType::City => {
+            let city = match message.get("location") {
+                Some(location) => {
+                    let coordinate = |key: &str| location.get(key).and_then(Value::as_f64);
+                    let (lat, lon) = coordinate("latitude").zip(coordinate("longitude")).ok_or(Reason::City)?;
+                    crate::geo::nearest_city(lat, lon)
+                }
+                None => text.and_then(crate::geo::find_city),
+            };
+            city.map(crate::geo::City::value).ok_or(Reason::City)
+        }
     }
 }
 
@@ -267,6 +288,7 @@ mod tests {
             max: None,
             choices: vec![],
             pattern: None,
+            clean: false,
             invalid: None,
         }
     }
@@ -295,5 +317,21 @@ mod tests {
         assert_eq!(validate(&name, &msg, Some("Ann")), Ok(json!("Ann")));
         assert_eq!(validate(&name, &json!({"photo": []}), Some("caption")), Err(Reason::Text));
         assert_eq!(Reason::TooSmall(18.0).text("en"), "The number must be at least 18.");
+    }
+
+    #[test]
+    fn clean_texts_and_cities() {
+        let msg = json!({"text": "x"});
+        let mut bio = field(FieldType::Text);
+        bio.clean = true;
+        assert_eq!(validate(&bio, &msg, Some("No bullsh1t, please")), Err(Reason::Profanity));
+        assert_eq!(validate(&bio, &msg, Some("Scunthorpe fan")), Ok(json!("Scunthorpe fan")));
+        let city = field(FieldType::City);
+        let hamburg = validate(&city, &msg, Some("hamgurg")).expect("Hamburg");
+        assert_eq!(hamburg["name"], "Hamburg");
+        assert_eq!(hamburg["country_code"], "DE");
+        assert_eq!(validate(&city, &msg, Some("Gotham")), Err(Reason::City));
+        let shared = json!({"location": {"latitude": 48.86, "longitude": 2.35}});
+        assert_eq!(validate(&city, &shared, None).expect("Paris")["name"], "Paris");
     }
 }

@@ -9,19 +9,33 @@ mod collections;
 mod dispatch;
 mod error;
 mod event;
+mod feeds;
 mod forms;
+mod geo;
 mod http;
 mod i18n;
 mod jobs;
 mod limits;
+mod near;
+mod outbox;
+mod profanity;
+mod records;
+mod releases;
 mod runtime;
 mod state;
 mod steps;
 mod template;
 mod triggers;
 
-pub use collections::{CollectionSpec, CollectionStore, Filter, Hit, Op, Query, Record};
+pub use collections::{
+    CollectionSpec, CollectionStore, Filter, Hit, MemoryCollections, Op, PSEUDO_FIELDS, Query, Record, apply_query,
+    compare_records, compare_values, field_value, filter_matches, record_matches, record_terms, value_kind, value_text,
+};
 pub use error::EngineError;
 pub use http::{HttpConfig, MAX_REDIRECTS, forbidden as forbidden_address};
-pub use runtime::{BotHandle, Engine, EngineConfig};
-pub use state::{BoxFuture, ChatState, FormProgress, MemoryStore, Scope, StateStore, StoreError, StoredUpdate};
+pub use outbox::DEFAULT_COMMIT_BATCH;
+pub use runtime::{BotHandle, Engine, EngineConfig, Receive, WebhookError};
+pub use state::{
+    BoxFuture, ChatState, Commit, FormProgress, MemoryStore, Outgoing, PendingSend, Scope, StateStore, StoreError,
+    StoredUpdate,
+};

@@ -13,11 +13,13 @@
 //! first, in update-id order, and only then does polling begin, so a chat's replayed updates
 //! come before its new ones.
 //!
-//! So a crash (even `kill -9`) loses no update. What it can do is repeat one: an update whose
-//! handler was running at the crash is handled again at the next start, and the replies it had
-//! already sent are sent twice. Per-chat order bounds these to one update per chat, and to at
-//! most `max_concurrent_updates` for the bot. Sends committed together with the state change
-//! (the outbox) are the next step.
+//! So a crash (even `kill -9`) loses no update. A handler's replies, variable writes and the
+//! chat's new state are committed together with the update's "handled" mark (the outbox module
+//! tells how), and a starting bot first delivers what its outbox still holds, then replays its
+//! inbox, then polls. An update whose handler was running at the crash is handled again from
+//! the start, having changed nothing; a reply is sent twice only if it was being sent at the
+//! crash. (A `dice` or `poll` step needs Telegram's answer at once, so the calls before it in
+//! its handler are made at once too: a crash before that handler's commit repeats them.)
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,11 +35,13 @@ use telegram::{Backoff, Client, IncomingUpdate};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::dispatch::{Dispatcher, Job, mark_handled, run_guarded};
+use crate::collections::{CollectionSpec, CollectionStore, MemoryCollections};
+use crate::dispatch::{Dispatcher, Job, commit_and_deliver, mark_handled, run_guarded};
 use crate::error::EngineError;
 use crate::event::Event;
 use crate::http::{Http, HttpConfig};
 use crate::limits::Limiter;
+use crate::outbox::{Committer, DEFAULT_COMMIT_BATCH, Deliverer};
 use crate::state::{MemoryStore, StateStore, StoreError};
 use crate::template::{DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT, Templates};
 use crate::{i18n, jobs, steps};
@@ -61,6 +65,11 @@ pub struct EngineConfig {
     pub store: Arc<dyn StateStore>,
     /// The `http` step: the private hosts an operator allows, body limit, breaker, retries.
     pub http: HttpConfig,
+    /// Commits written in one transaction at most (group commit); 1 turns grouping off.
+    /// Default [`DEFAULT_COMMIT_BATCH`].
+    pub commit_batch: usize,
+    /// The records of the bots' `collections`. Default: in memory.
+    pub collections: Arc<dyn CollectionStore>,
 }
 
 impl Default for EngineConfig {
@@ -74,6 +83,8 @@ impl Default for EngineConfig {
             template_recursion_limit: DEFAULT_RECURSION_LIMIT,
             store: Arc::new(MemoryStore::new()),
             http: HttpConfig::default(),
+            commit_batch: DEFAULT_COMMIT_BATCH,
+            collections: Arc::new(MemoryCollections::new()),
         }
     }
 }
@@ -109,6 +120,8 @@ pub struct Loaded {
     pub templates: Templates,
     /// Increases with each reload; chat states remember it.
     pub generation: u64,
+    /// What the store needs to know of each declared collection, by name.
+    pub collections: HashMap<String, CollectionSpec>,
 }
 
 /// What the handlers of one bot share.
@@ -119,7 +132,56 @@ pub struct BotContext {
     pub limiter: Limiter,
     /// The engine's HTTP client and circuit breakers, shared by its bots.
     pub http: Arc<Http>,
+    /// The records of the bot's collections.
+    pub collections: Arc<dyn CollectionStore>,
+    /// Delivers the bot's committed calls.
+    pub outbox: Arc<Deliverer>,
+    /// Serialises handlers that write bot-wide variables (see `steps`).
+    pub bot_vars: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// How a bot receives its updates.
+#[derive(Debug, Clone)]
+pub enum Receive {
+    /// getUpdates long polling.
+    Polling,
+    /// Telegram POSTs each update to `url` with `secret` in its `X-Telegram-Bot-Api-Secret-Token`
+    /// header; the server hands it to [`Engine::webhook_update`]. The engine registers the
+    /// webhook (setWebhook) once the bot has replayed what its last run left.
+    Webhook { url: String, secret: String },
+}
+
+/// Why a webhook update was not taken; each maps to the HTTP status Telegram is answered.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// No webhook bot with this id runs here (404).
+    #[error("no webhook bot with this id")]
+    UnknownBot,
+    /// The secret header is missing or wrong (403).
+    #[error("wrong or missing secret token")]
+    Forbidden,
+    /// The bot is still starting (503: Telegram delivers it again).
+    #[error("the bot is starting, try again")]
+    NotReady,
+    /// The update could not be stored (500: Telegram delivers it again).
+    #[error("storing the update failed: {0}")]
+    Store(StoreError),
+}
+
+impl WebhookError {
+    /// The HTTP status to answer Telegram with.
+    pub fn status(&self) -> u16 {
+        match self {
+            WebhookError::UnknownBot => 404,
+            WebhookError::Forbidden => 403,
+            WebhookError::NotReady => 503,
+            WebhookError::Store(_) => 500,
+        }
+    }
+}
+
+/// How long a webhook update waits for its bot to finish starting.
+const WEBHOOK_READY_WAIT: Duration = Duration::from_secs(10);
 
 struct BotRuntime {
     client: Client,
@@ -130,6 +192,10 @@ struct BotRuntime {
     poller: Mutex<Option<JoinHandle<()>>>,
     /// The scheduler of the current version's jobs, and what stops it.
     jobs: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
+    /// Set once the bot replayed its inbox and takes new updates.
+    ready: watch::Sender<bool>,
+    /// A webhook bot's secret token.
+    webhook_secret: Option<String>,
 }
 
 /// Runs bots. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -138,26 +204,47 @@ pub struct Engine {
     bots: Mutex<HashMap<u64, Arc<BotRuntime>>>,
     next_id: AtomicU64,
     http: Arc<Http>,
+    /// Group commit for every bot, started with the first bot (it needs a Tokio runtime).
+    committer: std::sync::OnceLock<Arc<Committer>>,
 }
 
 impl Engine {
     pub fn new(config: EngineConfig) -> Engine {
         let http = Arc::new(Http::new(config.http.clone()));
-        Engine { config, bots: Mutex::new(HashMap::new()), next_id: AtomicU64::new(1), http }
+        let committer = std::sync::OnceLock::new();
+        Engine { config, bots: Mutex::new(HashMap::new()), next_id: AtomicU64::new(1), http, committer }
     }
 
     /// Starts a bot: compiles its templates (all errors at once), publishes its commands and
     /// starts long polling `api_url` (Telegram's is [`telegram::DEFAULT_API_URL`]).
     pub async fn add_bot(&self, file: BotFile, token: &str, api_url: &str) -> Result<BotHandle, EngineError> {
+        self.add_bot_with(file, token, api_url, Receive::Polling).await
+    }
+
+    /// Starts a bot that receives its updates as `receive` says.
+    pub async fn add_bot_with(
+        &self,
+        file: BotFile,
+        token: &str,
+        api_url: &str,
+        receive: Receive,
+    ) -> Result<BotHandle, EngineError> {
         let loaded = self.load(file, 1)?;
         let client = Client::builder(token).api_url(api_url).build()?;
         let bot_id = client.bot_id();
+        let scheduler = Scheduler::for_client(client.clone(), self.config.flood.clone());
+        let committer = self
+            .committer
+            .get_or_init(|| Arc::new(Committer::start(Arc::clone(&self.config.store), self.config.commit_batch)));
         let context = Arc::new(BotContext {
             bot_id,
-            scheduler: Scheduler::for_client(client.clone(), self.config.flood.clone()),
+            outbox: Arc::new(Deliverer::new(bot_id, scheduler.clone(), Arc::clone(committer))),
+            bot_vars: Arc::default(),
+            scheduler,
             store: Arc::clone(&self.config.store),
             limiter: Limiter::default(),
             http: Arc::clone(&self.http),
+            collections: Arc::clone(&self.config.collections),
         });
         let dispatcher =
             Dispatcher::new(Arc::clone(&context), self.config.max_concurrent_updates, self.config.update_budget);
@@ -169,9 +256,18 @@ impl Engine {
             stop: watch::Sender::new(false),
             poller: Mutex::new(None),
             jobs: Mutex::new(None),
+            ready: watch::Sender::new(false),
+            webhook_secret: match &receive {
+                Receive::Webhook { secret, .. } => Some(secret.clone()),
+                Receive::Polling => None,
+            },
         });
-        let poller = tokio::spawn(poll(Arc::clone(&runtime), self.config.poll_timeout));
+        let poller = match receive {
+            Receive::Polling => tokio::spawn(poll(Arc::clone(&runtime), self.config.poll_timeout)),
+            Receive::Webhook { url, secret } => tokio::spawn(start_webhook(Arc::clone(&runtime), url, secret)),
+        };
         *runtime.poller.lock() = Some(poller);
+        tokio::spawn(maintain(Arc::clone(&runtime.context), runtime.stop.subscribe()));
         start_jobs(&runtime, self.config.update_budget);
         let handle = BotHandle { id: self.next_id.fetch_add(1, Ordering::Relaxed), bot_id };
         self.bots.lock().insert(handle.id, runtime);
@@ -210,6 +306,46 @@ impl Engine {
         Ok(())
     }
 
+    /// Takes one update POSTed to a webhook bot (`bot_id` is its Telegram id), with the value of
+    /// its `X-Telegram-Bot-Api-Secret-Token` header. `Ok` only once the update is stored: the
+    /// server answers Telegram 200 then, and an error status otherwise so Telegram delivers it
+    /// again. A body that is not an update is logged and accepted (a retry would not fix it).
+    pub async fn webhook_update(&self, bot_id: u64, secret: Option<&str>, body: &[u8]) -> Result<(), WebhookError> {
+        let runtime = self.bots.lock().values().find(|rt| rt.context.bot_id == bot_id).cloned();
+        let runtime = runtime.ok_or(WebhookError::UnknownBot)?;
+        let expected = runtime.webhook_secret.as_deref().ok_or(WebhookError::UnknownBot)?;
+        let given = secret.unwrap_or_default();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes())) {
+            return Err(WebhookError::Forbidden);
+        }
+        // Until the bot replayed what its last run left, new updates wait (the chat's order).
+        let mut ready = runtime.ready.subscribe();
+        match tokio::time::timeout(WEBHOOK_READY_WAIT, ready.wait_for(|ready| *ready)).await {
+            Ok(Ok(_)) => {}
+            _ => return Err(WebhookError::NotReady),
+        }
+        let raw: Value = match serde_json::from_slice(body) {
+            Ok(raw) => raw,
+            Err(error) => {
+                tracing::warn!(bot_id, %error, "webhook body is not JSON: skipped");
+                return Ok(());
+            }
+        };
+        let text = raw.to_string();
+        let Some(update) = IncomingUpdate::from_value(raw) else {
+            tracing::warn!(bot_id, "webhook body is not an update: skipped");
+            return Ok(());
+        };
+        let update_id = update.update_id();
+        let stored = runtime.context.store.inbox_put(bot_id, update_id, text).await.map_err(WebhookError::Store)?;
+        if stored {
+            accept(&runtime, update).await;
+        } else {
+            tracing::debug!(bot_id, update_id, "update delivered again, already stored: skipped");
+        }
+        Ok(())
+    }
+
     /// The running bots.
     pub fn bots(&self) -> Vec<BotHandle> {
         self.bots.lock().iter().map(|(id, rt)| BotHandle { id: *id, bot_id: rt.context.bot_id }).collect()
@@ -236,7 +372,8 @@ impl Engine {
             Schedule::of(job).map_err(|e| EngineError::Step(format!("jobs.{name}: {e}")))?;
         }
         let templates = Templates::compile(&file, self.config.template_fuel, self.config.template_recursion_limit)?;
-        Ok(Loaded { file, templates, generation })
+        let collections = crate::records::specs(&file);
+        Ok(Loaded { file, templates, generation, collections })
     }
 }
 
@@ -256,9 +393,9 @@ fn start_jobs(runtime: &Arc<BotRuntime>, budget: Duration) {
     let run = move |index: usize| {
         let (context, loaded, name) = (Arc::clone(&context), Arc::clone(&loaded), names[index].clone());
         async move {
-            let outcome = run_guarded(budget, steps::run_job(context, loaded, name.clone())).await;
-            if let Err(error) = outcome {
-                tracing::error!(bot_id, job = %name, %error, "the job failed");
+            match run_guarded(budget, steps::run_job(Arc::clone(&context), loaded, name.clone())).await {
+                Ok(handled) => commit_and_deliver(&context, handled).await,
+                Err(error) => tracing::error!(bot_id, job = %name, %error, "the job failed"),
             }
         }
     };
@@ -285,12 +422,11 @@ const REPLAY_PAGE: u32 = 1000;
 /// and retry; a stop ends the poll at once.
 async fn poll(runtime: Arc<BotRuntime>, timeout: u32) {
     let bot_id = runtime.context.bot_id;
-    let current = Arc::clone(&runtime.current.read());
-    publish_commands(&runtime.context, &current).await;
-    let mut stop = runtime.stop.subscribe();
     let backoff = Backoff::default();
-    if !replay(&runtime, &mut stop, &backoff).await {
-        return;
+    let Some(mut stop) = catch_up(&runtime, &backoff).await else { return };
+    // A webhook left by an earlier run would make every getUpdates fail with a 409.
+    if let Err(error) = runtime.client.call::<_, Value>("deleteWebhook", &json!({})).await {
+        tracing::warn!(bot_id, %error, "deleteWebhook failed");
     }
     let mut offset: Option<i64> = None;
     let mut failures = 0u32;
@@ -330,18 +466,107 @@ async fn poll(runtime: Arc<BotRuntime>, timeout: u32) {
     }
 }
 
-/// Stores each update of a batch in the inbox and dispatches those it did not have yet.
-/// `offset` moves past an update only once it is stored: after a store failure, the next call
-/// fetches the rest of the batch again.
+/// What a starting bot does before it takes new updates, in either mode: publishes its commands,
+/// delivers what its outbox holds, replays what its inbox holds unhandled, then marks itself
+/// ready. The stop signal to watch, or `None` if the bot was stopped meanwhile.
+async fn catch_up(runtime: &BotRuntime, backoff: &Backoff) -> Option<watch::Receiver<bool>> {
+    let current = Arc::clone(&runtime.current.read());
+    publish_commands(&runtime.context, &current).await;
+    let mut stop = runtime.stop.subscribe();
+    redeliver(&runtime.context).await;
+    if !replay(runtime, &mut stop, backoff).await {
+        return None;
+    }
+    runtime.ready.send_replace(true);
+    Some(stop)
+}
+
+/// Webhook mode: publishes the commands, delivers the outbox, replays the inbox, takes new
+/// updates, then registers the webhook (retrying until it is set or the bot stops).
+async fn start_webhook(runtime: Arc<BotRuntime>, url: String, secret: String) {
+    let bot_id = runtime.context.bot_id;
+    let backoff = Backoff::default();
+    let Some(mut stop) = catch_up(&runtime, &backoff).await else { return };
+    let params = json!({"url": url, "secret_token": secret});
+    let mut failures = 0u32;
+    loop {
+        let outcome = tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => return,
+            outcome = runtime.client.call::<_, Value>("setWebhook", &params) => outcome,
+        };
+        let Err(error) = outcome else {
+            tracing::info!(bot_id, "webhook set");
+            return;
+        };
+        failures = failures.saturating_add(1);
+        let delay = backoff.delay(failures.min(10));
+        tracing::warn!(bot_id, %error, ?delay, "setWebhook failed");
+        tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// How often a bot retries failed deliveries and prunes its inbox.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(30);
+/// How long a handled update is kept to recognise a redelivery of it.
+const INBOX_KEEP: Duration = Duration::from_secs(24 * 3600);
+
+/// A bot's housekeeping until it stops: delivers again what failed to go out (the network or
+/// Telegram was down), and forgets handled updates older than [`INBOX_KEEP`].
+async fn maintain(context: Arc<BotContext>, mut stop: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(MAINTENANCE_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => return,
+            _ = ticks.tick() => {}
+        }
+        if context.outbox.wants_retry() {
+            redeliver(&context).await;
+        }
+        let cutoff = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |now| now.saturating_sub(INBOX_KEEP).as_secs());
+        match context.store.inbox_prune(context.bot_id, cutoff).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::debug!(bot_id = context.bot_id, pruned, "handled updates pruned from the inbox"),
+            Err(error) => tracing::warn!(bot_id = context.bot_id, %error, "pruning the inbox failed"),
+        }
+    }
+}
+
+/// Delivers what the bot's outbox holds: what a crash left, or what failed to go out.
+async fn redeliver(context: &BotContext) {
+    match context.outbox.redeliver(context.store.as_ref()).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(bot_id = context.bot_id, count, "delivered calls left in the outbox"),
+        Err(error) => tracing::warn!(bot_id = context.bot_id, %error, "reading the outbox failed"),
+    }
+}
+
+/// Stores a batch of updates in the inbox (one write) and dispatches those it did not have yet.
+/// `offset` moves past the batch only once it is stored: after a store failure, the next call
+/// fetches it again.
 async fn receive(runtime: &BotRuntime, batch: Vec<Value>, offset: &mut Option<i64>) -> Result<(), StoreError> {
     let (bot_id, store) = (runtime.context.bot_id, &runtime.context.store);
+    let mut updates = Vec::with_capacity(batch.len());
+    let mut rows = Vec::with_capacity(batch.len());
     for raw in batch {
         let text = raw.to_string();
-        let Some(update) = IncomingUpdate::from_value(raw) else {
-            continue;
-        };
+        if let Some(update) = IncomingUpdate::from_value(raw) {
+            rows.push((update.update_id(), text));
+            updates.push(update);
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let stored = store.inbox_put_batch(bot_id, rows).await?;
+    for (update, new) in updates.into_iter().zip(stored) {
         let update_id = update.update_id();
-        if store.inbox_put(bot_id, update_id, text).await? {
+        if new {
             accept(runtime, update).await;
         } else {
             tracing::debug!(bot_id, update_id, "update received again, already stored: skipped");

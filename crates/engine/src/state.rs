@@ -68,11 +68,17 @@ pub trait StateStore: Send + Sync + 'static {
     /// already had this update (a redelivery), which is then left as it was. The engine
     /// confirms an update to Telegram only after this succeeded.
     fn inbox_put(&self, bot: u64, update_id: i64, raw: String) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// [`StateStore::inbox_put`] for a batch (one getUpdates answer), all or nothing, in one
+    /// write: whether each update was new.
+    fn inbox_put_batch(&self, bot: u64, updates: Vec<(i64, String)>) -> BoxFuture<'_, Result<Vec<bool>, StoreError>>;
     /// Up to `limit` of the bot's stored updates not yet marked handled, lowest update id first:
     /// what a crash interrupted, replayed when the bot starts.
     fn inbox_unhandled(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<StoredUpdate>, StoreError>>;
     /// Marks an update handled; `false` if it was not stored or already handled.
     fn inbox_mark_handled(&self, bot: u64, update_id: i64) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Forgets the bot's updates handled before `handled_before` (Unix seconds), keeping its
+    /// newest update so a redelivery is still recognised; returns how many were forgotten.
+    fn inbox_prune(&self, bot: u64, handled_before: u64) -> BoxFuture<'_, Result<u64, StoreError>>;
     /// When the bot's job `job` runs next, in seconds since the Unix epoch (UTC), if it was
     /// scheduled. The scheduler keeps it here so that a restart does not skip or repeat a run.
     fn load_next_run(&self, bot: u64, job: &str) -> BoxFuture<'_, Result<Option<u64>, StoreError>>;
@@ -87,6 +93,48 @@ pub trait StateStore: Send + Sync + 'static {
         expected: Option<u64>,
         next: Option<u64>,
     ) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Writes each [`Commit`] of the batch: all of one commit or none of it. The engine groups
+    /// the commits of updates handled at the same time into one batch (group commit), so a
+    /// store should write a batch in one transaction. Returns, per commit, the ids of its
+    /// outbox entries in order.
+    fn commit(&self, batch: Vec<Commit>) -> BoxFuture<'_, Result<Vec<Vec<i64>>, StoreError>>;
+    /// Up to `limit` of the bot's outbox entries not yet delivered, lowest id (oldest) first.
+    fn outbox_pending(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<PendingSend>, StoreError>>;
+}
+
+/// What handling one update (or running one job) changed, written at once: the chat's state,
+/// its variables, the Bot API calls to make (the outbox), and the update marked handled. After
+/// a crash either all of it is there, and the outbox sends the replies, or none of it is, and
+/// the update is handled again from the start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Commit {
+    pub bot: u64,
+    pub chat: Option<(i64, ChatState)>,
+    /// Variables set (`Some`) or forgotten (`None`), in the order the steps ran.
+    pub vars: Vec<(Scope, String, Option<Value>)>,
+    pub outbox: Vec<Outgoing>,
+    /// The update now handled.
+    pub handled: Option<i64>,
+    /// Outbox entries delivered since the last commit, to forget.
+    pub delivered: Vec<i64>,
+}
+
+/// A Bot API call to make.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outgoing {
+    /// The chat it goes to (0 for none): delivery keeps each chat's calls in order.
+    pub chat_id: i64,
+    pub method: String,
+    pub params: Value,
+    /// A paced bulk send (a notification) rather than an interactive reply.
+    pub bulk: bool,
+}
+
+/// An outbox entry not yet delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingSend {
+    pub id: i64,
+    pub outgoing: Outgoing,
 }
 
 /// A received update as kept in the inbox.
@@ -104,11 +152,47 @@ pub struct MemoryStore {
     vars: Mutex<HashMap<(u64, Scope), Map<String, Value>>>,
     inboxes: Mutex<HashMap<u64, Inbox>>,
     next_runs: Mutex<HashMap<(u64, String), u64>>,
+    outbox: Mutex<Outbox>,
+}
+
+/// Every bot's undelivered calls, by id.
+#[derive(Debug, Default)]
+struct Outbox {
+    entries: BTreeMap<i64, (u64, Outgoing)>,
+    last_id: i64,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn write_var(&self, bot: u64, scope: Scope, name: String, value: Option<Value>) {
+        let mut vars = self.vars.lock();
+        let scoped = vars.entry((bot, scope)).or_default();
+        match value {
+            Some(value) => scoped.insert(name, value),
+            None => scoped.remove(&name),
+        };
+    }
+
+    fn mark_handled(&self, bot: u64, update_id: i64) -> bool {
+        let mut inboxes = self.inboxes.lock();
+        let inbox = inboxes.entry(bot).or_default();
+        let marked = match inbox.updates.get_mut(&update_id) {
+            Some((_, handled)) if !*handled => {
+                *handled = true;
+                true
+            }
+            _ => false,
+        };
+        while let Some(entry) = inbox.updates.first_entry()
+            && entry.get().1
+        {
+            inbox.forgotten_up_to = Some(inbox.forgotten_up_to.map_or(*entry.key(), |up_to| up_to.max(*entry.key())));
+            entry.remove();
+        }
+        marked
     }
 }
 
@@ -145,16 +229,7 @@ impl StateStore for MemoryStore {
         name: String,
         value: Option<Value>,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        let mut vars = self.vars.lock();
-        let scoped = vars.entry((bot, scope)).or_default();
-        match value {
-            Some(value) => {
-                scoped.insert(name, value);
-            }
-            None => {
-                scoped.remove(&name);
-            }
-        }
+        self.write_var(bot, scope, name, value);
         Box::pin(async { Ok(()) })
     }
 
@@ -167,6 +242,18 @@ impl StateStore for MemoryStore {
             inbox.updates.insert(update_id, (raw, false));
         }
         Box::pin(async move { Ok(stored) })
+    }
+
+    fn inbox_put_batch(&self, bot: u64, updates: Vec<(i64, String)>) -> BoxFuture<'_, Result<Vec<bool>, StoreError>> {
+        // Each put is done when it returns (in memory), so the futures are ready at once.
+        let puts: Vec<_> = updates.into_iter().map(|(id, raw)| self.inbox_put(bot, id, raw)).collect();
+        Box::pin(async move {
+            let mut stored = Vec::with_capacity(puts.len());
+            for put in puts {
+                stored.push(put.await?);
+            }
+            Ok(stored)
+        })
     }
 
     fn inbox_unhandled(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<StoredUpdate>, StoreError>> {
@@ -183,22 +270,14 @@ impl StateStore for MemoryStore {
     }
 
     fn inbox_mark_handled(&self, bot: u64, update_id: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
-        let mut inboxes = self.inboxes.lock();
-        let inbox = inboxes.entry(bot).or_default();
-        let marked = match inbox.updates.get_mut(&update_id) {
-            Some((_, handled)) if !*handled => {
-                *handled = true;
-                true
-            }
-            _ => false,
-        };
-        while let Some(entry) = inbox.updates.first_entry()
-            && entry.get().1
-        {
-            inbox.forgotten_up_to = Some(inbox.forgotten_up_to.map_or(*entry.key(), |up_to| up_to.max(*entry.key())));
-            entry.remove();
-        }
+        let marked = self.mark_handled(bot, update_id);
         Box::pin(async move { Ok(marked) })
+    }
+
+    fn inbox_prune(&self, _bot: u64, _handled_before: u64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        // The memory inbox forgets an update as soon as it and every update before it were
+        // handled (see `Inbox`): nothing is left to prune.
+        Box::pin(async { Ok(0) })
     }
 
     fn load_next_run(&self, bot: u64, job: &str) -> BoxFuture<'_, Result<Option<u64>, StoreError>> {
@@ -232,6 +311,51 @@ impl StateStore for MemoryStore {
             };
         }
         Box::pin(async move { Ok(won) })
+    }
+
+    fn commit(&self, batch: Vec<Commit>) -> BoxFuture<'_, Result<Vec<Vec<i64>>, StoreError>> {
+        let mut ids = Vec::with_capacity(batch.len());
+        for commit in batch {
+            let bot = commit.bot;
+            if let Some((chat, state)) = commit.chat {
+                self.chats.lock().insert((bot, chat), state);
+            }
+            for (scope, name, value) in commit.vars {
+                self.write_var(bot, scope, name, value);
+            }
+            if let Some(update_id) = commit.handled {
+                self.mark_handled(bot, update_id);
+            }
+            let mut outbox = self.outbox.lock();
+            for id in commit.delivered {
+                outbox.entries.remove(&id);
+            }
+            let pushed = commit
+                .outbox
+                .into_iter()
+                .map(|outgoing| {
+                    outbox.last_id += 1;
+                    let id = outbox.last_id;
+                    outbox.entries.insert(id, (bot, outgoing));
+                    id
+                })
+                .collect();
+            ids.push(pushed);
+        }
+        Box::pin(async move { Ok(ids) })
+    }
+
+    fn outbox_pending(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<PendingSend>, StoreError>> {
+        let pending = self
+            .outbox
+            .lock()
+            .entries
+            .iter()
+            .filter(|(_, (owner, _))| *owner == bot)
+            .take(limit as usize)
+            .map(|(id, (_, outgoing))| PendingSend { id: *id, outgoing: outgoing.clone() })
+            .collect();
+        Box::pin(async move { Ok(pending) })
     }
 }
 

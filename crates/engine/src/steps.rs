@@ -10,7 +10,7 @@ use telegram::flood::Priority;
 use crate::error::EngineError;
 use crate::event::{Event, Kind};
 use crate::runtime::{BotContext, Loaded};
-use crate::state::{BoxFuture, ChatState, Scope};
+use crate::state::{BoxFuture, ChatState, Commit, Outgoing, Scope};
 use crate::{forms, i18n, triggers};
 
 /// How deep `goto` chains (a scene's `on_enter` going to another) and nested steps may go.
@@ -48,10 +48,29 @@ pub struct Run<'a> {
     job: bool,
     /// The page of buttons made from a list that is being shown (a ‹ › press), else 0.
     page: usize,
+    /// What the steps changed so far, committed together when the handler ends.
+    pub effects: Effects,
+    /// Held from the first write to a bot-wide variable until the commit.
+    bot_vars_lock: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+/// A handler's outcome: what to commit, and the bot-variable lock to release after the commit.
+pub struct Handled {
+    pub commit: Commit,
+    pub lock: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+/// The variable writes and Bot API calls of a handler run, held until it ends: they commit
+/// together with the chat's state (see the outbox module), and a failed run leaves none.
+#[derive(Debug, Default)]
+pub struct Effects {
+    pub vars: Vec<(Scope, String, Option<Value>)>,
+    pub outbox: Vec<Outgoing>,
 }
 
 /// Handles one update end to end; the caller runs it under the time budget.
-pub async fn handle_update(bot: Arc<BotContext>, loaded: Arc<Loaded>, event: Event) -> Result<(), EngineError> {
+/// Returns what to commit; the caller marks the update handled in it.
+pub async fn handle_update(bot: Arc<BotContext>, loaded: Arc<Loaded>, event: Event) -> Result<Handled, EngineError> {
     let file = &loaded.file;
     let locale = i18n::user_locale(file, event.language_code.as_deref());
     let roles = triggers::roles_of(file, event.user_id);
@@ -62,10 +81,10 @@ pub async fn handle_update(bot: Arc<BotContext>, loaded: Arc<Loaded>, event: Eve
             if let Some(reply) = &limits.reply {
                 let mut run = Run::new(&bot, &loaded, &event, locale, ChatState::default()).await?;
                 let text = run.text(reply)?;
-                run.send(Priority::Interactive, "sendMessage", &json!({"chat_id": event.chat_id, "text": text}))
-                    .await?;
+                run.send("sendMessage", json!({"chat_id": event.chat_id, "text": text}));
+                return Ok(run.into_commit(false));
             }
-            return Ok(());
+            return Ok(Handled { commit: Commit { bot: bot.bot_id, ..Commit::default() }, lock: None });
         }
     }
     let stored = bot.store.load_chat(bot.bot_id, event.chat_id).await?;
@@ -74,17 +93,15 @@ pub async fn handle_update(bot: Arc<BotContext>, loaded: Arc<Loaded>, event: Eve
     run.dispatch(&roles).await?;
     if let Some(id) = event.callback_id().filter(|_| !run.callback_answered) {
         // A pressed button spins until answered; answer it even if no step did.
-        run.send(Priority::Interactive, "answerCallbackQuery", &json!({"callback_query_id": id})).await?;
+        run.send("answerCallbackQuery", json!({"callback_query_id": id}));
     }
-    let mut state = run.state;
-    state.generation = loaded.generation;
-    bot.store.save_chat(bot.bot_id, event.chat_id, state).await?;
-    Ok(())
+    run.state.generation = loaded.generation;
+    Ok(run.into_commit(true))
 }
 
 /// Runs the steps of the job `name`: in the default locale, with the bot's variables and no
 /// chat, user or message.
-pub async fn run_job(bot: Arc<BotContext>, loaded: Arc<Loaded>, name: String) -> Result<(), EngineError> {
+pub async fn run_job(bot: Arc<BotContext>, loaded: Arc<Loaded>, name: String) -> Result<Handled, EngineError> {
     let file = &loaded.file;
     let job = file.jobs.get(&name).ok_or_else(|| EngineError::Step(format!("no job {name:?}")))?;
     let event = Event {
@@ -105,7 +122,7 @@ pub async fn run_job(bot: Arc<BotContext>, loaded: Arc<Loaded>, name: String) ->
     }
     run.cache = None;
     run.run_steps(&job.steps).await?;
-    Ok(())
+    Ok(run.into_commit(false))
 }
 
 /// A chat's state under the current bot version. After a reload, a chat mid-form keeps going
@@ -128,8 +145,8 @@ fn reconcile(file: &BotFile, generation: u64, stored: Option<ChatState>) -> Chat
     state
 }
 
-/// What the user is told when handling their update failed.
-pub async fn send_error_reply(bot: &BotContext, loaded: &Loaded, event: &Event) -> Result<(), EngineError> {
+/// What the user is told when handling their update failed: the calls to commit.
+pub fn error_reply(loaded: &Loaded, event: &Event) -> Vec<Outgoing> {
     let file = &loaded.file;
     let locale = i18n::user_locale(file, event.language_code.as_deref());
     let text = match &file.errors {
@@ -140,15 +157,15 @@ pub async fn send_error_reply(bot: &BotContext, loaded: &Loaded, event: &Event) 
         }
         None => DEFAULT_ERROR_REPLY.to_owned(),
     };
+    let chat_id = event.chat_id;
+    let mut calls = Vec::new();
     if let Some(id) = event.callback_id() {
-        let _: Result<Value, _> =
-            bot.scheduler.call(Priority::Interactive, "answerCallbackQuery", &json!({"callback_query_id": id})).await;
+        let params = json!({"callback_query_id": id});
+        calls.push(Outgoing { chat_id, method: "answerCallbackQuery".into(), params, bulk: false });
     }
-    let _: Value = bot
-        .scheduler
-        .call(Priority::Interactive, "sendMessage", &json!({"chat_id": event.chat_id, "text": text}))
-        .await?;
-    Ok(())
+    let params = json!({"chat_id": chat_id, "text": text});
+    calls.push(Outgoing { chat_id, method: "sendMessage".into(), params, bulk: false });
+    calls
 }
 
 impl<'a> Run<'a> {
@@ -171,6 +188,8 @@ impl<'a> Run<'a> {
         ctx.insert("chat_vars".into(), Value::Object(chat_vars));
         ctx.insert("bot".into(), Value::Object(bot_vars));
         ctx.insert("locale".into(), Value::String(locale.clone()));
+        let roles = loaded.file.roles.iter().map(|(name, role)| (name.clone(), json!(role.users))).collect();
+        ctx.insert("roles".into(), Value::Object(roles));
         ctx.insert("result".into(), Value::Null);
         let form = state.form.as_ref().map(|f| Value::Object(f.answers.clone())).unwrap_or_else(|| json!({}));
         ctx.insert("form".into(), form);
@@ -198,6 +217,8 @@ impl<'a> Run<'a> {
             depth: 0,
             job: false,
             page: 0,
+            effects: Effects::default(),
+            bot_vars_lock: None,
         })
     }
 
@@ -214,7 +235,7 @@ impl<'a> Run<'a> {
             && let Some(rest) = data.strip_prefix(PAGE_PREFIX)
         {
             let id = id.clone();
-            self.send(Priority::Interactive, "answerCallbackQuery", &json!({"callback_query_id": id})).await?;
+            self.send("answerCallbackQuery", json!({"callback_query_id": id}));
             self.callback_answered = true;
             let (list, page) = rest.split_once(':').unwrap_or((rest, "0"));
             let spec = list.parse::<usize>().ok().and_then(|i| paged_messages(self.file()).get(i).copied());
@@ -223,7 +244,7 @@ impl<'a> Run<'a> {
                 return Ok(());
             };
             self.page = page.parse().unwrap_or(0);
-            let outcome = self.send_spec(spec, true).await;
+            let outcome = self.send_spec(spec, true);
             self.page = 0;
             outcome?;
             return Ok(());
@@ -232,7 +253,7 @@ impl<'a> Run<'a> {
             && let Some(scene) = data.strip_prefix(GOTO_PREFIX)
         {
             let id = id.clone();
-            self.send(Priority::Interactive, "answerCallbackQuery", &json!({"callback_query_id": id})).await?;
+            self.send("answerCallbackQuery", json!({"callback_query_id": id}));
             self.callback_answered = true;
             return self.enter(scene).await;
         }
@@ -294,9 +315,53 @@ impl<'a> Run<'a> {
         self.loaded.templates.eval(expr, &ctx)
     }
 
-    /// Sends one Bot API request through the bot's flood scheduler and waits for its result.
-    pub async fn send(&self, priority: Priority, method: &str, params: &Value) -> Result<Value, EngineError> {
-        Ok(self.bot.scheduler.call(priority, method, params).await?)
+    /// Queues a Bot API call to the outbox: it is made once the handler's effects are
+    /// committed.
+    pub fn send(&mut self, method: &str, params: Value) {
+        self.queue(method, params, false);
+    }
+
+    fn queue(&mut self, method: &str, params: Value, bulk: bool) {
+        let chat_id = params.get("chat_id").and_then(Value::as_i64).unwrap_or(self.event.chat_id);
+        self.effects.outbox.push(Outgoing { chat_id, method: method.to_owned(), params, bulk });
+    }
+
+    /// Makes a Bot API call now and returns its result, for steps that need it (a dice's value,
+    /// a poll's id). The calls queued before it are made first, so the chat sees them in order;
+    /// they are then outside the outbox, and a crash before the commit repeats them.
+    pub async fn call(&mut self, method: &str, params: Value) -> Result<Value, EngineError> {
+        for queued in std::mem::take(&mut self.effects.outbox) {
+            let priority = if queued.bulk { Priority::Bulk } else { Priority::Interactive };
+            let _: Value = self.bot.scheduler.call(priority, &queued.method, &queued.params).await?;
+        }
+        Ok(self.bot.scheduler.call(Priority::Interactive, method, &params).await?)
+    }
+
+    /// The handler's effects as one commit; `with_chat` includes the chat's state.
+    fn into_commit(self, with_chat: bool) -> Handled {
+        let commit = Commit {
+            bot: self.bot.bot_id,
+            chat: with_chat.then_some((self.event.chat_id, self.state)),
+            vars: self.effects.vars,
+            outbox: self.effects.outbox,
+            handled: None,
+            delivered: Vec::new(),
+        };
+        Handled { commit, lock: self.bot_vars_lock }
+    }
+
+    /// Before a step writes `key`: a write to a bot-wide variable takes the bot's variable lock
+    /// (held until the commit) and reads the bot's variables afresh, so handlers of different
+    /// chats that update the same bot variable (`bot.subscribers + [from.id]`) do it one after
+    /// the other instead of losing each other's changes.
+    async fn before_write(&mut self, key: &str) -> Result<(), EngineError> {
+        if !key.starts_with("bot.") || self.bot_vars_lock.is_some() {
+            return Ok(());
+        }
+        self.bot_vars_lock = Some(Arc::clone(&self.bot.bot_vars).lock_owned().await);
+        let fresh = self.bot.store.load_vars(self.bot.bot_id, Scope::Bot).await?;
+        self.set_ctx("bot", Value::Object(with_defaults(&self.file().variables.bot, fresh)));
+        Ok(())
     }
 
     pub fn run_steps<'s>(&'s mut self, steps: &'a [Step]) -> BoxFuture<'s, Result<Flow, EngineError>> {
@@ -336,31 +401,27 @@ impl<'a> Run<'a> {
             return Err(EngineError::Step("a job has no chat to reply to; use notify".into()));
         }
         match step {
-            Step::Reply(reply) => {
-                let message = self.reply(reply, false).await?;
-                self.set_ctx("result", message);
-            }
-            Step::Edit(reply) => {
-                let message = self.reply(reply, true).await?;
-                self.set_ctx("result", message);
-            }
-            Step::Answer(answer) => self.answer(answer).await?,
+            Step::Reply(reply) => self.reply(reply, false)?,
+            Step::Edit(reply) => self.reply(reply, true)?,
+            Step::Answer(answer) => self.answer(answer)?,
             Step::Delete(_) => {
                 let Some(message_id) = self.event.message_id() else {
                     return Err(EngineError::Step("delete: the update is about no message".into()));
                 };
                 let params = json!({"chat_id": self.event.chat_id, "message_id": message_id});
-                self.send(Priority::Interactive, "deleteMessage", &params).await?;
+                self.send("deleteMessage", params);
             }
             Step::Set(values) => {
                 for (key, template) in values {
+                    self.before_write(key).await?;
                     let raw = self.render(template)?;
-                    self.set_var(key, Some(raw)).await?;
+                    self.set_var(key, Some(raw))?;
                 }
             }
             Step::Unset(keys) => {
                 for key in keys {
-                    self.set_var(key, None).await?;
+                    self.before_write(key).await?;
+                    self.set_var(key, None)?;
                 }
             }
             Step::Goto(scene) => {
@@ -391,7 +452,7 @@ impl<'a> Run<'a> {
             Step::ForEach(each) => return self.for_each(each).await,
             Step::Dice(emoji) => {
                 let params = json!({"chat_id": self.event.chat_id, "emoji": emoji});
-                let message = self.send(Priority::Interactive, "sendDice", &params).await?;
+                let message = self.call("sendDice", params).await?;
                 let value = message.pointer("/dice/value").cloned().unwrap_or(Value::Null);
                 self.set_ctx("result", json!({"value": value, "message": message}));
             }
@@ -410,20 +471,34 @@ impl<'a> Run<'a> {
                     params["type"] = json!("quiz");
                     params["correct_option_id"] = json!(correct);
                 }
-                let message = self.send(Priority::Interactive, "sendPoll", &params).await?;
+                let message = self.call("sendPoll", params).await?;
                 self.set_ctx("result", message);
             }
-            Step::Notify(notify) => self.notify(notify).await?,
-            Step::AnswerInline(inline) => self.answer_inline(inline).await?,
+            Step::Notify(notify) => self.notify(notify)?,
+            Step::AnswerInline(inline) => self.answer_inline(inline)?,
             Step::Http(request) => {
                 let result = self.http(request).await?;
                 if let Some(target) = &request.save {
-                    self.set_var(target, Some(result.to_string())).await?;
+                    self.before_write(target).await?;
+                    self.set_var(target, Some(result.to_string()))?;
                 }
                 self.set_ctx("result", result);
             }
+            Step::Insert(_)
+            | Step::Update(_)
+            | Step::Remove(_)
+            | Step::Query(_)
+            | Step::Count(_)
+            | Step::Search(_)
+            | Step::Emit(_) => crate::records::step(self, step).await?,
+            Step::Feed(feed) => crate::feeds::step(self, feed).await?,
         }
         Ok(Flow::Next)
+    }
+
+    /// Whether this is a scheduled job's run (no chat, user or message).
+    pub fn is_job(&self) -> bool {
+        self.job
     }
 
     /// Moves the chat to `scene`: runs its `on_enter`, then starts its form.
@@ -467,7 +542,7 @@ impl<'a> Run<'a> {
         Ok(flow)
     }
 
-    async fn answer(&mut self, answer: &schema::Answer) -> Result<(), EngineError> {
+    fn answer(&mut self, answer: &schema::Answer) -> Result<(), EngineError> {
         let Some(id) = self.event.callback_id() else {
             tracing::debug!("answer: the update is not a pressed button, skipped");
             return Ok(());
@@ -480,13 +555,13 @@ impl<'a> Run<'a> {
         if let Some(text) = text {
             params["text"] = json!(text);
         }
-        self.send(Priority::Interactive, "answerCallbackQuery", &params).await?;
+        self.send("answerCallbackQuery", params);
         self.callback_answered = true;
         Ok(())
     }
 
-    /// Sends (or edits) a message; returns the Bot API's message.
-    pub async fn reply(&mut self, reply: &'a Reply, edit: bool) -> Result<Value, EngineError> {
+    /// Sends (or edits) a message.
+    pub fn reply(&mut self, reply: &'a Reply, edit: bool) -> Result<(), EngineError> {
         let plain;
         let spec = match reply {
             Reply::Text(text) => {
@@ -495,20 +570,34 @@ impl<'a> Run<'a> {
             }
             Reply::Full(spec) => spec,
         };
-        self.send_spec(spec, edit).await
+        self.send_spec(spec, edit)
     }
 
     /// Sends (or edits, for a pressed button) the message `spec`.
-    async fn send_spec(&mut self, spec: &ReplySpec, edit: bool) -> Result<Value, EngineError> {
+    fn send_spec(&mut self, spec: &ReplySpec, edit: bool) -> Result<(), EngineError> {
         let mut params = self.message_params(spec, self.event.chat_id)?;
+        // Telegram would refuse it after the commit, where only a log line would tell; refuse
+        // it here so the error reply answers.
+        if params.get("photo").is_none() && params["text"].as_str().is_some_and(|t| t.trim().is_empty()) {
+            return Err(EngineError::Step("reply: the message text is empty".into()));
+        }
         let edited = match (edit, &self.event.kind) {
             (true, Kind::Callback { message_id: Some(id), .. }) => Some(*id),
             _ => None,
         };
         if let Some(message_id) = edited {
             params["message_id"] = json!(message_id);
-            let method = if params.get("photo").is_some() {
-                params.as_object_mut().map(|p| p.remove("photo"));
+            // A message with a photo (or other media) has a caption, not a text, to edit.
+            let media = ["photo", "video", "animation", "document", "audio"]
+                .iter()
+                .any(|key| self.event.message.get(key).is_some_and(|v| !v.is_null()));
+            let method = if params.get("photo").is_some() || media {
+                if let Some(p) = params.as_object_mut() {
+                    p.remove("photo");
+                    if let Some(text) = p.remove("text") {
+                        p.insert("caption".into(), text);
+                    }
+                }
                 "editMessageCaption"
             } else {
                 "editMessageText"
@@ -516,13 +605,15 @@ impl<'a> Run<'a> {
             if params.pointer("/reply_markup/inline_keyboard").is_none() {
                 params.as_object_mut().map(|p| p.remove("reply_markup"));
             }
-            return self.send(Priority::Interactive, method, &params).await;
+            self.send(method, params);
+            return Ok(());
         }
         if edit {
             tracing::debug!("edit: the update is not a pressed button, sending a new message");
         }
         let method = if params.get("photo").is_some() { "sendPhoto" } else { "sendMessage" };
-        self.send(Priority::Interactive, method, &params).await
+        self.send(method, params);
+        Ok(())
     }
 
     /// The parameters of sendMessage/sendPhoto for `spec` (text, photo, parse mode, markup).
@@ -623,7 +714,7 @@ impl<'a> Run<'a> {
         Ok(json!({"text": text, "callback_data": data}))
     }
 
-    async fn notify(&mut self, notify: &'a schema::Notify) -> Result<(), EngineError> {
+    fn notify(&mut self, notify: &'a schema::Notify) -> Result<(), EngineError> {
         let targets: Vec<i64> = match self.eval(&notify.to)? {
             Value::Array(ids) => ids.iter().filter_map(chat_id_of).collect(),
             Value::Null => Vec::new(),
@@ -642,21 +733,14 @@ impl<'a> Run<'a> {
         for chat_id in &targets {
             let mut params = template.clone();
             params["chat_id"] = json!(chat_id);
-            let request = telegram::Request::new(method, &params)?;
-            let handle = self.bot.scheduler.submit::<Value>(Priority::Bulk, request).await?;
-            let (bot_id, chat_id) = (self.bot.bot_id, *chat_id);
-            // Bulk sends are paced; the handler does not wait for them.
-            tokio::spawn(async move {
-                if let Err(error) = handle.await {
-                    tracing::warn!(bot_id, chat_id, %error, "notification not delivered");
-                }
-            });
+            // Paced in the bulk lane once committed.
+            self.queue(method, params, true);
         }
         self.set_ctx("result", json!({"sent": targets.len()}));
         Ok(())
     }
 
-    async fn answer_inline(&mut self, inline: &'a schema::AnswerInline) -> Result<(), EngineError> {
+    fn answer_inline(&mut self, inline: &'a schema::AnswerInline) -> Result<(), EngineError> {
         let Kind::InlineQuery { id, .. } = &self.event.kind else {
             return Err(EngineError::Step("answer_inline: the update is not an inline query".into()));
         };
@@ -678,7 +762,7 @@ impl<'a> Run<'a> {
             results.push(article);
         }
         let params = json!({"inline_query_id": id, "results": results, "cache_time": 0});
-        self.send(Priority::Interactive, "answerInlineQuery", &params).await?;
+        self.send("answerInlineQuery", params);
         Ok(())
     }
 
@@ -747,7 +831,7 @@ impl<'a> Run<'a> {
 
     /// `set`/`unset` of `user.x`, `chat.x` (or `chat_vars.x`) and `bot.x`; `raw` is typed by
     /// the variable's declaration, or guessed when undeclared.
-    pub async fn set_var(&mut self, key: &str, raw: Option<String>) -> Result<(), EngineError> {
+    pub fn set_var(&mut self, key: &str, raw: Option<String>) -> Result<(), EngineError> {
         let (scope_name, name) =
             key.split_once('.').ok_or_else(|| EngineError::Step(format!("set: {key:?} is not scope.name")))?;
         let vars = &self.file().variables;
@@ -766,7 +850,7 @@ impl<'a> Run<'a> {
             }
             None => None,
         };
-        self.bot.store.set_var(self.bot.bot_id, scope, name.to_owned(), value.clone()).await?;
+        self.effects.vars.push((scope, name.to_owned(), value.clone()));
         if let Some(Value::Object(map)) = self.ctx.get_mut(ctx_key) {
             match value {
                 Some(value) => map.insert(name.to_owned(), value),

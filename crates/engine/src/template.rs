@@ -44,6 +44,8 @@ impl Templates {
         let texts = Arc::new(file.texts.clone());
         let default_locale = file.bot.default_locale.clone();
         env.add_function("t", move |state: &State, key: String| translate(state, &texts, &default_locale, &key));
+        crate::releases::register(&mut env);
+        env.add_function("distance_km", distance_km);
 
         let mut collector = Collector::default();
         collector.file(file);
@@ -140,6 +142,19 @@ fn translate(
     let ctx: BTreeMap<&str, JinjaValue> =
         CONTEXT_KEYS.iter().filter_map(|name| state.lookup(name).map(|value| (*name, value))).collect();
     Ok(JinjaValue::from(template.render(ctx)?))
+}
+
+/// `distance_km(lat1, lon1, lat2, lon2)`: the great-circle distance between two points in
+/// kilometres (haversine), to one decimal.
+fn distance_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> Result<f64, minijinja::Error> {
+    let all_finite = [lat1, lon1, lat2, lon2].iter().all(|x| x.is_finite());
+    if !all_finite || lat1.abs() > 90.0 || lat2.abs() > 90.0 {
+        return Err(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            format!("distance_km: ({lat1}, {lon1}) – ({lat2}, {lon2}) are not coordinates"),
+        ));
+    }
+    Ok((crate::geo::distance_km(lat1, lon1, lat2, lon2) * 10.0).round() / 10.0)
 }
 
 /// The top-level names of the template context; the validator checks templates against the same list.
@@ -253,6 +268,18 @@ impl Collector {
         }
     }
 
+    /// The values of a `where`: values, templates or expressions.
+    fn filters(&mut self, filters: &BTreeMap<String, schema::FieldFilter>) {
+        for filter in filters.values() {
+            match filter {
+                schema::FieldFilter::Equals(value) => self.json(value),
+                schema::FieldFilter::Compare(comparison) => {
+                    comparison.ops().into_iter().for_each(|(_, v)| self.json(v))
+                }
+            }
+        }
+    }
+
     fn steps(&mut self, steps: &[Step]) {
         for step in steps {
             match step {
@@ -288,6 +315,27 @@ impl Collector {
                     request.headers.values().chain(request.query.values()).for_each(|v| self.template(v));
                     request.json.iter().for_each(|body| self.json(body));
                 }
+                Step::Insert(insert) => insert.values.values().for_each(|v| self.json(v)),
+                Step::Update(update) => {
+                    update.id.iter().for_each(|v| self.json(v));
+                    self.filters(&update.filter);
+                    update.set.values().for_each(|v| self.json(v));
+                }
+                Step::Remove(remove) => {
+                    remove.id.iter().for_each(|v| self.json(v));
+                    self.filters(&remove.filter);
+                }
+                Step::Query(query) => {
+                    query.id.iter().chain(query.offset.iter()).for_each(|v| self.json(v));
+                    if let Some(near) = &query.near {
+                        [&near.lat, &near.lon, &near.within_km].into_iter().for_each(|v| self.json(v));
+                    }
+                    self.filters(&query.filter);
+                }
+                Step::Count(count) => self.filters(&count.filter),
+                Step::Search(search) => self.template(&search.text),
+                Step::Emit(emit) => emit.data.iter().for_each(|v| self.json(v)),
+                Step::Feed(feed) => self.template(&feed.url),
                 Step::Delete(_) | Step::Unset(_) | Step::Goto(_) | Step::Call(_) | Step::Return(_) | Step::Dice(_) => {}
             }
         }
@@ -327,6 +375,17 @@ mod tests {
             Err(EngineError::Templates(errors)) => assert_eq!(errors.len(), 2, "{errors:?}"),
             other => panic!("expected template errors, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn distance_km_is_a_function() {
+        let source = "{{ distance_km(52.52437, 13.41053, 53.55073, 9.99302) }} {{ distance_km(1, 2, 1, 2) }}";
+        let bot = file(None, source);
+        let templates = Templates::compile(&bot, DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
+        assert_eq!(templates.render(source, &JinjaValue::from(())).unwrap(), "255.4 0.0");
+        let bad = "{{ distance_km(100, 0, 0, 0) }}";
+        let templates = Templates::compile(&file(None, bad), DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
+        assert!(templates.render(bad, &JinjaValue::from(())).is_err());
     }
 
     #[test]

@@ -93,6 +93,7 @@ on:
   - callback: go
     do:
       - answer: "going"
+      - dice: "🎲"
       - reply: "went"
 "#,
         )
@@ -103,17 +104,19 @@ on:
     assert_eq!(sent, ["Go?"]);
     let (events, _) = world.events(bot, ann, 0, 0).await;
     let message_id = events.iter().find(|e| e["kind"] == "sent").and_then(|e| e["message"]["message_id"].as_i64());
-    // answerCallbackQuery is held for longer than the budget.
+    // sendDice (a call the handler waits for) is held for longer than the budget.
     world
         .post(
             &format!("/sandbox/bots/{}/faults", bot.id),
-            json!({"count": 1, "delay_ms": 3000, "methods": ["answerCallbackQuery"]}),
+            json!({"count": 1, "delay_ms": 3000, "methods": ["sendDice"]}),
         )
         .await;
     world.act(bot, "callback", ann, json!({"message_id": message_id, "data": "go"})).await;
     world.wait_handled(bot, 2).await;
-    let (sent, _) = world.wait_sent(bot, ann, seq, 1).await;
-    assert_eq!(sent, ["Too slow, sorry"], "the handler was cut off before `went`");
+    // The dice still goes out (the scheduler keeps the chat's order, so the error reply waits
+    // for it), but the handler was cut off before `went`.
+    let (sent, _) = world.wait_sent(bot, ann, seq, 2).await;
+    assert_eq!(sent, ["", "Too slow, sorry"], "a dice (no text), then the error reply");
 }
 
 const FORM_V1: &str = r#"

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{World, test_config};
-use engine::{EngineConfig, MemoryStore, StateStore};
+use engine::{Commit, EngineConfig, MemoryStore, Outgoing, Scope, StateStore};
 use serde_json::json;
 
 const ECHO: &str = r#"
@@ -51,5 +51,73 @@ async fn a_crashed_runs_updates_are_replayed_once_and_redeliveries_dropped() {
     world.wait_handled(bot, 2).await;
     assert_eq!(*world.engine.handled(bot.handle).unwrap().borrow(), 2, "the unknown update is not dispatched");
     assert!(store.inbox_unhandled(bot_id, 10).await.unwrap().is_empty(), "everything is marked handled");
+    world.engine.stop(bot.handle).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_a_crash_left_in_the_outbox_are_delivered_first_at_start() {
+    let store = Arc::new(MemoryStore::new());
+    let mut world = World::start(EngineConfig { store: store.clone(), ..test_config() }).await;
+    let (bot_id, token) = world.register_bot().await;
+    let ann = world.user("Ann", "en").await;
+    // What the crashed run committed but had not delivered: a reply to Ann.
+    let reply = |text: &str| Outgoing {
+        chat_id: ann,
+        method: "sendMessage".into(),
+        params: json!({"chat_id": ann, "text": text}),
+        bulk: false,
+    };
+    let committed = Commit { bot: bot_id, outbox: vec![reply("left over")], ..Commit::default() };
+    let ids = store.commit(vec![committed]).await.unwrap();
+    let left_over = ids[0][0];
+
+    // Ann wrote meanwhile (which also opens her chat with the bot): the update waits in the
+    // sandbox until the bot polls, which it does only after delivering its outbox.
+    world.post("/sandbox/act/text", json!({"bot_id": bot_id, "user_id": ann, "text": "new"})).await;
+    let file = schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
+    let bot = world.run_bot(file, bot_id, &token).await;
+    let (texts, _) = world.wait_sent(bot, ann, 0, 2).await;
+    assert_eq!(texts, ["left over", "You said: new"], "the outbox goes first, in order");
+    world.wait_handled(bot, 1).await;
+    let pending = store.outbox_pending(bot_id, 10).await.unwrap();
+    assert!(pending.iter().all(|p| p.id != left_over), "a delivered call is forgotten: {pending:?}");
+    world.engine.stop(bot.handle).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_handler_changes_nothing_and_sends_only_the_error_reply() {
+    let store = Arc::new(MemoryStore::new());
+    let mut world = World::start(EngineConfig { store: store.clone(), ..test_config() }).await;
+    let bot = world
+        .bot(
+            r#"
+ferrogram: 1
+bot: {name: counter}
+variables:
+  user:
+    count: {type: number, default: 0}
+errors: {reply: "Sorry"}
+on:
+  - text: fail
+    do:
+      - set: {user.count: "{{ user.count + 1 }}"}
+      - reply: "counted {{ user.count }}"
+      # Loopback is refused by the SSRF guard: the step fails after the set and the reply.
+      - http: {url: "http://127.0.0.1:9/refused"}
+  - text: any
+    do:
+      - set: {user.count: "{{ user.count + 1 }}"}
+      - reply: "count {{ user.count }}"
+"#,
+        )
+        .await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "text", ann, json!({"text": "fail"})).await;
+    world.act(bot, "text", ann, json!({"text": "hello"})).await;
+    world.wait_handled(bot, 2).await;
+    let (texts, _) = world.wait_sent(bot, ann, 0, 2).await;
+    assert_eq!(texts, ["Sorry", "count 1"], "neither the reply nor the count of the failed handler remain");
+    let vars = store.load_vars(bot.id, Scope::User(ann)).await.unwrap();
+    assert_eq!(vars["count"], json!(1));
     world.engine.stop(bot.handle).await.unwrap();
 }

@@ -12,12 +12,16 @@
 //! | cell | action |
 //! |---|---|
 //! | `/name payload` | sends the command (payload optional) |
-//! | `press "Label"` | presses the inline button labelled `Label` on the latest message that has one |
+//! | `press "Label"` | presses the inline button labelled `Label` on the latest message of the user's chat that has one |
 //! | `send photo` or `send photo "caption"` | sends a photo |
 //! | `send location 52.5, 13.4` | sends a location |
 //! | `send contact +4930123 Ann` | shares a contact (phone, first name) |
-//! | `(as Ivan, ru)` | later rows are played by a new user Ivan with language `ru` (answers: empty) |
+//! | `(as Ivan, ru)` | later rows are played by a new user Ivan with language `ru` (answers: empty); for a user already played, by that user again, and the answers are what the bot sent to their chat meanwhile (a `notify`) |
+//! | `(in group Title)` | later rows are played in the group `Title` (created with the current user and the bot, or joined by the current user), until the next `(as …)` |
 //! | anything else | sends it as a text message |
+//!
+//! `{fixtures}` in a cell is the URL of a local server of `examples/fixtures/` (recorded API
+//! answers and feeds; see `common/fixtures.rs`), which the bots' `http` and `feed` steps may call.
 //!
 //! **bot answers** — everything the bot did in that user's chat in response, in order,
 //! separated by ` / `; empty when it did nothing:
@@ -100,32 +104,111 @@ async fn play(yaml: &Path, transcript: &Path) -> Vec<String> {
     let name = yaml.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let file = schema::load(yaml).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     let rows = parse(&std::fs::read_to_string(transcript).expect("transcript readable"));
-    let mut world = World::start(test_config()).await;
+    let fixtures = common::fixtures::FixtureServer::start().await;
+    let mut config = test_config();
+    fixtures.allow(&mut config);
+    let mut world = World::start(config).await;
     let bot = world.bot_file(file).await;
+    // Groups by title; the group the current user plays in (`None`: their private chat).
+    let mut groups: HashMap<String, i64> = HashMap::new();
+    let mut members: std::collections::HashSet<(i64, i64)> = std::collections::HashSet::new();
+    let mut group: Option<i64> = None;
     let mut user = world.user("Ann", "en").await;
-    let mut buttons: HashMap<i64, Vec<(String, String)>> = HashMap::new();
-    let mut last_seq = 0;
+    // Users by first name, and the last event of their chat the transcript has shown.
+    let mut users: HashMap<String, i64> = HashMap::from([("Ann".to_owned(), user)]);
+    let mut seen: HashMap<i64, u64> = HashMap::new();
+    // Inline buttons by (chat, message id).
+    let mut buttons: HashMap<(i64, i64), Vec<(String, String)>> = HashMap::new();
     let mut handled = 0;
     let mut failures = Vec::new();
-    for row in rows {
-        if let Some(spec) = row.action.strip_prefix("(as ").and_then(|s| s.strip_suffix(')')) {
-            let (first_name, language) = spec.split_once(',').map_or((spec, "en"), |(n, l)| (n.trim(), l.trim()));
-            user = world.user(first_name, language).await;
+    for mut row in rows {
+        row.action = row.action.replace("{fixtures}", &fixtures.url);
+        row.expected = row.expected.replace("{fixtures}", &fixtures.url);
+        if let Some(title) = row.action.strip_prefix("(in group ").and_then(|s| s.strip_suffix(')')) {
+            let chat = match groups.get(title) {
+                Some(&chat) if members.contains(&(chat, user)) => chat,
+                Some(&chat) => {
+                    // Joining posts a service message the bot handles.
+                    world.post(&format!("/sandbox/groups/{chat}/join"), json!({"user_id": user})).await;
+                    handled += 1;
+                    world.wait_handled(bot, handled).await;
+                    chat
+                }
+                None => {
+                    let body = json!({"title": title, "members": [user], "bots": [bot.id]});
+                    let created = world.post("/sandbox/groups", body).await;
+                    created["id"].as_i64().expect("group id")
+                }
+            };
+            groups.insert(title.to_owned(), chat);
+            members.insert((chat, user));
+            let (_, seq) = world.events(bot, chat, seen.get(&chat).copied().unwrap_or(0), 0).await;
+            seen.insert(chat, seq);
+            group = Some(chat);
             continue;
         }
-        let (kind, body) = match action(&row.action, &buttons) {
+        if let Some(spec) = row.action.strip_prefix("(as ").and_then(|s| s.strip_suffix(')')) {
+            group = None;
+            let (first_name, language) = spec.split_once(',').map_or((spec, "en"), |(n, l)| (n.trim(), l.trim()));
+            let actual = match users.get(first_name) {
+                Some(&known) => {
+                    user = known;
+                    // What the bot sent this user meanwhile; `notify` is paced, so wait for it.
+                    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+                    let mut events = Vec::new();
+                    loop {
+                        let after = seen.get(&user).copied().unwrap_or(0);
+                        let (more, seq) = world.events(bot, user, after, u64::from(!row.expected.is_empty())).await;
+                        seen.insert(user, seq);
+                        events.extend(more);
+                        let actual = render(user, &events, &mut buttons);
+                        if actual == row.expected || tokio::time::Instant::now() >= deadline {
+                            break actual;
+                        }
+                    }
+                }
+                None => {
+                    user = world.user(first_name, language).await;
+                    users.insert(first_name.to_owned(), user);
+                    String::new()
+                }
+            };
+            if actual != row.expected {
+                failures.push(format!(
+                    "{name}:{}: `{}`\n    expected: {}\n    actual:   {}",
+                    row.line, row.action, row.expected, actual
+                ));
+            }
+            continue;
+        }
+        let chat = group.unwrap_or(user);
+        let (kind, mut body) = match action(&row.action, chat, &buttons) {
             Ok(action) => action,
             Err(error) => {
                 failures.push(format!("{name}:{}: {error}", row.line));
                 continue;
             }
         };
+        if let Some(group) = group {
+            body["chat_id"] = json!(group);
+        }
         world.act(bot, kind, user, body).await;
         handled += 1;
         world.wait_handled(bot, handled).await;
-        let (events, seq) = world.events(bot, user, last_seq, 0).await;
-        last_seq = seq;
-        let actual = render(&events, &mut buttons);
+        // A `notify` to this chat is paced after the handler ends: wait for what is still missing.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut events = Vec::new();
+        let mut timeout = 0;
+        let actual = loop {
+            let (more, seq) = world.events(bot, chat, seen.get(&chat).copied().unwrap_or(0), timeout).await;
+            seen.insert(chat, seq);
+            events.extend(more);
+            let actual = render(chat, &events, &mut buttons);
+            if actual == row.expected || row.expected.is_empty() || tokio::time::Instant::now() >= deadline {
+                break actual;
+            }
+            timeout = 1;
+        };
         if actual != row.expected {
             failures.push(format!(
                 "{name}:{}: `{}`\n    expected: {}\n    actual:   {}",
@@ -138,11 +221,16 @@ async fn play(yaml: &Path, transcript: &Path) -> Vec<String> {
 }
 
 /// The control API call for a `user does` cell.
-fn action(cell: &str, buttons: &HashMap<i64, Vec<(String, String)>>) -> Result<(&'static str, Value), String> {
+fn action(
+    cell: &str,
+    user: i64,
+    buttons: &HashMap<(i64, i64), Vec<(String, String)>>,
+) -> Result<(&'static str, Value), String> {
     if let Some(label) = cell.strip_prefix("press \"").and_then(|s| s.strip_suffix('"')) {
         let pressed = buttons
             .iter()
-            .filter_map(|(id, row)| row.iter().find(|(text, _)| text == label).map(|(_, data)| (*id, data)))
+            .filter(|((chat, _), _)| *chat == user)
+            .filter_map(|((_, id), row)| row.iter().find(|(text, _)| text == label).map(|(_, data)| (*id, data)))
             .max_by_key(|(id, _)| *id);
         let (message_id, data) = pressed.ok_or_else(|| format!("no message has a button {label:?}"))?;
         return Ok(("callback", json!({"message_id": message_id, "data": data})));
@@ -173,7 +261,7 @@ fn action(cell: &str, buttons: &HashMap<i64, Vec<(String, String)>>) -> Result<(
 }
 
 /// The `bot answers` cell for what the bot did; remembers the buttons of each message.
-fn render(events: &[Value], buttons: &mut HashMap<i64, Vec<(String, String)>>) -> String {
+fn render(chat: i64, events: &[Value], buttons: &mut HashMap<(i64, i64), Vec<(String, String)>>) -> String {
     let mut parts = Vec::new();
     for event in events {
         let kind = event["kind"].as_str().unwrap_or_default();
@@ -183,7 +271,7 @@ fn render(events: &[Value], buttons: &mut HashMap<i64, Vec<(String, String)>>) -
                 let text = message_text(message);
                 let row = inline_buttons(message);
                 if let Some(id) = message["message_id"].as_i64() {
-                    buttons.insert(id, row.clone());
+                    buttons.insert((chat, id), row.clone());
                 }
                 let labels: String = row.iter().map(|(text, _)| format!(" [{text}]")).collect();
                 let prefix = if kind == "edited" { "(edit) " } else { "" };

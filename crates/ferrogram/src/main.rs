@@ -1,5 +1,7 @@
 //! `ferrogram`: one binary for everything.
 
+mod webhook;
+
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +39,12 @@ enum Command {
     Schema(SchemaArgs),
     /// Create or update the database's tables (SQLite or PostgreSQL), then exit.
     Migrate(MigrateArgs),
+    /// Print one bot's file versions and all its data as a JSON document (restore with `import`).
+    Export(ExportArgs),
+    /// Restore a bot from an `export` document, in one transaction.
+    Import(ImportArgs),
+    /// Snapshot a SQLite database into a new file while the server keeps running.
+    Backup(BackupArgs),
 }
 
 #[derive(clap::Args)]
@@ -80,6 +88,39 @@ struct MigrateArgs {
 }
 
 #[derive(clap::Args)]
+struct ExportArgs {
+    /// The bot: its id (the Telegram id, or the sandbox id `serve` derives from its name) or its name.
+    bot: String,
+    /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    #[arg(long, env = "FERROGRAM_DATABASE_URL")]
+    database: String,
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The export document (`-` for standard input).
+    file: PathBuf,
+    /// `sqlite://PATH` (created if missing) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    #[arg(long, env = "FERROGRAM_DATABASE_URL")]
+    database: String,
+    /// Delete the bot's existing data first instead of refusing.
+    #[arg(long)]
+    replace: bool,
+    /// Put the bot's dashboard record in this workspace (by default one of the exported name).
+    #[arg(long, value_name = "ID")]
+    workspace: Option<i64>,
+}
+
+#[derive(clap::Args)]
+struct BackupArgs {
+    /// The new file to write (it must not exist).
+    path: PathBuf,
+    /// `sqlite://PATH` (PostgreSQL: use pg_dump).
+    #[arg(long, env = "FERROGRAM_DATABASE_URL")]
+    database: String,
+}
+
+#[derive(clap::Args)]
 struct RunArgs {
     /// The bot file (YAML, or JSON by its `.json` extension).
     file: PathBuf,
@@ -103,6 +144,13 @@ struct RunArgs {
     /// (repeatable): `--allow-private-http 10.0.0.5:8080`.
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port)]
     allow_private_http: Vec<(String, u16)>,
+    /// Receive updates by webhook instead of long polling: the public HTTPS base URL that
+    /// reaches `--listen` (the bot's webhook is `URL/webhook/BOT_ID`).
+    #[arg(long, value_name = "URL", conflicts_with = "sandbox", requires = "listen")]
+    webhook_url: Option<String>,
+    /// The address the webhook listener binds, e.g. `0.0.0.0:8443` (behind a TLS proxy).
+    #[arg(long, value_name = "ADDR", requires = "webhook_url")]
+    listen: Option<SocketAddr>,
 }
 
 /// `host:port`, the host possibly an IPv6 address in brackets.
@@ -151,15 +199,18 @@ async fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Validate(args)) => return validate(&args.files),
         Some(Command::Schema(args)) => return print_schema(args.markdown),
+        Some(Command::Export(args)) => return exit_code(export(args).await),
         _ => {}
     }
     init_logs(cli.log_format);
     let result = match cli.command {
         Some(Command::Sandbox(args)) => run_sandbox(args).await,
         Some(Command::Run(args)) => run_bot(args).await,
-        Some(Command::Validate(_) | Command::Schema(_)) => Ok(()),
+        Some(Command::Validate(_) | Command::Schema(_) | Command::Export(_)) => Ok(()),
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate(args)) => migrate(&args.database).await,
+        Some(Command::Import(args)) => import(args).await,
+        Some(Command::Backup(args)) => backup(args).await,
         None => {
             let defaults = ServeArgs {
                 port: 8081,
@@ -170,6 +221,10 @@ async fn main() -> ExitCode {
             serve(defaults).await
         }
     };
+    exit_code(result)
+}
+
+fn exit_code(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -235,6 +290,44 @@ async fn migrate(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `ferrogram export BOT --database URL`: the bot's export document on standard output.
+async fn export(args: &ExportArgs) -> Result<(), String> {
+    let store =
+        store::Store::connect(&args.database).await.map_err(|e| format!("database {}: {e}", redact(&args.database)))?;
+    let document = store.export_bot(&args.bot).await.map_err(|e| e.to_string());
+    store.close().await;
+    let text = serde_json::to_string_pretty(&document?).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
+}
+
+/// `ferrogram import FILE --database URL [--replace]`: restores an export in one transaction.
+async fn import(args: ImportArgs) -> Result<(), String> {
+    let text = if args.file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|e| format!("standard input: {e}"))?
+    } else {
+        std::fs::read_to_string(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?
+    };
+    let document: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", args.file.display()))?;
+    let store = open_store(&args.database).await?;
+    let options = store::ImportOptions { replace: args.replace, workspace: args.workspace };
+    let summary = store.import_bot(&document, options).await.map_err(|e| e.to_string());
+    store.close().await;
+    let summary = summary?;
+    let rows: usize = summary.rows.iter().map(|(_, n)| n).sum();
+    let verb = if summary.replaced { "replaced" } else { "imported" };
+    println!("{verb} bot {}: {rows} rows, {} versions", summary.bot, summary.versions);
+    Ok(())
+}
+
+/// `ferrogram backup PATH --database sqlite://…`: a consistent copy of a live SQLite database.
+async fn backup(args: BackupArgs) -> Result<(), String> {
+    store::backup(&args.database, &args.path).await.map_err(|e| e.to_string())?;
+    println!("backed up {} to {}", redact(&args.database), args.path.display());
+    Ok(())
+}
+
 async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
     let mut config = sandbox::Config {
         addr: SocketAddr::new(args.host, args.port),
@@ -256,8 +349,8 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
     let file = schema::load(&args.file)
         .map_err(|diagnostics| diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
     let http = engine::HttpConfig { allow_private: args.allow_private_http.clone(), ..Default::default() };
-    let store = open_state_store(&args.database).await?;
-    let engine = engine::Engine::new(engine::EngineConfig { http, store, ..Default::default() });
+    let config = engine_config(&args.database).await?;
+    let engine = Arc::new(engine::Engine::new(engine::EngineConfig { http, ..config }));
     let (handle, sandbox) = if args.sandbox {
         let sandbox = start_local_sandbox(args.port, None).await?;
         let bot_id = sandbox_bot_id(&file.bot.name);
@@ -271,7 +364,20 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
             }
         };
         let api_url = args.api_url.as_deref().unwrap_or(telegram::DEFAULT_API_URL);
-        let handle = engine.add_bot(file, &token, api_url).await.map_err(|e| e.to_string())?;
+        let receive = match (&args.webhook_url, args.listen) {
+            (Some(base), Some(addr)) => {
+                webhook::listen(addr, Arc::clone(&engine)).await?;
+                let bot_id: u64 = token
+                    .split_once(':')
+                    .and_then(|(id, _)| id.parse().ok())
+                    .ok_or("the bot token is not of the form BOT_ID:SECRET")?;
+                let url = format!("{}{}", base.trim_end_matches('/'), webhook::path(bot_id));
+                println!("Receiving updates at {url} (listening on {addr})");
+                engine::Receive::Webhook { url, secret: webhook::new_secret()? }
+            }
+            _ => engine::Receive::Polling,
+        };
+        let handle = engine.add_bot_with(file, &token, api_url, receive).await.map_err(|e| e.to_string())?;
         match &args.api_url {
             Some(url) => println!("Running bot {} against {url}", handle.bot_id()),
             None => println!("Running bot {} against Telegram", handle.bot_id()),
@@ -290,9 +396,8 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
 /// A bot's id in the sandbox, from its name: stable across restarts and unaffected by other
 /// files coming and going, so saved conversations stay with their bot.
 fn sandbox_bot_id(name: &str) -> u64 {
-    // FNV-1a: tiny, stable across Rust versions (unlike the std hasher).
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    1_000_000 + hash % 1_000_000_000
+    // Defined in the store, where `export BOT` resolves a bot's name the same way.
+    store::sandbox_bot_id(name)
 }
 
 async fn start_local_sandbox(port: u16, state_file: Option<PathBuf>) -> Result<sandbox::Sandbox, String> {
@@ -303,17 +408,22 @@ async fn start_local_sandbox(port: u16, state_file: Option<PathBuf>) -> Result<s
     sandbox::Sandbox::start(config).await.map_err(|e| e.to_string())
 }
 
-/// Opens (and migrates) the database the engine keeps its state in; for a SQLite file, its
-/// folder is created first.
-async fn open_state_store(url: &str) -> Result<Arc<dyn engine::StateStore>, String> {
+/// The engine's settings on the database at `url` (opened and migrated; for a SQLite file,
+/// its folder is created first): conversation state, inbox, outbox and data collections.
+async fn engine_config(url: &str) -> Result<engine::EngineConfig, String> {
+    let store = Arc::new(open_store(url).await?);
+    Ok(engine::EngineConfig { store: store.clone(), collections: store, ..Default::default() })
+}
+
+/// Opens (and migrates) a database; for a SQLite file, its folder is created first.
+async fn open_store(url: &str) -> Result<store::Store, String> {
     if let Some(path) = url.strip_prefix("sqlite://").filter(|p| !p.starts_with(':')) {
         let path = path.split('?').next().unwrap_or(path);
         if let Some(folder) = std::path::Path::new(path).parent() {
             create_folder(folder)?;
         }
     }
-    let store = store::Store::open(url).await.map_err(|e| format!("database {}: {e}", redact(url)))?;
-    Ok(Arc::new(store))
+    store::Store::open(url).await.map_err(|e| format!("database {}: {e}", redact(url)))
 }
 
 fn create_folder(folder: &std::path::Path) -> Result<(), String> {
@@ -361,10 +471,10 @@ async fn add_sandbox_bot(
 /// chat. A file with errors is reported and skipped; the other bots run.
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let files = bot_files(&args.bots)?;
-    let store = open_state_store(&args.database).await?;
+    let config = engine_config(&args.database).await?;
     let sandbox = start_local_sandbox(args.port, Some(args.sandbox_state)).await?;
     println!("Ferrogram sandbox: Bot API at {url}/bot<token>/<method>, web chat at {url}/", url = sandbox.url());
-    let engine = engine::Engine::new(engine::EngineConfig { store, ..Default::default() });
+    let engine = engine::Engine::new(config);
     let mut handles = Vec::new();
     let mut started = std::collections::HashMap::new();
     for path in &files {

@@ -36,13 +36,12 @@ const SIGKILL: i32 = 9;
 const STARTUP: Duration = Duration::from_secs(30);
 const ALL_REPLIED: Duration = Duration::from_secs(90);
 
-/// The most replies that can be sent twice. A reply is repeated only when its update's
-/// handler ran at the crash: it sent the reply but the update was not yet marked handled, so
-/// the next start replays it. Updates stored but not started have sent nothing, and a
-/// redelivery of a stored update is dropped by the inbox. The engine runs at most
-/// `max_concurrent_updates` (64) handlers at once, and one chat's updates one at a time, so at
-/// most min(chats, 64) updates are mid-handler; with 10 chats that is 10. (A looser bound
-/// that needs no per-chat argument is 64 + one getUpdates batch of 100 = 164.)
+/// The most replies that can be sent twice. A handler's replies are committed with its update
+/// (the outbox) and delivered after; a reply is repeated only when it was being delivered at the
+/// crash (sent, not yet deleted from the outbox), and the next start delivers it again. Replies
+/// of one chat are delivered one after another, so at most one per chat is in flight: with 10
+/// chats, 10. An update whose handler ran at the crash committed nothing and is handled again
+/// without a repeat, and a redelivery of a stored update is dropped by the inbox.
 const MAX_DUPLICATES: usize = USERS;
 
 struct Sandbox {

@@ -24,10 +24,17 @@ makes the YAML extension of VS Code (and other editors using yaml-language-serve
 
 Texts are [minijinja](https://docs.rs/minijinja) templates: `Hello, {{ from.first_name }}!`.
 They read `from`, `chat`, `message`, `callback`, `command`, `user`, `chat_vars`, `bot`, `form`,
-`item`, `result`, `locale`, `match` and `inline`; reading something undefined is an error, and
+`item`, `result`, `locale`, `match`, `inline`, `roles` (each role's user ids: `roles.admins`) and
+the names collection steps give their results with `as` (`query: {collection: shows, as: shows}`);
+reading something undefined is an error, and
 every `user.…`, `chat_vars.…` and `bot.…` a template reads must be declared under `variables`.
 A text that is exactly `@key` is the entry `key` of `texts` in the user's locale; `t("key")` does
-the same inside a template.
+the same inside a template. `distance_km(lat1, lon1, lat2, lon2)` is the great-circle distance
+between two points, in kilometres to one decimal. `parse_release(title)` splits a release title
+(`[SubsPlease] Sousou no Frieren - 05 (1080p) [ABCD1234].mkv`) into `{group, title, episode,
+resolution, version, crc}` (a part not found is `none`), and `missing_episodes(last, episode)`
+lists the episodes between two releases (`missing_episodes(4, 7)` is `[5, 6]`; `[]` when `last`
+is `none`), to detect gaps.
 
 The rest of this page is generated from the schema (`cargo run -p ferrogram -- schema --markdown
 > docs/schema.md`); do not edit it by hand.

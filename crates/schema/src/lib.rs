@@ -6,6 +6,8 @@
 //! and conditions that must compile, regular expressions, scenes nothing reaches…). Every problem
 //! is reported at once, each with its line, column, key and a hint.
 
+pub mod data;
+pub mod feed;
 pub mod model;
 
 mod docs;
@@ -17,7 +19,9 @@ mod structure;
 mod suggest;
 mod templates;
 
+pub use data::*;
 pub use docs::reference_markdown;
+pub use feed::{DEFAULT_FEED_LIMIT, Feed, MAX_FEED_LIMIT};
 pub use jsonschema::{SCHEMA_ID, json_schema};
 pub use model::*;
 pub use schedule::{MIN_EVERY, Schedule, ScheduleError, parse_cron, parse_every};

@@ -27,7 +27,8 @@ pub struct BotFile {
     /// Variables the bot keeps, per user, per chat and for the whole bot.
     #[serde(default)]
     pub variables: Variables,
-    /// Roles by Telegram user id; every user without one has the role `user`.
+    /// Roles by Telegram user id; every user without one has the role `user`. Templates read
+    /// each role's user ids as `roles.<name>`: `notify: {to: roles.admins, message: …}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub roles: BTreeMap<String, Role>,
     /// Limits on how often a user may use the bot.
@@ -45,6 +46,14 @@ pub struct BotFile {
     /// What a user sees when a step fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<ErrorHandling>,
+    /// Typed data the bot keeps, by collection name: `collections: {subscriptions: {scope: user,
+    /// fields: {title: string}}}`; read and written by `insert`, `update`, `remove`, `query`,
+    /// `count` and `search`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub collections: BTreeMap<String, crate::data::Collection>,
+    /// Where the events of `emit` are sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<crate::data::Webhook>,
 }
 
 /// Who the bot is and how it speaks.
@@ -304,6 +313,10 @@ pub struct FormField {
     /// The regular expression a `regex` field must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// Refuses a `text` or `regex` answer with a word of the engine's English profanity list
+    /// (whole words, any case, leetspeak read: `sh1t`; `Scunthorpe` passes).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clean: bool,
     /// What the user is told when an answer is wrong (the reason is added by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invalid: Option<Text>,
@@ -330,6 +343,10 @@ pub enum FieldType {
     Location,
     /// A shared contact.
     Contact,
+    /// A city of the engine's list (the 2,000 largest, GeoNames), by name, tolerant of case,
+    /// accents and typos (`Hamgurg`), optionally with its country (`Córdoba, AR`), or the one
+    /// nearest to a shared location. The answer is `{name, country, country_code, lat, lon}`.
+    City,
 }
 
 /// One step of a handler, written as a single key: `- reply: "Hi"`.
@@ -371,6 +388,27 @@ pub enum Step {
     /// `save`, a variable. Private, loopback and link-local addresses are refused unless the
     /// operator allows that host and port.
     Http(HttpRequest),
+    /// Adds a record to a collection: `insert: {collection: subs, values: {title: "{{ form.title }}"},
+    /// as: sub}`.
+    Insert(crate::data::Insert),
+    /// Changes records of a collection: `update: {collection: subs, id: "{{ callback.rest }}",
+    /// set: {episode: 3}}`.
+    Update(crate::data::Update),
+    /// Deletes records of a collection: `remove: {collection: subs, where: {title: Frieren}}`.
+    Remove(crate::data::Remove),
+    /// Reads records of a collection: `query: {collection: subs, where: {episode: {gt: 3}},
+    /// order_by: title, as: subs}`.
+    Query(crate::data::QueryStep),
+    /// Counts records of a collection: `count: {collection: subs, as: n}`.
+    Count(crate::data::Count),
+    /// Searches a collection's text, tolerant of typos: `search: {collection: anime, text:
+    /// "{{ command.payload }}", as: hits}`.
+    Search(crate::data::Search),
+    /// Sends an event to the bot's `webhooks`: `emit: {event: subscribed, data: {title: …}}`.
+    Emit(crate::data::Emit),
+    /// Reads an RSS or Atom feed over HTTP: `feed: {url: "{{ bot.feed_url }}", as: feed}`, then
+    /// `feed.items` (`{id, title, link, published, summary}`); malformed entries are skipped.
+    Feed(crate::feed::Feed),
 }
 
 /// A message to send. A plain string is the text.
@@ -433,8 +471,9 @@ pub struct Button {
 /// `page_size` shows one page with ‹ › buttons under it. Pressing one edits the same message to
 /// the other page, the engine handling the press itself (no handler needed). The list is not
 /// kept between presses: `from` (and the message's texts) are evaluated again at each press, in
-/// the context of the press (current variables; `item`, `form` and `result` of the handler that
-/// first sent the message are gone). A press after a reload that changed the bot's messages
+/// the context of the press (current variables; `item`, `form`, `result` and the names given
+/// with `as` by the handler that first sent the message are gone: a list read from a collection
+/// should fit one page, with the step's `limit`). A press after a reload that changed the bot's messages
 /// may show another list, or nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

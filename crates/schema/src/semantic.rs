@@ -12,6 +12,9 @@ use crate::{
 use minijinja::Environment;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
+mod collections;
+mod feeds;
+
 /// The dice Telegram can throw.
 pub const DICE: &[&str] = &["🎲", "🎯", "🎳", "🏀", "⚽", "🎰"];
 
@@ -167,6 +170,8 @@ struct Checker<'a> {
     commands: HashSet<&'a str>,
     /// Whether the steps being checked are a job's (no chat, user or message).
     in_job: bool,
+    /// Names that steps give their results with `as:`, readable by templates.
+    locals: BTreeSet<String>,
 }
 
 /// Runs every semantic check (on what is left of the file when `damage` is not empty).
@@ -195,6 +200,7 @@ pub fn check(bot: &BotFile, positions: &Positions, damage: &Damage) -> Vec<Diagn
         returns: Vec::new(),
         commands: HashSet::new(),
         in_job: false,
+        locals: collections::locals(bot),
     };
     checker.run();
     checker.diagnostics
@@ -257,6 +263,8 @@ impl<'a> Checker<'a> {
         self.check_texts();
         self.check_variables();
         self.check_roles_and_limits();
+        self.check_collections();
+        self.check_webhooks();
         for (i, handler) in bot.on.iter().enumerate() {
             self.handler(handler, &push_index("on", i), None);
         }
@@ -724,6 +732,14 @@ impl<'a> Checker<'a> {
                     }
                 }
                 Step::Http(request) => self.http(request, &push_key(&step_path, "http")),
+                Step::Feed(feed) => self.feed(feed, &push_key(&step_path, "feed")),
+                Step::Insert(_)
+                | Step::Update(_)
+                | Step::Remove(_)
+                | Step::Query(_)
+                | Step::Count(_)
+                | Step::Search(_)
+                | Step::Emit(_) => self.data_step(step, &step_path),
             }
         }
     }
@@ -971,6 +987,7 @@ impl<'a> Checker<'a> {
                     matches!(kind, FieldType::Text | FieldType::Regex),
                     "text and regex",
                 ),
+                ("clean", field.clean, matches!(kind, FieldType::Text | FieldType::Regex), "text and regex"),
             ];
             for (option, present, allowed, for_types) in misplaced {
                 if present && !allowed {
@@ -1236,11 +1253,15 @@ impl<'a> Checker<'a> {
                 }
                 continue;
             }
-            if TEMPLATE_ROOTS.contains(&root) || TEMPLATE_FUNCTIONS.contains(&root) {
+            if TEMPLATE_ROOTS.contains(&root) || TEMPLATE_FUNCTIONS.contains(&root) || self.locals.contains(root) {
                 continue;
             }
             if reported.insert(root.to_string()) {
-                let known = TEMPLATE_ROOTS.iter().chain(TEMPLATE_FUNCTIONS).copied();
+                let known = TEMPLATE_ROOTS
+                    .iter()
+                    .chain(TEMPLATE_FUNCTIONS)
+                    .copied()
+                    .chain(self.locals.iter().map(String::as_str));
                 let hint =
                     suggest::did_you_mean(root, known).map(|best| format!("did you mean `{best}`?")).or_else(|| {
                         let candidates = self.declared_names();

@@ -37,10 +37,10 @@ pub fn hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str> + Clon
     one_of(candidates)
 }
 
-/// "expected one of: `a`, `b`, `c`", when there are at most 20.
+/// "expected one of: `a`, `b`, `c`", when there are at most 30.
 pub fn one_of<'a>(candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let all: Vec<&str> = candidates.into_iter().collect();
-    if all.is_empty() || all.len() > 20 {
+    if all.is_empty() || all.len() > 30 {
         return None;
     }
     let list: Vec<String> = all.iter().map(|c| format!("`{c}`")).collect();

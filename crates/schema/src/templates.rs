@@ -19,10 +19,12 @@ pub const TEMPLATE_ROOTS: &[&str] = &[
     "locale",
     "match",
     "inline",
+    "roles",
 ];
 
 /// Functions and globals callable from templates.
-pub const TEMPLATE_FUNCTIONS: &[&str] = &["t", "range", "dict", "namespace", "debug"];
+pub const TEMPLATE_FUNCTIONS: &[&str] =
+    &["t", "range", "dict", "namespace", "debug", "parse_release", "missing_episodes", "distance_km"];
 
 /// What a template or a condition uses.
 #[derive(Debug, Default)]

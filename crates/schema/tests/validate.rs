@@ -23,7 +23,7 @@ fn unknown_key_lists_allowed_keys() {
     assert_diagnostics(
         concat!("ferrogram: 1\n", "bot: {name: x}\n", "colour: red\n",),
         &[
-            "bot.yaml:3:1: error: colour: unknown key `colour` (expected one of: `ferrogram`, `bot`, `texts`, `variables`, `roles`, `limits`, `on`, `scenes`, `jobs`, `errors`)",
+            "bot.yaml:3:1: error: colour: unknown key `colour` (expected one of: `ferrogram`, `bot`, `texts`, `variables`, `roles`, `limits`, `on`, `scenes`, `jobs`, `errors`, `collections`, `webhooks`)",
         ],
     );
 }
@@ -134,7 +134,7 @@ fn empty_step() {
     assert_diagnostics(
         concat!("ferrogram: 1\n", "bot: {name: x}\n", "on:\n", "  - command: start\n", "    do:\n", "      - {}\n",),
         &[
-            "bot.yaml:6:9: error: on[0].do[0]: empty step (expected one of: `reply`, `edit`, `answer`, `delete`, `set`, `unset`, `goto`, `call`, `return`, `if`, `for_each`, `dice`, `poll`, `notify`, `answer_inline`, `http`)",
+            "bot.yaml:6:9: error: on[0].do[0]: empty step (expected one of: `reply`, `edit`, `answer`, `delete`, `set`, `unset`, `goto`, `call`, `return`, `if`, `for_each`, `dice`, `poll`, `notify`, `answer_inline`, `http`, `insert`, `update`, `remove`, `query`, `count`, `search`, `emit`, `feed`)",
         ],
     );
 }

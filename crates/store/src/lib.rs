@@ -9,6 +9,7 @@
 //! unchanged. Times are Unix seconds in integer columns and JSON is text, on both backends; see
 //! `docs/decisions/0007-store-on-sqlx.md`.
 
+mod collections;
 mod migrate;
 mod ops;
 mod state;
@@ -16,7 +17,7 @@ mod state;
 use std::str::FromStr;
 use std::time::Duration;
 
-use engine::{ChatState, Scope};
+use engine::{ChatState, Outgoing, PendingSend, Scope};
 use serde_json::{Map, Value};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
@@ -40,6 +41,9 @@ pub enum Error {
     OutOfRange { what: &'static str, value: u64 },
     #[error("stored {what} {value} is negative")]
     Negative { what: &'static str, value: i64 },
+    /// An operation refused with a reason meant for people (import, backup, export format).
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -82,20 +86,6 @@ pub struct InboxUpdate {
     /// The update's JSON exactly as received.
     pub raw: String,
     pub received_at: i64,
-}
-
-/// A Bot API call waiting in the outbox.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxMessage {
-    /// Increasing in push order: send in id order.
-    pub id: i64,
-    pub bot: u64,
-    pub chat: i64,
-    pub method: String,
-    pub params: Value,
-    pub created_at: i64,
-    /// Failed attempts so far ([`Store::outbox_record_attempt`]).
-    pub attempts: i64,
 }
 
 #[derive(Clone)]
@@ -306,15 +296,24 @@ operations! {
     fn inbox_take_unhandled(bot: u64, limit: u32) -> Vec<InboxUpdate>;
     /// Marks an update handled; `false` if it was not stored or already handled.
     fn inbox_mark_handled(bot: u64, update_id: i64) -> bool;
-    /// Queues a Bot API call; returns its id.
-    fn outbox_push(bot: u64, chat: i64, method: &str, params: &Value) -> i64;
-    /// Unsent calls of every bot, in push order.
-    fn outbox_due(limit: u32) -> Vec<OutboxMessage>;
-    /// Marks a call sent; `false` if unknown or already sent.
-    fn outbox_mark_sent(id: i64) -> bool;
-    /// Counts a failed attempt to send a call.
-    fn outbox_record_attempt(id: i64) -> ();
+    /// Forgets updates handled before `handled_before` (Unix seconds) but the bot's newest.
+    fn inbox_prune(bot: u64, handled_before: u64) -> u64;
+    /// Queues a Bot API call; returns its id (ids increase: deliver in id order).
+    fn outbox_push(bot: u64, outgoing: &Outgoing) -> i64;
+    /// The bot's queued calls, oldest first.
+    fn outbox_pending(bot: u64, limit: u32) -> Vec<PendingSend>;
+    /// Forgets a delivered call; `false` if the bot has no such call.
+    fn outbox_forget(bot: u64, id: i64) -> bool;
 }
+
+// After `operations!`, which they use to define their operations on `Store` and `Transaction`.
+mod export;
+mod tenancy;
+
+pub use export::{BOT_TABLES, EXPORT_FORMAT, ImportOptions, ImportSummary, backup, sandbox_bot_id};
+pub use tenancy::{
+    ApiToken, AuditEntry, BotRecord, BotVersion, IssuedToken, Role, TOKEN_PREFIX, TokenAccess, Workspace,
+};
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> i64 {

@@ -18,9 +18,19 @@ use crate::{Pool, Result, Store};
 /// (version, description, SQL) of each migration, in order.
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
-pub(crate) const SQLITE: Embedded = &[(1, "initial", include_str!("../migrations/sqlite/0001_initial.sql"))];
+pub(crate) const SQLITE: Embedded = &[
+    (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
+    (2, "collections", include_str!("../migrations/sqlite/0002_collections.sql")),
+    (3, "tenancy", include_str!("../migrations/sqlite/0003_tenancy.sql")),
+    (4, "outbox", include_str!("../migrations/sqlite/0004_outbox.sql")),
+];
 
-pub(crate) const POSTGRES: Embedded = &[(1, "initial", include_str!("../migrations/postgres/0001_initial.sql"))];
+pub(crate) const POSTGRES: Embedded = &[
+    (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
+    (2, "collections", include_str!("../migrations/postgres/0002_collections.sql")),
+    (3, "tenancy", include_str!("../migrations/postgres/0003_tenancy.sql")),
+    (4, "outbox", include_str!("../migrations/postgres/0004_outbox.sql")),
+];
 
 #[derive(Debug)]
 struct Source(Embedded);

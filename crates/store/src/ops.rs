@@ -3,12 +3,12 @@
 //! [`on!`] compiles it against each driver, so column types are checked per backend by the
 //! drivers' own decoders rather than through `sqlx::Any`.
 
-use engine::{ChatState, Scope};
+use engine::{ChatState, Outgoing, PendingSend, Scope};
 use serde_json::{Map, Value};
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
 
-use crate::{Error, InboxUpdate, OutboxMessage, Result, now};
+use crate::{Error, InboxUpdate, Result, now};
 
 /// One connection of either backend: a pooled one or a transaction's.
 pub(crate) enum Conn<'c> {
@@ -41,8 +41,6 @@ fn scope_key(scope: Scope) -> (&'static str, i64) {
         Scope::Bot => ("bot", 0),
     }
 }
-
-type OutboxRow = (i64, i64, i64, String, String, i64, i64);
 
 impl Conn<'_> {
     pub(crate) async fn load_chat(self, bot: u64, chat: i64) -> Result<Option<ChatState>> {
@@ -179,44 +177,42 @@ impl Conn<'_> {
         Ok(changed == 1)
     }
 
-    pub(crate) async fn outbox_push(self, bot: u64, chat: i64, method: &str, params: &Value) -> Result<i64> {
-        const SQL: &str = "INSERT INTO outbox (bot_id, chat_id, method, params, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id";
+    pub(crate) async fn inbox_prune(self, bot: u64, handled_before: u64) -> Result<u64> {
+        const SQL: &str = "DELETE FROM inbox WHERE bot_id = $1 AND handled_at IS NOT NULL AND handled_at < $2 \
+             AND update_id < (SELECT MAX(update_id) FROM inbox WHERE bot_id = $1)";
         let bot = int("bot id", bot)?;
-        let params = serde_json::to_string(params)?;
+        let before = int("time", handled_before)?;
+        Ok(on!(self, c => sqlx::query(SQL).bind(bot).bind(before).execute(c).await?.rows_affected()))
+    }
+
+    pub(crate) async fn outbox_push(self, bot: u64, outgoing: &Outgoing) -> Result<i64> {
+        const SQL: &str = "INSERT INTO outbox (bot_id, chat_id, method, params, bulk, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+        let bot = int("bot id", bot)?;
+        let params = serde_json::to_string(&outgoing.params)?;
+        let Outgoing { chat_id, method, bulk, .. } = outgoing;
         Ok(on!(self, c => sqlx::query_scalar(SQL)
-            .bind(bot).bind(chat).bind(method).bind(&params).bind(now())
+            .bind(bot).bind(chat_id).bind(method).bind(&params).bind(bulk).bind(now())
             .fetch_one(c).await?))
     }
 
-    pub(crate) async fn outbox_due(self, limit: u32) -> Result<Vec<OutboxMessage>> {
-        const SQL: &str = "SELECT id, bot_id, chat_id, method, params, created_at, attempts FROM outbox \
-             WHERE sent_at IS NULL ORDER BY id LIMIT $1";
-        let rows: Vec<OutboxRow> = on!(self, c => sqlx::query_as(SQL).bind(i64::from(limit)).fetch_all(c).await?);
+    pub(crate) async fn outbox_pending(self, bot: u64, limit: u32) -> Result<Vec<PendingSend>> {
+        const SQL: &str = "SELECT id, chat_id, method, params, bulk FROM outbox WHERE bot_id = $1 ORDER BY id LIMIT $2";
+        let bot = int("bot id", bot)?;
+        let rows: Vec<(i64, i64, String, String, bool)> =
+            on!(self, c => sqlx::query_as(SQL).bind(bot).bind(i64::from(limit)).fetch_all(c).await?);
         rows.into_iter()
-            .map(|(id, bot, chat, method, params, created_at, attempts)| {
-                Ok(OutboxMessage {
-                    id,
-                    bot: uint("bot id", bot)?,
-                    chat,
-                    method,
-                    params: serde_json::from_str(&params)?,
-                    created_at,
-                    attempts,
-                })
+            .map(|(id, chat_id, method, params, bulk)| {
+                let params = serde_json::from_str(&params)?;
+                Ok(PendingSend { id, outgoing: Outgoing { chat_id, method, params, bulk } })
             })
             .collect()
     }
 
-    pub(crate) async fn outbox_mark_sent(self, id: i64) -> Result<bool> {
-        const SQL: &str = "UPDATE outbox SET sent_at = $2 WHERE id = $1 AND sent_at IS NULL";
-        let changed = on!(self, c => sqlx::query(SQL).bind(id).bind(now()).execute(c).await?.rows_affected());
-        Ok(changed == 1)
-    }
-
-    pub(crate) async fn outbox_record_attempt(self, id: i64) -> Result<()> {
-        const SQL: &str = "UPDATE outbox SET attempts = attempts + 1 WHERE id = $1";
-        on!(self, c => sqlx::query(SQL).bind(id).execute(c).await?.rows_affected());
-        Ok(())
+    pub(crate) async fn outbox_forget(self, bot: u64, id: i64) -> Result<bool> {
+        const SQL: &str = "DELETE FROM outbox WHERE bot_id = $1 AND id = $2";
+        let bot = int("bot id", bot)?;
+        let deleted = on!(self, c => sqlx::query(SQL).bind(bot).bind(id).execute(c).await?.rows_affected());
+        Ok(deleted == 1)
     }
 }

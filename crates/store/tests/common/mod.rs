@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use engine::{ChatState, FormProgress, MemoryStore, Scope, StateStore, StoredUpdate};
+use engine::{ChatState, FormProgress, MemoryStore, Outgoing, PendingSend, Scope, StateStore, StoredUpdate};
 use serde_json::{Map, Value, json};
 use store::Store;
 
@@ -117,7 +117,8 @@ macro_rules! suite {
             variables_round_trip,
             data_is_isolated,
             inbox_deduplicates_and_marks_handled,
-            outbox_keeps_order_and_marks,
+            outbox_keeps_order_per_bot_and_forgets,
+            group_commit_writes_all_or_nothing,
             job_claim_is_won_once,
             concurrent_variable_writes_lose_nothing,
             transaction_commits_or_rolls_back_together,
@@ -294,37 +295,83 @@ pub async fn inbox_deduplicates_and_marks_handled(store: &Store, _url: &str) {
     assert_eq!(all.last().unwrap().raw, big);
 }
 
-pub async fn outbox_keeps_order_and_marks(store: &Store, _url: &str) {
-    assert!(store.outbox_due(10).await.unwrap().is_empty());
+fn message(chat_id: i64, text: &str) -> Outgoing {
+    Outgoing { chat_id, method: "sendMessage".into(), params: json!({"chat_id": chat_id, "text": text}), bulk: false }
+}
+
+fn pending_ids(pending: &[PendingSend]) -> Vec<i64> {
+    pending.iter().map(|p| p.id).collect()
+}
+
+pub async fn outbox_keeps_order_per_bot_and_forgets(store: &Store, _url: &str) {
+    assert!(store.outbox_pending(1, 10).await.unwrap().is_empty());
     let mut ids = Vec::new();
     for i in 0..6_i64 {
         let bot = if i % 2 == 0 { 1 } else { 2 };
-        let params = json!({"chat_id": -100 - i, "text": format!("сообщение {i} ✉️")});
-        ids.push(store.outbox_push(bot, -100 - i, "sendMessage", &params).await.unwrap());
+        let mut outgoing = message(-100 - i, &format!("сообщение {i} ✉️"));
+        outgoing.bulk = i == 3;
+        ids.push(store.outbox_push(bot, &outgoing).await.unwrap());
     }
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
-    let due = store.outbox_due(4).await.unwrap();
-    assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..4]);
-    assert_eq!(due[1].bot, 2);
-    assert_eq!(due[1].chat, -101);
-    assert_eq!(due[1].method, "sendMessage");
-    assert_eq!(due[1].params, json!({"chat_id": -101, "text": "сообщение 1 ✉️"}));
-    assert_eq!(due[1].attempts, 0);
+    let bot2 = store.outbox_pending(2, 10).await.unwrap();
+    assert_eq!(pending_ids(&bot2), [ids[1], ids[3], ids[5]], "only the bot's own calls");
+    assert_eq!(bot2[1].outgoing.chat_id, -103);
+    assert_eq!(bot2[1].outgoing.params, json!({"chat_id": -103, "text": "сообщение 3 ✉️"}));
+    assert!(bot2[1].outgoing.bulk && !bot2[0].outgoing.bulk);
+    assert_eq!(pending_ids(&store.outbox_pending(1, 2).await.unwrap()), [ids[0], ids[2]], "limit, oldest first");
 
-    assert!(store.outbox_mark_sent(ids[0]).await.unwrap());
-    assert!(store.outbox_mark_sent(ids[2]).await.unwrap());
-    assert!(!store.outbox_mark_sent(ids[2]).await.unwrap(), "already sent");
-    assert!(!store.outbox_mark_sent(i64::MAX).await.unwrap(), "unknown");
-    store.outbox_record_attempt(ids[1]).await.unwrap();
-    store.outbox_record_attempt(ids[1]).await.unwrap();
-    let due = store.outbox_due(100).await.unwrap();
-    assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), [ids[1], ids[3], ids[4], ids[5]]);
-    assert_eq!(due[0].attempts, 2);
+    assert!(store.outbox_forget(1, ids[0]).await.unwrap());
+    assert!(!store.outbox_forget(1, ids[0]).await.unwrap(), "already forgotten");
+    assert!(!store.outbox_forget(1, ids[1]).await.unwrap(), "another bot's call is not forgotten");
+    assert_eq!(pending_ids(&store.outbox_pending(1, 10).await.unwrap()), [ids[2], ids[4]]);
 
-    // An id is never reused, even after the newest row is sent.
-    assert!(store.outbox_mark_sent(ids[5]).await.unwrap());
-    let later = store.outbox_push(1, 1, "sendDice", &json!({})).await.unwrap();
+    // An id is never reused, even after the newest row is forgotten.
+    assert!(store.outbox_forget(2, ids[5]).await.unwrap());
+    let later = store.outbox_push(1, &message(1, "later")).await.unwrap();
     assert!(later > ids[5]);
+}
+
+pub async fn group_commit_writes_all_or_nothing(store: &Store, _url: &str) {
+    use engine::{Commit, StateStore};
+    assert!(store.inbox_put(8, 1, "{}").await.unwrap());
+    assert!(store.inbox_put(8, 2, "{}").await.unwrap());
+    let state = ChatState { scene: Some("menu".into()), ..ChatState::default() };
+    let first = Commit {
+        bot: 8,
+        chat: Some((80, state.clone())),
+        vars: vec![(Scope::User(5), "n".into(), Some(json!(1))), (Scope::Bot, "gone".into(), None)],
+        outbox: vec![message(80, "a"), message(80, "b")],
+        handled: Some(1),
+        delivered: Vec::new(),
+    };
+    let second = Commit { bot: 8, outbox: vec![message(81, "c")], handled: Some(2), ..Commit::default() };
+    let ids = StateStore::commit(store, vec![first, second]).await.unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0].len(), 2);
+    assert!(ids[0][0] < ids[0][1] && ids[0][1] < ids[1][0], "in commit order: {ids:?}");
+    assert_eq!(store.load_chat(8, 80).await.unwrap(), Some(state.clone()));
+    assert_eq!(store.load_vars(8, Scope::User(5)).await.unwrap()["n"], json!(1));
+    assert!(store.inbox_take_unhandled(8, 10).await.unwrap().is_empty(), "both updates handled");
+    let pending = StateStore::outbox_pending(store, 8, 10).await.unwrap();
+    assert_eq!(pending.iter().map(|p| p.outgoing.params["text"].clone()).collect::<Vec<_>>(), ["a", "b", "c"]);
+
+    // A batch with one failing commit writes nothing of it: the update stays unhandled, no reply
+    // is queued, the state is as it was.
+    assert!(store.inbox_put(8, 3, "{}").await.unwrap());
+    let later = ChatState { scene: Some("later".into()), ..ChatState::default() };
+    let good = Commit {
+        bot: 8,
+        chat: Some((80, later)),
+        outbox: vec![message(80, "d")],
+        handled: Some(3),
+        delivered: vec![ids[0][0]],
+        ..Commit::default()
+    };
+    let bad = Commit { bot: u64::MAX, outbox: vec![message(1, "x")], ..Commit::default() };
+    assert!(StateStore::commit(store, vec![good, bad]).await.is_err());
+    assert_eq!(store.load_chat(8, 80).await.unwrap(), Some(state));
+    assert_eq!(store.inbox_take_unhandled(8, 10).await.unwrap().len(), 1);
+    assert_eq!(StateStore::outbox_pending(store, 8, 10).await.unwrap().len(), 3, "nothing forgotten or added");
 }
 
 pub async fn job_claim_is_won_once(store: &Store, _url: &str) {
@@ -415,13 +462,13 @@ pub async fn transaction_commits_or_rolls_back_together(store: &Store, _url: &st
     let mut tx = store.transaction().await.unwrap();
     tx.save_chat(6, 60, &state).await.unwrap();
     tx.set_var(6, Scope::Chat(60), "n", Some(&json!(1))).await.unwrap();
-    tx.outbox_push(6, 60, "sendMessage", &json!({"text": "lost"})).await.unwrap();
+    tx.outbox_push(6, &message(60, "lost")).await.unwrap();
     assert!(tx.inbox_put(6, 1, "{}").await.unwrap());
     assert_eq!(tx.load_chat(6, 60).await.unwrap(), Some(state.clone()), "a transaction sees its own writes");
     tx.rollback().await.unwrap();
     assert_eq!(store.load_chat(6, 60).await.unwrap(), None);
     assert!(store.load_vars(6, Scope::Chat(60)).await.unwrap().is_empty());
-    assert!(store.outbox_due(100).await.unwrap().is_empty());
+    assert!(store.outbox_pending(6, 100).await.unwrap().is_empty());
     assert!(store.inbox_take_unhandled(6, 10).await.unwrap().is_empty());
 
     // Dropped without commit: rolled back too.
@@ -435,12 +482,11 @@ pub async fn transaction_commits_or_rolls_back_together(store: &Store, _url: &st
     assert!(store.inbox_put(6, 1, "{}").await.unwrap());
     let mut tx = store.transaction().await.unwrap();
     tx.save_chat(6, 60, &state).await.unwrap();
-    let id = tx.outbox_push(6, 60, "sendMessage", &json!({"text": "kept"})).await.unwrap();
+    let id = tx.outbox_push(6, &message(60, "kept")).await.unwrap();
     assert!(tx.inbox_mark_handled(6, 1).await.unwrap());
     tx.commit().await.unwrap();
     assert_eq!(store.load_chat(6, 60).await.unwrap(), Some(state));
-    let due = store.outbox_due(100).await.unwrap();
-    assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), [id]);
+    assert_eq!(pending_ids(&store.outbox_pending(6, 100).await.unwrap()), [id]);
     assert!(store.inbox_take_unhandled(6, 10).await.unwrap().is_empty());
 
     // Transactions from many tasks at once all commit (SQLite serialises them).
@@ -451,7 +497,7 @@ pub async fn transaction_commits_or_rolls_back_together(store: &Store, _url: &st
                 let mut tx = store.transaction().await.unwrap();
                 let n = tx.load_vars(6, Scope::Bot).await.unwrap().len();
                 tx.set_var(6, Scope::Bot, &format!("v{i}"), Some(&json!(n))).await.unwrap();
-                tx.outbox_push(6, i, "sendMessage", &json!({"i": i})).await.unwrap();
+                tx.outbox_push(6, &message(i, "many")).await.unwrap();
                 tx.commit().await.unwrap();
             })
         })
@@ -460,7 +506,7 @@ pub async fn transaction_commits_or_rolls_back_together(store: &Store, _url: &st
         task.await.unwrap();
     }
     assert_eq!(store.load_vars(6, Scope::Bot).await.unwrap().len(), 8);
-    assert_eq!(store.outbox_due(100).await.unwrap().len(), 9);
+    assert_eq!(store.outbox_pending(6, 100).await.unwrap().len(), 9);
 }
 
 pub async fn state_store_contract_on_store(store: &Store, _url: &str) {

@@ -1,0 +1,70 @@
+//! Ferrogram's side of the comparison, as its own process like the peers: what
+//! `ferrogram run FILE --api-url URL --token T --database sqlite://…` does (schema, SQLite store,
+//! engine, long polling), except that the engine's flood limits come from the command line so
+//! they can be scaled like the sandbox's for the bulk scenario (`ferrogram run` keeps
+//! Telegram's). `--bots N` runs N copies of the file under the tokens `<first id + i>:bench`
+//! (the many-bots scenario). Prints `READY` once every bot is polling; stops on SIGTERM/SIGINT.
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::sync::Arc;
+use telegram::flood::Limit;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long)]
+    file: PathBuf,
+    #[arg(long)]
+    api_url: String,
+    /// `<bot id>:<secret>`; with `--bots N` the ids `id..id+N` are used.
+    #[arg(long)]
+    token: String,
+    #[arg(long, default_value_t = 1)]
+    bots: u64,
+    /// `sqlite://PATH` or `memory`.
+    #[arg(long)]
+    database: String,
+    /// Messages a second for the whole bot (Telegram: 30).
+    #[arg(long, default_value_t = 30)]
+    rate: u32,
+    /// Messages a second per private chat (Telegram: 1).
+    #[arg(long, default_value_t = 1)]
+    chat_rate: u32,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let file =
+        schema::load(&args.file).map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
+    let mut config = engine::EngineConfig::default();
+    if args.database != "memory" {
+        let store = store::Store::open(&args.database).await.map_err(|e| e.to_string())?;
+        config.store = Arc::new(store);
+    }
+    let burst = |n: u32| n.max(1);
+    config.flood.bot = Limit::per_second(args.rate).with_burst(burst(args.rate));
+    config.flood.private_chat =
+        Limit::per_second(args.chat_rate).with_burst(if args.chat_rate > 1 { args.chat_rate } else { 3 });
+    let engine = engine::Engine::new(config);
+    let (id, secret) = args.token.split_once(':').ok_or("token: expected <id>:<secret>")?;
+    let first: u64 = id.parse().map_err(|_| "token: the id is not a number")?;
+    let mut handles = Vec::new();
+    for i in 0..args.bots {
+        let token = format!("{}:{secret}", first + i);
+        handles.push(engine.add_bot(file.clone(), &token, &args.api_url).await.map_err(|e| e.to_string())?);
+    }
+    println!("READY");
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    for handle in handles {
+        let _ = engine.stop(handle).await;
+    }
+    Ok(())
+}

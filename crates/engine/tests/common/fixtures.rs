@@ -1,0 +1,48 @@
+//! A local HTTP server of recorded API answers and feeds: `examples/fixtures/<path>` is served
+//! at `<url>/<path>` for any method (a GraphQL POST gets its recorded answer), JSON as
+//! `application/json`, XML as `application/rss+xml`. Bots reach it through the engine's
+//! `HttpConfig::allow_private`, which [`FixtureServer::allow`] fills in.
+
+use std::path::{Component, Path, PathBuf};
+
+use axum::body::Body;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::Response;
+
+pub struct FixtureServer {
+    pub url: String,
+    port: u16,
+}
+
+impl FixtureServer {
+    /// Serves `examples/fixtures` on a free port of 127.0.0.1.
+    pub async fn start() -> FixtureServer {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fixtures");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("fixture port");
+        let port = listener.local_addr().expect("fixture address").port();
+        let app = axum::Router::new().fallback(move |uri: Uri| serve(root.clone(), uri));
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("fixture server") });
+        FixtureServer { url: format!("http://127.0.0.1:{port}"), port }
+    }
+
+    /// Lets the engine's `http` and `feed` steps call this server.
+    pub fn allow(&self, config: &mut engine::EngineConfig) {
+        config.http.allow_private.push(("127.0.0.1".into(), self.port));
+    }
+}
+
+async fn serve(root: PathBuf, uri: Uri) -> Response {
+    let relative = Path::new(uri.path().trim_start_matches('/'));
+    let safe = relative.components().all(|c| matches!(c, Component::Normal(_)));
+    let path = root.join(relative);
+    let read = if safe { tokio::fs::read(&path).await.ok() } else { None };
+    let Some(bytes) = read else {
+        return Response::builder().status(StatusCode::NOT_FOUND).body(Body::from("not found")).expect("response");
+    };
+    let kind = match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => "application/json",
+        Some("xml") => "application/rss+xml; charset=utf-8",
+        _ => "text/plain; charset=utf-8",
+    };
+    Response::builder().header(header::CONTENT_TYPE, kind).body(Body::from(bytes)).expect("response")
+}

@@ -1,0 +1,155 @@
+//! `ferrogram export`, `import` and `backup` through the built binary, on SQLite files in a
+//! temporary folder (the store's own tests cover PostgreSQL and the round trips between the
+//! two; here it is the command line: arguments, output, exit codes and messages).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use engine::Scope;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
+
+/// A fresh folder per test, removed when dropped.
+struct Folder(PathBuf);
+
+impl Folder {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let name = format!("ferrogram-data-{}-{}-{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&path).unwrap();
+        Folder(path)
+    }
+
+    fn url(&self, file: &str) -> String {
+        format!("sqlite://{}", self.0.join(file).display())
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn ferrogram(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).env_remove("FERROGRAM_DATABASE_URL").output().expect("run ferrogram")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A bot run from a file named `hello` (no dashboard record: its id comes from its name) with
+/// a conversation, variables and a subscription, beside another bot.
+async fn populate(url: &str) {
+    let store = store::Store::open(url).await.unwrap();
+    let hello = store::sandbox_bot_id("hello");
+    let state = engine::ChatState { scene: Some("menu".into()), ..engine::ChatState::default() };
+    store.save_chat(hello, 42, &state).await.unwrap();
+    store.set_var(hello, Scope::User(42), "name", Some(&json!("Аня"))).await.unwrap();
+    store.set_var(hello, Scope::Bot, "count", Some(&json!(7))).await.unwrap();
+    store.subscribe(hello, 42, "news").await.unwrap();
+    store.set_var(store::sandbox_bot_id("other"), Scope::Bot, "theirs", Some(&json!(1))).await.unwrap();
+    store.close().await;
+}
+
+fn export(bot: &str, url: &str) -> Value {
+    let output = ferrogram(&["export", bot, "--database", url]);
+    assert!(output.status.success(), "export failed: {}", stderr(&output));
+    serde_json::from_slice(&output.stdout).expect("export prints one JSON document")
+}
+
+#[tokio::test]
+async fn export_then_import_restores_the_bot_and_refuses_to_overwrite() {
+    let folder = Folder::new();
+    let (source, target) = (folder.url("source.db"), folder.url("target.db"));
+    populate(&source).await;
+
+    let document = export("hello", &source);
+    assert_eq!(document["ferrogram_export"], 1);
+    assert_eq!(document["bot"]["id"], store::sandbox_bot_id("hello"));
+    assert_eq!(document["tables"]["variables"].as_array().unwrap().len(), 2);
+    assert!(!document.to_string().contains("theirs"), "only the bot's rows");
+    // By id, the same document.
+    assert_eq!(export(&store::sandbox_bot_id("hello").to_string(), &source), document);
+
+    let file = folder.0.join("hello.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&document).unwrap()).unwrap();
+    let file = file.to_str().unwrap();
+    let output = ferrogram(&["import", file, "--database", &target]);
+    assert!(output.status.success(), "import failed: {}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("imported bot"));
+    assert_eq!(export("hello", &target), document, "the same document back");
+
+    // Again: the bot has data now, so it is refused and nothing changes.
+    let store = store::Store::open(&target).await.unwrap();
+    store.set_var(store::sandbox_bot_id("hello"), Scope::Bot, "count", Some(&json!(8))).await.unwrap();
+    store.close().await;
+    let changed = export("hello", &target);
+    let output = ferrogram(&["import", file, "--database", &target]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("already has data") && message.contains("--replace"), "{message}");
+    assert_eq!(export("hello", &target), changed, "nothing changed");
+
+    // With --replace it is the export again.
+    let output = ferrogram(&["import", file, "--database", &target, "--replace"]);
+    assert!(output.status.success(), "import --replace failed: {}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("replaced bot"));
+    assert_eq!(export("hello", &target), document);
+}
+
+#[tokio::test]
+async fn export_and_import_explain_their_failures() {
+    let folder = Folder::new();
+    let url = folder.url("bots.db");
+    populate(&url).await;
+    let output = ferrogram(&["export", "nobody", "--database", &url]);
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty(), "no document on failure");
+    assert!(stderr(&output).contains("no bot \"nobody\""), "{}", stderr(&output));
+
+    let file = folder.0.join("newer.json");
+    std::fs::write(&file, r#"{"ferrogram_export": 99, "bot": {"id": 1}}"#).unwrap();
+    let output = ferrogram(&["import", file.to_str().unwrap(), "--database", &url]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("format 99"), "{}", stderr(&output));
+
+    std::fs::write(&file, "not json").unwrap();
+    let output = ferrogram(&["import", file.to_str().unwrap(), "--database", &url]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("not JSON"), "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn backup_copies_a_sqlite_database_and_points_postgres_at_pg_dump() {
+    let folder = Folder::new();
+    let url = folder.url("live.db");
+    populate(&url).await;
+    let copy = folder.0.join("copy.db");
+    let output = ferrogram(&["backup", copy.to_str().unwrap(), "--database", &url]);
+    assert!(output.status.success(), "backup failed: {}", stderr(&output));
+    assert!(copy.exists());
+    assert_eq!(export("hello", &format!("sqlite://{}", copy.display())), export("hello", &url));
+
+    // Never over an existing file.
+    let output = ferrogram(&["backup", copy.to_str().unwrap(), "--database", &url]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("already exists"), "{}", stderr(&output));
+
+    // A missing database is an error, not a new empty one.
+    let missing = folder.0.join("missing.db");
+    let output =
+        ferrogram(&["backup", folder.0.join("x.db").to_str().unwrap(), "--database", &folder.url("missing.db")]);
+    assert!(!output.status.success());
+    assert!(!missing.exists());
+
+    // PostgreSQL: a pointer to pg_dump, without connecting anywhere.
+    let output = ferrogram(&["backup", "/tmp/x.db", "--database", "postgres://nobody@192.0.2.1:1/none"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("pg_dump"), "{}", stderr(&output));
+}

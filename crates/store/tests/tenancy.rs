@@ -1,0 +1,595 @@
+//! Tenancy (workspaces, bots, versions, API tokens, audit log), export/import and backups, on
+//! SQLite and PostgreSQL: each case runs on a fresh database of each backend (PostgreSQL is
+//! skipped loudly when unreachable, unless `FERROGRAM_REQUIRE_POSTGRES=1`; see
+//! `tests/common`). The round trips between the backends need both.
+
+mod common;
+
+use common::TestDb;
+use engine::{ChatState, CollectionSpec, CollectionStore, Outgoing, Query, Scope};
+use serde_json::{Value, json};
+use store::{ImportOptions, Role, Store};
+
+/// Removes the database, then re-raises the case's panic if it failed.
+async fn finish(db: TestDb, outcome: Result<(), tokio::task::JoinError>) {
+    db.cleanup().await;
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+/// One test per case and backend: `sqlite::case` and `postgres::case`.
+macro_rules! both {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(db) = super::common::sqlite().await else { return };
+                    let outcome = tokio::spawn(super::$case(db.store.clone(), db.url.clone())).await;
+                    super::finish(db, outcome).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(db) = super::common::postgres().await else { return };
+                    let outcome = tokio::spawn(super::$case(db.store.clone(), db.url.clone())).await;
+                    super::finish(db, outcome).await;
+                }
+            )*
+        }
+    };
+}
+
+both!(
+    workspaces_and_bots,
+    versions_keep_history_and_roll_back_forward,
+    tokens_verify_until_revoked,
+    tokens_are_stored_as_hashes_only,
+    audit_log_reads_newest_first,
+    subscriptions_round_trip,
+    isolation_token_lists_and_revocation_stay_in_their_workspace,
+    isolation_a_token_speaks_only_for_its_workspace,
+    isolation_bots_are_invisible_to_other_workspaces,
+    isolation_versions_cannot_be_read_saved_or_rolled_back_from_another_workspace,
+    isolation_audit_entries_stay_in_their_workspace,
+    isolation_nothing_is_created_in_a_missing_workspace,
+    every_bot_table_is_exported,
+    export_holds_only_its_bot,
+    export_of_an_unknown_bot_is_refused,
+    import_refuses_existing_data_unless_replacing,
+    import_refuses_unknown_formats_and_tables,
+    backup_is_postgres_refused_or_sqlite_snapshot,
+);
+
+/// Runs SQL on the test database directly (beside the store), returning text columns of the
+/// first column of each row.
+async fn raw(url: &str, sql: &str) -> Vec<String> {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        rows
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        rows
+    }
+}
+
+async fn workspaces_and_bots(store: Store, _url: String) {
+    let a = store.create_workspace("Acme").await.unwrap();
+    let b = store.create_workspace("Борис & Co").await.unwrap();
+    assert_ne!(a, b);
+    assert_eq!(store.workspace(b).await.unwrap().unwrap().name, "Борис & Co");
+    assert_eq!(store.workspace(b + 1000).await.unwrap(), None);
+    let shop = store.create_bot(a, "shop", Some(7_000_000_001)).await.unwrap().unwrap();
+    let help = store.create_bot(a, "help", None).await.unwrap().unwrap();
+    let bots = store.bots(a).await.unwrap();
+    assert_eq!(bots.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), ["shop", "help"]);
+    assert_eq!(bots[0].telegram_id, Some(7_000_000_001));
+    assert_eq!(bots[1].telegram_id, None);
+    let record = store.bot(a, shop).await.unwrap().unwrap();
+    assert_eq!((record.id, record.workspace), (shop, a));
+    assert!(store.bot(a, help).await.unwrap().is_some());
+    // Telegram ids are unique across workspaces.
+    assert!(store.create_bot(b, "copy", Some(7_000_000_001)).await.is_err());
+}
+
+async fn versions_keep_history_and_roll_back_forward(store: Store, _url: String) {
+    let ws = store.create_workspace("w").await.unwrap();
+    let bot = store.create_bot(ws, "bot", None).await.unwrap().unwrap();
+    assert!(store.versions(ws, bot).await.unwrap().is_empty());
+    for (i, source) in ["bot: {name: v1}", "bot: {name: v2} # ✓", "bot: {name: v3}"].iter().enumerate() {
+        assert_eq!(store.save_version(ws, bot, source).await.unwrap(), Some(i as i64 + 1));
+    }
+    assert_eq!(store.rollback_version(ws, bot, 1).await.unwrap(), Some(4));
+    let history = store.versions(ws, bot).await.unwrap();
+    let listed: Vec<(i64, &str)> = history.iter().map(|v| (v.version, v.source.as_str())).collect();
+    assert_eq!(
+        listed,
+        [(1, "bot: {name: v1}"), (2, "bot: {name: v2} # ✓"), (3, "bot: {name: v3}"), (4, "bot: {name: v1}")]
+    );
+    assert_eq!(store.rollback_version(ws, bot, 99).await.unwrap(), None, "no such version");
+    assert_eq!(store.versions(ws, bot).await.unwrap().len(), 4);
+    // Versions inside a transaction commit or vanish with it.
+    let mut tx = store.transaction().await.unwrap();
+    assert_eq!(tx.save_version(ws, bot, "draft").await.unwrap(), Some(5));
+    tx.rollback().await.unwrap();
+    assert_eq!(store.save_version(ws, bot, "final").await.unwrap(), Some(5));
+}
+
+async fn tokens_verify_until_revoked(store: Store, _url: String) {
+    let ws = store.create_workspace("w").await.unwrap();
+    let admin = store.issue_token(ws, "ci", Role::Admin).await.unwrap().unwrap();
+    let viewer = store.issue_token(ws, "grafana", Role::Viewer).await.unwrap().unwrap();
+    assert!(admin.secret.starts_with(store::TOKEN_PREFIX));
+    assert_ne!(admin.secret, viewer.secret);
+    let access = store.verify_token(&admin.secret).await.unwrap().unwrap();
+    assert_eq!((access.token, access.workspace, access.role), (admin.id, ws, Role::Admin));
+    assert_eq!(store.verify_token(&viewer.secret).await.unwrap().unwrap().role, Role::Viewer);
+    // Near misses are not tokens.
+    let mut tampered = admin.secret.clone();
+    tampered.pop();
+    tampered.push(if admin.secret.ends_with('A') { 'B' } else { 'A' });
+    for wrong in [tampered.as_str(), "", "fg_", &admin.secret[3..], &admin.secret.to_uppercase()] {
+        assert_eq!(store.verify_token(wrong).await.unwrap(), None, "{wrong:?}");
+    }
+    let listed = store.tokens(ws).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed[0].last_used_at.is_some() && listed[0].revoked_at.is_none());
+    assert_eq!((listed[1].name.as_str(), listed[1].role), ("grafana", Role::Viewer));
+    assert!(store.revoke_token(ws, admin.id).await.unwrap());
+    assert!(!store.revoke_token(ws, admin.id).await.unwrap(), "already revoked");
+    assert_eq!(store.verify_token(&admin.secret).await.unwrap(), None);
+    assert!(store.verify_token(&viewer.secret).await.unwrap().is_some(), "others still work");
+    assert!(store.tokens(ws).await.unwrap()[0].revoked_at.is_some());
+}
+
+async fn tokens_are_stored_as_hashes_only(store: Store, url: String) {
+    let ws = store.create_workspace("w").await.unwrap();
+    let token = store.issue_token(ws, "deploy", Role::Editor).await.unwrap().unwrap();
+    let secret_part = &token.secret[3..];
+    let stored = raw(&url, "SELECT name || ' ' || role || ' ' || token_hash FROM api_tokens").await;
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].contains(secret_part), "the secret is not stored: {stored:?}");
+    let hash = stored[0].rsplit(' ').next().unwrap();
+    assert_eq!(hash.len(), 64);
+    assert!(hash.bytes().all(|c| c.is_ascii_hexdigit()));
+}
+
+async fn audit_log_reads_newest_first(store: Store, _url: String) {
+    let ws = store.create_workspace("w").await.unwrap();
+    let detail = json!({"from": 1, "to": 2, "note": "откат ↩", "nested": {"ok": true}});
+    let first = store.audit(ws, "token:1", "bot.create", "bot:1", &json!({})).await.unwrap().unwrap();
+    let second = store.audit(ws, "user:ann", "bot.rollback", "bot:1", &detail).await.unwrap().unwrap();
+    assert!(second > first);
+    let log = store.audit_log(ws, 10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!((log[0].id, log[0].action.as_str(), &log[0].detail), (second, "bot.rollback", &detail));
+    assert_eq!((log[1].actor.as_str(), log[1].target.as_str()), ("token:1", "bot:1"));
+    assert_eq!(store.audit_log(ws, 1).await.unwrap().len(), 1);
+}
+
+async fn subscriptions_round_trip(store: Store, _url: String) {
+    assert!(store.subscribe(5, 100, "news").await.unwrap());
+    assert!(!store.subscribe(5, 100, "news").await.unwrap(), "once");
+    assert!(store.subscribe(5, -200, "news").await.unwrap());
+    assert!(store.subscribe(5, 100, "sales").await.unwrap());
+    assert!(store.subscribe(6, 300, "news").await.unwrap());
+    assert_eq!(store.subscribers(5, "news").await.unwrap(), [-200, 100]);
+    assert!(store.unsubscribe(5, 100, "news").await.unwrap());
+    assert!(!store.unsubscribe(5, 100, "news").await.unwrap());
+    assert_eq!(store.subscribers(5, "news").await.unwrap(), [-200]);
+    assert_eq!(store.subscribers(6, "news").await.unwrap(), [300]);
+}
+
+/// Two workspaces, each with a bot (one version), a token and an audit entry.
+struct Two {
+    a: i64,
+    b: i64,
+    a_bot: i64,
+    b_bot: i64,
+    a_token: store::IssuedToken,
+    b_token: store::IssuedToken,
+}
+
+async fn two_workspaces(store: &Store) -> Two {
+    let a = store.create_workspace("A").await.unwrap();
+    let b = store.create_workspace("B").await.unwrap();
+    let a_bot = store.create_bot(a, "same-name", None).await.unwrap().unwrap();
+    let b_bot = store.create_bot(b, "same-name", None).await.unwrap().unwrap();
+    store.save_version(a, a_bot, "a v1").await.unwrap().unwrap();
+    store.save_version(b, b_bot, "b v1").await.unwrap().unwrap();
+    let a_token = store.issue_token(a, "a", Role::Admin).await.unwrap().unwrap();
+    let b_token = store.issue_token(b, "b", Role::Admin).await.unwrap().unwrap();
+    store.audit(a, "a", "secret.a", "bot", &json!({"a": 1})).await.unwrap().unwrap();
+    store.audit(b, "b", "secret.b", "bot", &json!({"b": 1})).await.unwrap().unwrap();
+    Two { a, b, a_bot, b_bot, a_token, b_token }
+}
+
+async fn isolation_token_lists_and_revocation_stay_in_their_workspace(store: Store, _url: String) {
+    let t = two_workspaces(&store).await;
+    let listed = store.tokens(t.b).await.unwrap();
+    assert_eq!(listed.iter().map(|t| t.id).collect::<Vec<_>>(), [t.b_token.id], "B lists only its token");
+    assert!(!store.revoke_token(t.b, t.a_token.id).await.unwrap(), "B cannot revoke A's token");
+    assert!(store.verify_token(&t.a_token.secret).await.unwrap().is_some(), "A's token still works");
+    assert!(store.tokens(t.a).await.unwrap()[0].revoked_at.is_none());
+}
+
+async fn isolation_a_token_speaks_only_for_its_workspace(store: Store, _url: String) {
+    let t = two_workspaces(&store).await;
+    assert_eq!(store.verify_token(&t.a_token.secret).await.unwrap().unwrap().workspace, t.a);
+    assert_eq!(store.verify_token(&t.b_token.secret).await.unwrap().unwrap().workspace, t.b);
+    assert!(store.revoke_token(t.b, t.b_token.id).await.unwrap());
+    assert_eq!(store.verify_token(&t.b_token.secret).await.unwrap(), None);
+    assert_eq!(store.verify_token(&t.a_token.secret).await.unwrap().unwrap().workspace, t.a, "B's revocation");
+}
+
+async fn isolation_bots_are_invisible_to_other_workspaces(store: Store, _url: String) {
+    let t = two_workspaces(&store).await;
+    assert_eq!(store.bots(t.b).await.unwrap().iter().map(|b| b.id).collect::<Vec<_>>(), [t.b_bot]);
+    assert_eq!(store.bot(t.b, t.a_bot).await.unwrap(), None);
+    assert_eq!(store.bot(t.a, t.b_bot).await.unwrap(), None);
+    assert!(store.bot(t.a, t.a_bot).await.unwrap().is_some());
+}
+
+async fn isolation_versions_cannot_be_read_saved_or_rolled_back_from_another_workspace(store: Store, _url: String) {
+    let t = two_workspaces(&store).await;
+    assert!(store.versions(t.b, t.a_bot).await.unwrap().is_empty(), "B cannot read A's history");
+    assert_eq!(store.save_version(t.b, t.a_bot, "b's takeover").await.unwrap(), None, "nor save into it");
+    assert_eq!(store.rollback_version(t.b, t.a_bot, 1).await.unwrap(), None, "nor roll it back");
+    // B rolling back its own bot to a version number A's bot has takes B's source.
+    assert_eq!(store.rollback_version(t.b, t.b_bot, 1).await.unwrap(), Some(2));
+    let a_history = store.versions(t.a, t.a_bot).await.unwrap();
+    assert_eq!(a_history.iter().map(|v| v.source.as_str()).collect::<Vec<_>>(), ["a v1"]);
+    let b_history = store.versions(t.b, t.b_bot).await.unwrap();
+    assert_eq!(b_history.iter().map(|v| v.source.as_str()).collect::<Vec<_>>(), ["b v1", "b v1"]);
+}
+
+async fn isolation_audit_entries_stay_in_their_workspace(store: Store, _url: String) {
+    let t = two_workspaces(&store).await;
+    let b_log = store.audit_log(t.b, 100).await.unwrap();
+    assert_eq!(b_log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["secret.b"]);
+    assert!(b_log.iter().all(|e| e.workspace == t.b));
+    let a_log = store.audit_log(t.a, 100).await.unwrap();
+    assert_eq!(a_log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["secret.a"]);
+}
+
+async fn isolation_nothing_is_created_in_a_missing_workspace(store: Store, _url: String) {
+    let t = two_workspaces(&store).await;
+    let missing = t.a.max(t.b) + 1000;
+    assert_eq!(store.create_bot(missing, "x", None).await.unwrap(), None);
+    assert_eq!(store.issue_token(missing, "x", Role::Admin).await.unwrap(), None);
+    assert_eq!(store.audit(missing, "x", "x", "x", &json!(null)).await.unwrap(), None);
+    assert!(store.bots(missing).await.unwrap().is_empty());
+    assert!(store.tokens(missing).await.unwrap().is_empty());
+}
+
+/// The bot every export test uses, and a neighbour whose rows must stay out of its exports.
+const BOT: u64 = 5_550_001;
+const OTHER: u64 = 5_550_002;
+
+/// Fills every kind of row for `bot` (a dashboard record named `name`, three versions, state,
+/// variables, jobs, inbox, outbox, subscriptions, collection records).
+async fn populate(store: &Store, bot: u64, name: &str) {
+    let ws = store.create_workspace("Exports 📦").await.unwrap();
+    let record = store.create_bot(ws, name, Some(bot)).await.unwrap().unwrap();
+    for source in ["bot:\n  name: one\n", "bot:\n  name: два\n", "bot:\n  name: \"three\\u0000\"\n"] {
+        store.save_version(ws, record, source).await.unwrap().unwrap();
+    }
+    let state =
+        ChatState { scene: Some("главная 🏠".into()), stack: vec!["menu".into()], ..ChatState::default() };
+    for chat in [-1_001_234_567_890_i64, 1, i64::MAX] {
+        store.save_chat(bot, chat, &state).await.unwrap();
+    }
+    let values = [json!(3), json!(1.5), json!("Ёжик \"в\" тумане\n\u{0}"), json!(null), json!([1, {"a": u64::MAX}])];
+    for (i, value) in values.iter().enumerate() {
+        store.set_var(bot, Scope::User(42), &format!("v{i}"), Some(value)).await.unwrap();
+        store.set_var(bot, Scope::Bot, &format!("b{i}"), Some(value)).await.unwrap();
+    }
+    store.save_next_run(bot, "daily", Some(1_800_000_000)).await.unwrap();
+    store.inbox_put(bot, 10, r#"{"update_id":10,"message":{"text":"hi"}}"#).await.unwrap();
+    store.inbox_put(bot, 11, r#"{"update_id":11}"#).await.unwrap();
+    store.inbox_mark_handled(bot, 10).await.unwrap();
+    store.subscribe(bot, 100, "news").await.unwrap();
+    store.subscribe(bot, -100, "news").await.unwrap();
+    for (text, bulk) in [("b", true), ("a", false)] {
+        let outgoing = Outgoing { chat_id: 1, method: "sendMessage".into(), params: json!({"text": text}), bulk };
+        store.outbox_push(bot, &outgoing).await.unwrap();
+    }
+    let tea = json!({"title": "Чай с лимоном", "price": 1.25});
+    let big = json!({"title": "tea", "price": 1e300});
+    CollectionStore::create(store, bot, &orders(), Scope::User(42), tea.as_object().unwrap().clone()).await.unwrap();
+    CollectionStore::create(store, bot, &orders(), Scope::Bot, big.as_object().unwrap().clone()).await.unwrap();
+}
+
+fn orders() -> CollectionSpec {
+    CollectionSpec { name: "orders".into(), searchable: vec!["title".into()], indexed: vec!["price".into()] }
+}
+
+/// Rows of the neighbour bot, which no export of [`BOT`] may contain.
+async fn populate_other(store: &Store) {
+    store.save_chat(OTHER, 1, &ChatState::default()).await.unwrap();
+    store.set_var(OTHER, Scope::Bot, "theirs", Some(&json!("not yours"))).await.unwrap();
+    store.subscribe(OTHER, 100, "news").await.unwrap();
+}
+
+fn rows(document: &Value, table: &str) -> usize {
+    document["tables"][table].as_array().map_or(0, Vec::len)
+}
+
+async fn every_bot_table_is_exported(store: Store, _url: String) {
+    let unlisted = store.unlisted_bot_tables().await.unwrap();
+    assert!(unlisted.is_empty(), "tables keyed by bot_id missing from store::BOT_TABLES: {unlisted:?}");
+}
+
+async fn export_holds_only_its_bot(store: Store, _url: String) {
+    populate(&store, BOT, "exported").await;
+    populate_other(&store).await;
+    let by_id = store.export_bot(&BOT.to_string()).await.unwrap();
+    let by_name = store.export_bot("exported").await.unwrap();
+    assert_eq!(by_id, by_name);
+    assert_eq!(by_id["ferrogram_export"], 1);
+    assert_eq!(by_id["bot"]["id"], BOT);
+    assert_eq!(by_id["bot"]["record"]["name"], "exported");
+    assert_eq!(by_id["bot"]["record"]["workspace"], "Exports 📦");
+    assert_eq!(by_id["versions"].as_array().unwrap().len(), 3);
+    let expected =
+        [("chat_states", 3), ("variables", 10), ("job_runs", 1), ("inbox", 2), ("outbox", 2), ("subscriptions", 2)];
+    for (table, count) in expected {
+        assert_eq!(rows(&by_id, table), count, "{table}");
+    }
+    // The collections' tables as the collections module fills them: at least the records.
+    assert_eq!(rows(&by_id, "records"), 2);
+    for &(table, _) in store::BOT_TABLES {
+        assert!(rows(&by_id, table) > 0, "{table} has rows to export");
+    }
+    let text = by_id.to_string();
+    assert!(!text.contains("not yours") && !text.contains("bot_id"), "{text}");
+    // The outbox keeps its order but not its ids (renumbered on import).
+    let outbox = by_id["tables"]["outbox"].as_array().unwrap();
+    assert_eq!(outbox[0]["params"], r#"{"text":"b"}"#);
+    assert_eq!(outbox[0]["bulk"], true);
+    assert!(outbox[0].get("id").is_none());
+    // A sandbox bot without a record is found by the id its name gives.
+    let sandbox = store::sandbox_bot_id("from-file");
+    store.set_var(sandbox, Scope::Bot, "x", Some(&json!(1))).await.unwrap();
+    let document = store.export_bot("from-file").await.unwrap();
+    assert_eq!((document["bot"]["id"].as_u64(), rows(&document, "variables")), (Some(sandbox), 1));
+    assert!(document["bot"]["record"].is_null());
+    // A record without a Telegram id: its id is its name's, by name or by id alike.
+    let ws = store.create_workspace("w").await.unwrap();
+    let record = store.create_bot(ws, "dashboard-only", None).await.unwrap().unwrap();
+    store.save_version(ws, record, "bot: {name: dashboard-only}").await.unwrap();
+    let id = store::sandbox_bot_id("dashboard-only");
+    store.set_var(id, Scope::Bot, "y", Some(&json!(2))).await.unwrap();
+    let by_name = store.export_bot("dashboard-only").await.unwrap();
+    assert_eq!(by_name["versions"].as_array().unwrap().len(), 1);
+    assert_eq!(by_name["bot"]["record"]["telegram_id"], Value::Null);
+    assert_eq!(store.export_bot(&id.to_string()).await.unwrap(), by_name);
+}
+
+async fn export_of_an_unknown_bot_is_refused(store: Store, _url: String) {
+    populate_other(&store).await;
+    let error = store.export_bot("nobody").await.unwrap_err().to_string();
+    assert!(error.contains("no bot \"nobody\""), "{error}");
+    assert!(store.export_bot("123").await.is_err());
+    // Two records of one name: ambiguous, by id instead.
+    let ws = store.create_workspace("w").await.unwrap();
+    store.create_bot(ws, "twin", Some(1)).await.unwrap();
+    store.create_bot(ws, "twin", Some(2)).await.unwrap();
+    let error = store.export_bot("twin").await.unwrap_err().to_string();
+    assert!(error.contains("export by id"), "{error}");
+    assert!(store.export_bot("2").await.is_ok());
+}
+
+async fn import_refuses_existing_data_unless_replacing(store: Store, _url: String) {
+    populate(&store, BOT, "exported").await;
+    populate_other(&store).await;
+    let document = store.export_bot("exported").await.unwrap();
+    // Changed data here, then an import without --replace: refused, nothing changed.
+    store.set_var(BOT, Scope::Bot, "b0", Some(&json!("changed"))).await.unwrap();
+    let changed = store.export_bot("exported").await.unwrap();
+    let error = store.import_bot(&document, ImportOptions::default()).await.unwrap_err().to_string();
+    assert!(error.contains("already has data") && error.contains("--replace"), "{error}");
+    assert_eq!(store.export_bot("exported").await.unwrap(), changed, "nothing changed");
+    // With --replace the export comes back exactly; the neighbour is untouched.
+    let summary = store.import_bot(&document, ImportOptions { replace: true, workspace: None }).await.unwrap();
+    assert!(summary.replaced);
+    assert_eq!(summary.versions, 3);
+    assert_eq!(store.export_bot("exported").await.unwrap(), document);
+    assert_eq!(store.load_vars(OTHER, Scope::Bot).await.unwrap()["theirs"], "not yours");
+    // The record went back into the workspace it replaced.
+    let ws = store.bots(1).await.unwrap();
+    assert_eq!(ws.len(), 1, "one record, in its old workspace");
+}
+
+async fn import_refuses_unknown_formats_and_tables(store: Store, _url: String) {
+    let newer = json!({"ferrogram_export": 2, "bot": {"id": 1}, "tables": {}});
+    let error = store.import_bot(&newer, ImportOptions::default()).await.unwrap_err().to_string();
+    assert!(error.contains("format 2"), "{error}");
+    let unknown = json!({"ferrogram_export": 1, "bot": {"id": 1}, "tables": {"chat_states": [], "future": []}});
+    let error = store.import_bot(&unknown, ImportOptions::default()).await.unwrap_err().to_string();
+    assert!(error.contains("`future`"), "{error}");
+    // A bad row fails the whole import: the first table's rows are not left behind.
+    let bad = json!({"ferrogram_export": 1, "bot": {"id": 9}, "tables": {
+        "chat_states": [{"chat_id": 1, "state": "{}", "updated_at": 1}],
+        "variables": [{"scope": "bot", "owner_id": 0, "name": "x", "value": "1", "updated_at": "not a time"}],
+    }});
+    assert!(store.import_bot(&bad, ImportOptions::default()).await.is_err());
+    assert_eq!(store.load_chat(9, 1).await.unwrap(), None);
+    assert!(store.export_bot("9").await.is_err(), "nothing imported");
+    // --workspace: it must exist, and the record goes there.
+    let document = json!({"ferrogram_export": 1, "bot": {"id": 77, "record": {"name": "n", "telegram_id": 77,
+        "workspace": "elsewhere", "created_at": 5}}, "versions": [{"version": 3, "source": "s", "created_at": 6}]});
+    let missing = ImportOptions { replace: false, workspace: Some(4242) };
+    let error = store.import_bot(&document, missing).await.unwrap_err().to_string();
+    assert!(error.contains("no workspace 4242"), "{error}");
+    let ws = store.create_workspace("chosen").await.unwrap();
+    store.import_bot(&document, ImportOptions { replace: false, workspace: Some(ws) }).await.unwrap();
+    let bots = store.bots(ws).await.unwrap();
+    assert_eq!((bots.len(), bots[0].telegram_id, bots[0].created_at), (1, Some(77), 5));
+    assert_eq!(store.versions(ws, bots[0].id).await.unwrap()[0].version, 3);
+    let exported = store.export_bot("77").await.unwrap();
+    assert_eq!(exported["bot"]["record"]["workspace"], "chosen");
+}
+
+async fn backup_is_postgres_refused_or_sqlite_snapshot(store: Store, url: String) {
+    let target = std::env::temp_dir().join(format!("ferrogram-backup-{}.db", fastrand::u64(..)));
+    if url.starts_with("postgres") {
+        let error = store.backup_to(&target).await.unwrap_err().to_string();
+        assert!(error.contains("pg_dump"), "{error}");
+        let error = store::backup(&url, &target).await.unwrap_err().to_string();
+        assert!(error.contains("pg_dump"), "{error}");
+        assert!(!target.exists());
+        return;
+    }
+    store.set_var(1, Scope::Bot, "kept", Some(&json!("yes"))).await.unwrap();
+    store.backup_to(&target).await.unwrap();
+    let error = store.backup_to(&target).await.unwrap_err().to_string();
+    assert!(error.contains("already exists"), "{error}");
+    let copy = Store::open(&format!("sqlite://{}", target.display())).await.unwrap();
+    assert_eq!(copy.load_vars(1, Scope::Bot).await.unwrap()["kept"], "yes");
+    assert!(copy.migrate().await.unwrap().is_empty(), "the copy has the migrations recorded");
+    copy.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", target.display()));
+    }
+}
+
+/// Export from `from`, import into `to`, export again: the same document.
+async fn round_trip(from: &TestDb, to: &TestDb) {
+    populate(&from.store, BOT, "travelling").await;
+    populate_other(&from.store).await;
+    let exported = from.store.export_bot("travelling").await.unwrap();
+    // Through text, as the CLI does.
+    let document: Value = serde_json::from_str(&serde_json::to_string_pretty(&exported).unwrap()).unwrap();
+    let summary = to.store.import_bot(&document, ImportOptions::default()).await.unwrap();
+    assert!(!summary.replaced);
+    let total: usize = store::BOT_TABLES.iter().map(|(table, _)| rows(&exported, table)).sum();
+    assert_eq!(summary.rows.iter().map(|(_, n)| n).sum::<usize>(), total);
+    let again = to.store.export_bot("travelling").await.unwrap();
+    assert_eq!(again, exported);
+    assert_eq!(to.store.export_bot(&BOT.to_string()).await.unwrap(), exported);
+    // The imported state works through the store's own operations.
+    let vars = to.store.load_vars(BOT, Scope::User(42)).await.unwrap();
+    assert_eq!(vars["v2"], json!("Ёжик \"в\" тумане\n\u{0}"));
+    assert_eq!(vars["v4"], json!([1, {"a": u64::MAX}]));
+    assert_eq!(to.store.load_next_run(BOT, "daily").await.unwrap(), Some(1_800_000_000));
+    assert_eq!(to.store.inbox_take_unhandled(BOT, 10).await.unwrap().len(), 1);
+    assert_eq!(to.store.subscribers(BOT, "news").await.unwrap(), [-100, 100]);
+    let outbox = to.store.outbox_pending(BOT, 10).await.unwrap();
+    let texts: Vec<&Value> = outbox.iter().map(|p| &p.outgoing.params["text"]).collect();
+    assert_eq!(texts, [&json!("b"), &json!("a")], "in their order");
+    assert!(outbox[0].outgoing.bulk);
+    let hits = CollectionStore::search(&to.store, BOT, &orders(), Scope::User(42), "чай", 10).await.unwrap();
+    assert_eq!(hits.len(), 1, "the search index came along");
+    assert_eq!(hits[0].record.fields["price"], 1.25);
+    let found = CollectionStore::query(&to.store, BOT, &orders(), Scope::Bot, Query { limit: 10, ..Query::default() });
+    assert_eq!(found.await.unwrap()[0].fields["price"], 1e300);
+    let ws = to.store.bots(1).await.unwrap();
+    let record = ws.iter().find(|b| b.name == "travelling").unwrap();
+    assert_eq!(to.store.versions(1, record.id).await.unwrap().len(), 3);
+    assert_eq!(to.store.save_version(1, record.id, "next").await.unwrap(), Some(4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn round_trip_sqlite_to_postgres_to_sqlite() {
+    let Some(postgres) = common::postgres().await else { return };
+    let (a, b) = (common::sqlite().await.unwrap(), common::sqlite().await.unwrap());
+    let outcome = tokio::spawn(async move {
+        round_trip(&a, &postgres).await;
+        // And on, from PostgreSQL into a second SQLite file.
+        let document = postgres.store.export_bot("travelling").await.unwrap();
+        b.store.import_bot(&document, ImportOptions::default()).await.unwrap();
+        assert_eq!(b.store.export_bot("travelling").await.unwrap(), document);
+        (a, postgres, b)
+    })
+    .await;
+    match outcome {
+        Ok((a, postgres, b)) => {
+            a.cleanup().await;
+            postgres.cleanup().await;
+            b.cleanup().await;
+        }
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn round_trip_postgres_to_sqlite() {
+    let Some(postgres) = common::postgres().await else { return };
+    let sqlite = common::sqlite().await.unwrap();
+    round_trip(&postgres, &sqlite).await;
+    postgres.cleanup().await;
+    sqlite.cleanup().await;
+}
+
+/// A backup taken while a writer commits pairs of rows holds every row committed before it
+/// started, and only whole pairs (one transaction each), numbered without gaps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_backup_while_writing_is_consistent_and_complete() {
+    let db = common::sqlite().await.unwrap();
+    const BEFORE: u64 = 200;
+    async fn write_pair(store: &Store, i: u64) {
+        let mut tx = store.transaction().await.unwrap();
+        tx.set_var(1, Scope::Bot, &format!("a{i:06}"), Some(&json!(i))).await.unwrap();
+        tx.set_var(2, Scope::Bot, &format!("b{i:06}"), Some(&json!(i))).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    for i in 0..BEFORE {
+        write_pair(&db.store, i).await;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (store, stop) = (db.store.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut i = BEFORE;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                write_pair(&store, i).await;
+                i += 1;
+            }
+            i
+        })
+    };
+    // Let the writer get going, then snapshot mid-stream.
+    while db.store.load_vars(1, Scope::Bot).await.unwrap().len() < BEFORE as usize + 20 {
+        tokio::task::yield_now().await;
+    }
+    let target = std::env::temp_dir().join(format!("ferrogram-live-backup-{}.db", fastrand::u64(..)));
+    store::backup(&db.url, &target).await.unwrap();
+    let at_backup_end = db.store.load_vars(1, Scope::Bot).await.unwrap().len() as u64;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    assert!(written >= at_backup_end);
+
+    let copy = Store::open(&format!("sqlite://{}", target.display())).await.unwrap();
+    let a = copy.load_vars(1, Scope::Bot).await.unwrap();
+    let b = copy.load_vars(2, Scope::Bot).await.unwrap();
+    let n = a.len() as u64;
+    assert!(n >= BEFORE + 20, "everything committed before the backup is in it ({n})");
+    assert!(n <= at_backup_end, "nothing after it ({n} > {at_backup_end})");
+    assert_eq!(b.len() as u64, n, "whole transactions only");
+    for i in 0..n {
+        assert_eq!(a[&format!("a{i:06}")], json!(i));
+        assert_eq!(b[&format!("b{i:06}")], json!(i));
+    }
+    {
+        use sqlx::Connection;
+        let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", target.display())).await.unwrap();
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut raw).await.unwrap();
+        assert_eq!(check, "ok");
+        raw.close().await.unwrap();
+    }
+    copy.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", target.display()));
+    }
+    db.cleanup().await;
+}
