@@ -7,7 +7,7 @@
 //!    reply, seen on the sandbox's event stream (`GET /sandbox/events`, one long poll for all);
 //! 3. bulk: one notification to many subscribers under the sandbox's flood limits scaled up,
 //!    every Bot API call of the bot passing through a counting proxy ([`proxy`]);
-//! 5. many bots: N bots in one Ferrogram process, long polling; resident memory and idle CPU.
+//! 5. many bots: N bots in one Ferrogram process, in webhook mode; resident memory and idle CPU.
 //!
 //! Every bot is its own process, pointed at the sandbox's URL; its CPU time and memory come
 //! from /proc ([`procfs`]).
@@ -238,6 +238,8 @@ struct Launch<'a> {
     chat_rate: u32,
     subscribers: usize,
     bots: usize,
+    /// Ferrogram only: receive by webhook on this address instead of long polling.
+    webhook: Option<std::net::SocketAddr>,
 }
 
 /// Starts a bot process and waits for its `READY` line.
@@ -271,6 +273,9 @@ async fn spawn_bot(ctx: &Ctx, launch: Launch<'_>) -> Result<Bot, String> {
             c.arg("--database").arg(format!("sqlite://{}", db.display()));
             c.arg("--rate").arg(launch.rate.to_string()).arg("--chat-rate").arg(launch.chat_rate.to_string());
             c.arg("--bots").arg(launch.bots.to_string());
+            if let Some(addr) = launch.webhook {
+                c.arg("--webhook-listen").arg(addr.to_string());
+            }
             c
         }
         Fw::Teloxide => Command::new(&ctx.args.teloxide_bin),
@@ -496,6 +501,7 @@ async fn echo(ctx: &Ctx, fw: Fw, users: &[i64]) -> EchoResult {
         chat_rate: UNLIMITED,
         subscribers: 0,
         bots: 1,
+        webhook: None,
     };
     let bot = match spawn_bot(ctx, launch).await {
         Ok(bot) => bot,
@@ -651,6 +657,7 @@ async fn bulk(ctx: &Ctx, fw: Fw, admin: i64, proxy_url: &str, counts: &Arc<proxy
         chat_rate: 1,
         subscribers,
         bots: 1,
+        webhook: None,
     };
     let outcome = async {
         let bot = spawn_bot(ctx, launch).await?;
@@ -725,6 +732,12 @@ struct ManyResult {
     error: Option<String>,
 }
 
+/// A loopback address with a port free right now, for a child process to listen on.
+fn free_local_addr() -> Result<std::net::SocketAddr, String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    listener.local_addr().map_err(|e| e.to_string())
+}
+
 async fn many_bots(ctx: &Ctx, n: usize) -> ManyResult {
     let mut result = ManyResult { bots: n, start: Duration::ZERO, rss_kib: None, idle_cpu: None, error: None };
     let launch = Launch {
@@ -736,6 +749,14 @@ async fn many_bots(ctx: &Ctx, n: usize) -> ManyResult {
         chat_rate: 1,
         subscribers: 0,
         bots: n,
+        webhook: None,
+    };
+    let launch = match free_local_addr() {
+        Ok(addr) => Launch { webhook: Some(addr), ..launch },
+        Err(error) => {
+            result.error = Some(error);
+            return result;
+        }
     };
     let began = Instant::now();
     let bot = match spawn_bot(ctx, launch).await {
@@ -1012,9 +1033,9 @@ impl Results {
         let _ = writeln!(md, "## 5. Many bots in one process\n");
         let _ = writeln!(
             md,
-            "N copies of the echo bot in one Ferrogram process (one engine, one SQLite file), each **long polling** \
-             (the engine has no webhook mode yet): resident memory once all are polling, and CPU while idle over \
-             {} s. Peers: not measured yet.\n",
+            "N copies of the echo bot in one Ferrogram process (one engine, one SQLite file), each receiving by \
+             **webhook** (one listener, `/webhook/BOT_ID`, registered with the sandbox by setWebhook): resident \
+             memory once all are started, and CPU while idle over {} s. Peers: not measured yet.\n",
             a.idle_seconds
         );
         let mut t = Table::new(["bots", "start-up (until READY)", "RSS", "RSS per bot", "idle CPU"]);

@@ -3,7 +3,9 @@
 //! engine, long polling), except that the engine's flood limits come from the command line so
 //! they can be scaled like the sandbox's for the bulk scenario (`ferrogram run` keeps
 //! Telegram's). `--bots N` runs N copies of the file under the tokens `<first id + i>:bench`
-//! (the many-bots scenario). Prints `READY` once every bot is polling; stops on SIGTERM/SIGINT.
+//! (the many-bots scenario); with `--webhook-listen ADDR` they receive by webhook on ADDR (the
+//! server crate's receiver) instead of long polling. Prints `READY` once every bot is started;
+//! stops on SIGTERM/SIGINT.
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -30,6 +32,9 @@ struct Args {
     /// Messages a second per private chat (Telegram: 1).
     #[arg(long, default_value_t = 1)]
     chat_rate: u32,
+    /// Receive by webhook on this address (e.g. 127.0.0.1:9090) instead of long polling.
+    #[arg(long)]
+    webhook_listen: Option<std::net::SocketAddr>,
 }
 
 #[tokio::main]
@@ -48,13 +53,24 @@ async fn main() -> Result<(), String> {
     config.flood.bot = Limit::per_second(args.rate).with_burst(burst(args.rate));
     config.flood.private_chat =
         Limit::per_second(args.chat_rate).with_burst(if args.chat_rate > 1 { args.chat_rate } else { 3 });
-    let engine = engine::Engine::new(config);
+    let engine = Arc::new(engine::Engine::new(config));
+    if let Some(addr) = args.webhook_listen {
+        server::webhook::listen(addr, Arc::clone(&engine)).await?;
+    }
     let (id, secret) = args.token.split_once(':').ok_or("token: expected <id>:<secret>")?;
     let first: u64 = id.parse().map_err(|_| "token: the id is not a number")?;
     let mut handles = Vec::new();
     for i in 0..args.bots {
         let token = format!("{}:{secret}", first + i);
-        handles.push(engine.add_bot(file.clone(), &token, &args.api_url).await.map_err(|e| e.to_string())?);
+        let receive = match args.webhook_listen {
+            Some(addr) => engine::Receive::Webhook {
+                url: format!("http://{addr}{}", server::webhook::path(first + i)),
+                secret: server::webhook::new_secret()?,
+            },
+            None => engine::Receive::Polling,
+        };
+        let handle = engine.add_bot_with(file.clone(), &token, &args.api_url, receive).await;
+        handles.push(handle.map_err(|e| e.to_string())?);
     }
     println!("READY");
     let mut term =

@@ -117,6 +117,10 @@ pub struct Commit {
     pub handled: Option<i64>,
     /// Outbox entries delivered since the last commit, to forget.
     pub delivered: Vec<i64>,
+    /// The Telegram user and chat of the update (their `User` and `Chat` objects), for the
+    /// bot's directory of users and chats; `Null` when there is none (a job).
+    pub seen_user: Value,
+    pub seen_chat: Value,
 }
 
 /// A Bot API call to make.

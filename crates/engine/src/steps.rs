@@ -346,6 +346,8 @@ impl<'a> Run<'a> {
             outbox: self.effects.outbox,
             handled: None,
             delivered: Vec::new(),
+            seen_user: if self.job { Value::Null } else { self.event.from.clone() },
+            seen_chat: if self.job { Value::Null } else { self.event.chat.clone() },
         };
         Handled { commit, lock: self.bot_vars_lock }
     }

@@ -1,7 +1,5 @@
 //! `ferrogram`: one binary for everything.
 
-mod webhook;
-
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -366,14 +364,14 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
         let api_url = args.api_url.as_deref().unwrap_or(telegram::DEFAULT_API_URL);
         let receive = match (&args.webhook_url, args.listen) {
             (Some(base), Some(addr)) => {
-                webhook::listen(addr, Arc::clone(&engine)).await?;
+                server::webhook::listen(addr, Arc::clone(&engine)).await?;
                 let bot_id: u64 = token
                     .split_once(':')
                     .and_then(|(id, _)| id.parse().ok())
                     .ok_or("the bot token is not of the form BOT_ID:SECRET")?;
-                let url = format!("{}{}", base.trim_end_matches('/'), webhook::path(bot_id));
+                let url = format!("{}{}", base.trim_end_matches('/'), server::webhook::path(bot_id));
                 println!("Receiving updates at {url} (listening on {addr})");
-                engine::Receive::Webhook { url, secret: webhook::new_secret()? }
+                engine::Receive::Webhook { url, secret: server::webhook::new_secret()? }
             }
             _ => engine::Receive::Polling,
         };

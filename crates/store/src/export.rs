@@ -41,6 +41,8 @@ pub const BOT_TABLES: &[(&str, &[&str])] = &[
     ("inbox", &[]),
     ("outbox", &["id"]),
     ("subscriptions", &[]),
+    ("bot_users", &[]),
+    ("bot_chats", &[]),
     ("collection_ids", &[]),
     ("records", &[]),
     ("record_values", &[]),

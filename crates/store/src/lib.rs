@@ -296,6 +296,13 @@ operations! {
     fn inbox_take_unhandled(bot: u64, limit: u32) -> Vec<InboxUpdate>;
     /// Marks an update handled; `false` if it was not stored or already handled.
     fn inbox_mark_handled(bot: u64, update_id: i64) -> bool;
+    /// Adds or refreshes a Telegram user (its `User` object) in the bot's directory.
+    fn remember_user(bot: u64, user: &Value) -> ();
+    /// Adds or refreshes a chat (its `Chat` object) in the bot's directory.
+    fn remember_chat(bot: u64, chat: &Value) -> ();
+    /// The users the bot has seen, most recently seen first: `{id, first_name, last_name,
+    /// username, language_code, first_seen, last_seen}`.
+    fn known_users(bot: u64, limit: u32) -> Vec<Value>;
     /// Forgets updates handled before `handled_before` (Unix seconds) but the bot's newest.
     fn inbox_prune(bot: u64, handled_before: u64) -> u64;
     /// Queues a Bot API call; returns its id (ids increase: deliver in id order).

@@ -23,6 +23,7 @@ pub(crate) const SQLITE: Embedded = &[
     (2, "collections", include_str!("../migrations/sqlite/0002_collections.sql")),
     (3, "tenancy", include_str!("../migrations/sqlite/0003_tenancy.sql")),
     (4, "outbox", include_str!("../migrations/sqlite/0004_outbox.sql")),
+    (5, "people", include_str!("../migrations/sqlite/0005_people.sql")),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -30,6 +31,7 @@ pub(crate) const POSTGRES: Embedded = &[
     (2, "collections", include_str!("../migrations/postgres/0002_collections.sql")),
     (3, "tenancy", include_str!("../migrations/postgres/0003_tenancy.sql")),
     (4, "outbox", include_str!("../migrations/postgres/0004_outbox.sql")),
+    (5, "people", include_str!("../migrations/postgres/0005_people.sql")),
 ];
 
 #[derive(Debug)]

@@ -177,6 +177,54 @@ impl Conn<'_> {
         Ok(changed == 1)
     }
 
+    pub(crate) async fn remember_user(self, bot: u64, user: &Value) -> Result<()> {
+        const SQL: &str = "INSERT INTO bot_users \
+             (bot_id, user_id, first_name, last_name, username, language_code, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (bot_id, user_id) DO UPDATE SET \
+             first_name = excluded.first_name, last_name = excluded.last_name, username = excluded.username, \
+             language_code = excluded.language_code, last_seen = excluded.last_seen";
+        let bot = int("bot id", bot)?;
+        let Some(id) = user["id"].as_i64() else { return Ok(()) };
+        let text = |key: &str| user[key].as_str().map(str::to_owned);
+        on!(self, c => sqlx::query(SQL)
+            .bind(bot).bind(id).bind(text("first_name").unwrap_or_default()).bind(text("last_name"))
+            .bind(text("username")).bind(text("language_code")).bind(now())
+            .execute(c).await?.rows_affected());
+        Ok(())
+    }
+
+    pub(crate) async fn remember_chat(self, bot: u64, chat: &Value) -> Result<()> {
+        const SQL: &str = "INSERT INTO bot_chats (bot_id, chat_id, kind, title, username, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (bot_id, chat_id) DO UPDATE SET \
+             kind = excluded.kind, title = excluded.title, username = excluded.username, \
+             last_seen = excluded.last_seen";
+        let bot = int("bot id", bot)?;
+        let Some(id) = chat["id"].as_i64() else { return Ok(()) };
+        let text = |key: &str| chat[key].as_str().map(str::to_owned);
+        on!(self, c => sqlx::query(SQL)
+            .bind(bot).bind(id).bind(text("type").unwrap_or_default()).bind(text("title"))
+            .bind(text("username")).bind(now())
+            .execute(c).await?.rows_affected());
+        Ok(())
+    }
+
+    pub(crate) async fn known_users(self, bot: u64, limit: u32) -> Result<Vec<Value>> {
+        const SQL: &str = "SELECT user_id, first_name, last_name, username, language_code, first_seen, last_seen \
+             FROM bot_users WHERE bot_id = $1 ORDER BY last_seen DESC, user_id LIMIT $2";
+        type Row = (i64, String, Option<String>, Option<String>, Option<String>, i64, i64);
+        let bot = int("bot id", bot)?;
+        let rows: Vec<Row> = on!(self, c => sqlx::query_as(SQL).bind(bot).bind(i64::from(limit)).fetch_all(c).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, first_name, last_name, username, language_code, first_seen, last_seen)| {
+                serde_json::json!({
+                    "id": id, "first_name": first_name, "last_name": last_name, "username": username,
+                    "language_code": language_code, "first_seen": first_seen, "last_seen": last_seen,
+                })
+            })
+            .collect())
+    }
+
     pub(crate) async fn inbox_prune(self, bot: u64, handled_before: u64) -> Result<u64> {
         const SQL: &str = "DELETE FROM inbox WHERE bot_id = $1 AND handled_at IS NOT NULL AND handled_at < $2 \
              AND update_id < (SELECT MAX(update_id) FROM inbox WHERE bot_id = $1)";

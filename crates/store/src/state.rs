@@ -124,6 +124,12 @@ impl Store {
             for id in &commit.delivered {
                 tx.outbox_forget(bot, *id).await?;
             }
+            if commit.seen_user.is_object() {
+                tx.remember_user(bot, &commit.seen_user).await?;
+            }
+            if commit.seen_chat.is_object() {
+                tx.remember_chat(bot, &commit.seen_chat).await?;
+            }
             ids.push(pushed);
         }
         tx.commit().await?;

@@ -303,6 +303,8 @@ async fn populate(store: &Store, bot: u64, name: &str) {
         let outgoing = Outgoing { chat_id: 1, method: "sendMessage".into(), params: json!({"text": text}), bulk };
         store.outbox_push(bot, &outgoing).await.unwrap();
     }
+    store.remember_user(bot, &json!({"id": 42, "first_name": "Ann", "username": "ann"})).await.unwrap();
+    store.remember_chat(bot, &json!({"id": -100, "type": "group", "title": "Tea club"})).await.unwrap();
     let tea = json!({"title": "Чай с лимоном", "price": 1.25});
     let big = json!({"title": "tea", "price": 1e300});
     CollectionStore::create(store, bot, &orders(), Scope::User(42), tea.as_object().unwrap().clone()).await.unwrap();
@@ -318,6 +320,7 @@ async fn populate_other(store: &Store) {
     store.save_chat(OTHER, 1, &ChatState::default()).await.unwrap();
     store.set_var(OTHER, Scope::Bot, "theirs", Some(&json!("not yours"))).await.unwrap();
     store.subscribe(OTHER, 100, "news").await.unwrap();
+    store.remember_user(OTHER, &json!({"id": 7, "first_name": "not yours"})).await.unwrap();
 }
 
 fn rows(document: &Value, table: &str) -> usize {

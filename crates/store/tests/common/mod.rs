@@ -342,7 +342,9 @@ pub async fn group_commit_writes_all_or_nothing(store: &Store, _url: &str) {
         vars: vec![(Scope::User(5), "n".into(), Some(json!(1))), (Scope::Bot, "gone".into(), None)],
         outbox: vec![message(80, "a"), message(80, "b")],
         handled: Some(1),
-        delivered: Vec::new(),
+        seen_user: json!({"id": 5, "is_bot": false, "first_name": "Ann", "username": "ann", "language_code": "ru"}),
+        seen_chat: json!({"id": 80, "type": "private", "first_name": "Ann"}),
+        ..Commit::default()
     };
     let second = Commit { bot: 8, outbox: vec![message(81, "c")], handled: Some(2), ..Commit::default() };
     let ids = StateStore::commit(store, vec![first, second]).await.unwrap();
@@ -354,6 +356,16 @@ pub async fn group_commit_writes_all_or_nothing(store: &Store, _url: &str) {
     assert!(store.inbox_take_unhandled(8, 10).await.unwrap().is_empty(), "both updates handled");
     let pending = StateStore::outbox_pending(store, 8, 10).await.unwrap();
     assert_eq!(pending.iter().map(|p| p.outgoing.params["text"].clone()).collect::<Vec<_>>(), ["a", "b", "c"]);
+    let users = store.known_users(8, 10).await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!((users[0]["id"].clone(), users[0]["username"].clone()), (json!(5), json!("ann")));
+    assert_eq!(users[0]["language_code"], json!("ru"));
+    assert!(store.known_users(9, 10).await.unwrap().is_empty(), "another bot's directory is its own");
+    // Seen again: refreshed, not duplicated.
+    let again = Commit { bot: 8, seen_user: json!({"id": 5, "first_name": "Anna"}), ..Commit::default() };
+    StateStore::commit(store, vec![again]).await.unwrap();
+    let users = store.known_users(8, 10).await.unwrap();
+    assert_eq!((users.len(), users[0]["first_name"].clone()), (1, json!("Anna")));
 
     // A batch with one failing commit writes nothing of it: the update stays unhandled, no reply
     // is queued, the state is as it was.

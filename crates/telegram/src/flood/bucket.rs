@@ -67,6 +67,14 @@ impl Gcra {
         self.tat = self.tat.max(now) + limit.interval;
     }
 
+    /// Counts one send of a paced sender made at `now`. Its timer wakes a little after the slot
+    /// (timer resolution, scheduling); counting from `now` would push every later slot back by
+    /// that lateness and pace below the rate. Up to one interval of lateness keeps the cadence.
+    pub(crate) fn record_paced(&mut self, limit: &Limit, now: Instant) {
+        let late_by = now.saturating_duration_since(self.tat);
+        self.tat = if late_by <= limit.interval { self.tat } else { now } + limit.interval;
+    }
+
     /// When the budget is full again, so that forgetting this state changes nothing.
     pub(crate) fn idle_at(&self) -> Instant {
         self.tat
@@ -111,5 +119,25 @@ mod tests {
         assert_eq!(Limit::per_minute(20).interval, Duration::from_secs(3));
         assert_eq!(Limit::per_second(0).interval, Duration::from_secs(1));
         assert_eq!(Limit::per_second(1).with_burst(0).burst, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn paced_sends_keep_their_cadence_despite_late_wakeups() {
+        let limit = Limit::per_second(600);
+        let t0 = Instant::now();
+        let (mut paced, mut plain) = (Gcra::new(t0), Gcra::new(t0));
+        // Every send goes out 1 ms after its slot, like a timer with millisecond resolution.
+        let late = Duration::from_millis(1);
+        for _ in 0..600 {
+            paced.record_paced(&limit, paced.ready_at(&limit, false, t0) + late);
+            plain.record(&limit, plain.ready_at(&limit, false, t0) + late);
+        }
+        let second = Duration::from_secs(1);
+        assert!(paced.idle_at() - t0 <= second + late + limit.interval, "600 sends in about a second");
+        assert!(plain.idle_at() - t0 >= second + 500 * late, "counting from the late send drifts");
+        // A sender idle for longer than an interval starts afresh from now.
+        let idle = paced.idle_at() + Duration::from_secs(5);
+        paced.record_paced(&limit, idle);
+        assert_eq!(paced.idle_at(), idle + limit.interval);
     }
 }

@@ -619,7 +619,11 @@ impl Actor {
             state.gcra.record(&limit, now);
         }
         state.in_flight += 1;
-        self.bot.record(&self.config.bot, now);
+        if job.priority == Priority::Bulk {
+            self.bot.record_paced(&self.config.bot, now);
+        } else {
+            self.bot.record(&self.config.bot, now);
+        }
         self.queued -= 1;
         self.in_flight += 1;
         Metrics::sub(&self.metrics.queued, 1);
