@@ -1133,19 +1133,19 @@ impl Results {
 
 /// Why Ferrogram's echo costs more than a bare echo handler (see the README's analysis).
 const ECHO_WHY: &str = "Why (likely, not yet profiled): each update goes through Ferrogram's durability \
-path before and after its handler — it is written to the inbox table in SQLite before its getUpdates \
-offset is confirmed, then marked handled — while the peers' echo handlers keep \
+path — it is written to the inbox table in SQLite (one write per getUpdates batch) before its \
+getUpdates offset is confirmed, and its reply, state and \"handled\" mark are committed together \
+(group commit) and then delivered from the outbox — while the peers' echo handlers keep \
 nothing (aiogram, grammY and teloxide lose an update on a crash between fetch and reply; Ferrogram \
 does not). Every reply also goes through the flood scheduler's queue and is rendered from a template. \
-That is work per update the peers do not do, paid in CPU and, under load, in latency.\n";
+That is work per update the peers do not do, paid in CPU; bench/DURABILITY.md measures the same echo \
+with that path on and off.\n";
 
-const BULK_WHY: &str = "Why (likely, not yet profiled): Ferrogram's scheduler sends bulk messages \
-strictly one per interval of the bot budget, without using its burst (`ready_at(.., false, ..)` in \
-crates/telegram/src/flood/scheduler.rs), one send per timer wake-up. At 600 a second the interval is \
-1.67 ms, and tokio's timer wakes on whole milliseconds, so each wake-up comes at 2 ms or later: at \
-best about 500 a second, less when the scheduler's task waits for a core on this loaded 2-core \
-machine. teloxide's Throttle releases up to a second's budget at once every 250 ms and so keeps up \
-with the allowed rate. Releasing all the sends due at a wake-up (not one) would remove the gap.\n";
+const BULK_WHY: &str = "Why: Ferrogram paces bulk sends at the bot's steady rate from the first message and leaves \
+the burst allowance to interactive replies (a user's reply during a broadcast still goes out at once), \
+whereas teloxide's Throttle spends a whole second's budget at the start. That head start is about \
+one second of the 32 s; past it both run at the allowed rate. (Scheduler timer wake-ups that come \
+late no longer push later slots back: `Gcra::record_paced` in crates/telegram/src/flood/bucket.rs.)\n";
 
 fn utc_now() -> String {
     Command::new("date")
