@@ -1,6 +1,9 @@
 //! A local HTTP server of recorded API answers and feeds: `examples/fixtures/<path>` is served
 //! at `<url>/<path>` for any method (a GraphQL POST gets its recorded answer), JSON as
-//! `application/json`, XML as `application/rss+xml`. Bots reach it through the engine's
+//! `application/json`, XML as `application/rss+xml`. A path with no such file is served from
+//! `<path>.json` when that exists, so a REST API whose paths nest (`/api/v3/series` and
+//! `/api/v3/series/lookup`) is recorded as `series.json` and `series/lookup.json`; the query
+//! string is ignored. Bots reach it through the engine's
 //! `HttpConfig::allow_private`, which [`FixtureServer::allow`] fills in.
 
 use std::path::{Component, Path, PathBuf};
@@ -34,7 +37,12 @@ impl FixtureServer {
 async fn serve(root: PathBuf, uri: Uri) -> Response {
     let relative = Path::new(uri.path().trim_start_matches('/'));
     let safe = relative.components().all(|c| matches!(c, Component::Normal(_)));
-    let path = root.join(relative);
+    let mut path = root.join(relative);
+    if safe && !tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file()) {
+        let mut with_json = path.clone().into_os_string();
+        with_json.push(".json");
+        path = PathBuf::from(with_json);
+    }
     let read = if safe { tokio::fs::read(&path).await.ok() } else { None };
     let Some(bytes) = read else {
         return Response::builder().status(StatusCode::NOT_FOUND).body(Body::from("not found")).expect("response");
