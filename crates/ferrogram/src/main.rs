@@ -561,13 +561,6 @@ mod tests {
     }
 
     #[test]
-    fn sandbox_bot_ids_are_stable_and_distinct() {
-        assert_eq!(sandbox_bot_id("hello"), sandbox_bot_id("hello"));
-        assert_ne!(sandbox_bot_id("hello"), sandbox_bot_id("menu-form"));
-        assert!((1_000_000..1_001_000_000).contains(&sandbox_bot_id("anything")));
-    }
-
-    #[test]
     fn host_port_pairs() {
         assert_eq!(parse_host_port("10.0.0.5:8080"), Ok(("10.0.0.5".into(), 8080)));
         assert_eq!(parse_host_port("[::1]:9000"), Ok(("::1".into(), 9000)));
