@@ -115,11 +115,12 @@ const COMMIT_RETRIES: [Duration; 3] = [Duration::from_millis(50), Duration::from
 /// store keeps failing, nothing is delivered and the update stays unhandled: it is handled again
 /// at the next start.
 pub async fn commit_and_deliver(bot: &BotContext, handled: Handled) {
-    let Handled { commit, lock } = handled;
-    let outgoing = commit.outbox.clone();
+    let Handled { mut commit, lock } = handled;
     let mut delays = COMMIT_RETRIES.iter();
     let ids = loop {
-        match bot.outbox.committer.commit(commit.clone()).await {
+        let (back, outcome) = bot.outbox.committer.commit(commit).await;
+        commit = back;
+        match outcome {
             Ok(ids) => break ids,
             Err(error) => match delays.next() {
                 Some(delay) => {
@@ -135,7 +136,7 @@ pub async fn commit_and_deliver(bot: &BotContext, handled: Handled) {
         }
     };
     drop(lock);
-    let entries = ids.into_iter().zip(outgoing).map(|(id, outgoing)| PendingSend { id, outgoing }).collect();
+    let entries = ids.into_iter().zip(commit.outbox).map(|(id, outgoing)| PendingSend { id, outgoing }).collect();
     bot.outbox.deliver(entries).await;
 }
 

@@ -31,9 +31,14 @@ const REDELIVERY_PAGE: u32 = 500;
 
 struct Request {
     commit: Commit,
-    /// Where the outbox ids go; `None` for a delivery acknowledgement nobody waits for.
-    done: Option<oneshot::Sender<Result<Vec<i64>, StoreError>>>,
+    /// Where the commit goes back, with its outbox ids; `None` for a delivery acknowledgement
+    /// nobody waits for.
+    done: Option<oneshot::Sender<Committed>>,
 }
+
+/// A commit handed back to its sender, with the outcome of writing it: the ids of its outbox
+/// entries in order. Handing it back spares the sender a copy for retrying or delivering.
+pub type Committed = (Commit, Result<Vec<i64>, StoreError>);
 
 /// Writes commits in batches, on its own task.
 pub struct Committer {
@@ -50,14 +55,17 @@ impl Committer {
         Committer { queue }
     }
 
-    /// Writes `commit` (in a batch with whatever else is waiting) and returns the ids of its
-    /// outbox entries.
-    pub async fn commit(&self, commit: Commit) -> Result<Vec<i64>, StoreError> {
+    /// Writes `commit` (in a batch with whatever else is waiting) and hands it back with the
+    /// ids of its outbox entries.
+    pub async fn commit(&self, commit: Commit) -> Committed {
+        let stopped = || StoreError("the committer has stopped".into());
         let (done, outcome) = oneshot::channel();
-        self.queue
-            .send(Request { commit, done: Some(done) })
-            .map_err(|_| StoreError("the committer has stopped".into()))?;
-        outcome.await.map_err(|_| StoreError("the committer has stopped".into()))?
+        if let Err(mpsc::error::SendError(request)) = self.queue.send(Request { commit, done: Some(done) }) {
+            return (request.commit, Err(stopped()));
+        }
+        // The committer's task answers every waiter, so the sender is only dropped if the
+        // task itself was (the runtime is shutting down): the commit is then lost with it.
+        outcome.await.unwrap_or_else(|_| (Commit::default(), Err(stopped())))
     }
 
     /// Forgets a delivered outbox entry with the next batch. If the process dies first, the
@@ -73,41 +81,42 @@ async fn write_batches(store: Arc<dyn StateStore>, mut requests: mpsc::Unbounded
     let mut batch = Vec::new();
     while requests.recv_many(&mut batch, max).await > 0 {
         let (commits, waiters): (Vec<Commit>, Vec<_>) = merge_acks(std::mem::take(&mut batch));
-        let retry = (commits.len() > 1).then(|| commits.clone());
-        match store.commit(commits).await {
+        match store.commit(&commits).await {
             Ok(ids) => {
-                for (waiter, ids) in waiters.into_iter().zip(ids) {
-                    if let Some(waiter) = waiter {
-                        let _ = waiter.send(Ok(ids));
-                    }
+                for ((commit, waiter), ids) in commits.into_iter().zip(waiters).zip(ids) {
+                    answer(waiter, commit, Ok(ids));
                 }
             }
             // One bad commit must not fail the others of its batch: write them one by one.
-            Err(error) => match retry {
-                Some(commits) => {
-                    tracing::warn!(%error, batch = commits.len(), "a group commit failed, committing one by one");
-                    for (commit, waiter) in commits.into_iter().zip(waiters) {
-                        let outcome = store.commit(vec![commit]).await.map(|mut ids| ids.pop().unwrap_or_default());
-                        if let Err(error) = &outcome {
-                            tracing::warn!(%error, "a commit failed");
-                        }
-                        if let Some(waiter) = waiter {
-                            let _ = waiter.send(outcome);
-                        }
+            Err(error) if commits.len() > 1 => {
+                tracing::warn!(%error, batch = commits.len(), "a group commit failed, committing one by one");
+                for (commit, waiter) in commits.into_iter().zip(waiters) {
+                    let outcome =
+                        store.commit(std::slice::from_ref(&commit)).await.map(|mut ids| ids.pop().unwrap_or_default());
+                    if let Err(error) = &outcome {
+                        tracing::warn!(%error, "a commit failed");
                     }
+                    answer(waiter, commit, outcome);
                 }
-                None => {
-                    tracing::warn!(%error, "a commit failed");
-                    if let Some(Some(waiter)) = waiters.into_iter().next() {
-                        let _ = waiter.send(Err(error));
-                    }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "a commit failed");
+                if let Some((commit, waiter)) = commits.into_iter().zip(waiters).next() {
+                    answer(waiter, commit, Err(error));
                 }
-            },
+            }
         }
     }
 }
 
-type Waiter = Option<oneshot::Sender<Result<Vec<i64>, StoreError>>>;
+fn answer(waiter: Waiter, commit: Commit, outcome: Result<Vec<i64>, StoreError>) {
+    if let Some(waiter) = waiter {
+        // A waiter that gave up (its handler was cancelled) no longer needs the answer.
+        let _ = waiter.send((commit, outcome));
+    }
+}
+
+type Waiter = Option<oneshot::Sender<Committed>>;
 
 /// Folds the delivery acknowledgements of a batch into one commit per bot.
 fn merge_acks(batch: Vec<Request>) -> (Vec<Commit>, Vec<Waiter>) {
@@ -273,7 +282,7 @@ mod tests {
                 tokio::spawn(async move {
                     let commit =
                         Commit { bot: 7, outbox: vec![outgoing(chat, "a"), outgoing(chat, "b")], ..Commit::default() };
-                    committer.commit(commit).await.unwrap()
+                    committer.commit(commit).await.1.unwrap()
                 })
             })
             .collect();
@@ -288,7 +297,7 @@ mod tests {
         assert_eq!(pending.len(), 40);
         committer.delivered(7, all[0]);
         // The acknowledgement rides with the next commit; this one waits until both are written.
-        committer.commit(Commit { bot: 7, ..Commit::default() }).await.unwrap();
+        committer.commit(Commit { bot: 7, ..Commit::default() }).await.1.unwrap();
         let pending = store.outbox_pending(7, 100).await.unwrap();
         assert_eq!(pending.len(), 39);
         assert!(pending.iter().all(|p| p.id != all[0]));

@@ -202,6 +202,8 @@ struct BotRuntime {
 pub struct Engine {
     config: EngineConfig,
     bots: Mutex<HashMap<u64, Arc<BotRuntime>>>,
+    /// The webhook bots by Telegram id: each POST finds its bot here, not by a scan.
+    webhooks: Mutex<HashMap<u64, Arc<BotRuntime>>>,
     next_id: AtomicU64,
     http: Arc<Http>,
     /// Group commit for every bot, started with the first bot (it needs a Tokio runtime).
@@ -212,7 +214,14 @@ impl Engine {
     pub fn new(config: EngineConfig) -> Engine {
         let http = Arc::new(Http::new(config.http.clone()));
         let committer = std::sync::OnceLock::new();
-        Engine { config, bots: Mutex::new(HashMap::new()), next_id: AtomicU64::new(1), http, committer }
+        Engine {
+            config,
+            bots: Mutex::default(),
+            webhooks: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            http,
+            committer,
+        }
     }
 
     /// Starts a bot: compiles its templates (all errors at once), publishes its commands and
@@ -270,6 +279,9 @@ impl Engine {
         tokio::spawn(maintain(Arc::clone(&runtime.context), runtime.stop.subscribe()));
         start_jobs(&runtime, self.config.update_budget);
         let handle = BotHandle { id: self.next_id.fetch_add(1, Ordering::Relaxed), bot_id };
+        if runtime.webhook_secret.is_some() {
+            self.webhooks.lock().insert(bot_id, Arc::clone(&runtime));
+        }
         self.bots.lock().insert(handle.id, runtime);
         tracing::info!(bot_id, "bot started");
         Ok(handle)
@@ -294,6 +306,12 @@ impl Engine {
     /// dispatched still finish.
     pub async fn stop(&self, bot: BotHandle) -> Result<(), EngineError> {
         let runtime = self.bots.lock().remove(&bot.id).ok_or(EngineError::UnknownBot(bot.id))?;
+        {
+            let mut webhooks = self.webhooks.lock();
+            if webhooks.get(&bot.bot_id).is_some_and(|hooked| Arc::ptr_eq(hooked, &runtime)) {
+                webhooks.remove(&bot.bot_id);
+            }
+        }
         runtime.stop.send_replace(true);
         stop_jobs(&runtime).await;
         let poller = runtime.poller.lock().take();
@@ -311,8 +329,7 @@ impl Engine {
     /// server answers Telegram 200 then, and an error status otherwise so Telegram delivers it
     /// again. A body that is not an update is logged and accepted (a retry would not fix it).
     pub async fn webhook_update(&self, bot_id: u64, secret: Option<&str>, body: &[u8]) -> Result<(), WebhookError> {
-        let runtime = self.bots.lock().values().find(|rt| rt.context.bot_id == bot_id).cloned();
-        let runtime = runtime.ok_or(WebhookError::UnknownBot)?;
+        let runtime = self.webhooks.lock().get(&bot_id).cloned().ok_or(WebhookError::UnknownBot)?;
         let expected = runtime.webhook_secret.as_deref().ok_or(WebhookError::UnknownBot)?;
         let given = secret.unwrap_or_default();
         if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes())) {

@@ -97,7 +97,7 @@ pub trait StateStore: Send + Sync + 'static {
     /// the commits of updates handled at the same time into one batch (group commit), so a
     /// store should write a batch in one transaction. Returns, per commit, the ids of its
     /// outbox entries in order.
-    fn commit(&self, batch: Vec<Commit>) -> BoxFuture<'_, Result<Vec<Vec<i64>>, StoreError>>;
+    fn commit<'a>(&'a self, batch: &'a [Commit]) -> BoxFuture<'a, Result<Vec<Vec<i64>>, StoreError>>;
     /// Up to `limit` of the bot's outbox entries not yet delivered, lowest id (oldest) first.
     fn outbox_pending(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<PendingSend>, StoreError>>;
 }
@@ -317,30 +317,30 @@ impl StateStore for MemoryStore {
         Box::pin(async move { Ok(won) })
     }
 
-    fn commit(&self, batch: Vec<Commit>) -> BoxFuture<'_, Result<Vec<Vec<i64>>, StoreError>> {
+    fn commit<'a>(&'a self, batch: &'a [Commit]) -> BoxFuture<'a, Result<Vec<Vec<i64>>, StoreError>> {
         let mut ids = Vec::with_capacity(batch.len());
         for commit in batch {
             let bot = commit.bot;
-            if let Some((chat, state)) = commit.chat {
-                self.chats.lock().insert((bot, chat), state);
+            if let Some((chat, state)) = &commit.chat {
+                self.chats.lock().insert((bot, *chat), state.clone());
             }
-            for (scope, name, value) in commit.vars {
-                self.write_var(bot, scope, name, value);
+            for (scope, name, value) in &commit.vars {
+                self.write_var(bot, *scope, name.clone(), value.clone());
             }
             if let Some(update_id) = commit.handled {
                 self.mark_handled(bot, update_id);
             }
             let mut outbox = self.outbox.lock();
-            for id in commit.delivered {
-                outbox.entries.remove(&id);
+            for id in &commit.delivered {
+                outbox.entries.remove(id);
             }
             let pushed = commit
                 .outbox
-                .into_iter()
+                .iter()
                 .map(|outgoing| {
                     outbox.last_id += 1;
                     let id = outbox.last_id;
-                    outbox.entries.insert(id, (bot, outgoing));
+                    outbox.entries.insert(id, (bot, outgoing.clone()));
                     id
                 })
                 .collect();

@@ -68,7 +68,7 @@ async fn calls_a_crash_left_in_the_outbox_are_delivered_first_at_start() {
         bulk: false,
     };
     let committed = Commit { bot: bot_id, outbox: vec![reply("left over")], ..Commit::default() };
-    let ids = store.commit(vec![committed]).await.unwrap();
+    let ids = store.commit(&[committed]).await.unwrap();
     let left_over = ids[0][0];
 
     // Ann wrote meanwhile (which also opens her chat with the bot): the update waits in the

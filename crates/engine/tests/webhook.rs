@@ -76,4 +76,5 @@ async fn updates_arrive_by_webhook_are_stored_then_answered() {
     assert_eq!(post(Some(SECRET), format!("/hook/{bot_id}"), "not json").await, 200, "skipped, not retried");
     assert!(store.inbox_unhandled(bot_id, 10).await.unwrap().is_empty(), "refused bodies store nothing");
     world.engine.stop(bot.handle).await.unwrap();
+    assert_eq!(post(Some(SECRET), format!("/hook/{bot_id}"), update).await, 404, "a stopped bot takes nothing");
 }

@@ -91,8 +91,8 @@ impl StateStore for Store {
         Box::pin(async move { Store::claim_next_run(self, bot, &job, expected, next).await.map_err(engine_error) })
     }
 
-    fn commit(&self, batch: Vec<Commit>) -> BoxFuture<'_, Result<Vec<Vec<i64>>, StoreError>> {
-        Box::pin(async move { self.commit_batch(&batch).await.map_err(engine_error) })
+    fn commit<'a>(&'a self, batch: &'a [Commit]) -> BoxFuture<'a, Result<Vec<Vec<i64>>, StoreError>> {
+        Box::pin(async move { self.commit_batch(batch).await.map_err(engine_error) })
     }
 
     fn outbox_pending(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<PendingSend>, StoreError>> {

@@ -347,7 +347,7 @@ pub async fn group_commit_writes_all_or_nothing(store: &Store, _url: &str) {
         ..Commit::default()
     };
     let second = Commit { bot: 8, outbox: vec![message(81, "c")], handled: Some(2), ..Commit::default() };
-    let ids = StateStore::commit(store, vec![first, second]).await.unwrap();
+    let ids = StateStore::commit(store, &[first, second]).await.unwrap();
     assert_eq!(ids.len(), 2);
     assert_eq!(ids[0].len(), 2);
     assert!(ids[0][0] < ids[0][1] && ids[0][1] < ids[1][0], "in commit order: {ids:?}");
@@ -363,7 +363,7 @@ pub async fn group_commit_writes_all_or_nothing(store: &Store, _url: &str) {
     assert!(store.known_users(9, 10).await.unwrap().is_empty(), "another bot's directory is its own");
     // Seen again: refreshed, not duplicated.
     let again = Commit { bot: 8, seen_user: json!({"id": 5, "first_name": "Anna"}), ..Commit::default() };
-    StateStore::commit(store, vec![again]).await.unwrap();
+    StateStore::commit(store, &[again]).await.unwrap();
     let users = store.known_users(8, 10).await.unwrap();
     assert_eq!((users.len(), users[0]["first_name"].clone()), (1, json!("Anna")));
 
@@ -380,7 +380,7 @@ pub async fn group_commit_writes_all_or_nothing(store: &Store, _url: &str) {
         ..Commit::default()
     };
     let bad = Commit { bot: u64::MAX, outbox: vec![message(1, "x")], ..Commit::default() };
-    assert!(StateStore::commit(store, vec![good, bad]).await.is_err());
+    assert!(StateStore::commit(store, &[good, bad]).await.is_err());
     assert_eq!(store.load_chat(8, 80).await.unwrap(), Some(state));
     assert_eq!(store.inbox_take_unhandled(8, 10).await.unwrap().len(), 1);
     assert_eq!(StateStore::outbox_pending(store, 8, 10).await.unwrap().len(), 3, "nothing forgotten or added");
