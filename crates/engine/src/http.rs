@@ -294,7 +294,14 @@ impl Http {
 
     /// Runs the request: redirects, retries, breaker, guard; the answer as
     /// `{status, ok, json, text}`. The error is a sentence without secrets.
-    pub async fn call(&self, mut request: Prepared) -> Result<Value, String> {
+    pub async fn call(&self, request: Prepared) -> Result<Value, String> {
+        let response = self.open(request).await?;
+        self.read(response).await
+    }
+
+    /// Runs the request like [`Http::call`] but hands over the answer with its body unread, for
+    /// a caller that reads it as it comes (a streamed answer). [`Http::max_body`] still applies.
+    pub async fn open(&self, mut request: Prepared) -> Result<reqwest::Response, String> {
         let client = self.client.as_ref().map_err(Clone::clone)?;
         let mut url = Url::parse(&request.url).map_err(|e| format!("{:?} is not a URL: {e}", request.url))?;
         if !request.query.is_empty() {
@@ -323,7 +330,7 @@ impl Http {
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
             let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
             let Some(location) = location.filter(|_| redirect) else {
-                return self.read(response).await;
+                return Ok(response);
             };
             if hops == MAX_REDIRECTS {
                 return Err(format!("more than {MAX_REDIRECTS} redirects"));
@@ -403,6 +410,11 @@ impl Http {
             tracing::debug!(%host, attempts, %reason, ?delay, "HTTP call failed, retrying");
             tokio::time::sleep(delay).await;
         }
+    }
+
+    /// The largest answer body a step keeps, in bytes.
+    pub fn max_body(&self) -> usize {
+        self.config.max_body
     }
 
     /// Reads the body (bounded) and makes the step's result.

@@ -16,6 +16,7 @@ mod http;
 mod i18n;
 mod jobs;
 mod limits;
+mod llm;
 mod near;
 mod outbox;
 mod profanity;

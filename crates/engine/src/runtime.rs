@@ -70,6 +70,9 @@ pub struct EngineConfig {
     pub commit_batch: usize,
     /// The records of the bots' `collections`. Default: in memory.
     pub collections: Arc<dyn CollectionStore>,
+    /// The shortest time between two edits of an `llm` answer being streamed into a chat
+    /// (Telegram slows down bots that edit one message more often). Default 1 s.
+    pub llm_edit_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -85,6 +88,7 @@ impl Default for EngineConfig {
             http: HttpConfig::default(),
             commit_batch: DEFAULT_COMMIT_BATCH,
             collections: Arc::new(MemoryCollections::new()),
+            llm_edit_interval: Duration::from_secs(1),
         }
     }
 }
@@ -138,6 +142,8 @@ pub struct BotContext {
     pub outbox: Arc<Deliverer>,
     /// Serialises handlers that write bot-wide variables (see `steps`).
     pub bot_vars: Arc<tokio::sync::Mutex<()>>,
+    /// See [`EngineConfig::llm_edit_interval`].
+    pub llm_edit_interval: Duration,
 }
 
 /// How a bot receives its updates.
@@ -254,6 +260,7 @@ impl Engine {
             limiter: Limiter::default(),
             http: Arc::clone(&self.http),
             collections: Arc::clone(&self.config.collections),
+            llm_edit_interval: self.config.llm_edit_interval,
         });
         let dispatcher =
             Dispatcher::new(Arc::clone(&context), self.config.max_concurrent_updates, self.config.update_budget);

@@ -315,6 +315,25 @@ impl<'a> Run<'a> {
         self.loaded.templates.eval(expr, &ctx)
     }
 
+    /// The value of a variable named as `set` names it (`user.x`, `chat.x` or `chat_vars.x`,
+    /// `bot.x`); `null` when unset.
+    pub fn var_value(&self, key: &str) -> Result<Value, EngineError> {
+        let (scope, name) =
+            key.split_once('.').ok_or_else(|| EngineError::Step(format!("{key:?} is not scope.name")))?;
+        let root = match scope {
+            "user" | "bot" => scope,
+            "chat" | "chat_vars" => "chat_vars",
+            other => return Err(EngineError::Step(format!("unknown scope {other:?} in {key:?}"))),
+        };
+        Ok(self.ctx.get(root).and_then(|vars| vars.get(name)).cloned().unwrap_or(Value::Null))
+    }
+
+    /// The text (or caption) of the message the update is about.
+    pub fn message_text(&self) -> Option<String> {
+        let message = &self.event.message;
+        message.get("text").or_else(|| message.get("caption")).and_then(Value::as_str).map(str::to_owned)
+    }
+
     /// Queues a Bot API call to the outbox: it is made once the handler's effects are
     /// committed.
     pub fn send(&mut self, method: &str, params: Value) {
@@ -356,7 +375,7 @@ impl<'a> Run<'a> {
     /// (held until the commit) and reads the bot's variables afresh, so handlers of different
     /// chats that update the same bot variable (`bot.subscribers + [from.id]`) do it one after
     /// the other instead of losing each other's changes.
-    async fn before_write(&mut self, key: &str) -> Result<(), EngineError> {
+    pub async fn before_write(&mut self, key: &str) -> Result<(), EngineError> {
         if !key.starts_with("bot.") || self.bot_vars_lock.is_some() {
             return Ok(());
         }
@@ -494,6 +513,7 @@ impl<'a> Run<'a> {
             | Step::Search(_)
             | Step::Emit(_) => crate::records::step(self, step).await?,
             Step::Feed(feed) => crate::feeds::step(self, feed).await?,
+            Step::Llm(llm) => crate::llm::step(self, llm).await?,
         }
         Ok(Flow::Next)
     }
@@ -810,7 +830,7 @@ impl<'a> Run<'a> {
     }
 
     /// A template of the file rendered as written (no `@key` lookup: URLs and bodies are data).
-    fn render_raw(&mut self, source: &str) -> Result<String, EngineError> {
+    pub fn render_raw(&mut self, source: &str) -> Result<String, EngineError> {
         let ctx = self.jinja();
         self.loaded.templates.render(source, &ctx)
     }

@@ -336,6 +336,14 @@ impl Collector {
                 Step::Search(search) => self.template(&search.text),
                 Step::Emit(emit) => emit.data.iter().for_each(|v| self.json(v)),
                 Step::Feed(feed) => self.template(&feed.url),
+                Step::Llm(llm) => {
+                    [&llm.url, &llm.model]
+                        .into_iter()
+                        .chain(&llm.key)
+                        .chain(&llm.prompt)
+                        .for_each(|t| self.template(t));
+                    llm.system.iter().chain(&llm.placeholder).for_each(|t| self.text(t));
+                }
                 Step::Delete(_) | Step::Unset(_) | Step::Goto(_) | Step::Call(_) | Step::Return(_) | Step::Dice(_) => {}
             }
         }

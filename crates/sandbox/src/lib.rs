@@ -6,6 +6,7 @@ mod compat;
 mod control;
 pub mod error;
 pub mod flood;
+pub mod llm;
 pub mod markup;
 pub mod params;
 pub mod persist;

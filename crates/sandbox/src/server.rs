@@ -22,6 +22,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/", get(|| async { Html(include_str!("../assets/chat.html")) }))
         .route("/assets/{name}", get(asset))
         .nest("/sandbox", control::router())
+        .nest("/llm", crate::llm::router())
         .merge(crate::compat::router())
         .fallback(bot_side)
         .layer(DefaultBodyLimit::max(MAX_BODY))

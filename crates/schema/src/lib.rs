@@ -8,6 +8,7 @@
 
 pub mod data;
 pub mod feed;
+pub mod llm;
 pub mod model;
 
 mod docs;
@@ -23,8 +24,9 @@ pub use data::*;
 pub use docs::reference_markdown;
 pub use feed::{DEFAULT_FEED_LIMIT, Feed, MAX_FEED_LIMIT};
 pub use jsonschema::{SCHEMA_ID, json_schema};
+pub use llm::{DEFAULT_LLM_TIMEOUT_MS, DEFAULT_LLM_TURNS, Llm, MAX_LLM_TIMEOUT_MS, MAX_LLM_TURNS, TokenLimit};
 pub use model::*;
-pub use schedule::{MIN_EVERY, Schedule, ScheduleError, parse_cron, parse_every};
+pub use schedule::{MIN_EVERY, Schedule, ScheduleError, civil_from_days, parse_cron, parse_every};
 pub use semantic::{DEFAULT_ROLE, DICE, regex_trigger, text_key};
 pub use templates::{TEMPLATE_FUNCTIONS, TEMPLATE_ROOTS};
 

@@ -409,6 +409,9 @@ pub enum Step {
     /// Reads an RSS or Atom feed over HTTP: `feed: {url: "{{ bot.feed_url }}", as: feed}`, then
     /// `feed.items` (`{id, title, link, published, summary}`); malformed entries are skipped.
     Feed(crate::feed::Feed),
+    /// Asks an OpenAI-compatible model and streams its answer into the chat as message edits:
+    /// `llm: {url: "{{ bot.llm_url }}", model: gpt-4o-mini, memory: chat_vars.history}`.
+    Llm(crate::llm::Llm),
 }
 
 /// A message to send. A plain string is the text.
@@ -555,7 +558,7 @@ pub struct Poll {
     pub multiple: bool,
 }
 
-fn yes() -> bool {
+pub(crate) fn yes() -> bool {
     true
 }
 

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 mod collections;
 mod feeds;
+mod llm;
 
 /// The dice Telegram can throw.
 pub const DICE: &[&str] = &["🎲", "🎯", "🎳", "🏀", "⚽", "🎰"];
@@ -733,6 +734,7 @@ impl<'a> Checker<'a> {
                 }
                 Step::Http(request) => self.http(request, &push_key(&step_path, "http")),
                 Step::Feed(feed) => self.feed(feed, &push_key(&step_path, "feed")),
+                Step::Llm(llm) => self.llm(llm, &push_key(&step_path, "llm")),
                 Step::Insert(_)
                 | Step::Update(_)
                 | Step::Remove(_)

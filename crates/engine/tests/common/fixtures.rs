@@ -3,7 +3,8 @@
 //! `application/json`, XML as `application/rss+xml`. A path with no such file is served from
 //! `<path>.json` when that exists, so a REST API whose paths nest (`/api/v3/series` and
 //! `/api/v3/series/lookup`) is recorded as `series.json` and `series/lookup.json`; the query
-//! string is ignored. Bots reach it through the engine's
+//! string is ignored. `/llm/v1` is the sandbox's stand-in language model (`sandbox::llm`), for
+//! `llm` steps. Bots reach it through the engine's
 //! `HttpConfig::allow_private`, which [`FixtureServer::allow`] fills in.
 
 use std::path::{Component, Path, PathBuf};
@@ -23,7 +24,8 @@ impl FixtureServer {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fixtures");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("fixture port");
         let port = listener.local_addr().expect("fixture address").port();
-        let app = axum::Router::new().fallback(move |uri: Uri| serve(root.clone(), uri));
+        let app =
+            axum::Router::new().nest("/llm", sandbox::llm::router()).fallback(move |uri: Uri| serve(root.clone(), uri));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fixture server") });
         FixtureServer { url: format!("http://127.0.0.1:{port}"), port }
     }

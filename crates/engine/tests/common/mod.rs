@@ -18,7 +18,15 @@ pub const WAIT: Duration = Duration::from_secs(15);
 pub fn test_config() -> EngineConfig {
     let fast = Limit::per_second(1000).with_burst(1000);
     let flood = telegram::flood::Config { private_chat: fast, group_chat: fast, bot: fast, ..Default::default() };
-    EngineConfig { flood, poll_timeout: 5, update_budget: Duration::from_secs(10), ..EngineConfig::default() }
+    EngineConfig {
+        flood,
+        poll_timeout: 5,
+        update_budget: Duration::from_secs(10),
+        // An `llm` answer shows as its placeholder then its final edit, whatever the timing:
+        // transcripts stay exact. `tests/llm.rs` sets its own interval to see the streamed edits.
+        llm_edit_interval: Duration::from_secs(3600),
+        ..EngineConfig::default()
+    }
 }
 
 pub struct World {

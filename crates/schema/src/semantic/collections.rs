@@ -26,6 +26,7 @@ pub(super) fn locals(bot: &BotFile) -> BTreeSet<String> {
                 Step::Count(s) => s.save_as.as_ref(),
                 Step::Search(s) => s.save_as.as_ref(),
                 Step::Feed(s) => s.save_as.as_ref(),
+                Step::Llm(s) => s.save_as.as_ref(),
                 Step::If(condition) => {
                     walk(&condition.then, out);
                     walk(&condition.otherwise, out);
