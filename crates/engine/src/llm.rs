@@ -119,6 +119,10 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
         Ok(response) => read_answer(run, response, shown).await,
         Err(error) => Err(error),
     };
+    let asked = asked.and_then(|answer| match answer.text.trim().is_empty() {
+        true => Err(format!("the model answered nothing (finish reason {:?})", answer.finish_reason)),
+        false => Ok(answer),
+    });
     let answer = match asked {
         Ok(answer) => answer,
         Err(error) => {
@@ -136,9 +140,6 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
         bot_id = run.bot.bot_id, %host, chars = answer.text.chars().count(), elapsed = ?started.elapsed(),
         "llm step answered"
     );
-    if answer.text.trim().is_empty() {
-        return Err(fail(format!("the model answered nothing (finish reason {:?})", answer.finish_reason)));
-    }
 
     if llm.reply {
         let chat_id = run.event.chat_id;

@@ -469,9 +469,12 @@ async fn add_sandbox_bot(
 /// chat. A file with errors is reported and skipped; the other bots run.
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let files = bot_files(&args.bots)?;
-    let config = engine_config(&args.database).await?;
+    let mut config = engine_config(&args.database).await?;
     let sandbox = start_local_sandbox(args.port, Some(args.sandbox_state)).await?;
     println!("Ferrogram sandbox: Bot API at {url}/bot<token>/<method>, web chat at {url}/", url = sandbox.url());
+    println!("Stand-in language model: {}/llm/v1", sandbox.url());
+    // The bots may call the sandbox itself: its stand-in model is what ai-assistant asks.
+    config.http.allow_private.push(("127.0.0.1".into(), args.port));
     let engine = engine::Engine::new(config);
     let mut handles = Vec::new();
     let mut started = std::collections::HashMap::new();

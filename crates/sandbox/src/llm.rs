@@ -44,7 +44,12 @@ async fn completions(headers: HeaderMap, body: Bytes) -> Response {
     let request: Value = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
-            return error(StatusCode::BAD_REQUEST, "invalid_request_error", &format!("The body is not JSON: {e}"), None);
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("The body is not JSON: {e}"),
+                None,
+            );
         }
     };
     let (model, messages) = match read_request(&request) {
