@@ -82,8 +82,13 @@ async fn completions(headers: HeaderMap, body: Bytes) -> Response {
     .into_response()
 }
 
-/// The model and the `(role, content)` messages, or what is wrong and where.
-fn read_request(request: &Value) -> Result<(String, Vec<(String, String)>), (String, &'static str)> {
+/// A message of a request: `(role, content)`.
+type Message = (String, String);
+/// What is wrong with a request, and the parameter at fault.
+type Invalid = (String, &'static str);
+
+/// The model and the messages, or what is wrong and where.
+fn read_request(request: &Value) -> Result<(String, Vec<Message>), Invalid> {
     let model = request.get("model").and_then(Value::as_str).filter(|m| !m.is_empty());
     let model = model.ok_or(("`model` must be a non-empty string.".to_owned(), "model"))?;
     let list = request.get("messages").and_then(Value::as_array).filter(|m| !m.is_empty());
@@ -106,7 +111,7 @@ fn read_request(request: &Value) -> Result<(String, Vec<(String, String)>), (Str
 }
 
 /// The knowledge line sharing the most words with the last question, and the turn number.
-fn answer(messages: &[(String, String)]) -> String {
+fn answer(messages: &[Message]) -> String {
     let question = messages.iter().rev().find(|(role, _)| role == "user").map_or("", |(_, c)| c.as_str());
     let asked = word_set(question);
     let facts = messages
@@ -176,7 +181,7 @@ fn error(status: StatusCode, kind: &str, message: &str, param: Option<&str>) -> 
 mod tests {
     use super::*;
 
-    fn messages(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn messages(list: &[(&str, &str)]) -> Vec<Message> {
         list.iter().map(|(r, c)| ((*r).to_owned(), (*c).to_owned())).collect()
     }
 
