@@ -201,7 +201,7 @@ fn validate(field: &FormField, message: &Value, text: Option<&str>) -> Result<Va
             }
             if field.kind == FieldType::Regex {
                 let pattern = field.pattern.as_deref().unwrap_or_default();
-                let regex = regex_lite::Regex::new(pattern).map_err(|_| Reason::Pattern)?;
+                let regex = crate::patterns::compiled(pattern).map_err(|_| Reason::Pattern)?;
                 if !regex.is_match(text) {
                     return Err(Reason::Pattern);
                 }

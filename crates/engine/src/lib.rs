@@ -19,6 +19,7 @@ mod limits;
 mod llm;
 mod near;
 mod outbox;
+mod patterns;
 mod profanity;
 mod records;
 mod releases;

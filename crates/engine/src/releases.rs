@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use minijinja::Environment;
 use minijinja::value::Value as JinjaValue;
-use regex_lite::Regex;
+use regex::Regex;
 use serde::Serialize;
 
 /// The most numbers `missing_episodes` lists.

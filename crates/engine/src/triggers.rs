@@ -60,7 +60,7 @@ fn match_text(pattern: &str, text: &str, is_command: bool) -> Option<Captures> {
         return (!is_command).then(Captures::default);
     }
     if let Some(regex) = schema::regex_trigger(pattern) {
-        let regex = match regex_lite::Regex::new(regex) {
+        let regex = match crate::patterns::compiled(regex) {
             Ok(regex) => regex,
             Err(error) => {
                 tracing::warn!(%error, pattern, "invalid text pattern never matches");

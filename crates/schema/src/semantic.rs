@@ -57,6 +57,14 @@ impl Scope {
 }
 
 /// Whether a name can follow a dot in a template: `user.first_visit`.
+/// What is wrong with a pattern, in one line: the `regex` crate draws the pattern with a caret
+/// above its last line, `error: unclosed group`.
+fn regex_error(error: &regex::Error) -> String {
+    let text = error.to_string();
+    let last = text.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or_default();
+    one_line(last.trim().trim_start_matches("error: "))
+}
+
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -565,8 +573,8 @@ impl<'a> Checker<'a> {
         if let Some(text) = &handler.text {
             let text_path = push_key(path, "text");
             if let Some(pattern) = regex_trigger(text) {
-                if let Err(e) = regex_lite::Regex::new(pattern) {
-                    self.error(&text_path, format!("invalid regular expression: {}", one_line(&e.to_string())), None);
+                if let Err(e) = regex::Regex::new(pattern) {
+                    self.error(&text_path, format!("invalid regular expression: {}", regex_error(&e)), None);
                 }
             } else if text.len() > 2
                 && text.starts_with('/')
@@ -1025,10 +1033,10 @@ impl<'a> Checker<'a> {
                         Some("add `pattern: '^[0-9]{5}$'`".into()),
                     ),
                     Some(pattern) => {
-                        if let Err(e) = regex_lite::Regex::new(pattern) {
+                        if let Err(e) = regex::Regex::new(pattern) {
                             self.error(
                                 &push_key(&field_path, "pattern"),
-                                format!("invalid regular expression: {}", one_line(&e.to_string())),
+                                format!("invalid regular expression: {}", regex_error(&e)),
                                 None,
                             );
                         }

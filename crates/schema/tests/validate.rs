@@ -134,7 +134,7 @@ fn empty_step() {
     assert_diagnostics(
         concat!("ferrogram: 1\n", "bot: {name: x}\n", "on:\n", "  - command: start\n", "    do:\n", "      - {}\n",),
         &[
-            "bot.yaml:6:9: error: on[0].do[0]: empty step (expected one of: `reply`, `edit`, `answer`, `delete`, `set`, `unset`, `goto`, `call`, `return`, `if`, `for_each`, `dice`, `poll`, `notify`, `answer_inline`, `http`, `insert`, `update`, `remove`, `query`, `count`, `search`, `emit`, `feed`)",
+            "bot.yaml:6:9: error: on[0].do[0]: empty step (expected one of: `reply`, `edit`, `answer`, `delete`, `set`, `unset`, `goto`, `call`, `return`, `if`, `for_each`, `dice`, `poll`, `notify`, `answer_inline`, `http`, `insert`, `update`, `remove`, `query`, `count`, `search`, `emit`, `feed`, `llm`)",
         ],
     );
 }
@@ -443,7 +443,7 @@ fn form_fields() {
         &[
             "bot.yaml:7:11: error: scenes.f.form.fields[0]: the choice field `a` has no `choices` (add `choices: [yes, no]`)",
             "bot.yaml:8:29: error: scenes.f.form.fields[1].choices: `choices` does not apply to a `text` field (`choices` is for choice fields)",
-            "bot.yaml:9:51: error: scenes.f.form.fields[2].pattern: invalid regular expression: found unclosed character class",
+            "bot.yaml:9:51: error: scenes.f.form.fields[2].pattern: invalid regular expression: unclosed character class",
             "bot.yaml:10:48: error: scenes.f.form.fields[3].min: `min` (5) is more than `max` (1)",
             "bot.yaml:11:11: error: scenes.f.form.fields[4]: the regex field `e` has no `pattern` (add `pattern: '^[0-9]{5}$'`)",
         ],
@@ -454,7 +454,7 @@ fn form_fields() {
 fn regex_trigger() {
     assert_diagnostics(
         concat!("ferrogram: 1\n", "bot: {name: x}\n", "on:\n", "  - text: '/(ab/'\n", "    do: []\n",),
-        &["bot.yaml:4:11: error: on[0].text: invalid regular expression: found open group without closing ')'"],
+        &["bot.yaml:4:11: error: on[0].text: invalid regular expression: unclosed group"],
     );
 }
 
