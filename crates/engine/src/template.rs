@@ -336,6 +336,10 @@ impl Collector {
                 Step::Search(search) => self.template(&search.text),
                 Step::Emit(emit) => emit.data.iter().for_each(|v| self.json(v)),
                 Step::Feed(feed) => self.template(&feed.url),
+                Step::Try(attempt) => {
+                    self.steps(&attempt.steps);
+                    self.steps(&attempt.catch);
+                }
                 Step::Delete(_) | Step::Unset(_) | Step::Goto(_) | Step::Call(_) | Step::Return(_) | Step::Dice(_) => {}
             }
         }

@@ -24,7 +24,8 @@ makes the YAML extension of VS Code (and other editors using yaml-language-serve
 
 Texts are [minijinja](https://docs.rs/minijinja) templates: `Hello, {{ from.first_name }}!`.
 They read `from`, `chat`, `message`, `callback`, `command`, `user`, `chat_vars`, `bot`, `form`,
-`item`, `result`, `locale`, `match`, `inline`, `roles` (each role's user ids: `roles.admins`) and
+`item`, `result`, `locale`, `match`, `inline`, `roles` (each role's user ids: `roles.admins`),
+`error` (inside the `catch` steps of a `try`: `error.message`, `error.kind`) and
 the names collection steps give their results with `as` (`query: {collection: shows, as: shows}`);
 reading something undefined is an error, and
 every `user.…`, `chat_vars.…` and `bot.…` a template reads must be declared under `variables`.

@@ -20,6 +20,7 @@ pub const TEMPLATE_ROOTS: &[&str] = &[
     "match",
     "inline",
     "roles",
+    "error",
 ];
 
 /// Functions and globals callable from templates.
