@@ -79,7 +79,7 @@ pub async fn handle_update(bot: Arc<BotContext>, loaded: Arc<Loaded>, event: Eve
     let roles = triggers::roles_of(file, event.user_id);
     if let Some(limits) = &file.limits {
         let exempt = limits.exempt.iter().any(|r| roles.contains(r));
-        if !exempt && !bot.limiter.allow(limits, event.user_id) {
+        if !exempt && !bot.limiter.allow_at(limits, event.user_id, bot.clock.now()) {
             tracing::info!(bot_id = bot.bot_id, user_id = event.user_id, "update over the user's limit");
             if let Some(reply) = &limits.reply {
                 let mut run = Run::new(&bot, &loaded, &event, locale, ChatState::default()).await?;
@@ -191,6 +191,7 @@ impl<'a> Run<'a> {
         ctx.insert("chat_vars".into(), Value::Object(chat_vars));
         ctx.insert("bot".into(), Value::Object(bot_vars));
         ctx.insert("locale".into(), Value::String(locale.clone()));
+        ctx.insert("now".into(), crate::times::now(bot.clock.now()));
         let roles = loaded.file.roles.iter().map(|(name, role)| (name.clone(), json!(role.users))).collect();
         ctx.insert("roles".into(), Value::Object(roles));
         ctx.insert("result".into(), Value::Null);

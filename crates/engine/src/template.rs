@@ -45,6 +45,7 @@ impl Templates {
         let default_locale = file.bot.default_locale.clone();
         env.add_function("t", move |state: &State, key: String| translate(state, &texts, &default_locale, &key));
         crate::releases::register(&mut env);
+        crate::times::register(&mut env);
         env.add_function("distance_km", distance_km);
 
         let mut collector = Collector::default();

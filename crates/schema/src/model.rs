@@ -5,7 +5,8 @@
 //! who acted), `chat`, `message`, `callback` (data of a pressed button), `command`
 //! (`name`, `payload`), `user`, `chat_vars` and `bot` (the variables of each scope), `form` (the
 //! answers of the current form), `item` (the loop variable of `for_each`), `result` (what the
-//! last step produced), `locale` and, in the `catch` steps of a `try`, `error`. A text that is
+//! last step produced), `locale`, `now` (the current time) and, in the `catch` steps of a
+//! `try`, `error`. A text that is
 //! exactly `@key` is the key's entry in `texts` for the user's locale; inside templates,
 //! `t("key")` does the same.
 

@@ -21,6 +21,7 @@ pub const TEMPLATE_ROOTS: &[&str] = &[
     "inline",
     "roles",
     "error",
+    "now",
 ];
 
 /// Functions and globals callable from templates.
