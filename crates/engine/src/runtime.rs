@@ -307,8 +307,8 @@ impl Engine {
     }
 
     /// Runs the job `name` of the bot now, as its schedule would (under the update time budget),
-    /// and returns once its effects are committed and handed to delivery (`notify` is paced:
-    /// its messages may still be on their way).
+    /// and returns once its effects are committed and its messages delivered (or failed), the
+    /// paced ones of `notify` included.
     pub async fn run_job(&self, bot: BotHandle, name: &str) -> Result<(), EngineError> {
         let runtime = self.runtime(bot)?;
         let loaded = Arc::clone(&runtime.current.read());
@@ -320,6 +320,7 @@ impl Engine {
         match run_guarded(self.config.update_budget, job).await {
             Ok(handled) => {
                 commit_and_deliver(&context, handled).await;
+                context.outbox.until_idle().await;
                 Ok(())
             }
             Err(crate::dispatch::Failure::Step(error)) => Err(error),
