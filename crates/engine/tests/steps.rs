@@ -371,6 +371,17 @@ on:
   - command: show
     do:
       - reply: "n={{ user.n }}"
+  - command: dice
+    do:
+      - reply: "queued before try"
+      - try:
+          do:
+            # Sent at once, with what was queued before it: neither can be taken back.
+            - dice: "🎲"
+            - reply: "queued after the dice, dropped"
+            - http: {url: "http://127.0.0.1:9/status", retries: 0}
+          catch:
+            - reply: "caught {{ error.kind }}"
   - command: twice
     do:
       - try:
@@ -400,6 +411,18 @@ async fn try_undoes_what_do_queued_and_set_and_catch_sees_the_error() {
     assert_eq!(sent, ["n=1"], "the variable write of the failed `do` was not committed");
     // A failure inside `catch` is not caught by its own `try`: the bot's errors reply answers.
     world.act(bot, "command", ann, json!({"command": "twice"})).await;
-    let (sent, _) = world.wait_sent(bot, ann, last, 1).await;
+    let (sent, last) = world.wait_sent(bot, ann, last, 1).await;
     assert_eq!(sent, ["The errors reply: Ann"]);
+    // A dice inside `do` makes the calls queued so far at once; the rollback then drops only
+    // what `do` queued after it.
+    world.act(bot, "command", ann, json!({"command": "dice"})).await;
+    let (sent, _) = wait_sent_events(&world, bot, ann, last, 3).await;
+    let shown: Vec<String> = sent
+        .iter()
+        .map(|e| match e["message"]["dice"]["emoji"].as_str() {
+            Some(emoji) => format!("(dice {emoji})"),
+            None => e["message"]["text"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect();
+    assert_eq!(shown, ["queued before try", "(dice 🎲)", "caught http"]);
 }
