@@ -14,6 +14,10 @@ pub enum EngineError {
     Telegram(#[from] telegram::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An `http` or `feed` step got no usable answer (a network error, a timeout, a refused
+    /// address, an open circuit, a body too large).
+    #[error("{0}")]
+    Http(String),
     /// A step that cannot run as written (a missing scene, a wrong value type, …).
     #[error("{0}")]
     Step(String),
@@ -21,4 +25,17 @@ pub enum EngineError {
     UnknownBot(u64),
     #[error("the bot has scenes but no `bot.start` scene")]
     NoStartScene,
+}
+
+impl EngineError {
+    /// What failed, in one word, as a `try`'s `catch` reads it in `error.kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EngineError::Templates(_) | EngineError::Render(_) => "template",
+            EngineError::Telegram(_) => "telegram",
+            EngineError::Store(_) => "store",
+            EngineError::Http(_) => "http",
+            EngineError::Step(_) | EngineError::UnknownBot(_) | EngineError::NoStartScene => "step",
+        }
+    }
 }

@@ -37,7 +37,7 @@ pub async fn step(run: &mut Run<'_>, feed: &schema::Feed) -> Result<(), EngineEr
     let url = run.render(&feed.url)?;
     let host = reqwest::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_owned));
     let host = host.unwrap_or_else(|| url.clone());
-    let fail = |reason: String| EngineError::Step(format!("feed {host}: {reason}"));
+    let fail = |reason: String| EngineError::Http(format!("feed {host}: {reason}"));
     let accept = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
     let prepared = crate::http::Prepared {
         method: schema::HttpMethod::Get,

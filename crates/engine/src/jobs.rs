@@ -8,44 +8,12 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use schema::Schedule;
 use tokio::sync::watch;
-use tokio::time::Instant;
 
+use crate::clock::Clock;
 use crate::state::StateStore;
-
-/// Wall-clock time read through tokio's clock: the wall time at creation plus tokio's elapsed
-/// time since. Under tokio's paused test time it advances with the test, not the system.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    wall: u64,
-    base: Instant,
-}
-
-impl Clock {
-    /// Now, by the system clock.
-    pub fn system() -> Clock {
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-        Clock::at(wall)
-    }
-
-    /// A clock reading `wall` now.
-    pub fn at(wall: u64) -> Clock {
-        Clock { wall, base: Instant::now() }
-    }
-
-    /// Seconds since the Unix epoch.
-    pub fn now(&self) -> u64 {
-        self.wall + self.base.elapsed().as_secs()
-    }
-
-    /// The tokio instant of a wall time (now, for times already past).
-    fn instant_of(&self, wall: u64) -> Instant {
-        self.base + Duration::from_secs(wall.saturating_sub(self.wall))
-    }
-}
 
 /// Runs `jobs` of bot `bot` until `stop` turns true: calls `run(index)` for each due job, one at
 /// a time, and records each next run in `store`.
@@ -154,6 +122,7 @@ mod tests {
     use super::*;
     use crate::state::MemoryStore;
     use parking_lot::Mutex;
+    use std::time::Duration;
 
     fn every(secs: u64) -> Schedule {
         Schedule::Every(Duration::from_secs(secs))
@@ -167,9 +136,10 @@ mod tests {
         let (stop, stopped) = watch::channel(false);
         let jobs = vec![("tick".to_string(), every(30)), ("slow".to_string(), every(100))];
         let recorded = Arc::clone(&runs);
+        let now = clock.clone();
         let task = tokio::spawn(schedule(7, jobs, Arc::clone(&store), clock, stopped, move |i| {
-            let recorded = Arc::clone(&recorded);
-            async move { recorded.lock().push((i, clock.now())) }
+            let (recorded, now) = (Arc::clone(&recorded), now.clone());
+            async move { recorded.lock().push((i, now.now())) }
         }));
         tokio::time::sleep(Duration::from_secs(205)).await;
         assert_eq!(
@@ -192,10 +162,11 @@ mod tests {
         let runs = Arc::new(Mutex::new(Vec::new()));
         let (_stop, stopped) = watch::channel(false);
         let recorded = Arc::clone(&runs);
+        let now = clock.clone();
         tokio::spawn(schedule(7, vec![("tick".to_string(), every(30))], store, clock, stopped, move |i| {
-            let recorded = Arc::clone(&recorded);
+            let (recorded, now) = (Arc::clone(&recorded), now.clone());
             async move {
-                recorded.lock().push((i, clock.now()));
+                recorded.lock().push((i, now.now()));
                 // The first run takes longer than the interval.
                 if recorded.lock().len() == 1 {
                     tokio::time::sleep(Duration::from_secs(45)).await;
@@ -216,9 +187,10 @@ mod tests {
         for process in 0..2 {
             let recorded = Arc::clone(&runs);
             let jobs = vec![("tick".to_string(), every(30))];
-            tokio::spawn(schedule(7, jobs, Arc::clone(&store), clock, stopped.clone(), move |_| {
-                let recorded = Arc::clone(&recorded);
-                async move { recorded.lock().push((process, clock.now())) }
+            let now = clock.clone();
+            tokio::spawn(schedule(7, jobs, Arc::clone(&store), clock.clone(), stopped.clone(), move |_| {
+                let (recorded, now) = (Arc::clone(&recorded), now.clone());
+                async move { recorded.lock().push((process, now.now())) }
             }));
         }
         tokio::time::sleep(Duration::from_secs(95)).await;

@@ -5,6 +5,7 @@
 //! an error handler that answers the user when a handler fails, and one flood scheduler for
 //! every send. What a bot does is interpreted from its [`schema::BotFile`].
 
+mod clock;
 mod collections;
 mod dispatch;
 mod error;
@@ -27,8 +28,10 @@ mod runtime;
 mod state;
 mod steps;
 mod template;
+mod times;
 mod triggers;
 
+pub use clock::Clock;
 pub use collections::{
     CollectionSpec, CollectionStore, Filter, Hit, MemoryCollections, Op, PSEUDO_FIELDS, Query, Record, apply_query,
     compare_records, compare_values, field_value, filter_matches, record_matches, record_terms, value_kind, value_text,

@@ -1,7 +1,6 @@
 //! `limits`: how many updates a user may send per minute and per UTC day.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use schema::Limits;
@@ -22,13 +21,9 @@ struct Counters {
 }
 
 impl Limiter {
-    /// Counts one update of `user`; false when it is over a limit.
-    pub fn allow(&self, limits: &Limits, user: i64) -> bool {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-        self.allow_at(limits, user, now)
-    }
-
-    fn allow_at(&self, limits: &Limits, user: i64, now_secs: u64) -> bool {
+    /// Counts one update of `user` at `now_secs` (the engine's clock); false when it is over a
+    /// limit.
+    pub fn allow_at(&self, limits: &Limits, user: i64, now_secs: u64) -> bool {
         let mut counters = self.counters.lock();
         let c = counters.entry(user).or_default();
         let (minute, day) = (now_secs / 60, now_secs / 86_400);

@@ -10,7 +10,7 @@
 //! conversation (`memory`) and the day's token use (`limits`) are variables, written in the
 //! same commit.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -42,7 +42,7 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
     if llm.reply && run.is_job() {
         return Err(EngineError::Step("llm: a job has no chat for the answer (add `reply: false`)".into()));
     }
-    let today = utc_today();
+    let today = utc_day(run.bot.clock.now());
     let mut usages = Vec::with_capacity(llm.limits.len());
     for limit in &llm.limits {
         let used = used_today(&run.var_value(&limit.usage)?, &today);
@@ -200,10 +200,9 @@ fn estimate_tokens(chars: usize) -> u64 {
     (chars as u64).div_ceil(4)
 }
 
-/// Today in UTC as `YYYY-MM-DD`.
-fn utc_today() -> String {
-    let days = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400);
-    let (year, month, day) = schema::civil_from_days(days as i64);
+/// The UTC day of a unix time, as `YYYY-MM-DD`.
+fn utc_day(unix_secs: u64) -> String {
+    let (year, month, day) = schema::civil_from_days((unix_secs / 86_400) as i64);
     format!("{year:04}-{month:02}-{day:02}")
 }
 
@@ -466,6 +465,7 @@ mod tests {
         assert_eq!(used_today(&json!({"day": "2026-11-21", "tokens": 40}), "2026-11-21"), 40);
         assert_eq!(used_today(&json!({"day": "2026-11-20", "tokens": 40}), "2026-11-21"), 0);
         assert_eq!(used_today(&Value::Null, "2026-11-21"), 0);
-        assert_eq!(utc_today().len(), 10);
+        assert_eq!(utc_day(0), "1970-01-01");
+        assert_eq!(utc_day(1_795_000_000), "2026-11-18");
     }
 }

@@ -149,11 +149,20 @@ pub struct Deliverer {
     in_flight: Mutex<HashSet<i64>>,
     /// Set when a delivery failed in a way worth retrying (the network, Telegram's 5xx).
     retry: AtomicBool,
+    /// Woken each time an entry leaves `in_flight`.
+    settled: tokio::sync::Notify,
 }
 
 impl Deliverer {
     pub fn new(bot_id: u64, scheduler: Scheduler, committer: Arc<Committer>) -> Deliverer {
-        Deliverer { bot_id, scheduler, committer, in_flight: Mutex::default(), retry: AtomicBool::new(false) }
+        Deliverer {
+            bot_id,
+            scheduler,
+            committer,
+            in_flight: Mutex::default(),
+            retry: AtomicBool::new(false),
+            settled: tokio::sync::Notify::new(),
+        }
     }
 
     /// Delivers committed entries in order: interactive calls one after the other (so a chat's
@@ -221,6 +230,19 @@ impl Deliverer {
         Ok(delivered)
     }
 
+    /// Waits until no entry is being delivered: every call handed to [`Deliverer::deliver`]
+    /// so far, paced bulk ones included, was made (or failed).
+    pub async fn until_idle(&self) {
+        loop {
+            // Registered before the check, so a settle between the two is not missed.
+            let settled = self.settled.notified();
+            if self.in_flight.lock().is_empty() {
+                return;
+            }
+            settled.await;
+        }
+    }
+
     /// Whether a delivery failed since the last redelivery and should be tried again.
     pub fn wants_retry(&self) -> bool {
         self.retry.load(Ordering::Relaxed)
@@ -242,6 +264,7 @@ impl Deliverer {
             }
         }
         self.in_flight.lock().remove(&id);
+        self.settled.notify_waiters();
     }
 }
 

@@ -35,6 +35,7 @@ use telegram::{Backoff, Client, IncomingUpdate};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::clock::Clock;
 use crate::collections::{CollectionSpec, CollectionStore, MemoryCollections};
 use crate::dispatch::{Dispatcher, Job, commit_and_deliver, mark_handled, run_guarded};
 use crate::error::EngineError;
@@ -73,6 +74,12 @@ pub struct EngineConfig {
     /// The shortest time between two edits of an `llm` answer being streamed into a chat
     /// (Telegram slows down bots that edit one message more often). Default 1 s.
     pub llm_edit_interval: Duration,
+    /// What `now` reads, `limits` count in and jobs are scheduled by. Default: the system
+    /// clock; tests pin a manual one ([`Clock::at`]).
+    pub clock: Clock,
+    /// Whether jobs run on their schedule. Default true; false leaves them to
+    /// [`Engine::run_job`] (tests that run a job at a chosen point).
+    pub schedule_jobs: bool,
 }
 
 impl Default for EngineConfig {
@@ -89,6 +96,8 @@ impl Default for EngineConfig {
             commit_batch: DEFAULT_COMMIT_BATCH,
             collections: Arc::new(MemoryCollections::new()),
             llm_edit_interval: Duration::from_secs(1),
+            clock: Clock::system(),
+            schedule_jobs: true,
         }
     }
 }
@@ -144,6 +153,8 @@ pub struct BotContext {
     pub bot_vars: Arc<tokio::sync::Mutex<()>>,
     /// See [`EngineConfig::llm_edit_interval`].
     pub llm_edit_interval: Duration,
+    /// The engine's clock.
+    pub clock: Clock,
 }
 
 /// How a bot receives its updates.
@@ -255,6 +266,7 @@ impl Engine {
             bot_id,
             outbox: Arc::new(Deliverer::new(bot_id, scheduler.clone(), Arc::clone(committer))),
             bot_vars: Arc::default(),
+            clock: self.config.clock.clone(),
             scheduler,
             store: Arc::clone(&self.config.store),
             limiter: Limiter::default(),
@@ -284,7 +296,9 @@ impl Engine {
         };
         *runtime.poller.lock() = Some(poller);
         tokio::spawn(maintain(Arc::clone(&runtime.context), runtime.stop.subscribe()));
-        start_jobs(&runtime, self.config.update_budget);
+        if self.config.schedule_jobs {
+            start_jobs(&runtime, self.config.update_budget);
+        }
         let handle = BotHandle { id: self.next_id.fetch_add(1, Ordering::Relaxed), bot_id };
         if runtime.webhook_secret.is_some() {
             self.webhooks.lock().insert(bot_id, Arc::clone(&runtime));
@@ -303,10 +317,34 @@ impl Engine {
         let loaded = Arc::new(self.load(file, generation)?);
         *runtime.current.write() = Arc::clone(&loaded);
         stop_jobs(&runtime).await;
-        start_jobs(&runtime, self.config.update_budget);
+        if self.config.schedule_jobs {
+            start_jobs(&runtime, self.config.update_budget);
+        }
         publish_commands(&runtime.context, &loaded).await;
         tracing::info!(bot_id = bot.bot_id, generation, "bot reloaded");
         Ok(())
+    }
+
+    /// Runs the job `name` of the bot now, as its schedule would (under the update time budget),
+    /// and returns once its effects are committed and its messages delivered (or failed), the
+    /// paced ones of `notify` included.
+    pub async fn run_job(&self, bot: BotHandle, name: &str) -> Result<(), EngineError> {
+        let runtime = self.runtime(bot)?;
+        let loaded = Arc::clone(&runtime.current.read());
+        if !loaded.file.jobs.contains_key(name) {
+            return Err(EngineError::Step(format!("the bot has no job {name:?}")));
+        }
+        let context = Arc::clone(&runtime.context);
+        let job = steps::run_job(Arc::clone(&context), loaded, name.to_owned());
+        match run_guarded(self.config.update_budget, job).await {
+            Ok(handled) => {
+                commit_and_deliver(&context, handled).await;
+                context.outbox.until_idle().await;
+                Ok(())
+            }
+            Err(crate::dispatch::Failure::Step(error)) => Err(error),
+            Err(failure) => Err(EngineError::Step(format!("the job {name:?} failed: {failure}"))),
+        }
     }
 
     /// Stops receiving the bot's updates and confirms those received; updates already
@@ -423,7 +461,7 @@ fn start_jobs(runtime: &Arc<BotRuntime>, budget: Duration) {
             }
         }
     };
-    let task = tokio::spawn(jobs::schedule(bot_id, jobs, store, jobs::Clock::system(), stopped, run));
+    let task = tokio::spawn(jobs::schedule(bot_id, jobs, store, runtime.context.clock.clone(), stopped, run));
     *runtime.jobs.lock() = Some((stop, task));
 }
 

@@ -52,6 +52,9 @@ pub struct Run<'a> {
     pub effects: Effects,
     /// Held from the first write to a bot-wide variable until the commit.
     bot_vars_lock: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// Queued calls made at once so far (by `dice` and `poll`: see [`Run::call`]), so that a
+    /// failed `try` knows which of the queued calls are its own.
+    flushed: usize,
 }
 
 /// A handler's outcome: what to commit, and the bot-variable lock to release after the commit.
@@ -76,7 +79,7 @@ pub async fn handle_update(bot: Arc<BotContext>, loaded: Arc<Loaded>, event: Eve
     let roles = triggers::roles_of(file, event.user_id);
     if let Some(limits) = &file.limits {
         let exempt = limits.exempt.iter().any(|r| roles.contains(r));
-        if !exempt && !bot.limiter.allow(limits, event.user_id) {
+        if !exempt && !bot.limiter.allow_at(limits, event.user_id, bot.clock.now()) {
             tracing::info!(bot_id = bot.bot_id, user_id = event.user_id, "update over the user's limit");
             if let Some(reply) = &limits.reply {
                 let mut run = Run::new(&bot, &loaded, &event, locale, ChatState::default()).await?;
@@ -188,6 +191,7 @@ impl<'a> Run<'a> {
         ctx.insert("chat_vars".into(), Value::Object(chat_vars));
         ctx.insert("bot".into(), Value::Object(bot_vars));
         ctx.insert("locale".into(), Value::String(locale.clone()));
+        ctx.insert("now".into(), crate::times::now(bot.clock.now()));
         let roles = loaded.file.roles.iter().map(|(name, role)| (name.clone(), json!(role.users))).collect();
         ctx.insert("roles".into(), Value::Object(roles));
         ctx.insert("result".into(), Value::Null);
@@ -219,6 +223,7 @@ impl<'a> Run<'a> {
             page: 0,
             effects: Effects::default(),
             bot_vars_lock: None,
+            flushed: 0,
         })
     }
 
@@ -350,6 +355,7 @@ impl<'a> Run<'a> {
     /// they are then outside the outbox, and a crash before the commit repeats them.
     pub async fn call(&mut self, method: &str, params: Value) -> Result<Value, EngineError> {
         for queued in std::mem::take(&mut self.effects.outbox) {
+            self.flushed += 1;
             let priority = if queued.bulk { Priority::Bulk } else { Priority::Interactive };
             let _: Value = self.bot.scheduler.call(priority, &queued.method, &queued.params).await?;
         }
@@ -514,8 +520,46 @@ impl<'a> Run<'a> {
             | Step::Emit(_) => crate::records::step(self, step).await?,
             Step::Feed(feed) => crate::feeds::step(self, feed).await?,
             Step::Llm(llm) => crate::llm::step(self, llm).await?,
+            Step::Try(attempt) => return self.attempt(attempt).await,
         }
         Ok(Flow::Next)
+    }
+
+    /// `try`: runs `do`; when a step of it fails, undoes what it queued and set (its Bot API
+    /// calls, variable writes, template names and the chat's scene) and runs `catch` with
+    /// `error`. Collection writes and calls made at once (`dice`, `poll`) stay.
+    async fn attempt(&mut self, attempt: &'a schema::Try) -> Result<Flow, EngineError> {
+        let queued = self.flushed + self.effects.outbox.len();
+        let vars = self.effects.vars.len();
+        let (ctx, state, answered) = (self.ctx.clone(), self.state.clone(), self.callback_answered);
+        let locked = self.bot_vars_lock.is_some();
+        let (depth, page) = (self.depth, self.page);
+        let error = match self.run_steps(&attempt.steps).await {
+            Ok(flow) => return Ok(flow),
+            Err(error) => error,
+        };
+        tracing::debug!(bot_id = self.bot.bot_id, %error, kind = error.kind(), "a step of `try` failed");
+        // The calls `do` queued that are still queued (calls made at once are gone).
+        self.effects.outbox.truncate(queued.saturating_sub(self.flushed));
+        self.effects.vars.truncate(vars);
+        self.ctx = ctx;
+        self.state = state;
+        self.callback_answered = answered;
+        (self.depth, self.page) = (depth, page);
+        if !locked && self.bot_vars_lock.is_some() {
+            // `do` took the bot's variable lock and read them afresh: keep the fresher values.
+            let fresh = self.bot.store.load_vars(self.bot.bot_id, Scope::Bot).await?;
+            self.ctx.insert("bot".into(), Value::Object(with_defaults(&self.file().variables.bot, fresh)));
+        }
+        let saved = self.ctx.insert("error".into(), json!({"message": error.to_string(), "kind": error.kind()}));
+        self.cache = None;
+        let flow = self.run_steps(&attempt.catch).await;
+        match saved {
+            Some(outer) => self.ctx.insert("error".into(), outer),
+            None => self.ctx.remove("error"),
+        };
+        self.cache = None;
+        flow
     }
 
     /// Whether this is a scheduled job's run (no chat, user or message).
@@ -795,7 +839,7 @@ impl<'a> Run<'a> {
         let url = self.render_raw(&request.url)?;
         let host = reqwest::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_owned));
         let fail = |reason: String| {
-            EngineError::Step(format!("http {method} {}: {reason}", host.as_deref().unwrap_or(url.as_str())))
+            EngineError::Http(format!("http {method} {}: {reason}", host.as_deref().unwrap_or(url.as_str())))
         };
         let mut headers = Vec::with_capacity(request.headers.len());
         for (name, source) in &request.headers {
@@ -903,6 +947,10 @@ pub fn paged_messages(file: &BotFile) -> Vec<&ReplySpec> {
                     walk(&condition.otherwise, out);
                 }
                 Step::ForEach(each) => walk(&each.steps, out),
+                Step::Try(attempt) => {
+                    walk(&attempt.steps, out);
+                    walk(&attempt.catch, out);
+                }
                 _ => {}
             }
         }

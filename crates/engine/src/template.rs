@@ -45,6 +45,7 @@ impl Templates {
         let default_locale = file.bot.default_locale.clone();
         env.add_function("t", move |state: &State, key: String| translate(state, &texts, &default_locale, &key));
         crate::releases::register(&mut env);
+        crate::times::register(&mut env);
         env.add_function("distance_km", distance_km);
 
         let mut collector = Collector::default();
@@ -343,6 +344,10 @@ impl Collector {
                         .chain(&llm.prompt)
                         .for_each(|t| self.template(t));
                     llm.system.iter().chain(&llm.placeholder).for_each(|t| self.text(t));
+                }
+                Step::Try(attempt) => {
+                    self.steps(&attempt.steps);
+                    self.steps(&attempt.catch);
                 }
                 Step::Delete(_) | Step::Unset(_) | Step::Goto(_) | Step::Call(_) | Step::Return(_) | Step::Dice(_) => {}
             }

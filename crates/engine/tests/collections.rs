@@ -70,8 +70,8 @@ on:
     do:
       - query: {collection: subs, where: {title: "{{ match.1 }}"}, first: true, as: found}
       - update: {collection: subs, id: "{{ found.id }}", set: {episode: "{{ found.episode + 1 }}"}, as: changed}
-      - query: {collection: subs, id: "{{ found.id }}", first: true, as: now}
-      - reply: "bumped {{ changed }}: {{ now.title }}={{ now.episode }}"
+      - query: {collection: subs, id: "{{ found.id }}", first: true, as: current}
+      - reply: "bumped {{ changed }}: {{ current.title }}={{ current.episode }}"
   - text: "/^drop (.+)$/"
     do:
       - remove: {collection: subs, where: {title: {in: ["{{ match.1 }}", "nothing"]}}, as: removed}

@@ -203,7 +203,9 @@ async fn a_broken_reload_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_apply_per_user_except_exempt_roles() {
-    let mut world = World::start(test_config()).await;
+    // The engine's clock, pinned: 2026-11-20 10:00:00 UTC, a minute's window just begun.
+    let clock = engine::Clock::at(1_795_168_800);
+    let mut world = World::start(engine::EngineConfig { clock: clock.clone(), ..test_config() }).await;
     let admin = world.user("Boss", "en").await;
     let ann = world.user("Ann", "en").await;
     let yaml = format!(
@@ -215,7 +217,7 @@ roles:
 limits: {{per_minute: 2, exempt: [admin], reply: "Slow down"}}
 on:
   - text: any
-    do: [{{reply: "{{{{ message.text }}}}"}}]
+    do: [{{reply: "{{{{ message.text }}}} at {{{{ now.time }}}}"}}]
 "#
     );
     let bot = world.bot(&yaml).await;
@@ -223,8 +225,13 @@ on:
         world.act(bot, "text", ann, json!({"text": text})).await;
         world.act(bot, "text", admin, json!({"text": text})).await;
     }
-    assert_eq!(world.wait_sent(bot, ann, 0, 3).await.0, ["1", "2", "Slow down"]);
-    assert_eq!(world.wait_sent(bot, admin, 0, 3).await.0, ["1", "2", "3"]);
+    let (sent, last) = world.wait_sent(bot, ann, 0, 3).await;
+    assert_eq!(sent, ["1 at 10:00", "2 at 10:00", "Slow down"]);
+    assert_eq!(world.wait_sent(bot, admin, 0, 3).await.0, ["1 at 10:00", "2 at 10:00", "3 at 10:00"]);
+    // The next minute by the engine's clock, Ann may write again.
+    clock.set(1_795_168_860);
+    world.act(bot, "text", ann, json!({"text": "4"})).await;
+    assert_eq!(world.wait_sent(bot, ann, last, 1).await.0, ["4 at 10:01"]);
 }
 
 const SUBSCRIPTIONS: &str = r#"

@@ -342,3 +342,87 @@ on:
         .expect("the file");
     assert_eq!(bytes.as_ref(), TINY_PNG);
 }
+
+const TRY: &str = r#"
+ferrogram: 1
+bot: {name: try}
+errors: {reply: "The errors reply: {{ from.first_name }}"}
+variables:
+  user:
+    n: {type: number, default: 0}
+on:
+  - command: go
+    do:
+      - set: {user.n: 1}
+      - reply: "before"
+      - try:
+          do:
+            - set: {user.n: 2}
+            - reply: "queued inside do, never sent"
+            # A loopback address the engine refuses: the step fails.
+            - http: {url: "http://127.0.0.1:9/status", retries: 0}
+            - reply: "never reached"
+          catch:
+            - reply: "caught {{ error.kind }} (n={{ user.n }}): {{ error.message }}"
+      - try:
+          do:
+            - reply: "{{ user.n.missing.deeper }}"
+      - reply: "after (n={{ user.n }})"
+  - command: show
+    do:
+      - reply: "n={{ user.n }}"
+  - command: dice
+    do:
+      - reply: "queued before try"
+      - try:
+          do:
+            # Sent at once, with what was queued before it: neither can be taken back.
+            - dice: "🎲"
+            - reply: "queued after the dice, dropped"
+            - http: {url: "http://127.0.0.1:9/status", retries: 0}
+          catch:
+            - reply: "caught {{ error.kind }}"
+  - command: twice
+    do:
+      - try:
+          do:
+            - http: {url: "http://127.0.0.1:9/status", retries: 0}
+          catch:
+            - reply: "{{ error.kind }} then {{ user.n.missing.deeper }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_undoes_what_do_queued_and_set_and_catch_sees_the_error() {
+    let mut world = World::start(test_config()).await;
+    let bot = world.bot(TRY).await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "command", ann, json!({"command": "go"})).await;
+    let (sent, last) = world.wait_sent(bot, ann, 0, 3).await;
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(sent[0], "before");
+    assert!(
+        sent[1].starts_with("caught http (n=1): http GET 127.0.0.1: refused"),
+        "the set inside `do` is undone and the error is the http step's: {sent:?}"
+    );
+    // The second `try` has no `catch`: its template error is ignored and the handler goes on.
+    assert_eq!(sent[2], "after (n=1)");
+    world.act(bot, "command", ann, json!({"command": "show"})).await;
+    let (sent, last) = world.wait_sent(bot, ann, last, 1).await;
+    assert_eq!(sent, ["n=1"], "the variable write of the failed `do` was not committed");
+    // A failure inside `catch` is not caught by its own `try`: the bot's errors reply answers.
+    world.act(bot, "command", ann, json!({"command": "twice"})).await;
+    let (sent, last) = world.wait_sent(bot, ann, last, 1).await;
+    assert_eq!(sent, ["The errors reply: Ann"]);
+    // A dice inside `do` makes the calls queued so far at once; the rollback then drops only
+    // what `do` queued after it.
+    world.act(bot, "command", ann, json!({"command": "dice"})).await;
+    let (sent, _) = wait_sent_events(&world, bot, ann, last, 3).await;
+    let shown: Vec<String> = sent
+        .iter()
+        .map(|e| match e["message"]["dice"]["emoji"].as_str() {
+            Some(emoji) => format!("(dice {emoji})"),
+            None => e["message"]["text"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect();
+    assert_eq!(shown, ["queued before try", "(dice 🎲)", "caught http"]);
+}

@@ -18,7 +18,12 @@
 //! | `send contact +4930123 Ann` | shares a contact (phone, first name) |
 //! | `(as Ivan, ru)` | later rows are played by a new user Ivan with language `ru` (answers: empty); for a user already played, by that user again, and the answers are what the bot sent to their chat meanwhile (a `notify`) |
 //! | `(in group Title)` | later rows are played in the group `Title` (created with the current user and the bot, or joined by the current user), until the next `(as …)` |
+//! | `(clock 2026-11-21T22:30:00Z)` | sets the engine's clock (`now`, `limits`) to this RFC 3339 time; it goes on from there |
+//! | `(job name runs)` | runs the bot's job `name` now (jobs do not run on their schedule in transcripts); the answers are what it sent to the current chat |
 //! | anything else | sends it as a text message |
+//!
+//! The engine's clock starts at [`START`] (Friday 2026-11-20 10:00 UTC) in every transcript, so
+//! nothing depends on the day or hour the test runs.
 //!
 //! `{fixtures}` in a cell is the URL of a local server of `examples/fixtures/` (recorded API
 //! answers and feeds; see `common/fixtures.rs`), which the bots' `http` and `feed` steps may call.
@@ -68,6 +73,16 @@ async fn examples_follow_their_transcripts() {
     assert!(failures.is_empty(), "transcripts differ:\n{}", failures.join("\n"));
 }
 
+/// The engine's clock at the start of every transcript: Friday 2026-11-20 10:00:00 UTC.
+const START: &str = "2026-11-20T10:00:00Z";
+
+/// Seconds since the Unix epoch of an RFC 3339 time.
+fn unix_seconds(time: &str) -> Result<u64, String> {
+    let timestamp: jiff::Timestamp =
+        time.trim().parse().map_err(|e| format!("{time:?} is not an RFC 3339 time: {e}"))?;
+    u64::try_from(timestamp.as_second()).map_err(|_| format!("{time:?} is before 1970"))
+}
+
 /// One row of a transcript.
 struct Row {
     line: usize,
@@ -107,6 +122,9 @@ async fn play(yaml: &Path, transcript: &Path) -> Vec<String> {
     let fixtures = common::fixtures::FixtureServer::start().await;
     let mut config = test_config();
     fixtures.allow(&mut config);
+    let clock = engine::Clock::at(unix_seconds(START).expect("START is a time"));
+    config.clock = clock.clone();
+    config.schedule_jobs = false;
     let mut world = World::start(config).await;
     let bot = world.bot_file(file).await;
     // Groups by title; the group the current user plays in (`None`: their private chat).
@@ -145,6 +163,29 @@ async fn play(yaml: &Path, transcript: &Path) -> Vec<String> {
             let (_, seq) = world.events(bot, chat, seen.get(&chat).copied().unwrap_or(0), 0).await;
             seen.insert(chat, seq);
             group = Some(chat);
+            continue;
+        }
+        if let Some(time) = row.action.strip_prefix("(clock ").and_then(|s| s.strip_suffix(')')) {
+            match unix_seconds(time) {
+                Ok(secs) => clock.set(secs),
+                Err(error) => failures.push(format!("{name}:{}: {error}", row.line)),
+            }
+            continue;
+        }
+        let job = row.action.strip_prefix("(job ").and_then(|s| s.strip_suffix(" runs)"));
+        if let Some(job) = job {
+            let chat = group.unwrap_or(user);
+            if let Err(error) = world.engine.run_job(bot.handle, job).await {
+                failures.push(format!("{name}:{}: the job {job} failed: {error}", row.line));
+                continue;
+            }
+            let actual = collect(&world, bot, chat, &row.expected, &mut seen, &mut buttons).await;
+            if actual != row.expected {
+                failures.push(format!(
+                    "{name}:{}: `{}`\n    expected: {}\n    actual:   {}",
+                    row.line, row.action, row.expected, actual
+                ));
+            }
             continue;
         }
         if let Some(spec) = row.action.strip_prefix("(as ").and_then(|s| s.strip_suffix(')')) {
@@ -195,20 +236,7 @@ async fn play(yaml: &Path, transcript: &Path) -> Vec<String> {
         world.act(bot, kind, user, body).await;
         handled += 1;
         world.wait_handled(bot, handled).await;
-        // A `notify` to this chat is paced after the handler ends: wait for what is still missing.
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-        let mut events = Vec::new();
-        let mut timeout = 0;
-        let actual = loop {
-            let (more, seq) = world.events(bot, chat, seen.get(&chat).copied().unwrap_or(0), timeout).await;
-            seen.insert(chat, seq);
-            events.extend(more);
-            let actual = render(chat, &events, &mut buttons);
-            if actual == row.expected || row.expected.is_empty() || tokio::time::Instant::now() >= deadline {
-                break actual;
-            }
-            timeout = 1;
-        };
+        let actual = collect(&world, bot, chat, &row.expected, &mut seen, &mut buttons).await;
         if actual != row.expected {
             failures.push(format!(
                 "{name}:{}: `{}`\n    expected: {}\n    actual:   {}",
@@ -218,6 +246,31 @@ async fn play(yaml: &Path, transcript: &Path) -> Vec<String> {
     }
     world.engine.stop(bot.handle).await.expect("bot stops");
     failures
+}
+
+/// What the bot did in `chat` since the last row, rendered. A `notify` to this chat is paced after
+/// the handler ends: waits (up to 5 s) for what is still missing from `expected`.
+async fn collect(
+    world: &World,
+    bot: common::Bot,
+    chat: i64,
+    expected: &str,
+    seen: &mut HashMap<i64, u64>,
+    buttons: &mut HashMap<(i64, i64), Vec<(String, String)>>,
+) -> String {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut events = Vec::new();
+    let mut timeout = 0;
+    loop {
+        let (more, seq) = world.events(bot, chat, seen.get(&chat).copied().unwrap_or(0), timeout).await;
+        seen.insert(chat, seq);
+        events.extend(more);
+        let actual = render(chat, &events, buttons);
+        if actual == expected || expected.is_empty() || tokio::time::Instant::now() >= deadline {
+            return actual;
+        }
+        timeout = 1;
+    }
 }
 
 /// The control API call for a `user does` cell.

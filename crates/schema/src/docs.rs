@@ -24,7 +24,8 @@ makes the YAML extension of VS Code (and other editors using yaml-language-serve
 
 Texts are [minijinja](https://docs.rs/minijinja) templates: `Hello, {{ from.first_name }}!`.
 They read `from`, `chat`, `message`, `callback`, `command`, `user`, `chat_vars`, `bot`, `form`,
-`item`, `result`, `locale`, `match`, `inline`, `roles` (each role's user ids: `roles.admins`) and
+`item`, `result`, `locale`, `match`, `inline`, `roles` (each role's user ids: `roles.admins`),
+`error` (inside the `catch` steps of a `try`: `error.message`, `error.kind`), `now` and
 the names collection steps give their results with `as` (`query: {collection: shows, as: shows}`);
 reading something undefined is an error, and
 every `user.…`, `chat_vars.…` and `bot.…` a template reads must be declared under `variables`.
@@ -35,6 +36,15 @@ between two points, in kilometres to one decimal. `parse_release(title)` splits 
 resolution, version, crc}` (a part not found is `none`), and `missing_episodes(last, episode)`
 lists the episodes between two releases (`missing_episodes(4, 7)` is `[5, 6]`; `[]` when `last`
 is `none`), to detect gaps.
+
+`now` is the current time in UTC (the same for every step of one update or job run): `{timestamp,
+tz, iso, date, time, year, month, day, hour, minute, second, weekday, isoweekday}`, with `date`
+like `2026-11-21`, `time` like `23:05`, `weekday` like `Saturday` and `isoweekday` 1 (Monday) to 7.
+The filter `in_tz("Europe/Berlin")` gives the same for an IANA time zone, and takes `now`, Unix
+seconds (`record.created_at`) or an RFC 3339 text (`2026-11-22T02:00:00Z`, as APIs write them):
+`{% if (now | in_tz(bot.timezone)).hour >= 23 %}`. The filter `strftime("%a %d %b %H:%M")`
+formats any of these with strftime directives, in the time's own zone (UTC for seconds and
+texts): `{{ now | in_tz(bot.timezone) | strftime("%A %H:%M") }}`.
 
 The rest of this page is generated from the schema (`cargo run -p ferrogram -- schema --markdown
 > docs/schema.md`); do not edit it by hand.

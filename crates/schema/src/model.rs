@@ -5,8 +5,10 @@
 //! who acted), `chat`, `message`, `callback` (data of a pressed button), `command`
 //! (`name`, `payload`), `user`, `chat_vars` and `bot` (the variables of each scope), `form` (the
 //! answers of the current form), `item` (the loop variable of `for_each`), `result` (what the
-//! last step produced) and `locale`. A text that is exactly `@key` is the key's entry in `texts`
-//! for the user's locale; inside templates, `t("key")` does the same.
+//! last step produced), `locale`, `now` (the current time) and, in the `catch` steps of a
+//! `try`, `error`. A text that is
+//! exactly `@key` is the key's entry in `texts` for the user's locale; inside templates,
+//! `t("key")` does the same.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -412,6 +414,11 @@ pub enum Step {
     /// Asks an OpenAI-compatible model and streams its answer into the chat as message edits:
     /// `llm: {url: "{{ bot.llm_url }}", model: gpt-4o-mini, memory: chat_vars.history}`.
     Llm(crate::llm::Llm),
+    /// Runs `do`, and if one of its steps fails (an HTTP call that gets no answer, a template
+    /// error, a Bot API error, …), undoes what `do` did and runs `catch` instead, with the
+    /// failure as `error` (`error.message`, `error.kind`): `try: {do: [http: …], catch: [reply:
+    /// "Sonarr is down: {{ error.message }}"]}`.
+    Try(Try),
 }
 
 /// A message to send. A plain string is the text.
@@ -537,6 +544,32 @@ pub struct ForEach {
     /// The steps, run once per element (as `item`).
     #[serde(rename = "do")]
     pub steps: Vec<Step>,
+}
+
+/// `try`: steps whose failure is handled here instead of ending the handler with the bot's
+/// `errors` reply.
+///
+/// When a step of `do` fails, what `do` did so far is undone: its messages and other Bot API
+/// calls are not sent, its `set`/`unset` are forgotten, the chat's scene and form are as before,
+/// and `result` and the names given with `as` are as before `try`. Two things cannot be undone
+/// and stay: collection writes (`insert`, `update`, `remove`) and `emit` events already made, and
+/// `dice`/`poll`, which are sent at once. Then `catch` runs with `error`: `error.message` (what
+/// failed, in words) and `error.kind`: `http` (a network error, a timeout, a refused address or
+/// an open circuit, in `http` or `feed`), `template` (a template or condition that failed),
+/// `telegram` (a Bot API call of `dice` or `poll`), `store` (the database) or `step` (a step that
+/// cannot run as written: a missing scene, a value of the wrong type…). A failure inside `catch`
+/// is not caught by the same `try`. The update's time budget is not a step failure: a handler
+/// that runs out of time ends with the `errors` reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Try {
+    /// The steps tried, in order.
+    #[serde(rename = "do")]
+    pub steps: Vec<Step>,
+    /// The steps run when one of `do` fails (none: the failure is ignored and the handler goes
+    /// on after `try`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catch: Vec<Step>,
 }
 
 /// A poll, or a quiz when it has `correct`.

@@ -179,6 +179,8 @@ struct Checker<'a> {
     commands: HashSet<&'a str>,
     /// Whether the steps being checked are a job's (no chat, user or message).
     in_job: bool,
+    /// How many `catch` blocks the steps being checked are in (`error` is readable there).
+    in_catch: u32,
     /// Names that steps give their results with `as:`, readable by templates.
     locals: BTreeSet<String>,
 }
@@ -209,6 +211,7 @@ pub fn check(bot: &BotFile, positions: &Positions, damage: &Damage) -> Vec<Diagn
         returns: Vec::new(),
         commands: HashSet::new(),
         in_job: false,
+        in_catch: 0,
         locals: collections::locals(bot),
     };
     checker.run();
@@ -692,6 +695,20 @@ impl<'a> Checker<'a> {
                     let each_path = push_key(&step_path, "for_each");
                     self.expression(&for_each.list, &push_key(&each_path, "in"));
                     self.steps(&for_each.steps, &push_key(&each_path, "do"), scene);
+                }
+                Step::Try(attempt) => {
+                    let try_path = push_key(&step_path, "try");
+                    if attempt.steps.is_empty() {
+                        self.error(
+                            &push_key(&try_path, "do"),
+                            "`try` has no steps to try".into(),
+                            Some("put the steps that may fail under `do:`".into()),
+                        );
+                    }
+                    self.steps(&attempt.steps, &push_key(&try_path, "do"), scene);
+                    self.in_catch += 1;
+                    self.steps(&attempt.catch, &push_key(&try_path, "catch"), scene);
+                    self.in_catch -= 1;
                 }
                 Step::Dice(emoji) => {
                     let plain: String = emoji.chars().filter(|c| *c != '\u{fe0f}').collect();
@@ -1260,6 +1277,16 @@ impl<'a> Checker<'a> {
                     self.read.insert((scope, name.to_string()));
                 } else if reported.insert(read.clone()) {
                     self.undeclared(scope, name, path, false);
+                }
+                continue;
+            }
+            if root == "error" && self.in_catch == 0 {
+                if reported.insert(root.to_string()) {
+                    self.error(
+                        path,
+                        "`error` is only set in the `catch` steps of a `try`".into(),
+                        Some("read it in `try: {do: […], catch: […]}`".into()),
+                    );
                 }
                 continue;
             }

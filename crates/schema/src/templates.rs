@@ -20,6 +20,8 @@ pub const TEMPLATE_ROOTS: &[&str] = &[
     "match",
     "inline",
     "roles",
+    "error",
+    "now",
 ];
 
 /// Functions and globals callable from templates.

@@ -134,7 +134,7 @@ fn empty_step() {
     assert_diagnostics(
         concat!("ferrogram: 1\n", "bot: {name: x}\n", "on:\n", "  - command: start\n", "    do:\n", "      - {}\n",),
         &[
-            "bot.yaml:6:9: error: on[0].do[0]: empty step (expected one of: `reply`, `edit`, `answer`, `delete`, `set`, `unset`, `goto`, `call`, `return`, `if`, `for_each`, `dice`, `poll`, `notify`, `answer_inline`, `http`, `insert`, `update`, `remove`, `query`, `count`, `search`, `emit`, `feed`, `llm`)",
+            "bot.yaml:6:9: error: on[0].do[0]: empty step (expected one of: `reply`, `edit`, `answer`, `delete`, `set`, `unset`, `goto`, `call`, `return`, `if`, `for_each`, `dice`, `poll`, `notify`, `answer_inline`, `http`, `insert`, `update`, `remove`, `query`, `count`, `search`, `emit`, `feed`, `llm`, `try`)",
         ],
     );
 }

@@ -36,6 +36,11 @@ pub(super) fn locals(bot: &BotFile) -> BTreeSet<String> {
                     walk(&each.steps, out);
                     None
                 }
+                Step::Try(attempt) => {
+                    walk(&attempt.steps, out);
+                    walk(&attempt.catch, out);
+                    None
+                }
                 _ => None,
             };
             if let Some(name) = name.filter(|n| !TEMPLATE_ROOTS.contains(&n.as_str())) {
