@@ -116,7 +116,7 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
     }
     let started = tokio::time::Instant::now();
     let asked = match run.bot.http.open(prepared).await {
-        Ok(response) => read_answer(run, response, shown).await,
+        Ok(response) => read_answer(run, response, shown, llm.markdown).await,
         Err(error) => Err(error),
     };
     let asked = asked.and_then(|answer| match answer.text.trim().is_empty() {
@@ -144,11 +144,13 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
     if llm.reply {
         let chat_id = run.event.chat_id;
         for (i, part) in split_message(&answer.text).into_iter().enumerate() {
+            let mut params = text_params(chat_id, &part, "", llm.markdown);
             match shown.filter(|_| i == 0) {
                 Some(message_id) => {
-                    run.send("editMessageText", json!({"chat_id": chat_id, "message_id": message_id, "text": part}))
+                    params["message_id"] = json!(message_id);
+                    run.send("editMessageText", params)
                 }
-                None => run.send("sendMessage", json!({"chat_id": chat_id, "text": part})),
+                None => run.send("sendMessage", params),
             }
         }
     }
@@ -230,7 +232,12 @@ fn remembered(memory: &Value) -> Vec<Value> {
 
 /// Reads the server's answer: server-sent events as they come (editing `shown` on the way), or
 /// one JSON completion. An error status is reported with the server's own message.
-async fn read_answer(run: &mut Run<'_>, mut response: reqwest::Response, shown: Option<i64>) -> Result<Answer, String> {
+async fn read_answer(
+    run: &mut Run<'_>,
+    mut response: reqwest::Response,
+    shown: Option<i64>,
+    markdown: bool,
+) -> Result<Answer, String> {
     let status = response.status();
     let max_body = run.bot.http.max_body();
     let content_type = response
@@ -291,7 +298,7 @@ async fn read_answer(run: &mut Run<'_>, mut response: reqwest::Response, shown: 
             && last_edit.elapsed() >= interval
             && !done
         {
-            edit_partial(run, message_id, &answer.text).await;
+            edit_partial(run, message_id, &answer.text, markdown).await;
             edited_len = answer.text.len();
             last_edit = tokio::time::Instant::now();
         }
@@ -303,11 +310,22 @@ async fn read_answer(run: &mut Run<'_>, mut response: reqwest::Response, shown: 
 }
 
 /// Shows the answer so far; a failed edit only costs the view (the final edit still comes).
-async fn edit_partial(run: &mut Run<'_>, message_id: i64, text: &str) {
+async fn edit_partial(run: &mut Run<'_>, message_id: i64, text: &str, markdown: bool) {
     let head = split_message(text).into_iter().next().unwrap_or_default();
-    let params = json!({"chat_id": run.event.chat_id, "message_id": message_id, "text": format!("{head}{CURSOR}")});
+    let mut params = text_params(run.event.chat_id, &head, CURSOR, markdown);
+    params["message_id"] = json!(message_id);
     if let Err(error) = run.call("editMessageText", params).await {
         tracing::debug!(bot_id = run.bot.bot_id, %error, "llm: a streamed edit failed");
+    }
+}
+
+/// A message's `chat_id`, `text` (`suffix` after it) and, for Markdown, its `parse_mode`.
+fn text_params(chat_id: i64, text: &str, suffix: &str, markdown: bool) -> Value {
+    if markdown {
+        let html = crate::markdown::to_html(text);
+        json!({"chat_id": chat_id, "text": format!("{html}{suffix}"), "parse_mode": "HTML"})
+    } else {
+        json!({"chat_id": chat_id, "text": format!("{text}{suffix}")})
     }
 }
 

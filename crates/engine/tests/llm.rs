@@ -30,7 +30,7 @@ on:
       - llm:
           url: "{url}/llm/v1"
           model: "{model}"
-          system: "Notes:\n- Refunds take five business days.\n- Shipping is free over fifty euros."
+          system: "Notes:\n- Refunds take five business days.\n- Shipping is **free** over fifty euros."
           placeholder: "typing"
           {options}
           as: answer
@@ -64,6 +64,18 @@ async fn setup(options: &[&str], edit_interval: Duration) -> Setup {
 impl Setup {
     /// Sends `text` and returns what the bot did in the chat: `(kind, text)` in order.
     async fn say(&mut self, text: &str) -> Vec<(String, String)> {
+        let events = self.say_events(text).await;
+        events
+            .iter()
+            .map(|e| {
+                let text = e["message"]["text"].as_str().unwrap_or_default().to_owned();
+                (e["kind"].as_str().unwrap_or_default().to_owned(), text)
+            })
+            .collect()
+    }
+
+    /// Sends `text` and returns the sandbox's events of what the bot did in the chat.
+    async fn say_events(&mut self, text: &str) -> Vec<serde_json::Value> {
         let kind = if text.starts_with('/') { "command" } else { "text" };
         let body = match text.strip_prefix('/') {
             Some(command) => json!({"command": command}),
@@ -75,12 +87,8 @@ impl Setup {
         let (events, last) = self.world.events(self.bot, self.user, self.seen, 0).await;
         self.seen = last;
         events
-            .iter()
+            .into_iter()
             .filter(|e| ["sent", "edited", "deleted"].contains(&e["kind"].as_str().unwrap_or_default()))
-            .map(|e| {
-                let text = e["message"]["text"].as_str().unwrap_or_default().to_owned();
-                (e["kind"].as_str().unwrap_or_default().to_owned(), text)
-            })
             .collect()
     }
 }
@@ -145,4 +153,22 @@ async fn a_failing_model_server_gets_the_error_reply_and_no_placeholder_stays() 
     let expected = [("sent", "typing"), ("deleted", ""), ("sent", "Something went wrong. Please try again.")];
     let actions: Vec<(&str, &str)> = actions.iter().map(|(k, t)| (k.as_str(), t.as_str())).collect();
     assert_eq!(actions, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_models_markdown_is_shown_as_formatting_unless_turned_off() {
+    for (markdown, entities) in [("true", json!([{"type": "bold", "offset": 12, "length": 4}])), ("false", json!(null))]
+    {
+        let option = format!("markdown: {markdown}");
+        let mut s = setup(&[option.as_str()], Duration::ZERO).await;
+        let events = s.say_events("Is shipping free?").await;
+        let last = &events.last().expect("an answer")["message"];
+        let expected = if markdown == "true" {
+            "Shipping is free over fifty euros. (turn 1)"
+        } else {
+            "Shipping is **free** over fifty euros. (turn 1)"
+        };
+        assert_eq!(last["text"], json!(expected));
+        assert_eq!(last["entities"], entities, "markdown: {markdown}");
+    }
 }

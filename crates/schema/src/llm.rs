@@ -52,6 +52,10 @@ pub struct Llm {
     /// Streams the answer into the chat (`true`), or sends it whole when done (`false`).
     #[serde(default = "crate::model::yes")]
     pub stream: bool,
+    /// Shows the Markdown models write (bold, italics, code blocks, links, lists) as Telegram
+    /// formatting (`true`), or sends the text as it is (`false`).
+    #[serde(default = "crate::model::yes")]
+    pub markdown: bool,
     /// Answers in the chat (`true`), or only sets the result (`false`, e.g. in a job).
     #[serde(default = "crate::model::yes")]
     pub reply: bool,
