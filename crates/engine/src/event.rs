@@ -178,6 +178,8 @@ fn content_kind(message: &Value) -> Option<ContentKind> {
         Some(ContentKind::MemberJoined)
     } else if has("left_chat_member") {
         Some(ContentKind::MemberLeft)
+    } else if has("web_app_data") {
+        Some(ContentKind::WebAppData)
     } else {
         None
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use minijinja::value::Value as JinjaValue;
-use schema::{BotFile, Button, Buttons, Reply, ReplySpec, Scene, Step, Text, ValueType};
+use schema::{BotFile, Button, Buttons, Key, Reply, ReplySpec, Scene, Step, Text, ValueType};
 use serde_json::{Map, Value, json};
 use telegram::flood::Priority;
 
@@ -204,6 +204,9 @@ impl<'a> Run<'a> {
                 ctx.insert("inline".into(), json!({"id": id, "query": query, "offset": offset}));
             }
             _ => {}
+        }
+        if let Some(data) = event.message.get("web_app_data").filter(|d| d.is_object()) {
+            ctx.insert("web_app".into(), web_app_context(data));
         }
         Ok(Run {
             bot,
@@ -646,7 +649,7 @@ impl<'a> Run<'a> {
             } else {
                 let rows = keyboard
                     .iter()
-                    .map(|row| row.iter().map(|k| Ok(json!({"text": self.render(k)?}))).collect())
+                    .map(|row| row.iter().map(|k| self.key(k)).collect())
                     .collect::<Result<Vec<Vec<Value>>, EngineError>>()?;
                 json!({"keyboard": rows, "resize_keyboard": true})
             };
@@ -705,6 +708,9 @@ impl<'a> Run<'a> {
         if let Some(url) = &button.url {
             return Ok(json!({"text": text, "url": self.render(url)?}));
         }
+        if let Some(url) = &button.web_app {
+            return Ok(json!({"text": text, "web_app": {"url": self.web_app_url(url)?}}));
+        }
         let data = match (&button.callback, &button.goto) {
             (Some(callback), _) => self.render(callback)?,
             (None, Some(scene)) => format!("{GOTO_PREFIX}{scene}"),
@@ -714,6 +720,25 @@ impl<'a> Run<'a> {
             return Err(EngineError::Step(format!("button {text:?}: callback data longer than 64 bytes")));
         }
         Ok(json!({"text": text, "callback_data": data}))
+    }
+
+    /// A key of a reply keyboard.
+    fn key(&mut self, key: &Key) -> Result<Value, EngineError> {
+        let text = self.render(key.label())?;
+        Ok(match key {
+            Key::Text(_) => json!({"text": text}),
+            Key::WebApp(web_app) => json!({"text": text, "web_app": {"url": self.web_app_url(&web_app.web_app)?}}),
+        })
+    }
+
+    /// A Web App's URL, rendered; Telegram opens only `https://` ones.
+    fn web_app_url(&mut self, source: &str) -> Result<String, EngineError> {
+        let url = self.render_raw(source)?;
+        let https = reqwest::Url::parse(&url).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some());
+        if !https {
+            return Err(EngineError::Step(format!("web_app: {url:?} is not an https URL")));
+        }
+        Ok(url)
     }
 
     fn notify(&mut self, notify: &'a schema::Notify) -> Result<(), EngineError> {
@@ -865,6 +890,14 @@ impl<'a> Run<'a> {
         self.cache = None;
         Ok(())
     }
+}
+
+/// `web_app` in templates: what a Web App sent (`data`, parsed as JSON when it is JSON; `raw`,
+/// as sent) and the label of the key that opened it.
+fn web_app_context(data: &Value) -> Value {
+    let raw = data.get("data").and_then(Value::as_str).unwrap_or_default();
+    let parsed = serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_owned()));
+    json!({"data": parsed, "raw": raw, "button_text": data.get("button_text").cloned().unwrap_or(Value::Null)})
 }
 
 /// Every message of the file with buttons made from a list, in a fixed order (global handlers,

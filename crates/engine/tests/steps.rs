@@ -284,6 +284,59 @@ on:
     assert_eq!(sent[0]["detail"]["reply_markup"], json!({"remove_keyboard": true}));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_app_buttons_and_keys_open_web_apps_whose_data_comes_back() {
+    let mut world = World::start(test_config()).await;
+    let bot = world
+        .bot(
+            r#"
+ferrogram: 1
+bot: {name: shop}
+on:
+  - command: shop
+    do:
+      - reply:
+          text: "Shop"
+          buttons: [[{text: "Browse", web_app: "https://shop.example/browse?u={{ from.id }}"}]]
+      - reply:
+          text: "Or order here"
+          keyboard: [[{text: "Order", web_app: "https://shop.example/order"}, "Help"]]
+  - command: bad
+    do:
+      - reply: {text: "x", buttons: [[{text: "Bad", web_app: "{{ 'http://shop.example' }}"}]]}
+  - content: web_app_data
+    do:
+      - if:
+          condition: "web_app.data is mapping"
+          then: [{reply: "{{ web_app.data.qty }} × {{ web_app.data.item }} via {{ web_app.button_text }}"}]
+          else: [{reply: "Plain: {{ web_app.data }} ({{ web_app.raw | length }} chars)"}]
+"#,
+        )
+        .await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "command", ann, json!({"command": "shop"})).await;
+    let (sent, seq) = wait_sent_events(&world, bot, ann, 0, 2).await;
+    assert_eq!(
+        sent[0]["message"]["reply_markup"],
+        json!({"inline_keyboard": [[{"text": "Browse", "web_app": {"url": format!("https://shop.example/browse?u={ann}")}}]]})
+    );
+    assert_eq!(
+        sent[1]["detail"]["reply_markup"]["keyboard"],
+        json!([[{"text": "Order", "web_app": {"url": "https://shop.example/order"}}, {"text": "Help"}]])
+    );
+    let order = json!({"data": r#"{"item": "tea", "qty": 2}"#, "button_text": "Order"});
+    world.act(bot, "web_app_data", ann, order).await;
+    let (sent, seq) = wait_sent_events(&world, bot, ann, seq, 1).await;
+    assert_eq!(sent[0]["message"]["text"], "2 × tea via Order");
+    world.act(bot, "web_app_data", ann, json!({"data": "just text", "button_text": "Order"})).await;
+    let (sent, seq) = wait_sent_events(&world, bot, ann, seq, 1).await;
+    assert_eq!(sent[0]["message"]["text"], "Plain: just text (9 chars)");
+    // A URL that renders to http is refused by the engine before Telegram would: the error reply.
+    world.act(bot, "command", ann, json!({"command": "bad"})).await;
+    let (sent, _) = wait_sent_events(&world, bot, ann, seq, 1).await;
+    assert_eq!(sent[0]["message"]["text"], "Something went wrong. Please try again.");
+}
+
 /// A 1×1 transparent PNG.
 const TINY_PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
 

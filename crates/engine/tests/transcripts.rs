@@ -16,6 +16,7 @@
 //! | `send photo` or `send photo "caption"` | sends a photo |
 //! | `send location 52.5, 13.4` | sends a location |
 //! | `send contact +4930123 Ann` | shares a contact (phone, first name) |
+//! | `web_app "Order" {"item": "tea"}` | sends data from the Web App of the reply keyboard's key `Order` (the rest of the cell, as is) |
 //! | `(as Ivan, ru)` | later rows are played by a new user Ivan with language `ru` (answers: empty); for a user already played, by that user again, and the answers are what the bot sent to their chat meanwhile (a `notify`) |
 //! | `(in group Title)` | later rows are played in the group `Title` (created with the current user and the bot, or joined by the current user), until the next `(as …)` |
 //! | anything else | sends it as a text message |
@@ -29,6 +30,7 @@
 //! | written | bot action |
 //! |---|---|
 //! | `text [A] [B]` | sent a message `text` with inline buttons `A` and `B` (all rows, in order) |
+//! | `text {A} {B}` | sent a message `text` with a reply keyboard of keys `A` and `B` |
 //! | `(photo) caption` | sent a photo |
 //! | `(dice 🎲)`, `(poll) question` | sent a dice or a poll |
 //! | `(edit) text [A]` | edited a message to `text` |
@@ -249,6 +251,10 @@ fn action(
         let (phone, first_name) = rest.split_once(' ').ok_or("send contact PHONE NAME")?;
         return Ok(("contact", json!({"phone_number": phone, "first_name": first_name.trim()})));
     }
+    if let Some(rest) = cell.strip_prefix("web_app \"") {
+        let (button_text, data) = rest.split_once('"').ok_or("web_app \"KEY\" DATA")?;
+        return Ok(("web_app_data", json!({"button_text": button_text, "data": data.trim()})));
+    }
     if let Some(command) = cell.strip_prefix('/') {
         let (name, payload) = command.split_once(' ').unwrap_or((command, ""));
         let mut body = json!({"command": name});
@@ -273,7 +279,11 @@ fn render(chat: i64, events: &[Value], buttons: &mut HashMap<(i64, i64), Vec<(St
                 if let Some(id) = message["message_id"].as_i64() {
                     buttons.insert((chat, id), row.clone());
                 }
-                let labels: String = row.iter().map(|(text, _)| format!(" [{text}]")).collect();
+                let mut labels: String = row.iter().map(|(text, _)| format!(" [{text}]")).collect();
+                let keys = event["detail"]["reply_markup"]["keyboard"].as_array().cloned().unwrap_or_default();
+                for key in keys.iter().filter_map(Value::as_array).flatten() {
+                    labels.push_str(&format!(" {{{}}}", key["text"].as_str().unwrap_or_default()));
+                }
                 let prefix = if kind == "edited" { "(edit) " } else { "" };
                 parts.push(format!("{prefix}{text}{labels}"));
             }

@@ -5,8 +5,9 @@
 //! who acted), `chat`, `message`, `callback` (data of a pressed button), `command`
 //! (`name`, `payload`), `user`, `chat_vars` and `bot` (the variables of each scope), `form` (the
 //! answers of the current form), `item` (the loop variable of `for_each`), `result` (what the
-//! last step produced) and `locale`. A text that is exactly `@key` is the key's entry in `texts`
-//! for the user's locale; inside templates, `t("key")` does the same.
+//! last step produced), `web_app` (data sent by a Web App) and `locale`. A text that is exactly
+//! `@key` is the key's entry in `texts` for the user's locale; inside templates, `t("key")` does
+//! the same.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -251,6 +252,10 @@ pub enum ContentKind {
     MemberJoined,
     /// Someone left the group.
     MemberLeft,
+    /// Data sent back by a Web App opened from a reply keyboard button (`web_app` in
+    /// `keyboard`): `web_app.data` (parsed as JSON when it is JSON), `web_app.raw` (the text as
+    /// sent) and `web_app.button_text`. A client can send anything here: check it.
+    WebAppData,
 }
 
 /// A form: questions asked one by one, each answer checked; a wrong answer is asked again
@@ -437,9 +442,40 @@ pub struct ReplySpec {
     /// Buttons under the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buttons: Option<Buttons>,
-    /// A keyboard replacing the user's (reply keyboard); `[]` removes it.
+    /// A keyboard replacing the user's (reply keyboard); `[]` removes it. A key is its label,
+    /// or `{text: …, web_app: "https://…"}` for a key opening a Web App (private chats only),
+    /// whose data comes back to a `content: web_app_data` handler.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keyboard: Option<Vec<Vec<String>>>,
+    pub keyboard: Option<Vec<Vec<Key>>>,
+}
+
+/// A key of a reply keyboard: its label (sent as the user's message when pressed), or a key
+/// opening a Web App.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Key {
+    Text(String),
+    WebApp(WebAppKey),
+}
+
+/// A key opening a Web App.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebAppKey {
+    /// The label (a template).
+    pub text: String,
+    /// The Web App's URL (a template); Telegram requires `https://`.
+    pub web_app: String,
+}
+
+impl Key {
+    /// The label's template.
+    pub fn label(&self) -> &str {
+        match self {
+            Key::Text(text) => text,
+            Key::WebApp(key) => &key.text,
+        }
+    }
 }
 
 /// Inline buttons: fixed rows, or rows generated from a list.
@@ -450,7 +486,8 @@ pub enum Buttons {
     FromList(ButtonList),
 }
 
-/// One inline button: its label and what it does (exactly one of `callback`, `goto`, `url`).
+/// One inline button: its label and what it does (exactly one of `callback`, `goto`, `url`,
+/// `web_app`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Button {
@@ -465,6 +502,10 @@ pub struct Button {
     /// Opens a link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Opens a Web App inside Telegram (private chats only): its URL, a template; Telegram
+    /// requires `https://`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_app: Option<String>,
 }
 
 /// Buttons made from a list, one per element (`item`), paginated: a list longer than

@@ -20,6 +20,7 @@ pub const TEMPLATE_ROOTS: &[&str] = &[
     "match",
     "inline",
     "roles",
+    "web_app",
 ];
 
 /// Functions and globals callable from templates.
