@@ -10,7 +10,7 @@ use telegram::flood::Priority;
 use crate::error::EngineError;
 use crate::event::{Event, Kind};
 use crate::runtime::{BotContext, Loaded};
-use crate::state::{BoxFuture, ChatState, Commit, Outgoing, Scope};
+use crate::state::{BoxFuture, ChatState, Commit, Frame, Outgoing, Resume, Scope, StepsAt};
 use crate::{forms, i18n, triggers};
 
 /// How deep `goto` chains (a scene's `on_enter` going to another) and nested steps may go.
@@ -52,6 +52,15 @@ pub struct Run<'a> {
     pub effects: Effects,
     /// Held from the first write to a bot-wide variable until the commit.
     bot_vars_lock: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// Where the running step is, innermost top-level step list last: what a `call` keeps to
+    /// resume after it.
+    cursor: Vec<Cursor>,
+}
+
+/// A top-level step list being run, and the path to the running step in it (see [`Resume`]).
+struct Cursor {
+    at: StepsAt,
+    path: Vec<u32>,
 }
 
 /// A handler's outcome: what to commit, and the bot-variable lock to release after the commit.
@@ -222,6 +231,7 @@ impl<'a> Run<'a> {
             page: 0,
             effects: Effects::default(),
             bot_vars_lock: None,
+            cursor: Vec::new(),
         })
     }
 
@@ -262,8 +272,9 @@ impl<'a> Run<'a> {
         }
         let file = self.file();
         let scene_handlers = self.state.scene.as_ref().and_then(|s| file.scenes.get(s)).map(|s| s.on.as_slice());
-        let handlers = scene_handlers.unwrap_or_default().iter().chain(file.on.iter());
-        for handler in handlers {
+        let scoped = scene_handlers.unwrap_or_default().iter().enumerate().map(|(i, h)| (true, i, h));
+        let handlers = scoped.chain(file.on.iter().enumerate().map(|(i, h)| (false, i, h)));
+        for (in_scene, index, handler) in handlers {
             let Some(captures) = triggers::matches(handler, self.event) else {
                 continue;
             };
@@ -284,7 +295,12 @@ impl<'a> Run<'a> {
             {
                 continue;
             }
-            self.run_steps(&handler.steps).await?;
+            let index = index as u32;
+            let at = match &self.state.scene {
+                Some(scene) if in_scene => StepsAt::SceneHandler { scene: scene.clone(), index },
+                _ => StepsAt::Handler { index },
+            };
+            self.run_root(at, &handler.steps).await?;
             return Ok(());
         }
         tracing::debug!(bot_id = self.bot.bot_id, update_id = self.event.update_id, "no handler matched");
@@ -370,14 +386,35 @@ impl<'a> Run<'a> {
     }
 
     pub fn run_steps<'s>(&'s mut self, steps: &'a [Step]) -> BoxFuture<'s, Result<Flow, EngineError>> {
+        self.run_steps_from(steps, 0)
+    }
+
+    /// Runs a top-level step list of the file, `at`, keeping track of where its steps are for
+    /// `call`.
+    pub async fn run_root(&mut self, at: StepsAt, steps: &'a [Step]) -> Result<Flow, EngineError> {
+        self.cursor.push(Cursor { at, path: Vec::new() });
+        let flow = self.run_steps(steps).await;
+        self.cursor.pop();
+        flow
+    }
+
+    /// Runs `steps` from the one at `start`.
+    fn run_steps_from<'s>(&'s mut self, steps: &'a [Step], start: usize) -> BoxFuture<'s, Result<Flow, EngineError>> {
         Box::pin(async move {
             self.depth += 1;
             if self.depth > MAX_DEPTH {
                 return Err(EngineError::Step(format!("steps nested deeper than {MAX_DEPTH} (a goto loop?)")));
             }
             let mut flow = Flow::Next;
-            for step in steps {
-                flow = self.step(step).await?;
+            for (index, step) in steps.iter().enumerate().skip(start) {
+                if let Some(cursor) = self.cursor.last_mut() {
+                    cursor.path.push(index as u32);
+                }
+                let outcome = self.step(step).await;
+                if let Some(cursor) = self.cursor.last_mut() {
+                    cursor.path.pop();
+                }
+                flow = outcome?;
                 if flow == Flow::End {
                     break;
                 }
@@ -385,6 +422,35 @@ impl<'a> Run<'a> {
             self.depth -= 1;
             Ok(flow)
         })
+    }
+
+    /// After `return`: runs the steps that followed the `call`, innermost list first, unless
+    /// the list holding it changed since (a reload) or is gone.
+    async fn resume(&mut self, resume: Resume) -> Result<(), EngineError> {
+        let file = self.file();
+        let levels = steps_at(file, &resume.at)
+            .filter(|root| fingerprint(root) == resume.fingerprint)
+            .and_then(|root| levels(root, &resume.path));
+        let Some(levels) = levels else {
+            tracing::info!(
+                bot_id = self.bot.bot_id, chat_id = self.event.chat_id, at = ?resume.at,
+                "the steps after a call changed or are gone; returning without them"
+            );
+            return Ok(());
+        };
+        self.cursor.push(Cursor { at: resume.at, path: Vec::new() });
+        let mut outcome = Ok(Flow::Next);
+        for (prefix, steps, index) in levels.into_iter().rev() {
+            if let Some(cursor) = self.cursor.last_mut() {
+                cursor.path = prefix;
+            }
+            outcome = self.run_steps_from(steps, index + 1).await;
+            if !matches!(outcome, Ok(Flow::Next)) {
+                break;
+            }
+        }
+        self.cursor.pop();
+        outcome.map(|_| ())
     }
 
     async fn step(&mut self, step: &'a Step) -> Result<Flow, EngineError> {
@@ -434,25 +500,42 @@ impl<'a> Run<'a> {
                 return Ok(Flow::End);
             }
             Step::Call(scene) => {
-                if let Some(current) = self.state.scene.clone() {
-                    self.state.stack.push(current);
+                let file = self.file();
+                let resume = self.cursor.last().and_then(|cursor| {
+                    let root = steps_at(file, &cursor.at)?;
+                    Some(Resume { at: cursor.at.clone(), path: cursor.path.clone(), fingerprint: fingerprint(root) })
+                });
+                if let Some(current) = self.state.scene.clone().or_else(|| file.bot.start.clone()) {
+                    self.state.stack.push(Frame { scene: current, resume });
                 }
                 self.enter(scene).await?;
                 return Ok(Flow::End);
             }
             Step::Return(_) => {
                 self.state.form = None;
-                self.state.scene = self.state.stack.pop().or_else(|| self.file().bot.start.clone());
+                let file = self.file();
+                let frame = self.state.stack.pop().filter(|frame| file.scenes.contains_key(&frame.scene));
+                self.state.scene = frame.as_ref().map(|f| f.scene.clone()).or_else(|| file.bot.start.clone());
+                if let Some(resume) = frame.and_then(|f| f.resume) {
+                    self.resume(resume).await?;
+                }
                 return Ok(Flow::End);
             }
             Step::If(condition) => {
                 let ctx = self.jinja();
-                let branch = if self.loaded.templates.is_true(&condition.condition, &ctx)? {
-                    &condition.then
+                let (branch, steps) = if self.loaded.templates.is_true(&condition.condition, &ctx)? {
+                    (0, &condition.then)
                 } else {
-                    &condition.otherwise
+                    (1, &condition.otherwise)
                 };
-                return self.run_steps(branch).await;
+                if let Some(cursor) = self.cursor.last_mut() {
+                    cursor.path.push(branch);
+                }
+                let flow = self.run_steps(steps).await;
+                if let Some(cursor) = self.cursor.last_mut() {
+                    cursor.path.pop();
+                }
+                return flow;
             }
             Step::ForEach(each) => return self.for_each(each).await,
             Step::Dice(emoji) => {
@@ -513,7 +596,7 @@ impl<'a> Run<'a> {
             file.scenes.get(name).ok_or_else(|| EngineError::Step(format!("goto: no scene {name:?}")))?;
         self.state.scene = Some(name.to_owned());
         self.state.form = None;
-        if self.run_steps(&scene.on_enter).await? == Flow::End {
+        if self.run_root(StepsAt::OnEnter { scene: name.to_owned() }, &scene.on_enter).await? == Flow::End {
             return Ok(());
         }
         if let Some(form) = &scene.form {
@@ -890,6 +973,51 @@ impl<'a> Run<'a> {
         self.cache = None;
         Ok(())
     }
+}
+
+/// The top-level step list `at` names, if the file has it.
+fn steps_at<'f>(file: &'f BotFile, at: &StepsAt) -> Option<&'f [Step]> {
+    let scene = |name: &str| file.scenes.get(name);
+    Some(match at {
+        StepsAt::Handler { index } => &file.on.get(*index as usize)?.steps,
+        StepsAt::SceneHandler { scene: name, index } => &scene(name)?.on.get(*index as usize)?.steps,
+        StepsAt::OnEnter { scene: name } => &scene(name)?.on_enter,
+        StepsAt::FormDone { scene: name } => &scene(name)?.form.as_ref()?.on_done,
+        StepsAt::FormCancel { scene: name } => &scene(name)?.form.as_ref()?.on_cancel,
+    })
+}
+
+/// The lists from a top-level list down to the step at `path` (see [`Resume::path`]), each
+/// with the path to it and the index of the step in it, outermost first; `None` when the path
+/// does not fit the steps. A `for_each` on the way ends the descent: its body needs an `item`
+/// that is gone by the time of `return`, so the steps resume after the loop.
+fn levels<'f>(root: &'f [Step], path: &[u32]) -> Option<Vec<(Vec<u32>, &'f [Step], usize)>> {
+    let mut levels = Vec::new();
+    let (mut steps, mut rest, mut prefix) = (root, path, Vec::new());
+    loop {
+        let (&index, tail) = rest.split_first()?;
+        levels.push((prefix.clone(), steps, index as usize));
+        if tail.is_empty() {
+            return Some(levels);
+        }
+        prefix.push(index);
+        match steps.get(index as usize)? {
+            Step::If(condition) => {
+                let (&branch, tail) = tail.split_first()?;
+                prefix.push(branch);
+                steps = if branch == 0 { &condition.then } else { &condition.otherwise };
+                rest = tail;
+            }
+            Step::ForEach(_) => return Some(levels),
+            _ => return None,
+        }
+    }
+}
+
+/// A stable hash (64-bit FNV-1a) of steps as JSON: whether a list changed between versions.
+fn fingerprint(steps: &[Step]) -> u64 {
+    let json = serde_json::to_vec(steps).unwrap_or_default();
+    json.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// `web_app` in templates: what a Web App sent (`data`, parsed as JSON when it is JSON; `raw`,

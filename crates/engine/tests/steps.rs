@@ -337,6 +337,102 @@ on:
     assert_eq!(sent[0]["message"]["text"], "Something went wrong. Please try again.");
 }
 
+const CALLS: &str = r#"
+ferrogram: 1
+bot: {name: calls, start: menu}
+variables:
+  user:
+    city: {type: string}
+on:
+  - command: order
+    do:
+      - reply: "Let's order."
+      - if:
+          condition: "true"
+          then:
+            - call: address
+            - reply: "Shipping to {{ form.street }}, {{ user.city }}."
+      - reply: "Order placed."
+  - command: quick
+    do:
+      - call: instant
+      - reply: "After instant, in {{ 'menu' }}."
+  - command: loop
+    do:
+      - for_each:
+          in: "[1, 2, 3]"
+          do:
+            - reply: "item {{ item }}"
+            - call: instant
+            - reply: "never: the rest of the loop's body"
+      - reply: "after the loop"
+scenes:
+  menu:
+    on: [{text: where, do: [{reply: "in menu"}]}]
+  address:
+    form:
+      fields: [{name: street, ask: "Street?"}]
+      on_done:
+        - set: {user.city: Berlin}
+        - return: any
+  instant:
+    on_enter:
+      - reply: "instant"
+      - return: any
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn return_runs_the_steps_after_the_call_even_in_a_later_update() {
+    let mut world = World::start(test_config()).await;
+    let bot = world.bot(CALLS).await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "command", ann, json!({"command": "order"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, 0, 2).await;
+    assert_eq!(sent, ["Let's order.", "Street?"]);
+    world.act(bot, "text", ann, json!({"text": "Main St 1"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 2).await;
+    assert_eq!(sent, ["Shipping to Main St 1, Berlin.", "Order placed."]);
+    world.act(bot, "text", ann, json!({"text": "where"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 1).await;
+    assert_eq!(sent, ["in menu"], "back in the calling scene");
+
+    world.act(bot, "command", ann, json!({"command": "quick"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 2).await;
+    assert_eq!(sent, ["instant", "After instant, in menu."], "a return in the same update");
+
+    world.act(bot, "command", ann, json!({"command": "loop"})).await;
+    let (sent, _) = world.wait_sent(bot, ann, seq, 3).await;
+    assert_eq!(sent, ["item 1", "instant", "after the loop"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_reload_the_steps_after_a_call_run_only_if_unchanged() {
+    let mut world = World::start(test_config()).await;
+    let bot = world.bot(CALLS).await;
+    let (ann, bob) = (world.user("Ann", "en").await, world.user("Bob", "en").await);
+    for user in [ann, bob] {
+        world.act(bot, "command", user, json!({"command": "order"})).await;
+    }
+    let (_, ann_seq) = world.wait_sent(bot, ann, 0, 2).await;
+    let (_, bob_seq) = world.wait_sent(bot, bob, 0, 2).await;
+
+    // Another handler changes: Ann's `/order` is as it was, her steps after the call still run.
+    let v2 = CALLS.replace("\"After instant, in {{ 'menu' }}.\"", "\"After instant (v2).\"");
+    world.engine.reload_source(bot.handle, &v2, "calls.yaml").await.expect("valid");
+    world.act(bot, "text", ann, json!({"text": "Elm St 2"})).await;
+    let (sent, _) = world.wait_sent(bot, ann, ann_seq, 2).await;
+    assert_eq!(sent, ["Shipping to Elm St 2, Berlin.", "Order placed."]);
+
+    // `/order` itself changes: Bob's form still ends, back in the menu, without the old steps.
+    let v3 = v2.replace("Order placed.", "Order placed (v3).");
+    world.engine.reload_source(bot.handle, &v3, "calls.yaml").await.expect("valid");
+    world.act(bot, "text", bob, json!({"text": "Oak St 3"})).await;
+    world.act(bot, "text", bob, json!({"text": "where"})).await;
+    world.wait_handled(bot, 5).await;
+    let (sent, _) = world.wait_sent(bot, bob, bob_seq, 1).await;
+    assert_eq!(sent, ["in menu"]);
+}
+
 /// A 1×1 transparent PNG.
 const TINY_PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
 

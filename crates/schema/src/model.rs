@@ -373,9 +373,14 @@ pub enum Step {
     Unset(Vec<String>),
     /// Moves the chat to a scene (running its `on_enter`) and ends the handler.
     Goto(String),
-    /// Enters a scene and comes back here when it runs `return`.
+    /// Enters a scene and comes back when it runs `return` (in this update or a later one,
+    /// after its form): the chat is in this scene again and the steps after the `call` run
+    /// then, in the context of the update that returned (its `form`, `result`…; names of the
+    /// calling update such as `match`, `item` or `as` results are gone). A `call` inside a
+    /// `for_each` goes on after the loop. After a reload, the steps after the `call` run only
+    /// if the handler (or `on_enter`, `on_done`…) holding it is unchanged.
     Call(String),
-    /// Returns from a `call`.
+    /// Returns from a `call`, running the steps that followed it.
     Return(AnyMarker),
     /// Runs `then` when the condition is true, else `else`.
     If(Condition),
