@@ -65,7 +65,7 @@ pub async fn on_update(run: &mut Run<'_>) -> Result<bool, EngineError> {
             }
             validate(field, &run.event.message, text.as_deref())
         }
-        Kind::InlineQuery { .. } | Kind::PollAnswer => return Ok(false),
+        Kind::InlineQuery { .. } | Kind::PollAnswer | Kind::Edited { .. } => return Ok(false),
     };
     match answer {
         Err(reason) => {

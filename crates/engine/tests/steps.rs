@@ -337,6 +337,57 @@ on:
     assert_eq!(sent[0]["message"]["text"], "Something went wrong. Please try again.");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edited_messages_run_edited_text_handlers_and_never_answer_a_form() {
+    let mut world = World::start(test_config()).await;
+    let bot = world
+        .bot(
+            r#"
+ferrogram: 1
+bot: {name: edits, start: home}
+on:
+  - command: ask
+    do: [{goto: ask}]
+  - text: any
+    do: [{reply: "New: {{ message.text }}"}]
+  - edited_text: '/^(\d+) (\w+)$/'
+    do: [{reply: "Now {{ match.1 }} of {{ match.2 }} (edited {{ 'yes' if message.edit_date else 'no' }})"}]
+  - edited_text: any
+    do: [{reply: "You changed it to: {{ message.text }}"}]
+scenes:
+  home: {}
+  ask:
+    form:
+      fields: [{name: n, ask: "A number?", type: number}]
+      on_done: [{reply: "Got {{ form.n }}"}, {goto: home}]
+"#,
+        )
+        .await;
+    let ann = world.user("Ann", "en").await;
+    let said = world.act(bot, "text", ann, json!({"text": "helo"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, 0, 1).await;
+    assert_eq!(sent, ["New: helo"]);
+    let id = said["message"]["message_id"].clone();
+    world.act(bot, "edit", ann, json!({"message_id": id, "text": "hello"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 1).await;
+    assert_eq!(sent, ["You changed it to: hello"]);
+    world.act(bot, "edit", ann, json!({"message_id": id, "text": "3 apples"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 1).await;
+    assert_eq!(sent, ["Now 3 of apples (edited yes)"]);
+
+    // Mid-form, an edit goes to the handlers, not to the question.
+    world.act(bot, "command", ann, json!({"command": "ask"})).await;
+    let asked = world.act(bot, "text", ann, json!({"text": "7"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 2).await;
+    assert_eq!(sent, ["A number?", "Got 7"]);
+    world.act(bot, "command", ann, json!({"command": "ask"})).await;
+    let (_, seq) = world.wait_sent(bot, ann, seq, 1).await;
+    world.act(bot, "edit", ann, json!({"message_id": asked["message"]["message_id"], "text": "8"})).await;
+    world.act(bot, "text", ann, json!({"text": "9"})).await;
+    let (sent, _) = world.wait_sent(bot, ann, seq, 2).await;
+    assert_eq!(sent, ["You changed it to: 8", "Got 9"]);
+}
+
 const CALLS: &str = r#"
 ferrogram: 1
 bot: {name: calls, start: menu}

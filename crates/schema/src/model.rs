@@ -206,6 +206,11 @@ pub struct Handler {
     /// (`/^\d+$/`; its groups are `match.1`, `match.2`…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// A message the user edited, by its new text (or caption), written as for `text`: an exact
+    /// text, `any`, or `/regex/`. `message` is the edited message (with `edit_date`). An edit
+    /// never answers a form's question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_text: Option<String>,
     /// A pressed inline button: its exact data, or a prefix ending in `*` (`like:*`; the rest is
     /// `callback.rest`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

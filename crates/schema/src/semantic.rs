@@ -517,6 +517,7 @@ impl<'a> Checker<'a> {
         let triggers: Vec<&str> = [
             handler.command.as_ref().map(|_| "command"),
             handler.text.as_ref().map(|_| "text"),
+            handler.edited_text.as_ref().map(|_| "edited_text"),
             handler.callback.as_ref().map(|_| "callback"),
             handler.content.as_ref().map(|_| "content"),
             handler.inline_query.as_ref().map(|_| "inline_query"),
@@ -528,7 +529,7 @@ impl<'a> Checker<'a> {
             [] => self.error(
                 path,
                 "a handler needs a trigger".into(),
-                Some("add one of `command`, `text`, `callback`, `content`, `inline_query`".into()),
+                Some("add one of `command`, `text`, `edited_text`, `callback`, `content`, `inline_query`".into()),
             ),
             [_] => {}
             [first, rest @ ..] => {
@@ -561,8 +562,9 @@ impl<'a> Checker<'a> {
             }
             self.commands.insert(command.as_str());
         }
-        if let Some(text) = &handler.text {
-            let text_path = push_key(path, "text");
+        for (key, text) in [("text", &handler.text), ("edited_text", &handler.edited_text)] {
+            let Some(text) = text else { continue };
+            let text_path = push_key(path, key);
             if let Some(pattern) = regex_trigger(text) {
                 if let Err(e) = regex_lite::Regex::new(pattern) {
                     self.error(&text_path, format!("invalid regular expression: {}", one_line(&e.to_string())), None);
