@@ -987,11 +987,15 @@ fn steps_at<'f>(file: &'f BotFile, at: &StepsAt) -> Option<&'f [Step]> {
     })
 }
 
+/// A step list on the way to a `call`: the path to the list, the list, and the index of the
+/// step in it that holds (or is) the `call`.
+type Level<'f> = (Vec<u32>, &'f [Step], usize);
+
 /// The lists from a top-level list down to the step at `path` (see [`Resume::path`]), each
 /// with the path to it and the index of the step in it, outermost first; `None` when the path
 /// does not fit the steps. A `for_each` on the way ends the descent: its body needs an `item`
 /// that is gone by the time of `return`, so the steps resume after the loop.
-fn levels<'f>(root: &'f [Step], path: &[u32]) -> Option<Vec<(Vec<u32>, &'f [Step], usize)>> {
+fn levels<'f>(root: &'f [Step], path: &[u32]) -> Option<Vec<Level<'f>>> {
     let mut levels = Vec::new();
     let (mut steps, mut rest, mut prefix) = (root, path, Vec::new());
     loop {
