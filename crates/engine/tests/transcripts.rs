@@ -16,6 +16,7 @@
 //! | `send photo` or `send photo "caption"` | sends a photo |
 //! | `send location 52.5, 13.4` | sends a location |
 //! | `send contact +4930123 Ann` | shares a contact (phone, first name) |
+//! | `edit "helo" to "hello"` | edits the user's latest message in this chat that says `helo` |
 //! | `web_app "Order" {"item": "tea"}` | sends data from the Web App of the reply keyboard's key `Order` (the rest of the cell, as is) |
 //! | `(as Ivan, ru)` | later rows are played by a new user Ivan with language `ru` (answers: empty); for a user already played, by that user again, and the answers are what the bot sent to their chat meanwhile (a `notify`) |
 //! | `(in group Title)` | later rows are played in the group `Title` (created with the current user and the bot, or joined by the current user), until the next `(as …)` |
@@ -121,6 +122,8 @@ async fn play(yaml: &Path, transcript: &Path) -> Vec<String> {
     let mut seen: HashMap<i64, u64> = HashMap::new();
     // Inline buttons by (chat, message id).
     let mut buttons: HashMap<(i64, i64), Vec<(String, String)>> = HashMap::new();
+    // The user's text messages by (chat, text): their message ids, for `edit`.
+    let mut said: HashMap<(i64, String), i64> = HashMap::new();
     let mut handled = 0;
     let mut failures = Vec::new();
     for mut row in rows {
@@ -184,7 +187,7 @@ async fn play(yaml: &Path, transcript: &Path) -> Vec<String> {
             continue;
         }
         let chat = group.unwrap_or(user);
-        let (kind, mut body) = match action(&row.action, chat, &buttons) {
+        let (kind, mut body) = match action(&row.action, chat, &buttons, &said) {
             Ok(action) => action,
             Err(error) => {
                 failures.push(format!("{name}:{}: {error}", row.line));
@@ -194,7 +197,13 @@ async fn play(yaml: &Path, transcript: &Path) -> Vec<String> {
         if let Some(group) = group {
             body["chat_id"] = json!(group);
         }
-        world.act(bot, kind, user, body).await;
+        let answer = world.act(bot, kind, user, body).await;
+        let message = answer.get("message").or_else(|| answer.get("edited_message"));
+        if let Some(message) = message
+            && let (Some(id), Some(text)) = (message["message_id"].as_i64(), message["text"].as_str())
+        {
+            said.insert((chat, text.to_owned()), id);
+        }
         handled += 1;
         world.wait_handled(bot, handled).await;
         // A `notify` to this chat is paced after the handler ends: wait for what is still missing.
@@ -227,7 +236,14 @@ fn action(
     cell: &str,
     user: i64,
     buttons: &HashMap<(i64, i64), Vec<(String, String)>>,
+    said: &HashMap<(i64, String), i64>,
 ) -> Result<(&'static str, Value), String> {
+    if let Some(rest) = cell.strip_prefix("edit \"") {
+        let (old, new) = rest.split_once("\" to \"").ok_or("edit \"OLD\" to \"NEW\"")?;
+        let new = new.strip_suffix('"').ok_or("edit \"OLD\" to \"NEW\"")?;
+        let id = said.get(&(user, old.to_owned())).ok_or_else(|| format!("no message {old:?} to edit"))?;
+        return Ok(("edit", json!({"message_id": id, "text": new})));
+    }
     if let Some(label) = cell.strip_prefix("press \"").and_then(|s| s.strip_suffix('"')) {
         let pressed = buttons
             .iter()
