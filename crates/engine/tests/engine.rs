@@ -63,7 +63,16 @@ on:
         )
         .await;
     let echo = world.bot(ECHO).await;
+    // A third bot whose Telegram side fails: its next sendMessage calls answer 502.
+    let unlucky = world.bot(ECHO).await;
+    world
+        .post(
+            &format!("/sandbox/bots/{}/faults", unlucky.id),
+            json!({"count": 3, "status": 502, "methods": ["sendMessage"]}),
+        )
+        .await;
     let (ann, ivan) = (world.user("Ann", "en").await, world.user("Ivan", "ru").await);
+    world.act(unlucky, "text", ann, json!({"text": "delivered at last"})).await;
     world.act(broken, "text", ann, json!({"text": "hi"})).await;
     world.act(broken, "text", ivan, json!({"text": "hi"})).await;
     world.act(echo, "text", ann, json!({"text": "still here"})).await;
@@ -74,6 +83,9 @@ on:
     world.act(broken, "text", ann, json!({"text": "again"})).await;
     world.wait_handled(broken, 3).await;
     assert_eq!(world.wait_sent(broken, ann, 0, 2).await.0, ["Oops", "Oops"]);
+    // Its failed sends were retried until the reply went out, the faults used up.
+    assert_eq!(world.wait_sent(unlucky, ann, 0, 1).await.0, ["delivered at last"]);
+    assert_eq!(world.get(&format!("/sandbox/bots/{}/faults", unlucky.id)).await, json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
