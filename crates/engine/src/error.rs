@@ -25,6 +25,14 @@ pub enum EngineError {
     UnknownBot(u64),
     #[error("the bot has scenes but no `bot.start` scene")]
     NoStartScene,
+    /// A bot file that does not pass validation: every diagnostic, warnings included.
+    #[error("the bot file has errors: {}", errors(.0))]
+    Invalid(Vec<schema::Diagnostic>),
+}
+
+fn errors(diagnostics: &[schema::Diagnostic]) -> String {
+    let errors: Vec<String> = diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+    errors.join("; ")
 }
 
 impl EngineError {
@@ -35,7 +43,9 @@ impl EngineError {
             EngineError::Telegram(_) => "telegram",
             EngineError::Store(_) => "store",
             EngineError::Http(_) => "http",
-            EngineError::Step(_) | EngineError::UnknownBot(_) | EngineError::NoStartScene => "step",
+            EngineError::Step(_) | EngineError::UnknownBot(_) | EngineError::NoStartScene | EngineError::Invalid(_) => {
+                "step"
+            }
         }
     }
 }

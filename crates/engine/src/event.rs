@@ -18,6 +18,10 @@ pub enum Kind {
         data: String,
         message_id: Option<i64>,
     },
+    /// A message the user edited: its new text (or caption).
+    Edited {
+        text: Option<String>,
+    },
     InlineQuery {
         id: String,
         query: String,
@@ -50,12 +54,19 @@ pub struct Event {
 }
 
 impl Event {
-    /// Decodes a raw update; `None` for kinds the engine does not handle (edited messages,
-    /// chat member changes, …).
+    /// Decodes a raw update; `None` for kinds the engine does not handle (chat member changes,
+    /// …).
     pub fn from_update(update: &Value) -> Option<Event> {
         let update_id = update.get("update_id")?.as_i64()?;
         if let Some(message) = update.get("message") {
             return Self::from_message(update_id, message);
+        }
+        if let Some(message) = update.get("edited_message") {
+            let mut event = Self::from_message(update_id, message)?;
+            if let Kind::Message { text, .. } = event.kind {
+                event.kind = Kind::Edited { text };
+            }
+            return Some(event);
         }
         if let Some(query) = update.get("callback_query") {
             let from = query.get("from")?.clone();
@@ -178,6 +189,8 @@ fn content_kind(message: &Value) -> Option<ContentKind> {
         Some(ContentKind::MemberJoined)
     } else if has("left_chat_member") {
         Some(ContentKind::MemberLeft)
+    } else if has("web_app_data") {
+        Some(ContentKind::WebAppData)
     } else {
         None
     }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::EngineError;
 use crate::event::Kind;
-use crate::state::FormProgress;
+use crate::state::{FormProgress, StepsAt};
 use crate::steps::{Run, number_value};
 
 /// Callback data of a choice field's buttons: `__form:<index of the choice>`.
@@ -22,7 +22,7 @@ pub async fn start<'a>(run: &mut Run<'a>, scene: &str, form: &'a Form) -> Result
     run.set_ctx("form", json!({}));
     match form.fields.first() {
         Some(field) => ask(run, field, None).await,
-        None => finish(run, form, Map::new()).await,
+        None => finish(run, scene, form, Map::new()).await,
     }
 }
 
@@ -60,12 +60,12 @@ pub async fn on_update(run: &mut Run<'_>) -> Result<bool, EngineError> {
             let cancel = form.cancel.as_deref().unwrap_or(DEFAULT_CANCEL);
             if text.as_deref().map(str::trim) == Some(cancel) {
                 run.state.form = None;
-                run.run_steps(&form.on_cancel).await?;
+                run.run_root(StepsAt::FormCancel { scene: progress.scene.clone() }, &form.on_cancel).await?;
                 return Ok(true);
             }
             validate(field, &run.event.message, text.as_deref())
         }
-        Kind::InlineQuery { .. } | Kind::PollAnswer => return Ok(false),
+        Kind::InlineQuery { .. } | Kind::PollAnswer | Kind::Edited { .. } => return Ok(false),
     };
     match answer {
         Err(reason) => {
@@ -92,17 +92,22 @@ pub async fn on_update(run: &mut Run<'_>) -> Result<bool, EngineError> {
                     run.state.form = Some(FormProgress { scene: progress.scene, field: next, answers });
                     ask(run, next_field, None).await?;
                 }
-                None => finish(run, form, answers).await?,
+                None => finish(run, &progress.scene, form, answers).await?,
             }
         }
     }
     Ok(true)
 }
 
-async fn finish<'a>(run: &mut Run<'a>, form: &'a Form, answers: Map<String, Value>) -> Result<(), EngineError> {
+async fn finish<'a>(
+    run: &mut Run<'a>,
+    scene: &str,
+    form: &'a Form,
+    answers: Map<String, Value>,
+) -> Result<(), EngineError> {
     run.state.form = None;
     run.set_ctx("form", Value::Object(answers));
-    run.run_steps(&form.on_done).await?;
+    run.run_root(StepsAt::FormDone { scene: scene.to_owned() }, &form.on_done).await?;
     Ok(())
 }
 

@@ -347,6 +347,14 @@ impl Engine {
         }
     }
 
+    /// An edited bot file as text (YAML, or JSON when `file_name` ends in `.json`), validated
+    /// and swapped in as [`Engine::reload`] does: the next update runs it. A file with errors
+    /// changes nothing and is refused with its diagnostics (`file:line:column: error: …`).
+    pub async fn reload_source(&self, bot: BotHandle, source: &str, file_name: &str) -> Result<(), EngineError> {
+        let file = schema::load_str(source, file_name).map_err(EngineError::Invalid)?;
+        self.reload(bot, file).await
+    }
+
     /// Stops receiving the bot's updates and confirms those received; updates already
     /// dispatched still finish.
     pub async fn stop(&self, bot: BotHandle) -> Result<(), EngineError> {

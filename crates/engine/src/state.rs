@@ -22,11 +22,83 @@ pub struct ChatState {
     /// The current scene; `None` before the first update (the start scene applies).
     pub scene: Option<String>,
     /// Scenes to come back to, innermost last (`call` pushes, `return` pops).
-    pub stack: Vec<String>,
+    pub stack: Vec<Frame>,
     /// The form being filled in, if any.
     pub form: Option<FormProgress>,
     /// The bot-file generation this state was last saved under (see hot reload).
     pub generation: u64,
+}
+
+/// A scene a `call` left: where `return` comes back to, and the steps after the `call` that
+/// run then. Stored as the scene's name alone when there are no such steps, as rows written
+/// before continuations existed are, so old rows read and rows without one stay as they were.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "FrameRow", into = "FrameRow")]
+pub struct Frame {
+    pub scene: String,
+    pub resume: Option<Resume>,
+}
+
+/// How a [`Frame`] is stored.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum FrameRow {
+    Scene(String),
+    Full { scene: String, resume: Resume },
+}
+
+impl From<FrameRow> for Frame {
+    fn from(row: FrameRow) -> Frame {
+        match row {
+            FrameRow::Scene(scene) => Frame { scene, resume: None },
+            FrameRow::Full { scene, resume } => Frame { scene, resume: Some(resume) },
+        }
+    }
+}
+
+impl From<Frame> for FrameRow {
+    fn from(frame: Frame) -> FrameRow {
+        match frame.resume {
+            None => FrameRow::Scene(frame.scene),
+            Some(resume) => FrameRow::Full { scene: frame.scene, resume },
+        }
+    }
+}
+
+/// A frame with nothing to resume.
+impl From<&str> for Frame {
+    fn from(scene: &str) -> Frame {
+        Frame { scene: scene.to_owned(), resume: None }
+    }
+}
+
+/// Where a `call` stood, to run the steps after it when the called scene returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    /// The step list holding the `call`, at its top level.
+    pub at: StepsAt,
+    /// From that list down to the `call`: a step's index, and inside an `if` the branch
+    /// (0 `then`, 1 `else`) and the index in it, inside a `for_each` the index in its steps.
+    pub path: Vec<u32>,
+    /// A hash of the list at `at` when the `call` ran: after a reload, the steps resume only
+    /// if that list is unchanged.
+    pub fingerprint: u64,
+}
+
+/// A top-level step list of the bot file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "in")]
+pub enum StepsAt {
+    /// `on[index].do`.
+    Handler { index: u32 },
+    /// `scenes.<scene>.on[index].do`.
+    SceneHandler { scene: String, index: u32 },
+    /// `scenes.<scene>.on_enter`.
+    OnEnter { scene: String },
+    /// `scenes.<scene>.form.on_done`.
+    FormDone { scene: String },
+    /// `scenes.<scene>.form.on_cancel`.
+    FormCancel { scene: String },
 }
 
 /// A form in progress.
@@ -366,6 +438,27 @@ impl StateStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chat_states_written_before_continuations_still_read_and_frames_without_one_look_the_same() {
+        let old = r#"{"scene":"profile","stack":["menu"],"form":null,"generation":3}"#;
+        let state: ChatState = serde_json::from_str(old).expect("an old row reads");
+        assert_eq!(state.stack, [Frame { scene: "menu".into(), resume: None }]);
+        assert_eq!(serde_json::to_string(&state).unwrap(), old, "written back the same");
+
+        let resume = Resume {
+            at: StepsAt::SceneHandler { scene: "menu".into(), index: 2 },
+            path: vec![1, 0, 3],
+            fingerprint: 7,
+        };
+        let state = ChatState { stack: vec![Frame { scene: "menu".into(), resume: Some(resume) }], ..state };
+        let row = serde_json::to_value(&state).unwrap();
+        assert_eq!(
+            row["stack"][0],
+            serde_json::json!({"scene": "menu", "resume": {"at": {"in": "scene_handler", "scene": "menu", "index": 2}, "path": [1, 0, 3], "fingerprint": 7}})
+        );
+        assert_eq!(serde_json::from_value::<ChatState>(row).unwrap(), state);
+    }
 
     #[tokio::test]
     async fn the_memory_inbox_stores_once_and_forgets_what_was_handled() {

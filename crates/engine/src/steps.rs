@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use minijinja::value::Value as JinjaValue;
-use schema::{BotFile, Button, Buttons, Reply, ReplySpec, Scene, Step, Text, ValueType};
+use schema::{BotFile, Button, Buttons, Key, Reply, ReplySpec, Scene, Step, Text, ValueType};
 use serde_json::{Map, Value, json};
 use telegram::flood::Priority;
 
 use crate::error::EngineError;
 use crate::event::{Event, Kind};
 use crate::runtime::{BotContext, Loaded};
-use crate::state::{BoxFuture, ChatState, Commit, Outgoing, Scope};
+use crate::state::{BoxFuture, ChatState, Commit, Frame, Outgoing, Resume, Scope, StepsAt};
 use crate::{forms, i18n, triggers};
 
 /// How deep `goto` chains (a scene's `on_enter` going to another) and nested steps may go.
@@ -55,6 +55,15 @@ pub struct Run<'a> {
     /// Queued calls made at once so far (by `dice` and `poll`: see [`Run::call`]), so that a
     /// failed `try` knows which of the queued calls are its own.
     flushed: usize,
+    /// Where the running step is, innermost top-level step list last: what a `call` keeps to
+    /// resume after it.
+    cursor: Vec<Cursor>,
+}
+
+/// A top-level step list being run, and the path to the running step in it (see [`Resume`]).
+struct Cursor {
+    at: StepsAt,
+    path: Vec<u32>,
 }
 
 /// A handler's outcome: what to commit, and the bot-variable lock to release after the commit.
@@ -209,6 +218,9 @@ impl<'a> Run<'a> {
             }
             _ => {}
         }
+        if let Some(data) = event.message.get("web_app_data").filter(|d| d.is_object()) {
+            ctx.insert("web_app".into(), web_app_context(data));
+        }
         Ok(Run {
             bot,
             loaded,
@@ -224,6 +236,7 @@ impl<'a> Run<'a> {
             effects: Effects::default(),
             bot_vars_lock: None,
             flushed: 0,
+            cursor: Vec::new(),
         })
     }
 
@@ -264,8 +277,9 @@ impl<'a> Run<'a> {
         }
         let file = self.file();
         let scene_handlers = self.state.scene.as_ref().and_then(|s| file.scenes.get(s)).map(|s| s.on.as_slice());
-        let handlers = scene_handlers.unwrap_or_default().iter().chain(file.on.iter());
-        for handler in handlers {
+        let scoped = scene_handlers.unwrap_or_default().iter().enumerate().map(|(i, h)| (true, i, h));
+        let handlers = scoped.chain(file.on.iter().enumerate().map(|(i, h)| (false, i, h)));
+        for (in_scene, index, handler) in handlers {
             let Some(captures) = triggers::matches(handler, self.event) else {
                 continue;
             };
@@ -286,7 +300,12 @@ impl<'a> Run<'a> {
             {
                 continue;
             }
-            self.run_steps(&handler.steps).await?;
+            let index = index as u32;
+            let at = match &self.state.scene {
+                Some(scene) if in_scene => StepsAt::SceneHandler { scene: scene.clone(), index },
+                _ => StepsAt::Handler { index },
+            };
+            self.run_root(at, &handler.steps).await?;
             return Ok(());
         }
         tracing::debug!(bot_id = self.bot.bot_id, update_id = self.event.update_id, "no handler matched");
@@ -392,14 +411,35 @@ impl<'a> Run<'a> {
     }
 
     pub fn run_steps<'s>(&'s mut self, steps: &'a [Step]) -> BoxFuture<'s, Result<Flow, EngineError>> {
+        self.run_steps_from(steps, 0)
+    }
+
+    /// Runs a top-level step list of the file, `at`, keeping track of where its steps are for
+    /// `call`.
+    pub async fn run_root(&mut self, at: StepsAt, steps: &'a [Step]) -> Result<Flow, EngineError> {
+        self.cursor.push(Cursor { at, path: Vec::new() });
+        let flow = self.run_steps(steps).await;
+        self.cursor.pop();
+        flow
+    }
+
+    /// Runs `steps` from the one at `start`.
+    fn run_steps_from<'s>(&'s mut self, steps: &'a [Step], start: usize) -> BoxFuture<'s, Result<Flow, EngineError>> {
         Box::pin(async move {
             self.depth += 1;
             if self.depth > MAX_DEPTH {
                 return Err(EngineError::Step(format!("steps nested deeper than {MAX_DEPTH} (a goto loop?)")));
             }
             let mut flow = Flow::Next;
-            for step in steps {
-                flow = self.step(step).await?;
+            for (index, step) in steps.iter().enumerate().skip(start) {
+                if let Some(cursor) = self.cursor.last_mut() {
+                    cursor.path.push(index as u32);
+                }
+                let outcome = self.step(step).await;
+                if let Some(cursor) = self.cursor.last_mut() {
+                    cursor.path.pop();
+                }
+                flow = outcome?;
                 if flow == Flow::End {
                     break;
                 }
@@ -407,6 +447,48 @@ impl<'a> Run<'a> {
             self.depth -= 1;
             Ok(flow)
         })
+    }
+
+    /// Runs the steps of a step's branch (`if`'s then 0 / else 1, `try`'s do 0 / catch 1), the
+    /// branch noted in the cursor so that a `call` inside it resumes there.
+    async fn run_branch(&mut self, branch: u32, steps: &'a [Step]) -> Result<Flow, EngineError> {
+        if let Some(cursor) = self.cursor.last_mut() {
+            cursor.path.push(branch);
+        }
+        let flow = self.run_steps(steps).await;
+        if let Some(cursor) = self.cursor.last_mut() {
+            cursor.path.pop();
+        }
+        flow
+    }
+
+    /// After `return`: runs the steps that followed the `call`, innermost list first, unless
+    /// the list holding it changed since (a reload) or is gone.
+    async fn resume(&mut self, resume: Resume) -> Result<(), EngineError> {
+        let file = self.file();
+        let levels = steps_at(file, &resume.at)
+            .filter(|root| fingerprint(root) == resume.fingerprint)
+            .and_then(|root| levels(root, &resume.path));
+        let Some(levels) = levels else {
+            tracing::info!(
+                bot_id = self.bot.bot_id, chat_id = self.event.chat_id, at = ?resume.at,
+                "the steps after a call changed or are gone; returning without them"
+            );
+            return Ok(());
+        };
+        self.cursor.push(Cursor { at: resume.at, path: Vec::new() });
+        let mut outcome = Ok(Flow::Next);
+        for (prefix, steps, index) in levels.into_iter().rev() {
+            if let Some(cursor) = self.cursor.last_mut() {
+                cursor.path = prefix;
+            }
+            outcome = self.run_steps_from(steps, index + 1).await;
+            if !matches!(outcome, Ok(Flow::Next)) {
+                break;
+            }
+        }
+        self.cursor.pop();
+        outcome.map(|_| ())
     }
 
     async fn step(&mut self, step: &'a Step) -> Result<Flow, EngineError> {
@@ -456,25 +538,35 @@ impl<'a> Run<'a> {
                 return Ok(Flow::End);
             }
             Step::Call(scene) => {
-                if let Some(current) = self.state.scene.clone() {
-                    self.state.stack.push(current);
+                let file = self.file();
+                let resume = self.cursor.last().and_then(|cursor| {
+                    let root = steps_at(file, &cursor.at)?;
+                    Some(Resume { at: cursor.at.clone(), path: cursor.path.clone(), fingerprint: fingerprint(root) })
+                });
+                if let Some(current) = self.state.scene.clone().or_else(|| file.bot.start.clone()) {
+                    self.state.stack.push(Frame { scene: current, resume });
                 }
                 self.enter(scene).await?;
                 return Ok(Flow::End);
             }
             Step::Return(_) => {
                 self.state.form = None;
-                self.state.scene = self.state.stack.pop().or_else(|| self.file().bot.start.clone());
+                let file = self.file();
+                let frame = self.state.stack.pop().filter(|frame| file.scenes.contains_key(&frame.scene));
+                self.state.scene = frame.as_ref().map(|f| f.scene.clone()).or_else(|| file.bot.start.clone());
+                if let Some(resume) = frame.and_then(|f| f.resume) {
+                    self.resume(resume).await?;
+                }
                 return Ok(Flow::End);
             }
             Step::If(condition) => {
                 let ctx = self.jinja();
-                let branch = if self.loaded.templates.is_true(&condition.condition, &ctx)? {
-                    &condition.then
+                let (branch, steps) = if self.loaded.templates.is_true(&condition.condition, &ctx)? {
+                    (0, &condition.then)
                 } else {
-                    &condition.otherwise
+                    (1, &condition.otherwise)
                 };
-                return self.run_steps(branch).await;
+                return self.run_branch(branch, steps).await;
             }
             Step::ForEach(each) => return self.for_each(each).await,
             Step::Dice(emoji) => {
@@ -534,7 +626,7 @@ impl<'a> Run<'a> {
         let (ctx, state, answered) = (self.ctx.clone(), self.state.clone(), self.callback_answered);
         let locked = self.bot_vars_lock.is_some();
         let (depth, page) = (self.depth, self.page);
-        let error = match self.run_steps(&attempt.steps).await {
+        let error = match self.run_branch(0, &attempt.steps).await {
             Ok(flow) => return Ok(flow),
             Err(error) => error,
         };
@@ -553,7 +645,7 @@ impl<'a> Run<'a> {
         }
         let saved = self.ctx.insert("error".into(), json!({"message": error.to_string(), "kind": error.kind()}));
         self.cache = None;
-        let flow = self.run_steps(&attempt.catch).await;
+        let flow = self.run_branch(1, &attempt.catch).await;
         match saved {
             Some(outer) => self.ctx.insert("error".into(), outer),
             None => self.ctx.remove("error"),
@@ -574,7 +666,7 @@ impl<'a> Run<'a> {
             file.scenes.get(name).ok_or_else(|| EngineError::Step(format!("goto: no scene {name:?}")))?;
         self.state.scene = Some(name.to_owned());
         self.state.form = None;
-        if self.run_steps(&scene.on_enter).await? == Flow::End {
+        if self.run_root(StepsAt::OnEnter { scene: name.to_owned() }, &scene.on_enter).await? == Flow::End {
             return Ok(());
         }
         if let Some(form) = &scene.form {
@@ -710,7 +802,7 @@ impl<'a> Run<'a> {
             } else {
                 let rows = keyboard
                     .iter()
-                    .map(|row| row.iter().map(|k| Ok(json!({"text": self.render(k)?}))).collect())
+                    .map(|row| row.iter().map(|k| self.key(k)).collect())
                     .collect::<Result<Vec<Vec<Value>>, EngineError>>()?;
                 json!({"keyboard": rows, "resize_keyboard": true})
             };
@@ -769,6 +861,9 @@ impl<'a> Run<'a> {
         if let Some(url) = &button.url {
             return Ok(json!({"text": text, "url": self.render(url)?}));
         }
+        if let Some(url) = &button.web_app {
+            return Ok(json!({"text": text, "web_app": {"url": self.web_app_url(url)?}}));
+        }
         let data = match (&button.callback, &button.goto) {
             (Some(callback), _) => self.render(callback)?,
             (None, Some(scene)) => format!("{GOTO_PREFIX}{scene}"),
@@ -778,6 +873,25 @@ impl<'a> Run<'a> {
             return Err(EngineError::Step(format!("button {text:?}: callback data longer than 64 bytes")));
         }
         Ok(json!({"text": text, "callback_data": data}))
+    }
+
+    /// A key of a reply keyboard.
+    fn key(&mut self, key: &Key) -> Result<Value, EngineError> {
+        let text = self.render(key.label())?;
+        Ok(match key {
+            Key::Text(_) => json!({"text": text}),
+            Key::WebApp(web_app) => json!({"text": text, "web_app": {"url": self.web_app_url(&web_app.web_app)?}}),
+        })
+    }
+
+    /// A Web App's URL, rendered; Telegram opens only `https://` ones.
+    fn web_app_url(&mut self, source: &str) -> Result<String, EngineError> {
+        let url = self.render_raw(source)?;
+        let https = reqwest::Url::parse(&url).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some());
+        if !https {
+            return Err(EngineError::Step(format!("web_app: {url:?} is not an https URL")));
+        }
+        Ok(url)
     }
 
     fn notify(&mut self, notify: &'a schema::Notify) -> Result<(), EngineError> {
@@ -929,6 +1043,69 @@ impl<'a> Run<'a> {
         self.cache = None;
         Ok(())
     }
+}
+
+/// The top-level step list `at` names, if the file has it.
+fn steps_at<'f>(file: &'f BotFile, at: &StepsAt) -> Option<&'f [Step]> {
+    let scene = |name: &str| file.scenes.get(name);
+    Some(match at {
+        StepsAt::Handler { index } => &file.on.get(*index as usize)?.steps,
+        StepsAt::SceneHandler { scene: name, index } => &scene(name)?.on.get(*index as usize)?.steps,
+        StepsAt::OnEnter { scene: name } => &scene(name)?.on_enter,
+        StepsAt::FormDone { scene: name } => &scene(name)?.form.as_ref()?.on_done,
+        StepsAt::FormCancel { scene: name } => &scene(name)?.form.as_ref()?.on_cancel,
+    })
+}
+
+/// A step list on the way to a `call`: the path to the list, the list, and the index of the
+/// step in it that holds (or is) the `call`.
+type Level<'f> = (Vec<u32>, &'f [Step], usize);
+
+/// The lists from a top-level list down to the step at `path` (see [`Resume::path`]), each
+/// with the path to it and the index of the step in it, outermost first; `None` when the path
+/// does not fit the steps. A `for_each` on the way ends the descent: its body needs an `item`
+/// that is gone by the time of `return`, so the steps resume after the loop.
+fn levels<'f>(root: &'f [Step], path: &[u32]) -> Option<Vec<Level<'f>>> {
+    let mut levels = Vec::new();
+    let (mut steps, mut rest, mut prefix) = (root, path, Vec::new());
+    loop {
+        let (&index, tail) = rest.split_first()?;
+        levels.push((prefix.clone(), steps, index as usize));
+        if tail.is_empty() {
+            return Some(levels);
+        }
+        prefix.push(index);
+        match steps.get(index as usize)? {
+            Step::If(condition) => {
+                let (&branch, tail) = tail.split_first()?;
+                prefix.push(branch);
+                steps = if branch == 0 { &condition.then } else { &condition.otherwise };
+                rest = tail;
+            }
+            Step::Try(attempt) => {
+                let (&branch, tail) = tail.split_first()?;
+                prefix.push(branch);
+                steps = if branch == 0 { &attempt.steps } else { &attempt.catch };
+                rest = tail;
+            }
+            Step::ForEach(_) => return Some(levels),
+            _ => return None,
+        }
+    }
+}
+
+/// A stable hash (64-bit FNV-1a) of steps as JSON: whether a list changed between versions.
+fn fingerprint(steps: &[Step]) -> u64 {
+    let json = serde_json::to_vec(steps).unwrap_or_default();
+    json.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// `web_app` in templates: what a Web App sent (`data`, parsed as JSON when it is JSON; `raw`,
+/// as sent) and the label of the key that opened it.
+fn web_app_context(data: &Value) -> Value {
+    let raw = data.get("data").and_then(Value::as_str).unwrap_or_default();
+    let parsed = serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_owned()));
+    json!({"data": parsed, "raw": raw, "button_text": data.get("button_text").cloned().unwrap_or(Value::Null)})
 }
 
 /// Every message of the file with buttons made from a list, in a fixed order (global handlers,

@@ -254,7 +254,12 @@ impl Collector {
         };
         spec.text.iter().for_each(|t| self.text(t));
         spec.photo.iter().for_each(|p| self.template(p));
-        spec.keyboard.iter().flatten().flatten().for_each(|k| self.template(k));
+        for key in spec.keyboard.iter().flatten().flatten() {
+            self.template(key.label());
+            if let schema::Key::WebApp(key) = key {
+                self.template(&key.web_app);
+            }
+        }
         let buttons: Vec<&schema::Button> = match &spec.buttons {
             Some(Buttons::Rows(rows)) => rows.iter().flatten().collect(),
             Some(Buttons::FromList(list)) => {
@@ -265,7 +270,7 @@ impl Collector {
         };
         for button in buttons {
             self.text(&button.text);
-            button.callback.iter().chain(button.url.iter()).for_each(|s| self.template(s));
+            button.callback.iter().chain(button.url.iter()).chain(button.web_app.iter()).for_each(|s| self.template(s));
         }
     }
 

@@ -29,6 +29,12 @@ pub fn matches(handler: &Handler, event: &Event) -> Option<Captures> {
         };
         return match_text(pattern, text, command.is_some());
     }
+    if let Some(pattern) = &handler.edited_text {
+        let Kind::Edited { text: Some(text) } = &event.kind else {
+            return None;
+        };
+        return match_text(pattern, text, crate::event::parse_command(text).is_some());
+    }
     if let Some(pattern) = &handler.callback {
         let Kind::Callback { data, .. } = &event.kind else {
             return None;
@@ -123,6 +129,17 @@ mod tests {
         let captures = matches(&handler("{text: '/^(\\d+) (\\w+)$/', do: []}"), &text("12 apples")).expect("matches");
         assert_eq!(captures.groups, Some(json!(["12 apples", "12", "apples"])));
         assert!(matches(&handler("{text: '/^\\d+$/', do: []}"), &text("x")).is_none());
+    }
+
+    #[test]
+    fn edited_text_triggers_match_only_edits() {
+        let edited = |t: &str| event(Kind::Edited { text: Some(t.into()) });
+        assert!(matches(&handler("{edited_text: any, do: []}"), &edited("hi")).is_some());
+        assert!(matches(&handler("{edited_text: any, do: []}"), &edited("/start")).is_none());
+        assert!(matches(&handler("{edited_text: any, do: []}"), &text("hi")).is_none(), "a new message is no edit");
+        assert!(matches(&handler("{text: any, do: []}"), &edited("hi")).is_none(), "an edit is no new message");
+        let captures = matches(&handler("{edited_text: '/^(\\d+)$/', do: []}"), &edited("42")).expect("matches");
+        assert_eq!(captures.groups, Some(json!(["42", "42"])));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The runtime against an in-process sandbox: ordering, isolation of failures, the time
-//! budget, hot reload mid-form and limits.
+//! budget, hot reload (mid-form, and edits given as text) and limits.
 
 mod common;
 
@@ -63,7 +63,16 @@ on:
         )
         .await;
     let echo = world.bot(ECHO).await;
+    // A third bot whose Telegram side fails: its next sendMessage calls answer 502.
+    let unlucky = world.bot(ECHO).await;
+    world
+        .post(
+            &format!("/sandbox/bots/{}/faults", unlucky.id),
+            json!({"count": 3, "status": 502, "methods": ["sendMessage"]}),
+        )
+        .await;
     let (ann, ivan) = (world.user("Ann", "en").await, world.user("Ivan", "ru").await);
+    world.act(unlucky, "text", ann, json!({"text": "delivered at last"})).await;
     world.act(broken, "text", ann, json!({"text": "hi"})).await;
     world.act(broken, "text", ivan, json!({"text": "hi"})).await;
     world.act(echo, "text", ann, json!({"text": "still here"})).await;
@@ -74,6 +83,9 @@ on:
     world.act(broken, "text", ann, json!({"text": "again"})).await;
     world.wait_handled(broken, 3).await;
     assert_eq!(world.wait_sent(broken, ann, 0, 2).await.0, ["Oops", "Oops"]);
+    // Its failed sends were retried until the reply went out, the faults used up.
+    assert_eq!(world.wait_sent(unlucky, ann, 0, 1).await.0, ["delivered at last"]);
+    assert_eq!(world.get(&format!("/sandbox/bots/{}/faults", unlucky.id)).await, json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,6 +211,69 @@ async fn a_broken_reload_changes_nothing() {
     let ann = world.user("Ann", "en").await;
     world.act(bot, "text", ann, json!({"text": "ok"})).await;
     assert_eq!(world.wait_sent(bot, ann, 0, 1).await.0, ["ok"]);
+}
+
+const FRAMES_V1: &str = r#"
+ferrogram: 1
+bot: {name: frames, start: home}
+on:
+  - command: start
+    do: [{goto: home}]
+scenes:
+  home:
+    on_enter:
+      - reply: {text: "Welcome!", buttons: [[{text: Dice, goto: dice}]]}
+  dice:
+    on_enter: [{dice: "🎲"}]
+"#;
+
+/// The constructor's promise: the schema is the bot. An edit sent as text (as the dashboard
+/// sends it) runs from the next update on; an edit with errors is refused with the validator's
+/// diagnostics and the running version goes on, and neither touches another bot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_bot_runs_at_once_and_a_broken_edit_keeps_the_running_version() {
+    let mut world = World::start(test_config()).await;
+    let frames = world.bot(FRAMES_V1).await;
+    let echo = world.bot(ECHO).await;
+    let ann = world.user("Ann", "en").await;
+    world.act(frames, "command", ann, json!({"command": "start"})).await;
+    let (sent, seq) = world.wait_sent(frames, ann, 0, 1).await;
+    assert_eq!(sent, ["Welcome!"]);
+
+    // The owner adds a poll frame and renames the greeting.
+    let v2 = FRAMES_V1
+        .replace("\"Welcome!\"", "\"Welcome back!\"")
+        .replace("{text: Dice, goto: dice}", "{text: Dice, goto: dice}, {text: Poll, goto: poll}")
+        + "  poll:\n    on_enter: [{poll: {question: \"Tea or coffee?\", options: [Tea, Coffee]}}]\n";
+    world.engine.reload_source(frames.handle, &v2, "frames.yaml").await.expect("a valid edit");
+    world.act(frames, "command", ann, json!({"command": "start"})).await;
+    world.wait_handled(frames, 2).await;
+    let (events, seq) = world.events(frames, ann, seq, 5).await;
+    let menu = events.iter().find(|e| e["kind"] == "sent").expect("the new menu");
+    assert_eq!(menu["message"]["text"], "Welcome back!");
+    let poll = menu["message"]["reply_markup"]["inline_keyboard"][0][1]["callback_data"].clone();
+    world.act(frames, "callback", ann, json!({"message_id": menu["message"]["message_id"], "data": poll})).await;
+    world.wait_handled(frames, 3).await;
+    let (events, seq) = world.events(frames, ann, seq, 5).await;
+    let sent: Vec<_> = events.iter().filter(|e| e["kind"] == "sent").collect();
+    assert_eq!(sent[0]["message"]["poll"]["question"], "Tea or coffee?", "{events:?}");
+
+    // A broken edit: a button to a frame that does not exist.
+    let broken = v2.replace("goto: poll}", "goto: pol}");
+    let refused = world.engine.reload_source(frames.handle, &broken, "frames.yaml").await;
+    let Err(engine::EngineError::Invalid(diagnostics)) = refused else {
+        panic!("the broken edit was not refused: {refused:?}");
+    };
+    let error = diagnostics.iter().find(|d| d.is_error()).expect("an error").to_string();
+    assert_eq!(
+        error,
+        "frames.yaml:10:96: error: scenes.home.on_enter[0].reply.buttons[0][1].goto: unknown scene `pol` (did you mean `poll`?)"
+    );
+    world.act(frames, "command", ann, json!({"command": "start"})).await;
+    world.act(echo, "text", ann, json!({"text": "still here"})).await;
+    world.wait_handled(frames, 4).await;
+    assert_eq!(world.wait_sent(frames, ann, seq, 1).await.0, ["Welcome back!"], "v2 still runs");
+    assert_eq!(world.wait_sent(echo, ann, 0, 1).await.0, ["still here"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -284,6 +284,217 @@ on:
     assert_eq!(sent[0]["detail"]["reply_markup"], json!({"remove_keyboard": true}));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_app_buttons_and_keys_open_web_apps_whose_data_comes_back() {
+    let mut world = World::start(test_config()).await;
+    let bot = world
+        .bot(
+            r#"
+ferrogram: 1
+bot: {name: shop}
+on:
+  - command: shop
+    do:
+      - reply:
+          text: "Shop"
+          buttons: [[{text: "Browse", web_app: "https://shop.example/browse?u={{ from.id }}"}]]
+      - reply:
+          text: "Or order here"
+          keyboard: [[{text: "Order", web_app: "https://shop.example/order"}, "Help"]]
+  - command: bad
+    do:
+      - reply: {text: "x", buttons: [[{text: "Bad", web_app: "{{ 'http://shop.example' }}"}]]}
+  - content: web_app_data
+    do:
+      - if:
+          condition: "web_app.data is mapping"
+          then: [{reply: "{{ web_app.data.qty }} × {{ web_app.data.item }} via {{ web_app.button_text }}"}]
+          else: [{reply: "Plain: {{ web_app.data }} ({{ web_app.raw | length }} chars)"}]
+"#,
+        )
+        .await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "command", ann, json!({"command": "shop"})).await;
+    let (sent, seq) = wait_sent_events(&world, bot, ann, 0, 2).await;
+    assert_eq!(
+        sent[0]["message"]["reply_markup"],
+        json!({"inline_keyboard": [[{"text": "Browse", "web_app": {"url": format!("https://shop.example/browse?u={ann}")}}]]})
+    );
+    assert_eq!(
+        sent[1]["detail"]["reply_markup"]["keyboard"],
+        json!([[{"text": "Order", "web_app": {"url": "https://shop.example/order"}}, {"text": "Help"}]])
+    );
+    let order = json!({"data": r#"{"item": "tea", "qty": 2}"#, "button_text": "Order"});
+    world.act(bot, "web_app_data", ann, order).await;
+    let (sent, seq) = wait_sent_events(&world, bot, ann, seq, 1).await;
+    assert_eq!(sent[0]["message"]["text"], "2 × tea via Order");
+    world.act(bot, "web_app_data", ann, json!({"data": "just text", "button_text": "Order"})).await;
+    let (sent, seq) = wait_sent_events(&world, bot, ann, seq, 1).await;
+    assert_eq!(sent[0]["message"]["text"], "Plain: just text (9 chars)");
+    // A URL that renders to http is refused by the engine before Telegram would: the error reply.
+    world.act(bot, "command", ann, json!({"command": "bad"})).await;
+    let (sent, _) = wait_sent_events(&world, bot, ann, seq, 1).await;
+    assert_eq!(sent[0]["message"]["text"], "Something went wrong. Please try again.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edited_messages_run_edited_text_handlers_and_never_answer_a_form() {
+    let mut world = World::start(test_config()).await;
+    let bot = world
+        .bot(
+            r#"
+ferrogram: 1
+bot: {name: edits, start: home}
+on:
+  - command: ask
+    do: [{goto: ask}]
+  - text: any
+    do: [{reply: "New: {{ message.text }}"}]
+  - edited_text: '/^(\d+) (\w+)$/'
+    do: [{reply: "Now {{ match.1 }} of {{ match.2 }} (edited {{ 'yes' if message.edit_date else 'no' }})"}]
+  - edited_text: any
+    do: [{reply: "You changed it to: {{ message.text }}"}]
+scenes:
+  home: {}
+  ask:
+    form:
+      fields: [{name: n, ask: "A number?", type: number}]
+      on_done: [{reply: "Got {{ form.n }}"}, {goto: home}]
+"#,
+        )
+        .await;
+    let ann = world.user("Ann", "en").await;
+    let said = world.act(bot, "text", ann, json!({"text": "helo"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, 0, 1).await;
+    assert_eq!(sent, ["New: helo"]);
+    let id = said["message"]["message_id"].clone();
+    world.act(bot, "edit", ann, json!({"message_id": id, "text": "hello"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 1).await;
+    assert_eq!(sent, ["You changed it to: hello"]);
+    world.act(bot, "edit", ann, json!({"message_id": id, "text": "3 apples"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 1).await;
+    assert_eq!(sent, ["Now 3 of apples (edited yes)"]);
+
+    // Mid-form, an edit goes to the handlers, not to the question.
+    world.act(bot, "command", ann, json!({"command": "ask"})).await;
+    let asked = world.act(bot, "text", ann, json!({"text": "7"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 2).await;
+    assert_eq!(sent, ["A number?", "Got 7"]);
+    world.act(bot, "command", ann, json!({"command": "ask"})).await;
+    let (_, seq) = world.wait_sent(bot, ann, seq, 1).await;
+    world.act(bot, "edit", ann, json!({"message_id": asked["message"]["message_id"], "text": "8"})).await;
+    world.act(bot, "text", ann, json!({"text": "9"})).await;
+    let (sent, _) = world.wait_sent(bot, ann, seq, 2).await;
+    assert_eq!(sent, ["You changed it to: 8", "Got 9"]);
+}
+
+const CALLS: &str = r#"
+ferrogram: 1
+bot: {name: calls, start: menu}
+variables:
+  user:
+    city: {type: string}
+on:
+  - command: order
+    do:
+      - reply: "Let's order."
+      - if:
+          condition: "true"
+          then:
+            - call: address
+            - reply: "Shipping to {{ form.street }}, {{ user.city }}."
+      - reply: "Order placed."
+  - command: quick
+    do:
+      - call: instant
+      - reply: "After instant, in {{ 'menu' }}."
+  - command: loop
+    do:
+      - for_each:
+          in: "[1, 2, 3]"
+          do:
+            - reply: "item {{ item }}"
+            - call: instant
+            - reply: "never: the rest of the loop's body"
+      - reply: "after the loop"
+  - command: guarded
+    do:
+      - try:
+          do:
+            - call: instant
+            - reply: "after instant, inside try"
+      - reply: "after the try"
+scenes:
+  menu:
+    on: [{text: where, do: [{reply: "in menu"}]}]
+  address:
+    form:
+      fields: [{name: street, ask: "Street?"}]
+      on_done:
+        - set: {user.city: Berlin}
+        - return: any
+  instant:
+    on_enter:
+      - reply: "instant"
+      - return: any
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn return_runs_the_steps_after_the_call_even_in_a_later_update() {
+    let mut world = World::start(test_config()).await;
+    let bot = world.bot(CALLS).await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "command", ann, json!({"command": "order"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, 0, 2).await;
+    assert_eq!(sent, ["Let's order.", "Street?"]);
+    world.act(bot, "text", ann, json!({"text": "Main St 1"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 2).await;
+    assert_eq!(sent, ["Shipping to Main St 1, Berlin.", "Order placed."]);
+    world.act(bot, "text", ann, json!({"text": "where"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 1).await;
+    assert_eq!(sent, ["in menu"], "back in the calling scene");
+
+    world.act(bot, "command", ann, json!({"command": "quick"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 2).await;
+    assert_eq!(sent, ["instant", "After instant, in menu."], "a return in the same update");
+
+    world.act(bot, "command", ann, json!({"command": "loop"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 3).await;
+    assert_eq!(sent, ["item 1", "instant", "after the loop"]);
+
+    world.act(bot, "command", ann, json!({"command": "guarded"})).await;
+    let (sent, _) = world.wait_sent(bot, ann, seq, 3).await;
+    assert_eq!(sent, ["instant", "after instant, inside try", "after the try"], "a call inside try resumes there");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_reload_the_steps_after_a_call_run_only_if_unchanged() {
+    let mut world = World::start(test_config()).await;
+    let bot = world.bot(CALLS).await;
+    let (ann, bob) = (world.user("Ann", "en").await, world.user("Bob", "en").await);
+    for user in [ann, bob] {
+        world.act(bot, "command", user, json!({"command": "order"})).await;
+    }
+    let (_, ann_seq) = world.wait_sent(bot, ann, 0, 2).await;
+    let (_, bob_seq) = world.wait_sent(bot, bob, 0, 2).await;
+
+    // Another handler changes: Ann's `/order` is as it was, her steps after the call still run.
+    let v2 = CALLS.replace("\"After instant, in {{ 'menu' }}.\"", "\"After instant (v2).\"");
+    world.engine.reload_source(bot.handle, &v2, "calls.yaml").await.expect("valid");
+    world.act(bot, "text", ann, json!({"text": "Elm St 2"})).await;
+    let (sent, _) = world.wait_sent(bot, ann, ann_seq, 2).await;
+    assert_eq!(sent, ["Shipping to Elm St 2, Berlin.", "Order placed."]);
+
+    // `/order` itself changes: Bob's form still ends, back in the menu, without the old steps.
+    let v3 = v2.replace("Order placed.", "Order placed (v3).");
+    world.engine.reload_source(bot.handle, &v3, "calls.yaml").await.expect("valid");
+    world.act(bot, "text", bob, json!({"text": "Oak St 3"})).await;
+    world.act(bot, "text", bob, json!({"text": "where"})).await;
+    world.wait_handled(bot, 5).await;
+    let (sent, _) = world.wait_sent(bot, bob, bob_seq, 1).await;
+    assert_eq!(sent, ["in menu"]);
+}
+
 /// A 1×1 transparent PNG.
 const TINY_PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
 

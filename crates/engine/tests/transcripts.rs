@@ -16,6 +16,8 @@
 //! | `send photo` or `send photo "caption"` | sends a photo |
 //! | `send location 52.5, 13.4` | sends a location |
 //! | `send contact +4930123 Ann` | shares a contact (phone, first name) |
+//! | `edit "helo" to "hello"` | edits the user's latest message in this chat that says `helo` |
+//! | `web_app "Order" {"item": "tea"}` | sends data from the Web App of the reply keyboard's key `Order` (the rest of the cell, as is) |
 //! | `(as Ivan, ru)` | later rows are played by a new user Ivan with language `ru` (answers: empty); for a user already played, by that user again, and the answers are what the bot sent to their chat meanwhile (a `notify`) |
 //! | `(in group Title)` | later rows are played in the group `Title` (created with the current user and the bot, or joined by the current user), until the next `(as …)` |
 //! | `(clock 2026-11-21T22:30:00Z)` | sets the engine's clock (`now`, `limits`) to this RFC 3339 time; it goes on from there |
@@ -34,6 +36,7 @@
 //! | written | bot action |
 //! |---|---|
 //! | `text [A] [B]` | sent a message `text` with inline buttons `A` and `B` (all rows, in order) |
+//! | `text {A} {B}` | sent a message `text` with a reply keyboard of keys `A` and `B` |
 //! | `(photo) caption` | sent a photo |
 //! | `(dice 🎲)`, `(poll) question` | sent a dice or a poll |
 //! | `(edit) text [A]` | edited a message to `text` |
@@ -137,6 +140,8 @@ async fn play(yaml: &Path, transcript: &Path) -> Vec<String> {
     let mut seen: HashMap<i64, u64> = HashMap::new();
     // Inline buttons by (chat, message id).
     let mut buttons: HashMap<(i64, i64), Vec<(String, String)>> = HashMap::new();
+    // The user's text messages by (chat, text): their message ids, for `edit`.
+    let mut said: HashMap<(i64, String), i64> = HashMap::new();
     let mut handled = 0;
     let mut failures = Vec::new();
     for mut row in rows {
@@ -223,7 +228,7 @@ async fn play(yaml: &Path, transcript: &Path) -> Vec<String> {
             continue;
         }
         let chat = group.unwrap_or(user);
-        let (kind, mut body) = match action(&row.action, chat, &buttons) {
+        let (kind, mut body) = match action(&row.action, chat, &buttons, &said) {
             Ok(action) => action,
             Err(error) => {
                 failures.push(format!("{name}:{}: {error}", row.line));
@@ -233,7 +238,13 @@ async fn play(yaml: &Path, transcript: &Path) -> Vec<String> {
         if let Some(group) = group {
             body["chat_id"] = json!(group);
         }
-        world.act(bot, kind, user, body).await;
+        let answer = world.act(bot, kind, user, body).await;
+        let message = answer.get("message").or_else(|| answer.get("edited_message"));
+        if let Some(message) = message
+            && let (Some(id), Some(text)) = (message["message_id"].as_i64(), message["text"].as_str())
+        {
+            said.insert((chat, text.to_owned()), id);
+        }
         handled += 1;
         world.wait_handled(bot, handled).await;
         let actual = collect(&world, bot, chat, &row.expected, &mut seen, &mut buttons).await;
@@ -278,7 +289,14 @@ fn action(
     cell: &str,
     user: i64,
     buttons: &HashMap<(i64, i64), Vec<(String, String)>>,
+    said: &HashMap<(i64, String), i64>,
 ) -> Result<(&'static str, Value), String> {
+    if let Some(rest) = cell.strip_prefix("edit \"") {
+        let (old, new) = rest.split_once("\" to \"").ok_or("edit \"OLD\" to \"NEW\"")?;
+        let new = new.strip_suffix('"').ok_or("edit \"OLD\" to \"NEW\"")?;
+        let id = said.get(&(user, old.to_owned())).ok_or_else(|| format!("no message {old:?} to edit"))?;
+        return Ok(("edit", json!({"message_id": id, "text": new})));
+    }
     if let Some(label) = cell.strip_prefix("press \"").and_then(|s| s.strip_suffix('"')) {
         let pressed = buttons
             .iter()
@@ -301,6 +319,10 @@ fn action(
     if let Some(rest) = cell.strip_prefix("send contact ") {
         let (phone, first_name) = rest.split_once(' ').ok_or("send contact PHONE NAME")?;
         return Ok(("contact", json!({"phone_number": phone, "first_name": first_name.trim()})));
+    }
+    if let Some(rest) = cell.strip_prefix("web_app \"") {
+        let (button_text, data) = rest.split_once('"').ok_or("web_app \"KEY\" DATA")?;
+        return Ok(("web_app_data", json!({"button_text": button_text, "data": data.trim()})));
     }
     if let Some(command) = cell.strip_prefix('/') {
         let (name, payload) = command.split_once(' ').unwrap_or((command, ""));
@@ -326,7 +348,11 @@ fn render(chat: i64, events: &[Value], buttons: &mut HashMap<(i64, i64), Vec<(St
                 if let Some(id) = message["message_id"].as_i64() {
                     buttons.insert((chat, id), row.clone());
                 }
-                let labels: String = row.iter().map(|(text, _)| format!(" [{text}]")).collect();
+                let mut labels: String = row.iter().map(|(text, _)| format!(" [{text}]")).collect();
+                let keys = event["detail"]["reply_markup"]["keyboard"].as_array().cloned().unwrap_or_default();
+                for key in keys.iter().filter_map(Value::as_array).flatten() {
+                    labels.push_str(&format!(" {{{}}}", key["text"].as_str().unwrap_or_default()));
+                }
                 let prefix = if kind == "edited" { "(edit) " } else { "" };
                 parts.push(format!("{prefix}{text}{labels}"));
             }

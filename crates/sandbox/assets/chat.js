@@ -277,7 +277,7 @@ function renderEmpty() {
 
 // ---------- rendering one message ----------
 const SERVICE = ['new_chat_members', 'left_chat_member', 'group_chat_created', 'supergroup_chat_created',
-  'new_chat_title', 'pinned_message', 'migrate_to_chat_id', 'delete_chat_photo', 'new_chat_photo'];
+  'new_chat_title', 'pinned_message', 'migrate_to_chat_id', 'delete_chat_photo', 'new_chat_photo', 'web_app_data'];
 
 function serviceText(m) {
   const who = fullName(m.from);
@@ -286,6 +286,7 @@ function serviceText(m) {
   if (m.group_chat_created || m.supergroup_chat_created) return `${who} created the group «${m.chat?.title || ''}»`;
   if (m.new_chat_title) return `${who} renamed the group to «${m.new_chat_title}»`;
   if (m.pinned_message) return `${who} pinned a message`;
+  if (m.web_app_data) return `Data from «${m.web_app_data.button_text}»: ${m.web_app_data.data}`;
   return `${who}: service message`;
 }
 
@@ -537,7 +538,12 @@ async function pressReply(b) {
     return send('contact', { phone_number: phone, first_name: S.user.first_name, last_name: S.user.last_name });
   }
   if (b.request_location) return askLocation();
-  if (b.request_poll || b.request_users || b.request_user || b.request_chat || b.web_app) {
+  if (b.web_app) {
+    // No page is opened: ask for what it would send with Telegram.WebApp.sendData.
+    const data = window.prompt(`Data the Web App ${b.web_app.url} sends back:`, '{}');
+    return data ? send('web_app_data', { data, button_text: b.text }) : null;
+  }
+  if (b.request_poll || b.request_users || b.request_user || b.request_chat) {
     return toast('This button type is not supported by the sandbox chat');
   }
   return sendText(b.text);

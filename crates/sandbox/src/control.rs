@@ -365,6 +365,14 @@ async fn act(AppState(app): AppState<Arc<App>>, Path(kind): Path<String>, bytes:
                 user_message(s, &actor, target, json!({ "contact": contact }), None)
             }
             "callback" => callback(s, &actor, target, &fields),
+            "web_app_data" => web_app_data(s, &actor, target, &fields),
+            "edit" => {
+                let message_id =
+                    field(&fields, "message_id")?.as_i64().ok_or_else(|| bad("message_id must be a number"))?;
+                let text = text_field(&fields, "text")?;
+                let (message, update_id) = s.user_edits(actor.bot_id, actor.user_id, target, message_id, text)?;
+                Ok(json!({"update_id": update_id, "edited_message": message}))
+            }
             "poll_answer" => poll_answer(s, &actor, &fields),
             "inline_query" => inline_query(s, &actor, &fields),
             "chosen_inline_result" => {
@@ -416,6 +424,38 @@ fn callback(s: &mut State, actor: &Actor, target: Target, fields: &Value) -> Res
     let (query, update_id) = s.press_button(actor.bot_id, actor.user_id, target, message, Some(data))?;
     Ok(json!({"update_id": update_id, "callback_query": query}))
 }
+
+/// The user sends data from a Web App opened by a `web_app` key of the bot's reply keyboard
+/// (Telegram.WebApp.sendData): only in a private chat, only from a key the user's keyboard has,
+/// at most 4096 bytes.
+fn web_app_data(s: &mut State, actor: &Actor, target: Target, fields: &Value) -> Result<Value, ControlError> {
+    let data = text_field(fields, "data")?;
+    let button_text = text_field(fields, "button_text")?;
+    if !matches!(target, Target::Private { .. }) {
+        return Err(bad("Web Apps of reply keyboards send data only in private chats"));
+    }
+    if data.is_empty() || data.len() > MAX_WEB_APP_DATA {
+        return Err(bad(format!("data must be 1 to {MAX_WEB_APP_DATA} bytes")));
+    }
+    // The user's keyboard is the one the bot's latest message with a reply markup left.
+    let keyboard = s.log(target).and_then(|log| {
+        log.messages.values().rev().filter(|m| m.from_bot == Some(actor.bot_id)).find_map(|m| m.keyboard.clone())
+    });
+    let has_key = keyboard.as_ref().and_then(|k| k["keyboard"].as_array()).is_some_and(|rows| {
+        rows.iter()
+            .filter_map(Value::as_array)
+            .flatten()
+            .any(|key| key["text"] == button_text && key["web_app"]["url"].is_string())
+    });
+    if !has_key {
+        return Err(bad(format!("the user's keyboard has no Web App key {button_text:?}")));
+    }
+    let content = json!({"web_app_data": {"data": data, "button_text": button_text}});
+    user_message(s, actor, target, content, None)
+}
+
+/// What Telegram.WebApp.sendData accepts.
+const MAX_WEB_APP_DATA: usize = 4096;
 
 /// The user votes in a poll (an empty option list takes the vote back).
 fn poll_answer(s: &mut State, actor: &Actor, fields: &Value) -> Result<Value, ControlError> {

@@ -649,6 +649,64 @@ async fn edit_message_caption_and_chat_actions() {
 }
 
 #[tokio::test]
+async fn web_app_keys_send_data_back_and_users_edit_their_messages() {
+    let env = Env::start().await;
+    let ann = started_user(&env, "Ann").await;
+    let inline = json!({"inline_keyboard": [[{"text": "Shop", "web_app": {"url": "http://shop.example"}}]]});
+    let err = env.bot_fail("sendMessage", json!({"chat_id": ann, "text": "x", "reply_markup": inline})).await;
+    assert_eq!(
+        err,
+        (400, "Bad Request: inline keyboard button Web App URL 'http://shop.example' is invalid: Only HTTPS links are allowed".into())
+    );
+    let order = |body: Value| env.post_fail("/act/web_app_data", body);
+    let body = json!({"bot_id": BOT, "user_id": ann, "data": "{}", "button_text": "Order"});
+    let (status, error) = order(body.clone()).await;
+    assert_eq!((status, error.as_str()), (400, "the user's keyboard has no Web App key \"Order\""));
+
+    let keyboard = json!({"keyboard": [[{"text": "Order", "web_app": {"url": "https://shop.example/order"}}, "Help"]]});
+    let sent = env.bot("sendMessage", json!({"chat_id": ann, "text": "Open the shop", "reply_markup": keyboard})).await;
+    assert!(sent.get("reply_markup").is_none(), "a reply keyboard is not part of the Message");
+    let help = json!({"bot_id": BOT, "user_id": ann, "data": "x", "button_text": "Help"});
+    assert_eq!(order(help).await.0, 400, "Help opens no Web App");
+    let long = json!({"bot_id": BOT, "user_id": ann, "data": "x".repeat(4097), "button_text": "Order"});
+    assert_eq!(order(long).await, (400, "data must be 1 to 4096 bytes".into()));
+    let data = r#"{"item":"tea","qty":2}"#;
+    let answer = env.act("web_app_data", ann, json!({"data": data, "button_text": "Order"})).await;
+    let updates = env.updates(json!({})).await;
+    assert_eq!(updates.len(), 1);
+    let message = &updates[0]["message"];
+    assert_shape("Message", message);
+    assert_eq!(message["web_app_data"], json!({"data": data, "button_text": "Order"}));
+    assert_eq!(answer["update_id"], updates[0]["update_id"]);
+    env.drain(TOKEN).await;
+
+    // Ann edits her message: the bot gets an edited_message with the new text and edit_date.
+    let said = env.say(ann, "helo").await;
+    env.drain(TOKEN).await;
+    let edit = json!({"message_id": said["message_id"], "text": "hello"});
+    let answer = env.act("edit", ann, edit.clone()).await;
+    let updates = env.updates(json!({})).await;
+    let edited = &updates[0]["edited_message"];
+    assert_shape("Message", edited);
+    assert_eq!((edited["message_id"].clone(), edited["text"].as_str()), (said["message_id"].clone(), Some("hello")));
+    assert!(edited["edit_date"].as_i64().is_some());
+    assert_eq!(answer["update_id"], updates[0]["update_id"]);
+    let history = env.history(ann).await;
+    let stored = history.iter().find(|m| m["message"]["message_id"] == said["message_id"]).unwrap();
+    assert_eq!(
+        (stored["message"]["text"].as_str(), stored["edits"][0]["text"].as_str()),
+        (Some("hello"), Some("helo"))
+    );
+    let edit_fail = |body: Value| env.post_fail("/act/edit", body);
+    let mut again = edit.clone();
+    again["bot_id"] = json!(BOT);
+    again["user_id"] = json!(ann);
+    assert_eq!(edit_fail(again.clone()).await, (400, "message is not modified".into()));
+    again["message_id"] = sent["message_id"].clone();
+    assert_eq!(edit_fail(again).await, (400, "message can't be edited".into()), "not her message");
+}
+
+#[tokio::test]
 async fn delete_message_and_messages() {
     let env = Env::start().await;
     let ann = started_user(&env, "Ann").await;

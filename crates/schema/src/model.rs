@@ -5,10 +5,9 @@
 //! who acted), `chat`, `message`, `callback` (data of a pressed button), `command`
 //! (`name`, `payload`), `user`, `chat_vars` and `bot` (the variables of each scope), `form` (the
 //! answers of the current form), `item` (the loop variable of `for_each`), `result` (what the
-//! last step produced), `locale`, `now` (the current time) and, in the `catch` steps of a
-//! `try`, `error`. A text that is
-//! exactly `@key` is the key's entry in `texts` for the user's locale; inside templates,
-//! `t("key")` does the same.
+//! last step produced), `web_app` (data sent by a Web App), `locale`, `now` (the current time)
+//! and, in the `catch` steps of a `try`, `error`. A text that is exactly `@key` is the key's
+//! entry in `texts` for the user's locale; inside templates, `t("key")` does the same.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -207,6 +206,11 @@ pub struct Handler {
     /// (`/^\d+$/`; its groups are `match.1`, `match.2`…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// A message the user edited, by its new text (or caption), written as for `text`: an exact
+    /// text, `any`, or `/regex/`. `message` is the edited message (with `edit_date`). An edit
+    /// never answers a form's question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_text: Option<String>,
     /// A pressed inline button: its exact data, or a prefix ending in `*` (`like:*`; the rest is
     /// `callback.rest`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -253,6 +257,10 @@ pub enum ContentKind {
     MemberJoined,
     /// Someone left the group.
     MemberLeft,
+    /// Data sent back by a Web App opened from a reply keyboard button (`web_app` in
+    /// `keyboard`): `web_app.data` (parsed as JSON when it is JSON), `web_app.raw` (the text as
+    /// sent) and `web_app.button_text`. A client can send anything here: check it.
+    WebAppData,
 }
 
 /// A form: questions asked one by one, each answer checked; a wrong answer is asked again
@@ -370,9 +378,14 @@ pub enum Step {
     Unset(Vec<String>),
     /// Moves the chat to a scene (running its `on_enter`) and ends the handler.
     Goto(String),
-    /// Enters a scene and comes back here when it runs `return`.
+    /// Enters a scene and comes back when it runs `return` (in this update or a later one,
+    /// after its form): the chat is in this scene again and the steps after the `call` run
+    /// then, in the context of the update that returned (its `form`, `result`…; names of the
+    /// calling update such as `match`, `item` or `as` results are gone). A `call` inside a
+    /// `for_each` goes on after the loop. After a reload, the steps after the `call` run only
+    /// if the handler (or `on_enter`, `on_done`…) holding it is unchanged.
     Call(String),
-    /// Returns from a `call`.
+    /// Returns from a `call`, running the steps that followed it.
     Return(AnyMarker),
     /// Runs `then` when the condition is true, else `else`.
     If(Condition),
@@ -447,9 +460,40 @@ pub struct ReplySpec {
     /// Buttons under the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buttons: Option<Buttons>,
-    /// A keyboard replacing the user's (reply keyboard); `[]` removes it.
+    /// A keyboard replacing the user's (reply keyboard); `[]` removes it. A key is its label,
+    /// or `{text: …, web_app: "https://…"}` for a key opening a Web App (private chats only),
+    /// whose data comes back to a `content: web_app_data` handler.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keyboard: Option<Vec<Vec<String>>>,
+    pub keyboard: Option<Vec<Vec<Key>>>,
+}
+
+/// A key of a reply keyboard: its label (sent as the user's message when pressed), or a key
+/// opening a Web App.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Key {
+    Text(String),
+    WebApp(WebAppKey),
+}
+
+/// A key opening a Web App.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebAppKey {
+    /// The label (a template).
+    pub text: String,
+    /// The Web App's URL (a template); Telegram requires `https://`.
+    pub web_app: String,
+}
+
+impl Key {
+    /// The label's template.
+    pub fn label(&self) -> &str {
+        match self {
+            Key::Text(text) => text,
+            Key::WebApp(key) => &key.text,
+        }
+    }
 }
 
 /// Inline buttons: fixed rows, or rows generated from a list.
@@ -460,7 +504,8 @@ pub enum Buttons {
     FromList(ButtonList),
 }
 
-/// One inline button: its label and what it does (exactly one of `callback`, `goto`, `url`).
+/// One inline button: its label and what it does (exactly one of `callback`, `goto`, `url`,
+/// `web_app`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Button {
@@ -475,6 +520,10 @@ pub struct Button {
     /// Opens a link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Opens a Web App inside Telegram (private chats only): its URL, a template; Telegram
+    /// requires `https://`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_app: Option<String>,
 }
 
 /// Buttons made from a list, one per element (`item`), paginated: a list longer than

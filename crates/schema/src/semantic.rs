@@ -6,7 +6,7 @@ use crate::source::{Pos, Positions, push_index, push_key};
 use crate::suggest;
 use crate::templates::{self, TEMPLATE_FUNCTIONS, TEMPLATE_ROOTS, Uses};
 use crate::{
-    BotFile, Button, ButtonList, Buttons, Diagnostic, FieldType, Form, FormStore, Handler, HttpRequest,
+    BotFile, Button, ButtonList, Buttons, Diagnostic, FieldType, Form, FormStore, Handler, HttpRequest, Key,
     MAX_HTTP_RETRIES, MAX_HTTP_TIMEOUT_MS, Reply, Severity, Step, Text, ValueType,
 };
 use minijinja::Environment;
@@ -529,6 +529,7 @@ impl<'a> Checker<'a> {
         let triggers: Vec<&str> = [
             handler.command.as_ref().map(|_| "command"),
             handler.text.as_ref().map(|_| "text"),
+            handler.edited_text.as_ref().map(|_| "edited_text"),
             handler.callback.as_ref().map(|_| "callback"),
             handler.content.as_ref().map(|_| "content"),
             handler.inline_query.as_ref().map(|_| "inline_query"),
@@ -540,7 +541,7 @@ impl<'a> Checker<'a> {
             [] => self.error(
                 path,
                 "a handler needs a trigger".into(),
-                Some("add one of `command`, `text`, `callback`, `content`, `inline_query`".into()),
+                Some("add one of `command`, `text`, `edited_text`, `callback`, `content`, `inline_query`".into()),
             ),
             [_] => {}
             [first, rest @ ..] => {
@@ -573,8 +574,9 @@ impl<'a> Checker<'a> {
             }
             self.commands.insert(command.as_str());
         }
-        if let Some(text) = &handler.text {
-            let text_path = push_key(path, "text");
+        for (key, text) in [("text", &handler.text), ("edited_text", &handler.edited_text)] {
+            let Some(text) = text else { continue };
+            let text_path = push_key(path, key);
             if let Some(pattern) = regex_trigger(text) {
                 if let Err(e) = regex::Regex::new(pattern) {
                     self.error(&text_path, format!("invalid regular expression: {}", regex_error(&e)), None);
@@ -900,8 +902,15 @@ impl<'a> Checker<'a> {
                 if let Some(keyboard) = &spec.keyboard {
                     let keyboard_path = push_key(path, "keyboard");
                     for (r, row) in keyboard.iter().enumerate() {
-                        for (c, label) in row.iter().enumerate() {
-                            self.text_string(label, &push_index(&push_index(&keyboard_path, r), c));
+                        for (c, key) in row.iter().enumerate() {
+                            let key_path = push_index(&push_index(&keyboard_path, r), c);
+                            match key {
+                                Key::Text(label) => self.text_string(label, &key_path),
+                                Key::WebApp(key) => {
+                                    self.text_string(&key.text, &push_key(&key_path, "text"));
+                                    self.web_app_url(&key.web_app, &push_key(&key_path, "web_app"));
+                                }
+                            }
                         }
                     }
                 }
@@ -925,14 +934,17 @@ impl<'a> Checker<'a> {
             button.callback.as_ref().map(|_| "callback"),
             button.goto.as_ref().map(|_| "goto"),
             button.url.as_ref().map(|_| "url"),
+            button.web_app.as_ref().map(|_| "web_app"),
         ]
         .into_iter()
         .flatten()
         .collect();
         match actions.as_slice() {
-            [] => {
-                self.error(path, "a button needs an action".into(), Some("add one of `callback`, `goto`, `url`".into()))
-            }
+            [] => self.error(
+                path,
+                "a button needs an action".into(),
+                Some("add one of `callback`, `goto`, `url`, `web_app`".into()),
+            ),
             [_] => {}
             [first, rest @ ..] => {
                 for other in rest {
@@ -965,6 +977,21 @@ impl<'a> Checker<'a> {
             if templates::is_static(url) && !["https://", "http://", "tg://"].iter().any(|p| url.starts_with(p)) {
                 self.error(&url_path, format!("`{url}` is not a link"), Some("links start with `https://`".into()));
             }
+        }
+        if let Some(url) = &button.web_app {
+            self.web_app_url(url, &push_key(path, "web_app"));
+        }
+    }
+
+    /// A Web App's URL: a template; when fixed, an `https://` link (Telegram refuses others).
+    fn web_app_url(&mut self, url: &'a str, path: &str) {
+        self.template(url, path);
+        if templates::is_static(url) && !is_https_url(url) {
+            self.error(
+                path,
+                format!("`{url}` is not an https link; Telegram opens Web Apps only over HTTPS"),
+                Some("write the Web App's address as `https://…`".into()),
+            );
         }
     }
 
@@ -1392,6 +1419,10 @@ impl<'a> Checker<'a> {
 }
 
 /// `http://host…` or `https://host…`.
+fn is_https_url(url: &str) -> bool {
+    url.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")) && is_http_url(url)
+}
+
 fn is_http_url(url: &str) -> bool {
     let lower = url.to_ascii_lowercase();
     let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));

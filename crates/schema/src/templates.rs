@@ -22,6 +22,7 @@ pub const TEMPLATE_ROOTS: &[&str] = &[
     "roles",
     "error",
     "now",
+    "web_app",
 ];
 
 /// Functions and globals callable from templates.

@@ -167,7 +167,7 @@ fn unknown_enum_value() {
     assert_diagnostics(
         concat!("ferrogram: 1\n", "bot: {name: x}\n", "on:\n", "  - content: foto\n", "    do: []\n",),
         &[
-            "bot.yaml:4:14: error: on[0].content: unknown value `foto` (expected one of: `photo`, `document`, `location`, `contact`, `poll_answer`, `member_joined`, `member_left`)",
+            "bot.yaml:4:14: error: on[0].content: unknown value `foto` (expected one of: `photo`, `document`, `location`, `contact`, `poll_answer`, `member_joined`, `member_left`, `web_app_data`)",
         ],
     );
 }
@@ -303,7 +303,7 @@ fn all_errors_at_once() {
             "bot.yaml:3:1: error: scenez: unknown key `scenez` (did you mean `scenes`?)",
             "bot.yaml:7:9: error: on[0].do[0].replay: unknown step `replay` (did you mean `reply`?)",
             "bot.yaml:8:17: error: on[0].do[1].reply.txt: unknown key `txt` (did you mean `text`?)",
-            "bot.yaml:9:14: error: on[1].content: unknown value `foto` (expected one of: `photo`, `document`, `location`, `contact`, `poll_answer`, `member_joined`, `member_left`)",
+            "bot.yaml:9:14: error: on[1].content: unknown value `foto` (expected one of: `photo`, `document`, `location`, `contact`, `poll_answer`, `member_joined`, `member_left`, `web_app_data`)",
             "bot.yaml:10:9: error: on[1].do: expected a list of steps, got the number `1`",
         ],
     );
@@ -392,10 +392,15 @@ fn handler_triggers() {
             "  - command: a\n",
             "    text: b\n",
             "    do: []\n",
+            "  - text: c\n",
+            "    edited_text: '/(c/'\n",
+            "    do: []\n",
         ),
         &[
-            "bot.yaml:4:5: error: on[0]: a handler needs a trigger (add one of `command`, `text`, `callback`, `content`, `inline_query`)",
+            "bot.yaml:4:5: error: on[0]: a handler needs a trigger (add one of `command`, `text`, `edited_text`, `callback`, `content`, `inline_query`)",
             "bot.yaml:6:5: error: on[1].text: a handler has one trigger, but this one has `command` and `text` (split it into two handlers)",
+            "bot.yaml:9:5: error: on[2].edited_text: a handler has one trigger, but this one has `text` and `edited_text` (split it into two handlers)",
+            "bot.yaml:9:18: error: on[2].edited_text: invalid regular expression: found open group without closing ')'",
         ],
     );
 }
@@ -417,9 +422,48 @@ fn button_actions_and_callback_size() {
             "              - {text: C, callback: 'ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc'}\n",
         ),
         &[
-            "bot.yaml:9:17: error: on[0].do[0].reply.buttons[0][0]: a button needs an action (add one of `callback`, `goto`, `url`)",
+            "bot.yaml:9:17: error: on[0].do[0].reply.buttons[0][0]: a button needs an action (add one of `callback`, `goto`, `url`, `web_app`)",
             "bot.yaml:10:40: error: on[0].do[0].reply.buttons[0][1].url: a button has one action, but this one has `callback` and `url` (keep one of them)",
             "bot.yaml:11:37: error: on[0].do[0].reply.buttons[0][2].callback: callback data is 65 bytes; Telegram accepts 1 to 64 (use a short id, and keep details in variables)",
+        ],
+    );
+}
+
+#[test]
+fn web_app_buttons_need_https() {
+    assert_diagnostics(
+        concat!(
+            "ferrogram: 1\n",
+            "bot: {name: x}\n",
+            "variables: {bot: {host: {type: string, default: shop.example}}}\n",
+            "on:\n",
+            "  - command: a\n",
+            "    do:\n",
+            "      - reply:\n",
+            "          text: hi\n",
+            "          buttons: [[{text: Shop, web_app: 'http://shop.example'}, {text: Ok, web_app: 'https://ok.example/app'}]]\n",
+            "          keyboard:\n",
+            "            - [Plain, {text: Order, web_app: 'shop.example'}]\n",
+            "            - [{text: Fine, web_app: 'https://{{ bot.host }}/order'}]\n",
+            "  - content: web_app_data\n",
+            "    do: [{reply: 'Got {{ web_app.data.item }} from {{ web_app.button_text }}'}]\n",
+        ),
+        &[
+            "bot.yaml:9:44: error: on[0].do[0].reply.buttons[0][0].web_app: `http://shop.example` is not an https link; Telegram opens Web Apps only over HTTPS (write the Web App's address as `https://…`)",
+            "bot.yaml:11:46: error: on[0].do[0].reply.keyboard[0][1].web_app: `shop.example` is not an https link; Telegram opens Web Apps only over HTTPS (write the Web App's address as `https://…`)",
+        ],
+    );
+    assert_diagnostics(
+        concat!(
+            "ferrogram: 1\n",
+            "bot: {name: x}\n",
+            "on:\n",
+            "  - command: a\n",
+            "    do:\n",
+            "      - reply: {text: hi, buttons: [[{text: A, callback: a, web_app: 'https://a.example'}]]}\n",
+        ),
+        &[
+            "bot.yaml:6:61: error: on[0].do[0].reply.buttons[0][0].web_app: a button has one action, but this one has `callback` and `web_app` (keep one of them)",
         ],
     );
 }
@@ -870,7 +914,7 @@ fn structure_and_reference_errors_at_once() {
         &[
             "bot.yaml:8:13: error: scenes.menu.on[0].do[0].replay: unknown step `replay` (did you mean `reply`?)",
             "bot.yaml:9:19: error: scenes.menu.on[0].do[1].goto: unknown scene `mnu` (did you mean `menu`?)",
-            "bot.yaml:10:18: error: scenes.menu.on[1].content: unknown value `foto` (expected one of: `photo`, `document`, `location`, `contact`, `poll_answer`, `member_joined`, `member_left`)",
+            "bot.yaml:10:18: error: scenes.menu.on[1].content: unknown value `foto` (expected one of: `photo`, `document`, `location`, `contact`, `poll_answer`, `member_joined`, `member_left`, `web_app_data`)",
             "bot.yaml:11:20: error: scenes.menu.on[1].do[0].goto: unknown scene `nowhere` (the scenes are: `menu`, `unreachable`)",
             "bot.yaml:11:36: error: scenes.menu.on[1].do[1].reply: unknown name `usr` in a template (did you mean `user`?)",
         ],

@@ -1,10 +1,10 @@
 //! A local HTTP server of recorded API answers and feeds: `examples/fixtures/<path>` is served
 //! at `<url>/<path>` for any method (a GraphQL POST gets its recorded answer), JSON as
-//! `application/json`, XML as `application/rss+xml`. A path with no such file is served from
-//! `<path>.json` when that exists, so a REST API whose paths nest (`/api/v3/series` and
-//! `/api/v3/series/lookup`) is recorded as `series.json` and `series/lookup.json`; the query
-//! string is ignored. `/llm/v1` is the sandbox's stand-in language model (`sandbox::llm`), for
-//! `llm` steps. Bots reach it through the engine's
+//! `application/json`, XML as `application/rss+xml`, PNG as `image/png`. A path with no such
+//! file is served from `<path>.json` when that exists, so a REST API whose paths nest
+//! (`/api/v3/series` and `/api/v3/series/lookup`) is recorded as `series.json` and
+//! `series/lookup.json`; the query string is ignored. `/llm/v1` is the sandbox's stand-in
+//! language model (`sandbox::llm`), for `llm` steps. Bots reach it through the engine's
 //! `HttpConfig::allow_private`, which [`FixtureServer::allow`] fills in.
 
 use std::path::{Component, Path, PathBuf};
@@ -52,6 +52,7 @@ async fn serve(root: PathBuf, uri: Uri) -> Response {
     let kind = match path.extension().and_then(|e| e.to_str()) {
         Some("json") => "application/json",
         Some("xml") => "application/rss+xml; charset=utf-8",
+        Some("png") => "image/png",
         _ => "text/plain; charset=utf-8",
     };
     Response::builder().header(header::CONTENT_TYPE, kind).body(Body::from(bytes)).expect("response")

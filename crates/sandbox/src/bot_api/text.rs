@@ -190,6 +190,23 @@ fn check_inline_button(button: &Value) -> ApiResult<()> {
             )));
         }
     }
+    if let Some(web_app) = object.get("web_app") {
+        check_web_app(web_app, "inline keyboard button")?;
+    }
+    Ok(())
+}
+
+/// A WebAppInfo: an object with an `https://` URL, as Telegram requires.
+fn check_web_app(web_app: &Value, what: &str) -> ApiResult<()> {
+    let Some(url) = web_app.get("url").and_then(Value::as_str) else {
+        return Err(ApiError::bad_request(format!("can't parse {what} Web App: field \"url\" must be of type String")));
+    };
+    let https = url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) && url.len() > 8;
+    if !https {
+        return Err(ApiError::bad_request(format!(
+            "{what} Web App URL '{url}' is invalid: Only HTTPS links are allowed"
+        )));
+    }
     Ok(())
 }
 
@@ -205,6 +222,9 @@ fn keyboard_button(button: Value) -> ApiResult<Value> {
     match button {
         Value::String(text) => Ok(json!({ "text": text })),
         Value::Object(ref o) if o.get("text").and_then(Value::as_str).is_some() => {
+            if let Some(web_app) = o.get("web_app") {
+                check_web_app(web_app, "keyboard button")?;
+            }
             Ok(documented_fields("KeyboardButton", button))
         }
         _ => Err(ApiError::bad_request("keyboardButton must be a String or an Object")),
@@ -243,6 +263,23 @@ mod tests {
         let client = markup.client().unwrap();
         assert_eq!(client["keyboard"][0][0], json!({"text": "Yes"}));
         assert_eq!(client["one_time_keyboard"], true);
+    }
+
+    #[test]
+    fn web_apps_open_only_https_urls() {
+        let inline =
+            |url: &str| check_markup(&json!({"inline_keyboard": [[{"text": "Shop", "web_app": {"url": url}}]]}));
+        assert!(inline("https://shop.example/app").is_ok());
+        let error = inline("http://shop.example").unwrap_err();
+        assert_eq!(
+            error.description,
+            "Bad Request: inline keyboard button Web App URL 'http://shop.example' is invalid: Only HTTPS links are allowed"
+        );
+        let key = |web_app: Value| check_markup(&json!({"keyboard": [[{"text": "Order", "web_app": web_app}]]}));
+        let markup = key(json!({"url": "https://shop.example"})).unwrap();
+        assert_eq!(markup.client().unwrap()["keyboard"][0][0]["web_app"]["url"], "https://shop.example");
+        assert!(key(json!({"url": "ftp://shop.example"})).is_err());
+        assert!(key(json!("https://shop.example")).is_err(), "a WebAppInfo is an object");
     }
 
     #[test]

@@ -559,6 +559,57 @@ impl State {
         Ok((message, update_id))
     }
 
+    /// A user edits the text (or caption) of their own message: stored with its earlier
+    /// version and `edit_date`, and queued as an `edited_message` for the chat's bots. `bot_id`
+    /// is the bot the user addresses; its update id is returned, and a `received_edit` event
+    /// records the new version for it.
+    pub fn user_edits(
+        &mut self,
+        bot_id: i64,
+        user_id: i64,
+        target: Target,
+        message_id: i64,
+        text: &str,
+    ) -> ApiResult<(Value, Option<i64>)> {
+        let stored = self
+            .message(target, message_id)
+            .ok_or_else(|| ApiError::bad_request(format!("message {message_id} not found in this chat")))?;
+        if stored.from_bot.is_some() || stored.message["from"]["id"].as_i64() != Some(user_id) {
+            return Err(ApiError::bad_request("message can't be edited"));
+        }
+        let key = if stored.message.get("text").is_some() {
+            "text"
+        } else if stored.message.get("caption").is_some() || stored.message.get("photo").is_some() {
+            "caption"
+        } else {
+            return Err(ApiError::bad_request("there is no text in the message to edit"));
+        };
+        if text.trim().is_empty() {
+            return Err(ApiError::bad_request("message text is empty"));
+        }
+        if stored.message[key] == text {
+            return Err(ApiError::bad_request("message is not modified"));
+        }
+        let log = self.log_mut(target);
+        let stored = log.messages.get_mut(&message_id).expect("found above");
+        stored.edits.push(stored.message.clone());
+        stored.message[key] = json!(text);
+        let entities = if key == "text" { "entities" } else { "caption_entities" };
+        stored.message.as_object_mut().map(|m| m.remove(entities));
+        stored.message["edit_date"] = json!(now());
+        let message = stored.message.clone();
+        let mut update_id = None;
+        for bot in self.bots_in(target) {
+            let id = self.push_update(bot, "edited_message", message.clone());
+            if bot == bot_id {
+                update_id = id;
+            }
+        }
+        let detail = update_id.map(|id| json!({ "update_id": id }));
+        self.record(bot_id, Some(target.chat_id()), "received_edit", Some(message.clone()), detail);
+        Ok((message, update_id))
+    }
+
     /// A user presses an inline button of `message` (the callback query's `message` as is; the
     /// caller checks it). Queues the callback query for the bot and records a `callback_query`
     /// event; answers the query and its update id.

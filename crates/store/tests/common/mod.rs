@@ -7,7 +7,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use engine::{ChatState, FormProgress, MemoryStore, Outgoing, PendingSend, Scope, StateStore, StoredUpdate};
+use engine::{
+    ChatState, FormProgress, Frame, MemoryStore, Outgoing, PendingSend, Resume, Scope, StateStore, StepsAt,
+    StoredUpdate,
+};
 use serde_json::{Map, Value, json};
 use store::Store;
 
@@ -171,7 +174,17 @@ pub async fn chat_state_round_trips(store: &Store, _url: &str) {
     answers.insert("nul".into(), json!("a\u{0}b"));
     let state = ChatState {
         scene: Some("главная 🏠".into()),
-        stack: vec!["menu".into(), "設定".into()],
+        stack: vec![
+            "menu".into(),
+            Frame {
+                scene: "設定".into(),
+                resume: Some(Resume {
+                    at: StepsAt::FormDone { scene: "адрес".into() },
+                    path: vec![2, 1, 0],
+                    fingerprint: u64::MAX,
+                }),
+            },
+        ],
         form: Some(FormProgress { scene: "profile".into(), field: 3, answers }),
         generation: u64::MAX,
     };
