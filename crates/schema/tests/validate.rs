@@ -400,7 +400,7 @@ fn handler_triggers() {
             "bot.yaml:4:5: error: on[0]: a handler needs a trigger (add one of `command`, `text`, `edited_text`, `callback`, `content`, `inline_query`)",
             "bot.yaml:6:5: error: on[1].text: a handler has one trigger, but this one has `command` and `text` (split it into two handlers)",
             "bot.yaml:9:5: error: on[2].edited_text: a handler has one trigger, but this one has `text` and `edited_text` (split it into two handlers)",
-            "bot.yaml:9:18: error: on[2].edited_text: invalid regular expression: found open group without closing ')'",
+            "bot.yaml:9:18: error: on[2].edited_text: invalid regular expression: unclosed group",
         ],
     );
 }
