@@ -1,6 +1,6 @@
 //! Ferrogram's side of the comparison, as its own process like the peers: what
-//! `ferrogram run FILE --api-url URL --token T --database sqlite://…` does (schema, SQLite store,
-//! engine, long polling), except that the engine's flood limits come from the command line so
+//! `ferrogram run FILE --api-url URL --token T --database URL` does (schema, store on SQLite or
+//! PostgreSQL, engine, long polling), except that the engine's flood limits come from the command line so
 //! they can be scaled like the sandbox's for the bulk scenario (`ferrogram run` keeps
 //! Telegram's). `--bots N` runs N copies of the file under the tokens `<first id + i>:bench`
 //! (the many-bots scenario); with `--webhook-listen ADDR` they receive by webhook on ADDR (the
@@ -23,7 +23,7 @@ struct Args {
     token: String,
     #[arg(long, default_value_t = 1)]
     bots: u64,
-    /// `sqlite://PATH` or `memory`.
+    /// The store: `sqlite://PATH`, `postgres://USER@HOST/DB` or `memory`.
     #[arg(long)]
     database: String,
     /// Messages a second for the whole bot (Telegram: 30).
@@ -46,8 +46,10 @@ async fn main() -> Result<(), String> {
         schema::load(&args.file).map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
     let mut config = engine::EngineConfig::default();
     if args.database != "memory" {
-        let store = store::Store::open(&args.database).await.map_err(|e| e.to_string())?;
-        config.store = Arc::new(store);
+        // As `ferrogram run`: the store keeps the engine's state and the collections' records.
+        let store = Arc::new(store::Store::open(&args.database).await.map_err(|e| e.to_string())?);
+        config.store = store.clone();
+        config.collections = store;
     }
     let burst = |n: u32| n.max(1);
     config.flood.bot = Limit::per_second(args.rate).with_burst(burst(args.rate));
