@@ -158,6 +158,12 @@ pub fn latency_svg(title: &str, series: &[Series]) -> String {
     svg
 }
 
+/// The stateful menu's check of a framework's database: exactly one row per save the bot
+/// confirmed, and no two alike (a bot that drops or doubles writes fails it).
+pub fn rows_match(confirmed: usize, rows: i64, distinct: i64) -> bool {
+    i64::try_from(confirmed).is_ok_and(|c| rows == c) && distinct == rows
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
@@ -182,6 +188,15 @@ mod tests {
         assert_eq!(thousands(1234567.4), "1 234 567");
         assert_eq!(thousands(999.0), "999");
         assert_eq!(thousands(-1000.0), "-1 000");
+    }
+
+    #[test]
+    fn rows_must_match_the_confirmed_saves() {
+        assert!(rows_match(120, 120, 120));
+        assert!(rows_match(0, 0, 0));
+        assert!(!rows_match(120, 119, 119), "a dropped write");
+        assert!(!rows_match(120, 121, 121), "a write the bot never confirmed");
+        assert!(!rows_match(120, 120, 119), "a doubled write");
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Ferrogram's side of the comparison, as its own process like the peers: what
-//! `ferrogram run FILE --api-url URL --token T --database sqlite://…` does (schema, SQLite store,
-//! engine, long polling), except that the engine's flood limits come from the command line so
+//! `ferrogram run FILE --api-url URL --token T --database URL` does (schema, store on SQLite or
+//! PostgreSQL, engine, long polling), except that the engine's flood limits come from the command line so
 //! they can be scaled like the sandbox's for the bulk scenario (`ferrogram run` keeps
 //! Telegram's). `--bots N` runs N copies of the file under the tokens `<first id + i>:bench`
 //! (the many-bots scenario); with `--webhook-listen ADDR` they receive by webhook on ADDR (the
-//! server crate's receiver) instead of long polling. Prints `READY` once every bot is started;
-//! stops on SIGTERM/SIGINT.
+//! server crate's receiver) instead of long polling. Prints `READY` once every bot is started
+//! (with webhooks: once the Bot API server reports every bot's webhook set, as the peers print
+//! it after their setWebhook calls); stops on SIGTERM/SIGINT.
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ struct Args {
     token: String,
     #[arg(long, default_value_t = 1)]
     bots: u64,
-    /// `sqlite://PATH` or `memory`.
+    /// The store: `sqlite://PATH`, `postgres://USER@HOST/DB` or `memory`.
     #[arg(long)]
     database: String,
     /// Messages a second for the whole bot (Telegram: 30).
@@ -46,8 +47,10 @@ async fn main() -> Result<(), String> {
         schema::load(&args.file).map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
     let mut config = engine::EngineConfig::default();
     if args.database != "memory" {
-        let store = store::Store::open(&args.database).await.map_err(|e| e.to_string())?;
-        config.store = Arc::new(store);
+        // As `ferrogram run`: the store keeps the engine's state and the collections' records.
+        let store = Arc::new(store::Store::open(&args.database).await.map_err(|e| e.to_string())?);
+        config.store = store.clone();
+        config.collections = store;
     }
     let burst = |n: u32| n.max(1);
     config.flood.bot = Limit::per_second(args.rate).with_burst(burst(args.rate));
@@ -72,6 +75,9 @@ async fn main() -> Result<(), String> {
         let handle = engine.add_bot_with(file.clone(), &token, &args.api_url, receive).await;
         handles.push(handle.map_err(|e| e.to_string())?);
     }
+    if let Some(addr) = args.webhook_listen {
+        webhooks_set(&args.api_url, first, secret, args.bots, addr).await?;
+    }
     println!("READY");
     let mut term =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
@@ -81,6 +87,42 @@ async fn main() -> Result<(), String> {
     }
     for handle in handles {
         let _ = engine.stop(handle).await;
+    }
+    Ok(())
+}
+
+/// Waits until getWebhookInfo reports each bot's webhook URL: the engine sets webhooks in the
+/// background once a bot has caught up, so `add_bot_with` returning does not mean it is set.
+async fn webhooks_set(
+    api_url: &str,
+    first: u64,
+    secret: &str,
+    bots: u64,
+    addr: std::net::SocketAddr,
+) -> Result<(), String> {
+    let http = reqwest::Client::new();
+    let mut pending: Vec<u64> = (first..first + bots).collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while !pending.is_empty() {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("{} webhooks still not set after 300 s", pending.len()));
+        }
+        let mut still = Vec::new();
+        for id in pending {
+            let expected = format!("http://{addr}{}", server::webhook::path(id));
+            let info = http.get(format!("{api_url}/bot{id}:{secret}/getWebhookInfo")).send().await;
+            let info = match info {
+                Ok(answer) => answer.json::<serde_json::Value>().await.ok(),
+                Err(_) => None,
+            };
+            if info.is_none_or(|v| v["result"]["url"] != expected.as_str()) {
+                still.push(id);
+            }
+        }
+        pending = still;
+        if !pending.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
     Ok(())
 }

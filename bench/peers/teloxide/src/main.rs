@@ -1,10 +1,21 @@
-//! Echo and broadcast bot written with teloxide 0.17, in its idiomatic production setup: the
-//! `Dispatcher` (long polling, updates of one chat in order, chats concurrently) over a bot
-//! wrapped in the `Throttle` adaptor.
+//! The bench's bots written with teloxide 0.17, in its idiomatic production setups. `MODE`
+//! picks the bot:
+//!
+//! - `echo` (default): echo and broadcast; the `Dispatcher` (long polling, updates of one chat
+//!   in order, chats concurrently) over a bot wrapped in the `Throttle` adaptor;
+//! - `menu`: the stateful menu; the same dispatcher, with the dialogue (`Dialogue`) kept in
+//!   Redis (`RedisStorage`, JSON) and the form's row written to PostgreSQL (tokio-postgres
+//!   through a deadpool pool);
+//! - `many`: `BOTS` echo bots in one process, each a webhook listener (`axum_to_router`) with
+//!   its own `Dispatcher`, their routers merged into one axum server on `WEBHOOK_LISTEN`.
 //!
 //! Env: `BOT_TOKEN`, `SANDBOX_URL` (the Bot API server), `RATE` (messages a second for the whole
 //! bot, default 30), `CHAT_RATE` (a second per chat, default 1), `SUB_FIRST`/`SUB_COUNT` (the
-//! chat ids `/broadcast` sends to). Prints `READY` when it starts polling.
+//! chat ids `/broadcast` sends to), `REDIS_URL`, `DATABASE_URL` and `TABLE` (menu), `BOTS` and
+//! `WEBHOOK_LISTEN` (many; the bot ids follow `BOT_TOKEN`'s). Prints `READY` when it receives.
+
+mod many;
+mod menu;
 
 use std::sync::Arc;
 
@@ -24,17 +35,33 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-#[tokio::main]
-async fn main() {
-    let token = std::env::var("BOT_TOKEN").expect("BOT_TOKEN");
-    let url = std::env::var("SANDBOX_URL").expect("SANDBOX_URL");
+fn required(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
+}
+
+/// The bot over the sandbox's URL, wrapped in `Throttle` with the bench's limits.
+fn throttled_bot(token: String) -> B {
+    let url = required("SANDBOX_URL");
     let rate: u32 = env("RATE", 30);
     let chat_rate: u32 = env("CHAT_RATE", 1);
     let mut limits = Limits::default();
     limits.messages_per_sec_overall = rate;
     limits.messages_per_sec_chat = chat_rate;
     limits.messages_per_min_chat = chat_rate.saturating_mul(60);
-    let bot = Bot::new(token).set_api_url(url.parse().expect("SANDBOX_URL")).throttle(limits);
+    Bot::new(token).set_api_url(url.parse().expect("SANDBOX_URL")).throttle(limits)
+}
+
+#[tokio::main]
+async fn main() {
+    match std::env::var("MODE").as_deref().unwrap_or("echo") {
+        "menu" => menu::run(throttled_bot(required("BOT_TOKEN"))).await,
+        "many" => many::run().await,
+        _ => echo().await,
+    }
+}
+
+async fn echo() {
+    let bot = throttled_bot(required("BOT_TOKEN"));
     let cfg = Arc::new(Cfg { first: env("SUB_FIRST", 0), count: env("SUB_COUNT", 0) });
     let handler = Update::filter_message().endpoint(handle);
     println!("READY");
@@ -72,4 +99,3 @@ async fn send_retrying(bot: &B, chat: ChatId, text: &str) -> ResponseResult<()> 
         }
     }
 }
-
