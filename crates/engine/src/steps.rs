@@ -189,9 +189,9 @@ impl<'a> Run<'a> {
         state: ChatState,
     ) -> Result<Run<'a>, EngineError> {
         let vars = &loaded.file.variables;
-        let user = with_defaults(&vars.user, bot.store.load_vars(bot.bot_id, Scope::User(event.user_id)).await?);
-        let chat_vars = with_defaults(&vars.chat, bot.store.load_vars(bot.bot_id, Scope::Chat(event.chat_id)).await?);
-        let bot_vars = with_defaults(&vars.bot, bot.store.load_vars(bot.bot_id, Scope::Bot).await?);
+        let user = scope_vars(bot, &vars.user, Scope::User(event.user_id)).await?;
+        let chat_vars = scope_vars(bot, &vars.chat, Scope::Chat(event.chat_id)).await?;
+        let bot_vars = scope_vars(bot, &vars.bot, Scope::Bot).await?;
         let mut ctx = Map::new();
         ctx.insert("from".into(), event.from.clone());
         ctx.insert("chat".into(), event.chat.clone());
@@ -1155,6 +1155,20 @@ fn chat_id_of(value: &Value) -> Option<i64> {
 
 /// Declared variables with their defaults (or their type's empty value), overlaid with what
 /// is stored.
+/// A scope's variables: the declared ones with their defaults, overlaid with what is stored. A
+/// scope the file declares no variable in is not read: nothing can be written to it, and a
+/// read of one of its variables does not pass the checks (decision 0018).
+async fn scope_vars(
+    bot: &BotContext,
+    declared: &std::collections::BTreeMap<String, schema::Variable>,
+    scope: Scope,
+) -> Result<Map<String, Value>, EngineError> {
+    if declared.is_empty() {
+        return Ok(Map::new());
+    }
+    Ok(with_defaults(declared, bot.store.load_vars(bot.bot_id, scope).await?))
+}
+
 fn with_defaults(
     declared: &std::collections::BTreeMap<String, schema::Variable>,
     stored: Map<String, Value>,

@@ -132,7 +132,10 @@ impl Store {
                     .busy_timeout(options.busy_timeout)
                     .foreign_keys(true);
                 let memory = url.starts_with("sqlite::memory:") || url.contains("mode=memory");
-                let pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
+                // A SQLite connection is a file handle in this process, not a socket that can
+                // break: pinging it on every acquire (sqlx's default) costs a round trip through
+                // its worker thread for each statement run outside a transaction (bench/PROFILE.md).
+                let pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout).test_before_acquire(false);
                 let pool = if memory {
                     // Each connection would get its own empty database: keep exactly one.
                     pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
