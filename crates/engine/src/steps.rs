@@ -1153,8 +1153,6 @@ fn chat_id_of(value: &Value) -> Option<i64> {
     value.as_i64().or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
-/// Declared variables with their defaults (or their type's empty value), overlaid with what
-/// is stored.
 /// A scope's variables: the declared ones with their defaults, overlaid with what is stored. A
 /// scope the file declares no variable in is not read: nothing can be written to it, and a
 /// read of one of its variables does not pass the checks (decision 0018).
@@ -1169,6 +1167,8 @@ async fn scope_vars(
     Ok(with_defaults(declared, bot.store.load_vars(bot.bot_id, scope).await?))
 }
 
+/// Declared variables with their defaults (or their type's empty value), overlaid with what
+/// is stored.
 fn with_defaults(
     declared: &std::collections::BTreeMap<String, schema::Variable>,
     stored: Map<String, Value>,
