@@ -43,14 +43,12 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
         return Err(EngineError::Step("llm: a job has no chat for the answer (add `reply: false`)".into()));
     }
     let today = utc_day(run.bot.clock.now());
-    let mut usages = Vec::with_capacity(llm.limits.len());
     for limit in &llm.limits {
         let used = used_today(&run.var_value(&limit.usage)?, &today);
         if used >= limit.daily_tokens {
             tracing::info!(bot_id = run.bot.bot_id, usage = %limit.usage, used, "llm: daily token limit reached");
             return finish(run, llm, json!({"text": "", "limited": true, "tokens": tokens_value(0, 0, 0)}));
         }
-        usages.push(used);
     }
 
     let memory = match &llm.memory {
@@ -74,7 +72,7 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
     let url = run.render_raw(&llm.url)?;
     let host = reqwest::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_owned));
     let host = host.unwrap_or_else(|| url.clone());
-    let fail = |reason: String| EngineError::Step(format!("llm {host}: {reason}"));
+    let fail = |reason: String| EngineError::Http(format!("llm {host}: {reason}"));
     let mut headers =
         vec![("Accept".to_owned(), if llm.stream { "text/event-stream" } else { "application/json" }.to_owned())];
     if let Some(source) = &llm.key {
@@ -161,9 +159,12 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
         let (p, c) = (estimate_tokens(prompt_chars), estimate_tokens(answer.text.chars().count()));
         (p, c, p + c)
     });
-    for (limit, used) in llm.limits.iter().zip(usages) {
-        let value = json!({"day": today, "tokens": used + total});
-        write_var(run, &limit.usage, &value).await?;
+    for limit in &llm.limits {
+        // Read again once the write is ours: a bot-wide budget is counted by every chat at once
+        // (`before_write` takes the bot's variable lock and reloads its variables).
+        run.before_write(&limit.usage).await?;
+        let used = used_today(&run.var_value(&limit.usage)?, &today);
+        run.set_var(&limit.usage, Some(json!({"day": today, "tokens": used + total}).to_string()))?;
     }
     if let Some(key) = &llm.memory {
         let mut kept = memory;
@@ -171,7 +172,8 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
         kept.push(json!({"role": "assistant", "content": answer.text}));
         let keep = 2 * llm.turns.clamp(1, schema::MAX_LLM_TURNS) as usize;
         let kept = kept.split_off(kept.len().saturating_sub(keep));
-        write_var(run, key, &Value::Array(kept)).await?;
+        run.before_write(key).await?;
+        run.set_var(key, Some(Value::Array(kept).to_string()))?;
     }
     let result = json!({
         "text": answer.text, "model": answer.model, "finish_reason": answer.finish_reason, "limited": false,
@@ -186,11 +188,6 @@ fn finish(run: &mut Run<'_>, llm: &schema::Llm, result: Value) -> Result<(), Eng
     }
     run.set_ctx("result", result);
     Ok(())
-}
-
-async fn write_var(run: &mut Run<'_>, key: &str, value: &Value) -> Result<(), EngineError> {
-    run.before_write(key).await?;
-    run.set_var(key, Some(value.to_string()))
 }
 
 fn tokens_value(prompt: u64, completion: u64, total: u64) -> Value {
