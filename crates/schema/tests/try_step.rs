@@ -1,12 +1,8 @@
 //! The `try` step's checks, with the exact diagnostics `ferrogram validate` prints.
 
-use schema::check_str;
+mod common;
 
-#[track_caller]
-fn assert_diagnostics(source: &str, expected: &[&str]) {
-    let got: Vec<String> = check_str(source, "bot.yaml").diagnostics.iter().map(ToString::to_string).collect();
-    assert_eq!(got, expected, "for:\n{source}");
-}
+use common::assert_diagnostics;
 
 #[test]
 fn a_valid_try_reads_error_in_catch() {
