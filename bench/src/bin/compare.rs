@@ -164,6 +164,7 @@ const TELEGRAM_BOT_RATE: u32 = 30;
 /// Echo: the bots' own limits, far above any load here (teloxide's Throttle sizes its queue by it).
 const UNLIMITED: u32 = 10_000;
 
+#[derive(Clone)]
 struct Ctx {
     args: Args,
     url: String,
@@ -630,18 +631,7 @@ async fn echo(ctx: &Ctx, fw: Fw, users: &[i64]) -> EchoResult {
     let bot_id = ECHO_BOT + fw.index();
     // The bot exists before its process makes its first call, so users can write at once.
     let _ = ctx.http.post(format!("{}/bot{bot_id}:bench/getMe", ctx.url)).send().await;
-    let launch = Launch {
-        fw,
-        mode: Mode::Echo,
-        token: format!("{bot_id}:bench"),
-        api_url: &ctx.url,
-        rate: UNLIMITED,
-        chat_rate: UNLIMITED,
-        subscribers: 0,
-        bots: 1,
-        webhook: None,
-        database: None,
-    };
+    let launch = Launch::new(fw, Mode::Echo, bot_id, &ctx.url);
     let bot = match spawn_bot(ctx, launch).await {
         Ok(bot) => bot,
         Err(error) => {
@@ -649,8 +639,7 @@ async fn echo(ctx: &Ctx, fw: Fw, users: &[i64]) -> EchoResult {
             return result;
         }
     };
-    let ctx =
-        Arc::new(Ctx { args: ctx.args.clone(), url: ctx.url.clone(), http: ctx.http.clone(), work: ctx.work.clone() });
+    let ctx = Arc::new(ctx.clone());
     let waiters: Waiters = Arc::default();
     let router = route_replies(ctx.http.clone(), ctx.url.clone(), bot_id, waiters.clone()).await;
     // First contact: every user writes once (opening the chat), not measured.
@@ -787,26 +776,10 @@ async fn bulk(ctx: &Ctx, fw: Fw, admin: i64, proxy_url: &str, counts: &Arc<proxy
 
     let limits = json!({"enabled": true, "per_bot_per_second": rate, "per_bot_burst": rate});
     let _ = ctx.http.put(format!("{}/sandbox/limits", ctx.url)).json(&limits).send().await;
-    let launch = Launch {
-        fw,
-        mode: Mode::Bulk,
-        token: token.clone(),
-        api_url: proxy_url,
-        rate,
-        chat_rate: 1,
-        subscribers,
-        bots: 1,
-        webhook: None,
-        database: None,
-    };
+    let launch = Launch { rate, chat_rate: 1, subscribers, ..Launch::new(fw, Mode::Bulk, bot_id, proxy_url) };
     let outcome = async {
         let bot = spawn_bot(ctx, launch).await?;
-        let shared = Arc::new(Ctx {
-            args: ctx.args.clone(),
-            url: ctx.url.clone(),
-            http: ctx.http.clone(),
-            work: ctx.work.clone(),
-        });
+        let shared = Arc::new(ctx.clone());
         let waiters: Waiters = Arc::default();
         let router = route_replies(ctx.http.clone(), ctx.url.clone(), bot_id, waiters.clone()).await;
         // The bot is polling once it answers.
@@ -1018,8 +991,7 @@ async fn menu(ctx: &Ctx, fw: Fw, database: Option<&str>, users: &[i64]) -> MenuR
             return result;
         }
     };
-    let ctx =
-        Arc::new(Ctx { args: ctx.args.clone(), url: ctx.url.clone(), http: ctx.http.clone(), work: ctx.work.clone() });
+    let ctx = Arc::new(ctx.clone());
     let waiters: Waiters = Arc::default();
     let router = route_replies(ctx.http.clone(), ctx.url.clone(), bot_id, waiters.clone()).await;
     let load = ctx.args.menu_load.clamp(1, users.len());
