@@ -35,8 +35,7 @@ impl Parsed {
 /// Runs a `feed` step: fetches, parses, and sets `result` (and the `as` name).
 pub async fn step(run: &mut Run<'_>, feed: &schema::Feed) -> Result<(), EngineError> {
     let url = run.render(&feed.url)?;
-    let host = reqwest::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_owned));
-    let host = host.unwrap_or_else(|| url.clone());
+    let host = crate::http::host_or_url(&url);
     let fail = |reason: String| EngineError::Http(format!("feed {host}: {reason}"));
     let accept = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
     let prepared = crate::http::Prepared {

@@ -214,6 +214,12 @@ fn host_of(url: &Url) -> String {
     url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()
 }
 
+/// What a step's messages call the target of `url`: its host, or the URL itself when it has
+/// none (it does not parse).
+pub fn host_or_url(url: &str) -> String {
+    Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| url.to_owned())
+}
+
 /// Replaces the `${NAME}` written in `source` (a header's template) with the environment
 /// variable `NAME` in `rendered` (what the template gave). Only names written in the source are
 /// expanded, so a `${…}` coming from user input reads no secret.
@@ -418,7 +424,7 @@ impl Http {
     }
 
     /// Reads the body (bounded) and makes the step's result.
-    async fn read(&self, mut response: reqwest::Response) -> Result<Value, String> {
+    pub async fn read(&self, mut response: reqwest::Response) -> Result<Value, String> {
         let status = response.status();
         let too_large = || format!("the answer is larger than {} bytes", self.config.max_body);
         if response.content_length().is_some_and(|n| n > self.config.max_body as u64) {

@@ -23,8 +23,6 @@ const MAX_MESSAGE_CHARS: usize = 4096;
 const CURSOR: &str = " ▌";
 /// The placeholder when the step gives none.
 const DEFAULT_PLACEHOLDER: &str = "…";
-/// How much of an error answer is read, to quote its message.
-const MAX_ERROR_BODY: usize = 16 * 1024;
 
 /// What the model answered.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -70,8 +68,7 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
     messages.push(json!({"role": "user", "content": prompt}));
 
     let url = run.render_raw(&llm.url)?;
-    let host = reqwest::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_owned));
-    let host = host.unwrap_or_else(|| url.clone());
+    let host = crate::http::host_or_url(&url);
     let fail = |reason: String| EngineError::Http(format!("llm {host}: {reason}"));
     let mut headers =
         vec![("Accept".to_owned(), if llm.stream { "text/event-stream" } else { "application/json" }.to_owned())];
@@ -237,40 +234,25 @@ async fn read_answer(
 ) -> Result<Answer, String> {
     let status = response.status();
     let max_body = run.bot.http.max_body();
-    let content_type = response
+    let streamed = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|t| t.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+        .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/event-stream"));
+    if !status.is_success() || !streamed {
+        // An error, or a whole completion: read (bounded) as the `http` step reads.
+        let read = run.bot.http.read(response).await?;
+        let body = read["text"].as_str().unwrap_or_default();
+        let parsed = serde_json::from_str::<Value>(body);
+        if !status.is_success() {
+            let message = parsed.as_ref().ok().and_then(|v| v.pointer("/error/message")).and_then(Value::as_str);
+            let detail = message.map_or_else(|| body.chars().take(200).collect(), str::to_owned);
+            return Err(format!("answered {status}: {detail}"));
+        }
+        return completion(&parsed.map_err(|e| format!("the answer is not JSON: {e}"))?);
+    }
     let read_chunk = |e: reqwest::Error| format!("reading the answer: {e}");
-    if !status.is_success() {
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(read_chunk)? {
-            body.extend_from_slice(&chunk);
-            if body.len() >= MAX_ERROR_BODY {
-                break;
-            }
-        }
-        let detail = serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
-        return Err(format!("answered {status}: {detail}"));
-    }
     let mut bytes = 0usize;
-    if !content_type.starts_with("text/event-stream") {
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(read_chunk)? {
-            bytes += chunk.len();
-            if bytes > max_body {
-                return Err(format!("the answer is larger than {max_body} bytes"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let value: Value = serde_json::from_slice(&body).map_err(|e| format!("the answer is not JSON: {e}"))?;
-        return completion(&value);
-    }
     let interval = run.bot.llm_edit_interval;
     let mut events = EventStream::default();
     let mut answer = Answer::default();

@@ -951,10 +951,8 @@ impl<'a> Run<'a> {
     async fn http(&mut self, request: &'a schema::HttpRequest) -> Result<Value, EngineError> {
         let method = request.method.as_str();
         let url = self.render_raw(&request.url)?;
-        let host = reqwest::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_owned));
-        let fail = |reason: String| {
-            EngineError::Http(format!("http {method} {}: {reason}", host.as_deref().unwrap_or(url.as_str())))
-        };
+        let host = crate::http::host_or_url(&url);
+        let fail = |reason: String| EngineError::Http(format!("http {method} {host}: {reason}"));
         let mut headers = Vec::with_capacity(request.headers.len());
         for (name, source) in &request.headers {
             let rendered = self.render_raw(source)?;
@@ -981,7 +979,7 @@ impl<'a> Run<'a> {
         let started = tokio::time::Instant::now();
         let result = self.bot.http.call(prepared).await.map_err(fail)?;
         tracing::debug!(
-            bot_id = self.bot.bot_id, method, host = host.as_deref().unwrap_or_default(),
+            bot_id = self.bot.bot_id, method, %host,
             status = %result["status"], elapsed = ?started.elapsed(), "http step answered"
         );
         Ok(result)
