@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the third-party bot libraries of the conformance suite:
 #   Python: conformance/.venv from requirements.txt (+ constraints.txt)
-#   JS:     conformance/js/node_modules from package-lock.json (npm ci)
+#   JS:     conformance/js/node_modules from package-lock.json (npm ci), with playwright-core
+#           for the web chat's browser test
+#   Chromium for that test: Debian's package, when it is missing and this runs as root with
+#           apt-get (elsewhere the test says it is skipped; CHROMIUM=/path picks another browser)
 # Idempotent: each half is skipped when a stamp says the same lock was already installed and
 # the libraries still load. Called by .ci/run; run it by hand after changing a pin.
 # Env: PYTHON (default python3) picks the interpreter the venv is made from.
@@ -45,13 +48,27 @@ js_stamp="$js/node_modules/.ferrogram-stamp"
 js_want="$(hash_of "$js/package.json" "$js/package-lock.json") $(node --version)"
 
 if [[ -f "$js_stamp" && "$(cat "$js_stamp")" == "$js_want" ]] \
-    && [[ -f "$js/node_modules/grammy/package.json" && -f "$js/node_modules/telegraf/package.json" && -f "$js/node_modules/telegram-test-api/package.json" ]]; then
+    && [[ -f "$js/node_modules/grammy/package.json" && -f "$js/node_modules/telegraf/package.json" && -f "$js/node_modules/telegram-test-api/package.json" \
+    && -f "$js/node_modules/playwright-core/package.json" ]]; then
     say "js libraries up to date"
 else
     say "installing js libraries into $js/node_modules"
     (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
     (cd "$js" && node -e 'import("grammy").then(() => import("telegraf"))')
     printf '%s\n' "$js_want" > "$js_stamp"
+fi
+
+# ---- Chromium ---------------------------------------------------------------------------------
+if [[ -n "${CHROMIUM:-}" ]] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then
+    say "chromium present"
+elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    say "installing chromium (Debian package)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends chromium >/dev/null \
+        || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; } \
+        || die "apt-get install chromium failed"
+else
+    say "no chromium and no root apt-get: the web chat's browser test will be skipped"
 fi
 
 say "ok"

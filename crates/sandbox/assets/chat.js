@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 const S = {
   bots: [], users: [], groups: [], bot: null, user: null, chat: null,
   entries: new Map(), els: new Map(), // message_id -> {message, from_bot, edited, deleted, markup} / element
-  ctrl: null, last: 0, votes: new Map(), localFiles: new Map(),
+  ctrl: null, last: 0, votes: new Map(), votesAsked: new Set(), localFiles: new Map(),
   cbSeen: new Set(), forceReply: null, typingTimer: 0,
 };
 
@@ -423,6 +423,7 @@ function entityNode(e, s) {
 function renderPoll(m) {
   const p = m.poll;
   const voted = S.votes.get(`${S.user?.id}:${p.id}`);
+  if (!voted && !p.is_closed) learnVote(m);
   const results = !!voted || p.is_closed;
   const total = p.total_voter_count || 0;
   const picked = new Set();
@@ -451,6 +452,19 @@ function renderPoll(m) {
   }
   box.append(h('div', { class: 'poll-total' }, `${total} ${total === 1 ? 'vote' : 'votes'}`));
   return box;
+}
+
+// After a reload or in another tab the page has not seen the user vote: ask the sandbox once.
+async function learnVote(m) {
+  const key = `${S.user?.id}:${m.poll.id}`;
+  if (S.votesAsked.has(key)) return;
+  S.votesAsked.add(key);
+  const r = await api('GET', `/sandbox/polls/${encodeURIComponent(m.poll.id)}`).catch(() => null);
+  const ids = r?.votes?.[S.user?.id];
+  if (!ids?.length) return;
+  S.votes.set(key, ids);
+  const x = S.entries.get(m.message_id);
+  if (x) upsert({ ...x, message: { ...x.message, poll: r.poll } }, false);
 }
 
 async function vote(m, ids) {

@@ -69,6 +69,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/events", get(events))
         .route("/callbacks/{id}", get(callback_answer))
         .route("/inline_queries/{id}", get(inline_answer))
+        .route("/polls/{poll_id}", get(poll_state))
         .route("/files/{file_id}", get(file))
 }
 
@@ -591,6 +592,18 @@ async fn callback_answer(AppState(app): AppState<Arc<App>>, Path(id): Path<Strin
         crate::world::objects::merge(&mut answer, given);
     }
     Ok(Json(answer))
+}
+
+/// A poll as it stands and who chose what (user side: anonymous polls too, so the web chat
+/// shows a user their own vote).
+async fn poll_state(AppState(app): AppState<Arc<App>>, Path(poll_id): Path<String>) -> Answer {
+    let (poll, votes) = app
+        .world
+        .with(|s| s.polls.get(&poll_id).map(|r| (r.poll.clone(), r.votes.clone())))
+        .ok_or_else(|| ControlError(StatusCode::NOT_FOUND, format!("poll {poll_id} not found")))?;
+    let votes: serde_json::Map<String, Value> =
+        votes.into_iter().map(|(user, ids)| (user.to_string(), json!(ids))).collect();
+    Ok(Json(json!({"poll": poll, "votes": votes})))
 }
 
 async fn inline_answer(AppState(app): AppState<Arc<App>>, Path(id): Path<String>) -> Answer {

@@ -33,6 +33,7 @@ async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Respon
     let (body, mime) = match name.as_str() {
         "chat.js" => (include_str!("../assets/chat.js"), "text/javascript; charset=utf-8"),
         "chat.css" => (include_str!("../assets/chat.css"), "text/css; charset=utf-8"),
+        "icon.svg" => (include_str!("../assets/icon.svg"), "image/svg+xml"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-cache")], body).into_response()

@@ -984,6 +984,15 @@ async fn quizzes_and_anonymous_polls() {
     let updates = env.updates(json!({})).await;
     assert!(updates.iter().all(|u| u.get("poll_answer").is_none()));
     assert_eq!(updates.iter().find_map(|u| u.get("poll")).unwrap()["total_voter_count"], 1);
+    let state = env.get(&format!("/polls/{poll_id}")).await;
+    assert_eq!(state["votes"], json!({ ann.to_string(): [1] }), "the user side sees who chose what: {state}");
+    assert_eq!(state["poll"]["options"][1]["voter_count"], 1);
+    let (status, _) = env
+        .post_fail("/act/poll_answer", json!({ "bot_id": BOT, "user_id": ann, "poll_id": "nope", "option_ids": [0] }))
+        .await;
+    assert_eq!(status, 400);
+    let missing = env.http.get(format!("{}/sandbox/polls/nope", env.url)).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
 }
 
 #[tokio::test]

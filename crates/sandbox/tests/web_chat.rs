@@ -1,0 +1,209 @@
+//! The web chat page in a real browser: `conformance/js/web_chat_user.mjs` drives Chromium
+//! (through playwright-core) as the user, while this test plays the bot over the Bot API. The
+//! script checks what the page shows; this test checks what the page's clicks and uploads made
+//! the bot receive.
+//!
+//! Needs Chromium (`apt-get install chromium`, or `CHROMIUM=/path`), node and playwright-core
+//! (`conformance/install.sh` installs both). Without them the test prints a `SKIPPED web chat`
+//! line and passes, unless `FERROGRAM_REQUIRE_CONFORMANCE=1` is set, as in CI.
+
+mod common;
+
+use common::{Env, guard};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const TOKEN: &str = "3001:web-chat";
+const BOT_ID: i64 = 3001;
+/// A 3×2 PNG that browsers decode (common's `PNG` has a valid header only): the user uploads it.
+const PHOTO: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x03\0\0\0\x02\x08\x06\0\0\0\x9dtf\x1a\0\0\0\x11IDATx\xdac8\xa1\xa1\xf1\x1f\x86\x19\x909\0\xa1-\x0c\x8bBiU\xa8\0\0\0\0IEND\xaeB`\x82";
+/// The whole browser session; only turns a hang into a failure.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
+
+fn repo_dir() -> PathBuf {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir.parent().and_then(Path::parent).unwrap_or(crate_dir).to_path_buf()
+}
+
+/// The browser to drive: `$CHROMIUM`, else Debian's or another distribution's Chromium.
+fn chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// Why the browser test cannot run here, if it cannot.
+fn missing(js: &Path) -> Option<String> {
+    if chromium().is_none() {
+        return Some("no Chromium (apt-get install chromium, or set CHROMIUM)".into());
+    }
+    if !js.join("node_modules/playwright-core/package.json").exists() {
+        return Some(format!("{}/node_modules/playwright-core is missing", js.display()));
+    }
+    let node = std::process::Command::new("node").arg("--version").stdout(Stdio::null()).status();
+    match node {
+        Ok(s) if s.success() => None,
+        _ => Some("node does not run".into()),
+    }
+}
+
+/// The bot: answers each of the script's steps the way a real bot would, and keeps every update
+/// it received for the checks at the end.
+async fn play_bot(env: Arc<Env>, received: Arc<Mutex<Vec<Value>>>) {
+    let mut offset = 0;
+    let mut poll_options: Vec<String> = Vec::new();
+    loop {
+        let updates = env.call(TOKEN, "getUpdates", json!({ "offset": offset, "timeout": 20 })).await;
+        for update in updates.as_array().expect("an array") {
+            offset = update["update_id"].as_i64().expect("update_id") + 1;
+            received.lock().unwrap().push(update.clone());
+            if let Some(query) = update.get("callback_query") {
+                assert_eq!(query["data"], "edit");
+                env.call(TOKEN, "answerCallbackQuery", json!({ "callback_query_id": query["id"], "text": "Done" }))
+                    .await;
+                let message = &query["message"];
+                let edit = json!({
+                    "chat_id": message["chat"]["id"], "message_id": message["message_id"], "text": "Edited by the bot"
+                });
+                env.call(TOKEN, "editMessageText", edit).await;
+                continue;
+            }
+            if let Some(answer) = update.get("poll_answer") {
+                let chosen = answer["option_ids"][0].as_u64().expect("an option") as usize;
+                let chat = answer["user"]["id"].clone();
+                let text = format!("You voted {}", poll_options[chosen]);
+                env.call(TOKEN, "sendMessage", json!({ "chat_id": chat, "text": text })).await;
+                continue;
+            }
+            let message = &update["message"];
+            let chat = message["chat"]["id"].clone();
+            let send = |params: Value| {
+                let env = env.clone();
+                let mut params = params;
+                params["chat_id"] = chat.clone();
+                async move { env.call(TOKEN, "sendMessage", params).await }
+            };
+            if let Some(photos) = message["photo"].as_array() {
+                let big = photos.last().expect("a size");
+                let caption = format!("Your photo is {}×{}", big["width"], big["height"]);
+                let back = json!({ "chat_id": chat, "photo": big["file_id"], "caption": caption });
+                env.call(TOKEN, "sendPhoto", back).await;
+                continue;
+            }
+            if let Some(at) = message.get("location") {
+                send(json!({ "text": format!("You are at {}, {}", at["latitude"], at["longitude"]) })).await;
+                continue;
+            }
+            match message["text"].as_str().unwrap_or_default() {
+                "hello" => {
+                    let name = message["from"]["first_name"].as_str().unwrap_or_default();
+                    let keyboard = json!({ "inline_keyboard": [
+                        [{ "text": "Edit me", "callback_data": "edit" }],
+                        [{ "text": "Docs", "url": "https://core.telegram.org/bots/api" }],
+                    ]});
+                    let text = format!("<b>Hi</b> {name}, press a button");
+                    send(json!({ "text": text, "parse_mode": "HTML", "reply_markup": keyboard })).await;
+                }
+                "busy" => {
+                    env.call(TOKEN, "sendChatAction", json!({ "chat_id": chat, "action": "upload_photo" })).await;
+                }
+                "/keyboard" => {
+                    let keyboard =
+                        json!({ "keyboard": [[{ "text": "Red" }, { "text": "Blue" }]], "resize_keyboard": true });
+                    send(json!({ "text": "Pick a colour", "reply_markup": keyboard })).await;
+                }
+                "Blue" => {
+                    send(json!({ "text": "You chose Blue", "reply_markup": { "remove_keyboard": true } })).await;
+                }
+                "poll" => {
+                    poll_options = vec!["Tea".into(), "Coffee".into()];
+                    let options: Vec<Value> = poll_options.iter().map(|o| json!({ "text": o })).collect();
+                    let poll = json!({ "chat_id": chat, "question": "Tea or coffee?", "options": options, "is_anonymous": false });
+                    env.call(TOKEN, "sendPoll", poll).await;
+                }
+                "dice" => {
+                    let dice = env.call(TOKEN, "sendDice", json!({ "chat_id": chat })).await;
+                    send(json!({ "text": format!("rolled {}", dice["dice"]["value"]) })).await;
+                }
+                "delete" => {
+                    let gone = send(json!({ "text": "short-lived" })).await;
+                    env.call(TOKEN, "deleteMessage", json!({ "chat_id": chat, "message_id": gone["message_id"] }))
+                        .await;
+                    send(json!({ "text": "Deleted it" })).await;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_chats_with_a_bot_in_the_web_chat_page() {
+    let js = repo_dir().join("conformance/js");
+    if let Some(why) = missing(&js) {
+        if std::env::var("FERROGRAM_REQUIRE_CONFORMANCE").is_ok_and(|v| v == "1") {
+            panic!("web chat: {why} (FERROGRAM_REQUIRE_CONFORMANCE=1; run conformance/install.sh)");
+        }
+        eprintln!("\nSKIPPED web chat: {why} (run .ci/run or conformance/install.sh)\n");
+        return;
+    }
+
+    let env = Arc::new(Env::start().await);
+    env.post("/bots", json!({ "token": TOKEN, "first_name": "Web Chat Bot" })).await;
+    let user = env.user("Zoë").await;
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let bot = tokio::spawn(play_bot(env.clone(), received.clone()));
+
+    // Kept after the run: what the page looked like at the end (or when a step failed).
+    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-chat.png");
+    let script = tokio::process::Command::new("node")
+        .arg("web_chat_user.mjs")
+        .current_dir(&js)
+        .env("SANDBOX_URL", env.url.trim_end_matches('/'))
+        .env("BOT_ID", BOT_ID.to_string())
+        .env("USER_ID", user.to_string())
+        .env("CHROMIUM", chromium().expect("checked above"))
+        .env("PHOTO_HEX", PHOTO.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        .env("SCREENSHOT", &screenshot)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = match tokio::time::timeout(SCRIPT_TIMEOUT, script).await {
+        Ok(output) => output.expect("node runs"),
+        Err(_) => panic!("the browser script did not finish within {SCRIPT_TIMEOUT:?}"),
+    };
+    let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    if bot.is_finished() {
+        panic!("the bot stopped early: {:?}\n{log}", guard("the bot", bot).await);
+    }
+    assert!(output.status.success(), "the browser script failed (screenshot: {}):\n{log}", screenshot.display());
+    assert!(log.contains("PASSED"), "{log}");
+    bot.abort();
+
+    // What the page's clicks and uploads sent, as the bot received it.
+    let received = received.lock().unwrap().clone();
+    let texts: Vec<&str> = received.iter().filter_map(|u| u["message"]["text"].as_str()).collect();
+    assert_eq!(texts, ["hello", "busy", "/keyboard", "Blue", "poll", "dice", "delete"]);
+    let command = received.iter().find(|u| u["message"]["text"] == "/keyboard").unwrap();
+    assert_eq!(command["message"]["entities"][0]["type"], "bot_command", "the page sends /keyboard as a command");
+    let press = received.iter().find_map(|u| u.get("callback_query")).expect("a callback query");
+    assert_eq!(press["from"]["first_name"], "Zoë");
+    let photo = received.iter().find(|u| u["message"]["photo"].is_array()).expect("a photo");
+    assert_eq!(photo["message"]["caption"], "my picture", "the text typed before the upload is the caption");
+    let file = &photo["message"]["photo"][0];
+    assert_eq!((file["width"].as_u64(), file["height"].as_u64()), (Some(3), Some(2)));
+    let stored = env.http.get(format!("{}/sandbox/files/{}", env.url, file["file_id"].as_str().unwrap())).send().await;
+    assert_eq!(stored.unwrap().bytes().await.unwrap().as_ref(), PHOTO, "the uploaded bytes are stored unchanged");
+    let vote = received.iter().find_map(|u| u.get("poll_answer")).expect("a poll answer");
+    assert_eq!(vote["option_ids"], json!([1]));
+    assert_eq!(vote["user"]["id"], user);
+    let at = received.iter().find_map(|u| u["message"].get("location")).expect("a location");
+    assert_eq!((at["latitude"].as_f64(), at["longitude"].as_f64()), (Some(48.8584), Some(2.2945)));
+}
