@@ -133,6 +133,30 @@ try {
     check(await poll.locator('.poll-opt:not([disabled])').count() === 0, 'a poll the user voted in shows results, not buttons');
   });
 
+  await step('create a group from the sidebar', async () => {
+    await page.fill('#group-title', 'Tea club');
+    await page.click('#group-form button');
+    await page.locator('#head-title', { hasText: 'Tea club' }).waitFor();
+    await page.locator('#head-status', { hasText: 'group · 2 members' }).waitFor();
+    await page.locator('#chat-list .chat-name', { hasText: 'Tea club' }).waitFor();
+  });
+
+  await step('a new user joins the group and writes in it', async () => {
+    await page.fill('#user-name', 'Bob');
+    await page.click('#user-form button');
+    await page.locator('#user-select option:checked', { hasText: 'Bob' }).waitFor({ state: 'attached' });
+    await page.locator('#chat-list .chat-item', { hasText: 'Tea club' }).locator('.chat-sub', { hasText: 'not a member' }).waitFor();
+    await page.locator('#chat-list .chat-item', { hasText: 'Tea club' }).click();
+    await page.locator('#join-bar').waitFor();
+    check(await page.locator('#composer').isHidden(), 'a non-member cannot write');
+    await page.click('#join-btn');
+    await messages.locator('.row.service', { hasText: 'Bob joined the group' }).waitFor();
+    await page.locator('#head-status', { hasText: 'group · 3 members' }).waitFor();
+    await say('hello');
+    const reply = botRow('Hi Bob');
+    await reply.locator('.sender', { hasText: 'Web Chat Bot' }).waitFor();
+  });
+
   await step('the page logged no errors', async () => {
     check(problems.length === 0, problems.join('\n'));
   });

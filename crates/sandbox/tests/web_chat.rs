@@ -190,7 +190,14 @@ async fn a_user_chats_with_a_bot_in_the_web_chat_page() {
     // What the page's clicks and uploads sent, as the bot received it.
     let received = received.lock().unwrap().clone();
     let texts: Vec<&str> = received.iter().filter_map(|u| u["message"]["text"].as_str()).collect();
-    assert_eq!(texts, ["hello", "busy", "/keyboard", "Blue", "poll", "dice", "delete"]);
+    assert_eq!(texts, ["hello", "busy", "/keyboard", "Blue", "poll", "dice", "delete", "hello"]);
+    let group_hello = received.iter().rev().find(|u| u["message"]["text"] == "hello").unwrap();
+    assert_eq!(group_hello["message"]["chat"]["title"], "Tea club", "the second hello was written in the group");
+    assert_eq!(group_hello["message"]["from"]["first_name"], "Bob");
+    let added = received.iter().find_map(|u| u.get("my_chat_member")).expect("the bot was added to the group");
+    assert_eq!(added["chat"]["title"], "Tea club");
+    let joined = received.iter().find_map(|u| u["message"].get("new_chat_members")).expect("Bob's join");
+    assert_eq!(joined[0]["first_name"], "Bob");
     let command = received.iter().find(|u| u["message"]["text"] == "/keyboard").unwrap();
     assert_eq!(command["message"]["entities"][0]["type"], "bot_command", "the page sends /keyboard as a command");
     let press = received.iter().find_map(|u| u.get("callback_query")).expect("a callback query");
