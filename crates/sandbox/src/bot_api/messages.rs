@@ -475,10 +475,11 @@ pub fn delete_message(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value
 
 pub fn delete_messages(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
     let target = s.target_for_bot(bot_id, &p.chat_id()?)?;
-    let ids = p.value("message_ids").and_then(Value::as_array).ok_or_else(|| match p.value("message_ids") {
-        None => ApiError::bad_request("message identifiers are not specified"),
-        Some(_) => ApiError::bad_request("expected an Array of message identifiers"),
-    })?;
+    let ids = match p.value("message_ids") {
+        None => return Err(ApiError::bad_request("message identifiers are not specified")),
+        Some(Value::Array(ids)) => ids,
+        Some(_) => return Err(ApiError::bad_request("expected an Array of message identifiers")),
+    };
     if ids.is_empty() || ids.len() > 100 {
         return Err(ApiError::bad_request("too many message identifiers specified"));
     }
