@@ -151,7 +151,8 @@ fn entities(text: &str, given: Option<&Value>) -> Vec<Value> {
     let length = crate::markup::utf16_len(text) as i64;
     let fits = |e: &Value| {
         let (offset, len) = (e["offset"].as_i64().unwrap_or(-1), e["length"].as_i64().unwrap_or(0));
-        e["type"].is_string() && offset >= 0 && len > 0 && offset + len <= length
+        let end = offset.checked_add(len);
+        e["type"].is_string() && offset >= 0 && len > 0 && end.is_some_and(|end| end <= length)
     };
     match given.and_then(Value::as_array) {
         Some(list) if !list.is_empty() && list.iter().all(fits) => list.clone(),

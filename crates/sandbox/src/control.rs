@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::flood::{Fault, Limits};
 use crate::params::Upload;
 use crate::world::objects::{group_chat_json, user_json};
-use crate::world::{InlineQueryRec, Sender, State, Target, UserRec, random_id};
+use crate::world::{Sender, State, Target, UserRec, random_id};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AppState};
 use axum::http::StatusCode;
@@ -464,6 +464,7 @@ fn poll_answer(s: &mut State, actor: &Actor, fields: &Value) -> Result<Value, Co
     let options: Vec<i64> = serde_json::from_value(field(fields, "option_ids")?.clone())
         .map_err(|_| bad("option_ids must be a list of numbers"))?;
     let user = user_json(s.user(actor.user_id)?);
+    s.close_due_polls();
     let record = s.polls.get_mut(&poll_id).ok_or_else(|| bad(format!("poll {poll_id} not found")))?;
     let poll = &mut record.poll;
     let count = poll["options"].as_array().map_or(0, Vec::len) as i64;
@@ -520,7 +521,7 @@ fn inline_query(s: &mut State, actor: &Actor, fields: &Value) -> Result<Value, C
         "offset": fields.get("offset").and_then(Value::as_str).unwrap_or_default(),
         "chat_type": "sender",
     });
-    s.inline_queries.insert(id, InlineQueryRec { bot_id: actor.bot_id, answer: None });
+    s.add_inline_query(id, actor.bot_id);
     let update_id = s.push_update(actor.bot_id, "inline_query", query.clone());
     Ok(json!({"update_id": update_id, "inline_query": query}))
 }
@@ -599,7 +600,10 @@ async fn callback_answer(AppState(app): AppState<Arc<App>>, Path(id): Path<Strin
 async fn poll_state(AppState(app): AppState<Arc<App>>, Path(poll_id): Path<String>) -> Answer {
     let (poll, votes) = app
         .world
-        .with(|s| s.polls.get(&poll_id).map(|r| (r.poll.clone(), r.votes.clone())))
+        .with(|s| {
+            s.close_due_polls();
+            s.polls.get(&poll_id).map(|r| (r.poll.clone(), r.votes.clone()))
+        })
         .ok_or_else(|| ControlError(StatusCode::NOT_FOUND, format!("poll {poll_id} not found")))?;
     let votes: serde_json::Map<String, Value> =
         votes.into_iter().map(|(user, ids)| (user.to_string(), json!(ids))).collect();

@@ -37,6 +37,8 @@ pub struct Config {
     /// The first delay before a failed webhook delivery is retried; it doubles each time.
     pub webhook_retry_base: Duration,
     pub webhook_timeout: Duration,
+    /// How long a callback or inline query can be answered ("query is too old" after it).
+    pub query_expiry: Duration,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             limits: flood::Limits::default(),
             webhook_retry_base: Duration::from_secs(1),
             webhook_timeout: Duration::from_secs(10),
+            query_expiry: world::default_query_expiry(),
         }
     }
 }
@@ -87,6 +90,7 @@ impl Sandbox {
         // The command line wins over what a state file remembers.
         state.strict = config.strict;
         state.limits = config.limits.clone();
+        state.query_expiry = config.query_expiry;
         let listener = TcpListener::bind(config.addr).await.map_err(|e| StartError::Bind(config.addr, e))?;
         let addr = listener.local_addr().map_err(|e| StartError::Bind(config.addr, e))?;
         let app = Arc::new(App { world: World::new(state), http: http_client(), config });

@@ -7,6 +7,7 @@ use crate::spec::{Method, Spec};
 use crate::{bot_api, control};
 use axum::Router;
 use axum::body::Body;
+use axum::extract::multipart::MultipartError;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -109,16 +110,11 @@ async fn read_params(method: Option<&Method>, request: Request) -> ApiResult<Par
         let mut multipart = Multipart::from_request(request, &())
             .await
             .map_err(|e| ApiError::bad_request(format!("can't parse multipart form: {e}")))?;
-        while let Some(field) = multipart
-            .next_field()
-            .await
-            .map_err(|e| ApiError::bad_request(format!("can't parse multipart form: {e}")))?
-        {
+        while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(e, "parse"))? {
             let name = field.name().unwrap_or_default().to_string();
             let file_name = field.file_name().map(str::to_string);
             let mime_type = field.content_type().map(str::to_string);
-            let bytes =
-                field.bytes().await.map_err(|e| ApiError::bad_request(format!("can't read multipart form: {e}")))?;
+            let bytes = field.bytes().await.map_err(|e| multipart_error(e, "read"))?;
             match file_name {
                 Some(file_name) => params.insert_upload(name, Upload { file_name: Some(file_name), mime_type, bytes }),
                 None => params.insert(method, name, Value::String(String::from_utf8_lossy(&bytes).into_owned()))?,
@@ -126,9 +122,7 @@ async fn read_params(method: Option<&Method>, request: Request) -> ApiResult<Par
         }
         return Ok(params);
     }
-    let body = axum::body::to_bytes(request.into_body(), MAX_BODY)
-        .await
-        .map_err(|_| ApiError::new(413, "Request Entity Too Large"))?;
+    let body = axum::body::to_bytes(request.into_body(), MAX_BODY).await.map_err(|_| too_large())?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(params);
     }
@@ -144,6 +138,19 @@ async fn read_params(method: Option<&Method>, request: Request) -> ApiResult<Par
         }
     }
     Ok(params)
+}
+
+/// A body over [`MAX_BODY`], as the official server answers it.
+fn too_large() -> ApiError {
+    ApiError::new(413, "Request Entity Too Large")
+}
+
+/// A broken multipart form is a bad request; one over the size limit is too large, as any body.
+fn multipart_error(error: MultipartError, doing: &str) -> ApiError {
+    match error.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+        _ => ApiError::bad_request(format!("can't {doing} multipart form: {error}")),
+    }
 }
 
 /// Decodes `%3A` and friends in a request path (some clients escape the token's colon).

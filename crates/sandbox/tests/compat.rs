@@ -380,6 +380,33 @@ async fn errors() {
     assert_eq!((status, answer["message"].as_str()), (StatusCode::BAD_REQUEST, Some("chatId is required")));
 }
 
+/// Entities the client gives are kept when they fit the text (offsets in UTF-16 units) and
+/// replaced by the detected ones otherwise, an overflowing `offset + length` too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_entities_are_kept_only_when_they_fit() {
+    let h = start().await;
+    let token = "4247:compat-entities";
+    let client = Client::new(token);
+    let mut offset = 0;
+    let mut body = client.message("😀 bold");
+    body["entities"] = json!([{"offset": 3, "length": 4, "type": "bold"}]);
+    h.user("/sendMessage", body).await;
+    let update = only(h.bot_updates(token, &mut offset).await, "the message");
+    assert_eq!(update["message"]["entities"], json!([{"offset": 3, "length": 4, "type": "bold"}]));
+
+    for (entity_offset, length) in [(i64::MAX, 1), (1, i64::MAX), (8, 5)] {
+        let mut body = client.message("/start now");
+        body["entities"] = json!([{"offset": entity_offset, "length": length, "type": "bold"}]);
+        h.user("/sendMessage", body).await;
+        let update = only(h.bot_updates(token, &mut offset).await, "the message");
+        assert_eq!(
+            update["message"]["entities"],
+            json!([{"offset": 0, "length": 6, "type": "bot_command"}]),
+            "{entity_offset}+{length} does not fit: the detected entities instead"
+        );
+    }
+}
+
 // ---- the package's own TelegramClient ------------------------------------------------------
 
 /// Writes past the test harness's capture, so a skipped run is visible in every `cargo test`.

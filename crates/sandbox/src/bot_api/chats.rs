@@ -38,7 +38,9 @@ pub fn answer_callback_query(s: &mut State, bot_id: i64, p: &Params) -> ApiResul
     let id =
         p.require_str("callback_query_id", "query is too old and response timeout expired or query ID is invalid")?;
     let invalid = || ApiError::bad_request("query is too old and response timeout expired or query ID is invalid");
-    let query = s.callbacks.get_mut(id).filter(|q| q.bot_id == bot_id && q.answer.is_none()).ok_or_else(invalid)?;
+    let expired = s.callbacks.get(id).is_none_or(|q| s.query_expired(q.created));
+    let query =
+        s.callbacks.get_mut(id).filter(|q| q.bot_id == bot_id && q.answer.is_none() && !expired).ok_or_else(invalid)?;
     let mut answer = json!({ "show_alert": p.bool("show_alert") });
     for optional in ["text", "url", "cache_time"] {
         if let Some(v) = p.value(optional) {
@@ -75,8 +77,12 @@ pub fn answer_inline_query(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<
         }
     }
     let invalid = || ApiError::bad_request("query is too old and response timeout expired or query ID is invalid");
-    let query =
-        s.inline_queries.get_mut(id).filter(|q| q.bot_id == bot_id && q.answer.is_none()).ok_or_else(invalid)?;
+    let expired = s.inline_queries.get(id).is_none_or(|q| s.query_expired(q.created));
+    let query = s
+        .inline_queries
+        .get_mut(id)
+        .filter(|q| q.bot_id == bot_id && q.answer.is_none() && !expired)
+        .ok_or_else(invalid)?;
     let mut answer = json!({ "results": results });
     for optional in ["next_offset", "cache_time", "is_personal", "button"] {
         if let Some(v) = p.value(optional) {

@@ -1,70 +1,81 @@
 //! Files: uploads, file_ids, URLs, media messages, media groups and getFile.
 
-use super::messages::{admit, send_to};
+use super::messages::{admit, replied_message, send_to};
 use super::text;
 use crate::App;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Params, Upload};
 use crate::world::{Sender, State, StoredFile};
+use bytes::BytesMut;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 
 /// What Telegram lets a bot upload, and the largest file it takes.
 const PHOTO_MAX_BYTES: usize = 10 << 20;
 const FILE_MAX_BYTES: usize = 50 << 20;
+/// What Telegram downloads from an HTTP URL a bot gives: 5 MB for photos, 20 MB otherwise.
+const URL_PHOTO_MAX_BYTES: usize = 5 << 20;
+const URL_FILE_MAX_BYTES: usize = 20 << 20;
 /// getFile serves files up to 20 MB.
 const DOWNLOAD_MAX_BYTES: usize = 20 << 20;
 const URL_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A kind of media message: the method's file parameter and the Message field it fills.
+/// A kind of media message: the method's file parameter, the Message field it fills, where
+/// its files are kept and TDLib's name for such a file (in type-mismatch errors).
 struct Kind {
     field: &'static str,
     folder: &'static str,
+    type_name: &'static str,
 }
 
-fn kind_of(method: &str) -> Option<Kind> {
-    let (field, folder) = match method {
-        "sendPhoto" => ("photo", "photos"),
-        "sendDocument" => ("document", "documents"),
-        "sendAudio" => ("audio", "music"),
-        "sendVideo" => ("video", "videos"),
-        "sendVoice" => ("voice", "voice"),
-        "sendAnimation" => ("animation", "animations"),
-        "sendVideoNote" => ("video_note", "video_notes"),
-        "sendSticker" => ("sticker", "stickers"),
-        _ => return None,
-    };
-    Some(Kind { field, folder })
+static KINDS: [(&str, Kind); 8] = [
+    ("sendPhoto", Kind { field: "photo", folder: "photos", type_name: "Photo" }),
+    ("sendDocument", Kind { field: "document", folder: "documents", type_name: "Document" }),
+    ("sendAudio", Kind { field: "audio", folder: "music", type_name: "Audio" }),
+    ("sendVideo", Kind { field: "video", folder: "videos", type_name: "Video" }),
+    ("sendVoice", Kind { field: "voice", folder: "voice", type_name: "VoiceNote" }),
+    ("sendAnimation", Kind { field: "animation", folder: "animations", type_name: "Animation" }),
+    ("sendVideoNote", Kind { field: "video_note", folder: "video_notes", type_name: "VideoNote" }),
+    ("sendSticker", Kind { field: "sticker", folder: "stickers", type_name: "Sticker" }),
+];
+
+fn kind_of(method: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|(name, _)| *name == method).map(|(_, kind)| kind)
 }
 
-fn kind_of_input_media(kind: &str) -> Option<Kind> {
-    match kind {
-        "photo" => kind_of("sendPhoto"),
-        "video" => kind_of("sendVideo"),
-        "document" => kind_of("sendDocument"),
-        "audio" => kind_of("sendAudio"),
-        "animation" => kind_of("sendAnimation"),
-        _ => None,
-    }
+fn kind_of_field(field: &str) -> Option<&'static Kind> {
+    KINDS.iter().map(|(_, kind)| kind).find(|kind| kind.field == field)
 }
+
+/// The kinds an album may hold (InputMediaPhoto, …Video, …Audio, …Document).
+const ALBUM_KINDS: [&str; 4] = ["photo", "video", "audio", "document"];
 
 /// Downloads the files a call names by HTTP URL, before the world is locked, as Telegram
-/// would. Each becomes an upload named `url:<the url>`.
-pub async fn fetch_remote_files(app: &App, params: &mut Params) -> ApiResult<()> {
-    let mut urls: Vec<String> = Vec::new();
+/// would. Each becomes an upload named `url:<the url>`. The chat is checked first: a call
+/// that cannot be sent downloads nothing.
+pub async fn fetch_remote_files(app: &App, bot_id: i64, params: &mut Params) -> ApiResult<()> {
+    let is_url = |v: &str| v.starts_with("http://") || v.starts_with("https://");
+    let max_bytes = |field: &str| if field == "photo" { URL_PHOTO_MAX_BYTES } else { URL_FILE_MAX_BYTES };
+    let mut urls: Vec<(String, usize)> = Vec::new();
     for (name, value) in params.values() {
-        let is_url = |v: &str| v.starts_with("http://") || v.starts_with("https://");
         match value {
-            Value::String(v) if is_url(v) && is_file_field(name) => urls.push(v.clone()),
-            Value::Array(items) if name == "media" => {
-                urls.extend(items.iter().filter_map(|m| m["media"].as_str()).filter(|v| is_url(v)).map(str::to_string))
-            }
+            Value::String(v) if is_url(v) && is_file_field(name) => urls.push((v.clone(), max_bytes(name))),
+            Value::Array(items) if name == "media" => urls.extend(items.iter().filter_map(|item| {
+                let url = item["media"].as_str().filter(|v| is_url(v))?;
+                Some((url.to_string(), max_bytes(item["type"].as_str().unwrap_or_default())))
+            })),
             _ => {}
         }
     }
-    for url in urls {
-        let upload =
-            fetch(&app.http, &url).await.map_err(|_| ApiError::bad_request("failed to get HTTP URL content"))?;
+    if urls.is_empty() {
+        return Ok(());
+    }
+    let chat = params.chat_id()?;
+    app.world.with(|s| s.target_for_bot(bot_id, &chat))?;
+    for (url, max_bytes) in urls {
+        let upload = fetch(&app.http, &url, max_bytes)
+            .await
+            .ok_or_else(|| ApiError::bad_request("failed to get HTTP URL content"))?;
         params.insert_upload(format!("url:{url}"), upload);
     }
     Ok(())
@@ -74,12 +85,22 @@ fn is_file_field(name: &str) -> bool {
     ["photo", "document", "audio", "video", "voice", "animation", "video_note", "sticker", "thumbnail"].contains(&name)
 }
 
-async fn fetch(http: &reqwest::Client, url: &str) -> Result<Upload, reqwest::Error> {
-    let response = http.get(url).timeout(URL_FETCH_TIMEOUT).send().await?.error_for_status()?;
+/// Reads a URL's body as it streams in, giving up past `max_bytes` (or on any failure).
+async fn fetch(http: &reqwest::Client, url: &str, max_bytes: usize) -> Option<Upload> {
+    let mut response = http.get(url).timeout(URL_FETCH_TIMEOUT).send().await.ok()?.error_for_status().ok()?;
+    if response.content_length().is_some_and(|length| length > max_bytes as u64) {
+        return None;
+    }
     let mime_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
     let file_name = url.rsplit('/').next().filter(|n| !n.is_empty() && n.contains('.')).map(str::to_string);
-    let bytes = response.bytes().await?;
-    Ok(Upload { file_name, mime_type, bytes })
+    let mut bytes = BytesMut::new();
+    while let Some(chunk) = response.chunk().await.ok()? {
+        if bytes.len() + chunk.len() > max_bytes {
+            return None;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Some(Upload { file_name, mime_type, bytes: bytes.freeze() })
 }
 
 /// A file a call refers to: its id, and whether the call stored it (so a failed call can
@@ -97,11 +118,12 @@ fn resolve_file(s: &mut State, p: &Params, kind: &Kind, value: Option<&Value>, f
         Some(v) if v.starts_with("attach://") => p.upload(&v["attach://".len()..]),
         Some(v) if v.starts_with("http://") || v.starts_with("https://") => p.upload(&format!("url:{v}")),
         Some(file_id) => {
-            return if s.files.contains_key(file_id) {
-                Ok(Resolved { file_id: file_id.to_string(), created: false })
-            } else {
-                Err(ApiError::bad_request("wrong file identifier/HTTP URL specified"))
-            };
+            let file = s
+                .files
+                .get(file_id)
+                .ok_or_else(|| ApiError::bad_request("wrong file identifier/HTTP URL specified"))?;
+            check_file_type(kind, file)?;
+            return Ok(Resolved { file_id: file_id.to_string(), created: false });
         }
     };
     let upload = upload
@@ -113,6 +135,9 @@ fn resolve_file(s: &mut State, p: &Params, kind: &Kind, value: Option<&Value>, f
     if upload.bytes.len() > limit {
         return Err(ApiError::bad_request("file is too big"));
     }
+    if kind.field == "photo" && !is_image(&upload.bytes) {
+        return Err(ApiError::bad_request("IMAGE_PROCESS_FAILED"));
+    }
     let name = upload.file_name.clone().filter(|n| !n.is_empty());
     let mime = upload
         .mime_type
@@ -120,6 +145,23 @@ fn resolve_file(s: &mut State, p: &Params, kind: &Kind, value: Option<&Value>, f
         .filter(|m| m != "application/octet-stream")
         .or_else(|| name.as_deref().and_then(mime_for));
     Ok(Resolved { file_id: s.store_file(kind.folder, name, mime, upload.bytes.to_vec()), created: true })
+}
+
+/// A photo's file_id can be sent only as a photo, and any other file's not as a photo: TDLib
+/// keeps photos and documents (audio, video… included) in separate classes of files.
+fn check_file_type(kind: &Kind, file: &StoredFile) -> ApiResult<()> {
+    let folder = file.file_path.split('/').next().unwrap_or_default();
+    let stored = KINDS.iter().map(|(_, k)| k).find(|k| k.folder == folder).map_or("Document", |k| k.type_name);
+    if (kind.field == "photo") != (folder == "photos") {
+        return Err(ApiError::bad_request(format!("can't use file of type {stored} as {}", kind.type_name)));
+    }
+    Ok(())
+}
+
+/// Whether bytes are an image Telegram can make a photo of (JPEG, PNG, GIF, WebP, BMP).
+fn is_image(bytes: &[u8]) -> bool {
+    let webp = bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP";
+    image_size(bytes).is_some() || webp || bytes.starts_with(b"BM")
 }
 
 /// Forgets the files a failed call stored.
@@ -234,9 +276,9 @@ pub fn send_file(s: &mut State, bot_id: i64, method: &str, p: &Params) -> ApiRes
     let kind = kind_of(method).expect("dispatched only for media methods");
     let target = s.target_for_bot(bot_id, &p.chat_id()?)?;
     let caption = text::caption(p)?;
-    let file = resolve_file(s, p, &kind, p.value(kind.field), kind.field)?;
+    let file = resolve_file(s, p, kind, p.value(kind.field), kind.field)?;
     let mut content = Map::new();
-    content.insert(kind.field.into(), media_value(&kind, &file.file_id, &s.files[&file.file_id], p.values()));
+    content.insert(kind.field.into(), media_value(kind, &file.file_id, &s.files[&file.file_id], p.values()));
     if let Some(caption) = caption.filter(|_| kind.field != "sticker" && kind.field != "video_note") {
         caption.write_to(&mut content, "caption", "caption_entities");
     }
@@ -246,34 +288,33 @@ pub fn send_file(s: &mut State, bot_id: i64, method: &str, p: &Params) -> ApiRes
     send_to(s, bot_id, target, p, content).inspect_err(|_| forget(s, [file]))
 }
 
-/// Sends 2–10 photos, videos, documents or audios as one album.
+/// Sends 2–10 photos and videos, or audios, or documents as one album.
 pub fn send_media_group(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
     let target = s.target_for_bot(bot_id, &p.chat_id()?)?;
-    let items = p
-        .value("media")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::bad_request("expected an Array of InputMedia"))?;
-    if !(2..=10).contains(&items.len()) {
-        return Err(ApiError::bad_request("wrong number of media specified: must be from 2 to 10"));
+    let items = match p.value("media") {
+        None => return Err(ApiError::bad_request("parameter \"media\" is required")),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(ApiError::bad_request("expected an Array of InputMedia")),
+    };
+    match items.len() {
+        0 => return Err(ApiError::bad_request("there are no messages to send")),
+        11.. => return Err(ApiError::bad_request("too many messages to send as an album")),
+        // Telegram's server sends a lone item as a plain message; the documented range is 2–10.
+        1 => return Err(ApiError::bad_request("wrong number of media specified: must be from 2 to 10")),
+        _ => {}
     }
-    let kinds = items
-        .iter()
-        .map(|item| {
-            item["type"]
-                .as_str()
-                .and_then(kind_of_input_media)
-                .ok_or_else(|| ApiError::bad_request("can't parse InputMedia: unsupported media type"))
-        })
-        .collect::<ApiResult<Vec<_>>>()?;
-    let separate = |field: &str| kinds.iter().any(|k| k.field == field) && kinds.iter().any(|k| k.field != field);
-    if separate("document") || separate("audio") {
-        return Err(ApiError::bad_request("documents and audios can't be mixed with other media types"));
+    let kinds = items.iter().map(album_kind).collect::<ApiResult<Vec<_>>>()?;
+    for field in ["document", "audio"] {
+        if kinds.iter().any(|k| k.field == field) && kinds.iter().any(|k| k.field != field) {
+            return Err(ApiError::bad_request(format!("{field} can't be mixed with other media types")));
+        }
     }
+    let replied = replied_message(s, target, p)?;
     let mut contents = Vec::with_capacity(items.len());
     let mut files = Vec::with_capacity(items.len());
     let mut resolve_all = |s: &mut State| -> ApiResult<()> {
         for (item, kind) in items.iter().zip(&kinds) {
-            let caption = text::format(
+            let caption = text::caption_of(
                 item["caption"].as_str().unwrap_or_default(),
                 item["parse_mode"].as_str(),
                 item.get("caption_entities"),
@@ -282,8 +323,11 @@ pub fn send_media_group(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Val
             let extra = item.as_object().cloned().unwrap_or_default();
             let mut content = Map::new();
             content.insert(kind.field.into(), media_value(kind, &file.file_id, &s.files[&file.file_id], &extra));
-            if !caption.text.is_empty() {
+            if let Some(caption) = caption {
                 caption.write_to(&mut content, "caption", "caption_entities");
+            }
+            if let Some(replied) = &replied {
+                content.insert("reply_to_message".into(), replied.clone());
             }
             files.push(file);
             contents.push(content);
@@ -306,6 +350,24 @@ pub fn send_media_group(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Val
     Ok(Value::Array(messages))
 }
 
+/// The kind of one album item: a photo, video, audio or document that names its file.
+fn album_kind(item: &Value) -> ApiResult<&'static Kind> {
+    let kind = item["type"].as_str().unwrap_or_default();
+    if kind == "animation" {
+        return Err(ApiError::bad_request(
+            "can't parse InputMedia: type \"animation\" can't be used in sendMediaGroup",
+        ));
+    }
+    let kind = Some(kind)
+        .filter(|k| ALBUM_KINDS.contains(k))
+        .and_then(kind_of_field)
+        .ok_or_else(|| ApiError::bad_request("can't parse InputMedia: unsupported media type"))?;
+    if item["media"].as_str().is_none_or(str::is_empty) {
+        return Err(ApiError::bad_request("can't parse InputMedia: media not found"));
+    }
+    Ok(kind)
+}
+
 pub fn get_file(s: &mut State, p: &Params) -> ApiResult<Value> {
     let file_id = p.require_str("file_id", "file_id not specified")?;
     let file = s
@@ -322,10 +384,10 @@ pub fn get_file(s: &mut State, p: &Params) -> ApiResult<Value> {
 
 /// The Message field for a photo or document a user sends (the control API's uploads).
 pub fn user_media(s: &mut State, field: &str, upload: Upload) -> ApiResult<Value> {
-    let kind = kind_of_input_media(field).ok_or_else(|| ApiError::bad_request(format!("unsupported media {field}")))?;
+    let kind = kind_of_field(field).ok_or_else(|| ApiError::bad_request(format!("unsupported media {field}")))?;
     let mime = upload.mime_type.or_else(|| upload.file_name.as_deref().and_then(mime_for));
     let file_id = s.store_file(kind.folder, upload.file_name, mime, upload.bytes.to_vec());
-    Ok(media_value(&kind, &file_id, &s.files[&file_id], &Map::new()))
+    Ok(media_value(kind, &file_id, &s.files[&file_id], &Map::new()))
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ pub(super) fn admit(s: &mut State, bot_id: i64, target: Target) -> ApiResult<()>
 }
 
 /// The message a send replies to, from `reply_parameters` or the older `reply_to_message_id`.
-fn replied_message(s: &State, target: Target, p: &Params) -> ApiResult<Option<Value>> {
+pub(super) fn replied_message(s: &State, target: Target, p: &Params) -> ApiResult<Option<Value>> {
     let (message_id, lenient) = match p.value("reply_parameters") {
         Some(Value::Object(rp)) => {
             (rp.get("message_id").and_then(Value::as_i64), rp.get("allow_sending_without_reply") == Some(&json!(true)))
@@ -104,7 +104,10 @@ pub fn copy_message(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> 
     }
     let mut content = content_of(&source);
     content.remove("reply_markup");
-    if let Some(caption) = text::caption(p)? {
+    // A new caption replaces a media message's; Telegram ignores it for a text, poll, dice…
+    if has_caption_media(&content)
+        && let Some(caption) = text::caption(p)?
+    {
         content.remove("caption_entities");
         caption.write_to(&mut content, "caption", "caption_entities");
     }
@@ -204,17 +207,20 @@ pub fn send_poll(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
             poll[optional] = v.clone();
         }
     }
+    // A poll open for a period closes at a date, which Telegram's Poll shows too.
+    if let Some(period) = p.i64("open_period") {
+        poll["close_date"] = json!(now().saturating_add(period));
+    }
     post_poll(s, bot_id, p, poll, Map::new())
 }
 
 /// Sends a poll message and registers the poll so users can vote in it.
 fn post_poll(s: &mut State, bot_id: i64, p: &Params, poll: Value, mut content: Map<String, Value>) -> ApiResult<Value> {
-    let poll_id = poll["id"].as_str().unwrap_or_default().to_string();
     content.insert("poll".into(), poll.clone());
     let message = send(s, bot_id, p, content)?;
     let chat_id = message["chat"]["id"].as_i64().unwrap_or_default();
     let message_id = message["message_id"].as_i64().unwrap_or_default();
-    s.polls.insert(poll_id, PollRec { poll, bot_id, chat_id, message_id, votes: Default::default() });
+    s.add_poll(PollRec { poll, bot_id, chat_id, message_id, votes: Default::default() });
     Ok(message)
 }
 
@@ -243,7 +249,10 @@ fn poll_options(p: &Params) -> ApiResult<Vec<String>> {
     if options.len() > MAX_POLL_OPTIONS {
         return Err(ApiError::bad_request("poll can't have more than 12 options"));
     }
-    if options.iter().any(|o| o.trim().is_empty() || o.chars().count() > 100) {
+    if options.iter().any(|o| o.trim().is_empty()) {
+        return Err(ApiError::bad_request("poll options must be non-empty"));
+    }
+    if options.iter().any(|o| o.chars().count() > 100) {
         return Err(ApiError::bad_request("poll options length must not exceed 100"));
     }
     Ok(options)
@@ -292,6 +301,8 @@ pub fn stop_poll(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
             message["reply_markup"] = inline.clone();
         }
     });
+    // Bots get updates of the polls they sent, a stopped one too.
+    s.push_update(bot_id, "poll", poll.clone());
     Ok(poll)
 }
 
@@ -375,9 +386,16 @@ pub fn edit_text(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
     edit.apply(s, bot_id, target, message_id, &current)
 }
 
+/// The kinds of media a message can carry a caption with.
+const CAPTIONED_MEDIA: [&str; 6] = ["photo", "video", "animation", "audio", "document", "voice"];
+
+fn has_caption_media(content: &Map<String, Value>) -> bool {
+    CAPTIONED_MEDIA.iter().any(|kind| content.contains_key(*kind))
+}
+
 pub fn edit_caption(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
     let (target, message_id, current) = editable(s, bot_id, p)?;
-    if current.get("text").is_some() {
+    if !current.as_object().is_some_and(has_caption_media) {
         return Err(ApiError::bad_request("there is no caption in the message to edit"));
     }
     let edit = Edit {
@@ -457,10 +475,11 @@ pub fn delete_message(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value
 
 pub fn delete_messages(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
     let target = s.target_for_bot(bot_id, &p.chat_id()?)?;
-    let ids = p
-        .value("message_ids")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::bad_request("message identifiers are not specified"))?;
+    let ids = match p.value("message_ids") {
+        None => return Err(ApiError::bad_request("message identifiers are not specified")),
+        Some(Value::Array(ids)) => ids,
+        Some(_) => return Err(ApiError::bad_request("expected an Array of message identifiers")),
+    };
     if ids.is_empty() || ids.len() > 100 {
         return Err(ApiError::bad_request("too many message identifiers specified"));
     }

@@ -21,7 +21,11 @@ pub async fn call(app: &Arc<App>, token: &str, method: &str, mut params: Params)
     let bot_id = app.world.with(|s| s.bot_for_token(token))?;
     let method = Spec::get().method(method).ok_or_else(ApiError::method_not_found)?;
     let name = method.name.as_str();
-    let fault = app.world.with(|s| s.bots.get_mut(&bot_id).and_then(|bot| bot.runtime.faults.take(name)));
+    let fault = app.world.with(|s| {
+        // Polls past their close_date close before the bot can see them.
+        s.close_due_polls();
+        s.bots.get_mut(&bot_id).and_then(|bot| bot.runtime.faults.take(name))
+    });
     if let Some(fault) = fault {
         if let Some(delay) = fault.delay {
             tokio::time::sleep(delay).await;
@@ -35,7 +39,7 @@ pub async fn call(app: &Arc<App>, token: &str, method: &str, mut params: Params)
         "setWebhook" => updates::set_webhook(app, bot_id, &params),
         "deleteWebhook" => updates::delete_webhook(app, bot_id, &params),
         _ => {
-            media::fetch_remote_files(app, &mut params).await?;
+            media::fetch_remote_files(app, bot_id, &mut params).await?;
             app.world.with(|s| dispatch(s, bot_id, name, &params))
         }
     }

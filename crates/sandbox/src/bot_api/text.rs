@@ -45,8 +45,15 @@ pub fn message_text(p: &Params) -> ApiResult<Formatted> {
 
 /// The optional caption of a media message.
 pub fn caption(p: &Params) -> ApiResult<Option<Formatted>> {
-    let Some(text) = p.str("caption").filter(|c| !c.is_empty()) else { return Ok(None) };
-    let formatted = format(text, p.str("parse_mode"), p.value("caption_entities"))?;
+    caption_of(p.str("caption").unwrap_or_default(), p.str("parse_mode"), p.value("caption_entities"))
+}
+
+/// A caption from its parts (a call's parameters or an album item's fields); none if empty.
+pub fn caption_of(text: &str, parse_mode: Option<&str>, entities: Option<&Value>) -> ApiResult<Option<Formatted>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let formatted = format(text, parse_mode, entities)?;
     if formatted.text.chars().count() > MAX_CAPTION {
         return Err(ApiError::bad_request("message caption is too long"));
     }
@@ -78,7 +85,9 @@ fn check_entities(list: &[Value], text: &str) -> ApiResult<()> {
         else {
             return Err(ApiError::bad_request("can't parse MessageEntity: wrong entity"));
         };
-        if kind.is_empty() || offset < 0 || len <= 0 || offset + len > length {
+        // Both numbers come from the client: an overflowing end is out of bounds too.
+        let fits = offset.checked_add(len).is_some_and(|end| end <= length);
+        if kind.is_empty() || offset < 0 || len <= 0 || !fits {
             return Err(ApiError::bad_request("can't parse MessageEntity: entity is out of text bounds"));
         }
     }
@@ -109,10 +118,13 @@ impl Markup {
     }
 }
 
+/// The reply markup of a call; an inline keyboard without buttons is no keyboard, as in
+/// Telegram (and how an edit removes one).
 pub fn reply_markup(p: &Params) -> ApiResult<Option<Markup>> {
-    match p.value("reply_markup") {
-        None => Ok(None),
-        Some(value) => check_markup(value).map(Some),
+    let Some(value) = p.value("reply_markup") else { return Ok(None) };
+    match check_markup(value)? {
+        Markup::Inline(keyboard) if keyboard["inline_keyboard"].as_array().is_some_and(Vec::is_empty) => Ok(None),
+        markup => Ok(Some(markup)),
     }
 }
 
@@ -125,8 +137,10 @@ pub fn check_markup(value: &Value) -> ApiResult<Markup> {
         for button in rows.iter().flatten() {
             check_inline_button(button)?;
         }
+        // Telegram drops empty rows.
         let rows: Vec<Value> = rows
             .into_iter()
+            .filter(|row| !row.is_empty())
             .map(|row| row.into_iter().map(|b| documented_fields("InlineKeyboardButton", b)).collect())
             .collect();
         return Ok(Markup::Inline(json!({ "inline_keyboard": rows })));
@@ -297,5 +311,7 @@ mod tests {
         assert!(format("hello", None, Some(&json!([{"type": "bold", "offset": 0, "length": 5}]))).is_ok());
         let out = format("hello", None, Some(&json!([{"type": "bold", "offset": 3, "length": 5}])));
         assert!(out.unwrap_err().description.contains("out of text bounds"));
+        let huge = json!([{"type": "bold", "offset": i64::MAX, "length": 1}]);
+        assert!(format("hello", None, Some(&huge)).unwrap_err().description.contains("out of text bounds"));
     }
 }

@@ -2,6 +2,9 @@
 //! One lock guards it all; every operation is short and never awaits while holding it.
 
 pub mod objects;
+mod polls;
+mod queries;
+pub use queries::default_expiry as default_query_expiry;
 
 use crate::error::{ApiError, ApiResult};
 use crate::flood::{Faults, FloodState, Limits};
@@ -9,7 +12,8 @@ use crate::params::ChatRef;
 use objects::{bot_user_json, group_chat_json, now, private_chat_json, user_json};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// Events kept for the control API's readers; older ones are dropped first.
@@ -180,12 +184,17 @@ pub struct CallbackRec {
     #[serde(default)]
     pub message_id: Option<i64>,
     pub answer: Option<Value>,
+    /// When the user pressed the button (Unix time): the query expires after `query_expiry`.
+    #[serde(default = "now")]
+    pub created: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InlineQueryRec {
     pub bot_id: i64,
     pub answer: Option<Value>,
+    #[serde(default = "now")]
+    pub created: i64,
 }
 
 /// Something a bot did, as the control API reports it.
@@ -230,6 +239,12 @@ pub struct State {
     pub polls: HashMap<String, PollRec>,
     pub callbacks: HashMap<String, CallbackRec>,
     pub inline_queries: HashMap<String, InlineQueryRec>,
+    /// Open polls with a `close_date`, by that date: they close once it has passed.
+    #[serde(default)]
+    pub poll_deadlines: BTreeSet<(i64, String)>,
+    /// How long a callback or inline query can be answered; older ones are forgotten.
+    #[serde(skip, default = "default_query_expiry")]
+    pub query_expiry: Duration,
     pub events: VecDeque<Event>,
     pub last_seq: u64,
     pub next_user_id: i64,
@@ -251,6 +266,8 @@ impl Default for State {
             polls: HashMap::new(),
             callbacks: HashMap::new(),
             inline_queries: HashMap::new(),
+            poll_deadlines: BTreeSet::new(),
+            query_expiry: default_query_expiry(),
             events: VecDeque::new(),
             last_seq: 0,
             next_user_id: 1_000_001,
@@ -632,7 +649,8 @@ impl State {
             query["data"] = json!(data);
         }
         let (chat_id, message_id) = (Some(target.chat_id()), message["message_id"].as_i64());
-        self.callbacks.insert(id, CallbackRec { bot_id, chat_id, message_id, answer: None });
+        self.prune_queries();
+        self.callbacks.insert(id, CallbackRec { bot_id, chat_id, message_id, answer: None, created: now() });
         let update_id = self.push_update(bot_id, "callback_query", query.clone());
         let detail = json!({"update_id": update_id, "callback_query": query, "date": now()});
         self.record(bot_id, Some(target.chat_id()), "callback_query", None, Some(detail));
