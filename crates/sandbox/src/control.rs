@@ -157,6 +157,9 @@ fn group_kind() -> String {
 
 async fn create_group(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer {
     let new: NewGroup = body(&bytes)?;
+    if new.username.is_some() && new.kind != "supergroup" {
+        return Err(bad("only a supergroup can have a username (a basic group is never public)"));
+    }
     let chat = app.world.with(|s| {
         let id = s.create_group(&new.title, &new.kind, &new.members, &new.bots)?;
         let group = s.groups.get_mut(&id).expect("just created");

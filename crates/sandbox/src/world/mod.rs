@@ -400,6 +400,16 @@ impl State {
 
     /// Resolves the chat a bot writes to, with Telegram's errors.
     pub fn target_for_bot(&self, bot_id: i64, chat: &ChatRef) -> ApiResult<Target> {
+        self.resolve_for_bot(bot_id, chat, true)
+    }
+
+    /// Resolves a chat a bot only reads (getChat, getChatMember…): a user who never wrote to
+    /// the bot is a chat it does not know, not one it may not write to.
+    pub fn chat_for_bot(&self, bot_id: i64, chat: &ChatRef) -> ApiResult<Target> {
+        self.resolve_for_bot(bot_id, chat, false)
+    }
+
+    fn resolve_for_bot(&self, bot_id: i64, chat: &ChatRef, send: bool) -> ApiResult<Target> {
         let id = match chat {
             ChatRef::Id(id) => *id,
             ChatRef::Username(name) => self.id_for_username(name).ok_or_else(ApiError::chat_not_found)?,
@@ -416,8 +426,10 @@ impl State {
             let bot = self.bot(bot_id)?;
             return if bot.private.contains_key(&id) {
                 Ok(Target::Private { bot_id, user_id: id })
-            } else {
+            } else if send {
                 Err(ApiError::forbidden("bot can't initiate conversation with a user"))
+            } else {
+                Err(ApiError::chat_not_found())
             };
         }
         Err(ApiError::chat_not_found())
@@ -444,12 +456,13 @@ impl State {
         }
     }
 
+    /// The public chat an `@username` names. Only supergroups (and channels, which the sandbox
+    /// has not) are public: a user's username is not a chat id, as in Telegram.
     fn id_for_username(&self, name: &str) -> Option<i64> {
-        let name = name.to_ascii_lowercase();
-        let user = self.users.values().find(|u| u.username.as_deref().is_some_and(|n| n.to_ascii_lowercase() == name));
-        let group =
-            self.groups.values().find(|g| g.username.as_deref().is_some_and(|n| n.to_ascii_lowercase() == name));
-        user.map(|u| u.id).or(group.map(|g| g.id))
+        self.groups
+            .values()
+            .find(|g| g.kind == "supergroup" && g.username.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            .map(|g| g.id)
     }
 
     pub fn log(&self, target: Target) -> Option<&ChatLog> {

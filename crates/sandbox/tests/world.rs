@@ -1,0 +1,83 @@
+//! The sandbox's world seen from outside: how chats resolve, how refused control calls change
+//! nothing, the flood limits' settings, the state file (saved while running, versioned, readable
+//! when older) and the events API (sequence across resets, kind filter, `seq` of each action).
+//!
+//! Nothing sleeps and hopes: tests wait on the events long poll or on the state file's saves,
+//! each under a guard timeout.
+
+mod common;
+
+use common::{BOT, Env, TOKEN, guard, no_limits};
+use sandbox::{Config, Sandbox, StartError};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A user who has started a private chat with the default bot.
+async fn started_user(env: &Env, name: &str) -> i64 {
+    let user = env.user(name).await;
+    env.act("command", user, json!({ "command": "start" })).await;
+    user
+}
+
+/// A control API call with any method that must fail: its status and error text.
+async fn control_fail(env: &Env, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, String) {
+    let mut request = env.http.request(method, format!("{}/sandbox{path}", env.url));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("an answer");
+    let status = response.status();
+    let body: Value = response.json().await.expect("JSON");
+    assert!(!status.is_success(), "{path} should fail: {body}");
+    assert_eq!(body["ok"], false);
+    (status.as_u16(), body["error"].as_str().unwrap_or_default().to_string())
+}
+
+/// A path in the temporary folder no other test uses.
+fn temp_path(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    std::env::temp_dir().join(format!("ferrogram-world-{name}-{}-{nanos}.json", std::process::id()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolving chats
+
+#[tokio::test]
+async fn only_a_public_supergroups_username_is_a_chat_id() {
+    let env = Env::start().await;
+    let ann = env.post("/users", json!({ "first_name": "Ann", "username": "ann_user" })).await["id"].as_i64().unwrap();
+    env.act("command", ann, json!({ "command": "start" })).await;
+    let err = env.bot_fail("sendMessage", json!({ "chat_id": "@ann_user", "text": "hi" })).await;
+    assert_eq!(err, (400, "Bad Request: chat not found".into()), "a user's username does not name a chat");
+    let err = env.bot_fail("getChat", json!({ "chat_id": "@ann_user" })).await;
+    assert_eq!(err, (400, "Bad Request: chat not found".into()));
+
+    let body =
+        json!({ "title": "Public", "type": "supergroup", "members": [ann], "bots": [BOT], "username": "PubChat" });
+    let group = env.post("/groups", body).await["id"].as_i64().unwrap();
+    let sent = env.bot("sendMessage", json!({ "chat_id": "@pubchat", "text": "hello all" })).await;
+    assert_eq!(sent["chat"]["id"], group, "usernames match in any letter case");
+
+    let basic = json!({ "title": "Basic", "type": "group", "members": [ann], "username": "basic_chat" });
+    let (status, error) = env.post_fail("/groups", basic).await;
+    assert_eq!(status, 400);
+    assert!(error.contains("only a supergroup can have a username"), "{error}");
+}
+
+#[tokio::test]
+async fn reading_a_user_who_never_wrote_is_chat_not_found_and_writing_is_forbidden() {
+    let env = Env::start().await;
+    let stranger = env.user("Stranger").await;
+    let not_found = (400, "Bad Request: chat not found".to_string());
+    assert_eq!(env.bot_fail("getChat", json!({ "chat_id": stranger })).await, not_found);
+    let member = json!({ "chat_id": stranger, "user_id": stranger });
+    assert_eq!(env.bot_fail("getChatMember", member.clone()).await, not_found);
+    assert_eq!(env.bot_fail("getChatMemberCount", json!({ "chat_id": stranger })).await, not_found);
+    let forbidden = (403, "Forbidden: bot can't initiate conversation with a user".to_string());
+    assert_eq!(env.bot_fail("sendMessage", json!({ "chat_id": stranger, "text": "hi" })).await, forbidden);
+
+    env.act("command", stranger, json!({ "command": "start" })).await;
+    assert_eq!(env.bot("getChat", json!({ "chat_id": stranger })).await["id"], stranger);
+    assert_eq!(env.bot("getChatMember", member).await["status"], "member");
+}
