@@ -216,16 +216,15 @@ fn membership(app: &App, chat_id: i64, bytes: &Bytes, join: bool) -> Answer {
         };
         let group =
             s.groups.get_mut(&chat_id).ok_or_else(|| ApiError::bad_request(format!("chat {chat_id} not found")))?;
-        let status = if join { "member" } else { "left" };
-        let was = group.members.insert(id, status.to_string());
-        let old_status = was.clone().unwrap_or_else(|| "left".into());
-        if join && matches!(was.as_deref(), Some("member" | "administrator" | "creator")) {
-            group.members.insert(id, was.unwrap_or_default());
+        let was = group.members.get(&id).map(String::as_str);
+        if join && matches!(was, Some("member" | "administrator" | "creator")) {
             return Err(ApiError::bad_request("already a member"));
         }
-        if !join && !matches!(was.as_deref(), Some("member" | "administrator" | "creator" | "restricted")) {
+        if !join && !matches!(was, Some("member" | "administrator" | "creator" | "restricted")) {
             return Err(ApiError::bad_request("not a member"));
         }
+        let status = if join { "member" } else { "left" };
+        let old_status = group.members.insert(id, status.to_string()).unwrap_or_else(|| "left".into());
         let target = Target::Group { chat_id };
         let content = if join {
             json!({"new_chat_members": [member_json], "new_chat_member": member_json})

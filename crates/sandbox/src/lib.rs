@@ -76,10 +76,13 @@ pub enum StartError {
     Bind(SocketAddr, std::io::Error),
     #[error("{0}")]
     State(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }
 
 impl Sandbox {
     pub async fn start(config: Config) -> Result<Sandbox, StartError> {
+        config.limits.validate().map_err(|e| StartError::Config(format!("flood limits: {e}")))?;
         let mut state = match &config.state_file {
             Some(path) => persist::load(path).map_err(StartError::State)?,
             None => State::default(),

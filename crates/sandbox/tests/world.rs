@@ -81,3 +81,74 @@ async fn reading_a_user_who_never_wrote_is_chat_not_found_and_writing_is_forbidd
     assert_eq!(env.bot("getChat", json!({ "chat_id": stranger })).await["id"], stranger);
     assert_eq!(env.bot("getChatMember", member).await["status"], "member");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Control calls that are refused change nothing
+
+#[tokio::test]
+async fn a_refused_join_or_leave_changes_nothing() {
+    let env = Env::start().await;
+    let (ann, bob, cid) = (env.user("Ann").await, env.user("Bob").await, env.user("Cid").await);
+    let body = json!({ "title": "Team", "type": "supergroup", "members": [ann], "bots": [BOT] });
+    let chat = env.post("/groups", body).await["id"].as_i64().unwrap();
+    env.sandbox.world().with(|s| s.groups.get_mut(&chat).unwrap().members.insert(cid, "kicked".into()));
+    let before = env.get("/groups").await;
+    let last = env.last_event().await;
+
+    let refused = [
+        ("leave", json!({ "user_id": bob }), "not a member"),
+        ("leave", json!({ "user_id": cid }), "not a member"),
+        ("join", json!({ "user_id": ann }), "already a member"),
+        ("join", json!({ "bot_id": BOT }), "already a member"),
+        ("leave", json!({ "user_id": 424242 }), "user 424242 not found"),
+    ];
+    for (action, body, why) in refused {
+        let (status, error) = env.post_fail(&format!("/groups/{chat}/{action}"), body.clone()).await;
+        assert_eq!((status, error.as_str()), (400, why), "{action} {body}");
+    }
+    assert_eq!(env.get("/groups").await, before, "no member status changed");
+    assert_eq!(env.last_event().await, last, "no event was recorded");
+    assert!(env.updates(json!({})).await.iter().all(|u| u.get("message").is_none()), "no service message");
+
+    env.post(&format!("/groups/{chat}/join"), json!({ "user_id": bob })).await;
+    env.post(&format!("/groups/{chat}/leave"), json!({ "user_id": bob })).await;
+    let members = &env.get("/groups").await[0]["members"];
+    assert_eq!((&members[bob.to_string()], &members[cid.to_string()]), (&json!("left"), &json!("kicked")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flood limits
+
+#[tokio::test]
+async fn limits_refuse_bursts_under_one_and_rates_not_above_zero() {
+    let env = Env::start().await;
+    let before = env.get("/limits").await;
+    let refused = [
+        (json!({ "per_chat_burst": 0.5 }), "per_chat_burst must be at least 1"),
+        (json!({ "per_group_burst": 0 }), "per_group_burst must be at least 1"),
+        (json!({ "per_bot_burst": -3 }), "per_bot_burst must be at least 1"),
+        (json!({ "per_chat_per_second": 0 }), "per_chat_per_second must be a positive number"),
+        (json!({ "per_group_per_minute": -1 }), "per_group_per_minute must be a positive number"),
+        (json!({ "per_bot_per_second": 0.0 }), "per_bot_per_second must be a positive number"),
+        (json!({ "per_chat_burst": "3" }), "invalid body"),
+    ];
+    for (body, why) in refused {
+        let (status, error) = control_fail(&env, reqwest::Method::PUT, "/limits", Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(error.starts_with(why), "{body}: {error}");
+        assert_eq!(env.get("/limits").await, before, "a refused {body} changed nothing");
+    }
+
+    let ann = started_user(&env, "Ann").await;
+    let one = json!({ "enabled": true, "per_chat_burst": 1, "per_chat_per_second": 0.001 });
+    assert_eq!(env.put("/limits", one).await["per_chat_burst"], 1.0);
+    env.bot("sendMessage", json!({ "chat_id": ann, "text": "the one message a burst of 1 allows" })).await;
+    let (code, _) = env.bot_fail("sendMessage", json!({ "chat_id": ann, "text": "too soon" })).await;
+    assert_eq!(code, 429);
+
+    let config = Config { limits: sandbox::flood::Limits { per_bot_burst: 0.5, ..Default::default() }, ..no_limits() };
+    match Sandbox::start(config).await {
+        Err(StartError::Config(error)) => assert!(error.contains("per_bot_burst must be at least 1"), "{error}"),
+        other => panic!("a burst under 1 must not start a sandbox: {:?}", other.map(|s| s.url())),
+    }
+}
