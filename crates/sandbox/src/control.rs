@@ -92,7 +92,7 @@ async fn create_bot(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer {
 }
 
 async fn list_bots(AppState(app): AppState<Arc<App>>) -> Json<Value> {
-    Json(app.world.with(|s| s.bots.values().map(bot_summary).collect()))
+    Json(app.world.read(|s| s.bots.values().map(bot_summary).collect()))
 }
 
 async fn add_fault(AppState(app): AppState<Arc<App>>, Path(bot_id): Path<i64>, bytes: Bytes) -> Answer {
@@ -108,7 +108,7 @@ async fn clear_faults(AppState(app): AppState<Arc<App>>, Path(bot_id): Path<i64>
 }
 
 async fn list_faults(AppState(app): AppState<Arc<App>>, Path(bot_id): Path<i64>) -> Answer {
-    Ok(Json(app.world.with(|s| s.bot(bot_id).map(|bot| json!(bot.runtime.faults.pending())))?))
+    Ok(Json(app.world.read(|s| s.bot(bot_id).map(|bot| json!(bot.runtime.faults.pending())))?))
 }
 
 #[derive(Deserialize)]
@@ -135,7 +135,7 @@ async fn create_user(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer 
 }
 
 async fn list_users(AppState(app): AppState<Arc<App>>) -> Json<Value> {
-    Json(app.world.with(|s| s.users.values().map(user_json).collect()))
+    Json(app.world.read(|s| s.users.values().map(user_json).collect()))
 }
 
 #[derive(Deserialize)]
@@ -178,7 +178,7 @@ async fn create_group(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer
 }
 
 async fn list_groups(AppState(app): AppState<Arc<App>>) -> Json<Value> {
-    Json(app.world.with(|s| {
+    Json(app.world.read(|s| {
         s.groups
             .values()
             .map(|g| {
@@ -262,7 +262,7 @@ async fn reset(AppState(app): AppState<Arc<App>>) -> Json<Value> {
 }
 
 async fn get_limits(AppState(app): AppState<Arc<App>>) -> Json<Value> {
-    Json(app.world.with(|s| json!(s.limits)))
+    Json(app.world.read(|s| json!(s.limits)))
 }
 
 async fn put_limits(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer {
@@ -537,7 +537,7 @@ async fn chat_messages(
     Path(chat_id): Path<i64>,
     Query(q): Query<ChatQuery>,
 ) -> Answer {
-    let messages = app.world.with(|s| {
+    let messages = app.world.read(|s| {
         let target = if s.groups.contains_key(&chat_id) { Target::Group { chat_id } } else { Target::Private { bot_id: q.bot_id, user_id: chat_id } };
         s.bot(q.bot_id)?;
         let Some(log) = s.log(target) else { return Ok(json!([])) };
@@ -587,7 +587,7 @@ async fn events(AppState(app): AppState<Arc<App>>, Query(q): Query<EventsQuery>)
 async fn callback_answer(AppState(app): AppState<Arc<App>>, Path(id): Path<String>) -> Answer {
     let record = app
         .world
-        .with(|s| s.callbacks.get(&id).cloned())
+        .read(|s| s.callbacks.get(&id).cloned())
         .ok_or_else(|| ControlError(StatusCode::NOT_FOUND, format!("callback query {id} not found")))?;
     let mut answer = json!({"answered": record.answer.is_some()});
     if let Some(given) = record.answer {
@@ -601,7 +601,7 @@ async fn callback_answer(AppState(app): AppState<Arc<App>>, Path(id): Path<Strin
 async fn poll_state(AppState(app): AppState<Arc<App>>, Path(poll_id): Path<String>) -> Answer {
     let (poll, votes) = app
         .world
-        .with(|s| s.polls.get(&poll_id).map(|r| (r.poll.clone(), r.votes.clone())))
+        .read(|s| s.polls.get(&poll_id).map(|r| (r.poll.clone(), r.votes.clone())))
         .ok_or_else(|| ControlError(StatusCode::NOT_FOUND, format!("poll {poll_id} not found")))?;
     let votes: serde_json::Map<String, Value> =
         votes.into_iter().map(|(user, ids)| (user.to_string(), json!(ids))).collect();
@@ -611,7 +611,7 @@ async fn poll_state(AppState(app): AppState<Arc<App>>, Path(poll_id): Path<Strin
 async fn inline_answer(AppState(app): AppState<Arc<App>>, Path(id): Path<String>) -> Answer {
     let record = app
         .world
-        .with(|s| s.inline_queries.get(&id).cloned())
+        .read(|s| s.inline_queries.get(&id).cloned())
         .ok_or_else(|| ControlError(StatusCode::NOT_FOUND, format!("inline query {id} not found")))?;
     let mut answer = json!({"answered": record.answer.is_some(), "results": []});
     if let Some(given) = record.answer {
@@ -622,7 +622,7 @@ async fn inline_answer(AppState(app): AppState<Arc<App>>, Path(id): Path<String>
 
 /// A stored file's bytes, for the user side (the web chat shows photos with it).
 async fn file(AppState(app): AppState<Arc<App>>, Path(file_id): Path<String>) -> Response {
-    let found = app.world.with(|s| s.files.get(&file_id).map(|f| (f.bytes.clone(), f.mime_type.clone())));
+    let found = app.world.read(|s| s.files.get(&file_id).map(|f| (f.bytes.clone(), f.mime_type.clone())));
     match found {
         Some((bytes, mime)) => {
             let mime = mime.unwrap_or_else(|| "application/octet-stream".into());

@@ -152,3 +152,91 @@ async fn limits_refuse_bursts_under_one_and_rates_not_above_zero() {
         other => panic!("a burst under 1 must not start a sandbox: {:?}", other.map(|s| s.url())),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The state file
+
+#[tokio::test]
+async fn a_running_sandbox_saves_its_state_file_without_being_stopped() {
+    let path = temp_path("autosave");
+    let config = Config { state_file: Some(path.clone()), save_interval: Duration::from_millis(20), ..no_limits() };
+    let env = Env::with(config.clone()).await;
+    let mut saves = env.sandbox.saves().expect("a state file is configured");
+    env.post("/users", json!({ "first_name": "Periodic", "username": "saved_while_running" })).await;
+
+    let saved = guard("a save holding the new user", async {
+        loop {
+            saves.changed().await.expect("the sandbox runs");
+            let text = std::fs::read_to_string(&path).expect("the state file is there after a save");
+            if text.contains("saved_while_running") {
+                return serde_json::from_str::<Value>(&text).expect("a whole JSON document");
+            }
+        }
+    })
+    .await;
+    assert_eq!(saved["version"], 1);
+    let mut tmp = path.clone().into_os_string();
+    tmp.push(".tmp");
+    assert!(!PathBuf::from(tmp).exists(), "the temporary file was renamed over the state file");
+
+    // What a killed sandbox leaves is enough for the next one.
+    let copy = temp_path("autosave-copy");
+    std::fs::copy(&path, &copy).unwrap();
+    let next = Env::with(Config { state_file: Some(copy.clone()), ..no_limits() }).await;
+    let users = next.get("/users").await;
+    assert_eq!(users[0]["username"], "saved_while_running");
+
+    for env in [env, next] {
+        env.sandbox.stop().await.unwrap();
+    }
+    for file in [path, copy] {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_state_file_is_a_clear_start_error() {
+    let cases = [
+        ("{\"users\": {\"5\": ", "not a sandbox state file"),
+        ("[1, 2]", "not a sandbox state file"),
+        ("{\"version\": 99, \"users\": {}}", "format version 99"),
+        ("{\"users\": {\"5\": {\"id\": \"five\"}}}", "not a sandbox state file"),
+    ];
+    for (text, why) in cases {
+        let path = temp_path("corrupt");
+        std::fs::write(&path, text).unwrap();
+        match Sandbox::start(Config { state_file: Some(path.clone()), ..no_limits() }).await {
+            Err(StartError::State(error)) => {
+                assert!(error.starts_with(&path.display().to_string()), "the error names the file: {error}");
+                assert!(error.contains(why), "{text}: {error}");
+            }
+            other => panic!("{text} must not start a sandbox: {:?}", other.map(|s| s.url())),
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "the file is left as it was");
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[tokio::test]
+async fn a_state_file_without_later_fields_loads() {
+    // A file as an older sandbox wrote it: no version, and only some of today's fields.
+    let old = json!({
+        "bots": { "1001": { "id": 1001, "token": TOKEN, "username": "old_bot", "first_name": "Old" } },
+        "users": { "5": { "id": 5, "first_name": "Ann" } },
+        "groups": { "-7": { "id": -7, "kind": "group", "title": "Old group" } },
+        "last_seq": 41,
+    });
+    let path = temp_path("old");
+    std::fs::write(&path, old.to_string()).unwrap();
+    let env = Env::with(Config { state_file: Some(path.clone()), ..no_limits() }).await;
+    assert_eq!(env.bot("getMe", json!({})).await["username"], "old_bot");
+    assert_eq!(env.get("/users").await, json!([{ "id": 5, "is_bot": false, "first_name": "Ann" }]));
+    assert_eq!(env.get("/groups").await[0]["title"], "Old group");
+    let said = env.act("text", 5, json!({ "text": "still here" })).await;
+    assert_eq!(said["update_id"], 1, "update ids start at 1");
+    assert_eq!(env.last_event().await, 42, "event numbers continue");
+    env.sandbox.stop().await.unwrap();
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(saved["version"], 1, "the file is rewritten in today's format");
+    let _ = std::fs::remove_file(path);
+}

@@ -10,6 +10,7 @@ use objects::{bot_user_json, group_chat_json, now, private_chat_json, user_json}
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::watch;
 
 /// Events kept for the control API's readers; older ones are dropped first.
@@ -35,7 +36,9 @@ pub struct StoredMessage {
     /// The bot that sent it; `None` for a user's message or a service message.
     pub from_bot: Option<i64>,
     /// Earlier versions, oldest first.
+    #[serde(default)]
     pub edits: Vec<Value>,
+    #[serde(default)]
     pub deleted: bool,
     /// A reply keyboard, its removal or a force-reply sent with the message: it changes the
     /// user's client and is not part of the Message object.
@@ -44,6 +47,7 @@ pub struct StoredMessage {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ChatLog {
     pub last_message_id: i64,
     pub messages: BTreeMap<i64, StoredMessage>,
@@ -62,7 +66,9 @@ pub struct Group {
     pub title: String,
     pub username: Option<String>,
     /// Member id (user or bot) → status (`creator`, `administrator`, `member`, `left`, `kicked`).
+    #[serde(default)]
     pub members: BTreeMap<i64, String>,
+    #[serde(default)]
     pub log: ChatLog,
 }
 
@@ -70,10 +76,16 @@ pub struct Group {
 pub struct Webhook {
     pub url: String,
     pub secret_token: Option<String>,
+    #[serde(default = "default_max_connections")]
     pub max_connections: u32,
     pub ip_address: Option<String>,
     pub last_error_date: Option<i64>,
     pub last_error_message: Option<String>,
+}
+
+/// setWebhook's default.
+fn default_max_connections() -> u32 {
+    40
 }
 
 /// What a bot is doing right now; not saved with the state.
@@ -114,16 +126,24 @@ pub struct Bot {
     pub token: String,
     pub username: String,
     pub first_name: String,
+    #[serde(default)]
     pub updates: VecDeque<Value>,
+    #[serde(default = "first_update_id")]
     pub next_update_id: i64,
     pub allowed_updates: Option<Vec<String>>,
     pub webhook: Option<Webhook>,
     /// `scope|language` → the commands published with setMyCommands.
+    #[serde(default)]
     pub commands: BTreeMap<String, Value>,
     /// Private chats with users, by user id.
+    #[serde(default)]
     pub private: BTreeMap<i64, ChatLog>,
     #[serde(skip)]
     pub runtime: BotRuntime,
+}
+
+fn first_update_id() -> i64 {
+    1
 }
 
 impl Bot {
@@ -134,7 +154,7 @@ impl Bot {
             username: username.unwrap_or_else(|| format!("bot{id}_bot")),
             first_name: first_name.unwrap_or_else(|| format!("Bot {id}")),
             updates: VecDeque::new(),
-            next_update_id: 1,
+            next_update_id: first_update_id(),
             allowed_updates: None,
             webhook: None,
             commands: BTreeMap::new(),
@@ -168,6 +188,7 @@ pub struct PollRec {
     pub chat_id: i64,
     pub message_id: i64,
     /// User id → chosen option ids.
+    #[serde(default)]
     pub votes: BTreeMap<i64, Vec<i64>>,
 }
 
@@ -219,7 +240,10 @@ impl Target {
     }
 }
 
+/// Fields added later must leave older state files readable: each missing one takes its
+/// value from `State::default()`.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct State {
     pub bots: BTreeMap<i64, Bot>,
     pub users: BTreeMap<i64, UserRec>,
@@ -801,12 +825,14 @@ pub enum Sender {
 pub struct World {
     state: parking_lot::Mutex<State>,
     events: watch::Sender<u64>,
+    /// Counts the calls that may have changed the state, for the periodic save.
+    changes: AtomicU64,
 }
 
 impl World {
     pub fn new(state: State) -> Self {
         let last = state.last_seq;
-        Self { state: parking_lot::Mutex::new(state), events: watch::channel(last).0 }
+        Self { state: parking_lot::Mutex::new(state), events: watch::channel(last).0, changes: AtomicU64::new(0) }
     }
 
     /// Runs `f` with the state locked; wakes event readers if it recorded events.
@@ -815,11 +841,22 @@ impl World {
         let before = state.last_seq;
         let result = f(&mut state);
         let after = state.last_seq;
+        self.changes.fetch_add(1, Ordering::Relaxed);
         drop(state);
         if after != before {
             self.events.send_replace(after);
         }
         result
+    }
+
+    /// Runs `f` with the state locked for reading only (it does not count as a change).
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.state.lock())
+    }
+
+    /// Grows with every call that may have changed the state.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
     }
 
     pub fn subscribe_events(&self) -> watch::Receiver<u64> {
