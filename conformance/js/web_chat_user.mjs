@@ -133,6 +133,14 @@ try {
     check(await poll.locator('.poll-opt:not([disabled])').count() === 0, 'a poll the user voted in shows results, not buttons');
   });
 
+  await step('a reset of the sandbox starts the page over', async () => {
+    // Event numbers keep growing across a reset: the page learns of it from the new epoch.
+    const reset = await fetch(`${url}/sandbox/reset`, { method: 'POST' });
+    check(reset.ok, `POST /sandbox/reset answered ${reset.status}`);
+    await page.locator('#head-title', { hasText: 'Pick' }).waitFor();
+    check(await messages.locator('.row').count() === 0, 'the old conversation is gone from the page');
+  });
+
   await step('the page logged no errors', async () => {
     check(problems.length === 0, problems.join('\n'));
   });

@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::flood::{Fault, Limits};
 use crate::params::Upload;
 use crate::world::objects::{group_chat_json, user_json};
-use crate::world::{InlineQueryRec, Sender, State, Target, UserRec, random_id};
+use crate::world::{EVENT_KINDS, InlineQueryRec, Sender, State, Target, UserRec, random_id};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AppState};
 use axum::http::StatusCode;
@@ -254,10 +254,7 @@ fn membership(app: &App, chat_id: i64, bytes: &Bytes, join: bool) -> Answer {
 }
 
 async fn reset(AppState(app): AppState<Arc<App>>) -> Json<Value> {
-    app.world.with(|s| {
-        let (limits, strict) = (s.limits.clone(), s.strict);
-        *s = State { limits, strict, ..State::default() };
-    });
+    app.world.with(State::reset);
     Json(json!({"ok": true}))
 }
 
@@ -313,7 +310,8 @@ async fn act(AppState(app): AppState<Arc<App>>, Path(kind): Path<String>, bytes:
     let actor: Actor = serde_json::from_value(fields.clone()).map_err(|e| bad(format!("invalid body: {e}")))?;
     let answer = app.world.with(|s| -> Result<Value, ControlError> {
         let target = s.target_for_user(actor.bot_id, actor.user_id, actor.chat_id)?;
-        match kind.as_str() {
+        let before = s.last_seq;
+        let mut answer = match kind.as_str() {
             "text" => {
                 let text = text_field(&fields, "text")?;
                 let mut content = json!({"text": text});
@@ -382,10 +380,16 @@ async fn act(AppState(app): AppState<Arc<App>>, Path(kind): Path<String>, bytes:
                 let from = user_json(s.user(actor.user_id)?);
                 let result = json!({"result_id": text_field(&fields, "result_id")?, "from": from, "query": fields.get("query").and_then(Value::as_str).unwrap_or_default()});
                 let update_id = s.push_update(actor.bot_id, "chosen_inline_result", result.clone());
-                Ok(json!({"update_id": update_id, "chosen_inline_result": result}))
+                let answer = json!({"update_id": update_id, "chosen_inline_result": result});
+                s.record(actor.bot_id, None, "chosen_inline_result", None, Some(answer.clone()));
+                Ok(answer)
             }
             other => Err(ControlError(StatusCode::NOT_FOUND, format!("unknown action {other}; see docs/sandbox.md"))),
-        }
+        }?;
+        // Every action records one event; its seq lets a caller wait for what follows it.
+        debug_assert!(s.last_seq > before, "act/{kind} recorded no event");
+        answer["seq"] = json!(s.last_seq);
+        Ok(answer)
     })?;
     Ok(Json(answer))
 }
@@ -506,7 +510,9 @@ fn poll_answer(s: &mut State, actor: &Actor, fields: &Value) -> Result<Value, Co
     });
     let update_id =
         if poll["is_anonymous"] == false { s.push_update(bot_id, "poll_answer", answer.clone()) } else { None };
-    Ok(json!({"update_id": update_id, "poll_answer": answer, "poll": poll}))
+    let answer = json!({"update_id": update_id, "poll_answer": answer, "poll": poll});
+    s.record(bot_id, Some(chat_id), "poll_answer", None, Some(answer.clone()));
+    Ok(answer)
 }
 
 fn inline_query(s: &mut State, actor: &Actor, fields: &Value) -> Result<Value, ControlError> {
@@ -524,7 +530,9 @@ fn inline_query(s: &mut State, actor: &Actor, fields: &Value) -> Result<Value, C
     });
     s.inline_queries.insert(id, InlineQueryRec { bot_id: actor.bot_id, answer: None });
     let update_id = s.push_update(actor.bot_id, "inline_query", query.clone());
-    Ok(json!({"update_id": update_id, "inline_query": query}))
+    let answer = json!({"update_id": update_id, "inline_query": query});
+    s.record(actor.bot_id, None, "inline_query", None, Some(answer.clone()));
+    Ok(answer)
 }
 
 #[derive(Deserialize)]
@@ -565,20 +573,41 @@ struct EventsQuery {
     after: u64,
     #[serde(default)]
     timeout: u64,
+    /// Comma-separated event kinds; all kinds when absent.
+    kind: Option<String>,
+    /// The epoch the caller knows: another one answers at once (the world was reset).
+    epoch: Option<u64>,
 }
 
-/// Bot events after a sequence number; waits up to `timeout` seconds for the first.
-async fn events(AppState(app): AppState<Arc<App>>, Query(q): Query<EventsQuery>) -> Json<Value> {
+/// The kinds of an events filter, each one an event kind.
+fn event_kinds(filter: &str) -> Result<Vec<String>, ControlError> {
+    filter
+        .split(',')
+        .map(str::trim)
+        .map(|kind| match EVENT_KINDS.contains(&kind) {
+            true => Ok(kind.to_string()),
+            false => Err(bad(format!("unknown event kind {kind:?}; the kinds are {}", EVENT_KINDS.join(", ")))),
+        })
+        .collect()
+}
+
+/// Bot events after a sequence number; waits up to `timeout` seconds for the first. A reset
+/// of the world (a new epoch) ends the wait at once.
+async fn events(AppState(app): AppState<Arc<App>>, Query(q): Query<EventsQuery>) -> Answer {
+    let kinds = q.kind.as_deref().map(event_kinds).transpose()?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(q.timeout.min(MAX_EVENTS_WAIT));
     let mut changes = app.world.subscribe_events();
+    let mut known_epoch = q.epoch;
     loop {
         changes.borrow_and_update();
-        let (events, last) = app.world.with(|s| (s.events_after(q.after, q.bot_id, q.chat_id), s.last_seq));
-        if !events.is_empty() || tokio::time::Instant::now() >= deadline {
-            return Json(json!({"events": events, "last": last}));
+        let (events, last, epoch) =
+            app.world.read(|s| (s.events_after(q.after, q.bot_id, q.chat_id, kinds.as_deref()), s.last_seq, s.epoch));
+        let reset = *known_epoch.get_or_insert(epoch) != epoch;
+        if !events.is_empty() || reset || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(json!({"events": events, "last": last, "epoch": epoch})));
         }
         tokio::select! {
-            changed = changes.changed() => if changed.is_err() { return Json(json!({"events": [], "last": last})) },
+            changed = changes.changed() => if changed.is_err() { return Ok(Json(json!({"events": [], "last": last, "epoch": epoch}))) },
             _ = tokio::time::sleep_until(deadline) => {}
         }
     }

@@ -240,3 +240,111 @@ async fn a_state_file_without_later_fields_loads() {
     assert_eq!(saved["version"], 1, "the file is rewritten in today's format");
     let _ = std::fs::remove_file(path);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+#[tokio::test]
+async fn event_numbers_keep_growing_across_a_reset_and_the_epoch_tells_it() {
+    let env = Env::start().await;
+    let ann = env.user("Ann").await;
+    let before_reset = env.act("text", ann, json!({ "text": "before" })).await["seq"].as_u64().unwrap();
+    let known = env.get(&format!("/events?after={before_reset}")).await;
+    let epoch = known["epoch"].as_u64().expect("an epoch");
+
+    // A reader waiting with the epoch it knows learns of the reset at once.
+    let waiting = {
+        let (http, url) = (env.http.clone(), env.url.clone());
+        tokio::spawn(async move {
+            let query = format!("{url}/sandbox/events?after={before_reset}&epoch={epoch}&timeout=50");
+            http.get(query).send().await.unwrap().json::<Value>().await.unwrap()
+        })
+    };
+    env.post("/reset", json!({})).await;
+    let answer = guard("the waiting reader to see the reset", waiting).await.unwrap();
+    assert_ne!(answer["epoch"], epoch, "a reset starts a new epoch");
+    assert_eq!(answer["events"], json!([]));
+    assert_eq!(answer["last"], before_reset, "the sequence is not set back");
+
+    env.bot("getMe", json!({})).await;
+    let ann = env.user("Ann again").await;
+    let after_reset = env.act("text", ann, json!({ "text": "after" })).await["seq"].as_u64().unwrap();
+    assert!(after_reset > before_reset, "{after_reset} follows {before_reset}");
+    let (events, _) = env.events("", before_reset).await;
+    let texts: Vec<&Value> = events.iter().map(|e| &e["message"]["text"]).collect();
+    assert_eq!(texts, [&json!("after")], "a reader holding an old `after` sees the new events");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_can_be_filtered_by_kind() {
+    let env = Env::start().await;
+    let ann = started_user(&env, "Ann").await;
+    let start = env.last_event().await;
+    let sent = env.bot("sendMessage", json!({ "chat_id": ann, "text": "one" })).await;
+    env.bot("sendChatAction", json!({ "chat_id": ann, "action": "typing" })).await;
+    let edit = json!({ "chat_id": ann, "message_id": sent["message_id"], "text": "one, edited" });
+    env.bot("editMessageText", edit).await;
+    let (events, _) = env.events("kind=sent,edited", start).await;
+    let kinds: Vec<&Value> = events.iter().map(|e| &e["kind"]).collect();
+    assert_eq!(kinds, [&json!("sent"), &json!("edited")]);
+
+    // "Wait for the next bot message" is one call: the user's own message does not end it.
+    let last = env.last_event().await;
+    let waiting = {
+        let (http, url) = (env.http.clone(), env.url.clone());
+        tokio::spawn(async move {
+            let query = format!("{url}/sandbox/events?bot_id={BOT}&kind=sent&after={last}&timeout=20");
+            http.get(query).send().await.unwrap().json::<Value>().await.unwrap()
+        })
+    };
+    env.say(ann, "are you there?").await;
+    env.bot("sendMessage", json!({ "chat_id": ann, "text": "yes" })).await;
+    let answer = guard("the next bot message", waiting).await.unwrap();
+    let events = answer["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{answer}");
+    assert_eq!((&events[0]["kind"], &events[0]["message"]["text"]), (&json!("sent"), &json!("yes")));
+
+    let (status, error) = control_fail(&env, reqwest::Method::GET, "/events?kind=sent,sned", None).await;
+    assert_eq!(status, 400);
+    assert!(error.starts_with("unknown event kind \"sned\""), "{error}");
+}
+
+#[tokio::test]
+async fn every_action_answers_the_seq_of_its_event() {
+    let env = Env::start().await;
+    let ann = started_user(&env, "Ann").await;
+    let menu = json!({ "inline_keyboard": [[{ "text": "Go", "callback_data": "go" }]] });
+    let button = env.bot("sendMessage", json!({ "chat_id": ann, "text": "menu", "reply_markup": menu })).await;
+    let options = json!([{ "text": "Tea" }, { "text": "Coffee" }]);
+    let poll = json!({ "chat_id": ann, "question": "Tea?", "options": options, "is_anonymous": false });
+    let poll_id = env.bot("sendPoll", poll).await["poll"]["id"].clone();
+    let said = env.say(ann, "first words").await;
+
+    let actions = [
+        ("text", json!({ "text": "hi" }), "received"),
+        ("command", json!({ "command": "help" }), "received"),
+        ("photo", json!({ "caption": "a picture" }), "received"),
+        ("location", json!({ "latitude": 1.5, "longitude": 2.5 }), "received"),
+        ("contact", json!({ "phone_number": "+100", "first_name": "Ann" }), "received"),
+        ("edit", json!({ "message_id": said["message_id"], "text": "first words, edited" }), "received_edit"),
+        ("callback", json!({ "message_id": button["message_id"], "data": "go" }), "callback_query"),
+        ("poll_answer", json!({ "poll_id": poll_id, "option_ids": [0] }), "poll_answer"),
+        ("inline_query", json!({ "query": "cats" }), "inline_query"),
+        ("chosen_inline_result", json!({ "result_id": "1", "query": "cats" }), "chosen_inline_result"),
+    ];
+    for (kind, fields, event_kind) in actions {
+        let before = env.last_event().await;
+        let answer = env.act(kind, ann, fields).await;
+        let seq = answer["seq"].as_u64().unwrap_or_else(|| panic!("act/{kind} answers a seq: {answer}"));
+        let (events, _) = env.events(&format!("bot_id={BOT}"), before).await;
+        let event = events.iter().find(|e| e["seq"] == seq).unwrap_or_else(|| panic!("act/{kind}: no event {seq}"));
+        assert_eq!(event["kind"], event_kind, "act/{kind}");
+        assert_eq!(events.len(), 1, "act/{kind} recorded one event: {events:?}");
+    }
+
+    // A test waits for what follows its own action.
+    let seq = env.act("text", ann, json!({ "text": "ping" })).await["seq"].as_u64().unwrap();
+    env.bot("sendMessage", json!({ "chat_id": ann, "text": "pong" })).await;
+    let (events, _) = env.events(&format!("bot_id={BOT}&kind=sent"), seq).await;
+    assert_eq!(events[0]["message"]["text"], "pong");
+}

@@ -209,7 +209,27 @@ pub struct InlineQueryRec {
     pub answer: Option<Value>,
 }
 
-/// Something a bot did, as the control API reports it.
+/// The kinds of [`Event`]s (docs/sandbox.md lists what each carries); the events API refuses
+/// a filter naming another.
+pub const EVENT_KINDS: [&str; 15] = [
+    "sent",
+    "edited",
+    "deleted",
+    "chat_action",
+    "callback_answered",
+    "inline_answered",
+    "pinned",
+    "unpinned",
+    "left",
+    "received",
+    "received_edit",
+    "callback_query",
+    "poll_answer",
+    "inline_query",
+    "chosen_inline_result",
+];
+
+/// Something a bot did, or a user did to it, as the control API reports it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     pub seq: u64,
@@ -255,7 +275,12 @@ pub struct State {
     pub callbacks: HashMap<String, CallbackRec>,
     pub inline_queries: HashMap<String, InlineQueryRec>,
     pub events: VecDeque<Event>,
+    /// The newest event's `seq`; it keeps growing across resets.
     pub last_seq: u64,
+    /// Tells event readers that the events they know are gone: a new random number on every
+    /// start and reset (not saved).
+    #[serde(skip)]
+    pub epoch: u64,
     pub next_user_id: i64,
     pub next_group_id: i64,
     pub next_file_number: u64,
@@ -277,6 +302,7 @@ impl Default for State {
             inline_queries: HashMap::new(),
             events: VecDeque::new(),
             last_seq: 0,
+            epoch: new_epoch(),
             next_user_id: 1_000_001,
             next_group_id: 1,
             next_file_number: 1,
@@ -284,6 +310,11 @@ impl Default for State {
             strict: false,
         }
     }
+}
+
+/// A random epoch, exact as a JavaScript number.
+fn new_epoch() -> u64 {
+    fastrand::u64(1..1 << 53)
 }
 
 /// A random identifier of `len` URL-safe characters, like Telegram's file and query ids.
@@ -703,6 +734,7 @@ impl State {
         message: Option<Value>,
         detail: Option<Value>,
     ) -> Event {
+        debug_assert!(EVENT_KINDS.contains(&kind), "event kind {kind} is missing from EVENT_KINDS");
         self.last_seq += 1;
         let message_id = message
             .as_ref()
@@ -716,11 +748,26 @@ impl State {
         event
     }
 
-    pub fn events_after(&self, after: u64, bot_id: Option<i64>, chat_id: Option<i64>) -> Vec<Event> {
+    /// Forgets the world but keeps the settings and the event sequence, so readers holding an
+    /// `after` see the new events; the new epoch tells them the old ones are gone.
+    pub fn reset(&mut self) {
+        let (limits, strict, last_seq) = (self.limits.clone(), self.strict, self.last_seq);
+        *self = State { limits, strict, last_seq, ..State::default() };
+    }
+
+    /// The events after `after`, of one bot, chat or some kinds when those are given.
+    pub fn events_after(
+        &self,
+        after: u64,
+        bot_id: Option<i64>,
+        chat_id: Option<i64>,
+        kinds: Option<&[String]>,
+    ) -> Vec<Event> {
         let start = self.events.partition_point(|e| e.seq <= after);
         self.events
             .range(start..)
             .filter(|e| bot_id.is_none_or(|id| e.bot_id == id) && chat_id.is_none_or(|id| e.chat_id == Some(id)))
+            .filter(|e| kinds.is_none_or(|kinds| kinds.contains(&e.kind)))
             .cloned()
             .collect()
     }
@@ -835,16 +882,17 @@ impl World {
         Self { state: parking_lot::Mutex::new(state), events: watch::channel(last).0, changes: AtomicU64::new(0) }
     }
 
-    /// Runs `f` with the state locked; wakes event readers if it recorded events.
+    /// Runs `f` with the state locked; wakes event readers if it recorded events or reset the
+    /// world.
     pub fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut state = self.state.lock();
-        let before = state.last_seq;
+        let before = (state.last_seq, state.epoch);
         let result = f(&mut state);
-        let after = state.last_seq;
+        let after = (state.last_seq, state.epoch);
         self.changes.fetch_add(1, Ordering::Relaxed);
         drop(state);
         if after != before {
-            self.events.send_replace(after);
+            self.events.send_replace(after.0);
         }
         result
     }
