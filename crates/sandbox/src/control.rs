@@ -584,9 +584,12 @@ fn event_kinds(filter: &str) -> Result<Vec<String>, ControlError> {
     filter
         .split(',')
         .map(str::trim)
-        .map(|kind| match EVENT_KINDS.contains(&kind) {
-            true => Ok(kind.to_string()),
-            false => Err(bad(format!("unknown event kind {kind:?}; the kinds are {}", EVENT_KINDS.join(", ")))),
+        .map(|kind| {
+            if EVENT_KINDS.contains(&kind) {
+                Ok(kind.to_string())
+            } else {
+                Err(bad(format!("unknown event kind {kind:?}; the kinds are {}", EVENT_KINDS.join(", "))))
+            }
         })
         .collect()
 }

@@ -185,6 +185,9 @@ async fn a_running_sandbox_saves_its_state_file_without_being_stopped() {
     let next = Env::with(Config { state_file: Some(copy.clone()), ..no_limits() }).await;
     let users = next.get("/users").await;
     assert_eq!(users[0]["username"], "saved_while_running");
+    let epoch = |body: Value| body["epoch"].as_u64().expect("an epoch");
+    let (old_epoch, new_epoch) = (epoch(env.get("/events").await), epoch(next.get("/events").await));
+    assert_ne!(old_epoch, new_epoch, "a restarted sandbox tells event readers their events are gone");
 
     for env in [env, next] {
         env.sandbox.stop().await.unwrap();
