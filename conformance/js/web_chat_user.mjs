@@ -157,11 +157,20 @@ try {
     await reply.locator('.sender', { hasText: 'Web Chat Bot' }).waitFor();
   });
 
+  if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true }); // the page before the reset
+
+  await step('a reset of the sandbox starts the page over', async () => {
+    // Event numbers keep growing across a reset: the page learns of it from the new epoch.
+    const reset = await fetch(`${url}/sandbox/reset`, { method: 'POST' });
+    check(reset.ok, `POST /sandbox/reset answered ${reset.status}`);
+    await page.locator('#head-title', { hasText: 'Pick' }).waitFor();
+    check(await messages.locator('.row').count() === 0, 'the old conversation is gone from the page');
+  });
+
   await step('the page logged no errors', async () => {
     check(problems.length === 0, problems.join('\n'));
   });
 
-  if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true });
   console.log('PASSED');
 } catch (e) {
   console.error(`FAILED at step "${current}": ${e.message}`);

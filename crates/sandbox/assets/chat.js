@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 const S = {
   bots: [], users: [], groups: [], bot: null, user: null, chat: null,
   entries: new Map(), els: new Map(), // message_id -> {message, from_bot, edited, deleted, markup} / element
-  ctrl: null, last: 0, votes: new Map(), votesAsked: new Set(), localFiles: new Map(),
+  ctrl: null, last: 0, epoch: null, votes: new Map(), votesAsked: new Set(), localFiles: new Map(),
   cbSeen: new Set(), forceReply: null, typingTimer: 0,
 };
 
@@ -126,7 +126,7 @@ function selectPair(botId, userId, chatId) {
 // ---------- the conversation ----------
 async function openChat(chat) {
   S.ctrl?.abort();
-  Object.assign(S, { ctrl: null, chat, last: 0, forceReply: null });
+  Object.assign(S, { ctrl: null, chat, last: 0, epoch: null, forceReply: null });
   S.entries.clear();
   S.els.clear();
   $('messages').replaceChildren();
@@ -159,6 +159,7 @@ async function openChat(chat) {
     // which is harmless (upserts by message_id).
     const ev = await api('GET', `/sandbox/events?${base}&after=${Number.MAX_SAFE_INTEGER}&timeout=0`, null, ctrl.signal);
     S.last = ev?.last || 0;
+    S.epoch = ev?.epoch ?? null;
     let hist = [];
     try {
       hist = await api('GET', `/sandbox/chats/${chat.id}/messages?bot_id=${S.bot.id}`, null, ctrl.signal);
@@ -183,14 +184,17 @@ async function pollEvents(signal, base) {
   while (!signal.aborted) {
     try {
       // After an error, check the connection at once (timeout 0) before long-polling again.
-      const r = await api('GET', `/sandbox/events?${base}&after=${S.last}&timeout=${fails ? 0 : 25}`, null, signal);
+      const epoch = S.epoch === null ? '' : `&epoch=${S.epoch}`;
+      const r = await api('GET', `/sandbox/events?${base}&after=${S.last}${epoch}&timeout=${fails ? 0 : 25}`, null, signal);
       if (signal.aborted) return;
       if (fails) $('banner').hidden = true;
       fails = 0;
-      if (r?.last < S.last) { // the sandbox was reset or restarted without its state: start over
+      // Another epoch: the sandbox was reset or restarted, the events this page knows are gone.
+      if (S.epoch !== null && r?.epoch !== S.epoch) {
         await loadWorld();
         return selectPair(S.bot?.id, S.user?.id, S.chat?.id);
       }
+      if (S.epoch === null) S.epoch = r?.epoch ?? null; // the chat's first call had failed
       for (const e of r?.events || []) {
         S.last = Math.max(S.last, e.seq);
         applyEvent(e);

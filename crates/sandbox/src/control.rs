@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::flood::{Fault, Limits};
 use crate::params::Upload;
 use crate::world::objects::{group_chat_json, user_json};
-use crate::world::{Sender, State, Target, UserRec, random_id};
+use crate::world::{EVENT_KINDS, Sender, State, Target, UserRec, random_id};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AppState};
 use axum::http::StatusCode;
@@ -92,7 +92,7 @@ async fn create_bot(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer {
 }
 
 async fn list_bots(AppState(app): AppState<Arc<App>>) -> Json<Value> {
-    Json(app.world.with(|s| s.bots.values().map(bot_summary).collect()))
+    Json(app.world.read(|s| s.bots.values().map(bot_summary).collect()))
 }
 
 async fn add_fault(AppState(app): AppState<Arc<App>>, Path(bot_id): Path<i64>, bytes: Bytes) -> Answer {
@@ -108,7 +108,7 @@ async fn clear_faults(AppState(app): AppState<Arc<App>>, Path(bot_id): Path<i64>
 }
 
 async fn list_faults(AppState(app): AppState<Arc<App>>, Path(bot_id): Path<i64>) -> Answer {
-    Ok(Json(app.world.with(|s| s.bot(bot_id).map(|bot| json!(bot.runtime.faults.pending())))?))
+    Ok(Json(app.world.read(|s| s.bot(bot_id).map(|bot| json!(bot.runtime.faults.pending())))?))
 }
 
 #[derive(Deserialize)]
@@ -135,7 +135,7 @@ async fn create_user(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer 
 }
 
 async fn list_users(AppState(app): AppState<Arc<App>>) -> Json<Value> {
-    Json(app.world.with(|s| s.users.values().map(user_json).collect()))
+    Json(app.world.read(|s| s.users.values().map(user_json).collect()))
 }
 
 #[derive(Deserialize)]
@@ -157,6 +157,9 @@ fn group_kind() -> String {
 
 async fn create_group(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer {
     let new: NewGroup = body(&bytes)?;
+    if new.username.is_some() && new.kind != "supergroup" {
+        return Err(bad("only a supergroup can have a username (a basic group is never public)"));
+    }
     let chat = app.world.with(|s| {
         let id = s.create_group(&new.title, &new.kind, &new.members, &new.bots)?;
         let group = s.groups.get_mut(&id).expect("just created");
@@ -175,7 +178,7 @@ async fn create_group(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer
 }
 
 async fn list_groups(AppState(app): AppState<Arc<App>>) -> Json<Value> {
-    Json(app.world.with(|s| {
+    Json(app.world.read(|s| {
         s.groups
             .values()
             .map(|g| {
@@ -213,16 +216,15 @@ fn membership(app: &App, chat_id: i64, bytes: &Bytes, join: bool) -> Answer {
         };
         let group =
             s.groups.get_mut(&chat_id).ok_or_else(|| ApiError::bad_request(format!("chat {chat_id} not found")))?;
-        let status = if join { "member" } else { "left" };
-        let was = group.members.insert(id, status.to_string());
-        let old_status = was.clone().unwrap_or_else(|| "left".into());
-        if join && matches!(was.as_deref(), Some("member" | "administrator" | "creator")) {
-            group.members.insert(id, was.unwrap_or_default());
+        let was = group.members.get(&id).map(String::as_str);
+        if join && matches!(was, Some("member" | "administrator" | "creator")) {
             return Err(ApiError::bad_request("already a member"));
         }
-        if !join && !matches!(was.as_deref(), Some("member" | "administrator" | "creator" | "restricted")) {
+        if !join && !matches!(was, Some("member" | "administrator" | "creator" | "restricted")) {
             return Err(ApiError::bad_request("not a member"));
         }
+        let status = if join { "member" } else { "left" };
+        let old_status = group.members.insert(id, status.to_string()).unwrap_or_else(|| "left".into());
         let target = Target::Group { chat_id };
         let content = if join {
             json!({"new_chat_members": [member_json], "new_chat_member": member_json})
@@ -252,15 +254,12 @@ fn membership(app: &App, chat_id: i64, bytes: &Bytes, join: bool) -> Answer {
 }
 
 async fn reset(AppState(app): AppState<Arc<App>>) -> Json<Value> {
-    app.world.with(|s| {
-        let (limits, strict) = (s.limits.clone(), s.strict);
-        *s = State { limits, strict, ..State::default() };
-    });
+    app.world.with(State::reset);
     Json(json!({"ok": true}))
 }
 
 async fn get_limits(AppState(app): AppState<Arc<App>>) -> Json<Value> {
-    Json(app.world.with(|s| json!(s.limits)))
+    Json(app.world.read(|s| json!(s.limits)))
 }
 
 async fn put_limits(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer {
@@ -311,7 +310,8 @@ async fn act(AppState(app): AppState<Arc<App>>, Path(kind): Path<String>, bytes:
     let actor: Actor = serde_json::from_value(fields.clone()).map_err(|e| bad(format!("invalid body: {e}")))?;
     let answer = app.world.with(|s| -> Result<Value, ControlError> {
         let target = s.target_for_user(actor.bot_id, actor.user_id, actor.chat_id)?;
-        match kind.as_str() {
+        let before = s.last_seq;
+        let mut answer = match kind.as_str() {
             "text" => {
                 let text = text_field(&fields, "text")?;
                 let mut content = json!({"text": text});
@@ -380,10 +380,16 @@ async fn act(AppState(app): AppState<Arc<App>>, Path(kind): Path<String>, bytes:
                 let from = user_json(s.user(actor.user_id)?);
                 let result = json!({"result_id": text_field(&fields, "result_id")?, "from": from, "query": fields.get("query").and_then(Value::as_str).unwrap_or_default()});
                 let update_id = s.push_update(actor.bot_id, "chosen_inline_result", result.clone());
-                Ok(json!({"update_id": update_id, "chosen_inline_result": result}))
+                let answer = json!({"update_id": update_id, "chosen_inline_result": result});
+                s.record(actor.bot_id, None, "chosen_inline_result", None, Some(answer.clone()));
+                Ok(answer)
             }
             other => Err(ControlError(StatusCode::NOT_FOUND, format!("unknown action {other}; see docs/sandbox.md"))),
-        }
+        }?;
+        // Every action records one event; its seq lets a caller wait for what follows it.
+        debug_assert!(s.last_seq > before, "act/{kind} recorded no event");
+        answer["seq"] = json!(s.last_seq);
+        Ok(answer)
     })?;
     Ok(Json(answer))
 }
@@ -505,7 +511,9 @@ fn poll_answer(s: &mut State, actor: &Actor, fields: &Value) -> Result<Value, Co
     });
     let update_id =
         if poll["is_anonymous"] == false { s.push_update(bot_id, "poll_answer", answer.clone()) } else { None };
-    Ok(json!({"update_id": update_id, "poll_answer": answer, "poll": poll}))
+    let answer = json!({"update_id": update_id, "poll_answer": answer, "poll": poll});
+    s.record(bot_id, Some(chat_id), "poll_answer", None, Some(answer.clone()));
+    Ok(answer)
 }
 
 fn inline_query(s: &mut State, actor: &Actor, fields: &Value) -> Result<Value, ControlError> {
@@ -523,7 +531,9 @@ fn inline_query(s: &mut State, actor: &Actor, fields: &Value) -> Result<Value, C
     });
     s.add_inline_query(id, actor.bot_id);
     let update_id = s.push_update(actor.bot_id, "inline_query", query.clone());
-    Ok(json!({"update_id": update_id, "inline_query": query}))
+    let answer = json!({"update_id": update_id, "inline_query": query});
+    s.record(actor.bot_id, None, "inline_query", None, Some(answer.clone()));
+    Ok(answer)
 }
 
 #[derive(Deserialize)]
@@ -536,7 +546,7 @@ async fn chat_messages(
     Path(chat_id): Path<i64>,
     Query(q): Query<ChatQuery>,
 ) -> Answer {
-    let messages = app.world.with(|s| {
+    let messages = app.world.read(|s| {
         let target = if s.groups.contains_key(&chat_id) { Target::Group { chat_id } } else { Target::Private { bot_id: q.bot_id, user_id: chat_id } };
         s.bot(q.bot_id)?;
         let Some(log) = s.log(target) else { return Ok(json!([])) };
@@ -564,20 +574,44 @@ struct EventsQuery {
     after: u64,
     #[serde(default)]
     timeout: u64,
+    /// Comma-separated event kinds; all kinds when absent.
+    kind: Option<String>,
+    /// The epoch the caller knows: another one answers at once (the world was reset).
+    epoch: Option<u64>,
 }
 
-/// Bot events after a sequence number; waits up to `timeout` seconds for the first.
-async fn events(AppState(app): AppState<Arc<App>>, Query(q): Query<EventsQuery>) -> Json<Value> {
+/// The kinds of an events filter, each one an event kind.
+fn event_kinds(filter: &str) -> Result<Vec<String>, ControlError> {
+    filter
+        .split(',')
+        .map(str::trim)
+        .map(|kind| {
+            if EVENT_KINDS.contains(&kind) {
+                Ok(kind.to_string())
+            } else {
+                Err(bad(format!("unknown event kind {kind:?}; the kinds are {}", EVENT_KINDS.join(", "))))
+            }
+        })
+        .collect()
+}
+
+/// Bot events after a sequence number; waits up to `timeout` seconds for the first. A reset
+/// of the world (a new epoch) ends the wait at once.
+async fn events(AppState(app): AppState<Arc<App>>, Query(q): Query<EventsQuery>) -> Answer {
+    let kinds = q.kind.as_deref().map(event_kinds).transpose()?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(q.timeout.min(MAX_EVENTS_WAIT));
     let mut changes = app.world.subscribe_events();
+    let mut known_epoch = q.epoch;
     loop {
         changes.borrow_and_update();
-        let (events, last) = app.world.with(|s| (s.events_after(q.after, q.bot_id, q.chat_id), s.last_seq));
-        if !events.is_empty() || tokio::time::Instant::now() >= deadline {
-            return Json(json!({"events": events, "last": last}));
+        let (events, last, epoch) =
+            app.world.read(|s| (s.events_after(q.after, q.bot_id, q.chat_id, kinds.as_deref()), s.last_seq, s.epoch));
+        let reset = *known_epoch.get_or_insert(epoch) != epoch;
+        if !events.is_empty() || reset || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(json!({"events": events, "last": last, "epoch": epoch})));
         }
         tokio::select! {
-            changed = changes.changed() => if changed.is_err() { return Json(json!({"events": [], "last": last})) },
+            changed = changes.changed() => if changed.is_err() { return Ok(Json(json!({"events": [], "last": last, "epoch": epoch}))) },
             _ = tokio::time::sleep_until(deadline) => {}
         }
     }
@@ -586,7 +620,7 @@ async fn events(AppState(app): AppState<Arc<App>>, Query(q): Query<EventsQuery>)
 async fn callback_answer(AppState(app): AppState<Arc<App>>, Path(id): Path<String>) -> Answer {
     let record = app
         .world
-        .with(|s| s.callbacks.get(&id).cloned())
+        .read(|s| s.callbacks.get(&id).cloned())
         .ok_or_else(|| ControlError(StatusCode::NOT_FOUND, format!("callback query {id} not found")))?;
     let mut answer = json!({"answered": record.answer.is_some()});
     if let Some(given) = record.answer {
@@ -613,7 +647,7 @@ async fn poll_state(AppState(app): AppState<Arc<App>>, Path(poll_id): Path<Strin
 async fn inline_answer(AppState(app): AppState<Arc<App>>, Path(id): Path<String>) -> Answer {
     let record = app
         .world
-        .with(|s| s.inline_queries.get(&id).cloned())
+        .read(|s| s.inline_queries.get(&id).cloned())
         .ok_or_else(|| ControlError(StatusCode::NOT_FOUND, format!("inline query {id} not found")))?;
     let mut answer = json!({"answered": record.answer.is_some(), "results": []});
     if let Some(given) = record.answer {
@@ -624,7 +658,7 @@ async fn inline_answer(AppState(app): AppState<Arc<App>>, Path(id): Path<String>
 
 /// A stored file's bytes, for the user side (the web chat shows photos with it).
 async fn file(AppState(app): AppState<Arc<App>>, Path(file_id): Path<String>) -> Response {
-    let found = app.world.with(|s| s.files.get(&file_id).map(|f| (f.bytes.clone(), f.mime_type.clone())));
+    let found = app.world.read(|s| s.files.get(&file_id).map(|f| (f.bytes.clone(), f.mime_type.clone())));
     match found {
         Some((bytes, mime)) => {
             let mime = mime.unwrap_or_else(|| "application/octet-stream".into());

@@ -37,17 +37,24 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// Rates must be positive and bursts at least 1: a bucket that never holds a whole token
+    /// would answer 429 forever.
     pub fn validate(&self) -> Result<(), String> {
         let rates = [
             ("per_chat_per_second", self.per_chat_per_second),
-            ("per_chat_burst", self.per_chat_burst),
             ("per_group_per_minute", self.per_group_per_minute),
-            ("per_group_burst", self.per_group_burst),
             ("per_bot_per_second", self.per_bot_per_second),
+        ];
+        if let Some((name, value)) = rates.iter().find(|(_, v)| !v.is_finite() || *v <= 0.0) {
+            return Err(format!("{name} must be a positive number, not {value}"));
+        }
+        let bursts = [
+            ("per_chat_burst", self.per_chat_burst),
+            ("per_group_burst", self.per_group_burst),
             ("per_bot_burst", self.per_bot_burst),
         ];
-        match rates.iter().find(|(_, v)| !v.is_finite() || *v <= 0.0) {
-            Some((name, _)) => Err(format!("{name} must be a positive number")),
+        match bursts.iter().find(|(_, v)| !v.is_finite() || *v < 1.0) {
+            Some((name, value)) => Err(format!("{name} must be at least 1 (one message), not {value}")),
             None => Ok(()),
         }
     }

@@ -30,8 +30,12 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Refuse tokens of bots not created through the control API.
     pub strict: bool,
-    /// Load the state from this file at start and save it there on shutdown.
+    /// Load the state from this file at start, save it there while running (see
+    /// `save_interval`) and on shutdown.
     pub state_file: Option<PathBuf>,
+    /// How often a changed state is saved to `state_file` while running: a crash loses at most
+    /// this much.
+    pub save_interval: Duration,
     /// Flood limits; Telegram's by default.
     pub limits: flood::Limits,
     /// The first delay before a failed webhook delivery is retried; it doubles each time.
@@ -47,6 +51,7 @@ impl Default for Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             strict: false,
             state_file: None,
+            save_interval: Duration::from_secs(5),
             limits: flood::Limits::default(),
             webhook_retry_base: Duration::from_secs(1),
             webhook_timeout: Duration::from_secs(10),
@@ -63,6 +68,8 @@ pub struct App {
     pub world: World,
     pub http: reqwest::Client,
     pub config: Config,
+    /// Saves the world to `config.state_file`, when there is one.
+    saver: Option<persist::Saver>,
 }
 
 /// A running sandbox. Dropping it stops the server (and saves the state file, if any).
@@ -71,6 +78,7 @@ pub struct Sandbox {
     app: Arc<App>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
+    autosave: Option<tokio::task::JoinHandle<()>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,10 +87,16 @@ pub enum StartError {
     Bind(SocketAddr, std::io::Error),
     #[error("{0}")]
     State(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }
 
 impl Sandbox {
     pub async fn start(config: Config) -> Result<Sandbox, StartError> {
+        config.limits.validate().map_err(|e| StartError::Config(format!("flood limits: {e}")))?;
+        if config.save_interval.is_zero() {
+            return Err(StartError::Config("save_interval must be longer than zero".into()));
+        }
         let mut state = match &config.state_file {
             Some(path) => persist::load(path).map_err(StartError::State)?,
             None => State::default(),
@@ -93,8 +107,10 @@ impl Sandbox {
         state.query_expiry = config.query_expiry;
         let listener = TcpListener::bind(config.addr).await.map_err(|e| StartError::Bind(config.addr, e))?;
         let addr = listener.local_addr().map_err(|e| StartError::Bind(config.addr, e))?;
-        let app = Arc::new(App { world: World::new(state), http: http_client(), config });
+        let saver = config.state_file.clone().map(persist::Saver::new);
+        let app = Arc::new(App { world: World::new(state), http: http_client(), config, saver });
         resume_webhooks(&app);
+        let autosave = app.saver.is_some().then(|| tokio::spawn(autosave(app.clone())));
         let (shutdown, stop) = oneshot::channel::<()>();
         let router = server::router(app.clone());
         let server = tokio::spawn(async move {
@@ -106,7 +122,7 @@ impl Sandbox {
             }
         });
         tracing::info!(%addr, "sandbox listening");
-        Ok(Sandbox { addr, app, shutdown: Some(shutdown), server: Some(server) })
+        Ok(Sandbox { addr, app, shutdown: Some(shutdown), server: Some(server), autosave })
     }
 
     /// The base URL to give a bot framework as its Bot API server, e.g. `http://127.0.0.1:8081`.
@@ -123,11 +139,20 @@ impl Sandbox {
         &self.app.world
     }
 
+    /// Changes each time the state file is written (`None` without a state file): a test can
+    /// await the next save instead of stopping the sandbox.
+    pub fn saves(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.app.saver.as_ref().map(persist::Saver::subscribe)
+    }
+
     /// Stops serving and saves the state file. Requests in flight get a moment to finish;
     /// long polls still open after it are cut (a client sees a closed connection and retries).
     pub async fn stop(mut self) -> Result<(), String> {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
+        }
+        if let Some(autosave) = self.autosave.take() {
+            autosave.abort();
         }
         if let Some(mut server) = self.server.take()
             && tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err()
@@ -138,8 +163,8 @@ impl Sandbox {
     }
 
     fn save(&self) -> Result<(), String> {
-        match &self.app.config.state_file {
-            Some(path) => self.app.world.with(|s| persist::save(path, s)),
+        match &self.app.saver {
+            Some(saver) => saver.save(&self.app.world),
             None => Ok(()),
         }
     }
@@ -147,11 +172,37 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        if let Some(autosave) = self.autosave.take() {
+            autosave.abort();
+        }
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
             if let Err(error) = self.save() {
                 tracing::error!(%error, "saving the sandbox state failed");
             }
+        }
+    }
+}
+
+/// Saves the state file every `save_interval` while something may have changed, so a killed
+/// sandbox loses at most that much.
+async fn autosave(app: Arc<App>) {
+    let mut ticks = tokio::time::interval(app.config.save_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut saved_at = app.world.changes();
+    loop {
+        ticks.tick().await;
+        let changes = app.world.changes();
+        if changes == saved_at {
+            continue;
+        }
+        let saving = app.clone();
+        let saved =
+            tokio::task::spawn_blocking(move || saving.saver.as_ref().map_or(Ok(()), |s| s.save(&saving.world))).await;
+        match saved {
+            Ok(Ok(())) => saved_at = changes,
+            Ok(Err(error)) => tracing::error!(%error, "saving the sandbox state failed"),
+            Err(error) => tracing::error!(%error, "the sandbox state saver stopped"),
         }
     }
 }

@@ -55,8 +55,9 @@ fn missing(js: &Path) -> Option<String> {
 }
 
 /// The bot: answers each of the script's steps the way a real bot would, and keeps every update
-/// it received for the checks at the end.
-async fn play_bot(env: Arc<Env>, received: Arc<Mutex<Vec<Value>>>) {
+/// it received for the checks at the end, and the stored bytes of the photo it got (the script
+/// ends with a reset of the sandbox, which forgets the files).
+async fn play_bot(env: Arc<Env>, received: Arc<Mutex<Vec<Value>>>, stored_photo: Arc<Mutex<Vec<u8>>>) {
     let mut offset = 0;
     let mut poll_options: Vec<String> = Vec::new();
     loop {
@@ -92,6 +93,9 @@ async fn play_bot(env: Arc<Env>, received: Arc<Mutex<Vec<Value>>>) {
             };
             if let Some(photos) = message["photo"].as_array() {
                 let big = photos.last().expect("a size");
+                let file = format!("{}/sandbox/files/{}", env.url, big["file_id"].as_str().expect("a file id"));
+                let bytes = env.http.get(file).send().await.expect("the file").bytes().await.expect("its bytes");
+                *stored_photo.lock().unwrap() = bytes.to_vec();
                 let caption = format!("Your photo is {}×{}", big["width"], big["height"]);
                 let back = json!({ "chat_id": chat, "photo": big["file_id"], "caption": caption });
                 env.call(TOKEN, "sendPhoto", back).await;
@@ -159,7 +163,8 @@ async fn a_user_chats_with_a_bot_in_the_web_chat_page() {
     env.post("/bots", json!({ "token": TOKEN, "first_name": "Web Chat Bot" })).await;
     let user = env.user("Zoë").await;
     let received = Arc::new(Mutex::new(Vec::new()));
-    let bot = tokio::spawn(play_bot(env.clone(), received.clone()));
+    let stored_photo = Arc::new(Mutex::new(Vec::new()));
+    let bot = tokio::spawn(play_bot(env.clone(), received.clone(), stored_photo.clone()));
 
     // Kept after the run: what the page looked like at the end (or when a step failed).
     let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-chat.png");
@@ -206,8 +211,7 @@ async fn a_user_chats_with_a_bot_in_the_web_chat_page() {
     assert_eq!(photo["message"]["caption"], "my picture", "the text typed before the upload is the caption");
     let file = &photo["message"]["photo"][0];
     assert_eq!((file["width"].as_u64(), file["height"].as_u64()), (Some(3), Some(2)));
-    let stored = env.http.get(format!("{}/sandbox/files/{}", env.url, file["file_id"].as_str().unwrap())).send().await;
-    assert_eq!(stored.unwrap().bytes().await.unwrap().as_ref(), PHOTO, "the uploaded bytes are stored unchanged");
+    assert_eq!(*stored_photo.lock().unwrap(), PHOTO, "the uploaded bytes are stored unchanged");
     let vote = received.iter().find_map(|u| u.get("poll_answer")).expect("a poll answer");
     assert_eq!(vote["option_ids"], json!([1]));
     assert_eq!(vote["user"]["id"], user);

@@ -155,7 +155,7 @@ pub fn delete_my_commands(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<V
 
 /// getChat's ChatFullInfo: the Chat plus the fields Bot API 10 makes required.
 pub fn get_chat(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
-    let target = s.target_for_bot(bot_id, &p.chat_id()?)?;
+    let target = s.chat_for_bot(bot_id, &p.chat_id()?)?;
     let mut info = s.chat_json(target);
     merge(
         &mut info,
@@ -172,7 +172,7 @@ pub fn get_chat(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
 }
 
 pub fn get_chat_member(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
-    let target = s.target_for_bot(bot_id, &p.chat_id()?)?;
+    let target = s.chat_for_bot(bot_id, &p.chat_id()?)?;
     let user_id = p.require_i64("user_id", "user identifier is not specified")?;
     if !s.users.contains_key(&user_id) && !s.bots.contains_key(&user_id) {
         return Err(ApiError::bad_request("user not found"));
@@ -186,7 +186,7 @@ pub fn get_chat_member(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Valu
 }
 
 pub fn get_chat_member_count(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
-    Ok(json!(match s.target_for_bot(bot_id, &p.chat_id()?)? {
+    Ok(json!(match s.chat_for_bot(bot_id, &p.chat_id()?)? {
         Target::Private { .. } => 2,
         Target::Group { chat_id } => s.groups[&chat_id].members.values().filter(|st| is_member(st)).count(),
     }))
@@ -197,7 +197,7 @@ fn is_member(status: &str) -> bool {
 }
 
 pub fn get_chat_administrators(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
-    match s.target_for_bot(bot_id, &p.chat_id()?)? {
+    match s.chat_for_bot(bot_id, &p.chat_id()?)? {
         Target::Private { .. } => Err(ApiError::bad_request("there are no administrators in the private chat")),
         Target::Group { chat_id } => Ok(Value::Array(
             s.groups[&chat_id]

@@ -13,6 +13,7 @@ use objects::{bot_user_json, group_chat_json, now, private_chat_json, user_json}
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -39,7 +40,9 @@ pub struct StoredMessage {
     /// The bot that sent it; `None` for a user's message or a service message.
     pub from_bot: Option<i64>,
     /// Earlier versions, oldest first.
+    #[serde(default)]
     pub edits: Vec<Value>,
+    #[serde(default)]
     pub deleted: bool,
     /// A reply keyboard, its removal or a force-reply sent with the message: it changes the
     /// user's client and is not part of the Message object.
@@ -48,6 +51,7 @@ pub struct StoredMessage {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ChatLog {
     pub last_message_id: i64,
     pub messages: BTreeMap<i64, StoredMessage>,
@@ -66,7 +70,9 @@ pub struct Group {
     pub title: String,
     pub username: Option<String>,
     /// Member id (user or bot) → status (`creator`, `administrator`, `member`, `left`, `kicked`).
+    #[serde(default)]
     pub members: BTreeMap<i64, String>,
+    #[serde(default)]
     pub log: ChatLog,
 }
 
@@ -74,10 +80,16 @@ pub struct Group {
 pub struct Webhook {
     pub url: String,
     pub secret_token: Option<String>,
+    #[serde(default = "default_max_connections")]
     pub max_connections: u32,
     pub ip_address: Option<String>,
     pub last_error_date: Option<i64>,
     pub last_error_message: Option<String>,
+}
+
+/// setWebhook's default.
+fn default_max_connections() -> u32 {
+    40
 }
 
 /// What a bot is doing right now; not saved with the state.
@@ -118,16 +130,24 @@ pub struct Bot {
     pub token: String,
     pub username: String,
     pub first_name: String,
+    #[serde(default)]
     pub updates: VecDeque<Value>,
+    #[serde(default = "first_update_id")]
     pub next_update_id: i64,
     pub allowed_updates: Option<Vec<String>>,
     pub webhook: Option<Webhook>,
     /// `scope|language` → the commands published with setMyCommands.
+    #[serde(default)]
     pub commands: BTreeMap<String, Value>,
     /// Private chats with users, by user id.
+    #[serde(default)]
     pub private: BTreeMap<i64, ChatLog>,
     #[serde(skip)]
     pub runtime: BotRuntime,
+}
+
+fn first_update_id() -> i64 {
+    1
 }
 
 impl Bot {
@@ -138,7 +158,7 @@ impl Bot {
             username: username.unwrap_or_else(|| format!("bot{id}_bot")),
             first_name: first_name.unwrap_or_else(|| format!("Bot {id}")),
             updates: VecDeque::new(),
-            next_update_id: 1,
+            next_update_id: first_update_id(),
             allowed_updates: None,
             webhook: None,
             commands: BTreeMap::new(),
@@ -172,6 +192,7 @@ pub struct PollRec {
     pub chat_id: i64,
     pub message_id: i64,
     /// User id → chosen option ids.
+    #[serde(default)]
     pub votes: BTreeMap<i64, Vec<i64>>,
 }
 
@@ -197,7 +218,27 @@ pub struct InlineQueryRec {
     pub created: i64,
 }
 
-/// Something a bot did, as the control API reports it.
+/// The kinds of [`Event`]s (docs/sandbox.md lists what each carries); the events API refuses
+/// a filter naming another.
+pub const EVENT_KINDS: [&str; 15] = [
+    "sent",
+    "edited",
+    "deleted",
+    "chat_action",
+    "callback_answered",
+    "inline_answered",
+    "pinned",
+    "unpinned",
+    "left",
+    "received",
+    "received_edit",
+    "callback_query",
+    "poll_answer",
+    "inline_query",
+    "chosen_inline_result",
+];
+
+/// Something a bot did, or a user did to it, as the control API reports it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     pub seq: u64,
@@ -228,7 +269,10 @@ impl Target {
     }
 }
 
+/// Fields added later must leave older state files readable: each missing one takes its
+/// value from `State::default()`.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct State {
     pub bots: BTreeMap<i64, Bot>,
     pub users: BTreeMap<i64, UserRec>,
@@ -246,7 +290,12 @@ pub struct State {
     #[serde(skip, default = "default_query_expiry")]
     pub query_expiry: Duration,
     pub events: VecDeque<Event>,
+    /// The newest event's `seq`; it keeps growing across resets.
     pub last_seq: u64,
+    /// Tells event readers that the events they know are gone: a new random number on every
+    /// start and reset (not saved).
+    #[serde(skip)]
+    pub epoch: u64,
     pub next_user_id: i64,
     pub next_group_id: i64,
     pub next_file_number: u64,
@@ -270,6 +319,7 @@ impl Default for State {
             query_expiry: default_query_expiry(),
             events: VecDeque::new(),
             last_seq: 0,
+            epoch: new_epoch(),
             next_user_id: 1_000_001,
             next_group_id: 1,
             next_file_number: 1,
@@ -277,6 +327,11 @@ impl Default for State {
             strict: false,
         }
     }
+}
+
+/// A random epoch, exact as a JavaScript number.
+fn new_epoch() -> u64 {
+    fastrand::u64(1..1 << 53)
 }
 
 /// A random identifier of `len` URL-safe characters, like Telegram's file and query ids.
@@ -417,6 +472,16 @@ impl State {
 
     /// Resolves the chat a bot writes to, with Telegram's errors.
     pub fn target_for_bot(&self, bot_id: i64, chat: &ChatRef) -> ApiResult<Target> {
+        self.resolve_for_bot(bot_id, chat, true)
+    }
+
+    /// Resolves a chat a bot only reads (getChat, getChatMember…): a user who never wrote to
+    /// the bot is a chat it does not know, not one it may not write to.
+    pub fn chat_for_bot(&self, bot_id: i64, chat: &ChatRef) -> ApiResult<Target> {
+        self.resolve_for_bot(bot_id, chat, false)
+    }
+
+    fn resolve_for_bot(&self, bot_id: i64, chat: &ChatRef, send: bool) -> ApiResult<Target> {
         let id = match chat {
             ChatRef::Id(id) => *id,
             ChatRef::Username(name) => self.id_for_username(name).ok_or_else(ApiError::chat_not_found)?,
@@ -433,8 +498,10 @@ impl State {
             let bot = self.bot(bot_id)?;
             return if bot.private.contains_key(&id) {
                 Ok(Target::Private { bot_id, user_id: id })
-            } else {
+            } else if send {
                 Err(ApiError::forbidden("bot can't initiate conversation with a user"))
+            } else {
+                Err(ApiError::chat_not_found())
             };
         }
         Err(ApiError::chat_not_found())
@@ -461,12 +528,13 @@ impl State {
         }
     }
 
+    /// The public chat an `@username` names. Only supergroups (and channels, which the sandbox
+    /// has not) are public: a user's username is not a chat id, as in Telegram.
     fn id_for_username(&self, name: &str) -> Option<i64> {
-        let name = name.to_ascii_lowercase();
-        let user = self.users.values().find(|u| u.username.as_deref().is_some_and(|n| n.to_ascii_lowercase() == name));
-        let group =
-            self.groups.values().find(|g| g.username.as_deref().is_some_and(|n| n.to_ascii_lowercase() == name));
-        user.map(|u| u.id).or(group.map(|g| g.id))
+        self.groups
+            .values()
+            .find(|g| g.kind == "supergroup" && g.username.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            .map(|g| g.id)
     }
 
     pub fn log(&self, target: Target) -> Option<&ChatLog> {
@@ -684,6 +752,7 @@ impl State {
         message: Option<Value>,
         detail: Option<Value>,
     ) -> Event {
+        debug_assert!(EVENT_KINDS.contains(&kind), "event kind {kind} is missing from EVENT_KINDS");
         self.last_seq += 1;
         let message_id = message
             .as_ref()
@@ -697,11 +766,27 @@ impl State {
         event
     }
 
-    pub fn events_after(&self, after: u64, bot_id: Option<i64>, chat_id: Option<i64>) -> Vec<Event> {
+    /// Forgets the world but keeps the settings and the event sequence, so readers holding an
+    /// `after` see the new events; the new epoch tells them the old ones are gone.
+    pub fn reset(&mut self) {
+        let (limits, strict, last_seq, query_expiry) =
+            (self.limits.clone(), self.strict, self.last_seq, self.query_expiry);
+        *self = State { limits, strict, last_seq, query_expiry, ..State::default() };
+    }
+
+    /// The events after `after`, of one bot, chat or some kinds when those are given.
+    pub fn events_after(
+        &self,
+        after: u64,
+        bot_id: Option<i64>,
+        chat_id: Option<i64>,
+        kinds: Option<&[String]>,
+    ) -> Vec<Event> {
         let start = self.events.partition_point(|e| e.seq <= after);
         self.events
             .range(start..)
             .filter(|e| bot_id.is_none_or(|id| e.bot_id == id) && chat_id.is_none_or(|id| e.chat_id == Some(id)))
+            .filter(|e| kinds.is_none_or(|kinds| kinds.contains(&e.kind)))
             .cloned()
             .collect()
     }
@@ -806,25 +891,39 @@ pub enum Sender {
 pub struct World {
     state: parking_lot::Mutex<State>,
     events: watch::Sender<u64>,
+    /// Counts the calls that may have changed the state, for the periodic save.
+    changes: AtomicU64,
 }
 
 impl World {
     pub fn new(state: State) -> Self {
         let last = state.last_seq;
-        Self { state: parking_lot::Mutex::new(state), events: watch::channel(last).0 }
+        Self { state: parking_lot::Mutex::new(state), events: watch::channel(last).0, changes: AtomicU64::new(0) }
     }
 
-    /// Runs `f` with the state locked; wakes event readers if it recorded events.
+    /// Runs `f` with the state locked; wakes event readers if it recorded events or reset the
+    /// world.
     pub fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut state = self.state.lock();
-        let before = state.last_seq;
+        let before = (state.last_seq, state.epoch);
         let result = f(&mut state);
-        let after = state.last_seq;
+        let after = (state.last_seq, state.epoch);
+        self.changes.fetch_add(1, Ordering::Relaxed);
         drop(state);
         if after != before {
-            self.events.send_replace(after);
+            self.events.send_replace(after.0);
         }
         result
+    }
+
+    /// Runs `f` with the state locked for reading only (it does not count as a change).
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.state.lock())
+    }
+
+    /// Grows with every call that may have changed the state.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
     }
 
     pub fn subscribe_events(&self) -> watch::Receiver<u64> {
