@@ -166,11 +166,15 @@ async fn create_group(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer
         group.username = new.username;
         let chat = group_chat_json(group);
         let creator = new.members.first().copied();
-        for bot_id in new.bots {
+        for &bot_id in &new.bots {
             let by = creator.unwrap_or(bot_id);
             if let Some(change) = s.member_updated(chat.clone(), by, bot_id, "left", "administrator") {
                 s.push_update(bot_id, "my_chat_member", change);
             }
+        }
+        if let Some(creator) = creator {
+            let created = if new.kind == "supergroup" { "supergroup_chat_created" } else { "group_chat_created" };
+            service_message(s, id, Sender::User(creator), json!({ created: true }), None);
         }
         Ok::<_, ApiError>(chat)
     })?;
@@ -232,25 +236,30 @@ fn membership(app: &App, chat_id: i64, bytes: &Bytes, join: bool) -> Answer {
             json!({"left_chat_member": member_json})
         };
         let sender = if is_bot { Sender::Bot(id) } else { Sender::User(id) };
-        let message = s.post(target, sender, content, None);
         let chat = s.chat_json(target);
-        let mut recipients = s.bots_in(target);
-        if is_bot && !join {
-            recipients.push(id);
-        }
-        for bot_id in recipients {
-            s.push_update(bot_id, "message", message.clone());
-            s.record(bot_id, Some(chat_id), "received", Some(message.clone()), None);
-            if is_bot
-                && bot_id == id
-                && let Some(change) = s.member_updated(chat.clone(), id, id, &old_status, status)
-            {
-                s.push_update(bot_id, "my_chat_member", change);
-            }
+        // A bot that leaves still hears of it.
+        let leaving_bot = (is_bot && !join).then_some(id);
+        let message = service_message(s, chat_id, sender, content, leaving_bot);
+        if is_bot && let Some(change) = s.member_updated(chat, id, id, &old_status, status) {
+            s.push_update(id, "my_chat_member", change);
         }
         Ok(message)
     })?;
     Ok(Json(message))
+}
+
+/// Posts a service message in a group and hands it to the group's bots (and `also`, a bot that
+/// just left), as Telegram does.
+fn service_message(s: &mut State, chat_id: i64, sender: Sender, content: Value, also: Option<i64>) -> Value {
+    let target = Target::Group { chat_id };
+    let message = s.post(target, sender, content, None);
+    let mut recipients = s.bots_in(target);
+    recipients.extend(also);
+    for bot_id in recipients {
+        s.push_update(bot_id, "message", message.clone());
+        s.record(bot_id, Some(chat_id), "received", Some(message.clone()), None);
+    }
+    message
 }
 
 async fn reset(AppState(app): AppState<Arc<App>>) -> Json<Value> {

@@ -201,6 +201,8 @@ async fn a_user_chats_with_a_bot_in_the_web_chat_page() {
     assert_eq!(group_hello["message"]["from"]["first_name"], "Bob");
     let added = received.iter().find_map(|u| u.get("my_chat_member")).expect("the bot was added to the group");
     assert_eq!(added["chat"]["title"], "Tea club");
+    let created = received.iter().find(|u| u["message"]["group_chat_created"] == true).expect("the group's creation");
+    assert_eq!(created["message"]["from"]["first_name"], "Zoë");
     let joined = received.iter().find_map(|u| u["message"].get("new_chat_members")).expect("Bob's join");
     assert_eq!(joined[0]["first_name"], "Bob");
     let command = received.iter().find(|u| u["message"]["text"] == "/keyboard").unwrap();

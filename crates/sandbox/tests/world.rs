@@ -92,6 +92,7 @@ async fn a_refused_join_or_leave_changes_nothing() {
     let body = json!({ "title": "Team", "type": "supergroup", "members": [ann], "bots": [BOT] });
     let chat = env.post("/groups", body).await["id"].as_i64().unwrap();
     env.sandbox.world().with(|s| s.groups.get_mut(&chat).unwrap().members.insert(cid, "kicked".into()));
+    env.drain(TOKEN).await; // the creation's updates
     let before = env.get("/groups").await;
     let last = env.last_event().await;
 
