@@ -20,7 +20,10 @@ mod upload;
 pub use frankenstein;
 
 pub use self::backoff::Backoff;
-pub use self::client::{Client, ClientBuilder, DEFAULT_API_URL, http_client, install_crypto_provider};
+pub use self::client::{
+    AmbiguousSends, Client, ClientBuilder, DEFAULT_API_URL, USER_AGENT, creates_messages, http_client,
+    install_crypto_provider,
+};
 pub use self::error::Error;
 pub use self::updates::IncomingUpdate;
 pub use self::upload::{InputFile, Request, Upload};

@@ -451,7 +451,7 @@ async fn api_errors_carry_code_and_description() {
 }
 
 #[tokio::test]
-async fn connection_failures_are_network_errors_without_the_token() {
+async fn connection_failures_are_connect_errors_without_the_token() {
     // Port 9 (discard) is closed on test machines; the connect fails at once.
     let client = Client::builder(common::TOKEN)
         .api_url("http://127.0.0.1:9")
@@ -459,7 +459,8 @@ async fn connection_failures_are_network_errors_without_the_token() {
         .build()
         .expect("client builds");
     let err = client.get_me().await.expect_err("nothing listens there");
-    assert!(matches!(err, Error::Network(_)), "{err:?}");
+    assert!(matches!(err, Error::Connect(_)), "{err:?}");
     assert!(err.is_retryable());
+    assert!(!err.may_have_been_delivered(), "a refused connection carried nothing");
     assert!(!format!("{err} {err:?}").contains("Secret_token"), "token leaked: {err:?}");
 }

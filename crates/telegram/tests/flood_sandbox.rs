@@ -68,6 +68,7 @@ async fn slow_answers_time_out_and_are_retried() {
     world.fault(json!({"count": 1, "delay_ms": 2000, "methods": ["getMe"]})).await;
     let err = impatient.get_me().await.expect_err("timed out");
     assert!(matches!(err, Error::Network(_)), "{err:?}");
+    assert!(err.may_have_been_delivered(), "a timed-out request may have been carried out");
 }
 
 #[tokio::test]

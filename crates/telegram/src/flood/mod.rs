@@ -62,9 +62,9 @@ use serde_json::Value;
 
 pub use self::bucket::Limit;
 pub use self::scheduler::{Scheduler, SendHandle};
-use crate::Error;
 use crate::backoff::Backoff;
 use crate::client::Client;
+use crate::{AmbiguousSends, Error};
 use crate::upload::Request;
 
 /// How urgent a send is; see the [module documentation](self).
@@ -113,6 +113,18 @@ pub struct Config {
     pub bot_pause_chats: usize,
     /// Default 1 s.
     pub bot_pause_window: Duration,
+    /// The longest pause a 429 can cause: a larger `retry_after` (a broken proxy, a corrupt
+    /// answer) is cut to this. Default 1 hour.
+    pub max_retry_after: Duration,
+    /// Whether a message-creating send that failed without an answer after it may have reached
+    /// Telegram is sent again (at-least-once, the default) or fails (at-most-once); see
+    /// [Ambiguous failures](self#ambiguous-failures).
+    pub ambiguous_sends: AmbiguousSends,
+    /// Requests on the wire at most, all lanes together. Default 100.
+    pub max_in_flight: usize,
+    /// A bulk send queued for longer than this is ordered like an interactive one (still
+    /// paced to its chat's steady rate), so interactive load cannot starve it. Default 30 s.
+    pub bulk_max_wait: Duration,
 }
 
 impl Default for Config {
@@ -128,6 +140,10 @@ impl Default for Config {
             default_retry_after: Duration::from_secs(1),
             bot_pause_chats: 3,
             bot_pause_window: Duration::from_secs(1),
+            max_retry_after: Duration::from_secs(3600),
+            ambiguous_sends: AmbiguousSends::Retry,
+            max_in_flight: 100,
+            bulk_max_wait: Duration::from_secs(30),
         }
     }
 }
