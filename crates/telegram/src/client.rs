@@ -328,7 +328,8 @@ impl Client {
         } else {
             builder.multipart(request.multipart()?)
         };
-        let response = builder.header(reqwest::header::USER_AGENT, USER_AGENT).send().await.map_err(Error::from_reqwest)?;
+        let response =
+            builder.header(reqwest::header::USER_AGENT, USER_AGENT).send().await.map_err(Error::from_reqwest)?;
         let status = response.status().as_u16();
         let body = self.read_answer(response).await?;
         parse_answer(request.method(), status, &body)
@@ -337,11 +338,15 @@ impl Client {
     /// Downloads a file by the `file_path` of getFile into memory, up to
     /// [`ClientBuilder::max_download_bytes`], retrying network errors and 5xx.
     pub async fn download_file(&self, file_path: &str) -> Result<Bytes, Error> {
-        self.retrying("downloadFile", |_| true, || async {
-            let mut body = Vec::new();
-            self.download_once(file_path, &mut body).await?;
-            Ok(Bytes::from(body))
-        })
+        self.retrying(
+            "downloadFile",
+            |_| true,
+            || async {
+                let mut body = Vec::new();
+                self.download_once(file_path, &mut body).await?;
+                Ok(Bytes::from(body))
+            },
+        )
         .await
     }
 

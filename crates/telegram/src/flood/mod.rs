@@ -64,8 +64,8 @@ pub use self::bucket::Limit;
 pub use self::scheduler::{Scheduler, SendHandle};
 use crate::backoff::Backoff;
 use crate::client::Client;
-use crate::{AmbiguousSends, Error};
 use crate::upload::Request;
+use crate::{AmbiguousSends, Error};
 
 /// How urgent a send is; see the [module documentation](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

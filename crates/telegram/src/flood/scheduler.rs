@@ -490,7 +490,8 @@ impl Actor {
             Err(err) if err.is_rate_limited() => {
                 Metrics::add(&self.metrics.rate_limited, 1);
                 // retry_after comes from the server: bounded so a bad one cannot stop the bot.
-                let wait = err.retry_after().unwrap_or(self.config.default_retry_after).min(self.config.max_retry_after);
+                let wait =
+                    err.retry_after().unwrap_or(self.config.default_retry_after).min(self.config.max_retry_after);
                 self.pause(&lane, now, wait);
                 if job.rate_limited < self.config.max_rate_limited_retries {
                     job.rate_limited += 1;
