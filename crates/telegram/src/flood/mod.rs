@@ -14,15 +14,26 @@
 //!   (burst included) and 429 pauses hold it. It is still counted against the chat and bot
 //!   budgets.
 //! * [`Priority::Bulk`] — notifications, broadcasts. Paced to the steady rate of both the
-//!   chat and the bot budget (never their burst allowance), and always behind queued
-//!   interactive sends: interactive sends are dispatched first, take a chat's queue ahead of
-//!   its bulk sends, and their consumption of the bot budget delays bulk sends.
+//!   chat and the bot budget (never their burst allowance), and behind queued interactive
+//!   sends: interactive sends are dispatched first, take a chat's queue ahead of its bulk
+//!   sends, and their consumption of the bot budget delays bulk sends.
+//!
+//! Under interactive load that fills the bot budget on its own, that would keep bulk sends
+//! back for as long as the load lasts. So a bulk send queued for longer than
+//! [`Config::bulk_max_wait`] is *aged*: it goes before the interactive sends of its chat
+//! submitted after it, and is paced by a share of the bot budget of its own (the bot's steady
+//! rate, counting only aged sends) instead of the budget interactive sends use up. Still only
+//! its chat's steady rate applies, never the burst. A backlog with no interactive load around
+//! keeps the bot's rate: aged sends count against the bot budget too.
 //!
 //! # Order and concurrency
 //!
 //! Different chats are sent to concurrently. Within one chat a send starts only after the
 //! previous one resolved, so sends of one priority arrive in submission order (interactive
 //! sends overtake queued bulk sends of the same chat). Bot-scoped sends run concurrently.
+//! At most [`Config::max_in_flight`] requests are on the wire at once, all lanes together;
+//! when one finishes, a ready interactive send takes its place first, then aged bulk, then
+//! bulk.
 //!
 //! # 429 "Too Many Requests"
 //!
@@ -34,6 +45,10 @@
 //!   for `retry_after`;
 //! * a 429 on a bot-scoped request pauses the whole bot.
 //!
+//! `retry_after` is the server's word, so it is bounded by [`Config::max_retry_after`]
+//! (1 hour by default): a corrupt or hostile answer can neither pause the bot for decades
+//! nor overflow the clock.
+//!
 //! # Retries
 //!
 //! A 429 is repeated after the pause and is not counted as a failed attempt, up to
@@ -41,6 +56,25 @@
 //! exponential backoff and full jitter ([`Config::retry`]); the job keeps its place at the head
 //! of its chat's queue meanwhile. Any other error (4xx, undecodable answer) fails the
 //! submission at once and is reported through its [`SendHandle`].
+//!
+//! # Ambiguous failures
+//!
+//! A failure to connect ([`Error::Connect`]) proves Telegram never saw the request; it is
+//! always retried. A timeout or a connection lost after the request was written
+//! ([`Error::Network`]) does not: Telegram may have carried the request out and only its
+//! answer was lost. Telegram has no idempotency keys, so for a call that creates a message
+//! (send*, copyMessage(s), forwardMessage(s): [`crate::creates_messages`]) there is a choice,
+//! [`Config::ambiguous_sends`]:
+//!
+//! * [`AmbiguousSends::Retry`] (default) — at-least-once. The send is repeated; the user may
+//!   get the message twice, but never loses it. The product promises not to lose messages,
+//!   and the engine's outbox retries too.
+//! * [`AmbiguousSends::Fail`] — at-most-once. The submission fails with the
+//!   [`Error::Network`] (see [`Error::may_have_been_delivered`]); the message arrived once or
+//!   not at all, and the caller decides.
+//!
+//! Other calls (edits, deletes, answers to callbacks) repeat harmlessly and are always retried.
+//! Decision note: `docs/decisions/0019-ambiguous-send-retries.md`.
 //!
 //! # Backpressure
 //!
