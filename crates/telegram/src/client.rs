@@ -609,5 +609,23 @@ mod tests {
         assert_eq!(client.timeout_for(&short), Duration::from_secs(5));
         let send = Request::new("sendMessage", &json!({"timeout": 50})).unwrap();
         assert_eq!(client.timeout_for(&send), Duration::from_secs(5));
+        let absurd = Request::new("getUpdates", &json!({"timeout": u64::MAX})).unwrap();
+        assert_eq!(client.timeout_for(&absurd), Duration::MAX, "saturates instead of overflowing");
+    }
+
+    #[test]
+    fn only_message_creating_calls_are_held_back_after_a_lost_answer() {
+        for method in ["sendMessage", "SENDPHOTO", "sendMediaGroup", "copyMessages", "forwardMessage"] {
+            assert!(creates_messages(method), "{method}");
+        }
+        for method in ["sendChatAction", "editMessageText", "getMe", "answerCallbackQuery", "copyText"] {
+            assert!(!creates_messages(method), "{method}");
+        }
+        let lost = Error::network("timed out");
+        let refused = Error::connect("refused");
+        assert!(!AmbiguousSends::Fail.allows_retry("sendMessage", &lost));
+        assert!(AmbiguousSends::Fail.allows_retry("sendMessage", &refused));
+        assert!(AmbiguousSends::Fail.allows_retry("editMessageText", &lost));
+        assert!(AmbiguousSends::Retry.allows_retry("sendMessage", &lost));
     }
 }
