@@ -24,7 +24,9 @@
 //! submitted after it, and is paced by a share of the bot budget of its own (the bot's steady
 //! rate, counting only aged sends) instead of the budget interactive sends use up. Still only
 //! its chat's steady rate applies, never the burst. A backlog with no interactive load around
-//! keeps the bot's rate: aged sends count against the bot budget too.
+//! keeps the bot's rate: aged sends count against the bot budget too. The price: while
+//! interactive sends alone exceed the bot budget, aged bulk adds up to the bot's steady rate
+//! on top, and Telegram's 429s then pause what they name.
 //!
 //! # Order and concurrency
 //!
@@ -154,7 +156,7 @@ pub struct Config {
     /// Telegram is sent again (at-least-once, the default) or fails (at-most-once); see
     /// [Ambiguous failures](self#ambiguous-failures).
     pub ambiguous_sends: AmbiguousSends,
-    /// Requests on the wire at most, all lanes together. Default 100.
+    /// Requests on the wire at most, all lanes together (0 counts as 1). Default 100.
     pub max_in_flight: usize,
     /// A bulk send queued for longer than this is ordered like an interactive one (still
     /// paced to its chat's steady rate), so interactive load cannot starve it. Default 30 s.

@@ -20,7 +20,7 @@ use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
-use super::bucket::{Gcra, Limit};
+use super::bucket::{Gcra, Limit, later};
 use super::{Config, Metrics, Priority, Transport};
 use crate::Error;
 use crate::client::{Client, decode};
@@ -29,13 +29,6 @@ use crate::upload::Request;
 /// Messages handled between two scheduling passes, so a flood of submissions is taken in
 /// (and interactive ones can overtake bulk ones) before anything is dispatched.
 const DRAIN_BATCH: usize = 1024;
-/// What an `Instant` can hold ahead of now with room to spare (tokio's own "far future").
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
-
-/// `now + wait` without overflowing: a wait beyond what an `Instant` holds becomes 30 years.
-fn later(now: Instant, wait: Duration) -> Instant {
-    now.checked_add(wait.min(FAR_FUTURE)).unwrap_or(now)
-}
 
 /// A handle to one bot's send scheduler; cheap to clone.
 ///
