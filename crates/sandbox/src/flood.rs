@@ -148,7 +148,7 @@ impl Fault {
         match self.status {
             Some(_) if self.drop_answer => Err("drop_answer carries the call out: it takes no status".into()),
             None if self.delay_ms.is_none() && !self.drop_answer => {
-                Err("give a status, a delay_ms, drop_answer or a delay with one of the others".into())
+                Err("give a status, a delay_ms or drop_answer (a delay_ms goes with either)".into())
             }
             Some(status) if ![429, 500, 502, 503, 504].contains(&status) => {
                 Err(format!("status {status} is not one of 429, 500, 502, 503, 504"))
