@@ -9,7 +9,9 @@
 //! redelivered update (one the inbox already has) is stored once and dispatched once. An
 //! update is marked handled only after its handler finished, successfully or through the error
 //! handler; one not understood, or of a kind the engine does not handle, is marked handled at
-//! once with a log line. When a bot starts, the updates a crash left unhandled are dispatched
+//! once with a log line. An update without an `update_id` cannot be stored or confirmed: it is
+//! skipped with a warning, and a batch of nothing else backs off like an error, since Telegram
+//! hands it back at once. When a bot starts, the updates a crash left unhandled are dispatched
 //! first, in update-id order, and only then does polling begin, so a chat's replayed updates
 //! come before its new ones.
 //!
@@ -508,13 +510,20 @@ async fn poll(runtime: Arc<BotRuntime>, timeout: u32) {
             batch = runtime.client.call::<_, Vec<Value>>("getUpdates", &params) => batch,
         };
         let error = match batch {
-            Ok(batch) => match receive(&runtime, batch, &mut offset).await {
-                Ok(()) => {
-                    failures = 0;
-                    continue;
+            Ok(batch) => {
+                let (fetched, before) = (batch.len(), offset);
+                match receive(&runtime, batch, &mut offset).await {
+                    // Nothing to confirm (no usable update_id): the same batch comes back at once.
+                    Ok(()) if fetched > 0 && offset == before => {
+                        format!("{fetched} updates without a usable update_id, none can be confirmed")
+                    }
+                    Ok(()) => {
+                        failures = 0;
+                        continue;
+                    }
+                    Err(error) => format!("storing an update failed, it will be fetched again: {error}"),
                 }
-                Err(error) => format!("storing an update failed, it will be fetched again: {error}"),
-            },
+            }
             Err(error) => format!("getUpdates failed: {error}"),
         };
         failures = failures.saturating_add(1);

@@ -121,3 +121,47 @@ on:
     assert_eq!(vars["count"], json!(1));
     world.engine.stop(bot.handle).await.unwrap();
 }
+
+/// Updates without an `update_id` cannot be confirmed, so Telegram would hand the same batch
+/// back at once: the poll backs off instead of spinning. The Bot API here answers every
+/// getUpdates with such a batch and counts the calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_updates_without_ids_backs_off() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    let polls = Arc::new(AtomicUsize::new(0));
+    let (polled, mut poll_count) = tokio::sync::watch::channel(0usize);
+    let counter = Arc::clone(&polls);
+    let api = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let (counter, polled) = (Arc::clone(&counter), polled.clone());
+        async move {
+            let result = match uri.path().rsplit('/').next().unwrap_or_default() {
+                "getUpdates" => {
+                    let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                    polled.send_replace(n);
+                    json!([{"message": {"text": "no id"}}])
+                }
+                "getMe" => json!({"id": 77, "is_bot": true, "first_name": "Echo", "username": "echo_bot"}),
+                "getMyCommands" => json!([]),
+                _ => json!(true),
+            };
+            axum::Json(json!({"ok": true, "result": result}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, api).await.expect("serves") });
+
+    let engine = engine::Engine::new(test_config());
+    let file = schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
+    let bot = engine.add_bot(file, "77:secret", &url).await.expect("bot starts");
+    poll_count.wait_for(|n| *n >= 2).await.expect("polled twice");
+    let before = polls.load(Ordering::SeqCst);
+    // A spinning poll makes hundreds of calls a second against a local server; the backoff
+    // (0.5 s, 1 s, 2 s … at most, with jitter) a handful.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let during = polls.load(Ordering::SeqCst) - before;
+    assert!(during <= 10, "{during} getUpdates calls in a second");
+    engine.stop(bot).await.expect("stops");
+}

@@ -138,6 +138,10 @@ pub struct Fault {
     pub retry_after: Option<u64>,
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    /// Carry the call out, then drop the connection without answering: the bot cannot tell
+    /// whether its request was delivered.
+    #[serde(default)]
+    pub drop_answer: bool,
     /// Method names it applies to (any letter case); all methods when absent.
     #[serde(default)]
     pub methods: Option<Vec<String>>,
@@ -149,7 +153,10 @@ impl Fault {
             return Err("count must be at least 1".into());
         }
         match self.status {
-            None if self.delay_ms.is_none() => Err("give a status, a delay_ms or both".into()),
+            Some(_) if self.drop_answer => Err("drop_answer carries the call out: it takes no status".into()),
+            None if self.delay_ms.is_none() && !self.drop_answer => {
+                Err("give a status, a delay_ms or drop_answer (a delay_ms goes with either)".into())
+            }
             Some(status) if ![429, 500, 502, 503, 504].contains(&status) => {
                 Err(format!("status {status} is not one of 429, 500, 502, 503, 504"))
             }
@@ -177,6 +184,7 @@ impl Fault {
 pub struct FaultHit {
     pub delay: Option<Duration>,
     pub error: Option<ApiError>,
+    pub drop_answer: bool,
 }
 
 #[derive(Debug, Default)]
@@ -200,7 +208,11 @@ impl Faults {
         let index = self.0.iter().position(|f| f.matches(method))?;
         let fault = &mut self.0[index];
         fault.count -= 1;
-        let hit = FaultHit { delay: fault.delay_ms.map(Duration::from_millis), error: fault.error() };
+        let hit = FaultHit {
+            delay: fault.delay_ms.map(Duration::from_millis),
+            error: fault.error(),
+            drop_answer: fault.drop_answer,
+        };
         if fault.count == 0 {
             self.0.remove(index);
         }
@@ -267,6 +279,7 @@ mod tests {
             status: Some(500),
             retry_after: None,
             delay_ms: None,
+            drop_answer: false,
             methods: Some(vec!["sendMessage".into()]),
         });
         assert!(faults.take("getMe").is_none());
@@ -277,9 +290,14 @@ mod tests {
 
     #[test]
     fn a_fault_needs_a_known_status_or_a_delay() {
-        let fault = Fault { count: 1, status: Some(404), retry_after: None, delay_ms: None, methods: None };
+        let fault =
+            Fault { count: 1, status: Some(404), retry_after: None, delay_ms: None, drop_answer: false, methods: None };
         assert!(fault.validate().is_err());
-        let delay = Fault { status: None, delay_ms: Some(10), ..fault };
+        let delay = Fault { status: None, delay_ms: Some(10), ..fault.clone() };
         assert!(delay.validate().is_ok());
+        let dropped = Fault { status: None, drop_answer: true, ..fault.clone() };
+        assert!(dropped.validate().is_ok());
+        let contradictory = Fault { status: Some(500), drop_answer: true, ..fault };
+        assert!(contradictory.validate().is_err());
     }
 }

@@ -61,13 +61,23 @@ async fn bot_side(State(app): State<Arc<App>>, request: Request) -> Response {
         Ok(params) => params,
         Err(error) => return error.into_response(),
     };
-    match bot_api::call(&app, &token, &method, params).await {
-        Ok(result) => ok_json(result),
-        Err(error) => {
+    match bot_api::call_and_fault(&app, &token, &method, params).await {
+        (_, true) => dropped_answer(),
+        (Ok(result), false) => ok_json(result),
+        (Err(error), false) => {
             tracing::debug!(%method, %error, "bot call failed");
             error.into_response()
         }
     }
+}
+
+/// A response whose body fails before its first byte: the server closes the connection without
+/// sending anything, as when an answer is lost on the way back.
+fn dropped_answer() -> Response {
+    let body = futures_util::stream::once(async {
+        Err::<bytes::Bytes, _>(std::io::Error::other("answer dropped by a fault"))
+    });
+    Response::new(Body::from_stream(body))
 }
 
 fn ok_json(result: Value) -> Response {

@@ -6,8 +6,13 @@
 //! to the caller, because what a 429 should pause — one chat or the whole bot — is the flood
 //! scheduler's decision ([`crate::flood`]). Telegram has no idempotency keys: a send that timed
 //! out may have been delivered, so a retry can, rarely, duplicate it — the price of not losing it.
+//! [`AmbiguousSends::Fail`] trades that for at-most-once delivery.
+//!
+//! Every answer is read up to a size limit ([`ClientBuilder::max_answer_bytes`]); files are
+//! streamed to a writer ([`Client::download_to`]) up to their own limit and time limit.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -15,6 +20,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::Error;
 use crate::backoff::Backoff;
@@ -30,6 +36,43 @@ const POOL_MAX_IDLE_PER_HOST: usize = 64;
 const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 /// How much of a non-Bot-API error body is kept in an error description.
 const MAX_ERROR_BODY: usize = 200;
+/// A getUpdates batch of 100 large updates stays well below this.
+const DEFAULT_MAX_ANSWER_BYTES: u64 = 4 << 20;
+/// The Bot API's getFile limit; a local Bot API server serves up to 2 GB.
+const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 20 << 20;
+const DEFAULT_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(300);
+/// Sent with every request, also through an HTTP client given to the builder.
+pub const USER_AGENT: &str = concat!("ferrogram/", env!("CARGO_PKG_VERSION"));
+
+/// What to do when a call that creates a message ([`creates_messages`]) fails without an
+/// answer after it may have reached Telegram (a timeout, a dropped connection). Telegram has
+/// no idempotency keys, so no choice gives exactly-once delivery.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AmbiguousSends {
+    /// Send it again: the message arrives at least once, rarely twice. The default, because a
+    /// lost message is worse than a duplicate one.
+    #[default]
+    Retry,
+    /// Report the failure ([`Error::Network`]): the message arrives at most once, and the caller
+    /// learns it may have been lost.
+    Fail,
+}
+
+impl AmbiguousSends {
+    /// Whether a call of `method` that failed with `err` may be repeated under this policy
+    /// (other conditions of retrying aside).
+    pub fn allows_retry(self, method: &str, err: &Error) -> bool {
+        self == AmbiguousSends::Retry || !err.may_have_been_delivered() || !creates_messages(method)
+    }
+}
+
+/// Whether repeating a call of `method` posts a message again: the send methods (except
+/// sendChatAction), copyMessage(s) and forwardMessage(s). Method names ignore letter case.
+pub fn creates_messages(method: &str) -> bool {
+    let method = method.to_ascii_lowercase();
+    (method.starts_with("send") && method != "sendchataction")
+        || matches!(method.as_str(), "copymessage" | "copymessages" | "forwardmessage" | "forwardmessages")
+}
 
 static HTTP_CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
 
@@ -48,7 +91,7 @@ pub fn http_client() -> Result<reqwest::Client, Error> {
     }
     install_crypto_provider();
     let client = reqwest::Client::builder()
-        .user_agent(concat!("ferrogram/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
         .connect_timeout(CONNECT_TIMEOUT)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
@@ -72,6 +115,10 @@ struct Inner {
     request_timeout: Duration,
     long_poll_extra: Duration,
     retry: Backoff,
+    ambiguous_sends: AmbiguousSends,
+    max_answer_bytes: u64,
+    max_download_bytes: u64,
+    download_timeout: Duration,
 }
 
 /// Settings of a [`Client`]; start with [`Client::builder`].
@@ -83,6 +130,10 @@ pub struct ClientBuilder {
     long_poll_extra: Duration,
     http: Option<reqwest::Client>,
     retry: Backoff,
+    ambiguous_sends: AmbiguousSends,
+    max_answer_bytes: u64,
+    max_download_bytes: u64,
+    download_timeout: Duration,
 }
 
 impl ClientBuilder {
@@ -117,6 +168,33 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether [`Client::call`] repeats a message-creating call that may have been delivered.
+    /// Default [`AmbiguousSends::Retry`].
+    pub fn ambiguous_sends(mut self, policy: AmbiguousSends) -> Self {
+        self.ambiguous_sends = policy;
+        self
+    }
+
+    /// The largest Bot API answer read; a larger one fails with [`Error::TooLarge`]. Default
+    /// 4 MB.
+    pub fn max_answer_bytes(mut self, limit: u64) -> Self {
+        self.max_answer_bytes = limit;
+        self
+    }
+
+    /// The largest file downloaded. Default 20 MB, the Bot API's getFile limit; a local Bot
+    /// API server serves files up to 2 GB.
+    pub fn max_download_bytes(mut self, limit: u64) -> Self {
+        self.max_download_bytes = limit;
+        self
+    }
+
+    /// Time limit of one download, from the request to the last byte. Default 5 min.
+    pub fn download_timeout(mut self, timeout: Duration) -> Self {
+        self.download_timeout = timeout;
+        self
+    }
+
     /// Checks the token and URL and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         if !is_well_formed_token(&self.token) {
@@ -141,6 +219,10 @@ impl ClientBuilder {
                 request_timeout: self.request_timeout,
                 long_poll_extra: self.long_poll_extra,
                 retry: self.retry,
+                ambiguous_sends: self.ambiguous_sends,
+                max_answer_bytes: self.max_answer_bytes,
+                max_download_bytes: self.max_download_bytes,
+                download_timeout: self.download_timeout,
             }),
         })
     }
@@ -181,6 +263,10 @@ impl Client {
             long_poll_extra: DEFAULT_LONG_POLL_EXTRA,
             http: None,
             retry: Backoff::default(),
+            ambiguous_sends: AmbiguousSends::default(),
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+            max_download_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
+            download_timeout: DEFAULT_DOWNLOAD_TIMEOUT,
         }
     }
 
@@ -226,29 +312,12 @@ impl Client {
         decode(method, value)
     }
 
-    /// Sends `request`, retrying network errors and 5xx as configured; returns the raw
-    /// `result`.
+    /// Sends `request`, retrying network errors and 5xx as configured (and as
+    /// [`ClientBuilder::ambiguous_sends`] allows); returns the raw `result`.
     pub async fn execute(&self, request: &Request) -> Result<Value, Error> {
-        let retry = &self.inner.retry;
-        let mut attempt = 1;
-        loop {
-            match self.execute_once(request).await {
-                Err(err) if is_transient(&err) && retry.allows_retry(attempt) => {
-                    let delay = retry.delay(attempt);
-                    tracing::debug!(
-                        bot_id = self.bot_id(),
-                        method = request.method(),
-                        attempt,
-                        ?delay,
-                        error = %err,
-                        "Bot API call failed, retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                outcome => return outcome,
-            }
-        }
+        let policy = self.inner.ambiguous_sends;
+        self.retrying(request.method(), |err| policy.allows_retry(request.method(), err), || self.execute_once(request))
+            .await
     }
 
     /// Sends `request` once, without retries; the flood scheduler retries on its own terms.
@@ -259,44 +328,108 @@ impl Client {
         } else {
             builder.multipart(request.multipart()?)
         };
-        let response = builder.send().await.map_err(Error::from_reqwest)?;
+        let response =
+            builder.header(reqwest::header::USER_AGENT, USER_AGENT).send().await.map_err(Error::from_reqwest)?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(Error::from_reqwest)?;
+        let body = self.read_answer(response).await?;
         parse_answer(request.method(), status, &body)
     }
 
-    /// Downloads a file by the `file_path` of getFile, retrying network errors and 5xx.
+    /// Downloads a file by the `file_path` of getFile into memory, up to
+    /// [`ClientBuilder::max_download_bytes`], retrying network errors and 5xx.
     pub async fn download_file(&self, file_path: &str) -> Result<Bytes, Error> {
-        let retry = &self.inner.retry;
-        let mut attempt = 1;
-        loop {
-            match self.download_once(file_path).await {
-                Err(err) if is_transient(&err) && retry.allows_retry(attempt) => {
-                    tokio::time::sleep(retry.delay(attempt)).await;
-                    attempt += 1;
-                }
-                outcome => return outcome,
-            }
-        }
+        self.retrying(
+            "downloadFile",
+            |_| true,
+            || async {
+                let mut body = Vec::new();
+                self.download_once(file_path, &mut body).await?;
+                Ok(Bytes::from(body))
+            },
+        )
+        .await
     }
 
-    async fn download_once(&self, file_path: &str) -> Result<Bytes, Error> {
+    /// Streams a file by the `file_path` of getFile into `writer`; returns the bytes written.
+    /// Fails with [`Error::TooLarge`] past [`ClientBuilder::max_download_bytes`] (at once when
+    /// the server announces the size) and after [`ClientBuilder::download_timeout`]. Failures
+    /// before the first byte are retried; once bytes were written the error is returned, as
+    /// only the caller knows what to do with the part in `writer`.
+    pub async fn download_to<W>(&self, file_path: &str, writer: &mut W) -> Result<u64, Error>
+    where
+        W: AsyncWrite + Unpin + ?Sized,
+    {
+        let response = self.retrying("downloadFile", |_| true, || self.download_response(file_path)).await?;
+        copy_body(response, writer, self.inner.max_download_bytes, "the file").await
+    }
+
+    async fn download_once<W>(&self, file_path: &str, writer: &mut W) -> Result<u64, Error>
+    where
+        W: AsyncWrite + Unpin + ?Sized,
+    {
+        let response = self.download_response(file_path).await?;
+        copy_body(response, writer, self.inner.max_download_bytes, "the file").await
+    }
+
+    /// Asks for a file; a successful response's body is still to be read.
+    async fn download_response(&self, file_path: &str) -> Result<reqwest::Response, Error> {
         let response = self
             .inner
             .http
             .get(self.file_url(file_path))
-            .timeout(self.inner.request_timeout)
+            .header(reqwest::header::USER_AGENT, USER_AGENT)
+            .timeout(self.inner.download_timeout)
             .send()
             .await
             .map_err(Error::from_reqwest)?;
         let status = response.status();
-        let body = response.bytes().await.map_err(Error::from_reqwest)?;
         if status.is_success() {
-            return Ok(body);
+            return Ok(response);
         }
+        let body = self.read_answer(response).await?;
         match parse_answer("downloadFile", status.as_u16(), &body) {
             Err(err) => Err(err),
             Ok(_) => Err(http_error(status.as_u16(), &body)),
+        }
+    }
+
+    /// Reads an answer's body, up to [`ClientBuilder::max_answer_bytes`].
+    async fn read_answer(&self, response: reqwest::Response) -> Result<Vec<u8>, Error> {
+        let mut body = Vec::new();
+        copy_body(response, &mut body, self.inner.max_answer_bytes, "the Bot API answer").await?;
+        Ok(body)
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the retries run out. Failures that
+    /// are transient and that `may_retry` accepts are retried with [`Backoff`].
+    async fn retrying<T, F>(
+        &self,
+        method: &str,
+        may_retry: impl Fn(&Error) -> bool,
+        mut attempt: impl FnMut() -> F,
+    ) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>>,
+    {
+        let retry = &self.inner.retry;
+        let mut failures = 1;
+        loop {
+            match attempt().await {
+                Err(err) if is_transient(&err) && may_retry(&err) && retry.allows_retry(failures) => {
+                    let delay = retry.delay(failures);
+                    tracing::debug!(
+                        bot_id = self.bot_id(),
+                        method,
+                        attempt = failures,
+                        ?delay,
+                        error = %err,
+                        "Bot API call failed, retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                    failures += 1;
+                }
+                outcome => return outcome,
+            }
         }
     }
 
@@ -307,8 +440,35 @@ impl Client {
             return base;
         }
         let poll = request.params().get("timeout").and_then(Value::as_u64).unwrap_or(0);
-        base.max(Duration::from_secs(poll) + self.inner.long_poll_extra)
+        base.max(Duration::from_secs(poll).saturating_add(self.inner.long_poll_extra))
     }
+}
+
+/// Streams a response's body into `writer`, refusing more than `limit` bytes: at once when the
+/// server announces a larger size, else as soon as the limit is passed.
+async fn copy_body<W>(
+    mut response: reqwest::Response,
+    writer: &mut W,
+    limit: u64,
+    what: &'static str,
+) -> Result<u64, Error>
+where
+    W: AsyncWrite + Unpin + ?Sized,
+{
+    let too_large = || Error::TooLarge { what, limit };
+    if response.content_length().is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let mut written = 0u64;
+    while let Some(chunk) = response.chunk().await.map_err(Error::from_reqwest)? {
+        written = written.saturating_add(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
+        if written > limit {
+            return Err(too_large());
+        }
+        writer.write_all(&chunk).await.map_err(Error::Write)?;
+    }
+    writer.flush().await.map_err(Error::Write)?;
+    Ok(written)
 }
 
 /// Retried inside the client: everything retryable except 429, which the caller schedules.
@@ -449,5 +609,23 @@ mod tests {
         assert_eq!(client.timeout_for(&short), Duration::from_secs(5));
         let send = Request::new("sendMessage", &json!({"timeout": 50})).unwrap();
         assert_eq!(client.timeout_for(&send), Duration::from_secs(5));
+        let absurd = Request::new("getUpdates", &json!({"timeout": u64::MAX})).unwrap();
+        assert_eq!(client.timeout_for(&absurd), Duration::MAX, "saturates instead of overflowing");
+    }
+
+    #[test]
+    fn only_message_creating_calls_are_held_back_after_a_lost_answer() {
+        for method in ["sendMessage", "SENDPHOTO", "sendMediaGroup", "copyMessages", "forwardMessage"] {
+            assert!(creates_messages(method), "{method}");
+        }
+        for method in ["sendChatAction", "editMessageText", "getMe", "answerCallbackQuery", "copyText"] {
+            assert!(!creates_messages(method), "{method}");
+        }
+        let lost = Error::network("timed out");
+        let refused = Error::connect("refused");
+        assert!(!AmbiguousSends::Fail.allows_retry("sendMessage", &lost));
+        assert!(AmbiguousSends::Fail.allows_retry("sendMessage", &refused));
+        assert!(AmbiguousSends::Fail.allows_retry("editMessageText", &lost));
+        assert!(AmbiguousSends::Retry.allows_retry("sendMessage", &lost));
     }
 }

@@ -20,9 +20,21 @@ pub enum Error {
         /// The group was upgraded to a supergroup with this id (400 answers).
         migrate_to_chat_id: Option<i64>,
     },
-    /// The request did not complete: connect failure, timeout, connection reset mid-body.
+    /// No connection was made (refused, DNS failure, connect timeout): Telegram never saw the
+    /// request, so repeating it is always safe.
+    #[error("cannot connect: {0}")]
+    Connect(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The request was sent, or may have been, but no complete answer came back (timeout,
+    /// connection reset or dropped): Telegram may have carried it out. See
+    /// [`Error::may_have_been_delivered`].
     #[error("network error: {0}")]
     Network(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The writer given to a download failed.
+    #[error("cannot write the download: {0}")]
+    Write(#[source] std::io::Error),
+    /// An answer or a download was larger than the client accepts.
+    #[error("{what} is larger than the limit of {limit} bytes")]
+    TooLarge { what: &'static str, limit: u64 },
     /// The server answered, but the answer is not what the method returns.
     #[error("cannot decode the answer of {method}: {source}")]
     Decode {
@@ -46,10 +58,16 @@ impl Error {
     /// 429. Everything else (4xx, decode errors) would fail the same way again.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Network(_) => true,
+            Error::Connect(_) | Error::Network(_) => true,
             Error::Api { code, .. } => *code == 429 || *code >= 500,
             _ => false,
         }
+    }
+
+    /// True when the request failed without an answer after it may have reached Telegram: a
+    /// retry of a send may then deliver its message twice.
+    pub fn may_have_been_delivered(&self) -> bool {
+        matches!(self, Error::Network(_))
     }
 
     /// True for a 429 "Too Many Requests" answer.
@@ -73,14 +91,23 @@ impl Error {
         }
     }
 
-    /// Builds a network error from any error or message.
+    /// Builds a network error (the request may have been delivered) from any error or message.
     pub fn network(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Error::Network(source.into())
     }
 
+    /// Builds a connect error (the request was not sent) from any error or message.
+    pub fn connect(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Connect(source.into())
+    }
+
+    /// Only a failure to connect proves the request was not sent; a timeout or a reset may
+    /// come after Telegram read it.
     pub(crate) fn from_reqwest(err: reqwest::Error) -> Self {
         if err.is_builder() {
             Error::InvalidRequest(err.without_url().to_string())
+        } else if err.is_connect() {
+            Error::Connect(Box::new(err.without_url()))
         } else {
             Error::Network(Box::new(err.without_url()))
         }
@@ -103,7 +130,16 @@ mod tests {
         assert!(!api(400, None).is_retryable());
         assert!(!api(403, None).is_retryable());
         assert!(Error::network("reset").is_retryable());
+        assert!(Error::connect("refused").is_retryable());
+        assert!(!Error::TooLarge { what: "answer", limit: 1 }.is_retryable());
         assert!(!Error::InvalidRequest("bad".into()).is_retryable());
+    }
+
+    #[test]
+    fn only_answerless_failures_may_have_been_delivered() {
+        assert!(Error::network("timed out").may_have_been_delivered());
+        assert!(!Error::connect("refused").may_have_been_delivered());
+        assert!(!api(500, None).may_have_been_delivered());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Telegram Bot API client and flood control for Ferrogram.
 //!
 //! * [`Client`] — one bot's Bot API client over a shared connection pool, with typed methods
-//!   on frankenstein's types, in-memory uploads ([`Upload`]) and retries of network errors
-//!   and 5xx.
+//!   on frankenstein's types, in-memory uploads ([`Upload`]), bounded answers, streamed
+//!   downloads ([`Client::download_to`]) and retries of network errors and 5xx (of
+//!   message-creating calls whose answer was lost only as [`AmbiguousSends`] says).
 //! * [`IncomingUpdate`] — updates decoded one by one, so an unfamiliar one never drops a batch.
 //! * [`flood`] — the per-bot send scheduler: Telegram's rate limits, interactive before bulk,
 //!   429 pauses of exactly the affected scope.
@@ -20,7 +21,10 @@ mod upload;
 pub use frankenstein;
 
 pub use self::backoff::Backoff;
-pub use self::client::{Client, ClientBuilder, DEFAULT_API_URL, http_client, install_crypto_provider};
+pub use self::client::{
+    AmbiguousSends, Client, ClientBuilder, DEFAULT_API_URL, USER_AGENT, creates_messages, http_client,
+    install_crypto_provider,
+};
 pub use self::error::Error;
 pub use self::updates::IncomingUpdate;
 pub use self::upload::{InputFile, Request, Upload};

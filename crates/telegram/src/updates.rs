@@ -20,10 +20,12 @@ pub enum IncomingUpdate {
 
 impl IncomingUpdate {
     /// Decodes one raw update. `None` only when it has no usable `update_id`, which makes it
-    /// impossible to acknowledge or deduplicate; that is logged as an error.
+    /// impossible to acknowledge or deduplicate; that is logged as a warning naming the
+    /// update's keys, never its values (they may hold personal data).
     pub fn from_value(raw: Value) -> Option<Self> {
         let Some(update_id) = raw.get("update_id").and_then(Value::as_i64) else {
-            tracing::error!(update = %raw, "update without an update_id skipped");
+            let keys: Vec<&str> = raw.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+            tracing::warn!(?keys, "update without an update_id skipped");
             return None;
         };
         match crate::compat::decode::<Update>(&raw) {
@@ -110,10 +112,40 @@ mod tests {
         assert_eq!(update, IncomingUpdate::Unknown { update_id: 5, raw });
     }
 
+    /// A `tracing` writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<parking_lot::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
-    fn update_without_id_is_skipped() {
-        let batch = vec![json!({"message": {}}), message_update(3, "ok")];
-        let ids: Vec<_> = IncomingUpdate::from_batch(batch).iter().map(IncomingUpdate::update_id).collect();
-        assert_eq!(ids, [3]);
+    fn update_without_id_is_skipped_and_logged_without_its_content() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber =
+            tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).without_time().finish();
+        let batch = vec![
+            json!({"message": {"text": "my phone is 555-0199"}, "update_idd": 4}),
+            message_update(3, "ok"),
+            json!("not even an object"),
+        ];
+        let updates = tracing::subscriber::with_default(subscriber, || IncomingUpdate::from_batch(batch));
+        let ids: Vec<_> = updates.iter().map(IncomingUpdate::update_id).collect();
+        assert_eq!(ids, [3], "the rest of the batch is kept");
+        let log = String::from_utf8_lossy(&captured.0.lock()).into_owned();
+        let lines: Vec<_> = log.lines().collect();
+        assert_eq!(lines.len(), 2, "{log}");
+        assert!(lines.iter().all(|l| l.starts_with(" WARN") || l.starts_with("WARN")), "{log}");
+        assert!(lines[0].contains(r#"keys=["message", "update_idd"]"#), "{log}");
+        assert!(!log.contains("555-0199") && !log.contains("not even"), "values logged: {log}");
     }
 }

@@ -228,6 +228,45 @@ async fn documents_keep_name_type_and_bytes() {
 }
 
 #[tokio::test]
+async fn downloads_stream_to_a_writer_up_to_their_limit() {
+    let world = World::start().await;
+    let ann = world.user("Ann").await;
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let upload = Upload::new("data.bin", data.clone()).with_mime("application/octet-stream");
+    let params = SendDocumentParams::builder().chat_id(ann).document(upload.attach()).build();
+    let document = world.client.send_document(&params, &[upload]).await.expect("sendDocument").document;
+    let file_id = document.expect("document").file_id;
+    let file = world.client.get_file(&GetFileParams::builder().file_id(file_id).build()).await;
+    let path = file.expect("getFile").file_path.expect("file_path");
+
+    let target = std::env::temp_dir().join(format!("ferrogram-download-{}.bin", std::process::id()));
+    let mut out = tokio::fs::File::create(&target).await.expect("temp file");
+    assert_eq!(world.client.download_to(&path, &mut out).await.expect("streamed"), data.len() as u64);
+    drop(out);
+    assert_eq!(tokio::fs::read(&target).await.expect("read back"), data);
+    let _ = tokio::fs::remove_file(&target).await;
+
+    // The sandbox announces the length: a file over the limit is refused before any byte.
+    let strict = Client::builder(common::TOKEN)
+        .api_url(world.sandbox.url())
+        .max_download_bytes(100_000)
+        .build()
+        .expect("client");
+    let mut written = Vec::new();
+    let err = strict.download_to(&path, &mut written).await.expect_err("too large");
+    assert!(matches!(err, Error::TooLarge { limit: 100_000, .. }), "{err:?}");
+    assert!(written.is_empty());
+    assert!(matches!(strict.download_file(&path).await, Err(Error::TooLarge { .. })));
+    let missing = strict.download_to("documents/none.bin", &mut written).await.expect_err("404");
+    assert_eq!(missing.code(), Some(404));
+
+    // Answers are bounded too: getMe's is larger than 64 bytes.
+    let tight =
+        Client::builder(common::TOKEN).api_url(world.sandbox.url()).max_answer_bytes(64).build().expect("client");
+    assert!(matches!(tight.get_me().await, Err(Error::TooLarge { limit: 64, .. })));
+}
+
+#[tokio::test]
 async fn media_groups_send_uploads_as_one_album() {
     let world = World::start().await;
     let ann = world.user("Ann").await;
@@ -451,7 +490,7 @@ async fn api_errors_carry_code_and_description() {
 }
 
 #[tokio::test]
-async fn connection_failures_are_network_errors_without_the_token() {
+async fn connection_failures_are_connect_errors_without_the_token() {
     // Port 9 (discard) is closed on test machines; the connect fails at once.
     let client = Client::builder(common::TOKEN)
         .api_url("http://127.0.0.1:9")
@@ -459,7 +498,8 @@ async fn connection_failures_are_network_errors_without_the_token() {
         .build()
         .expect("client builds");
     let err = client.get_me().await.expect_err("nothing listens there");
-    assert!(matches!(err, Error::Network(_)), "{err:?}");
+    assert!(matches!(err, Error::Connect(_)), "{err:?}");
     assert!(err.is_retryable());
+    assert!(!err.may_have_been_delivered(), "a refused connection carried nothing");
     assert!(!format!("{err} {err:?}").contains("Secret_token"), "token leaked: {err:?}");
 }

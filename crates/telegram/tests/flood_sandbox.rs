@@ -9,7 +9,7 @@ use frankenstein::methods::SendMessageParams;
 use frankenstein::types::Message;
 use serde_json::json;
 use telegram::flood::{Config, Limit, Priority, Scheduler};
-use telegram::{Backoff, Error, Request};
+use telegram::{AmbiguousSends, Backoff, Error, Request};
 
 fn text(chat: i64, text: &str) -> SendMessageParams {
     SendMessageParams::builder().chat_id(chat).text(text).build()
@@ -68,6 +68,7 @@ async fn slow_answers_time_out_and_are_retried() {
     world.fault(json!({"count": 1, "delay_ms": 2000, "methods": ["getMe"]})).await;
     let err = impatient.get_me().await.expect_err("timed out");
     assert!(matches!(err, Error::Network(_)), "{err:?}");
+    assert!(err.may_have_been_delivered(), "a timed-out request may have been carried out");
 }
 
 #[tokio::test]
@@ -176,4 +177,48 @@ async fn interactive_overruns_are_absorbed_by_429_pauses() {
     }
     assert_eq!(world.bot_texts(ann).await, ["0", "1", "2", "3"]);
     assert!(scheduler.metrics().rate_limited() > 0);
+}
+
+/// The sandbox carries the send out and drops the connection without answering: the client
+/// cannot know whether the message went out. Retrying (the default) is at-least-once: the user
+/// gets the message twice.
+#[tokio::test]
+async fn lost_answers_of_sends_are_retried_by_default_at_least_once() {
+    let world = World::start().await;
+    let ann = world.user("Ann").await;
+    world.fault(json!({"count": 1, "drop_answer": true, "methods": ["sendMessage"]})).await;
+    let sent = world.client.send_message(&text(ann, "twice")).await.expect("the retry is answered");
+    assert_eq!(sent.text.as_deref(), Some("twice"));
+    assert_eq!(world.bot_texts(ann).await, ["twice", "twice"], "at-least-once: delivered twice");
+
+    world.fault(json!({"count": 1, "drop_answer": true, "methods": ["sendMessage"]})).await;
+    let scheduler = scheduler(&world);
+    let _: Message = scheduler.call(Priority::Interactive, "sendMessage", &text(ann, "again")).await.expect("sent");
+    assert_eq!(world.bot_texts(ann).await, ["twice", "twice", "again", "again"]);
+}
+
+/// With [`AmbiguousSends::Fail`] the send is made at most once and reports the lost answer.
+#[tokio::test]
+async fn lost_answers_of_sends_fail_at_most_once_when_configured() {
+    let world = World::start_with(|b| b.ambiguous_sends(AmbiguousSends::Fail)).await;
+    let ann = world.user("Ann").await;
+    world.fault(json!({"count": 1, "drop_answer": true, "methods": ["sendMessage"]})).await;
+    let err = world.client.send_message(&text(ann, "once")).await.expect_err("no answer");
+    assert!(matches!(err, Error::Network(_)) && err.may_have_been_delivered(), "{err:?}");
+    assert_eq!(world.bot_texts(ann).await, ["once"], "at-most-once: delivered, not repeated");
+
+    // Calls that create no message are still repeated: a second getMe is harmless.
+    world.fault(json!({"count": 1, "drop_answer": true, "methods": ["getMe"]})).await;
+    world.client.get_me().await.expect("repeated");
+
+    world.fault(json!({"count": 1, "drop_answer": true, "methods": ["sendMessage"]})).await;
+    let config = Config { retry: common::fast_retry(), ambiguous_sends: AmbiguousSends::Fail, ..Config::default() };
+    let scheduler = Scheduler::for_client(world.client.clone(), config);
+    let err = scheduler
+        .call::<_, Message>(Priority::Interactive, "sendMessage", &text(ann, "scheduled"))
+        .await
+        .expect_err("no answer");
+    assert!(err.may_have_been_delivered(), "{err:?}");
+    assert_eq!(world.bot_texts(ann).await, ["once", "scheduled"]);
+    assert_eq!(scheduler.metrics().snapshot().retried, 0);
 }

@@ -16,7 +16,25 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// Runs one Bot API call for the bot that `token` names.
-pub async fn call(app: &Arc<App>, token: &str, method: &str, mut params: Params) -> ApiResult<Value> {
+pub async fn call(app: &Arc<App>, token: &str, method: &str, params: Params) -> ApiResult<Value> {
+    call_and_fault(app, token, method, params).await.0
+}
+
+/// [`call`], also saying whether an injected `drop_answer` fault wants the connection dropped
+/// instead of answered (the call was carried out all the same).
+pub async fn call_and_fault(app: &Arc<App>, token: &str, method: &str, params: Params) -> (ApiResult<Value>, bool) {
+    let mut drop_answer = false;
+    let result = run(app, token, method, params, &mut drop_answer).await;
+    (result, drop_answer)
+}
+
+async fn run(
+    app: &Arc<App>,
+    token: &str,
+    method: &str,
+    mut params: Params,
+    drop_answer: &mut bool,
+) -> ApiResult<Value> {
     // The official server checks the token before it looks at the method.
     let bot_id = app.world.with(|s| s.bot_for_token(token))?;
     let method = Spec::get().method(method).ok_or_else(ApiError::method_not_found)?;
@@ -33,6 +51,7 @@ pub async fn call(app: &Arc<App>, token: &str, method: &str, mut params: Params)
         if let Some(error) = fault.error {
             return Err(error);
         }
+        *drop_answer = fault.drop_answer;
     }
     match name {
         "getUpdates" => updates::get_updates(app, bot_id, &params).await,

@@ -8,6 +8,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// What an `Instant` can hold ahead of now with room to spare (tokio's own "far future").
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `at + wait` without overflowing: a wait beyond what an `Instant` holds becomes 30 years.
+pub(crate) fn later(at: Instant, wait: Duration) -> Instant {
+    at.checked_add(wait.min(FAR_FUTURE)).unwrap_or(at)
+}
+
 /// A steady rate with a burst allowance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit {
@@ -64,7 +72,7 @@ impl Gcra {
 
     /// Counts one send made at `now`.
     pub(crate) fn record(&mut self, limit: &Limit, now: Instant) {
-        self.tat = self.tat.max(now) + limit.interval;
+        self.tat = later(self.tat.max(now), limit.interval);
     }
 
     /// Counts one send of a paced sender made at `now`. Its timer wakes a little after the slot
@@ -72,7 +80,7 @@ impl Gcra {
     /// that lateness and pace below the rate. Up to one interval of lateness keeps the cadence.
     pub(crate) fn record_paced(&mut self, limit: &Limit, now: Instant) {
         let late_by = now.saturating_duration_since(self.tat);
-        self.tat = if late_by <= limit.interval { self.tat } else { now } + limit.interval;
+        self.tat = later(if late_by <= limit.interval { self.tat } else { now }, limit.interval);
     }
 
     /// When the budget is full again, so that forgetting this state changes nothing.
@@ -111,6 +119,19 @@ mod tests {
         let later = t0 + Duration::from_secs(60);
         g.record(&limit, later);
         assert_eq!(g.ready_at(&limit, false, t0), later + Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_absurd_interval_does_not_overflow_the_clock() {
+        let limit = Limit { interval: Duration::MAX, burst: u32::MAX };
+        let t0 = Instant::now();
+        let mut g = Gcra::new(t0);
+        for _ in 0..3 {
+            g.record(&limit, t0);
+            g.record_paced(&limit, t0);
+        }
+        assert!(g.ready_at(&limit, false, t0) > t0 + Duration::from_secs(86_400 * 365));
+        assert!(g.ready_at(&limit, true, t0) >= t0);
     }
 
     #[test]

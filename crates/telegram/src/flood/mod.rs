@@ -14,15 +14,28 @@
 //!   (burst included) and 429 pauses hold it. It is still counted against the chat and bot
 //!   budgets.
 //! * [`Priority::Bulk`] — notifications, broadcasts. Paced to the steady rate of both the
-//!   chat and the bot budget (never their burst allowance), and always behind queued
-//!   interactive sends: interactive sends are dispatched first, take a chat's queue ahead of
-//!   its bulk sends, and their consumption of the bot budget delays bulk sends.
+//!   chat and the bot budget (never their burst allowance), and behind queued interactive
+//!   sends: interactive sends are dispatched first, take a chat's queue ahead of its bulk
+//!   sends, and their consumption of the bot budget delays bulk sends.
+//!
+//! Under interactive load that fills the bot budget on its own, that would keep bulk sends
+//! back for as long as the load lasts. So a bulk send queued for longer than
+//! [`Config::bulk_max_wait`] is *aged*: it goes before the interactive sends of its chat
+//! submitted after it, and is paced by a share of the bot budget of its own (the bot's steady
+//! rate, counting only aged sends) instead of the budget interactive sends use up. Still only
+//! its chat's steady rate applies, never the burst. A backlog with no interactive load around
+//! keeps the bot's rate: aged sends count against the bot budget too. The price: while
+//! interactive sends alone exceed the bot budget, aged bulk adds up to the bot's steady rate
+//! on top, and Telegram's 429s then pause what they name.
 //!
 //! # Order and concurrency
 //!
 //! Different chats are sent to concurrently. Within one chat a send starts only after the
 //! previous one resolved, so sends of one priority arrive in submission order (interactive
 //! sends overtake queued bulk sends of the same chat). Bot-scoped sends run concurrently.
+//! At most [`Config::max_in_flight`] requests are on the wire at once, all lanes together;
+//! when one finishes, a ready interactive send takes its place first, then aged bulk, then
+//! bulk.
 //!
 //! # 429 "Too Many Requests"
 //!
@@ -34,6 +47,10 @@
 //!   for `retry_after`;
 //! * a 429 on a bot-scoped request pauses the whole bot.
 //!
+//! `retry_after` is the server's word, so it is bounded by [`Config::max_retry_after`]
+//! (1 hour by default): a corrupt or hostile answer can neither pause the bot for decades
+//! nor overflow the clock.
+//!
 //! # Retries
 //!
 //! A 429 is repeated after the pause and is not counted as a failed attempt, up to
@@ -41,6 +58,25 @@
 //! exponential backoff and full jitter ([`Config::retry`]); the job keeps its place at the head
 //! of its chat's queue meanwhile. Any other error (4xx, undecodable answer) fails the
 //! submission at once and is reported through its [`SendHandle`].
+//!
+//! # Ambiguous failures
+//!
+//! A failure to connect ([`Error::Connect`]) proves Telegram never saw the request; it is
+//! always retried. A timeout or a connection lost after the request was written
+//! ([`Error::Network`]) does not: Telegram may have carried the request out and only its
+//! answer was lost. Telegram has no idempotency keys, so for a call that creates a message
+//! (send*, copyMessage(s), forwardMessage(s): [`crate::creates_messages`]) there is a choice,
+//! [`Config::ambiguous_sends`]:
+//!
+//! * [`AmbiguousSends::Retry`] (default) — at-least-once. The send is repeated; the user may
+//!   get the message twice, but never loses it. The product promises not to lose messages,
+//!   and the engine's outbox retries too.
+//! * [`AmbiguousSends::Fail`] — at-most-once. The submission fails with the
+//!   [`Error::Network`] (see [`Error::may_have_been_delivered`]); the message arrived once or
+//!   not at all, and the caller decides.
+//!
+//! Other calls (edits, deletes, answers to callbacks) repeat harmlessly and are always retried.
+//! Decision note: `docs/decisions/0019-ambiguous-send-retries.md`.
 //!
 //! # Backpressure
 //!
@@ -62,10 +98,10 @@ use serde_json::Value;
 
 pub use self::bucket::Limit;
 pub use self::scheduler::{Scheduler, SendHandle};
-use crate::Error;
 use crate::backoff::Backoff;
 use crate::client::Client;
 use crate::upload::Request;
+use crate::{AmbiguousSends, Error};
 
 /// How urgent a send is; see the [module documentation](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -113,6 +149,18 @@ pub struct Config {
     pub bot_pause_chats: usize,
     /// Default 1 s.
     pub bot_pause_window: Duration,
+    /// The longest pause a 429 can cause: a larger `retry_after` (a broken proxy, a corrupt
+    /// answer) is cut to this. Default 1 hour.
+    pub max_retry_after: Duration,
+    /// Whether a message-creating send that failed without an answer after it may have reached
+    /// Telegram is sent again (at-least-once, the default) or fails (at-most-once); see
+    /// [Ambiguous failures](self#ambiguous-failures).
+    pub ambiguous_sends: AmbiguousSends,
+    /// Requests on the wire at most, all lanes together (0 counts as 1). Default 100.
+    pub max_in_flight: usize,
+    /// A bulk send queued for longer than this is ordered like an interactive one (still
+    /// paced to its chat's steady rate), so interactive load cannot starve it. Default 30 s.
+    pub bulk_max_wait: Duration,
 }
 
 impl Default for Config {
@@ -128,6 +176,10 @@ impl Default for Config {
             default_retry_after: Duration::from_secs(1),
             bot_pause_chats: 3,
             bot_pause_window: Duration::from_secs(1),
+            max_retry_after: Duration::from_secs(3600),
+            ambiguous_sends: AmbiguousSends::Retry,
+            max_in_flight: 100,
+            bulk_max_wait: Duration::from_secs(30),
         }
     }
 }

@@ -20,7 +20,7 @@ use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
-use super::bucket::{Gcra, Limit};
+use super::bucket::{Gcra, Limit, later};
 use super::{Config, Metrics, Priority, Transport};
 use crate::Error;
 use crate::client::{Client, decode};
@@ -71,9 +71,11 @@ impl Scheduler {
             done_rx,
             lanes: HashMap::new(),
             bot: Gcra::new(now),
+            aged: Gcra::new(now),
             bot_paused_until: None,
             recent_429: VecDeque::new(),
             ready_interactive: VecDeque::new(),
+            ready_aged: VecDeque::new(),
             ready_bulk: VecDeque::new(),
             timers: BinaryHeap::new(),
             next_epoch: 0,
@@ -145,7 +147,16 @@ impl Scheduler {
     ) -> Result<SendHandle<R>, Error> {
         let (reply, rx) = oneshot::channel();
         let method = request.method().to_owned();
-        let job = Job { request, priority, reply, attempts: 0, rate_limited: 0, not_before: None, _permit: permit };
+        let job = Job {
+            request,
+            priority,
+            reply,
+            queued_at: Instant::now(),
+            attempts: 0,
+            rate_limited: 0,
+            not_before: None,
+            _permit: permit,
+        };
         Metrics::add(&self.metrics.queued, 1);
         if self.tx.send(job).is_err() {
             Metrics::sub(&self.metrics.queued, 1);
@@ -231,6 +242,9 @@ struct Job {
     request: Request,
     priority: Priority,
     reply: oneshot::Sender<Result<Value, Error>>,
+    /// When it was submitted; a bulk job's age decides when it is ordered like an interactive
+    /// one.
+    queued_at: Instant,
     /// Failed attempts (network errors, 5xx).
     attempts: u32,
     /// 429 answers received.
@@ -297,16 +311,29 @@ impl LaneState {
         }
     }
 
-    fn head(&self) -> Option<&Job> {
-        self.interactive.front().or_else(|| self.bulk.front())
+    /// The job to send next and its class: interactive jobs first, except that a bulk job that
+    /// has waited `max_wait` goes before the interactive jobs submitted after it.
+    fn head(&self, now: Instant, max_wait: Duration) -> Option<(&Job, Class)> {
+        let aged = |job: &Job| now.saturating_duration_since(job.queued_at) >= max_wait;
+        match (self.interactive.front(), self.bulk.front()) {
+            (Some(first), Some(bulk)) if aged(bulk) && bulk.queued_at < first.queued_at => {
+                Some((bulk, Class::AgedBulk))
+            }
+            (Some(first), _) => Some((first, Class::Interactive)),
+            (None, Some(bulk)) if aged(bulk) => Some((bulk, Class::AgedBulk)),
+            (None, Some(bulk)) => Some((bulk, Class::Bulk)),
+            (None, None) => None,
+        }
     }
 
-    fn head_priority(&self) -> Option<Priority> {
-        self.head().map(|job| job.priority)
+    /// What identifies the head, to tell whether a submission changed it.
+    fn head_key(&self, now: Instant, max_wait: Duration) -> Option<(Instant, Class)> {
+        self.head(now, max_wait).map(|(job, class)| (job.queued_at, class))
     }
 
-    fn pop_head(&mut self) -> Option<Job> {
-        self.interactive.pop_front().or_else(|| self.bulk.pop_front())
+    fn pop_head(&mut self, now: Instant, max_wait: Duration) -> Option<Job> {
+        let priority = self.head(now, max_wait)?.0.priority;
+        self.queue(priority).pop_front()
     }
 
     fn queue(&mut self, priority: Priority) -> &mut VecDeque<Job> {
@@ -315,6 +342,16 @@ impl LaneState {
             Priority::Bulk => &mut self.bulk,
         }
     }
+}
+
+/// How a lane's head is dispatched, in this order: interactive at once; bulk that waited past
+/// [`Config::bulk_max_wait`] paced by its own share of the bot budget, so interactive load
+/// cannot starve it; other bulk paced by the bot budget that interactive sends also use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    Interactive,
+    AgedBulk,
+    Bulk,
 }
 
 /// A lane to look at again at `at`.
@@ -354,12 +391,15 @@ struct Actor {
     lanes: HashMap<Lane, LaneState>,
     /// The bot-wide budget.
     bot: Gcra,
+    /// The bot-wide budget's share for aged bulk sends: they use it alone.
+    aged: Gcra,
     bot_paused_until: Option<Instant>,
     /// Recent 429s on chats, to tell a bot-wide limit from a per-chat one.
     recent_429: VecDeque<(Instant, ChatKey)>,
     /// Lanes whose head may go now: interactive ones at once, bulk ones as the bot budget
     /// allows.
     ready_interactive: VecDeque<(Lane, u64)>,
+    ready_aged: VecDeque<(Lane, u64)>,
     ready_bulk: VecDeque<(Lane, u64)>,
     /// Lanes waiting for a budget, a pause or a backoff to run out (or to be forgotten).
     timers: BinaryHeap<Reverse<Timer>>,
@@ -418,11 +458,12 @@ impl Actor {
         let now = Instant::now();
         let lane = Lane::of(&job.request);
         self.queued += 1;
+        let max_wait = self.config.bulk_max_wait;
         let state = self.lanes.entry(lane.clone()).or_insert_with(|| LaneState::new(now));
-        let before = state.head_priority();
+        let before = state.head_key(now, max_wait);
         state.queue(job.priority).push_back(job);
         // A job behind others of its priority changes nothing about when the lane can go.
-        if state.head_priority() != before {
+        if state.head_key(now, max_wait) != before {
             self.arm(&lane, now);
         }
     }
@@ -441,7 +482,9 @@ impl Actor {
             }
             Err(err) if err.is_rate_limited() => {
                 Metrics::add(&self.metrics.rate_limited, 1);
-                let wait = err.retry_after().unwrap_or(self.config.default_retry_after);
+                // retry_after comes from the server: bounded so a bad one cannot stop the bot.
+                let wait =
+                    err.retry_after().unwrap_or(self.config.default_retry_after).min(self.config.max_retry_after);
                 self.pause(&lane, now, wait);
                 if job.rate_limited < self.config.max_rate_limited_retries {
                     job.rate_limited += 1;
@@ -450,7 +493,7 @@ impl Actor {
                     self.fail(job, err);
                 }
             }
-            Err(err) if err.is_retryable() => {
+            Err(err) if err.is_retryable() && self.config.ambiguous_sends.allows_retry(job.request.method(), &err) => {
                 job.attempts += 1;
                 if self.config.retry.allows_retry(job.attempts) {
                     let delay = self.config.retry.delay(job.attempts);
@@ -461,7 +504,7 @@ impl Actor {
                         error = %err,
                         "send failed, retrying"
                     );
-                    job.not_before = Some(now + delay);
+                    job.not_before = Some(later(now, delay));
                     self.requeue(&lane, job, now);
                 } else {
                     self.fail(job, err);
@@ -488,7 +531,7 @@ impl Actor {
 
     /// Applies a 429 to the scope it names; see the module documentation for the rule.
     fn pause(&mut self, lane: &Lane, now: Instant, wait: Duration) {
-        let until = now + wait;
+        let until = later(now, wait);
         let Lane::Chat(chat) = lane else {
             self.pause_bot(until, "429 on a bot-scoped request");
             return;
@@ -544,7 +587,7 @@ impl Actor {
         if lane.is_serial() && state.in_flight > 0 {
             return;
         }
-        let Some(head) = state.head() else {
+        let Some((head, class)) = state.head(now, self.config.bulk_max_wait) else {
             if state.in_flight == 0 {
                 let idle_at = state.gcra.idle_at().max(state.paused_until.unwrap_or(now));
                 if idle_at <= now {
@@ -565,15 +608,19 @@ impl Actor {
         }
         if at > now {
             self.timers.push(Reverse(Timer { at, epoch, lane: lane.clone() }));
-        } else if interactive {
-            self.ready_interactive.push_back((lane.clone(), epoch));
         } else {
-            self.ready_bulk.push_back((lane.clone(), epoch));
+            if class == Class::Bulk {
+                // Looked at again once it has waited long enough to be aged.
+                let aged_at = later(head.queued_at, self.config.bulk_max_wait);
+                self.timers.push(Reverse(Timer { at: aged_at, epoch, lane: lane.clone() }));
+            }
+            self.ready(class).push_back((lane.clone(), epoch));
         }
     }
 
-    /// One scheduling pass: wake lanes whose wait is over, send every ready interactive
-    /// head, then bulk heads as far as the bot budget allows.
+    /// One scheduling pass: wake lanes whose wait is over, send ready interactive heads, then
+    /// aged and other bulk heads as far as their budgets allow, all while fewer than
+    /// `max_in_flight` requests are on the wire.
     fn pump(&mut self, now: Instant) {
         while self.timers.peek().is_some_and(|Reverse(t)| t.at <= now) {
             let Some(Reverse(timer)) = self.timers.pop() else {
@@ -583,23 +630,45 @@ impl Actor {
                 self.arm(&timer.lane, now);
             }
         }
-        while let Some((lane, epoch)) = self.ready_interactive.pop_front() {
+        while self.has_free_slot() {
+            let Some((lane, epoch)) = self.ready_interactive.pop_front() else {
+                break;
+            };
             if self.is_current(&lane, epoch) {
                 self.dispatch(lane, now);
             }
         }
-        while let Some((lane, epoch)) = self.ready_bulk.front() {
-            if !self.is_current(lane, *epoch) {
-                self.ready_bulk.pop_front();
-                continue;
-            }
-            if self.bot.ready_at(&self.config.bot, false, now) > now {
+        self.dispatch_paced(Class::AgedBulk, now);
+        self.dispatch_paced(Class::Bulk, now);
+    }
+
+    /// Sends ready bulk heads of `class` as far as its budget allows.
+    fn dispatch_paced(&mut self, class: Class, now: Instant) {
+        while self.has_free_slot() && self.budget(class).ready_at(&self.config.bot, false, now) <= now {
+            let Some((lane, epoch)) = self.ready(class).pop_front() else {
                 break;
-            }
-            if let Some((lane, _)) = self.ready_bulk.pop_front() {
+            };
+            if self.is_current(&lane, epoch) {
                 self.dispatch(lane, now);
             }
         }
+    }
+
+    fn ready(&mut self, class: Class) -> &mut VecDeque<(Lane, u64)> {
+        match class {
+            Class::Interactive => &mut self.ready_interactive,
+            Class::AgedBulk => &mut self.ready_aged,
+            Class::Bulk => &mut self.ready_bulk,
+        }
+    }
+
+    /// The bot-wide budget that paces a class of bulk sends.
+    fn budget(&self, class: Class) -> &Gcra {
+        if class == Class::AgedBulk { &self.aged } else { &self.bot }
+    }
+
+    fn has_free_slot(&self) -> bool {
+        self.in_flight < self.config.max_in_flight.max(1)
     }
 
     /// Sends the head of a ready lane.
@@ -612,17 +681,23 @@ impl Actor {
         let Some(state) = self.lanes.get_mut(&lane) else {
             return;
         };
-        let Some(job) = state.pop_head() else {
+        let Some((_, class)) = state.head(now, self.config.bulk_max_wait) else {
+            return;
+        };
+        let Some(job) = state.pop_head(now, self.config.bulk_max_wait) else {
             return;
         };
         if let Some(limit) = limit {
             state.gcra.record(&limit, now);
         }
         state.in_flight += 1;
-        if job.priority == Priority::Bulk {
-            self.bot.record_paced(&self.config.bot, now);
-        } else {
-            self.bot.record(&self.config.bot, now);
+        match class {
+            Class::Interactive => self.bot.record(&self.config.bot, now),
+            Class::AgedBulk => {
+                self.aged.record_paced(&self.config.bot, now);
+                self.bot.record_paced(&self.config.bot, now);
+            }
+            Class::Bulk => self.bot.record_paced(&self.config.bot, now),
         }
         self.queued -= 1;
         self.in_flight += 1;
@@ -641,14 +716,15 @@ impl Actor {
         self.arm(&lane, now);
     }
 
-    /// When the next pass is due: the earliest timer, or the bot budget's next bulk slot.
+    /// When the next pass is due: the earliest timer, or the bot budget's next bulk slot (while
+    /// a request may start: else the next finished one wakes the task).
     fn next_wake(&self, now: Instant) -> Option<Instant> {
         let timer = self.timers.peek().map(|Reverse(t)| t.at);
-        let bulk = (!self.ready_bulk.is_empty()).then(|| self.bot.ready_at(&self.config.bot, false, now));
-        match (timer, bulk) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let paced = [(Class::AgedBulk, &self.ready_aged), (Class::Bulk, &self.ready_bulk)]
+            .into_iter()
+            .filter(|(_, ready)| !ready.is_empty() && self.has_free_slot())
+            .map(|(class, _)| self.budget(class).ready_at(&self.config.bot, false, now));
+        timer.into_iter().chain(paced).min()
     }
 }
 

@@ -444,3 +444,206 @@ async fn string_chat_ids_are_chats() {
     assert_eq!(t0.elapsed(), Duration::from_secs(3));
     assert_eq!(fake.calls().len(), 3);
 }
+
+fn callback_answer(id: usize) -> Request {
+    Request::new("answerCallbackQuery", &json!({"callback_query_id": id.to_string()})).expect("valid request")
+}
+
+#[tokio::test(start_paused = true)]
+async fn absurd_retry_after_is_capped_and_does_not_stop_the_scheduler() {
+    let fake = Fake::new();
+    fake.fail(Some(1), [api(429, Some(u64::MAX))]);
+    fake.fail(Some(2), [api(429, Some(1_000_000_000))]);
+    let cfg = Config { max_retry_after: Duration::from_secs(3600), ..config() };
+    let (fake, s) = start(fake, cfg);
+    let t0 = Instant::now();
+    let huge = submit(&s, Priority::Interactive, message(1, "huge")).await;
+    let large = submit(&s, Priority::Interactive, message(2, "large")).await;
+    fake.wait_for_calls(2).await;
+    let other = submit(&s, Priority::Interactive, message(3, "other")).await;
+    assert_eq!(text_of(&other.await.expect("the scheduler still runs")), "other");
+    assert_eq!(text_of(&huge.await.expect("sent after the capped pause")), "huge");
+    assert_eq!(text_of(&large.await.expect("sent after the capped pause")), "large");
+    for chat in [1, 2] {
+        let times: Vec<_> = fake.calls_to(chat).iter().map(|c| c.at - t0).collect();
+        assert_eq!(times, [Duration::ZERO, Duration::from_secs(3600)], "chat {chat}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn ambiguous_message_sends_are_retried_or_failed_as_configured() {
+    let reset = || Error::network("connection reset after the request was written");
+    // At-least-once: the send is repeated, so the user may get it twice.
+    let fake = Fake::new();
+    fake.fail(Some(1), [reset()]);
+    let (fake, s) = start(fake, config());
+    assert_eq!(text_of(&submit(&s, Priority::Interactive, message(1, "hi")).await.await.expect("sent")), "hi");
+    assert_eq!(fake.calls_to(1).len(), 2);
+
+    // At-most-once: the send fails with the ambiguous error and is not repeated …
+    let fake = Fake::new();
+    fake.fail(Some(1), [reset()]);
+    fake.fail(Some(2), [Error::connect("connection refused")]);
+    fake.fail(Some(3), [reset()]);
+    let cfg = Config { ambiguous_sends: AmbiguousSends::Fail, ..config() };
+    let (fake, s) = start(fake, cfg);
+    let err = submit(&s, Priority::Interactive, message(1, "hi")).await.await.expect_err("ambiguous");
+    assert!(err.may_have_been_delivered(), "{err:?}");
+    assert_eq!(fake.calls_to(1).len(), 1);
+    // … but a send that surely was not made is, and so is a call that creates no message.
+    submit(&s, Priority::Interactive, message(2, "hi")).await.await.expect("sent after a connect error");
+    assert_eq!(fake.calls_to(2).len(), 2);
+    let edit = Request::new("editMessageText", &json!({"chat_id": 3, "message_id": 1, "text": "x"})).expect("valid");
+    submit(&s, Priority::Interactive, edit).await.await.expect("edit repeated");
+    assert_eq!(fake.calls_to(3).len(), 2);
+    let m = s.metrics().snapshot();
+    assert_eq!((m.failed, m.retried), (1, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_in_flight_are_capped() {
+    let gate = Arc::new(Semaphore::new(0));
+    let fake = Fake { gate: Some(Arc::clone(&gate)), ..Fake::new() };
+    let cap = 50;
+    let (fake, s) = start(fake, Config { max_in_flight: cap, ..config() });
+    let mut handles = Vec::new();
+    for id in 0..1000 {
+        handles.push(submit(&s, Priority::Interactive, callback_answer(id)).await);
+    }
+    fake.wait_for_calls(cap).await;
+    // Time passes with every request held: nothing more goes out.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(fake.calls().len(), cap);
+    assert_eq!(s.metrics().in_flight(), cap as u64);
+    gate.add_permits(1000);
+    for handle in handles {
+        handle.await.expect("answered");
+    }
+    assert_eq!(fake.calls().len(), 1000);
+    assert_eq!(*fake.max_active_total.lock(), cap);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_freed_slot_goes_to_interactive_before_bulk() {
+    let gate = Arc::new(Semaphore::new(0));
+    let fake = Fake { gate: Some(Arc::clone(&gate)), ..Fake::new() };
+    let (fake, s) = start(fake, Config { max_in_flight: 2, ..config() });
+    let mut handles = Vec::new();
+    for chat in 1..=5 {
+        handles.push(submit(&s, Priority::Bulk, message(chat, "bulk")).await);
+    }
+    fake.wait_for_calls(2).await;
+    let reply = submit(&s, Priority::Interactive, message(100, "reply")).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(fake.calls().len(), 2, "no slot is free");
+    gate.add_permits(1);
+    fake.wait_for_calls(3).await;
+    assert_eq!(fake.calls()[2].text.as_deref(), Some("reply"));
+    gate.add_permits(100);
+    reply.await.expect("sent");
+    for handle in handles {
+        handle.await.expect("sent");
+    }
+    assert_eq!(*fake.max_active_total.lock(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn bulk_is_not_starved_by_sustained_interactive_load() {
+    let cfg = Config { bulk_max_wait: Duration::from_secs(30), ..config() };
+    let (fake, s) = start(Fake::new(), cfg);
+    let t0 = Instant::now();
+    // 40 interactive replies a second to fresh chats: more than the bot budget of 30/s, for
+    // two minutes.
+    let load = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let mut replies = Vec::new();
+            for i in 0..4800 {
+                replies.push(submit(&s, Priority::Interactive, message(1000 + i, "reply")).await);
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            replies
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let bulk = submit(&s, Priority::Bulk, message(1, "news")).await;
+    let bulk_at = Instant::now();
+    bulk.await.expect("sent");
+    let waited = fake.calls_to(1)[0].at - bulk_at;
+    assert!(waited >= Duration::from_secs(30), "bulk went before it aged: {waited:?}");
+    assert!(waited < Duration::from_secs(31), "bulk waited {waited:?}");
+    assert!(t0.elapsed() < Duration::from_secs(60), "the interactive load was still on");
+    for reply in load.await.expect("load task") {
+        reply.await.expect("sent");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn aged_bulk_still_keeps_the_bot_rate() {
+    // A backlog older than bulk_max_wait goes out no faster than fresh bulk would.
+    let cfg = Config { bulk_max_wait: Duration::from_secs(1), ..config() };
+    let (fake, s) = start(Fake::new(), cfg);
+    let mut handles = Vec::new();
+    for chat in 1..=120 {
+        handles.push(submit(&s, Priority::Bulk, message(chat, "news")).await);
+    }
+    for handle in handles {
+        handle.await.expect("sent");
+    }
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 120);
+    for window in calls.windows(31) {
+        assert!(window[30].at - window[0].at >= Duration::from_millis(999));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limit_on_one_group_pauses_only_that_group() {
+    let fake = Fake::new();
+    fake.fail(Some(-1), [api(429, Some(5))]);
+    let (fake, s) = start(fake, config());
+    let t0 = Instant::now();
+    let a1 = submit(&s, Priority::Interactive, message(-1, "a1")).await;
+    let a2 = submit(&s, Priority::Interactive, message(-1, "a2")).await;
+    let mut b = Vec::new();
+    for i in 0..3 {
+        b.push(submit(&s, Priority::Interactive, message(-2, &format!("b{i}"))).await);
+    }
+    for handle in b {
+        handle.await.expect("sent");
+    }
+    // The other group used its burst at once while the first one was paused.
+    assert!(fake.calls_to(-2).iter().all(|c| c.at == t0));
+    a1.await.expect("sent after the pause");
+    a2.await.expect("sent after a1");
+    let times: Vec<_> = fake.calls_to(-1).iter().map(|c| c.at - t0).collect();
+    assert_eq!(times, [Duration::ZERO, Duration::from_secs(5), Duration::from_secs(5)]);
+    let m = s.metrics().snapshot();
+    assert_eq!((m.rate_limited, m.retried, m.sent, m.failed), (1, 1, 5, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn jittered_retries_stay_within_their_ceilings() {
+    let mut cfg = config();
+    cfg.retry.jitter = true;
+    let retry = cfg.retry.clone();
+    for _ in 0..20 {
+        let fake = Fake::new();
+        fake.fail(Some(1), [api(500, None), api(502, None), Error::network("reset")]);
+        fake.fail(Some(2), [api(429, Some(2))]);
+        let (fake, s) = start(fake, cfg.clone());
+        let t0 = Instant::now();
+        let retried = submit(&s, Priority::Interactive, message(1, "x")).await;
+        let limited = submit(&s, Priority::Interactive, message(2, "y")).await;
+        retried.await.expect("sent in the end");
+        limited.await.expect("sent after the pause");
+        let calls = fake.calls_to(1);
+        assert_eq!(calls.len(), 4);
+        for (n, pair) in (1..).zip(calls.windows(2)) {
+            assert!(pair[1].at - pair[0].at <= retry.ceiling(n), "retry {n} waited too long");
+        }
+        // A 429's pause is what Telegram asked for, jitter or not.
+        let times: Vec<_> = fake.calls_to(2).iter().map(|c| c.at - t0).collect();
+        assert_eq!(times, [Duration::ZERO, Duration::from_secs(2)]);
+    }
+}
