@@ -200,7 +200,9 @@ impl<'a> Run<'a> {
         ctx.insert("chat_vars".into(), Value::Object(chat_vars));
         ctx.insert("bot".into(), Value::Object(bot_vars));
         ctx.insert("locale".into(), Value::String(locale.clone()));
-        ctx.insert("now".into(), crate::times::now(bot.clock.now()));
+        if loaded.templates.reads_now() {
+            ctx.insert("now".into(), crate::times::now(bot.clock.now()));
+        }
         let roles = loaded.file.roles.iter().map(|(name, role)| (name.clone(), json!(role.users))).collect();
         ctx.insert("roles".into(), Value::Object(roles));
         ctx.insert("result".into(), Value::Null);

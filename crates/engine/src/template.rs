@@ -24,6 +24,9 @@ const EXPR_PREFIX: &str = "\u{0}expr:";
 /// The compiled templates of one bot version.
 pub struct Templates {
     env: Environment<'static>,
+    /// Whether any template or expression may read `now`: building it for every handler
+    /// costs two strftimes, so bots that never read it skip that.
+    reads_now: bool,
 }
 
 impl std::fmt::Debug for Templates {
@@ -50,6 +53,9 @@ impl Templates {
 
         let mut collector = Collector::default();
         collector.file(file);
+        // A substring test over the whole file (every string, whether collected here or rendered
+        // later): a false match ("snow") only costs building the value.
+        let reads_now = serde_json::to_string(file).map_or(true, |text| text.contains("now"));
         let mut errors = Vec::new();
         for source in collector.templates {
             if let Err(e) = env.add_template_owned(source.clone(), source.clone()) {
@@ -63,7 +69,12 @@ impl Templates {
                 errors.push(format!("{expr:?}: {}", reason.unwrap_or_else(|| "not a valid expression".into())));
             }
         }
-        if errors.is_empty() { Ok(Templates { env }) } else { Err(EngineError::Templates(errors)) }
+        if errors.is_empty() { Ok(Templates { env, reads_now }) } else { Err(EngineError::Templates(errors)) }
+    }
+
+    /// Whether the bot's templates may read `now`.
+    pub fn reads_now(&self) -> bool {
+        self.reads_now
     }
 
     /// Renders a template of the bot file (compiled at load) with `ctx`.
@@ -393,6 +404,14 @@ mod tests {
             Err(EngineError::Templates(errors)) => assert_eq!(errors.len(), 2, "{errors:?}"),
             other => panic!("expected template errors, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn only_a_file_that_mentions_now_gets_it() {
+        let compile = |bot: BotFile| Templates::compile(&bot, DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
+        assert!(!compile(file(None, "Hello {{ from.first_name }}")).reads_now());
+        assert!(compile(file(None, "It is {{ now.time }}")).reads_now());
+        assert!(compile(file(Some("now.hour > 8"), "hi")).reads_now());
     }
 
     #[test]
