@@ -344,14 +344,8 @@ impl<'a> Run<'a> {
     /// The value of a variable named as `set` names it (`user.x`, `chat.x` or `chat_vars.x`,
     /// `bot.x`); `null` when unset.
     pub fn var_value(&self, key: &str) -> Result<Value, EngineError> {
-        let (scope, name) =
-            key.split_once('.').ok_or_else(|| EngineError::Step(format!("{key:?} is not scope.name")))?;
-        let root = match scope {
-            "user" | "bot" => scope,
-            "chat" | "chat_vars" => "chat_vars",
-            other => return Err(EngineError::Step(format!("unknown scope {other:?} in {key:?}"))),
-        };
-        Ok(self.ctx.get(root).and_then(|vars| vars.get(name)).cloned().unwrap_or(Value::Null))
+        let (scope, name) = VarScope::split(key).map_err(EngineError::Step)?;
+        Ok(self.ctx.get(scope.ctx_key()).and_then(|vars| vars.get(name)).cloned().unwrap_or(Value::Null))
     }
 
     /// The text (or caption) of the message the update is about.
@@ -1012,15 +1006,14 @@ impl<'a> Run<'a> {
     /// `set`/`unset` of `user.x`, `chat.x` (or `chat_vars.x`) and `bot.x`; `raw` is typed by
     /// the variable's declaration, or guessed when undeclared.
     pub fn set_var(&mut self, key: &str, raw: Option<String>) -> Result<(), EngineError> {
-        let (scope_name, name) =
-            key.split_once('.').ok_or_else(|| EngineError::Step(format!("set: {key:?} is not scope.name")))?;
+        let (var_scope, name) = VarScope::split(key).map_err(|e| EngineError::Step(format!("set: {e}")))?;
         let vars = &self.file().variables;
-        let (scope, declared, ctx_key) = match scope_name {
-            "user" => (Scope::User(self.event.user_id), vars.user.get(name), "user"),
-            "chat" | "chat_vars" => (Scope::Chat(self.event.chat_id), vars.chat.get(name), "chat_vars"),
-            "bot" => (Scope::Bot, vars.bot.get(name), "bot"),
-            other => return Err(EngineError::Step(format!("set: unknown scope {other:?} in {key:?}"))),
+        let (scope, declared) = match var_scope {
+            VarScope::User => (Scope::User(self.event.user_id), vars.user.get(name)),
+            VarScope::Chat => (Scope::Chat(self.event.chat_id), vars.chat.get(name)),
+            VarScope::Bot => (Scope::Bot, vars.bot.get(name)),
         };
+        let ctx_key = var_scope.ctx_key();
         if self.job && scope != Scope::Bot {
             return Err(EngineError::Step(format!("set: a job has no user or chat for {key:?}")));
         }
@@ -1042,6 +1035,37 @@ impl<'a> Run<'a> {
         }
         self.cache = None;
         Ok(())
+    }
+}
+
+/// The scope of a variable as a step names it: `user.x`, `chat.x` (or `chat_vars.x`), `bot.x`.
+#[derive(Clone, Copy)]
+enum VarScope {
+    User,
+    Chat,
+    Bot,
+}
+
+impl VarScope {
+    /// Splits `scope.name`.
+    fn split(key: &str) -> Result<(VarScope, &str), String> {
+        let (scope, name) = key.split_once('.').ok_or_else(|| format!("{key:?} is not scope.name"))?;
+        let scope = match scope {
+            "user" => VarScope::User,
+            "chat" | "chat_vars" => VarScope::Chat,
+            "bot" => VarScope::Bot,
+            other => return Err(format!("unknown scope {other:?} in {key:?}")),
+        };
+        Ok((scope, name))
+    }
+
+    /// Where templates read the scope's variables.
+    fn ctx_key(self) -> &'static str {
+        match self {
+            VarScope::User => "user",
+            VarScope::Chat => "chat_vars",
+            VarScope::Bot => "bot",
+        }
     }
 }
 
