@@ -475,3 +475,29 @@ async fn an_inline_keyboard_without_buttons_is_no_keyboard() {
     let edited = env.bot("editMessageReplyMarkup", remove).await;
     assert!(edited.get("reply_markup").is_none(), "an empty keyboard removes the old one");
 }
+
+#[tokio::test]
+async fn web_apps_open_only_from_private_chats() {
+    let env = Env::start().await;
+    let ann = started_user(&env, "Ann").await;
+    let group = json!({ "title": "Team", "members": [ann], "bots": [BOT] });
+    let chat = env.post("/groups", group).await["id"].as_i64().unwrap();
+    let inline = json!({ "inline_keyboard": [[{ "text": "Shop", "web_app": { "url": "https://shop.example" } }]] });
+    let key = json!({ "keyboard": [[{ "text": "Order", "web_app": { "url": "https://shop.example" } }]] });
+    let invalid = (400, "Bad Request: BUTTON_TYPE_INVALID".to_string());
+    let before = env.history(chat).await.len();
+    for markup in [&inline, &key] {
+        let send = json!({ "chat_id": chat, "text": "open", "reply_markup": markup });
+        assert_eq!(env.bot_fail("sendMessage", send).await, invalid, "{markup}");
+    }
+    assert_eq!(env.history(chat).await.len(), before, "nothing was sent");
+
+    let plain = json!({ "inline_keyboard": [[{ "text": "Go", "callback_data": "go" }]] });
+    let sent = env.bot("sendMessage", json!({ "chat_id": chat, "text": "menu", "reply_markup": plain })).await;
+    let edit = json!({ "chat_id": chat, "message_id": sent["message_id"], "reply_markup": inline });
+    assert_eq!(env.bot_fail("editMessageReplyMarkup", edit).await, invalid);
+
+    for markup in [&inline, &key] {
+        env.bot("sendMessage", json!({ "chat_id": ann, "text": "open", "reply_markup": markup })).await;
+    }
+}

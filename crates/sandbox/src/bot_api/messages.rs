@@ -21,7 +21,7 @@ pub(super) fn send_to(
     p: &Params,
     mut content: Map<String, Value>,
 ) -> ApiResult<Value> {
-    let markup = text::reply_markup(p)?;
+    let markup = text::reply_markup(p, target)?;
     if let Some(replied) = replied_message(s, target, p)? {
         content.insert("reply_to_message".into(), replied);
     }
@@ -278,7 +278,7 @@ fn correct_options(p: &Params, count: usize) -> ApiResult<Vec<i64>> {
 pub fn stop_poll(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
     let target = s.target_for_bot(bot_id, &p.chat_id()?)?;
     let message_id = p.require_i64("message_id", "message identifier is not specified")?;
-    let markup = text::reply_markup(p)?;
+    let markup = text::reply_markup(p, target)?;
     let stored =
         s.message(target, message_id).ok_or_else(|| ApiError::bad_request("message with poll to stop not found"))?;
     if stored.from_bot != Some(bot_id) {
@@ -335,8 +335,8 @@ fn editable(s: &State, bot_id: i64, p: &Params) -> ApiResult<(Target, i64, Value
 }
 
 /// The new inline keyboard of an edit: an edit without one removes the old one.
-fn edit_markup(p: &Params) -> ApiResult<Option<Value>> {
-    match text::reply_markup(p)? {
+fn edit_markup(p: &Params, target: Target) -> ApiResult<Option<Value>> {
+    match text::reply_markup(p, target)? {
         None => Ok(None),
         Some(Markup::Inline(v)) => Ok(Some(v)),
         Some(Markup::Client(_)) => Err(ApiError::bad_request("inline keyboard expected")),
@@ -382,7 +382,12 @@ pub fn edit_text(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
         return Err(ApiError::bad_request("there is no text in the message to edit"));
     }
     let formatted = text::message_text(p)?;
-    let edit = Edit { text_key: "text", entities_key: "entities", formatted: Some(formatted), markup: edit_markup(p)? };
+    let edit = Edit {
+        text_key: "text",
+        entities_key: "entities",
+        formatted: Some(formatted),
+        markup: edit_markup(p, target)?,
+    };
     edit.apply(s, bot_id, target, message_id, &current)
 }
 
@@ -402,7 +407,7 @@ pub fn edit_caption(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> 
         text_key: "caption",
         entities_key: "caption_entities",
         formatted: text::caption(p)?,
-        markup: edit_markup(p)?,
+        markup: edit_markup(p, target)?,
     };
     edit.apply(s, bot_id, target, message_id, &current)
 }
@@ -438,7 +443,7 @@ impl Edit {
 
 pub fn edit_reply_markup(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Value> {
     let (target, message_id, current) = editable(s, bot_id, p)?;
-    let markup = edit_markup(p)?;
+    let markup = edit_markup(p, target)?;
     if current.get("reply_markup") == markup.as_ref() {
         return Err(not_modified());
     }

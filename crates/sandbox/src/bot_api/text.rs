@@ -4,6 +4,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::markup;
 use crate::params::Params;
 use crate::spec::Spec;
+use crate::world::Target;
 use serde_json::{Map, Value, json};
 
 pub const MAX_TEXT: usize = 4096;
@@ -118,11 +119,16 @@ impl Markup {
     }
 }
 
-/// The reply markup of a call; an inline keyboard without buttons is no keyboard, as in
-/// Telegram (and how an edit removes one).
-pub fn reply_markup(p: &Params) -> ApiResult<Option<Markup>> {
+/// The reply markup of a call into `target`; an inline keyboard without buttons is no keyboard,
+/// as in Telegram (and how an edit removes one).
+pub fn reply_markup(p: &Params, target: Target) -> ApiResult<Option<Markup>> {
     let Some(value) = p.value("reply_markup") else { return Ok(None) };
-    match check_markup(value)? {
+    let markup = check_markup(value)?;
+    // A Web App opens only from a private chat with the bot, inline button or keyboard key.
+    if matches!(target, Target::Group { .. }) && opens_web_app(&markup) {
+        return Err(ApiError::bad_request("BUTTON_TYPE_INVALID"));
+    }
+    match markup {
         Markup::Inline(keyboard) if keyboard["inline_keyboard"].as_array().is_some_and(Vec::is_empty) => Ok(None),
         markup => Ok(Some(markup)),
     }
@@ -161,6 +167,12 @@ pub fn check_markup(value: &Value) -> ApiResult<Markup> {
         return Ok(Markup::Client(value.clone()));
     }
     Err(ApiError::bad_request("can't parse reply keyboard markup JSON object"))
+}
+
+fn opens_web_app(markup: &Markup) -> bool {
+    let (Markup::Inline(value) | Markup::Client(value)) = markup;
+    let rows = value.get("inline_keyboard").or_else(|| value.get("keyboard")).and_then(Value::as_array);
+    rows.into_iter().flatten().filter_map(Value::as_array).flatten().any(|button| button.get("web_app").is_some())
 }
 
 fn rows_of(rows: &Value, error: &str) -> ApiResult<Vec<Vec<Value>>> {
