@@ -8,6 +8,7 @@ use crate::params::Upload;
 use crate::world::objects::{group_chat_json, user_json};
 use crate::world::{EVENT_KINDS, Sender, State, Target, UserRec, random_id};
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State as AppState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -47,6 +48,11 @@ impl IntoResponse for ControlError {
 }
 
 type Answer = Result<Json<Value>, ControlError>;
+
+/// A query string parsed into `T`, or the control API's error saying what is wrong with it.
+fn query<T>(parsed: Result<Query<T>, QueryRejection>) -> Result<T, ControlError> {
+    parsed.map(|Query(q)| q).map_err(|e| bad(format!("invalid query: {}", e.body_text())))
+}
 
 /// Parses a JSON body into `T`, saying what is wrong when it does not fit.
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ControlError> {
@@ -553,8 +559,9 @@ struct ChatQuery {
 async fn chat_messages(
     AppState(app): AppState<Arc<App>>,
     Path(chat_id): Path<i64>,
-    Query(q): Query<ChatQuery>,
+    q: Result<Query<ChatQuery>, QueryRejection>,
 ) -> Answer {
+    let q = query(q)?;
     let messages = app.world.read(|s| {
         let target = if s.groups.contains_key(&chat_id) { Target::Group { chat_id } } else { Target::Private { bot_id: q.bot_id, user_id: chat_id } };
         s.bot(q.bot_id)?;
@@ -606,7 +613,8 @@ fn event_kinds(filter: &str) -> Result<Vec<String>, ControlError> {
 
 /// Bot events after a sequence number; waits up to `timeout` seconds for the first. A reset
 /// of the world (a new epoch) ends the wait at once.
-async fn events(AppState(app): AppState<Arc<App>>, Query(q): Query<EventsQuery>) -> Answer {
+async fn events(AppState(app): AppState<Arc<App>>, q: Result<Query<EventsQuery>, QueryRejection>) -> Answer {
+    let q = query(q)?;
     let kinds = q.kind.as_deref().map(event_kinds).transpose()?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(q.timeout.min(MAX_EVENTS_WAIT));
     let mut changes = app.world.subscribe_events();

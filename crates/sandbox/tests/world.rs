@@ -311,6 +311,11 @@ async fn events_can_be_filtered_by_kind() {
     let (status, error) = control_fail(&env, reqwest::Method::GET, "/events?kind=sent,sned", None).await;
     assert_eq!(status, 400);
     assert!(error.starts_with("unknown event kind \"sned\""), "{error}");
+    for bad_query in ["/events?after=abc", &format!("/chats/{ann}/messages?bot_id=me")] {
+        let (status, error) = control_fail(&env, reqwest::Method::GET, bad_query, None).await;
+        assert_eq!(status, 400, "{bad_query}");
+        assert!(error.starts_with("invalid query: "), "{bad_query}: {error}");
+    }
 }
 
 #[tokio::test]
