@@ -263,6 +263,25 @@ impl Conn<'_> {
     // batch, deduplicated by key where it upserts (PostgreSQL refuses an `ON CONFLICT DO UPDATE`
     // that touches one row twice), and writes them `ROWS_PER_STATEMENT` at a time.
 
+    /// Stores received updates `(update id, raw)` of `bot`; returns the ids it stored, in no
+    /// order (an update the bot already had, or repeated in `rows`, is stored once).
+    pub(crate) async fn inbox_put_rows(self, bot: i64, rows: &[(i64, String)], now: i64) -> Result<Vec<i64>> {
+        let mut stored = Vec::with_capacity(rows.len());
+        on!(self, c => for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO inbox (bot_id, update_id, raw, received_at) VALUES {} \
+                 ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING update_id",
+                tuples(1, 4, chunk.len()));
+            let mut query = sqlx::query_scalar(&sql);
+            for (update_id, raw) in chunk {
+                query = query.bind(bot).bind(update_id).bind(raw).bind(now);
+            }
+            let ids: Vec<i64> = query.fetch_all(&mut *c).await?;
+            stored.extend(ids);
+        });
+        Ok(stored)
+    }
+
     /// Saves (replaces) chats' conversation states: `(bot, chat, state as JSON)`.
     pub(crate) async fn save_chats(self, rows: &[(i64, i64, String)], now: i64) -> Result<()> {
         const CONFLICT: &str = " ON CONFLICT (bot_id, chat_id) DO UPDATE SET \

@@ -4,6 +4,8 @@
 //! `Arc<dyn StateStore>` and never names `Store`), so there is no cycle: the binary opens a
 //! `Store` and hands it to the engine.
 
+use std::collections::HashSet;
+
 use engine::{BoxFuture, ChatState, Commit, PendingSend, Scope, StateStore, StoreError, StoredUpdate};
 use serde_json::{Map, Value};
 
@@ -44,14 +46,15 @@ impl StateStore for Store {
 
     fn inbox_put_batch(&self, bot: u64, updates: Vec<(i64, String)>) -> BoxFuture<'_, Result<Vec<bool>, StoreError>> {
         Box::pin(async move {
+            // One multi-row statement for the whole batch (decision 0020).
             let write = async {
+                let bot = int("bot id", bot)?;
                 let mut tx = self.transaction().await?;
-                let mut stored = Vec::with_capacity(updates.len());
-                for (update_id, raw) in &updates {
-                    stored.push(tx.inbox_put(bot, *update_id, raw).await?);
-                }
+                let stored = tx.conn().inbox_put_rows(bot, &updates, crate::now()).await?;
                 tx.commit().await?;
-                Ok::<_, crate::Error>(stored)
+                // Each update the statement stored counts once, for its first occurrence.
+                let mut stored: HashSet<i64> = stored.into_iter().collect();
+                Ok::<_, crate::Error>(updates.iter().map(|(update_id, _)| stored.remove(update_id)).collect())
             };
             write.await.map_err(engine_error)
         })

@@ -1,6 +1,7 @@
-//! How many SQL statements the group commit runs: sqlx reports each statement it executes as a
-//! `tracing` event with the target `sqlx::query`, counted here by a process-wide subscriber (so
-//! this file holds one test: tests in parallel would count each other's statements).
+//! How many SQL statements storing received updates and the group commit run (decision 0020):
+//! sqlx reports each statement it executes as a `tracing` event with the target `sqlx::query`,
+//! counted here by a process-wide subscriber (so this file holds one test: tests in parallel
+//! would count each other's statements).
 
 mod common;
 
@@ -41,12 +42,19 @@ fn echo(bot: u64, update_id: i64, user: i64) -> Commit {
     }
 }
 
+/// Statements to store a batch of `updates` received updates of `bot`.
+async fn count_inbox(store: &Store, queries: &AtomicUsize, bot: u64, updates: i64) -> usize {
+    let before = queries.load(Ordering::SeqCst);
+    let batch = (1..=updates).map(|id| (id, "{}".to_owned())).collect();
+    assert!(StateStore::inbox_put_batch(store, bot, batch).await.unwrap().iter().all(|stored| *stored));
+    queries.load(Ordering::SeqCst) - before
+}
+
 /// Statements per batch of `updates` echo commits from as many users of `bot`: the first time
 /// each user is seen, and again unchanged.
 async fn count(store: &Store, queries: &AtomicUsize, bot: u64, updates: i64) -> (usize, usize) {
-    for id in 1..=2 * updates {
-        store.inbox_put(bot, id, "{}").await.unwrap();
-    }
+    let received = (1..=2 * updates).map(|id| (id, "{}".to_owned())).collect();
+    StateStore::inbox_put_batch(store, bot, received).await.unwrap();
     let mut counts = Vec::new();
     for round in 0..2 {
         let batch: Vec<Commit> = (1..=updates).map(|user| echo(bot, round * updates + user, user)).collect();
@@ -58,7 +66,7 @@ async fn count(store: &Store, queries: &AtomicUsize, bot: u64, updates: i64) -> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_group_commit_runs_a_few_statements_per_batch_not_per_update() {
+async fn the_inbox_and_the_group_commit_run_a_few_statements_per_batch_not_per_update() {
     let queries = Arc::new(AtomicUsize::new(0));
     let subscriber = tracing_subscriber::registry().with(CountQueries(queries.clone()));
     tracing::subscriber::set_global_default(subscriber).unwrap();
@@ -72,6 +80,10 @@ async fn a_group_commit_runs_a_few_statements_per_batch_not_per_update() {
         assert!(first <= 7, "{backend:?}: {first} statements for 100 updates");
         assert_eq!(again, first - 2, "{backend:?}: users and chats written again");
         assert_eq!(count(&db.store, &queries, 2, 10).await, (first, again), "{backend:?}: 10 updates");
+        // Received updates: one `INSERT` for the batch (plus `BEGIN` on PostgreSQL).
+        let inbox = count_inbox(&db.store, &queries, 3, 100).await;
+        eprintln!("{backend:?}: 100 received updates: {inbox} statements");
+        assert!(inbox <= 2, "{backend:?}: {inbox} statements to store 100 received updates");
         db.cleanup().await;
     }
 }

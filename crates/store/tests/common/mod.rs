@@ -120,6 +120,7 @@ macro_rules! suite {
             variables_round_trip,
             data_is_isolated,
             inbox_deduplicates_and_marks_handled,
+            a_batch_of_received_updates_is_stored_once_each,
             outbox_keeps_order_per_bot_and_forgets,
             group_commit_writes_all_or_nothing,
             a_batch_keeps_the_later_write_of_a_key,
@@ -309,6 +310,27 @@ pub async fn inbox_deduplicates_and_marks_handled(store: &Store, _url: &str) {
     assert!(store.inbox_put(9, 1000, &big).await.unwrap());
     let all = store.inbox_take_unhandled(9, 100).await.unwrap();
     assert_eq!(all.last().unwrap().raw, big);
+}
+
+pub async fn a_batch_of_received_updates_is_stored_once_each(store: &Store, _url: &str) {
+    assert!(store.inbox_put(9, 2, "old").await.unwrap());
+    // More than one statement's rows (1000), a redelivery of a stored update, and an update
+    // repeated within the batch.
+    let mut batch: Vec<(i64, String)> = (3..=2500).map(|id| (id, format!("u{id}"))).collect();
+    batch.insert(0, (2, "new".into()));
+    batch.insert(1, (1, "first".into()));
+    batch.push((1, "again".into()));
+    let stored = StateStore::inbox_put_batch(store, 9, batch).await.unwrap();
+    assert_eq!(stored.len(), 2501);
+    assert_eq!(&stored[..2], [false, true]);
+    assert!(stored[2..2500].iter().all(|s| *s), "every new update stored");
+    assert!(!stored[2500], "a repeat within the batch is not stored twice");
+    let pending = store.inbox_take_unhandled(9, 10_000).await.unwrap();
+    assert_eq!(pending.len(), 2500);
+    assert_eq!((pending[0].raw.as_str(), pending[1].raw.as_str()), ("first", "old"), "the first copy is kept");
+    assert_eq!(pending[2499].raw, "u2500");
+    assert_eq!(StateStore::inbox_put_batch(store, 9, Vec::new()).await.unwrap(), Vec::<bool>::new());
+    assert!(StateStore::inbox_put_batch(store, u64::MAX, vec![(1, "x".into())]).await.is_err());
 }
 
 fn message(chat_id: i64, text: &str) -> Outgoing {
