@@ -375,7 +375,7 @@ impl Conn<'_> {
     }
 
     /// Adds or refreshes users in their bots' directories.
-    pub(crate) async fn remember_users(self, rows: &[((i64, i64), &UserRecord)], now: i64) -> Result<()> {
+    pub(crate) async fn remember_users(self, rows: &[((i64, i64), UserRecord)], now: i64) -> Result<()> {
         const CONFLICT: &str = " ON CONFLICT (bot_id, user_id) DO UPDATE SET \
              first_name = excluded.first_name, last_name = excluded.last_name, username = excluded.username, \
              language_code = excluded.language_code, last_seen = excluded.last_seen";
@@ -395,7 +395,7 @@ impl Conn<'_> {
     }
 
     /// Adds or refreshes chats in their bots' directories.
-    pub(crate) async fn remember_chats(self, rows: &[((i64, i64), &ChatRecord)], now: i64) -> Result<()> {
+    pub(crate) async fn remember_chats(self, rows: &[((i64, i64), ChatRecord)], now: i64) -> Result<()> {
         const CONFLICT: &str = " ON CONFLICT (bot_id, chat_id) DO UPDATE SET \
              kind = excluded.kind, title = excluded.title, username = excluded.username, last_seen = excluded.last_seen";
         on!(self, c => for chunk in rows.chunks(ROWS_PER_STATEMENT) {

@@ -166,32 +166,19 @@ impl Store {
             (users, chat_records)
         };
 
+        // Each call writes nothing (no statement) when it has no rows.
         let mut tx = self.transaction().await?;
-        if !chats.is_empty() {
-            tx.conn().save_chats(&chats, now).await?;
-        }
-        if !set.is_empty() {
-            tx.conn().set_vars(&set, now).await?;
-        }
+        tx.conn().save_chats(&chats, now).await?;
+        tx.conn().set_vars(&set, now).await?;
         // Forgetting is rare (a step that unsets a variable): one statement each.
         for (bot, scope, owner, name) in forget {
             tx.conn().forget_var(bot, scope, owner, name).await?;
         }
-        let ids = if outbox.is_empty() { Vec::new() } else { tx.conn().outbox_push_rows(&outbox, now).await? };
-        if !handled.is_empty() {
-            tx.conn().inbox_mark_handled_rows(&handled, now).await?;
-        }
-        if !delivered.is_empty() {
-            tx.conn().outbox_forget_rows(&delivered).await?;
-        }
-        if !users.is_empty() {
-            let rows: Vec<_> = users.iter().map(|(key, user)| (*key, user)).collect();
-            tx.conn().remember_users(&rows, now).await?;
-        }
-        if !chat_records.is_empty() {
-            let rows: Vec<_> = chat_records.iter().map(|(key, chat)| (*key, chat)).collect();
-            tx.conn().remember_chats(&rows, now).await?;
-        }
+        let ids = tx.conn().outbox_push_rows(&outbox, now).await?;
+        tx.conn().inbox_mark_handled_rows(&handled, now).await?;
+        tx.conn().outbox_forget_rows(&delivered).await?;
+        tx.conn().remember_users(&users, now).await?;
+        tx.conn().remember_chats(&chat_records, now).await?;
         tx.commit().await?;
 
         // Only what is committed counts as written: a failed batch is written again in full.
