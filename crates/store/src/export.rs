@@ -737,6 +737,8 @@ impl Store {
         let mut tx = self.transaction().await?;
         let summary = tx.conn().import(document, options).await?;
         tx.commit().await?;
+        // The import may have replaced the bot's directory rows.
+        self.forget_directory_writes();
         Ok(summary)
     }
 

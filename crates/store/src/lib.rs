@@ -10,11 +10,13 @@
 //! `docs/decisions/0007-store-on-sqlx.md`.
 
 mod collections;
+mod directory;
 mod migrate;
 mod ops;
 mod state;
 
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use engine::{ChatState, Outgoing, PendingSend, Scope};
@@ -66,6 +68,9 @@ pub struct Options {
     pub busy_timeout: Duration,
     /// Run pending migrations at open.
     pub migrate: bool,
+    /// How often an unchanged user or chat in a bot's directory (`bot_users`, `bot_chats`) has
+    /// its `last_seen` refreshed; a changed one is written at once (decision 0020).
+    pub directory_refresh: Duration,
 }
 
 impl Default for Options {
@@ -75,6 +80,7 @@ impl Default for Options {
             acquire_timeout: Duration::from_secs(30),
             busy_timeout: Duration::from_secs(10),
             migrate: true,
+            directory_refresh: Duration::from_secs(600),
         }
     }
 }
@@ -98,6 +104,10 @@ enum Pool {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// What this store last wrote to the bots' directories, shared by its clones.
+    directory: Arc<Mutex<directory::Directory>>,
+    /// `Options::directory_refresh` in seconds.
+    directory_refresh: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -158,7 +168,8 @@ impl Store {
             }
             other => return Err(Error::Url(other.to_owned())),
         };
-        let store = Self { pool };
+        let directory_refresh = i64::try_from(options.directory_refresh.as_secs()).unwrap_or(i64::MAX);
+        let store = Self { pool, directory: Arc::default(), directory_refresh };
         if options.migrate {
             store.migrate().await?;
         }
@@ -299,12 +310,9 @@ operations! {
     fn inbox_take_unhandled(bot: u64, limit: u32) -> Vec<InboxUpdate>;
     /// Marks an update handled; `false` if it was not stored or already handled.
     fn inbox_mark_handled(bot: u64, update_id: i64) -> bool;
-    /// Adds or refreshes a Telegram user (its `User` object) in the bot's directory.
-    fn remember_user(bot: u64, user: &Value) -> ();
-    /// Adds or refreshes a chat (its `Chat` object) in the bot's directory.
-    fn remember_chat(bot: u64, chat: &Value) -> ();
     /// The users the bot has seen, most recently seen first: `{id, first_name, last_name,
-    /// username, language_code, first_seen, last_seen}`.
+    /// username, language_code, first_seen, last_seen}`. `last_seen` lags by up to
+    /// `Options::directory_refresh` (a user seen again unchanged is not rewritten sooner).
     fn known_users(bot: u64, limit: u32) -> Vec<Value>;
     /// Forgets updates handled before `handled_before` (Unix seconds) but the bot's newest.
     fn inbox_prune(bot: u64, handled_before: u64) -> u64;

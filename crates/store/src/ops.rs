@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
 
+use crate::directory::{ChatRecord, UserRecord};
 use crate::{Error, InboxUpdate, Result, now};
 
 /// One connection of either backend: a pooled one or a transaction's.
@@ -26,7 +27,7 @@ macro_rules! on {
     };
 }
 
-fn int(what: &'static str, value: u64) -> Result<i64> {
+pub(crate) fn int(what: &'static str, value: u64) -> Result<i64> {
     i64::try_from(value).map_err(|_| Error::OutOfRange { what, value })
 }
 
@@ -34,7 +35,28 @@ fn uint(what: &'static str, value: i64) -> Result<u64> {
     u64::try_from(value).map_err(|_| Error::Negative { what, value })
 }
 
-fn scope_key(scope: Scope) -> (&'static str, i64) {
+/// Rows a multi-row statement writes at most. With at most 8 columns a row this stays far
+/// under the bound parameters a statement may have (SQLite 32 766 since 3.32, sqlx bundles
+/// 3.46; PostgreSQL 65 535), and keeps each statement's text (and sqlx's cached copy) small.
+pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
+
+/// `($first, …), (…), …`: `rows` tuples of `columns` numbered parameters, from `$first` on.
+fn tuples(first: usize, columns: usize, rows: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 6);
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", first + row * columns + column));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+pub(crate) fn scope_key(scope: Scope) -> (&'static str, i64) {
     match scope {
         Scope::User(id) => ("user", id),
         Scope::Chat(id) => ("chat", id),
@@ -73,7 +95,6 @@ impl Conn<'_> {
         const SET: &str = "INSERT INTO variables (bot_id, scope, owner_id, name, value, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (bot_id, scope, owner_id, name) \
              DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
-        const FORGET: &str = "DELETE FROM variables WHERE bot_id = $1 AND scope = $2 AND owner_id = $3 AND name = $4";
         let bot = int("bot id", bot)?;
         let (scope, owner) = scope_key(scope);
         match value {
@@ -83,10 +104,15 @@ impl Conn<'_> {
                     .bind(bot).bind(scope).bind(owner).bind(name).bind(&text).bind(now())
                     .execute(c).await?.rows_affected());
             }
-            None => {
-                on!(self, c => sqlx::query(FORGET).bind(bot).bind(scope).bind(owner).bind(name).execute(c).await?.rows_affected());
-            }
+            None => self.forget_var(bot, scope, owner, name).await?,
         }
+        Ok(())
+    }
+
+    /// Forgets one variable (`scope` and `owner` as [`scope_key`] gives them).
+    pub(crate) async fn forget_var(self, bot: i64, scope: &str, owner: i64, name: &str) -> Result<()> {
+        const SQL: &str = "DELETE FROM variables WHERE bot_id = $1 AND scope = $2 AND owner_id = $3 AND name = $4";
+        on!(self, c => sqlx::query(SQL).bind(bot).bind(scope).bind(owner).bind(name).execute(c).await?.rows_affected());
         Ok(())
     }
 
@@ -177,37 +203,6 @@ impl Conn<'_> {
         Ok(changed == 1)
     }
 
-    pub(crate) async fn remember_user(self, bot: u64, user: &Value) -> Result<()> {
-        const SQL: &str = "INSERT INTO bot_users \
-             (bot_id, user_id, first_name, last_name, username, language_code, first_seen, last_seen) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (bot_id, user_id) DO UPDATE SET \
-             first_name = excluded.first_name, last_name = excluded.last_name, username = excluded.username, \
-             language_code = excluded.language_code, last_seen = excluded.last_seen";
-        let bot = int("bot id", bot)?;
-        let Some(id) = user["id"].as_i64() else { return Ok(()) };
-        let text = |key: &str| user[key].as_str().map(str::to_owned);
-        on!(self, c => sqlx::query(SQL)
-            .bind(bot).bind(id).bind(text("first_name").unwrap_or_default()).bind(text("last_name"))
-            .bind(text("username")).bind(text("language_code")).bind(now())
-            .execute(c).await?.rows_affected());
-        Ok(())
-    }
-
-    pub(crate) async fn remember_chat(self, bot: u64, chat: &Value) -> Result<()> {
-        const SQL: &str = "INSERT INTO bot_chats (bot_id, chat_id, kind, title, username, first_seen, last_seen) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (bot_id, chat_id) DO UPDATE SET \
-             kind = excluded.kind, title = excluded.title, username = excluded.username, \
-             last_seen = excluded.last_seen";
-        let bot = int("bot id", bot)?;
-        let Some(id) = chat["id"].as_i64() else { return Ok(()) };
-        let text = |key: &str| chat[key].as_str().map(str::to_owned);
-        on!(self, c => sqlx::query(SQL)
-            .bind(bot).bind(id).bind(text("type").unwrap_or_default()).bind(text("title"))
-            .bind(text("username")).bind(now())
-            .execute(c).await?.rows_affected());
-        Ok(())
-    }
-
     pub(crate) async fn known_users(self, bot: u64, limit: u32) -> Result<Vec<Value>> {
         const SQL: &str = "SELECT user_id, first_name, last_name, username, language_code, first_seen, last_seen \
              FROM bot_users WHERE bot_id = $1 ORDER BY last_seen DESC, user_id LIMIT $2";
@@ -262,5 +257,158 @@ impl Conn<'_> {
         let bot = int("bot id", bot)?;
         let deleted = on!(self, c => sqlx::query(SQL).bind(bot).bind(id).execute(c).await?.rows_affected());
         Ok(deleted == 1)
+    }
+
+    // The group commit's multi-row statements (decision 0020): each takes the rows of a whole
+    // batch, deduplicated by key where it upserts (PostgreSQL refuses an `ON CONFLICT DO UPDATE`
+    // that touches one row twice), and writes them `ROWS_PER_STATEMENT` at a time.
+
+    /// Stores received updates `(update id, raw)` of `bot`; returns the ids it stored, in no
+    /// order (an update the bot already had, or repeated in `rows`, is stored once).
+    pub(crate) async fn inbox_put_rows(self, bot: i64, rows: &[(i64, String)], now: i64) -> Result<Vec<i64>> {
+        let mut stored = Vec::with_capacity(rows.len());
+        on!(self, c => for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO inbox (bot_id, update_id, raw, received_at) VALUES {} \
+                 ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING update_id",
+                tuples(1, 4, chunk.len()));
+            let mut query = sqlx::query_scalar(&sql);
+            for (update_id, raw) in chunk {
+                query = query.bind(bot).bind(update_id).bind(raw).bind(now);
+            }
+            let ids: Vec<i64> = query.fetch_all(&mut *c).await?;
+            stored.extend(ids);
+        });
+        Ok(stored)
+    }
+
+    /// Saves (replaces) chats' conversation states: `(bot, chat, state as JSON)`.
+    pub(crate) async fn save_chats(self, rows: &[(i64, i64, String)], now: i64) -> Result<()> {
+        const CONFLICT: &str = " ON CONFLICT (bot_id, chat_id) DO UPDATE SET \
+             state = excluded.state, updated_at = excluded.updated_at";
+        on!(self, c => for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!("INSERT INTO chat_states (bot_id, chat_id, state, updated_at) VALUES {}{CONFLICT}",
+                tuples(1, 4, chunk.len()));
+            let mut query = sqlx::query(&sql);
+            for (bot, chat, state) in chunk {
+                query = query.bind(bot).bind(chat).bind(state).bind(now);
+            }
+            query.execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
+    /// Sets variables: `(bot, scope, owner, name, value as JSON)`.
+    pub(crate) async fn set_vars(self, rows: &[(i64, &str, i64, &str, String)], now: i64) -> Result<()> {
+        const CONFLICT: &str = " ON CONFLICT (bot_id, scope, owner_id, name) DO UPDATE SET \
+             value = excluded.value, updated_at = excluded.updated_at";
+        on!(self, c => for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO variables (bot_id, scope, owner_id, name, value, updated_at) VALUES {}{CONFLICT}",
+                tuples(1, 6, chunk.len()));
+            let mut query = sqlx::query(&sql);
+            for (bot, scope, owner, name, value) in chunk {
+                query = query.bind(bot).bind(scope).bind(owner).bind(name).bind(value).bind(now);
+            }
+            query.execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
+    /// Queues Bot API calls `(bot, call, params as JSON)`; returns their ids in the order given.
+    pub(crate) async fn outbox_push_rows(self, rows: &[(i64, &Outgoing, String)], now: i64) -> Result<Vec<i64>> {
+        // `RETURNING` promises no order, but the rows are inserted in `ORDER BY` order and ids
+        // only grow, so the sorted ids are the rows' in turn.
+        let mut ids = Vec::with_capacity(rows.len());
+        on!(self, c => for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO outbox (bot_id, chat_id, method, params, bulk, created_at) \
+                 SELECT column1, column2, column3, column4, column5, column6 FROM (VALUES {}) AS v \
+                 ORDER BY column7 RETURNING id",
+                tuples(1, 7, chunk.len()));
+            let mut query = sqlx::query_scalar(&sql);
+            for (order, (bot, outgoing, params)) in (0_i64..).zip(chunk) {
+                query = query.bind(bot).bind(outgoing.chat_id).bind(&outgoing.method).bind(params)
+                    .bind(outgoing.bulk).bind(now).bind(order);
+            }
+            let mut chunk_ids: Vec<i64> = query.fetch_all(&mut *c).await?;
+            chunk_ids.sort_unstable();
+            ids.extend(chunk_ids);
+        });
+        Ok(ids)
+    }
+
+    /// Marks updates `(bot, update id)` handled (those not handled yet).
+    pub(crate) async fn inbox_mark_handled_rows(self, rows: &[(i64, i64)], now: i64) -> Result<()> {
+        // A join with the rows, not `(bot_id, update_id) IN (VALUES …)`, which SQLite answers
+        // by scanning the table (and the `IN (SELECT …)` form deletes too little from `outbox`
+        // on sqlx's SQLite 3.46); both backends search the primary key for each row.
+        on!(self, c => for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE inbox SET handled_at = $1 FROM (VALUES {}) AS v \
+                 WHERE inbox.bot_id = v.column1 AND inbox.update_id = v.column2 AND inbox.handled_at IS NULL",
+                tuples(2, 2, chunk.len()));
+            let mut query = sqlx::query(&sql).bind(now);
+            for (bot, update_id) in chunk {
+                query = query.bind(bot).bind(update_id);
+            }
+            query.execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
+    /// Forgets delivered calls `(bot, outbox id)`.
+    pub(crate) async fn outbox_forget_rows(self, rows: &[(i64, i64)]) -> Result<()> {
+        // SQLite has no `DELETE … USING`: the rows to delete are found by a join, as above.
+        on!(self, c => for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox AS o \
+                 JOIN (VALUES {}) AS v ON o.bot_id = v.column1 AND o.id = v.column2)",
+                tuples(1, 2, chunk.len()));
+            let mut query = sqlx::query(&sql);
+            for (bot, id) in chunk {
+                query = query.bind(bot).bind(id);
+            }
+            query.execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
+    /// Adds or refreshes users in their bots' directories.
+    pub(crate) async fn remember_users(self, rows: &[((i64, i64), UserRecord)], now: i64) -> Result<()> {
+        const CONFLICT: &str = " ON CONFLICT (bot_id, user_id) DO UPDATE SET \
+             first_name = excluded.first_name, last_name = excluded.last_name, username = excluded.username, \
+             language_code = excluded.language_code, last_seen = excluded.last_seen";
+        on!(self, c => for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO bot_users (bot_id, user_id, first_name, last_name, username, language_code, \
+                 first_seen, last_seen) VALUES {}{CONFLICT}",
+                tuples(1, 8, chunk.len()));
+            let mut query = sqlx::query(&sql);
+            for ((bot, id), user) in chunk {
+                query = query.bind(bot).bind(id).bind(&user.first_name).bind(&user.last_name)
+                    .bind(&user.username).bind(&user.language_code).bind(now).bind(now);
+            }
+            query.execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
+    /// Adds or refreshes chats in their bots' directories.
+    pub(crate) async fn remember_chats(self, rows: &[((i64, i64), ChatRecord)], now: i64) -> Result<()> {
+        const CONFLICT: &str = " ON CONFLICT (bot_id, chat_id) DO UPDATE SET \
+             kind = excluded.kind, title = excluded.title, username = excluded.username, last_seen = excluded.last_seen";
+        on!(self, c => for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO bot_chats (bot_id, chat_id, kind, title, username, first_seen, last_seen) VALUES {}{CONFLICT}",
+                tuples(1, 7, chunk.len()));
+            let mut query = sqlx::query(&sql);
+            for ((bot, id), chat) in chunk {
+                query = query.bind(bot).bind(id).bind(&chat.kind).bind(&chat.title).bind(&chat.username)
+                    .bind(now).bind(now);
+            }
+            query.execute(&mut *c).await?;
+        });
+        Ok(())
     }
 }

@@ -4,10 +4,14 @@
 //! `Arc<dyn StateStore>` and never names `Store`), so there is no cycle: the binary opens a
 //! `Store` and hands it to the engine.
 
+use std::collections::HashSet;
+
 use engine::{BoxFuture, ChatState, Commit, PendingSend, Scope, StateStore, StoreError, StoredUpdate};
 use serde_json::{Map, Value};
 
 use crate::Store;
+use crate::directory::{ChatRecord, UserRecord, last_per_key};
+use crate::ops::{int, scope_key};
 
 fn engine_error(error: crate::Error) -> StoreError {
     StoreError(error.to_string())
@@ -42,14 +46,15 @@ impl StateStore for Store {
 
     fn inbox_put_batch(&self, bot: u64, updates: Vec<(i64, String)>) -> BoxFuture<'_, Result<Vec<bool>, StoreError>> {
         Box::pin(async move {
+            // One multi-row statement for the whole batch (decision 0020).
             let write = async {
+                let bot = int("bot id", bot)?;
                 let mut tx = self.transaction().await?;
-                let mut stored = Vec::with_capacity(updates.len());
-                for (update_id, raw) in &updates {
-                    stored.push(tx.inbox_put(bot, *update_id, raw).await?);
-                }
+                let stored = tx.conn().inbox_put_rows(bot, &updates, crate::now()).await?;
                 tx.commit().await?;
-                Ok::<_, crate::Error>(stored)
+                // Each update the statement stored counts once, for its first occurrence.
+                let mut stored: HashSet<i64> = stored.into_iter().collect();
+                Ok::<_, crate::Error>(updates.iter().map(|(update_id, _)| stored.remove(update_id)).collect())
             };
             write.await.map_err(engine_error)
         })
@@ -103,36 +108,110 @@ impl StateStore for Store {
 impl Store {
     /// Writes a batch of the engine's commits in one transaction (group commit); returns the
     /// outbox ids of each commit.
+    ///
+    /// Each kind of row is written for the whole batch at once, with multi-row statements
+    /// (decision 0020): the result is that of writing the commits one after the other (a later
+    /// commit's chat state or variable wins; outbox ids grow in commit order). A user or chat
+    /// this store wrote unchanged less than `Options::directory_refresh` ago is not rewritten.
     pub async fn commit_batch(&self, batch: &[Commit]) -> crate::Result<Vec<Vec<i64>>> {
-        let mut tx = self.transaction().await?;
-        let mut ids = Vec::with_capacity(batch.len());
+        let now = crate::now();
+        let mut chats = Vec::new();
+        let mut vars = Vec::new();
+        let mut outbox = Vec::new();
+        let mut handled = Vec::new();
+        let mut delivered = Vec::new();
+        let mut users = Vec::new();
+        let mut chat_records = Vec::new();
         for commit in batch {
-            let bot = commit.bot;
+            let bot = int("bot id", commit.bot)?;
             if let Some((chat, state)) = &commit.chat {
-                tx.save_chat(bot, *chat, state).await?;
+                chats.push(((bot, *chat), serde_json::to_string(state)?));
             }
             for (scope, name, value) in &commit.vars {
-                tx.set_var(bot, *scope, name, value.as_ref()).await?;
+                let (scope, owner) = scope_key(*scope);
+                let value = value.as_ref().map(serde_json::to_string).transpose()?;
+                vars.push(((bot, scope, owner, name.as_str()), value));
             }
-            let mut pushed = Vec::with_capacity(commit.outbox.len());
             for outgoing in &commit.outbox {
-                pushed.push(tx.outbox_push(bot, outgoing).await?);
+                outbox.push((bot, outgoing, serde_json::to_string(&outgoing.params)?));
             }
-            if let Some(update_id) = commit.handled {
-                tx.inbox_mark_handled(bot, update_id).await?;
+            handled.extend(commit.handled.map(|update_id| (bot, update_id)));
+            delivered.extend(commit.delivered.iter().map(|id| (bot, *id)));
+            if let Some((id, user)) = UserRecord::from_user(&commit.seen_user) {
+                users.push(((bot, id), user));
             }
-            for id in &commit.delivered {
-                tx.outbox_forget(bot, *id).await?;
+            if let Some((id, chat)) = ChatRecord::from_chat(&commit.seen_chat) {
+                chat_records.push(((bot, id), chat));
             }
-            if commit.seen_user.is_object() {
-                tx.remember_user(bot, &commit.seen_user).await?;
-            }
-            if commit.seen_chat.is_object() {
-                tx.remember_chat(bot, &commit.seen_chat).await?;
-            }
-            ids.push(pushed);
         }
+        let chats: Vec<_> = last_per_key(chats).into_iter().map(|((bot, chat), state)| (bot, chat, state)).collect();
+        let (mut set, mut forget) = (Vec::new(), Vec::new());
+        for ((bot, scope, owner, name), value) in last_per_key(vars) {
+            match value {
+                Some(value) => set.push((bot, scope, owner, name, value)),
+                None => forget.push((bot, scope, owner, name)),
+            }
+        }
+        let (users, chat_records) = {
+            let directory = self.directory.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let refresh = self.directory_refresh;
+            let users: Vec<_> = last_per_key(users)
+                .into_iter()
+                .filter(|(key, user)| !directory.users.is_current(key, user, now, refresh))
+                .collect();
+            let chat_records: Vec<_> = last_per_key(chat_records)
+                .into_iter()
+                .filter(|(key, chat)| !directory.chats.is_current(key, chat, now, refresh))
+                .collect();
+            (users, chat_records)
+        };
+
+        // Each call writes nothing (no statement) when it has no rows.
+        let mut tx = self.transaction().await?;
+        tx.conn().save_chats(&chats, now).await?;
+        tx.conn().set_vars(&set, now).await?;
+        // Forgetting is rare (a step that unsets a variable): one statement each.
+        for (bot, scope, owner, name) in forget {
+            tx.conn().forget_var(bot, scope, owner, name).await?;
+        }
+        let ids = tx.conn().outbox_push_rows(&outbox, now).await?;
+        tx.conn().inbox_mark_handled_rows(&handled, now).await?;
+        tx.conn().outbox_forget_rows(&delivered).await?;
+        tx.conn().remember_users(&users, now).await?;
+        tx.conn().remember_chats(&chat_records, now).await?;
         tx.commit().await?;
-        Ok(ids)
+
+        // Only what is committed counts as written: a failed batch is written again in full.
+        let mut directory = self.directory.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (key, user) in users {
+            directory.users.remember(key, user, now);
+        }
+        for (key, chat) in chat_records {
+            directory.chats.remember(key, chat, now);
+        }
+        drop(directory);
+
+        let mut ids = ids.into_iter();
+        Ok(batch.iter().map(|commit| ids.by_ref().take(commit.outbox.len()).collect()).collect())
+    }
+
+    /// Adds or refreshes a Telegram user (its `User` object) in the bot's directory, as a commit
+    /// with that user would.
+    pub async fn remember_user(&self, bot: u64, user: &Value) -> crate::Result<()> {
+        self.commit_batch(&[Commit { bot, seen_user: user.clone(), ..Commit::default() }]).await.map(drop)
+    }
+
+    /// Adds or refreshes a chat (its `Chat` object) in the bot's directory, as a commit with
+    /// that chat would.
+    pub async fn remember_chat(&self, bot: u64, chat: &Value) -> crate::Result<()> {
+        self.commit_batch(&[Commit { bot, seen_chat: chat.clone(), ..Commit::default() }]).await.map(drop)
+    }
+
+    /// Forgets what this store remembers having written to the directories (after an import
+    /// replaced them).
+    pub(crate) fn forget_directory_writes(&self) {
+        let mut directory = self.directory.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        directory.users.clear();
+        directory.chats.clear();
     }
 }

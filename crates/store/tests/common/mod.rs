@@ -120,8 +120,12 @@ macro_rules! suite {
             variables_round_trip,
             data_is_isolated,
             inbox_deduplicates_and_marks_handled,
+            a_batch_of_received_updates_is_stored_once_each,
             outbox_keeps_order_per_bot_and_forgets,
             group_commit_writes_all_or_nothing,
+            a_batch_keeps_the_later_write_of_a_key,
+            a_batch_larger_than_one_statement,
+            an_unchanged_user_or_chat_is_not_rewritten,
             job_claim_is_won_once,
             concurrent_variable_writes_lose_nothing,
             transaction_commits_or_rolls_back_together,
@@ -308,6 +312,27 @@ pub async fn inbox_deduplicates_and_marks_handled(store: &Store, _url: &str) {
     assert_eq!(all.last().unwrap().raw, big);
 }
 
+pub async fn a_batch_of_received_updates_is_stored_once_each(store: &Store, _url: &str) {
+    assert!(store.inbox_put(9, 2, "old").await.unwrap());
+    // More than one statement's rows (1000), a redelivery of a stored update, and an update
+    // repeated within the batch.
+    let mut batch: Vec<(i64, String)> = (3..=2500).map(|id| (id, format!("u{id}"))).collect();
+    batch.insert(0, (2, "new".into()));
+    batch.insert(1, (1, "first".into()));
+    batch.push((1, "again".into()));
+    let stored = StateStore::inbox_put_batch(store, 9, batch).await.unwrap();
+    assert_eq!(stored.len(), 2501);
+    assert_eq!(&stored[..2], [false, true]);
+    assert!(stored[2..2500].iter().all(|s| *s), "every new update stored");
+    assert!(!stored[2500], "a repeat within the batch is not stored twice");
+    let pending = store.inbox_take_unhandled(9, 10_000).await.unwrap();
+    assert_eq!(pending.len(), 2500);
+    assert_eq!((pending[0].raw.as_str(), pending[1].raw.as_str()), ("first", "old"), "the first copy is kept");
+    assert_eq!(pending[2499].raw, "u2500");
+    assert_eq!(StateStore::inbox_put_batch(store, 9, Vec::new()).await.unwrap(), Vec::<bool>::new());
+    assert!(StateStore::inbox_put_batch(store, u64::MAX, vec![(1, "x".into())]).await.is_err());
+}
+
 fn message(chat_id: i64, text: &str) -> Outgoing {
     Outgoing { chat_id, method: "sendMessage".into(), params: json!({"chat_id": chat_id, "text": text}), bulk: false }
 }
@@ -397,6 +422,178 @@ pub async fn group_commit_writes_all_or_nothing(store: &Store, _url: &str) {
     assert_eq!(store.load_chat(8, 80).await.unwrap(), Some(state));
     assert_eq!(store.inbox_take_unhandled(8, 10).await.unwrap().len(), 1);
     assert_eq!(StateStore::outbox_pending(store, 8, 10).await.unwrap().len(), 3, "nothing forgotten or added");
+}
+
+pub async fn a_batch_keeps_the_later_write_of_a_key(store: &Store, url: &str) {
+    use engine::Commit;
+    let scene = |name: &str| ChatState { scene: Some(name.into()), ..ChatState::default() };
+    let var = |name: &str, value: Option<Value>| (Scope::User(5), name.to_owned(), value);
+    store.set_var(8, Scope::User(5), "dropped", Some(&json!("old"))).await.unwrap();
+    let first = Commit {
+        bot: 8,
+        chat: Some((80, scene("first"))),
+        vars: vec![var("n", Some(json!(1))), var("dropped", Some(json!("kept"))), var("back", None)],
+        seen_user: json!({"id": 5, "first_name": "Ann"}),
+        seen_chat: json!({"id": 80, "type": "private"}),
+        ..Commit::default()
+    };
+    let second = Commit {
+        bot: 8,
+        chat: Some((80, scene("second"))),
+        // Within one commit too, the later write wins.
+        vars: vec![
+            var("n", Some(json!(2))),
+            var("n", Some(json!(3))),
+            var("dropped", None),
+            var("back", Some(json!(true))),
+        ],
+        seen_user: json!({"id": 5, "first_name": "Anna"}),
+        seen_chat: json!({"id": 80, "type": "group", "title": "Tea"}),
+        ..Commit::default()
+    };
+    let other_bot =
+        Commit { bot: 9, chat: Some((80, scene("other"))), vars: vec![var("n", Some(json!(9)))], ..Commit::default() };
+    StateStore::commit(store, &[first, other_bot, second]).await.unwrap();
+    assert_eq!(store.load_chat(8, 80).await.unwrap(), Some(scene("second")));
+    assert_eq!(store.load_chat(9, 80).await.unwrap(), Some(scene("other")));
+    let vars = store.load_vars(8, Scope::User(5)).await.unwrap();
+    assert_eq!(Value::Object(vars), json!({"n": 3, "back": true}), "`dropped` forgotten, `back` set again");
+    assert_eq!(store.load_vars(9, Scope::User(5)).await.unwrap()["n"], json!(9));
+    let users = store.known_users(8, 10).await.unwrap();
+    assert_eq!((users.len(), users[0]["first_name"].clone()), (1, json!("Anna")));
+    assert_eq!(raw_text(url, "SELECT kind FROM bot_chats WHERE bot_id = 8 AND chat_id = 80").await, "group");
+}
+
+/// More rows of each kind than one statement writes (`ROWS_PER_STATEMENT`, 1000).
+pub async fn a_batch_larger_than_one_statement(store: &Store, url: &str) {
+    use engine::Commit;
+    const UPDATES: i64 = 2500;
+    for update_id in 1..=UPDATES {
+        store.inbox_put(8, update_id, "{}").await.unwrap();
+    }
+    let batch: Vec<Commit> = (1..=UPDATES)
+        .map(|n| Commit {
+            bot: 8,
+            chat: Some((n, ChatState { scene: Some(format!("s{n}")), ..ChatState::default() })),
+            vars: vec![(Scope::User(n), "n".into(), Some(json!(n)))],
+            outbox: vec![message(n, &format!("{n}a")), message(n, &format!("{n}b"))],
+            handled: Some(n),
+            seen_user: json!({"id": n, "first_name": format!("user {n}")}),
+            seen_chat: json!({"id": n, "type": "private"}),
+            ..Commit::default()
+        })
+        .collect();
+    let ids = StateStore::commit(store, &batch).await.unwrap();
+    assert_eq!(ids.len(), UPDATES as usize);
+    let flat: Vec<i64> = ids.iter().flatten().copied().collect();
+    assert!(ids.iter().all(|ids| ids.len() == 2) && flat.windows(2).all(|w| w[0] < w[1]), "ids grow in commit order");
+    let pending = StateStore::outbox_pending(store, 8, 10_000).await.unwrap();
+    assert_eq!(pending_ids(&pending), flat);
+    // Each id names its own call.
+    assert!(pending.iter().enumerate().all(|(i, p)| {
+        p.outgoing.params["text"] == json!(format!("{}{}", i / 2 + 1, if i % 2 == 0 { "a" } else { "b" }))
+    }));
+    assert!(store.inbox_take_unhandled(8, 10).await.unwrap().is_empty(), "every update handled");
+    for n in [1, 1000, 1001, UPDATES] {
+        assert_eq!(store.load_chat(8, n).await.unwrap().unwrap().scene, Some(format!("s{n}")));
+        assert_eq!(store.load_vars(8, Scope::User(n)).await.unwrap()["n"], json!(n));
+    }
+    assert_eq!(store.known_users(8, 10_000).await.unwrap().len(), UPDATES as usize);
+    assert_eq!(raw_text(url, "SELECT CAST(COUNT(*) AS TEXT) FROM bot_chats").await, UPDATES.to_string());
+    // Acknowledged in one batch: all forgotten.
+    let acks = Commit { bot: 8, delivered: flat, ..Commit::default() };
+    StateStore::commit(store, &[acks]).await.unwrap();
+    let left = StateStore::outbox_pending(store, 8, 10_000).await.unwrap();
+    assert!(left.is_empty(), "{} left, first {:?}", left.len(), left.first().map(|p| p.id));
+}
+
+/// Runs `sql` on its own connection to the test's database (not through the store, whose
+/// memory of what it wrote is what these tests look behind).
+pub async fn raw_execute(url: &str, sql: &str) {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+        c.close().await.unwrap();
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+        c.close().await.unwrap();
+    }
+}
+
+/// The one text value `sql` selects, on its own connection.
+pub async fn raw_text(url: &str, sql: &str) -> String {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    }
+}
+
+pub async fn an_unchanged_user_or_chat_is_not_rewritten(store: &Store, url: &str) {
+    use engine::Commit;
+    let seen = |name: &str, title: &str| Commit {
+        bot: 8,
+        seen_user: json!({"id": 5, "first_name": name}),
+        seen_chat: json!({"id": -80, "type": "group", "title": title}),
+        ..Commit::default()
+    };
+    let last_seen = || async {
+        let user =
+            raw_text(url, "SELECT CAST(last_seen AS TEXT) FROM bot_users WHERE bot_id = 8 AND user_id = 5").await;
+        let chat =
+            raw_text(url, "SELECT CAST(last_seen AS TEXT) FROM bot_chats WHERE bot_id = 8 AND chat_id = -80").await;
+        (user, chat)
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let recent = |at: &str| (now - 5..=now + 60).contains(&at.parse::<i64>().unwrap());
+    StateStore::commit(store, &[seen("Ann", "Tea")]).await.unwrap();
+    let (user, chat) = last_seen().await;
+    assert!(recent(&user) && recent(&chat), "{user} {chat}");
+
+    // Behind the store's back, so a rewrite would show.
+    raw_execute(url, "UPDATE bot_users SET last_seen = 1").await;
+    raw_execute(url, "UPDATE bot_chats SET last_seen = 1").await;
+    StateStore::commit(store, &[seen("Ann", "Tea")]).await.unwrap();
+    assert_eq!(last_seen().await, ("1".to_owned(), "1".to_owned()), "unchanged: not rewritten");
+    // A changed name is written at once; the unchanged chat still is not.
+    StateStore::commit(store, &[seen("Anna", "Tea")]).await.unwrap();
+    let (user, chat) = last_seen().await;
+    assert!(recent(&user) && chat == "1", "{user} {chat}");
+    assert_eq!(store.known_users(8, 1).await.unwrap()[0]["first_name"], json!("Anna"));
+    StateStore::commit(store, &[seen("Anna", "Coffee")]).await.unwrap();
+    assert!(recent(&last_seen().await.1));
+    assert_eq!(raw_text(url, "SELECT title FROM bot_chats WHERE chat_id = -80").await, "Coffee");
+
+    // Once the refresh interval has passed (here: none), an unchanged record is written again.
+    raw_execute(url, "UPDATE bot_users SET last_seen = 1").await;
+    let options = store::Options { directory_refresh: std::time::Duration::ZERO, migrate: false, ..Default::default() };
+    let eager = Store::open_with(url, &options).await.unwrap();
+    StateStore::commit(&eager, &[seen("Anna", "Coffee")]).await.unwrap();
+    StateStore::commit(&eager, &[seen("Anna", "Coffee")]).await.unwrap();
+    raw_execute(url, "UPDATE bot_users SET last_seen = 1").await;
+    StateStore::commit(&eager, &[seen("Anna", "Coffee")]).await.unwrap();
+    assert!(recent(&last_seen().await.0), "refreshed");
+    eager.close().await;
+
+    // A batch that fails writes nothing, and the store does not count its users as written.
+    let bob = Commit { bot: 8, seen_user: json!({"id": 6, "first_name": "Bob"}), ..Commit::default() };
+    let bad = Commit {
+        bot: 8,
+        handled: Some(1),
+        chat: Some((1, ChatState::default())),
+        outbox: vec![message(1, "x")],
+        ..Commit::default()
+    };
+    let bad = Commit { bot: u64::MAX, ..bad };
+    assert!(StateStore::commit(store, &[bob.clone(), bad]).await.is_err());
+    assert_eq!(store.known_users(8, 10).await.unwrap().len(), 1);
+    StateStore::commit(store, &[bob]).await.unwrap();
+    assert_eq!(store.known_users(8, 10).await.unwrap().len(), 2, "Bob written after the failed batch");
 }
 
 pub async fn job_claim_is_won_once(store: &Store, _url: &str) {
