@@ -1730,11 +1730,12 @@ const ECHO_WHY: &str = "Why (profiled, bench/PROFILE.md): each update goes throu
 written to the inbox table in SQLite before its getUpdates offset is confirmed, and its reply, state \
 and \"handled\" mark are committed together (group commit) and then delivered from the outbox — \
 while the peers' echo handlers keep nothing (aiogram, grammY and teloxide lose an update on a crash \
-between fetch and reply; Ferrogram does not). The profile shows where that costs: about 15 SQLite \
-statements per update, each a message to sqlx's connection worker thread and back, so thread \
-wake-ups and allocation dominate while SQLite's own work is under 2%; with the store in memory \
-(durability off) the same engine uses 0.19–0.20 CPU s per 1000 updates, teloxide's range. \
-bench/DURABILITY.md measures the same echo with that path on and off.\n";
+between fetch and reply; Ferrogram does not). The profile shows where that costs: statements to \
+SQLite, each a message to sqlx's connection worker thread and back, so thread wake-ups and \
+allocation dominate while SQLite's own work is under 2%. A batch's writes are now a few multi-row \
+statements (decision 0020); what is left per update is reading the chat's state and variables \
+before the handler. With the store in memory (durability off) the same engine uses about 0.2 CPU s \
+per 1000 updates. bench/DURABILITY.md measures the same echo with that path on and off.\n";
 
 const BULK_WHY: &str = "Why: Ferrogram paces bulk sends at the bot's steady rate from the first message and leaves \
 the burst allowance to interactive replies (a user's reply during a broadcast still goes out at once), \
