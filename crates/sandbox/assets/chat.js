@@ -463,12 +463,14 @@ async function learnVote(m) {
   const key = `${S.user?.id}:${m.poll.id}`;
   if (S.votesAsked.has(key)) return;
   S.votesAsked.add(key);
+  const chat = S.chat;
   const r = await api('GET', `/sandbox/polls/${encodeURIComponent(m.poll.id)}`).catch(() => null);
   const ids = r?.votes?.[S.user?.id];
   if (!ids?.length) return;
   S.votes.set(key, ids);
   const x = S.entries.get(m.message_id);
-  if (x) upsert({ ...x, message: { ...x.message, poll: r.poll } }, false);
+  // The page may have moved to another chat meanwhile, where this id is another message.
+  if (S.chat === chat && x?.message.poll?.id === m.poll.id) upsert({ ...x, message: { ...x.message, poll: r.poll } }, false);
 }
 
 async function vote(m, ids) {

@@ -178,9 +178,10 @@ async fn create_group(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer
                 s.push_update(bot_id, "my_chat_member", change);
             }
         }
-        if let Some(creator) = creator {
-            let created = if new.kind == "supergroup" { "supergroup_chat_created" } else { "group_chat_created" };
-            service_message(s, id, Sender::User(creator), json!({ created: true }), None);
+        // Bots hear of a basic group's creation; a supergroup is never created with a bot in
+        // it (Telegram: supergroup_chat_created never reaches a bot), so it has no such update.
+        if let (Some(creator), "group") = (creator, new.kind.as_str()) {
+            service_message(s, id, Sender::User(creator), json!({ "group_chat_created": true }), None);
         }
         Ok::<_, ApiError>(chat)
     })?;

@@ -501,3 +501,20 @@ async fn web_apps_open_only_from_private_chats() {
         env.bot("sendMessage", json!({ "chat_id": ann, "text": "open", "reply_markup": markup })).await;
     }
 }
+
+#[tokio::test]
+async fn only_a_basic_groups_creation_reaches_its_bots() {
+    let env = Env::start().await;
+    let ann = started_user(&env, "Ann").await;
+    for (kind, created) in [("group", true), ("supergroup", false)] {
+        let chat = env.post("/groups", json!({ "title": kind, "type": kind, "members": [ann], "bots": [BOT] })).await;
+        let updates = env.updates(json!({})).await;
+        env.drain(TOKEN).await;
+        assert!(updates.iter().any(|u| u["my_chat_member"]["chat"]["id"] == chat["id"]), "{kind}: the bot was added");
+        let message = updates.iter().find_map(|u| u.get("message"));
+        assert_eq!(message.is_some(), created, "{kind}: {updates:?}");
+        if let Some(message) = message {
+            assert_eq!((&message["group_chat_created"], &message["from"]["id"]), (&json!(true), &json!(ann)));
+        }
+    }
+}

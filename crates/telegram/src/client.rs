@@ -36,8 +36,12 @@ const POOL_MAX_IDLE_PER_HOST: usize = 64;
 const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 /// How much of a non-Bot-API error body is kept in an error description.
 const MAX_ERROR_BODY: usize = 200;
-/// A getUpdates batch of 100 large updates stays well below this.
+/// Any answer but getUpdates' stays well below this.
 const DEFAULT_MAX_ANSWER_BYTES: u64 = 4 << 20;
+/// getUpdates answers up to 100 updates, each a message of up to 4096 characters with its
+/// entities and the message it replies to: a busy group's batch can pass the general limit,
+/// and failing it would stall the bot on the same batch, so it gets this floor.
+const MIN_UPDATES_ANSWER_BYTES: u64 = 64 << 20;
 /// The Bot API's getFile limit; a local Bot API server serves up to 2 GB.
 const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 20 << 20;
 const DEFAULT_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(300);
@@ -176,7 +180,7 @@ impl ClientBuilder {
     }
 
     /// The largest Bot API answer read; a larger one fails with [`Error::TooLarge`]. Default
-    /// 4 MB.
+    /// 4 MB; getUpdates answers are read up to at least 64 MB (a stuck batch would stop the bot).
     pub fn max_answer_bytes(mut self, limit: u64) -> Self {
         self.max_answer_bytes = limit;
         self
@@ -331,7 +335,13 @@ impl Client {
         let response =
             builder.header(reqwest::header::USER_AGENT, USER_AGENT).send().await.map_err(Error::from_reqwest)?;
         let status = response.status().as_u16();
-        let body = self.read_answer(response).await?;
+        let limit = if request.method().eq_ignore_ascii_case("getUpdates") {
+            self.inner.max_answer_bytes.max(MIN_UPDATES_ANSWER_BYTES)
+        } else {
+            self.inner.max_answer_bytes
+        };
+        let mut body = Vec::new();
+        copy_body(response, &mut body, limit, "the Bot API answer").await?;
         parse_answer(request.method(), status, &body)
     }
 

@@ -64,10 +64,11 @@ impl Error {
         }
     }
 
-    /// True when the request failed without an answer after it may have reached Telegram: a
-    /// retry of a send may then deliver its message twice.
+    /// True when the request failed after it may have reached Telegram: no answer came, or a
+    /// 5xx did (a gateway's 502 or 504 can follow a message that was posted). A retry of a send
+    /// may then deliver its message twice.
     pub fn may_have_been_delivered(&self) -> bool {
-        matches!(self, Error::Network(_))
+        matches!(self, Error::Network(_) | Error::Api { code: 500.., .. })
     }
 
     /// True for a 429 "Too Many Requests" answer.
@@ -136,10 +137,13 @@ mod tests {
     }
 
     #[test]
-    fn only_answerless_failures_may_have_been_delivered() {
+    fn failures_after_the_request_reached_a_server_may_have_been_delivered() {
         assert!(Error::network("timed out").may_have_been_delivered());
+        assert!(api(502, None).may_have_been_delivered(), "a gateway may answer 502 after the post");
+        assert!(api(500, None).may_have_been_delivered());
         assert!(!Error::connect("refused").may_have_been_delivered());
-        assert!(!api(500, None).may_have_been_delivered());
+        assert!(!api(400, None).may_have_been_delivered(), "a 4xx did nothing");
+        assert!(!api(429, Some(1)).may_have_been_delivered(), "a 429 did nothing");
     }
 
     #[test]

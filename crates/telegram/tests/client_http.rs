@@ -124,3 +124,19 @@ async fn oversized_answers_are_refused() {
     assert!(err.to_string().contains("larger than the limit of 10 bytes"), "{err}");
     assert!(!err.is_retryable());
 }
+
+const NO_UPDATES: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 23\r\nConnection: close\r\n\r\n{\"ok\":true,\"result\":[]}";
+
+/// A getUpdates batch over the general limit must still be read: failing it would fetch the
+/// same batch again forever and the bot would never move on.
+#[tokio::test]
+async fn get_updates_answers_are_read_past_the_general_limit() {
+    let server = Server::start(NO_UPDATES).await;
+    let small = client(&server).max_answer_bytes(10).build().expect("client");
+    let updates: Vec<serde_json::Value> =
+        small.call("getUpdates", &serde_json::json!({"timeout": 0})).await.expect("23 bytes read despite the 10");
+    assert!(updates.is_empty());
+    let err = small.call::<_, Vec<serde_json::Value>>("getMyCommands", &serde_json::json!({})).await;
+    assert!(matches!(err, Err(Error::TooLarge { limit: 10, .. })), "{err:?}");
+}

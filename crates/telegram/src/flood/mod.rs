@@ -63,8 +63,8 @@
 //!
 //! A failure to connect ([`Error::Connect`]) proves Telegram never saw the request; it is
 //! always retried. A timeout or a connection lost after the request was written
-//! ([`Error::Network`]) does not: Telegram may have carried the request out and only its
-//! answer was lost. Telegram has no idempotency keys, so for a call that creates a message
+//! ([`Error::Network`]), or a 5xx (a gateway's 502 or 504 can follow a message that was
+//! posted), does not: Telegram may have carried the request out and only its answer was lost. Telegram has no idempotency keys, so for a call that creates a message
 //! (send*, copyMessage(s), forwardMessage(s): [`crate::creates_messages`]) there is a choice,
 //! [`Config::ambiguous_sends`]:
 //!
@@ -72,7 +72,7 @@
 //!   get the message twice, but never loses it. The product promises not to lose messages,
 //!   and the engine's outbox retries too.
 //! * [`AmbiguousSends::Fail`] — at-most-once. The submission fails with the
-//!   [`Error::Network`] (see [`Error::may_have_been_delivered`]); the message arrived once or
+//!   error (see [`Error::may_have_been_delivered`]); the message arrived once or
 //!   not at all, and the caller decides.
 //!
 //! Other calls (edits, deletes, answers to callbacks) repeat harmlessly and are always retried.
