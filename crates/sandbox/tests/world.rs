@@ -157,6 +157,33 @@ async fn limits_refuse_bursts_under_one_and_rates_not_above_zero() {
 // ---------------------------------------------------------------------------------------------
 // The state file
 
+/// A bot that long-polls with nothing to confirm changes nothing that is saved, so an idle
+/// sandbox is not serialized every interval; a confirmation or a send is a change.
+#[tokio::test]
+async fn an_idle_poll_is_not_a_change_to_save() {
+    let env = Env::start().await;
+    let ann = env.user("Ann").await;
+    env.act("command", ann, json!({ "command": "start" })).await;
+    env.drain(TOKEN).await;
+    let world = env.sandbox.world();
+    let before = world.changes();
+    for _ in 0..3 {
+        assert!(env.updates(json!({ "timeout": 0 })).await.is_empty());
+        env.bot("getMe", json!({})).await;
+    }
+    env.updates(json!({ "timeout": 0, "allowed_updates": ["message"] })).await;
+    let after_allowed = world.changes();
+    assert_eq!(before + 1, after_allowed, "only the new allowed_updates counted");
+    env.updates(json!({ "timeout": 0, "allowed_updates": ["message"] })).await;
+    assert_eq!(world.changes(), after_allowed, "the same allowed_updates again changes nothing");
+
+    env.say(ann, "hi").await;
+    let pending = env.updates(json!({ "timeout": 0 })).await;
+    let before_confirm = world.changes();
+    env.updates(json!({ "offset": common::ids(&pending)[0] + 1, "timeout": 0 })).await;
+    assert!(world.changes() > before_confirm, "a confirmation is a change");
+}
+
 #[tokio::test]
 async fn a_running_sandbox_saves_its_state_file_without_being_stopped() {
     let path = temp_path("autosave");

@@ -36,13 +36,17 @@ async fn run(
     drop_answer: &mut bool,
 ) -> ApiResult<Value> {
     // The official server checks the token before it looks at the method.
-    let bot_id = app.world.with(|s| s.bot_for_token(token))?;
+    let bot_id = app.world.with_changes(|s| {
+        let known = s.bots.len();
+        let bot = s.bot_for_token(token);
+        (bot, s.bots.len() != known) // a token's first use creates its bot
+    })?;
     let method = Spec::get().method(method).ok_or_else(ApiError::method_not_found)?;
     let name = method.name.as_str();
-    let fault = app.world.with(|s| {
+    let fault = app.world.with_changes(|s| {
         // Polls past their close_date close before the bot can see them.
-        s.close_due_polls();
-        s.bots.get_mut(&bot_id).and_then(|bot| bot.runtime.faults.take(name))
+        let closed = s.close_due_polls();
+        (s.bots.get_mut(&bot_id).and_then(|bot| bot.runtime.faults.take(name)), closed)
     });
     if let Some(fault) = fault {
         if let Some(delay) = fault.delay {
@@ -59,10 +63,26 @@ async fn run(
         "deleteWebhook" => updates::delete_webhook(app, bot_id, &params),
         _ => {
             media::fetch_remote_files(app, bot_id, &mut params).await?;
-            app.world.with(|s| dispatch(s, bot_id, name, &params))
+            app.world.with_changes(|s| {
+                let result = dispatch(s, bot_id, name, &params);
+                let changed = result.is_ok() && !READS.contains(&name);
+                (result, changed)
+            })
         }
     }
 }
+
+/// Methods that only read the world: a bot calling them gives the state file nothing to save
+/// (a refused call changes nothing either).
+const READS: [&str; 7] = [
+    "getMe",
+    "getWebhookInfo",
+    "getChat",
+    "getChatMember",
+    "getChatMemberCount",
+    "getChatAdministrators",
+    "getMyCommands",
+];
 
 /// The calls answered at once, under the world's lock.
 fn dispatch(s: &mut State, bot_id: i64, name: &str, p: &Params) -> ApiResult<Value> {

@@ -19,6 +19,31 @@ fn webhook_active() -> ApiError {
 }
 
 /// Forgets the updates an `offset` confirms: those below it, or all but the last `-offset`.
+/// Starts a poll: takes `allowed_updates` and the confirmation, and ends an older poll still
+/// waiting (it answers 409). Answers the poll's generation and its wake-up, and whether
+/// anything that is saved changed.
+fn start_poll(
+    bot: &mut Bot,
+    allowed: Option<Vec<String>>,
+    offset: Option<i64>,
+) -> (ApiResult<(u64, tokio::sync::watch::Receiver<u64>)>, bool) {
+    if bot.webhook.is_some() {
+        return (Err(webhook_active()), false);
+    }
+    let (pending, before) = (bot.updates.len(), bot.allowed_updates.clone());
+    if let Some(allowed) = allowed {
+        bot.allowed_updates = Some(allowed);
+    }
+    if let Some(offset) = offset {
+        confirm(bot, offset);
+    }
+    let changed = bot.updates.len() != pending || bot.allowed_updates != before;
+    bot.runtime.poll_generation += 1;
+    let wake = bot.runtime.wake.subscribe();
+    bot.runtime.wake();
+    (Ok((bot.runtime.poll_generation, wake)), changed)
+}
+
 fn confirm(bot: &mut Bot, offset: i64) {
     if offset < 0 {
         let keep = offset.unsigned_abs() as usize;
@@ -50,35 +75,25 @@ pub async fn get_updates(app: &Arc<App>, bot_id: i64, p: &Params) -> ApiResult<V
     let timeout = p.i64("timeout").unwrap_or(0).clamp(0, MAX_POLL_TIMEOUT) as u64;
     let allowed = allowed_updates(p)?;
     let deadline = Instant::now() + Duration::from_secs(timeout);
-    let (generation, mut wake) = app.world.with(|s| {
-        let bot = s.bot_mut(bot_id)?;
-        if bot.webhook.is_some() {
-            return Err(webhook_active());
-        }
-        if let Some(allowed) = allowed {
-            bot.allowed_updates = Some(allowed);
-        }
-        if let Some(offset) = offset {
-            confirm(bot, offset);
-        }
-        // A newer call ends an older one still waiting: it answers 409.
-        bot.runtime.poll_generation += 1;
-        let wake = bot.runtime.wake.subscribe();
-        bot.runtime.wake();
-        Ok((bot.runtime.poll_generation, wake))
+    // Only a confirmation or new allowed_updates change what is saved; a poll itself does not.
+    let (generation, mut wake) = app.world.with_changes(|s| match s.bot_mut(bot_id) {
+        Ok(bot) => start_poll(bot, allowed, offset),
+        Err(error) => (Err(error), false),
     })?;
     loop {
-        let batch = app.world.with(|s| {
-            let bot = s.bot_mut(bot_id)?;
-            if bot.runtime.poll_generation != generation {
-                return Err(ApiError::conflict(
-                    "terminated by other getUpdates request; make sure that only one bot instance is running",
-                ));
-            }
-            if bot.webhook.is_some() {
-                return Err(ApiError::conflict("terminated by setWebhook request"));
-            }
-            Ok(bot.updates.iter().take(limit).cloned().collect::<Vec<_>>())
+        let batch = app.world.with_changes(|s| {
+            let read = s.bot_mut(bot_id).and_then(|bot| {
+                if bot.runtime.poll_generation != generation {
+                    return Err(ApiError::conflict(
+                        "terminated by other getUpdates request; make sure that only one bot instance is running",
+                    ));
+                }
+                if bot.webhook.is_some() {
+                    return Err(ApiError::conflict("terminated by setWebhook request"));
+                }
+                Ok(bot.updates.iter().take(limit).cloned().collect::<Vec<_>>())
+            });
+            (read, false)
         })?;
         if !batch.is_empty() || Instant::now() >= deadline {
             return Ok(Value::Array(batch));

@@ -904,11 +904,19 @@ impl World {
     /// Runs `f` with the state locked; wakes event readers if it recorded events or reset the
     /// world.
     pub fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        self.with_changes(|s| (f(s), true))
+    }
+
+    /// Like [`World::with`] for calls that usually change nothing that is saved (a long poll
+    /// that confirms nothing): `f` tells whether it did, so an idle bot causes no saves.
+    pub fn with_changes<R>(&self, f: impl FnOnce(&mut State) -> (R, bool)) -> R {
         let mut state = self.state.lock();
         let before = (state.last_seq, state.epoch);
-        let result = f(&mut state);
+        let (result, changed) = f(&mut state);
         let after = (state.last_seq, state.epoch);
-        self.changes.fetch_add(1, Ordering::Relaxed);
+        if changed || after != before {
+            self.changes.fetch_add(1, Ordering::Relaxed);
+        }
         drop(state);
         if after != before {
             self.events.send_replace(after.0);

@@ -16,14 +16,16 @@ impl State {
         self.polls.insert(id, record);
     }
 
-    /// Closes the open polls whose `close_date` has passed.
-    pub fn close_due_polls(&mut self) {
+    /// Closes the open polls whose `close_date` has passed; true if there were any.
+    pub fn close_due_polls(&mut self) -> bool {
         let now = now();
+        let mut closed = false;
         while self.poll_deadlines.first().is_some_and(|(close_date, _)| *close_date <= now) {
             if let Some((_, id)) = self.poll_deadlines.pop_first() {
-                self.close_poll(&id);
+                closed |= self.close_poll(&id).is_some();
             }
         }
+        closed
     }
 
     /// Closes an open poll: in its record and its message, with a `poll` update for the bot
