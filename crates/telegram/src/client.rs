@@ -340,8 +340,7 @@ impl Client {
         } else {
             self.inner.max_answer_bytes
         };
-        let mut body = Vec::new();
-        copy_body(response, &mut body, limit, "the Bot API answer").await?;
+        let body = read_answer(response, limit).await?;
         parse_answer(request.method(), status, &body)
     }
 
@@ -396,18 +395,11 @@ impl Client {
         if status.is_success() {
             return Ok(response);
         }
-        let body = self.read_answer(response).await?;
+        let body = read_answer(response, self.inner.max_answer_bytes).await?;
         match parse_answer("downloadFile", status.as_u16(), &body) {
             Err(err) => Err(err),
             Ok(_) => Err(http_error(status.as_u16(), &body)),
         }
-    }
-
-    /// Reads an answer's body, up to [`ClientBuilder::max_answer_bytes`].
-    async fn read_answer(&self, response: reqwest::Response) -> Result<Vec<u8>, Error> {
-        let mut body = Vec::new();
-        copy_body(response, &mut body, self.inner.max_answer_bytes, "the Bot API answer").await?;
-        Ok(body)
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the retries run out. Failures that
@@ -452,6 +444,13 @@ impl Client {
         let poll = request.params().get("timeout").and_then(Value::as_u64).unwrap_or(0);
         base.max(Duration::from_secs(poll).saturating_add(self.inner.long_poll_extra))
     }
+}
+
+/// Reads an answer's body, up to `limit` bytes.
+async fn read_answer(response: reqwest::Response, limit: u64) -> Result<Vec<u8>, Error> {
+    let mut body = Vec::new();
+    copy_body(response, &mut body, limit, "the Bot API answer").await?;
+    Ok(body)
 }
 
 /// Streams a response's body into `writer`, refusing more than `limit` bytes: at once when the
