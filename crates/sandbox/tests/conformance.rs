@@ -16,12 +16,14 @@
 //! library is missing prints a `SKIPPED conformance …` line and passes, unless
 //! `FERROGRAM_REQUIRE_CONFORMANCE=1` is set, in which case it fails.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{conformance_dir, skip_or_fail};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -124,22 +126,9 @@ async fn telegraf() {
 
 // ---------------------------------------------------------------------------------------------
 
-/// `conformance/` at the repository root (this crate is `crates/sandbox`).
-fn conformance_dir() -> PathBuf {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    crate_dir.parent().and_then(Path::parent).unwrap_or(crate_dir).join("conformance")
-}
-
 fn python_interpreter() -> PathBuf {
     let venv = conformance_dir().join(".venv/bin/python");
     if venv.exists() { venv } else { PathBuf::from("python3") }
-}
-
-/// Writes straight to the process's stderr, past the test harness's output capture, so a
-/// skipped library is visible in every `cargo test` run.
-fn loud(line: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "\n{line}\n");
 }
 
 /// Either a command ready to spawn the bot, or why the library is not installed.
@@ -350,16 +339,9 @@ fn spawn(h: &Harness, mut cmd: Command, url: &str) -> (Child, oneshot::Receiver<
 }
 
 async fn run(lib: Library) {
-    let required = std::env::var("FERROGRAM_REQUIRE_CONFORMANCE").is_ok_and(|v| v == "1");
     let cmd = match bot_command(&lib).await {
         Ok(cmd) => cmd,
-        Err(why) if required => {
-            panic!("conformance {}: {why} (FERROGRAM_REQUIRE_CONFORMANCE=1; run conformance/install.sh)", lib.name)
-        }
-        Err(why) => {
-            loud(&format!("SKIPPED conformance {}: {why} (run .ci/run or conformance/install.sh)", lib.name));
-            return;
-        }
+        Err(why) => return skip_or_fail(&format!("conformance {}", lib.name), &why),
     };
 
     // reqwest is built with `rustls-no-provider`: a process-wide provider must exist.

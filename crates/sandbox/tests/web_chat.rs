@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Env, guard};
+use common::{Env, conformance_dir, guard, skip_or_fail};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -22,11 +22,6 @@ const BOT_ID: i64 = 3001;
 const PHOTO: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x03\0\0\0\x02\x08\x06\0\0\0\x9dtf\x1a\0\0\0\x11IDATx\xdac8\xa1\xa1\xf1\x1f\x86\x19\x909\0\xa1-\x0c\x8bBiU\xa8\0\0\0\0IEND\xaeB`\x82";
 /// The whole browser session; only turns a hang into a failure.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
-
-fn repo_dir() -> PathBuf {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    crate_dir.parent().and_then(Path::parent).unwrap_or(crate_dir).to_path_buf()
-}
 
 /// The browser to drive: `$CHROMIUM`, else Debian's or another distribution's Chromium.
 fn chromium() -> Option<PathBuf> {
@@ -150,13 +145,9 @@ async fn play_bot(env: Arc<Env>, received: Arc<Mutex<Vec<Value>>>, stored_photo:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_chats_with_a_bot_in_the_web_chat_page() {
-    let js = repo_dir().join("conformance/js");
+    let js = conformance_dir().join("js");
     if let Some(why) = missing(&js) {
-        if std::env::var("FERROGRAM_REQUIRE_CONFORMANCE").is_ok_and(|v| v == "1") {
-            panic!("web chat: {why} (FERROGRAM_REQUIRE_CONFORMANCE=1; run conformance/install.sh)");
-        }
-        eprintln!("\nSKIPPED web chat: {why} (run .ci/run or conformance/install.sh)\n");
-        return;
+        return skip_or_fail("web chat", &why);
     }
 
     let env = Arc::new(Env::start().await);

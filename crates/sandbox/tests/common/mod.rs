@@ -22,6 +22,23 @@ pub const BOT: i64 = 1001;
 /// A 3×2 PNG (only its header matters to the sandbox).
 pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x03\0\0\0\x02\x08\x06\0\0\0\xb9\xea\xde\x81\0\0\0\x0bIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
 
+/// `conformance/` at the repository root: the third-party libraries and their scripts.
+pub fn conformance_dir() -> std::path::PathBuf {
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")); // crates/sandbox
+    crate_dir.parent().and_then(std::path::Path::parent).unwrap_or(crate_dir).join("conformance")
+}
+
+/// A suite whose third-party tools are missing: fails when CI requires them
+/// (`FERROGRAM_REQUIRE_CONFORMANCE=1`), else prints a `SKIPPED` line past the harness's output
+/// capture, so a skip is visible in every `cargo test` run. The caller then returns.
+pub fn skip_or_fail(suite: &str, why: &str) {
+    if std::env::var("FERROGRAM_REQUIRE_CONFORMANCE").is_ok_and(|v| v == "1") {
+        panic!("{suite}: {why} (FERROGRAM_REQUIRE_CONFORMANCE=1; run conformance/install.sh)");
+    }
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "\nSKIPPED {suite}: {why} (run .ci/run or conformance/install.sh)\n");
+}
+
 /// Fails the test if `future` does not finish within [`GUARD`].
 pub async fn guard<T>(what: &str, future: impl Future<Output = T>) -> T {
     match tokio::time::timeout(GUARD, future).await {
