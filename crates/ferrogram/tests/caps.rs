@@ -6,10 +6,8 @@
 //! through its control API) on the store's test databases (`store/tests/common`: a fresh
 //! SQLite file, or a fresh PostgreSQL database that is skipped loudly when unreachable).
 
-#[allow(dead_code)]
 #[path = "../../engine/tests/common/mod.rs"]
 mod common;
-#[allow(dead_code, unused_imports)]
 #[path = "../../store/tests/common/mod.rs"]
 mod store_common;
 
