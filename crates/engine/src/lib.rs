@@ -5,6 +5,7 @@
 //! an error handler that answers the user when a handler fails, and one flood scheduler for
 //! every send. What a bot does is interpreted from its [`schema::BotFile`].
 
+mod caps;
 mod clock;
 mod collections;
 mod dispatch;
@@ -32,6 +33,7 @@ mod template;
 mod times;
 mod triggers;
 
+pub use caps::{DEFAULT_RECORD, DEFAULT_TEMPLATE_OUTPUT, DEFAULT_VARIABLE, SizeCaps};
 pub use clock::Clock;
 pub use collections::{
     CollectionSpec, CollectionStore, Filter, Hit, MemoryCollections, Op, PSEUDO_FIELDS, Query, Record, apply_query,

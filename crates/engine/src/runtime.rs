@@ -37,6 +37,7 @@ use telegram::{Backoff, Client, IncomingUpdate};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::caps::SizeCaps;
 use crate::clock::Clock;
 use crate::collections::{CollectionSpec, CollectionStore, MemoryCollections};
 use crate::dispatch::{Dispatcher, Job, commit_and_deliver, mark_handled, run_guarded};
@@ -64,6 +65,9 @@ pub struct EngineConfig {
     /// Template instructions per render. Default [`DEFAULT_FUEL`].
     pub template_fuel: u64,
     pub template_recursion_limit: usize,
+    /// The size caps of template output, variables and records. Default [`SizeCaps::default`]
+    /// (1 MiB each).
+    pub caps: SizeCaps,
     /// Conversation state and variables. Default: in memory.
     pub store: Arc<dyn StateStore>,
     /// The `http` step: the private hosts an operator allows, body limit, breaker, retries.
@@ -93,6 +97,7 @@ impl Default for EngineConfig {
             flood: telegram::flood::Config::default(),
             template_fuel: DEFAULT_FUEL,
             template_recursion_limit: DEFAULT_RECURSION_LIMIT,
+            caps: SizeCaps::default(),
             store: Arc::new(MemoryStore::new()),
             http: HttpConfig::default(),
             commit_batch: DEFAULT_COMMIT_BATCH,
@@ -110,6 +115,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("max_concurrent_updates", &self.max_concurrent_updates)
             .field("update_budget", &self.update_budget)
             .field("poll_timeout", &self.poll_timeout)
+            .field("caps", &self.caps)
             .finish_non_exhaustive()
     }
 }
@@ -157,6 +163,8 @@ pub struct BotContext {
     pub llm_edit_interval: Duration,
     /// The engine's clock.
     pub clock: Clock,
+    /// The engine's size caps (variables and records are checked against them).
+    pub caps: SizeCaps,
 }
 
 /// How a bot receives its updates.
@@ -275,6 +283,7 @@ impl Engine {
             http: Arc::clone(&self.http),
             collections: Arc::clone(&self.config.collections),
             llm_edit_interval: self.config.llm_edit_interval,
+            caps: self.config.caps,
         });
         let dispatcher =
             Dispatcher::new(Arc::clone(&context), self.config.max_concurrent_updates, self.config.update_budget);
@@ -443,7 +452,8 @@ impl Engine {
         for (name, job) in &file.jobs {
             Schedule::of(job).map_err(|e| EngineError::Step(format!("jobs.{name}: {e}")))?;
         }
-        let templates = Templates::compile(&file, self.config.template_fuel, self.config.template_recursion_limit)?;
+        let templates = Templates::compile(&file, self.config.template_fuel, self.config.template_recursion_limit)?
+            .with_max_output(self.config.caps.template_output);
         let collections = crate::records::specs(&file);
         Ok(Loaded { file, templates, generation, collections })
     }

@@ -1004,7 +1004,8 @@ impl<'a> Run<'a> {
     }
 
     /// `set`/`unset` of `user.x`, `chat.x` (or `chat_vars.x`) and `bot.x`; `raw` is typed by
-    /// the variable's declaration, or guessed when undeclared.
+    /// the variable's declaration, or guessed when undeclared. Every variable write goes
+    /// through here, and a value over [`crate::SizeCaps::variable`] fails it.
     pub fn set_var(&mut self, key: &str, raw: Option<String>) -> Result<(), EngineError> {
         let (var_scope, name) = VarScope::split(key).map_err(|e| EngineError::Step(format!("set: {e}")))?;
         let vars = &self.file().variables;
@@ -1023,6 +1024,9 @@ impl<'a> Run<'a> {
             }
             None => None,
         };
+        if let Some(value) = &value {
+            self.bot.caps.check_variable(key, value)?;
+        }
         self.effects.vars.push((scope, name.to_owned(), value.clone()));
         if let Some(Value::Object(map)) = self.ctx.get_mut(ctx_key) {
             match value {

@@ -1,6 +1,7 @@
 //! Templates and conditions: one minijinja environment per bot version, every template and
 //! expression of the bot file compiled into it once at load, rendered with fuel and recursion
-//! limits and strict undefined so a typo fails loudly instead of printing nothing.
+//! limits and strict undefined so a typo fails loudly instead of printing nothing, and with
+//! its output capped ([`crate::caps`]): a render that would output more fails.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior};
 use schema::{BotFile, Buttons, Reply, Step, Text};
 use serde_json::Value;
 
+use crate::caps::{self, CappedWriter};
 use crate::error::EngineError;
 
 /// Instructions one render may run; stops runaway loops in user templates.
@@ -27,6 +29,8 @@ pub struct Templates {
     /// Whether any template or expression may read `now`: building it for every handler
     /// costs two strftimes, so bots that never read it skip that.
     reads_now: bool,
+    /// Bytes one render may output (see [`Templates::with_max_output`]).
+    max_output: usize,
 }
 
 impl std::fmt::Debug for Templates {
@@ -69,7 +73,18 @@ impl Templates {
                 errors.push(format!("{expr:?}: {}", reason.unwrap_or_else(|| "not a valid expression".into())));
             }
         }
-        if errors.is_empty() { Ok(Templates { env, reads_now }) } else { Err(EngineError::Templates(errors)) }
+        if errors.is_empty() {
+            Ok(Templates { env, reads_now, max_output: caps::DEFAULT_TEMPLATE_OUTPUT })
+        } else {
+            Err(EngineError::Templates(errors))
+        }
+    }
+
+    /// Caps what one render outputs at `bytes`, and an expression's value at `bytes` of JSON:
+    /// beyond it the render fails. Default [`caps::DEFAULT_TEMPLATE_OUTPUT`].
+    pub fn with_max_output(mut self, bytes: usize) -> Templates {
+        self.max_output = bytes;
+        self
     }
 
     /// Whether the bot's templates may read `now`.
@@ -83,9 +98,24 @@ impl Templates {
             return Ok(source.to_owned());
         }
         match self.env.get_template(source) {
-            Ok(template) => template.render(ctx).map_err(render_error),
+            Ok(template) => self.render_capped(&template, ctx),
             // Not part of the file (a built-in text): compiled for this one render.
-            Err(e) if e.kind() == ErrorKind::TemplateNotFound => self.env.render_str(source, ctx).map_err(render_error),
+            Err(e) if e.kind() == ErrorKind::TemplateNotFound => {
+                self.render_capped(&self.env.template_from_str(source).map_err(render_error)?, ctx)
+            }
+            Err(e) => Err(render_error(e)),
+        }
+    }
+
+    /// Renders into a buffer that takes at most [`Templates::max_output`] bytes.
+    fn render_capped(&self, template: &minijinja::Template<'_, '_>, ctx: &JinjaValue) -> Result<String, EngineError> {
+        let mut out = CappedWriter::new(Vec::new(), self.max_output);
+        match template.render_captured_to(ctx, &mut out) {
+            Ok(_) => String::from_utf8(out.into_inner()).map_err(|e| EngineError::Render(e.to_string())),
+            Err(_) if out.overflowed => Err(EngineError::Render(format!(
+                "the rendered text is larger than {} (the template output cap)",
+                caps::bytes(self.max_output)
+            ))),
             Err(e) => Err(render_error(e)),
         }
     }
@@ -93,6 +123,12 @@ impl Templates {
     /// Evaluates an expression of the bot file to a JSON value.
     pub fn eval(&self, expr: &str, ctx: &JinjaValue) -> Result<Value, EngineError> {
         let value = self.eval_jinja(expr, ctx)?;
+        if !caps::json_within(&value, self.max_output) {
+            return Err(EngineError::Render(format!(
+                "the value of {expr:?} is larger than {} (the template output cap)",
+                caps::bytes(self.max_output)
+            )));
+        }
         serde_json::to_value(&value).map_err(|e| EngineError::Render(format!("{expr}: {e}")))
     }
 

@@ -825,6 +825,33 @@ fn anchors_aliases_and_merge_keys() {
 }
 
 #[test]
+fn too_many_values_blames_aliases_only_when_there_are_aliases() {
+    let messages = |source: &str| -> Vec<String> {
+        check_str(source, "a.yaml").diagnostics.iter().map(|d| d.message.clone()).collect()
+    };
+    // Many plain values, no alias: the count is the reason, not aliases.
+    let plain = format!("ferrogram: 1\nbot: {{name: x}}\nlist:\n{}", "- 1\n".repeat(schema::MAX_NODES));
+    assert!(plain.len() < schema::MAX_FILE_BYTES, "the size cap is not what refuses it");
+    assert_eq!(messages(&plain), [format!("the file holds more than {} values", schema::MAX_NODES)]);
+    // Aliases that multiply: then they are the likely cause.
+    let mut laughs = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..8 {
+        let p = i - 1;
+        laughs
+            .push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+    }
+    let got = messages(&laughs);
+    assert!(got.len() == 1 && got[0].ends_with("(are aliases expanding too much?)"), "{got:?}");
+}
+
+#[test]
+fn text_over_the_file_size_cap_is_refused_unread() {
+    let huge = format!("ferrogram: 1\nbot: {{name: x}}\n#{}\n", " ".repeat(schema::MAX_FILE_BYTES));
+    let got: Vec<String> = check_str(&huge, "big.yaml").diagnostics.iter().map(ToString::to_string).collect();
+    assert_eq!(got, ["big.yaml: error: the bot file is larger than 8 MiB (the bot file size cap)"]);
+}
+
+#[test]
 fn json_files_are_checked_the_same_way() {
     let json = concat!(
         "{\n",
