@@ -366,7 +366,8 @@ mod tests {
     #[test]
     fn an_edit_is_cut_not_split() {
         let params = json!({"chat_id": 5, "message_id": 9, "text": "e ".repeat(3000)});
-        let calls = fit(LongText::Split, Outgoing { chat_id: 5, method: "editMessageText".into(), params, bulk: false });
+        let calls =
+            fit(LongText::Split, Outgoing { chat_id: 5, method: "editMessageText".into(), params, bulk: false });
         assert_eq!(calls.len(), 1);
         assert!(calls[0].params["text"].as_str().unwrap().ends_with('…'));
     }

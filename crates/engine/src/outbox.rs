@@ -220,7 +220,9 @@ impl Outcome {
 /// what it was (400) or before it was sent (an unserialisable call).
 fn tells_chat(outgoing: &Outgoing, error: &telegram::Error) -> bool {
     let shown = telegram::creates_messages(&outgoing.method) || outgoing.method.starts_with("editMessage");
-    shown && outgoing.chat_id != 0 && matches!(error, telegram::Error::Api { code: 400, .. } | telegram::Error::InvalidRequest(_))
+    shown
+        && outgoing.chat_id != 0
+        && matches!(error, telegram::Error::Api { code: 400, .. } | telegram::Error::InvalidRequest(_))
 }
 
 /// The wait before retrying a held chat after its `failures`-th failed attempt, when Telegram
@@ -327,7 +329,12 @@ impl Deliverer {
         match outcome {
             Outcome::Delivered => self.committer.delivered(bot_id, entry.id),
             Outcome::Stopped | Outcome::Retry { .. } => {
-                tracing::info!(bot_id, method, chat_id, "the bot is stopping: the call stays in the outbox for its next start");
+                tracing::info!(
+                    bot_id,
+                    method,
+                    chat_id,
+                    "the bot is stopping: the call stays in the outbox for its next start"
+                );
             }
             Outcome::Refused(error) => {
                 let reason = match &error {
@@ -338,7 +345,8 @@ impl Deliverer {
                     tracing::warn!(bot_id, method, chat_id, %error, "Telegram refused the call: the chat gets the errors reply");
                     // Told before the call is forgotten: a crash between the two repeats both.
                     let reply = (self.refusal_reply)(outgoing, error.code(), &reason);
-                    let told = self.scheduler.call::<_, Value>(Priority::Interactive, &reply.method, &reply.params).await;
+                    let told =
+                        self.scheduler.call::<_, Value>(Priority::Interactive, &reply.method, &reply.params).await;
                     if let Err(error) = told {
                         tracing::error!(bot_id, chat_id, %error, "the errors reply to a refused call was refused too: the chat was not told");
                     }

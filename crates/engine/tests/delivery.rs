@@ -68,10 +68,7 @@ async fn a_parked_reply_holds_its_chats_later_replies_and_no_other_chat() {
     // Bob is answered while Ann's chat waits behind her parked reply.
     assert_eq!(world.wait_sent(bot, bob, 0, 1).await.0, ["You said: b1"]);
     let (events, _) = world.events(bot, ann, 0, 0).await;
-    assert!(
-        events.iter().all(|e| e["kind"] != "sent"),
-        "Ann's later replies went before her parked one: {events:?}"
-    );
+    assert!(events.iter().all(|e| e["kind"] != "sent"), "Ann's later replies went before her parked one: {events:?}");
     let (ann_sent, _) = world.wait_sent(bot, ann, 0, 4).await;
     assert_eq!(ann_sent, ["You said: a1", "You said: a2", "You said: a3", "You said: a4"]);
 }
@@ -146,16 +143,10 @@ async fn a_call_telegram_refuses_for_good_reaches_the_errors_reply_with_the_reas
     let ann = world.user("Ann", "en").await;
     world.act(bot, "text", ann, json!({"text": "photo"})).await;
     let (sent, seq) = world.wait_sent(bot, ann, 0, 1).await;
-    assert_eq!(
-        sent,
-        ["Not sent (refused 400 sendPhoto): Bad Request: wrong file identifier/HTTP URL specified"]
-    );
+    assert_eq!(sent, ["Not sent (refused 400 sendPhoto): Bad Request: wrong file identifier/HTTP URL specified"]);
     world.act(bot, "text", ann, json!({"text": "html"})).await;
     let (sent, seq) = world.wait_sent(bot, ann, seq, 1).await;
-    assert!(
-        sent[0].starts_with("Not sent (refused 400 sendMessage): Bad Request: can't parse entities"),
-        "{sent:?}"
-    );
+    assert!(sent[0].starts_with("Not sent (refused 400 sendMessage): Bad Request: can't parse entities"), "{sent:?}");
     // Nothing is retried and the chat is not held: the next reply goes at once.
     world.act(bot, "text", ann, json!({"text": "hi"})).await;
     assert_eq!(world.wait_sent(bot, ann, seq, 1).await.0, ["fine"]);
