@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde_json::Value;
-use telegram::Backoff;
 use telegram::flood::{Priority, Scheduler};
+use telegram::{AmbiguousSends, Backoff};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::state::{Commit, Outgoing, PendingSend, StateStore, StoreError};
@@ -171,11 +171,17 @@ pub type RefusalReply = Box<dyn Fn(&Outgoing, Option<u16>, &str) -> Outgoing + S
 /// photo Telegram cannot process) is logged and answered with the bot's `errors` reply,
 /// sent at once with the reason; that reply's own refusal is only logged, so nothing loops.
 /// Other refusals (403 blocked by the user, a callback answer too old) are only logged.
+///
+/// Under [`AmbiguousSends::Fail`] (at most once), a send that failed after it may have reached
+/// Telegram (no answer, a 5xx) is forgotten with a warning, not held and repeated.
 pub struct Deliverer {
     pub bot_id: u64,
     pub scheduler: Scheduler,
     pub committer: Arc<Committer>,
     refusal_reply: RefusalReply,
+    /// Whether a send that may have reached Telegram is repeated; the flood scheduler's
+    /// setting, which the outbox keeps too.
+    ambiguous_sends: AmbiguousSends,
     /// Entries being sent now: a redelivery pass skips them.
     in_flight: Mutex<HashSet<i64>>,
     /// Held chats: the calls each waits to send, in commit order, the parked one first. Locked
@@ -193,12 +199,15 @@ enum Outcome {
     Retry { after: Option<Duration>, error: telegram::Error },
     /// Refused for good.
     Refused(telegram::Error),
+    /// Failed after it may have reached Telegram, and the bot sends at most once
+    /// ([`AmbiguousSends::Fail`]): not repeated.
+    MaybeDelivered(telegram::Error),
     /// The scheduler has stopped (the bot is stopping): left in the outbox for the next start.
     Stopped,
 }
 
 impl Outcome {
-    fn of(outcome: Result<Value, telegram::Error>) -> Outcome {
+    fn of(outgoing: &Outgoing, outcome: Result<Value, telegram::Error>, ambiguous: AmbiguousSends) -> Outcome {
         match outcome {
             Ok(_) => Outcome::Delivered,
             // The call went through; only its answer could not be read.
@@ -210,6 +219,9 @@ impl Outcome {
                 Outcome::Delivered
             }
             Err(telegram::Error::Closed | telegram::Error::QueueFull) => Outcome::Stopped,
+            Err(error) if error.is_retryable() && !ambiguous.allows_retry(&outgoing.method, &error) => {
+                Outcome::MaybeDelivered(error)
+            }
             Err(error) if error.is_retryable() => Outcome::Retry { after: error.retry_after(), error },
             Err(error) => Outcome::Refused(error),
         }
@@ -232,12 +244,20 @@ fn held_backoff(failures: u32) -> Duration {
 }
 
 impl Deliverer {
-    pub fn new(bot_id: u64, scheduler: Scheduler, committer: Arc<Committer>, refusal_reply: RefusalReply) -> Deliverer {
+    /// `ambiguous_sends` is the flood scheduler's setting (see [`AmbiguousSends`]).
+    pub fn new(
+        bot_id: u64,
+        scheduler: Scheduler,
+        committer: Arc<Committer>,
+        refusal_reply: RefusalReply,
+        ambiguous_sends: AmbiguousSends,
+    ) -> Deliverer {
         Deliverer {
             bot_id,
             scheduler,
             committer,
             refusal_reply,
+            ambiguous_sends,
             in_flight: Mutex::default(),
             held: Mutex::default(),
             settled: tokio::sync::Notify::new(),
@@ -293,7 +313,7 @@ impl Deliverer {
     /// Settles a first attempt: forgets the entry, answers a refusal, or holds its chat.
     async fn settle(self: &Arc<Self>, entry: PendingSend, outcome: Result<Value, telegram::Error>) {
         let id = entry.id;
-        match Outcome::of(outcome) {
+        match Outcome::of(&entry.outgoing, outcome, self.ambiguous_sends) {
             Outcome::Retry { after, error } => {
                 let chat_id = entry.outgoing.chat_id;
                 tracing::warn!(
@@ -328,6 +348,10 @@ impl Deliverer {
         let (method, chat_id) = (outgoing.method.as_str(), outgoing.chat_id);
         match outcome {
             Outcome::Delivered => self.committer.delivered(bot_id, entry.id),
+            Outcome::MaybeDelivered(error) => {
+                tracing::warn!(bot_id, method, chat_id, %error, "the call may have reached Telegram: not repeated (ambiguous_sends: fail)");
+                self.committer.delivered(bot_id, entry.id);
+            }
             Outcome::Stopped | Outcome::Retry { .. } => {
                 tracing::info!(
                     bot_id,
@@ -379,7 +403,7 @@ impl Deliverer {
                 };
                 let priority = if entry.outgoing.bulk { Priority::Bulk } else { Priority::Interactive };
                 let outcome = this.scheduler.call(priority, &entry.outgoing.method, &entry.outgoing.params).await;
-                let outcome = Outcome::of(outcome);
+                let outcome = Outcome::of(&entry.outgoing, outcome, this.ambiguous_sends);
                 let stopped = matches!(outcome, Outcome::Stopped);
                 let retry = match outcome {
                     Outcome::Retry { after, error } => {

@@ -275,7 +275,13 @@ impl Engine {
         };
         let context = Arc::new(BotContext {
             bot_id,
-            outbox: Arc::new(Deliverer::new(bot_id, scheduler.clone(), Arc::clone(committer), refusal_reply)),
+            outbox: Arc::new(Deliverer::new(
+                bot_id,
+                scheduler.clone(),
+                Arc::clone(committer),
+                refusal_reply,
+                self.config.flood.ambiguous_sends,
+            )),
             bot_vars: Arc::default(),
             clock: self.config.clock.clone(),
             scheduler,

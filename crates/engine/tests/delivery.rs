@@ -155,3 +155,27 @@ async fn a_call_telegram_refuses_for_good_reaches_the_errors_reply_with_the_reas
     outbox_empties(&store, bot.id).await;
     world.engine.stop(bot.handle).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_once_the_outbox_does_not_repeat_a_send_that_may_have_arrived() {
+    let store = Arc::new(MemoryStore::new());
+    let mut config = EngineConfig { store: store.clone(), ..test_config() };
+    config.flood.ambiguous_sends = telegram::AmbiguousSends::Fail;
+    let mut world = World::start(config).await;
+    let bot = world.bot(ECHO).await;
+    let ann = world.user("Ann", "en").await;
+    // The sandbox posts the reply, then drops the connection without an answer.
+    world
+        .post(
+            &format!("/sandbox/bots/{}/faults", bot.id),
+            json!({"count": 1, "drop_answer": true, "methods": ["sendMessage"]}),
+        )
+        .await;
+    world.act(bot, "text", ann, json!({"text": "x"})).await;
+    world.wait_handled(bot, 1).await;
+    world.act(bot, "text", ann, json!({"text": "y"})).await;
+    // A repeat of the first reply would come before the second one.
+    let (sent, _) = world.wait_sent(bot, ann, 0, 2).await;
+    assert_eq!(sent, ["You said: x", "You said: y"]);
+    outbox_empties(&store, bot.id).await;
+}
