@@ -74,6 +74,36 @@ async fn a_parked_reply_holds_its_chats_later_replies_and_no_other_chat() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_to_a_held_chat_waits_behind_its_parked_reply() {
+    let mut world = World::start(impatient()).await;
+    let bot = world
+        .bot(
+            r#"
+ferrogram: 1
+bot: {name: notes}
+on:
+  - text: note
+    do:
+      - notify: {to: "[from.id]", message: "a note"}
+  - text: any
+    do:
+      - reply: "You said: {{ message.text }}"
+"#,
+        )
+        .await;
+    let ann = world.user("Ann", "en").await;
+    inject_429(&world, bot.id, 3).await;
+    world.act(bot, "text", ann, json!({"text": "a1"})).await;
+    world.wait_handled(bot, 1).await;
+    // A notification (the paced bulk lane) and a reply committed after the parked reply.
+    world.act(bot, "text", ann, json!({"text": "note"})).await;
+    world.act(bot, "text", ann, json!({"text": "a2"})).await;
+    world.wait_handled(bot, 3).await;
+    let (sent, _) = world.wait_sent(bot, ann, 0, 3).await;
+    assert_eq!(sent, ["You said: a1", "a note", "You said: a2"], "a held chat's calls leave in commit order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_left_in_the_outbox_keep_their_order_behind_a_parked_one_at_start() {
     let store = Arc::new(MemoryStore::new());
     let mut world = World::start(EngineConfig { store: store.clone(), ..impatient() }).await;
