@@ -19,6 +19,7 @@ mod i18n;
 mod jobs;
 mod limits;
 mod llm;
+mod long_text;
 mod markdown;
 mod near;
 mod outbox;

@@ -45,7 +45,7 @@ use crate::error::EngineError;
 use crate::event::Event;
 use crate::http::{Http, HttpConfig};
 use crate::limits::Limiter;
-use crate::outbox::{Committer, DEFAULT_COMMIT_BATCH, Deliverer};
+use crate::outbox::{Committer, DEFAULT_COMMIT_BATCH, Deliverer, RefusalReply};
 use crate::state::{MemoryStore, StateStore, StoreError};
 use crate::template::{DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT, Templates};
 use crate::{i18n, jobs, steps};
@@ -213,7 +213,9 @@ const WEBHOOK_READY_WAIT: Duration = Duration::from_secs(10);
 struct BotRuntime {
     client: Client,
     context: Arc<BotContext>,
-    current: RwLock<Arc<Loaded>>,
+    /// The bot's file now; shared with the deliverer, which renders the `errors` reply to a
+    /// refused call with it.
+    current: Arc<RwLock<Arc<Loaded>>>,
     dispatcher: Arc<Dispatcher>,
     stop: watch::Sender<bool>,
     poller: Mutex<Option<JoinHandle<()>>>,
@@ -272,9 +274,22 @@ impl Engine {
         let committer = self
             .committer
             .get_or_init(|| Arc::new(Committer::start(Arc::clone(&self.config.store), self.config.commit_batch)));
+        let current = Arc::new(RwLock::new(Arc::new(loaded)));
+        let refusal_reply: RefusalReply = {
+            let current = Arc::clone(&current);
+            Box::new(move |refused, code, reason| {
+                steps::refusal_reply(&current.read(), refused.chat_id, refused, code, reason)
+            })
+        };
         let context = Arc::new(BotContext {
             bot_id,
-            outbox: Arc::new(Deliverer::new(bot_id, scheduler.clone(), Arc::clone(committer))),
+            outbox: Arc::new(Deliverer::new(
+                bot_id,
+                scheduler.clone(),
+                Arc::clone(committer),
+                refusal_reply,
+                self.config.flood.ambiguous_sends,
+            )),
             bot_vars: Arc::default(),
             clock: self.config.clock.clone(),
             scheduler,
@@ -290,7 +305,7 @@ impl Engine {
         let runtime = Arc::new(BotRuntime {
             client,
             context,
-            current: RwLock::new(Arc::new(loaded)),
+            current,
             dispatcher,
             stop: watch::Sender::new(false),
             poller: Mutex::new(None),
@@ -597,13 +612,13 @@ async fn start_webhook(runtime: Arc<BotRuntime>, url: String, secret: String) {
     }
 }
 
-/// How often a bot retries failed deliveries and prunes its inbox.
+/// How often a bot prunes its inbox. (Failed deliveries are retried by their held chat, see
+/// the outbox.)
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(30);
 /// How long a handled update is kept to recognise a redelivery of it.
 const INBOX_KEEP: Duration = Duration::from_secs(24 * 3600);
 
-/// A bot's housekeeping until it stops: delivers again what failed to go out (the network or
-/// Telegram was down), and forgets handled updates older than [`INBOX_KEEP`].
+/// A bot's housekeeping until it stops: forgets handled updates older than [`INBOX_KEEP`].
 async fn maintain(context: Arc<BotContext>, mut stop: watch::Receiver<bool>) {
     let mut ticks = tokio::time::interval(MAINTENANCE_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -611,9 +626,6 @@ async fn maintain(context: Arc<BotContext>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = stop.wait_for(|stopped| *stopped) => return,
             _ = ticks.tick() => {}
-        }
-        if context.outbox.wants_retry() {
-            redeliver(&context).await;
         }
         let cutoff = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -11,7 +11,7 @@ use crate::error::EngineError;
 use crate::event::{Event, Kind};
 use crate::runtime::{BotContext, Loaded};
 use crate::state::{BoxFuture, ChatState, Commit, Frame, Outgoing, Resume, Scope, StepsAt};
-use crate::{forms, i18n, triggers};
+use crate::{forms, i18n, long_text, triggers};
 
 /// How deep `goto` chains (a scene's `on_enter` going to another) and nested steps may go.
 const MAX_DEPTH: u32 = 32;
@@ -159,25 +159,44 @@ fn reconcile(file: &BotFile, generation: u64, stored: Option<ChatState>) -> Chat
 
 /// What the user is told when handling their update failed: the calls to commit.
 pub fn error_reply(loaded: &Loaded, event: &Event) -> Vec<Outgoing> {
-    let file = &loaded.file;
-    let locale = i18n::user_locale(file, event.language_code.as_deref());
-    let text = match &file.errors {
-        Some(errors) => {
-            let ctx = crate::template::to_jinja(json!({"from": event.from, "chat": event.chat, "locale": locale}));
-            let source = i18n::source(file, &errors.reply, &locale);
-            loaded.templates.render(source, &ctx).unwrap_or_else(|_| source.to_owned())
-        }
-        None => DEFAULT_ERROR_REPLY.to_owned(),
-    };
+    let locale = i18n::user_locale(&loaded.file, event.language_code.as_deref());
+    let context = json!({"from": event.from, "chat": event.chat, "locale": locale, "error": {"kind": "failed"}});
     let chat_id = event.chat_id;
     let mut calls = Vec::new();
     if let Some(id) = event.callback_id() {
         let params = json!({"callback_query_id": id});
         calls.push(Outgoing { chat_id, method: "answerCallbackQuery".into(), params, bulk: false });
     }
-    let params = json!({"chat_id": chat_id, "text": text});
-    calls.push(Outgoing { chat_id, method: "sendMessage".into(), params, bulk: false });
+    calls.push(error_message(loaded, chat_id, &locale, context));
     calls
+}
+
+/// What the user of `chat_id` is told when Telegram refused for good a call the bot made to
+/// them (`refused`): the bot's `errors` reply, with the refusal as `error` (`kind` "refused",
+/// `code`, `reason`, `method`), in the bot's default locale (the call does not say whose it
+/// was). Sent once, as it is: its own refusal is only logged (see the outbox).
+pub fn refusal_reply(loaded: &Loaded, chat_id: i64, refused: &Outgoing, code: Option<u16>, reason: &str) -> Outgoing {
+    let locale = loaded.file.bot.default_locale.clone();
+    let error = json!({"kind": "refused", "code": code, "reason": reason, "method": refused.method});
+    let context = json!({"chat": {"id": chat_id}, "locale": locale, "error": error});
+    error_message(loaded, chat_id, &locale, context)
+}
+
+/// The `errors` reply (or the default one) rendered with `context`, as a plain sendMessage cut
+/// to Telegram's length.
+fn error_message(loaded: &Loaded, chat_id: i64, locale: &str, context: Value) -> Outgoing {
+    let file = &loaded.file;
+    let text = match &file.errors {
+        Some(errors) => {
+            let source = i18n::source(file, &errors.reply, locale);
+            loaded.templates.render(source, &crate::template::to_jinja(context)).unwrap_or_else(|_| source.to_owned())
+        }
+        None => DEFAULT_ERROR_REPLY.to_owned(),
+    };
+    let text = if text.trim().is_empty() { DEFAULT_ERROR_REPLY.to_owned() } else { text };
+    let params = json!({"chat_id": chat_id, "text": text});
+    let message = Outgoing { chat_id, method: "sendMessage".into(), params, bulk: false };
+    long_text::cut(message)
 }
 
 impl<'a> Run<'a> {
@@ -362,7 +381,10 @@ impl<'a> Run<'a> {
 
     fn queue(&mut self, method: &str, params: Value, bulk: bool) {
         let chat_id = params.get("chat_id").and_then(Value::as_i64).unwrap_or(self.event.chat_id);
-        self.effects.outbox.push(Outgoing { chat_id, method: method.to_owned(), params, bulk });
+        let outgoing = Outgoing { chat_id, method: method.to_owned(), params, bulk };
+        // A text over Telegram's limit is split or cut now, as the bot file says: refused
+        // after the commit, it could only reach the `errors` reply.
+        self.effects.outbox.extend(long_text::fit(self.file().bot.long_text, outgoing));
     }
 
     /// Makes a Bot API call now and returns its result, for steps that need it (a dice's value,

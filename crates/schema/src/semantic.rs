@@ -292,7 +292,10 @@ impl<'a> Checker<'a> {
         }
         self.check_jobs();
         if let Some(errors) = &bot.errors {
+            // The `errors` reply sees the failure as `error`, as a `catch` does.
+            self.in_catch += 1;
             self.text(&errors.reply, "errors.reply");
+            self.in_catch -= 1;
         }
         self.check_commands_answered();
         self.check_variables_set();
@@ -1311,7 +1314,7 @@ impl<'a> Checker<'a> {
                 if reported.insert(root.to_string()) {
                     self.error(
                         path,
-                        "`error` is only set in the `catch` steps of a `try`".into(),
+                        "`error` is only set in the `catch` steps of a `try` and in the `errors` reply".into(),
                         Some("read it in `try: {do: […], catch: […]}`".into()),
                     );
                 }

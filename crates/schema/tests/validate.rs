@@ -192,6 +192,36 @@ fn documented_enum_value() {
 }
 
 #[test]
+fn long_text_policy() {
+    assert_diagnostics(
+        concat!("ferrogram: 1\n", "bot: {name: x, long_text: cut}\n", "on:\n", "  - text: any\n", "    do: []\n"),
+        &[],
+    );
+    assert_diagnostics(
+        concat!("ferrogram: 1\n", "bot: {name: x, long_text: splt}\n", "on:\n", "  - text: any\n", "    do: []\n"),
+        &["bot.yaml:2:27: error: bot.long_text: unknown value `splt` (did you mean `split`?)"],
+    );
+}
+
+#[test]
+fn the_errors_reply_reads_error() {
+    let source = concat!(
+        "ferrogram: 1\n",
+        "bot: {name: x}\n",
+        "errors: {reply: \"Not sent: {{ error.reason }}\"}\n",
+        "on:\n",
+        "  - text: any\n",
+        "    do: [{reply: \"{{ error.reason }}\"}]\n",
+    );
+    assert_diagnostics(
+        source,
+        &[
+            "bot.yaml:6:18: error: on[0].do[0].reply: `error` is only set in the `catch` steps of a `try` and in the `errors` reply (read it in `try: {do: […], catch: […]}`)",
+        ],
+    );
+}
+
+#[test]
 fn negative_integer() {
     assert_diagnostics(
         concat!("ferrogram: 1\n", "bot: {name: x}\n", "limits: {per_minute: -1}\n",),
