@@ -13,6 +13,7 @@ mod event;
 mod feeds;
 mod forms;
 mod geo;
+mod guards;
 mod http;
 mod i18n;
 mod jobs;

@@ -7,7 +7,7 @@ use crate::suggest;
 use crate::templates::{self, TEMPLATE_FUNCTIONS, TEMPLATE_ROOTS, Uses};
 use crate::{
     BotFile, Button, ButtonList, Buttons, Diagnostic, FieldType, Form, FormStore, Handler, HttpRequest, Key,
-    MAX_HTTP_RETRIES, MAX_HTTP_TIMEOUT_MS, Reply, Severity, Step, Text, ValueType,
+    MAX_HTTP_RETRIES, MAX_HTTP_TIMEOUT_MS, Reply, Scene, Severity, Step, Text, ValueType,
 };
 use minijinja::Environment;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -282,6 +282,7 @@ impl<'a> Checker<'a> {
         }
         for (name, scene) in &bot.scenes {
             let path = push_key("scenes", name);
+            self.scene_roles(name, scene, &path);
             self.steps(&scene.on_enter, &push_key(&path, "on_enter"), Some(name));
             for (i, handler) in scene.on.iter().enumerate() {
                 self.handler(handler, &push_index(&push_key(&path, "on"), i), Some(name));
@@ -451,6 +452,22 @@ impl<'a> Checker<'a> {
             if let Some(reply) = &limits.reply {
                 self.text(reply, "limits.reply");
             }
+        }
+    }
+
+    /// A scene's `roles`: known roles, and none on the start scene (every new chat is put
+    /// there without entering it, so its guard could not hold).
+    fn scene_roles(&mut self, name: &str, scene: &Scene, path: &str) {
+        let roles_path = push_key(path, "roles");
+        for (i, role) in scene.roles.iter().enumerate() {
+            self.role_ref(role, &push_index(&roles_path, i));
+        }
+        if !scene.roles.is_empty() && self.bot.bot.start.as_deref() == Some(name) {
+            self.error(
+                &roles_path,
+                format!("`{name}` is the start scene, where every new chat begins: it cannot be limited to roles"),
+                Some("start in an open scene and `goto` this one from there".into()),
+            );
         }
     }
 
