@@ -607,6 +607,37 @@ mod tests {
     }
 
     #[test]
+    fn escapes_are_per_parse_mode() {
+        let text = r#"<a href="x">A & B</a> 1.5-2_ *c* [d](e) `f` \"#;
+        assert_eq!(Escape::None.apply(text), text);
+        assert_eq!(Escape::Html.apply(text), r#"&lt;a href=&quot;x&quot;&gt;A &amp; B&lt;/a&gt; 1.5-2_ *c* [d](e) `f` \"#);
+        assert_eq!(
+            Escape::MarkdownV2.apply(text),
+            r#"<a href\="x"\>A & B</a\> 1\.5\-2\_ \*c\* \[d\]\(e\) \`f\` \\"#
+        );
+        assert_eq!(Escape::Markdown.apply(text), r#"<a href="x">A & B</a> 1.5-2\_ \*c\* \[d](e) \`f\` \"#);
+    }
+
+    #[test]
+    fn only_message_texts_are_escaped_and_raw_is_not() {
+        let source = "<b>{{ from.first_name }}</b> {{ '<i>x</i>' | raw }} {{ t('hi') }}";
+        let mut bot = file(None, source);
+        bot.bot.parse_mode = Some(ParseMode::Html);
+        bot.texts.insert("en".into(), BTreeMap::from([("hi".into(), "<u>{{ from.first_name }}</u>".into())]));
+        let templates = Templates::compile(&bot, DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
+        let ctx = to_jinja(serde_json::json!({"from": {"first_name": "<Ann>"}, "locale": "en"}));
+        assert_eq!(
+            templates.render_escaped(source, &ctx, Escape::Html).unwrap(),
+            "<b>&lt;Ann&gt;</b> <i>x</i> <u>&lt;Ann&gt;</u>"
+        );
+        assert_eq!(templates.render(source, &ctx).unwrap(), "<b><Ann></b> <i>x</i> <u><Ann></u>");
+        // A template that is not the file's (compiled for the one render) is escaped as well;
+        // its own text is the bot's markup.
+        let other = "{{ from.first_name }}!";
+        assert_eq!(templates.render_escaped(other, &ctx, Escape::MarkdownV2).unwrap(), "<Ann\\>!");
+    }
+
+    #[test]
     fn fuel_stops_runaway_loops() {
         let source = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
         let bot = file(None, source);

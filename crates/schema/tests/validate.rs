@@ -631,6 +631,28 @@ fn roles() {
 }
 
 #[test]
+fn scene_roles() {
+    assert_diagnostics(
+        concat!(
+            "ferrogram: 1\n",
+            "bot: {name: x, start: home}\n",
+            "roles:\n",
+            "  admin: {users: [1]}\n",
+            "on:\n",
+            "  - command: panel\n",
+            "    do: [{goto: panel}]\n",
+            "scenes:\n",
+            "  home: {roles: [admin], on_enter: [{reply: hi}]}\n",
+            "  panel: {roles: [admin, admn], on_enter: [{reply: panel}]}\n",
+        ),
+        &[
+            "bot.yaml:9:17: error: scenes.home.roles: `home` is the start scene, where every new chat begins: it cannot be limited to roles (start in an open scene and `goto` this one from there)",
+            "bot.yaml:10:26: error: scenes.panel.roles[1]: unknown role `admn` (did you mean `admin`?)",
+        ],
+    );
+}
+
+#[test]
 fn default_locale_offered() {
     assert_diagnostics(
         concat!("ferrogram: 1\n", "bot: {name: x, locales: [ru, de]}\n",),
