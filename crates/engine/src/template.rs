@@ -610,11 +610,11 @@ mod tests {
     fn escapes_are_per_parse_mode() {
         let text = r#"<a href="x">A & B</a> 1.5-2_ *c* [d](e) `f` \"#;
         assert_eq!(Escape::None.apply(text), text);
-        assert_eq!(Escape::Html.apply(text), r#"&lt;a href=&quot;x&quot;&gt;A &amp; B&lt;/a&gt; 1.5-2_ *c* [d](e) `f` \"#);
         assert_eq!(
-            Escape::MarkdownV2.apply(text),
-            r#"<a href\="x"\>A & B</a\> 1\.5\-2\_ \*c\* \[d\]\(e\) \`f\` \\"#
+            Escape::Html.apply(text),
+            r#"&lt;a href=&quot;x&quot;&gt;A &amp; B&lt;/a&gt; 1.5-2_ *c* [d](e) `f` \"#
         );
+        assert_eq!(Escape::MarkdownV2.apply(text), r#"<a href\="x"\>A & B</a\> 1\.5\-2\_ \*c\* \[d\]\(e\) \`f\` \\"#);
         assert_eq!(Escape::Markdown.apply(text), r#"<a href="x">A & B</a> 1.5-2\_ \*c\* \[d](e) \`f\` \"#);
     }
 

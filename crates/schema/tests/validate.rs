@@ -653,6 +653,35 @@ fn scene_roles() {
 }
 
 #[test]
+fn a_scene_only_role_limited_handlers_lead_to_should_carry_the_roles() {
+    assert_diagnostics(
+        concat!(
+            "ferrogram: 1\n",
+            "bot: {name: x, start: home}\n",
+            "roles:\n",
+            "  admin: {users: [1]}\n",
+            "on:\n",
+            "  - command: panel\n",
+            "    roles: [admin]\n",
+            "    do: [{goto: panel}]\n",
+            "  - command: guarded\n",
+            "    roles: [admin]\n",
+            "    do: [{goto: guarded}]\n",
+            "  - command: help\n",
+            "    do: [{goto: help}]\n",
+            "scenes:\n",
+            "  home: {on_enter: [{reply: hi}]}\n",
+            "  help: {on_enter: [{reply: help}]}\n",
+            "  panel: {on_enter: [{reply: panel}]}\n",
+            "  guarded: {roles: [admin], on_enter: [{reply: guarded}]}\n",
+        ),
+        &[
+            "bot.yaml:17:3: warning: scenes.panel: only handlers limited to roles lead to the scene `panel`, but the scene itself is open: anyone who sees its `goto` buttons, or shares the chat, acts in it (add `roles: [admin]` to the scene)",
+        ],
+    );
+}
+
+#[test]
 fn default_locale_offered() {
     assert_diagnostics(
         concat!("ferrogram: 1\n", "bot: {name: x, locales: [ru, de]}\n",),
