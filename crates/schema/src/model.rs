@@ -78,7 +78,8 @@ pub struct BotSettings {
     /// The scene a new chat starts in. Needed when the bot has scenes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
-    /// How texts are formatted unless a step says otherwise.
+    /// How texts are formatted unless a step says otherwise; values inserted into them are
+    /// escaped for it (see a reply's `parse_mode`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parse_mode: Option<ParseMode>,
     /// What happens to a message text longer than Telegram's 4,096 characters, or a caption
@@ -223,6 +224,13 @@ pub struct Scene {
     /// A form the scene asks, field by field, after `on_enter`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub form: Option<Form>,
+    /// Only users with one of these roles may enter the scene or act in it. Checked on every
+    /// way in (a `goto` button, a `goto` or `call` step, a `return` to it, a list's ‹ › page
+    /// of it): anyone else is refused ("not available to you"), and nothing the handler did is
+    /// kept; a `try` can catch the refusal (`error.kind` is `forbidden`). While a chat (a group)
+    /// is in the scene, its handlers and form answer only those users. Not on `bot.start`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// What triggers a handler (exactly one trigger), an optional condition and guard, and the
@@ -485,7 +493,11 @@ pub struct ReplySpec {
     /// A photo: a file_id or an HTTP URL (a template).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo: Option<String>,
-    /// How the text is formatted (default: `bot.parse_mode`).
+    /// How the text is formatted (default: `bot.parse_mode`). Under `HTML`, `MarkdownV2` and
+    /// `Markdown`, every value a template inserts (`{{ message.text }}`) is escaped for that
+    /// mode, so a user's `<a href=…>` or `a < b` arrives as the literal text; the template's
+    /// own text is the bot's markup and is kept. `{{ value | raw }}` (or `| safe`) inserts a
+    /// value as markup, unescaped: only for values the bot itself made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parse_mode: Option<ParseMode>,
     /// Buttons under the message.

@@ -661,6 +661,57 @@ fn roles() {
 }
 
 #[test]
+fn scene_roles() {
+    assert_diagnostics(
+        concat!(
+            "ferrogram: 1\n",
+            "bot: {name: x, start: home}\n",
+            "roles:\n",
+            "  admin: {users: [1]}\n",
+            "on:\n",
+            "  - command: panel\n",
+            "    do: [{goto: panel}]\n",
+            "scenes:\n",
+            "  home: {roles: [admin], on_enter: [{reply: hi}]}\n",
+            "  panel: {roles: [admin, admn], on_enter: [{reply: panel}]}\n",
+        ),
+        &[
+            "bot.yaml:9:17: error: scenes.home.roles: `home` is the start scene, where every new chat begins: it cannot be limited to roles (start in an open scene and `goto` this one from there)",
+            "bot.yaml:10:26: error: scenes.panel.roles[1]: unknown role `admn` (did you mean `admin`?)",
+        ],
+    );
+}
+
+#[test]
+fn a_scene_only_role_limited_handlers_lead_to_should_carry_the_roles() {
+    assert_diagnostics(
+        concat!(
+            "ferrogram: 1\n",
+            "bot: {name: x, start: home}\n",
+            "roles:\n",
+            "  admin: {users: [1]}\n",
+            "on:\n",
+            "  - command: panel\n",
+            "    roles: [admin]\n",
+            "    do: [{goto: panel}]\n",
+            "  - command: guarded\n",
+            "    roles: [admin]\n",
+            "    do: [{goto: guarded}]\n",
+            "  - command: help\n",
+            "    do: [{goto: help}]\n",
+            "scenes:\n",
+            "  home: {on_enter: [{reply: hi}]}\n",
+            "  help: {on_enter: [{reply: help}]}\n",
+            "  panel: {on_enter: [{reply: panel}]}\n",
+            "  guarded: {roles: [admin], on_enter: [{reply: guarded}]}\n",
+        ),
+        &[
+            "bot.yaml:17:3: warning: scenes.panel: only handlers limited to roles lead to the scene `panel`, but the scene itself is open: anyone who sees its `goto` buttons, or shares the chat, acts in it (add `roles: [admin]` to the scene)",
+        ],
+    );
+}
+
+#[test]
 fn default_locale_offered() {
     assert_diagnostics(
         concat!("ferrogram: 1\n", "bot: {name: x, locales: [ru, de]}\n",),
