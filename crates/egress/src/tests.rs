@@ -80,7 +80,9 @@ fn allowed_by_host_and_port_and_refusals_do_not_tell_the_list() {
     assert!(check(&guard, "http://[::ffff:7f00:1]:8081/").is_err());
     assert_eq!(
         check(&guard, "http://10.0.0.1/"),
-        Err(Refused("10.0.0.1 is a private address (an operator can allow 10.0.0.1:80 with --allow-private-http)".into()))
+        Err(Refused(
+            "10.0.0.1 is a private address (an operator can allow 10.0.0.1:80 with --allow-private-http)".into()
+        ))
     );
 }
 
@@ -112,7 +114,9 @@ async fn server() -> (u16, Arc<AtomicUsize>) {
                 let path = head.split(' ').nth(1).unwrap_or_default();
                 let answer = match path.strip_prefix("/to/") {
                     Some(target) => {
-                        format!("HTTP/1.1 302 Found\r\nlocation: {target}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        format!(
+                            "HTTP/1.1 302 Found\r\nlocation: {target}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        )
                     }
                     None => "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok".to_owned(),
                 };

@@ -583,19 +583,30 @@ mod tests {
     #[test]
     fn allow_private_http_takes_one_host_and_port_each() {
         let parse = |args: &[&str]| Cli::try_parse_from(args.iter().copied()).map(|cli| cli.command);
-        let Ok(Some(Command::Run(run))) =
-            parse(&["ferrogram", "run", "bot.yaml", "--allow-private-http", "[::1]:9000", "--allow-private-http", "LocalHost:80"])
-        else {
+        let Ok(Some(Command::Run(run))) = parse(&[
+            "ferrogram",
+            "run",
+            "bot.yaml",
+            "--allow-private-http",
+            "[::1]:9000",
+            "--allow-private-http",
+            "LocalHost:80",
+        ]) else {
             panic!("parsed");
         };
         assert_eq!(run.private.allow, [("::1".to_owned(), 9000), ("localhost".to_owned(), 80)]);
-        for (command, entry) in [("run", "*:80"), ("serve", "0.0.0.0/0:80"), ("sandbox", "0.0.0.0:80"), ("run", "h:port")] {
+        for (command, entry) in
+            [("run", "*:80"), ("serve", "0.0.0.0/0:80"), ("sandbox", "0.0.0.0:80"), ("run", "h:port")]
+        {
             let mut args = vec!["ferrogram", command];
             if command == "run" {
                 args.push("bot.yaml");
             }
             let error = parse(&[&args[..], &["--allow-private-http", entry]].concat()).err().expect("refused");
-            assert!(error.to_string().contains(&format!("invalid value '{entry}' for '--allow-private-http")), "{error}");
+            assert!(
+                error.to_string().contains(&format!("invalid value '{entry}' for '--allow-private-http")),
+                "{error}"
+            );
         }
     }
 

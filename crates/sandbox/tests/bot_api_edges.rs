@@ -95,14 +95,12 @@ async fn file_server() -> (String, Arc<AtomicUsize>) {
     static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
     let requests = Arc::new(AtomicUsize::new(0));
     let all = requests.clone();
-    let stream_bytes = move |axum::extract::Path((size, _name)): axum::extract::Path<(usize, String)>| {
-        async move {
-            let chunks = (0..size.div_ceil(ZEROS.len())).map(move |i| {
-                let len = (size - i * ZEROS.len()).min(ZEROS.len());
-                Ok::<_, std::io::Error>(bytes::Bytes::from_static(&ZEROS[..len]))
-            });
-            Body::from_stream(futures_util::stream::iter(chunks))
-        }
+    let stream_bytes = move |axum::extract::Path((size, _name)): axum::extract::Path<(usize, String)>| async move {
+        let chunks = (0..size.div_ceil(ZEROS.len())).map(move |i| {
+            let len = (size - i * ZEROS.len()).min(ZEROS.len());
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(&ZEROS[..len]))
+        });
+        Body::from_stream(futures_util::stream::iter(chunks))
     };
     let router = Router::new()
         .route("/bytes/{size}/{name}", get(stream_bytes))
@@ -192,7 +190,10 @@ async fn files_by_url_from_private_addresses_are_refused_unless_allowed() {
     let env = Env::with(allowing(&base)).await;
     let ann = started_user(&env, "Ann").await;
     assert_eq!(env.bot("sendPhoto", photo(ann, format!("{base}/png/a.png"))).await["photo"][0]["width"], 3);
-    assert_eq!(env.bot("sendPhoto", photo(ann, format!("{base}/to/127.0.0.1/{port}/b.png"))).await["photo"][0]["width"], 3);
+    assert_eq!(
+        env.bot("sendPhoto", photo(ann, format!("{base}/to/127.0.0.1/{port}/b.png"))).await["photo"][0]["width"],
+        3
+    );
     assert_eq!(requests.load(Ordering::SeqCst), 3);
     for away in [format!("{base}/to/localhost/{port}/c.png"), format!("{base}/to/127.0.0.1/{}/c.png", port ^ 1)] {
         assert_eq!(env.bot_fail("sendPhoto", photo(ann, away.clone())).await, failed, "{away}");
@@ -207,7 +208,10 @@ async fn an_allow_list_with_a_wildcard_or_a_range_stops_the_start() {
     for (host, port) in [("*", 80), ("0.0.0.0/0", 80), ("0.0.0.0", 8080)] {
         let config = Config { allow_private: vec![(host.into(), port)], ..no_limits() };
         let error = sandbox::Sandbox::start(config).await.err().expect("refused");
-        assert!(error.to_string().starts_with(&format!("invalid configuration: allow-list entry {host}:{port}: ")), "{error}");
+        assert!(
+            error.to_string().starts_with(&format!("invalid configuration: allow-list entry {host}:{port}: ")),
+            "{error}"
+        );
     }
 }
 

@@ -146,7 +146,10 @@ async fn a_user_text_longer_than_telegram_sends_is_refused_and_changes_nothing()
         (400, "text is 4097 characters long; a Telegram user sends at most 4096".into())
     );
     let (status, error) = post("command", json!({ "command": "echo", "payload": "x".repeat(4096) })).await;
-    assert_eq!((status, error.as_str()), (400, "the command with its payload is 4102 characters long; a Telegram user sends at most 4096"));
+    assert_eq!(
+        (status, error.as_str()),
+        (400, "the command with its payload is 4102 characters long; a Telegram user sends at most 4096")
+    );
     let message_id = said["message_id"].as_i64().expect("a message id");
     assert_eq!(post("edit", json!({ "message_id": message_id, "text": long })).await.0, 400);
     let (status, error) = post("photo", json!({ "caption": "c".repeat(1025) })).await;
