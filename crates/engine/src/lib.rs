@@ -46,7 +46,7 @@ pub use collections::{
     compare_records, compare_values, field_value, filter_matches, record_matches, record_terms, value_kind, value_text,
 };
 pub use error::EngineError;
-pub use http::{HttpConfig, MAX_REDIRECTS, forbidden as forbidden_address};
+pub use http::{HttpConfig, MAX_REDIRECTS};
 pub use outbox::DEFAULT_COMMIT_BATCH;
 pub use runtime::{BotHandle, Engine, EngineConfig, Receive, WebhookError};
 pub use state::{

@@ -59,6 +59,20 @@ struct ServeArgs {
     /// Where the sandbox keeps its users, chats and messages across restarts.
     #[arg(long, default_value = "data/sandbox.json")]
     sandbox_state: PathBuf,
+    #[command(flatten)]
+    private: PrivateAddresses,
+}
+
+/// The operator's allow-list of private addresses, shared by the engine's `http`, `feed` and
+/// `llm` steps and event webhooks and by the sandbox's downloads of files bots send by URL.
+#[derive(clap::Args, Clone, Default)]
+struct PrivateAddresses {
+    /// Let bots reach this private, loopback or link-local host and port (repeatable): their
+    /// `http` steps and the files they send by URL, e.g. `--allow-private-http 10.0.0.5:8080`
+    /// or `localhost:8000` for test images served locally. One host and one port each:
+    /// wildcards and ranges are refused.
+    #[arg(long = "allow-private-http", value_name = "HOST:PORT", value_parser = egress::parse_allowed)]
+    allow: Vec<(String, u16)>,
 }
 
 /// The embedded default: a SQLite file in the `data/` folder of the working directory.
@@ -138,10 +152,8 @@ struct RunArgs {
     /// Where the bot's conversations and variables are kept.
     #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = DEFAULT_DATABASE)]
     database: String,
-    /// Let the bot's `http` steps call this private, loopback or link-local host and port
-    /// (repeatable): `--allow-private-http 10.0.0.5:8080`.
-    #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port)]
-    allow_private_http: Vec<(String, u16)>,
+    #[command(flatten)]
+    private: PrivateAddresses,
     /// Receive updates by webhook instead of long polling: the public HTTPS base URL that
     /// reaches `--listen` (the bot's webhook is `URL/webhook/BOT_ID`).
     #[arg(long, value_name = "URL", conflicts_with = "sandbox", requires = "listen")]
@@ -149,17 +161,6 @@ struct RunArgs {
     /// The address the webhook listener binds, e.g. `0.0.0.0:8443` (behind a TLS proxy).
     #[arg(long, value_name = "ADDR", requires = "webhook_url")]
     listen: Option<SocketAddr>,
-}
-
-/// `host:port`, the host possibly an IPv6 address in brackets.
-fn parse_host_port(text: &str) -> Result<(String, u16), String> {
-    let (host, port) = text.rsplit_once(':').ok_or("expected HOST:PORT")?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = port.parse().map_err(|_| format!("{port:?} is not a port"))?;
-    if host.is_empty() {
-        return Err("expected HOST:PORT".into());
-    }
-    Ok((host.to_owned(), port))
 }
 
 #[derive(clap::Args)]
@@ -179,6 +180,8 @@ struct SandboxArgs {
     /// Turn Telegram's flood limits off.
     #[arg(long)]
     no_flood_limits: bool,
+    #[command(flatten)]
+    private: PrivateAddresses,
 }
 
 fn init_logs(format: LogFormat) {
@@ -216,6 +219,7 @@ async fn main() -> ExitCode {
                 bots: PathBuf::from("examples"),
                 database: std::env::var("FERROGRAM_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE.into()),
                 sandbox_state: PathBuf::from("data/sandbox.json"),
+                private: PrivateAddresses::default(),
             };
             serve(defaults).await
         }
@@ -348,6 +352,7 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
         addr: SocketAddr::new(args.host, args.port),
         strict: args.strict,
         state_file: args.state,
+        allow_private: args.private.allow,
         ..Default::default()
     };
     config.limits.enabled = !args.no_flood_limits;
@@ -363,11 +368,11 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
 async fn run_bot(args: RunArgs) -> Result<(), String> {
     let file = schema::load(&args.file)
         .map_err(|diagnostics| diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
-    let http = engine::HttpConfig { allow_private: args.allow_private_http.clone(), ..Default::default() };
+    let http = engine::HttpConfig { allow_private: args.private.allow.clone(), ..Default::default() };
     let config = engine_config(&args.database).await?;
     let engine = Arc::new(engine::Engine::new(engine::EngineConfig { http, ..config }));
     let (handle, sandbox) = if args.sandbox {
-        let sandbox = start_local_sandbox(args.port, None).await?;
+        let sandbox = start_local_sandbox(args.port, None, &args.private).await?;
         let bot_id = sandbox_bot_id(&file.bot.name);
         let handle = add_sandbox_bot(&engine, &sandbox, file, bot_id).await?;
         (handle, Some(sandbox))
@@ -415,11 +420,22 @@ fn sandbox_bot_id(name: &str) -> u64 {
     store::sandbox_bot_id(name)
 }
 
-async fn start_local_sandbox(port: u16, state_file: Option<PathBuf>) -> Result<sandbox::Sandbox, String> {
+/// The sandbox of `run --sandbox` and `serve`, on the loopback; the files bots send by URL are
+/// fetched under the same allow-list as their `http` steps.
+async fn start_local_sandbox(
+    port: u16,
+    state_file: Option<PathBuf>,
+    private: &PrivateAddresses,
+) -> Result<sandbox::Sandbox, String> {
     if let Some(folder) = state_file.as_deref().and_then(std::path::Path::parent) {
         create_folder(folder)?;
     }
-    let config = sandbox::Config { addr: SocketAddr::from(([127, 0, 0, 1], port)), state_file, ..Default::default() };
+    let config = sandbox::Config {
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        state_file,
+        allow_private: private.allow.clone(),
+        ..Default::default()
+    };
     sandbox::Sandbox::start(config).await.map_err(|e| e.to_string())
 }
 
@@ -487,10 +503,11 @@ async fn add_sandbox_bot(
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let files = bot_files(&args.bots)?;
     let mut config = engine_config(&args.database).await?;
-    let sandbox = start_local_sandbox(args.port, Some(args.sandbox_state)).await?;
+    let sandbox = start_local_sandbox(args.port, Some(args.sandbox_state), &args.private).await?;
     println!("Ferrogram sandbox: Bot API at {url}/bot<token>/<method>, web chat at {url}/", url = sandbox.url());
     println!("Stand-in language model: {}/llm/v1", sandbox.url());
     // The bots may call the sandbox itself: its stand-in model is what ai-assistant asks.
+    config.http.allow_private = args.private.allow.clone();
     config.http.allow_private.push(("127.0.0.1".into(), args.port));
     let engine = engine::Engine::new(config);
     let mut handles = Vec::new();
@@ -581,12 +598,33 @@ mod tests {
     }
 
     #[test]
-    fn host_port_pairs() {
-        assert_eq!(parse_host_port("10.0.0.5:8080"), Ok(("10.0.0.5".into(), 8080)));
-        assert_eq!(parse_host_port("[::1]:9000"), Ok(("::1".into(), 9000)));
-        assert!(parse_host_port("nohost").is_err());
-        assert!(parse_host_port(":80").is_err());
-        assert!(parse_host_port("h:port").is_err());
+    fn allow_private_http_takes_one_host_and_port_each() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args.iter().copied()).map(|cli| cli.command);
+        let Ok(Some(Command::Run(run))) = parse(&[
+            "ferrogram",
+            "run",
+            "bot.yaml",
+            "--allow-private-http",
+            "[::1]:9000",
+            "--allow-private-http",
+            "LocalHost:80",
+        ]) else {
+            panic!("parsed");
+        };
+        assert_eq!(run.private.allow, [("::1".to_owned(), 9000), ("localhost".to_owned(), 80)]);
+        for (command, entry) in
+            [("run", "*:80"), ("serve", "0.0.0.0/0:80"), ("sandbox", "0.0.0.0:80"), ("run", "h:port")]
+        {
+            let mut args = vec!["ferrogram", command];
+            if command == "run" {
+                args.push("bot.yaml");
+            }
+            let error = parse(&[&args[..], &["--allow-private-http", entry]].concat()).err().expect("refused");
+            assert!(
+                error.to_string().contains(&format!("invalid value '{entry}' for '--allow-private-http")),
+                "{error}"
+            );
+        }
     }
 
     #[test]
