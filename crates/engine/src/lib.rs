@@ -1,10 +1,12 @@
 //! Runs bots described by the schema.
 //!
 //! [`Engine`] hosts one or many bots. Per bot: a long-polling receiver, a dispatcher that keeps
-//! one chat's updates in order and runs different chats in parallel, a time budget per update,
+//! one chat's updates in order and runs different chats in parallel, a step, fuel and time
+//! budget per update (a handler yields its thread regularly, so none can stall the others),
 //! an error handler that answers the user when a handler fails, and one flood scheduler for
 //! every send. What a bot does is interpreted from its [`schema::BotFile`].
 
+mod budget;
 mod clock;
 mod collections;
 mod dispatch;
@@ -32,6 +34,7 @@ mod template;
 mod times;
 mod triggers;
 
+pub use budget::{DEFAULT_UPDATE_FUEL, DEFAULT_UPDATE_STEPS, Exhausted};
 pub use clock::Clock;
 pub use collections::{
     CollectionSpec, CollectionStore, Filter, Hit, MemoryCollections, Op, PSEUDO_FIELDS, Query, Record, apply_query,

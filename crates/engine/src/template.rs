@@ -27,6 +27,8 @@ pub struct Templates {
     /// Whether any template or expression may read `now`: building it for every handler
     /// costs two strftimes, so bots that never read it skip that.
     reads_now: bool,
+    /// Instructions one render may run.
+    fuel: u64,
 }
 
 impl std::fmt::Debug for Templates {
@@ -69,7 +71,7 @@ impl Templates {
                 errors.push(format!("{expr:?}: {}", reason.unwrap_or_else(|| "not a valid expression".into())));
             }
         }
-        if errors.is_empty() { Ok(Templates { env, reads_now }) } else { Err(EngineError::Templates(errors)) }
+        if errors.is_empty() { Ok(Templates { env, reads_now, fuel }) } else { Err(EngineError::Templates(errors)) }
     }
 
     /// Whether the bot's templates may read `now`.
@@ -79,40 +81,71 @@ impl Templates {
 
     /// Renders a template of the bot file (compiled at load) with `ctx`.
     pub fn render(&self, source: &str, ctx: &JinjaValue) -> Result<String, EngineError> {
+        self.render_fueled(source, ctx).0
+    }
+
+    /// [`Templates::render`], and the instructions it ran (for the update's fuel budget). A
+    /// render that failed is counted as having run its whole fuel: how much it ran is unknown.
+    pub fn render_fueled(&self, source: &str, ctx: &JinjaValue) -> (Result<String, EngineError>, u64) {
         if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
-            return Ok(source.to_owned());
+            return (Ok(source.to_owned()), 0);
         }
-        match self.env.get_template(source) {
-            Ok(template) => template.render(ctx).map_err(render_error),
+        let captured = match self.env.get_template(source) {
+            Ok(template) => template.render_captured(ctx),
             // Not part of the file (a built-in text): compiled for this one render.
-            Err(e) if e.kind() == ErrorKind::TemplateNotFound => self.env.render_str(source, ctx).map_err(render_error),
-            Err(e) => Err(render_error(e)),
+            Err(e) if e.kind() == ErrorKind::TemplateNotFound => {
+                self.env.template_from_str(source).and_then(|template| template.render_captured(ctx))
+            }
+            Err(e) => Err(e),
+        };
+        match captured {
+            Ok(captured) => {
+                let used = fuel_used(captured.state());
+                (Ok(captured.into_output()), used)
+            }
+            Err(e) => (Err(render_error(e)), self.fuel),
         }
     }
 
-    /// Evaluates an expression of the bot file to a JSON value.
-    pub fn eval(&self, expr: &str, ctx: &JinjaValue) -> Result<Value, EngineError> {
-        let value = self.eval_jinja(expr, ctx)?;
-        serde_json::to_value(&value).map_err(|e| EngineError::Render(format!("{expr}: {e}")))
+    /// Evaluates an expression of the bot file to a JSON value, and the instructions it ran
+    /// (see [`Templates::render_fueled`]).
+    pub fn eval_fueled(&self, expr: &str, ctx: &JinjaValue) -> (Result<Value, EngineError>, u64) {
+        let (value, used) = self.eval_jinja(expr, ctx);
+        let value = value
+            .and_then(|value| serde_json::to_value(&value).map_err(|e| EngineError::Render(format!("{expr}: {e}"))));
+        (value, used)
     }
 
-    /// Evaluates a condition: Jinja truthiness of the expression's value.
-    pub fn is_true(&self, expr: &str, ctx: &JinjaValue) -> Result<bool, EngineError> {
-        Ok(self.eval_jinja(expr, ctx)?.is_true())
+    /// Evaluates a condition (Jinja truthiness of the expression's value), and the instructions
+    /// it ran (see [`Templates::render_fueled`]).
+    pub fn is_true_fueled(&self, expr: &str, ctx: &JinjaValue) -> (Result<bool, EngineError>, u64) {
+        let (value, used) = self.eval_jinja(expr, ctx);
+        (value.map(|value| value.is_true()), used)
     }
 
-    fn eval_jinja(&self, expr: &str, ctx: &JinjaValue) -> Result<JinjaValue, EngineError> {
-        let template = self
-            .env
-            .get_template(&format!("{EXPR_PREFIX}{expr}"))
-            .map_err(|_| EngineError::Render(format!("expression {expr:?} was not compiled with the bot")))?;
-        let captured = template.render_captured(ctx).map_err(render_error)?;
+    fn eval_jinja(&self, expr: &str, ctx: &JinjaValue) -> (Result<JinjaValue, EngineError>, u64) {
+        let template = match self.env.get_template(&format!("{EXPR_PREFIX}{expr}")) {
+            Ok(template) => template,
+            Err(_) => {
+                return (Err(EngineError::Render(format!("expression {expr:?} was not compiled with the bot"))), 0);
+            }
+        };
+        let captured = match template.render_captured(ctx) {
+            Ok(captured) => captured,
+            Err(e) => return (Err(render_error(e)), self.fuel),
+        };
+        let used = fuel_used(captured.state());
         let value = captured.state().lookup(EXPR_VAR).unwrap_or_default();
         if value.is_undefined() {
-            return Err(EngineError::Render(format!("{expr:?} is undefined")));
+            return (Err(EngineError::Render(format!("{expr:?} is undefined"))), used);
         }
-        Ok(value)
+        (Ok(value), used)
     }
+}
+
+/// The instructions a finished render ran.
+fn fuel_used(state: &State) -> u64 {
+    state.fuel_levels().map_or(0, |(consumed, _)| consumed)
 }
 
 /// The expression of a template that is exactly one `{{ expression }}` (no whitespace control).
@@ -392,7 +425,7 @@ mod tests {
         let templates = Templates::compile(&bot, DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
         let ctx = to_jinja(serde_json::json!({"from": {"first_name": "Ann"}, "user": {"n": 3}}));
         assert_eq!(templates.render("{{ from.first_name }}!", &ctx).unwrap(), "Ann!");
-        assert!(templates.is_true("user.n > 2", &ctx).unwrap());
+        assert!(templates.is_true_fueled("user.n > 2", &ctx).0.unwrap());
         let missing = to_jinja(serde_json::json!({"from": {}}));
         assert!(templates.render("{{ from.first_name }}!", &missing).is_err());
     }

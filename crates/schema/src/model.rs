@@ -595,6 +595,14 @@ pub struct ForEach {
     pub steps: Vec<Step>,
 }
 
+/// The most elements one `for_each` visits; the rest of a longer list is not visited.
+pub const MAX_FOR_EACH_ITEMS: usize = 1_000;
+/// The steps one update may run by default (every step started and every `for_each`
+/// iteration, counted across nested loops, `call`s and scene entries). The engine's
+/// `EngineConfig::update_steps` changes it; the validator rejects loops whose literal sizes
+/// multiply past this default.
+pub const DEFAULT_UPDATE_STEPS: u64 = 100_000;
+
 /// `try`: steps whose failure is handled here instead of ending the handler with the bot's
 /// `errors` reply.
 ///
