@@ -389,7 +389,10 @@ pub enum Step {
     Return(AnyMarker),
     /// Runs `then` when the condition is true, else `else`.
     If(Condition),
-    /// Runs `do` once per element of a list, the element as `item`.
+    /// Runs `do` once per element of a list, the element as `item` (the first 1000 elements).
+    /// Each element and each step counts against the update's step budget (100,000 steps by
+    /// default), nested loops included: loops whose written sizes (`range(1000)`) multiply past
+    /// it are refused.
     ForEach(ForEach),
     /// Sends a dice (🎲 🎯 🎳 🏀 ⚽ 🎰); its value is `result.value`.
     Dice(String),
@@ -615,8 +618,9 @@ pub const DEFAULT_UPDATE_STEPS: u64 = 100_000;
 /// an open circuit, in `http` or `feed`), `template` (a template or condition that failed),
 /// `telegram` (a Bot API call of `dice` or `poll`), `store` (the database) or `step` (a step that
 /// cannot run as written: a missing scene, a value of the wrong type…). A failure inside `catch`
-/// is not caught by the same `try`. The update's time budget is not a step failure: a handler
-/// that runs out of time ends with the `errors` reply.
+/// is not caught by the same `try`. The update's budgets (its time, its steps and its template
+/// fuel) are not step failures: a handler that spends one ends with the `errors` reply, whatever
+/// `try` it is in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Try {
