@@ -217,6 +217,17 @@ mod tests {
         assert!(matches!(panic, Err(Failure::Panic(ref m)) if m == "boom"), "{panic:?}");
         let failed = run_guarded::<_, ()>(budget, async { Err(EngineError::Step("nope".into())) }).await;
         assert!(matches!(failed, Err(Failure::Step(_))));
+        assert_eq!(failed.err().and_then(|f| f.budget()), None);
+    }
+
+    #[tokio::test]
+    async fn a_spent_budget_is_a_failure_naming_its_budget() {
+        use crate::budget::Exhausted;
+        let budget = Duration::from_secs(1);
+        let spent = run_guarded::<_, ()>(budget, async { Err(EngineError::Budget(Exhausted::Steps(10))) }).await;
+        assert!(matches!(spent, Err(Failure::Budget(Exhausted::Steps(10)))), "{spent:?}");
+        assert_eq!(spent.err().and_then(|f| f.budget()), Some("steps"));
+        assert_eq!(Failure::Timeout(budget).budget(), Some("time"));
     }
 
     #[tokio::test(start_paused = true)]
