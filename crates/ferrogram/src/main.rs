@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "ferrogram", version, about = "Telegram bots described as data")]
@@ -194,18 +195,35 @@ fn init_logs(format: LogFormat) {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// How long stopping may take after Ctrl-C or SIGTERM (bots stopping, the sandbox saving its
+/// state, then the runtime's tasks ending) before the process exits without waiting further.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     // Commands whose output is the point: no log lines mixed into it.
     match &cli.command {
         Some(Command::Validate(args)) => return validate(&args.files),
         Some(Command::Schema(args)) => return print_schema(args.markdown),
-        Some(Command::Export(args)) => return exit_code(export(args).await),
         _ => {}
     }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return exit_code(Err(format!("starting the runtime: {error}"))),
+    };
+    let result = runtime.block_on(run(cli));
+    // Dropping the runtime would wait for every task to reach a yield; a task that never does
+    // must not keep the process alive after a stop signal.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    exit_code(result)
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    if let Some(Command::Export(args)) = &cli.command {
+        return export(args).await;
+    }
     init_logs(cli.log_format);
-    let result = match cli.command {
+    match cli.command {
         Some(Command::Sandbox(args)) => run_sandbox(args).await,
         Some(Command::Run(args)) => run_bot(args).await,
         Some(Command::Validate(_) | Command::Schema(_) | Command::Export(_)) => Ok(()),
@@ -223,8 +241,7 @@ async fn main() -> ExitCode {
             };
             serve(defaults).await
         }
-    };
-    exit_code(result)
+    }
 }
 
 fn exit_code(result: Result<(), String>) -> ExitCode {
@@ -360,7 +377,7 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
     println!("Ferrogram sandbox: Bot API at {url}/bot<token>/<method>, web chat at {url}/", url = sandbox.url());
     shutdown_signal().await?;
     println!("stopping");
-    sandbox.stop().await
+    within_grace(sandbox.stop()).await
 }
 
 /// `ferrogram run`: loads the bot file and runs it until Ctrl-C or SIGTERM, against Telegram
@@ -406,11 +423,14 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
     };
     shutdown_signal().await?;
     println!("stopping");
-    engine.stop(handle).await.map_err(|e| e.to_string())?;
-    match sandbox {
-        Some(sandbox) => sandbox.stop().await,
-        None => Ok(()),
-    }
+    within_grace(async {
+        engine.stop(handle).await.map_err(|e| e.to_string())?;
+        match sandbox {
+            Some(sandbox) => sandbox.stop().await,
+            None => Ok(()),
+        }
+    })
+    .await
 }
 
 /// A bot's id in the sandbox, from its name: stable across restarts and unaffected by other
@@ -533,12 +553,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     shutdown_signal().await?;
     println!("stopping");
-    for handle in handles {
-        if let Err(error) = engine.stop(handle).await {
-            eprintln!("ferrogram: {error}");
+    within_grace(async {
+        for handle in handles {
+            if let Err(error) = engine.stop(handle).await {
+                eprintln!("ferrogram: {error}");
+            }
         }
-    }
-    sandbox.stop().await
+        sandbox.stop().await
+    })
+    .await
 }
 
 /// The bot files of a folder, in name order.
@@ -570,6 +593,16 @@ fn expand_env(text: &str) -> Result<String, String> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Runs the stopping `steps` for at most [`SHUTDOWN_GRACE`]: a stop signal ends the process
+/// in bounded time whatever is still running (what was not committed is replayed at the next
+/// start).
+async fn within_grace(steps: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
+    match tokio::time::timeout(SHUTDOWN_GRACE, steps).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("stopping took longer than {SHUTDOWN_GRACE:?}; exiting without waiting further")),
+    }
 }
 
 /// Waits for Ctrl-C or, on Unix, SIGTERM (what service managers send).
