@@ -593,8 +593,12 @@ on:
     let bot = world.bot(&yaml).await;
     let ann = world.user("Ann", "en").await;
     world.act(bot, "command", ann, json!({"command": "cat"})).await;
-    let (sent, _) = world.wait_sent(bot, ann, 0, 3).await;
-    assert_eq!(sent, ["after v4", "after v6", "after the name"]);
+    // Each refused photo is a send refused for good: it reaches the errors reply (decision 0024).
+    let (sent, _) = world.wait_sent(bot, ann, 0, 6).await;
+    let error = "Something went wrong. Please try again.";
+    let others: Vec<&String> = sent.iter().filter(|text| *text != error).collect();
+    assert_eq!(others, ["after v4", "after v6", "after the name"]);
+    assert_eq!(sent.iter().filter(|text| *text == error).count(), 3, "one errors reply per refused photo: {sent:?}");
     assert_eq!(fetched.load(Ordering::SeqCst), 0, "the sandbox fetched a loopback address for a bot");
 }
 
