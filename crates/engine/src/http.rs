@@ -25,6 +25,8 @@ use serde_json::{Value, json};
 use telegram::Backoff;
 use tokio::time::Instant;
 
+use crate::bot_env::BotEnv;
+
 pub use egress::MAX_REDIRECTS;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -41,6 +43,9 @@ pub struct HttpConfig {
     /// wildcard or a range ([`egress::allowed_entry`]) makes every call fail with the reason.
     /// Default: none.
     pub allow_private: Vec<(String, u16)>,
+    /// The environment variables bot files may read with `${NAME}` (headers, `llm` keys,
+    /// webhooks). Default [`BotEnv::default`]: none.
+    pub bot_env: BotEnv,
     /// Largest answer body kept, in bytes; a larger answer fails the step. Default 1 MiB.
     pub max_body: usize,
     /// Failures in a row (network errors, timeouts, 5xx, 429) after which a host's circuit
@@ -60,6 +65,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             allow_private: Vec::new(),
+            bot_env: BotEnv::default(),
             max_body: 1 << 20,
             breaker_threshold: 5,
             breaker_open: Duration::from_secs(30),
@@ -102,26 +108,6 @@ struct Breaker {
 /// none (it does not parse).
 pub fn host_or_url(url: &str) -> String {
     Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| url.to_owned())
-}
-
-/// Replaces the `${NAME}` written in `source` (a header's template) with the environment
-/// variable `NAME` in `rendered` (what the template gave). Only names written in the source are
-/// expanded, so a `${…}` coming from user input reads no secret.
-pub fn expand_secrets(source: &str, rendered: &str) -> Result<String, String> {
-    let mut out = rendered.to_owned();
-    let mut rest = source;
-    while let Some(start) = rest.find("${") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else { break };
-        let name = &after[..end];
-        rest = &after[end + 1..];
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            continue;
-        }
-        let value = std::env::var(name).map_err(|_| format!("the environment variable {name} is not set"))?;
-        out = out.replace(&format!("${{{name}}}"), &value);
-    }
-    Ok(out)
 }
 
 impl Http {
@@ -273,6 +259,12 @@ impl Http {
         self.config.max_body
     }
 
+    /// The operator's rule for the environment variables bot files read with `${NAME}`:
+    /// every expansion of a bot file's `${NAME}` goes through its [`BotEnv::expand`].
+    pub fn bot_env(&self) -> &BotEnv {
+        &self.config.bot_env
+    }
+
     /// Reads the body (bounded) and makes the step's result.
     pub async fn read(&self, mut response: reqwest::Response) -> Result<Value, String> {
         let status = response.status();
@@ -370,22 +362,4 @@ fn chain(error: &reqwest::Error) -> String {
         source = e.source();
     }
     words
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expands_only_secrets_written_in_the_source() {
-        // SAFETY: a name no other test reads or writes.
-        unsafe { std::env::set_var("FERROGRAM_HTTP_UNIT_SECRET", "s3cr3t") };
-        let source = "Bearer ${FERROGRAM_HTTP_UNIT_SECRET} {{ message.text }}";
-        let rendered = "Bearer ${FERROGRAM_HTTP_UNIT_SECRET} ${HOME}";
-        assert_eq!(expand_secrets(source, rendered).as_deref(), Ok("Bearer s3cr3t ${HOME}"));
-        assert_eq!(
-            expand_secrets("${FERROGRAM_HTTP_UNSET_VAR}", "${FERROGRAM_HTTP_UNSET_VAR}"),
-            Err("the environment variable FERROGRAM_HTTP_UNSET_VAR is not set".into())
-        );
-    }
 }

@@ -10,6 +10,7 @@
 //! message has it, a scene's `roles` hold on every way in (the `guards` module, decision 0023),
 //! and values inserted into a message text with a parse mode are escaped for it (`template`).
 
+mod bot_env;
 mod budget;
 mod caps;
 mod clock;
@@ -41,6 +42,7 @@ mod template;
 mod times;
 mod triggers;
 
+pub use bot_env::{BotEnv, FERROGRAM_PREFIX};
 pub use budget::{DEFAULT_UPDATE_FUEL, DEFAULT_UPDATE_STEPS, Exhausted};
 pub use caps::{DEFAULT_RECORD, DEFAULT_TEMPLATE_OUTPUT, DEFAULT_VARIABLE, SizeCaps};
 pub use clock::Clock;

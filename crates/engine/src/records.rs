@@ -400,9 +400,10 @@ fn emit(run: &mut Run<'_>, emit: &schema::Emit) -> Result<Value, EngineError> {
         if !hook.events.is_empty() && !hook.events.contains(&emit.event) {
             continue;
         }
-        // A webhook the operator has not configured (its `${VAR}` unset) is skipped rather than
-        // failing the user's handler: delivery is in the background anyway.
-        let url = match crate::http::expand_secrets(&hook.url, &hook.url) {
+        // A webhook the operator has not configured (its `${VAR}` unset, or not one bot files
+        // may read: `BotEnv`) is skipped rather than failing the user's handler: delivery is in
+        // the background anyway. The warning says which.
+        let url = match run.bot.http.bot_env().expand(&hook.url, &hook.url) {
             Ok(url) => url,
             Err(error) => {
                 tracing::warn!(bot_id, event = %emit.event, %error, "webhook url not configured: event not sent");
@@ -411,7 +412,7 @@ fn emit(run: &mut Run<'_>, emit: &schema::Emit) -> Result<Value, EngineError> {
         };
         let mut headers = vec![("X-Ferrogram-Event".to_owned(), emit.event.clone())];
         if let Some(secret) = &hook.secret {
-            match crate::http::expand_secrets(secret, secret) {
+            match run.bot.http.bot_env().expand(secret, secret) {
                 Ok(key) => headers.push((schema::SIGNATURE_HEADER.to_owned(), signature(key.as_bytes(), &body))),
                 Err(error) => {
                     tracing::warn!(bot_id, event = %emit.event, %error, "webhook secret not configured: event not sent");

@@ -1093,7 +1093,7 @@ impl<'a> Run<'a> {
         for (name, source) in &request.headers {
             let rendered = self.render_raw(source)?;
             let value =
-                crate::http::expand_secrets(source, &rendered).map_err(|e| fail(format!("header {name}: {e}")))?;
+                self.bot.http.bot_env().expand(source, &rendered).map_err(|e| fail(format!("header {name}: {e}")))?;
             headers.push((name.clone(), value));
         }
         let mut query = Vec::with_capacity(request.query.len());

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use common::{Bot, World, test_config};
-use engine::{EngineConfig, HttpConfig};
+use engine::{BotEnv, EngineConfig, HttpConfig};
 use hmac::{Hmac, Mac};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -269,6 +269,66 @@ on:
     assert_eq!(headers["x-ferrogram-signature"], format!("sha256={expected}").as_str());
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(receiver.got.lock().len(), 1, "the other webhook does not want this event");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_read_only_the_environment_variables_the_operator_lists() {
+    let receiver = Receiver::default();
+    let router = axum::Router::new().route("/events", post(receive)).with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let addr: SocketAddr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serves") });
+    let pid = std::process::id();
+    let (url_var, secret_var) = (format!("BOT_ENV_HOOK_URL_{pid}"), format!("BOT_ENV_HOOK_SECRET_{pid}"));
+    // SAFETY: names unique to this test process; nothing else reads or writes them.
+    unsafe {
+        std::env::set_var(&url_var, format!("http://127.0.0.1:{}/events", addr.port()));
+        std::env::set_var(&secret_var, "the-server-s-own-secret");
+    }
+    let config = EngineConfig {
+        http: HttpConfig {
+            allow_private: vec![("127.0.0.1".into(), addr.port())],
+            bot_env: BotEnv::Only([url_var.clone()].into()),
+            ..HttpConfig::default()
+        },
+        ..test_config()
+    };
+    let mut world = World::start(config).await;
+    let yaml = format!(
+        r#"
+ferrogram: 1
+bot: {{name: hooks}}
+webhooks:
+  - {{url: "${{{url_var}}}", events: [leak], secret: "${{{secret_var}}}"}}
+  - {{url: "${{{url_var}}}", events: [fine]}}
+on:
+  - text: leak
+    do:
+      - emit: {{event: leak}}
+      - reply: "sent to {{{{ result.webhooks }}}}"
+  - text: fine
+    do:
+      - emit: {{event: fine}}
+      - reply: "sent to {{{{ result.webhooks }}}}"
+"#
+    );
+    let bot = world.bot(&yaml).await;
+    let ann = world.user("Ann", "en").await;
+    let mut seq = 0;
+    // The secret is not one bot files may read: that webhook is skipped, nothing is sent.
+    assert_eq!(say(&world, bot, ann, None, "leak", &mut seq).await, "sent to 0");
+    // The listed URL variable is read.
+    assert_eq!(say(&world, bot, ann, None, "fine", &mut seq).await, "sent to 1");
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    while receiver.got.lock().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no event arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = receiver.got.lock().clone();
+    assert_eq!(got.len(), 1, "only the allowed webhook was called");
+    let event: Value = serde_json::from_slice(&got[0].1).expect("a JSON event");
+    assert_eq!(event["event"], "fine");
+    assert!(got[0].0.get("x-ferrogram-signature").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use common::{World, test_config};
-use engine::{EngineConfig, HttpConfig};
+use engine::{BotEnv, EngineConfig, HttpConfig};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
@@ -141,7 +141,9 @@ async fn post_json_with_templates_and_a_secret_header() {
     let secret_var = format!("FERROGRAM_TEST_HTTP_KEY_{}", std::process::id());
     // SAFETY: a name unique to this test process; nothing else reads or writes it.
     unsafe { std::env::set_var(&secret_var, "k3y-from-env") };
-    let mut world = World::start(allowing(addr)).await;
+    let mut config = allowing(addr);
+    config.http.bot_env = BotEnv::Only([secret_var.clone()].into());
+    let mut world = World::start(config).await;
     let bot = world
         .bot(&format!(
             r#"
@@ -175,6 +177,91 @@ on:
     assert_eq!(headers["authorization"], "Bearer k3y-from-env");
     assert_eq!(headers["x-said"], "${HOME}");
     assert_eq!(headers["content-type"], "application/json");
+}
+
+/// A bot that POSTs to the API's `/echo` with the header `X-Key: "${variable}"`.
+fn key_bot(addr: SocketAddr, variable: &str) -> String {
+    format!(
+        r#"
+ferrogram: 1
+bot: {{name: keyed}}
+errors: {{reply: "Sorry"}}
+on:
+  - text: any
+    do:
+      - http:
+          url: "http://127.0.0.1:{port}/echo"
+          method: POST
+          retries: 0
+          headers: {{X-Key: "${{{variable}}}"}}
+          json: {{name: "{variable}"}}
+      - reply: "sent {{{{ result.json.received }}}}"
+"#,
+        port = addr.port()
+    )
+}
+
+/// Sets the test's own environment variables (names unique to this test process: nothing else
+/// reads or writes them) to the values the asserts look for.
+fn set_test_variables(names: &[&str]) {
+    for name in names {
+        // SAFETY: a name unique to the calling test; see above.
+        unsafe { std::env::set_var(name, format!("value-of-{name}")) };
+    }
+}
+
+/// What the API received in its requests' `X-Key` headers.
+fn received_keys(api: &Api) -> Vec<String> {
+    api.received.lock().iter().filter_map(|(h, _)| h.get("x-key")?.to_str().ok().map(str::to_owned)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_files_read_only_the_environment_variables_the_operator_lists() {
+    let (api, addr) = Api::start().await;
+    let pid = std::process::id();
+    let (listed, secret) = (format!("BOT_ENV_IT_LISTED_{pid}"), format!("BOT_ENV_IT_SECRET_{pid}"));
+    set_test_variables(&[&listed, &secret]);
+    // The `serve` rule: only the names the operator lists.
+    let mut config = allowing(addr);
+    config.http.bot_env = BotEnv::Only([listed.clone()].into());
+    let mut world = World::start(config).await;
+    let thief = world.bot(&key_bot(addr, &secret)).await;
+    let allowed = world.bot(&key_bot(addr, &listed)).await;
+    let ann = world.user("Ann", "en").await;
+
+    world.act(thief, "text", ann, json!({"text": "go"})).await;
+    assert_eq!(world.wait_sent(thief, ann, 0, 1).await.0, ["Sorry"]);
+    assert_eq!(api.requests(), 0, "the step must fail before anything is sent");
+
+    world.act(allowed, "text", ann, json!({"text": "go"})).await;
+    assert_eq!(world.wait_sent(allowed, ann, 0, 1).await.0, [format!("sent {listed}")]);
+    assert_eq!(received_keys(&api), [format!("value-of-{listed}")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_rule_keeps_ferrogram_variables_unless_listed() {
+    let (api, addr) = Api::start().await;
+    let pid = std::process::id();
+    let own = format!("BOT_ENV_IT_OWN_{pid}");
+    let (config_var, listed) = (format!("FERROGRAM_BOT_ENV_IT_{pid}"), format!("FERROGRAM_BOT_ENV_IT_LISTED_{pid}"));
+    set_test_variables(&[&own, &config_var, &listed]);
+    // The `run` rule: any variable but Ferrogram's own configuration, which only when listed.
+    let mut config = allowing(addr);
+    config.http.bot_env = BotEnv::AllButFerrogram([listed.clone()].into());
+    let mut world = World::start(config).await;
+    let ann = world.user("Ann", "en").await;
+    let refused = world.bot(&key_bot(addr, &config_var)).await;
+    world.act(refused, "text", ann, json!({"text": "go"})).await;
+    assert_eq!(world.wait_sent(refused, ann, 0, 1).await.0, ["Sorry"]);
+    assert_eq!(api.requests(), 0, "the step must fail before anything is sent");
+
+    for (n, name) in [&own, &listed].into_iter().enumerate() {
+        let bot = world.bot(&key_bot(addr, name)).await;
+        world.act(bot, "text", ann, json!({"text": "go"})).await;
+        assert_eq!(world.wait_sent(bot, ann, 0, 1).await.0, [format!("sent {name}")]);
+        assert_eq!(api.requests(), n + 1);
+    }
+    assert_eq!(received_keys(&api), [format!("value-of-{own}"), format!("value-of-{listed}")]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,6 +62,40 @@ struct ServeArgs {
     sandbox_state: PathBuf,
     #[command(flatten)]
     private: PrivateAddresses,
+    #[command(flatten)]
+    bot_env: BotEnvNames,
+}
+
+/// The environment variables bot files may read with `${NAME}`, shared by `serve` and `run`.
+/// The rule around the names differs: see [`BotEnvNames::for_serve`] and
+/// [`BotEnvNames::for_run`].
+#[derive(clap::Args, Clone, Default)]
+struct BotEnvNames {
+    /// Let bot files read this environment variable with `${NAME}` (repeatable, or a comma
+    /// list in FERROGRAM_BOT_ENV): their `http` headers, `llm` keys and webhooks. Under `serve`
+    /// bot files read only the variables listed; under `run` any variable except Ferrogram's
+    /// own `FERROGRAM_*`, which only when listed.
+    #[arg(
+        long = "bot-env",
+        value_name = "NAME",
+        env = "FERROGRAM_BOT_ENV",
+        value_delimiter = ',',
+        value_parser = engine::BotEnv::parse_name
+    )]
+    names: Vec<String>,
+}
+
+impl BotEnvNames {
+    /// `serve` runs bot files of other people: they read only the variables listed.
+    fn for_serve(&self) -> engine::BotEnv {
+        engine::BotEnv::Only(self.names.iter().cloned().collect())
+    }
+
+    /// `run FILE` runs the operator's own file: it reads any variable but `FERROGRAM_*`
+    /// (the server's own configuration), which only when listed.
+    fn for_run(&self) -> engine::BotEnv {
+        engine::BotEnv::AllButFerrogram(self.names.iter().cloned().collect())
+    }
 }
 
 /// The operator's allow-list of private addresses, shared by the engine's `http`, `feed` and
@@ -155,6 +189,8 @@ struct RunArgs {
     database: String,
     #[command(flatten)]
     private: PrivateAddresses,
+    #[command(flatten)]
+    bot_env: BotEnvNames,
     /// Receive updates by webhook instead of long polling: the public HTTPS base URL that
     /// reaches `--listen` (the bot's webhook is `URL/webhook/BOT_ID`).
     #[arg(long, value_name = "URL", conflicts_with = "sandbox", requires = "listen")]
@@ -232,14 +268,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Import(args)) => import(args).await,
         Some(Command::Backup(args)) => backup(args).await,
         None => {
-            let defaults = ServeArgs {
-                port: 8081,
-                bots: PathBuf::from("examples"),
-                database: std::env::var("FERROGRAM_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE.into()),
-                sandbox_state: PathBuf::from("data/sandbox.json"),
-                private: PrivateAddresses::default(),
-            };
-            serve(defaults).await
+            // `serve` with its defaults, its environment variables (FERROGRAM_BOT_ENV, …) read
+            // as for `ferrogram serve`.
+            match Cli::try_parse_from(["ferrogram", "serve"]).map_err(|e| e.to_string())?.command {
+                Some(Command::Serve(defaults)) => serve(defaults).await,
+                _ => Err("the default command is serve".into()),
+            }
         }
     }
 }
@@ -385,7 +419,12 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
 async fn run_bot(args: RunArgs) -> Result<(), String> {
     let file = schema::load(&args.file)
         .map_err(|diagnostics| diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
-    let http = engine::HttpConfig { allow_private: args.private.allow.clone(), ..Default::default() };
+    let bot_env = args.bot_env.for_run();
+    let http = engine::HttpConfig {
+        allow_private: args.private.allow.clone(),
+        bot_env: bot_env.clone(),
+        ..Default::default()
+    };
     let config = engine_config(&args.database).await?;
     let engine = Arc::new(engine::Engine::new(engine::EngineConfig { http, ..config }));
     let (handle, sandbox) = if args.sandbox {
@@ -397,7 +436,9 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
         let token = match args.token {
             Some(token) => token,
             None => {
-                expand_env(file.bot.token.as_deref().ok_or("bot.token or --token is needed to run against Telegram")?)?
+                let token =
+                    file.bot.token.as_deref().ok_or("bot.token or --token is needed to run against Telegram")?;
+                bot_env.expand(token, token).map_err(|e| format!("bot.token: {e}"))?
             }
         };
         let api_url = args.api_url.as_deref().unwrap_or(telegram::DEFAULT_API_URL);
@@ -529,6 +570,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // The bots may call the sandbox itself: its stand-in model is what ai-assistant asks.
     config.http.allow_private = args.private.allow.clone();
     config.http.allow_private.push(("127.0.0.1".into(), args.port));
+    config.http.bot_env = args.bot_env.for_serve();
     let engine = engine::Engine::new(config);
     let mut handles = Vec::new();
     let mut started = std::collections::HashMap::new();
@@ -576,23 +618,6 @@ fn bot_files(folder: &std::path::Path) -> Result<Vec<PathBuf>, String> {
         return Err(format!("{}: no bot files (*.yaml, *.yml, *.json)", folder.display()));
     }
     Ok(files)
-}
-
-/// Replaces each `${NAME}` with the environment variable `NAME`; a missing one is an error.
-fn expand_env(text: &str) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
-        let name = &after[..end];
-        let value = std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?;
-        out.push_str(&value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
 }
 
 /// Runs the stopping `steps` for at most [`SHUTDOWN_GRACE`]: a stop signal ends the process
@@ -661,11 +686,22 @@ mod tests {
     }
 
     #[test]
-    fn env_references_expand() {
-        // SAFETY: this test process sets a variable no other test reads.
-        unsafe { std::env::set_var("FERROGRAM_TEST_EXPAND", "abc") };
-        assert_eq!(expand_env("x${FERROGRAM_TEST_EXPAND}y"), Ok("xabcy".into()));
-        assert!(expand_env("${FERROGRAM_TEST_UNSET_VARIABLE}").is_err());
-        assert!(expand_env("${unclosed").is_err());
+    fn bot_env_names_are_repeatable_on_serve_and_run() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args.iter().copied()).map(|cli| cli.command);
+        let Ok(Some(Command::Run(run))) =
+            parse(&["ferrogram", "run", "bot.yaml", "--bot-env", "WEATHER_KEY", "--bot-env", "FERROGRAM_X,B_2"])
+        else {
+            panic!("parsed");
+        };
+        assert_eq!(run.bot_env.names, ["WEATHER_KEY", "FERROGRAM_X", "B_2"]);
+        let rule = run.bot_env.for_run();
+        assert!(rule.allows("HOME") && rule.allows("FERROGRAM_X") && !rule.allows("FERROGRAM_DATABASE_URL"));
+        let Ok(Some(Command::Serve(serve))) = parse(&["ferrogram", "serve", "--bot-env", "WEATHER_KEY"]) else {
+            panic!("parsed");
+        };
+        let rule = serve.bot_env.for_serve();
+        assert!(rule.allows("WEATHER_KEY") && !rule.allows("HOME") && !rule.allows("FERROGRAM_DATABASE_URL"));
+        let error = parse(&["ferrogram", "serve", "--bot-env", "NOT-A-NAME"]).err().expect("refused");
+        assert!(error.to_string().contains("invalid value 'NOT-A-NAME' for '--bot-env"), "{error}");
     }
 }

@@ -376,14 +376,15 @@ pub const MAX_SEARCH_LIMIT: u32 = 100;
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
     /// The URL (`http://` or `https://`), or `${ENV_VAR}` parts the server's environment fills
-    /// in (a webhook whose variable is unset is skipped, with a log line). Private, loopback and
+    /// in (a webhook whose variable is unset, or not one the operator lets bot files read with
+    /// `--bot-env`, is skipped, with a log line). Private, loopback and
     /// link-local addresses are refused unless the operator allows that host and port, as for
     /// the `http` step.
     pub url: String,
     /// The events it receives; all of them when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<String>,
-    /// A secret, usually `${ENV_VAR}`: each request then has the header
+    /// A secret, usually `${ENV_VAR}` (read as in `url`): each request then has the header
     /// `X-Ferrogram-Signature: sha256=<hex>`, the HMAC-SHA256 of the body with this key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,

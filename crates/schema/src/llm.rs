@@ -21,7 +21,8 @@ pub struct Llm {
     /// `https://api.openai.com/v1`, or `"{{ bot.llm_url }}"`. Only `http://` and `https://`.
     pub url: String,
     /// The API key (a template): `"${OPENAI_API_KEY}"` reads the environment variable when the
-    /// step runs, and is never logged. Sent as `Authorization: Bearer …`; none when empty.
+    /// step runs (if the operator lets bot files read it: `--bot-env OPENAI_API_KEY`), and is
+    /// never logged. Sent as `Authorization: Bearer …`; none when empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// The model (a template): `gpt-4o-mini`.

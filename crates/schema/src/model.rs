@@ -63,7 +63,9 @@ pub struct BotFile {
 pub struct BotSettings {
     /// A name for people and logs.
     pub name: String,
-    /// The Bot API token, usually `${ENV_VAR}`. Not needed in the sandbox.
+    /// The Bot API token, usually `${ENV_VAR}` (under `ferrogram run`: any variable but
+    /// Ferrogram's own `FERROGRAM_*`, which only when the operator lists it with `--bot-env`).
+    /// Not needed in the sandbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// The locale of users whose language the bot does not offer.
@@ -760,6 +762,8 @@ pub struct HttpRequest {
     pub method: HttpMethod,
     /// Request headers; values are templates. `${NAME}` in a value is the environment variable
     /// `NAME`, read when the step runs and never logged: `Authorization: "Bearer ${WEATHER_KEY}"`.
+    /// Only variables the operator lets bot files read (`--bot-env NAME`; under `serve` only
+    /// those listed): another name fails the step, as an unset one does.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// Query parameters added to the URL; values are templates.

@@ -1,0 +1,76 @@
+//! `--bot-env` and `FERROGRAM_BOT_ENV` through the built binary: under `ferrogram run`, the
+//! file's `bot.token: ${NAME}` reads any variable but Ferrogram's own `FERROGRAM_*`, which only
+//! when listed. The variables are set for the spawned binary only.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
+const TOKEN_VAR: &str = "FERROGRAM_BOT_ENV_CLI_TOKEN";
+
+/// A fresh folder holding a bot file whose token is `${TOKEN_VAR}`, removed when dropped.
+struct Folder(PathBuf);
+
+impl Folder {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("ferrogram-bot-env-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        let bot = format!("ferrogram: 1\nbot:\n  name: envy\n  token: ${{{TOKEN_VAR}}}\non: []\n");
+        std::fs::write(path.join("bot.yaml"), bot).unwrap();
+        Folder(path)
+    }
+
+    /// `ferrogram run bot.yaml` with `args`, receiving by webhook on a free loopback port (so
+    /// that a token read fails at its form, before any network call), with `env` set.
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(BIN);
+        command
+            .arg("run")
+            .arg(self.0.join("bot.yaml"))
+            .args(["--database", &format!("sqlite://{}", self.0.join("bot.db").display())])
+            .args(["--webhook-url", "https://bots.example.com", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("FERROGRAM_DATABASE_URL")
+            .env_remove("FERROGRAM_BOT_TOKEN")
+            .env_remove("FERROGRAM_BOT_ENV")
+            .envs(env.iter().copied());
+        command.output().expect("run ferrogram")
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn run_keeps_ferrogram_variables_from_the_bot_file_unless_listed() {
+    let folder = Folder::new("refused");
+    let output = folder.run(&[], &[(TOKEN_VAR, "the-server-s-secret")]);
+    assert!(!output.status.success());
+    let error = stderr(&output);
+    assert!(
+        error.contains(&format!("bot.token: bot files may not read the environment variable {TOKEN_VAR}")),
+        "{error}"
+    );
+    assert!(error.contains(&format!("--bot-env {TOKEN_VAR}")), "{error}");
+    assert!(!error.contains("the-server-s-secret"), "{error}");
+}
+
+#[test]
+fn listed_variables_are_read_by_flag_or_environment() {
+    let folder = Folder::new("listed");
+    let by_flag = folder.run(&["--bot-env", TOKEN_VAR], &[(TOKEN_VAR, "not-a-token")]);
+    let by_env = folder.run(&[], &[(TOKEN_VAR, "not-a-token"), ("FERROGRAM_BOT_ENV", &format!("OTHER,{TOKEN_VAR}"))]);
+    for output in [by_flag, by_env] {
+        // The value was read: it is refused for its form, after the variable was allowed.
+        assert!(!output.status.success());
+        let error = stderr(&output);
+        assert!(error.contains("the bot token is not of the form BOT_ID:SECRET"), "{error}");
+    }
+}
