@@ -2,11 +2,20 @@
 //! expression of the bot file compiled into it once at load, rendered with fuel and recursion
 //! limits and strict undefined so a typo fails loudly instead of printing nothing, and with
 //! its output capped ([`crate::caps`]): a render that would output more fails.
+//!
+//! The values a render builds are capped too, since fuel counts instructions, not bytes (a
+//! string doubled sixty times in a loop is a few hundred instructions): no value may be larger
+//! than the output cap (the template value cap), and all the values one render builds may not
+//! take more than [`RENDER_BUDGET_VALUES`] times it in total (the template memory cap). Over
+//! either the render fails, naming the cap. Minijinja has no hook for this, so it is a
+//! patch of the vendored crate (`vendor/minijinja/src/value_cap.rs`, decision 0027) that
+//! [`Templates`] switches on around every render.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use minijinja::value::Value as JinjaValue;
+use minijinja::value_cap::{Tripped, ValueCap};
 use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior};
 use schema::{BotFile, Buttons, Reply, Step, Text};
 use serde_json::Value;
@@ -18,6 +27,9 @@ use crate::error::EngineError;
 pub const DEFAULT_FUEL: u64 = 50_000;
 /// Nesting depth of one render.
 pub const DEFAULT_RECURSION_LIMIT: usize = 64;
+/// What all the values one render builds may take in total, in multiples of the template value
+/// cap (the output cap): the template memory cap.
+pub const RENDER_BUDGET_VALUES: usize = 64;
 
 /// Expressions are compiled as templates that store their value in this variable.
 const EXPR_VAR: &str = "__value";
@@ -62,12 +74,16 @@ impl Templates {
         let reads_now = serde_json::to_string(file).map_or(true, |text| text.contains("now"));
         let mut errors = Vec::new();
         for source in collector.templates {
+            // Compiling folds constants (`'x' * 1000 ~ 'y'`); the cap keeps a folded constant
+            // small (a bigger one is left to the render, which fails on it).
+            let _cap = compile_cap();
             if let Err(e) = env.add_template_owned(source.clone(), source.clone()) {
                 errors.push(format!("{source:?}: {e}"));
             }
         }
         for expr in collector.expressions {
             let wrapped = format!("{{% set {EXPR_VAR} = ({expr}) %}}");
+            let _cap = compile_cap();
             if expr.contains("%}") || env.add_template_owned(format!("{EXPR_PREFIX}{expr}"), wrapped).is_err() {
                 let reason = env.compile_expression(&expr).err().map(|e| e.to_string());
                 errors.push(format!("{expr:?}: {}", reason.unwrap_or_else(|| "not a valid expression".into())));
@@ -80,8 +96,9 @@ impl Templates {
         }
     }
 
-    /// Caps what one render outputs at `bytes`, and an expression's value at `bytes` of JSON:
-    /// beyond it the render fails. Default [`caps::DEFAULT_TEMPLATE_OUTPUT`].
+    /// Caps what one render outputs at `bytes`, an expression's value at `bytes` of JSON, each
+    /// value a render builds at `bytes` and all of them at [`RENDER_BUDGET_VALUES`] times that:
+    /// beyond any of these the render fails. Default [`caps::DEFAULT_TEMPLATE_OUTPUT`].
     pub fn with_max_output(mut self, bytes: usize) -> Templates {
         self.max_output = bytes;
         self
@@ -97,13 +114,31 @@ impl Templates {
         if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
             return Ok(source.to_owned());
         }
-        match self.env.get_template(source) {
+        self.value_capped(|| match self.env.get_template(source) {
             Ok(template) => self.render_capped(&template, ctx),
             // Not part of the file (a built-in text): compiled for this one render.
             Err(e) if e.kind() == ErrorKind::TemplateNotFound => {
                 self.render_capped(&self.env.template_from_str(source).map_err(render_error)?, ctx)
             }
             Err(e) => Err(render_error(e)),
+        })
+    }
+
+    /// Runs `render` with the values it builds capped (see the module docs); a render that ran
+    /// into a cap fails naming it, whatever `render` returned.
+    fn value_capped<T>(&self, render: impl FnOnce() -> Result<T, EngineError>) -> Result<T, EngineError> {
+        let cap = ValueCap::enter(self.max_output, self.max_output.saturating_mul(RENDER_BUDGET_VALUES));
+        let result = render();
+        match cap.tripped() {
+            None => result,
+            Some(Tripped::Value) => Err(EngineError::Render(format!(
+                "a value in the template grew past {} (the template value cap)",
+                caps::bytes(self.max_output)
+            ))),
+            Some(Tripped::Budget) => Err(EngineError::Render(format!(
+                "the values the template built grew past {} in total (the template memory cap)",
+                caps::bytes(self.max_output.saturating_mul(RENDER_BUDGET_VALUES))
+            ))),
         }
     }
 
@@ -138,6 +173,10 @@ impl Templates {
     }
 
     fn eval_jinja(&self, expr: &str, ctx: &JinjaValue) -> Result<JinjaValue, EngineError> {
+        self.value_capped(|| self.eval_uncapped(expr, ctx))
+    }
+
+    fn eval_uncapped(&self, expr: &str, ctx: &JinjaValue) -> Result<JinjaValue, EngineError> {
         let template = self
             .env
             .get_template(&format!("{EXPR_PREFIX}{expr}"))
@@ -162,6 +201,11 @@ pub fn single_expression(source: &str) -> Option<&str> {
 /// A serializable value as a template value.
 pub fn to_jinja<T: serde::Serialize>(value: T) -> JinjaValue {
     JinjaValue::from(minijinja::value::Serde(value))
+}
+
+/// The value cap while compiling (constant folding): the default template value cap.
+fn compile_cap() -> ValueCap {
+    ValueCap::enter(caps::DEFAULT_TEMPLATE_OUTPUT, caps::DEFAULT_TEMPLATE_OUTPUT.saturating_mul(RENDER_BUDGET_VALUES))
 }
 
 fn render_error(e: minijinja::Error) -> EngineError {
@@ -189,7 +233,17 @@ fn translate(
     let template = state.env().get_template(source)?;
     let ctx: BTreeMap<&str, JinjaValue> =
         CONTEXT_KEYS.iter().filter_map(|name| state.lookup(name).map(|value| (*name, value))).collect();
-    Ok(JinjaValue::from(template.render(ctx)?))
+    // Inside the calling render: its output is capped like a value that render builds.
+    let limit = ValueCap::current_max_value().unwrap_or(usize::MAX);
+    let mut out = CappedWriter::new(Vec::new(), limit);
+    let rendered = template.render_captured_to(ctx, &mut out);
+    if out.overflowed {
+        return Err(minijinja::Error::new(ErrorKind::InvalidOperation, "the text grew past the template value cap"));
+    }
+    rendered?;
+    String::from_utf8(out.into_inner())
+        .map(JinjaValue::from)
+        .map_err(|e| minijinja::Error::new(ErrorKind::InvalidOperation, e.to_string()))
 }
 
 /// `distance_km(lat1, lon1, lat2, lon2)`: the great-circle distance between two points in
@@ -459,6 +513,90 @@ mod tests {
         let bad = "{{ distance_km(100, 0, 0, 0) }}";
         let templates = Templates::compile(&file(None, bad), DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
         assert!(templates.render(bad, &JinjaValue::from(())).is_err());
+    }
+
+    /// Renders `source` (a bot's reply) with the default caps: the result and how long it took.
+    fn render_timed(source: &str) -> (Result<String, EngineError>, std::time::Duration) {
+        let templates = Templates::compile(&file(None, source), DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
+        let started = std::time::Instant::now();
+        let result = templates.render(source, &JinjaValue::from(()));
+        (result, started.elapsed())
+    }
+
+    /// Template sources that build gigabytes within their fuel (each without output but the
+    /// last value's length), and which cap stops each.
+    pub(crate) const MEMORY_ATTACKS: &[(&str, &str)] = &[
+        // Doubling a namespace attribute in a loop: 2^60 bytes.
+        (
+            "{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+            "value",
+        ),
+        ("{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s|length }}", "value"),
+        ("{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s * 2 %}{% endfor %}{{ ns.s|length }}", "value"),
+        // A recursive loop doubling its item down to the recursion limit.
+        ("{% for s in ['ab'] recursive %}{% if s|length < 2**62 %}{{ loop([s ~ s]) }}{% endif %}{% endfor %}", "value"),
+        // One expression: ten times a string just under the cap.
+        ("{% set a = 'x' * 1000000 %}{% set b = a ~ a ~ a ~ a ~ a ~ a ~ a ~ a ~ a ~ a %}{{ b|length }}", "value"),
+        ("{% set a = 'x' * 100000000 %}{{ a|length }}", "value"),
+        // Filters and functions that expand a small value into a large one.
+        ("{% set a = 'x' * 1000000 %}{{ ([a] * 1000)|join|length }}", "value"),
+        ("{% set a = 'x' * 2000 %}{{ (a|replace('x', a))|length }}", "value"),
+        ("{{ ('a\nb'|indent(1000000000))|length }}", "value"),
+        ("{{ ('%1000000000s'|format('x'))|length }}", "value"),
+        ("{% set a = 'x' * 1000000 %}{{ ('%s' * 1000)|format(*([a] * 1000))|length }}", "value"),
+        ("{% set a = 'x' * 1000000 %}{{ ([a] * 1000)|string|length }}", "value"),
+        ("{% set a = 'x' * 1000000 %}{{ ([a] * 1000)|pprint|length }}", "value"),
+        ("{% set a = 'x' * 1000000 %}{{ debug([a] * 1000)|length }}", "value"),
+        ("{% set a = 'x' * 1000000 %}{{ (([a] * 1000) ~ '')|length }}", "value"),
+        ("{% set a = 'x' * 1000000 %}{{ (([a] * 1000)|upper)|length }}", "value"),
+        ("{% set a = 'x' * 1000000 %}{{ (([a] * 1000) in 'y') }}", "value"),
+        ("{{ ([1] * 100000000)|length }}", "value"),
+        ("{{ ([1]|batch(1000000000000, 0))|length }}", "value"),
+        ("{% set a = 'x' * 1000000 %}{% set b %}{% for i in range(1000) %}{{ a }}{% endfor %}{% endset %}{{ b|length }}", "value"),
+        ("{% set a = 'x' * 1000000 %}{% filter upper %}{% for i in range(1000) %}{{ a }}{% endfor %}{% endfilter %}", "value"),
+        // A sequence that doubles lazily, then is materialized.
+        ("{% set ns = namespace(l=[1]) %}{% for i in range(60) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ (ns.l|list)|length }}", "value"),
+        ("{% set ns = namespace(l=[1]|select) %}{% for i in range(60) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l|sum }}", "value"),
+        // Iterating a shared sequence again and again: each item counts.
+        ("{{ ([range(40000)] * 1000)|map('sum')|sum }}", "memory"),
+        // Many values each under the cap, kept together.
+        ("{% set ns = namespace(l=[]) %}{% set a = 'x' * 1000000 %}{% for i in range(5000) %}{% set ns.l = ns.l + [a ~ i] %}{% endfor %}{{ ns.l|length }}", "memory"),
+        ("{% set ns = namespace(l=[]) %}{% set a = 'x' * 1000000 %}{% for i in range(5000) %}{% set ns.l = ns.l + [a|upper] %}{% endfor %}{{ ns.l|length }}", "memory"),
+    ];
+
+    #[test]
+    fn values_a_render_builds_are_capped() {
+        for (source, cap) in MEMORY_ATTACKS {
+            let (result, took) = render_timed(source);
+            let error = match result {
+                Err(EngineError::Render(error)) => error,
+                other => panic!("{source}: expected a render error, got {other:?}"),
+            };
+            let expected = match *cap {
+                "value" => "a value in the template grew past 1 MiB (the template value cap)",
+                _ => "the values the template built grew past 64 MiB in total (the template memory cap)",
+            };
+            assert_eq!(error, expected, "{source}");
+            assert!(took < std::time::Duration::from_secs(5), "{source}: took {took:?}");
+        }
+    }
+
+    #[test]
+    fn big_values_under_the_caps_still_render() {
+        let cases = [
+            ("{% set a = 'x' * 1000000 %}{{ (a ~ 'y')|length }}", "1000001"),
+            ("{% set ns = namespace(s='ab') %}{% for i in range(19) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}", "1048576"),
+            ("{{ (range(40000)|join(','))|length }}", "228889"),
+            ("{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = ns.l + ['x' * 1000] %}{% endfor %}{{ (ns.l|join)|length }}", "1000000"),
+            ("{{ ('%10s|'|format('x')) ~ ('a\nb'|indent(4)) ~ ('ab'|replace('b', 'cd')) }}", "         x|a\n    bacd"),
+        ];
+        for (source, expected) in cases {
+            let (result, _) = render_timed(source);
+            assert_eq!(result.unwrap_or_else(|e| panic!("{source}: {e}")), expected, "{source}");
+        }
+        // Outside a render the crate is uncapped.
+        let big = minijinja::Environment::new().render_str("{{ ('x' * 2000000)|length }}", ()).expect("renders");
+        assert_eq!(big, "2000000");
     }
 
     #[test]

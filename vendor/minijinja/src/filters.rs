@@ -156,10 +156,8 @@ pub fn escape(state: &mut State, v: &Value) -> Result<Value, Error> {
         },
         other => other.clone(),
     };
-    let mut rv = match v.as_str() {
-        Some(s) => String::with_capacity(s.len()),
-        None => String::new(),
-    };
+    // FERROGRAM PATCH: capped (see `value_cap`); upstream uses a `String`.
+    let mut rv = crate::value_cap::CappedString::new();
     let mut out = Output::new(&mut rv);
     if matches!(auto_escape, AutoEscape::Custom(_)) {
         // The formatter reads the escape mode from state, so temporarily
@@ -173,7 +171,7 @@ pub fn escape(state: &mut State, v: &Value) -> Result<Value, Error> {
     } else {
         ok!(write_escaped(&mut out, &auto_escape, v));
     }
-    Ok(Value::from_safe_string(rv))
+    Ok(Value::from_safe_string(rv.into_inner()))
 }
 
 #[cfg(feature = "builtins")]
@@ -279,6 +277,17 @@ mod builtins {
     ) -> Result<Value, Error> {
         let safety_aware = !matches!(state.auto_escape(), AutoEscape::None)
             && (value.is_safe() || from.is_safe() || to.is_safe());
+        // FERROGRAM PATCH: refuse a result past the value cap before building it.
+        {
+            let (value, from, to) = (value.as_str(), from.as_str(), to.as_str());
+            let hits = if from.is_empty() {
+                value.chars().count() + 1
+            } else {
+                value.matches(from).count()
+            };
+            let grown = hits.saturating_mul(to.len());
+            ok!(crate::value_cap::within(value.len().saturating_add(grown)));
+        }
 
         if safety_aware {
             let output = value
@@ -514,20 +523,21 @@ mod builtins {
         attribute: Option<&str>,
         kwargs: Kwargs,
     ) -> Result<Value, Error> {
+        // FERROGRAM PATCH: both joins write into a capped buffer (see `value_cap`).
         fn join_plain(iter: impl Iterator<Item = Value>, joiner: &str) -> Result<String, Error> {
-            let mut output = String::new();
+            let mut output = crate::value_cap::CappedString::new();
             for (idx, item) in iter.enumerate() {
                 ok!(item.check());
                 if idx > 0 {
-                    output.push_str(joiner);
+                    ok!(output.push_str(joiner));
                 }
                 if let Some(string) = item.as_str() {
-                    output.push_str(string);
-                } else {
-                    write!(output, "{item}").ok();
+                    ok!(output.push_str(string));
+                } else if write!(output, "{item}").is_err() {
+                    return Err(crate::value_cap::error());
                 }
             }
-            Ok(output)
+            Ok(output.into_inner())
         }
 
         fn join_safe(
@@ -535,19 +545,19 @@ mod builtins {
             iter: impl Iterator<Item = Value>,
             joiner: &str,
         ) -> Result<String, Error> {
-            let mut output = String::new();
+            let mut output = crate::value_cap::CappedString::new();
             for (idx, item) in iter.enumerate() {
                 ok!(item.check());
                 if idx > 0 {
-                    output.push_str(joiner);
+                    ok!(output.push_str(joiner));
                 }
                 if item.is_safe() {
-                    output.push_str(item.as_str().unwrap());
+                    ok!(output.push_str(item.as_str().unwrap()));
                 } else {
-                    output.push_str(&ok!(state.format(item)));
+                    ok!(output.push_str(&ok!(state.format(item))));
                 }
             }
-            Ok(output)
+            Ok(output.into_inner())
         }
 
         let joiner = match joiner {
@@ -1371,7 +1381,8 @@ mod builtins {
         Ok(if value.kind() == ValueKind::String {
             value.clone()
         } else {
-            value.to_string().into()
+            // FERROGRAM PATCH: capped (see `value_cap`).
+            ok!(crate::value_cap::to_string(value)).into()
         })
     }
 
@@ -1418,6 +1429,9 @@ mod builtins {
         if count == 0 {
             return Err(Error::new(ErrorKind::InvalidOperation, "count cannot be 0"));
         }
+        // FERROGRAM PATCH: `count` slices or fill items past the value cap would build a value
+        // past it (see `value_cap`).
+        ok!(crate::value_cap::within(count.saturating_mul(crate::value_cap::ITEM_BYTES)));
         let items = ok!(ok!(state.undefined_behavior().try_iter_checked(value)).try_collect_vec());
         let len = items.len();
         let items_per_slice = len / count;
@@ -1475,6 +1489,9 @@ mod builtins {
         if count == 0 {
             return Err(Error::new(ErrorKind::InvalidOperation, "count cannot be 0"));
         }
+        // FERROGRAM PATCH: `count` slices or fill items past the value cap would build a value
+        // past it (see `value_cap`).
+        ok!(crate::value_cap::within(count.saturating_mul(crate::value_cap::ITEM_BYTES)));
         let mut rv = Vec::with_capacity(untrusted_size_hint(value.len().unwrap_or(0) / count));
         let mut tmp = Vec::with_capacity(untrusted_size_hint(count));
 
@@ -1610,6 +1627,12 @@ mod builtins {
         ok!(kwargs.assert_all_used());
 
         let input = strip_trailing_newline(value.as_str());
+        // FERROGRAM PATCH: refuse a result past the value cap before building it.
+        ok!(crate::value_cap::within(
+            (input.matches('\n').count() + 1)
+                .saturating_mul(width.saturating_add(1))
+                .saturating_add(input.len())
+        ));
         let indent_with = " ".repeat(width);
         let mut output = String::new();
         let mut iterator = input.split('\n');
@@ -1652,26 +1675,30 @@ mod builtins {
             .remove(b'_')
             .add(b' ');
 
+        // FERROGRAM PATCH: capped (see `value_cap`); upstream uses `String` and `to_string`.
         if value.kind() == ValueKind::Map {
-            let mut rv = String::new();
+            let mut rv = crate::value_cap::CappedString::new();
             for k in ok!(value.try_iter()).checked() {
                 let k = ok!(k);
                 let v = ok!(value.get_item(&k));
                 if v.is_none() || v.is_undefined() {
                     continue;
                 }
-                if !rv.is_empty() {
-                    rv.push('&');
+                if !rv.as_str().is_empty() {
+                    ok!(rv.push_str("&"));
                 }
-                write!(
+                if write!(
                     rv,
                     "{}={}",
-                    percent_encoding::utf8_percent_encode(&k.to_string(), SET),
-                    percent_encoding::utf8_percent_encode(&v.to_string(), SET)
+                    percent_encoding::utf8_percent_encode(&ok!(crate::value_cap::to_string(&k)), SET),
+                    percent_encoding::utf8_percent_encode(&ok!(crate::value_cap::to_string(&v)), SET)
                 )
-                .unwrap();
+                .is_err()
+                {
+                    return Err(crate::value_cap::error());
+                }
             }
-            Ok(rv)
+            Ok(rv.into_inner())
         } else {
             match &value.0 {
                 ValueRepr::None | ValueRepr::Undefined(..) => Ok("".into()),
@@ -1679,7 +1706,11 @@ mod builtins {
                 ValueRepr::String(..) | ValueRepr::SmallStr(_) => Ok(
                     percent_encoding::utf8_percent_encode(value.as_str().unwrap(), SET).to_string(),
                 ),
-                _ => Ok(percent_encoding::utf8_percent_encode(&value.to_string(), SET).to_string()),
+                _ => Ok(percent_encoding::utf8_percent_encode(
+                    &ok!(crate::value_cap::to_string(value)),
+                    SET,
+                )
+                .to_string()),
             }
         }
     }
@@ -2228,8 +2259,9 @@ mod builtins {
     ///
     /// This is useful for debugging as it better shows what's inside an object.
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
-    pub fn pprint(value: &Value) -> String {
-        format!("{value:#?}")
+    pub fn pprint(value: &Value) -> Result<String, Error> {
+        // FERROGRAM PATCH: capped (see `value_cap`); upstream returns `format!("{value:#?}")`.
+        crate::value_cap::to_string(&format_args!("{value:#?}"))
     }
 
     /// Apply the given values to a [printf-style] format string.

@@ -195,7 +195,8 @@ impl FormatSpec {
         } else if let Ok(fp) = f64::try_from(val.clone()) {
             self.format_float(fp)
         } else {
-            self.format_str(val.to_string())
+            // FERROGRAM PATCH: capped (see `value_cap`).
+            self.format_str(ok!(crate::value_cap::to_string(val)))
         }
     }
 
@@ -1005,6 +1006,8 @@ fn parse_number(cursor: &mut Cursor) -> Result<Option<usize>, Error> {
             )
             .with_source(e)
         }));
+        // FERROGRAM PATCH: a width or precision past the value cap would build a value past it.
+        ok!(crate::value_cap::within(num));
         Ok(Some(num))
     }
 }
@@ -1207,7 +1210,8 @@ mod printf_style {
         transform: &mut impl FnMut(&Value, FormatConversion) -> Result<Option<Value>, Error>,
     ) -> Result<String, Error> {
         let mut input = Tokenizer::new(format_str, FormatStyle::Printf);
-        let mut result = String::new();
+        // FERROGRAM PATCH: capped (see `value_cap`); upstream uses `String`.
+        let mut result = crate::value_cap::CappedString::new();
         let mut arg_index = 0;
 
         fn missing_arg_err(location: usize) -> Error {
@@ -1222,7 +1226,7 @@ mod printf_style {
 
         while let Some(token) = ok!(input.next_token()) {
             match token {
-                Token::Literal(lit) => result.push_str(lit),
+                Token::Literal(lit) => ok!(result.push_str(lit)),
                 Token::Replace(ReplacementField {
                     field_name,
                     format_spec,
@@ -1260,13 +1264,13 @@ mod printf_style {
                         FormatConversion::Other
                     };
                     let transformed = ok!(transform(&arg, conversion));
-                    result.push_str(&ok!(
+                    ok!(result.push_str(&ok!(
                         format_spec.format(transformed.as_ref().unwrap_or(&arg))
-                    ));
+                    )));
                 }
             }
         }
-        Ok(result)
+        Ok(result.into_inner())
     }
 }
 
@@ -1572,7 +1576,8 @@ mod str_format_style {
     // the spec found in the field.
     pub(super) fn format(format_str: &str, args: &[Value]) -> Result<String, Error> {
         let mut input = Tokenizer::new(format_str, FormatStyle::StrFormat);
-        let mut result = String::new();
+        // FERROGRAM PATCH: capped (see `value_cap`); upstream uses `String`.
+        let mut result = crate::value_cap::CappedString::new();
 
         fn missing_arg_err(location: usize, source: Option<Error>) -> Error {
             let err = Error::new(
@@ -1601,7 +1606,7 @@ mod str_format_style {
 
         while let Some(token) = ok!(input.next_token()) {
             match token {
-                Token::Literal(lit) => result.push_str(lit),
+                Token::Literal(lit) => ok!(result.push_str(lit)),
                 Token::Replace(ReplacementField {
                     field_name,
                     format_spec,
@@ -1651,10 +1656,10 @@ mod str_format_style {
 
                     // apply the spec to the replacement value, and insert the
                     // formatted result into final string
-                    result.push_str(&ok!(format_spec.format(&arg)));
+                    ok!(result.push_str(&ok!(format_spec.format(&arg))));
                 }
             }
         }
-        Ok(result)
+        Ok(result.into_inner())
     }
 }

@@ -523,13 +523,14 @@ mod builtins {
     /// <pre>{{ debug(variable1, variable2) }}</pre>
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
-    pub fn debug(state: &State, args: Rest<Value>) -> String {
+    pub fn debug(state: &State, args: Rest<Value>) -> Result<String, Error> {
+        // FERROGRAM PATCH: capped (see `value_cap`); upstream returns the `format!`s.
         if args.is_empty() {
-            format!("{state:#?}")
+            crate::value_cap::to_string(&format_args!("{state:#?}"))
         } else if args.len() == 1 {
-            format!("{:#?}", args.0[0])
+            crate::value_cap::to_string(&format_args!("{:#?}", args.0[0]))
         } else {
-            format!("{:#?}", &args.0[..])
+            crate::value_cap::to_string(&format_args!("{:#?}", &args.0[..]))
         }
     }
 

@@ -48,6 +48,8 @@ struct JsonWriter {
 
 impl JsonWriter {
     fn write_value(&mut self, value: &Value) -> Result<(), Error> {
+        // FERROGRAM PATCH: stop once the text is past the value cap (see `value_cap`).
+        ok!(crate::value_cap::within(self.out.len()));
         match value.0 {
             ValueRepr::None | ValueRepr::Undefined(..) => self.out.push_str("null"),
             ValueRepr::Invalid(ref err) => return Err(err.internal_clone()),

@@ -226,6 +226,8 @@ pub mod functions;
 pub mod syntax;
 pub mod tests;
 pub mod value;
+// FERROGRAM PATCH: the cap on the values one render builds (see the module).
+pub mod value_cap;
 
 mod loader;
 

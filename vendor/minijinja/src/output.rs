@@ -22,7 +22,8 @@ pub enum CaptureMode {
 pub struct Output<'a> {
     w: *mut (dyn fmt::Write + 'a),
     target: *mut (dyn fmt::Write + 'a),
-    capture_stack: Vec<Option<String>>,
+    // FERROGRAM PATCH: captures are capped (see `value_cap`); upstream uses `String`.
+    capture_stack: Vec<Option<crate::value_cap::CappedString>>,
 }
 
 impl<'a> Output<'a> {
@@ -50,7 +51,7 @@ impl<'a> Output<'a> {
     /// Begins capturing into a string or discard.
     pub(crate) fn begin_capture(&mut self, mode: CaptureMode) {
         self.capture_stack.push(match mode {
-            CaptureMode::Capture => Some(String::new()),
+            CaptureMode::Capture => Some(crate::value_cap::CappedString::new()),
             #[cfg(feature = "multi_template")]
             CaptureMode::Discard => None,
         });
@@ -60,6 +61,9 @@ impl<'a> Output<'a> {
     /// Ends capturing and returns the captured string as value.
     pub(crate) fn end_capture(&mut self, auto_escape: &AutoEscape) -> Value {
         let rv = if let Some(captured) = self.capture_stack.pop().unwrap() {
+            // FERROGRAM PATCH: charged to the value cap (its writes were capped).
+            let captured = captured.into_inner();
+            crate::value_cap::allow(captured.len());
             if !matches!(auto_escape, AutoEscape::None) {
                 Value::from_safe_string(captured)
             } else {

@@ -675,7 +675,8 @@ fn value_to_string_cow(value: &Value) -> Result<Cow<'_, str>, Error> {
                     "cannot convert kwargs to string",
                 ));
             }
-            Cow::Owned(value.to_string())
+            // FERROGRAM PATCH: capped (see `value_cap`).
+            Cow::Owned(ok!(crate::value_cap::to_string(value)))
         }
     })
 }
@@ -1340,7 +1341,8 @@ impl<'a> ArgType<'a> for String {
                         "cannot convert kwargs to string",
                     ));
                 }
-                Ok(value.to_string())
+                // FERROGRAM PATCH: capped (see `value_cap`).
+                crate::value_cap::to_string(value)
             }
             None => Err(Error::from(ErrorKind::MissingArgument)),
         }

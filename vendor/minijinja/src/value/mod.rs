@@ -2238,6 +2238,11 @@ impl Iterator for ValueIter {
     type Item = Value;
 
     fn next(&mut self) -> Option<Self::Item> {
+        // FERROGRAM PATCH: every item yielded counts against the render's value budget, and
+        // past it the iteration ends (the render fails at its next instruction).
+        if !crate::value_cap::allow_iteration_item() {
+            return None;
+        }
         match self.imp {
             ValueIterImpl::Empty => None,
             ValueIterImpl::Chars(ref mut offset, ref mut len, ref s) => {

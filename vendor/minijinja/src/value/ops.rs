@@ -351,6 +351,12 @@ pub fn add(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
             }
         }
 
+        // FERROGRAM PATCH: the value cap (see `value_cap`) on the items of a sized result.
+        if let Some(len) = seq_concat_len(lhs, rhs) {
+            if !crate::value_cap::allow_items(len) {
+                return Err(crate::value_cap::error());
+            }
+        }
         return Ok(Value::from_object(MergeSeq::new_iterable(values)));
     }
     match coerce(lhs, rhs, true) {
@@ -359,7 +365,11 @@ pub fn add(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
             .ok_or_else(|| failed_op("+", lhs, rhs))
             .map(int_as_value),
         Some(CoerceResult::F64(a, b)) => Ok((a + b).into()),
-        Some(CoerceResult::Str(a, b)) => Ok(Value::from([a, b].concat())),
+        Some(CoerceResult::Str(a, b)) => {
+            // FERROGRAM PATCH: the value cap (see `value_cap`).
+            ok!(crate::value_cap::check_len(a.len().saturating_add(b.len())));
+            Ok(Value::from([a, b].concat()))
+        }
         _ => Err(impossible_op("+", lhs, rhs)),
     }
 }
@@ -434,6 +444,8 @@ pub fn mul(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
                 "repeated string is too large",
             ));
         }
+        // FERROGRAM PATCH: the value cap (see `value_cap`).
+        ok!(crate::value_cap::check_len(s.len().saturating_mul(n)));
         return Ok(Value::from(s.repeat(n)));
     } else if let Some((seq, n)) = lhs
         .as_object()
@@ -484,6 +496,10 @@ fn repeat_iterable(n: &Value, seq: &DynObject) -> Result<Value, Error> {
             ErrorKind::InvalidOperation,
             "repeated sequence is too large"
         )));
+    // FERROGRAM PATCH: the value cap (see `value_cap`).
+    if !crate::value_cap::allow_items(repeated_len) {
+        return Err(crate::value_cap::error());
+    }
 
     if let Some(tuple) = seq.downcast_ref::<Tuple>() {
         let mut values = Vec::with_capacity(repeated_len);
@@ -597,8 +613,9 @@ pub fn neg(val: &Value) -> Result<Value, Error> {
 }
 
 /// Attempts a string concatenation.
-pub fn string_concat(left: Value, right: &Value) -> Value {
-    Value::from(format!("{left}{right}"))
+pub fn string_concat(left: Value, right: &Value) -> Result<Value, Error> {
+    // FERROGRAM PATCH: built in a capped buffer (see `value_cap`); upstream returns the value.
+    crate::value_cap::to_string(&format_args!("{left}{right}")).map(Value::from)
 }
 
 /// Implements a containment operation on values.
@@ -612,7 +629,8 @@ pub fn contains(container: &Value, value: &Value) -> Result<Value, Error> {
         if let Some(s2) = value.as_str() {
             s.contains(s2)
         } else {
-            s.contains(&value.to_string())
+            // FERROGRAM PATCH: capped (see `value_cap`).
+            s.contains(&ok!(crate::value_cap::to_string(value)))
         }
     } else if let ValueRepr::Object(ref obj) = container.0 {
         match obj.repr() {
@@ -925,11 +943,11 @@ mod tests {
     #[test]
     fn test_concat() {
         assert_eq!(
-            string_concat(Value::from("foo"), &Value::from(42)),
+            string_concat(Value::from("foo"), &Value::from(42)).unwrap(),
             Value::from("foo42")
         );
         assert_eq!(
-            string_concat(Value::from(23), &Value::from(42)),
+            string_concat(Value::from(23), &Value::from(42)).unwrap(),
             Value::from("2342")
         );
     }

@@ -376,6 +376,9 @@ impl<'env> Executor<'env> {
             if let Some(ref mut tracker) = state.fuel_tracker {
                 ctx_ok!(tracker.track(instr));
             }
+            // FERROGRAM PATCH: a render stops at the instruction after one that ran into the
+            // value cap (see `value_cap`), wherever that happened.
+            ctx_ok!(crate::value_cap::check_not_tripped());
 
             match instr {
                 Instruction::Swap => {
@@ -461,7 +464,10 @@ impl<'env> Executor<'env> {
                     if a.is_undefined() && matches!(undefined_behavior, UndefinedBehavior::Strict) {
                         bail!(Error::undefined(&a));
                     }
-                    stack.push(ctx_ok!(ops::slice(a, b, stop, step)));
+                    // FERROGRAM PATCH: a slice counts against the value cap.
+                    let sliced = ctx_ok!(ops::slice(a, b, stop, step));
+                    ctx_ok!(crate::value_cap::check_returned(&sliced));
+                    stack.push(sliced);
                 }
                 Instruction::LoadConst(value) => {
                     stack.push(value.clone());
@@ -558,7 +564,8 @@ impl<'env> Executor<'env> {
                     b = stack.pop();
                     ctx_ok!(undefined_behavior.assert_value_not_undefined(&b));
                     ctx_ok!(undefined_behavior.assert_value_not_undefined(&a));
-                    stack.push(ops::string_concat(b, &a));
+                    // FERROGRAM PATCH: `string_concat` can fail (the value cap).
+                    stack.push(ctx_ok!(ops::string_concat(b, &a)));
                 }
                 Instruction::In => {
                     a = stack.pop();
@@ -724,6 +731,8 @@ impl<'env> Executor<'env> {
                     let args = stack.get_call_args(*arg_count);
                     let arg_count = args.len();
                     a = ctx_ok!(filter.call(state, args));
+                    // FERROGRAM PATCH: what a filter returns counts against the value cap.
+                    ctx_ok!(crate::value_cap::check_returned(&a));
                     stack.drop_top(arg_count);
                     stack.push(a);
                 }
@@ -781,6 +790,8 @@ impl<'env> Executor<'env> {
                             format!("{name} is unknown"),
                         ));
                     };
+                    // FERROGRAM PATCH: what a function returns counts against the value cap.
+                    ctx_ok!(crate::value_cap::check_returned(&rv));
                     let arg_count = args.len();
                     stack.drop_top(arg_count);
                     stack.push(rv);
@@ -789,6 +800,8 @@ impl<'env> Executor<'env> {
                     let args = stack.get_call_args(*arg_count);
                     let arg_count = args.len();
                     a = ctx_ok!(args[0].call_method(state, name, &args[1..]));
+                    // FERROGRAM PATCH: what a method returns counts against the value cap.
+                    ctx_ok!(crate::value_cap::check_returned(&a));
                     stack.drop_top(arg_count);
                     stack.push(a);
                 }
