@@ -462,7 +462,12 @@ impl Collector {
 }
 
 #[cfg(test)]
+#[path = "../tests/common/memory_attacks.rs"]
+mod memory_attacks;
+
+#[cfg(test)]
 mod tests {
+    use super::memory_attacks::MEMORY_ATTACKS;
     use super::*;
 
     /// A bot file with one handler, deserialized without the loader's validation (these tests
@@ -517,52 +522,12 @@ mod tests {
 
     /// Renders `source` (a bot's reply) with the default caps: the result and how long it took.
     fn render_timed(source: &str) -> (Result<String, EngineError>, std::time::Duration) {
-        let templates = Templates::compile(&file(None, source), DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
+        let templates =
+            Templates::compile(&file(None, source), DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
         let started = std::time::Instant::now();
         let result = templates.render(source, &JinjaValue::from(()));
         (result, started.elapsed())
     }
-
-    /// Template sources that build gigabytes within their fuel (each without output but the
-    /// last value's length), and which cap stops each.
-    pub(crate) const MEMORY_ATTACKS: &[(&str, &str)] = &[
-        // Doubling a namespace attribute in a loop: 2^60 bytes.
-        (
-            "{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
-            "value",
-        ),
-        ("{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s|length }}", "value"),
-        ("{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s * 2 %}{% endfor %}{{ ns.s|length }}", "value"),
-        // A recursive loop doubling its item down to the recursion limit.
-        ("{% for s in ['ab'] recursive %}{% if s|length < 2**62 %}{{ loop([s ~ s]) }}{% endif %}{% endfor %}", "value"),
-        // One expression: ten times a string just under the cap.
-        ("{% set a = 'x' * 1000000 %}{% set b = a ~ a ~ a ~ a ~ a ~ a ~ a ~ a ~ a ~ a %}{{ b|length }}", "value"),
-        ("{% set a = 'x' * 100000000 %}{{ a|length }}", "value"),
-        // Filters and functions that expand a small value into a large one.
-        ("{% set a = 'x' * 1000000 %}{{ ([a] * 1000)|join|length }}", "value"),
-        ("{% set a = 'x' * 2000 %}{{ (a|replace('x', a))|length }}", "value"),
-        ("{{ ('a\nb'|indent(1000000000))|length }}", "value"),
-        ("{{ ('%1000000000s'|format('x'))|length }}", "value"),
-        ("{% set a = 'x' * 1000000 %}{{ ('%s' * 1000)|format(*([a] * 1000))|length }}", "value"),
-        ("{% set a = 'x' * 1000000 %}{{ ([a] * 1000)|string|length }}", "value"),
-        ("{% set a = 'x' * 1000000 %}{{ ([a] * 1000)|pprint|length }}", "value"),
-        ("{% set a = 'x' * 1000000 %}{{ debug([a] * 1000)|length }}", "value"),
-        ("{% set a = 'x' * 1000000 %}{{ (([a] * 1000) ~ '')|length }}", "value"),
-        ("{% set a = 'x' * 1000000 %}{{ (([a] * 1000)|upper)|length }}", "value"),
-        ("{% set a = 'x' * 1000000 %}{{ (([a] * 1000) in 'y') }}", "value"),
-        ("{{ ([1] * 100000000)|length }}", "value"),
-        ("{{ ([1]|batch(1000000000000, 0))|length }}", "value"),
-        ("{% set a = 'x' * 1000000 %}{% set b %}{% for i in range(1000) %}{{ a }}{% endfor %}{% endset %}{{ b|length }}", "value"),
-        ("{% set a = 'x' * 1000000 %}{% filter upper %}{% for i in range(1000) %}{{ a }}{% endfor %}{% endfilter %}", "value"),
-        // A sequence that doubles lazily, then is materialized.
-        ("{% set ns = namespace(l=[1]) %}{% for i in range(60) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ (ns.l|list)|length }}", "value"),
-        ("{% set ns = namespace(l=[1]|select) %}{% for i in range(60) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l|sum }}", "value"),
-        // Iterating a shared sequence again and again: each item counts.
-        ("{{ ([range(40000)] * 1000)|map('sum')|sum }}", "memory"),
-        // Many values each under the cap, kept together.
-        ("{% set ns = namespace(l=[]) %}{% set a = 'x' * 1000000 %}{% for i in range(5000) %}{% set ns.l = ns.l + [a ~ i] %}{% endfor %}{{ ns.l|length }}", "memory"),
-        ("{% set ns = namespace(l=[]) %}{% set a = 'x' * 1000000 %}{% for i in range(5000) %}{% set ns.l = ns.l + [a|upper] %}{% endfor %}{{ ns.l|length }}", "memory"),
-    ];
 
     #[test]
     fn values_a_render_builds_are_capped() {
@@ -572,9 +537,10 @@ mod tests {
                 Err(EngineError::Render(error)) => error,
                 other => panic!("{source}: expected a render error, got {other:?}"),
             };
-            let expected = match *cap {
-                "value" => "a value in the template grew past 1 MiB (the template value cap)",
-                _ => "the values the template built grew past 64 MiB in total (the template memory cap)",
+            use super::memory_attacks::Cap;
+            let expected = match cap {
+                Cap::Value => "a value in the template grew past 1 MiB (the template value cap)",
+                Cap::Memory => "the values the template built grew past 64 MiB in total (the template memory cap)",
             };
             assert_eq!(error, expected, "{source}");
             assert!(took < std::time::Duration::from_secs(5), "{source}: took {took:?}");
@@ -585,9 +551,15 @@ mod tests {
     fn big_values_under_the_caps_still_render() {
         let cases = [
             ("{% set a = 'x' * 1000000 %}{{ (a ~ 'y')|length }}", "1000001"),
-            ("{% set ns = namespace(s='ab') %}{% for i in range(19) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}", "1048576"),
+            (
+                "{% set ns = namespace(s='ab') %}{% for i in range(19) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+                "1048576",
+            ),
             ("{{ (range(40000)|join(','))|length }}", "228889"),
-            ("{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = ns.l + ['x' * 1000] %}{% endfor %}{{ (ns.l|join)|length }}", "1000000"),
+            (
+                "{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = ns.l + ['x' * 1000] %}{% endfor %}{{ (ns.l|join)|length }}",
+                "1000000",
+            ),
             ("{{ ('%10s|'|format('x')) ~ ('a\nb'|indent(4)) ~ ('ab'|replace('b', 'cd')) }}", "         x|a\n    bacd"),
         ];
         for (source, expected) in cases {
