@@ -16,8 +16,9 @@
 //!   check happens before (or while) the bytes are written, so an over-cap value is never
 //!   allocated;
 //! - everything built that way, plus every item any iteration yields (each counted as one
-//!   `Value`), is charged to `budget` bytes for the whole render, which bounds what a render
-//!   builds in total however many small values it keeps;
+//!   `Value`) and every object compared or hashed (eight), is charged to `budget` bytes for
+//!   the whole render, which bounds what a render builds in total however many small values
+//!   it keeps, and how long one instruction can walk a structure that shares its parts;
 //! - the first refusal *trips* the guard: the operation that hit it fails (or, where it cannot
 //!   fail, such as an iterator's `next`, stops short) and the VM fails the render at its next
 //!   instruction. [`ValueCap::tripped`] tells the caller which cap it was, so the caller can
@@ -231,6 +232,20 @@ pub(crate) fn to_string(value: &dyn fmt::Display) -> Result<String, Error> {
         Err(_) => Err(error()),
     }
 }
+
+/// Charges one object compared or hashed (as [`OBJECT_VISIT_ITEMS`] items: a visit walks
+/// into the object, dearer than yielding an item); `false` (tripping the budget) means the
+/// caller gives up on the comparison or hash (the render fails at its next instruction).
+#[inline]
+pub(crate) fn allow_object_visit() -> bool {
+    match LIMITS.with(|l| l.get()) {
+        None => true,
+        Some(_) => allow(OBJECT_VISIT_ITEMS * ITEM_BYTES),
+    }
+}
+
+/// Items charged per object compared or hashed.
+pub(crate) const OBJECT_VISIT_ITEMS: usize = 8;
 
 /// Charges one item an iteration yields; `false` (tripping the budget) ends the iteration.
 #[inline]

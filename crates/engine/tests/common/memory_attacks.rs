@@ -66,6 +66,11 @@ pub const MEMORY_ATTACKS: &[(&str, Cap)] = &[
     ),
     // Iterating a shared sequence again and again: each item counts.
     ("{{ ([range(40000)] * 1000)|map('sum')|sum }}", Cap::Memory),
+    // Comparing two structures that share their parts: 2^40 leaves each.
+    (
+        "{% set ns = namespace(a=[1], b=[1]) %}{% for i in range(40) %}{% set ns.a = [ns.a, ns.a] %}{% set ns.b = [ns.b, ns.b] %}{% endfor %}{{ ns.a == ns.b }}",
+        Cap::Memory,
+    ),
     // Many values each under the cap, kept together.
     (
         "{% set ns = namespace(l=[]) %}{% set a = 'x' * 1000000 %}{% for i in range(5000) %}{% set ns.l = ns.l + [a ~ i] %}{% endfor %}{{ ns.l|length }}",

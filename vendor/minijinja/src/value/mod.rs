@@ -685,6 +685,11 @@ impl Hash for Value {
             ValueRepr::Invalid(ref e) => (e.kind(), e.detail()).hash(state),
             ValueRepr::Bytes(ref b) => b.hash(state),
             ValueRepr::Object(ref d) => {
+                // FERROGRAM PATCH: each object hashed counts against the value budget (see
+                // `value_cap`), so hashing a structure that shares its parts ends early.
+                if !crate::value_cap::allow_object_visit() {
+                    return;
+                }
                 self.is_tuple().hash(state);
                 d.hash(state);
             }
@@ -720,6 +725,12 @@ impl PartialEq for Value {
                 Some(ops::CoerceResult::I128(a, b)) => a == b,
                 Some(ops::CoerceResult::Str(a, b)) => a == b,
                 None => {
+                    // FERROGRAM PATCH: each pair of objects compared counts against the value
+                    // budget (see `value_cap`), so comparing structures that share their parts
+                    // ends early.
+                    if !crate::value_cap::allow_object_visit() {
+                        return false;
+                    }
                     if let (Some(a), Some(b)) = (self.as_object(), other.as_object()) {
                         if self.is_tuple() != other.is_tuple() {
                             return false;
@@ -913,6 +924,10 @@ impl Ord for Value {
                 None => {
                     if self.is_number() && other.is_number() {
                         return cmp_uncoercible_numbers(self, other);
+                    }
+                    // FERROGRAM PATCH: as in `eq` above.
+                    if !crate::value_cap::allow_object_visit() {
+                        return Ordering::Equal;
                     }
 
                     let a = self.as_object().unwrap();
