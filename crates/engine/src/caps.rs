@@ -10,10 +10,10 @@
 //! or of compact JSON (variables, records), and counting stops as soon as the cap is passed, so
 //! checking a huge value costs no more than its first bytes over the cap.
 //!
-//! What this does not bound: the values a single render builds internally before it outputs
-//! them (minijinja bounds string and list repetition at 100 MB and the render's instructions
-//! by fuel, but not concatenation), which the template output cap only stops from leaving the
-//! render.
+//! The values a single render builds internally before it outputs them are capped by
+//! [`crate::template`] (each at the template output cap, all of them at
+//! [`crate::template::RENDER_BUDGET_VALUES`] times it), through a patch of the vendored
+//! minijinja (decision 0027).
 
 use std::io::{self, Write};
 
@@ -33,7 +33,8 @@ pub const DEFAULT_RECORD: usize = 1 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SizeCaps {
     /// Bytes one template render may output (a reply, a `set` value, an `http` body, an `llm`
-    /// prompt…); an expression's value counts as its JSON. Default 1 MiB.
+    /// prompt…); an expression's value counts as its JSON. Also each value a render builds,
+    /// output or not (the template value cap). Default 1 MiB.
     pub template_output: usize,
     /// Bytes of one variable's value, as JSON: `set`, forms, `http`'s `save`, `llm` memory and
     /// usage all write through it. Default 1 MiB.

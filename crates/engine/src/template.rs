@@ -10,11 +10,20 @@
 //! render (plain messages, `set`, `http`, conditions, button texts) inserts values as they are.
 //! Each file template is compiled once per escape mode the file uses, under a name that carries
 //! the mode, and the mode reaches the formatter as minijinja's (custom) auto-escape.
+//!
+//! The values a render builds are capped too, since fuel counts instructions, not bytes (a
+//! string doubled sixty times in a loop is a few hundred instructions): no value may be larger
+//! than the output cap (the template value cap), and all the values one render builds may not
+//! take more than [`RENDER_BUDGET_VALUES`] times it in total (the template memory cap). Over
+//! either the render fails, naming the cap. Minijinja has no hook for this, so it is a
+//! patch of the vendored crate (`vendor/minijinja/src/value_cap.rs`, decision 0027) that
+//! [`Templates`] switches on around every render.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use minijinja::value::Value as JinjaValue;
+use minijinja::value_cap::{Tripped, ValueCap};
 use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior};
 use schema::{BotFile, Buttons, ParseMode, Reply, Step, Text};
 use serde_json::Value;
@@ -26,6 +35,9 @@ use crate::error::EngineError;
 pub const DEFAULT_FUEL: u64 = 50_000;
 /// Nesting depth of one render.
 pub const DEFAULT_RECURSION_LIMIT: usize = 64;
+/// What all the values one render builds may take in total, in multiples of the template value
+/// cap (the output cap): the template memory cap.
+pub const RENDER_BUDGET_VALUES: usize = 64;
 
 /// Expressions are compiled as templates that store their value in this variable.
 const EXPR_VAR: &str = "__value";
@@ -203,6 +215,9 @@ impl Templates {
         let reads_now = serde_json::to_string(file).map_or(true, |text| text.contains("now"));
         let mut errors = Vec::new();
         for source in collector.templates {
+            // Compiling folds constants (`'x' * 1000 ~ 'y'`); the cap keeps a folded constant
+            // small (a bigger one is left to the render, which fails on it).
+            let _cap = compile_cap();
             if let Err(e) = env.add_template_owned(source.clone(), source.clone()) {
                 errors.push(format!("{source:?}: {e}"));
                 continue;
@@ -217,6 +232,7 @@ impl Templates {
         }
         for expr in collector.expressions {
             let wrapped = format!("{{% set {EXPR_VAR} = ({expr}) %}}");
+            let _cap = compile_cap();
             if expr.contains("%}") || env.add_template_owned(format!("{EXPR_PREFIX}{expr}"), wrapped).is_err() {
                 let reason = env.compile_expression(&expr).err().map(|e| e.to_string());
                 errors.push(format!("{expr:?}: {}", reason.unwrap_or_else(|| "not a valid expression".into())));
@@ -229,8 +245,9 @@ impl Templates {
         }
     }
 
-    /// Caps what one render outputs at `bytes`, and an expression's value at `bytes` of JSON:
-    /// beyond it the render fails. Default [`caps::DEFAULT_TEMPLATE_OUTPUT`].
+    /// Caps what one render outputs at `bytes`, an expression's value at `bytes` of JSON, each
+    /// value a render builds at `bytes` and all of them at [`RENDER_BUDGET_VALUES`] times that:
+    /// beyond any of these the render fails. Default [`caps::DEFAULT_TEMPLATE_OUTPUT`].
     pub fn with_max_output(mut self, bytes: usize) -> Templates {
         self.max_output = bytes;
         self
@@ -262,7 +279,7 @@ impl Templates {
             return (Ok(source.to_owned()), 0);
         }
         let name = escape.template_name(source);
-        match self.env.get_template(&name) {
+        self.value_capped(|| match self.env.get_template(&name) {
             Ok(template) => self.render_capped(&template, ctx),
             // Not part of the file (a built-in text): compiled for this one render.
             Err(e) if e.kind() == ErrorKind::TemplateNotFound && escape == Escape::None => {
@@ -280,7 +297,27 @@ impl Templates {
                 }
             }
             Err(e) => (Err(render_error(e)), 0),
-        }
+        })
+    }
+
+    /// Runs `render` with the values it builds capped (see the module docs); a render that ran
+    /// into a cap fails naming it, whatever `render` returned. The instructions it ran are
+    /// passed on.
+    fn value_capped<T>(&self, render: impl FnOnce() -> (Result<T, EngineError>, u64)) -> (Result<T, EngineError>, u64) {
+        let cap = ValueCap::enter(self.max_output, self.max_output.saturating_mul(RENDER_BUDGET_VALUES));
+        let (result, used) = render();
+        let result = match cap.tripped() {
+            None => result,
+            Some(Tripped::Value) => Err(EngineError::Render(format!(
+                "a value in the template grew past {} (the template value cap)",
+                caps::bytes(self.max_output)
+            ))),
+            Some(Tripped::Budget) => Err(EngineError::Render(format!(
+                "the values the template built grew past {} in total (the template memory cap)",
+                caps::bytes(self.max_output.saturating_mul(RENDER_BUDGET_VALUES))
+            ))),
+        };
+        (result, used)
     }
 
     /// Renders into a buffer that takes at most [`Templates::max_output`] bytes; with the
@@ -332,6 +369,10 @@ impl Templates {
     }
 
     fn eval_jinja(&self, expr: &str, ctx: &JinjaValue) -> (Result<JinjaValue, EngineError>, u64) {
+        self.value_capped(|| self.eval_uncapped(expr, ctx))
+    }
+
+    fn eval_uncapped(&self, expr: &str, ctx: &JinjaValue) -> (Result<JinjaValue, EngineError>, u64) {
         let template = match self.env.get_template(&format!("{EXPR_PREFIX}{expr}")) {
             Ok(template) => template,
             Err(_) => {
@@ -369,6 +410,11 @@ pub fn to_jinja<T: serde::Serialize>(value: T) -> JinjaValue {
     JinjaValue::from(minijinja::value::Serde(value))
 }
 
+/// The value cap while compiling (constant folding): the default template value cap.
+fn compile_cap() -> ValueCap {
+    ValueCap::enter(caps::DEFAULT_TEMPLATE_OUTPUT, caps::DEFAULT_TEMPLATE_OUTPUT.saturating_mul(RENDER_BUDGET_VALUES))
+}
+
 fn render_error(e: minijinja::Error) -> EngineError {
     let mut message = e.to_string();
     if let Some(source) = std::error::Error::source(&e) {
@@ -395,7 +441,19 @@ fn translate(
         let template = state.env().get_template(&escape.template_name(source))?;
         let ctx: BTreeMap<&str, JinjaValue> =
             CONTEXT_KEYS.iter().filter_map(|name| state.lookup(name).map(|value| (*name, value))).collect();
-        template.render(ctx)?
+        // Inside the calling render: its output is capped like a value that render builds.
+        let limit = ValueCap::current_max_value().unwrap_or(usize::MAX);
+        let mut out = CappedWriter::new(Vec::new(), limit);
+        let rendered = template.render_captured_to(ctx, &mut out);
+        if out.overflowed {
+            return Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                "the text grew past the template value cap",
+            ));
+        }
+        rendered?;
+        String::from_utf8(out.into_inner())
+            .map_err(|e| minijinja::Error::new(ErrorKind::InvalidOperation, e.to_string()))?
     } else {
         source.to_owned()
     };
@@ -631,7 +689,12 @@ impl Collector {
 }
 
 #[cfg(test)]
+#[path = "../tests/common/memory_attacks.rs"]
+mod memory_attacks;
+
+#[cfg(test)]
 mod tests {
+    use super::memory_attacks::MEMORY_ATTACKS;
     use super::*;
 
     /// A bot file with one handler, deserialized without the loader's validation (these tests
@@ -682,6 +745,57 @@ mod tests {
         let bad = "{{ distance_km(100, 0, 0, 0) }}";
         let templates = Templates::compile(&file(None, bad), DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
         assert!(templates.render(bad, &JinjaValue::from(())).is_err());
+    }
+
+    /// Renders `source` (a bot's reply) with the default caps: the result and how long it took.
+    fn render_timed(source: &str) -> (Result<String, EngineError>, std::time::Duration) {
+        let templates =
+            Templates::compile(&file(None, source), DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
+        let started = std::time::Instant::now();
+        let result = templates.render(source, &JinjaValue::from(()));
+        (result, started.elapsed())
+    }
+
+    #[test]
+    fn values_a_render_builds_are_capped() {
+        for (source, cap) in MEMORY_ATTACKS {
+            let (result, took) = render_timed(source);
+            let error = match result {
+                Err(EngineError::Render(error)) => error,
+                other => panic!("{source}: expected a render error, got {other:?}"),
+            };
+            use super::memory_attacks::Cap;
+            let expected = match cap {
+                Cap::Value => "a value in the template grew past 1 MiB (the template value cap)",
+                Cap::Memory => "the values the template built grew past 64 MiB in total (the template memory cap)",
+            };
+            assert_eq!(error, expected, "{source}");
+            assert!(took < std::time::Duration::from_secs(5), "{source}: took {took:?}");
+        }
+    }
+
+    #[test]
+    fn big_values_under_the_caps_still_render() {
+        let cases = [
+            ("{% set a = 'x' * 1000000 %}{{ (a ~ 'y')|length }}", "1000001"),
+            (
+                "{% set ns = namespace(s='ab') %}{% for i in range(19) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+                "1048576",
+            ),
+            ("{{ (range(40000)|join(','))|length }}", "228889"),
+            (
+                "{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = ns.l + ['x' * 1000] %}{% endfor %}{{ (ns.l|join)|length }}",
+                "1000000",
+            ),
+            ("{{ ('%10s|'|format('x')) ~ ('a\nb'|indent(4)) ~ ('ab'|replace('b', 'cd')) }}", "         x|a\n    bacd"),
+        ];
+        for (source, expected) in cases {
+            let (result, _) = render_timed(source);
+            assert_eq!(result.unwrap_or_else(|e| panic!("{source}: {e}")), expected, "{source}");
+        }
+        // Outside a render the crate is uncapped.
+        let big = minijinja::Environment::new().render_str("{{ ('x' * 2000000)|length }}", ()).expect("renders");
+        assert_eq!(big, "2000000");
     }
 
     #[test]

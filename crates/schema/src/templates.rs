@@ -61,11 +61,19 @@ fn describe(error: &minijinja::Error, source: &str) -> String {
     message
 }
 
+/// Compiling folds constant expressions (`'x' * 100000000 ~ 'x' * 100000000`): within this cap
+/// (the engine's default template value cap, decision 0027) a folded constant stays small and a
+/// bigger one is left unfolded, so validating a bot file cannot build gigabytes either.
+fn folding_cap() -> minijinja::value_cap::ValueCap {
+    minijinja::value_cap::ValueCap::enter(1 << 20, 64 << 20)
+}
+
 /// Compiles a template (a text with `{{ … }}` and `{% … %}`).
 pub fn template<'a>(env: &Environment<'a>, source: &'a str) -> Result<Uses, CompileError> {
     if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
         return Ok(Uses::default());
     }
+    let _cap = folding_cap();
     let compiled = env.template_from_str(source).map_err(|e| CompileError(describe(&e, source)))?;
     let mut reads: Vec<String> = compiled.undeclared_variables(true).into_iter().collect();
     reads.sort();
@@ -74,6 +82,7 @@ pub fn template<'a>(env: &Environment<'a>, source: &'a str) -> Result<Uses, Comp
 
 /// Compiles an expression (a condition, or what gives a list).
 pub fn expression<'a>(env: &Environment<'a>, source: &'a str) -> Result<Uses, CompileError> {
+    let _cap = folding_cap();
     let compiled = env.compile_expression(source).map_err(|e| CompileError(describe(&e, source)))?;
     let mut reads: Vec<String> = compiled.undeclared_variables(true).into_iter().collect();
     reads.sort();
@@ -133,6 +142,30 @@ fn scan_t_calls(code: &str, keys: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `VmHWM` (peak resident memory) of this process in KiB, after resetting it to the
+    /// current resident memory when `reset`.
+    fn peak_kib(reset: bool) -> u64 {
+        if reset {
+            std::fs::write("/proc/self/clear_refs", "5").expect("the peak memory resets");
+        }
+        let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+        line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("KiB")
+    }
+
+    #[test]
+    fn compiling_does_not_fold_huge_constants() {
+        let env = environment();
+        let huge = "('x' * 100000000)";
+        let source = format!("{{{{ ({}) | length }}}}", [huge; 10].join(" ~ "));
+        let before = peak_kib(true);
+        assert!(template(&env, &source).is_ok());
+        assert!(expression(&env, &[huge; 10].join(" ~ ")).is_ok());
+        let growth = peak_kib(false).saturating_sub(before);
+        // Folded, the constant would take 1 GB.
+        assert!(growth < 200 << 10, "compiling grew the peak memory by {growth} KiB");
+    }
 
     #[test]
     fn finds_reads_and_text_keys() {

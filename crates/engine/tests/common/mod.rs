@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod memory_attacks;
 
 use std::time::Duration;
 
