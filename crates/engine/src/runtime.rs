@@ -6,14 +6,34 @@
 //! Every received update is stored in the inbox ([`StateStore::inbox_put`]) before it is
 //! acknowledged: the getUpdates offset that confirms it to Telegram is sent only after the
 //! store accepted it (a store failure backs off, and the update is fetched again). A
-//! redelivered update (one the inbox already has) is stored once and dispatched once. An
-//! update is marked handled only after its handler finished, successfully or through the error
-//! handler; one not understood, or of a kind the engine does not handle, is marked handled at
-//! once with a log line. An update without an `update_id` cannot be stored or confirmed: it is
-//! skipped with a warning, and a batch of nothing else backs off like an error, since Telegram
-//! hands it back at once. When a bot starts, the updates a crash left unhandled are dispatched
-//! first, in update-id order, and only then does polling begin, so a chat's replayed updates
-//! come before its new ones.
+//! redelivered update (one the inbox already has: the same id *and* the same JSON) is stored
+//! once and dispatched once, and is the only update skipped without a warning. Update ids can
+//! restart (Telegram picks a random next id after a week without updates; a reset sandbox starts
+//! at 1 again), so the same id with other content is a new update: it replaces the handled one
+//! and is dispatched, with a warning; while the update under that id is still unhandled, the new
+//! one is not stored nor confirmed (warning) and comes again. An id far from the previous one is
+//! logged as a restart too ([`Received`], `notice`). Handled updates are kept 24 hours
+//! (`INBOX_KEEP`): a redelivery is recognised within that window, then they are pruned.
+//!
+//! An update is marked handled only after its handler finished, successfully or through the
+//! error handler; one not understood, or of a kind the engine does not handle, is marked handled
+//! at once with a log line. An update without an `update_id` cannot be stored or confirmed: it
+//! is skipped with a warning, and a batch of nothing else backs off like an error, since
+//! Telegram hands it back at once. When a bot starts, the updates a crash left unhandled are
+//! dispatched first, in update-id order, and only then does polling begin, so a chat's replayed
+//! updates come before its new ones.
+//!
+//! # Poison updates
+//!
+//! Each dispatch of an update is an attempt, counted in its inbox row before the handler runs:
+//! storing it counts the first, and a replay counts one more for each update of a page before
+//! dispatching it ([`StateStore::inbox_count_attempts`]). So a handler that never finishes,
+//! because the process froze or was killed while running it, still used an attempt. After
+//! [`EngineConfig::max_update_attempts`] the next start does not run it again: the dispatcher
+//! sets it aside as a dead letter, in the chat's order (`dispatch::set_aside`: error
+//! log, the bot's error reply, the letter kept, the update marked handled). A handler that panics
+//! or overruns its budget in a running process is set aside at once the same way. Operators list,
+//! retry and discard dead letters with `ferrogram dead-letters`.
 //!
 //! So a crash (even `kill -9`) loses no update. A handler's replies, variable writes and the
 //! chat's new state are committed together with the update's "handled" mark (the outbox module
@@ -657,7 +677,8 @@ async fn redeliver(context: &BotContext) {
 
 /// Stores a batch of updates in the inbox (one write) and dispatches those it did not have yet.
 /// `offset` moves past the batch only once it is stored, and not past an update the inbox
-/// could not take ([`Received::Busy`]): the next call fetches those again.
+/// could not take ([`Received::Busy`]): the next call fetches those again. It follows the
+/// batch's last update, so it moves back with a restarted id sequence.
 async fn receive(runtime: &BotRuntime, batch: Vec<Value>, offset: &mut Option<i64>) -> Result<(), StoreError> {
     let (bot_id, store) = (runtime.context.bot_id, &runtime.context.store);
     let mut updates = Vec::with_capacity(batch.len());
@@ -681,8 +702,10 @@ async fn receive(runtime: &BotRuntime, batch: Vec<Value>, offset: &mut Option<i6
             accept(runtime, update, text, 1).await;
         }
         confirm &= received != Received::Busy;
+        // The batch's order, not the highest id ever seen: after a restart of the ids the
+        // offset follows the new sequence instead of confirming (dropping) its updates unseen.
         if confirm {
-            *offset = Some(offset.unwrap_or(i64::MIN).max(update_id + 1));
+            *offset = Some(update_id + 1);
         }
     }
     Ok(())

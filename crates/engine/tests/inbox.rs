@@ -323,3 +323,60 @@ async fn an_update_that_overruns_its_budget_is_set_aside_at_once() {
     assert!(store.inbox_unhandled(bot.id, 10).await.unwrap().is_empty());
     world.engine.stop(bot.handle).await.unwrap();
 }
+
+/// Telegram restarted its update ids while the bot polls: the offset that confirms a batch
+/// follows the new sequence, instead of staying above it and confirming (dropping) each of its
+/// updates unseen. The Bot API here answers a high id, then a low one, and records the offsets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poll_offset_follows_a_restarted_id_sequence() {
+    let (seen, mut offsets) = tokio::sync::watch::channel(Vec::<Option<i64>>::new());
+    let message = |update_id: i64, text: &str| {
+        let chat = json!({"id": 5, "type": "private", "first_name": "Ann"});
+        let from = json!({"id": 5, "is_bot": false, "first_name": "Ann"});
+        json!({"update_id": update_id, "message": {"message_id": update_id, "date": 1, "chat": chat, "from": from, "text": text}})
+    };
+    let batches = [json!([message(5000, "before")]), json!([message(3, "after")])];
+    let api = axum::Router::new().fallback(move |uri: axum::http::Uri, body: axum::body::Bytes| {
+        let (seen, batches) = (seen.clone(), batches.clone());
+        async move {
+            let result = match uri.path().rsplit('/').next().unwrap_or_default() {
+                "getUpdates" => {
+                    let params: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                    let mut call = 0;
+                    seen.send_modify(|offsets| {
+                        offsets.push(params["offset"].as_i64());
+                        call = offsets.len();
+                    });
+                    match batches.get(call - 1) {
+                        Some(batch) => batch.clone(),
+                        None => {
+                            // A long poll with nothing new.
+                            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                            json!([])
+                        }
+                    }
+                }
+                "getMe" => json!({"id": 77, "is_bot": true, "first_name": "Echo", "username": "echo_bot"}),
+                "sendMessage" => json!({"message_id": 1, "date": 1, "chat": {"id": 5, "type": "private"}, "text": "x"}),
+                _ => json!(true),
+            };
+            axum::Json(json!({"ok": true, "result": result}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, api).await.expect("serves") });
+
+    let engine = engine::Engine::new(test_config());
+    let file = schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
+    let bot = engine.add_bot(file, "77:secret", &url).await.expect("bot starts");
+    tokio::time::timeout(common::WAIT, offsets.wait_for(|offsets| offsets.len() >= 3))
+        .await
+        .expect("polled three times")
+        .expect("api runs");
+    let polled = offsets.borrow().clone();
+    assert_eq!(polled[..3], [None, Some(5001), Some(4)], "the offset confirms what was received, no more");
+    let mut handled = engine.handled(bot).expect("bot runs");
+    tokio::time::timeout(common::WAIT, handled.wait_for(|n| *n >= 2)).await.expect("both handled").expect("runs");
+    engine.stop(bot).await.expect("stops");
+}
