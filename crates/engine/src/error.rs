@@ -21,6 +21,10 @@ pub enum EngineError {
     /// A step that cannot run as written (a missing scene, a wrong value type, …).
     #[error("{0}")]
     Step(String),
+    /// The user's roles do not allow a scene the steps went to (see `Scene::roles`): the update
+    /// is refused and changes nothing.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("no bot with handle {0}")]
     UnknownBot(u64),
     #[error("the bot has scenes but no `bot.start` scene")]
@@ -43,6 +47,7 @@ impl EngineError {
             EngineError::Telegram(_) => "telegram",
             EngineError::Store(_) => "store",
             EngineError::Http(_) => "http",
+            EngineError::Forbidden(_) => "forbidden",
             EngineError::Step(_) | EngineError::UnknownBot(_) | EngineError::NoStartScene | EngineError::Invalid(_) => {
                 "step"
             }

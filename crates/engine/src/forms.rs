@@ -2,7 +2,8 @@
 //! reason; the cancel text (default `/cancel`) runs `on_cancel`, the last answer `on_done`.
 //!
 //! While a form is in progress every message of the chat is an answer (or the cancel text);
-//! pressed buttons other than a choice field's go to the handlers as usual.
+//! pressed buttons other than a choice field's go to the handlers as usual. In a scene with
+//! `roles`, only the users they allow answer (in a group, others' messages go to the handlers).
 
 use schema::{FieldType, Form, FormField, FormStore};
 use serde_json::{Map, Value, json};
@@ -33,10 +34,17 @@ pub async fn on_update(run: &mut Run<'_>) -> Result<bool, EngineError> {
         return Ok(false);
     };
     let file = run.file();
-    let Some(form) = file.scenes.get(&progress.scene).and_then(|s| s.form.as_ref()) else {
+    let Some(scene) = file.scenes.get(&progress.scene) else {
         run.state.form = None;
         return Ok(false);
     };
+    let Some(form) = scene.form.as_ref() else {
+        run.state.form = None;
+        return Ok(false);
+    };
+    if !crate::guards::scene_allows(scene, &run.roles) {
+        return Ok(false);
+    }
     let Some(field) = form.fields.get(progress.field) else {
         run.state.form = None;
         return Ok(false);

@@ -4,7 +4,12 @@
 //! one chat's updates in order and runs different chats in parallel, a time budget per update,
 //! an error handler that answers the user when a handler fails, and one flood scheduler for
 //! every send. What a bot does is interpreted from its [`schema::BotFile`].
+//!
+//! What a user sends is data, never the bot's: a pressed button counts only if the pressed
+//! message has it, a scene's `roles` hold on every way in (the `guards` module, decision 0023),
+//! and values inserted into a message text with a parse mode are escaped for it (`template`).
 
+mod caps;
 mod clock;
 mod collections;
 mod dispatch;
@@ -13,11 +18,13 @@ mod event;
 mod feeds;
 mod forms;
 mod geo;
+mod guards;
 mod http;
 mod i18n;
 mod jobs;
 mod limits;
 mod llm;
+mod long_text;
 mod markdown;
 mod near;
 mod outbox;
@@ -32,6 +39,7 @@ mod template;
 mod times;
 mod triggers;
 
+pub use caps::{DEFAULT_RECORD, DEFAULT_TEMPLATE_OUTPUT, DEFAULT_VARIABLE, SizeCaps};
 pub use clock::Clock;
 pub use collections::{
     CollectionSpec, CollectionStore, Filter, Hit, MemoryCollections, Op, PSEUDO_FIELDS, Query, Record, apply_query,

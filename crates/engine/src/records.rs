@@ -12,6 +12,10 @@
 //!
 //! Collection writes are made at once, not held with the handler's other effects: a handler that
 //! fails after an `insert` keeps the record.
+//!
+//! A record whose fields, as JSON, would pass [`crate::SizeCaps::record`] is refused before
+//! anything is written: `insert` checks the new record, `update` every selected record as the
+//! update would leave it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -238,18 +242,19 @@ async fn insert<'a>(run: &mut Run<'a>, insert: &'a schema::Insert) -> Result<Val
             None => {}
         }
     }
+    run.bot.caps.check_record(target.name, &fields)?;
     let record = run.bot.collections.create(run.bot.bot_id, target.spec, target.scope, fields).await?;
     Ok(record_value(&record))
 }
 
-/// The ids of the records a step with `id` and `where` selects.
+/// The records a step with `id` and `where` selects.
 async fn selected(
     run: &mut Run<'_>,
     target: &Target<'_>,
     id: Option<&Value>,
     filter: &BTreeMap<String, FieldFilter>,
     what: &str,
-) -> Result<Vec<i64>, EngineError> {
+) -> Result<Vec<Record>, EngineError> {
     let filters = filters(run, target, filter)?;
     let store = Arc::clone(&run.bot.collections);
     let bot = run.bot.bot_id;
@@ -257,11 +262,11 @@ async fn selected(
         Some(id) => {
             let id = whole_number(run, &format!("{what}.id"), id)?;
             let record = store.get(bot, target.spec, target.scope, id).await?;
-            Ok(record.filter(|r| record_matches(r, &filters)).map(|r| r.id).into_iter().collect())
+            Ok(record.filter(|r| record_matches(r, &filters)).into_iter().collect())
         }
         None => {
             let query = Query { filters, order_by: None, limit: 0, offset: 0 };
-            Ok(store.query(bot, target.spec, target.scope, query).await?.iter().map(|r| r.id).collect())
+            Ok(store.query(bot, target.spec, target.scope, query).await?)
         }
     }
 }
@@ -269,10 +274,18 @@ async fn selected(
 async fn update<'a>(run: &mut Run<'a>, update: &'a schema::Update) -> Result<Value, EngineError> {
     let target = Target::of(run, &update.collection)?;
     let patch = target.fields(run, &update.set)?;
-    let ids = selected(run, &target, update.id.as_ref(), &update.filter, "update").await?;
+    let records = selected(run, &target, update.id.as_ref(), &update.filter, "update").await?;
+    // Every record as the update leaves it is checked before any is written: an update too
+    // large for one record changes none.
+    for record in &records {
+        let mut merged = record.fields.clone();
+        merged.extend(patch.clone());
+        run.bot.caps.check_record(target.name, &merged)?;
+    }
     let mut changed = 0u64;
-    for id in ids {
-        let record = run.bot.collections.update(run.bot.bot_id, target.spec, target.scope, id, patch.clone()).await?;
+    for record in records {
+        let store = &run.bot.collections;
+        let record = store.update(run.bot.bot_id, target.spec, target.scope, record.id, patch.clone()).await?;
         changed += u64::from(record.is_some());
     }
     Ok(json!(changed))
@@ -280,7 +293,8 @@ async fn update<'a>(run: &mut Run<'a>, update: &'a schema::Update) -> Result<Val
 
 async fn remove<'a>(run: &mut Run<'a>, remove: &'a schema::Remove) -> Result<Value, EngineError> {
     let target = Target::of(run, &remove.collection)?;
-    let ids = selected(run, &target, remove.id.as_ref(), &remove.filter, "remove").await?;
+    let ids: Vec<i64> =
+        selected(run, &target, remove.id.as_ref(), &remove.filter, "remove").await?.iter().map(|r| r.id).collect();
     let mut removed = 0u64;
     for id in ids {
         removed += u64::from(run.bot.collections.delete(run.bot.bot_id, target.spec, target.scope, id).await?);

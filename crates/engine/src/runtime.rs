@@ -57,6 +57,7 @@ use telegram::{Backoff, Client, IncomingUpdate};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::caps::SizeCaps;
 use crate::clock::Clock;
 use crate::collections::{CollectionSpec, CollectionStore, MemoryCollections};
 use crate::dispatch::{Dispatcher, Job, commit_and_deliver, mark_handled, run_guarded};
@@ -64,7 +65,7 @@ use crate::error::EngineError;
 use crate::event::Event;
 use crate::http::{Http, HttpConfig};
 use crate::limits::Limiter;
-use crate::outbox::{Committer, DEFAULT_COMMIT_BATCH, Deliverer};
+use crate::outbox::{Committer, DEFAULT_COMMIT_BATCH, Deliverer, RefusalReply};
 use crate::state::{MemoryStore, Received, StateStore, StoreError};
 use crate::template::{DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT, Templates};
 use crate::{i18n, jobs, steps};
@@ -84,6 +85,9 @@ pub struct EngineConfig {
     /// Template instructions per render. Default [`DEFAULT_FUEL`].
     pub template_fuel: u64,
     pub template_recursion_limit: usize,
+    /// The size caps of template output, variables and records. Default [`SizeCaps::default`]
+    /// (1 MiB each).
+    pub caps: SizeCaps,
     /// Conversation state and variables. Default: in memory.
     pub store: Arc<dyn StateStore>,
     /// The `http` step: the private hosts an operator allows, body limit, breaker, retries.
@@ -122,6 +126,7 @@ impl Default for EngineConfig {
             flood: telegram::flood::Config::default(),
             template_fuel: DEFAULT_FUEL,
             template_recursion_limit: DEFAULT_RECURSION_LIMIT,
+            caps: SizeCaps::default(),
             store: Arc::new(MemoryStore::new()),
             http: HttpConfig::default(),
             commit_batch: DEFAULT_COMMIT_BATCH,
@@ -141,6 +146,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("update_budget", &self.update_budget)
             .field("poll_timeout", &self.poll_timeout)
             .field("max_update_attempts", &self.max_update_attempts)
+            .field("caps", &self.caps)
             .finish_non_exhaustive()
     }
 }
@@ -188,6 +194,8 @@ pub struct BotContext {
     pub llm_edit_interval: Duration,
     /// The engine's clock.
     pub clock: Clock,
+    /// The engine's size caps (variables and records are checked against them).
+    pub caps: SizeCaps,
 }
 
 /// How a bot receives its updates.
@@ -240,7 +248,9 @@ const WEBHOOK_READY_WAIT: Duration = Duration::from_secs(10);
 struct BotRuntime {
     client: Client,
     context: Arc<BotContext>,
-    current: RwLock<Arc<Loaded>>,
+    /// The bot's file now; shared with the deliverer, which renders the `errors` reply to a
+    /// refused call with it.
+    current: Arc<RwLock<Arc<Loaded>>>,
     dispatcher: Arc<Dispatcher>,
     stop: watch::Sender<bool>,
     poller: Mutex<Option<JoinHandle<()>>>,
@@ -303,9 +313,22 @@ impl Engine {
         let committer = self
             .committer
             .get_or_init(|| Arc::new(Committer::start(Arc::clone(&self.config.store), self.config.commit_batch)));
+        let current = Arc::new(RwLock::new(Arc::new(loaded)));
+        let refusal_reply: RefusalReply = {
+            let current = Arc::clone(&current);
+            Box::new(move |refused, code, reason| {
+                steps::refusal_reply(&current.read(), refused.chat_id, refused, code, reason)
+            })
+        };
         let context = Arc::new(BotContext {
             bot_id,
-            outbox: Arc::new(Deliverer::new(bot_id, scheduler.clone(), Arc::clone(committer))),
+            outbox: Arc::new(Deliverer::new(
+                bot_id,
+                scheduler.clone(),
+                Arc::clone(committer),
+                refusal_reply,
+                self.config.flood.ambiguous_sends,
+            )),
             bot_vars: Arc::default(),
             clock: self.config.clock.clone(),
             scheduler,
@@ -314,6 +337,7 @@ impl Engine {
             http: Arc::clone(&self.http),
             collections: Arc::clone(&self.config.collections),
             llm_edit_interval: self.config.llm_edit_interval,
+            caps: self.config.caps,
         });
         let dispatcher = Dispatcher::new(
             Arc::clone(&context),
@@ -324,7 +348,7 @@ impl Engine {
         let runtime = Arc::new(BotRuntime {
             client,
             context,
-            current: RwLock::new(Arc::new(loaded)),
+            current,
             dispatcher,
             stop: watch::Sender::new(false),
             poller: Mutex::new(None),
@@ -492,7 +516,8 @@ impl Engine {
         for (name, job) in &file.jobs {
             Schedule::of(job).map_err(|e| EngineError::Step(format!("jobs.{name}: {e}")))?;
         }
-        let templates = Templates::compile(&file, self.config.template_fuel, self.config.template_recursion_limit)?;
+        let templates = Templates::compile(&file, self.config.template_fuel, self.config.template_recursion_limit)?
+            .with_max_output(self.config.caps.template_output);
         let collections = crate::records::specs(&file);
         Ok(Loaded { file, templates, generation, collections })
     }
@@ -637,13 +662,13 @@ async fn start_webhook(runtime: Arc<BotRuntime>, url: String, secret: String) {
     }
 }
 
-/// How often a bot retries failed deliveries and prunes its inbox.
+/// How often a bot prunes its inbox. (Failed deliveries are retried by their held chat, see
+/// the outbox.)
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(30);
 /// How long a handled update is kept to recognise a redelivery of it.
 const INBOX_KEEP: Duration = Duration::from_secs(24 * 3600);
 
-/// A bot's housekeeping until it stops: delivers again what failed to go out (the network or
-/// Telegram was down), and forgets handled updates older than [`INBOX_KEEP`].
+/// A bot's housekeeping until it stops: forgets handled updates older than [`INBOX_KEEP`].
 async fn maintain(context: Arc<BotContext>, mut stop: watch::Receiver<bool>) {
     let mut ticks = tokio::time::interval(MAINTENANCE_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -651,9 +676,6 @@ async fn maintain(context: Arc<BotContext>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = stop.wait_for(|stopped| *stopped) => return,
             _ = ticks.tick() => {}
-        }
-        if context.outbox.wants_retry() {
-            redeliver(&context).await;
         }
         let cutoff = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

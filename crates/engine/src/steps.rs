@@ -9,9 +9,11 @@ use telegram::flood::Priority;
 
 use crate::error::EngineError;
 use crate::event::{Event, Kind};
+use crate::guards::{self, Refusal};
 use crate::runtime::{BotContext, Loaded};
 use crate::state::{BoxFuture, ChatState, Commit, Frame, Outgoing, Resume, Scope, StepsAt};
-use crate::{forms, i18n, triggers};
+use crate::template::Escape;
+use crate::{forms, i18n, long_text, triggers};
 
 /// How deep `goto` chains (a scene's `on_enter` going to another) and nested steps may go.
 const MAX_DEPTH: u32 = 32;
@@ -38,6 +40,8 @@ pub struct Run<'a> {
     pub loaded: &'a Loaded,
     pub event: &'a Event,
     pub locale: String,
+    /// The roles of the user the update is from (`user` when none of the file's).
+    pub roles: Vec<String>,
     pub state: ChatState,
     ctx: Map<String, Value>,
     cache: Option<JinjaValue>,
@@ -99,16 +103,55 @@ pub async fn handle_update(bot: Arc<BotContext>, loaded: Arc<Loaded>, event: Eve
             return Ok(Handled { commit: Commit { bot: bot.bot_id, ..Commit::default() }, lock: None });
         }
     }
+    if let Kind::Callback { data, message_id, .. } = &event.kind
+        && !guards::press_is_genuine(&event)
+    {
+        tracing::warn!(
+            bot_id = bot.bot_id,
+            user_id = event.user_id,
+            chat_id = event.chat_id,
+            ?message_id,
+            ?data,
+            "refused a button press: the pressed message has no such button (forged or stale)"
+        );
+        return Ok(refused(&bot, &event, Refusal::Button, &locale));
+    }
     let stored = bot.store.load_chat(bot.bot_id, event.chat_id).await?;
     let state = reconcile(file, loaded.generation, stored);
     let mut run = Run::new(&bot, &loaded, &event, locale, state).await?;
-    run.dispatch(&roles).await?;
+    match run.dispatch().await {
+        // Already logged where the scene was refused; nothing the handler did is kept.
+        Err(EngineError::Forbidden(_)) => return Ok(refused(&bot, &event, Refusal::Scene, &run.locale)),
+        outcome => outcome?,
+    }
     if let Some(id) = event.callback_id().filter(|_| !run.callback_answered) {
         // A pressed button spins until answered; answer it even if no step did.
         run.send("answerCallbackQuery", json!({"callback_query_id": id}));
     }
     run.state.generation = loaded.generation;
     Ok(run.into_commit(true))
+}
+
+/// The answer to a refused update, and nothing else: the pressed button's spinner stops with
+/// the reason, or the reason is sent to the chat.
+fn refused(bot: &BotContext, event: &Event, refusal: Refusal, locale: &str) -> Handled {
+    let text = refusal.text(locale);
+    let chat_id = event.chat_id;
+    let outgoing = match event.callback_id() {
+        Some(id) => Outgoing {
+            chat_id,
+            method: "answerCallbackQuery".into(),
+            params: json!({"callback_query_id": id, "text": text, "show_alert": true}),
+            bulk: false,
+        },
+        None => Outgoing {
+            chat_id,
+            method: "sendMessage".into(),
+            params: json!({"chat_id": chat_id, "text": text}),
+            bulk: false,
+        },
+    };
+    Handled { commit: Commit { bot: bot.bot_id, outbox: vec![outgoing], ..Commit::default() }, lock: None }
 }
 
 /// Runs the steps of the job `name`: in the default locale, with the bot's variables and no
@@ -159,25 +202,44 @@ fn reconcile(file: &BotFile, generation: u64, stored: Option<ChatState>) -> Chat
 
 /// What the user is told when handling their update failed: the calls to commit.
 pub fn error_reply(loaded: &Loaded, event: &Event) -> Vec<Outgoing> {
-    let file = &loaded.file;
-    let locale = i18n::user_locale(file, event.language_code.as_deref());
-    let text = match &file.errors {
-        Some(errors) => {
-            let ctx = crate::template::to_jinja(json!({"from": event.from, "chat": event.chat, "locale": locale}));
-            let source = i18n::source(file, &errors.reply, &locale);
-            loaded.templates.render(source, &ctx).unwrap_or_else(|_| source.to_owned())
-        }
-        None => DEFAULT_ERROR_REPLY.to_owned(),
-    };
+    let locale = i18n::user_locale(&loaded.file, event.language_code.as_deref());
+    let context = json!({"from": event.from, "chat": event.chat, "locale": locale, "error": {"kind": "failed"}});
     let chat_id = event.chat_id;
     let mut calls = Vec::new();
     if let Some(id) = event.callback_id() {
         let params = json!({"callback_query_id": id});
         calls.push(Outgoing { chat_id, method: "answerCallbackQuery".into(), params, bulk: false });
     }
-    let params = json!({"chat_id": chat_id, "text": text});
-    calls.push(Outgoing { chat_id, method: "sendMessage".into(), params, bulk: false });
+    calls.push(error_message(loaded, chat_id, &locale, context));
     calls
+}
+
+/// What the user of `chat_id` is told when Telegram refused for good a call the bot made to
+/// them (`refused`): the bot's `errors` reply, with the refusal as `error` (`kind` "refused",
+/// `code`, `reason`, `method`), in the bot's default locale (the call does not say whose it
+/// was). Sent once, as it is: its own refusal is only logged (see the outbox).
+pub fn refusal_reply(loaded: &Loaded, chat_id: i64, refused: &Outgoing, code: Option<u16>, reason: &str) -> Outgoing {
+    let locale = loaded.file.bot.default_locale.clone();
+    let error = json!({"kind": "refused", "code": code, "reason": reason, "method": refused.method});
+    let context = json!({"chat": {"id": chat_id}, "locale": locale, "error": error});
+    error_message(loaded, chat_id, &locale, context)
+}
+
+/// The `errors` reply (or the default one) rendered with `context`, as a plain sendMessage cut
+/// to Telegram's length.
+fn error_message(loaded: &Loaded, chat_id: i64, locale: &str, context: Value) -> Outgoing {
+    let file = &loaded.file;
+    let text = match &file.errors {
+        Some(errors) => {
+            let source = i18n::source(file, &errors.reply, locale);
+            loaded.templates.render(source, &crate::template::to_jinja(context)).unwrap_or_else(|_| source.to_owned())
+        }
+        None => DEFAULT_ERROR_REPLY.to_owned(),
+    };
+    let text = if text.trim().is_empty() { DEFAULT_ERROR_REPLY.to_owned() } else { text };
+    let params = json!({"chat_id": chat_id, "text": text});
+    let message = Outgoing { chat_id, method: "sendMessage".into(), params, bulk: false };
+    long_text::cut(message)
 }
 
 impl<'a> Run<'a> {
@@ -189,6 +251,7 @@ impl<'a> Run<'a> {
         state: ChatState,
     ) -> Result<Run<'a>, EngineError> {
         let vars = &loaded.file.variables;
+        let user_roles = triggers::roles_of(&loaded.file, event.user_id);
         let user = scope_vars(bot, &vars.user, Scope::User(event.user_id)).await?;
         let chat_vars = scope_vars(bot, &vars.chat, Scope::Chat(event.chat_id)).await?;
         let bot_vars = scope_vars(bot, &vars.bot, Scope::Bot).await?;
@@ -228,6 +291,7 @@ impl<'a> Run<'a> {
             loaded,
             event,
             locale,
+            roles: user_roles,
             state,
             ctx,
             cache: None,
@@ -246,8 +310,9 @@ impl<'a> Run<'a> {
         &self.loaded.file
     }
 
-    /// Runs the form in progress or the first matching handler.
-    async fn dispatch(&mut self, roles: &[String]) -> Result<(), EngineError> {
+    /// Runs the form in progress or the first matching handler. A press is a genuine one here
+    /// (see [`guards::press_is_genuine`]).
+    async fn dispatch(&mut self) -> Result<(), EngineError> {
         if self.state.form.is_some() && forms::on_update(self).await? {
             return Ok(());
         }
@@ -258,11 +323,14 @@ impl<'a> Run<'a> {
             self.send("answerCallbackQuery", json!({"callback_query_id": id}));
             self.callback_answered = true;
             let (list, page) = rest.split_once(':').unwrap_or((rest, "0"));
-            let spec = list.parse::<usize>().ok().and_then(|i| paged_messages(self.file()).get(i).copied());
-            let Some(spec) = spec else {
+            let paged = list.parse::<usize>().ok().and_then(|i| paged_messages(self.file()).get(i).copied());
+            let Some(Paged { scene, spec }) = paged else {
                 tracing::debug!(bot_id = self.bot.bot_id, data, "a page of a list that is gone");
                 return Ok(());
             };
+            if let Some(scene) = scene {
+                self.check_scene(scene)?;
+            }
             self.page = page.parse().unwrap_or(0);
             let outcome = self.send_spec(spec, true);
             self.page = 0;
@@ -278,14 +346,21 @@ impl<'a> Run<'a> {
             return self.enter(scene).await;
         }
         let file = self.file();
-        let scene_handlers = self.state.scene.as_ref().and_then(|s| file.scenes.get(s)).map(|s| s.on.as_slice());
+        // A scene's handlers answer only the users its roles allow (a group shares its scene).
+        let scene_handlers = self
+            .state
+            .scene
+            .as_ref()
+            .and_then(|s| file.scenes.get(s))
+            .filter(|scene| guards::scene_allows(scene, &self.roles))
+            .map(|s| s.on.as_slice());
         let scoped = scene_handlers.unwrap_or_default().iter().enumerate().map(|(i, h)| (true, i, h));
         let handlers = scoped.chain(file.on.iter().enumerate().map(|(i, h)| (false, i, h)));
         for (in_scene, index, handler) in handlers {
             let Some(captures) = triggers::matches(handler, self.event) else {
                 continue;
             };
-            if !triggers::roles_allow(handler, roles) {
+            if !triggers::roles_allow(handler, &self.roles) {
                 continue;
             }
             if let Some(groups) = captures.groups {
@@ -331,9 +406,15 @@ impl<'a> Run<'a> {
     }
 
     pub fn text(&mut self, text: &Text) -> Result<String, EngineError> {
+        self.text_escaped(text, Escape::None)
+    }
+
+    /// A text in the user's language, the values it inserts escaped by `escape` (a message
+    /// text, for its parse mode).
+    fn text_escaped(&mut self, text: &Text, escape: Escape) -> Result<String, EngineError> {
         let source = i18n::source(self.file(), text, &self.locale);
         let ctx = self.jinja();
-        self.loaded.templates.render(source, &ctx)
+        self.loaded.templates.render_escaped(source, &ctx, escape)
     }
 
     fn eval(&mut self, expr: &str) -> Result<Value, EngineError> {
@@ -362,7 +443,10 @@ impl<'a> Run<'a> {
 
     fn queue(&mut self, method: &str, params: Value, bulk: bool) {
         let chat_id = params.get("chat_id").and_then(Value::as_i64).unwrap_or(self.event.chat_id);
-        self.effects.outbox.push(Outgoing { chat_id, method: method.to_owned(), params, bulk });
+        let outgoing = Outgoing { chat_id, method: method.to_owned(), params, bulk };
+        // A text over Telegram's limit is split or cut now, as the bot file says: refused
+        // after the commit, it could only reach the `errors` reply.
+        self.effects.outbox.extend(long_text::fit(self.file().bot.long_text, outgoing));
     }
 
     /// Makes a Bot API call now and returns its result, for steps that need it (a dice's value,
@@ -550,6 +634,9 @@ impl<'a> Run<'a> {
                 self.state.form = None;
                 let file = self.file();
                 let frame = self.state.stack.pop().filter(|frame| file.scenes.contains_key(&frame.scene));
+                if let Some(frame) = &frame {
+                    self.check_scene(&frame.scene)?;
+                }
                 self.state.scene = frame.as_ref().map(|f| f.scene.clone()).or_else(|| file.bot.start.clone());
                 if let Some(resume) = frame.and_then(|f| f.resume) {
                     self.resume(resume).await?;
@@ -656,11 +743,29 @@ impl<'a> Run<'a> {
         self.job
     }
 
-    /// Moves the chat to `scene`: runs its `on_enter`, then starts its form.
+    /// Refuses a scene the user's roles do not allow ([`EngineError::Forbidden`]), with a log
+    /// line; a scene that does not exist is left to the caller.
+    fn check_scene(&self, name: &str) -> Result<(), EngineError> {
+        let Some(scene) = self.file().scenes.get(name) else {
+            return Ok(());
+        };
+        if guards::scene_allows(scene, &self.roles) {
+            return Ok(());
+        }
+        tracing::warn!(
+            bot_id = self.bot.bot_id, user_id = self.event.user_id, chat_id = self.event.chat_id,
+            scene = name, roles = ?self.roles, "refused: the user's roles do not allow the scene"
+        );
+        Err(EngineError::Forbidden(format!("scene {name:?} is only for the roles {:?}", scene.roles)))
+    }
+
+    /// Moves the chat to `scene`: checks its `roles`, runs its `on_enter`, then starts its form.
+    /// Every way into a scene (a `goto` button, `goto`, `call`) comes here.
     pub async fn enter(&mut self, name: &str) -> Result<(), EngineError> {
         let file = self.file();
         let scene: &'a Scene =
             file.scenes.get(name).ok_or_else(|| EngineError::Step(format!("goto: no scene {name:?}")))?;
+        self.check_scene(name)?;
         self.state.scene = Some(name.to_owned());
         self.state.form = None;
         if self.run_root(StepsAt::OnEnter { scene: name.to_owned() }, &scene.on_enter).await? == Flow::End {
@@ -772,8 +877,11 @@ impl<'a> Run<'a> {
     }
 
     /// The parameters of sendMessage/sendPhoto for `spec` (text, photo, parse mode, markup).
+    /// The text's inserted values are escaped for the parse mode (see [`Escape`]).
     pub fn message_params(&mut self, spec: &ReplySpec, chat_id: i64) -> Result<Value, EngineError> {
-        let text = spec.text.as_ref().map(|t| self.text(t)).transpose()?.unwrap_or_default();
+        let parse_mode = spec.parse_mode.or(self.file().bot.parse_mode);
+        let escape = Escape::for_parse_mode(parse_mode);
+        let text = spec.text.as_ref().map(|t| self.text_escaped(t, escape)).transpose()?.unwrap_or_default();
         let mut params = json!({"chat_id": chat_id});
         match &spec.photo {
             Some(photo) => {
@@ -784,7 +892,7 @@ impl<'a> Run<'a> {
             }
             None => params["text"] = json!(text),
         }
-        if let Some(mode) = spec.parse_mode.or(self.file().bot.parse_mode) {
+        if let Some(mode) = parse_mode {
             params["parse_mode"] = json!(match mode {
                 schema::ParseMode::Html => "HTML",
                 schema::ParseMode::MarkdownV2 => "MarkdownV2",
@@ -835,9 +943,9 @@ impl<'a> Run<'a> {
                     }
                 }
                 let mut rows: Vec<Vec<Value>> = made.chunks(columns).map(<[Value]>::to_vec).collect();
-                let index = paged_messages(self.file())
-                    .iter()
-                    .position(|spec| matches!(&spec.buttons, Some(Buttons::FromList(l)) if std::ptr::eq(l, list)));
+                let index = paged_messages(self.file()).iter().position(
+                    |paged| matches!(&paged.spec.buttons, Some(Buttons::FromList(l)) if std::ptr::eq(l, list)),
+                );
                 if let Some(index) = index.filter(|_| pages > 1) {
                     let mut nav = Vec::new();
                     if page > 0 {
@@ -1005,7 +1113,8 @@ impl<'a> Run<'a> {
     }
 
     /// `set`/`unset` of `user.x`, `chat.x` (or `chat_vars.x`) and `bot.x`; `raw` is typed by
-    /// the variable's declaration, or guessed when undeclared.
+    /// the variable's declaration, or guessed when undeclared. Every variable write goes
+    /// through here, and a value over [`crate::SizeCaps::variable`] fails it.
     pub fn set_var(&mut self, key: &str, raw: Option<String>) -> Result<(), EngineError> {
         let (var_scope, name) = VarScope::split(key).map_err(|e| EngineError::Step(format!("set: {e}")))?;
         let vars = &self.file().variables;
@@ -1024,6 +1133,9 @@ impl<'a> Run<'a> {
             }
             None => None,
         };
+        if let Some(value) = &value {
+            self.bot.caps.check_variable(key, value)?;
+        }
         self.effects.vars.push((scope, name.to_owned(), value.clone()));
         if let Some(Value::Object(map)) = self.ctx.get_mut(ctx_key) {
             match value {
@@ -1133,25 +1245,33 @@ fn web_app_context(data: &Value) -> Value {
     json!({"data": parsed, "raw": raw, "button_text": data.get("button_text").cloned().unwrap_or(Value::Null)})
 }
 
+/// A message with buttons made from a list, and the scene whose steps send it (whose `roles`
+/// a ‹ › press must pass).
+#[derive(Clone, Copy)]
+pub struct Paged<'f> {
+    pub scene: Option<&'f str>,
+    pub spec: &'f ReplySpec,
+}
+
 /// Every message of the file with buttons made from a list, in a fixed order (global handlers,
 /// then scenes): a ‹ › button names its message by its index here.
-pub fn paged_messages(file: &BotFile) -> Vec<&ReplySpec> {
-    fn walk<'f>(steps: &'f [Step], out: &mut Vec<&'f ReplySpec>) {
+pub fn paged_messages(file: &BotFile) -> Vec<Paged<'_>> {
+    fn walk<'f>(steps: &'f [Step], scene: Option<&'f str>, out: &mut Vec<Paged<'f>>) {
         for step in steps {
             match step {
                 Step::Reply(Reply::Full(spec)) | Step::Edit(Reply::Full(spec)) => {
                     if matches!(spec.buttons, Some(Buttons::FromList(_))) {
-                        out.push(spec);
+                        out.push(Paged { scene, spec });
                     }
                 }
                 Step::If(condition) => {
-                    walk(&condition.then, out);
-                    walk(&condition.otherwise, out);
+                    walk(&condition.then, scene, out);
+                    walk(&condition.otherwise, scene, out);
                 }
-                Step::ForEach(each) => walk(&each.steps, out),
+                Step::ForEach(each) => walk(&each.steps, scene, out),
                 Step::Try(attempt) => {
-                    walk(&attempt.steps, out);
-                    walk(&attempt.catch, out);
+                    walk(&attempt.steps, scene, out);
+                    walk(&attempt.catch, scene, out);
                 }
                 _ => {}
             }
@@ -1159,16 +1279,17 @@ pub fn paged_messages(file: &BotFile) -> Vec<&ReplySpec> {
     }
     let mut out = Vec::new();
     for handler in &file.on {
-        walk(&handler.steps, &mut out);
+        walk(&handler.steps, None, &mut out);
     }
-    for scene in file.scenes.values() {
-        walk(&scene.on_enter, &mut out);
+    for (name, scene) in &file.scenes {
+        let name = Some(name.as_str());
+        walk(&scene.on_enter, name, &mut out);
         for handler in &scene.on {
-            walk(&handler.steps, &mut out);
+            walk(&handler.steps, name, &mut out);
         }
         if let Some(form) = &scene.form {
-            walk(&form.on_done, &mut out);
-            walk(&form.on_cancel, &mut out);
+            walk(&form.on_done, name, &mut out);
+            walk(&form.on_cancel, name, &mut out);
         }
     }
     out

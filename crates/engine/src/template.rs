@@ -1,15 +1,25 @@
 //! Templates and conditions: one minijinja environment per bot version, every template and
 //! expression of the bot file compiled into it once at load, rendered with fuel and recursion
-//! limits and strict undefined so a typo fails loudly instead of printing nothing.
+//! limits and strict undefined so a typo fails loudly instead of printing nothing, and with
+//! its output capped ([`crate::caps`]): a render that would output more fails.
+//!
+//! A message text sent with a `parse_mode` is rendered with [`Escape`] for that mode: every value
+//! a `{{ … }}` inserts is escaped (HTML: `& < > "`; MarkdownV2: Telegram's special characters;
+//! legacy Markdown: `_`, `*`, `` ` ``, `[`), so what a user typed arrives as text, never as markup; the
+//! template's own text and values marked `| raw` (or `| safe`) are kept as written. Every other
+//! render (plain messages, `set`, `http`, conditions, button texts) inserts values as they are.
+//! Each file template is compiled once per escape mode the file uses, under a name that carries
+//! the mode, and the mode reaches the formatter as minijinja's (custom) auto-escape.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use minijinja::value::Value as JinjaValue;
 use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior};
-use schema::{BotFile, Buttons, Reply, Step, Text};
+use schema::{BotFile, Buttons, ParseMode, Reply, Step, Text};
 use serde_json::Value;
 
+use crate::caps::{self, CappedWriter};
 use crate::error::EngineError;
 
 /// Instructions one render may run; stops runaway loops in user templates.
@@ -21,12 +31,142 @@ pub const DEFAULT_RECURSION_LIMIT: usize = 64;
 const EXPR_VAR: &str = "__value";
 const EXPR_PREFIX: &str = "\u{0}expr:";
 
+/// How the values a template inserts are escaped: for the `parse_mode` of the message the text
+/// is sent with, or not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Escape {
+    /// Inserted as they are: plain texts, and everything that is not a message text.
+    None,
+    Html,
+    MarkdownV2,
+    /// Telegram's legacy `Markdown`.
+    Markdown,
+}
+
+/// Template names of an escaped compile start with this, then the mode's name and `:`.
+const ESCAPED_PREFIX: &str = "\u{0}escape:";
+
+impl Escape {
+    /// The escaping for a message sent with `mode`.
+    pub fn for_parse_mode(mode: Option<ParseMode>) -> Escape {
+        match mode {
+            None => Escape::None,
+            Some(ParseMode::Html) => Escape::Html,
+            Some(ParseMode::MarkdownV2) => Escape::MarkdownV2,
+            Some(ParseMode::Markdown) => Escape::Markdown,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Escape::None => "none",
+            Escape::Html => "html",
+            Escape::MarkdownV2 => "markdownv2",
+            Escape::Markdown => "markdown",
+        }
+    }
+
+    /// The name `source` is compiled under for this escaping (the source itself when none).
+    fn template_name(self, source: &str) -> String {
+        match self {
+            Escape::None => source.to_owned(),
+            mode => format!("{ESCAPED_PREFIX}{}:{source}", mode.name()),
+        }
+    }
+
+    /// The escaping a template name was compiled for (see [`Escape::template_name`]).
+    fn of_template_name(name: &str) -> Escape {
+        let Some(rest) = name.strip_prefix(ESCAPED_PREFIX) else {
+            return Escape::None;
+        };
+        [Escape::Html, Escape::MarkdownV2, Escape::Markdown]
+            .into_iter()
+            .find(|mode| rest.strip_prefix(mode.name()).is_some_and(|r| r.starts_with(':')))
+            .unwrap_or(Escape::None)
+    }
+
+    /// As minijinja's auto-escape: a custom one, which [`format_value`] applies.
+    fn auto_escape(self) -> AutoEscape {
+        match self {
+            Escape::None => AutoEscape::None,
+            mode => AutoEscape::Custom(mode.name().into()),
+        }
+    }
+
+    fn of_auto_escape(auto_escape: &AutoEscape) -> Escape {
+        match auto_escape {
+            AutoEscape::Custom(name) => [Escape::Html, Escape::MarkdownV2, Escape::Markdown]
+                .into_iter()
+                .find(|mode| mode.name() == name)
+                .unwrap_or(Escape::None),
+            _ => Escape::None,
+        }
+    }
+
+    /// `text` escaped so Telegram shows it as written under this parse mode.
+    pub fn apply(self, text: &str) -> String {
+        let special: &[char] = match self {
+            Escape::None => return text.to_owned(),
+            Escape::Html => {
+                let mut out = String::with_capacity(text.len());
+                for c in text.chars() {
+                    match c {
+                        '&' => out.push_str("&amp;"),
+                        '<' => out.push_str("&lt;"),
+                        '>' => out.push_str("&gt;"),
+                        '"' => out.push_str("&quot;"),
+                        c => out.push(c),
+                    }
+                }
+                return out;
+            }
+            Escape::MarkdownV2 => {
+                &['_', '*', '[', ']', '(', ')', '~', '`', '>', '#', '+', '-', '=', '|', '{', '}', '.', '!', '\\']
+            }
+            Escape::Markdown => &['_', '*', '`', '['],
+        };
+        let mut out = String::with_capacity(text.len() + 8);
+        for c in text.chars() {
+            if special.contains(&c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out
+    }
+}
+
+/// The environment's formatter: a value printed under one of the [`Escape`] modes is escaped
+/// for it unless marked safe (`| raw`, `| safe`); otherwise minijinja's own formatting.
+fn format_value(out: &mut minijinja::Output, state: &mut State, value: &JinjaValue) -> Result<(), minijinja::Error> {
+    match Escape::of_auto_escape(state.auto_escape()) {
+        Escape::None => minijinja::escape_formatter(out, state, value),
+        _ if value.is_safe() => minijinja::escape_formatter(out, state, value),
+        mode => out.write_str(&mode.apply(&value.to_string())).map_err(minijinja::Error::from),
+    }
+}
+
+/// `| raw`: the value as markup, not escaped under a parse mode (the same as `| safe`).
+fn raw(value: JinjaValue) -> JinjaValue {
+    match value.as_str() {
+        Some(text) => JinjaValue::from_safe_string(text.to_owned()),
+        None => JinjaValue::from_safe_string(value.to_string()),
+    }
+}
+
+/// Whether `source` has template syntax (else it renders as itself).
+fn is_template(source: &str) -> bool {
+    source.contains("{{") || source.contains("{%") || source.contains("{#")
+}
+
 /// The compiled templates of one bot version.
 pub struct Templates {
     env: Environment<'static>,
     /// Whether any template or expression may read `now`: building it for every handler
     /// costs two strftimes, so bots that never read it skip that.
     reads_now: bool,
+    /// Bytes one render may output (see [`Templates::with_max_output`]).
+    max_output: usize,
 }
 
 impl std::fmt::Debug for Templates {
@@ -42,8 +182,11 @@ impl Templates {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(fuel));
         env.set_recursion_limit(recursion_limit);
-        // Template names are their sources; never let a name ending in `.html` switch escaping on.
-        env.set_auto_escape_callback(|_| AutoEscape::None);
+        // Template names are their sources (never let a name ending in `.html` switch escaping
+        // on), or carry the escape mode they were compiled for.
+        env.set_auto_escape_callback(|name| Escape::of_template_name(name).auto_escape());
+        env.set_formatter(format_value);
+        env.add_filter("raw", raw);
         let texts = Arc::new(file.texts.clone());
         let default_locale = file.bot.default_locale.clone();
         env.add_function("t", move |state: &State, key: String| translate(state, &texts, &default_locale, &key));
@@ -60,6 +203,14 @@ impl Templates {
         for source in collector.templates {
             if let Err(e) = env.add_template_owned(source.clone(), source.clone()) {
                 errors.push(format!("{source:?}: {e}"));
+                continue;
+            }
+            // Any template may end up in a message text (through `@key` or `t()`): compiled
+            // once more for each parse mode the file sends with.
+            for mode in &collector.escapes {
+                if let Err(e) = env.add_template_owned(mode.template_name(&source), source.clone()) {
+                    errors.push(format!("{source:?}: {e}"));
+                }
             }
         }
         for expr in collector.expressions {
@@ -69,7 +220,18 @@ impl Templates {
                 errors.push(format!("{expr:?}: {}", reason.unwrap_or_else(|| "not a valid expression".into())));
             }
         }
-        if errors.is_empty() { Ok(Templates { env, reads_now }) } else { Err(EngineError::Templates(errors)) }
+        if errors.is_empty() {
+            Ok(Templates { env, reads_now, max_output: caps::DEFAULT_TEMPLATE_OUTPUT })
+        } else {
+            Err(EngineError::Templates(errors))
+        }
+    }
+
+    /// Caps what one render outputs at `bytes`, and an expression's value at `bytes` of JSON:
+    /// beyond it the render fails. Default [`caps::DEFAULT_TEMPLATE_OUTPUT`].
+    pub fn with_max_output(mut self, bytes: usize) -> Templates {
+        self.max_output = bytes;
+        self
     }
 
     /// Whether the bot's templates may read `now`.
@@ -77,15 +239,44 @@ impl Templates {
         self.reads_now
     }
 
-    /// Renders a template of the bot file (compiled at load) with `ctx`.
+    /// Renders a template of the bot file (compiled at load) with `ctx`, inserting values as
+    /// they are.
     pub fn render(&self, source: &str, ctx: &JinjaValue) -> Result<String, EngineError> {
-        if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
+        self.render_escaped(source, ctx, Escape::None)
+    }
+
+    /// Renders a template with `ctx`, the values it inserts escaped by `escape`: a message text
+    /// for its parse mode.
+    pub fn render_escaped(&self, source: &str, ctx: &JinjaValue, escape: Escape) -> Result<String, EngineError> {
+        if !is_template(source) {
             return Ok(source.to_owned());
         }
-        match self.env.get_template(source) {
-            Ok(template) => template.render(ctx).map_err(render_error),
+        let name = escape.template_name(source);
+        match self.env.get_template(&name) {
+            Ok(template) => self.render_capped(&template, ctx),
             // Not part of the file (a built-in text): compiled for this one render.
-            Err(e) if e.kind() == ErrorKind::TemplateNotFound => self.env.render_str(source, ctx).map_err(render_error),
+            Err(e) if e.kind() == ErrorKind::TemplateNotFound && escape == Escape::None => {
+                self.render_capped(&self.env.template_from_str(source).map_err(render_error)?, ctx)
+            }
+            Err(e) if e.kind() == ErrorKind::TemplateNotFound => {
+                // The name carries the escaping, so compile it under that name in a copy.
+                let mut env = self.env.clone();
+                env.add_template_owned(name.clone(), source.to_owned()).map_err(render_error)?;
+                self.render_capped(&env.get_template(&name).map_err(render_error)?, ctx)
+            }
+            Err(e) => Err(render_error(e)),
+        }
+    }
+
+    /// Renders into a buffer that takes at most [`Templates::max_output`] bytes.
+    fn render_capped(&self, template: &minijinja::Template<'_, '_>, ctx: &JinjaValue) -> Result<String, EngineError> {
+        let mut out = CappedWriter::new(Vec::new(), self.max_output);
+        match template.render_captured_to(ctx, &mut out) {
+            Ok(_) => String::from_utf8(out.into_inner()).map_err(|e| EngineError::Render(e.to_string())),
+            Err(_) if out.overflowed => Err(EngineError::Render(format!(
+                "the rendered text is larger than {} (the template output cap)",
+                caps::bytes(self.max_output)
+            ))),
             Err(e) => Err(render_error(e)),
         }
     }
@@ -93,6 +284,12 @@ impl Templates {
     /// Evaluates an expression of the bot file to a JSON value.
     pub fn eval(&self, expr: &str, ctx: &JinjaValue) -> Result<Value, EngineError> {
         let value = self.eval_jinja(expr, ctx)?;
+        if !caps::json_within(&value, self.max_output) {
+            return Err(EngineError::Render(format!(
+                "the value of {expr:?} is larger than {} (the template output cap)",
+                caps::bytes(self.max_output)
+            )));
+        }
         serde_json::to_value(&value).map_err(|e| EngineError::Render(format!("{expr}: {e}")))
     }
 
@@ -147,13 +344,21 @@ fn translate(
     let source = lookup_text(texts, &locale, default_locale, key).ok_or_else(|| {
         minijinja::Error::new(ErrorKind::InvalidOperation, format!("no text {key:?} for locale {locale:?}"))
     })?;
-    if !source.contains("{{") && !source.contains("{%") {
-        return Ok(JinjaValue::from(source));
-    }
-    let template = state.env().get_template(source)?;
-    let ctx: BTreeMap<&str, JinjaValue> =
-        CONTEXT_KEYS.iter().filter_map(|name| state.lookup(name).map(|value| (*name, value))).collect();
-    Ok(JinjaValue::from(template.render(ctx)?))
+    // In a message text with a parse mode, the text is the bot's markup (kept as written) and
+    // the values it inserts are escaped as the caller's are.
+    let escape = Escape::of_auto_escape(state.auto_escape());
+    let rendered = if is_template(source) {
+        let template = state.env().get_template(&escape.template_name(source))?;
+        let ctx: BTreeMap<&str, JinjaValue> =
+            CONTEXT_KEYS.iter().filter_map(|name| state.lookup(name).map(|value| (*name, value))).collect();
+        template.render(ctx)?
+    } else {
+        source.to_owned()
+    };
+    Ok(match escape {
+        Escape::None => JinjaValue::from(rendered),
+        _ => JinjaValue::from_safe_string(rendered),
+    })
 }
 
 /// `distance_km(lat1, lon1, lat2, lon2)`: the great-circle distance between two points in
@@ -191,10 +396,13 @@ pub fn lookup_text<'a>(
 struct Collector {
     templates: std::collections::BTreeSet<String>,
     expressions: std::collections::BTreeSet<String>,
+    /// The escape modes of the parse modes the file sends texts with.
+    escapes: std::collections::BTreeSet<Escape>,
 }
 
 impl Collector {
     fn file(&mut self, file: &BotFile) {
+        self.parse_mode(file.bot.parse_mode);
         for texts in file.texts.values() {
             texts.values().for_each(|t| self.template(t));
         }
@@ -229,8 +437,14 @@ impl Collector {
     }
 
     fn template(&mut self, source: &str) {
-        if source.contains("{{") || source.contains("{%") || source.contains("{#") {
+        if is_template(source) {
             self.templates.insert(source.to_owned());
+        }
+    }
+
+    fn parse_mode(&mut self, mode: Option<ParseMode>) {
+        if mode.is_some() {
+            self.escapes.insert(Escape::for_parse_mode(mode));
         }
     }
 
@@ -263,6 +477,7 @@ impl Collector {
             Reply::Text(text) => return self.template(text),
             Reply::Full(spec) => spec,
         };
+        self.parse_mode(spec.parse_mode);
         spec.text.iter().for_each(|t| self.text(t));
         spec.photo.iter().for_each(|p| self.template(p));
         for key in spec.keyboard.iter().flatten().flatten() {
@@ -423,6 +638,37 @@ mod tests {
         let bad = "{{ distance_km(100, 0, 0, 0) }}";
         let templates = Templates::compile(&file(None, bad), DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
         assert!(templates.render(bad, &JinjaValue::from(())).is_err());
+    }
+
+    #[test]
+    fn escapes_are_per_parse_mode() {
+        let text = r#"<a href="x">A & B</a> 1.5-2_ *c* [d](e) `f` \"#;
+        assert_eq!(Escape::None.apply(text), text);
+        assert_eq!(
+            Escape::Html.apply(text),
+            r#"&lt;a href=&quot;x&quot;&gt;A &amp; B&lt;/a&gt; 1.5-2_ *c* [d](e) `f` \"#
+        );
+        assert_eq!(Escape::MarkdownV2.apply(text), r#"<a href\="x"\>A & B</a\> 1\.5\-2\_ \*c\* \[d\]\(e\) \`f\` \\"#);
+        assert_eq!(Escape::Markdown.apply(text), r#"<a href="x">A & B</a> 1.5-2\_ \*c\* \[d](e) \`f\` \"#);
+    }
+
+    #[test]
+    fn only_message_texts_are_escaped_and_raw_is_not() {
+        let source = "<b>{{ from.first_name }}</b> {{ '<i>x</i>' | raw }} {{ t('hi') }}";
+        let mut bot = file(None, source);
+        bot.bot.parse_mode = Some(ParseMode::Html);
+        bot.texts.insert("en".into(), BTreeMap::from([("hi".into(), "<u>{{ from.first_name }}</u>".into())]));
+        let templates = Templates::compile(&bot, DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
+        let ctx = to_jinja(serde_json::json!({"from": {"first_name": "<Ann>"}, "locale": "en"}));
+        assert_eq!(
+            templates.render_escaped(source, &ctx, Escape::Html).unwrap(),
+            "<b>&lt;Ann&gt;</b> <i>x</i> <u>&lt;Ann&gt;</u>"
+        );
+        assert_eq!(templates.render(source, &ctx).unwrap(), "<b><Ann></b> <i>x</i> <u><Ann></u>");
+        // A template that is not the file's (compiled for the one render) is escaped as well;
+        // its own text is the bot's markup.
+        let other = "{{ from.first_name }}!";
+        assert_eq!(templates.render_escaped(other, &ctx, Escape::MarkdownV2).unwrap(), "<Ann\\>!");
     }
 
     #[test]

@@ -202,7 +202,8 @@ struct SandboxArgs {
 
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Standard error: standard output carries what a command prints (an export, a JSON Schema).
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -321,11 +322,7 @@ async fn export(args: &ExportArgs) -> Result<(), String> {
 
 /// `ferrogram import FILE --database URL [--replace]`: restores an export in one transaction.
 async fn import(args: ImportArgs) -> Result<(), String> {
-    let text = if args.file.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin()).map_err(|e| format!("standard input: {e}"))?
-    } else {
-        std::fs::read_to_string(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?
-    };
+    let text = read_import(&args.file)?;
     let document: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", args.file.display()))?;
     let store = open_store(&args.database).await?;
@@ -337,6 +334,26 @@ async fn import(args: ImportArgs) -> Result<(), String> {
     let verb = if summary.replaced { "replaced" } else { "imported" };
     println!("{verb} bot {}: {rows} rows, {} versions", summary.bot, summary.versions);
     Ok(())
+}
+
+/// Largest export document `import` reads, in bytes (1 GiB); reading stops one byte past it.
+const MAX_IMPORT_BYTES: u64 = 1 << 30;
+
+/// The export document at `path` (`-`: standard input), refused past [`MAX_IMPORT_BYTES`].
+fn read_import(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    let (name, reader): (String, Box<dyn Read>) = if path.as_os_str() == "-" {
+        ("standard input".into(), Box::new(std::io::stdin()))
+    } else {
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        (path.display().to_string(), Box::new(file))
+    };
+    let mut text = String::new();
+    reader.take(MAX_IMPORT_BYTES + 1).read_to_string(&mut text).map_err(|e| format!("{name}: {e}"))?;
+    if text.len() as u64 > MAX_IMPORT_BYTES {
+        return Err(format!("{name}: larger than {} GiB (the import size cap)", MAX_IMPORT_BYTES >> 30));
+    }
+    Ok(text)
 }
 
 /// `ferrogram backup PATH --database sqlite://…`: a consistent copy of a live SQLite database.

@@ -206,3 +206,21 @@ async fn dead_letters_are_listed_retried_and_discarded() {
     assert_eq!(list(&[]).trim(), "no dead letters");
     store.close().await;
 }
+
+#[test]
+fn log_lines_go_to_standard_error_and_leave_standard_output_to_the_command() {
+    let folder = Folder::new();
+    // sqlx logs every statement at debug: plenty of log lines while the migrations run.
+    let output = Command::new(BIN)
+        .args(["migrate", "--database", &folder.url("logs.db")])
+        .env_remove("FERROGRAM_DATABASE_URL")
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("run ferrogram");
+    assert!(output.status.success(), "migrate failed: {}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "standard output is the command's one line, not logs: {stdout}");
+    assert!(lines[0].starts_with("applied migrations: "), "{stdout}");
+    assert!(!stderr(&output).is_empty(), "the debug log lines went to standard error");
+}

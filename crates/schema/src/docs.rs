@@ -46,6 +46,23 @@ seconds (`record.created_at`) or an RFC 3339 text (`2026-11-22T02:00:00Z`, as AP
 formats any of these with strftime directives, in the time's own zone (UTC for seconds and
 texts): `{{ now | in_tz(bot.timezone) | strftime("%A %H:%M") }}`.
 
+A message text sent with a `parse_mode` (`HTML`, `MarkdownV2` or the legacy `Markdown`, set on
+the reply or as `bot.parse_mode`) is the bot's markup, but every value a `{{ … }}` inserts into
+it is escaped for that mode: `Hi <b>{{ from.first_name }}</b>, you said: {{ message.text }}`
+shows a user's `<a href="…">` or `a < b` as the text they typed. Texts of `texts:` (`@key`,
+`t("key")`) count as the bot's markup too. To insert a value as markup on purpose (one the bot
+made itself, never what a user sent), write `{{ value | raw }}` (`| safe` is the same). Plain
+texts, button labels, polls, `set`, `http`, conditions and every other template insert values
+as they are.
+
+A scene with `roles: [admins]` is only for those users, whichever way leads there: a `goto`
+button, a `goto` or `call` step (even in a handler without `roles`), a `return`, a page of a
+list it shows; anyone else is told "Sorry, this is not available to you." and nothing the
+handler did is kept (a `try` may catch it as `error.kind` `forbidden`). While a chat (a group)
+is in such a scene, its handlers and form answer only those users. A pressed button counts only
+if the pressed message, as Telegram delivers it, has a button with exactly that data: a forged
+or stale press is answered "This button is no longer valid." and changes nothing.
+
 The rest of this page is generated from the schema (`cargo run -p ferrogram -- schema --markdown
 > docs/schema.md`); do not edit it by hand.
 "#;

@@ -28,6 +28,7 @@ pub use llm::{DEFAULT_LLM_TIMEOUT_MS, DEFAULT_LLM_TURNS, Llm, MAX_LLM_TIMEOUT_MS
 pub use model::*;
 pub use schedule::{MIN_EVERY, Schedule, ScheduleError, civil_from_days, parse_cron, parse_every};
 pub use semantic::{DEFAULT_ROLE, DICE, regex_trigger, text_key};
+pub use source::{MAX_FILE_BYTES, MAX_NODES};
 pub use templates::{TEMPLATE_FUNCTIONS, TEMPLATE_ROOTS};
 
 use std::path::Path;
@@ -130,24 +131,21 @@ pub fn load_str(source: &str, file_name: &str) -> Result<BotFile, Vec<Diagnostic
     check_str(source, file_name).into_result()
 }
 
-/// Checks a bot file, keeping warnings as well as errors.
+/// Checks a bot file, keeping warnings as well as errors. A file over [`MAX_FILE_BYTES`] is
+/// refused after reading one byte more than that.
 pub fn check(path: &Path) -> Checked {
     let name = path.display().to_string();
-    match std::fs::read_to_string(path) {
+    match source::read(path) {
         Ok(source) => check_str(&source, &name),
-        Err(error) => Checked {
-            bot: None,
-            diagnostics: vec![Diagnostic {
-                file: name,
-                line: 0,
-                column: 0,
-                key: String::new(),
-                message: format!("cannot read the file: {error}"),
-                hint: None,
-                severity: Severity::Error,
-            }],
-        },
+        Err(message) => unreadable(name, message),
     }
+}
+
+/// The outcome for a file that could not be read at all: one error about the file itself.
+fn unreadable(file: String, message: String) -> Checked {
+    let diagnostic =
+        Diagnostic { file, line: 0, column: 0, key: String::new(), message, hint: None, severity: Severity::Error };
+    Checked { bot: None, diagnostics: vec![diagnostic] }
 }
 
 /// The schema the validator checks against (built once).
@@ -156,8 +154,12 @@ fn schema() -> &'static serde_json::Value {
     SCHEMA.get_or_init(json_schema)
 }
 
-/// Checks a bot file given as text, keeping warnings as well as errors.
+/// Checks a bot file given as text, keeping warnings as well as errors; text over
+/// [`MAX_FILE_BYTES`] is refused unread.
 pub fn check_str(source: &str, file_name: &str) -> Checked {
+    if source.len() > MAX_FILE_BYTES {
+        return unreadable(file_name.to_string(), source::too_large());
+    }
     let is_json = Path::new(file_name).extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let parsed = if is_json { source::parse_json(source) } else { source::parse_yaml(source) };
     let mut diagnostics = parsed.diagnostics;

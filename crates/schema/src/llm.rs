@@ -66,7 +66,7 @@ pub struct Llm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Time limit of the whole answer, in milliseconds (1 to 600000). The update's own time
-    /// budget (`--update-budget`) still applies.
+    /// budget (the engine's `update_budget`, 30 s by default) still applies.
     #[serde(default = "default_timeout")]
     pub timeout_ms: u32,
     /// Retries before the answer starts, after a network error, a 5xx or a 429 (0 to 5).

@@ -6,7 +6,7 @@
 //! (`name`, `payload`), `user`, `chat_vars` and `bot` (the variables of each scope), `form` (the
 //! answers of the current form), `item` (the loop variable of `for_each`), `result` (what the
 //! last step produced), `web_app` (data sent by a Web App), `locale`, `now` (the current time)
-//! and, in the `catch` steps of a `try`, `error`. A text that is exactly `@key` is the key's
+//! and, in the `catch` steps of a `try` and in the `errors` reply, `error`. A text that is exactly `@key` is the key's
 //! entry in `texts` for the user's locale; inside templates, `t("key")` does the same.
 
 use schemars::JsonSchema;
@@ -78,9 +78,41 @@ pub struct BotSettings {
     /// The scene a new chat starts in. Needed when the bot has scenes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
-    /// How texts are formatted unless a step says otherwise.
+    /// How texts are formatted unless a step says otherwise; values inserted into them are
+    /// escaped for it (see a reply's `parse_mode`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parse_mode: Option<ParseMode>,
+    /// What happens to a message text longer than Telegram's 4,096 characters, or a caption
+    /// longer than its 1,024: `split` (the default), `cut` or `error`.
+    #[serde(default, skip_serializing_if = "LongText::is_default")]
+    pub long_text: LongText,
+}
+
+/// What the engine does with a text Telegram would refuse as too long (a message over 4,096
+/// characters, a caption over 1,024), counted as Telegram counts them: the visible text, HTML
+/// tags and entities (`&amp;`) not included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LongText {
+    /// Send it as several messages, one after the other, each broken at the last paragraph,
+    /// line or word boundary that fits (a word longer than a message is broken inside). An
+    /// HTML text is never broken inside a tag or an entity: the tags open at the break are
+    /// closed at the end of one part and opened again at the start of the next. A caption
+    /// keeps what fits; the rest follows as messages. Buttons go with the last part. An edit
+    /// cannot become several messages, so an edited text is cut.
+    #[default]
+    Split,
+    /// Keep what fits, broken as `split` breaks it, and end it with `…`.
+    Cut,
+    /// Send it as it is: Telegram refuses it, and the user gets the `errors` reply with
+    /// `error.reason` "message is too long".
+    Error,
+}
+
+impl LongText {
+    fn is_default(&self) -> bool {
+        *self == LongText::Split
+    }
 }
 
 fn default_locale() -> String {
@@ -192,6 +224,13 @@ pub struct Scene {
     /// A form the scene asks, field by field, after `on_enter`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub form: Option<Form>,
+    /// Only users with one of these roles may enter the scene or act in it. Checked on every
+    /// way in (a `goto` button, a `goto` or `call` step, a `return` to it, a list's ‹ › page
+    /// of it): anyone else is refused ("not available to you"), and nothing the handler did is
+    /// kept; a `try` can catch the refusal (`error.kind` is `forbidden`). While a chat (a group)
+    /// is in the scene, its handlers and form answer only those users. Not on `bot.start`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// What triggers a handler (exactly one trigger), an optional condition and guard, and the
@@ -454,7 +493,11 @@ pub struct ReplySpec {
     /// A photo: a file_id or an HTTP URL (a template).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo: Option<String>,
-    /// How the text is formatted (default: `bot.parse_mode`).
+    /// How the text is formatted (default: `bot.parse_mode`). Under `HTML`, `MarkdownV2` and
+    /// `Markdown`, every value a template inserts (`{{ message.text }}`) is escaped for that
+    /// mode, so a user's `<a href=…>` or `a < b` arrives as the literal text; the template's
+    /// own text is the bot's markup and is kept. `{{ value | raw }}` (or `| safe`) inserts a
+    /// value as markup, unescaped: only for values the bot itself made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parse_mode: Option<ParseMode>,
     /// Buttons under the message.
@@ -769,7 +812,14 @@ impl HttpMethod {
     }
 }
 
-/// What a user is told when a step fails (the failure is logged with its details).
+/// What a user is told when handling their message failed, or when Telegram refused for good
+/// a message the bot sent them (the failure is logged with its details). The reply's template
+/// sees `error`: `error.kind` is `failed` for a failed handler and `refused` for a refused
+/// message, which also has `error.code` (Telegram's error code, e.g. 400), `error.reason`
+/// (Telegram's description, e.g. "Bad Request: message is too long") and `error.method` (the
+/// call refused, e.g. `sendPhoto`). The reply to a refused message is sent in the bot's
+/// `default_locale` and without `parse_mode`; if Telegram refuses it too, that is logged and
+/// nothing more is sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorHandling {

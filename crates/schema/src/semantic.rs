@@ -7,7 +7,7 @@ use crate::suggest;
 use crate::templates::{self, TEMPLATE_FUNCTIONS, TEMPLATE_ROOTS, Uses};
 use crate::{
     BotFile, Button, ButtonList, Buttons, Diagnostic, FieldType, Form, FormStore, Handler, HttpRequest, Key,
-    MAX_HTTP_RETRIES, MAX_HTTP_TIMEOUT_MS, Reply, Severity, Step, Text, ValueType,
+    MAX_HTTP_RETRIES, MAX_HTTP_TIMEOUT_MS, Reply, Scene, Severity, Step, Text, ValueType,
 };
 use minijinja::Environment;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -174,6 +174,10 @@ struct Checker<'a> {
     read: HashSet<(Scope, String)>,
     /// Scene edges: from a scene (None: a global handler) to a scene.
     edges: Vec<(Option<&'a str>, &'a str)>,
+    /// Each way into a scene, with the `roles` of the handler it is in (empty: anyone's).
+    entries: Vec<(&'a str, &'a [String])>,
+    /// The `roles` of the handler whose steps are being checked (empty outside one).
+    handler_roles: &'a [String],
     called: HashSet<&'a str>,
     returns: Vec<(&'a str, String)>,
     commands: HashSet<&'a str>,
@@ -207,6 +211,8 @@ pub fn check(bot: &BotFile, positions: &Positions, damage: &Damage) -> Vec<Diagn
         set: HashSet::new(),
         read: HashSet::new(),
         edges: Vec::new(),
+        entries: Vec::new(),
+        handler_roles: &[],
         called: HashSet::new(),
         returns: Vec::new(),
         commands: HashSet::new(),
@@ -282,6 +288,7 @@ impl<'a> Checker<'a> {
         }
         for (name, scene) in &bot.scenes {
             let path = push_key("scenes", name);
+            self.scene_roles(name, scene, &path);
             self.steps(&scene.on_enter, &push_key(&path, "on_enter"), Some(name));
             for (i, handler) in scene.on.iter().enumerate() {
                 self.handler(handler, &push_index(&push_key(&path, "on"), i), Some(name));
@@ -292,11 +299,15 @@ impl<'a> Checker<'a> {
         }
         self.check_jobs();
         if let Some(errors) = &bot.errors {
+            // The `errors` reply sees the failure as `error`, as a `catch` does.
+            self.in_catch += 1;
             self.text(&errors.reply, "errors.reply");
+            self.in_catch -= 1;
         }
         self.check_commands_answered();
         self.check_variables_set();
         self.check_reachability();
+        self.check_scene_guards();
     }
 
     // ------------------------------------------------------------------------------------------
@@ -454,6 +465,22 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A scene's `roles`: known roles, and none on the start scene (every new chat is put
+    /// there without entering it, so its guard could not hold).
+    fn scene_roles(&mut self, name: &str, scene: &Scene, path: &str) {
+        let roles_path = push_key(path, "roles");
+        for (i, role) in scene.roles.iter().enumerate() {
+            self.role_ref(role, &push_index(&roles_path, i));
+        }
+        if !scene.roles.is_empty() && self.bot.bot.start.as_deref() == Some(name) {
+            self.error(
+                &roles_path,
+                format!("`{name}` is the start scene, where every new chat begins: it cannot be limited to roles"),
+                Some("start in an open scene and `goto` this one from there".into()),
+            );
+        }
+    }
+
     fn role_ref(&mut self, role: &str, path: &str) {
         if role == DEFAULT_ROLE || self.bot.roles.contains_key(role) || self.lost("roles") {
             return;
@@ -600,7 +627,15 @@ impl<'a> Checker<'a> {
         for (i, role) in handler.roles.iter().enumerate() {
             self.role_ref(role, &push_index(&push_key(path, "roles"), i));
         }
+        let outer = std::mem::replace(&mut self.handler_roles, &handler.roles);
         self.steps(&handler.steps, &push_key(path, "do"), scene);
+        self.handler_roles = outer;
+    }
+
+    /// A way from `from` (None: a global handler) into the scene `to`.
+    fn edge(&mut self, from: Option<&'a str>, to: &'a str) {
+        self.edges.push((from, to));
+        self.entries.push((to, self.handler_roles));
     }
 
     fn steps(&mut self, steps: &'a [Step], path: &str, scene: Option<&'a str>) {
@@ -666,12 +701,12 @@ impl<'a> Checker<'a> {
                 }
                 Step::Goto(target) => {
                     self.scene_ref(target, &push_key(&step_path, "goto"));
-                    self.edges.push((scene, target.as_str()));
+                    self.edge(scene, target);
                     ended_by = Some("goto");
                 }
                 Step::Call(target) => {
                     self.scene_ref(target, &push_key(&step_path, "call"));
-                    self.edges.push((scene, target.as_str()));
+                    self.edge(scene, target);
                     self.called.insert(target.as_str());
                 }
                 Step::Return(_) => {
@@ -969,7 +1004,7 @@ impl<'a> Checker<'a> {
         }
         if let Some(target) = &button.goto {
             self.scene_ref(target, &push_key(path, "goto"));
-            self.edges.push((scene, target.as_str()));
+            self.edge(scene, target);
         }
         if let Some(url) = &button.url {
             let url_path = push_key(path, "url");
@@ -1311,7 +1346,7 @@ impl<'a> Checker<'a> {
                 if reported.insert(root.to_string()) {
                     self.error(
                         path,
-                        "`error` is only set in the `catch` steps of a `try`".into(),
+                        "`error` is only set in the `catch` steps of a `try` and in the `errors` reply".into(),
                         Some("read it in `try: {do: […], catch: […]}`".into()),
                     );
                 }
@@ -1369,6 +1404,31 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
+        }
+    }
+
+    /// A scene without `roles` that only role-limited handlers lead to: the limit does not
+    /// hold once the chat is there (a group's other members, a `goto` button they see).
+    fn check_scene_guards(&mut self) {
+        for (name, scene) in &self.bot.scenes {
+            if !scene.roles.is_empty() || self.bot.bot.start.as_deref() == Some(name.as_str()) {
+                continue;
+            }
+            let entries: Vec<&[String]> =
+                self.entries.iter().filter(|(to, _)| *to == name.as_str()).map(|(_, roles)| *roles).collect();
+            if entries.is_empty() || entries.iter().any(|roles| roles.is_empty()) {
+                continue;
+            }
+            let roles: BTreeSet<&str> = entries.iter().flat_map(|roles| roles.iter().map(String::as_str)).collect();
+            let roles = roles.into_iter().collect::<Vec<_>>().join(", ");
+            self.warning_at_key(
+                &push_key("scenes", name),
+                format!(
+                    "only handlers limited to roles lead to the scene `{name}`, but the scene itself is open: \
+                     anyone who sees its `goto` buttons, or shares the chat, acts in it"
+                ),
+                Some(format!("add `roles: [{roles}]` to the scene")),
+            );
         }
     }
 

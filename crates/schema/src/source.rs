@@ -12,6 +12,28 @@ use std::collections::HashMap;
 pub const MAX_DEPTH: usize = 64;
 /// Most values a file may hold once aliases are expanded.
 pub const MAX_NODES: usize = 200_000;
+/// Largest bot file read, in bytes (8 MiB: the largest example is 24 KB). Reading stops one byte
+/// past it, so an endless file (`/dev/zero`) or a huge one fails at once, with little memory.
+pub const MAX_FILE_BYTES: usize = 8 << 20;
+
+/// Why a file over [`MAX_FILE_BYTES`] is refused.
+pub fn too_large() -> String {
+    format!("the bot file is larger than {} MiB (the bot file size cap)", MAX_FILE_BYTES >> 20)
+}
+
+/// Reads the bot file at `path` as text, refusing one over [`MAX_FILE_BYTES`] after reading
+/// at most one byte more. The error is the diagnostic's message.
+pub fn read(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read the file: {e}");
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|_| "cannot read the file: it is not UTF-8 text".into())
+}
 
 /// A line and column, both from 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -206,6 +228,9 @@ struct YamlBuilder {
     anchors: HashMap<usize, (Node, usize, usize)>,
     root: Option<Node>,
     total: usize,
+    /// Whether an anchor or alias counted towards `total` (then too many values may come from
+    /// aliases expanding).
+    aliased: bool,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -227,6 +252,7 @@ impl YamlBuilder {
         let here = self.here();
         if anchor != 0 {
             // The copy kept for aliases counts too, so anchors cannot multiply memory.
+            self.aliased = true;
             self.count(done.size, done.node.pos)?;
             self.anchors.insert(anchor, (done.node.clone(), done.size, done.depth));
         }
@@ -286,12 +312,8 @@ impl YamlBuilder {
     fn count(&mut self, n: usize, pos: Pos) -> Result<(), Fatal> {
         self.total = self.total.saturating_add(n);
         if self.total > MAX_NODES {
-            return Err(Fatal(diag(
-                pos,
-                "",
-                format!("the file holds more than {MAX_NODES} values (are aliases expanding too much?)"),
-                None,
-            )));
+            let why = if self.aliased { " (are aliases expanding too much?)" } else { "" };
+            return Err(Fatal(diag(pos, "", format!("the file holds more than {MAX_NODES} values{why}"), None)));
         }
         Ok(())
     }
@@ -470,6 +492,7 @@ impl YamlBuilder {
                         (Node { pos, kind: Kind::Null }, 1, 1)
                     }
                 };
+                self.aliased = true;
                 self.count(size, pos)?;
                 let node = Node { pos, kind: node.kind };
                 self.finish_node(Done { node, size, depth, plain: false }, 0)?;
@@ -490,8 +513,14 @@ impl YamlBuilder {
 
 /// Parses YAML into a tree.
 pub fn parse_yaml(source: &str) -> Parsed {
-    let mut builder =
-        YamlBuilder { stack: Vec::new(), anchors: HashMap::new(), root: None, total: 0, diagnostics: Vec::new() };
+    let mut builder = YamlBuilder {
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        root: None,
+        total: 0,
+        aliased: false,
+        diagnostics: Vec::new(),
+    };
     let mut documents = 0usize;
     for next in Parser::new_from_str(source) {
         match next {

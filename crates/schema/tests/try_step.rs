@@ -46,7 +46,7 @@ fn empty_do_unknown_keys_and_error_outside_catch() {
             "bot.yaml:6:19: error: on[0].do[0].try.do: `try` has no steps to try (put the steps that may fail under `do:`)",
             "bot.yaml:7:33: error: on[0].do[1].try.cach: unknown key `cach` (did you mean `catch`?)",
             "bot.yaml:8:14: error: on[0].do[2].try.do: missing key `do` (add `do:` with a list of steps)",
-            "bot.yaml:9:16: error: on[0].do[3].reply: `error` is only set in the `catch` steps of a `try` (read it in `try: {do: […], catch: […]}`)",
+            "bot.yaml:9:16: error: on[0].do[3].reply: `error` is only set in the `catch` steps of a `try` and in the `errors` reply (read it in `try: {do: […], catch: […]}`)",
             "bot.yaml:12:27: error: on[0].do[4].try.catch[0].reply: unknown name `eror` in a template (did you mean `error`?)",
         ],
     );

@@ -192,6 +192,36 @@ fn documented_enum_value() {
 }
 
 #[test]
+fn long_text_policy() {
+    assert_diagnostics(
+        concat!("ferrogram: 1\n", "bot: {name: x, long_text: cut}\n", "on:\n", "  - text: any\n", "    do: []\n"),
+        &[],
+    );
+    assert_diagnostics(
+        concat!("ferrogram: 1\n", "bot: {name: x, long_text: splt}\n", "on:\n", "  - text: any\n", "    do: []\n"),
+        &["bot.yaml:2:27: error: bot.long_text: unknown value `splt` (did you mean `split`?)"],
+    );
+}
+
+#[test]
+fn the_errors_reply_reads_error() {
+    let source = concat!(
+        "ferrogram: 1\n",
+        "bot: {name: x}\n",
+        "errors: {reply: \"Not sent: {{ error.reason }}\"}\n",
+        "on:\n",
+        "  - text: any\n",
+        "    do: [{reply: \"{{ error.reason }}\"}]\n",
+    );
+    assert_diagnostics(
+        source,
+        &[
+            "bot.yaml:6:18: error: on[0].do[0].reply: `error` is only set in the `catch` steps of a `try` and in the `errors` reply (read it in `try: {do: […], catch: […]}`)",
+        ],
+    );
+}
+
+#[test]
 fn negative_integer() {
     assert_diagnostics(
         concat!("ferrogram: 1\n", "bot: {name: x}\n", "limits: {per_minute: -1}\n",),
@@ -631,6 +661,57 @@ fn roles() {
 }
 
 #[test]
+fn scene_roles() {
+    assert_diagnostics(
+        concat!(
+            "ferrogram: 1\n",
+            "bot: {name: x, start: home}\n",
+            "roles:\n",
+            "  admin: {users: [1]}\n",
+            "on:\n",
+            "  - command: panel\n",
+            "    do: [{goto: panel}]\n",
+            "scenes:\n",
+            "  home: {roles: [admin], on_enter: [{reply: hi}]}\n",
+            "  panel: {roles: [admin, admn], on_enter: [{reply: panel}]}\n",
+        ),
+        &[
+            "bot.yaml:9:17: error: scenes.home.roles: `home` is the start scene, where every new chat begins: it cannot be limited to roles (start in an open scene and `goto` this one from there)",
+            "bot.yaml:10:26: error: scenes.panel.roles[1]: unknown role `admn` (did you mean `admin`?)",
+        ],
+    );
+}
+
+#[test]
+fn a_scene_only_role_limited_handlers_lead_to_should_carry_the_roles() {
+    assert_diagnostics(
+        concat!(
+            "ferrogram: 1\n",
+            "bot: {name: x, start: home}\n",
+            "roles:\n",
+            "  admin: {users: [1]}\n",
+            "on:\n",
+            "  - command: panel\n",
+            "    roles: [admin]\n",
+            "    do: [{goto: panel}]\n",
+            "  - command: guarded\n",
+            "    roles: [admin]\n",
+            "    do: [{goto: guarded}]\n",
+            "  - command: help\n",
+            "    do: [{goto: help}]\n",
+            "scenes:\n",
+            "  home: {on_enter: [{reply: hi}]}\n",
+            "  help: {on_enter: [{reply: help}]}\n",
+            "  panel: {on_enter: [{reply: panel}]}\n",
+            "  guarded: {roles: [admin], on_enter: [{reply: guarded}]}\n",
+        ),
+        &[
+            "bot.yaml:17:3: warning: scenes.panel: only handlers limited to roles lead to the scene `panel`, but the scene itself is open: anyone who sees its `goto` buttons, or shares the chat, acts in it (add `roles: [admin]` to the scene)",
+        ],
+    );
+}
+
+#[test]
 fn default_locale_offered() {
     assert_diagnostics(
         concat!("ferrogram: 1\n", "bot: {name: x, locales: [ru, de]}\n",),
@@ -822,6 +903,33 @@ fn anchors_aliases_and_merge_keys() {
     assert_eq!(bot.on.len(), 2);
     assert_eq!(bot.on[1].command.as_deref(), Some("hello"));
     assert_eq!(bot.on[1].steps, bot.on[0].steps);
+}
+
+#[test]
+fn too_many_values_blames_aliases_only_when_there_are_aliases() {
+    let messages = |source: &str| -> Vec<String> {
+        check_str(source, "a.yaml").diagnostics.iter().map(|d| d.message.clone()).collect()
+    };
+    // Many plain values, no alias: the count is the reason, not aliases.
+    let plain = format!("ferrogram: 1\nbot: {{name: x}}\nlist:\n{}", "- 1\n".repeat(schema::MAX_NODES));
+    assert!(plain.len() < schema::MAX_FILE_BYTES, "the size cap is not what refuses it");
+    assert_eq!(messages(&plain), [format!("the file holds more than {} values", schema::MAX_NODES)]);
+    // Aliases that multiply: then they are the likely cause.
+    let mut laughs = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..8 {
+        let p = i - 1;
+        laughs
+            .push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+    }
+    let got = messages(&laughs);
+    assert!(got.len() == 1 && got[0].ends_with("(are aliases expanding too much?)"), "{got:?}");
+}
+
+#[test]
+fn text_over_the_file_size_cap_is_refused_unread() {
+    let huge = format!("ferrogram: 1\nbot: {{name: x}}\n#{}\n", " ".repeat(schema::MAX_FILE_BYTES));
+    let got: Vec<String> = check_str(&huge, "big.yaml").diagnostics.iter().map(ToString::to_string).collect();
+    assert_eq!(got, ["big.yaml: error: the bot file is larger than 8 MiB (the bot file size cap)"]);
 }
 
 #[test]

@@ -124,6 +124,32 @@ impl World {
         (events, last.max(after))
     }
 
+    /// Presses a button with any `data` on message `message_id` of `chat` (a group when
+    /// negative), as a modified client could: the sandbox's compat route takes any data, where
+    /// the control API only presses real buttons.
+    pub async fn forge_press(&self, bot: Bot, user: i64, chat: i64, message_id: i64, data: &str) {
+        let chat_json = if chat < 0 { json!({"id": chat, "type": "group"}) } else { json!({"id": chat}) };
+        let body = json!({
+            "botToken": format!("{}:secret", bot.id), "from": {"id": user, "first_name": "Forger"},
+            "message": {"chat": chat_json, "message_id": message_id}, "data": data,
+        });
+        self.post("/sendCallback", body).await;
+    }
+
+    /// The bot's events of `kind` in `chat` after `after`, waiting until there are `count`.
+    pub async fn wait_kind(&self, bot: Bot, chat: i64, after: u64, kind: &str, count: usize) -> (Vec<Value>, u64) {
+        let mut found = Vec::new();
+        let mut last = after;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while found.len() < count {
+            assert!(tokio::time::Instant::now() < deadline, "only {found:?} of kind {kind}, wanted {count}");
+            let (events, seq) = self.events(bot, chat, last, 5).await;
+            last = seq;
+            found.extend(events.into_iter().filter(|e| e["kind"] == kind));
+        }
+        (found, last)
+    }
+
     /// Texts the bot sent in `chat` after `after`, waiting until there are `count` of them.
     pub async fn wait_sent(&self, bot: Bot, chat: i64, after: u64, count: usize) -> (Vec<String>, u64) {
         let mut texts = Vec::new();
