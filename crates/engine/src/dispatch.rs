@@ -3,8 +3,9 @@
 //! Each chat with pending updates has one worker task that handles them one by one; a chat
 //! with none has no task (the worker exits when its queue is empty). A semaphore bounds how
 //! many updates of the bot run at once. Each update runs in its own task under the time
-//! budget, so a panic or a hang is contained: it is logged and answered through the error
-//! handler, and the chat's next update goes on. Once its handler finished (successfully or
+//! budget (and its step and fuel budgets, which the interpreter counts), so a panic, a hang or
+//! a runaway loop is contained: it is logged (with the budget that ran out) and answered through
+//! the error handler, and the chat's next update goes on. Once its handler finished (successfully or
 //! not), the update is marked handled in the same commit as its effects (see the outbox
 //! module), and its calls are delivered before the chat's next update is handled. An update
 //! whose handler panicked or overran its budget is also set aside as a dead letter (see
@@ -125,7 +126,12 @@ impl Dispatcher {
                 let commit = Commit { bot: bot_id, outbox: steps::error_reply(&loaded, &event), ..Commit::default() };
                 Handled { commit, lock: None }
             }
-            Err(failure) => set_aside(bot_id, &loaded, &event, raw, attempt, failure.to_string()),
+            // A panic or a spent budget (time, steps, fuel) would come again: set aside.
+            Err(failure) => {
+                let budget = failure.budget();
+                tracing::error!(bot_id, update_id, chat_id, budget, error = %failure, "handling an update failed");
+                set_aside(bot_id, &loaded, &event, raw, attempt, failure.to_string())
+            }
         }
     }
 }
@@ -196,10 +202,25 @@ pub enum Failure {
     Panic(String),
     #[error("the handler took longer than its {0:?} budget")]
     Timeout(Duration),
+    /// The handler spent its steps, its template fuel or its time (checked between steps).
+    #[error("the handler was stopped: {0}")]
+    Budget(crate::budget::Exhausted),
 }
 
-/// Runs `handler` in its own task under `budget`: a panic or an overrun becomes a [`Failure`]
-/// instead of taking the worker down. An overrun task is aborted.
+impl Failure {
+    /// The budget that ran out (`steps`, `fuel` or `time`), if that is why the handler failed.
+    pub fn budget(&self) -> Option<&'static str> {
+        match self {
+            Failure::Timeout(_) => Some("time"),
+            Failure::Budget(exhausted) => Some(exhausted.budget()),
+            Failure::Step(_) | Failure::Panic(_) => None,
+        }
+    }
+}
+
+/// Runs `handler` in its own task under `budget`: a panic, an overrun or a spent step or fuel
+/// budget becomes a [`Failure`] instead of taking the worker down. An overrun task is aborted
+/// (which takes effect at its next yield: the interpreter yields regularly).
 pub async fn run_guarded<F, T>(budget: Duration, handler: F) -> Result<T, Failure>
 where
     F: Future<Output = Result<T, EngineError>> + Send + 'static,
@@ -208,6 +229,7 @@ where
     let task = tokio::spawn(handler);
     let abort = task.abort_handle();
     match tokio::time::timeout(budget, task).await {
+        Ok(Ok(Err(EngineError::Budget(exhausted)))) => Err(Failure::Budget(exhausted)),
         Ok(Ok(outcome)) => Ok(outcome?),
         Ok(Err(join)) if join.is_panic() => {
             let payload = join.into_panic();
@@ -238,6 +260,17 @@ mod tests {
         assert!(matches!(panic, Err(Failure::Panic(ref m)) if m == "boom"), "{panic:?}");
         let failed = run_guarded::<_, ()>(budget, async { Err(EngineError::Step("nope".into())) }).await;
         assert!(matches!(failed, Err(Failure::Step(_))));
+        assert_eq!(failed.err().and_then(|f| f.budget()), None);
+    }
+
+    #[tokio::test]
+    async fn a_spent_budget_is_a_failure_naming_its_budget() {
+        use crate::budget::Exhausted;
+        let budget = Duration::from_secs(1);
+        let spent = run_guarded::<_, ()>(budget, async { Err(EngineError::Budget(Exhausted::Steps(10))) }).await;
+        assert!(matches!(spent, Err(Failure::Budget(Exhausted::Steps(10)))), "{spent:?}");
+        assert_eq!(spent.err().and_then(|f| f.budget()), Some("steps"));
+        assert_eq!(Failure::Timeout(budget).budget(), Some("time"));
     }
 
     #[tokio::test(start_paused = true)]

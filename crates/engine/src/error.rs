@@ -29,6 +29,10 @@ pub enum EngineError {
     UnknownBot(u64),
     #[error("the bot has scenes but no `bot.start` scene")]
     NoStartScene,
+    /// The update spent one of its budgets (steps, template fuel, time): it ends here, and a
+    /// `try` does not catch it.
+    #[error(transparent)]
+    Budget(#[from] crate::budget::Exhausted),
     /// A bot file that does not pass validation: every diagnostic, warnings included.
     #[error("the bot file has errors: {}", errors(.0))]
     Invalid(Vec<schema::Diagnostic>),
@@ -48,6 +52,7 @@ impl EngineError {
             EngineError::Store(_) => "store",
             EngineError::Http(_) => "http",
             EngineError::Forbidden(_) => "forbidden",
+            EngineError::Budget(_) => "budget",
             EngineError::Step(_) | EngineError::UnknownBot(_) | EngineError::NoStartScene | EngineError::Invalid(_) => {
                 "step"
             }

@@ -1,7 +1,8 @@
 //! Runs bots described by the schema.
 //!
 //! [`Engine`] hosts one or many bots. Per bot: a long-polling receiver, a dispatcher that keeps
-//! one chat's updates in order and runs different chats in parallel, a time budget per update,
+//! one chat's updates in order and runs different chats in parallel, a step, fuel and time
+//! budget per update (a handler yields its thread regularly, so none can stall the others),
 //! an error handler that answers the user when a handler fails, and one flood scheduler for
 //! every send. What a bot does is interpreted from its [`schema::BotFile`].
 //!
@@ -9,6 +10,7 @@
 //! message has it, a scene's `roles` hold on every way in (the `guards` module, decision 0023),
 //! and values inserted into a message text with a parse mode are escaped for it (`template`).
 
+mod budget;
 mod caps;
 mod clock;
 mod collections;
@@ -39,6 +41,7 @@ mod template;
 mod times;
 mod triggers;
 
+pub use budget::{DEFAULT_UPDATE_FUEL, DEFAULT_UPDATE_STEPS, Exhausted};
 pub use caps::{DEFAULT_RECORD, DEFAULT_TEMPLATE_OUTPUT, DEFAULT_VARIABLE, SizeCaps};
 pub use clock::Clock;
 pub use collections::{
@@ -46,7 +49,7 @@ pub use collections::{
     compare_records, compare_values, field_value, filter_matches, record_matches, record_terms, value_kind, value_text,
 };
 pub use error::EngineError;
-pub use http::{HttpConfig, MAX_REDIRECTS, forbidden as forbidden_address};
+pub use http::{HttpConfig, MAX_REDIRECTS};
 pub use outbox::DEFAULT_COMMIT_BATCH;
 pub use runtime::{BotHandle, Engine, EngineConfig, Receive, WebhookError};
 pub use state::{

@@ -137,13 +137,10 @@ impl<'a> Target<'a> {
 /// strings are rendered, lists and mappings are rendered inside.
 fn render_value(run: &mut Run<'_>, value: &Value) -> Result<Value, EngineError> {
     Ok(match value {
-        Value::String(source) => {
-            let ctx = run.jinja();
-            match crate::template::single_expression(source) {
-                Some(expr) => run.loaded.templates.eval(expr, &ctx)?,
-                None => Value::String(run.loaded.templates.render(source, &ctx)?),
-            }
-        }
+        Value::String(source) => match crate::template::single_expression(source) {
+            Some(expr) => run.eval(expr)?,
+            None => Value::String(run.render_raw(source)?),
+        },
         Value::Array(items) => Value::Array(items.iter().map(|v| render_value(run, v)).collect::<Result<_, _>>()?),
         Value::Object(map) => Value::Object(
             map.iter().map(|(k, v)| Ok((k.clone(), render_value(run, v)?))).collect::<Result<_, EngineError>>()?,
@@ -373,8 +370,7 @@ async fn search<'a>(run: &mut Run<'a>, search: &'a schema::Search) -> Result<Val
     if target.spec.searchable.is_empty() {
         return Err(fail(format!("{}: the collection has no search fields", target.name)));
     }
-    let ctx = run.jinja();
-    let text = run.loaded.templates.render(&search.text, &ctx)?;
+    let text = run.render_raw(&search.text)?;
     let limit = search.limit.unwrap_or(schema::DEFAULT_SEARCH_LIMIT).clamp(1, schema::MAX_SEARCH_LIMIT);
     let hits = if text.trim().is_empty() {
         Vec::new()

@@ -57,6 +57,7 @@ use telegram::{Backoff, Client, IncomingUpdate};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::budget::{self, DEFAULT_UPDATE_FUEL, DEFAULT_UPDATE_STEPS};
 use crate::caps::SizeCaps;
 use crate::clock::Clock;
 use crate::collections::{CollectionSpec, CollectionStore, MemoryCollections};
@@ -78,6 +79,14 @@ pub struct EngineConfig {
     /// Time one update may take before it is abandoned and answered with the error reply.
     /// Default 30 s.
     pub update_budget: Duration,
+    /// Steps one update may run: every step started and every `for_each` iteration, counted
+    /// across nesting, `call`s and scene entries. Past it the update ends with the error reply.
+    /// Default [`DEFAULT_UPDATE_STEPS`] (100,000).
+    pub update_steps: u64,
+    /// Template instructions one update may run over all its renders (each render is also held
+    /// to [`EngineConfig::template_fuel`]). Past it the update ends with the error reply.
+    /// Default [`DEFAULT_UPDATE_FUEL`] (20,000,000).
+    pub update_fuel: u64,
     /// getUpdates long-poll timeout in seconds. Default 25.
     pub poll_timeout: u32,
     /// Flood limits of each bot's send scheduler.
@@ -122,6 +131,8 @@ impl Default for EngineConfig {
         EngineConfig {
             max_concurrent_updates: 64,
             update_budget: Duration::from_secs(30),
+            update_steps: DEFAULT_UPDATE_STEPS,
+            update_fuel: DEFAULT_UPDATE_FUEL,
             poll_timeout: 25,
             flood: telegram::flood::Config::default(),
             template_fuel: DEFAULT_FUEL,
@@ -144,6 +155,8 @@ impl std::fmt::Debug for EngineConfig {
         f.debug_struct("EngineConfig")
             .field("max_concurrent_updates", &self.max_concurrent_updates)
             .field("update_budget", &self.update_budget)
+            .field("update_steps", &self.update_steps)
+            .field("update_fuel", &self.update_fuel)
             .field("poll_timeout", &self.poll_timeout)
             .field("max_update_attempts", &self.max_update_attempts)
             .field("caps", &self.caps)
@@ -196,6 +209,8 @@ pub struct BotContext {
     pub clock: Clock,
     /// The engine's size caps (variables and records are checked against them).
     pub caps: SizeCaps,
+    /// What one update (or job run) of the bot may spend.
+    pub update_limits: budget::Limits,
 }
 
 /// How a bot receives its updates.
@@ -338,6 +353,11 @@ impl Engine {
             collections: Arc::clone(&self.config.collections),
             llm_edit_interval: self.config.llm_edit_interval,
             caps: self.config.caps,
+            update_limits: budget::Limits {
+                steps: self.config.update_steps,
+                fuel: self.config.update_fuel,
+                time: self.config.update_budget,
+            },
         });
         let dispatcher = Dispatcher::new(
             Arc::clone(&context),

@@ -1,4 +1,10 @@
 //! Running one update: building the template context, picking the handler, running its steps.
+//!
+//! Every step started and every `for_each` iteration is counted against the update's step
+//! budget, and every template render against its fuel budget, across nesting, `call`s and
+//! scene entries (see the budget module); the step loop also yields to the runtime regularly
+//! and checks the update's deadline. A spent budget ends the update with
+//! [`EngineError::Budget`], which no `try` catches.
 
 use std::sync::Arc;
 
@@ -7,6 +13,7 @@ use schema::{BotFile, Button, Buttons, Key, Reply, ReplySpec, Scene, Step, Text,
 use serde_json::{Map, Value, json};
 use telegram::flood::Priority;
 
+use crate::budget::Meter;
 use crate::error::EngineError;
 use crate::event::{Event, Kind};
 use crate::guards::{self, Refusal};
@@ -17,8 +24,6 @@ use crate::{forms, i18n, long_text, triggers};
 
 /// How deep `goto` chains (a scene's `on_enter` going to another) and nested steps may go.
 const MAX_DEPTH: u32 = 32;
-/// Elements one `for_each` visits at most.
-const MAX_ITERATIONS: usize = 1_000;
 /// Callback data of buttons that move to a scene (`goto:` on a button).
 pub const GOTO_PREFIX: &str = "__goto:";
 /// Callback data of the ‹ › buttons of a list: `__page:<list>:<page>`, the list being the
@@ -62,6 +67,8 @@ pub struct Run<'a> {
     /// Where the running step is, innermost top-level step list last: what a `call` keeps to
     /// resume after it.
     cursor: Vec<Cursor>,
+    /// What is left of the update's step, fuel and time budgets.
+    meter: Meter,
 }
 
 /// A top-level step list being run, and the path to the running step in it (see [`Resume`]).
@@ -303,6 +310,7 @@ impl<'a> Run<'a> {
             bot_vars_lock: None,
             flushed: 0,
             cursor: Vec::new(),
+            meter: Meter::start(bot.update_limits),
         })
     }
 
@@ -373,7 +381,7 @@ impl<'a> Run<'a> {
                 self.cache = None;
             }
             if let Some(when) = &handler.when
-                && !self.loaded.templates.is_true(when, &self.jinja())?
+                && !self.is_true(when)?
             {
                 continue;
             }
@@ -399,10 +407,10 @@ impl<'a> Run<'a> {
         self.cache = None;
     }
 
+    /// A template of the file rendered for the user's locale (`@key` names a text).
     pub fn render(&mut self, source: &str) -> Result<String, EngineError> {
         let source = i18n::key_source(self.file(), source, &self.locale);
-        let ctx = self.jinja();
-        self.loaded.templates.render(source, &ctx)
+        self.render_raw(source)
     }
 
     pub fn text(&mut self, text: &Text) -> Result<String, EngineError> {
@@ -413,13 +421,37 @@ impl<'a> Run<'a> {
     /// text, for its parse mode).
     fn text_escaped(&mut self, text: &Text, escape: Escape) -> Result<String, EngineError> {
         let source = i18n::source(self.file(), text, &self.locale);
-        let ctx = self.jinja();
-        self.loaded.templates.render_escaped(source, &ctx, escape)
+        self.render_with(source, escape)
     }
 
-    fn eval(&mut self, expr: &str) -> Result<Value, EngineError> {
+    /// A template of the file rendered as written (no `@key` lookup: URLs and bodies are data).
+    /// Every render of a run goes through here, [`Run::eval`] or [`Run::is_true`]: its fuel is
+    /// counted against the update's budget.
+    pub fn render_raw(&mut self, source: &str) -> Result<String, EngineError> {
+        self.render_with(source, Escape::None)
+    }
+
+    fn render_with(&mut self, source: &str, escape: Escape) -> Result<String, EngineError> {
         let ctx = self.jinja();
-        self.loaded.templates.eval(expr, &ctx)
+        let (rendered, fuel) = self.loaded.templates.render_fueled(source, &ctx, escape);
+        self.meter.fuel(fuel)?;
+        rendered
+    }
+
+    /// An expression of the file's value.
+    pub fn eval(&mut self, expr: &str) -> Result<Value, EngineError> {
+        let ctx = self.jinja();
+        let (value, fuel) = self.loaded.templates.eval_fueled(expr, &ctx);
+        self.meter.fuel(fuel)?;
+        value
+    }
+
+    /// Whether a condition of the file holds.
+    pub fn is_true(&mut self, expr: &str) -> Result<bool, EngineError> {
+        let ctx = self.jinja();
+        let (holds, fuel) = self.loaded.templates.is_true_fueled(expr, &ctx);
+        self.meter.fuel(fuel)?;
+        holds
     }
 
     /// The value of a variable named as `set` names it (`user.x`, `chat.x` or `chat_vars.x`,
@@ -513,6 +545,7 @@ impl<'a> Run<'a> {
             }
             let mut flow = Flow::Next;
             for (index, step) in steps.iter().enumerate().skip(start) {
+                self.meter.step().await?;
                 if let Some(cursor) = self.cursor.last_mut() {
                     cursor.path.push(index as u32);
                 }
@@ -644,12 +677,8 @@ impl<'a> Run<'a> {
                 return Ok(Flow::End);
             }
             Step::If(condition) => {
-                let ctx = self.jinja();
-                let (branch, steps) = if self.loaded.templates.is_true(&condition.condition, &ctx)? {
-                    (0, &condition.then)
-                } else {
-                    (1, &condition.otherwise)
-                };
+                let (branch, steps) =
+                    if self.is_true(&condition.condition)? { (0, &condition.then) } else { (1, &condition.otherwise) };
                 return self.run_branch(branch, steps).await;
             }
             Step::ForEach(each) => return self.for_each(each).await,
@@ -712,6 +741,8 @@ impl<'a> Run<'a> {
         let (depth, page) = (self.depth, self.page);
         let error = match self.run_branch(0, &attempt.steps).await {
             Ok(flow) => return Ok(flow),
+            // A spent budget ends the update: a `catch` could otherwise loop on.
+            Err(error @ EngineError::Budget(_)) => return Err(error),
             Err(error) => error,
         };
         tracing::debug!(bot_id = self.bot.bot_id, %error, kind = error.kind(), "a step of `try` failed");
@@ -785,7 +816,8 @@ impl<'a> Run<'a> {
         };
         let saved = self.ctx.get("item").cloned();
         let mut flow = Flow::Next;
-        for item in list.into_iter().take(MAX_ITERATIONS) {
+        for item in list.into_iter().take(schema::MAX_FOR_EACH_ITEMS) {
+            self.meter.step().await?;
             self.set_ctx("item", item);
             flow = self.run_steps(&each.steps).await?;
             if flow == Flow::End {
@@ -1088,12 +1120,6 @@ impl<'a> Run<'a> {
             status = %result["status"], elapsed = ?started.elapsed(), "http step answered"
         );
         Ok(result)
-    }
-
-    /// A template of the file rendered as written (no `@key` lookup: URLs and bodies are data).
-    pub fn render_raw(&mut self, source: &str) -> Result<String, EngineError> {
-        let ctx = self.jinja();
-        self.loaded.templates.render(source, &ctx)
     }
 
     /// A JSON body with each string rendered; a string that is one `{{ … }}` keeps its value's

@@ -167,6 +167,8 @@ pub struct Templates {
     reads_now: bool,
     /// Bytes one render may output (see [`Templates::with_max_output`]).
     max_output: usize,
+    /// Instructions one render may run.
+    fuel: u64,
 }
 
 impl std::fmt::Debug for Templates {
@@ -221,7 +223,7 @@ impl Templates {
             }
         }
         if errors.is_empty() {
-            Ok(Templates { env, reads_now, max_output: caps::DEFAULT_TEMPLATE_OUTPUT })
+            Ok(Templates { env, reads_now, max_output: caps::DEFAULT_TEMPLATE_OUTPUT, fuel })
         } else {
             Err(EngineError::Templates(errors))
         }
@@ -242,74 +244,116 @@ impl Templates {
     /// Renders a template of the bot file (compiled at load) with `ctx`, inserting values as
     /// they are.
     pub fn render(&self, source: &str, ctx: &JinjaValue) -> Result<String, EngineError> {
-        self.render_escaped(source, ctx, Escape::None)
+        self.render_fueled(source, ctx, Escape::None).0
     }
 
     /// Renders a template with `ctx`, the values it inserts escaped by `escape`: a message text
-    /// for its parse mode.
+    /// for its parse mode. (Runs render through [`Templates::render_fueled`].)
+    #[cfg(test)]
     pub fn render_escaped(&self, source: &str, ctx: &JinjaValue, escape: Escape) -> Result<String, EngineError> {
+        self.render_fueled(source, ctx, escape).0
+    }
+
+    /// Renders a template with `ctx`, the values it inserts escaped by `escape` (a message text,
+    /// for its parse mode), and the instructions it ran (for the update's fuel budget). A render that failed is counted as having run its whole fuel: how much it ran is
+    /// unknown.
+    pub fn render_fueled(&self, source: &str, ctx: &JinjaValue, escape: Escape) -> (Result<String, EngineError>, u64) {
         if !is_template(source) {
-            return Ok(source.to_owned());
+            return (Ok(source.to_owned()), 0);
         }
         let name = escape.template_name(source);
         match self.env.get_template(&name) {
             Ok(template) => self.render_capped(&template, ctx),
             // Not part of the file (a built-in text): compiled for this one render.
             Err(e) if e.kind() == ErrorKind::TemplateNotFound && escape == Escape::None => {
-                self.render_capped(&self.env.template_from_str(source).map_err(render_error)?, ctx)
+                match self.env.template_from_str(source) {
+                    Ok(template) => self.render_capped(&template, ctx),
+                    Err(e) => (Err(render_error(e)), 0),
+                }
             }
             Err(e) if e.kind() == ErrorKind::TemplateNotFound => {
                 // The name carries the escaping, so compile it under that name in a copy.
                 let mut env = self.env.clone();
-                env.add_template_owned(name.clone(), source.to_owned()).map_err(render_error)?;
-                self.render_capped(&env.get_template(&name).map_err(render_error)?, ctx)
+                match env.add_template_owned(name.clone(), source.to_owned()).and_then(|()| env.get_template(&name)) {
+                    Ok(template) => self.render_capped(&template, ctx),
+                    Err(e) => (Err(render_error(e)), 0),
+                }
             }
-            Err(e) => Err(render_error(e)),
+            Err(e) => (Err(render_error(e)), 0),
         }
     }
 
-    /// Renders into a buffer that takes at most [`Templates::max_output`] bytes.
-    fn render_capped(&self, template: &minijinja::Template<'_, '_>, ctx: &JinjaValue) -> Result<String, EngineError> {
+    /// Renders into a buffer that takes at most [`Templates::max_output`] bytes; with the
+    /// instructions it ran.
+    fn render_capped(
+        &self,
+        template: &minijinja::Template<'_, '_>,
+        ctx: &JinjaValue,
+    ) -> (Result<String, EngineError>, u64) {
         let mut out = CappedWriter::new(Vec::new(), self.max_output);
         match template.render_captured_to(ctx, &mut out) {
-            Ok(_) => String::from_utf8(out.into_inner()).map_err(|e| EngineError::Render(e.to_string())),
-            Err(_) if out.overflowed => Err(EngineError::Render(format!(
-                "the rendered text is larger than {} (the template output cap)",
-                caps::bytes(self.max_output)
-            ))),
-            Err(e) => Err(render_error(e)),
+            Ok(captured) => {
+                let used = fuel_used(captured.state());
+                drop(captured);
+                (String::from_utf8(out.into_inner()).map_err(|e| EngineError::Render(e.to_string())), used)
+            }
+            Err(_) if out.overflowed => (
+                Err(EngineError::Render(format!(
+                    "the rendered text is larger than {} (the template output cap)",
+                    caps::bytes(self.max_output)
+                ))),
+                self.fuel,
+            ),
+            Err(e) => (Err(render_error(e)), self.fuel),
         }
     }
 
-    /// Evaluates an expression of the bot file to a JSON value.
-    pub fn eval(&self, expr: &str, ctx: &JinjaValue) -> Result<Value, EngineError> {
-        let value = self.eval_jinja(expr, ctx)?;
-        if !caps::json_within(&value, self.max_output) {
-            return Err(EngineError::Render(format!(
-                "the value of {expr:?} is larger than {} (the template output cap)",
-                caps::bytes(self.max_output)
-            )));
-        }
-        serde_json::to_value(&value).map_err(|e| EngineError::Render(format!("{expr}: {e}")))
+    /// Evaluates an expression of the bot file to a JSON value, and the instructions it ran
+    /// (see [`Templates::render_fueled`]). A value over the output cap (as JSON) fails.
+    pub fn eval_fueled(&self, expr: &str, ctx: &JinjaValue) -> (Result<Value, EngineError>, u64) {
+        let (value, used) = self.eval_jinja(expr, ctx);
+        let value = value.and_then(|value| {
+            if !caps::json_within(&value, self.max_output) {
+                return Err(EngineError::Render(format!(
+                    "the value of {expr:?} is larger than {} (the template output cap)",
+                    caps::bytes(self.max_output)
+                )));
+            }
+            serde_json::to_value(&value).map_err(|e| EngineError::Render(format!("{expr}: {e}")))
+        });
+        (value, used)
     }
 
-    /// Evaluates a condition: Jinja truthiness of the expression's value.
-    pub fn is_true(&self, expr: &str, ctx: &JinjaValue) -> Result<bool, EngineError> {
-        Ok(self.eval_jinja(expr, ctx)?.is_true())
+    /// Evaluates a condition (Jinja truthiness of the expression's value), and the instructions
+    /// it ran (see [`Templates::render_fueled`]).
+    pub fn is_true_fueled(&self, expr: &str, ctx: &JinjaValue) -> (Result<bool, EngineError>, u64) {
+        let (value, used) = self.eval_jinja(expr, ctx);
+        (value.map(|value| value.is_true()), used)
     }
 
-    fn eval_jinja(&self, expr: &str, ctx: &JinjaValue) -> Result<JinjaValue, EngineError> {
-        let template = self
-            .env
-            .get_template(&format!("{EXPR_PREFIX}{expr}"))
-            .map_err(|_| EngineError::Render(format!("expression {expr:?} was not compiled with the bot")))?;
-        let captured = template.render_captured(ctx).map_err(render_error)?;
+    fn eval_jinja(&self, expr: &str, ctx: &JinjaValue) -> (Result<JinjaValue, EngineError>, u64) {
+        let template = match self.env.get_template(&format!("{EXPR_PREFIX}{expr}")) {
+            Ok(template) => template,
+            Err(_) => {
+                return (Err(EngineError::Render(format!("expression {expr:?} was not compiled with the bot"))), 0);
+            }
+        };
+        let captured = match template.render_captured(ctx) {
+            Ok(captured) => captured,
+            Err(e) => return (Err(render_error(e)), self.fuel),
+        };
+        let used = fuel_used(captured.state());
         let value = captured.state().lookup(EXPR_VAR).unwrap_or_default();
         if value.is_undefined() {
-            return Err(EngineError::Render(format!("{expr:?} is undefined")));
+            return (Err(EngineError::Render(format!("{expr:?} is undefined"))), used);
         }
-        Ok(value)
+        (Ok(value), used)
     }
+}
+
+/// The instructions a finished render ran.
+fn fuel_used(state: &State) -> u64 {
+    state.fuel_levels().map_or(0, |(consumed, _)| consumed)
 }
 
 /// The expression of a template that is exactly one `{{ expression }}` (no whitespace control).
@@ -607,7 +651,7 @@ mod tests {
         let templates = Templates::compile(&bot, DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT).expect("compiles");
         let ctx = to_jinja(serde_json::json!({"from": {"first_name": "Ann"}, "user": {"n": 3}}));
         assert_eq!(templates.render("{{ from.first_name }}!", &ctx).unwrap(), "Ann!");
-        assert!(templates.is_true("user.n > 2", &ctx).unwrap());
+        assert!(templates.is_true_fueled("user.n > 2", &ctx).0.unwrap());
         let missing = to_jinja(serde_json::json!({"from": {}}));
         assert!(templates.render("{{ from.first_name }}!", &missing).is_err());
     }

@@ -519,7 +519,10 @@ async fn a_photo_by_url_is_fetched_and_sent_with_its_caption() {
     let address = listener.local_addr().expect("an address");
     tokio::spawn(async move { axum::serve(listener, router).await.expect("serves") });
 
-    let mut world = World::start(test_config()).await;
+    // The sandbox fetches the photo only from a private address the operator allows.
+    let mut config = test_config();
+    config.http.allow_private.push(("127.0.0.1".into(), address.port()));
+    let mut world = World::start(config).await;
     let yaml = format!(
         r#"
 ferrogram: 1
@@ -552,6 +555,51 @@ on:
         .await
         .expect("the file");
     assert_eq!(bytes.as_ref(), TINY_PNG);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_by_url_from_a_private_address_is_not_fetched() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let fetched = Arc::new(AtomicUsize::new(0));
+    let counter = fetched.clone();
+    let router = axum::Router::new().fallback(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { ([(axum::http::header::CONTENT_TYPE, "image/png")], TINY_PNG) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let port = listener.local_addr().expect("an address").port();
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serves") });
+
+    // No allow-list: what a bot file names is not fetched by the sandbox, as the `http` step
+    // does not call it. The replies after each photo show its send was tried.
+    let mut world = World::start(test_config()).await;
+    let yaml = format!(
+        r#"
+ferrogram: 1
+bot: {{name: photos}}
+on:
+  - command: cat
+    do:
+      - reply: {{photo: "http://127.0.0.1:{port}/x.png"}}
+      - reply: "after v4"
+      - reply: {{photo: "http://[::1]:{port}/x.png"}}
+      - reply: "after v6"
+      - reply: {{photo: "http://localhost:{port}/x.png"}}
+      - reply: "after the name"
+"#
+    );
+    let bot = world.bot(&yaml).await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "command", ann, json!({"command": "cat"})).await;
+    // Each refused photo is a send refused for good: it reaches the errors reply (decision 0024).
+    let (sent, _) = world.wait_sent(bot, ann, 0, 6).await;
+    let error = "Something went wrong. Please try again.";
+    let others: Vec<&String> = sent.iter().filter(|text| *text != error).collect();
+    assert_eq!(others, ["after v4", "after v6", "after the name"]);
+    assert_eq!(sent.iter().filter(|text| *text == error).count(), 3, "one errors reply per refused photo: {sent:?}");
+    assert_eq!(fetched.load(Ordering::SeqCst), 0, "the sandbox fetched a loopback address for a bot");
 }
 
 const TRY: &str = r#"

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "ferrogram", version, about = "Telegram bots described as data")]
@@ -61,6 +62,20 @@ struct ServeArgs {
     /// Where the sandbox keeps its users, chats and messages across restarts.
     #[arg(long, default_value = "data/sandbox.json")]
     sandbox_state: PathBuf,
+    #[command(flatten)]
+    private: PrivateAddresses,
+}
+
+/// The operator's allow-list of private addresses, shared by the engine's `http`, `feed` and
+/// `llm` steps and event webhooks and by the sandbox's downloads of files bots send by URL.
+#[derive(clap::Args, Clone, Default)]
+struct PrivateAddresses {
+    /// Let bots reach this private, loopback or link-local host and port (repeatable): their
+    /// `http` steps and the files they send by URL, e.g. `--allow-private-http 10.0.0.5:8080`
+    /// or `localhost:8000` for test images served locally. One host and one port each:
+    /// wildcards and ranges are refused.
+    #[arg(long = "allow-private-http", value_name = "HOST:PORT", value_parser = egress::parse_allowed)]
+    allow: Vec<(String, u16)>,
 }
 
 /// The embedded default: a SQLite file in the `data/` folder of the working directory.
@@ -157,10 +172,8 @@ struct RunArgs {
     /// Where the bot's conversations and variables are kept.
     #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = DEFAULT_DATABASE)]
     database: String,
-    /// Let the bot's `http` steps call this private, loopback or link-local host and port
-    /// (repeatable): `--allow-private-http 10.0.0.5:8080`.
-    #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port)]
-    allow_private_http: Vec<(String, u16)>,
+    #[command(flatten)]
+    private: PrivateAddresses,
     /// Receive updates by webhook instead of long polling: the public HTTPS base URL that
     /// reaches `--listen` (the bot's webhook is `URL/webhook/BOT_ID`).
     #[arg(long, value_name = "URL", conflicts_with = "sandbox", requires = "listen")]
@@ -168,17 +181,6 @@ struct RunArgs {
     /// The address the webhook listener binds, e.g. `0.0.0.0:8443` (behind a TLS proxy).
     #[arg(long, value_name = "ADDR", requires = "webhook_url")]
     listen: Option<SocketAddr>,
-}
-
-/// `host:port`, the host possibly an IPv6 address in brackets.
-fn parse_host_port(text: &str) -> Result<(String, u16), String> {
-    let (host, port) = text.rsplit_once(':').ok_or("expected HOST:PORT")?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = port.parse().map_err(|_| format!("{port:?} is not a port"))?;
-    if host.is_empty() {
-        return Err("expected HOST:PORT".into());
-    }
-    Ok((host.to_owned(), port))
 }
 
 #[derive(clap::Args)]
@@ -198,6 +200,8 @@ struct SandboxArgs {
     /// Turn Telegram's flood limits off.
     #[arg(long)]
     no_flood_limits: bool,
+    #[command(flatten)]
+    private: PrivateAddresses,
 }
 
 fn init_logs(format: LogFormat) {
@@ -210,19 +214,38 @@ fn init_logs(format: LogFormat) {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// How long stopping may take after Ctrl-C or SIGTERM (bots stopping, the sandbox saving its
+/// state, then the runtime's tasks ending) before the process exits without waiting further.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     // Commands whose output is the point: no log lines mixed into it.
     match &cli.command {
         Some(Command::Validate(args)) => return validate(&args.files),
         Some(Command::Schema(args)) => return print_schema(args.markdown),
-        Some(Command::Export(args)) => return exit_code(export(args).await),
-        Some(Command::DeadLetters(args)) => return exit_code(dead_letters(args).await),
+        _ => {}
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return exit_code(Err(format!("starting the runtime: {error}"))),
+    };
+    let result = runtime.block_on(run(cli));
+    // Dropping the runtime would wait for every task to reach a yield; a task that never does
+    // must not keep the process alive after a stop signal.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    exit_code(result)
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    // Commands whose output is the point: no log lines mixed into it.
+    match &cli.command {
+        Some(Command::Export(args)) => return export(args).await,
+        Some(Command::DeadLetters(args)) => return dead_letters(args).await,
         _ => {}
     }
     init_logs(cli.log_format);
-    let result = match cli.command {
+    match cli.command {
         Some(Command::Sandbox(args)) => run_sandbox(args).await,
         Some(Command::Run(args)) => run_bot(args).await,
         Some(Command::Validate(_) | Command::Schema(_) | Command::Export(_) | Command::DeadLetters(_)) => Ok(()),
@@ -236,11 +259,11 @@ async fn main() -> ExitCode {
                 bots: PathBuf::from("examples"),
                 database: std::env::var("FERROGRAM_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE.into()),
                 sandbox_state: PathBuf::from("data/sandbox.json"),
+                private: PrivateAddresses::default(),
             };
             serve(defaults).await
         }
-    };
-    exit_code(result)
+    }
 }
 
 fn exit_code(result: Result<(), String>) -> ExitCode {
@@ -416,6 +439,7 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
         addr: SocketAddr::new(args.host, args.port),
         strict: args.strict,
         state_file: args.state,
+        allow_private: args.private.allow,
         ..Default::default()
     };
     config.limits.enabled = !args.no_flood_limits;
@@ -423,7 +447,7 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
     println!("Ferrogram sandbox: Bot API at {url}/bot<token>/<method>, web chat at {url}/", url = sandbox.url());
     shutdown_signal().await?;
     println!("stopping");
-    sandbox.stop().await
+    within_grace(sandbox.stop()).await
 }
 
 /// `ferrogram run`: loads the bot file and runs it until Ctrl-C or SIGTERM, against Telegram
@@ -431,11 +455,11 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
 async fn run_bot(args: RunArgs) -> Result<(), String> {
     let file = schema::load(&args.file)
         .map_err(|diagnostics| diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
-    let http = engine::HttpConfig { allow_private: args.allow_private_http.clone(), ..Default::default() };
+    let http = engine::HttpConfig { allow_private: args.private.allow.clone(), ..Default::default() };
     let config = engine_config(&args.database).await?;
     let engine = Arc::new(engine::Engine::new(engine::EngineConfig { http, ..config }));
     let (handle, sandbox) = if args.sandbox {
-        let sandbox = start_local_sandbox(args.port, None).await?;
+        let sandbox = start_local_sandbox(args.port, None, &args.private).await?;
         let bot_id = sandbox_bot_id(&file.bot.name);
         let handle = add_sandbox_bot(&engine, &sandbox, file, bot_id).await?;
         (handle, Some(sandbox))
@@ -469,11 +493,14 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
     };
     shutdown_signal().await?;
     println!("stopping");
-    engine.stop(handle).await.map_err(|e| e.to_string())?;
-    match sandbox {
-        Some(sandbox) => sandbox.stop().await,
-        None => Ok(()),
-    }
+    within_grace(async {
+        engine.stop(handle).await.map_err(|e| e.to_string())?;
+        match sandbox {
+            Some(sandbox) => sandbox.stop().await,
+            None => Ok(()),
+        }
+    })
+    .await
 }
 
 /// A bot's id in the sandbox, from its name: stable across restarts and unaffected by other
@@ -483,11 +510,22 @@ fn sandbox_bot_id(name: &str) -> u64 {
     store::sandbox_bot_id(name)
 }
 
-async fn start_local_sandbox(port: u16, state_file: Option<PathBuf>) -> Result<sandbox::Sandbox, String> {
+/// The sandbox of `run --sandbox` and `serve`, on the loopback; the files bots send by URL are
+/// fetched under the same allow-list as their `http` steps.
+async fn start_local_sandbox(
+    port: u16,
+    state_file: Option<PathBuf>,
+    private: &PrivateAddresses,
+) -> Result<sandbox::Sandbox, String> {
     if let Some(folder) = state_file.as_deref().and_then(std::path::Path::parent) {
         create_folder(folder)?;
     }
-    let config = sandbox::Config { addr: SocketAddr::from(([127, 0, 0, 1], port)), state_file, ..Default::default() };
+    let config = sandbox::Config {
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        state_file,
+        allow_private: private.allow.clone(),
+        ..Default::default()
+    };
     sandbox::Sandbox::start(config).await.map_err(|e| e.to_string())
 }
 
@@ -555,10 +593,11 @@ async fn add_sandbox_bot(
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let files = bot_files(&args.bots)?;
     let mut config = engine_config(&args.database).await?;
-    let sandbox = start_local_sandbox(args.port, Some(args.sandbox_state)).await?;
+    let sandbox = start_local_sandbox(args.port, Some(args.sandbox_state), &args.private).await?;
     println!("Ferrogram sandbox: Bot API at {url}/bot<token>/<method>, web chat at {url}/", url = sandbox.url());
     println!("Stand-in language model: {}/llm/v1", sandbox.url());
     // The bots may call the sandbox itself: its stand-in model is what ai-assistant asks.
+    config.http.allow_private = args.private.allow.clone();
     config.http.allow_private.push(("127.0.0.1".into(), args.port));
     let engine = engine::Engine::new(config);
     let mut handles = Vec::new();
@@ -584,12 +623,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     shutdown_signal().await?;
     println!("stopping");
-    for handle in handles {
-        if let Err(error) = engine.stop(handle).await {
-            eprintln!("ferrogram: {error}");
+    within_grace(async {
+        for handle in handles {
+            if let Err(error) = engine.stop(handle).await {
+                eprintln!("ferrogram: {error}");
+            }
         }
-    }
-    sandbox.stop().await
+        sandbox.stop().await
+    })
+    .await
 }
 
 /// The bot files of a folder, in name order.
@@ -623,6 +665,16 @@ fn expand_env(text: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// Runs the stopping `steps` for at most [`SHUTDOWN_GRACE`]: a stop signal ends the process
+/// in bounded time whatever is still running (what was not committed is replayed at the next
+/// start).
+async fn within_grace(steps: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
+    match tokio::time::timeout(SHUTDOWN_GRACE, steps).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("stopping took longer than {SHUTDOWN_GRACE:?}; exiting without waiting further")),
+    }
+}
+
 /// Waits for Ctrl-C or, on Unix, SIGTERM (what service managers send).
 async fn shutdown_signal() -> Result<(), String> {
     #[cfg(unix)]
@@ -649,12 +701,33 @@ mod tests {
     }
 
     #[test]
-    fn host_port_pairs() {
-        assert_eq!(parse_host_port("10.0.0.5:8080"), Ok(("10.0.0.5".into(), 8080)));
-        assert_eq!(parse_host_port("[::1]:9000"), Ok(("::1".into(), 9000)));
-        assert!(parse_host_port("nohost").is_err());
-        assert!(parse_host_port(":80").is_err());
-        assert!(parse_host_port("h:port").is_err());
+    fn allow_private_http_takes_one_host_and_port_each() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args.iter().copied()).map(|cli| cli.command);
+        let Ok(Some(Command::Run(run))) = parse(&[
+            "ferrogram",
+            "run",
+            "bot.yaml",
+            "--allow-private-http",
+            "[::1]:9000",
+            "--allow-private-http",
+            "LocalHost:80",
+        ]) else {
+            panic!("parsed");
+        };
+        assert_eq!(run.private.allow, [("::1".to_owned(), 9000), ("localhost".to_owned(), 80)]);
+        for (command, entry) in
+            [("run", "*:80"), ("serve", "0.0.0.0/0:80"), ("sandbox", "0.0.0.0:80"), ("run", "h:port")]
+        {
+            let mut args = vec!["ferrogram", command];
+            if command == "run" {
+                args.push("bot.yaml");
+            }
+            let error = parse(&[&args[..], &["--allow-private-http", entry]].concat()).err().expect("refused");
+            assert!(
+                error.to_string().contains(&format!("invalid value '{entry}' for '--allow-private-http")),
+                "{error}"
+            );
+        }
     }
 
     #[test]

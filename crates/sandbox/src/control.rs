@@ -1,6 +1,7 @@
 //! The control API: the user side of the sandbox (docs/sandbox.md).
 
 use crate::App;
+use crate::bot_api::text::{MAX_CAPTION, MAX_TEXT};
 use crate::bot_api::user_media;
 use crate::error::ApiError;
 use crate::flood::{Fault, Limits};
@@ -304,6 +305,23 @@ fn text_field<'a>(fields: &'a Value, name: &str) -> Result<&'a str, ControlError
         .ok_or_else(|| bad(format!("{name} must be a non-empty string")))
 }
 
+/// A text a user types, at most `max` characters (counted as the Bot API counts a bot's): a
+/// Telegram app splits a longer one before sending, so a bot never receives it.
+fn within(text: &str, name: &str, max: usize) -> Result<(), ControlError> {
+    let length = text.chars().count();
+    if length > max {
+        return Err(bad(format!("{name} is {length} characters long; a Telegram user sends at most {max}")));
+    }
+    Ok(())
+}
+
+/// A message text a user types (1 to [`MAX_TEXT`] characters).
+fn user_text<'a>(fields: &'a Value, name: &str) -> Result<&'a str, ControlError> {
+    let text = text_field(fields, name)?;
+    within(text, name, MAX_TEXT)?;
+    Ok(text)
+}
+
 fn number_field(fields: &Value, name: &str) -> Result<f64, ControlError> {
     field(fields, name)?.as_f64().ok_or_else(|| bad(format!("{name} must be a number")))
 }
@@ -329,7 +347,7 @@ async fn act(AppState(app): AppState<Arc<App>>, Path(kind): Path<String>, bytes:
         let before = s.last_seq;
         let mut answer = match kind.as_str() {
             "text" => {
-                let text = text_field(&fields, "text")?;
+                let text = user_text(&fields, "text")?;
                 let mut content = json!({"text": text});
                 let entities = crate::markup::detect(text);
                 if !entities.is_empty() {
@@ -347,6 +365,7 @@ async fn act(AppState(app): AppState<Arc<App>>, Path(kind): Path<String>, bytes:
                     Some(payload) => format!("/{command} {payload}"),
                     None => format!("/{command}"),
                 };
+                within(&text, "the command with its payload", MAX_TEXT)?;
                 let length = crate::markup::utf16_len(command) + 1;
                 let content = json!({"text": text, "entities": [{"type": "bot_command", "offset": 0, "length": length}]});
                 user_message(s, &actor, target, content, None)
@@ -354,8 +373,9 @@ async fn act(AppState(app): AppState<Arc<App>>, Path(kind): Path<String>, bytes:
             "photo" => {
                 let bytes = decode_base64(&fields, "data_base64")?.unwrap_or_else(|| TINY_PNG.to_vec());
                 let upload = Upload { file_name: Some("photo.jpg".into()), mime_type: None, bytes: bytes.into() };
+                let caption = user_caption(&fields)?;
                 let mut content = json!({"photo": user_media(s, "photo", upload)?});
-                add_caption(&mut content, &fields);
+                add_caption(&mut content, caption);
                 user_message(s, &actor, target, content, None)
             }
             "document" => {
@@ -363,8 +383,9 @@ async fn act(AppState(app): AppState<Arc<App>>, Path(kind): Path<String>, bytes:
                 let bytes = decode_base64(&fields, "data_base64")?.ok_or_else(|| bad("data_base64 is required"))?;
                 let mime_type = fields.get("mime_type").and_then(Value::as_str).map(str::to_string);
                 let upload = Upload { file_name: Some(file_name), mime_type, bytes: bytes.into() };
+                let caption = user_caption(&fields)?;
                 let mut content = json!({"document": user_media(s, "document", upload)?});
-                add_caption(&mut content, &fields);
+                add_caption(&mut content, caption);
                 user_message(s, &actor, target, content, None)
             }
             "location" => {
@@ -386,7 +407,7 @@ async fn act(AppState(app): AppState<Arc<App>>, Path(kind): Path<String>, bytes:
             "edit" => {
                 let message_id =
                     field(&fields, "message_id")?.as_i64().ok_or_else(|| bad("message_id must be a number"))?;
-                let text = text_field(&fields, "text")?;
+                let text = user_text(&fields, "text")?;
                 let (message, update_id) = s.user_edits(actor.bot_id, actor.user_id, target, message_id, text)?;
                 Ok(json!({"update_id": update_id, "edited_message": message}))
             }
@@ -410,8 +431,18 @@ async fn act(AppState(app): AppState<Arc<App>>, Path(kind): Path<String>, bytes:
     Ok(Json(answer))
 }
 
-fn add_caption(content: &mut Value, fields: &Value) {
-    if let Some(caption) = fields.get("caption").and_then(Value::as_str).filter(|c| !c.is_empty()) {
+/// A user's caption, if any (at most [`MAX_CAPTION`] characters): checked before the file is
+/// stored, so a refused action keeps nothing.
+fn user_caption(fields: &Value) -> Result<Option<&str>, ControlError> {
+    let caption = fields.get("caption").and_then(Value::as_str).filter(|c| !c.is_empty());
+    if let Some(caption) = caption {
+        within(caption, "caption", MAX_CAPTION)?;
+    }
+    Ok(caption)
+}
+
+fn add_caption(content: &mut Value, caption: Option<&str>) {
+    if let Some(caption) = caption {
         content["caption"] = json!(caption);
     }
 }

@@ -5,6 +5,7 @@ pub mod bot_api;
 mod compat;
 mod control;
 pub mod error;
+pub mod fetcher;
 pub mod flood;
 pub mod llm;
 pub mod markup;
@@ -43,6 +44,13 @@ pub struct Config {
     pub webhook_timeout: Duration,
     /// How long a callback or inline query can be answered ("query is too old" after it).
     pub query_expiry: Duration,
+    /// The private `(host, port)` pairs the files a bot sends by URL may be downloaded from
+    /// (the engine's `--allow-private-http` list). Every other loopback, private or link-local
+    /// address is refused, as for the engine's `http` step ([`egress`]): a bot file run by
+    /// `ferrogram serve` may come from someone else. Default: none, so a local test server
+    /// must be listed (`("127.0.0.1", its port)`). An entry with a wildcard or a range fails
+    /// the start.
+    pub allow_private: Vec<(String, u16)>,
 }
 
 impl Default for Config {
@@ -56,6 +64,7 @@ impl Default for Config {
             webhook_retry_base: Duration::from_secs(1),
             webhook_timeout: Duration::from_secs(10),
             query_expiry: world::default_query_expiry(),
+            allow_private: Vec::new(),
         }
     }
 }
@@ -66,7 +75,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// What the request handlers share.
 pub struct App {
     pub world: World,
+    /// Webhook deliveries: to the URL the bot's own program set (setWebhook), no bot file's.
     pub http: reqwest::Client,
+    /// Downloads of the files bots send by URL, under the address rule of `config.allow_private`.
+    pub files: fetcher::Fetcher,
     pub config: Config,
     /// Saves the world to `config.state_file`, when there is one.
     saver: Option<persist::Saver>,
@@ -94,6 +106,7 @@ pub enum StartError {
 impl Sandbox {
     pub async fn start(config: Config) -> Result<Sandbox, StartError> {
         config.limits.validate().map_err(|e| StartError::Config(format!("flood limits: {e}")))?;
+        let files = fetcher::Fetcher::new(&config.allow_private).map_err(StartError::Config)?;
         if config.save_interval.is_zero() {
             return Err(StartError::Config("save_interval must be longer than zero".into()));
         }
@@ -108,7 +121,7 @@ impl Sandbox {
         let listener = TcpListener::bind(config.addr).await.map_err(|e| StartError::Bind(config.addr, e))?;
         let addr = listener.local_addr().map_err(|e| StartError::Bind(config.addr, e))?;
         let saver = config.state_file.clone().map(persist::Saver::new);
-        let app = Arc::new(App { world: World::new(state), http: http_client(), config, saver });
+        let app = Arc::new(App { world: World::new(state), http: http_client(), files, config, saver });
         resume_webhooks(&app);
         let autosave = app.saver.is_some().then(|| tokio::spawn(autosave(app.clone())));
         let (shutdown, stop) = oneshot::channel::<()>();
@@ -215,7 +228,7 @@ fn resume_webhooks(app: &Arc<App>) {
     }
 }
 
-/// The sandbox's own HTTP client (URL uploads and webhook deliveries).
+/// The sandbox's client for webhook deliveries.
 fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()

@@ -9,7 +9,7 @@ mod common;
 
 use common::hook::{Hook, Reply};
 use common::shape::assert_shape;
-use common::{BOT, Env, PNG, TOKEN, guard, ids, no_limits};
+use common::{BOT, Env, PNG, TOKEN, allowing, guard, ids, no_limits};
 use reqwest::multipart::{Form, Part};
 use sandbox::Config;
 use serde_json::{Value, json};
@@ -881,8 +881,8 @@ async fn a_media_group_takes_attached_parts() {
 
 #[tokio::test]
 async fn a_photo_by_url_is_fetched() {
-    let env = Env::start().await;
     let files = Hook::start().await;
+    let env = Env::with(allowing(&files.base)).await;
     let ann = started_user(&env, "Ann").await;
     let url = format!("{}/files/remote.png", files.base);
     let sent = env.bot("sendPhoto", json!({ "chat_id": ann, "photo": url })).await;

@@ -8,7 +8,7 @@ mod common;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use common::{BOT, Env, PNG, TOKEN, no_limits};
+use common::{BOT, Env, PNG, TOKEN, allowing, no_limits};
 use reqwest::multipart::{Form, Part};
 use sandbox::Config;
 use serde_json::{Value, json};
@@ -89,24 +89,35 @@ async fn explicit_entities_count_utf16_units_and_overflowing_ones_are_refused() 
 // Files by URL
 
 /// A web server for URL uploads: `/bytes/<n>/<name>` streams `n` bytes (no Content-Length, in
-/// 64 KB chunks of one static buffer), `/png/<name>` a small PNG. It counts the requests.
+/// 64 KB chunks of one static buffer), `/png/<name>` a small PNG, `/to/<host>/<port>/<name>`
+/// redirects to `http://<host>:<port>/png/<name>`. It counts the requests.
 async fn file_server() -> (String, Arc<AtomicUsize>) {
     static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
     let requests = Arc::new(AtomicUsize::new(0));
-    let counted = requests.clone();
-    let stream_bytes = move |axum::extract::Path((size, _name)): axum::extract::Path<(usize, String)>| {
-        counted.fetch_add(1, Ordering::SeqCst);
-        async move {
-            let chunks = (0..size.div_ceil(ZEROS.len())).map(move |i| {
-                let len = (size - i * ZEROS.len()).min(ZEROS.len());
-                Ok::<_, std::io::Error>(bytes::Bytes::from_static(&ZEROS[..len]))
-            });
-            Body::from_stream(futures_util::stream::iter(chunks))
-        }
+    let all = requests.clone();
+    let stream_bytes = move |axum::extract::Path((size, _name)): axum::extract::Path<(usize, String)>| async move {
+        let chunks = (0..size.div_ceil(ZEROS.len())).map(move |i| {
+            let len = (size - i * ZEROS.len()).min(ZEROS.len());
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(&ZEROS[..len]))
+        });
+        Body::from_stream(futures_util::stream::iter(chunks))
     };
     let router = Router::new()
         .route("/bytes/{size}/{name}", get(stream_bytes))
-        .route("/png/{name}", get(|| async { ([("content-type", "image/png")], PNG) }));
+        .route("/png/{name}", get(|| async { ([("content-type", "image/png")], PNG) }))
+        .route(
+            "/to/{host}/{port}/{name}",
+            get(|axum::extract::Path((host, port, name)): axum::extract::Path<(String, u16, String)>| async move {
+                axum::response::Redirect::to(&format!("http://{host}:{port}/png/{name}"))
+            }),
+        )
+        .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let all = all.clone();
+            async move {
+                all.fetch_add(1, Ordering::SeqCst);
+                next.run(request).await
+            }
+        }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.expect("the file server runs") });
@@ -115,9 +126,9 @@ async fn file_server() -> (String, Arc<AtomicUsize>) {
 
 #[tokio::test]
 async fn files_by_url_are_capped_at_5_mb_for_photos_and_20_mb_otherwise() {
-    let env = Env::start().await;
-    let ann = started_user(&env, "Ann").await;
     let (base, requests) = file_server().await;
+    let env = Env::with(allowing(&base)).await;
+    let ann = started_user(&env, "Ann").await;
     let failed = (400, "Bad Request: failed to get HTTP URL content".to_string());
     let (files, messages) = (file_count(&env), message_count(&env));
 
@@ -145,6 +156,63 @@ async fn files_by_url_are_capped_at_5_mb_for_photos_and_20_mb_otherwise() {
     let blocked = json!({ "chat_id": stranger, "document": format!("{base}/bytes/10/x.bin") });
     assert_eq!(env.bot_fail("sendDocument", blocked).await.0, 403);
     assert_eq!(requests.load(Ordering::SeqCst), before, "nothing is downloaded for a chat the bot can't write to");
+}
+
+#[tokio::test]
+async fn files_by_url_from_private_addresses_are_refused_unless_allowed() {
+    let (base, requests) = file_server().await;
+    let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
+    let failed = (400, "Bad Request: failed to get HTTP URL content".to_string());
+    let photo = |ann: i64, url: String| json!({ "chat_id": ann, "photo": url });
+
+    // By default no loopback address is fetched, however written or reached.
+    let env = Env::start().await;
+    let ann = started_user(&env, "Ann").await;
+    let (files, messages) = (file_count(&env), message_count(&env));
+    for url in [
+        format!("http://127.0.0.1:{port}/png/a.png"),
+        format!("http://[::1]:{port}/png/a.png"),
+        format!("http://0x7f.1:{port}/png/a.png"),
+        format!("http://[::ffff:127.0.0.1]:{port}/png/a.png"),
+        format!("http://localhost:{port}/png/a.png"),
+    ] {
+        assert_eq!(env.bot_fail("sendPhoto", photo(ann, url.clone())).await, failed, "{url}");
+    }
+    let album = json!({ "chat_id": ann, "media": [
+        { "type": "photo", "media": format!("http://127.0.0.1:{port}/png/a.png") },
+        { "type": "photo", "media": format!("http://127.0.0.1:{port}/png/b.png") },
+    ]});
+    assert_eq!(env.bot_fail("sendMediaGroup", album).await, failed);
+    assert_eq!(requests.load(Ordering::SeqCst), 0, "the sandbox fetched a loopback address");
+    assert_eq!((file_count(&env), message_count(&env)), (files, messages), "a refused call keeps nothing");
+
+    // Allowed by host and port: fetched; a redirect elsewhere is checked again.
+    let env = Env::with(allowing(&base)).await;
+    let ann = started_user(&env, "Ann").await;
+    assert_eq!(env.bot("sendPhoto", photo(ann, format!("{base}/png/a.png"))).await["photo"][0]["width"], 3);
+    assert_eq!(
+        env.bot("sendPhoto", photo(ann, format!("{base}/to/127.0.0.1/{port}/b.png"))).await["photo"][0]["width"],
+        3
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 3);
+    for away in [format!("{base}/to/localhost/{port}/c.png"), format!("{base}/to/127.0.0.1/{}/c.png", port ^ 1)] {
+        assert_eq!(env.bot_fail("sendPhoto", photo(ann, away.clone())).await, failed, "{away}");
+    }
+    assert_eq!(requests.load(Ordering::SeqCst), 5, "the redirects were not followed");
+    assert_eq!(env.bot_fail("sendPhoto", photo(ann, format!("http://localhost:{port}/png/d.png"))).await, failed);
+    assert_eq!(requests.load(Ordering::SeqCst), 5, "localhost is another host than 127.0.0.1");
+}
+
+#[tokio::test]
+async fn an_allow_list_with_a_wildcard_or_a_range_stops_the_start() {
+    for (host, port) in [("*", 80), ("0.0.0.0/0", 80), ("0.0.0.0", 8080)] {
+        let config = Config { allow_private: vec![(host.into(), port)], ..no_limits() };
+        let error = sandbox::Sandbox::start(config).await.err().expect("refused");
+        assert!(
+            error.to_string().starts_with(&format!("invalid configuration: allow-list entry {host}:{port}: ")),
+            "{error}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -121,6 +121,43 @@ async fn a_refused_join_or_leave_changes_nothing() {
 // Flood limits
 
 #[tokio::test]
+async fn a_user_text_longer_than_telegram_sends_is_refused_and_changes_nothing() {
+    let env = Env::start().await;
+    let ann = started_user(&env, "Ann").await;
+    let said = env.say(ann, &"я".repeat(4096)).await;
+    assert_eq!(said["text"].as_str().map(|t| t.chars().count()), Some(4096), "4096 characters are one message");
+    let state = |env: &Env| {
+        env.sandbox.world().with(|s| {
+            let bot = &s.bots[&BOT];
+            (bot.updates.len(), bot.private.values().map(|log| log.messages.len()).sum::<usize>(), s.files.len())
+        })
+    };
+    let before = state(&env);
+    let env = &env;
+    let post = |kind: &'static str, fields: Value| async move {
+        let mut body = fields;
+        body["bot_id"] = json!(BOT);
+        body["user_id"] = json!(ann);
+        control_fail(env, reqwest::Method::POST, &format!("/act/{kind}"), Some(body)).await
+    };
+    let long = "я".repeat(4097);
+    assert_eq!(
+        post("text", json!({ "text": long })).await,
+        (400, "text is 4097 characters long; a Telegram user sends at most 4096".into())
+    );
+    let (status, error) = post("command", json!({ "command": "echo", "payload": "x".repeat(4096) })).await;
+    assert_eq!(
+        (status, error.as_str()),
+        (400, "the command with its payload is 4102 characters long; a Telegram user sends at most 4096")
+    );
+    let message_id = said["message_id"].as_i64().expect("a message id");
+    assert_eq!(post("edit", json!({ "message_id": message_id, "text": long })).await.0, 400);
+    let (status, error) = post("photo", json!({ "caption": "c".repeat(1025) })).await;
+    assert_eq!((status, error.as_str()), (400, "caption is 1025 characters long; a Telegram user sends at most 1024"));
+    assert_eq!(state(env), before, "a refused action queues no update, posts no message and stores no file");
+}
+
+#[tokio::test]
 async fn limits_refuse_bursts_under_one_and_rates_not_above_zero() {
     let env = Env::start().await;
     let before = env.get("/limits").await;

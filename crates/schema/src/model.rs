@@ -428,7 +428,10 @@ pub enum Step {
     Return(AnyMarker),
     /// Runs `then` when the condition is true, else `else`.
     If(Condition),
-    /// Runs `do` once per element of a list, the element as `item`.
+    /// Runs `do` once per element of a list, the element as `item` (the first 1000 elements).
+    /// Each element and each step counts against the update's step budget (100,000 steps by
+    /// default), nested loops included: loops whose written sizes (`range(1000)`) multiply past
+    /// it are refused.
     ForEach(ForEach),
     /// Sends a dice (🎲 🎯 🎳 🏀 ⚽ 🎰); its value is `result.value`.
     Dice(String),
@@ -638,6 +641,14 @@ pub struct ForEach {
     pub steps: Vec<Step>,
 }
 
+/// The most elements one `for_each` visits; the rest of a longer list is not visited.
+pub const MAX_FOR_EACH_ITEMS: usize = 1_000;
+/// The steps one update may run by default (every step started and every `for_each`
+/// iteration, counted across nested loops, `call`s and scene entries). The engine's
+/// `EngineConfig::update_steps` changes it; the validator rejects loops whose literal sizes
+/// multiply past this default.
+pub const DEFAULT_UPDATE_STEPS: u64 = 100_000;
+
 /// `try`: steps whose failure is handled here instead of ending the handler with the bot's
 /// `errors` reply.
 ///
@@ -650,8 +661,9 @@ pub struct ForEach {
 /// an open circuit, in `http` or `feed`), `template` (a template or condition that failed),
 /// `telegram` (a Bot API call of `dice` or `poll`), `store` (the database) or `step` (a step that
 /// cannot run as written: a missing scene, a value of the wrong type…). A failure inside `catch`
-/// is not caught by the same `try`. The update's time budget is not a step failure: a handler
-/// that runs out of time ends with the `errors` reply.
+/// is not caught by the same `try`. The update's budgets (its time, its steps and its template
+/// fuel) are not step failures: a handler that spends one ends with the `errors` reply, whatever
+/// `try` it is in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Try {

@@ -12,6 +12,7 @@ use crate::{
 use minijinja::Environment;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
+mod budget;
 mod collections;
 mod feeds;
 mod llm;
@@ -304,6 +305,7 @@ impl<'a> Checker<'a> {
             self.text(&errors.reply, "errors.reply");
             self.in_catch -= 1;
         }
+        self.check_step_budget();
         self.check_commands_answered();
         self.check_variables_set();
         self.check_reachability();
@@ -731,6 +733,7 @@ impl<'a> Checker<'a> {
                 Step::ForEach(for_each) => {
                     let each_path = push_key(&step_path, "for_each");
                     self.expression(&for_each.list, &push_key(&each_path, "in"));
+                    self.check_loop_size(&for_each.list, &push_key(&each_path, "in"));
                     self.steps(&for_each.steps, &push_key(&each_path, "do"), scene);
                 }
                 Step::Try(attempt) => {

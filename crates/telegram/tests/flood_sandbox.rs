@@ -114,11 +114,14 @@ async fn scheduler_reports_client_errors_without_retrying() {
     assert_eq!((m.retried, m.failed), (0, 1));
 }
 
-/// Bulk sends paced under the sandbox's limits never meet a 429, and each chat gets its
-/// messages in order. The sandbox allows a burst of 2 and the scheduler runs at 80 % of the
-/// rates, so request latency jitter on a loaded machine cannot push two sends into one slot.
+/// Bulk sends paced under the sandbox's limits arrive once each, in each chat's order, and
+/// none fails. The pacing itself is checked where it is exact, on a paused clock
+/// (`flood/tests.rs`: `bulk_across_chats_is_paced_to_30_per_second`…). Here requests cross a
+/// real socket, and on a loaded machine one held up on its way can arrive together with the
+/// next: the sandbox may then answer a 429 the pacing did not cause (this test failed 3 runs
+/// in 5 on a busy core when it asserted none). What holds whatever the timing is asserted.
 #[tokio::test]
-async fn bulk_sends_stay_within_the_sandbox_limits() {
+async fn bulk_sends_under_the_sandbox_limits_arrive_once_and_in_order() {
     let world = World::start().await;
     world
         .set_limits(json!({
@@ -149,7 +152,9 @@ async fn bulk_sends_stay_within_the_sandbox_limits() {
     for user in users {
         assert_eq!(world.bot_texts(user).await, expected);
     }
-    assert_eq!(scheduler.metrics().rate_limited(), 0, "{:?}", scheduler.metrics().snapshot());
+    let m = scheduler.metrics().snapshot();
+    assert_eq!((m.sent, m.failed, m.queued, m.in_flight), (16, 0, 0, 0), "{m:?}");
+    assert_eq!(m.retried, m.rate_limited, "only a 429 was retried, after its wait: {m:?}");
 }
 
 /// Interactive sends that overrun the sandbox's limit get 429s, which the scheduler waits out:

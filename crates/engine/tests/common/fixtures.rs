@@ -30,7 +30,8 @@ impl FixtureServer {
         FixtureServer { url: format!("http://127.0.0.1:{port}"), port }
     }
 
-    /// Lets the engine's `http` and `feed` steps call this server.
+    /// Lets the engine's `http` and `feed` steps call this server (and the sandbox fetch the
+    /// files bots send by URL from it: [`super::World::start`] passes the list on).
     pub fn allow(&self, config: &mut engine::EngineConfig) {
         config.http.allow_private.push(("127.0.0.1".into(), self.port));
     }

@@ -44,9 +44,12 @@ pub struct Bot {
 }
 
 impl World {
+    /// The sandbox gets the engine's allow-list of private addresses, as under `serve`: a bot
+    /// sending a photo by URL from a local test server must list that server.
     pub async fn start(config: EngineConfig) -> World {
         let mut sandbox_config = sandbox::Config::default();
         sandbox_config.limits.enabled = false;
+        sandbox_config.allow_private = config.http.allow_private.clone();
         let sandbox = sandbox::Sandbox::start(sandbox_config).await.expect("sandbox starts");
         let http = telegram::http_client().expect("http client");
         World { sandbox, http, engine: Engine::new(config), next_bot: 7000 }

@@ -6,9 +6,7 @@ use crate::App;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Params, Upload};
 use crate::world::{Sender, State, StoredFile};
-use bytes::BytesMut;
 use serde_json::{Map, Value, json};
-use std::time::Duration;
 
 /// What Telegram lets a bot upload, and the largest file it takes.
 const PHOTO_MAX_BYTES: usize = 10 << 20;
@@ -18,7 +16,6 @@ const URL_PHOTO_MAX_BYTES: usize = 5 << 20;
 const URL_FILE_MAX_BYTES: usize = 20 << 20;
 /// getFile serves files up to 20 MB.
 const DOWNLOAD_MAX_BYTES: usize = 20 << 20;
-const URL_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A kind of media message: the method's file parameter, the Message field it fills, where
 /// its files are kept and TDLib's name for such a file (in type-mismatch errors).
@@ -51,8 +48,8 @@ fn kind_of_field(field: &str) -> Option<&'static Kind> {
 const ALBUM_KINDS: [&str; 4] = ["photo", "video", "audio", "document"];
 
 /// Downloads the files a call names by HTTP URL, before the world is locked, as Telegram
-/// would. Each becomes an upload named `url:<the url>`. The chat is checked first: a call
-/// that cannot be sent downloads nothing.
+/// would, under the address rule ([`crate::fetcher`]). Each becomes an upload named
+/// `url:<the url>`. The chat is checked first: a call that cannot be sent downloads nothing.
 pub async fn fetch_remote_files(app: &App, bot_id: i64, params: &mut Params) -> ApiResult<()> {
     let is_url = |v: &str| v.starts_with("http://") || v.starts_with("https://");
     let max_bytes = |field: &str| if field == "photo" { URL_PHOTO_MAX_BYTES } else { URL_FILE_MAX_BYTES };
@@ -73,7 +70,9 @@ pub async fn fetch_remote_files(app: &App, bot_id: i64, params: &mut Params) -> 
     let chat = params.chat_id()?;
     app.world.with(|s| s.target_for_bot(bot_id, &chat))?;
     for (url, max_bytes) in urls {
-        let upload = fetch(&app.http, &url, max_bytes)
+        let upload = app
+            .files
+            .fetch(bot_id, &url, max_bytes)
             .await
             .ok_or_else(|| ApiError::bad_request("failed to get HTTP URL content"))?;
         params.insert_upload(format!("url:{url}"), upload);
@@ -83,24 +82,6 @@ pub async fn fetch_remote_files(app: &App, bot_id: i64, params: &mut Params) -> 
 
 fn is_file_field(name: &str) -> bool {
     ["photo", "document", "audio", "video", "voice", "animation", "video_note", "sticker", "thumbnail"].contains(&name)
-}
-
-/// Reads a URL's body as it streams in, giving up past `max_bytes` (or on any failure).
-async fn fetch(http: &reqwest::Client, url: &str, max_bytes: usize) -> Option<Upload> {
-    let mut response = http.get(url).timeout(URL_FETCH_TIMEOUT).send().await.ok()?.error_for_status().ok()?;
-    if response.content_length().is_some_and(|length| length > max_bytes as u64) {
-        return None;
-    }
-    let mime_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let file_name = url.rsplit('/').next().filter(|n| !n.is_empty() && n.contains('.')).map(str::to_string);
-    let mut bytes = BytesMut::new();
-    while let Some(chunk) = response.chunk().await.ok()? {
-        if bytes.len() + chunk.len() > max_bytes {
-            return None;
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Some(Upload { file_name, mime_type, bytes: bytes.freeze() })
 }
 
 /// A file a call refers to: its id, and whether the call stored it (so a failed call can

@@ -4,7 +4,7 @@ mod chats;
 mod media;
 pub use media::user_media;
 mod messages;
-mod text;
+pub(crate) mod text;
 pub mod updates;
 
 use crate::App;

@@ -87,6 +87,13 @@ pub fn no_limits() -> Config {
     Config { limits: Limits { enabled: false, ..Limits::default() }, ..Config::default() }
 }
 
+/// Flood limits off, and files by URL may come from the local test server at `base`
+/// (`http://127.0.0.1:PORT`): private addresses are refused unless allowed.
+pub fn allowing(base: &str) -> Config {
+    let port = base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a base URL with a port");
+    Config { allow_private: vec![("127.0.0.1".into(), port)], ..no_limits() }
+}
+
 impl Env {
     /// A sandbox without flood limits.
     pub async fn start() -> Env {

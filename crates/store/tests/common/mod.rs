@@ -32,9 +32,14 @@ fn unique_name() -> String {
 
 /// A new SQLite file in the temporary directory.
 pub async fn sqlite() -> Option<TestDb> {
+    sqlite_with(&store::Options::default()).await
+}
+
+/// A new SQLite file in the temporary directory, opened with `options`.
+pub async fn sqlite_with(options: &store::Options) -> Option<TestDb> {
     let path = std::env::temp_dir().join(format!("ferrogram-store-{}.db", unique_name()));
     let url = format!("sqlite://{}", path.display());
-    let store = Store::open(&url).await.expect("open SQLite");
+    let store = Store::open_with(&url, options).await.expect("open SQLite");
     let files = ["", "-wal", "-shm"].iter().map(|suffix| format!("{}{suffix}", path.display()).into()).collect();
     Some(TestDb { url, store, cleanup: Cleanup::Files(files) })
 }
@@ -42,6 +47,11 @@ pub async fn sqlite() -> Option<TestDb> {
 /// A new database `ferrogram_test_<pid>_<random>` on the local PostgreSQL, or `None` (after a
 /// loud `SKIPPED postgres: …`) when it cannot be reached, unless `FERROGRAM_REQUIRE_POSTGRES=1`.
 pub async fn postgres() -> Option<TestDb> {
+    postgres_with(&store::Options { max_connections: 8, ..store::Options::default() }).await
+}
+
+/// [`postgres`], the store opened with `options`.
+pub async fn postgres_with(options: &store::Options) -> Option<TestDb> {
     use sqlx::Connection;
     let candidates: Vec<String> = match std::env::var("FERROGRAM_TEST_POSTGRES_URL") {
         Ok(url) => vec![url],
@@ -68,8 +78,7 @@ pub async fn postgres() -> Option<TestDb> {
         admin.close().await.ok();
         let base = admin_url.rsplit_once('/').expect("a database in the URL").0;
         let url = format!("{base}/{name}");
-        let options = store::Options { max_connections: 8, ..store::Options::default() };
-        let store = store::Store::open_with(&url, &options).await.expect("open PostgreSQL");
+        let store = store::Store::open_with(&url, options).await.expect("open PostgreSQL");
         return Some(TestDb { url, store, cleanup: Cleanup::Database { admin_url, name } });
     }
     let why = why.join("; ");
