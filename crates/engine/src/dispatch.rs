@@ -7,7 +7,9 @@
 //! a runaway loop is contained: it is logged (with the budget that ran out) and answered through
 //! the error handler, and the chat's next update goes on. Once its handler finished (successfully or
 //! not), the update is marked handled in the same commit as its effects (see the outbox
-//! module), and its calls are delivered before the chat's next update is handled.
+//! module), and its calls are delivered before the chat's next update is handled. An update
+//! whose handler panicked or overran its budget is also set aside as a dead letter (see
+//! [`set_aside`]): it is not tried again by itself.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -20,13 +22,19 @@ use tokio::sync::{Semaphore, watch};
 use crate::error::EngineError;
 use crate::event::Event;
 use crate::runtime::{BotContext, Loaded};
-use crate::state::{Commit, PendingSend};
+use crate::state::{Commit, DeadLetter, PendingSend};
 use crate::steps::{self, Handled};
 
 /// One update and the bot version it was dispatched under.
 pub struct Job {
     pub event: Event,
     pub loaded: Arc<Loaded>,
+    /// The update's JSON as stored in the inbox (for a dead letter).
+    pub raw: String,
+    /// Which attempt at the update this is (1 when it was just received, one more at each
+    /// replay): past the dispatcher's `max_attempts`, the update is set aside unhandled, since
+    /// every earlier attempt ended with the process stopping or hanging mid-handler.
+    pub attempt: u32,
 }
 
 pub struct Dispatcher {
@@ -34,16 +42,21 @@ pub struct Dispatcher {
     queues: Mutex<HashMap<i64, VecDeque<Job>>>,
     permits: Arc<Semaphore>,
     budget: Duration,
+    /// Attempts an update gets before it is set aside (see [`Job::attempt`]).
+    max_attempts: u32,
     handled: watch::Sender<u64>,
 }
 
 impl Dispatcher {
-    pub fn new(bot: Arc<BotContext>, max_concurrent: usize, budget: Duration) -> Arc<Dispatcher> {
+    /// A dispatcher running at most `max_concurrent` updates at once, each under `budget`, and
+    /// setting aside an update dispatched for more than its `max_attempts`th time.
+    pub fn new(bot: Arc<BotContext>, max_concurrent: usize, budget: Duration, max_attempts: u32) -> Arc<Dispatcher> {
         Arc::new(Dispatcher {
             bot,
             queues: Mutex::new(HashMap::new()),
             permits: Arc::new(Semaphore::new(max_concurrent.clamp(1, Semaphore::MAX_PERMITS))),
             budget,
+            max_attempts: max_attempts.max(1),
             handled: watch::Sender::new(0),
         })
     }
@@ -95,19 +108,49 @@ impl Dispatcher {
 
     /// Runs the handler; a failed one changes nothing but for the error reply.
     async fn process(&self, job: Job) -> Handled {
-        let Job { event, loaded } = job;
+        let Job { event, loaded, raw, attempt } = job;
         let (bot_id, update_id, chat_id) = (self.bot.bot_id, event.update_id, event.chat_id);
+        if attempt > self.max_attempts {
+            let tried = attempt - 1;
+            let reason =
+                format!("its handler did not finish in {tried} attempts (the process stopped or hung each time)");
+            return set_aside(bot_id, &loaded, &event, raw, tried, reason);
+        }
         let handler = steps::handle_update(Arc::clone(&self.bot), Arc::clone(&loaded), event.clone());
         match run_guarded(self.budget, handler).await {
             Ok(handled) => handled,
-            Err(failure) => {
-                let budget = failure.budget();
-                tracing::error!(bot_id, update_id, chat_id, budget, error = %failure, "handling an update failed");
+            // A step that failed (an API down, a refused address) is the bot's business: its
+            // error reply tells the user, and the next update may well succeed.
+            Err(Failure::Step(error)) => {
+                tracing::error!(bot_id, update_id, chat_id, %error, "handling an update failed");
                 let commit = Commit { bot: bot_id, outbox: steps::error_reply(&loaded, &event), ..Commit::default() };
                 Handled { commit, lock: None }
             }
+            // A panic or a spent budget (time, steps, fuel) would come again: set aside.
+            Err(failure) => {
+                let budget = failure.budget();
+                tracing::error!(bot_id, update_id, chat_id, budget, error = %failure, "handling an update failed");
+                set_aside(bot_id, &loaded, &event, raw, attempt, failure.to_string())
+            }
         }
     }
+}
+
+/// Sets an update aside as a dead letter instead of handling it: logged at error level, the
+/// user sent the bot's error reply, the letter kept for the operator, the update marked handled
+/// (all in the returned commit, which the caller commits as the handler's would be).
+pub fn set_aside(bot_id: u64, loaded: &Loaded, event: &Event, raw: String, attempts: u32, reason: String) -> Handled {
+    let (update_id, chat_id) = (event.update_id, event.chat_id);
+    tracing::error!(bot_id, update_id, chat_id, attempts, %reason, "update set aside as a dead letter: not handled");
+    let letter = DeadLetter { update_id, chat_id: Some(chat_id), raw, reason, attempts };
+    let commit = Commit {
+        bot: bot_id,
+        outbox: steps::error_reply(loaded, event),
+        handled: Some(update_id),
+        dead_letter: Some(letter),
+        ..Commit::default()
+    };
+    Handled { commit, lock: None }
 }
 
 /// Delays between attempts to commit, for a store that is briefly unavailable.

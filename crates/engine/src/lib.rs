@@ -55,6 +55,6 @@ pub use http::{HttpConfig, MAX_REDIRECTS};
 pub use outbox::DEFAULT_COMMIT_BATCH;
 pub use runtime::{BotHandle, Engine, EngineConfig, Receive, WebhookError};
 pub use state::{
-    BoxFuture, ChatState, Commit, FormProgress, Frame, MemoryStore, Outgoing, PendingSend, Resume, Scope, StateStore,
-    StepsAt, StoreError, StoredUpdate,
+    BoxFuture, ChatState, Commit, DeadLetter, FormProgress, Frame, MemoryStore, Outgoing, PendingSend, Received,
+    Resume, Scope, StateStore, StepsAt, StoreError, StoredDeadLetter, StoredUpdate,
 };

@@ -6,14 +6,34 @@
 //! Every received update is stored in the inbox ([`StateStore::inbox_put`]) before it is
 //! acknowledged: the getUpdates offset that confirms it to Telegram is sent only after the
 //! store accepted it (a store failure backs off, and the update is fetched again). A
-//! redelivered update (one the inbox already has) is stored once and dispatched once. An
-//! update is marked handled only after its handler finished, successfully or through the error
-//! handler; one not understood, or of a kind the engine does not handle, is marked handled at
-//! once with a log line. An update without an `update_id` cannot be stored or confirmed: it is
-//! skipped with a warning, and a batch of nothing else backs off like an error, since Telegram
-//! hands it back at once. When a bot starts, the updates a crash left unhandled are dispatched
-//! first, in update-id order, and only then does polling begin, so a chat's replayed updates
-//! come before its new ones.
+//! redelivered update (one the inbox already has: the same id *and* the same JSON) is stored
+//! once and dispatched once, and is the only update skipped without a warning. Update ids can
+//! restart (Telegram picks a random next id after a week without updates; a reset sandbox starts
+//! at 1 again), so the same id with other content is a new update: it replaces the handled one
+//! and is dispatched, with a warning; while the update under that id is still unhandled, the new
+//! one is not stored nor confirmed (warning) and comes again. An id far from the previous one is
+//! logged as a restart too ([`Received`], `notice`). Handled updates are kept 24 hours
+//! (`INBOX_KEEP`): a redelivery is recognised within that window, then they are pruned.
+//!
+//! An update is marked handled only after its handler finished, successfully or through the
+//! error handler; one not understood, or of a kind the engine does not handle, is marked handled
+//! at once with a log line. An update without an `update_id` cannot be stored or confirmed: it
+//! is skipped with a warning, and a batch of nothing else backs off like an error, since
+//! Telegram hands it back at once. When a bot starts, the updates a crash left unhandled are
+//! dispatched first, in update-id order, and only then does polling begin, so a chat's replayed
+//! updates come before its new ones.
+//!
+//! # Poison updates
+//!
+//! Each dispatch of an update is an attempt, counted in its inbox row before the handler runs:
+//! storing it counts the first, and a replay counts one more for each update of a page before
+//! dispatching it ([`StateStore::inbox_count_attempts`]). So a handler that never finishes,
+//! because the process froze or was killed while running it, still used an attempt. After
+//! [`EngineConfig::max_update_attempts`] the next start does not run it again: the dispatcher
+//! sets it aside as a dead letter, in the chat's order (`dispatch::set_aside`: error
+//! log, the bot's error reply, the letter kept, the update marked handled). A handler that panics
+//! or overruns its budget in a running process is set aside at once the same way. Operators list,
+//! retry and discard dead letters with `ferrogram dead-letters`.
 //!
 //! So a crash (even `kill -9`) loses no update. A handler's replies, variable writes and the
 //! chat's new state are committed together with the update's "handled" mark (the outbox module
@@ -47,7 +67,7 @@ use crate::event::Event;
 use crate::http::{Http, HttpConfig};
 use crate::limits::Limiter;
 use crate::outbox::{Committer, DEFAULT_COMMIT_BATCH, Deliverer, RefusalReply};
-use crate::state::{MemoryStore, StateStore, StoreError};
+use crate::state::{MemoryStore, Received, StateStore, StoreError};
 use crate::template::{DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT, Templates};
 use crate::{i18n, jobs, steps};
 
@@ -95,7 +115,16 @@ pub struct EngineConfig {
     /// Whether jobs run on their schedule. Default true; false leaves them to
     /// [`Engine::run_job`] (tests that run a job at a chosen point).
     pub schedule_jobs: bool,
+    /// Times an update is dispatched, counting replays after a restart, before it is set aside
+    /// as a dead letter instead (its handler never finished: the process stopped or hung).
+    /// Default [`DEFAULT_MAX_UPDATE_ATTEMPTS`].
+    pub max_update_attempts: u32,
 }
+
+/// See [`EngineConfig::max_update_attempts`]: the first attempt and two replays, so one crash
+/// (or a deploy) in the middle of an update never costs it, and a poison update freezes the
+/// bot at most three times.
+pub const DEFAULT_MAX_UPDATE_ATTEMPTS: u32 = 3;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -116,6 +145,7 @@ impl Default for EngineConfig {
             llm_edit_interval: Duration::from_secs(1),
             clock: Clock::system(),
             schedule_jobs: true,
+            max_update_attempts: DEFAULT_MAX_UPDATE_ATTEMPTS,
         }
     }
 }
@@ -128,6 +158,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("update_steps", &self.update_steps)
             .field("update_fuel", &self.update_fuel)
             .field("poll_timeout", &self.poll_timeout)
+            .field("max_update_attempts", &self.max_update_attempts)
             .field("caps", &self.caps)
             .finish_non_exhaustive()
     }
@@ -208,6 +239,10 @@ pub enum WebhookError {
     /// The update could not be stored (500: Telegram delivers it again).
     #[error("storing the update failed: {0}")]
     Store(StoreError),
+    /// An unhandled update holds the same id (the ids restarted): 503, Telegram delivers it
+    /// again, and it is stored once that one is handled.
+    #[error("an unhandled update has the same id, try again")]
+    Busy,
 }
 
 impl WebhookError {
@@ -216,7 +251,7 @@ impl WebhookError {
         match self {
             WebhookError::UnknownBot => 404,
             WebhookError::Forbidden => 403,
-            WebhookError::NotReady => 503,
+            WebhookError::NotReady | WebhookError::Busy => 503,
             WebhookError::Store(_) => 500,
         }
     }
@@ -240,6 +275,10 @@ struct BotRuntime {
     ready: watch::Sender<bool>,
     /// A webhook bot's secret token.
     webhook_secret: Option<String>,
+    /// The id of the update received last, to notice a restart of the update id sequence.
+    last_update_id: Mutex<Option<i64>>,
+    /// See [`EngineConfig::max_update_attempts`].
+    max_attempts: u32,
 }
 
 /// Runs bots. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -320,8 +359,12 @@ impl Engine {
                 time: self.config.update_budget,
             },
         });
-        let dispatcher =
-            Dispatcher::new(Arc::clone(&context), self.config.max_concurrent_updates, self.config.update_budget);
+        let dispatcher = Dispatcher::new(
+            Arc::clone(&context),
+            self.config.max_concurrent_updates,
+            self.config.update_budget,
+            self.config.max_update_attempts,
+        );
         let runtime = Arc::new(BotRuntime {
             client,
             context,
@@ -335,6 +378,8 @@ impl Engine {
                 Receive::Webhook { secret, .. } => Some(secret.clone()),
                 Receive::Polling => None,
             },
+            last_update_id: Mutex::new(None),
+            max_attempts: self.config.max_update_attempts.max(1),
         });
         let poller = match receive {
             Receive::Polling => tokio::spawn(poll(Arc::clone(&runtime), self.config.poll_timeout)),
@@ -453,13 +498,17 @@ impl Engine {
             return Ok(());
         };
         let update_id = update.update_id();
-        let stored = runtime.context.store.inbox_put(bot_id, update_id, text).await.map_err(WebhookError::Store)?;
-        if stored {
-            accept(&runtime, update).await;
-        } else {
-            tracing::debug!(bot_id, update_id, "update delivered again, already stored: skipped");
+        let received =
+            runtime.context.store.inbox_put(bot_id, update_id, text.clone()).await.map_err(WebhookError::Store)?;
+        notice(&runtime, update_id, received);
+        match received {
+            Received::Busy => Err(WebhookError::Busy),
+            Received::Redelivered => Ok(()),
+            Received::New | Received::Reused => {
+                accept(&runtime, update, text, 1).await;
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// The running bots.
@@ -558,9 +607,10 @@ async fn poll(runtime: Arc<BotRuntime>, timeout: u32) {
             Ok(batch) => {
                 let (fetched, before) = (batch.len(), offset);
                 match receive(&runtime, batch, &mut offset).await {
-                    // Nothing to confirm (no usable update_id): the same batch comes back at once.
+                    // Nothing to confirm (no usable update_id, or the first one's id is held by an
+                    // unhandled update): the same batch comes back at once.
                     Ok(()) if fetched > 0 && offset == before => {
-                        format!("{fetched} updates without a usable update_id, none can be confirmed")
+                        format!("none of {fetched} updates can be confirmed yet (no usable update_id, or it is in use)")
                     }
                     Ok(()) => {
                         failures = 0;
@@ -668,8 +718,9 @@ async fn redeliver(context: &BotContext) {
 }
 
 /// Stores a batch of updates in the inbox (one write) and dispatches those it did not have yet.
-/// `offset` moves past the batch only once it is stored: after a store failure, the next call
-/// fetches it again.
+/// `offset` moves past the batch only once it is stored, and not past an update the inbox
+/// could not take ([`Received::Busy`]): the next call fetches those again. It follows the
+/// batch's last update, so it moves back with a restarted id sequence.
 async fn receive(runtime: &BotRuntime, batch: Vec<Value>, offset: &mut Option<i64>) -> Result<(), StoreError> {
     let (bot_id, store) = (runtime.context.bot_id, &runtime.context.store);
     let mut updates = Vec::with_capacity(batch.len());
@@ -677,24 +728,64 @@ async fn receive(runtime: &BotRuntime, batch: Vec<Value>, offset: &mut Option<i6
     for raw in batch {
         let text = raw.to_string();
         if let Some(update) = IncomingUpdate::from_value(raw) {
-            rows.push((update.update_id(), text));
-            updates.push(update);
+            rows.push((update.update_id(), text.clone()));
+            updates.push((update, text));
         }
     }
     if rows.is_empty() {
         return Ok(());
     }
-    let stored = store.inbox_put_batch(bot_id, rows).await?;
-    for (update, new) in updates.into_iter().zip(stored) {
+    let received = store.inbox_put_batch(bot_id, rows).await?;
+    let mut confirm = true;
+    for ((update, text), received) in updates.into_iter().zip(received) {
         let update_id = update.update_id();
-        if new {
-            accept(runtime, update).await;
-        } else {
-            tracing::debug!(bot_id, update_id, "update received again, already stored: skipped");
+        notice(runtime, update_id, received);
+        if received.is_stored() {
+            accept(runtime, update, text, 1).await;
         }
-        *offset = Some(offset.unwrap_or(i64::MIN).max(update_id + 1));
+        confirm &= received != Received::Busy;
+        // The batch's order, not the highest id ever seen: after a restart of the ids the
+        // offset follows the new sequence instead of confirming (dropping) its updates unseen.
+        if confirm {
+            *offset = Some(update_id + 1);
+        }
     }
     Ok(())
+}
+
+/// How far an update id may land from the one received before it without being taken for a
+/// restart of the sequence: Telegram numbers a bot's updates one after the other, and a batch
+/// (100 at most) or concurrent webhook deliveries only shuffle neighbours.
+const RESTART_GAP: i64 = 1000;
+
+/// Logs what the inbox made of a received update, and a restart of the update id sequence:
+/// an id reused for other content, or far from the last one. Only a true redelivery is
+/// skipped without a warning.
+fn notice(runtime: &BotRuntime, update_id: i64, received: Received) {
+    let bot_id = runtime.context.bot_id;
+    let last = runtime.last_update_id.lock().replace(update_id);
+    match received {
+        Received::Redelivered => {
+            tracing::debug!(bot_id, update_id, "update received again, already stored: skipped");
+        }
+        Received::Reused => tracing::warn!(
+            bot_id,
+            update_id,
+            "update id reused by an update with other content: the update id sequence restarted \
+             (Telegram after a week without updates, or a reset sandbox); handled as a new update"
+        ),
+        Received::Busy => tracing::warn!(
+            bot_id,
+            update_id,
+            "update id reused while the earlier update with this id is still unhandled: not stored \
+             nor confirmed yet, it is fetched again once that one is handled"
+        ),
+        Received::New => {
+            if let Some(last) = last.filter(|last| update_id.abs_diff(*last) > RESTART_GAP.unsigned_abs()) {
+                tracing::warn!(bot_id, update_id, last, "update ids jumped: the update id sequence restarted");
+            }
+        }
+    }
 }
 
 /// Dispatches what a crash left unhandled in the inbox, lowest update id first, before the
@@ -722,13 +813,30 @@ async fn replay(runtime: &BotRuntime, stop: &mut watch::Receiver<bool>, backoff:
                 }
             }
         };
-        failures = 0;
         let full = page.len() >= REPLAY_PAGE as usize;
+        let seen = after;
+        let page: Vec<_> = page.into_iter().filter(|stored| stored.update_id > seen).collect();
+        // This attempt is counted before the handlers run, so one that never finishes (the
+        // process hangs or is killed) counts too; an update out of attempts is not run again.
+        let max_attempts = runtime.max_attempts;
+        let retried: Vec<i64> =
+            page.iter().filter(|stored| stored.attempts < max_attempts).map(|stored| stored.update_id).collect();
+        if !retried.is_empty()
+            && let Err(error) = context.store.inbox_count_attempts(bot_id, retried).await
+        {
+            failures = failures.saturating_add(1);
+            let delay = backoff.delay(failures.min(10));
+            tracing::warn!(bot_id, %error, ?delay, "counting the replayed updates' attempts failed");
+            tokio::select! {
+                _ = stop.wait_for(|stopped| *stopped) => return false,
+                () = tokio::time::sleep(delay) => continue,
+            }
+        }
+        failures = 0;
         let before = *handled.borrow_and_update();
         let mut dispatched = 0u64;
         let mut fresh = false;
-        let seen = after;
-        for stored in page.into_iter().filter(|stored| stored.update_id > seen) {
+        for stored in page {
             (after, fresh) = (stored.update_id, true);
             replayed += 1;
             let update = serde_json::from_str(&stored.raw).ok().and_then(IncomingUpdate::from_value);
@@ -737,7 +845,10 @@ async fn replay(runtime: &BotRuntime, stop: &mut watch::Receiver<bool>, backoff:
                 mark_handled(context, stored.update_id).await;
                 continue;
             };
-            if accept(runtime, update).await {
+            *runtime.last_update_id.lock() = Some(stored.update_id);
+            // Past its last attempt, the dispatcher sets it aside in the chat's order.
+            let attempt = stored.attempts.min(max_attempts).saturating_add(1);
+            if accept(runtime, update, stored.raw, attempt).await {
                 dispatched += 1;
             }
         }
@@ -755,9 +866,10 @@ async fn replay(runtime: &BotRuntime, stop: &mut watch::Receiver<bool>, backoff:
     true
 }
 
-/// Dispatches a stored update; returns `false` for one that is not understood or of a kind the
-/// engine does not handle, which is marked handled at once.
-async fn accept(runtime: &BotRuntime, update: IncomingUpdate) -> bool {
+/// Dispatches a stored update (`raw` as stored, `attempt` as [`Job::attempt`] says); returns
+/// `false` for one that is not understood or of a kind the engine does not handle, which is
+/// marked handled at once.
+async fn accept(runtime: &BotRuntime, update: IncomingUpdate, raw: String, attempt: u32) -> bool {
     let bot_id = runtime.context.bot_id;
     let update_id = update.update_id();
     let IncomingUpdate::Known(update) = update else {
@@ -773,7 +885,7 @@ async fn accept(runtime: &BotRuntime, update: IncomingUpdate) -> bool {
     };
     // The version is fixed here: a reload after this point does not change how it is handled.
     let loaded = Arc::clone(&runtime.current.read());
-    runtime.dispatcher.dispatch(Job { event, loaded });
+    runtime.dispatcher.dispatch(Job { event, loaded, raw, attempt });
     true
 }
 

@@ -136,21 +136,36 @@ pub trait StateStore: Send + Sync + 'static {
         name: String,
         value: Option<Value>,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Keeps a received update (its JSON as received) until it is handled; `false` if the bot
-    /// already had this update (a redelivery), which is then left as it was. The engine
-    /// confirms an update to Telegram only after this succeeded.
-    fn inbox_put(&self, bot: u64, update_id: i64, raw: String) -> BoxFuture<'_, Result<bool, StoreError>>;
-    /// [`StateStore::inbox_put`] for a batch (one getUpdates answer), all or nothing, in one
-    /// write: whether each update was new.
-    fn inbox_put_batch(&self, bot: u64, updates: Vec<(i64, String)>) -> BoxFuture<'_, Result<Vec<bool>, StoreError>>;
+    /// Keeps a received update (its JSON as received) until it is handled, as [`Received`]
+    /// tells: a repeated update id is a redelivery only if the inbox holds the same update
+    /// (same content) under it; other content under a known id is a new update (Telegram
+    /// restarted its update ids). The engine confirms an update to Telegram only after it was
+    /// stored (or recognised as a redelivery). A stored update counts as attempted once: it
+    /// is dispatched at once.
+    fn inbox_put(&self, bot: u64, update_id: i64, raw: String) -> BoxFuture<'_, Result<Received, StoreError>>;
+    /// [`StateStore::inbox_put`] for a batch (one getUpdates answer), all or nothing: what
+    /// became of each update, in order (a later copy of an update in the batch is a redelivery).
+    fn inbox_put_batch(
+        &self,
+        bot: u64,
+        updates: Vec<(i64, String)>,
+    ) -> BoxFuture<'_, Result<Vec<Received>, StoreError>>;
     /// Up to `limit` of the bot's stored updates not yet marked handled, lowest update id first:
     /// what a crash interrupted, replayed when the bot starts.
     fn inbox_unhandled(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<StoredUpdate>, StoreError>>;
+    /// Counts one more attempt at each of these unhandled updates, before they are dispatched
+    /// again (a replay): a handler that never finishes (the process hung or was killed) still
+    /// counts.
+    fn inbox_count_attempts(&self, bot: u64, update_ids: Vec<i64>) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Marks an update handled; `false` if it was not stored or already handled.
     fn inbox_mark_handled(&self, bot: u64, update_id: i64) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// Forgets the bot's updates handled before `handled_before` (Unix seconds), keeping its
-    /// newest update so a redelivery is still recognised; returns how many were forgotten.
+    /// newest update; returns how many were forgotten. A redelivery is recognised only while
+    /// its update is kept.
     fn inbox_prune(&self, bot: u64, handled_before: u64) -> BoxFuture<'_, Result<u64, StoreError>>;
+    /// The bot's dead letters (updates set aside, see [`DeadLetter`]), oldest first, up to
+    /// `limit`.
+    fn dead_letters(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<StoredDeadLetter>, StoreError>>;
     /// When the bot's job `job` runs next, in seconds since the Unix epoch (UTC), if it was
     /// scheduled. The scheduler keeps it here so that a restart does not skip or repeat a run.
     fn load_next_run(&self, bot: u64, job: &str) -> BoxFuture<'_, Result<Option<u64>, StoreError>>;
@@ -189,6 +204,8 @@ pub struct Commit {
     pub handled: Option<i64>,
     /// Outbox entries delivered since the last commit, to forget.
     pub delivered: Vec<i64>,
+    /// The update set aside instead of handled (its `handled` mark is set too).
+    pub dead_letter: Option<DeadLetter>,
     /// The Telegram user and chat of the update (their `User` and `Chat` objects), for the
     /// bot's directory of users and chats; `Null` when there is none (a job).
     pub seen_user: Value,
@@ -219,6 +236,68 @@ pub struct StoredUpdate {
     pub update_id: i64,
     /// The update's JSON as received.
     pub raw: String,
+    /// How many times it was dispatched (counted before each dispatch).
+    pub attempts: u32,
+}
+
+/// What the inbox did with a received update ([`StateStore::inbox_put`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// Stored, to dispatch.
+    New,
+    /// Stored in place of a handled update with the same id and other content: the update id
+    /// sequence restarted (Telegram after a week without updates, a reset sandbox). To dispatch,
+    /// with a warning.
+    Reused,
+    /// The inbox already holds this very update (same id, same content): a redelivery, not
+    /// dispatched again.
+    Redelivered,
+    /// An update with the same id and other content is still unhandled: not stored, and not to
+    /// be confirmed, so that Telegram delivers it again once the other one is handled.
+    Busy,
+}
+
+impl Received {
+    /// How the inbox takes an update whose id it holds as `held` (its raw JSON and whether it
+    /// was handled), or does not hold (`None`): the one rule of every store.
+    pub fn of(held: Option<(&str, bool)>, raw: &str) -> Received {
+        match held {
+            None => Received::New,
+            Some((held, _)) if held == raw => Received::Redelivered,
+            Some((_, true)) => Received::Reused,
+            Some((_, false)) => Received::Busy,
+        }
+    }
+
+    /// Whether the update was stored and is to be dispatched.
+    pub fn is_stored(self) -> bool {
+        matches!(self, Received::New | Received::Reused)
+    }
+}
+
+/// An update set aside instead of handled: its handler panicked or overran its budget, or the
+/// process stopped while handling it in every one of its attempts. It is not replayed; the
+/// operator lists it (`ferrogram dead-letters`) and retries or discards it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub update_id: i64,
+    /// The chat it came from, when it has one.
+    pub chat_id: Option<i64>,
+    /// The update's JSON as received.
+    pub raw: String,
+    /// Why it was set aside, in words.
+    pub reason: String,
+    pub attempts: u32,
+}
+
+/// A [`DeadLetter`] as kept: its id (to retry or discard it) and when it was set aside (Unix
+/// seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDeadLetter {
+    pub id: i64,
+    pub bot: u64,
+    pub failed_at: i64,
+    pub letter: DeadLetter,
 }
 
 /// Everything in memory: for the sandbox, tests and single-process use without persistence.
@@ -226,7 +305,8 @@ pub struct StoredUpdate {
 pub struct MemoryStore {
     chats: Mutex<HashMap<(u64, i64), ChatState>>,
     vars: Mutex<HashMap<(u64, Scope), Map<String, Value>>>,
-    inboxes: Mutex<HashMap<u64, Inbox>>,
+    inboxes: Mutex<HashMap<u64, BTreeMap<i64, InboxEntry>>>,
+    dead_letters: Mutex<Vec<StoredDeadLetter>>,
     next_runs: Mutex<HashMap<(u64, String), u64>>,
     outbox: Mutex<Outbox>,
 }
@@ -254,32 +334,39 @@ impl MemoryStore {
 
     fn mark_handled(&self, bot: u64, update_id: i64) -> bool {
         let mut inboxes = self.inboxes.lock();
-        let inbox = inboxes.entry(bot).or_default();
-        let marked = match inbox.updates.get_mut(&update_id) {
-            Some((_, handled)) if !*handled => {
-                *handled = true;
+        match inboxes.get_mut(&bot).and_then(|inbox| inbox.get_mut(&update_id)) {
+            Some(entry) if entry.handled_at.is_none() => {
+                entry.handled_at = Some(unix_now());
                 true
             }
             _ => false,
-        };
-        while let Some(entry) = inbox.updates.first_entry()
-            && entry.get().1
-        {
-            inbox.forgotten_up_to = Some(inbox.forgotten_up_to.map_or(*entry.key(), |up_to| up_to.max(*entry.key())));
-            entry.remove();
         }
-        marked
+    }
+
+    fn put(&self, bot: u64, update_id: i64, raw: String) -> Received {
+        let mut inboxes = self.inboxes.lock();
+        let inbox = inboxes.entry(bot).or_default();
+        let held = inbox.get(&update_id).map(|entry| (entry.raw.as_str(), entry.handled_at.is_some()));
+        let received = Received::of(held, &raw);
+        if received.is_stored() {
+            inbox.insert(update_id, InboxEntry { raw, handled_at: None, attempts: 1 });
+        }
+        received
     }
 }
 
-/// One bot's inbox in memory. Handled updates are forgotten once no unhandled one is below
-/// them, so it holds only what is in flight; update ids increase, so an id at or below the
-/// highest forgotten one is a redelivery.
-#[derive(Debug, Default)]
-struct Inbox {
-    /// Raw JSON and whether it was handled, by update id.
-    updates: BTreeMap<i64, (String, bool)>,
-    forgotten_up_to: Option<i64>,
+/// Seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// One update in a bot's memory inbox, kept like a database row: until pruned.
+#[derive(Debug)]
+struct InboxEntry {
+    raw: String,
+    /// When it was handled (Unix seconds).
+    handled_at: Option<u64>,
+    attempts: u32,
 }
 
 impl StateStore for MemoryStore {
@@ -309,40 +396,45 @@ impl StateStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
-    fn inbox_put(&self, bot: u64, update_id: i64, raw: String) -> BoxFuture<'_, Result<bool, StoreError>> {
-        let mut inboxes = self.inboxes.lock();
-        let inbox = inboxes.entry(bot).or_default();
-        let seen = inbox.forgotten_up_to.is_some_and(|up_to| update_id <= up_to);
-        let stored = !seen && !inbox.updates.contains_key(&update_id);
-        if stored {
-            inbox.updates.insert(update_id, (raw, false));
-        }
-        Box::pin(async move { Ok(stored) })
+    fn inbox_put(&self, bot: u64, update_id: i64, raw: String) -> BoxFuture<'_, Result<Received, StoreError>> {
+        let received = self.put(bot, update_id, raw);
+        Box::pin(async move { Ok(received) })
     }
 
-    fn inbox_put_batch(&self, bot: u64, updates: Vec<(i64, String)>) -> BoxFuture<'_, Result<Vec<bool>, StoreError>> {
-        // Each put is done when it returns (in memory), so the futures are ready at once.
-        let puts: Vec<_> = updates.into_iter().map(|(id, raw)| self.inbox_put(bot, id, raw)).collect();
-        Box::pin(async move {
-            let mut stored = Vec::with_capacity(puts.len());
-            for put in puts {
-                stored.push(put.await?);
-            }
-            Ok(stored)
-        })
+    fn inbox_put_batch(
+        &self,
+        bot: u64,
+        updates: Vec<(i64, String)>,
+    ) -> BoxFuture<'_, Result<Vec<Received>, StoreError>> {
+        let received = updates.into_iter().map(|(id, raw)| self.put(bot, id, raw)).collect();
+        Box::pin(async move { Ok(received) })
     }
 
     fn inbox_unhandled(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<StoredUpdate>, StoreError>> {
         let unhandled = self.inboxes.lock().get(&bot).map_or_else(Vec::new, |inbox| {
             inbox
-                .updates
                 .iter()
-                .filter(|(_, (_, handled))| !handled)
+                .filter(|(_, entry)| entry.handled_at.is_none())
                 .take(limit as usize)
-                .map(|(update_id, (raw, _))| StoredUpdate { update_id: *update_id, raw: raw.clone() })
+                .map(|(update_id, entry)| StoredUpdate {
+                    update_id: *update_id,
+                    raw: entry.raw.clone(),
+                    attempts: entry.attempts,
+                })
                 .collect()
         });
         Box::pin(async move { Ok(unhandled) })
+    }
+
+    fn inbox_count_attempts(&self, bot: u64, update_ids: Vec<i64>) -> BoxFuture<'_, Result<(), StoreError>> {
+        if let Some(inbox) = self.inboxes.lock().get_mut(&bot) {
+            for id in update_ids {
+                if let Some(entry) = inbox.get_mut(&id).filter(|entry| entry.handled_at.is_none()) {
+                    entry.attempts = entry.attempts.saturating_add(1);
+                }
+            }
+        }
+        Box::pin(async { Ok(()) })
     }
 
     fn inbox_mark_handled(&self, bot: u64, update_id: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
@@ -350,10 +442,21 @@ impl StateStore for MemoryStore {
         Box::pin(async move { Ok(marked) })
     }
 
-    fn inbox_prune(&self, _bot: u64, _handled_before: u64) -> BoxFuture<'_, Result<u64, StoreError>> {
-        // The memory inbox forgets an update as soon as it and every update before it were
-        // handled (see `Inbox`): nothing is left to prune.
-        Box::pin(async { Ok(0) })
+    fn inbox_prune(&self, bot: u64, handled_before: u64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        let mut pruned = 0;
+        if let Some(inbox) = self.inboxes.lock().get_mut(&bot) {
+            let newest = inbox.keys().next_back().copied();
+            let before = inbox.len();
+            inbox.retain(|id, entry| Some(*id) == newest || entry.handled_at.is_none_or(|at| at >= handled_before));
+            pruned = (before - inbox.len()) as u64;
+        }
+        Box::pin(async move { Ok(pruned) })
+    }
+
+    fn dead_letters(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<StoredDeadLetter>, StoreError>> {
+        let letters =
+            self.dead_letters.lock().iter().filter(|letter| letter.bot == bot).take(limit as usize).cloned().collect();
+        Box::pin(async move { Ok(letters) })
     }
 
     fn load_next_run(&self, bot: u64, job: &str) -> BoxFuture<'_, Result<Option<u64>, StoreError>> {
@@ -401,6 +504,11 @@ impl StateStore for MemoryStore {
             }
             if let Some(update_id) = commit.handled {
                 self.mark_handled(bot, update_id);
+            }
+            if let Some(letter) = &commit.dead_letter {
+                let mut letters = self.dead_letters.lock();
+                let id = letters.last().map_or(1, |last| last.id + 1);
+                letters.push(StoredDeadLetter { id, bot, failed_at: unix_now() as i64, letter: letter.clone() });
             }
             let mut outbox = self.outbox.lock();
             for id in &commit.delivered {
@@ -461,13 +569,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_memory_inbox_stores_once_and_forgets_what_was_handled() {
+    async fn the_memory_inbox_stores_once_and_takes_a_reused_id_with_other_content_as_new() {
         let store = MemoryStore::new();
         let ids = |updates: Vec<StoredUpdate>| updates.into_iter().map(|u| u.update_id).collect::<Vec<_>>();
+        let raw = |id: i64| format!("{{\"update_id\":{id}}}");
         for id in [3, 1, 2] {
-            assert!(store.inbox_put(7, id, format!("{{\"update_id\":{id}}}")).await.unwrap());
+            assert_eq!(store.inbox_put(7, id, raw(id)).await.unwrap(), Received::New);
         }
-        assert!(!store.inbox_put(7, 2, "again".into()).await.unwrap(), "a redelivery is stored once");
+        assert_eq!(store.inbox_put(7, 2, raw(2)).await.unwrap(), Received::Redelivered, "stored once");
+        assert_eq!(store.inbox_put(7, 2, "other".into()).await.unwrap(), Received::Busy, "2 is not handled yet");
         assert_eq!(ids(store.inbox_unhandled(7, 10).await.unwrap()), [1, 2, 3]);
         assert_eq!(ids(store.inbox_unhandled(7, 2).await.unwrap()), [1, 2]);
         assert!(store.inbox_unhandled(8, 10).await.unwrap().is_empty(), "inboxes are per bot");
@@ -476,12 +586,20 @@ mod tests {
         assert!(!store.inbox_mark_handled(7, 2).await.unwrap(), "already handled");
         assert!(!store.inbox_mark_handled(7, 9).await.unwrap(), "never stored");
         assert_eq!(ids(store.inbox_unhandled(7, 10).await.unwrap()), [1, 3]);
-        assert!(!store.inbox_put(7, 2, "again".into()).await.unwrap(), "handled, still remembered");
+        assert_eq!(store.inbox_put(7, 2, raw(2)).await.unwrap(), Received::Redelivered, "handled, remembered");
+        assert_eq!(store.inbox_put(7, 2, "new".into()).await.unwrap(), Received::Reused, "the ids restarted");
+        assert_eq!(store.inbox_unhandled(7, 10).await.unwrap()[1].raw, "new");
 
-        assert!(store.inbox_mark_handled(7, 1).await.unwrap());
-        assert_eq!(store.inboxes.lock()[&7].updates.len(), 1, "1 and 2 are forgotten");
-        assert!(!store.inbox_put(7, 1, "again".into()).await.unwrap(), "forgotten, still a redelivery");
-        assert_eq!(store.inbox_unhandled(7, 10).await.unwrap()[0].raw, "{\"update_id\":3}");
-        assert!(store.inbox_put(7, 4, "{}".into()).await.unwrap());
+        store.inbox_count_attempts(7, vec![1, 2]).await.unwrap();
+        let attempts: Vec<u32> = store.inbox_unhandled(7, 10).await.unwrap().iter().map(|u| u.attempts).collect();
+        assert_eq!(attempts, [2, 2, 1], "a stored update was attempted once, a replayed one once more");
+
+        // Handled updates are kept until pruned, but for the newest.
+        for id in [1, 2, 3] {
+            store.inbox_mark_handled(7, id).await.unwrap();
+        }
+        assert_eq!(store.inbox_prune(7, 0).await.unwrap(), 0, "handled after the cutoff: kept");
+        assert_eq!(store.inbox_prune(7, u64::MAX).await.unwrap(), 2, "all but the newest");
+        assert_eq!(store.inbox_put(7, 1, raw(1)).await.unwrap(), Received::New, "forgotten: new again");
     }
 }

@@ -502,6 +502,7 @@ impl<'a> Run<'a> {
             outbox: self.effects.outbox,
             handled: None,
             delivered: Vec::new(),
+            dead_letter: None,
             seen_user: if self.job { Value::Null } else { self.event.from.clone() },
             seen_chat: if self.job { Value::Null } else { self.event.chat.clone() },
         };

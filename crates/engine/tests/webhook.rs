@@ -78,3 +78,50 @@ async fn updates_arrive_by_webhook_are_stored_then_answered() {
     world.engine.stop(bot.handle).await.unwrap();
     assert_eq!(post(Some(SECRET), format!("/hook/{bot_id}"), update).await, 404, "a stopped bot takes nothing");
 }
+
+/// By webhook too, an update id reused with other content (the ids restarted) is handled, a true
+/// redelivery is not, and one whose id an unhandled update holds is answered 503 (Telegram
+/// delivers it again) without being stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_update_id_is_handled_by_webhook_and_a_busy_one_retried() {
+    let store = Arc::new(MemoryStore::new());
+    let mut world = World::start(EngineConfig { store: store.clone(), ..test_config() }).await;
+    let (bot_id, token) = world.register_bot().await;
+    let ann = world.user("Ann", "en").await;
+    let file = schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
+    // Telegram is played by the test: the sandbox's deliveries to the webhook (a closed local
+    // port) fail and are left to it.
+    let receive = Receive::Webhook { url: "http://127.0.0.1:9/hook".into(), secret: SECRET.into() };
+    let handle = world.engine.add_bot_with(file, &token, &world.url(), receive).await.expect("bot starts");
+    let bot = Bot { handle, id: bot_id };
+    // Ann opens her chat with the bot (the sandbox queues that update for the webhook).
+    world.post("/sandbox/act/text", json!({"bot_id": bot_id, "user_id": ann, "text": "hi"})).await;
+
+    let update = |update_id: i64, text: &str| {
+        let chat = json!({"id": ann, "type": "private", "first_name": "Ann"});
+        let from = json!({"id": ann, "is_bot": false, "first_name": "Ann"});
+        json!({"update_id": update_id, "message": {"message_id": update_id, "date": 1, "chat": chat, "from": from, "text": text}})
+            .to_string()
+    };
+    let post = |body: String| {
+        let engine = &world.engine;
+        async move { engine.webhook_update(bot_id, Some(SECRET), body.as_bytes()).await.map_err(|e| e.status()) }
+    };
+    let ready = tokio::time::Instant::now() + common::WAIT;
+    while post(update(500, "one")).await == Err(503) {
+        assert!(tokio::time::Instant::now() < ready, "the bot did not become ready");
+        tokio::task::yield_now().await;
+    }
+    world.wait_handled(bot, 1).await;
+    assert_eq!(post(update(500, "one")).await, Ok(()), "a redelivery is answered 200");
+    assert_eq!(post(update(500, "restarted")).await, Ok(()), "the same id, other content: a new update");
+    world.wait_handled(bot, 2).await;
+    assert_eq!(world.wait_sent(bot, ann, 0, 2).await.0, ["You said: one", "You said: restarted"]);
+
+    assert!(store.inbox_put(bot_id, 600, update(600, "crashed")).await.unwrap().is_stored());
+    assert_eq!(post(update(600, "other")).await, Err(503), "an unhandled update holds the id");
+    let held = store.inbox_unhandled(bot_id, 10).await.unwrap();
+    assert_eq!((held.len(), held[0].raw.contains("crashed")), (1, true), "the unhandled one is kept");
+    assert_eq!(*world.engine.handled(bot.handle).unwrap().borrow(), 2, "nothing more handled");
+    world.engine.stop(bot.handle).await.unwrap();
+}

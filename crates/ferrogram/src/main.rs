@@ -44,6 +44,8 @@ enum Command {
     Import(ImportArgs),
     /// Snapshot a SQLite database into a new file while the server keeps running.
     Backup(BackupArgs),
+    /// List the updates set aside unhandled (dead letters), or retry or discard one.
+    DeadLetters(DeadLettersArgs),
 }
 
 #[derive(clap::Args)]
@@ -168,6 +170,23 @@ struct BackupArgs {
 }
 
 #[derive(clap::Args)]
+struct DeadLettersArgs {
+    /// Only this bot's: its id (the Telegram id, or the sandbox id `serve` derives from its
+    /// name) or the name of a bot run in the sandbox.
+    #[arg(long)]
+    bot: Option<String>,
+    /// Put this dead letter back in its bot's inbox: the bot handles it again at its next start.
+    #[arg(long, value_name = "ID", conflicts_with = "discard")]
+    retry: Option<i64>,
+    /// Forget this dead letter.
+    #[arg(long, value_name = "ID")]
+    discard: Option<i64>,
+    /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    database: String,
+}
+
+#[derive(clap::Args)]
 struct RunArgs {
     /// The bot file (YAML, or JSON by its `.json` extension).
     file: PathBuf,
@@ -255,14 +274,17 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    if let Some(Command::Export(args)) = &cli.command {
-        return export(args).await;
+    // Commands whose output is the point: no log lines mixed into it.
+    match &cli.command {
+        Some(Command::Export(args)) => return export(args).await,
+        Some(Command::DeadLetters(args)) => return dead_letters(args).await,
+        _ => {}
     }
     init_logs(cli.log_format);
     match cli.command {
         Some(Command::Sandbox(args)) => run_sandbox(args).await,
         Some(Command::Run(args)) => run_bot(args).await,
-        Some(Command::Validate(_) | Command::Schema(_) | Command::Export(_)) => Ok(()),
+        Some(Command::Validate(_) | Command::Schema(_) | Command::Export(_) | Command::DeadLetters(_)) => Ok(()),
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate(args)) => migrate(&args.database).await,
         Some(Command::Import(args)) => import(args).await,
@@ -395,6 +417,54 @@ fn read_import(path: &std::path::Path) -> Result<String, String> {
 async fn backup(args: BackupArgs) -> Result<(), String> {
     store::backup(&args.database, &args.path).await.map_err(|e| e.to_string())?;
     println!("backed up {} to {}", redact(&args.database), args.path.display());
+    Ok(())
+}
+
+/// How many dead letters `ferrogram dead-letters` lists at most.
+const DEAD_LETTERS_LISTED: u32 = 1000;
+
+/// `ferrogram dead-letters [--bot BOT] [--retry ID | --discard ID]`: one line per dead letter
+/// (`ID bot=… chat=… update=… attempts=… failed_at=… reason`, then the update's JSON indented),
+/// or what was retried or discarded.
+async fn dead_letters(args: &DeadLettersArgs) -> Result<(), String> {
+    let store =
+        store::Store::connect(&args.database).await.map_err(|e| format!("database {}: {e}", redact(&args.database)))?;
+    let outcome = dead_letters_on(&store, args).await;
+    store.close().await;
+    outcome
+}
+
+async fn dead_letters_on(store: &store::Store, args: &DeadLettersArgs) -> Result<(), String> {
+    if let Some(id) = args.retry {
+        let letter = store.dead_letter_retry(id).await.map_err(|e| e.to_string())?;
+        println!(
+            "dead letter {id} (update {} of bot {}) is back in the inbox: the bot handles it at its next start",
+            letter.letter.update_id, letter.bot
+        );
+        return Ok(());
+    }
+    if let Some(id) = args.discard {
+        if !store.dead_letter_discard(id).await.map_err(|e| e.to_string())? {
+            return Err(format!("no dead letter {id}"));
+        }
+        println!("dead letter {id} discarded");
+        return Ok(());
+    }
+    // A name is a sandbox bot's (its id derives from the name).
+    let bot = args.bot.as_deref().map(|bot| bot.parse::<u64>().unwrap_or_else(|_| sandbox_bot_id(bot)));
+    let letters = store.dead_letters(bot, DEAD_LETTERS_LISTED).await.map_err(|e| e.to_string())?;
+    if letters.is_empty() {
+        println!("no dead letters");
+    }
+    for stored in letters {
+        let letter = &stored.letter;
+        let chat = letter.chat_id.map_or_else(|| "-".to_owned(), |chat| chat.to_string());
+        println!(
+            "{} bot={} chat={chat} update={} attempts={} failed_at={} {}",
+            stored.id, stored.bot, letter.update_id, letter.attempts, stored.failed_at, letter.reason
+        );
+        println!("    {}", letter.raw);
+    }
     Ok(())
 }
 

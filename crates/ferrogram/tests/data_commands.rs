@@ -154,6 +154,59 @@ async fn backup_copies_a_sqlite_database_and_points_postgres_at_pg_dump() {
     assert!(stderr(&output).contains("pg_dump"), "{}", stderr(&output));
 }
 
+/// Updates the engine set aside: listed (all, or one bot's by name or id), retried back into
+/// the inbox, discarded; a wrong id is a clear error that changes nothing.
+#[tokio::test]
+async fn dead_letters_are_listed_retried_and_discarded() {
+    use engine::{Commit, DeadLetter, StateStore};
+    let folder = Folder::new();
+    let url = folder.url("bots.db");
+    let store = store::Store::open(&url).await.unwrap();
+    let (hello, other) = (store::sandbox_bot_id("hello"), store::sandbox_bot_id("other"));
+    let spin = r#"{"update_id":41,"message":{"text":"/spin"}}"#;
+    let letter = |update_id: i64, raw: &str| DeadLetter {
+        update_id,
+        chat_id: Some(42),
+        raw: raw.into(),
+        reason: "the handler took longer than its 30s budget".into(),
+        attempts: 3,
+    };
+    store.inbox_put(hello, 41, spin).await.unwrap();
+    let commits = [
+        Commit { bot: hello, handled: Some(41), dead_letter: Some(letter(41, spin)), ..Commit::default() },
+        Commit { bot: other, dead_letter: Some(letter(7, "{}")), ..Commit::default() },
+    ];
+    StateStore::commit(&store, &commits).await.unwrap();
+    let ids: Vec<i64> = store.dead_letters(None, 10).await.unwrap().iter().map(|l| l.id).collect();
+
+    let list = |args: &[&str]| {
+        let output = ferrogram(&[&["dead-letters", "--database", &url], args].concat());
+        assert!(output.status.success(), "dead-letters failed: {}", stderr(&output));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let all = list(&[]);
+    assert_eq!(all.lines().filter(|l| !l.starts_with(' ')).count(), 2, "{all}");
+    let mine = list(&["--bot", "hello"]);
+    let first = mine.lines().next().unwrap();
+    assert!(first.starts_with(&format!("{} bot={hello} chat=42 update=41 attempts=3 ", ids[0])), "{mine}");
+    assert!(first.ends_with("the handler took longer than its 30s budget"), "{mine}");
+    assert!(mine.contains(spin) && !mine.contains(&format!("bot={other}")), "{mine}");
+    assert_eq!(list(&["--bot", &other.to_string()]).lines().filter(|l| !l.starts_with(' ')).count(), 1);
+
+    let retried = list(&["--retry", &ids[0].to_string()]);
+    assert!(retried.contains("back in the inbox"), "{retried}");
+    let pending = store.inbox_take_unhandled(hello, 10).await.unwrap();
+    assert_eq!((pending.len(), pending[0].raw.as_str(), pending[0].attempts), (1, spin, 0));
+    assert_eq!(list(&["--bot", "hello"]).trim(), "no dead letters");
+
+    let output = ferrogram(&["dead-letters", "--database", &url, "--discard", "999"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("no dead letter 999"), "{}", stderr(&output));
+    assert!(list(&["--discard", &ids[1].to_string()]).contains("discarded"));
+    assert_eq!(list(&[]).trim(), "no dead letters");
+    store.close().await;
+}
+
 #[test]
 fn log_lines_go_to_standard_error_and_leave_standard_output_to_the_command() {
     let folder = Folder::new();

@@ -47,6 +47,7 @@ pub const BOT_TABLES: &[(&str, &[&str])] = &[
     ("records", &[]),
     ("record_values", &[]),
     ("record_terms", &[]),
+    ("dead_letters", &["id"]),
 ];
 
 /// Tables with a `bot_id` column that are not a bot's data rows: `bot_versions` is keyed by

@@ -10,6 +10,7 @@
 //! `docs/decisions/0007-store-on-sqlx.md`.
 
 mod collections;
+mod dead_letters;
 mod directory;
 mod migrate;
 mod ops;
@@ -19,7 +20,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use engine::{ChatState, Outgoing, PendingSend, Scope};
+use engine::{ChatState, Outgoing, PendingSend, Received, Scope, StoredDeadLetter};
 use serde_json::{Map, Value};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
@@ -92,6 +93,8 @@ pub struct InboxUpdate {
     /// The update's JSON exactly as received.
     pub raw: String,
     pub received_at: i64,
+    /// How many times it was dispatched (see `StateStore::inbox_count_attempts`).
+    pub attempts: u32,
 }
 
 #[derive(Clone)]
@@ -303,9 +306,9 @@ operations! {
     /// (`None`: not scheduled): returns whether this caller won. Of several processes that
     /// saw the same due time, exactly one claims it and runs the job.
     fn claim_next_run(bot: u64, job: &str, expected: Option<u64>, next: Option<u64>) -> bool;
-    /// Stores a received update; `false` if the bot already had an update with this id (a
-    /// redelivery), which is then left as it was.
-    fn inbox_put(bot: u64, update_id: i64, raw: &str) -> bool;
+    /// Stores a received update, as `engine::Received` tells: a redelivery (the same id and
+    /// content) is left as it was.
+    fn inbox_put(bot: u64, update_id: i64, raw: &str) -> Received;
     /// The bot's stored updates not yet marked handled, oldest update id first.
     fn inbox_take_unhandled(bot: u64, limit: u32) -> Vec<InboxUpdate>;
     /// Marks an update handled; `false` if it was not stored or already handled.
@@ -316,6 +319,12 @@ operations! {
     fn known_users(bot: u64, limit: u32) -> Vec<Value>;
     /// Forgets updates handled before `handled_before` (Unix seconds) but the bot's newest.
     fn inbox_prune(bot: u64, handled_before: u64) -> u64;
+    /// Counts one more attempt at each of these of the bot's unhandled updates.
+    fn inbox_count_attempts(bot: u64, update_ids: &[i64]) -> ();
+    /// Dead letters, oldest first: the bot's, or every bot's (`None`).
+    fn dead_letters(bot: Option<u64>, limit: u32) -> Vec<StoredDeadLetter>;
+    /// Forgets a dead letter; `false` if there is none with this id.
+    fn dead_letter_discard(id: i64) -> bool;
     /// Queues a Bot API call; returns its id (ids increase: deliver in id order).
     fn outbox_push(bot: u64, outgoing: &Outgoing) -> i64;
     /// The bot's queued calls, oldest first.

@@ -24,6 +24,7 @@ pub(crate) const SQLITE: Embedded = &[
     (3, "tenancy", include_str!("../migrations/sqlite/0003_tenancy.sql")),
     (4, "outbox", include_str!("../migrations/sqlite/0004_outbox.sql")),
     (5, "people", include_str!("../migrations/sqlite/0005_people.sql")),
+    (6, "dead_letters", include_str!("../migrations/sqlite/0006_dead_letters.sql")),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -32,6 +33,7 @@ pub(crate) const POSTGRES: Embedded = &[
     (3, "tenancy", include_str!("../migrations/postgres/0003_tenancy.sql")),
     (4, "outbox", include_str!("../migrations/postgres/0004_outbox.sql")),
     (5, "people", include_str!("../migrations/postgres/0005_people.sql")),
+    (6, "dead_letters", include_str!("../migrations/postgres/0006_dead_letters.sql")),
 ];
 
 #[derive(Debug)]

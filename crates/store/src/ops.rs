@@ -3,7 +3,9 @@
 //! [`on!`] compiles it against each driver, so column types are checked per backend by the
 //! drivers' own decoders rather than through `sqlx::Any`.
 
-use engine::{ChatState, Outgoing, PendingSend, Scope};
+use std::collections::HashMap;
+
+use engine::{ChatState, DeadLetter, Outgoing, PendingSend, Received, Scope, StoredDeadLetter};
 use serde_json::{Map, Value};
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
@@ -54,6 +56,26 @@ fn tuples(first: usize, columns: usize, rows: usize) -> String {
         sql.push(')');
     }
     sql
+}
+
+/// `$first, …`: `count` numbered parameters, for an `IN (…)` list.
+fn list(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A `dead_letters` row: id, bot, update id, chat, raw, reason, attempts, failed at.
+type DeadLetterRow = (i64, i64, i64, Option<i64>, String, String, i64, i64);
+
+fn dead_letter(
+    (id, bot, update_id, chat_id, raw, reason, attempts, failed_at): DeadLetterRow,
+) -> Result<StoredDeadLetter> {
+    let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
+    Ok(StoredDeadLetter {
+        id,
+        bot: uint("bot id", bot)?,
+        failed_at,
+        letter: DeadLetter { update_id, chat_id, raw, reason, attempts },
+    })
 }
 
 pub(crate) fn scope_key(scope: Scope) -> (&'static str, i64) {
@@ -175,23 +197,93 @@ impl Conn<'_> {
         Ok(changed == 1)
     }
 
-    pub(crate) async fn inbox_put(self, bot: u64, update_id: i64, raw: &str) -> Result<bool> {
-        const SQL: &str = "INSERT INTO inbox (bot_id, update_id, raw, received_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (bot_id, update_id) DO NOTHING";
+    pub(crate) async fn inbox_put(self, bot: u64, update_id: i64, raw: &str) -> Result<Received> {
         let bot = int("bot id", bot)?;
-        let inserted = on!(self, c => sqlx::query(SQL)
-            .bind(bot).bind(update_id).bind(raw).bind(now())
-            .execute(c).await?.rows_affected());
-        Ok(inserted == 1)
+        let received = self.inbox_put_rows(bot, &[(update_id, raw.to_owned())], now()).await?;
+        Ok(received[0])
     }
 
     pub(crate) async fn inbox_take_unhandled(self, bot: u64, limit: u32) -> Result<Vec<InboxUpdate>> {
-        const SQL: &str = "SELECT update_id, raw, received_at FROM inbox \
+        const SQL: &str = "SELECT update_id, raw, received_at, attempts FROM inbox \
              WHERE bot_id = $1 AND handled_at IS NULL ORDER BY update_id LIMIT $2";
         let bot = int("bot id", bot)?;
-        let rows: Vec<(i64, String, i64)> =
+        let rows: Vec<(i64, String, i64, i64)> =
             on!(self, c => sqlx::query_as(SQL).bind(bot).bind(i64::from(limit)).fetch_all(c).await?);
-        Ok(rows.into_iter().map(|(update_id, raw, received_at)| InboxUpdate { update_id, raw, received_at }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(update_id, raw, received_at, attempts)| InboxUpdate {
+                update_id,
+                raw,
+                received_at,
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            })
+            .collect())
+    }
+
+    pub(crate) async fn inbox_count_attempts(self, bot: u64, update_ids: &[i64]) -> Result<()> {
+        let bot = int("bot id", bot)?;
+        on!(self, c => for chunk in update_ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE inbox SET attempts = attempts + 1 \
+                 WHERE bot_id = $1 AND handled_at IS NULL AND update_id IN ({})",
+                list(2, chunk.len()));
+            let mut query = sqlx::query(&sql).bind(bot);
+            for update_id in chunk {
+                query = query.bind(update_id);
+            }
+            query.execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
+    pub(crate) async fn dead_letters(self, bot: Option<u64>, limit: u32) -> Result<Vec<StoredDeadLetter>> {
+        const SQL: &str = "SELECT id, bot_id, update_id, chat_id, raw, reason, attempts, failed_at FROM dead_letters \
+             WHERE $1 IS NULL OR bot_id = $1 ORDER BY id LIMIT $2";
+        let bot = bot.map(|bot| int("bot id", bot)).transpose()?;
+        let rows: Vec<DeadLetterRow> =
+            on!(self, c => sqlx::query_as(SQL).bind(bot).bind(i64::from(limit)).fetch_all(c).await?);
+        rows.into_iter().map(dead_letter).collect()
+    }
+
+    /// The dead letter `id`, if there is one.
+    pub(crate) async fn dead_letter(self, id: i64) -> Result<Option<StoredDeadLetter>> {
+        const SQL: &str =
+            "SELECT id, bot_id, update_id, chat_id, raw, reason, attempts, failed_at FROM dead_letters WHERE id = $1";
+        let row: Option<DeadLetterRow> = on!(self, c => sqlx::query_as(SQL).bind(id).fetch_optional(c).await?);
+        row.map(dead_letter).transpose()
+    }
+
+    pub(crate) async fn dead_letter_discard(self, id: i64) -> Result<bool> {
+        const SQL: &str = "DELETE FROM dead_letters WHERE id = $1";
+        Ok(on!(self, c => sqlx::query(SQL).bind(id).execute(c).await?.rows_affected()) == 1)
+    }
+
+    /// Puts `raw` back in the inbox as the unhandled update `update_id` with no attempts, unless
+    /// an unhandled update with other content holds the id; returns whether it was put.
+    pub(crate) async fn inbox_put_back(self, bot: i64, update_id: i64, raw: &str) -> Result<bool> {
+        const SQL: &str = "INSERT INTO inbox (bot_id, update_id, raw, received_at, attempts) VALUES ($1, $2, $3, $4, 0) \
+             ON CONFLICT (bot_id, update_id) DO UPDATE SET raw = excluded.raw, received_at = excluded.received_at, \
+             handled_at = NULL, attempts = 0 WHERE inbox.handled_at IS NOT NULL OR inbox.raw = excluded.raw";
+        let changed = on!(self, c => sqlx::query(SQL)
+            .bind(bot).bind(update_id).bind(raw).bind(now())
+            .execute(c).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
+    /// Sets updates aside: `(bot, letter)`.
+    pub(crate) async fn dead_letter_rows(self, rows: &[(i64, &DeadLetter)], now: i64) -> Result<()> {
+        on!(self, c => for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO dead_letters (bot_id, update_id, chat_id, raw, reason, attempts, failed_at) VALUES {}",
+                tuples(1, 7, chunk.len()));
+            let mut query = sqlx::query(&sql);
+            for (bot, letter) in chunk {
+                query = query.bind(bot).bind(letter.update_id).bind(letter.chat_id).bind(&letter.raw)
+                    .bind(&letter.reason).bind(i64::from(letter.attempts)).bind(now);
+            }
+            query.execute(&mut *c).await?;
+        });
+        Ok(())
     }
 
     pub(crate) async fn inbox_mark_handled(self, bot: u64, update_id: i64) -> Result<bool> {
@@ -263,23 +355,71 @@ impl Conn<'_> {
     // batch, deduplicated by key where it upserts (PostgreSQL refuses an `ON CONFLICT DO UPDATE`
     // that touches one row twice), and writes them `ROWS_PER_STATEMENT` at a time.
 
-    /// Stores received updates `(update id, raw)` of `bot`; returns the ids it stored, in no
-    /// order (an update the bot already had, or repeated in `rows`, is stored once).
-    pub(crate) async fn inbox_put_rows(self, bot: i64, rows: &[(i64, String)], now: i64) -> Result<Vec<i64>> {
-        let mut stored = Vec::with_capacity(rows.len());
-        on!(self, c => for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO inbox (bot_id, update_id, raw, received_at) VALUES {} \
-                 ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING update_id",
-                tuples(1, 4, chunk.len()));
-            let mut query = sqlx::query_scalar(&sql);
-            for (update_id, raw) in chunk {
-                query = query.bind(bot).bind(update_id).bind(raw).bind(now);
+    /// Stores received updates `(update id, raw)` of `bot`: what became of each, in order, by
+    /// the one rule [`Received::of`] (a later copy of an update in `rows` is a redelivery). One
+    /// statement reads the rows the ids already have, one inserts the new ones; an id reused
+    /// for other content (rare: the ids restarted) is rewritten with one statement each.
+    pub(crate) async fn inbox_put_rows(self, bot: i64, rows: &[(i64, String)], now: i64) -> Result<Vec<Received>> {
+        let mut held: HashMap<i64, (String, bool)> = HashMap::new();
+        let mut ids: Vec<i64> = rows.iter().map(|(update_id, _)| *update_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut received = Vec::with_capacity(rows.len());
+        on!(self, c => {
+            for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "SELECT update_id, raw, handled_at FROM inbox WHERE bot_id = $1 AND update_id IN ({})",
+                    list(2, chunk.len()));
+                let mut query = sqlx::query_as(&sql).bind(bot);
+                for update_id in chunk {
+                    query = query.bind(update_id);
+                }
+                let found: Vec<(i64, String, Option<i64>)> = query.fetch_all(&mut *c).await?;
+                held.extend(found.into_iter().map(|(update_id, raw, handled)| (update_id, (raw, handled.is_some()))));
             }
-            let ids: Vec<i64> = query.fetch_all(&mut *c).await?;
-            stored.extend(ids);
+            let (mut new, mut reused) = (Vec::new(), Vec::new());
+            for (index, (update_id, raw)) in rows.iter().enumerate() {
+                let outcome = Received::of(held.get(update_id).map(|(raw, handled)| (raw.as_str(), *handled)), raw);
+                match outcome {
+                    Received::New => new.push(index),
+                    Received::Reused => reused.push(index),
+                    Received::Redelivered | Received::Busy => {}
+                }
+                if outcome.is_stored() {
+                    held.insert(*update_id, (raw.clone(), false));
+                }
+                received.push(outcome);
+            }
+            for chunk in new.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO inbox (bot_id, update_id, raw, received_at, attempts) VALUES {} \
+                     ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING update_id",
+                    tuples(1, 5, chunk.len()));
+                let mut query = sqlx::query_scalar(&sql);
+                for &index in chunk {
+                    let (update_id, raw) = &rows[index];
+                    query = query.bind(bot).bind(update_id).bind(raw).bind(now).bind(1_i64);
+                }
+                let stored: std::collections::HashSet<i64> = query.fetch_all(&mut *c).await?.into_iter().collect();
+                // Another writer stored an id first (a second process): it is theirs to handle.
+                for &index in chunk {
+                    if !stored.contains(&rows[index].0) {
+                        received[index] = Received::Redelivered;
+                    }
+                }
+            }
+            for index in reused {
+                const SQL: &str = "UPDATE inbox SET raw = $3, received_at = $4, handled_at = NULL, attempts = 1 \
+                     WHERE bot_id = $1 AND update_id = $2 AND handled_at IS NOT NULL";
+                let (update_id, raw) = &rows[index];
+                let changed = sqlx::query(SQL).bind(bot).bind(update_id).bind(raw).bind(now)
+                    .execute(&mut *c).await?.rows_affected();
+                if changed == 0 {
+                    received[index] = Received::Busy;
+                }
+            }
         });
-        Ok(stored)
+        Ok(received)
     }
 
     /// Saves (replaces) chats' conversation states: `(bot, chat, state as JSON)`.

@@ -4,9 +4,9 @@
 //! `Arc<dyn StateStore>` and never names `Store`), so there is no cycle: the binary opens a
 //! `Store` and hands it to the engine.
 
-use std::collections::HashSet;
-
-use engine::{BoxFuture, ChatState, Commit, PendingSend, Scope, StateStore, StoreError, StoredUpdate};
+use engine::{
+    BoxFuture, ChatState, Commit, PendingSend, Received, Scope, StateStore, StoreError, StoredDeadLetter, StoredUpdate,
+};
 use serde_json::{Map, Value};
 
 use crate::Store;
@@ -40,21 +40,23 @@ impl StateStore for Store {
         Box::pin(async move { Store::set_var(self, bot, scope, &name, value.as_ref()).await.map_err(engine_error) })
     }
 
-    fn inbox_put(&self, bot: u64, update_id: i64, raw: String) -> BoxFuture<'_, Result<bool, StoreError>> {
+    fn inbox_put(&self, bot: u64, update_id: i64, raw: String) -> BoxFuture<'_, Result<Received, StoreError>> {
         Box::pin(async move { Store::inbox_put(self, bot, update_id, &raw).await.map_err(engine_error) })
     }
 
-    fn inbox_put_batch(&self, bot: u64, updates: Vec<(i64, String)>) -> BoxFuture<'_, Result<Vec<bool>, StoreError>> {
+    fn inbox_put_batch(
+        &self,
+        bot: u64,
+        updates: Vec<(i64, String)>,
+    ) -> BoxFuture<'_, Result<Vec<Received>, StoreError>> {
         Box::pin(async move {
-            // One multi-row statement for the whole batch (decision 0020).
+            // A few statements for the whole batch (decision 0020), in one transaction.
             let write = async {
                 let bot = int("bot id", bot)?;
                 let mut tx = self.transaction().await?;
-                let stored = tx.conn().inbox_put_rows(bot, &updates, crate::now()).await?;
+                let received = tx.conn().inbox_put_rows(bot, &updates, crate::now()).await?;
                 tx.commit().await?;
-                // Each update the statement stored counts once, for its first occurrence.
-                let mut stored: HashSet<i64> = stored.into_iter().collect();
-                Ok::<_, crate::Error>(updates.iter().map(|(update_id, _)| stored.remove(update_id)).collect())
+                Ok::<_, crate::Error>(received)
             };
             write.await.map_err(engine_error)
         })
@@ -63,8 +65,15 @@ impl StateStore for Store {
     fn inbox_unhandled(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<StoredUpdate>, StoreError>> {
         Box::pin(async move {
             let updates = Store::inbox_take_unhandled(self, bot, limit).await.map_err(engine_error)?;
-            Ok(updates.into_iter().map(|u| StoredUpdate { update_id: u.update_id, raw: u.raw }).collect())
+            Ok(updates
+                .into_iter()
+                .map(|u| StoredUpdate { update_id: u.update_id, raw: u.raw, attempts: u.attempts })
+                .collect())
         })
+    }
+
+    fn inbox_count_attempts(&self, bot: u64, update_ids: Vec<i64>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move { Store::inbox_count_attempts(self, bot, &update_ids).await.map_err(engine_error) })
     }
 
     fn inbox_mark_handled(&self, bot: u64, update_id: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
@@ -73,6 +82,10 @@ impl StateStore for Store {
 
     fn inbox_prune(&self, bot: u64, handled_before: u64) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move { Store::inbox_prune(self, bot, handled_before).await.map_err(engine_error) })
+    }
+
+    fn dead_letters(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<StoredDeadLetter>, StoreError>> {
+        Box::pin(async move { Store::dead_letters(self, Some(bot), limit).await.map_err(engine_error) })
     }
 
     fn load_next_run(&self, bot: u64, job: &str) -> BoxFuture<'_, Result<Option<u64>, StoreError>> {
@@ -120,6 +133,7 @@ impl Store {
         let mut outbox = Vec::new();
         let mut handled = Vec::new();
         let mut delivered = Vec::new();
+        let mut dead_letters = Vec::new();
         let mut users = Vec::new();
         let mut chat_records = Vec::new();
         for commit in batch {
@@ -137,6 +151,7 @@ impl Store {
             }
             handled.extend(commit.handled.map(|update_id| (bot, update_id)));
             delivered.extend(commit.delivered.iter().map(|id| (bot, *id)));
+            dead_letters.extend(commit.dead_letter.as_ref().map(|letter| (bot, letter)));
             if let Some((id, user)) = UserRecord::from_user(&commit.seen_user) {
                 users.push(((bot, id), user));
             }
@@ -177,6 +192,7 @@ impl Store {
         let ids = tx.conn().outbox_push_rows(&outbox, now).await?;
         tx.conn().inbox_mark_handled_rows(&handled, now).await?;
         tx.conn().outbox_forget_rows(&delivered).await?;
+        tx.conn().dead_letter_rows(&dead_letters, now).await?;
         tx.conn().remember_users(&users, now).await?;
         tx.conn().remember_chats(&chat_records, now).await?;
         tx.commit().await?;

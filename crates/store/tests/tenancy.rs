@@ -276,7 +276,7 @@ const BOT: u64 = 5_550_001;
 const OTHER: u64 = 5_550_002;
 
 /// Fills every kind of row for `bot` (a dashboard record named `name`, three versions, state,
-/// variables, jobs, inbox, outbox, subscriptions, collection records).
+/// variables, jobs, inbox, outbox, subscriptions, dead letters, collection records).
 async fn populate(store: &Store, bot: u64, name: &str) {
     let ws = store.create_workspace("Exports 📦").await.unwrap();
     let record = store.create_bot(ws, name, Some(bot)).await.unwrap().unwrap();
@@ -297,6 +297,15 @@ async fn populate(store: &Store, bot: u64, name: &str) {
     store.inbox_put(bot, 10, r#"{"update_id":10,"message":{"text":"hi"}}"#).await.unwrap();
     store.inbox_put(bot, 11, r#"{"update_id":11}"#).await.unwrap();
     store.inbox_mark_handled(bot, 10).await.unwrap();
+    let letter = engine::DeadLetter {
+        update_id: 9,
+        chat_id: Some(1),
+        raw: r#"{"update_id":9,"message":{"text":"/spin"}}"#.into(),
+        reason: "the handler panicked: boom".into(),
+        attempts: 3,
+    };
+    let set_aside = engine::Commit { bot, dead_letter: Some(letter), ..engine::Commit::default() };
+    engine::StateStore::commit(store, &[set_aside]).await.unwrap();
     store.subscribe(bot, 100, "news").await.unwrap();
     store.subscribe(bot, -100, "news").await.unwrap();
     for (text, bulk) in [("b", true), ("a", false)] {

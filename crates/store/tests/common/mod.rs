@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use engine::{
-    ChatState, FormProgress, Frame, MemoryStore, Outgoing, PendingSend, Resume, Scope, StateStore, StepsAt,
+    ChatState, FormProgress, Frame, MemoryStore, Outgoing, PendingSend, Received, Resume, Scope, StateStore, StepsAt,
     StoredUpdate,
 };
 use serde_json::{Map, Value, json};
@@ -129,6 +129,7 @@ macro_rules! suite {
             variables_round_trip,
             data_is_isolated,
             inbox_deduplicates_and_marks_handled,
+            replays_count_attempts_and_dead_letters_are_kept_retried_and_discarded,
             a_batch_of_received_updates_is_stored_once_each,
             outbox_keeps_order_per_bot_and_forgets,
             group_commit_writes_all_or_nothing,
@@ -281,8 +282,8 @@ pub async fn data_is_isolated(store: &Store, _url: &str) {
     assert_eq!(store.load_next_run(1, "other").await.unwrap(), None);
     assert!(!store.claim_next_run(2, "digest", Some(100), Some(300)).await.unwrap());
 
-    assert!(store.inbox_put(1, 5, r#"{"update_id":5,"bot":1}"#).await.unwrap());
-    assert!(store.inbox_put(2, 5, r#"{"update_id":5,"bot":2}"#).await.unwrap(), "same id, other bot");
+    assert_eq!(store.inbox_put(1, 5, r#"{"update_id":5,"bot":1}"#).await.unwrap(), Received::New);
+    assert_eq!(store.inbox_put(2, 5, r#"{"update_id":5,"bot":2}"#).await.unwrap(), Received::New, "other bot");
     let one = store.inbox_take_unhandled(1, 10).await.unwrap();
     assert_eq!(one.len(), 1);
     assert_eq!(one[0].raw, r#"{"update_id":5,"bot":1}"#);
@@ -291,16 +292,18 @@ pub async fn data_is_isolated(store: &Store, _url: &str) {
 }
 
 pub async fn inbox_deduplicates_and_marks_handled(store: &Store, _url: &str) {
+    use Received::{Busy, New, Redelivered, Reused};
     let raw = |id: i64| format!(r#"{{"update_id":{id},"message":{{"text":"привет 👋 {id}"}}}}"#);
     // Out of order, with redeliveries.
-    for (id, fresh) in [(3, true), (1, true), (2, true), (1, false), (3, false), (4, true)] {
-        assert_eq!(store.inbox_put(9, id, &raw(id)).await.unwrap(), fresh, "update {id}");
+    for (id, received) in [(3, New), (1, New), (2, New), (1, Redelivered), (3, Redelivered), (4, New)] {
+        assert_eq!(store.inbox_put(9, id, &raw(id)).await.unwrap(), received, "update {id}");
     }
-    // A redelivery with other text does not replace the stored one.
-    assert!(!store.inbox_put(9, 2, "{\"update_id\":2,\"changed\":true}").await.unwrap());
+    // Other content under an id whose update is not handled yet does not replace it.
+    assert_eq!(store.inbox_put(9, 2, "{\"update_id\":2,\"changed\":true}").await.unwrap(), Busy);
     let pending = store.inbox_take_unhandled(9, 100).await.unwrap();
     assert_eq!(pending.iter().map(|u| u.update_id).collect::<Vec<_>>(), [1, 2, 3, 4]);
     assert_eq!(pending[1].raw, raw(2));
+    assert!(pending.iter().all(|u| u.attempts == 1), "a stored update is dispatched at once: one attempt");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     assert!(pending.iter().all(|u| (now - 5..=now + 5).contains(&u.received_at)));
     // The limit takes the oldest.
@@ -310,35 +313,109 @@ pub async fn inbox_deduplicates_and_marks_handled(store: &Store, _url: &str) {
     assert!(store.inbox_mark_handled(9, 2).await.unwrap());
     assert!(!store.inbox_mark_handled(9, 2).await.unwrap(), "already handled");
     assert!(!store.inbox_mark_handled(9, 99).await.unwrap(), "never stored");
-    assert!(!store.inbox_put(9, 2, &raw(2)).await.unwrap(), "a handled update is not stored again");
+    assert_eq!(store.inbox_put(9, 2, &raw(2)).await.unwrap(), Redelivered, "a handled update is not stored again");
     let pending = store.inbox_take_unhandled(9, 100).await.unwrap();
     assert_eq!(pending.iter().map(|u| u.update_id).collect::<Vec<_>>(), [1, 3, 4]);
 
     // A big update survives byte for byte.
     let big = serde_json::to_string(&json!({"update_id": 1000, "payload": big_json()})).unwrap();
-    assert!(store.inbox_put(9, 1000, &big).await.unwrap());
+    assert_eq!(store.inbox_put(9, 1000, &big).await.unwrap(), New);
     let all = store.inbox_take_unhandled(9, 100).await.unwrap();
     assert_eq!(all.last().unwrap().raw, big);
+
+    // Telegram restarted its ids: other content under a handled update's id is a new update.
+    let restarted = "{\"update_id\":2,\"message\":{\"text\":\"after the restart\"}}";
+    assert_eq!(store.inbox_put(9, 2, restarted).await.unwrap(), Reused);
+    let pending = store.inbox_take_unhandled(9, 100).await.unwrap();
+    assert_eq!(pending.iter().map(|u| u.update_id).collect::<Vec<_>>(), [1, 2, 3, 4, 1000]);
+    assert_eq!((pending[1].raw.as_str(), pending[1].attempts), (restarted, 1));
+    assert_eq!(store.inbox_put(9, 2, restarted).await.unwrap(), Redelivered, "and it is deduplicated in turn");
+}
+
+pub async fn replays_count_attempts_and_dead_letters_are_kept_retried_and_discarded(store: &Store, _url: &str) {
+    use engine::{Commit, DeadLetter, StateStore};
+    let raw = |id: i64| format!(r#"{{"update_id":{id},"message":{{"text":"spin {id}"}}}}"#);
+    for id in [1, 2, 3] {
+        assert_eq!(store.inbox_put(6, id, &raw(id)).await.unwrap(), Received::New);
+    }
+    assert_eq!(store.inbox_put(7, 1, &raw(1)).await.unwrap(), Received::New);
+    store.inbox_count_attempts(6, &[1, 3]).await.unwrap();
+    store.inbox_count_attempts(6, &[3]).await.unwrap();
+    store.inbox_mark_handled(6, 2).await.unwrap();
+    store.inbox_count_attempts(6, &[2]).await.unwrap();
+    let attempts: Vec<(i64, u32)> =
+        store.inbox_take_unhandled(6, 10).await.unwrap().iter().map(|u| (u.update_id, u.attempts)).collect();
+    assert_eq!(attempts, [(1, 2), (3, 3)], "only the bot's unhandled updates count attempts");
+    assert_eq!(store.inbox_take_unhandled(7, 10).await.unwrap()[0].attempts, 1, "another bot's are untouched");
+
+    // The engine sets update 3 aside: handled, with a letter, in one commit.
+    let letter = DeadLetter {
+        update_id: 3,
+        chat_id: Some(42),
+        raw: raw(3),
+        reason: "the handler took longer than its 30s budget".into(),
+        attempts: 3,
+    };
+    let commit = Commit { bot: 6, handled: Some(3), dead_letter: Some(letter.clone()), ..Commit::default() };
+    StateStore::commit(store, &[commit]).await.unwrap();
+    let letters = store.dead_letters(Some(6), 10).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!((letters[0].bot, &letters[0].letter), (6, &letter));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    assert!((now - 5..=now + 5).contains(&letters[0].failed_at));
+    assert!(store.dead_letters(Some(7), 10).await.unwrap().is_empty(), "per bot");
+    assert_eq!(store.dead_letters(None, 10).await.unwrap().len(), 1, "every bot's");
+    assert_eq!(StateStore::dead_letters(store, 6, 10).await.unwrap(), letters, "the engine reads the same");
+    let unhandled: Vec<i64> = store.inbox_take_unhandled(6, 10).await.unwrap().iter().map(|u| u.update_id).collect();
+    assert_eq!(unhandled, [1], "a dead letter is not replayed");
+
+    // Retried: back in the inbox, unhandled, with no attempts; the letter is gone.
+    let id = letters[0].id;
+    assert_eq!(store.dead_letter_retry(id).await.unwrap().letter, letter);
+    let pending = store.inbox_take_unhandled(6, 10).await.unwrap();
+    assert_eq!(pending.iter().map(|u| (u.update_id, u.attempts)).collect::<Vec<_>>(), [(1, 2), (3, 0)]);
+    assert_eq!(pending[1].raw, raw(3));
+    assert!(store.dead_letters(None, 10).await.unwrap().is_empty());
+    assert!(store.dead_letter_retry(id).await.is_err(), "no such letter any more");
+
+    // A retry does not overwrite another unhandled update holding the id: refused, nothing changes.
+    let letter = DeadLetter { update_id: 1, raw: "{\"update_id\":1,\"other\":1}".into(), ..letter };
+    StateStore::commit(store, &[Commit { bot: 6, dead_letter: Some(letter), ..Commit::default() }]).await.unwrap();
+    let id = store.dead_letters(Some(6), 10).await.unwrap()[0].id;
+    let refused = store.dead_letter_retry(id).await.unwrap_err().to_string();
+    assert!(refused.contains("another unhandled update with id 1"), "{refused}");
+    assert_eq!(store.inbox_take_unhandled(6, 10).await.unwrap()[0].raw, raw(1));
+    assert_eq!(store.dead_letters(Some(6), 10).await.unwrap().len(), 1, "the letter stays");
+    assert!(store.dead_letter_discard(id).await.unwrap());
+    assert!(!store.dead_letter_discard(id).await.unwrap(), "already discarded");
+    assert!(store.dead_letters(None, 10).await.unwrap().is_empty());
 }
 
 pub async fn a_batch_of_received_updates_is_stored_once_each(store: &Store, _url: &str) {
-    assert!(store.inbox_put(9, 2, "old").await.unwrap());
-    // More than one statement's rows (1000), a redelivery of a stored update, and an update
-    // repeated within the batch.
-    let mut batch: Vec<(i64, String)> = (3..=2500).map(|id| (id, format!("u{id}"))).collect();
+    use Received::{Busy, New, Redelivered, Reused};
+    assert_eq!(store.inbox_put(9, 2, "old").await.unwrap(), New);
+    assert_eq!(store.inbox_put(9, 5, "handled").await.unwrap(), New);
+    assert!(store.inbox_mark_handled(9, 5).await.unwrap());
+    // More than one statement's rows (1000), other content under a stored update's id (busy:
+    // it is unhandled), under a handled one's (reused: the ids restarted), a redelivery, and an
+    // update repeated within the batch.
+    let mut batch: Vec<(i64, String)> = (3..=2500).filter(|id| *id != 5).map(|id| (id, format!("u{id}"))).collect();
     batch.insert(0, (2, "new".into()));
     batch.insert(1, (1, "first".into()));
+    batch.insert(2, (5, "restarted".into()));
+    batch.push((1, "first".into()));
     batch.push((1, "again".into()));
-    let stored = StateStore::inbox_put_batch(store, 9, batch).await.unwrap();
-    assert_eq!(stored.len(), 2501);
-    assert_eq!(&stored[..2], [false, true]);
-    assert!(stored[2..2500].iter().all(|s| *s), "every new update stored");
-    assert!(!stored[2500], "a repeat within the batch is not stored twice");
+    let received = StateStore::inbox_put_batch(store, 9, batch).await.unwrap();
+    assert_eq!(received.len(), 2502);
+    assert_eq!(&received[..3], [Busy, New, Reused]);
+    assert!(received[3..2500].iter().all(|r| *r == New), "every new update stored");
+    assert_eq!(received[2500..], [Redelivered, Busy], "a repeat within the batch is not stored twice");
     let pending = store.inbox_take_unhandled(9, 10_000).await.unwrap();
     assert_eq!(pending.len(), 2500);
     assert_eq!((pending[0].raw.as_str(), pending[1].raw.as_str()), ("first", "old"), "the first copy is kept");
+    assert_eq!(pending[4].raw, "restarted");
     assert_eq!(pending[2499].raw, "u2500");
-    assert_eq!(StateStore::inbox_put_batch(store, 9, Vec::new()).await.unwrap(), Vec::<bool>::new());
+    assert_eq!(StateStore::inbox_put_batch(store, 9, Vec::new()).await.unwrap(), Vec::<Received>::new());
     assert!(StateStore::inbox_put_batch(store, u64::MAX, vec![(1, "x".into())]).await.is_err());
 }
 
@@ -380,8 +457,8 @@ pub async fn outbox_keeps_order_per_bot_and_forgets(store: &Store, _url: &str) {
 
 pub async fn group_commit_writes_all_or_nothing(store: &Store, _url: &str) {
     use engine::{Commit, StateStore};
-    assert!(store.inbox_put(8, 1, "{}").await.unwrap());
-    assert!(store.inbox_put(8, 2, "{}").await.unwrap());
+    assert!(store.inbox_put(8, 1, "{}").await.unwrap().is_stored());
+    assert!(store.inbox_put(8, 2, "{}").await.unwrap().is_stored());
     let state = ChatState { scene: Some("menu".into()), ..ChatState::default() };
     let first = Commit {
         bot: 8,
@@ -416,7 +493,7 @@ pub async fn group_commit_writes_all_or_nothing(store: &Store, _url: &str) {
 
     // A batch with one failing commit writes nothing of it: the update stays unhandled, no reply
     // is queued, the state is as it was.
-    assert!(store.inbox_put(8, 3, "{}").await.unwrap());
+    assert!(store.inbox_put(8, 3, "{}").await.unwrap().is_stored());
     let later = ChatState { scene: Some("later".into()), ..ChatState::default() };
     let good = Commit {
         bot: 8,
@@ -694,7 +771,7 @@ pub async fn transaction_commits_or_rolls_back_together(store: &Store, _url: &st
     tx.save_chat(6, 60, &state).await.unwrap();
     tx.set_var(6, Scope::Chat(60), "n", Some(&json!(1))).await.unwrap();
     tx.outbox_push(6, &message(60, "lost")).await.unwrap();
-    assert!(tx.inbox_put(6, 1, "{}").await.unwrap());
+    assert!(tx.inbox_put(6, 1, "{}").await.unwrap().is_stored());
     assert_eq!(tx.load_chat(6, 60).await.unwrap(), Some(state.clone()), "a transaction sees its own writes");
     tx.rollback().await.unwrap();
     assert_eq!(store.load_chat(6, 60).await.unwrap(), None);
@@ -710,7 +787,7 @@ pub async fn transaction_commits_or_rolls_back_together(store: &Store, _url: &st
     assert_eq!(store.load_chat(6, 60).await.unwrap(), None);
 
     // Committed: the update handled, the state and the reply, all at once.
-    assert!(store.inbox_put(6, 1, "{}").await.unwrap());
+    assert!(store.inbox_put(6, 1, "{}").await.unwrap().is_stored());
     let mut tx = store.transaction().await.unwrap();
     tx.save_chat(6, 60, &state).await.unwrap();
     let id = tx.outbox_push(6, &message(60, "kept")).await.unwrap();
@@ -783,21 +860,44 @@ pub async fn state_store_contract(store: Arc<dyn StateStore>) {
     assert_eq!(store.load_next_run(1, "tick").await.unwrap(), None);
     store.save_next_run(1, "gone", None).await.unwrap();
 
-    // The inbox: a redelivery is stored once, unhandled updates come back lowest id first.
+    // The inbox: a redelivery (same id, same content) is stored once, unhandled updates come
+    // back lowest id first; other content under a known id is a new update once the one there
+    // was handled (the ids restarted), and waits until then.
+    use Received::{Busy, New, Redelivered, Reused};
     let ids = |updates: Vec<StoredUpdate>| updates.into_iter().map(|u| u.update_id).collect::<Vec<_>>();
-    assert!(store.inbox_put(1, 11, r#"{"update_id":11}"#.into()).await.unwrap());
-    assert!(store.inbox_put(1, 10, r#"{"update_id":10}"#.into()).await.unwrap());
-    assert!(!store.inbox_put(1, 11, "again".into()).await.unwrap());
+    assert_eq!(store.inbox_put(1, 11, r#"{"update_id":11}"#.into()).await.unwrap(), New);
+    assert_eq!(store.inbox_put(1, 10, r#"{"update_id":10}"#.into()).await.unwrap(), New);
+    assert_eq!(store.inbox_put(1, 11, r#"{"update_id":11}"#.into()).await.unwrap(), Redelivered);
+    assert_eq!(store.inbox_put(1, 11, "other".into()).await.unwrap(), Busy);
     let unhandled = store.inbox_unhandled(1, 10).await.unwrap();
-    assert_eq!(unhandled[1], StoredUpdate { update_id: 11, raw: r#"{"update_id":11}"#.into() });
+    assert_eq!(unhandled[1], StoredUpdate { update_id: 11, raw: r#"{"update_id":11}"#.into(), attempts: 1 });
     assert_eq!(ids(unhandled), [10, 11]);
     assert_eq!(ids(store.inbox_unhandled(1, 1).await.unwrap()), [10]);
     assert!(store.inbox_unhandled(2, 10).await.unwrap().is_empty());
+    store.inbox_count_attempts(1, vec![11, 12]).await.unwrap();
+    assert_eq!(store.inbox_unhandled(1, 10).await.unwrap()[1].attempts, 2);
     assert!(store.inbox_mark_handled(1, 10).await.unwrap());
     assert!(!store.inbox_mark_handled(1, 10).await.unwrap(), "already handled");
     assert!(!store.inbox_mark_handled(1, 12).await.unwrap(), "never stored");
-    assert!(!store.inbox_put(1, 10, "again".into()).await.unwrap(), "handled, still known");
+    assert_eq!(store.inbox_put(1, 10, r#"{"update_id":10}"#.into()).await.unwrap(), Redelivered, "handled, known");
     assert_eq!(ids(store.inbox_unhandled(1, 10).await.unwrap()), [11]);
+    assert_eq!(store.inbox_put_batch(1, vec![(10, "restarted".into())]).await.unwrap(), [Reused]);
+    assert_eq!(ids(store.inbox_unhandled(1, 10).await.unwrap()), [10, 11]);
+
+    // A dead letter: the update marked handled and the letter kept, in one commit.
+    let letter = engine::DeadLetter {
+        update_id: 11,
+        chat_id: None,
+        raw: r#"{"update_id":11}"#.into(),
+        reason: "panicked".into(),
+        attempts: 2,
+    };
+    let commit = engine::Commit { bot: 1, handled: Some(11), dead_letter: Some(letter.clone()), ..Default::default() };
+    store.commit(&[commit]).await.unwrap();
+    assert_eq!(ids(store.inbox_unhandled(1, 10).await.unwrap()), [10]);
+    let letters = store.dead_letters(1, 10).await.unwrap();
+    assert_eq!(letters.iter().map(|l| (l.bot, &l.letter)).collect::<Vec<_>>(), [(1, &letter)]);
+    assert!(store.dead_letters(2, 10).await.unwrap().is_empty());
 }
 
 /// The contract on the in-memory store (the reference behaviour).
