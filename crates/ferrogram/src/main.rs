@@ -50,7 +50,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// The sandbox's port: Bot API, control API and web chat.
+    /// The sandbox's port: Bot API, control API and web chat. The stand-in language model
+    /// listens on the next one (on a free one when this is 0), the only port the bots may call.
     #[arg(long, default_value_t = 8081, env = "FERROGRAM_SANDBOX_PORT")]
     port: u16,
     /// The folder of bot files to run (`*.yaml`, `*.yml`, `*.json`).
@@ -636,10 +637,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let mut config = engine_config(&args.database).await?;
     let sandbox = start_local_sandbox(args.port, Some(args.sandbox_state), &args.private).await?;
     println!("Ferrogram sandbox: Bot API at {url}/bot<token>/<method>, web chat at {url}/", url = sandbox.url());
-    println!("Stand-in language model: {}/llm/v1", sandbox.url());
-    // The bots may call the sandbox itself: its stand-in model is what ai-assistant asks.
+    // The stand-in model (what ai-assistant asks) gets a port of its own, the only one of this
+    // process the bots may call: the sandbox's port would give them its control API and every
+    // bot's Bot API.
+    let (llm_addr, llm_server) = sandbox::llm::serve(SocketAddr::from(([127, 0, 0, 1], llm_port(args.port))))
+        .await
+        .map_err(|e| format!("stand-in language model: cannot listen: {e}"))?;
+    println!("Stand-in language model: http://{llm_addr}/llm/v1");
     config.http.allow_private = args.private.allow.clone();
-    config.http.allow_private.push(("127.0.0.1".into(), args.port));
+    config.http.allow_private.push((llm_addr.ip().to_string(), llm_addr.port()));
     config.http.bot_env = args.bot_env.for_serve();
     let engine = engine::Engine::new(config);
     let mut handles = Vec::new();
@@ -671,9 +677,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                 eprintln!("ferrogram: {error}");
             }
         }
+        llm_server.abort();
         sandbox.stop().await
     })
     .await
+}
+
+/// The stand-in model's port under `serve`: the one after the sandbox's, or a free one when
+/// the sandbox's is 0 (or the last).
+fn llm_port(sandbox_port: u16) -> u16 {
+    if sandbox_port == 0 { 0 } else { sandbox_port.checked_add(1).unwrap_or(0) }
 }
 
 /// The bot files of a folder, in name order.
@@ -718,6 +731,13 @@ async fn shutdown_signal() -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stand_in_model_listens_after_the_sandbox_or_on_a_free_port() {
+        assert_eq!(llm_port(8081), 8082);
+        assert_eq!(llm_port(0), 0);
+        assert_eq!(llm_port(u16::MAX), 0);
+    }
 
     #[test]
     fn database_passwords_stay_out_of_messages() {

@@ -7,9 +7,13 @@
 //! there after a search), or "I have no note on that." when none does, followed by
 //! `(turn N)`, N being the number of user messages it was sent (so a bot's conversation memory
 //! shows). The model `overloaded` answers 503, as a busy server does. See docs/sandbox.md.
+//!
+//! The sandbox serves it under `/llm`; [`serve`] also runs it on a listener of its own, so a
+//! bot host can let its bots reach the model without letting them reach the sandbox itself.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -26,6 +30,22 @@ const NO_NOTE: &str = "I have no note on that.";
 /// The stand-in's routes, to nest under `/llm`.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new().route("/v1/chat/completions", post(completions)).route("/v1/models", get(models))
+}
+
+/// Serves the stand-in alone on `addr` (port 0: a free one), under `/llm` as the sandbox does
+/// (`http://<addr>/llm/v1`), and nothing else: the one address `ferrogram serve` allows its
+/// bots, instead of the sandbox's port with its control API and every bot's Bot API. Returns
+/// the address bound and the server's task; aborting the task stops the server.
+pub async fn serve(addr: SocketAddr) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let app: Router = Router::new().nest("/llm", router());
+    let server = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "stand-in language model stopped");
+        }
+    });
+    Ok((addr, server))
 }
 
 async fn models() -> Json<Value> {
