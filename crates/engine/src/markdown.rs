@@ -23,7 +23,7 @@ pub fn to_html(markdown: &str) -> String {
                 if !out.ends_with('>') {
                     out.push('\n');
                 }
-                escape_into(&mut out, line);
+                escape_html_into(&mut out, line);
             }
             continue;
         }
@@ -86,7 +86,7 @@ fn inline(out: &mut String, line: &str) {
             rest = &rest[done..];
             continue;
         }
-        escape_into(out, &rest[..c.len_utf8()]);
+        escape_html_into(out, &rest[..c.len_utf8()]);
         rest = &rest[c.len_utf8()..];
     }
 }
@@ -96,7 +96,7 @@ fn span(out: &mut String, rest: &str) -> Option<usize> {
     if let Some(code) = rest.strip_prefix('`') {
         let end = code.find('`').filter(|&end| end > 0)?;
         out.push_str("<code>");
-        escape_into(out, &code[..end]);
+        escape_html_into(out, &code[..end]);
         out.push_str("</code>");
         return Some(end + 2);
     }
@@ -110,7 +110,7 @@ fn span(out: &mut String, rest: &str) -> Option<usize> {
             return None;
         }
         out.push_str("<a href=\"");
-        escape_into(out, url);
+        escape_html_into(out, url);
         out.push_str("\">");
         inline(out, &label[..close]);
         out.push_str("</a>");
@@ -136,7 +136,9 @@ fn span(out: &mut String, rest: &str) -> Option<usize> {
     None
 }
 
-fn escape_into(out: &mut String, text: &str) {
+/// Appends `text` to `out` with the characters HTML gives a meaning (`& < > "`) escaped: what
+/// Telegram's HTML parse mode shows as written.
+pub(crate) fn escape_html_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),

@@ -30,6 +30,7 @@ use serde_json::Value;
 
 use crate::caps::{self, CappedWriter};
 use crate::error::EngineError;
+use crate::markdown;
 
 /// Instructions one render may run; stops runaway loops in user templates.
 pub const DEFAULT_FUEL: u64 = 50_000;
@@ -121,15 +122,7 @@ impl Escape {
             Escape::None => return text.to_owned(),
             Escape::Html => {
                 let mut out = String::with_capacity(text.len());
-                for c in text.chars() {
-                    match c {
-                        '&' => out.push_str("&amp;"),
-                        '<' => out.push_str("&lt;"),
-                        '>' => out.push_str("&gt;"),
-                        '"' => out.push_str("&quot;"),
-                        c => out.push(c),
-                    }
-                }
+                markdown::escape_html_into(&mut out, text);
                 return out;
             }
             Escape::MarkdownV2 => {

@@ -6,8 +6,8 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{World, test_config};
-use engine::{Commit, EngineConfig, MemoryStore, Outgoing, StateStore};
+use common::{World, outbox_reply, test_config};
+use engine::{Commit, EngineConfig, MemoryStore, StateStore};
 use serde_json::json;
 
 const ECHO: &str = r#"
@@ -110,13 +110,11 @@ async fn calls_left_in_the_outbox_keep_their_order_behind_a_parked_one_at_start(
     let (bot_id, token) = world.register_bot().await;
     let ann = world.user("Ann", "en").await;
     // What the last run committed but had not delivered: two replies to Ann.
-    let reply = |text: &str| Outgoing {
-        chat_id: ann,
-        method: "sendMessage".into(),
-        params: json!({"chat_id": ann, "text": text}),
-        bulk: false,
+    let committed = Commit {
+        bot: bot_id,
+        outbox: vec![outbox_reply(ann, "left 1"), outbox_reply(ann, "left 2")],
+        ..Commit::default()
     };
-    let committed = Commit { bot: bot_id, outbox: vec![reply("left 1"), reply("left 2")], ..Commit::default() };
     store.commit(&[committed]).await.unwrap();
     // Ann wrote meanwhile; the first redelivered call gets a 429.
     world.post("/sandbox/act/text", json!({"bot_id": bot_id, "user_id": ann, "text": "new"})).await;

@@ -5,8 +5,8 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{World, test_config};
-use engine::{Commit, EngineConfig, MemoryStore, Outgoing, Scope, StateStore};
+use common::{World, outbox_reply, test_config};
+use engine::{Commit, EngineConfig, MemoryStore, Scope, StateStore};
 use serde_json::json;
 
 const ECHO: &str = r#"
@@ -61,13 +61,7 @@ async fn calls_a_crash_left_in_the_outbox_are_delivered_first_at_start() {
     let (bot_id, token) = world.register_bot().await;
     let ann = world.user("Ann", "en").await;
     // What the crashed run committed but had not delivered: a reply to Ann.
-    let reply = |text: &str| Outgoing {
-        chat_id: ann,
-        method: "sendMessage".into(),
-        params: json!({"chat_id": ann, "text": text}),
-        bulk: false,
-    };
-    let committed = Commit { bot: bot_id, outbox: vec![reply("left over")], ..Commit::default() };
+    let committed = Commit { bot: bot_id, outbox: vec![outbox_reply(ann, "left over")], ..Commit::default() };
     let ids = store.commit(&[committed]).await.unwrap();
     let left_over = ids[0][0];
 

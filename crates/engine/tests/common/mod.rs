@@ -9,11 +9,21 @@ pub mod memory_attacks;
 
 use std::time::Duration;
 
-use engine::{BotHandle, Engine, EngineConfig};
+use engine::{BotHandle, Engine, EngineConfig, Outgoing};
 use serde_json::{Value, json};
 use telegram::flood::Limit;
 
 pub const WAIT: Duration = Duration::from_secs(15);
+
+/// A reply to `chat` as a handler commits it to the outbox (what a crashed run may leave).
+pub fn outbox_reply(chat: i64, text: &str) -> Outgoing {
+    Outgoing {
+        chat_id: chat,
+        method: "sendMessage".into(),
+        params: json!({"chat_id": chat, "text": text}),
+        bulk: false,
+    }
+}
 
 /// Engine settings for tests: no flood pacing to wait for.
 pub fn test_config() -> EngineConfig {
