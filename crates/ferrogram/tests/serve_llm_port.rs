@@ -9,10 +9,13 @@
 
 #![cfg(unix)]
 
+mod binary;
+
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use binary::request;
+use serde_json::json;
 use tokio::process::Command;
 use tokio::time::Instant;
 
@@ -57,18 +60,6 @@ fn free_port_pair() -> u16 {
         }
     }
     panic!("no two free ports in a row");
-}
-
-async fn request(http: &reqwest::Client, url: String, body: Option<Value>) -> Result<Value, String> {
-    let builder = match body {
-        Some(body) => http.post(url).json(&body),
-        None => http.get(url),
-    };
-    let response = builder.send().await.map_err(|e| e.to_string())?;
-    if !response.status().is_success() {
-        return Err(format!("status {}", response.status()));
-    }
-    response.json().await.map_err(|e| e.to_string())
 }
 
 /// Sends `/command` as `user` and returns the text of the bot's next message.

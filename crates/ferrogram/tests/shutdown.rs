@@ -9,10 +9,13 @@
 #![cfg(unix)]
 
 use std::path::PathBuf;
+mod binary;
+
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use binary::request;
+use serde_json::json;
 use tokio::process::Command;
 use tokio::time::Instant;
 
@@ -36,18 +39,6 @@ on:
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
-}
-
-async fn request(http: &reqwest::Client, url: String, body: Option<Value>) -> Result<Value, String> {
-    let builder = match body {
-        Some(body) => http.post(url).json(&body),
-        None => http.get(url),
-    };
-    let response = builder.send().await.map_err(|e| e.to_string())?;
-    if !response.status().is_success() {
-        return Err(format!("status {}", response.status()));
-    }
-    response.json().await.map_err(|e| e.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
