@@ -126,6 +126,8 @@ async fn a_user_text_longer_than_telegram_sends_is_refused_and_changes_nothing()
     let ann = started_user(&env, "Ann").await;
     let said = env.say(ann, &"я".repeat(4096)).await;
     assert_eq!(said["text"].as_str().map(|t| t.chars().count()), Some(4096), "4096 characters are one message");
+    let picture = env.act("photo", ann, json!({ "caption": "a picture" })).await;
+    let picture_id = picture["message"]["message_id"].as_i64().expect("the photo's message id");
     let state = |env: &Env| {
         env.sandbox.world().with(|s| {
             let bot = &s.bots[&BOT];
@@ -154,6 +156,14 @@ async fn a_user_text_longer_than_telegram_sends_is_refused_and_changes_nothing()
     assert_eq!(post("edit", json!({ "message_id": message_id, "text": long })).await.0, 400);
     let (status, error) = post("photo", json!({ "caption": "c".repeat(1025) })).await;
     assert_eq!((status, error.as_str()), (400, "caption is 1025 characters long; a Telegram user sends at most 1024"));
+    // An edited caption is a caption: 1024 at most, not a text's 4096.
+    let (status, error) = post("edit", json!({ "message_id": picture_id, "text": "c".repeat(1025) })).await;
+    assert_eq!((status, error.as_str()), (400, "caption is 1025 characters long; a Telegram user sends at most 1024"));
+    let caption = env.sandbox.world().with(|s| {
+        let log = &s.bots[&BOT].private[&ann];
+        log.messages[&picture_id].message["caption"].clone()
+    });
+    assert_eq!(caption, json!("a picture"), "a refused edit leaves the caption as it was");
     assert_eq!(state(env), before, "a refused action queues no update, posts no message and stores no file");
 }
 

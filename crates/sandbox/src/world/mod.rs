@@ -672,6 +672,13 @@ impl State {
         if text.trim().is_empty() {
             return Err(ApiError::bad_request("message text is empty"));
         }
+        let length = text.chars().count();
+        if key == "caption" && length > crate::bot_api::text::MAX_CAPTION {
+            return Err(ApiError::bad_request(format!(
+                "caption is {length} characters long; a Telegram user sends at most {}",
+                crate::bot_api::text::MAX_CAPTION
+            )));
+        }
         if stored.message[key] == text {
             return Err(ApiError::bad_request("message is not modified"));
         }
