@@ -96,8 +96,8 @@ pub struct Effects {
 pub async fn handle_update(bot: Arc<BotContext>, loaded: Arc<Loaded>, event: Event) -> Result<Handled, EngineError> {
     let file = &loaded.file;
     let locale = i18n::user_locale(file, event.language_code.as_deref());
-    let roles = triggers::roles_of(file, event.user_id);
     if let Some(limits) = &file.limits {
+        let roles = triggers::roles_of(file, event.user_id);
         let exempt = limits.exempt.iter().any(|r| roles.contains(r));
         if !exempt && !bot.limiter.allow_at(limits, event.user_id, bot.clock.now()) {
             tracing::info!(bot_id = bot.bot_id, user_id = event.user_id, "update over the user's limit");
