@@ -11,15 +11,12 @@
 
 mod binary;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use binary::request;
 use serde_json::json;
-use tokio::process::Command;
 use tokio::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
 const STARTUP: Duration = Duration::from_secs(30);
 
 /// `/probe` calls the sandbox's control API, `/model` the stand-in model's own port.
@@ -93,19 +90,16 @@ async fn bots_reach_the_stand_in_model_but_not_the_sandbox() {
     std::fs::create_dir_all(&bots).expect("temporary folder");
     let port = free_port_pair();
     std::fs::write(bots.join("prober.yaml"), bot_file(port)).expect("bot file");
-    let log = std::fs::File::create(folder.join("serve.log")).expect("log file");
     let database = format!("sqlite://{}", folder.join("db").display());
     let state = folder.join("s.json");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--port", &port.to_string(), "--bots", bots.to_str().expect("UTF-8 path")])
-        .args(["--database", &database, "--sandbox-state", state.to_str().expect("UTF-8 path")])
-        .current_dir(&folder)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log file"))
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ferrogram starts");
+    let port_text = port.to_string();
+    let bots_path = bots.to_str().expect("UTF-8 path");
+    let state_path = state.to_str().expect("UTF-8 path");
+    let mut child = binary::spawn(
+        &folder,
+        "serve.log",
+        &["serve", "--port", &port_text, "--bots", bots_path, "--database", &database, "--sandbox-state", state_path],
+    );
     let (http, url) = (telegram::http_client().expect("http client"), format!("http://127.0.0.1:{port}"));
 
     // The bot is up once the sandbox knows it, under the id its name gives it.

@@ -8,10 +8,9 @@
 
 #![cfg(unix)]
 
-use std::path::PathBuf;
 mod binary;
 
-use std::process::Stdio;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use binary::request;
@@ -19,7 +18,6 @@ use serde_json::json;
 use tokio::process::Command;
 use tokio::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
 const STARTUP: Duration = Duration::from_secs(30);
 /// The binary's grace for stopping (10 s) and room for a loaded machine.
 const STOPPED_WITHIN: Duration = Duration::from_secs(15);
@@ -49,18 +47,14 @@ async fn sigterm_ends_the_process_while_hostile_handlers_spin() {
     let file: PathBuf = folder.join("hostile.yaml");
     std::fs::write(&file, HOSTILE).expect("bot file");
     let port = free_port();
-    let log = std::fs::File::create(folder.join("run.log")).expect("log file");
     let database = format!("sqlite://{}", folder.join("bot.db").display());
-    let mut child = Command::new(BIN)
-        .args(["run", file.to_str().expect("UTF-8 path"), "--sandbox", "--port", &port.to_string()])
-        .args(["--database", &database])
-        .current_dir(&folder)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log file"))
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ferrogram starts");
+    let port_text = port.to_string();
+    let file_path = file.to_str().expect("UTF-8 path");
+    let mut child = binary::spawn(
+        &folder,
+        "run.log",
+        &["run", file_path, "--sandbox", "--port", &port_text, "--database", &database],
+    );
     let (http, url) = (telegram::http_client().expect("http client"), format!("http://127.0.0.1:{port}"));
 
     // The bot is up once the sandbox knows it.
