@@ -11,8 +11,8 @@
 //! checking a huge value costs no more than its first bytes over the cap.
 //!
 //! The values a single render builds internally before it outputs them are capped by
-//! [`crate::template`] (each at the template output cap, all of them at
-//! [`crate::template::RENDER_BUDGET_VALUES`] times it), through a patch of the vendored
+//! [`crate::interpret::template`] (each at the template output cap, all of them at
+//! [`crate::interpret::template::RENDER_BUDGET_VALUES`] times it), through a patch of the vendored
 //! minijinja (decision 0027).
 
 use std::io::{self, Write};

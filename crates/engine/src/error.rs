@@ -32,7 +32,7 @@ pub enum EngineError {
     /// The update spent one of its budgets (steps, template fuel, time): it ends here, and a
     /// `try` does not catch it.
     #[error(transparent)]
-    Budget(#[from] crate::budget::Exhausted),
+    Budget(#[from] crate::interpret::budget::Exhausted),
     /// A bot file that does not pass validation: every diagnostic, warnings included.
     #[error("the bot file has errors: {}", errors(.0))]
     Invalid(Vec<schema::Diagnostic>),

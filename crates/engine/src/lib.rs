@@ -11,49 +11,32 @@
 //! and values inserted into a message text with a parse mode are escaped for it (`template`).
 
 mod bot_env;
-mod budget;
 mod caps;
 mod clock;
 mod collections;
-mod dispatch;
+mod commands;
+mod deliver;
+mod engine;
 mod error;
-mod event;
-mod feeds;
-mod forms;
-mod geo;
-mod guards;
-mod http;
-mod i18n;
+mod interpret;
 mod jobs;
-mod limits;
-mod llm;
-mod long_text;
-mod markdown;
-mod near;
-mod outbox;
-mod patterns;
-mod profanity;
-mod records;
-mod releases;
-mod runtime;
+mod receive;
 mod state;
-mod steps;
-mod template;
-mod times;
-mod triggers;
+mod update;
 
 pub use bot_env::{BotEnv, FERROGRAM_PREFIX};
-pub use budget::{DEFAULT_UPDATE_FUEL, DEFAULT_UPDATE_STEPS, Exhausted};
 pub use caps::{DEFAULT_RECORD, DEFAULT_TEMPLATE_OUTPUT, DEFAULT_VARIABLE, SizeCaps};
 pub use clock::Clock;
 pub use collections::{
     CollectionSpec, CollectionStore, Filter, Hit, MemoryCollections, Op, PSEUDO_FIELDS, Query, Record, apply_query,
     compare_records, compare_values, field_value, filter_matches, record_matches, record_terms, value_kind, value_text,
 };
+pub use deliver::commit::DEFAULT_COMMIT_BATCH;
+pub use engine::{BotHandle, Engine, EngineConfig, Receive};
 pub use error::EngineError;
-pub use http::{HttpConfig, MAX_REDIRECTS};
-pub use outbox::DEFAULT_COMMIT_BATCH;
-pub use runtime::{BotHandle, Engine, EngineConfig, Receive, WebhookError};
+pub use interpret::budget::{DEFAULT_UPDATE_FUEL, DEFAULT_UPDATE_STEPS, Exhausted};
+pub use interpret::http::{HttpConfig, MAX_REDIRECTS};
+pub use receive::webhook::WebhookError;
 pub use state::{
     BoxFuture, ChatState, Commit, DeadLetter, FormProgress, Frame, MemoryStore, Outgoing, PendingSend, Received,
     Resume, Scope, StateStore, StepsAt, StoreError, StoredDeadLetter, StoredUpdate,

@@ -4,7 +4,7 @@
 use schema::{BotFile, ContentKind, Handler};
 use serde_json::{Value, json};
 
-use crate::event::{Event, Kind};
+use crate::update::{Event, Kind};
 
 /// What a matching trigger adds to the template context.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -33,7 +33,7 @@ pub fn matches(handler: &Handler, event: &Event) -> Option<Captures> {
         let Kind::Edited { text: Some(text) } = &event.kind else {
             return None;
         };
-        return match_text(pattern, text, crate::event::parse_command(text).is_some());
+        return match_text(pattern, text, crate::update::parse_command(text).is_some());
     }
     if let Some(pattern) = &handler.callback {
         let Kind::Callback { data, .. } = &event.kind else {
@@ -66,7 +66,7 @@ fn match_text(pattern: &str, text: &str, is_command: bool) -> Option<Captures> {
         return (!is_command).then(Captures::default);
     }
     if let Some(regex) = schema::regex_trigger(pattern) {
-        let regex = match crate::patterns::compiled(regex) {
+        let regex = match crate::interpret::patterns::compiled(regex) {
             Ok(regex) => regex,
             Err(error) => {
                 tracing::warn!(%error, pattern, "invalid text pattern never matches");
@@ -96,7 +96,7 @@ pub fn roles_allow(handler: &Handler, roles: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Command;
+    use crate::update::Command;
 
     fn event(kind: Kind) -> Event {
         Event {
@@ -112,7 +112,7 @@ mod tests {
     }
 
     fn text(t: &str) -> Event {
-        event(Kind::Message { text: Some(t.into()), command: crate::event::parse_command(t), content: None })
+        event(Kind::Message { text: Some(t.into()), command: crate::update::parse_command(t), content: None })
     }
 
     fn handler(yaml: &str) -> Handler {

@@ -19,11 +19,12 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::{Semaphore, watch};
 
+use crate::deliver::commit::{Handled, commit_and_deliver};
 use crate::error::EngineError;
-use crate::event::Event;
-use crate::runtime::{BotContext, Loaded};
-use crate::state::{Commit, DeadLetter, PendingSend};
-use crate::steps::{self, Handled};
+use crate::interpret::context::{BotContext, Loaded};
+use crate::interpret::steps;
+use crate::state::{Commit, DeadLetter};
+use crate::update::Event;
 
 /// One update and the bot version it was dispatched under.
 pub struct Job {
@@ -101,7 +102,7 @@ impl Dispatcher {
             // Only with the effects: a crash before the commit replays the update at the next
             // start, one after it delivers the committed calls.
             handled.commit.handled = Some(update_id);
-            commit_and_deliver(&self.bot, handled).await;
+            commit_and_deliver(self.bot.bot_id, &self.bot.outbox, handled).await;
             self.handled.send_modify(|n| *n += 1);
         }
     }
@@ -153,46 +154,6 @@ pub fn set_aside(bot_id: u64, loaded: &Loaded, event: &Event, raw: String, attem
     Handled { commit, lock: None }
 }
 
-/// Delays between attempts to commit, for a store that is briefly unavailable.
-const COMMIT_RETRIES: [Duration; 3] = [Duration::from_millis(50), Duration::from_millis(500), Duration::from_secs(2)];
-
-/// Commits a handler's effects, releases its bot-variable lock, then delivers its calls. If the
-/// store keeps failing, nothing is delivered and the update stays unhandled: it is handled again
-/// at the next start.
-pub async fn commit_and_deliver(bot: &BotContext, handled: Handled) {
-    let Handled { mut commit, lock } = handled;
-    let mut delays = COMMIT_RETRIES.iter();
-    let ids = loop {
-        let (back, outcome) = bot.outbox.committer.commit(commit).await;
-        commit = back;
-        match outcome {
-            Ok(ids) => break ids,
-            Err(error) => match delays.next() {
-                Some(delay) => {
-                    tracing::warn!(bot_id = bot.bot_id, %error, ?delay, "committing failed, retrying");
-                    tokio::time::sleep(*delay).await;
-                }
-                None => {
-                    let update_id = commit.handled;
-                    tracing::error!(bot_id = bot.bot_id, ?update_id, %error, "committing failed: left for the next start");
-                    return;
-                }
-            },
-        }
-    };
-    drop(lock);
-    let entries = ids.into_iter().zip(commit.outbox).map(|(id, outgoing)| PendingSend { id, outgoing }).collect();
-    bot.outbox.deliver(entries).await;
-}
-
-/// Marks an update handled in the inbox; a failure is logged (the update is then replayed at
-/// the next start, its replies sent again).
-pub async fn mark_handled(bot: &BotContext, update_id: i64) {
-    if let Err(error) = bot.store.inbox_mark_handled(bot.bot_id, update_id).await {
-        tracing::warn!(bot_id = bot.bot_id, update_id, %error, "marking the update handled failed");
-    }
-}
-
 /// Why a handler run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
@@ -204,7 +165,7 @@ pub enum Failure {
     Timeout(Duration),
     /// The handler spent its steps, its template fuel or its time (checked between steps).
     #[error("the handler was stopped: {0}")]
-    Budget(crate::budget::Exhausted),
+    Budget(crate::interpret::budget::Exhausted),
 }
 
 impl Failure {
@@ -265,7 +226,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_spent_budget_is_a_failure_naming_its_budget() {
-        use crate::budget::Exhausted;
+        use crate::interpret::budget::Exhausted;
         let budget = Duration::from_secs(1);
         let spent = run_guarded::<_, ()>(budget, async { Err(EngineError::Budget(Exhausted::Steps(10))) }).await;
         assert!(matches!(spent, Err(Failure::Budget(Exhausted::Steps(10)))), "{spent:?}");

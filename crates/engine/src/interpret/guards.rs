@@ -11,7 +11,7 @@
 use schema::Scene;
 use serde_json::Value;
 
-use crate::event::{Event, Kind};
+use crate::update::{Event, Kind};
 
 /// Why an update was refused, in words for the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

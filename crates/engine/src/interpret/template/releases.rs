@@ -33,7 +33,7 @@ pub struct Release {
 pub fn register(env: &mut Environment<'static>) {
     env.add_function("parse_release", |title: Option<String>| -> JinjaValue {
         match title.as_deref().and_then(parse) {
-            Some(release) => crate::template::to_jinja(&release),
+            Some(release) => crate::interpret::template::to_jinja(&release),
             None => JinjaValue::from(()),
         }
     });
@@ -206,10 +206,10 @@ mod tests {
     /// title and an episode; the rest (volumes, chapters, batches) at least a title.
     #[test]
     fn the_recorded_feed_titles_parse() {
-        let Some(feeds) = crate::feeds::tests::recorded_feeds() else { return };
+        let Some(feeds) = crate::interpret::steps::feeds::tests::recorded_feeds() else { return };
         let mut titles = Vec::new();
         for (_, body) in &feeds {
-            let parsed = crate::feeds::parse(body, 1000).expect("a feed");
+            let parsed = crate::interpret::steps::feeds::parse(body, 1000).expect("a feed");
             titles.extend(parsed.items.iter().filter_map(|i| i["title"].as_str().map(str::to_owned)));
         }
         assert!(titles.len() >= 19, "only {} titles", titles.len());

@@ -2,7 +2,7 @@
 
 use schema::{BotFile, Text};
 
-use crate::template::lookup_text;
+use crate::interpret::template::lookup_text;
 
 /// The bot's locale matching the user's Telegram language (`ru-RU` → `ru`), else the default.
 pub fn user_locale(file: &BotFile, language_code: Option<&str>) -> String {

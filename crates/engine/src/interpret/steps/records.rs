@@ -28,8 +28,8 @@ use sha2::Sha256;
 
 use crate::collections::{CollectionSpec, Filter, Hit, Op, Query, Record, record_matches};
 use crate::error::EngineError;
+use crate::interpret::steps::Run;
 use crate::state::Scope;
-use crate::steps::Run;
 
 /// Time limit of one delivery attempt of an event.
 const EMIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -137,7 +137,7 @@ impl<'a> Target<'a> {
 /// strings are rendered, lists and mappings are rendered inside.
 fn render_value(run: &mut Run<'_>, value: &Value) -> Result<Value, EngineError> {
     Ok(match value {
-        Value::String(source) => match crate::template::single_expression(source) {
+        Value::String(source) => match crate::interpret::template::single_expression(source) {
             Some(expr) => run.eval(expr)?,
             None => Value::String(run.render_raw(source)?),
         },
@@ -306,7 +306,7 @@ async fn query<'a>(run: &mut Run<'a>, query: &'a schema::QueryStep) -> Result<Va
         Some(near) => {
             let (lat, lon) = (render_value(run, &near.lat)?, render_value(run, &near.lon)?);
             let within_km = render_value(run, &near.within_km)?;
-            let point = crate::near::Point::new(near, &lat, &lon, &within_km);
+            let point = crate::interpret::steps::near::Point::new(near, &lat, &lon, &within_km);
             Some(point.map_err(|why| fail(format!("{}: near: {why}", target.name)))?)
         }
         None => None,
@@ -334,7 +334,12 @@ async fn query<'a>(run: &mut Run<'a>, query: &'a schema::QueryStep) -> Result<Va
                 query.limit.unwrap_or(schema::DEFAULT_QUERY_LIMIT).clamp(1, schema::MAX_QUERY_LIMIT)
             };
             if let Some(near) = &near {
-                let scan = Query { filters, order_by: order_by.clone(), limit: crate::near::MAX_SCANNED, offset: 0 };
+                let scan = Query {
+                    filters,
+                    order_by: order_by.clone(),
+                    limit: crate::interpret::steps::near::MAX_SCANNED,
+                    offset: 0,
+                };
                 let scanned = store.query(bot, target.spec, target.scope, scan).await?;
                 let mut values =
                     near.select(scanned, order_by.is_none(), offset as usize, limit as usize, record_value);
@@ -420,7 +425,7 @@ fn emit(run: &mut Run<'_>, emit: &schema::Emit) -> Result<Value, EngineError> {
                 }
             }
         }
-        let prepared = crate::http::Prepared {
+        let prepared = crate::interpret::http::Prepared {
             method: schema::HttpMethod::Post,
             url,
             headers,

@@ -19,6 +19,11 @@
 //! patch of the vendored crate (`vendor/minijinja/src/value_cap.rs`, decision 0027) that
 //! [`Templates`] switches on around every render.
 
+pub mod i18n;
+pub mod markdown;
+pub mod releases;
+pub mod times;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -30,7 +35,6 @@ use serde_json::Value;
 
 use crate::caps::{self, CappedWriter};
 use crate::error::EngineError;
-use crate::markdown;
 
 /// Instructions one render may run; stops runaway loops in user templates.
 pub const DEFAULT_FUEL: u64 = 50_000;
@@ -197,8 +201,8 @@ impl Templates {
         let texts = Arc::new(file.texts.clone());
         let default_locale = file.bot.default_locale.clone();
         env.add_function("t", move |state: &State, key: String| translate(state, &texts, &default_locale, &key));
-        crate::releases::register(&mut env);
-        crate::times::register(&mut env);
+        crate::interpret::template::releases::register(&mut env);
+        crate::interpret::template::times::register(&mut env);
         env.add_function("distance_km", distance_km);
 
         let mut collector = Collector::default();
@@ -466,7 +470,7 @@ fn distance_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> Result<f64, miniji
             format!("distance_km: ({lat1}, {lon1}) – ({lat2}, {lon2}) are not coordinates"),
         ));
     }
-    Ok((crate::geo::distance_km(lat1, lon1, lat2, lon2) * 10.0).round() / 10.0)
+    Ok((crate::interpret::geo::distance_km(lat1, lon1, lat2, lon2) * 10.0).round() / 10.0)
 }
 
 /// The top-level names of the template context; the validator checks templates against the same list.
@@ -682,7 +686,7 @@ impl Collector {
 }
 
 #[cfg(test)]
-#[path = "../tests/common/memory_attacks.rs"]
+#[path = "../../../tests/common/memory_attacks.rs"]
 mod memory_attacks;
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
-const WORDLIST: &str = include_str!("../data/profanity-en.txt");
+const WORDLIST: &str = include_str!("../../data/profanity-en.txt");
 
 struct List {
     /// Listed single words, normalised.

@@ -10,7 +10,7 @@ use schema::DataType;
 use serde_json::{Value, json};
 
 use crate::collections::{Filter, Op, Record, field_value};
-use crate::geo::distance_km;
+use crate::interpret::geo::distance_km;
 
 /// The most records one `near` query measures.
 pub const MAX_SCANNED: u32 = 10_000;

@@ -6,6 +6,13 @@
 //! and checks the update's deadline. A spent budget ends the update with
 //! [`EngineError::Budget`], which no `try` catches.
 
+pub mod feeds;
+pub mod forms;
+pub mod llm;
+pub mod long_text;
+pub mod near;
+pub mod records;
+
 use std::sync::Arc;
 
 use minijinja::value::Value as JinjaValue;
@@ -13,14 +20,16 @@ use schema::{BotFile, Button, Buttons, Key, Reply, ReplySpec, Scene, Step, Text,
 use serde_json::{Map, Value, json};
 use telegram::flood::Priority;
 
-use crate::budget::Meter;
+use crate::deliver::commit::Handled;
 use crate::error::EngineError;
-use crate::event::{Event, Kind};
-use crate::guards::{self, Refusal};
-use crate::runtime::{BotContext, Loaded};
+use crate::interpret::budget::Meter;
+use crate::interpret::context::{BotContext, Loaded};
+use crate::interpret::guards::{self, Refusal};
+use crate::interpret::template::Escape;
+use crate::interpret::template::i18n;
+use crate::interpret::triggers;
 use crate::state::{BoxFuture, ChatState, Commit, Frame, Outgoing, Resume, Scope, StepsAt};
-use crate::template::Escape;
-use crate::{forms, i18n, long_text, triggers};
+use crate::update::{Event, Kind};
 
 /// How deep `goto` chains (a scene's `on_enter` going to another) and nested steps may go.
 const MAX_DEPTH: u32 = 32;
@@ -75,12 +84,6 @@ pub struct Run<'a> {
 struct Cursor {
     at: StepsAt,
     path: Vec<u32>,
-}
-
-/// A handler's outcome: what to commit, and the bot-variable lock to release after the commit.
-pub struct Handled {
-    pub commit: Commit,
-    pub lock: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 /// The variable writes and Bot API calls of a handler run, held until it ends: they commit
@@ -239,7 +242,10 @@ fn error_message(loaded: &Loaded, chat_id: i64, locale: &str, context: Value) ->
     let text = match &file.errors {
         Some(errors) => {
             let source = i18n::source(file, &errors.reply, locale);
-            loaded.templates.render(source, &crate::template::to_jinja(context)).unwrap_or_else(|_| source.to_owned())
+            loaded
+                .templates
+                .render(source, &crate::interpret::template::to_jinja(context))
+                .unwrap_or_else(|_| source.to_owned())
         }
         None => DEFAULT_ERROR_REPLY.to_owned(),
     };
@@ -271,7 +277,7 @@ impl<'a> Run<'a> {
         ctx.insert("bot".into(), Value::Object(bot_vars));
         ctx.insert("locale".into(), Value::String(locale.clone()));
         if loaded.templates.reads_now() {
-            ctx.insert("now".into(), crate::times::now(bot.clock.now()));
+            ctx.insert("now".into(), crate::interpret::template::times::now(bot.clock.now()));
         }
         let roles = loaded.file.roles.iter().map(|(name, role)| (name.clone(), json!(role.users))).collect();
         ctx.insert("roles".into(), Value::Object(roles));
@@ -399,7 +405,7 @@ impl<'a> Run<'a> {
 
     /// The template context, converted once per change.
     pub fn jinja(&mut self) -> JinjaValue {
-        self.cache.get_or_insert_with(|| crate::template::to_jinja(&self.ctx)).clone()
+        self.cache.get_or_insert_with(|| crate::interpret::template::to_jinja(&self.ctx)).clone()
     }
 
     pub fn set_ctx(&mut self, key: &str, value: Value) {
@@ -722,9 +728,9 @@ impl<'a> Run<'a> {
             | Step::Query(_)
             | Step::Count(_)
             | Step::Search(_)
-            | Step::Emit(_) => crate::records::step(self, step).await?,
-            Step::Feed(feed) => crate::feeds::step(self, feed).await?,
-            Step::Llm(llm) => crate::llm::step(self, llm).await?,
+            | Step::Emit(_) => crate::interpret::steps::records::step(self, step).await?,
+            Step::Feed(feed) => crate::interpret::steps::feeds::step(self, feed).await?,
+            Step::Llm(llm) => crate::interpret::steps::llm::step(self, llm).await?,
             Step::Try(attempt) => return self.attempt(attempt).await,
         }
         Ok(Flow::Next)
@@ -1088,7 +1094,7 @@ impl<'a> Run<'a> {
     async fn http(&mut self, request: &'a schema::HttpRequest) -> Result<Value, EngineError> {
         let method = request.method.as_str();
         let url = self.render_raw(&request.url)?;
-        let host = crate::http::host_or_url(&url);
+        let host = crate::interpret::http::host_or_url(&url);
         let fail = |reason: String| EngineError::Http(format!("http {method} {host}: {reason}"));
         let mut headers = Vec::with_capacity(request.headers.len());
         for (name, source) in &request.headers {
@@ -1102,7 +1108,7 @@ impl<'a> Run<'a> {
             query.push((name.clone(), self.render_raw(source)?));
         }
         let json = request.json.as_ref().map(|body| self.render_json(body)).transpose()?;
-        let prepared = crate::http::Prepared {
+        let prepared = crate::interpret::http::Prepared {
             method: request.method,
             url: url.clone(),
             headers,
@@ -1126,7 +1132,7 @@ impl<'a> Run<'a> {
     /// type (a number stays a number).
     fn render_json(&mut self, value: &Value) -> Result<Value, EngineError> {
         Ok(match value {
-            Value::String(source) => match crate::template::single_expression(source) {
+            Value::String(source) => match crate::interpret::template::single_expression(source) {
                 Some(expr) => self.eval(expr)?,
                 None => Value::String(self.render_raw(source)?),
             },

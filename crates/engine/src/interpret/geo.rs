@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 
-const CITIES_TSV: &str = include_str!("../data/cities.tsv");
+const CITIES_TSV: &str = include_str!("../../data/cities.tsv");
 /// The Earth's mean radius, in kilometres.
 const EARTH_RADIUS_KM: f64 = 6371.0088;
 

@@ -1,5 +1,5 @@
 //! The `feed` step: an RSS or Atom feed fetched through the engine's guarded HTTP client
-//! ([`crate::http`]: SSRF guard, timeouts, retries, circuit breaker) and parsed with `feed-rs`.
+//! ([`crate::interpret::http`]: SSRF guard, timeouts, retries, circuit breaker) and parsed with `feed-rs`.
 //!
 //! One malformed entry never fails the whole feed. A feed that parses is kept entry by entry,
 //! leaving out entries without a title; a feed that does not parse as a whole (one entry with
@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use crate::error::EngineError;
-use crate::steps::Run;
+use crate::interpret::steps::Run;
 
 /// The longest `summary` kept, in characters.
 const MAX_SUMMARY_CHARS: usize = 1000;
@@ -35,10 +35,10 @@ impl Parsed {
 /// Runs a `feed` step: fetches, parses, and sets `result` (and the `as` name).
 pub async fn step(run: &mut Run<'_>, feed: &schema::Feed) -> Result<(), EngineError> {
     let url = run.render(&feed.url)?;
-    let host = crate::http::host_or_url(&url);
+    let host = crate::interpret::http::host_or_url(&url);
     let fail = |reason: String| EngineError::Http(format!("feed {host}: {reason}"));
     let accept = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
-    let prepared = crate::http::Prepared {
+    let prepared = crate::interpret::http::Prepared {
         method: schema::HttpMethod::Get,
         url,
         headers: vec![("Accept".into(), accept.into())],

@@ -1,5 +1,5 @@
 //! The `llm` step: a chat completion from an OpenAI-compatible server (`POST
-//! {url}/chat/completions`), through the engine's guarded HTTP client ([`crate::http`]: SSRF
+//! {url}/chat/completions`), through the engine's guarded HTTP client ([`crate::interpret::http`]: SSRF
 //! guard, retries before the answer starts, circuit breaker).
 //!
 //! A streamed answer (`stream: true`, server-sent events) is shown as it comes: a placeholder
@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::error::EngineError;
-use crate::steps::Run;
+use crate::interpret::steps::Run;
 
 /// Telegram's longest message text, in characters.
 const MAX_MESSAGE_CHARS: usize = 4096;
@@ -68,7 +68,7 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
     messages.push(json!({"role": "user", "content": prompt}));
 
     let url = run.render_raw(&llm.url)?;
-    let host = crate::http::host_or_url(&url);
+    let host = crate::interpret::http::host_or_url(&url);
     let fail = |reason: String| EngineError::Http(format!("llm {host}: {reason}"));
     let mut headers =
         vec![("Accept".to_owned(), if llm.stream { "text/event-stream" } else { "application/json" }.to_owned())];
@@ -89,7 +89,7 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
     if let Some(temperature) = llm.temperature {
         body["temperature"] = json!(temperature);
     }
-    let prepared = crate::http::Prepared {
+    let prepared = crate::interpret::http::Prepared {
         method: schema::HttpMethod::Post,
         url: format!("{}/chat/completions", url.trim_end_matches('/')),
         headers,
@@ -301,7 +301,7 @@ async fn edit_partial(run: &mut Run<'_>, message_id: i64, text: &str, markdown: 
 /// A message's `chat_id`, `text` (`suffix` after it) and, for Markdown, its `parse_mode`.
 fn text_params(chat_id: i64, text: &str, suffix: &str, markdown: bool) -> Value {
     if markdown {
-        let html = crate::markdown::to_html(text);
+        let html = crate::interpret::template::markdown::to_html(text);
         json!({"chat_id": chat_id, "text": format!("{html}{suffix}"), "parse_mode": "HTML"})
     } else {
         json!({"chat_id": chat_id, "text": format!("{text}{suffix}")})

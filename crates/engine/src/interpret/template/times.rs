@@ -22,7 +22,7 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("in_tz", |value: JinjaValue, zone: String| -> Result<JinjaValue, Error> {
         let tz = TimeZone::get(&zone).map_err(|_| invalid(format!("in_tz: unknown time zone {zone:?}")))?;
         let zoned = zoned(&value, "in_tz")?.timestamp().to_zoned(tz);
-        Ok(crate::template::to_jinja(describe(&zoned, &zone)))
+        Ok(crate::interpret::template::to_jinja(describe(&zoned, &zone)))
     });
     env.add_filter("strftime", |value: JinjaValue, format: String| -> Result<String, Error> {
         let zoned = zoned(&value, "strftime")?;
@@ -90,7 +90,7 @@ mod tests {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         register(&mut env);
-        env.render_str(source, minijinja::context! { now => crate::template::to_jinja(super::now(now)) })
+        env.render_str(source, minijinja::context! { now => crate::interpret::template::to_jinja(super::now(now)) })
     }
 
     // 2026-11-21T22:30:00Z, a Saturday.

@@ -9,9 +9,9 @@ use schema::{FieldType, Form, FormField, FormStore};
 use serde_json::{Map, Value, json};
 
 use crate::error::EngineError;
-use crate::event::Kind;
+use crate::interpret::steps::{Run, number_value};
 use crate::state::{FormProgress, StepsAt};
-use crate::steps::{Run, number_value};
+use crate::update::Kind;
 
 /// Callback data of a choice field's buttons: `__form:<index of the choice>`.
 const CHOICE_PREFIX: &str = "__form:";
@@ -42,7 +42,7 @@ pub async fn on_update(run: &mut Run<'_>) -> Result<bool, EngineError> {
         run.state.form = None;
         return Ok(false);
     };
-    if !crate::guards::scene_allows(scene, &run.roles) {
+    if !crate::interpret::guards::scene_allows(scene, &run.roles) {
         return Ok(false);
     }
     let Some(field) = form.fields.get(progress.field) else {
@@ -214,12 +214,12 @@ fn validate(field: &FormField, message: &Value, text: Option<&str>) -> Result<Va
             }
             if field.kind == FieldType::Regex {
                 let pattern = field.pattern.as_deref().unwrap_or_default();
-                let regex = crate::patterns::compiled(pattern).map_err(|_| Reason::Pattern)?;
+                let regex = crate::interpret::patterns::compiled(pattern).map_err(|_| Reason::Pattern)?;
                 if !regex.is_match(text) {
                     return Err(Reason::Pattern);
                 }
             }
-            if field.clean && !crate::profanity::is_clean(text) {
+            if field.clean && !crate::interpret::profanity::is_clean(text) {
                 return Err(Reason::Profanity);
             }
             Ok(json!(text))
@@ -254,11 +254,11 @@ fn validate(field: &FormField, message: &Value, text: Option<&str>) -> Result<Va
                 Some(location) => {
                     let coordinate = |key: &str| location.get(key).and_then(Value::as_f64);
                     let (lat, lon) = coordinate("latitude").zip(coordinate("longitude")).ok_or(Reason::City)?;
-                    crate::geo::nearest_city(lat, lon)
+                    crate::interpret::geo::nearest_city(lat, lon)
                 }
-                None => text.and_then(crate::geo::find_city),
+                None => text.and_then(crate::interpret::geo::find_city),
             };
-            city.map(crate::geo::City::value).ok_or(Reason::City)
+            city.map(crate::interpret::geo::City::value).ok_or(Reason::City)
         }
     }
 }

@@ -1,0 +1,440 @@
+//! The engine: bots added, reloaded and stopped at run time, each with its own update source
+//! and inbox (`receive`), dispatcher and interpreter (`interpret`), outbox and flood scheduler
+//! (`deliver`). How an update travels through them: docs/architecture.md.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use schema::{BotFile, Schedule};
+use telegram::Client;
+use telegram::flood::Scheduler;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::caps::SizeCaps;
+use crate::clock::Clock;
+use crate::collections::{CollectionStore, MemoryCollections};
+use crate::commands::publish_commands;
+use crate::deliver::commit::{Committer, DEFAULT_COMMIT_BATCH, commit_and_deliver};
+use crate::deliver::outbox::{Deliverer, RefusalReply};
+use crate::error::EngineError;
+use crate::interpret::budget::{self, DEFAULT_UPDATE_FUEL, DEFAULT_UPDATE_STEPS};
+use crate::interpret::context::{BotContext, Loaded};
+use crate::interpret::dispatch::{Dispatcher, run_guarded};
+use crate::interpret::http::{Http, HttpConfig};
+use crate::interpret::limits::Limiter;
+use crate::interpret::steps;
+use crate::interpret::template::{DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT, Templates};
+use crate::jobs;
+use crate::receive::webhook::{self, WebhookError};
+use crate::receive::{Inbox, polling, prune};
+use crate::state::{MemoryStore, StateStore};
+
+/// How the engine runs bots.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Updates of one bot handled at once (different chats). Default 64.
+    pub max_concurrent_updates: usize,
+    /// Time one update may take before it is abandoned and answered with the error reply.
+    /// Default 30 s.
+    pub update_budget: Duration,
+    /// Steps one update may run: every step started and every `for_each` iteration, counted
+    /// across nesting, `call`s and scene entries. Past it the update ends with the error reply.
+    /// Default [`DEFAULT_UPDATE_STEPS`] (100,000).
+    pub update_steps: u64,
+    /// Template instructions one update may run over all its renders (each render is also held
+    /// to [`EngineConfig::template_fuel`]). Past it the update ends with the error reply.
+    /// Default [`DEFAULT_UPDATE_FUEL`] (20,000,000).
+    pub update_fuel: u64,
+    /// getUpdates long-poll timeout in seconds. Default 25.
+    pub poll_timeout: u32,
+    /// Flood limits of each bot's send scheduler.
+    pub flood: telegram::flood::Config,
+    /// Template instructions per render. Default [`DEFAULT_FUEL`].
+    pub template_fuel: u64,
+    pub template_recursion_limit: usize,
+    /// The size caps of template output, variables and records. Default [`SizeCaps::default`]
+    /// (1 MiB each).
+    pub caps: SizeCaps,
+    /// Conversation state and variables. Default: in memory.
+    pub store: Arc<dyn StateStore>,
+    /// The `http` step: the private hosts an operator allows, body limit, breaker, retries.
+    pub http: HttpConfig,
+    /// Commits written in one transaction at most (group commit); 1 turns grouping off.
+    /// Default [`DEFAULT_COMMIT_BATCH`].
+    pub commit_batch: usize,
+    /// The records of the bots' `collections`. Default: in memory.
+    pub collections: Arc<dyn CollectionStore>,
+    /// The shortest time between two edits of an `llm` answer being streamed into a chat
+    /// (Telegram slows down bots that edit one message more often). Default 1 s.
+    pub llm_edit_interval: Duration,
+    /// What `now` reads, `limits` count in and jobs are scheduled by. Default: the system
+    /// clock; tests pin a manual one ([`Clock::at`]).
+    pub clock: Clock,
+    /// Whether jobs run on their schedule. Default true; false leaves them to
+    /// [`Engine::run_job`] (tests that run a job at a chosen point).
+    pub schedule_jobs: bool,
+    /// Times an update is dispatched, counting replays after a restart, before it is set aside
+    /// as a dead letter instead (its handler never finished: the process stopped or hung).
+    /// Default [`DEFAULT_MAX_UPDATE_ATTEMPTS`].
+    pub max_update_attempts: u32,
+}
+
+/// See [`EngineConfig::max_update_attempts`]: the first attempt and two replays, so one crash
+/// (or a deploy) in the middle of an update never costs it, and a poison update freezes the
+/// bot at most three times.
+pub const DEFAULT_MAX_UPDATE_ATTEMPTS: u32 = 3;
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_concurrent_updates: 64,
+            update_budget: Duration::from_secs(30),
+            update_steps: DEFAULT_UPDATE_STEPS,
+            update_fuel: DEFAULT_UPDATE_FUEL,
+            poll_timeout: 25,
+            flood: telegram::flood::Config::default(),
+            template_fuel: DEFAULT_FUEL,
+            template_recursion_limit: DEFAULT_RECURSION_LIMIT,
+            caps: SizeCaps::default(),
+            store: Arc::new(MemoryStore::new()),
+            http: HttpConfig::default(),
+            commit_batch: DEFAULT_COMMIT_BATCH,
+            collections: Arc::new(MemoryCollections::new()),
+            llm_edit_interval: Duration::from_secs(1),
+            clock: Clock::system(),
+            schedule_jobs: true,
+            max_update_attempts: DEFAULT_MAX_UPDATE_ATTEMPTS,
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("max_concurrent_updates", &self.max_concurrent_updates)
+            .field("update_budget", &self.update_budget)
+            .field("update_steps", &self.update_steps)
+            .field("update_fuel", &self.update_fuel)
+            .field("poll_timeout", &self.poll_timeout)
+            .field("max_update_attempts", &self.max_update_attempts)
+            .field("caps", &self.caps)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A bot running in an [`Engine`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BotHandle {
+    id: u64,
+    bot_id: u64,
+}
+
+impl BotHandle {
+    /// The bot's Telegram id (the number before the colon of its token).
+    pub fn bot_id(&self) -> u64 {
+        self.bot_id
+    }
+}
+
+/// How a bot receives its updates.
+#[derive(Debug, Clone)]
+pub enum Receive {
+    /// getUpdates long polling.
+    Polling,
+    /// Telegram POSTs each update to `url` with `secret` in its `X-Telegram-Bot-Api-Secret-Token`
+    /// header; the server hands it to [`Engine::webhook_update`]. The engine registers the
+    /// webhook (setWebhook) once the bot has replayed what its last run left.
+    Webhook { url: String, secret: String },
+}
+
+/// A running bot: its receiving stage and what the engine stops with it.
+struct RunningBot {
+    client: Client,
+    inbox: Arc<Inbox>,
+    poller: Mutex<Option<JoinHandle<()>>>,
+    /// The scheduler of the current version's jobs, and what stops it.
+    jobs: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
+    /// A webhook bot's secret token.
+    webhook_secret: Option<String>,
+}
+
+impl RunningBot {
+    fn context(&self) -> &Arc<BotContext> {
+        &self.inbox.context
+    }
+}
+
+/// Runs bots. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Engine {
+    config: EngineConfig,
+    bots: Mutex<HashMap<u64, Arc<RunningBot>>>,
+    /// The webhook bots by Telegram id: each POST finds its bot here, not by a scan.
+    webhooks: Mutex<HashMap<u64, Arc<RunningBot>>>,
+    next_id: AtomicU64,
+    http: Arc<Http>,
+    /// Group commit for every bot, started with the first bot (it needs a Tokio runtime).
+    committer: std::sync::OnceLock<Arc<Committer>>,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> Engine {
+        let http = Arc::new(Http::new(config.http.clone()));
+        let committer = std::sync::OnceLock::new();
+        Engine {
+            config,
+            bots: Mutex::default(),
+            webhooks: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            http,
+            committer,
+        }
+    }
+
+    /// Starts a bot: compiles its templates (all errors at once), publishes its commands and
+    /// starts long polling `api_url` (Telegram's is [`telegram::DEFAULT_API_URL`]).
+    pub async fn add_bot(&self, file: BotFile, token: &str, api_url: &str) -> Result<BotHandle, EngineError> {
+        self.add_bot_with(file, token, api_url, Receive::Polling).await
+    }
+
+    /// Starts a bot that receives its updates as `receive` says.
+    pub async fn add_bot_with(
+        &self,
+        file: BotFile,
+        token: &str,
+        api_url: &str,
+        receive: Receive,
+    ) -> Result<BotHandle, EngineError> {
+        let loaded = self.load(file, 1)?;
+        let client = Client::builder(token).api_url(api_url).build()?;
+        let bot_id = client.bot_id();
+        let scheduler = Scheduler::for_client(client.clone(), self.config.flood.clone());
+        let committer = self
+            .committer
+            .get_or_init(|| Arc::new(Committer::start(Arc::clone(&self.config.store), self.config.commit_batch)));
+        let current = Arc::new(RwLock::new(Arc::new(loaded)));
+        let refusal_reply: RefusalReply = {
+            let current = Arc::clone(&current);
+            Box::new(move |refused, code, reason| {
+                steps::refusal_reply(&current.read(), refused.chat_id, refused, code, reason)
+            })
+        };
+        let context = Arc::new(BotContext {
+            bot_id,
+            outbox: Arc::new(Deliverer::new(
+                bot_id,
+                scheduler.clone(),
+                Arc::clone(committer),
+                refusal_reply,
+                self.config.flood.ambiguous_sends,
+            )),
+            bot_vars: Arc::default(),
+            clock: self.config.clock.clone(),
+            scheduler,
+            store: Arc::clone(&self.config.store),
+            limiter: Limiter::default(),
+            http: Arc::clone(&self.http),
+            collections: Arc::clone(&self.config.collections),
+            llm_edit_interval: self.config.llm_edit_interval,
+            caps: self.config.caps,
+            update_limits: budget::Limits {
+                steps: self.config.update_steps,
+                fuel: self.config.update_fuel,
+                time: self.config.update_budget,
+            },
+        });
+        let dispatcher = Dispatcher::new(
+            Arc::clone(&context),
+            self.config.max_concurrent_updates,
+            self.config.update_budget,
+            self.config.max_update_attempts,
+        );
+        let inbox = Arc::new(Inbox::new(context, current, dispatcher, self.config.max_update_attempts));
+        let runtime = Arc::new(RunningBot {
+            client,
+            inbox,
+            poller: Mutex::new(None),
+            jobs: Mutex::new(None),
+            webhook_secret: match &receive {
+                Receive::Webhook { secret, .. } => Some(secret.clone()),
+                Receive::Polling => None,
+            },
+        });
+        let poller = match receive {
+            Receive::Polling => tokio::spawn(polling::poll(
+                Arc::clone(&runtime.inbox),
+                runtime.client.clone(),
+                self.config.poll_timeout,
+            )),
+            Receive::Webhook { url, secret } => {
+                tokio::spawn(webhook::register(Arc::clone(&runtime.inbox), runtime.client.clone(), url, secret))
+            }
+        };
+        *runtime.poller.lock() = Some(poller);
+        tokio::spawn(prune::maintain(Arc::clone(runtime.context()), runtime.inbox.stop.subscribe()));
+        if self.config.schedule_jobs {
+            start_jobs(&runtime, self.config.update_budget);
+        }
+        let handle = BotHandle { id: self.next_id.fetch_add(1, Ordering::Relaxed), bot_id };
+        if runtime.webhook_secret.is_some() {
+            self.webhooks.lock().insert(bot_id, Arc::clone(&runtime));
+        }
+        self.bots.lock().insert(handle.id, runtime);
+        tracing::info!(bot_id, "bot started");
+        Ok(handle)
+    }
+
+    /// Swaps the bot's file. Updates already dispatched finish on the old version, later ones
+    /// use the new one. A chat mid-form keeps its form if the scene still has it; every other
+    /// chat returns to the start scene. A file that does not compile changes nothing.
+    pub async fn reload(&self, bot: BotHandle, file: BotFile) -> Result<(), EngineError> {
+        let runtime = self.runtime(bot)?;
+        let generation = runtime.inbox.current.read().generation + 1;
+        let loaded = Arc::new(self.load(file, generation)?);
+        *runtime.inbox.current.write() = Arc::clone(&loaded);
+        stop_jobs(&runtime).await;
+        if self.config.schedule_jobs {
+            start_jobs(&runtime, self.config.update_budget);
+        }
+        publish_commands(runtime.context(), &loaded).await;
+        tracing::info!(bot_id = bot.bot_id, generation, "bot reloaded");
+        Ok(())
+    }
+
+    /// Runs the job `name` of the bot now, as its schedule would (under the update time budget),
+    /// and returns once its effects are committed and its messages delivered (or failed), the
+    /// paced ones of `notify` included.
+    pub async fn run_job(&self, bot: BotHandle, name: &str) -> Result<(), EngineError> {
+        let runtime = self.runtime(bot)?;
+        let loaded = Arc::clone(&runtime.inbox.current.read());
+        if !loaded.file.jobs.contains_key(name) {
+            return Err(EngineError::Step(format!("the bot has no job {name:?}")));
+        }
+        let context = Arc::clone(runtime.context());
+        let job = steps::run_job(Arc::clone(&context), loaded, name.to_owned());
+        match run_guarded(self.config.update_budget, job).await {
+            Ok(handled) => {
+                commit_and_deliver(context.bot_id, &context.outbox, handled).await;
+                context.outbox.until_idle().await;
+                Ok(())
+            }
+            Err(crate::interpret::dispatch::Failure::Step(error)) => Err(error),
+            Err(failure) => Err(EngineError::Step(format!("the job {name:?} failed: {failure}"))),
+        }
+    }
+
+    /// An edited bot file as text (YAML, or JSON when `file_name` ends in `.json`), validated
+    /// and swapped in as [`Engine::reload`] does: the next update runs it. A file with errors
+    /// changes nothing and is refused with its diagnostics (`file:line:column: error: …`).
+    pub async fn reload_source(&self, bot: BotHandle, source: &str, file_name: &str) -> Result<(), EngineError> {
+        let file = schema::load_str(source, file_name).map_err(EngineError::Invalid)?;
+        self.reload(bot, file).await
+    }
+
+    /// Stops receiving the bot's updates and confirms those received; updates already
+    /// dispatched still finish.
+    pub async fn stop(&self, bot: BotHandle) -> Result<(), EngineError> {
+        let runtime = self.bots.lock().remove(&bot.id).ok_or(EngineError::UnknownBot(bot.id))?;
+        {
+            let mut webhooks = self.webhooks.lock();
+            if webhooks.get(&bot.bot_id).is_some_and(|hooked| Arc::ptr_eq(hooked, &runtime)) {
+                webhooks.remove(&bot.bot_id);
+            }
+        }
+        runtime.inbox.stop.send_replace(true);
+        stop_jobs(&runtime).await;
+        let poller = runtime.poller.lock().take();
+        if let Some(poller) = poller
+            && let Err(error) = poller.await
+        {
+            tracing::error!(bot_id = bot.bot_id, %error, "the receiver ended abnormally");
+        }
+        tracing::info!(bot_id = bot.bot_id, "bot stopped");
+        Ok(())
+    }
+
+    /// Takes one update POSTed to a webhook bot (`bot_id` is its Telegram id), with the value of
+    /// its `X-Telegram-Bot-Api-Secret-Token` header. `Ok` only once the update is stored: the
+    /// server answers Telegram 200 then, and an error status otherwise so Telegram delivers it
+    /// again. A body that is not an update is logged and accepted (a retry would not fix it).
+    pub async fn webhook_update(&self, bot_id: u64, secret: Option<&str>, body: &[u8]) -> Result<(), WebhookError> {
+        let runtime = self.webhooks.lock().get(&bot_id).cloned().ok_or(WebhookError::UnknownBot)?;
+        let expected = runtime.webhook_secret.as_deref().ok_or(WebhookError::UnknownBot)?;
+        let given = secret.unwrap_or_default();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes())) {
+            return Err(WebhookError::Forbidden);
+        }
+        webhook::take(&runtime.inbox, body).await
+    }
+
+    /// The running bots.
+    pub fn bots(&self) -> Vec<BotHandle> {
+        self.bots.lock().iter().map(|(id, rt)| BotHandle { id: *id, bot_id: rt.context().bot_id }).collect()
+    }
+
+    /// A counter of the bot's handled updates (successfully or not): tests and tools wait on
+    /// it instead of sleeping.
+    pub fn handled(&self, bot: BotHandle) -> Result<watch::Receiver<u64>, EngineError> {
+        Ok(self.runtime(bot)?.inbox.dispatcher.handled())
+    }
+
+    fn runtime(&self, bot: BotHandle) -> Result<Arc<RunningBot>, EngineError> {
+        self.bots.lock().get(&bot.id).cloned().ok_or(EngineError::UnknownBot(bot.id))
+    }
+
+    fn load(&self, file: BotFile, generation: u64) -> Result<Loaded, EngineError> {
+        if !file.scenes.is_empty() {
+            let start = file.bot.start.as_ref().ok_or(EngineError::NoStartScene)?;
+            if !file.scenes.contains_key(start) {
+                return Err(EngineError::Step(format!("bot.start names no scene: {start:?}")));
+            }
+        }
+        for (name, job) in &file.jobs {
+            Schedule::of(job).map_err(|e| EngineError::Step(format!("jobs.{name}: {e}")))?;
+        }
+        let templates = Templates::compile(&file, self.config.template_fuel, self.config.template_recursion_limit)?
+            .with_max_output(self.config.caps.template_output);
+        let collections = crate::interpret::steps::records::specs(&file);
+        Ok(Loaded { file, templates, generation, collections })
+    }
+}
+
+/// Starts the scheduler of the current version's jobs (none when it has no jobs).
+fn start_jobs(runtime: &Arc<RunningBot>, budget: Duration) {
+    let loaded = Arc::clone(&runtime.inbox.current.read());
+    let jobs: Vec<(String, Schedule)> =
+        loaded.file.jobs.iter().filter_map(|(name, job)| Schedule::of(job).ok().map(|s| (name.clone(), s))).collect();
+    if jobs.is_empty() {
+        return;
+    }
+    let context = Arc::clone(runtime.context());
+    let bot_id = context.bot_id;
+    let names: Vec<String> = jobs.iter().map(|(name, _)| name.clone()).collect();
+    let (stop, stopped) = watch::channel(false);
+    let store = Arc::clone(&context.store);
+    let run = move |index: usize| {
+        let (context, loaded, name) = (Arc::clone(&context), Arc::clone(&loaded), names[index].clone());
+        async move {
+            match run_guarded(budget, steps::run_job(Arc::clone(&context), loaded, name.clone())).await {
+                Ok(handled) => commit_and_deliver(context.bot_id, &context.outbox, handled).await,
+                Err(error) => tracing::error!(bot_id, job = %name, %error, "the job failed"),
+            }
+        }
+    };
+    let task = tokio::spawn(jobs::schedule(bot_id, jobs, store, runtime.context().clock.clone(), stopped, run));
+    *runtime.jobs.lock() = Some((stop, task));
+}
+
+/// Stops the jobs' scheduler, letting a job that is running finish.
+async fn stop_jobs(runtime: &RunningBot) {
+    let scheduler = runtime.jobs.lock().take();
+    if let Some((stop, task)) = scheduler {
+        stop.send_replace(true);
+        if let Err(error) = task.await {
+            tracing::error!(bot_id = runtime.context().bot_id, %error, "the job scheduler ended abnormally");
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! What a bot's handlers share while they run: its current bot file ([`Loaded`]) and its
+//! [`BotContext`] (store, HTTP client, outbox, flood scheduler, limits).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use schema::BotFile;
+use telegram::flood::Scheduler;
+
+use crate::caps::SizeCaps;
+use crate::clock::Clock;
+use crate::collections::{CollectionSpec, CollectionStore};
+use crate::deliver::outbox::Deliverer;
+use crate::interpret::budget;
+use crate::interpret::http::Http;
+use crate::interpret::limits::Limiter;
+use crate::interpret::template::Templates;
+use crate::state::StateStore;
+
+/// One version of a bot file, with its compiled templates.
+#[derive(Debug)]
+pub struct Loaded {
+    pub file: BotFile,
+    pub templates: Templates,
+    /// Increases with each reload; chat states remember it.
+    pub generation: u64,
+    /// What the store needs to know of each declared collection, by name.
+    pub collections: HashMap<String, CollectionSpec>,
+}
+
+/// What the handlers of one bot share.
+pub struct BotContext {
+    pub bot_id: u64,
+    pub scheduler: Scheduler,
+    pub store: Arc<dyn StateStore>,
+    pub limiter: Limiter,
+    /// The engine's HTTP client and circuit breakers, shared by its bots.
+    pub http: Arc<Http>,
+    /// The records of the bot's collections.
+    pub collections: Arc<dyn CollectionStore>,
+    /// Delivers the bot's committed calls.
+    pub outbox: Arc<Deliverer>,
+    /// Serialises handlers that write bot-wide variables (see `steps`).
+    pub bot_vars: Arc<tokio::sync::Mutex<()>>,
+    /// See [`EngineConfig::llm_edit_interval`].
+    pub llm_edit_interval: Duration,
+    /// The engine's clock.
+    pub clock: Clock,
+    /// The engine's size caps (variables and records are checked against them).
+    pub caps: SizeCaps,
+    /// What one update (or job run) of the bot may spend.
+    pub update_limits: budget::Limits,
+}

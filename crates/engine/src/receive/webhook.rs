@@ -1,0 +1,110 @@
+//! Webhooks, the other update source: Telegram POSTs each update to the server (crates/server),
+//! which hands its body here ([`take`]); the bot registers its webhook once it caught up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use telegram::{Backoff, Client, IncomingUpdate};
+
+use crate::receive::replay::catch_up;
+use crate::receive::{Inbox, accept, notice};
+use crate::state::{Received, StoreError};
+
+/// Why a webhook update was not taken; each maps to the HTTP status Telegram is answered.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// No webhook bot with this id runs here (404).
+    #[error("no webhook bot with this id")]
+    UnknownBot,
+    /// The secret header is missing or wrong (403).
+    #[error("wrong or missing secret token")]
+    Forbidden,
+    /// The bot is still starting (503: Telegram delivers it again).
+    #[error("the bot is starting, try again")]
+    NotReady,
+    /// The update could not be stored (500: Telegram delivers it again).
+    #[error("storing the update failed: {0}")]
+    Store(StoreError),
+    /// An unhandled update holds the same id (the ids restarted): 503, Telegram delivers it
+    /// again, and it is stored once that one is handled.
+    #[error("an unhandled update has the same id, try again")]
+    Busy,
+}
+
+impl WebhookError {
+    /// The HTTP status to answer Telegram with.
+    pub fn status(&self) -> u16 {
+        match self {
+            WebhookError::UnknownBot => 404,
+            WebhookError::Forbidden => 403,
+            WebhookError::NotReady | WebhookError::Busy => 503,
+            WebhookError::Store(_) => 500,
+        }
+    }
+}
+
+/// How long a webhook update waits for its bot to finish starting.
+const WEBHOOK_READY_WAIT: Duration = Duration::from_secs(10);
+
+/// Webhook mode: publishes the commands, delivers the outbox, replays the inbox, takes new
+/// updates, then registers the webhook (retrying until it is set or the bot stops).
+pub async fn register(inbox: Arc<Inbox>, client: Client, url: String, secret: String) {
+    let bot_id = inbox.context.bot_id;
+    let backoff = Backoff::default();
+    let Some(mut stop) = catch_up(&inbox, &backoff).await else { return };
+    let params = json!({"url": url, "secret_token": secret});
+    let mut failures = 0u32;
+    loop {
+        let outcome = tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => return,
+            outcome = client.call::<_, Value>("setWebhook", &params) => outcome,
+        };
+        let Err(error) = outcome else {
+            tracing::info!(bot_id, "webhook set");
+            return;
+        };
+        failures = failures.saturating_add(1);
+        let delay = backoff.delay(failures.min(10));
+        tracing::warn!(bot_id, %error, ?delay, "setWebhook failed");
+        tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// Takes one update POSTed to a webhook bot whose secret was checked: stores it, then
+/// dispatches it if it is new. `Ok` only once it is stored (see [`crate::Engine::webhook_update`]).
+pub async fn take(inbox: &Inbox, body: &[u8]) -> Result<(), WebhookError> {
+    let bot_id = inbox.context.bot_id;
+    // Until the bot replayed what its last run left, new updates wait (the chat's order).
+    let mut ready = inbox.ready.subscribe();
+    match tokio::time::timeout(WEBHOOK_READY_WAIT, ready.wait_for(|ready| *ready)).await {
+        Ok(Ok(_)) => {}
+        _ => return Err(WebhookError::NotReady),
+    }
+    let raw: Value = match serde_json::from_slice(body) {
+        Ok(raw) => raw,
+        Err(error) => {
+            tracing::warn!(bot_id, %error, "webhook body is not JSON: skipped");
+            return Ok(());
+        }
+    };
+    let text = raw.to_string();
+    let Some(update) = IncomingUpdate::from_value(raw) else {
+        tracing::warn!(bot_id, "webhook body is not an update: skipped");
+        return Ok(());
+    };
+    let update_id = update.update_id();
+    let received = inbox.context.store.inbox_put(bot_id, update_id, text.clone()).await.map_err(WebhookError::Store)?;
+    notice(inbox, update_id, received);
+    match received {
+        Received::Busy => Err(WebhookError::Busy),
+        Received::Redelivered => Ok(()),
+        Received::New | Received::Reused => {
+            accept(inbox, update, text, 1).await;
+            Ok(())
+        }
+    }
+}
