@@ -16,7 +16,6 @@ use tokio::task::JoinHandle;
 
 use crate::caps::SizeCaps;
 use crate::clock::Clock;
-use crate::collections::{CollectionStore, MemoryCollections};
 use crate::commands::publish_commands;
 use crate::deliver::commit::{Committer, DEFAULT_COMMIT_BATCH, commit_and_deliver};
 use crate::deliver::outbox::{Deliverer, RefusalReply};
@@ -31,7 +30,8 @@ use crate::interpret::template::{DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT, Template
 use crate::jobs;
 use crate::receive::webhook::{self, WebhookError};
 use crate::receive::{Inbox, polling, prune};
-use crate::state::{MemoryStore, StateStore};
+use ferrogram_core::{CollectionStore, MemoryCollections};
+use ferrogram_core::{MemoryStore, StateStore};
 
 /// How the engine runs bots.
 #[derive(Clone)]

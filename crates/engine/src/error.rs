@@ -1,6 +1,6 @@
 //! What can go wrong while loading or running a bot.
 
-use crate::state::StoreError;
+use ferrogram_core::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

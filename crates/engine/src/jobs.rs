@@ -13,7 +13,7 @@ use schema::Schedule;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::state::StateStore;
+use ferrogram_core::StateStore;
 
 /// Runs `jobs` of bot `bot` until `stop` turns true: calls `run(index)` for each due job, one at
 /// a time, and records each next run in `store`.
@@ -120,7 +120,7 @@ async fn save(store: &dyn StateStore, bot: u64, job: &str, at: Option<u64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::MemoryStore;
+    use ferrogram_core::MemoryStore;
     use parking_lot::Mutex;
     use std::time::Duration;
 

@@ -13,7 +13,6 @@
 mod bot_env;
 mod caps;
 mod clock;
-mod collections;
 mod commands;
 mod deliver;
 mod engine;
@@ -21,23 +20,22 @@ mod error;
 mod interpret;
 mod jobs;
 mod receive;
-mod state;
 mod update;
 
 pub use bot_env::{BotEnv, FERROGRAM_PREFIX};
 pub use caps::{DEFAULT_RECORD, DEFAULT_TEMPLATE_OUTPUT, DEFAULT_VARIABLE, SizeCaps};
 pub use clock::Clock;
-pub use collections::{
-    CollectionSpec, CollectionStore, Filter, Hit, MemoryCollections, Op, PSEUDO_FIELDS, Query, Record, apply_query,
-    compare_records, compare_values, field_value, filter_matches, record_matches, record_terms, value_kind, value_text,
-};
 pub use deliver::commit::DEFAULT_COMMIT_BATCH;
 pub use engine::{BotHandle, Engine, EngineConfig, Receive};
 pub use error::EngineError;
-pub use interpret::budget::{DEFAULT_UPDATE_FUEL, DEFAULT_UPDATE_STEPS, Exhausted};
-pub use interpret::http::{HttpConfig, MAX_REDIRECTS};
-pub use receive::webhook::WebhookError;
-pub use state::{
+pub use ferrogram_core::{
     BoxFuture, ChatState, Commit, DeadLetter, FormProgress, Frame, MemoryStore, Outgoing, PendingSend, Received,
     Resume, Scope, StateStore, StepsAt, StoreError, StoredDeadLetter, StoredUpdate,
 };
+pub use ferrogram_core::{
+    CollectionSpec, CollectionStore, Filter, Hit, MemoryCollections, Op, PSEUDO_FIELDS, Query, Record, apply_query,
+    compare_records, compare_values, field_value, filter_matches, record_matches, record_terms, value_kind, value_text,
+};
+pub use interpret::budget::{DEFAULT_UPDATE_FUEL, DEFAULT_UPDATE_STEPS, Exhausted};
+pub use interpret::http::{HttpConfig, MAX_REDIRECTS};
+pub use receive::webhook::WebhookError;

@@ -452,7 +452,7 @@ async fn dead_letters_on(store: &store::Store, args: &DeadLettersArgs) -> Result
         return Ok(());
     }
     // A name is a sandbox bot's (its id derives from the name).
-    let bot = args.bot.as_deref().map(|bot| bot.parse::<u64>().unwrap_or_else(|_| sandbox_bot_id(bot)));
+    let bot = args.bot.as_deref().map(|bot| bot.parse::<u64>().unwrap_or_else(|_| ferrogram_core::sandbox_bot_id(bot)));
     let letters = store.dead_letters(bot, DEAD_LETTERS_LISTED).await.map_err(|e| e.to_string())?;
     if letters.is_empty() {
         println!("no dead letters");
@@ -500,7 +500,7 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
     let engine = Arc::new(engine::Engine::new(engine::EngineConfig { http, ..config }));
     let (handle, sandbox) = if args.sandbox {
         let sandbox = start_local_sandbox(args.port, None, &args.private).await?;
-        let bot_id = sandbox_bot_id(&file.bot.name);
+        let bot_id = ferrogram_core::sandbox_bot_id(&file.bot.name);
         let handle = add_sandbox_bot(&engine, &sandbox, file, bot_id).await?;
         (handle, Some(sandbox))
     } else {
@@ -543,13 +543,6 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
         }
     })
     .await
-}
-
-/// A bot's id in the sandbox, from its name: stable across restarts and unaffected by other
-/// files coming and going, so saved conversations stay with their bot.
-fn sandbox_bot_id(name: &str) -> u64 {
-    // Defined in the store, where `export BOT` resolves a bot's name the same way.
-    store::sandbox_bot_id(name)
 }
 
 /// The sandbox of `run --sandbox` and `serve`, on the loopback; the files bots send by URL are
@@ -659,7 +652,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                 continue;
             }
         };
-        let bot_id = sandbox_bot_id(&file.bot.name);
+        let bot_id = ferrogram_core::sandbox_bot_id(&file.bot.name);
         if let Some(other) = started.insert(bot_id, path.clone()) {
             eprintln!("{}: not started: its bot name is taken by {}", path.display(), other.display());
             continue;

@@ -47,13 +47,13 @@ fn stderr(output: &Output) -> String {
 /// a conversation, variables and a subscription, beside another bot.
 async fn populate(url: &str) {
     let store = store::Store::open(url).await.unwrap();
-    let hello = store::sandbox_bot_id("hello");
+    let hello = ferrogram_core::sandbox_bot_id("hello");
     let state = engine::ChatState { scene: Some("menu".into()), ..engine::ChatState::default() };
     store.save_chat(hello, 42, &state).await.unwrap();
     store.set_var(hello, Scope::User(42), "name", Some(&json!("Аня"))).await.unwrap();
     store.set_var(hello, Scope::Bot, "count", Some(&json!(7))).await.unwrap();
     store.subscribe(hello, 42, "news").await.unwrap();
-    store.set_var(store::sandbox_bot_id("other"), Scope::Bot, "theirs", Some(&json!(1))).await.unwrap();
+    store.set_var(ferrogram_core::sandbox_bot_id("other"), Scope::Bot, "theirs", Some(&json!(1))).await.unwrap();
     store.close().await;
 }
 
@@ -71,11 +71,11 @@ async fn export_then_import_restores_the_bot_and_refuses_to_overwrite() {
 
     let document = export("hello", &source);
     assert_eq!(document["ferrogram_export"], 1);
-    assert_eq!(document["bot"]["id"], store::sandbox_bot_id("hello"));
+    assert_eq!(document["bot"]["id"], ferrogram_core::sandbox_bot_id("hello"));
     assert_eq!(document["tables"]["variables"].as_array().unwrap().len(), 2);
     assert!(!document.to_string().contains("theirs"), "only the bot's rows");
     // By id, the same document.
-    assert_eq!(export(&store::sandbox_bot_id("hello").to_string(), &source), document);
+    assert_eq!(export(&ferrogram_core::sandbox_bot_id("hello").to_string(), &source), document);
 
     let file = folder.0.join("hello.json");
     std::fs::write(&file, serde_json::to_string_pretty(&document).unwrap()).unwrap();
@@ -87,7 +87,7 @@ async fn export_then_import_restores_the_bot_and_refuses_to_overwrite() {
 
     // Again: the bot has data now, so it is refused and nothing changes.
     let store = store::Store::open(&target).await.unwrap();
-    store.set_var(store::sandbox_bot_id("hello"), Scope::Bot, "count", Some(&json!(8))).await.unwrap();
+    store.set_var(ferrogram_core::sandbox_bot_id("hello"), Scope::Bot, "count", Some(&json!(8))).await.unwrap();
     store.close().await;
     let changed = export("hello", &target);
     let output = ferrogram(&["import", file, "--database", &target]);
@@ -162,7 +162,7 @@ async fn dead_letters_are_listed_retried_and_discarded() {
     let folder = Folder::new();
     let url = folder.url("bots.db");
     let store = store::Store::open(&url).await.unwrap();
-    let (hello, other) = (store::sandbox_bot_id("hello"), store::sandbox_bot_id("other"));
+    let (hello, other) = (ferrogram_core::sandbox_bot_id("hello"), ferrogram_core::sandbox_bot_id("other"));
     let spin = r#"{"update_id":41,"message":{"text":"/spin"}}"#;
     let letter = |update_id: i64, raw: &str| DeadLetter {
         update_id,

@@ -103,7 +103,7 @@ async fn bots_reach_the_stand_in_model_but_not_the_sandbox() {
     let (http, url) = (telegram::http_client().expect("http client"), format!("http://127.0.0.1:{port}"));
 
     // The bot is up once the sandbox knows it, under the id its name gives it.
-    let bot_id = store::sandbox_bot_id("prober");
+    let bot_id = ferrogram_core::sandbox_bot_id("prober");
     let deadline = Instant::now() + STARTUP;
     loop {
         let bots = request(&http, format!("{url}/sandbox/bots"), None).await.unwrap_or_default();

@@ -5,7 +5,7 @@
 //! also a row of `record_values` (type, number, text), so filters and ordering on indexed
 //! fields run in SQL; anything else (other fields, `id`/`created_at`/`updated_at`, filters SQL
 //! cannot express) is applied in Rust by the engine's [`apply_query`] after loading the scope's
-//! rows that pass the SQL part. The SQL compares exactly as [`engine::compare_values`] does
+//! rows that pass the SQL part. The SQL compares exactly as [`ferrogram_core::compare_values`] does
 //! (numbers as doubles, text in code point order), so both paths, both backends and the memory
 //! store answer alike. Search keeps each searchable field's terms in `record_terms` and ranks
 //! in Rust with the `search` crate (see `docs/decisions/0008-full-text-search.md`). Every
@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use engine::{
+use ferrogram_core::{
     BoxFuture, CollectionSpec, CollectionStore, Filter, Hit, Op, PSEUDO_FIELDS, Query, Record, Scope, StoreError,
     apply_query, record_matches, record_terms, value_kind,
 };
@@ -187,7 +187,7 @@ fn filter_sql(spec: &CollectionSpec, filter: &Filter, params: &mut Vec<Param>) -
     })
 }
 
-/// The ORDER BY terms (before the final `r.id`) that sort as [`engine::compare_records`] does,
+/// The ORDER BY terms (before the final `r.id`) that sort as [`ferrogram_core::compare_records`] does,
 /// binding into `params`; `None` when the order cannot be written in SQL.
 fn order_sql(spec: &CollectionSpec, order_by: Option<&(String, bool)>, params: &mut Vec<Param>) -> Option<String> {
     let Some((field, descending)) = order_by else { return Some(String::new()) };

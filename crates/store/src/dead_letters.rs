@@ -1,8 +1,8 @@
 //! What the operator does with dead letters (updates the engine set aside, see
-//! `engine::DeadLetter`): list them, retry one, discard one. `ferrogram dead-letters` is built
+//! `ferrogram_core::DeadLetter`): list them, retry one, discard one. `ferrogram dead-letters` is built
 //! on these, and so can an API be.
 
-use engine::StoredDeadLetter;
+use ferrogram_core::StoredDeadLetter;
 
 use crate::{Error, Result, Store};
 

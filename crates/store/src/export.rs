@@ -23,6 +23,8 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use sqlx::{Row, TypeInfo, ValueRef};
 
+use ferrogram_core::sandbox_bot_id;
+
 use crate::ops::Conn;
 use crate::{Error, Pool, Result, Store};
 
@@ -56,15 +58,6 @@ pub(crate) const NOT_BOT_TABLES: &[&str] = &["bot_versions"];
 
 const PG_BACKUP: &str = "backups of PostgreSQL are made with its own tools: \
      `pg_dump --format=custom --file=ferrogram.dump DATABASE_URL` (restore with `pg_restore`)";
-
-/// A bot's id in the sandbox, from its name (`ferrogram serve` and `run --sandbox`): stable
-/// across restarts and unaffected by other bots coming and going, so saved conversations stay
-/// with their bot.
-pub fn sandbox_bot_id(name: &str) -> u64 {
-    // FNV-1a: tiny, stable across Rust versions (unlike the std hasher).
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    1_000_000 + hash % 1_000_000_000
-}
 
 /// Snapshots the SQLite database at `url` into a new file at `path` with `VACUUM INTO`: a
 /// consistent copy (one read transaction) taken while the server keeps writing. PostgreSQL is
@@ -786,13 +779,6 @@ mod tests {
         send(store.import_bot(document, ImportOptions::default()));
         send(store.backup_to(Path::new("x")));
         send(backup("sqlite://x", Path::new("x")));
-    }
-
-    #[test]
-    fn sandbox_bot_ids_are_stable_and_distinct() {
-        assert_eq!(sandbox_bot_id("hello"), sandbox_bot_id("hello"));
-        assert_ne!(sandbox_bot_id("hello"), sandbox_bot_id("menu-form"));
-        assert!((1_000_000..1_001_000_000).contains(&sandbox_bot_id("anything")));
     }
 
     #[test]

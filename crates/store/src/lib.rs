@@ -5,7 +5,7 @@
 //! [`Store`] is opened from a URL (`sqlite://PATH` or `postgres://…`) and runs its migrations at
 //! open. Every operation exists on the [`Store`] (one statement, autocommit) and on a
 //! [`Transaction`] (`store.transaction()`), so a state change and the outbox entries it causes
-//! can commit together. The store implements [`engine::StateStore`], so the engine runs on it
+//! can commit together. The store implements [`ferrogram_core::StateStore`], so the engine runs on it
 //! unchanged. Times are Unix seconds in integer columns and JSON is text, on both backends; see
 //! `docs/decisions/0007-store-on-sqlx.md`.
 
@@ -20,7 +20,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use engine::{ChatState, Outgoing, PendingSend, Received, Scope, StoredDeadLetter};
+use ferrogram_core::{ChatState, Outgoing, PendingSend, Received, Scope, StoredDeadLetter};
 use serde_json::{Map, Value};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
@@ -306,7 +306,7 @@ operations! {
     /// (`None`: not scheduled): returns whether this caller won. Of several processes that
     /// saw the same due time, exactly one claims it and runs the job.
     fn claim_next_run(bot: u64, job: &str, expected: Option<u64>, next: Option<u64>) -> bool;
-    /// Stores a received update, as `engine::Received` tells: a redelivery (the same id and
+    /// Stores a received update, as `ferrogram_core::Received` tells: a redelivery (the same id and
     /// content) is left as it was.
     fn inbox_put(bot: u64, update_id: i64, raw: &str) -> Received;
     /// The bot's stored updates not yet marked handled, oldest update id first.
@@ -337,7 +337,7 @@ operations! {
 mod export;
 mod tenancy;
 
-pub use export::{BOT_TABLES, EXPORT_FORMAT, ImportOptions, ImportSummary, backup, sandbox_bot_id};
+pub use export::{BOT_TABLES, EXPORT_FORMAT, ImportOptions, ImportSummary, backup};
 pub use tenancy::{
     ApiToken, AuditEntry, BotRecord, BotVersion, IssuedToken, Role, TOKEN_PREFIX, TokenAccess, Workspace,
 };

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use engine::{ChatState, DeadLetter, Outgoing, PendingSend, Received, Scope, StoredDeadLetter};
+use ferrogram_core::{ChatState, DeadLetter, Outgoing, PendingSend, Received, Scope, StoredDeadLetter};
 use serde_json::{Map, Value};
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;

@@ -4,7 +4,7 @@
 //! `Arc<dyn StateStore>` and never names `Store`), so there is no cycle: the binary opens a
 //! `Store` and hands it to the engine.
 
-use engine::{
+use ferrogram_core::{
     BoxFuture, ChatState, Commit, PendingSend, Received, Scope, StateStore, StoreError, StoredDeadLetter, StoredUpdate,
 };
 use serde_json::{Map, Value};

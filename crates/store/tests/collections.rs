@@ -1,4 +1,4 @@
-//! Data collections (`engine::CollectionStore`): one set of cases run on the memory store, on
+//! Data collections (`ferrogram_core::CollectionStore`): one set of cases run on the memory store, on
 //! SQLite and on PostgreSQL (skipped loudly when unreachable, as in `tests/postgres.rs`), and
 //! a check that the three give identical answers for the same data.
 
@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use engine::{CollectionSpec, CollectionStore, Filter, Hit, MemoryCollections, Op, Query, Record, Scope};
+use ferrogram_core::{CollectionSpec, CollectionStore, Filter, Hit, MemoryCollections, Op, Query, Record, Scope};
 use serde_json::{Map, Value, json};
 
 /// Defines `memory_<case>`, `sqlite_<case>` and `postgres_<case>` for each case.
@@ -16,7 +16,7 @@ macro_rules! collection_suite {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    super::$case(std::sync::Arc::new(engine::MemoryCollections::new())).await;
+                    super::$case(std::sync::Arc::new(ferrogram_core::MemoryCollections::new())).await;
                 }
             )*
         }
@@ -43,6 +43,7 @@ collection_suite!(
     crud_round_trips,
     ids_are_per_collection_and_never_reused,
     every_op_filters_alike_indexed_or_not,
+    the_store_answers_as_the_comparison_rules_define,
     ordering_and_paging,
     counting,
     search_tolerates_typos_and_stems,
@@ -230,6 +231,57 @@ async fn every_op_filters_alike_indexed_or_not(store: Arc<dyn CollectionStore>) 
     for spec in [&indexed, &plain] {
         let query = Query { filters: filters.clone(), ..Query::default() };
         assert_eq!(ids(&store.query(BOT, spec, scope, query).await.unwrap()), [1, 3, 12], "{}", spec.name);
+    }
+}
+
+/// The store's SQL (indexed fields and the scan of unindexed ones) against the one definition
+/// of filtering and ordering, `ferrogram_core::comparison`: every operator with every value of
+/// every type as its operand, and ordering by each field both ways, answer exactly what
+/// `apply_query` makes of the same records.
+async fn the_store_answers_as_the_comparison_rules_define(store: Arc<dyn CollectionStore>) {
+    let indexed = spec("indexed", &[], &["v", "name"]);
+    let plain = spec("plain", &[], &[]);
+    let scope = Scope::Chat(3);
+    let mut values = mixed_values();
+    values.extend([
+        json!({"v": 0, "name": "zero"}),
+        json!({"v": -0.5, "name": "-0.5"}),
+        json!({"v": "", "name": "empty"}),
+        json!({"v": "Ä", "name": "umlaut"}),
+        json!({"v": [], "name": "empty list"}),
+        json!({"v": {}, "name": "empty object"}),
+        json!({"v": [1, "a"], "name": "mixed list"}),
+    ]);
+    for value in &values {
+        store.create(BOT, &indexed, scope, fields(value.clone())).await.unwrap();
+        store.create(BOT, &plain, scope, fields(value.clone())).await.unwrap();
+    }
+    let mut operands: Vec<Value> = values.iter().map(|v| v.get("v").cloned().unwrap_or(Value::Null)).collect();
+    operands.extend([json!(1.5), json!("a"), json!([1, 2, 3]), json!([null, "9", 2.5]), json!(["10", true])]);
+    let ops = [Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::In, Op::NotIn];
+    for spec in [&indexed, &plain] {
+        let all = store.query(BOT, spec, scope, Query::default()).await.unwrap();
+        assert_eq!(all.len(), values.len(), "{}", spec.name);
+        let mut checked = 0;
+        for field in ["v", "name"] {
+            for op in ops {
+                for operand in &operands {
+                    let filters = vec![Filter { field: field.into(), op, value: operand.clone() }];
+                    let query = Query { filters: filters.clone(), ..Query::default() };
+                    let expected = ids(&ferrogram_core::apply_query(all.clone(), &query));
+                    let found = ids(&store.query(BOT, spec, scope, query).await.unwrap());
+                    assert_eq!(found, expected, "{} {field} {op:?} {operand}", spec.name);
+                    checked += usize::from(!expected.is_empty());
+                }
+            }
+            for descending in [false, true] {
+                let query = Query { order_by: Some((field.into(), descending)), ..Query::default() };
+                let expected = ids(&ferrogram_core::apply_query(all.clone(), &query));
+                let found = ids(&store.query(BOT, spec, scope, query).await.unwrap());
+                assert_eq!(found, expected, "{} order by {field} descending {descending}", spec.name);
+            }
+        }
+        assert!(checked > 100, "most cases select something: {checked}");
     }
 }
 

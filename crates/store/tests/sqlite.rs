@@ -32,15 +32,15 @@ async fn sqlite_creates_the_file_and_its_folder_is_required() {
 #[tokio::test]
 async fn sqlite_in_memory_works_with_one_connection() {
     let store = store::Store::open("sqlite::memory:").await.unwrap();
-    store.set_var(1, engine::Scope::Bot, "a", Some(&serde_json::json!(1))).await.unwrap();
-    assert_eq!(store.load_vars(1, engine::Scope::Bot).await.unwrap().len(), 1);
+    store.set_var(1, ferrogram_core::Scope::Bot, "a", Some(&serde_json::json!(1))).await.unwrap();
+    assert_eq!(store.load_vars(1, ferrogram_core::Scope::Bot).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn sqlite_files_are_in_wal_mode() {
     use sqlx::Connection;
     let db = common::sqlite().await.unwrap();
-    db.store.set_var(1, engine::Scope::Bot, "a", Some(&serde_json::json!(1))).await.unwrap();
+    db.store.set_var(1, ferrogram_core::Scope::Bot, "a", Some(&serde_json::json!(1))).await.unwrap();
     let mut raw = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut raw).await.unwrap();
     assert_eq!(mode, "wal");

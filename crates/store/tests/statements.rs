@@ -13,7 +13,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use engine::{ChatState, Commit, Outgoing, Scope, StateStore};
+use ferrogram_core::{ChatState, Commit, Outgoing, Scope, StateStore};
 use serde_json::json;
 use store::Store;
 use tracing_subscriber::layer::{Context, SubscriberExt};

@@ -6,7 +6,7 @@
 mod common;
 
 use common::TestDb;
-use engine::{ChatState, CollectionSpec, CollectionStore, Outgoing, Query, Scope};
+use ferrogram_core::{ChatState, CollectionSpec, CollectionStore, Outgoing, Query, Scope};
 use serde_json::{Value, json};
 use store::{ImportOptions, Role, Store};
 
@@ -297,15 +297,15 @@ async fn populate(store: &Store, bot: u64, name: &str) {
     store.inbox_put(bot, 10, r#"{"update_id":10,"message":{"text":"hi"}}"#).await.unwrap();
     store.inbox_put(bot, 11, r#"{"update_id":11}"#).await.unwrap();
     store.inbox_mark_handled(bot, 10).await.unwrap();
-    let letter = engine::DeadLetter {
+    let letter = ferrogram_core::DeadLetter {
         update_id: 9,
         chat_id: Some(1),
         raw: r#"{"update_id":9,"message":{"text":"/spin"}}"#.into(),
         reason: "the handler panicked: boom".into(),
         attempts: 3,
     };
-    let set_aside = engine::Commit { bot, dead_letter: Some(letter), ..engine::Commit::default() };
-    engine::StateStore::commit(store, &[set_aside]).await.unwrap();
+    let set_aside = ferrogram_core::Commit { bot, dead_letter: Some(letter), ..ferrogram_core::Commit::default() };
+    ferrogram_core::StateStore::commit(store, &[set_aside]).await.unwrap();
     store.subscribe(bot, 100, "news").await.unwrap();
     store.subscribe(bot, -100, "news").await.unwrap();
     for (text, bulk) in [("b", true), ("a", false)] {
@@ -370,7 +370,7 @@ async fn export_holds_only_its_bot(store: Store, _url: String) {
     assert_eq!(outbox[0]["bulk"], true);
     assert!(outbox[0].get("id").is_none());
     // A sandbox bot without a record is found by the id its name gives.
-    let sandbox = store::sandbox_bot_id("from-file");
+    let sandbox = ferrogram_core::sandbox_bot_id("from-file");
     store.set_var(sandbox, Scope::Bot, "x", Some(&json!(1))).await.unwrap();
     let document = store.export_bot("from-file").await.unwrap();
     assert_eq!((document["bot"]["id"].as_u64(), rows(&document, "variables")), (Some(sandbox), 1));
@@ -379,7 +379,7 @@ async fn export_holds_only_its_bot(store: Store, _url: String) {
     let ws = store.create_workspace("w").await.unwrap();
     let record = store.create_bot(ws, "dashboard-only", None).await.unwrap().unwrap();
     store.save_version(ws, record, "bot: {name: dashboard-only}").await.unwrap();
-    let id = store::sandbox_bot_id("dashboard-only");
+    let id = ferrogram_core::sandbox_bot_id("dashboard-only");
     store.set_var(id, Scope::Bot, "y", Some(&json!(2))).await.unwrap();
     let by_name = store.export_bot("dashboard-only").await.unwrap();
     assert_eq!(by_name["versions"].as_array().unwrap().len(), 1);

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::deliver::outbox::Deliverer;
-use crate::state::{Commit, PendingSend, StateStore, StoreError};
+use ferrogram_core::{Commit, PendingSend, StateStore, StoreError};
 
 /// Commits written in one transaction at most, by default.
 pub const DEFAULT_COMMIT_BATCH: usize = 256;
@@ -173,7 +173,7 @@ pub async fn commit_and_deliver(bot_id: u64, outbox: &Arc<Deliverer>, handled: H
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{MemoryStore, Outgoing};
+    use ferrogram_core::{MemoryStore, Outgoing};
 
     fn outgoing(chat_id: i64, text: &str) -> Outgoing {
         Outgoing {

@@ -22,7 +22,7 @@ use telegram::flood::{Priority, Scheduler};
 use telegram::{AmbiguousSends, Backoff};
 
 use crate::deliver::commit::Committer;
-use crate::state::{Outgoing, PendingSend, StateStore, StoreError};
+use ferrogram_core::{Outgoing, PendingSend, StateStore, StoreError};
 
 /// Outbox entries read at once when redelivering.
 const REDELIVERY_PAGE: u32 = 500;

@@ -10,13 +10,13 @@ use telegram::flood::Scheduler;
 
 use crate::caps::SizeCaps;
 use crate::clock::Clock;
-use crate::collections::{CollectionSpec, CollectionStore};
 use crate::deliver::outbox::Deliverer;
 use crate::interpret::budget;
 use crate::interpret::http::Http;
 use crate::interpret::limits::Limiter;
 use crate::interpret::template::Templates;
-use crate::state::StateStore;
+use ferrogram_core::StateStore;
+use ferrogram_core::{CollectionSpec, CollectionStore};
 
 /// One version of a bot file, with its compiled templates.
 #[derive(Debug)]

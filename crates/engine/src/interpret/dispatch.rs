@@ -23,8 +23,8 @@ use crate::deliver::commit::{Handled, commit_and_deliver};
 use crate::error::EngineError;
 use crate::interpret::context::{BotContext, Loaded};
 use crate::interpret::steps;
-use crate::state::{Commit, DeadLetter};
 use crate::update::Event;
+use ferrogram_core::{Commit, DeadLetter};
 
 /// One update and the bot version it was dispatched under.
 pub struct Job {

@@ -60,8 +60,8 @@ use tokio::sync::watch;
 
 use crate::interpret::context::{BotContext, Loaded};
 use crate::interpret::dispatch::{Dispatcher, Job};
-use crate::state::{Received, StoreError};
 use crate::update::Event;
+use ferrogram_core::{Received, StoreError};
 
 /// A bot's receiving stage: what its update sources share.
 pub struct Inbox {

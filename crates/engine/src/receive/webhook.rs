@@ -9,7 +9,7 @@ use telegram::{Backoff, Client, IncomingUpdate};
 
 use crate::receive::replay::catch_up;
 use crate::receive::{Inbox, accept, notice};
-use crate::state::{Received, StoreError};
+use ferrogram_core::{Received, StoreError};
 
 /// Why a webhook update was not taken; each maps to the HTTP status Telegram is answered.
 #[derive(Debug, thiserror::Error)]

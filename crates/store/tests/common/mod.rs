@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use engine::{
+use ferrogram_core::{
     ChatState, FormProgress, Frame, MemoryStore, Outgoing, PendingSend, Received, Resume, Scope, StateStore, StepsAt,
     StoredUpdate,
 };
@@ -333,7 +333,7 @@ pub async fn inbox_deduplicates_and_marks_handled(store: &Store, _url: &str) {
 }
 
 pub async fn replays_count_attempts_and_dead_letters_are_kept_retried_and_discarded(store: &Store, _url: &str) {
-    use engine::{Commit, DeadLetter, StateStore};
+    use ferrogram_core::{Commit, DeadLetter, StateStore};
     let raw = |id: i64| format!(r#"{{"update_id":{id},"message":{{"text":"spin {id}"}}}}"#);
     for id in [1, 2, 3] {
         assert_eq!(store.inbox_put(6, id, &raw(id)).await.unwrap(), Received::New);
@@ -456,7 +456,7 @@ pub async fn outbox_keeps_order_per_bot_and_forgets(store: &Store, _url: &str) {
 }
 
 pub async fn group_commit_writes_all_or_nothing(store: &Store, _url: &str) {
-    use engine::{Commit, StateStore};
+    use ferrogram_core::{Commit, StateStore};
     assert!(store.inbox_put(8, 1, "{}").await.unwrap().is_stored());
     assert!(store.inbox_put(8, 2, "{}").await.unwrap().is_stored());
     let state = ChatState { scene: Some("menu".into()), ..ChatState::default() };
@@ -511,7 +511,7 @@ pub async fn group_commit_writes_all_or_nothing(store: &Store, _url: &str) {
 }
 
 pub async fn a_batch_keeps_the_later_write_of_a_key(store: &Store, url: &str) {
-    use engine::Commit;
+    use ferrogram_core::Commit;
     let scene = |name: &str| ChatState { scene: Some(name.into()), ..ChatState::default() };
     let var = |name: &str, value: Option<Value>| (Scope::User(5), name.to_owned(), value);
     store.set_var(8, Scope::User(5), "dropped", Some(&json!("old"))).await.unwrap();
@@ -552,7 +552,7 @@ pub async fn a_batch_keeps_the_later_write_of_a_key(store: &Store, url: &str) {
 
 /// More rows of each kind than one statement writes (`ROWS_PER_STATEMENT`, 1000).
 pub async fn a_batch_larger_than_one_statement(store: &Store, url: &str) {
-    use engine::Commit;
+    use ferrogram_core::Commit;
     const UPDATES: i64 = 2500;
     for update_id in 1..=UPDATES {
         store.inbox_put(8, update_id, "{}").await.unwrap();
@@ -621,7 +621,7 @@ pub async fn raw_text(url: &str, sql: &str) -> String {
 }
 
 pub async fn an_unchanged_user_or_chat_is_not_rewritten(store: &Store, url: &str) {
-    use engine::Commit;
+    use ferrogram_core::Commit;
     let seen = |name: &str, title: &str| Commit {
         bot: 8,
         seen_user: json!({"id": 5, "first_name": name}),
@@ -885,14 +885,15 @@ pub async fn state_store_contract(store: Arc<dyn StateStore>) {
     assert_eq!(ids(store.inbox_unhandled(1, 10).await.unwrap()), [10, 11]);
 
     // A dead letter: the update marked handled and the letter kept, in one commit.
-    let letter = engine::DeadLetter {
+    let letter = ferrogram_core::DeadLetter {
         update_id: 11,
         chat_id: None,
         raw: r#"{"update_id":11}"#.into(),
         reason: "panicked".into(),
         attempts: 2,
     };
-    let commit = engine::Commit { bot: 1, handled: Some(11), dead_letter: Some(letter.clone()), ..Default::default() };
+    let commit =
+        ferrogram_core::Commit { bot: 1, handled: Some(11), dead_letter: Some(letter.clone()), ..Default::default() };
     store.commit(&[commit]).await.unwrap();
     assert_eq!(ids(store.inbox_unhandled(1, 10).await.unwrap()), [10]);
     let letters = store.dead_letters(1, 10).await.unwrap();

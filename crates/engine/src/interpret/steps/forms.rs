@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 
 use crate::error::EngineError;
 use crate::interpret::steps::{Run, number_value};
-use crate::state::{FormProgress, StepsAt};
 use crate::update::Kind;
+use ferrogram_core::{FormProgress, StepsAt};
 
 /// Callback data of a choice field's buttons: `__form:<index of the choice>`.
 const CHOICE_PREFIX: &str = "__form:";

@@ -14,7 +14,7 @@
 use schema::LongText;
 use serde_json::{Value, json};
 
-use crate::state::Outgoing;
+use ferrogram_core::Outgoing;
 
 /// Telegram's longest message text.
 pub const MAX_TEXT: usize = 4096;

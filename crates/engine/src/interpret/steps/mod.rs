@@ -28,8 +28,8 @@ use crate::interpret::guards::{self, Refusal};
 use crate::interpret::template::Escape;
 use crate::interpret::template::i18n;
 use crate::interpret::triggers;
-use crate::state::{BoxFuture, ChatState, Commit, Frame, Outgoing, Resume, Scope, StepsAt};
 use crate::update::{Event, Kind};
+use ferrogram_core::{BoxFuture, ChatState, Commit, Frame, Outgoing, Resume, Scope, StepsAt};
 
 /// How deep `goto` chains (a scene's `on_enter` going to another) and nested steps may go.
 const MAX_DEPTH: u32 = 32;

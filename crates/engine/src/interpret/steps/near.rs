@@ -9,8 +9,8 @@
 use schema::DataType;
 use serde_json::{Value, json};
 
-use crate::collections::{Filter, Op, Record, field_value};
 use crate::interpret::geo::distance_km;
+use ferrogram_core::{Filter, Op, Record, field_value};
 
 /// The most records one `near` query measures.
 pub const MAX_SCANNED: u32 = 10_000;
@@ -158,7 +158,7 @@ mod tests {
             let lat2 = (lat1.sin() * angle.cos() + lat1.cos() * angle.sin() * bearing.cos()).asin();
             let lon2 = lon1 + (bearing.sin() * angle.sin() * lat1.cos()).atan2(angle.cos() - lat1.sin() * lat2.sin());
             let r = record(1, lat2.to_degrees(), lon2.to_degrees());
-            assert!(crate::collections::record_matches(&r, &filters), "bearing {step}");
+            assert!(ferrogram_core::record_matches(&r, &filters), "bearing {step}");
         }
         // Near a pole or across ±180°, the longitude is not bounded.
         assert_eq!(near(89.0, 0.0, 300.0).bounding_box(number).len(), 1);

@@ -26,10 +26,10 @@ use schema::{BotFile, Collection, CollectionScope, DataType, FieldFilter, Step};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use crate::collections::{CollectionSpec, Filter, Hit, Op, Query, Record, record_matches};
 use crate::error::EngineError;
 use crate::interpret::steps::Run;
-use crate::state::Scope;
+use ferrogram_core::Scope;
+use ferrogram_core::{CollectionSpec, Filter, Hit, Op, Query, Record, record_matches};
 
 /// Time limit of one delivery attempt of an event.
 const EMIT_TIMEOUT: Duration = Duration::from_secs(10);
