@@ -1,3 +1,7 @@
+//! The bot file: its model, loading with positions, validation, the JSON Schema and the docs.
+//! This crate is the first stage of the pipeline: a bot file (YAML or JSON) becomes a checked
+//! [`BotFile`], which the engine then interprets for each update.
+//!
 //! The bot schema (`ferrogram: 1`): a bot described as data.
 //!
 //! [`load`] and [`load_str`] read a bot file (YAML, or JSON by its `.json` extension) and check

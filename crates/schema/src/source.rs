@@ -46,11 +46,12 @@ pub struct Pos {
 #[derive(Debug, Clone)]
 pub struct Node {
     pub pos: Pos,
-    pub kind: Kind,
+    pub kind: NodeKind,
 }
 
+/// What a [`Node`] holds: a scalar (as it was written), a list or a mapping.
 #[derive(Debug, Clone)]
-pub enum Kind {
+pub enum NodeKind {
     Null,
     Bool(bool),
     Number(Number),
@@ -283,11 +284,11 @@ impl YamlBuilder {
                 match key.take() {
                     None => {
                         let (text, invalid) = match &done.node.kind {
-                            Kind::Plain(s) | Kind::String(s) => (s.clone(), false),
-                            Kind::Null => ("null".to_string(), false),
-                            Kind::Bool(b) => (b.to_string(), false),
-                            Kind::Number(n) => (n.to_string(), false),
-                            Kind::Seq(_) | Kind::Map(_) => {
+                            NodeKind::Plain(s) | NodeKind::String(s) => (s.clone(), false),
+                            NodeKind::Null => ("null".to_string(), false),
+                            NodeKind::Bool(b) => (b.to_string(), false),
+                            NodeKind::Number(n) => (n.to_string(), false),
+                            NodeKind::Seq(_) | NodeKind::Map(_) => {
                                 self.diagnostics.push(diag(
                                     done.node.pos,
                                     &here,
@@ -322,23 +323,23 @@ impl YamlBuilder {
         let plain = matches!(style, ScalarStyle::Plain);
         let here = self.here();
         let kind = match tag {
-            None if plain => Kind::Plain(text),
-            None => Kind::String(text),
+            None if plain => NodeKind::Plain(text),
+            None => NodeKind::String(text),
             Some(tag) => match tag.core_suffix() {
-                Some("str") => Kind::String(text),
-                Some("null") => Kind::Null,
+                Some("str") => NodeKind::String(text),
+                Some("null") => NodeKind::Null,
                 Some("bool") => match resolve_plain(&text) {
-                    Value::Bool(b) => Kind::Bool(b),
+                    Value::Bool(b) => NodeKind::Bool(b),
                     _ => {
                         self.diagnostics.push(diag(pos, &here, format!("`{text}` is not true or false"), None));
-                        Kind::String(text)
+                        NodeKind::String(text)
                     }
                 },
                 Some("int") | Some("float") => match parse_number(&text) {
-                    Some(n) => Kind::Number(n),
+                    Some(n) => NodeKind::Number(n),
                     None => {
                         self.diagnostics.push(diag(pos, &here, format!("`{text}` is not a number"), None));
-                        Kind::String(text)
+                        NodeKind::String(text)
                     }
                 },
                 _ => {
@@ -348,7 +349,7 @@ impl YamlBuilder {
                         format!("unsupported tag `{}{}`", tag.original_handle(), tag.suffix()),
                         Some("remove the tag; bot files use plain YAML values".into()),
                     ));
-                    if plain { Kind::Plain(text) } else { Kind::String(text) }
+                    if plain { NodeKind::Plain(text) } else { NodeKind::String(text) }
                 }
             },
         };
@@ -377,7 +378,7 @@ impl YamlBuilder {
             && !k.invalid
         {
             // A key without a value cannot come from the parser, but be safe.
-            entries.push(Entry { key: k.text, key_pos: k.pos, value: Node { pos: k.pos, kind: Kind::Null } });
+            entries.push(Entry { key: k.text, key_pos: k.pos, value: Node { pos: k.pos, kind: NodeKind::Null } });
         }
         // Duplicate keys: report, keep the first.
         let mut seen: HashMap<String, Pos> = HashMap::new();
@@ -398,12 +399,12 @@ impl YamlBuilder {
         // Merge keys (`<<: *defaults`): entries the mapping does not set itself.
         for merge in merges {
             let sources = match merge.kind {
-                Kind::Map(m) => vec![m],
-                Kind::Seq(items) => {
+                NodeKind::Map(m) => vec![m],
+                NodeKind::Seq(items) => {
                     let mut maps = Vec::new();
                     for item in items {
                         match item.kind {
-                            Kind::Map(m) => maps.push(m),
+                            NodeKind::Map(m) => maps.push(m),
                             _ => self.diagnostics.push(diag(item.pos, &path, "`<<` merges mappings only", None)),
                         }
                     }
@@ -428,7 +429,7 @@ impl YamlBuilder {
                 }
             }
         }
-        let done = Done { node: Node { pos, kind: Kind::Map(kept) }, size, depth, plain: false };
+        let done = Done { node: Node { pos, kind: NodeKind::Map(kept) }, size, depth, plain: false };
         self.finish_node(done, anchor)
     }
 
@@ -436,7 +437,7 @@ impl YamlBuilder {
         let Some(Frame::Seq { pos, anchor, items, size, depth, .. }) = self.stack.pop() else {
             return Ok(());
         };
-        let done = Done { node: Node { pos, kind: Kind::Seq(items) }, size, depth, plain: false };
+        let done = Done { node: Node { pos, kind: NodeKind::Seq(items) }, size, depth, plain: false };
         self.finish_node(done, anchor)
     }
 
@@ -489,7 +490,7 @@ impl YamlBuilder {
                     None => {
                         let here = self.here();
                         self.diagnostics.push(diag(pos, &here, "this alias refers to a value that contains it", None));
-                        (Node { pos, kind: Kind::Null }, 1, 1)
+                        (Node { pos, kind: NodeKind::Null }, 1, 1)
                     }
                 };
                 self.aliased = true;
@@ -641,7 +642,7 @@ impl<'a> JsonParser<'a> {
                 self.skip_ws();
                 if self.bytes.get(self.i) == Some(&b'}') {
                     self.i += 1;
-                    return Ok(Node { pos, kind: Kind::Map(entries) });
+                    return Ok(Node { pos, kind: NodeKind::Map(entries) });
                 }
                 loop {
                     self.skip_ws();
@@ -676,7 +677,7 @@ impl<'a> JsonParser<'a> {
                         Some(b',') => self.i += 1,
                         Some(b'}') => {
                             self.i += 1;
-                            return Ok(Node { pos, kind: Kind::Map(entries) });
+                            return Ok(Node { pos, kind: NodeKind::Map(entries) });
                         }
                         _ => return Err(self.error(format!("expected `,` or `}}`, found {}", self.describe_here()))),
                     }
@@ -688,7 +689,7 @@ impl<'a> JsonParser<'a> {
                 self.skip_ws();
                 if self.bytes.get(self.i) == Some(&b']') {
                     self.i += 1;
-                    return Ok(Node { pos, kind: Kind::Seq(items) });
+                    return Ok(Node { pos, kind: NodeKind::Seq(items) });
                 }
                 loop {
                     self.skip_ws();
@@ -704,24 +705,24 @@ impl<'a> JsonParser<'a> {
                         Some(b',') => self.i += 1,
                         Some(b']') => {
                             self.i += 1;
-                            return Ok(Node { pos, kind: Kind::Seq(items) });
+                            return Ok(Node { pos, kind: NodeKind::Seq(items) });
                         }
                         _ => return Err(self.error(format!("expected `,` or `]`, found {}", self.describe_here()))),
                     }
                 }
             }
-            Some(b'"') => Ok(Node { pos, kind: Kind::String(self.string()?) }),
+            Some(b'"') => Ok(Node { pos, kind: NodeKind::String(self.string()?) }),
             Some(b't') if self.bytes[self.i..].starts_with(b"true") => {
                 self.i += 4;
-                Ok(Node { pos, kind: Kind::Bool(true) })
+                Ok(Node { pos, kind: NodeKind::Bool(true) })
             }
             Some(b'f') if self.bytes[self.i..].starts_with(b"false") => {
                 self.i += 5;
-                Ok(Node { pos, kind: Kind::Bool(false) })
+                Ok(Node { pos, kind: NodeKind::Bool(false) })
             }
             Some(b'n') if self.bytes[self.i..].starts_with(b"null") => {
                 self.i += 4;
-                Ok(Node { pos, kind: Kind::Null })
+                Ok(Node { pos, kind: NodeKind::Null })
             }
             Some(b'-' | b'0'..=b'9') => {
                 let start = self.i;
@@ -730,7 +731,7 @@ impl<'a> JsonParser<'a> {
                 }
                 let text = self.src.get(start..self.i).unwrap_or("");
                 match serde_json::from_str::<Number>(text) {
-                    Ok(n) => Ok(Node { pos, kind: Kind::Number(n) }),
+                    Ok(n) => Ok(Node { pos, kind: NodeKind::Number(n) }),
                     Err(_) => Err(diag(pos, "", format!("invalid JSON: `{text}` is not a number"), None)),
                 }
             }
@@ -831,14 +832,14 @@ impl Positions {
 
     fn index(&mut self, node: &Node, path: &str) {
         match &node.kind {
-            Kind::Seq(items) => {
+            NodeKind::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let p = push_index(path, i);
                     self.map.insert(p.clone(), (None, item.pos));
                     self.index(item, &p);
                 }
             }
-            Kind::Map(entries) => {
+            NodeKind::Map(entries) => {
                 for entry in entries {
                     let p = push_key(path, &entry.key);
                     self.map.insert(p.clone(), (Some(entry.key_pos), entry.value.pos));

@@ -6,7 +6,7 @@
 //! `anyOf`/`oneOf` (untagged and externally tagged enums), `$ref` into `$defs`, and the primitive
 //! types with integer `format`s.
 
-use crate::source::{Entry, Kind, Node, Pos, push_index, push_key, resolve_plain};
+use crate::source::{Entry, Node, NodeKind, Pos, push_index, push_key, resolve_plain};
 use crate::suggest;
 use crate::{Diagnostic, Severity};
 use serde_json::{Map, Value};
@@ -41,14 +41,14 @@ fn describe_node(node: &Node) -> String {
         (s.chars().count() <= 30 && !s.contains('\n')).then_some(s)
     }
     match &node.kind {
-        Kind::Null => "null".into(),
-        Kind::Bool(b) => format!("`{b}`"),
-        Kind::Number(n) => format!("the number `{n}`"),
-        Kind::String(s) => match short(s) {
+        NodeKind::Null => "null".into(),
+        NodeKind::Bool(b) => format!("`{b}`"),
+        NodeKind::Number(n) => format!("the number `{n}`"),
+        NodeKind::String(s) => match short(s) {
             Some(s) => format!("the text `{s}`"),
             None => "a text".into(),
         },
-        Kind::Plain(s) => match resolve_plain(s) {
+        NodeKind::Plain(s) => match resolve_plain(s) {
             Value::Null if s.is_empty() => "nothing".into(),
             Value::Null => format!("`{s}`"),
             Value::Bool(_) => format!("`{s}`"),
@@ -58,15 +58,15 @@ fn describe_node(node: &Node) -> String {
                 None => "a text".into(),
             },
         },
-        Kind::Seq(_) => "a list".into(),
-        Kind::Map(_) => "a mapping".into(),
+        NodeKind::Seq(_) => "a list".into(),
+        NodeKind::Map(_) => "a mapping".into(),
     }
 }
 
 fn is_null(node: &Node) -> bool {
     match &node.kind {
-        Kind::Null => true,
-        Kind::Plain(s) => resolve_plain(s).is_null(),
+        NodeKind::Null => true,
+        NodeKind::Plain(s) => resolve_plain(s).is_null(),
         _ => false,
     }
 }
@@ -74,24 +74,24 @@ fn is_null(node: &Node) -> bool {
 /// The value a node has with no schema to guide it.
 pub fn natural(node: &Node) -> Value {
     match &node.kind {
-        Kind::Null => Value::Null,
-        Kind::Bool(b) => Value::Bool(*b),
-        Kind::Number(n) => Value::Number(n.clone()),
-        Kind::String(s) => Value::String(s.clone()),
-        Kind::Plain(s) => resolve_plain(s),
-        Kind::Seq(items) => Value::Array(items.iter().map(natural).collect()),
-        Kind::Map(entries) => Value::Object(entries.iter().map(|e| (e.key.clone(), natural(&e.value))).collect()),
+        NodeKind::Null => Value::Null,
+        NodeKind::Bool(b) => Value::Bool(*b),
+        NodeKind::Number(n) => Value::Number(n.clone()),
+        NodeKind::String(s) => Value::String(s.clone()),
+        NodeKind::Plain(s) => resolve_plain(s),
+        NodeKind::Seq(items) => Value::Array(items.iter().map(natural).collect()),
+        NodeKind::Map(entries) => Value::Object(entries.iter().map(|e| (e.key.clone(), natural(&e.value))).collect()),
     }
 }
 
 /// A scalar's text as the user wrote it, for matching it against enum values.
 fn scalar_text(node: &Node) -> Option<String> {
     match &node.kind {
-        Kind::String(s) | Kind::Plain(s) => Some(s.clone()),
-        Kind::Bool(b) => Some(b.to_string()),
-        Kind::Number(n) => Some(n.to_string()),
-        Kind::Null => Some("null".into()),
-        Kind::Seq(_) | Kind::Map(_) => None,
+        NodeKind::String(s) | NodeKind::Plain(s) => Some(s.clone()),
+        NodeKind::Bool(b) => Some(b.to_string()),
+        NodeKind::Number(n) => Some(n.to_string()),
+        NodeKind::Null => Some("null".into()),
+        NodeKind::Seq(_) | NodeKind::Map(_) => None,
     }
 }
 
@@ -322,8 +322,8 @@ impl<'s> Walker<'s> {
         let exact = types.iter().copied().find(|t| matches_exactly(t, node));
         let chosen = exact.or_else(|| match &node.kind {
             // A plain scalar is a text wherever a text is wanted: `reply: 42` says "42".
-            Kind::Plain(_) if !is_null(node) && types.contains(&"string") => Some("string"),
-            Kind::Plain(s) if types.contains(&"boolean") && yaml_bool(s).is_some() => Some("boolean"),
+            NodeKind::Plain(_) if !is_null(node) && types.contains(&"string") => Some("string"),
+            NodeKind::Plain(s) if types.contains(&"boolean") && yaml_bool(s).is_some() => Some("boolean"),
             _ => None,
         });
         match chosen {
@@ -343,16 +343,16 @@ impl<'s> Walker<'s> {
         };
         let mut hint = None;
         let resolved = self.resolve(schema);
-        let some_text = Node { pos: node.pos, kind: Kind::String("…".into()) };
+        let some_text = Node { pos: node.pos, kind: NodeKind::String("…".into()) };
         if Self::types(resolved).contains(&"array")
             && let Some(items) = resolved.get("items")
             && self.accepts(items, node)
-            && !matches!(node.kind, Kind::Seq(_))
+            && !matches!(node.kind, NodeKind::Seq(_))
         {
             hint = Some("make it a list: put `- ` before it".to_string());
         } else if is_null(node) && self.accepts(schema, &some_text) {
             hint = Some(match &node.kind {
-                Kind::Plain(s) if !s.is_empty() => format!("write \"{s}\" in quotes to mean the text"),
+                NodeKind::Plain(s) if !s.is_empty() => format!("write \"{s}\" in quotes to mean the text"),
                 _ => "write the value after the colon".into(),
             });
         }
@@ -362,11 +362,11 @@ impl<'s> Walker<'s> {
     fn walk_type(&mut self, t: &str, schema: &'s Value, node: &Node, path: &str) -> Option<Value> {
         match t {
             "object" => match &node.kind {
-                Kind::Map(entries) => self.walk_object(schema, entries, node, path),
+                NodeKind::Map(entries) => self.walk_object(schema, entries, node, path),
                 _ => None,
             },
             "array" => match &node.kind {
-                Kind::Seq(items) => {
+                NodeKind::Seq(items) => {
                     let mut out = Vec::with_capacity(items.len());
                     let mut kept = Vec::with_capacity(items.len());
                     for (i, item) in items.iter().enumerate() {
@@ -388,18 +388,18 @@ impl<'s> Walker<'s> {
                 _ => None,
             },
             "string" => match &node.kind {
-                Kind::String(s) | Kind::Plain(s) => Some(Value::String(s.clone())),
+                NodeKind::String(s) | NodeKind::Plain(s) => Some(Value::String(s.clone())),
                 _ => None,
             },
             "boolean" => match &node.kind {
-                Kind::Bool(b) => Some(Value::Bool(*b)),
-                Kind::Plain(s) => yaml_bool(s).map(Value::Bool),
+                NodeKind::Bool(b) => Some(Value::Bool(*b)),
+                NodeKind::Plain(s) => yaml_bool(s).map(Value::Bool),
                 _ => None,
             },
             "integer" | "number" => {
                 let number = match &node.kind {
-                    Kind::Number(n) => Some(n.clone()),
-                    Kind::Plain(s) => match resolve_plain(s) {
+                    NodeKind::Number(n) => Some(n.clone()),
+                    NodeKind::Plain(s) => match resolve_plain(s) {
                         Value::Number(n) => Some(n),
                         _ => None,
                     },
@@ -515,7 +515,7 @@ impl<'s> Walker<'s> {
         let words: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
         if path == "ferrogram" {
             let (message, hint) = match (&node.kind, &text) {
-                (Kind::String(_), _) => {
+                (NodeKind::String(_), _) => {
                     ("the schema version is a number, not a text".to_string(), "write `ferrogram: 1`")
                 }
                 (_, Some(text)) => {
@@ -530,7 +530,9 @@ impl<'s> Walker<'s> {
         }
         let (message, hint) = match &text {
             Some(text)
-                if matches!(node.kind, Kind::String(_) | Kind::Plain(_)) && !is_null(node) && !words.is_empty() =>
+                if matches!(node.kind, NodeKind::String(_) | NodeKind::Plain(_))
+                    && !is_null(node)
+                    && !words.is_empty() =>
             {
                 (format!("unknown value `{text}`"), suggest::hint(text, words.iter().copied()))
             }
@@ -554,7 +556,7 @@ impl<'s> Walker<'s> {
             return branches.iter().any(|b| self.accepts_depth(b, node, depth + 1));
         }
         if schema.get("enum").is_some() || schema.get("const").is_some() {
-            return !matches!(node.kind, Kind::Seq(_) | Kind::Map(_)) && !is_null(node);
+            return !matches!(node.kind, NodeKind::Seq(_) | NodeKind::Map(_)) && !is_null(node);
         }
         let types = Self::types(schema);
         if types.is_empty() {
@@ -562,10 +564,12 @@ impl<'s> Walker<'s> {
         }
         types.iter().any(|t| match *t {
             "null" => is_null(node),
-            "string" => matches!(node.kind, Kind::String(_)) || (matches!(node.kind, Kind::Plain(_)) && !is_null(node)),
+            "string" => {
+                matches!(node.kind, NodeKind::String(_)) || (matches!(node.kind, NodeKind::Plain(_)) && !is_null(node))
+            }
             "boolean" => match &node.kind {
-                Kind::Bool(_) => true,
-                Kind::Plain(s) => yaml_bool(s).is_some(),
+                NodeKind::Bool(_) => true,
+                NodeKind::Plain(s) => yaml_bool(s).is_some(),
                 _ => false,
             },
             other => matches_exactly(other, node),
@@ -601,7 +605,7 @@ impl<'s> Walker<'s> {
             _ => {
                 // Try each; keep the first that fits, or the one that fits best.
                 let keys: Vec<&str> = match &node.kind {
-                    Kind::Map(entries) => entries.iter().map(|e| e.key.as_str()).collect(),
+                    NodeKind::Map(entries) => entries.iter().map(|e| e.key.as_str()).collect(),
                     _ => Vec::new(),
                 };
                 type Trial = (Option<Value>, Vec<Diagnostic>, HashMap<String, Vec<usize>>);
@@ -668,7 +672,7 @@ impl<'s> Walker<'s> {
         let what = noun(name.unwrap_or("Variant"));
         let names: Vec<&str> = tags.iter().map(|(t, _)| *t).collect();
         let entries = match &node.kind {
-            Kind::Map(entries) => entries,
+            NodeKind::Map(entries) => entries,
             _ => {
                 let text = scalar_text(node);
                 let hint = match text.as_deref() {
@@ -768,15 +772,15 @@ impl<'s> Walker<'s> {
 
 fn matches_exactly(t: &str, node: &Node) -> bool {
     let plain = match &node.kind {
-        Kind::Plain(s) => Some(resolve_plain(s)),
+        NodeKind::Plain(s) => Some(resolve_plain(s)),
         _ => None,
     };
     match t {
-        "object" => matches!(node.kind, Kind::Map(_)),
-        "array" => matches!(node.kind, Kind::Seq(_)),
-        "string" => matches!(node.kind, Kind::String(_)) || matches!(plain, Some(Value::String(_))),
-        "boolean" => matches!(node.kind, Kind::Bool(_)) || matches!(plain, Some(Value::Bool(_))),
-        "integer" | "number" => matches!(node.kind, Kind::Number(_)) || matches!(plain, Some(Value::Number(_))),
+        "object" => matches!(node.kind, NodeKind::Map(_)),
+        "array" => matches!(node.kind, NodeKind::Seq(_)),
+        "string" => matches!(node.kind, NodeKind::String(_)) || matches!(plain, Some(Value::String(_))),
+        "boolean" => matches!(node.kind, NodeKind::Bool(_)) || matches!(plain, Some(Value::Bool(_))),
+        "integer" | "number" => matches!(node.kind, NodeKind::Number(_)) || matches!(plain, Some(Value::Number(_))),
         "null" => is_null(node),
         _ => false,
     }

@@ -1,6 +1,7 @@
 //! Checks of the `feed` step: its URL, limits and the name it gives its result.
 
-use super::{Checker, is_http_url};
+use super::Checker;
+use super::util::is_http_url;
 use crate::feed::{Feed, MAX_FEED_LIMIT};
 use crate::source::push_key;
 use crate::templates;

@@ -1,7 +1,7 @@
 //! Checks of the `llm` step: its URL, the variables it keeps (memory, usage) and its limits.
 
-use super::Scope;
-use super::{Checker, is_http_url};
+use super::util::is_http_url;
+use super::{Checker, Scope};
 use crate::MAX_HTTP_RETRIES;
 use crate::llm::{Llm, MAX_LLM_TIMEOUT_MS, MAX_LLM_TURNS};
 use crate::source::{push_index, push_key};
