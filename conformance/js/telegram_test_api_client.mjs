@@ -1,6 +1,7 @@
 // The user side of telegram-test-api's own tests, played by its own TelegramClient against the
-// Ferrogram sandbox (crates/sandbox/src/compat.rs). The bot is played by the Rust test
-// crates/sandbox/tests/compat.rs (`js_client`), which answers, for every token it is given:
+// Ferrogram sandbox (crates/sandbox/src/telegram_test_api_compat.rs). The bot is played by the
+// Rust test crates/sandbox/tests/compat.rs (`js_client`), which answers, for every token it is
+// given:
 //   /start → "What is your name?" with the reply keyboard [Masha, Sasha] (a reply);
 //   Masha  → "Hello, Masha!";   /ping → "pong";   /menu → "Greetings" + inline [Button];
 //   delete → deletes that message;  callback "edit" → edits the text to "Edited";

@@ -1,6 +1,6 @@
-//! The `llm` step against the sandbox's stand-in model (`sandbox::llm`, served by the fixture
-//! server): streamed edits, a whole answer, memory kept in a variable, daily token limits, and a
-//! failing server.
+//! The `llm` step against the sandbox's stand-in model (`sandbox::stand_in_llm`, served by the
+//! fixture server): streamed edits, a whole answer, memory kept in a variable, daily token
+//! limits, and a failing server.
 
 mod common;
 

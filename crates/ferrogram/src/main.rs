@@ -633,7 +633,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // The stand-in model (what ai-assistant asks) gets a port of its own, the only one of this
     // process the bots may call: the sandbox's port would give them its control API and every
     // bot's Bot API.
-    let (llm_addr, llm_server) = sandbox::llm::serve(SocketAddr::from(([127, 0, 0, 1], llm_port(args.port))))
+    let (llm_addr, llm_server) = sandbox::stand_in_llm::serve(SocketAddr::from(([127, 0, 0, 1], llm_port(args.port))))
         .await
         .map_err(|e| format!("stand-in language model: cannot listen: {e}"))?;
     println!("Stand-in language model: http://{llm_addr}/llm/v1");

@@ -1,19 +1,31 @@
+//! The Telegram Bot API emulator: the bot side (`bot_api`, with `markup` for formatted text),
+//! the user-side control API (`control`), the web chat (`assets/`, served by `server`), webhook
+//! push to the bots that set one (`webhook_push`), Telegram's flood limits (`flood_limits`) and
+//! fault injection (`faults`), all acting on one emulated Telegram (`world`, saved by
+//! `persist`). It also serves a stand-in language model (`stand_in_llm`) and telegram-test-api's
+//! user-side routes (`telegram_test_api_compat`).
+//!
+//! In the path of an update it stands where Telegram stands: in front of the receiving stage.
+//! Bots reach it by HTTP like the real API (long polling or a webhook it pushes to), so the
+//! engine and every other framework run against it unchanged.
+//!
 //! A faithful Telegram Bot API emulator. Bots of any framework point their API URL at it;
 //! tests and people act as users through the control API or the web chat (docs/sandbox.md).
 
 pub mod bot_api;
-mod compat;
 mod control;
 pub mod error;
+pub mod faults;
 pub mod fetcher;
-pub mod flood;
-pub mod llm;
+pub mod flood_limits;
 pub mod markup;
 pub mod params;
 pub mod persist;
 mod server;
 pub mod spec;
-mod webhook;
+pub mod stand_in_llm;
+mod telegram_test_api_compat;
+mod webhook_push;
 pub mod world;
 
 use std::net::SocketAddr;
@@ -38,7 +50,7 @@ pub struct Config {
     /// this much.
     pub save_interval: Duration,
     /// Flood limits; Telegram's by default.
-    pub limits: flood::Limits,
+    pub limits: flood_limits::Limits,
     /// The first delay before a failed webhook delivery is retried; it doubles each time.
     pub webhook_retry_base: Duration,
     pub webhook_timeout: Duration,
@@ -60,7 +72,7 @@ impl Default for Config {
             strict: false,
             state_file: None,
             save_interval: Duration::from_secs(5),
-            limits: flood::Limits::default(),
+            limits: flood_limits::Limits::default(),
             webhook_retry_base: Duration::from_secs(1),
             webhook_timeout: Duration::from_secs(10),
             query_expiry: world::default_query_expiry(),
@@ -224,7 +236,7 @@ async fn autosave(app: Arc<App>) {
 fn resume_webhooks(app: &Arc<App>) {
     let bots: Vec<i64> = app.world.with(|s| s.bots.values().filter(|b| b.webhook.is_some()).map(|b| b.id).collect());
     for bot_id in bots {
-        webhook::ensure_deliverer(app, bot_id);
+        webhook_push::ensure_deliverer(app, bot_id);
     }
 }
 

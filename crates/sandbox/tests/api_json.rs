@@ -92,7 +92,7 @@ impl Walk {
 #[tokio::test]
 async fn every_answer_and_update_matches_api_json() {
     let sandbox = Sandbox::start(Config {
-        limits: sandbox::flood::Limits { enabled: false, ..Default::default() },
+        limits: sandbox::flood_limits::Limits { enabled: false, ..Default::default() },
         ..Config::default()
     })
     .await

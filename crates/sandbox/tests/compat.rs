@@ -1,7 +1,8 @@
-//! The user-side routes of the npm package telegram-test-api (crates/sandbox/src/compat.rs):
-//! a bot replies through the real Bot API side while the user side is driven exactly as the
-//! package's TelegramClient drives it (same routes, same bodies). `js_client` also runs the
-//! package's own client (conformance/js/telegram_test_api_client.mjs) against a Rust bot.
+//! The user-side routes of the npm package telegram-test-api
+//! (crates/sandbox/src/telegram_test_api_compat.rs): a bot replies through the real Bot API side
+//! while the user side is driven exactly as the package's TelegramClient drives it (same routes,
+//! same bodies). `js_client` also runs the package's own client
+//! (conformance/js/telegram_test_api_client.mjs) against a Rust bot.
 
 mod common;
 

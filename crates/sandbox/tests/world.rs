@@ -194,7 +194,8 @@ async fn limits_refuse_bursts_under_one_and_rates_not_above_zero() {
     let (code, _) = env.bot_fail("sendMessage", json!({ "chat_id": ann, "text": "too soon" })).await;
     assert_eq!(code, 429);
 
-    let config = Config { limits: sandbox::flood::Limits { per_bot_burst: 0.5, ..Default::default() }, ..no_limits() };
+    let config =
+        Config { limits: sandbox::flood_limits::Limits { per_bot_burst: 0.5, ..Default::default() }, ..no_limits() };
     match Sandbox::start(config).await {
         Err(StartError::Config(error)) => assert!(error.contains("per_bot_burst must be at least 1"), "{error}"),
         other => panic!("a burst under 1 must not start a sandbox: {:?}", other.map(|s| s.url())),

@@ -4,8 +4,8 @@
 //! file is served from `<path>.json` when that exists, so a REST API whose paths nest
 //! (`/api/v3/series` and `/api/v3/series/lookup`) is recorded as `series.json` and
 //! `series/lookup.json`; the query string is ignored. `/llm/v1` is the sandbox's stand-in
-//! language model (`sandbox::llm`), for `llm` steps. Bots reach it through the engine's
-//! `HttpConfig::allow_private`, which [`FixtureServer::allow`] fills in.
+//! language model (`sandbox::stand_in_llm`), for `llm` steps. Bots reach it through the
+//! engine's `HttpConfig::allow_private`, which [`FixtureServer::allow`] fills in.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -24,8 +24,9 @@ impl FixtureServer {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fixtures");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("fixture port");
         let port = listener.local_addr().expect("fixture address").port();
-        let app =
-            axum::Router::new().nest("/llm", sandbox::llm::router()).fallback(move |uri: Uri| serve(root.clone(), uri));
+        let app = axum::Router::new()
+            .nest("/llm", sandbox::stand_in_llm::router())
+            .fallback(move |uri: Uri| serve(root.clone(), uri));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fixture server") });
         FixtureServer { url: format!("http://127.0.0.1:{port}"), port }
     }

@@ -19,28 +19,28 @@ const DOWNLOAD_MAX_BYTES: usize = 20 << 20;
 
 /// A kind of media message: the method's file parameter, the Message field it fills, where
 /// its files are kept and TDLib's name for such a file (in type-mismatch errors).
-struct Kind {
+struct MediaKind {
     field: &'static str,
     folder: &'static str,
     type_name: &'static str,
 }
 
-static KINDS: [(&str, Kind); 8] = [
-    ("sendPhoto", Kind { field: "photo", folder: "photos", type_name: "Photo" }),
-    ("sendDocument", Kind { field: "document", folder: "documents", type_name: "Document" }),
-    ("sendAudio", Kind { field: "audio", folder: "music", type_name: "Audio" }),
-    ("sendVideo", Kind { field: "video", folder: "videos", type_name: "Video" }),
-    ("sendVoice", Kind { field: "voice", folder: "voice", type_name: "VoiceNote" }),
-    ("sendAnimation", Kind { field: "animation", folder: "animations", type_name: "Animation" }),
-    ("sendVideoNote", Kind { field: "video_note", folder: "video_notes", type_name: "VideoNote" }),
-    ("sendSticker", Kind { field: "sticker", folder: "stickers", type_name: "Sticker" }),
+static KINDS: [(&str, MediaKind); 8] = [
+    ("sendPhoto", MediaKind { field: "photo", folder: "photos", type_name: "Photo" }),
+    ("sendDocument", MediaKind { field: "document", folder: "documents", type_name: "Document" }),
+    ("sendAudio", MediaKind { field: "audio", folder: "music", type_name: "Audio" }),
+    ("sendVideo", MediaKind { field: "video", folder: "videos", type_name: "Video" }),
+    ("sendVoice", MediaKind { field: "voice", folder: "voice", type_name: "VoiceNote" }),
+    ("sendAnimation", MediaKind { field: "animation", folder: "animations", type_name: "Animation" }),
+    ("sendVideoNote", MediaKind { field: "video_note", folder: "video_notes", type_name: "VideoNote" }),
+    ("sendSticker", MediaKind { field: "sticker", folder: "stickers", type_name: "Sticker" }),
 ];
 
-fn kind_of(method: &str) -> Option<&'static Kind> {
+fn kind_of(method: &str) -> Option<&'static MediaKind> {
     KINDS.iter().find(|(name, _)| *name == method).map(|(_, kind)| kind)
 }
 
-fn kind_of_field(field: &str) -> Option<&'static Kind> {
+fn kind_of_field(field: &str) -> Option<&'static MediaKind> {
     KINDS.iter().map(|(_, kind)| kind).find(|kind| kind.field == field)
 }
 
@@ -93,7 +93,13 @@ struct Resolved {
 
 /// Resolves a file parameter (an upload, `attach://name`, a file_id or a fetched URL) to a
 /// stored file.
-fn resolve_file(s: &mut State, p: &Params, kind: &Kind, value: Option<&Value>, field: &str) -> ApiResult<Resolved> {
+fn resolve_file(
+    s: &mut State,
+    p: &Params,
+    kind: &MediaKind,
+    value: Option<&Value>,
+    field: &str,
+) -> ApiResult<Resolved> {
     let upload = match value.and_then(Value::as_str) {
         None => p.upload(field),
         Some(v) if v.starts_with("attach://") => p.upload(&v["attach://".len()..]),
@@ -130,7 +136,7 @@ fn resolve_file(s: &mut State, p: &Params, kind: &Kind, value: Option<&Value>, f
 
 /// A photo's file_id can be sent only as a photo, and any other file's not as a photo: TDLib
 /// keeps photos and documents (audio, video… included) in separate classes of files.
-fn check_file_type(kind: &Kind, file: &StoredFile) -> ApiResult<()> {
+fn check_file_type(kind: &MediaKind, file: &StoredFile) -> ApiResult<()> {
     let folder = file.file_path.split('/').next().unwrap_or_default();
     let stored = KINDS.iter().map(|(_, k)| k).find(|k| k.folder == folder).map_or("Document", |k| k.type_name);
     if (kind.field == "photo") != (folder == "photos") {
@@ -173,7 +179,7 @@ fn mime_for(file_name: &str) -> Option<String> {
 }
 
 /// The Message field for a stored file: a PhotoSize array for photos, an object otherwise.
-fn media_value(kind: &Kind, file_id: &str, file: &StoredFile, extra: &Map<String, Value>) -> Value {
+fn media_value(kind: &MediaKind, file_id: &str, file: &StoredFile, extra: &Map<String, Value>) -> Value {
     let number = |key: &str, default: i64| extra.get(key).and_then(Value::as_i64).unwrap_or(default);
     let mut object = json!({"file_id": file_id, "file_unique_id": file.file_unique_id, "file_size": file.bytes.len()});
     if kind.field == "photo" {
@@ -332,7 +338,7 @@ pub fn send_media_group(s: &mut State, bot_id: i64, p: &Params) -> ApiResult<Val
 }
 
 /// The kind of one album item: a photo, video, audio or document that names its file.
-fn album_kind(item: &Value) -> ApiResult<&'static Kind> {
+fn album_kind(item: &Value) -> ApiResult<&'static MediaKind> {
     let kind = item["type"].as_str().unwrap_or_default();
     if kind == "animation" {
         return Err(ApiError::bad_request(

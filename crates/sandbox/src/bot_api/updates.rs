@@ -3,7 +3,7 @@
 use crate::App;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
-use crate::webhook;
+use crate::webhook_push;
 use crate::world::{Bot, State, Webhook};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -150,7 +150,7 @@ pub fn set_webhook(app: &Arc<App>, bot_id: i64, p: &Params) -> ApiResult<Value> 
         bot.runtime.wake();
         Ok::<_, ApiError>(())
     })?;
-    webhook::ensure_deliverer(app, bot_id);
+    webhook_push::ensure_deliverer(app, bot_id);
     Ok(Value::Bool(true))
 }
 

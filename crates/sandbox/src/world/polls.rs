@@ -2,9 +2,22 @@
 //! Nothing runs on a timer: due polls are closed when the world is next used for a Bot API
 //! call or a vote, which is before anyone can see them open.
 
+use super::State;
 use super::objects::now;
-use super::{PollRec, State};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PollRec {
+    pub poll: Value,
+    pub bot_id: i64,
+    pub chat_id: i64,
+    pub message_id: i64,
+    /// User id → chosen option ids.
+    #[serde(default)]
+    pub votes: BTreeMap<i64, Vec<i64>>,
+}
 
 impl State {
     /// Registers a poll a bot sent so users can vote in it, and its `close_date` if it has one.

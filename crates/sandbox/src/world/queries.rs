@@ -1,9 +1,33 @@
 //! Callback and inline queries expire: Telegram refuses a late answer, and the sandbox forgets
 //! expired queries so their maps stay small.
 
+use super::State;
 use super::objects::now;
-use super::{InlineQueryRec, State};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CallbackRec {
+    pub bot_id: i64,
+    /// The chat and message of the pressed button, when the message is accessible.
+    #[serde(default)]
+    pub chat_id: Option<i64>,
+    #[serde(default)]
+    pub message_id: Option<i64>,
+    pub answer: Option<Value>,
+    /// When the user pressed the button (Unix time): the query expires after `query_expiry`.
+    #[serde(default = "now")]
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InlineQueryRec {
+    pub bot_id: i64,
+    pub answer: Option<Value>,
+    #[serde(default = "now")]
+    pub created: i64,
+}
 
 /// Telegram does not document how long a query stays answerable; 15 minutes is the sandbox's.
 pub fn default_expiry() -> Duration {

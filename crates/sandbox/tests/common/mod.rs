@@ -7,7 +7,7 @@ pub mod hook;
 pub mod shape;
 
 use reqwest::StatusCode;
-use sandbox::{Config, Sandbox, flood::Limits};
+use sandbox::{Config, Sandbox, flood_limits::Limits};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::time::Duration;
