@@ -1,6 +1,10 @@
-//! Shared pieces of the benchmarks: latency statistics and a small report.
+//! Benchmarks of Ferrogram on the sandbox: beside teloxide, aiogram and grammY (`compare`, in
+//! [`compare`]), the sandbox's own capacity (`sandbox_capacity`), and durability on against off
+//! (`durability`). The binaries under `src/bin` are their entry points; this library holds what
+//! they share: latency statistics, /proc readings, the counting proxy and the report's parts.
 
 pub mod capacity;
+pub mod compare;
 pub mod procfs;
 pub mod proxy;
 pub mod report;
@@ -29,6 +33,14 @@ impl Latencies {
 
 pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// The rig of every benchmark here: the sandbox in this process, on loopback, with its flood
+/// limits off.
+pub async fn sandbox_without_limits() -> sandbox::Sandbox {
+    let mut config = sandbox::Config::default();
+    config.limits.enabled = false;
+    sandbox::Sandbox::start(config).await.expect("sandbox starts")
 }
 
 #[cfg(test)]

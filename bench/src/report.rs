@@ -1,6 +1,7 @@
 //! The pure parts of RESULTS.md: tables, ratios and the latency-against-load chart (SVG).
 
 use std::fmt::Write;
+use std::time::Duration;
 
 /// A Markdown table; the first column is left-aligned, the others right-aligned.
 #[derive(Debug, Clone, Default)]
@@ -54,6 +55,28 @@ pub fn thousands(value: f64) -> String {
         out.push(c);
     }
     if rounded < 0 { format!("-{out}") } else { out }
+}
+
+/// A latency as the report writes it: `123 ms`, `12.3 ms` or `1.23 ms`.
+pub fn fmt_ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else if ms >= 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.2} ms")
+    }
+}
+
+/// KiB as MiB with one decimal; `–` when unknown.
+pub fn mib(kib: Option<u64>) -> String {
+    kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "–".into())
+}
+
+/// A duration in milliseconds (for ratios and the chart).
+pub fn ms_f(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 /// One line of the chart: a framework's (load, p50 ms, p99 ms) points.
@@ -188,6 +211,16 @@ mod tests {
         assert_eq!(thousands(1234567.4), "1 234 567");
         assert_eq!(thousands(999.0), "999");
         assert_eq!(thousands(-1000.0), "-1 000");
+    }
+
+    #[test]
+    fn latencies_and_memory_as_written() {
+        assert_eq!(fmt_ms(Duration::from_micros(1234)), "1.23 ms");
+        assert_eq!(fmt_ms(Duration::from_micros(12_345)), "12.3 ms");
+        assert_eq!(fmt_ms(Duration::from_micros(123_456)), "123 ms");
+        assert_eq!(mib(Some(1536)), "1.5 MiB");
+        assert_eq!(mib(None), "–");
+        assert_eq!(ms_f(Duration::from_micros(1500)), 1.5);
     }
 
     #[test]

@@ -108,9 +108,7 @@ fn table(rows: &[Row], args: &Args) -> String {
 /// One configuration: a fresh sandbox and engine, `users` chats sending `updates` messages in
 /// closed loops, timed until the engine handled them all.
 async fn run(name: &str, store: Arc<dyn StateStore>, commit_batch: usize, args: &Args) -> Row {
-    let mut sandbox_config = sandbox::Config::default();
-    sandbox_config.limits.enabled = false;
-    let sandbox = sandbox::Sandbox::start(sandbox_config).await.expect("sandbox starts");
+    let sandbox = ferrogram_bench::sandbox_without_limits().await;
     let url = sandbox.url();
     let open = Limit::per_second(1_000_000).with_burst(1_000_000);
     let flood = telegram::flood::Config { private_chat: open, group_chat: open, bot: open, ..Default::default() };

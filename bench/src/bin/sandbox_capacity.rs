@@ -24,9 +24,7 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let mut config = sandbox::Config::default();
-    config.limits.enabled = false;
-    let sandbox = sandbox::Sandbox::start(config).await.expect("sandbox starts");
+    let sandbox = ferrogram_bench::sandbox_without_limits().await;
     let url = sandbox.url();
     let duration = Duration::from_secs(args.seconds);
     let (sends, updates) = capacity::measure(&url, args.clients, duration).await;
