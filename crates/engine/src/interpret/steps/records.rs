@@ -28,7 +28,7 @@ use sha2::Sha256;
 
 use crate::collections::{CollectionSpec, Filter, Hit, Op, Query, Record, record_matches};
 use crate::error::EngineError;
-use crate::interpret::steps::Run;
+use crate::interpret::steps::run::Run;
 use crate::state::Scope;
 
 /// Time limit of one delivery attempt of an event.
