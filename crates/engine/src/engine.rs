@@ -219,7 +219,7 @@ impl Engine {
         let refusal_reply: RefusalReply = {
             let current = Arc::clone(&current);
             Box::new(move |refused, code, reason| {
-                steps::refusal_reply(&current.read(), refused.chat_id, refused, code, reason)
+                steps::messages::refusal_reply(&current.read(), refused.chat_id, refused, code, reason)
             })
         };
         let context = Arc::new(BotContext {
@@ -314,7 +314,7 @@ impl Engine {
             return Err(EngineError::Step(format!("the bot has no job {name:?}")));
         }
         let context = Arc::clone(runtime.context());
-        let job = steps::run_job(Arc::clone(&context), loaded, name.to_owned());
+        let job = steps::run::run_job(Arc::clone(&context), loaded, name.to_owned());
         match run_guarded(self.config.update_budget, job).await {
             Ok(handled) => {
                 commit_and_deliver(context.bot_id, &context.outbox, handled).await;
@@ -418,7 +418,7 @@ fn start_jobs(runtime: &Arc<RunningBot>, budget: Duration) {
     let run = move |index: usize| {
         let (context, loaded, name) = (Arc::clone(&context), Arc::clone(&loaded), names[index].clone());
         async move {
-            match run_guarded(budget, steps::run_job(Arc::clone(&context), loaded, name.clone())).await {
+            match run_guarded(budget, steps::run::run_job(Arc::clone(&context), loaded, name.clone())).await {
                 Ok(handled) => commit_and_deliver(context.bot_id, &context.outbox, handled).await,
                 Err(error) => tracing::error!(bot_id, job = %name, %error, "the job failed"),
             }

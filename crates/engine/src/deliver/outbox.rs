@@ -27,7 +27,7 @@ use ferrogram_core::{Outgoing, PendingSend, StateStore, StoreError};
 /// Outbox entries read at once when redelivering.
 const REDELIVERY_PAGE: u32 = 500;
 
-/// reply, see [`crate::interpret::steps::refusal_reply`]).
+/// reply, see [`crate::interpret::steps::messages::refusal_reply`]).
 pub type RefusalReply = Box<dyn Fn(&Outgoing, Option<u16>, &str) -> Outgoing + Send + Sync>;
 
 /// Delivers one bot's outbox entries through its flood scheduler.

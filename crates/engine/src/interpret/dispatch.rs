@@ -117,14 +117,15 @@ impl Dispatcher {
                 format!("its handler did not finish in {tried} attempts (the process stopped or hung each time)");
             return set_aside(bot_id, &loaded, &event, raw, tried, reason);
         }
-        let handler = steps::handle_update(Arc::clone(&self.bot), Arc::clone(&loaded), event.clone());
+        let handler = steps::run::handle_update(Arc::clone(&self.bot), Arc::clone(&loaded), event.clone());
         match run_guarded(self.budget, handler).await {
             Ok(handled) => handled,
             // A step that failed (an API down, a refused address) is the bot's business: its
             // error reply tells the user, and the next update may well succeed.
             Err(Failure::Step(error)) => {
                 tracing::error!(bot_id, update_id, chat_id, %error, "handling an update failed");
-                let commit = Commit { bot: bot_id, outbox: steps::error_reply(&loaded, &event), ..Commit::default() };
+                let commit =
+                    Commit { bot: bot_id, outbox: steps::messages::error_reply(&loaded, &event), ..Commit::default() };
                 Handled { commit, lock: None }
             }
             // A panic or a spent budget (time, steps, fuel) would come again: set aside.
@@ -146,7 +147,7 @@ pub fn set_aside(bot_id: u64, loaded: &Loaded, event: &Event, raw: String, attem
     let letter = DeadLetter { update_id, chat_id: Some(chat_id), raw, reason, attempts };
     let commit = Commit {
         bot: bot_id,
-        outbox: steps::error_reply(loaded, event),
+        outbox: steps::messages::error_reply(loaded, event),
         handled: Some(update_id),
         dead_letter: Some(letter),
         ..Commit::default()

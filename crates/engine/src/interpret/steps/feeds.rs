@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use crate::error::EngineError;
-use crate::interpret::steps::Run;
+use crate::interpret::steps::run::Run;
 
 /// The longest `summary` kept, in characters.
 const MAX_SUMMARY_CHARS: usize = 1000;

@@ -9,7 +9,8 @@ use schema::{FieldType, Form, FormField, FormStore};
 use serde_json::{Map, Value, json};
 
 use crate::error::EngineError;
-use crate::interpret::steps::{Run, number_value};
+use crate::interpret::steps::run::Run;
+use crate::interpret::steps::variables::number_value;
 use crate::update::Kind;
 use ferrogram_core::{FormProgress, StepsAt};
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::error::EngineError;
-use crate::interpret::steps::Run;
+use crate::interpret::steps::run::Run;
 
 /// Telegram's longest message text, in characters.
 const MAX_MESSAGE_CHARS: usize = 4096;

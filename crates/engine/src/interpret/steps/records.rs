@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
 use crate::error::EngineError;
-use crate::interpret::steps::Run;
+use crate::interpret::steps::run::Run;
 use ferrogram_core::Scope;
 use ferrogram_core::{CollectionSpec, Filter, Hit, Op, Query, Record, record_matches};
 
