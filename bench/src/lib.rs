@@ -37,10 +37,10 @@ pub fn ms(d: Duration) -> String {
 
 /// The rig of every benchmark here: the sandbox in this process, on loopback, with its flood
 /// limits off.
-pub async fn sandbox_without_limits() -> sandbox::Sandbox {
-    let mut config = sandbox::Config::default();
+pub async fn sandbox_without_limits() -> ferrogram_sandbox::Sandbox {
+    let mut config = ferrogram_sandbox::Config::default();
     config.limits.enabled = false;
-    sandbox::Sandbox::start(config).await.expect("sandbox starts")
+    ferrogram_sandbox::Sandbox::start(config).await.expect("sandbox starts")
 }
 
 #[cfg(test)]

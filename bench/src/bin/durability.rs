@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use engine::{Engine, EngineConfig, StateStore};
+use ferrogram_engine::{Engine, EngineConfig, StateStore};
+use ferrogram_telegram::flood::Limit;
 use serde_json::{Value, json};
-use telegram::flood::Limit;
 
 #[derive(Parser)]
 struct Args {
@@ -54,24 +54,27 @@ struct Row {
 
 #[tokio::main]
 async fn main() {
-    telegram::install_crypto_provider();
+    ferrogram_telegram::install_crypto_provider();
     let args = Args::parse();
     let folder = std::env::temp_dir().join(format!("ferrogram-durability-{}", std::process::id()));
     std::fs::create_dir_all(&folder).expect("temporary folder");
     let mut rows = Vec::new();
 
-    let memory: Arc<dyn StateStore> = Arc::new(engine::MemoryStore::new());
-    rows.push(run("memory (durability off)", memory, engine::DEFAULT_COMMIT_BATCH, &args).await);
-    for (name, batch) in [("SQLite, group commit", engine::DEFAULT_COMMIT_BATCH), ("SQLite, one commit per update", 1)]
+    let memory: Arc<dyn StateStore> = Arc::new(ferrogram_engine::MemoryStore::new());
+    rows.push(run("memory (durability off)", memory, ferrogram_engine::DEFAULT_COMMIT_BATCH, &args).await);
+    for (name, batch) in
+        [("SQLite, group commit", ferrogram_engine::DEFAULT_COMMIT_BATCH), ("SQLite, one commit per update", 1)]
     {
         let url = format!("sqlite://{}/{batch}.db", folder.display());
-        let store = store::Store::open(&url).await.expect("SQLite opens");
+        let store = ferrogram_store::Store::open(&url).await.expect("SQLite opens");
         rows.push(run(name, Arc::new(store), batch, &args).await);
     }
-    match store::Store::open(&args.postgres).await {
+    match ferrogram_store::Store::open(&args.postgres).await {
         Ok(store) => {
             // A fresh bot id per run keeps earlier runs' rows out of the way.
-            rows.push(run("PostgreSQL, group commit", Arc::new(store), engine::DEFAULT_COMMIT_BATCH, &args).await);
+            rows.push(
+                run("PostgreSQL, group commit", Arc::new(store), ferrogram_engine::DEFAULT_COMMIT_BATCH, &args).await,
+            );
         }
         Err(error) => eprintln!("PostgreSQL skipped: {error}"),
     }
@@ -111,14 +114,15 @@ async fn run(name: &str, store: Arc<dyn StateStore>, commit_batch: usize, args: 
     let sandbox = ferrogram_bench::sandbox_without_limits().await;
     let url = sandbox.url();
     let open = Limit::per_second(1_000_000).with_burst(1_000_000);
-    let flood = telegram::flood::Config { private_chat: open, group_chat: open, bot: open, ..Default::default() };
+    let flood =
+        ferrogram_telegram::flood::Config { private_chat: open, group_chat: open, bot: open, ..Default::default() };
     let engine =
         Engine::new(EngineConfig { store, flood, commit_batch, max_concurrent_updates: 256, ..Default::default() });
     let http = reqwest::Client::new();
     let bot_id = 900_000 + u64::from(fastrand_u16());
     let token = format!("{bot_id}:durability");
     post(&http, &format!("{url}/sandbox/bots"), json!({"token": token})).await;
-    let file = schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
+    let file = ferrogram_schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
     let bot = engine.add_bot(file, &token, &url).await.expect("bot starts");
     let mut handled = engine.handled(bot).expect("bot runs");
 

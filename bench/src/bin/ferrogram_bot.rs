@@ -9,9 +9,9 @@
 //! it after their setWebhook calls); stops on SIGTERM/SIGINT.
 
 use clap::Parser;
+use ferrogram_telegram::flood::Limit;
 use std::path::PathBuf;
 use std::sync::Arc;
-use telegram::flood::Limit;
 
 #[derive(Parser)]
 struct Args {
@@ -43,12 +43,12 @@ async fn main() -> Result<(), String> {
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let file =
-        schema::load(&args.file).map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
-    let mut config = engine::EngineConfig::default();
+    let file = ferrogram_schema::load(&args.file)
+        .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
+    let mut config = ferrogram_engine::EngineConfig::default();
     if args.database != "memory" {
         // As `ferrogram run`: the store keeps the engine's state and the collections' records.
-        let store = Arc::new(store::Store::open(&args.database).await.map_err(|e| e.to_string())?);
+        let store = Arc::new(ferrogram_store::Store::open(&args.database).await.map_err(|e| e.to_string())?);
         config.store = store.clone();
         config.collections = store;
     }
@@ -56,9 +56,9 @@ async fn main() -> Result<(), String> {
     config.flood.bot = Limit::per_second(args.rate).with_burst(burst(args.rate));
     config.flood.private_chat =
         Limit::per_second(args.chat_rate).with_burst(if args.chat_rate > 1 { args.chat_rate } else { 3 });
-    let engine = Arc::new(engine::Engine::new(config));
+    let engine = Arc::new(ferrogram_engine::Engine::new(config));
     if let Some(addr) = args.webhook_listen {
-        server::webhook::listen(addr, Arc::clone(&engine)).await?;
+        ferrogram_server::webhook::listen(addr, Arc::clone(&engine)).await?;
     }
     let (id, secret) = args.token.split_once(':').ok_or("token: expected <id>:<secret>")?;
     let first: u64 = id.parse().map_err(|_| "token: the id is not a number")?;
@@ -66,11 +66,11 @@ async fn main() -> Result<(), String> {
     for i in 0..args.bots {
         let token = format!("{}:{secret}", first + i);
         let receive = match args.webhook_listen {
-            Some(addr) => engine::Receive::Webhook {
-                url: format!("http://{addr}{}", server::webhook::path(first + i)),
-                secret: server::webhook::new_secret()?,
+            Some(addr) => ferrogram_engine::Receive::Webhook {
+                url: format!("http://{addr}{}", ferrogram_server::webhook::path(first + i)),
+                secret: ferrogram_server::webhook::new_secret()?,
             },
-            None => engine::Receive::Polling,
+            None => ferrogram_engine::Receive::Polling,
         };
         let handle = engine.add_bot_with(file.clone(), &token, &args.api_url, receive).await;
         handles.push(handle.map_err(|e| e.to_string())?);
@@ -109,7 +109,7 @@ async fn webhooks_set(
         }
         let mut still = Vec::new();
         for id in pending {
-            let expected = format!("http://{addr}{}", server::webhook::path(id));
+            let expected = format!("http://{addr}{}", ferrogram_server::webhook::path(id));
             let info = http.get(format!("{api_url}/bot{id}:{secret}/getWebhookInfo")).send().await;
             let info = match info {
                 Ok(answer) => answer.json::<serde_json::Value>().await.ok(),

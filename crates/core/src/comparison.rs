@@ -124,15 +124,15 @@ pub fn value_text(value: &Value) -> String {
 }
 
 /// The search terms of a record: per searchable field (by its index in `spec.searchable`) that
-/// has any, its terms. Stores keep these and feed them to [`search::rank`].
+/// has any, its terms. Stores keep these and feed them to [`ferrogram_search::rank`].
 /// A field listed twice counts at its first place.
-pub fn record_terms(spec: &CollectionSpec, fields: &Map<String, Value>) -> Vec<(usize, search::FieldTerms)> {
+pub fn record_terms(spec: &CollectionSpec, fields: &Map<String, Value>) -> Vec<(usize, ferrogram_search::FieldTerms)> {
     spec.searchable
         .iter()
         .enumerate()
         .filter(|(index, name)| !spec.searchable[..*index].contains(name))
         .filter_map(|(index, name)| {
-            let terms = search::field_terms(&value_text(fields.get(name)?));
+            let terms = ferrogram_search::field_terms(&value_text(fields.get(name)?));
             (terms.len > 0).then_some((index, terms))
         })
         .collect()

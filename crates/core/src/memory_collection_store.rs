@@ -30,7 +30,7 @@ impl MemoryCollections {
         let inner = self.inner.lock();
         let Some(records) = inner.records.get(&(bot, spec.name.clone(), scope)) else { return Vec::new() };
         let mut corpus =
-            search::Corpus { records: records.len() as u64, field_lengths: vec![0; spec.searchable.len()] };
+            ferrogram_search::Corpus { records: records.len() as u64, field_lengths: vec![0; spec.searchable.len()] };
         let mut all = Vec::new();
         let mut vocabulary = std::collections::BTreeSet::new();
         for record in records.values() {
@@ -38,11 +38,19 @@ impl MemoryCollections {
                 corpus.field_lengths[field] += u64::from(terms.len);
                 for (term, frequency) in terms.frequencies {
                     vocabulary.insert(term.clone());
-                    all.push(search::Posting { record: record.id, field, term, frequency, field_len: terms.len });
+                    all.push(ferrogram_search::Posting {
+                        record: record.id,
+                        field,
+                        term,
+                        frequency,
+                        field_len: terms.len,
+                    });
                 }
             }
         }
-        let Some(plan) = search::Plan::new(text, vocabulary.iter().map(String::as_str)) else { return Vec::new() };
+        let Some(plan) = ferrogram_search::Plan::new(text, vocabulary.iter().map(String::as_str)) else {
+            return Vec::new();
+        };
         all.retain(|p| plan.terms.contains(&p.term));
         let ranked = plan.rank(&corpus, &all, limit as usize);
         ranked

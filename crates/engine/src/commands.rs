@@ -1,8 +1,8 @@
 //! The bot's command menu on Telegram: setMyCommands for every locale the bot offers, when a
 //! bot starts and when it is reloaded.
 
+use ferrogram_telegram::flood::Priority;
 use serde_json::{Value, json};
-use telegram::flood::Priority;
 
 use crate::interpret::context::{BotContext, Loaded};
 use crate::interpret::template::{self, i18n};

@@ -11,7 +11,7 @@ pub enum EngineError {
     #[error("template error: {0}")]
     Render(String),
     #[error("Bot API error: {0}")]
-    Telegram(#[from] telegram::Error),
+    Telegram(#[from] ferrogram_telegram::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// An `http` or `feed` step got no usable answer (a network error, a timeout, a refused
@@ -35,10 +35,10 @@ pub enum EngineError {
     Budget(#[from] crate::interpret::budget::Exhausted),
     /// A bot file that does not pass validation: every diagnostic, warnings included.
     #[error("the bot file has errors: {}", errors(.0))]
-    Invalid(Vec<schema::Diagnostic>),
+    Invalid(Vec<ferrogram_schema::Diagnostic>),
 }
 
-fn errors(diagnostics: &[schema::Diagnostic]) -> String {
+fn errors(diagnostics: &[ferrogram_schema::Diagnostic]) -> String {
     let errors: Vec<String> = diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
     errors.join("; ")
 }

@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use schema::Schedule;
+use ferrogram_schema::Schedule;
 use tokio::sync::watch;
 
 use crate::clock::Clock;

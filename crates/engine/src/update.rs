@@ -1,6 +1,6 @@
 //! An update reduced to what handlers look at: who, which chat, and what happened.
 
-use schema::ContentKind;
+use ferrogram_schema::ContentKind;
 use serde_json::{Value, json};
 
 /// What happened.

@@ -70,7 +70,7 @@ async fn sent_within(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runaway_loop_ends_with_the_error_reply_within_its_step_budget() {
     let budget = Duration::from_secs(30);
-    let config = engine::EngineConfig { update_budget: budget, update_steps: STEPS, ..test_config() };
+    let config = ferrogram_engine::EngineConfig { update_budget: budget, update_steps: STEPS, ..test_config() };
     let mut world = World::start(config).await;
     let bot = world.bot(HOSTILE).await;
     let ann = world.user("Ann", "en").await;
@@ -90,7 +90,7 @@ async fn a_runaway_loop_ends_with_the_error_reply_within_its_step_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_budget_is_not_caught_by_try_and_fuel_counts_across_renders() {
-    let config = engine::EngineConfig { update_steps: 5_000, update_fuel: 200_000, ..test_config() };
+    let config = ferrogram_engine::EngineConfig { update_steps: 5_000, update_fuel: 200_000, ..test_config() };
     let mut world = World::start(config).await;
     let bot = world
         .bot(
@@ -151,7 +151,7 @@ const SPINS_PER_USER: usize = 3;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_bot_does_not_stall_another_bot() {
     let budget = Duration::from_secs(60);
-    let config = engine::EngineConfig { update_budget: budget, update_steps: HOSTILE_STEPS, ..test_config() };
+    let config = ferrogram_engine::EngineConfig { update_budget: budget, update_steps: HOSTILE_STEPS, ..test_config() };
     let mut world = World::start(config).await;
     let hostile = world.bot(HOSTILE).await;
     let echo = world.bot(ECHO).await;

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use common::{Bot, World, test_config};
-use engine::{BotEnv, EngineConfig, HttpConfig};
+use ferrogram_engine::{BotEnv, EngineConfig, HttpConfig};
 use hmac::{Hmac, Mac};
 use parking_lot::Mutex;
 use serde_json::{Value, json};

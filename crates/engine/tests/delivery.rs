@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{World, outbox_reply, test_config};
-use engine::{Commit, EngineConfig, MemoryStore, StateStore};
+use ferrogram_engine::{Commit, EngineConfig, MemoryStore, StateStore};
 use serde_json::json;
 
 const ECHO: &str = r#"
@@ -119,7 +119,7 @@ async fn calls_left_in_the_outbox_keep_their_order_behind_a_parked_one_at_start(
     // Ann wrote meanwhile; the first redelivered call gets a 429.
     world.post("/sandbox/act/text", json!({"bot_id": bot_id, "user_id": ann, "text": "new"})).await;
     inject_429(&world, bot_id, 2).await;
-    let file = schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
+    let file = ferrogram_schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
     let bot = world.run_bot(file, bot_id, &token).await;
     let (texts, _) = world.wait_sent(bot, ann, 0, 3).await;
     assert_eq!(texts, ["left 1", "left 2", "You said: new"]);
@@ -188,7 +188,7 @@ async fn a_call_telegram_refuses_for_good_reaches_the_errors_reply_with_the_reas
 async fn at_most_once_the_outbox_does_not_repeat_a_send_that_may_have_arrived() {
     let store = Arc::new(MemoryStore::new());
     let mut config = EngineConfig { store: store.clone(), ..test_config() };
-    config.flood.ambiguous_sends = telegram::AmbiguousSends::Fail;
+    config.flood.ambiguous_sends = ferrogram_telegram::AmbiguousSends::Fail;
     let mut world = World::start(config).await;
     let bot = world.bot(ECHO).await;
     let ann = world.user("Ann", "en").await;

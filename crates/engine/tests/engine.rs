@@ -90,7 +90,7 @@ on:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_over_its_time_budget_is_answered_by_the_error_handler() {
-    let config = engine::EngineConfig { update_budget: Duration::from_millis(500), ..test_config() };
+    let config = ferrogram_engine::EngineConfig { update_budget: Duration::from_millis(500), ..test_config() };
     let mut world = World::start(config).await;
     let bot = world
         .bot(
@@ -186,7 +186,7 @@ async fn hot_reload_keeps_a_form_in_progress() {
     world.wait_handled(bot, 3).await;
     let (_, bob_seq) = world.wait_sent(bot, bob, 0, 1).await;
 
-    let v2 = schema::load_str(FORM_V2, "v2.yaml").expect("valid");
+    let v2 = ferrogram_schema::load_str(FORM_V2, "v2.yaml").expect("valid");
     world.engine.reload(bot.handle, v2).await.expect("reloads");
 
     world.act(bot, "text", ann, json!({"text": "thirty"})).await;
@@ -203,11 +203,11 @@ async fn a_broken_reload_changes_nothing() {
     let mut world = World::start(test_config()).await;
     let bot = world.bot(ECHO).await;
     // Deserialized without the loader's validation: the engine must refuse it on its own.
-    let broken: schema::BotFile = serde_json::from_value(json!({
+    let broken: ferrogram_schema::BotFile = serde_json::from_value(json!({
         "ferrogram": 1, "bot": {"name": "echo"}, "on": [{"text": "any", "do": [{"reply": "{{ oops"}]}]
     }))
     .expect("a bot file");
-    assert!(matches!(world.engine.reload(bot.handle, broken).await, Err(engine::EngineError::Templates(_))));
+    assert!(matches!(world.engine.reload(bot.handle, broken).await, Err(ferrogram_engine::EngineError::Templates(_))));
     let ann = world.user("Ann", "en").await;
     world.act(bot, "text", ann, json!({"text": "ok"})).await;
     assert_eq!(world.wait_sent(bot, ann, 0, 1).await.0, ["ok"]);
@@ -261,7 +261,7 @@ async fn an_edited_bot_runs_at_once_and_a_broken_edit_keeps_the_running_version(
     // A broken edit: a button to a frame that does not exist.
     let broken = v2.replace("goto: poll}", "goto: pol}");
     let refused = world.engine.reload_source(frames.handle, &broken, "frames.yaml").await;
-    let Err(engine::EngineError::Invalid(diagnostics)) = refused else {
+    let Err(ferrogram_engine::EngineError::Invalid(diagnostics)) = refused else {
         panic!("the broken edit was not refused: {refused:?}");
     };
     let error = diagnostics.iter().find(|d| d.is_error()).expect("an error").to_string();
@@ -279,8 +279,8 @@ async fn an_edited_bot_runs_at_once_and_a_broken_edit_keeps_the_running_version(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_apply_per_user_except_exempt_roles() {
     // The engine's clock, pinned: 2026-11-20 10:00:00 UTC, a minute's window just begun.
-    let clock = engine::Clock::at(1_795_168_800);
-    let mut world = World::start(engine::EngineConfig { clock: clock.clone(), ..test_config() }).await;
+    let clock = ferrogram_engine::Clock::at(1_795_168_800);
+    let mut world = World::start(ferrogram_engine::EngineConfig { clock: clock.clone(), ..test_config() }).await;
     let admin = world.user("Boss", "en").await;
     let ann = world.user("Ann", "en").await;
     let yaml = format!(

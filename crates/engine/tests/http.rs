@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use common::{World, test_config};
-use engine::{BotEnv, EngineConfig, HttpConfig};
+use ferrogram_engine::{BotEnv, EngineConfig, HttpConfig};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{World, outbox_reply, test_config};
-use engine::{Commit, EngineConfig, MemoryStore, Scope, StateStore};
+use ferrogram_engine::{Commit, EngineConfig, MemoryStore, Scope, StateStore};
 use serde_json::json;
 
 const ECHO: &str = r#"
@@ -42,7 +42,7 @@ async fn a_crashed_runs_updates_are_replayed_once_and_redeliveries_dropped() {
     let unknown = json!({"update_id": 0, "holographic_call": {"id": "x"}}).to_string();
     assert!(store.inbox_put(bot_id, 0, unknown).await.unwrap().is_stored());
 
-    let file = schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
+    let file = ferrogram_schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
     let bot = world.run_bot(file, bot_id, &token).await;
     world.act(bot, "text", ann, json!({"text": "three"})).await;
     // One chat's replies come in order: a second "one" or a "two" would precede "three".
@@ -68,7 +68,7 @@ async fn calls_a_crash_left_in_the_outbox_are_delivered_first_at_start() {
     // Ann wrote meanwhile (which also opens her chat with the bot): the update waits in the
     // sandbox until the bot polls, which it does only after delivering its outbox.
     world.post("/sandbox/act/text", json!({"bot_id": bot_id, "user_id": ann, "text": "new"})).await;
-    let file = schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
+    let file = ferrogram_schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
     let bot = world.run_bot(file, bot_id, &token).await;
     let (texts, _) = world.wait_sent(bot, ann, 0, 2).await;
     assert_eq!(texts, ["left over", "You said: new"], "the outbox goes first, in order");
@@ -147,8 +147,8 @@ async fn a_batch_of_updates_without_ids_backs_off() {
     let url = format!("http://{}", listener.local_addr().expect("address"));
     tokio::spawn(async move { axum::serve(listener, api).await.expect("serves") });
 
-    let engine = engine::Engine::new(test_config());
-    let file = schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
+    let engine = ferrogram_engine::Engine::new(test_config());
+    let file = ferrogram_schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
     let bot = engine.add_bot(file, "77:secret", &url).await.expect("bot starts");
     poll_count.wait_for(|n| *n >= 2).await.expect("polled twice");
     let before = polls.load(Ordering::SeqCst);
@@ -169,7 +169,7 @@ async fn updates_after_the_update_ids_restarted_are_handled_not_dropped() {
     let store = Arc::new(MemoryStore::new());
     let mut world = World::start(EngineConfig { store: store.clone(), ..test_config() }).await;
     let (bot_id, token) = world.register_bot().await;
-    let file = schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
+    let file = ferrogram_schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
 
     let ann = world.user("Ann", "en").await;
     let bot = world.run_bot(file.clone(), bot_id, &token).await;
@@ -213,7 +213,7 @@ async fn hanging_server() -> (u16, tokio::sync::watch::Receiver<usize>) {
     (port, count)
 }
 
-fn hanging_bot(port: u16) -> schema::BotFile {
+fn hanging_bot(port: u16) -> ferrogram_schema::BotFile {
     let yaml = format!(
         r#"
 ferrogram: 1
@@ -229,7 +229,7 @@ on:
       - reply: "You said: {{{{ message.text }}}}"
 "#
     );
-    schema::load_str(&yaml, "hangs.yaml").expect("valid bot file")
+    ferrogram_schema::load_str(&yaml, "hangs.yaml").expect("valid bot file")
 }
 
 async fn wait_connections(count: &mut tokio::sync::watch::Receiver<usize>, n: usize) {
@@ -261,7 +261,7 @@ async fn an_update_that_never_finishes_is_set_aside_after_its_attempts_across_re
     // Two runs, each stopped (as by a restart) while the update's handler hangs.
     let mut runs = Vec::new();
     for attempt in 1..=2 {
-        let engine = engine::Engine::new(config.clone());
+        let engine = ferrogram_engine::Engine::new(config.clone());
         let handle = engine.add_bot(hanging_bot(port), &token, &world.url()).await.expect("bot starts");
         if attempt == 1 {
             world.post("/sandbox/act/text", json!({"bot_id": bot_id, "user_id": ann, "text": "hang"})).await;
@@ -361,8 +361,8 @@ async fn the_poll_offset_follows_a_restarted_id_sequence() {
     let url = format!("http://{}", listener.local_addr().expect("address"));
     tokio::spawn(async move { axum::serve(listener, api).await.expect("serves") });
 
-    let engine = engine::Engine::new(test_config());
-    let file = schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
+    let engine = ferrogram_engine::Engine::new(test_config());
+    let file = ferrogram_schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
     let bot = engine.add_bot(file, "77:secret", &url).await.expect("bot starts");
     tokio::time::timeout(common::WAIT, offsets.wait_for(|offsets| offsets.len() >= 3))
         .await

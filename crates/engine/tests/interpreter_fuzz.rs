@@ -5,7 +5,7 @@
 //! or fuel budget ended it), with no panic.
 //!
 //! The generator is seeded: a failure names its case's seed, and
-//! `FERROGRAM_FUZZ_SEED=<seed> cargo test -p engine --test interpreter_fuzz` runs the same cases
+//! `FERROGRAM_FUZZ_SEED=<seed> cargo test -p ferrogram-engine --test interpreter_fuzz` runs the same cases
 //! again. `FERROGRAM_FUZZ_CASES` changes how many are run.
 
 mod common;
@@ -79,7 +79,7 @@ impl Generator {
         format!("{{% for i in range({n}) %}}{{% if loop.last %}}{{{{ i }}}}{{% endif %}}{{% endfor %}}")
     }
 
-    fn bot(&mut self) -> schema::BotFile {
+    fn bot(&mut self) -> ferrogram_schema::BotFile {
         let side = [self.steps(1, false), vec![json!({"return": "any"})]].concat();
         let file = json!({
             "ferrogram": 1,
@@ -109,8 +109,12 @@ async fn random_step_trees_end_within_their_budget() {
         hook(info);
     }));
 
-    let config =
-        engine::EngineConfig { update_steps: STEPS, update_fuel: FUEL, update_budget: TIME_BUDGET, ..test_config() };
+    let config = ferrogram_engine::EngineConfig {
+        update_steps: STEPS,
+        update_fuel: FUEL,
+        update_budget: TIME_BUDGET,
+        ..test_config()
+    };
     let mut world = World::start(config).await;
     let mut generator = Generator { rng: fastrand::Rng::with_seed(seed) };
     let bot = world.bot_file(generator.bot()).await;

@@ -1,4 +1,4 @@
-//! The `llm` step against the sandbox's stand-in model (`sandbox::stand_in_llm`, served by the
+//! The `llm` step against the sandbox's stand-in model (`ferrogram_sandbox::stand_in_llm`, served by the
 //! fixture server): streamed edits, a whole answer, memory kept in a variable, daily token
 //! limits, and a failing server.
 
@@ -147,7 +147,8 @@ async fn a_failing_model_server_gets_the_error_reply_and_no_placeholder_stays() 
     let actions = s.say("hello").await;
     assert_eq!(actions.len(), 2, "a working model: placeholder and answer: {actions:?}");
     // The stand-in's `overloaded` model answers 503, as a busy server does.
-    let file = schema::load_str(&bot_file(&s.url, "overloaded", &["retries: 0"]), "t.yaml").expect("valid file");
+    let file =
+        ferrogram_schema::load_str(&bot_file(&s.url, "overloaded", &["retries: 0"]), "t.yaml").expect("valid file");
     s.world.engine.reload(s.bot.handle, file).await.expect("reloads");
     let actions = s.say("hello").await;
     let expected = [("sent", "typing"), ("deleted", ""), ("sent", "Something went wrong. Please try again.")];

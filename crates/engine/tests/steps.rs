@@ -689,7 +689,7 @@ async fn try_undoes_what_do_queued_and_set_and_catch_sees_the_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scope_without_declared_variables_is_not_read() {
     // Values an earlier version of the file stored in scopes this version declares nothing in.
-    let store = std::sync::Arc::new(engine::MemoryStore::new());
+    let store = std::sync::Arc::new(ferrogram_engine::MemoryStore::new());
     let mut config = test_config();
     config.store = store.clone();
     let mut world = World::start(config).await;
@@ -706,9 +706,13 @@ on:
     let bot = world.bot(yaml).await;
     let ann = world.user("Ann", "en").await;
     let stale = |scope| (scope, "old".to_owned(), Some(json!(1)));
-    let vars = vec![stale(engine::Scope::User(ann)), stale(engine::Scope::Chat(ann)), stale(engine::Scope::Bot)];
-    let commit = engine::Commit { bot: bot.id, vars, ..Default::default() };
-    engine::StateStore::commit(store.as_ref(), &[commit]).await.expect("stored");
+    let vars = vec![
+        stale(ferrogram_engine::Scope::User(ann)),
+        stale(ferrogram_engine::Scope::Chat(ann)),
+        stale(ferrogram_engine::Scope::Bot),
+    ];
+    let commit = ferrogram_engine::Commit { bot: bot.id, vars, ..Default::default() };
+    ferrogram_engine::StateStore::commit(store.as_ref(), &[commit]).await.expect("stored");
     world.act(bot, "text", ann, json!({"text": "hi"})).await;
     let (sent, _) = world.wait_sent(bot, ann, 0, 1).await;
     // The declared scope is read (its stored `old` with `name`); the other two are not.

@@ -120,12 +120,12 @@ fn parse(text: &str) -> Vec<Row> {
 
 async fn play(yaml: &Path, transcript: &Path) -> Vec<String> {
     let name = yaml.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let file = schema::load(yaml).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let file = ferrogram_schema::load(yaml).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     let rows = parse(&std::fs::read_to_string(transcript).expect("transcript readable"));
     let fixtures = common::fixtures::FixtureServer::start().await;
     let mut config = test_config();
     fixtures.allow(&mut config);
-    let clock = engine::Clock::at(unix_seconds(START).expect("START is a time"));
+    let clock = ferrogram_engine::Clock::at(unix_seconds(START).expect("START is a time"));
     config.clock = clock.clone();
     config.schedule_jobs = false;
     let mut world = World::start(config).await;

@@ -1,5 +1,5 @@
 //! Webhook mode: the sandbox POSTs updates to a server that hands them to
-//! [`engine::Engine::webhook_update`], which answers only once the update is stored.
+//! [`ferrogram_engine::Engine::webhook_update`], which answers only once the update is stored.
 
 mod common;
 
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use common::{Bot, World, test_config};
-use engine::{EngineConfig, MemoryStore, Receive, StateStore};
+use ferrogram_engine::{EngineConfig, MemoryStore, Receive, StateStore};
 use serde_json::json;
 
 const ECHO: &str = r#"
@@ -47,7 +47,7 @@ async fn updates_arrive_by_webhook_are_stored_then_answered() {
     let app = axum::Router::new().route("/hook/{bot_id}", axum::routing::post(hook)).with_state(Arc::clone(&world));
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let file = schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
+    let file = ferrogram_schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
     let receive = Receive::Webhook { url: format!("{base}/hook/{bot_id}"), secret: SECRET.into() };
     let handle = world.engine.add_bot_with(file, &token, &world.url(), receive).await.expect("bot starts");
     let bot = Bot { handle, id: bot_id };
@@ -88,7 +88,7 @@ async fn a_reused_update_id_is_handled_by_webhook_and_a_busy_one_retried() {
     let mut world = World::start(EngineConfig { store: store.clone(), ..test_config() }).await;
     let (bot_id, token) = world.register_bot().await;
     let ann = world.user("Ann", "en").await;
-    let file = schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
+    let file = ferrogram_schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
     // Telegram is played by the test: the sandbox's deliveries to the webhook (a closed local
     // port) fail and are left to it.
     let receive = Receive::Webhook { url: "http://127.0.0.1:9/hook".into(), secret: SECRET.into() };

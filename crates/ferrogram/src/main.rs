@@ -83,21 +83,21 @@ struct BotEnvNames {
         value_name = "NAME",
         env = "FERROGRAM_BOT_ENV",
         value_delimiter = ',',
-        value_parser = engine::BotEnv::parse_name
+        value_parser = ferrogram_engine::BotEnv::parse_name
     )]
     names: Vec<String>,
 }
 
 impl BotEnvNames {
     /// `serve` runs bot files of other people: they read only the variables listed.
-    fn for_serve(&self) -> engine::BotEnv {
-        engine::BotEnv::Only(self.names.iter().cloned().collect())
+    fn for_serve(&self) -> ferrogram_engine::BotEnv {
+        ferrogram_engine::BotEnv::Only(self.names.iter().cloned().collect())
     }
 
     /// `run FILE` runs the operator's own file: it reads any variable but `FERROGRAM_*`
     /// (the server's own configuration), which only when listed.
-    fn for_run(&self) -> engine::BotEnv {
-        engine::BotEnv::AllButFerrogram(self.names.iter().cloned().collect())
+    fn for_run(&self) -> ferrogram_engine::BotEnv {
+        ferrogram_engine::BotEnv::AllButFerrogram(self.names.iter().cloned().collect())
     }
 }
 
@@ -109,7 +109,7 @@ struct PrivateAddresses {
     /// `http` steps and the files they send by URL, e.g. `--allow-private-http 10.0.0.5:8080`
     /// or `localhost:8000` for test images served locally. One host and one port each:
     /// wildcards and ranges are refused.
-    #[arg(long = "allow-private-http", value_name = "HOST:PORT", value_parser = egress::parse_allowed)]
+    #[arg(long = "allow-private-http", value_name = "HOST:PORT", value_parser = ferrogram_egress::parse_allowed)]
     allow: Vec<(String, u16)>,
 }
 
@@ -315,7 +315,7 @@ fn exit_code(result: Result<(), String>) -> ExitCode {
 fn validate(files: &[PathBuf]) -> ExitCode {
     let (mut errors, mut warnings) = (0usize, 0usize);
     for file in files {
-        let checked = schema::check(file);
+        let checked = ferrogram_schema::check(file);
         if checked.diagnostics.is_empty() {
             println!("{}: ok", file.display());
         }
@@ -338,10 +338,10 @@ fn validate(files: &[PathBuf]) -> ExitCode {
 /// `ferrogram schema [--markdown]`.
 fn print_schema(markdown: bool) -> ExitCode {
     if markdown {
-        print!("{}", schema::reference_markdown());
+        print!("{}", ferrogram_schema::reference_markdown());
         return ExitCode::SUCCESS;
     }
-    match serde_json::to_string_pretty(&schema::json_schema()) {
+    match serde_json::to_string_pretty(&ferrogram_schema::json_schema()) {
         Ok(text) => {
             println!("{text}");
             ExitCode::SUCCESS
@@ -355,7 +355,7 @@ fn print_schema(markdown: bool) -> ExitCode {
 
 /// `ferrogram migrate --database URL`: applies pending migrations and says which.
 async fn migrate(url: &str) -> Result<(), String> {
-    let store = store::Store::connect(url).await.map_err(|e| e.to_string())?;
+    let store = ferrogram_store::Store::connect(url).await.map_err(|e| e.to_string())?;
     let applied = store.migrate().await.map_err(|e| e.to_string())?;
     store.close().await;
     if applied.is_empty() {
@@ -369,8 +369,9 @@ async fn migrate(url: &str) -> Result<(), String> {
 
 /// `ferrogram export BOT --database URL`: the bot's export document on standard output.
 async fn export(args: &ExportArgs) -> Result<(), String> {
-    let store =
-        store::Store::connect(&args.database).await.map_err(|e| format!("database {}: {e}", redact(&args.database)))?;
+    let store = ferrogram_store::Store::connect(&args.database)
+        .await
+        .map_err(|e| format!("database {}: {e}", redact(&args.database)))?;
     let document = store.export_bot(&args.bot).await.map_err(|e| e.to_string());
     store.close().await;
     let text = serde_json::to_string_pretty(&document?).map_err(|e| e.to_string())?;
@@ -384,7 +385,7 @@ async fn import(args: ImportArgs) -> Result<(), String> {
     let document: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", args.file.display()))?;
     let store = open_store(&args.database).await?;
-    let options = store::ImportOptions { replace: args.replace, workspace: args.workspace };
+    let options = ferrogram_store::ImportOptions { replace: args.replace, workspace: args.workspace };
     let summary = store.import_bot(&document, options).await.map_err(|e| e.to_string());
     store.close().await;
     let summary = summary?;
@@ -416,7 +417,7 @@ fn read_import(path: &std::path::Path) -> Result<String, String> {
 
 /// `ferrogram backup PATH --database sqlite://…`: a consistent copy of a live SQLite database.
 async fn backup(args: BackupArgs) -> Result<(), String> {
-    store::backup(&args.database, &args.path).await.map_err(|e| e.to_string())?;
+    ferrogram_store::backup(&args.database, &args.path).await.map_err(|e| e.to_string())?;
     println!("backed up {} to {}", redact(&args.database), args.path.display());
     Ok(())
 }
@@ -428,14 +429,15 @@ const DEAD_LETTERS_LISTED: u32 = 1000;
 /// (`ID bot=… chat=… update=… attempts=… failed_at=… reason`, then the update's JSON indented),
 /// or what was retried or discarded.
 async fn dead_letters(args: &DeadLettersArgs) -> Result<(), String> {
-    let store =
-        store::Store::connect(&args.database).await.map_err(|e| format!("database {}: {e}", redact(&args.database)))?;
+    let store = ferrogram_store::Store::connect(&args.database)
+        .await
+        .map_err(|e| format!("database {}: {e}", redact(&args.database)))?;
     let outcome = dead_letters_on(&store, args).await;
     store.close().await;
     outcome
 }
 
-async fn dead_letters_on(store: &store::Store, args: &DeadLettersArgs) -> Result<(), String> {
+async fn dead_letters_on(store: &ferrogram_store::Store, args: &DeadLettersArgs) -> Result<(), String> {
     if let Some(id) = args.retry {
         let letter = store.dead_letter_retry(id).await.map_err(|e| e.to_string())?;
         println!(
@@ -470,7 +472,7 @@ async fn dead_letters_on(store: &store::Store, args: &DeadLettersArgs) -> Result
 }
 
 async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
-    let mut config = sandbox::Config {
+    let mut config = ferrogram_sandbox::Config {
         addr: SocketAddr::new(args.host, args.port),
         strict: args.strict,
         state_file: args.state,
@@ -478,7 +480,7 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
         ..Default::default()
     };
     config.limits.enabled = !args.no_flood_limits;
-    let sandbox = sandbox::Sandbox::start(config).await.map_err(|e| e.to_string())?;
+    let sandbox = ferrogram_sandbox::Sandbox::start(config).await.map_err(|e| e.to_string())?;
     println!("Ferrogram sandbox: Bot API at {url}/bot<token>/<method>, web chat at {url}/", url = sandbox.url());
     shutdown_signal().await?;
     println!("stopping");
@@ -488,16 +490,16 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
 /// `ferrogram run`: loads the bot file and runs it until Ctrl-C or SIGTERM, against Telegram
 /// (or the Bot API server of `--api-url`) or an in-process sandbox.
 async fn run_bot(args: RunArgs) -> Result<(), String> {
-    let file = schema::load(&args.file)
+    let file = ferrogram_schema::load(&args.file)
         .map_err(|diagnostics| diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
     let bot_env = args.bot_env.for_run();
-    let http = engine::HttpConfig {
+    let http = ferrogram_engine::HttpConfig {
         allow_private: args.private.allow.clone(),
         bot_env: bot_env.clone(),
         ..Default::default()
     };
     let config = engine_config(&args.database).await?;
-    let engine = Arc::new(engine::Engine::new(engine::EngineConfig { http, ..config }));
+    let engine = Arc::new(ferrogram_engine::Engine::new(ferrogram_engine::EngineConfig { http, ..config }));
     let (handle, sandbox) = if args.sandbox {
         let sandbox = start_local_sandbox(args.port, None, &args.private).await?;
         let bot_id = ferrogram_core::sandbox_bot_id(&file.bot.name);
@@ -512,19 +514,19 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
                 bot_env.expand(token, token).map_err(|e| format!("bot.token: {e}"))?
             }
         };
-        let api_url = args.api_url.as_deref().unwrap_or(telegram::DEFAULT_API_URL);
+        let api_url = args.api_url.as_deref().unwrap_or(ferrogram_telegram::DEFAULT_API_URL);
         let receive = match (&args.webhook_url, args.listen) {
             (Some(base), Some(addr)) => {
-                server::webhook::listen(addr, Arc::clone(&engine)).await?;
+                ferrogram_server::webhook::listen(addr, Arc::clone(&engine)).await?;
                 let bot_id: u64 = token
                     .split_once(':')
                     .and_then(|(id, _)| id.parse().ok())
                     .ok_or("the bot token is not of the form BOT_ID:SECRET")?;
-                let url = format!("{}{}", base.trim_end_matches('/'), server::webhook::path(bot_id));
+                let url = format!("{}{}", base.trim_end_matches('/'), ferrogram_server::webhook::path(bot_id));
                 println!("Receiving updates at {url} (listening on {addr})");
-                engine::Receive::Webhook { url, secret: server::webhook::new_secret()? }
+                ferrogram_engine::Receive::Webhook { url, secret: ferrogram_server::webhook::new_secret()? }
             }
-            _ => engine::Receive::Polling,
+            _ => ferrogram_engine::Receive::Polling,
         };
         let handle = engine.add_bot_with(file, &token, api_url, receive).await.map_err(|e| e.to_string())?;
         match &args.api_url {
@@ -551,35 +553,35 @@ async fn start_local_sandbox(
     port: u16,
     state_file: Option<PathBuf>,
     private: &PrivateAddresses,
-) -> Result<sandbox::Sandbox, String> {
+) -> Result<ferrogram_sandbox::Sandbox, String> {
     if let Some(folder) = state_file.as_deref().and_then(std::path::Path::parent) {
         create_folder(folder)?;
     }
-    let config = sandbox::Config {
+    let config = ferrogram_sandbox::Config {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         state_file,
         allow_private: private.allow.clone(),
         ..Default::default()
     };
-    sandbox::Sandbox::start(config).await.map_err(|e| e.to_string())
+    ferrogram_sandbox::Sandbox::start(config).await.map_err(|e| e.to_string())
 }
 
 /// The engine's settings on the database at `url` (opened and migrated; for a SQLite file,
 /// its folder is created first): conversation state, inbox, outbox and data collections.
-async fn engine_config(url: &str) -> Result<engine::EngineConfig, String> {
+async fn engine_config(url: &str) -> Result<ferrogram_engine::EngineConfig, String> {
     let store = Arc::new(open_store(url).await?);
-    Ok(engine::EngineConfig { store: store.clone(), collections: store, ..Default::default() })
+    Ok(ferrogram_engine::EngineConfig { store: store.clone(), collections: store, ..Default::default() })
 }
 
 /// Opens (and migrates) a database; for a SQLite file, its folder is created first.
-async fn open_store(url: &str) -> Result<store::Store, String> {
+async fn open_store(url: &str) -> Result<ferrogram_store::Store, String> {
     if let Some(path) = url.strip_prefix("sqlite://").filter(|p| !p.starts_with(':')) {
         let path = path.split('?').next().unwrap_or(path);
         if let Some(folder) = std::path::Path::new(path).parent() {
             create_folder(folder)?;
         }
     }
-    store::Store::open(url).await.map_err(|e| format!("database {}: {e}", redact(url)))
+    ferrogram_store::Store::open(url).await.map_err(|e| format!("database {}: {e}", redact(url)))
 }
 
 fn create_folder(folder: &std::path::Path) -> Result<(), String> {
@@ -604,11 +606,11 @@ fn redact(url: &str) -> String {
 /// Registers a bot in the sandbox under the file's name and starts it in the engine; prints
 /// where to chat with it.
 async fn add_sandbox_bot(
-    engine: &engine::Engine,
-    sandbox: &sandbox::Sandbox,
-    file: schema::BotFile,
+    engine: &ferrogram_engine::Engine,
+    sandbox: &ferrogram_sandbox::Sandbox,
+    file: ferrogram_schema::BotFile,
     bot_id: u64,
-) -> Result<engine::BotHandle, String> {
+) -> Result<ferrogram_engine::BotHandle, String> {
     // Any well-formed token works in the sandbox; the bot's id is its number.
     let token = format!("{bot_id}:sandbox");
     let name = file.bot.name.clone();
@@ -633,18 +635,19 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // The stand-in model (what ai-assistant asks) gets a port of its own, the only one of this
     // process the bots may call: the sandbox's port would give them its control API and every
     // bot's Bot API.
-    let (llm_addr, llm_server) = sandbox::stand_in_llm::serve(SocketAddr::from(([127, 0, 0, 1], llm_port(args.port))))
-        .await
-        .map_err(|e| format!("stand-in language model: cannot listen: {e}"))?;
+    let (llm_addr, llm_server) =
+        ferrogram_sandbox::stand_in_llm::serve(SocketAddr::from(([127, 0, 0, 1], llm_port(args.port))))
+            .await
+            .map_err(|e| format!("stand-in language model: cannot listen: {e}"))?;
     println!("Stand-in language model: http://{llm_addr}/llm/v1");
     config.http.allow_private = args.private.allow.clone();
     config.http.allow_private.push((llm_addr.ip().to_string(), llm_addr.port()));
     config.http.bot_env = args.bot_env.for_serve();
-    let engine = engine::Engine::new(config);
+    let engine = ferrogram_engine::Engine::new(config);
     let mut handles = Vec::new();
     let mut started = std::collections::HashMap::new();
     for path in &files {
-        let file = match schema::load(path) {
+        let file = match ferrogram_schema::load(path) {
             Ok(file) => file,
             Err(diagnostics) => {
                 diagnostics.iter().for_each(|d| eprintln!("{d}"));

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Bot, World, test_config};
-use engine::{EngineConfig, Scope, SizeCaps, StateStore};
+use ferrogram_engine::{EngineConfig, Scope, SizeCaps, StateStore};
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
@@ -76,7 +76,7 @@ async fn say(world: &World, bot: Bot, user: i64, text: &str, after: &mut u64) ->
 }
 
 /// Runs the bot on `store` (conversation state, variables and records) and checks every cap.
-async fn caps_hold(store: Arc<dyn StateStore>, collections: Arc<dyn engine::CollectionStore>) {
+async fn caps_hold(store: Arc<dyn StateStore>, collections: Arc<dyn ferrogram_engine::CollectionStore>) {
     let config = EngineConfig { store: Arc::clone(&store), collections, caps: CAPS, ..test_config() };
     let mut world = World::start(config).await;
     let bot = world.bot(BOT).await;
@@ -109,7 +109,8 @@ async fn caps_hold(store: Arc<dyn StateStore>, collections: Arc<dyn engine::Coll
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caps_hold_on_the_memory_store() {
-    caps_hold(Arc::new(engine::MemoryStore::new()), Arc::new(engine::MemoryCollections::new())).await;
+    caps_hold(Arc::new(ferrogram_engine::MemoryStore::new()), Arc::new(ferrogram_engine::MemoryCollections::new()))
+        .await;
 }
 
 /// Runs [`caps_hold`] on a fresh database from `harness`, removed afterwards.

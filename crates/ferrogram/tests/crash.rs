@@ -96,7 +96,7 @@ async fn start_sandbox(folder: &Path) -> Sandbox {
     let sandbox = Sandbox {
         _child: child,
         url: format!("http://127.0.0.1:{port}"),
-        http: telegram::http_client().expect("http client"),
+        http: ferrogram_telegram::http_client().expect("http client"),
     };
     let deadline = Instant::now() + STARTUP;
     while sandbox.get("/sandbox/bots").await.is_err() {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use engine::Scope;
+use ferrogram_engine::Scope;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
@@ -46,9 +46,9 @@ fn stderr(output: &Output) -> String {
 /// A bot run from a file named `hello` (no dashboard record: its id comes from its name) with
 /// a conversation, variables and a subscription, beside another bot.
 async fn populate(url: &str) {
-    let store = store::Store::open(url).await.unwrap();
+    let store = ferrogram_store::Store::open(url).await.unwrap();
     let hello = ferrogram_core::sandbox_bot_id("hello");
-    let state = engine::ChatState { scene: Some("menu".into()), ..engine::ChatState::default() };
+    let state = ferrogram_engine::ChatState { scene: Some("menu".into()), ..ferrogram_engine::ChatState::default() };
     store.save_chat(hello, 42, &state).await.unwrap();
     store.set_var(hello, Scope::User(42), "name", Some(&json!("Аня"))).await.unwrap();
     store.set_var(hello, Scope::Bot, "count", Some(&json!(7))).await.unwrap();
@@ -86,7 +86,7 @@ async fn export_then_import_restores_the_bot_and_refuses_to_overwrite() {
     assert_eq!(export("hello", &target), document, "the same document back");
 
     // Again: the bot has data now, so it is refused and nothing changes.
-    let store = store::Store::open(&target).await.unwrap();
+    let store = ferrogram_store::Store::open(&target).await.unwrap();
     store.set_var(ferrogram_core::sandbox_bot_id("hello"), Scope::Bot, "count", Some(&json!(8))).await.unwrap();
     store.close().await;
     let changed = export("hello", &target);
@@ -158,10 +158,10 @@ async fn backup_copies_a_sqlite_database_and_points_postgres_at_pg_dump() {
 /// the inbox, discarded; a wrong id is a clear error that changes nothing.
 #[tokio::test]
 async fn dead_letters_are_listed_retried_and_discarded() {
-    use engine::{Commit, DeadLetter, StateStore};
+    use ferrogram_engine::{Commit, DeadLetter, StateStore};
     let folder = Folder::new();
     let url = folder.url("bots.db");
-    let store = store::Store::open(&url).await.unwrap();
+    let store = ferrogram_store::Store::open(&url).await.unwrap();
     let (hello, other) = (ferrogram_core::sandbox_bot_id("hello"), ferrogram_core::sandbox_bot_id("other"));
     let spin = r#"{"update_id":41,"message":{"text":"/spin"}}"#;
     let letter = |update_id: i64, raw: &str| DeadLetter {

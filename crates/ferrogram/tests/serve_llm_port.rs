@@ -100,7 +100,7 @@ async fn bots_reach_the_stand_in_model_but_not_the_sandbox() {
         "serve.log",
         &["serve", "--port", &port_text, "--bots", bots_path, "--database", &database, "--sandbox-state", state_path],
     );
-    let (http, url) = (telegram::http_client().expect("http client"), format!("http://127.0.0.1:{port}"));
+    let (http, url) = (ferrogram_telegram::http_client().expect("http client"), format!("http://127.0.0.1:{port}"));
 
     // The bot is up once the sandbox knows it, under the id its name gives it.
     let bot_id = ferrogram_core::sandbox_bot_id("prober");

@@ -55,7 +55,7 @@ async fn sigterm_ends_the_process_while_hostile_handlers_spin() {
         "run.log",
         &["run", file_path, "--sandbox", "--port", &port_text, "--database", &database],
     );
-    let (http, url) = (telegram::http_client().expect("http client"), format!("http://127.0.0.1:{port}"));
+    let (http, url) = (ferrogram_telegram::http_client().expect("http client"), format!("http://127.0.0.1:{port}"));
 
     // The bot is up once the sandbox knows it.
     let deadline = Instant::now() + STARTUP;

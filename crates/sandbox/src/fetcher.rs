@@ -18,14 +18,14 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The guarded client of URL downloads.
 pub struct Fetcher {
     client: reqwest::Client,
-    guard: egress::Guard,
+    guard: ferrogram_egress::Guard,
 }
 
 impl Fetcher {
     /// A fetcher allowing the private `(host, port)` pairs of `allow_private`; an entry that is
     /// not one host and one port is an error naming it.
     pub fn new(allow_private: &[(String, u16)]) -> Result<Fetcher, String> {
-        let guard = egress::Guard::new(allow_private)?;
+        let guard = ferrogram_egress::Guard::new(allow_private)?;
         let client = guard
             .client_builder()
             .redirect(guard.redirect_policy())
@@ -49,7 +49,7 @@ impl Fetcher {
         let mut response = match sent.and_then(reqwest::Response::error_for_status) {
             Ok(response) => response,
             Err(error) => {
-                match egress::refusal(&error) {
+                match ferrogram_egress::refusal(&error) {
                     Some(refused) => {
                         tracing::warn!(bot_id, reason = %refused, "a file by URL refused: the address rule");
                     }

@@ -2,8 +2,8 @@
 //! documented field names, types and required fields. The scenario calls every method the
 //! sandbox supports; a method added to the dispatcher but not to this walk fails the test.
 
-use sandbox::spec::Spec;
-use sandbox::{Config, Sandbox};
+use ferrogram_sandbox::spec::Spec;
+use ferrogram_sandbox::{Config, Sandbox};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -92,7 +92,7 @@ impl Walk {
 #[tokio::test]
 async fn every_answer_and_update_matches_api_json() {
     let sandbox = Sandbox::start(Config {
-        limits: sandbox::flood_limits::Limits { enabled: false, ..Default::default() },
+        limits: ferrogram_sandbox::flood_limits::Limits { enabled: false, ..Default::default() },
         ..Config::default()
     })
     .await

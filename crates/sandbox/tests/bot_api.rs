@@ -10,8 +10,8 @@ mod common;
 use common::hook::{Hook, Reply};
 use common::shape::assert_shape;
 use common::{BOT, Env, PNG, TOKEN, allowing, guard, ids, no_limits};
+use ferrogram_sandbox::Config;
 use reqwest::multipart::{Form, Part};
-use sandbox::Config;
 use serde_json::{Value, json};
 use std::time::Duration;
 

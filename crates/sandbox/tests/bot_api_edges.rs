@@ -9,8 +9,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use common::{BOT, Env, PNG, TOKEN, allowing, no_limits};
+use ferrogram_sandbox::Config;
 use reqwest::multipart::{Form, Part};
-use sandbox::Config;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -207,7 +207,7 @@ async fn files_by_url_from_private_addresses_are_refused_unless_allowed() {
 async fn an_allow_list_with_a_wildcard_or_a_range_stops_the_start() {
     for (host, port) in [("*", 80), ("0.0.0.0/0", 80), ("0.0.0.0", 8080)] {
         let config = Config { allow_private: vec![(host.into(), port)], ..no_limits() };
-        let error = sandbox::Sandbox::start(config).await.err().expect("refused");
+        let error = ferrogram_sandbox::Sandbox::start(config).await.err().expect("refused");
         assert!(
             error.to_string().starts_with(&format!("invalid configuration: allow-list entry {host}:{port}: ")),
             "{error}"

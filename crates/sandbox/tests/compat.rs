@@ -16,13 +16,14 @@ use serde_json::{Value, json};
 struct Harness {
     http: reqwest::Client,
     url: String,
-    _sandbox: sandbox::Sandbox,
+    _sandbox: ferrogram_sandbox::Sandbox,
 }
 
 async fn start() -> Harness {
     // reqwest is built with `rustls-no-provider`: a process-wide provider must exist.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let sandbox = sandbox::Sandbox::start(sandbox::Config::default()).await.expect("the sandbox starts");
+    let sandbox =
+        ferrogram_sandbox::Sandbox::start(ferrogram_sandbox::Config::default()).await.expect("the sandbox starts");
     Harness {
         http: reqwest::Client::builder().no_proxy().build().expect("reqwest client"),
         url: sandbox.url(),

@@ -347,7 +347,7 @@ async fn run(lib: Library) {
     // reqwest is built with `rustls-no-provider`: a process-wide provider must exist.
     let _ = rustls::crypto::ring::default_provider().install_default();
 
-    let sb = sandbox::Sandbox::start(sandbox::Config::default()).await.unwrap();
+    let sb = ferrogram_sandbox::Sandbox::start(ferrogram_sandbox::Config::default()).await.unwrap();
     let url = sb.url().to_string().trim_end_matches('/').to_owned();
     let h = Harness {
         lib,

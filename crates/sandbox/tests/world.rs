@@ -8,7 +8,7 @@
 mod common;
 
 use common::{BOT, Env, TOKEN, guard, no_limits};
-use sandbox::{Config, Sandbox, StartError};
+use ferrogram_sandbox::{Config, Sandbox, StartError};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -194,8 +194,10 @@ async fn limits_refuse_bursts_under_one_and_rates_not_above_zero() {
     let (code, _) = env.bot_fail("sendMessage", json!({ "chat_id": ann, "text": "too soon" })).await;
     assert_eq!(code, 429);
 
-    let config =
-        Config { limits: sandbox::flood_limits::Limits { per_bot_burst: 0.5, ..Default::default() }, ..no_limits() };
+    let config = Config {
+        limits: ferrogram_sandbox::flood_limits::Limits { per_bot_burst: 0.5, ..Default::default() },
+        ..no_limits()
+    };
     match Sandbox::start(config).await {
         Err(StartError::Config(error)) => assert!(error.contains("per_bot_burst must be at least 1"), "{error}"),
         other => panic!("a burst under 1 must not start a sandbox: {:?}", other.map(|s| s.url())),

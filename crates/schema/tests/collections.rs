@@ -1,7 +1,7 @@
 //! Collections, webhooks and the steps that use them: one test per check, with the exact
 //! diagnostics (line, column, key, message and hint).
 
-use schema::{FieldFilter, Step, load_str};
+use ferrogram_schema::{FieldFilter, Step, load_str};
 
 mod common;
 

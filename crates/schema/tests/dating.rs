@@ -1,7 +1,7 @@
 //! The syntax the dating reference bot brought: `clean` and `city` form fields, `near` and
 //! `not_in` on queries, `roles.<name>` and `distance_km(…)` in templates.
 
-use schema::{FieldType, Step, load_str};
+use ferrogram_schema::{FieldType, Step, load_str};
 
 mod common;
 

@@ -5,7 +5,7 @@ use std::path::Path;
 #[test]
 fn docs_schema_md_is_up_to_date() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schema.md");
-    let generated = schema::reference_markdown();
+    let generated = ferrogram_schema::reference_markdown();
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
     if on_disk != generated {
         let first_difference = on_disk
@@ -23,9 +23,9 @@ fn docs_schema_md_is_up_to_date() {
 
 #[test]
 fn json_schema_is_for_editors() {
-    let schema = schema::json_schema();
+    let schema = ferrogram_schema::json_schema();
     assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
-    assert_eq!(schema["$id"], schema::SCHEMA_ID);
+    assert_eq!(schema["$id"], ferrogram_schema::SCHEMA_ID);
     assert_eq!(schema["title"], "Ferrogram bot file");
     assert_eq!(schema["properties"]["ferrogram"]["const"], 1);
     assert_eq!(schema["required"], serde_json::json!(["ferrogram", "bot"]));

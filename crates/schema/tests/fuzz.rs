@@ -24,7 +24,7 @@ fn seeds() -> Vec<(String, String)> {
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         // The same bot as JSON, to mutate the JSON reader too.
-        if let Ok(bot) = schema::load_str(&text, &name)
+        if let Ok(bot) = ferrogram_schema::load_str(&text, &name)
             && let Ok(json) = serde_json::to_string_pretty(&bot)
         {
             seeds.push((json, "bot.json".to_string()));
@@ -223,7 +223,7 @@ fn mutate(rng: &mut fastrand::Rng, text: &str) -> String {
 /// Loads `source`, checking that it either loads or fails with positioned diagnostics; true when
 /// it loads.
 fn assert_sound(source: &str, name: &str, case: usize) -> bool {
-    let outcome = catch_unwind(AssertUnwindSafe(|| schema::load_str(source, name)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| ferrogram_schema::load_str(source, name)));
     match outcome {
         Err(_) => panic!("case {case}: the loader panicked on this {name}:\n{source}"),
         Ok(Ok(_)) => true,

@@ -1,6 +1,6 @@
 //! The `llm` step's checks.
 
-use schema::check_str;
+use ferrogram_schema::check_str;
 
 fn diagnostics(source: &str) -> Vec<String> {
     check_str(source, "bot.yaml").diagnostics.iter().map(ToString::to_string).collect()

@@ -1,7 +1,7 @@
 //! One test per check: a small bot file and the exact diagnostics it gets (line, column, key,
 //! message and hint, as `ferrogram validate` prints them).
 
-use schema::{Severity, check_str, load_str};
+use ferrogram_schema::{Severity, check_str, load_str};
 
 /// Checks `source` as `bot.yaml` and compares every diagnostic, in order.
 #[track_caller]
@@ -878,10 +878,14 @@ fn yaml_scalars_take_the_type_the_schema_wants() {
     .expect("valid");
     assert_eq!(bot.bot.name, "42");
     assert_eq!(bot.on[0].command.as_deref(), Some("1"));
-    assert!(matches!(&bot.on[0].steps[0], schema::Step::Reply(schema::Reply::Text(t)) if t == "1.50"));
-    assert!(matches!(&bot.on[0].steps[1], schema::Step::Answer(schema::Answer::Full(a))
-        if a.alert && a.text == Some(schema::Text::One("yes".into()))));
-    assert!(matches!(&bot.on[0].steps[2], schema::Step::Reply(schema::Reply::Text(t)) if t == "true"));
+    assert!(
+        matches!(&bot.on[0].steps[0], ferrogram_schema::Step::Reply(ferrogram_schema::Reply::Text(t)) if t == "1.50")
+    );
+    assert!(matches!(&bot.on[0].steps[1], ferrogram_schema::Step::Answer(ferrogram_schema::Answer::Full(a))
+        if a.alert && a.text == Some(ferrogram_schema::Text::One("yes".into()))));
+    assert!(
+        matches!(&bot.on[0].steps[2], ferrogram_schema::Step::Reply(ferrogram_schema::Reply::Text(t)) if t == "true")
+    );
 }
 
 #[test]
@@ -911,9 +915,9 @@ fn too_many_values_blames_aliases_only_when_there_are_aliases() {
         check_str(source, "a.yaml").diagnostics.iter().map(|d| d.message.clone()).collect()
     };
     // Many plain values, no alias: the count is the reason, not aliases.
-    let plain = format!("ferrogram: 1\nbot: {{name: x}}\nlist:\n{}", "- 1\n".repeat(schema::MAX_NODES));
-    assert!(plain.len() < schema::MAX_FILE_BYTES, "the size cap is not what refuses it");
-    assert_eq!(messages(&plain), [format!("the file holds more than {} values", schema::MAX_NODES)]);
+    let plain = format!("ferrogram: 1\nbot: {{name: x}}\nlist:\n{}", "- 1\n".repeat(ferrogram_schema::MAX_NODES));
+    assert!(plain.len() < ferrogram_schema::MAX_FILE_BYTES, "the size cap is not what refuses it");
+    assert_eq!(messages(&plain), [format!("the file holds more than {} values", ferrogram_schema::MAX_NODES)]);
     // Aliases that multiply: then they are the likely cause.
     let mut laughs = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..8 {
@@ -927,7 +931,7 @@ fn too_many_values_blames_aliases_only_when_there_are_aliases() {
 
 #[test]
 fn text_over_the_file_size_cap_is_refused_unread() {
-    let huge = format!("ferrogram: 1\nbot: {{name: x}}\n#{}\n", " ".repeat(schema::MAX_FILE_BYTES));
+    let huge = format!("ferrogram: 1\nbot: {{name: x}}\n#{}\n", " ".repeat(ferrogram_schema::MAX_FILE_BYTES));
     let got: Vec<String> = check_str(&huge, "big.yaml").diagnostics.iter().map(ToString::to_string).collect();
     assert_eq!(got, ["big.yaml: error: the bot file is larger than 8 MiB (the bot file size cap)"]);
 }
@@ -971,7 +975,7 @@ fn json_files_are_checked_the_same_way() {
 #[test]
 fn a_full_bot_is_clean_in_yaml_and_in_json() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/full.yaml");
-    let checked = schema::check(&path);
+    let checked = ferrogram_schema::check(&path);
     assert_eq!(checked.diagnostics, []);
     let bot = checked.bot.expect("loads");
     let json = serde_json::to_string_pretty(&bot).expect("serializes");
@@ -994,7 +998,7 @@ fn examples_validate_clean() {
     assert!(!files.is_empty(), "no examples in {}", dir.display());
     let mut problems = Vec::new();
     for file in &files {
-        problems.extend(schema::check(file).diagnostics.iter().map(ToString::to_string));
+        problems.extend(ferrogram_schema::check(file).diagnostics.iter().map(ToString::to_string));
     }
     assert!(problems.is_empty(), "examples have problems:\n{}", problems.join("\n"));
 }

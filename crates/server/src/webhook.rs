@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use engine::Engine;
+use ferrogram_engine::Engine;
 
 /// Telegram's header carrying the secret token given to setWebhook.
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -74,7 +74,7 @@ mod tests {
 
     #[tokio::test]
     async fn requests_for_bots_not_here_are_refused() {
-        let engine = Arc::new(Engine::new(engine::EngineConfig::default()));
+        let engine = Arc::new(Engine::new(ferrogram_engine::EngineConfig::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}{}", listener.local_addr().unwrap(), path(42));
         tokio::spawn(async move { axum::serve(listener, router(engine)).await });

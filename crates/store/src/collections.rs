@@ -471,7 +471,9 @@ impl Conn<'_> {
 
         let sql = format!("SELECT DISTINCT t.term FROM record_terms t WHERE {scope_sql} AND {in_fields}");
         let vocabulary: Vec<String> = dynamic!(self, query_scalar, &sql, &params, fetch_all);
-        let Some(plan) = search::Plan::new(text, vocabulary.iter().map(String::as_str)) else { return Ok(Vec::new()) };
+        let Some(plan) = ferrogram_search::Plan::new(text, vocabulary.iter().map(String::as_str)) else {
+            return Ok(Vec::new());
+        };
 
         let sql = format!("SELECT COUNT(*) FROM records r WHERE {SCOPE}");
         let records: i64 = dynamic!(self, query_scalar, &sql, &params[..4], fetch_one);
@@ -482,7 +484,7 @@ impl Conn<'_> {
         );
         let lengths: Vec<(String, i64)> = dynamic!(self, query_as, &sql, &params, fetch_all);
         let mut corpus =
-            search::Corpus { records: records.max(0) as u64, field_lengths: vec![0; spec.searchable.len()] };
+            ferrogram_search::Corpus { records: records.max(0) as u64, field_lengths: vec![0; spec.searchable.len()] };
         for (field, total) in lengths {
             if let Some(&i) = index.get(field.as_str()) {
                 corpus.field_lengths[i] = total.max(0) as u64;
@@ -497,10 +499,10 @@ impl Conn<'_> {
             placeholders(params.len() + 1, plan.terms.len())
         );
         let rows: Vec<(i64, String, String, i64, i64)> = dynamic!(self, query_as, &sql, &with_terms, fetch_all);
-        let postings: Vec<search::Posting> = rows
+        let postings: Vec<ferrogram_search::Posting> = rows
             .into_iter()
             .filter_map(|(record, field, term, frequency, field_len)| {
-                Some(search::Posting {
+                Some(ferrogram_search::Posting {
                     record,
                     field: *index.get(field.as_str())?,
                     term,

@@ -9,6 +9,6 @@ crate::suite!(common::postgres);
 #[tokio::test]
 async fn a_postgres_url_opens_postgres() {
     let Some(db) = common::postgres().await else { return };
-    assert_eq!(db.store.backend(), store::Backend::Postgres);
+    assert_eq!(db.store.backend(), ferrogram_store::Backend::Postgres);
     db.cleanup().await;
 }

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ferrogram_core::{ChatState, Commit, Outgoing, Scope, StateStore};
+use ferrogram_store::Store;
 use serde_json::json;
-use store::Store;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 
 struct CountQueries(Arc<AtomicUsize>);
@@ -75,7 +75,7 @@ async fn the_inbox_and_the_group_commit_run_a_few_statements_per_batch_not_per_u
     let queries = Arc::new(AtomicUsize::new(0));
     let subscriber = tracing_subscriber::registry().with(CountQueries(queries.clone()));
     tracing::subscriber::set_global_default(subscriber).unwrap();
-    let pinned = store::Options { max_connections: 1, ..store::Options::default() };
+    let pinned = ferrogram_store::Options { max_connections: 1, ..ferrogram_store::Options::default() };
     for db in [common::sqlite_with(&pinned).await, common::postgres_with(&pinned).await].into_iter().flatten() {
         let backend = db.store.backend();
         let (first, again) = count(&db.store, &queries, 1, 100).await;

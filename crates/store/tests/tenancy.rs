@@ -7,8 +7,8 @@ mod common;
 
 use common::TestDb;
 use ferrogram_core::{ChatState, CollectionSpec, CollectionStore, Outgoing, Query, Scope};
+use ferrogram_store::{ImportOptions, Role, Store};
 use serde_json::{Value, json};
-use store::{ImportOptions, Role, Store};
 
 /// Removes the database, then re-raises the case's panic if it failed.
 async fn finish(db: TestDb, outcome: Result<(), tokio::task::JoinError>) {
@@ -128,7 +128,7 @@ async fn tokens_verify_until_revoked(store: Store, _url: String) {
     let ws = store.create_workspace("w").await.unwrap();
     let admin = store.issue_token(ws, "ci", Role::Admin).await.unwrap().unwrap();
     let viewer = store.issue_token(ws, "grafana", Role::Viewer).await.unwrap().unwrap();
-    assert!(admin.secret.starts_with(store::TOKEN_PREFIX));
+    assert!(admin.secret.starts_with(ferrogram_store::TOKEN_PREFIX));
     assert_ne!(admin.secret, viewer.secret);
     let access = store.verify_token(&admin.secret).await.unwrap().unwrap();
     assert_eq!((access.token, access.workspace, access.role), (admin.id, ws, Role::Admin));
@@ -195,8 +195,8 @@ struct Two {
     b: i64,
     a_bot: i64,
     b_bot: i64,
-    a_token: store::IssuedToken,
-    b_token: store::IssuedToken,
+    a_token: ferrogram_store::IssuedToken,
+    b_token: ferrogram_store::IssuedToken,
 }
 
 async fn two_workspaces(store: &Store) -> Two {
@@ -338,7 +338,7 @@ fn rows(document: &Value, table: &str) -> usize {
 
 async fn every_bot_table_is_exported(store: Store, _url: String) {
     let unlisted = store.unlisted_bot_tables().await.unwrap();
-    assert!(unlisted.is_empty(), "tables keyed by bot_id missing from store::BOT_TABLES: {unlisted:?}");
+    assert!(unlisted.is_empty(), "tables keyed by bot_id missing from ferrogram_store::BOT_TABLES: {unlisted:?}");
 }
 
 async fn export_holds_only_its_bot(store: Store, _url: String) {
@@ -359,7 +359,7 @@ async fn export_holds_only_its_bot(store: Store, _url: String) {
     }
     // The collections' tables as the collections module fills them: at least the records.
     assert_eq!(rows(&by_id, "records"), 2);
-    for &(table, _) in store::BOT_TABLES {
+    for &(table, _) in ferrogram_store::BOT_TABLES {
         assert!(rows(&by_id, table) > 0, "{table} has rows to export");
     }
     let text = by_id.to_string();
@@ -457,7 +457,7 @@ async fn backup_is_postgres_refused_or_sqlite_snapshot(store: Store, url: String
     if url.starts_with("postgres") {
         let error = store.backup_to(&target).await.unwrap_err().to_string();
         assert!(error.contains("pg_dump"), "{error}");
-        let error = store::backup(&url, &target).await.unwrap_err().to_string();
+        let error = ferrogram_store::backup(&url, &target).await.unwrap_err().to_string();
         assert!(error.contains("pg_dump"), "{error}");
         assert!(!target.exists());
         return;
@@ -484,7 +484,7 @@ async fn round_trip(from: &TestDb, to: &TestDb) {
     let document: Value = serde_json::from_str(&serde_json::to_string_pretty(&exported).unwrap()).unwrap();
     let summary = to.store.import_bot(&document, ImportOptions::default()).await.unwrap();
     assert!(!summary.replaced);
-    let total: usize = store::BOT_TABLES.iter().map(|(table, _)| rows(&exported, table)).sum();
+    let total: usize = ferrogram_store::BOT_TABLES.iter().map(|(table, _)| rows(&exported, table)).sum();
     assert_eq!(summary.rows.iter().map(|(_, n)| n).sum::<usize>(), total);
     let again = to.store.export_bot("travelling").await.unwrap();
     assert_eq!(again, exported);
@@ -575,7 +575,7 @@ async fn sqlite_backup_while_writing_is_consistent_and_complete() {
         tokio::task::yield_now().await;
     }
     let target = std::env::temp_dir().join(format!("ferrogram-live-backup-{}.db", fastrand::u64(..)));
-    store::backup(&db.url, &target).await.unwrap();
+    ferrogram_store::backup(&db.url, &target).await.unwrap();
     let at_backup_end = db.store.load_vars(1, Scope::Bot).await.unwrap().len() as u64;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let written = writer.await.unwrap();

@@ -6,8 +6,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferrogram_telegram::{Client, Error};
 use parking_lot::Mutex;
-use telegram::{Client, Error};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -60,14 +60,14 @@ impl Server {
 const TRUE: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 25\r\nConnection: close\r\n\r\n{\"ok\":true,\"result\":true}";
 
-fn client(server: &Server) -> telegram::ClientBuilder {
-    Client::builder(common::TOKEN).api_url(&server.url).retry(telegram::Backoff::none())
+fn client(server: &Server) -> ferrogram_telegram::ClientBuilder {
+    Client::builder(common::TOKEN).api_url(&server.url).retry(ferrogram_telegram::Backoff::none())
 }
 
 #[tokio::test]
 async fn the_user_agent_is_sent_with_any_http_client() {
     let server = Server::start(TRUE).await;
-    let expected = telegram::USER_AGENT.to_ascii_lowercase();
+    let expected = ferrogram_telegram::USER_AGENT.to_ascii_lowercase();
     let pooled = client(&server).build().expect("client");
     let _: bool = pooled.call("close", &serde_json::json!({})).await.expect("answered");
     // A reqwest client without a User-Agent of its own.

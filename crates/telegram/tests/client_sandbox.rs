@@ -3,6 +3,7 @@
 mod common;
 
 use common::{BOT_ID, BOT_USERNAME, DOT_PNG, World, keyboard, text};
+use ferrogram_telegram::{Backoff, Client, Error, IncomingUpdate, Upload};
 use frankenstein::inline_mode::{InlineQueryResult, InlineQueryResultArticle, InputTextMessageContent};
 use frankenstein::input_media::{InputMediaPhoto, MediaGroupInputMedia};
 use frankenstein::methods::{
@@ -16,7 +17,6 @@ use frankenstein::response::MessageOrBool;
 use frankenstein::types::{BotCommand, ChatAction, ChatMember, ChatType, InputPollOption, ReplyMarkup};
 use frankenstein::updates::UpdateContent;
 use serde_json::{Value, json};
-use telegram::{Backoff, Client, Error, IncomingUpdate, Upload};
 
 /// Polls until the update with `update_id` arrives, confirming nothing.
 async fn update(world: &World, update_id: i64) -> IncomingUpdate {

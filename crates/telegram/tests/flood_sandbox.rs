@@ -5,11 +5,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::World;
+use ferrogram_telegram::flood::{Config, Limit, Priority, Scheduler};
+use ferrogram_telegram::{AmbiguousSends, Backoff, Error, Request};
 use frankenstein::methods::SendMessageParams;
 use frankenstein::types::Message;
 use serde_json::json;
-use telegram::flood::{Config, Limit, Priority, Scheduler};
-use telegram::{AmbiguousSends, Backoff, Error, Request};
 
 fn text(chat: i64, text: &str) -> SendMessageParams {
     SendMessageParams::builder().chat_id(chat).text(text).build()
@@ -59,7 +59,7 @@ async fn slow_answers_time_out_and_are_retried() {
     let me = world.client.get_me().await.expect("second attempt is fast");
     assert!(me.is_bot);
 
-    let impatient = telegram::Client::builder(common::TOKEN)
+    let impatient = ferrogram_telegram::Client::builder(common::TOKEN)
         .api_url(world.sandbox.url())
         .request_timeout(Duration::from_millis(300))
         .retry(Backoff::none())

@@ -32,6 +32,7 @@ use std::process::Stdio;
 use std::sync::Once;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ferrogram_telegram::{Backoff, Client, Error, IncomingUpdate};
 use frankenstein::methods::{
     AnswerCallbackQueryParams, DeleteMessageParams, DeleteWebhookParams, EditMessageReplyMarkupParams,
     EditMessageTextParams, GetUpdatesParams, SendMessageParams, SetWebhookParams,
@@ -39,7 +40,6 @@ use frankenstein::methods::{
 use frankenstein::types::{CallbackQuery, Message, ReplyMarkup};
 use frankenstein::updates::UpdateContent;
 use serde_json::{Value, json};
-use telegram::{Backoff, Client, Error, IncomingUpdate};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, ChildStdin, Command};
@@ -113,7 +113,7 @@ impl TestApi {
             SAID.call_once(|| loud(&format!("SKIPPED telegram-test-api server: {why} (run conformance/install.sh)")));
             return None;
         }
-        telegram::install_crypto_provider();
+        ferrogram_telegram::install_crypto_provider();
         for _ in 0..5 {
             let port = free_port();
             let mut child = Command::new("node")

@@ -16,10 +16,10 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use ferrogram_telegram::flood::{Priority, Scheduler};
+use ferrogram_telegram::{AmbiguousSends, Backoff};
 use parking_lot::Mutex;
 use serde_json::Value;
-use telegram::flood::{Priority, Scheduler};
-use telegram::{AmbiguousSends, Backoff};
 
 use crate::deliver::commit::Committer;
 use ferrogram_core::{Outgoing, PendingSend, StateStore, StoreError};
@@ -78,29 +78,35 @@ enum Outcome {
     /// Telegram carried it out (or answered something unreadable after it did).
     Delivered,
     /// Worth trying again, after `after` if Telegram named a wait.
-    Retry { after: Option<Duration>, error: telegram::Error },
+    Retry { after: Option<Duration>, error: ferrogram_telegram::Error },
     /// Refused for good.
-    Refused(telegram::Error),
+    Refused(ferrogram_telegram::Error),
     /// Failed after it may have reached Telegram, and the bot sends at most once
     /// ([`AmbiguousSends::Fail`]): not repeated.
-    MaybeDelivered(telegram::Error),
+    MaybeDelivered(ferrogram_telegram::Error),
     /// The scheduler has stopped (the bot is stopping): left in the outbox for the next start.
     Stopped,
 }
 
 impl Outcome {
-    fn of(outgoing: &Outgoing, outcome: Result<Value, telegram::Error>, ambiguous: AmbiguousSends) -> Outcome {
+    fn of(
+        outgoing: &Outgoing,
+        outcome: Result<Value, ferrogram_telegram::Error>,
+        ambiguous: AmbiguousSends,
+    ) -> Outcome {
         match outcome {
             Ok(_) => Outcome::Delivered,
             // The call went through; only its answer could not be read.
-            Err(telegram::Error::Decode { .. } | telegram::Error::TooLarge { .. }) => Outcome::Delivered,
+            Err(ferrogram_telegram::Error::Decode { .. } | ferrogram_telegram::Error::TooLarge { .. }) => {
+                Outcome::Delivered
+            }
             // An edit that changes nothing did what it was asked.
-            Err(telegram::Error::Api { code: 400, ref description, .. })
+            Err(ferrogram_telegram::Error::Api { code: 400, ref description, .. })
                 if description.contains("message is not modified") =>
             {
                 Outcome::Delivered
             }
-            Err(telegram::Error::Closed | telegram::Error::QueueFull) => Outcome::Stopped,
+            Err(ferrogram_telegram::Error::Closed | ferrogram_telegram::Error::QueueFull) => Outcome::Stopped,
             Err(error) if error.is_retryable() && !ambiguous.allows_retry(&outgoing.method, &error) => {
                 Outcome::MaybeDelivered(error)
             }
@@ -112,11 +118,14 @@ impl Outcome {
 
 /// Whether the chat is told about a refusal: only of a message it would have seen, refused for
 /// what it was (400) or before it was sent (an unserialisable call).
-fn tells_chat(outgoing: &Outgoing, error: &telegram::Error) -> bool {
-    let shown = telegram::creates_messages(&outgoing.method) || outgoing.method.starts_with("editMessage");
+fn tells_chat(outgoing: &Outgoing, error: &ferrogram_telegram::Error) -> bool {
+    let shown = ferrogram_telegram::creates_messages(&outgoing.method) || outgoing.method.starts_with("editMessage");
     shown
         && outgoing.chat_id != 0
-        && matches!(error, telegram::Error::Api { code: 400, .. } | telegram::Error::InvalidRequest(_))
+        && matches!(
+            error,
+            ferrogram_telegram::Error::Api { code: 400, .. } | ferrogram_telegram::Error::InvalidRequest(_)
+        )
 }
 
 /// The wait before retrying a held chat after its `failures`-th failed attempt, when Telegram
@@ -156,7 +165,7 @@ impl Deliverer {
             }
             let priority = if entry.outgoing.bulk { Priority::Bulk } else { Priority::Interactive };
             if priority == Priority::Bulk {
-                let submitted = match telegram::Request::new(&entry.outgoing.method, &entry.outgoing.params) {
+                let submitted = match ferrogram_telegram::Request::new(&entry.outgoing.method, &entry.outgoing.params) {
                     Ok(request) => self.scheduler.submit::<Value>(priority, request).await,
                     Err(error) => Err(error),
                 };
@@ -193,7 +202,7 @@ impl Deliverer {
     }
 
     /// Settles a first attempt: forgets the entry, answers a refusal, or holds its chat.
-    async fn settle(self: &Arc<Self>, entry: PendingSend, outcome: Result<Value, telegram::Error>) {
+    async fn settle(self: &Arc<Self>, entry: PendingSend, outcome: Result<Value, ferrogram_telegram::Error>) {
         let id = entry.id;
         match Outcome::of(&entry.outgoing, outcome, self.ambiguous_sends) {
             Outcome::Retry { after, error } => {
@@ -244,7 +253,7 @@ impl Deliverer {
             }
             Outcome::Refused(error) => {
                 let reason = match &error {
-                    telegram::Error::Api { description, .. } => description.clone(),
+                    ferrogram_telegram::Error::Api { description, .. } => description.clone(),
                     other => other.to_string(),
                 };
                 if tells_chat(outgoing, &error) {

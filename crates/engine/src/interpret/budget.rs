@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 /// Steps one update may run by default: every step started, and every `for_each` iteration.
-pub const DEFAULT_UPDATE_STEPS: u64 = schema::DEFAULT_UPDATE_STEPS;
+pub const DEFAULT_UPDATE_STEPS: u64 = ferrogram_schema::DEFAULT_UPDATE_STEPS;
 /// Template instructions one update may run by default, over all its renders.
 pub const DEFAULT_UPDATE_FUEL: u64 = 20_000_000;
 /// The longest a handler runs between two yields to the runtime (a single step, such as one

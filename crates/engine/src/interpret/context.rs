@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use schema::BotFile;
-use telegram::flood::Scheduler;
+use ferrogram_schema::BotFile;
+use ferrogram_telegram::flood::Scheduler;
 
 use crate::caps::SizeCaps;
 use crate::clock::Clock;

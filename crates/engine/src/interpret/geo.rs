@@ -77,7 +77,7 @@ pub fn find_city(text: &str) -> Option<&'static City> {
         return Some(city);
     }
     let chars: Vec<char> = key.chars().collect();
-    let max = search::max_typos(chars.len());
+    let max = ferrogram_search::max_typos(chars.len());
     let mut best: Option<(u32, &City)> = None;
     for city in cities.iter().filter(in_country) {
         // Exact names were tried: a city one edit away cannot be beaten by a less populous one.
@@ -89,7 +89,7 @@ pub fn find_city(text: &str) -> Option<&'static City> {
         if city_chars.len().abs_diff(chars.len()) > limit as usize {
             continue;
         }
-        if let Some(d) = search::distance(&chars, &city_chars, limit) {
+        if let Some(d) = ferrogram_search::distance(&chars, &city_chars, limit) {
             best = Some((d, city));
         }
     }

@@ -8,7 +8,7 @@
 //! A forged press, or one of a button since edited away or of a message too old or deleted to
 //! be delivered, is answered with [`Refusal::Button`] and changes nothing.
 
-use schema::Scene;
+use ferrogram_schema::Scene;
 use serde_json::Value;
 
 use crate::update::{Event, Kind};

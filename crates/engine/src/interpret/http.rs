@@ -6,7 +6,7 @@
 //! the same the sandbox applies to the files a bot sends by URL. It lives in the client: names
 //! resolve through the guard and the connection uses exactly the checked addresses (no DNS
 //! rebinding), and [`Http::check_target`] judges URLs with an IP address before each request.
-//! This is why the step does not use [`telegram::http_client`]: this client must also follow
+//! This is why the step does not use [`ferrogram_telegram::http_client`]: this client must also follow
 //! no redirects and use no proxy. Each [`crate::Engine`] has one such client, pooled, shared by
 //! all its bots (its `feed` and `llm` steps and event webhooks included). Pooled connections
 //! are reused only for the same host and port, so they were checked when opened.
@@ -17,17 +17,17 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use ferrogram_schema::HttpMethod;
+use ferrogram_telegram::Backoff;
 use parking_lot::Mutex;
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
-use schema::HttpMethod;
 use serde_json::{Value, json};
-use telegram::Backoff;
 use tokio::time::Instant;
 
 use crate::bot_env::BotEnv;
 
-pub use egress::MAX_REDIRECTS;
+pub use ferrogram_egress::MAX_REDIRECTS;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 const POOL_MAX_IDLE_PER_HOST: usize = 16;
@@ -40,7 +40,7 @@ pub struct HttpConfig {
     /// `(host, port)` pairs that may be called although they are (or resolve to) private,
     /// loopback or link-local addresses. The host is compared as written in the URL, without
     /// case (`localhost`, `10.0.0.5`, `::1`). Each names one host and one port: an entry with a
-    /// wildcard or a range ([`egress::allowed_entry`]) makes every call fail with the reason.
+    /// wildcard or a range ([`ferrogram_egress::allowed_entry`]) makes every call fail with the reason.
     /// Default: none.
     pub allow_private: Vec<(String, u16)>,
     /// The environment variables bot files may read with `${NAME}` (headers, `llm` keys,
@@ -91,7 +91,7 @@ pub struct Prepared {
 /// The HTTP side of an engine: the guarded client and the circuit breakers.
 pub struct Http {
     client: Result<reqwest::Client, String>,
-    guard: egress::Guard,
+    guard: ferrogram_egress::Guard,
     config: HttpConfig,
     breakers: Mutex<HashMap<String, Breaker>>,
 }
@@ -112,8 +112,8 @@ pub fn host_or_url(url: &str) -> String {
 
 impl Http {
     pub fn new(config: HttpConfig) -> Http {
-        telegram::install_crypto_provider();
-        let guard = egress::Guard::new(&config.allow_private);
+        ferrogram_telegram::install_crypto_provider();
+        let guard = ferrogram_egress::Guard::new(&config.allow_private);
         let client = guard.as_ref().map_err(Clone::clone).and_then(|guard| {
             guard
                 .client_builder()
@@ -128,7 +128,7 @@ impl Http {
         Http { client, guard: guard.unwrap_or_default(), config, breakers: Mutex::new(HashMap::new()) }
     }
 
-    /// The checks made before connecting ([`egress::Guard::check_url`]); names are checked
+    /// The checks made before connecting ([`ferrogram_egress::Guard::check_url`]); names are checked
     /// when the client resolves them.
     fn check_target(&self, url: &Url) -> Result<(), String> {
         self.guard.check_url(url).map_err(|refused| format!("refused: {refused}"))
@@ -187,7 +187,7 @@ impl Http {
                 method = Method::GET;
                 body = None;
             }
-            tracing::debug!(from = %egress::host_of(&url), to = %egress::host_of(&next), %status, "HTTP call redirected");
+            tracing::debug!(from = %ferrogram_egress::host_of(&url), to = %ferrogram_egress::host_of(&next), %status, "HTTP call redirected");
             url = next;
         }
     }
@@ -203,7 +203,7 @@ impl Http {
         request: &Prepared,
     ) -> Result<reqwest::Response, String> {
         self.check_target(url)?;
-        let host = egress::host_of(url);
+        let host = ferrogram_egress::host_of(url);
         let backoff = Backoff {
             max_attempts: request.retries.saturating_add(1),
             base: self.config.retry_base,
@@ -230,7 +230,7 @@ impl Http {
                     (Some(format!("answered {}", response.status())), retry_after(response))
                 }
                 Ok(_) => (None, None),
-                Err(error) => match egress::refusal(error) {
+                Err(error) => match ferrogram_egress::refusal(error) {
                     Some(refused) => return Err(format!("refused: {refused}")),
                     None => (Some(describe(error, request.timeout)), None),
                 },

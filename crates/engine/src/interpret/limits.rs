@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
+use ferrogram_schema::Limits;
 use parking_lot::Mutex;
-use schema::Limits;
 
 /// Fixed-window counters per user. Kept in memory: a restart forgives, which errs on the
 /// user's side.

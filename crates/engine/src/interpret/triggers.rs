@@ -1,7 +1,7 @@
 //! Which handler an update runs: the current scene's `on` first, then the global `on`; the
 //! first whose trigger matches, whose `when` is true and whose `roles` allow the user.
 
-use schema::{BotFile, ContentKind, Handler};
+use ferrogram_schema::{BotFile, ContentKind, Handler};
 use serde_json::{Value, json};
 
 use crate::update::{Event, Kind};
@@ -65,7 +65,7 @@ fn match_text(pattern: &str, text: &str, is_command: bool) -> Option<Captures> {
     if pattern == "any" {
         return (!is_command).then(Captures::default);
     }
-    if let Some(regex) = schema::regex_trigger(pattern) {
+    if let Some(regex) = ferrogram_schema::regex_trigger(pattern) {
         let regex = match crate::interpret::patterns::compiled(regex) {
             Ok(regex) => regex,
             Err(error) => {
@@ -116,8 +116,8 @@ mod tests {
     }
 
     fn handler(yaml: &str) -> Handler {
-        let file =
-            schema::load_str(&format!("ferrogram: 1\nbot: {{name: t}}\non:\n  - {yaml}\n"), "t.yaml").expect("valid");
+        let file = ferrogram_schema::load_str(&format!("ferrogram: 1\nbot: {{name: t}}\non:\n  - {yaml}\n"), "t.yaml")
+            .expect("valid");
         file.on[0].clone()
     }
 

@@ -53,9 +53,9 @@ pub mod webhook;
 
 use std::sync::Arc;
 
+use ferrogram_telegram::IncomingUpdate;
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
-use telegram::IncomingUpdate;
 use tokio::sync::watch;
 
 use crate::interpret::context::{BotContext, Loaded};

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferrogram_telegram::frankenstein::methods::GetUpdatesParams;
+use ferrogram_telegram::{Backoff, Client};
 use serde_json::{Value, json};
-use telegram::frankenstein::methods::GetUpdatesParams;
-use telegram::{Backoff, Client};
 
 use crate::receive::Inbox;
 use crate::receive::replay::catch_up;

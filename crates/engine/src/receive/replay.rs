@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use telegram::{Backoff, IncomingUpdate};
+use ferrogram_telegram::{Backoff, IncomingUpdate};
 use tokio::sync::watch;
 
 use crate::commands::publish_commands;

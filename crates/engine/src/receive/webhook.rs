@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferrogram_telegram::{Backoff, Client, IncomingUpdate};
 use serde_json::{Value, json};
-use telegram::{Backoff, Client, IncomingUpdate};
 
 use crate::receive::replay::catch_up;
 use crate::receive::{Inbox, accept, notice};

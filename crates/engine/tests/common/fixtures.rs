@@ -4,7 +4,7 @@
 //! file is served from `<path>.json` when that exists, so a REST API whose paths nest
 //! (`/api/v3/series` and `/api/v3/series/lookup`) is recorded as `series.json` and
 //! `series/lookup.json`; the query string is ignored. `/llm/v1` is the sandbox's stand-in
-//! language model (`sandbox::stand_in_llm`), for `llm` steps. Bots reach it through the
+//! language model (`ferrogram_sandbox::stand_in_llm`), for `llm` steps. Bots reach it through the
 //! engine's `HttpConfig::allow_private`, which [`FixtureServer::allow`] fills in.
 
 use std::path::{Component, Path, PathBuf};
@@ -25,7 +25,7 @@ impl FixtureServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("fixture port");
         let port = listener.local_addr().expect("fixture address").port();
         let app = axum::Router::new()
-            .nest("/llm", sandbox::stand_in_llm::router())
+            .nest("/llm", ferrogram_sandbox::stand_in_llm::router())
             .fallback(move |uri: Uri| serve(root.clone(), uri));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fixture server") });
         FixtureServer { url: format!("http://127.0.0.1:{port}"), port }
@@ -33,7 +33,7 @@ impl FixtureServer {
 
     /// Lets the engine's `http` and `feed` steps call this server (and the sandbox fetch the
     /// files bots send by URL from it: [`super::World::start`] passes the list on).
-    pub fn allow(&self, config: &mut engine::EngineConfig) {
+    pub fn allow(&self, config: &mut ferrogram_engine::EngineConfig) {
         config.http.allow_private.push(("127.0.0.1".into(), self.port));
     }
 }

@@ -1,6 +1,6 @@
 //! Template sources that would build gigabytes within their fuel if the values a render builds
 //! were not capped (issue 10: a template render cannot exhaust the server's memory). Shared by
-//! the unit tests of `engine::template` and the end-to-end test `tests/render_memory.rs`.
+//! the unit tests of `ferrogram_engine::template` and the end-to-end test `tests/render_memory.rs`.
 //! Each renders at most a number, so the template output cap is never what stops it.
 
 /// Which cap stops an attack.

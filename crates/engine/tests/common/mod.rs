@@ -9,9 +9,9 @@ pub mod memory_attacks;
 
 use std::time::Duration;
 
-use engine::{BotHandle, Engine, EngineConfig, Outgoing};
+use ferrogram_engine::{BotHandle, Engine, EngineConfig, Outgoing};
+use ferrogram_telegram::flood::Limit;
 use serde_json::{Value, json};
-use telegram::flood::Limit;
 
 pub const WAIT: Duration = Duration::from_secs(15);
 
@@ -28,7 +28,8 @@ pub fn outbox_reply(chat: i64, text: &str) -> Outgoing {
 /// Engine settings for tests: no flood pacing to wait for.
 pub fn test_config() -> EngineConfig {
     let fast = Limit::per_second(1000).with_burst(1000);
-    let flood = telegram::flood::Config { private_chat: fast, group_chat: fast, bot: fast, ..Default::default() };
+    let flood =
+        ferrogram_telegram::flood::Config { private_chat: fast, group_chat: fast, bot: fast, ..Default::default() };
     EngineConfig {
         flood,
         poll_timeout: 5,
@@ -41,7 +42,7 @@ pub fn test_config() -> EngineConfig {
 }
 
 pub struct World {
-    pub sandbox: sandbox::Sandbox,
+    pub sandbox: ferrogram_sandbox::Sandbox,
     pub http: reqwest::Client,
     pub engine: Engine,
     next_bot: u64,
@@ -58,11 +59,11 @@ impl World {
     /// The sandbox gets the engine's allow-list of private addresses, as under `serve`: a bot
     /// sending a photo by URL from a local test server must list that server.
     pub async fn start(config: EngineConfig) -> World {
-        let mut sandbox_config = sandbox::Config::default();
+        let mut sandbox_config = ferrogram_sandbox::Config::default();
         sandbox_config.limits.enabled = false;
         sandbox_config.allow_private = config.http.allow_private.clone();
-        let sandbox = sandbox::Sandbox::start(sandbox_config).await.expect("sandbox starts");
-        let http = telegram::http_client().expect("http client");
+        let sandbox = ferrogram_sandbox::Sandbox::start(sandbox_config).await.expect("sandbox starts");
+        let http = ferrogram_telegram::http_client().expect("http client");
         World { sandbox, http, engine: Engine::new(config), next_bot: 7000 }
     }
 
@@ -85,11 +86,11 @@ impl World {
 
     /// Creates the bot in the sandbox and runs `yaml` in the engine.
     pub async fn bot(&mut self, yaml: &str) -> Bot {
-        let file = schema::load_str(yaml, "test.yaml").expect("valid bot file");
+        let file = ferrogram_schema::load_str(yaml, "test.yaml").expect("valid bot file");
         self.bot_file(file).await
     }
 
-    pub async fn bot_file(&mut self, file: schema::BotFile) -> Bot {
+    pub async fn bot_file(&mut self, file: ferrogram_schema::BotFile) -> Bot {
         let (id, token) = self.register_bot().await;
         self.run_bot(file, id, &token).await
     }
@@ -103,7 +104,7 @@ impl World {
     }
 
     /// Runs a bot created with [`World::register_bot`].
-    pub async fn run_bot(&self, file: schema::BotFile, id: u64, token: &str) -> Bot {
+    pub async fn run_bot(&self, file: ferrogram_schema::BotFile, id: u64, token: &str) -> Bot {
         let handle = self.engine.add_bot(file, token, &self.url()).await.expect("bot starts");
         Bot { handle, id }
     }

@@ -6,8 +6,8 @@
 pub mod hook;
 pub mod shape;
 
+use ferrogram_sandbox::{Config, Sandbox, flood_limits::Limits};
 use reqwest::StatusCode;
-use sandbox::{Config, Sandbox, flood_limits::Limits};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Checks that a JSON answer has the exact shape `api.json` gives its type: every field
 //! known, every required field present, every value of a declared type, recursively.
 
-use sandbox::spec::Spec;
+use ferrogram_sandbox::spec::Spec;
 use serde_json::Value;
 
 /// Panics, naming the path and the problem, when `value` is not a valid `type_name`.

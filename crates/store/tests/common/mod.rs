@@ -11,8 +11,8 @@ use ferrogram_core::{
     ChatState, FormProgress, Frame, MemoryStore, Outgoing, PendingSend, Received, Resume, Scope, StateStore, StepsAt,
     StoredUpdate,
 };
+use ferrogram_store::Store;
 use serde_json::{Map, Value, json};
-use store::Store;
 
 /// A database made for one test, removed by [`TestDb::cleanup`].
 pub struct TestDb {
@@ -32,11 +32,11 @@ fn unique_name() -> String {
 
 /// A new SQLite file in the temporary directory.
 pub async fn sqlite() -> Option<TestDb> {
-    sqlite_with(&store::Options::default()).await
+    sqlite_with(&ferrogram_store::Options::default()).await
 }
 
 /// A new SQLite file in the temporary directory, opened with `options`.
-pub async fn sqlite_with(options: &store::Options) -> Option<TestDb> {
+pub async fn sqlite_with(options: &ferrogram_store::Options) -> Option<TestDb> {
     let path = std::env::temp_dir().join(format!("ferrogram-store-{}.db", unique_name()));
     let url = format!("sqlite://{}", path.display());
     let store = Store::open_with(&url, options).await.expect("open SQLite");
@@ -47,11 +47,11 @@ pub async fn sqlite_with(options: &store::Options) -> Option<TestDb> {
 /// A new database `ferrogram_test_<pid>_<random>` on the local PostgreSQL, or `None` (after a
 /// loud `SKIPPED postgres: …`) when it cannot be reached, unless `FERROGRAM_REQUIRE_POSTGRES=1`.
 pub async fn postgres() -> Option<TestDb> {
-    postgres_with(&store::Options { max_connections: 8, ..store::Options::default() }).await
+    postgres_with(&ferrogram_store::Options { max_connections: 8, ..ferrogram_store::Options::default() }).await
 }
 
 /// [`postgres`], the store opened with `options`.
-pub async fn postgres_with(options: &store::Options) -> Option<TestDb> {
+pub async fn postgres_with(options: &ferrogram_store::Options) -> Option<TestDb> {
     use sqlx::Connection;
     let candidates: Vec<String> = match std::env::var("FERROGRAM_TEST_POSTGRES_URL") {
         Ok(url) => vec![url],
@@ -78,7 +78,7 @@ pub async fn postgres_with(options: &store::Options) -> Option<TestDb> {
         admin.close().await.ok();
         let base = admin_url.rsplit_once('/').expect("a database in the URL").0;
         let url = format!("{base}/{name}");
-        let store = store::Store::open_with(&url, options).await.expect("open PostgreSQL");
+        let store = ferrogram_store::Store::open_with(&url, options).await.expect("open PostgreSQL");
         return Some(TestDb { url, store, cleanup: Cleanup::Database { admin_url, name } });
     }
     let why = why.join("; ");
@@ -657,7 +657,8 @@ pub async fn an_unchanged_user_or_chat_is_not_rewritten(store: &Store, url: &str
 
     // Once the refresh interval has passed (here: none), an unchanged record is written again.
     raw_execute(url, "UPDATE bot_users SET last_seen = 1").await;
-    let options = store::Options { directory_refresh: std::time::Duration::ZERO, migrate: false, ..Default::default() };
+    let options =
+        ferrogram_store::Options { directory_refresh: std::time::Duration::ZERO, migrate: false, ..Default::default() };
     let eager = Store::open_with(url, &options).await.unwrap();
     StateStore::commit(&eager, &[seen("Anna", "Coffee")]).await.unwrap();
     StateStore::commit(&eager, &[seen("Anna", "Coffee")]).await.unwrap();

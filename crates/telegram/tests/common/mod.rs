@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
+use ferrogram_sandbox::Sandbox;
+use ferrogram_telegram::{Backoff, Client, ClientBuilder};
 use frankenstein::methods::SendMessageParams;
 use frankenstein::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use reqwest::Method;
-use sandbox::Sandbox;
 use serde_json::{Value, json};
-use telegram::{Backoff, Client, ClientBuilder};
 
 pub const BOT_ID: i64 = 4242;
 pub const TOKEN: &str = "4242:sandbox-Secret_token";
@@ -56,11 +56,11 @@ impl World {
     }
 
     pub async fn start_with(configure: impl FnOnce(ClientBuilder) -> ClientBuilder) -> World {
-        let sandbox = Sandbox::start(sandbox::Config::default()).await.expect("sandbox starts");
+        let sandbox = Sandbox::start(ferrogram_sandbox::Config::default()).await.expect("sandbox starts");
         let base = sandbox.url();
         let builder = Client::builder(TOKEN).api_url(base.clone()).retry(fast_retry());
         let client = configure(builder).build().expect("client builds");
-        telegram::install_crypto_provider();
+        ferrogram_telegram::install_crypto_provider();
         let control = reqwest::Client::builder().build().expect("control HTTP client");
         let world = World { sandbox, client, base, control };
         world.post("/sandbox/bots", json!({"token": TOKEN, "username": BOT_USERNAME, "first_name": "Ferro"})).await;

@@ -2,7 +2,7 @@
 //! `try`, and scenes (`goto`, `call` and `return`, a scene's `roles` and `on_enter`), with where
 //! a `call`'s caller resumes after `return`.
 
-use schema::{BotFile, Scene, Step};
+use ferrogram_schema::{BotFile, Scene, Step};
 use serde_json::{Value, json};
 
 use crate::error::EngineError;
@@ -150,7 +150,7 @@ impl<'a> Run<'a> {
     }
 
     /// `if`: runs `then` or `else`.
-    pub(super) async fn if_else(&mut self, condition: &'a schema::Condition) -> Result<Flow, EngineError> {
+    pub(super) async fn if_else(&mut self, condition: &'a ferrogram_schema::Condition) -> Result<Flow, EngineError> {
         let (branch, steps) =
             if self.is_true(&condition.condition)? { (0, &condition.then) } else { (1, &condition.otherwise) };
         self.run_branch(branch, steps).await
@@ -159,7 +159,7 @@ impl<'a> Run<'a> {
     /// `try`: runs `do`; when a step of it fails, undoes what it queued and set (its Bot API
     /// calls, variable writes, template names and the chat's scene) and runs `catch` with
     /// `error`. Collection writes and calls made at once (`dice`, `poll`) stay.
-    pub(super) async fn attempt(&mut self, attempt: &'a schema::Try) -> Result<Flow, EngineError> {
+    pub(super) async fn attempt(&mut self, attempt: &'a ferrogram_schema::Try) -> Result<Flow, EngineError> {
         let queued = self.flushed + self.effects.outbox.len();
         let vars = self.effects.vars.len();
         let (ctx, state, answered) = (self.ctx.clone(), self.state.clone(), self.callback_answered);
@@ -229,7 +229,7 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    pub(super) async fn for_each(&mut self, each: &'a schema::ForEach) -> Result<Flow, EngineError> {
+    pub(super) async fn for_each(&mut self, each: &'a ferrogram_schema::ForEach) -> Result<Flow, EngineError> {
         let list = match self.eval(&each.list)? {
             Value::Array(list) => list,
             Value::Null => Vec::new(),
@@ -237,7 +237,7 @@ impl<'a> Run<'a> {
         };
         let saved = self.ctx.get("item").cloned();
         let mut flow = Flow::Next;
-        for item in list.into_iter().take(schema::MAX_FOR_EACH_ITEMS) {
+        for item in list.into_iter().take(ferrogram_schema::MAX_FOR_EACH_ITEMS) {
             self.meter.step().await?;
             self.set_ctx("item", item);
             flow = self.run_steps(&each.steps).await?;

@@ -33,26 +33,29 @@ impl Parsed {
 }
 
 /// Runs a `feed` step: fetches, parses, and sets `result` (and the `as` name).
-pub async fn step(run: &mut Run<'_>, feed: &schema::Feed) -> Result<(), EngineError> {
+pub async fn step(run: &mut Run<'_>, feed: &ferrogram_schema::Feed) -> Result<(), EngineError> {
     let url = run.render(&feed.url)?;
     let host = crate::interpret::http::host_or_url(&url);
     let fail = |reason: String| EngineError::Http(format!("feed {host}: {reason}"));
     let accept = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
     let prepared = crate::interpret::http::Prepared {
-        method: schema::HttpMethod::Get,
+        method: ferrogram_schema::HttpMethod::Get,
         url,
         headers: vec![("Accept".into(), accept.into())],
         query: Vec::new(),
         json: None,
-        timeout: std::time::Duration::from_millis(u64::from(feed.timeout_ms.clamp(1, schema::MAX_HTTP_TIMEOUT_MS))),
-        retries: feed.retries.min(schema::MAX_HTTP_RETRIES),
+        timeout: std::time::Duration::from_millis(u64::from(
+            feed.timeout_ms.clamp(1, ferrogram_schema::MAX_HTTP_TIMEOUT_MS),
+        )),
+        retries: feed.retries.min(ferrogram_schema::MAX_HTTP_RETRIES),
     };
     let answer = run.bot.http.call(prepared).await.map_err(fail)?;
     if answer["ok"] != json!(true) {
         return Err(fail(format!("answered HTTP {}", answer["status"])));
     }
     let body = answer["text"].as_str().unwrap_or_default();
-    let limit = feed.limit.unwrap_or(schema::DEFAULT_FEED_LIMIT).clamp(1, schema::MAX_FEED_LIMIT) as usize;
+    let limit =
+        feed.limit.unwrap_or(ferrogram_schema::DEFAULT_FEED_LIMIT).clamp(1, ferrogram_schema::MAX_FEED_LIMIT) as usize;
     let parsed = parse(body.as_bytes(), limit).map_err(fail)?;
     if parsed.skipped > 0 {
         tracing::warn!(bot_id = run.bot.bot_id, %host, skipped = parsed.skipped, kept = parsed.items.len(), "feed entries skipped");

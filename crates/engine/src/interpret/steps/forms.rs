@@ -5,7 +5,7 @@
 //! pressed buttons other than a choice field's go to the handlers as usual. In a scene with
 //! `roles`, only the users they allow answer (in a group, others' messages go to the handlers).
 
-use schema::{FieldType, Form, FormField, FormStore};
+use ferrogram_schema::{FieldType, Form, FormField, FormStore};
 use serde_json::{Map, Value, json};
 
 use crate::error::EngineError;
@@ -294,7 +294,7 @@ mod tests {
     fn field(kind: FieldType) -> FormField {
         FormField {
             name: "f".into(),
-            ask: schema::Text::One("?".into()),
+            ask: ferrogram_schema::Text::One("?".into()),
             kind,
             min_length: None,
             max_length: None,

@@ -9,7 +9,7 @@ use crate::interpret::steps::run::Run;
 impl<'a> Run<'a> {
     /// `http`: makes the request; its answer becomes `result`, and the value of `save`'s
     /// variable when it names one.
-    pub(super) async fn http_step(&mut self, request: &'a schema::HttpRequest) -> Result<(), EngineError> {
+    pub(super) async fn http_step(&mut self, request: &'a ferrogram_schema::HttpRequest) -> Result<(), EngineError> {
         let result = self.http(request).await?;
         if let Some(target) = &request.save {
             self.before_write(target).await?;
@@ -21,7 +21,7 @@ impl<'a> Run<'a> {
 
     /// `http`: renders the request and calls it; a failure is a step error naming the host
     /// (never a header's value).
-    async fn http(&mut self, request: &'a schema::HttpRequest) -> Result<Value, EngineError> {
+    async fn http(&mut self, request: &'a ferrogram_schema::HttpRequest) -> Result<Value, EngineError> {
         let method = request.method.as_str();
         let url = self.render_raw(&request.url)?;
         let host = crate::interpret::http::host_or_url(&url);
@@ -45,9 +45,9 @@ impl<'a> Run<'a> {
             query,
             json,
             timeout: std::time::Duration::from_millis(u64::from(
-                request.timeout_ms.clamp(1, schema::MAX_HTTP_TIMEOUT_MS),
+                request.timeout_ms.clamp(1, ferrogram_schema::MAX_HTTP_TIMEOUT_MS),
             )),
-            retries: request.retries.min(schema::MAX_HTTP_RETRIES),
+            retries: request.retries.min(ferrogram_schema::MAX_HTTP_RETRIES),
         };
         let started = tokio::time::Instant::now();
         let result = self.bot.http.call(prepared).await.map_err(fail)?;

@@ -1,7 +1,7 @@
 //! Keyboards of a message: inline buttons (a URL, a Web App, callback data or a `goto`), buttons
 //! made from a list and paged with ‹ › (`__page:`), and the keys of a reply keyboard.
 
-use schema::{BotFile, Button, Buttons, Key, Reply, ReplySpec, Step};
+use ferrogram_schema::{BotFile, Button, Buttons, Key, Reply, ReplySpec, Step};
 use serde_json::{Value, json};
 
 use crate::error::EngineError;

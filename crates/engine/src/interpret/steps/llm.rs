@@ -36,7 +36,7 @@ pub struct Answer {
 
 /// Runs an `llm` step: checks the limits, asks the model, answers in the chat and sets
 /// `result` (and the `as` name).
-pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), EngineError> {
+pub async fn step<'a>(run: &mut Run<'a>, llm: &'a ferrogram_schema::Llm) -> Result<(), EngineError> {
     if llm.reply && run.is_job() {
         return Err(EngineError::Step("llm: a job has no chat for the answer (add `reply: false`)".into()));
     }
@@ -90,13 +90,13 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
         body["temperature"] = json!(temperature);
     }
     let prepared = crate::interpret::http::Prepared {
-        method: schema::HttpMethod::Post,
+        method: ferrogram_schema::HttpMethod::Post,
         url: format!("{}/chat/completions", url.trim_end_matches('/')),
         headers,
         query: Vec::new(),
         json: Some(body),
-        timeout: Duration::from_millis(u64::from(llm.timeout_ms.clamp(1, schema::MAX_LLM_TIMEOUT_MS))),
-        retries: llm.retries.min(schema::MAX_HTTP_RETRIES),
+        timeout: Duration::from_millis(u64::from(llm.timeout_ms.clamp(1, ferrogram_schema::MAX_LLM_TIMEOUT_MS))),
+        retries: llm.retries.min(ferrogram_schema::MAX_HTTP_RETRIES),
     };
 
     let streaming = llm.stream && llm.reply;
@@ -167,7 +167,7 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
         let mut kept = memory;
         kept.push(json!({"role": "user", "content": prompt}));
         kept.push(json!({"role": "assistant", "content": answer.text}));
-        let keep = 2 * llm.turns.clamp(1, schema::MAX_LLM_TURNS) as usize;
+        let keep = 2 * llm.turns.clamp(1, ferrogram_schema::MAX_LLM_TURNS) as usize;
         let kept = kept.split_off(kept.len().saturating_sub(keep));
         run.before_write(key).await?;
         run.set_var(key, Some(Value::Array(kept).to_string()))?;
@@ -179,7 +179,7 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a schema::Llm) -> Result<(), Eng
     finish(run, llm, result)
 }
 
-fn finish(run: &mut Run<'_>, llm: &schema::Llm, result: Value) -> Result<(), EngineError> {
+fn finish(run: &mut Run<'_>, llm: &ferrogram_schema::Llm, result: Value) -> Result<(), EngineError> {
     if let Some(name) = &llm.save_as {
         run.set_ctx(name, result.clone());
     }
@@ -198,7 +198,7 @@ fn estimate_tokens(chars: usize) -> u64 {
 
 /// The UTC day of a unix time, as `YYYY-MM-DD`.
 fn utc_day(unix_secs: u64) -> String {
-    let (year, month, day) = schema::civil_from_days((unix_secs / 86_400) as i64);
+    let (year, month, day) = ferrogram_schema::civil_from_days((unix_secs / 86_400) as i64);
     format!("{year:04}-{month:02}-{day:02}")
 }
 

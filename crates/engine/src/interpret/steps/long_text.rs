@@ -1,6 +1,6 @@
 //! Texts longer than Telegram takes: a message text over [`MAX_TEXT`] characters, a caption over
 //! [`MAX_CAPTION`]. Telegram refuses such a call for good, so the bot file's `long_text` decides
-//! before the call is queued (see [`schema::LongText`]): split it into several messages, cut it,
+//! before the call is queued (see [`ferrogram_schema::LongText`]): split it into several messages, cut it,
 //! or send it as it is and let the refusal reach the `errors` reply.
 //!
 //! Length is counted as Telegram counts it, on the visible text: with `parse_mode: HTML` a tag
@@ -11,7 +11,7 @@
 //! its markup, so a formatted span crossing the break makes Telegram refuse that part (which
 //! reaches the `errors` reply rather than vanishing).
 
-use schema::LongText;
+use ferrogram_schema::LongText;
 use serde_json::{Value, json};
 
 use ferrogram_core::Outgoing;

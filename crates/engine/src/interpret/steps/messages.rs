@@ -2,7 +2,7 @@
 //! answers, deletions, dice and polls; and the `errors` reply to a failed update
 //! ([`error_reply`]) or to a call Telegram refused ([`refusal_reply`]).
 
-use schema::{Reply, ReplySpec, Text};
+use ferrogram_schema::{Reply, ReplySpec, Text};
 use serde_json::{Value, json};
 
 use crate::error::EngineError;
@@ -62,14 +62,14 @@ fn error_message(loaded: &Loaded, chat_id: i64, locale: &str, context: Value) ->
 }
 
 impl<'a> Run<'a> {
-    pub(super) fn answer(&mut self, answer: &schema::Answer) -> Result<(), EngineError> {
+    pub(super) fn answer(&mut self, answer: &ferrogram_schema::Answer) -> Result<(), EngineError> {
         let Some(id) = self.event.callback_id() else {
             tracing::debug!("answer: the update is not a pressed button, skipped");
             return Ok(());
         };
         let (text, alert) = match answer {
-            schema::Answer::Text(text) => (Some(self.render(text)?), false),
-            schema::Answer::Full(spec) => (spec.text.as_ref().map(|t| self.text(t)).transpose()?, spec.alert),
+            ferrogram_schema::Answer::Text(text) => (Some(self.render(text)?), false),
+            ferrogram_schema::Answer::Full(spec) => (spec.text.as_ref().map(|t| self.text(t)).transpose()?, spec.alert),
         };
         let mut params = json!({"callback_query_id": id, "show_alert": alert});
         if let Some(text) = text {
@@ -154,9 +154,9 @@ impl<'a> Run<'a> {
         }
         if let Some(mode) = parse_mode {
             params["parse_mode"] = json!(match mode {
-                schema::ParseMode::Html => "HTML",
-                schema::ParseMode::MarkdownV2 => "MarkdownV2",
-                schema::ParseMode::Markdown => "Markdown",
+                ferrogram_schema::ParseMode::Html => "HTML",
+                ferrogram_schema::ParseMode::MarkdownV2 => "MarkdownV2",
+                ferrogram_schema::ParseMode::Markdown => "Markdown",
             });
         }
         if let Some(buttons) = &spec.buttons {
@@ -175,7 +175,7 @@ impl<'a> Run<'a> {
         Ok(params)
     }
 
-    pub(super) fn notify(&mut self, notify: &'a schema::Notify) -> Result<(), EngineError> {
+    pub(super) fn notify(&mut self, notify: &'a ferrogram_schema::Notify) -> Result<(), EngineError> {
         let targets: Vec<i64> = match self.eval(&notify.to)? {
             Value::Array(ids) => ids.iter().filter_map(chat_id_of).collect(),
             Value::Null => Vec::new(),
@@ -201,7 +201,7 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    pub(super) fn answer_inline(&mut self, inline: &'a schema::AnswerInline) -> Result<(), EngineError> {
+    pub(super) fn answer_inline(&mut self, inline: &'a ferrogram_schema::AnswerInline) -> Result<(), EngineError> {
         let Kind::InlineQuery { id, .. } = &self.event.kind else {
             return Err(EngineError::Step("answer_inline: the update is not an inline query".into()));
         };
@@ -247,7 +247,7 @@ impl<'a> Run<'a> {
     }
 
     /// `poll`: sends it at once, for its id (the message in `result`).
-    pub(super) async fn poll(&mut self, poll: &schema::Poll) -> Result<(), EngineError> {
+    pub(super) async fn poll(&mut self, poll: &ferrogram_schema::Poll) -> Result<(), EngineError> {
         let question = self.text(&poll.question)?;
         let options =
             poll.options.iter().map(|o| Ok(json!({"text": self.text(o)?}))).collect::<Result<Vec<_>, EngineError>>()?;

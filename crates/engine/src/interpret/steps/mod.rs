@@ -32,7 +32,7 @@ pub mod records;
 pub mod run;
 pub mod variables;
 
-use schema::Step;
+use ferrogram_schema::Step;
 
 use crate::error::EngineError;
 use crate::interpret::steps::control::Flow;

@@ -6,7 +6,7 @@
 //! those within the distance, sorts them by distance (unless the step has `order_by`) and
 //! pages them. Each record gets `distance_km`, to one decimal.
 
-use schema::DataType;
+use ferrogram_schema::DataType;
 use serde_json::{Value, json};
 
 use crate::interpret::geo::distance_km;
@@ -38,7 +38,7 @@ fn number(what: &str, value: &Value) -> Result<f64, String> {
 
 impl Point {
     /// The point of `near` from its rendered values.
-    pub fn new(near: &schema::Near, lat: &Value, lon: &Value, within_km: &Value) -> Result<Point, String> {
+    pub fn new(near: &ferrogram_schema::Near, lat: &Value, lon: &Value, within_km: &Value) -> Result<Point, String> {
         let (lat, lon, within_km) = (number("lat", lat)?, number("lon", lon)?, number("within_km", within_km)?);
         if lat.abs() > 90.0 || lon.abs() > 180.0 {
             return Err(format!("({lat}, {lon}) is not a point on Earth"));
@@ -125,7 +125,7 @@ mod tests {
     use serde_json::Map;
 
     fn near(lat: f64, lon: f64, km: f64) -> Point {
-        let spec = schema::Near { lat: json!(lat), lon: json!(lon), within_km: json!(km), fields: None };
+        let spec = ferrogram_schema::Near { lat: json!(lat), lon: json!(lon), within_km: json!(km), fields: None };
         Point::new(&spec, &json!(lat), &json!(lon), &json!(km)).expect("a point")
     }
 
@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn points_are_checked() {
-        let spec = schema::Near { lat: json!(0), lon: json!(0), within_km: json!(1), fields: None };
+        let spec = ferrogram_schema::Near { lat: json!(0), lon: json!(0), within_km: json!(1), fields: None };
         assert!(Point::new(&spec, &json!(91), &json!(0), &json!(1)).is_err());
         assert!(Point::new(&spec, &json!("52.5"), &json!("13.4"), &json!("x")).is_err());
         assert!(Point::new(&spec, &json!("52.5"), &json!("13.4"), &json!(10)).is_ok());

@@ -2,7 +2,7 @@
 //! `emit`, run against the engine's [`CollectionStore`] and HTTP client.
 //!
 //! Every value a step gives (a template rendered, or written out) is converted to its field's
-//! declared type with [`schema::coerce`] before it reaches the store; a value that does not fit
+//! declared type with [`ferrogram_schema::coerce`] before it reaches the store; a value that does not fit
 //! fails the step, so the bot's error reply answers. A collection's scope resolves from the
 //! update: the user who sent it, its chat, or the bot.
 //!
@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferrogram_schema::{BotFile, Collection, CollectionScope, DataType, FieldFilter, Step};
 use hmac::{Hmac, Mac};
-use schema::{BotFile, Collection, CollectionScope, DataType, FieldFilter, Step};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
@@ -113,14 +113,14 @@ impl<'a> Target<'a> {
                 _ => return Err(fail(format!("{}: no field {field:?}", self.name))),
             },
         };
-        schema::coerce(value, kind, max_length).map_err(|why| fail(format!("{}.{field}: {why}", self.name)))
+        ferrogram_schema::coerce(value, kind, max_length).map_err(|why| fail(format!("{}.{field}: {why}", self.name)))
     }
 
     /// `values` of `insert` or `set` of `update`, rendered and typed.
     fn fields(&self, run: &mut Run<'_>, values: &BTreeMap<String, Value>) -> Result<Map<String, Value>, EngineError> {
         let mut out = Map::new();
         for (field, source) in values {
-            if schema::RECORD_FIELDS.contains(&field.as_str()) {
+            if ferrogram_schema::RECORD_FIELDS.contains(&field.as_str()) {
                 return Err(fail(format!("{}: {field} is set by Ferrogram", self.name)));
             }
             let value = self.typed(field, &render_value(run, source)?)?;
@@ -202,7 +202,7 @@ fn filters(
 /// An `id` (or `offset`) given as a number or a template.
 fn whole_number(run: &mut Run<'_>, what: &str, value: &Value) -> Result<i64, EngineError> {
     let rendered = render_value(run, value)?;
-    match schema::coerce(&rendered, DataType::Integer, None) {
+    match ferrogram_schema::coerce(&rendered, DataType::Integer, None) {
         Ok(Value::Number(n)) => n.as_i64().ok_or_else(|| fail(format!("{what}: {n} is not a whole number"))),
         Ok(_) => Err(fail(format!("{what}: no value"))),
         Err(why) => Err(fail(format!("{what}: {why}"))),
@@ -222,7 +222,7 @@ fn hit_value(hit: &Hit) -> Value {
     json!({"id": hit.record.id, "record": record_value(&hit.record), "score": hit.score, "exact": hit.exact})
 }
 
-async fn insert<'a>(run: &mut Run<'a>, insert: &'a schema::Insert) -> Result<Value, EngineError> {
+async fn insert<'a>(run: &mut Run<'a>, insert: &'a ferrogram_schema::Insert) -> Result<Value, EngineError> {
     let target = Target::of(run, &insert.collection)?;
     let mut fields = target.fields(run, &insert.values)?;
     for (name, declared) in &target.collection.fields {
@@ -268,7 +268,7 @@ async fn selected(
     }
 }
 
-async fn update<'a>(run: &mut Run<'a>, update: &'a schema::Update) -> Result<Value, EngineError> {
+async fn update<'a>(run: &mut Run<'a>, update: &'a ferrogram_schema::Update) -> Result<Value, EngineError> {
     let target = Target::of(run, &update.collection)?;
     let patch = target.fields(run, &update.set)?;
     let records = selected(run, &target, update.id.as_ref(), &update.filter, "update").await?;
@@ -288,7 +288,7 @@ async fn update<'a>(run: &mut Run<'a>, update: &'a schema::Update) -> Result<Val
     Ok(json!(changed))
 }
 
-async fn remove<'a>(run: &mut Run<'a>, remove: &'a schema::Remove) -> Result<Value, EngineError> {
+async fn remove<'a>(run: &mut Run<'a>, remove: &'a ferrogram_schema::Remove) -> Result<Value, EngineError> {
     let target = Target::of(run, &remove.collection)?;
     let ids: Vec<i64> =
         selected(run, &target, remove.id.as_ref(), &remove.filter, "remove").await?.iter().map(|r| r.id).collect();
@@ -299,7 +299,7 @@ async fn remove<'a>(run: &mut Run<'a>, remove: &'a schema::Remove) -> Result<Val
     Ok(json!(removed))
 }
 
-async fn query<'a>(run: &mut Run<'a>, query: &'a schema::QueryStep) -> Result<Value, EngineError> {
+async fn query<'a>(run: &mut Run<'a>, query: &'a ferrogram_schema::QueryStep) -> Result<Value, EngineError> {
     let target = Target::of(run, &query.collection)?;
     let mut filters = filters(run, &target, &query.filter)?;
     let near = match &query.near {
@@ -331,7 +331,7 @@ async fn query<'a>(run: &mut Run<'a>, query: &'a schema::QueryStep) -> Result<Va
             let limit = if query.first {
                 1
             } else {
-                query.limit.unwrap_or(schema::DEFAULT_QUERY_LIMIT).clamp(1, schema::MAX_QUERY_LIMIT)
+                query.limit.unwrap_or(ferrogram_schema::DEFAULT_QUERY_LIMIT).clamp(1, ferrogram_schema::MAX_QUERY_LIMIT)
             };
             if let Some(near) = &near {
                 let scan = Query {
@@ -370,13 +370,14 @@ fn order_by(order: &str) -> Result<(String, bool), EngineError> {
     Ok((field.to_owned(), descending))
 }
 
-async fn search<'a>(run: &mut Run<'a>, search: &'a schema::Search) -> Result<Value, EngineError> {
+async fn search<'a>(run: &mut Run<'a>, search: &'a ferrogram_schema::Search) -> Result<Value, EngineError> {
     let target = Target::of(run, &search.collection)?;
     if target.spec.searchable.is_empty() {
         return Err(fail(format!("{}: the collection has no search fields", target.name)));
     }
     let text = run.render_raw(&search.text)?;
-    let limit = search.limit.unwrap_or(schema::DEFAULT_SEARCH_LIMIT).clamp(1, schema::MAX_SEARCH_LIMIT);
+    let limit =
+        search.limit.unwrap_or(ferrogram_schema::DEFAULT_SEARCH_LIMIT).clamp(1, ferrogram_schema::MAX_SEARCH_LIMIT);
     let hits = if text.trim().is_empty() {
         Vec::new()
     } else {
@@ -387,7 +388,7 @@ async fn search<'a>(run: &mut Run<'a>, search: &'a schema::Search) -> Result<Val
 
 /// `emit`: the event goes to each webhook that receives it, in the background (the handler
 /// does not wait); the result is `{event, webhooks}` (how many it was sent to).
-fn emit(run: &mut Run<'_>, emit: &schema::Emit) -> Result<Value, EngineError> {
+fn emit(run: &mut Run<'_>, emit: &ferrogram_schema::Emit) -> Result<Value, EngineError> {
     let data = match &emit.data {
         Some(data) => render_value(run, data)?,
         None => Value::Null,
@@ -418,7 +419,9 @@ fn emit(run: &mut Run<'_>, emit: &schema::Emit) -> Result<Value, EngineError> {
         let mut headers = vec![("X-Ferrogram-Event".to_owned(), emit.event.clone())];
         if let Some(secret) = &hook.secret {
             match run.bot.http.bot_env().expand(secret, secret) {
-                Ok(key) => headers.push((schema::SIGNATURE_HEADER.to_owned(), signature(key.as_bytes(), &body))),
+                Ok(key) => {
+                    headers.push((ferrogram_schema::SIGNATURE_HEADER.to_owned(), signature(key.as_bytes(), &body)))
+                }
                 Err(error) => {
                     tracing::warn!(bot_id, event = %emit.event, %error, "webhook secret not configured: event not sent");
                     continue;
@@ -426,7 +429,7 @@ fn emit(run: &mut Run<'_>, emit: &schema::Emit) -> Result<Value, EngineError> {
             }
         }
         let prepared = crate::interpret::http::Prepared {
-            method: schema::HttpMethod::Post,
+            method: ferrogram_schema::HttpMethod::Post,
             url,
             headers,
             query: Vec::new(),

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use ferrogram_schema::{BotFile, Text};
+use ferrogram_telegram::flood::Priority;
 use minijinja::value::Value as JinjaValue;
-use schema::{BotFile, Text};
 use serde_json::{Map, Value, json};
-use telegram::flood::Priority;
 
 use crate::deliver::commit::Handled;
 use crate::error::EngineError;

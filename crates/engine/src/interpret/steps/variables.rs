@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use schema::ValueType;
+use ferrogram_schema::ValueType;
 use serde_json::{Map, Value, json};
 
 use crate::error::EngineError;
@@ -127,7 +127,7 @@ impl VarScope {
 /// read of one of its variables does not pass the checks (decision 0018).
 pub(super) async fn scope_vars(
     bot: &BotContext,
-    declared: &std::collections::BTreeMap<String, schema::Variable>,
+    declared: &std::collections::BTreeMap<String, ferrogram_schema::Variable>,
     scope: Scope,
 ) -> Result<Map<String, Value>, EngineError> {
     if declared.is_empty() {
@@ -139,7 +139,7 @@ pub(super) async fn scope_vars(
 /// Declared variables with their defaults (or their type's empty value), overlaid with what
 /// is stored.
 pub(super) fn with_defaults(
-    declared: &std::collections::BTreeMap<String, schema::Variable>,
+    declared: &std::collections::BTreeMap<String, ferrogram_schema::Variable>,
     stored: Map<String, Value>,
 ) -> Map<String, Value> {
     let mut vars: Map<String, Value> = declared.iter().map(|(name, var)| (name.clone(), initial(var))).collect();
@@ -147,7 +147,7 @@ pub(super) fn with_defaults(
     vars
 }
 
-fn initial(var: &schema::Variable) -> Value {
+fn initial(var: &ferrogram_schema::Variable) -> Value {
     var.default.clone().unwrap_or(match var.kind {
         ValueType::String => json!(""),
         ValueType::Number => json!(0),

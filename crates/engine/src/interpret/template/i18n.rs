@@ -1,6 +1,6 @@
 //! Which locale a user gets, and which template a [`Text`] means in it.
 
-use schema::{BotFile, Text};
+use ferrogram_schema::{BotFile, Text};
 
 use crate::interpret::template::lookup_text;
 
@@ -42,7 +42,7 @@ pub fn source<'a>(file: &'a BotFile, text: &'a Text, locale: &str) -> &'a str {
 
 /// `@key` → the key's text; any other string is itself.
 pub fn key_source<'a>(file: &'a BotFile, one: &'a str, locale: &str) -> &'a str {
-    match schema::text_key(one) {
+    match ferrogram_schema::text_key(one) {
         Some(key) => lookup_text(&file.texts, locale, &file.bot.default_locale, key).unwrap_or(one),
         None => one,
     }
@@ -54,7 +54,7 @@ mod tests {
 
     #[test]
     fn picks_the_user_locale_or_the_default() {
-        let file = schema::load_str(
+        let file = ferrogram_schema::load_str(
             "ferrogram: 1\nbot: {name: t, locales: [en, ru]}\ntexts: {en: {hi: Hi}, ru: {hi: Привет}}\n",
             "t.yaml",
         )

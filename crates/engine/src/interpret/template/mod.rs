@@ -27,10 +27,10 @@ pub mod times;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use ferrogram_schema::{BotFile, Buttons, ParseMode, Reply, Step, Text};
 use minijinja::value::Value as JinjaValue;
 use minijinja::value_cap::{Tripped, ValueCap};
 use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior};
-use schema::{BotFile, Buttons, ParseMode, Reply, Step, Text};
 use serde_json::Value;
 
 use crate::caps::{self, CappedWriter};
@@ -474,7 +474,7 @@ fn distance_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> Result<f64, miniji
 }
 
 /// The top-level names of the template context; the validator checks templates against the same list.
-pub const CONTEXT_KEYS: &[&str] = schema::TEMPLATE_ROOTS;
+pub const CONTEXT_KEYS: &[&str] = ferrogram_schema::TEMPLATE_ROOTS;
 
 /// A text of `texts` for `locale`, falling back to the default locale.
 pub fn lookup_text<'a>(
@@ -581,11 +581,11 @@ impl Collector {
         spec.photo.iter().for_each(|p| self.template(p));
         for key in spec.keyboard.iter().flatten().flatten() {
             self.template(key.label());
-            if let schema::Key::WebApp(key) = key {
+            if let ferrogram_schema::Key::WebApp(key) = key {
                 self.template(&key.web_app);
             }
         }
-        let buttons: Vec<&schema::Button> = match &spec.buttons {
+        let buttons: Vec<&ferrogram_schema::Button> = match &spec.buttons {
             Some(Buttons::Rows(rows)) => rows.iter().flatten().collect(),
             Some(Buttons::FromList(list)) => {
                 self.expression(&list.from);
@@ -600,11 +600,11 @@ impl Collector {
     }
 
     /// The values of a `where`: values, templates or expressions.
-    fn filters(&mut self, filters: &BTreeMap<String, schema::FieldFilter>) {
+    fn filters(&mut self, filters: &BTreeMap<String, ferrogram_schema::FieldFilter>) {
         for filter in filters.values() {
             match filter {
-                schema::FieldFilter::Equals(value) => self.json(value),
-                schema::FieldFilter::Compare(comparison) => {
+                ferrogram_schema::FieldFilter::Equals(value) => self.json(value),
+                ferrogram_schema::FieldFilter::Compare(comparison) => {
                     comparison.ops().into_iter().for_each(|(_, v)| self.json(v))
                 }
             }
@@ -615,8 +615,8 @@ impl Collector {
         for step in steps {
             match step {
                 Step::Reply(reply) | Step::Edit(reply) => self.reply(reply),
-                Step::Answer(schema::Answer::Text(text)) => self.template(text),
-                Step::Answer(schema::Answer::Full(spec)) => spec.text.iter().for_each(|t| self.text(t)),
+                Step::Answer(ferrogram_schema::Answer::Text(text)) => self.template(text),
+                Step::Answer(ferrogram_schema::Answer::Full(spec)) => spec.text.iter().for_each(|t| self.text(t)),
                 Step::Set(values) => values.values().for_each(|v| self.template(v)),
                 Step::If(condition) => {
                     self.expression(&condition.condition);

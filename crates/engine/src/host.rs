@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use ferrogram_schema::{BotFile, Schedule};
+use ferrogram_telegram::Client;
+use ferrogram_telegram::flood::Scheduler;
 use parking_lot::{Mutex, RwLock};
-use schema::{BotFile, Schedule};
-use telegram::Client;
-use telegram::flood::Scheduler;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -52,7 +52,7 @@ pub struct EngineConfig {
     /// getUpdates long-poll timeout in seconds. Default 25.
     pub poll_timeout: u32,
     /// Flood limits of each bot's send scheduler.
-    pub flood: telegram::flood::Config,
+    pub flood: ferrogram_telegram::flood::Config,
     /// Template instructions per render. Default [`DEFAULT_FUEL`].
     pub template_fuel: u64,
     pub template_recursion_limit: usize,
@@ -96,7 +96,7 @@ impl Default for EngineConfig {
             update_steps: DEFAULT_UPDATE_STEPS,
             update_fuel: DEFAULT_UPDATE_FUEL,
             poll_timeout: 25,
-            flood: telegram::flood::Config::default(),
+            flood: ferrogram_telegram::flood::Config::default(),
             template_fuel: DEFAULT_FUEL,
             template_recursion_limit: DEFAULT_RECURSION_LIMIT,
             caps: SizeCaps::default(),
@@ -195,7 +195,7 @@ impl Engine {
     }
 
     /// Starts a bot: compiles its templates (all errors at once), publishes its commands and
-    /// starts long polling `api_url` (Telegram's is [`telegram::DEFAULT_API_URL`]).
+    /// starts long polling `api_url` (Telegram's is [`ferrogram_telegram::DEFAULT_API_URL`]).
     pub async fn add_bot(&self, file: BotFile, token: &str, api_url: &str) -> Result<BotHandle, EngineError> {
         self.add_bot_with(file, token, api_url, Receive::Polling).await
     }
@@ -330,7 +330,7 @@ impl Engine {
     /// and swapped in as [`Engine::reload`] does: the next update runs it. A file with errors
     /// changes nothing and is refused with its diagnostics (`file:line:column: error: …`).
     pub async fn reload_source(&self, bot: BotHandle, source: &str, file_name: &str) -> Result<(), EngineError> {
-        let file = schema::load_str(source, file_name).map_err(EngineError::Invalid)?;
+        let file = ferrogram_schema::load_str(source, file_name).map_err(EngineError::Invalid)?;
         self.reload(bot, file).await
     }
 
