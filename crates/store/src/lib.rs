@@ -9,12 +9,12 @@
 //! unchanged. Times are Unix seconds in integer columns and JSON is text, on both backends; see
 //! `docs/decisions/0007-store-on-sqlx.md`.
 
-mod collections;
+mod collection_store;
 mod dead_letters;
 mod directory;
 mod migrate;
 mod ops;
-mod state;
+mod state_store;
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};

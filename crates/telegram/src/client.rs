@@ -486,7 +486,7 @@ fn is_transient(err: &Error) -> bool {
 }
 
 pub(crate) fn decode<R: DeserializeOwned>(method: &str, value: Value) -> Result<R, Error> {
-    crate::compat::decode(&value).map_err(|source| Error::Decode { method: method.to_owned(), source })
+    crate::frankenstein_gaps::decode(&value).map_err(|source| Error::Decode { method: method.to_owned(), source })
 }
 
 #[derive(Deserialize)]

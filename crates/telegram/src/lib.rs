@@ -10,7 +10,7 @@
 
 mod backoff;
 mod client;
-mod compat;
+mod frankenstein_gaps;
 mod error;
 pub mod flood;
 mod methods;

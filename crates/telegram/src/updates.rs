@@ -28,7 +28,7 @@ impl IncomingUpdate {
             tracing::warn!(?keys, "update without an update_id skipped");
             return None;
         };
-        match crate::compat::decode::<Update>(&raw) {
+        match crate::frankenstein_gaps::decode::<Update>(&raw) {
             Ok(update) => Some(IncomingUpdate::Known(Box::new(update))),
             Err(error) => {
                 tracing::warn!(update_id, %error, "update not understood, kept as raw JSON");
