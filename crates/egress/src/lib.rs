@@ -3,6 +3,9 @@
 //! by URL. Bot files may come from other people (`ferrogram serve`), so what they name must not
 //! reach the machines around the server (server-side request forgery, SSRF).
 //!
+//! On the path of an update (docs/architecture.md) it guards the interpreting stage's way out to
+//! other hosts: the `http`, `feed` and `llm` steps' requests go through its rule.
+//!
 //! **The rule.** Loopback, private, link-local, CGNAT, multicast, unspecified and reserved
 //! addresses are refused in every spelling ([`forbidden`]), unless the operator's allow-list
 //! names exactly that host *and* port ([`allowed_entry`], `--allow-private-http`).

@@ -1,14 +1,24 @@
-//! Runs bots described by the schema.
+//! Runs bots described by the schema: the path of an update itself (docs/architecture.md).
 //!
-//! [`Engine`] hosts one or many bots. Per bot: a long-polling receiver, a dispatcher that keeps
-//! one chat's updates in order and runs different chats in parallel, a step, fuel and time
-//! budget per update (a handler yields its thread regularly, so none can stall the others),
-//! an error handler that answers the user when a handler fails, and one flood scheduler for
-//! every send. What a bot does is interpreted from its [`ferrogram_schema::BotFile`].
+//! One folder per stage, each calling only the stages after it:
+//! - `receive/`: the two update sources (long polling, webhooks)
+//!   and the bot's inbox: an update is stored before it is acknowledged, deduplicated, replayed
+//!   after a crash, pruned after a day, and handed on as an `Event` (`update.rs`).
+//! - `interpret/`: per-chat queues with chats in parallel (`dispatch.rs`), the interpreter of the
+//!   bot file's steps under a step, fuel and time budget per update (`steps/`, the handler
+//!   yields its thread regularly so none can stall the others), triggers, guards and templates.
+//!   What a run produces is a commit; it sends nothing itself.
+//! - `deliver/`: the group commit of a handler's effects with the update's "handled" mark, then
+//!   the outbox that delivers each chat's calls in order through the bot's flood scheduler.
+//!
+//! [`Engine`] (`host.rs`) hosts one or many bots, added, reloaded and stopped at run time, and
+//! wires each bot's stages together; scheduled jobs (`jobs.rs`) start runs by the clock. The
+//! stores the stages use are the contracts of `ferrogram-core`.
 //!
 //! What a user sends is data, never the bot's: a pressed button counts only if the pressed
-//! message has it, a scene's `roles` hold on every way in (the `guards` module, decision 0023),
-//! and values inserted into a message text with a parse mode are escaped for it (`template`).
+//! message has it, a scene's `roles` hold on every way in (`interpret/guards.rs`, decision
+//! 0023), and values inserted into a message text with a parse mode are escaped for it
+//! (`interpret/template/`).
 
 mod bot_env;
 mod caps;

@@ -1,4 +1,9 @@
 //! `ferrogram`: one binary for everything.
+//!
+//! It wires the crates along the path of an update (docs/architecture.md): the store
+//! (`ferrogram-store`) under the engine (`ferrogram-engine`), the sandbox or Telegram in front of
+//! it, the webhook server (`ferrogram-server`) when asked, and bot files checked by
+//! `ferrogram-schema` first.
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;

@@ -3,6 +3,9 @@
 //! matching [`parse_query`]'s words against the scope's terms ([`candidates`]) and scoring the
 //! postings of the matched terms ([`rank`]). See `docs/decisions/0008-full-text-search.md`.
 //!
+//! On the path of an update (docs/architecture.md) it sits under the stores: the interpreter's
+//! `search` step reaches it through `CollectionStore`, on memory, SQLite or PostgreSQL alike.
+//!
 //! - Analysis: Unicode words, lowercased, `ё` read as `е`, Cyrillic words stemmed with the
 //!   Russian Snowball stemmer and Latin ones with the English (Porter 2) stemmer, digits kept,
 //!   CJK ideographs and kana one term per character.

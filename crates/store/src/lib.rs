@@ -2,6 +2,11 @@
 //! inbox of received updates and the outbox of calls to make, plus the dashboard's workspaces,
 //! bots and bot-file versions.
 //!
+//! On the path of an update (docs/architecture.md) it is the durable side of every hand-off: the
+//! inbox row written before an update is acknowledged, the commit of a handler's effects with its
+//! "handled" mark, the outbox rows deleted once delivered. It implements the traits of
+//! `ferrogram-core` and does not depend on the interpreter.
+//!
 //! [`Store`] is opened from a URL (`sqlite://PATH` or `postgres://…`) and runs its migrations at
 //! open. Every operation exists on the [`Store`] (one statement, autocommit) and on a
 //! [`Transaction`] (`store.transaction()`), so a state change and the outbox entries it causes

@@ -1,5 +1,9 @@
 //! Telegram Bot API client and flood control for Ferrogram.
 //!
+//! On the path of an update (docs/architecture.md) it is both ends: long polling fetches updates
+//! with its [`Client`], and the delivering stage's outbox sends every call through a bot's
+//! [`flood`] scheduler.
+//!
 //! * [`Client`] — one bot's Bot API client over a shared connection pool, with typed methods
 //!   on frankenstein's types, in-memory uploads ([`Upload`]), bounded answers, streamed
 //!   downloads ([`Client::download_to`]) and retries of network errors and 5xx (of
@@ -10,9 +14,9 @@
 
 mod backoff;
 mod client;
-mod frankenstein_gaps;
 mod error;
 pub mod flood;
+mod frankenstein_gaps;
 mod methods;
 mod updates;
 mod upload;

@@ -103,13 +103,7 @@ pub(super) fn render_debug_info(
 ) -> fmt::Result {
     // without a line there is nothing in the source to point to
     if let (Some(source), Some(line)) = (info.source(), line) {
-        let title = format!(
-            " {} ",
-            name.unwrap_or_default()
-                .rsplit(&['/', '\\'])
-                .next()
-                .unwrap_or("Template Source")
-        );
+        let title = format!(" {} ", name.unwrap_or_default().rsplit(&['/', '\\']).next().unwrap_or("Template Source"));
         ok!(writeln!(f));
         ok!(writeln!(f, "{:-^1$}", title, 79));
         ok!(render_source_excerpt(f, source, line, span, kind));
@@ -158,18 +152,9 @@ fn render_source_excerpt(
 /// Spans that continue on later lines are underlined to the end of the
 /// line.  Tabs before the span are retained so that the marker lines up
 /// with the source line.
-fn render_span_marker(
-    f: &mut fmt::Formatter,
-    text: &str,
-    span: Span,
-    kind: ErrorKind,
-) -> fmt::Result {
+fn render_span_marker(f: &mut fmt::Formatter, text: &str, span: Span, kind: ErrorKind) -> fmt::Result {
     let start = span.start_col as usize;
-    let end = if span.end_line == span.start_line {
-        span.end_col as usize
-    } else {
-        text.chars().count()
-    };
+    let end = if span.end_line == span.start_line { span.end_col as usize } else { text.chars().count() };
     ok!(f.write_str("     i "));
     let mut chars = text.chars();
     for _ in 0..start {

@@ -220,9 +220,7 @@ impl Error {
     }
 
     pub(crate) fn internal_clone(&self) -> Error {
-        Error {
-            repr: self.repr.clone(),
-        }
+        Error { repr: self.repr.clone() }
     }
 
     pub(crate) fn set_filename_and_line(&mut self, filename: &str, lineno: usize) {
@@ -253,10 +251,7 @@ impl Error {
     /// out which undefined value was involved.  The first undefined value
     /// recorded wins.
     #[inline]
-    pub(crate) fn with_undefined_origin(
-        #[allow(unused_mut)] mut self,
-        value: &crate::value::Value,
-    ) -> Error {
+    pub(crate) fn with_undefined_origin(#[allow(unused_mut)] mut self, value: &crate::value::Value) -> Error {
         #[cfg(feature = "debug")]
         {
             if self.repr.undefined_origin.is_none() {
@@ -277,10 +272,7 @@ impl Error {
     }
 
     pub(crate) fn new_not_found(name: &str) -> Error {
-        Error::new(
-            ErrorKind::TemplateNotFound,
-            format!("template {name:?} does not exist"),
-        )
+        Error::new(ErrorKind::TemplateNotFound, format!("template {name:?} does not exist"))
     }
 
     /// Attaches another error as source to this error.
@@ -344,9 +336,7 @@ impl Error {
     #[cfg(feature = "debug")]
     #[cfg_attr(docsrs, doc(cfg(feature = "debug")))]
     pub fn range(&self) -> Option<std::ops::Range<usize>> {
-        self.repr
-            .span
-            .map(|x| x.start_offset as usize..x.end_offset as usize)
+        self.repr.span.map(|x| x.start_offset as usize..x.end_offset as usize)
     }
 
     /// Helper function that renders all known debug info on format.
@@ -363,14 +353,7 @@ impl Error {
         impl fmt::Display for Proxy<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 if let Some(info) = self.0.debug_info() {
-                    crate::debug::render_debug_info(
-                        f,
-                        self.0.name(),
-                        self.0.kind(),
-                        self.0.line(),
-                        self.0.span(),
-                        info,
-                    )
+                    crate::debug::render_debug_info(f, self.0.name(), self.0.kind(), self.0.line(), self.0.span(), info)
                 } else {
                     Ok(())
                 }

@@ -165,9 +165,7 @@ pub fn escape(state: &mut State, v: &Value) -> Result<Value, Error> {
         // auto-escape is disabled in the current scope. The default formatter
         // also errors on custom auto-escape formats, so we must route through
         // the environment formatter here.
-        ok!(state.with_auto_escape(auto_escape, |state| {
-            state.env().format(v, state, &mut out)
-        }));
+        ok!(state.with_auto_escape(auto_escape, |state| { state.env().format(v, state, &mut out) }));
     } else {
         ok!(write_escaped(&mut out, &auto_escape, v));
     }
@@ -184,8 +182,8 @@ mod builtins {
     use crate::value::merge_object::{MergeDict, MergeSeq};
     use crate::value::ops::{self, as_f64, LenIterWrap};
     use crate::value::{
-        checked, Enumerator, Kwargs, MaybeInvalid, Object, ObjectRepr, Rest, StringInput, Tuple,
-        ValueKind, ValueOrKwargs, ValueRepr,
+        checked, Enumerator, Kwargs, MaybeInvalid, Object, ObjectRepr, Rest, StringInput, Tuple, ValueKind,
+        ValueOrKwargs, ValueRepr,
     };
     use std::borrow::Cow;
     use std::cmp::Ordering;
@@ -253,9 +251,7 @@ mod builtins {
         let mut chars = value.as_str().chars();
         let output = match chars.next() {
             None => String::new(),
-            Some(first) => {
-                first.to_uppercase().collect::<String>() + &chars.as_str().to_lowercase()
-            }
+            Some(first) => first.to_uppercase().collect::<String>() + &chars.as_str().to_lowercase(),
         };
         value.preserve_safety(output)
     }
@@ -275,29 +271,21 @@ mod builtins {
         from: StringInput<'_>,
         to: StringInput<'_>,
     ) -> Result<Value, Error> {
-        let safety_aware = !matches!(state.auto_escape(), AutoEscape::None)
-            && (value.is_safe() || from.is_safe() || to.is_safe());
+        let safety_aware =
+            !matches!(state.auto_escape(), AutoEscape::None) && (value.is_safe() || from.is_safe() || to.is_safe());
         // FERROGRAM PATCH: refuse a result past the value cap before building it.
         {
             let (value, from, to) = (value.as_str(), from.as_str(), to.as_str());
-            let hits = if from.is_empty() {
-                value.chars().count() + 1
-            } else {
-                value.matches(from).count()
-            };
+            let hits = if from.is_empty() { value.chars().count() + 1 } else { value.matches(from).count() };
             let grown = hits.saturating_mul(to.len());
             ok!(crate::value_cap::within(value.len().saturating_add(grown)));
         }
 
         if safety_aware {
-            let output = value
-                .format(state)?
-                .replace(from.as_str(), &to.format(state)?);
+            let output = value.format(state)?.replace(from.as_str(), &to.format(state)?);
             Ok(Value::from_safe_string(output))
         } else {
-            Ok(Value::from(
-                value.as_str().replace(from.as_str(), to.as_str()),
-            ))
+            Ok(Value::from(value.as_str().replace(from.as_str(), to.as_str())))
         }
     }
 
@@ -311,11 +299,8 @@ mod builtins {
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
     pub fn length(v: &Value) -> Result<usize, Error> {
         v.len().ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidOperation,
-                format!("cannot calculate length of value of type {}", v.kind()),
-            )
-            .with_undefined_origin(v)
+            Error::new(ErrorKind::InvalidOperation, format!("cannot calculate length of value of type {}", v.kind()))
+                .with_undefined_origin(v)
         })
     }
 
@@ -325,11 +310,7 @@ mod builtins {
     /// item and only a single sort implementation is emitted for all of them.
     /// A `None` key compares equal to everything.
     #[inline(never)]
-    fn sort_keyed(
-        items: &mut [(Option<Value>, Value)],
-        case_sensitive: bool,
-        reverse: bool,
-    ) -> Result<(), Error> {
+    fn sort_keyed(items: &mut [(Option<Value>, Value)], case_sensitive: bool, reverse: bool) -> Result<(), Error> {
         safe_sort(items, |a, b| match (&a.0, &b.0) {
             (Some(a), Some(b)) => cmp_helper(a, b, case_sensitive, reverse),
             _ => Ordering::Equal,
@@ -384,10 +365,7 @@ mod builtins {
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
     pub fn dictsort(v: &Value, kwargs: Kwargs) -> Result<Value, Error> {
         if v.kind() != ValueKind::Map {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "cannot convert value into pair list",
-            ));
+            return Err(Error::new(ErrorKind::InvalidOperation, "cannot convert value into pair list"));
         }
 
         let by_value = matches!(ok!(kwargs.get("by")), Some("value"));
@@ -435,9 +413,7 @@ mod builtins {
             Ok(Value::make_object_iterable(v.clone(), |v| {
                 match v.as_object().and_then(|v| v.try_iter_pairs()) {
                     // invalid keys are passed through rather than wrapped in a pair
-                    Some(iter) => Box::new(
-                        checked(iter).map(|pair| pair.map_or_else(Value::from, Value::from)),
-                    ),
+                    Some(iter) => Box::new(checked(iter).map(|pair| pair.map_or_else(Value::from, Value::from))),
                     None => Box::new(
                         // this really should not happen unless the object changes it's shape
                         // after the initial check
@@ -450,10 +426,7 @@ mod builtins {
                 }
             }))
         } else {
-            Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "cannot convert value into pairs",
-            ))
+            Err(Error::new(ErrorKind::InvalidOperation, "cannot convert value into pairs"))
         }
     }
 
@@ -540,11 +513,7 @@ mod builtins {
             Ok(output.into_inner())
         }
 
-        fn join_safe(
-            state: &mut State,
-            iter: impl Iterator<Item = Value>,
-            joiner: &str,
-        ) -> Result<String, Error> {
+        fn join_safe(state: &mut State, iter: impl Iterator<Item = Value>, joiner: &str) -> Result<String, Error> {
             let mut output = crate::value_cap::CappedString::new();
             for (idx, item) in iter.enumerate() {
                 ok!(item.check());
@@ -572,11 +541,8 @@ mod builtins {
 
         let joiner_str = joiner.as_ref().map(StringInput::as_str).unwrap_or_default();
         let iter = ok!(value.try_iter().map_err(|err| {
-            Error::new(
-                ErrorKind::InvalidOperation,
-                format!("cannot join value of type {}", value.kind()),
-            )
-            .with_source(err)
+            Error::new(ErrorKind::InvalidOperation, format!("cannot join value of type {}", value.kind()))
+                .with_source(err)
         }));
         let iter = iter.map(|item| map_attribute(item, attribute));
 
@@ -585,9 +551,7 @@ mod builtins {
         }
 
         if joiner.as_ref().is_some_and(StringInput::is_safe) {
-            return Ok(Value::from_safe_string(ok!(join_safe(
-                state, iter, joiner_str
-            ))));
+            return Ok(Value::from_safe_string(ok!(join_safe(state, iter, joiner_str))));
         }
 
         // A plain joiner only becomes safe if at least one item is safe.  This
@@ -598,11 +562,7 @@ mod builtins {
                 Some(joiner) => ok!(joiner.format(state)),
                 None => Cow::Borrowed(""),
             };
-            Ok(Value::from_safe_string(ok!(join_safe(
-                state,
-                items.into_iter(),
-                &joiner
-            ))))
+            Ok(Value::from_safe_string(ok!(join_safe(state, items.into_iter(), &joiner))))
         } else {
             Ok(Value::from(ok!(join_plain(items.into_iter(), joiner_str))))
         }
@@ -626,11 +586,7 @@ mod builtins {
     ///     -> ["c", "s", "v"]
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
-    pub fn split(
-        value: &Value,
-        split: Option<Arc<str>>,
-        maxsplits: Option<i64>,
-    ) -> Result<Value, Error> {
+    pub fn split(value: &Value, split: Option<Arc<str>>, maxsplits: Option<i64>) -> Result<Value, Error> {
         let string = Arc::<str>::try_from(value.clone())?;
         let maxsplits = maxsplits.and_then(|x| if x >= 0 { Some(x as usize + 1) } else { None });
         let preserve_safety = value.kind() == ValueKind::String && value.is_safe();
@@ -694,11 +650,7 @@ mod builtins {
         }
 
         let other = args.first().cloned().unwrap_or_else(|| Value::from(""));
-        let lax = if let Some(lax) = args.get(1) {
-            ok!(state.undefined_behavior().is_true(lax))
-        } else {
-            false
-        };
+        let lax = if let Some(lax) = args.get(1) { ok!(state.undefined_behavior().is_true(lax)) } else { false };
 
         if value.is_undefined() || (lax && !value.is_true()) {
             Ok(other)
@@ -727,10 +679,7 @@ mod builtins {
                     .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "overflow on abs"))
             }
             ValueRepr::F64(x) => Ok(Value::from(x.abs())),
-            _ => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "cannot get absolute value",
-            )),
+            _ => Err(Error::new(ErrorKind::InvalidOperation, "cannot get absolute value")),
         }
     }
 
@@ -770,9 +719,7 @@ mod builtins {
                 return Ok(default.unwrap_or(Value::from(0)));
             }
             ValueRepr::Bool(x) => return Ok(Value::from(*x as u64)),
-            ValueRepr::U64(_) | ValueRepr::I64(_) | ValueRepr::U128(_) | ValueRepr::I128(_) => {
-                return Ok(value.clone())
-            }
+            ValueRepr::U64(_) | ValueRepr::I64(_) | ValueRepr::U128(_) | ValueRepr::I128(_) => return Ok(value.clone()),
             ValueRepr::F64(v) => return Ok(Value::from(*v as i128)),
             ValueRepr::String(..) | ValueRepr::SmallStr(_) => {
                 let s = value.as_str().unwrap();
@@ -783,10 +730,9 @@ mod builtins {
                     .map(|f| Value::from(f as i128))
                     .map_err(|err| Error::new(ErrorKind::InvalidOperation, err.to_string()))
             }
-            ValueRepr::Bytes(_) | ValueRepr::Object(_) => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("cannot convert {} to integer", value.kind()),
-            )),
+            ValueRepr::Bytes(_) | ValueRepr::Object(_) => {
+                Err(Error::new(ErrorKind::InvalidOperation, format!("cannot convert {} to integer", value.kind())))
+            }
             ValueRepr::Invalid(_) => return value.clone().validate(),
         };
         rv.or_else(|err| default.ok_or(err))
@@ -807,9 +753,7 @@ mod builtins {
             None => (false, s.strip_prefix('+').unwrap_or(s)),
         };
         let digits = match digits.get(..prefix.len()) {
-            Some(p) if !prefix.is_empty() && p.eq_ignore_ascii_case(prefix) => {
-                &digits[prefix.len()..]
-            }
+            Some(p) if !prefix.is_empty() && p.eq_ignore_ascii_case(prefix) => &digits[prefix.len()..],
             _ => digits,
         };
         if digits.starts_with(['+', '-']) {
@@ -829,12 +773,7 @@ mod builtins {
     /// {{ "n/a"|float(default=0.0) }} -> 0.0
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
-    pub fn float(
-        state: &State,
-        value: &Value,
-        default: Option<Value>,
-        kwargs: Kwargs,
-    ) -> Result<Value, Error> {
+    pub fn float(state: &State, value: &Value, default: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
         let default = match default {
             Some(default) => Some(default),
             None => ok!(kwargs.get::<Option<Value>>("default")),
@@ -855,10 +794,7 @@ mod builtins {
                 .map_err(|err| Error::new(ErrorKind::InvalidOperation, err.to_string())),
             ValueRepr::Invalid(_) => return value.clone().validate(),
             _ => as_f64(value, true).map(Value::from).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("cannot convert {} to float", value.kind()),
-                )
+                Error::new(ErrorKind::InvalidOperation, format!("cannot convert {} to float", value.kind()))
             }),
         };
         rv.or_else(|err| default.ok_or(err))
@@ -938,10 +874,7 @@ mod builtins {
     }
 
     fn round_too_large() -> Error {
-        Error::new(
-            ErrorKind::InvalidOperation,
-            "rounded value is too large to represent",
-        )
+        Error::new(ErrorKind::InvalidOperation, "rounded value is too large to represent")
     }
 
     fn round_with_negative_precision(value: f64, precision: i32) -> Result<f64, Error> {
@@ -957,29 +890,19 @@ mod builtins {
         // Use enough decimal digits to represent any f64 exactly.  Rounding the
         // decimal digits avoids introducing an approximate division by 10^n.
         let formatted = format!("{:.1074e}", value.abs());
-        let (mantissa, exponent) = formatted
-            .split_once('e')
-            .expect("scientific formatting must contain an exponent");
-        let exponent = exponent
-            .parse::<i64>()
-            .expect("scientific exponent must be an integer");
+        let (mantissa, exponent) = formatted.split_once('e').expect("scientific formatting must contain an exponent");
+        let exponent = exponent.parse::<i64>().expect("scientific exponent must be an integer");
         let retained_len = exponent - decimal_place + 1;
         if retained_len < 0 {
             return Ok(0.0f64.copysign(value));
         }
 
-        let digits = mantissa
-            .bytes()
-            .filter(u8::is_ascii_digit)
-            .collect::<Vec<_>>();
+        let digits = mantissa.bytes().filter(u8::is_ascii_digit).collect::<Vec<_>>();
         let retained_len = retained_len as usize;
         let discarded = &digits[retained_len..];
-        let last_retained = retained_len
-            .checked_sub(1)
-            .map_or(0, |idx| digits[idx] - b'0');
+        let last_retained = retained_len.checked_sub(1).map_or(0, |idx| digits[idx] - b'0');
         let round_up = discarded[0] > b'5'
-            || (discarded[0] == b'5'
-                && (discarded[1..].iter().any(|&digit| digit != b'0') || last_retained % 2 != 0));
+            || (discarded[0] == b'5' && (discarded[1..].iter().any(|&digit| digit != b'0') || last_retained % 2 != 0));
 
         let mut retained = digits[..retained_len].to_vec();
         if round_up {
@@ -1002,12 +925,9 @@ mod builtins {
         }
 
         let coefficient = String::from_utf8(retained).unwrap();
-        let rounded = format!(
-            "{}{coefficient}e{decimal_place}",
-            if value.is_sign_negative() { "-" } else { "" }
-        )
-        .parse::<f64>()
-        .map_err(|_| Error::new(ErrorKind::InvalidOperation, "unable to round value"))?;
+        let rounded = format!("{}{coefficient}e{decimal_place}", if value.is_sign_negative() { "-" } else { "" })
+            .parse::<f64>()
+            .map_err(|_| Error::new(ErrorKind::InvalidOperation, "unable to round value"))?;
         if rounded.is_infinite() {
             return Err(round_too_large());
         }
@@ -1052,14 +972,9 @@ mod builtins {
             "ceil" => remainder > 0,
             "floor" => false,
             // round half to even like Python's round()
-            _ => {
-                remainder > factor - remainder
-                    || (remainder == factor - remainder && quotient % 2 != 0)
-            }
+            _ => remainder > factor - remainder || (remainder == factor - remainder && quotient % 2 != 0),
         };
-        (quotient + round_up as i128)
-            .checked_mul(factor)
-            .ok_or_else(round_too_large)
+        (quotient + round_up as i128).checked_mul(factor).ok_or_else(round_too_large)
     }
 
     /// Round the number to a given precision.
@@ -1085,12 +1000,7 @@ mod builtins {
     ///   -> 1200
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
-    pub fn round(
-        value: Value,
-        precision: Option<i32>,
-        method: Option<&str>,
-        kwargs: Kwargs,
-    ) -> Result<Value, Error> {
+    pub fn round(value: Value, precision: Option<i32>, method: Option<&str>, kwargs: Kwargs) -> Result<Value, Error> {
         let precision = match precision {
             Some(precision) => precision,
             None => ok!(kwargs.get::<Option<i32>>("precision")).unwrap_or(0),
@@ -1101,10 +1011,7 @@ mod builtins {
         };
         ok!(kwargs.assert_all_used());
         if !matches!(method, "common" | "ceil" | "floor") {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "method must be common, ceil or floor",
-            ));
+            return Err(Error::new(ErrorKind::InvalidOperation, "method must be common, ceil or floor"));
         }
 
         match value.0 {
@@ -1125,19 +1032,14 @@ mod builtins {
                     if precision > 1074 {
                         val
                     } else {
-                        format!("{val:.precision$}", precision = precision as usize)
-                            .parse::<f64>()
-                            .unwrap()
+                        format!("{val:.precision$}", precision = precision as usize).parse::<f64>().unwrap()
                     }
                 } else {
                     return round_with_negative_precision(val, precision).map(Value::from);
                 };
                 Ok(Value::from(rounded))
             }
-            _ => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("cannot round value ({})", value.kind()),
-            )),
+            _ => Err(Error::new(ErrorKind::InvalidOperation, format!("cannot round value ({})", value.kind()))),
         }
     }
 
@@ -1156,15 +1058,9 @@ mod builtins {
         if let Some(s) = value.as_str() {
             Ok(s.chars().next().map_or(Value::UNDEFINED, Value::from))
         } else if let Some(iter) = value.as_object().and_then(|x| x.try_iter()) {
-            checked(iter)
-                .next()
-                .transpose()
-                .map(|x| x.unwrap_or(Value::UNDEFINED))
+            checked(iter).next().transpose().map(|x| x.unwrap_or(Value::UNDEFINED))
         } else {
-            Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "cannot get first item from value",
-            ))
+            Err(Error::new(ErrorKind::InvalidOperation, "cannot get first item from value"))
         }
     }
 
@@ -1198,10 +1094,7 @@ mod builtins {
             let mut iter = ok!(rev.try_iter()).checked();
             iter.next().transpose().map(Option::unwrap_or_default)
         } else {
-            Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "cannot get last item from value",
-            ))
+            Err(Error::new(ErrorKind::InvalidOperation, "cannot get last item from value"))
         }
     }
 
@@ -1241,12 +1134,7 @@ mod builtins {
         min_max(state, value, kwargs, |ordering| ordering != Ordering::Less)
     }
 
-    fn min_max(
-        state: &State,
-        value: Value,
-        kwargs: Kwargs,
-        replaces: fn(Ordering) -> bool,
-    ) -> Result<Value, Error> {
+    fn min_max(state: &State, value: Value, kwargs: Kwargs, replaces: fn(Ordering) -> bool) -> Result<Value, Error> {
         let iter = ok!(state.undefined_behavior().try_iter(value).map_err(|err| {
             Error::new(ErrorKind::InvalidOperation, "cannot convert value to list").with_source(err)
         }));
@@ -1259,9 +1147,7 @@ mod builtins {
                 Some(attr) => item.get_path_or_default(attr, &Value::UNDEFINED),
                 None => item.clone(),
             };
-            if rv.as_ref().map_or(true, |(rv_key, _)| {
-                replaces(cmp_helper(&key, rv_key, case_sensitive, false))
-            }) {
+            if rv.as_ref().map_or(true, |(rv_key, _)| replaces(cmp_helper(&key, rv_key, case_sensitive, false))) {
                 rv = Some((key, item));
             }
         }
@@ -1294,24 +1180,16 @@ mod builtins {
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
     pub fn sort(state: &State, value: Value, kwargs: Kwargs) -> Result<Value, Error> {
-        let items = ok!(ok!(state
-            .undefined_behavior()
-            .try_iter_checked(value)
-            .map_err(|err| {
-                Error::new(ErrorKind::InvalidOperation, "cannot convert value to list")
-                    .with_source(err)
-            }))
+        let items = ok!(ok!(state.undefined_behavior().try_iter_checked(value).map_err(|err| {
+            Error::new(ErrorKind::InvalidOperation, "cannot convert value to list").with_source(err)
+        }))
         .try_collect_vec());
 
         let case_sensitive = ok!(kwargs.get::<Option<bool>>("case_sensitive")).unwrap_or(false);
         let reverse = ok!(kwargs.get::<Option<bool>>("reverse")).unwrap_or(false);
 
         if let Some(attr) = ok!(kwargs.get::<Option<&str>>("attribute")) {
-            let keys: Vec<_> = attr
-                .split(',')
-                .map(str::trim)
-                .filter(|key| !key.is_empty())
-                .collect();
+            let keys: Vec<_> = attr.split(',').map(str::trim).filter(|key| !key.is_empty()).collect();
 
             let mut keyed: Vec<_> = if keys.len() > 1 {
                 // More than one keys
@@ -1333,22 +1211,14 @@ mod builtins {
             } else {
                 // Fast path for a more common case of single key
                 let key = if !keys.is_empty() { keys[0] } else { attr };
-                items
-                    .into_iter()
-                    .map(|item| (item.get_path(key).ok(), item))
-                    .collect()
+                items.into_iter().map(|item| (item.get_path(key).ok(), item)).collect()
             };
             ok!(sort_keyed(&mut keyed, case_sensitive, reverse));
             ok!(kwargs.assert_all_used());
             Ok(Value::from_iter(keyed.into_iter().map(|x| x.1)))
         } else {
             let mut items = items;
-            ok!(safe_sort(&mut items, |a, b| cmp_helper(
-                a,
-                b,
-                case_sensitive,
-                reverse
-            )));
+            ok!(safe_sort(&mut items, |a, b| cmp_helper(a, b, case_sensitive, reverse)));
             ok!(kwargs.assert_all_used());
             Ok(Value::from(items))
         }
@@ -1362,13 +1232,9 @@ mod builtins {
     /// an empty list is returned.
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
     pub fn list(state: &State, value: Value) -> Result<Value, Error> {
-        let iter = ok!(state
-            .undefined_behavior()
-            .try_iter_checked(value)
-            .map_err(|err| {
-                Error::new(ErrorKind::InvalidOperation, "cannot convert value to list")
-                    .with_source(err)
-            }));
+        let iter = ok!(state.undefined_behavior().try_iter_checked(value).map_err(|err| {
+            Error::new(ErrorKind::InvalidOperation, "cannot convert value to list").with_source(err)
+        }));
         Ok(Value::from(ok!(iter.try_collect_vec())))
     }
 
@@ -1420,12 +1286,7 @@ mod builtins {
     /// If you pass it a second argument it’s used to fill missing values on the
     /// last iteration.
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
-    pub fn slice(
-        state: &State,
-        value: Value,
-        count: usize,
-        fill_with: Option<Value>,
-    ) -> Result<Value, Error> {
+    pub fn slice(state: &State, value: Value, count: usize, fill_with: Option<Value>) -> Result<Value, Error> {
         if count == 0 {
             return Err(Error::new(ErrorKind::InvalidOperation, "count cannot be 0"));
         }
@@ -1480,12 +1341,7 @@ mod builtins {
     /// </table>
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
-    pub fn batch(
-        state: &State,
-        value: Value,
-        count: usize,
-        fill_with: Option<Value>,
-    ) -> Result<Value, Error> {
+    pub fn batch(state: &State, value: Value, count: usize, fill_with: Option<Value>) -> Result<Value, Error> {
         if count == 0 {
             return Err(Error::new(ErrorKind::InvalidOperation, "count cannot be 0"));
         }
@@ -1498,10 +1354,7 @@ mod builtins {
         for item in ok!(state.undefined_behavior().try_iter(value)) {
             ok!(item.check());
             if tmp.len() == count {
-                rv.push(Value::from(mem::replace(
-                    &mut tmp,
-                    Vec::with_capacity(untrusted_size_hint(count)),
-                )));
+                rv.push(Value::from(mem::replace(&mut tmp, Vec::with_capacity(untrusted_size_hint(count)))));
             }
             tmp.push(item);
         }
@@ -1566,9 +1419,7 @@ mod builtins {
         };
         // When this filter is used the return value is safe for both HTML and JSON
         crate::json::to_json(value, style, true)
-            .map_err(|err| {
-                Error::new(ErrorKind::InvalidOperation, "cannot serialize to JSON").with_source(err)
-            })
+            .map_err(|err| Error::new(ErrorKind::InvalidOperation, "cannot serialize to JSON").with_source(err))
             .map(Value::from_safe_string)
     }
 
@@ -1629,9 +1480,7 @@ mod builtins {
         let input = strip_trailing_newline(value.as_str());
         // FERROGRAM PATCH: refuse a result past the value cap before building it.
         ok!(crate::value_cap::within(
-            (input.matches('\n').count() + 1)
-                .saturating_mul(width.saturating_add(1))
-                .saturating_add(input.len())
+            (input.matches('\n').count() + 1).saturating_mul(width.saturating_add(1)).saturating_add(input.len())
         ));
         let indent_with = " ".repeat(width);
         let mut output = String::new();
@@ -1668,12 +1517,8 @@ mod builtins {
     #[cfg_attr(docsrs, doc(cfg(all(feature = "builtins", feature = "urlencode"))))]
     #[cfg(feature = "urlencode")]
     pub fn urlencode(value: &Value) -> Result<String, Error> {
-        const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-            .remove(b'/')
-            .remove(b'.')
-            .remove(b'-')
-            .remove(b'_')
-            .add(b' ');
+        const SET: &percent_encoding::AsciiSet =
+            &percent_encoding::NON_ALPHANUMERIC.remove(b'/').remove(b'.').remove(b'-').remove(b'_').add(b' ');
 
         // FERROGRAM PATCH: capped (see `value_cap`); upstream uses `String` and `to_string`.
         if value.kind() == ValueKind::Map {
@@ -1703,14 +1548,12 @@ mod builtins {
             match &value.0 {
                 ValueRepr::None | ValueRepr::Undefined(..) => Ok("".into()),
                 ValueRepr::Bytes(b) => Ok(percent_encoding::percent_encode(b, SET).to_string()),
-                ValueRepr::String(..) | ValueRepr::SmallStr(_) => Ok(
-                    percent_encoding::utf8_percent_encode(value.as_str().unwrap(), SET).to_string(),
-                ),
-                _ => Ok(percent_encoding::utf8_percent_encode(
-                    &ok!(crate::value_cap::to_string(value)),
-                    SET,
-                )
-                .to_string()),
+                ValueRepr::String(..) | ValueRepr::SmallStr(_) => {
+                    Ok(percent_encoding::utf8_percent_encode(value.as_str().unwrap(), SET).to_string())
+                }
+                _ => {
+                    Ok(percent_encoding::utf8_percent_encode(&ok!(crate::value_cap::to_string(value)), SET).to_string())
+                }
             }
         }
     }
@@ -1725,25 +1568,15 @@ mod builtins {
     ) -> Result<Vec<Value>, Error> {
         let mut rv = vec![];
         let test = if let Some(test_name) = test_name {
-            Some(ok!(state
-                .env()
-                .get_test(&test_name)
-                .ok_or_else(|| Error::from(ErrorKind::UnknownTest))))
+            Some(ok!(state.env().get_test(&test_name).ok_or_else(|| Error::from(ErrorKind::UnknownTest))))
         } else {
             None
         };
         for value in ok!(state.undefined_behavior().try_iter(value)) {
             ok!(value.check());
-            let test_value = if let Some(ref attr) = attr {
-                ok!(value.get_path(attr))
-            } else {
-                value.clone()
-            };
+            let test_value = if let Some(ref attr) = attr { ok!(value.get_path(attr)) } else { value.clone() };
             let passed = if let Some(test) = test {
-                let new_args = Some(test_value)
-                    .into_iter()
-                    .chain(args.iter().cloned())
-                    .collect::<Vec<_>>();
+                let new_args = Some(test_value).into_iter().chain(args.iter().cloned()).collect::<Vec<_>>();
                 ok!(test.call(state, &new_args)).is_true()
             } else {
                 test_value.is_true()
@@ -1793,14 +1626,7 @@ mod builtins {
         test_name: Option<Cow<'_, str>>,
         args: crate::value::Rest<ValueOrKwargs>,
     ) -> Result<Vec<Value>, Error> {
-        select_or_reject(
-            state,
-            false,
-            value,
-            Some(attr),
-            test_name,
-            args.into_values(),
-        )
+        select_or_reject(state, false, value, Some(attr), test_name, args.into_values())
     }
 
     /// Creates a new sequence of values that don't pass a test.
@@ -1833,14 +1659,7 @@ mod builtins {
         test_name: Option<Cow<'_, str>>,
         args: crate::value::Rest<ValueOrKwargs>,
     ) -> Result<Vec<Value>, Error> {
-        select_or_reject(
-            state,
-            true,
-            value,
-            Some(attr),
-            test_name,
-            args.into_values(),
-        )
+        select_or_reject(state, true, value, Some(attr), test_name, args.into_values())
     }
 
     /// Applies a filter to a sequence of objects or looks up an attribute.
@@ -1870,11 +1689,7 @@ mod builtins {
     /// Users on this page: {{ titles|map('lower')|join(', ') }}
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
-    pub fn map(
-        state: &mut State,
-        value: Value,
-        args: crate::value::Rest<ValueOrKwargs>,
-    ) -> Result<Vec<Value>, Error> {
+    pub fn map(state: &mut State, value: Value, args: crate::value::Rest<ValueOrKwargs>) -> Result<Vec<Value>, Error> {
         let mut rv = Vec::with_capacity(untrusted_size_hint(value.len().unwrap_or(0)));
 
         // attribute mapping
@@ -1885,11 +1700,7 @@ mod builtins {
             if !args.is_empty() {
                 return Err(Error::from(ErrorKind::TooManyArguments));
             }
-            let default = if kwargs.has("default") {
-                ok!(kwargs.get::<Value>("default"))
-            } else {
-                Value::UNDEFINED
-            };
+            let default = if kwargs.has("default") { ok!(kwargs.get::<Value>("default")) } else { Value::UNDEFINED };
             for value in ok!(state.undefined_behavior().try_iter(value)) {
                 ok!(value.check());
                 let sub_val = match attr.as_str() {
@@ -1913,23 +1724,16 @@ mod builtins {
         }
 
         // filter mapping
-        let filter_name = ok!(args
-            .first()
-            .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "filter name is required")));
-        let filter_name = ok!(filter_name.as_str().ok_or_else(|| {
-            Error::new(ErrorKind::InvalidOperation, "filter name must be a string")
-        }));
+        let filter_name =
+            ok!(args.first().ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "filter name is required")));
+        let filter_name = ok!(filter_name
+            .as_str()
+            .ok_or_else(|| { Error::new(ErrorKind::InvalidOperation, "filter name must be a string") }));
 
-        let filter = ok!(state
-            .env()
-            .get_filter(filter_name)
-            .ok_or_else(|| Error::from(ErrorKind::UnknownFilter)));
+        let filter = ok!(state.env().get_filter(filter_name).ok_or_else(|| Error::from(ErrorKind::UnknownFilter)));
         for value in ok!(state.undefined_behavior().try_iter(value)) {
             ok!(value.check());
-            let new_args = Some(value.clone())
-                .into_iter()
-                .chain(args.iter().skip(1).cloned())
-                .collect::<Vec<_>>();
+            let new_args = Some(value.clone()).into_iter().chain(args.iter().skip(1).cloned()).collect::<Vec<_>>();
             rv.push(ok!(filter.call(state, &new_args)));
         }
         Ok(rv)
@@ -1992,10 +1796,8 @@ mod builtins {
             None => ok!(kwargs.get::<&str>("attribute")),
         };
         let items: Vec<Value> = ok!(checked(ok!(value.try_iter())).try_collect_vec());
-        let mut keyed: Vec<_> = items
-            .into_iter()
-            .map(|item| (Some(item.get_path_or_default(attr, &default)), item))
-            .collect();
+        let mut keyed: Vec<_> =
+            items.into_iter().map(|item| (Some(item.get_path_or_default(attr, &default)), item)).collect();
         ok!(sort_keyed(&mut keyed, case_sensitive, false));
         ok!(kwargs.assert_all_used());
 
@@ -2013,12 +1815,9 @@ mod builtins {
             fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
                 match (key.as_usize(), key.as_str()) {
                     (Some(0), None) | (None, Some("grouper")) => Some(self.grouper.clone()),
-                    (Some(1), None) | (None, Some("list")) => {
-                        Some(Value::make_object_iterable(self.clone(), |this| {
-                            Box::new(this.list.iter().cloned())
-                                as Box<dyn Iterator<Item = _> + Send + Sync>
-                        }))
-                    }
+                    (Some(1), None) | (None, Some("list")) => Some(Value::make_object_iterable(self.clone(), |this| {
+                        Box::new(this.list.iter().cloned()) as Box<dyn Iterator<Item = _> + Send + Sync>
+                    })),
                     _ => None,
                 }
             }
@@ -2028,10 +1827,7 @@ mod builtins {
             }
 
             fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_tuple("")
-                    .field(&self.grouper)
-                    .field(&self.list)
-                    .finish()
+                f.debug_tuple("").field(&self.grouper).field(&self.list).finish()
             }
         }
 
@@ -2054,10 +1850,7 @@ mod builtins {
         }
 
         if !list.is_empty() {
-            rv.push(Value::from_object(GroupTuple {
-                grouper: grouper.unwrap(),
-                list,
-            }));
+            rv.push(Value::from_object(GroupTuple { grouper: grouper.unwrap(), list }));
         }
 
         Ok(Value::from_object(rv))
@@ -2100,11 +1893,8 @@ mod builtins {
         let iter = ok!(state.undefined_behavior().try_iter(values));
         for item in iter {
             ok!(item.check());
-            let value_to_compare = if let Some(attr) = attr {
-                item.get_path_or_default(attr, &Value::UNDEFINED)
-            } else {
-                item.clone()
-            };
+            let value_to_compare =
+                if let Some(attr) = attr { item.get_path_or_default(attr, &Value::UNDEFINED) } else { item.clone() };
             let memorized_value = if case_sensitive {
                 value_to_compare.clone()
             } else if let Some(s) = value_to_compare.as_str() {
@@ -2144,30 +1934,21 @@ mod builtins {
     /// {{ list1 | chain(list2) | attr(1) }}
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
-    pub fn chain(
-        _state: &State,
-        value: Value,
-        others: crate::value::Rest<Value>,
-    ) -> Result<Value, Error> {
-        let all_values = Some(value.clone())
-            .into_iter()
-            .chain(others.0.iter().cloned())
-            .collect::<Vec<_>>();
+    pub fn chain(_state: &State, value: Value, others: crate::value::Rest<Value>) -> Result<Value, Error> {
+        let all_values = Some(value.clone()).into_iter().chain(others.0.iter().cloned()).collect::<Vec<_>>();
 
         if all_values.iter().all(|v| v.kind() == ValueKind::Map) {
             Ok(Value::from_object(MergeDict::new(all_values)))
-        } else if all_values
-            .iter()
-            .all(|v| matches!(v.kind(), ValueKind::Seq))
-        {
+        } else if all_values.iter().all(|v| matches!(v.kind(), ValueKind::Seq)) {
             Ok(Value::from_object(MergeSeq::new(all_values)))
         } else {
             // General iterator chaining behavior
             Ok(Value::make_object_iterable(all_values, |values| {
                 Box::new(values.iter().flat_map(|v| match v.try_iter() {
                     Ok(iter) => Box::new(iter) as Box<dyn Iterator<Item = Value> + Send + Sync>,
-                    Err(err) => Box::new(Some(Value::from(err)).into_iter())
-                        as Box<dyn Iterator<Item = Value> + Send + Sync>,
+                    Err(err) => {
+                        Box::new(Some(Value::from(err)).into_iter()) as Box<dyn Iterator<Item = Value> + Send + Sync>
+                    }
                 })) as Box<dyn Iterator<Item = Value> + Send + Sync>
             }))
         }
@@ -2219,11 +2000,8 @@ mod builtins {
 
         Ok(Value::make_object_iterable(all_values, move |values| {
             let iter = std::iter::from_fn({
-                let mut iters = values
-                    .iter()
-                    .map(|val| val.try_iter().ok())
-                    .collect::<Option<Vec<_>>>()
-                    .unwrap_or_default();
+                let mut iters =
+                    values.iter().map(|val| val.try_iter().ok()).collect::<Option<Vec<_>>>().unwrap_or_default();
 
                 move || {
                     if iters.is_empty() {
@@ -2284,43 +2062,32 @@ mod builtins {
     /// [printf-style]: https://docs.python.org/3/library/stdtypes.html#printf-style-string-formatting
     /// [str.format()]: https://docs.python.org/3/library/string.html#format-string-syntax
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
-    pub fn format(
-        state: &mut State,
-        format_str: &Value,
-        format_args: Rest<ValueOrKwargs>,
-    ) -> Result<Value, Error> {
+    pub fn format(state: &mut State, format_str: &Value, format_args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
         let format_args = format_args.into_values();
-        let string = format_str
-            .as_str()
-            .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "value is not a string"))?;
+        let string =
+            format_str.as_str().ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "value is not a string"))?;
         // like any other string conversion, formatting undefined values fails
         // with strict undefined behavior.
         let undefined_behavior = state.undefined_behavior();
         if format_str.is_safe() {
-            let output = ok!(format_printf_with(
-                string,
-                &format_args,
-                |value, conversion| {
-                    ok!(undefined_behavior.assert_value_not_undefined(value));
-                    if conversion == FormatConversion::Character {
-                        return Err(Error::new(
-                            ErrorKind::InvalidOperation,
-                            "character formatting is not supported for safe format strings",
-                        ));
-                    }
+            let output = ok!(format_printf_with(string, &format_args, |value, conversion| {
+                ok!(undefined_behavior.assert_value_not_undefined(value));
+                if conversion == FormatConversion::Character {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        "character formatting is not supported for safe format strings",
+                    ));
+                }
 
-                    // Strings are escaped before applying width and precision,
-                    // matching MarkupSafe.  Numbers stay typed so numeric
-                    // conversion specifiers continue to work.
-                    if value.is_safe()
-                        || matches!(value.kind(), ValueKind::Bool | ValueKind::Number)
-                    {
-                        Ok(None)
-                    } else {
-                        escape(state, value).map(|value| Some(Value::from(value.as_str().unwrap())))
-                    }
-                },
-            ));
+                // Strings are escaped before applying width and precision,
+                // matching MarkupSafe.  Numbers stay typed so numeric
+                // conversion specifiers continue to work.
+                if value.is_safe() || matches!(value.kind(), ValueKind::Bool | ValueKind::Number) {
+                    Ok(None)
+                } else {
+                    escape(state, value).map(|value| Some(Value::from(value.as_str().unwrap())))
+                }
+            },));
             Ok(Value::from_safe_string(output))
         } else {
             format_printf_with(string, &format_args, |value, _| {

@@ -317,17 +317,10 @@ impl FormatSpec {
     fn mantissa_and_exp<T: LowerExp>(val: T, precision: usize) -> (String, i32) {
         let native_precision = precision.min(MAX_NATIVE_FORMAT_PRECISION);
         let formatted = format!("{val:.native_precision$e}");
-        let (mantissa, exponent) = formatted
-            .rsplit_once('e')
-            .expect("scientific number must of XXeYY form");
+        let (mantissa, exponent) = formatted.rsplit_once('e').expect("scientific number must of XXeYY form");
         let mut mantissa = mantissa.to_owned();
         mantissa.extend(std::iter::repeat('0').take(precision.saturating_sub(native_precision)));
-        (
-            mantissa,
-            exponent
-                .parse::<i32>()
-                .expect("exponent must be an integer"),
-        )
+        (mantissa, exponent.parse::<i32>().expect("exponent must be an integer"))
     }
 
     fn format_fixed<T: Display>(val: T, precision: usize) -> String {
@@ -358,15 +351,8 @@ impl FormatSpec {
         }
     }
 
-    fn number_in_general_format<T: Display + LowerExp + Copy>(
-        &self,
-        val: T,
-        is_uppercase: bool,
-    ) -> String {
-        let precision = self
-            .precision
-            .map(|p| if p == 0 { 1 } else { p })
-            .unwrap_or(6);
+    fn number_in_general_format<T: Display + LowerExp + Copy>(&self, val: T, is_uppercase: bool) -> String {
+        let precision = self.precision.map(|p| if p == 0 { 1 } else { p }).unwrap_or(6);
 
         let (manti, exp) = Self::mantissa_and_exp(val, precision - 1);
         if exp >= -4 && exp < precision as i32 {
@@ -500,15 +486,12 @@ impl FormatSpec {
                         ));
                     }
                 }
-                let c = u32::try_from(val)
-                    .ok()
-                    .and_then(std::char::from_u32)
-                    .ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::InvalidOperation,
-                            format!("{} arg not in range(0x110000)", self.ty.description()),
-                        )
-                    })?;
+                let c = u32::try_from(val).ok().and_then(std::char::from_u32).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("{} arg not in range(0x110000)", self.ty.description()),
+                    )
+                })?;
                 return Ok(self.format_char(c));
             }
             Type::String => {
@@ -533,16 +516,10 @@ impl FormatSpec {
             }
             Type::LowerF | Type::UpperF => {
                 let prec = self.precision.unwrap_or(6);
-                let num = if prec != 0 {
-                    format!("{}.{:0prec$}", val, 0)
-                } else {
-                    format!("{}", val)
-                };
+                let num = if prec != 0 { format!("{}.{:0prec$}", val, 0) } else { format!("{}", val) };
                 self.group_decimal_num(self.fix_decimal_point(num))
             }
-            Type::LowerG | Type::UpperG => {
-                self.number_in_general_format(val, self.ty == Type::UpperG)
-            }
+            Type::LowerG | Type::UpperG => self.number_in_general_format(val, self.ty == Type::UpperG),
         };
 
         Ok(self.format_number(&number, sign))
@@ -664,12 +641,9 @@ impl FormatSpec {
                     Ok(self.format_number(&num, sign))
                 }
             },
-            Type::Binary
-            | Type::Octal
-            | Type::LowerHex
-            | Type::UpperHex
-            | Type::Decimal
-            | Type::Char => Err(self.type_conversion_err("float", self.ty)),
+            Type::Binary | Type::Octal | Type::LowerHex | Type::UpperHex | Type::Decimal | Type::Char => {
+                Err(self.type_conversion_err("float", self.ty))
+            }
         }
     }
 
@@ -720,14 +694,7 @@ impl FormatSpec {
         // Trim extra chars from the beginning of the padded and grouped prefix.
         let trim_index = grouped_prefix.len() - prefix.len() - fill_width;
         let grouped_prefix = &grouped_prefix[trim_index..];
-        format!(
-            "{}{grouped_prefix}{grouped_suffix}",
-            if grouped_prefix.starts_with(sep) {
-                "0"
-            } else {
-                ""
-            }
-        )
+        format!("{}{grouped_prefix}{grouped_suffix}", if grouped_prefix.starts_with(sep) { "0" } else { "" })
     }
 
     fn format_number(&self, number: &str, sign: &str) -> String {
@@ -744,16 +711,11 @@ impl FormatSpec {
         };
 
         if self.zero_padded {
-            let min_width = self
-                .width
-                .expect("zero-padding must have been parsed along with width");
+            let min_width = self.width.expect("zero-padding must have been parsed along with width");
             let curr_width = sign.len() + radix.len() + number.len();
             if curr_width < min_width {
                 let fill_width = min_width - curr_width;
-                format!(
-                    "{sign}{radix}{}",
-                    self.apply_zero_padding(number, fill_width)
-                )
+                format!("{sign}{radix}{}", self.apply_zero_padding(number, fill_width))
             } else {
                 format!("{sign}{radix}{number}")
             }
@@ -766,11 +728,7 @@ impl FormatSpec {
     fn format_char(&self, c: char) -> String {
         match self.format_style {
             FormatStyle::Printf => {
-                let align = self
-                    .fill_align
-                    .as_ref()
-                    .map(|fa| fa.align)
-                    .unwrap_or(Align::Right);
+                let align = self.fill_align.as_ref().map(|fa| fa.align).unwrap_or(Align::Right);
                 self.apply_padding_with_width(c.to_string(), align, 1)
             }
             FormatStyle::StrFormat => {
@@ -791,21 +749,13 @@ impl FormatSpec {
         }
     }
 
-    fn apply_padding_with_width(
-        &self,
-        text: String,
-        default_align: Align,
-        curr_width: usize,
-    ) -> String {
+    fn apply_padding_with_width(&self, text: String, default_align: Align, curr_width: usize) -> String {
         if let Some(min_width) = &self.width {
             if curr_width < *min_width {
                 let fill_width = min_width - curr_width;
                 let (fill_char, align) = match &self.fill_align {
                     Some(FillAlign { fill: None, align }) => (' ', *align),
-                    Some(FillAlign {
-                        fill: Some(f),
-                        align,
-                    }) => (*f, *align),
+                    Some(FillAlign { fill: Some(f), align }) => (*f, *align),
                     None => (' ', default_align),
                 };
                 let res = match align {
@@ -847,10 +797,7 @@ struct Cursor<'s> {
 
 impl<'s> Cursor<'s> {
     fn new(source: &'s str) -> Self {
-        Self {
-            source,
-            current_offset: 0,
-        }
+        Self { source, current_offset: 0 }
     }
 
     #[inline]
@@ -905,10 +852,7 @@ struct Tokenizer<'s> {
 
 impl<'s> Tokenizer<'s> {
     fn new(source: &'s str, format_style: FormatStyle) -> Self {
-        Self {
-            cursor: Cursor::new(source),
-            format_style,
-        }
+        Self { cursor: Cursor::new(source), format_style }
     }
 
     fn next_token(&mut self) -> Result<Option<Token<'s>>, Error> {
@@ -943,22 +887,20 @@ impl<'s> Tokenizer<'s> {
                         }
                     }
                 }
-                Some(b'}') if FormatStyle::StrFormat == self.format_style => {
-                    match bytes.get(offset + 1) {
-                        Some(b'}') => {
-                            escape_seq = true;
-                            offset += 1;
-                            break;
-                        }
-                        _ => {
-                            let msg = format!(
-                                "invalid single '}}' in format string \
-                                 at offset {offset}; use escape sequence '}}}}'"
-                            );
-                            return Err(Error::new(ErrorKind::InvalidOperation, msg));
-                        }
+                Some(b'}') if FormatStyle::StrFormat == self.format_style => match bytes.get(offset + 1) {
+                    Some(b'}') => {
+                        escape_seq = true;
+                        offset += 1;
+                        break;
                     }
-                }
+                    _ => {
+                        let msg = format!(
+                            "invalid single '}}' in format string \
+                                 at offset {offset}; use escape sequence '}}}}'"
+                        );
+                        return Err(Error::new(ErrorKind::InvalidOperation, msg));
+                    }
+                },
                 Some(_) => {
                     offset += 1;
                 }
@@ -987,11 +929,7 @@ impl<'s> Tokenizer<'s> {
 }
 
 fn parse_number(cursor: &mut Cursor) -> Result<Option<usize>, Error> {
-    let digit_count = cursor
-        .rest_bytes()
-        .iter()
-        .take_while(|c| c.is_ascii_digit())
-        .count();
+    let digit_count = cursor.rest_bytes().iter().take_while(|c| c.is_ascii_digit()).count();
     if digit_count == 0 {
         Ok(None)
     } else {
@@ -999,10 +937,7 @@ fn parse_number(cursor: &mut Cursor) -> Result<Option<usize>, Error> {
         let num = ok!(num_str.parse::<usize>().map_err(|e| {
             Error::new(
                 ErrorKind::InvalidOperation,
-                format!(
-                    "invalid integer in the format string at offset {}",
-                    cursor.position()
-                ),
+                format!("invalid integer in the format string at offset {}", cursor.position()),
             )
             .with_source(e)
         }));
@@ -1035,20 +970,13 @@ fn parse_type(cursor: &mut Cursor, style: FormatStyle) -> Result<Type, Error> {
         Some(c) => {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
-                format!(
-                    "invalid conversion type '{}' in format spec at offset {}",
-                    *c as char,
-                    cursor.position()
-                ),
+                format!("invalid conversion type '{}' in format spec at offset {}", *c as char, cursor.position()),
             ))
         }
         None => {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
-                format!(
-                    "incomplete format spec at offset {}; missing conversion type",
-                    cursor.position()
-                ),
+                format!("incomplete format spec at offset {}; missing conversion type", cursor.position()),
             ))
         }
     };
@@ -1064,10 +992,7 @@ fn parse_till<'s>(cursor: &mut Cursor<'s>, end_delim: u8) -> Result<&'s str, Err
         } else if cursor.is_end() {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
-                format!(
-                    "incomplete format key at offset {}; missing closing '{}'",
-                    start, end_delim as char
-                ),
+                format!("incomplete format key at offset {}; missing closing '{}'", start, end_delim as char),
             ));
         } else {
             cursor.advance(1);
@@ -1094,20 +1019,14 @@ mod printf_style {
     // number -> [0-9]+
     // len_modifier -> 'h' | 'l' | 'L'
     // type -> 'd' | 'i' | 'o' | 'x' | 'X' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 'c' | 's'
-    pub(super) fn replacement_field<'s>(
-        cursor: &mut Cursor<'s>,
-    ) -> Result<ReplacementField<'s>, Error> {
+    pub(super) fn replacement_field<'s>(cursor: &mut Cursor<'s>) -> Result<ReplacementField<'s>, Error> {
         let location = cursor.position();
         // consume '%'
         cursor.advance(1);
 
         let field_name = ok!(parse_key(cursor)).map(FieldName::MappingKey);
         let spec = ok!(parse_format_spec(cursor));
-        Ok(ReplacementField {
-            field_name,
-            format_spec: spec,
-            location,
-        })
+        Ok(ReplacementField { field_name, format_spec: spec, location })
     }
 
     fn parse_key<'s>(cursor: &mut Cursor<'s>) -> Result<Option<&'s str>, Error> {
@@ -1130,12 +1049,7 @@ mod printf_style {
             match cursor.rest_bytes().get(0) {
                 Some(b'#') => alternate_form = true,
                 Some(b'0') => zero_padded = true,
-                Some(b'-') => {
-                    fill_align = Some(FillAlign {
-                        fill: None,
-                        align: Align::Left,
-                    })
-                }
+                Some(b'-') => fill_align = Some(FillAlign { fill: None, align: Align::Left }),
                 Some(b' ') => space_before_positive_num = true,
                 Some(b'+') => print_sign = true,
                 _ => break,
@@ -1148,10 +1062,7 @@ mod printf_style {
             space_before_positive_num = false;
         }
 
-        if let Some(FillAlign {
-            align: Align::Left, ..
-        }) = fill_align
-        {
+        if let Some(FillAlign { align: Align::Left, .. }) = fill_align {
             // '-' flag overrides '0' padding flag
             zero_padded = false;
         }
@@ -1164,11 +1075,7 @@ mod printf_style {
             width = Some(0);
         }
 
-        let precision = cursor
-            .advance_if(b'.')
-            .then(|| parse_number(cursor))
-            .transpose()?
-            .flatten();
+        let precision = cursor.advance_if(b'.').then(|| parse_number(cursor)).transpose()?.flatten();
 
         // length modifier is ignored in Python
         parse_len_modifier(cursor);
@@ -1217,21 +1124,14 @@ mod printf_style {
         fn missing_arg_err(location: usize) -> Error {
             Error::new(
                 ErrorKind::InvalidOperation,
-                format!(
-                    "missing an argument for format spec at offset '{}'",
-                    location
-                ),
+                format!("missing an argument for format spec at offset '{}'", location),
             )
         }
 
         while let Some(token) = ok!(input.next_token()) {
             match token {
                 Token::Literal(lit) => ok!(result.push_str(lit)),
-                Token::Replace(ReplacementField {
-                    field_name,
-                    format_spec,
-                    ..
-                }) => {
+                Token::Replace(ReplacementField { field_name, format_spec, .. }) => {
                     let arg = {
                         if let Some(FieldName::MappingKey(key)) = field_name {
                             // only a mapping as an argument is expected, and the key must be
@@ -1264,9 +1164,7 @@ mod printf_style {
                         FormatConversion::Other
                     };
                     let transformed = ok!(transform(&arg, conversion));
-                    ok!(result.push_str(&ok!(
-                        format_spec.format(transformed.as_ref().unwrap_or(&arg))
-                    )));
+                    ok!(result.push_str(&ok!(format_spec.format(transformed.as_ref().unwrap_or(&arg)))));
                 }
             }
         }
@@ -1298,9 +1196,7 @@ mod str_format_style {
     // precision -> number
     // number -> [0-9]+
     // type -> 'b' | 'd' | 'o' | 'x' | 'X' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 'c' | 's'
-    pub(super) fn replacement_field<'s>(
-        cursor: &mut Cursor<'s>,
-    ) -> Result<ReplacementField<'s>, Error> {
+    pub(super) fn replacement_field<'s>(cursor: &mut Cursor<'s>) -> Result<ReplacementField<'s>, Error> {
         let location = cursor.position();
         // consume '{'
         cursor.advance(1);
@@ -1325,17 +1221,10 @@ mod str_format_style {
         };
 
         if cursor.advance_if(b'}') {
-            Ok(ReplacementField {
-                field_name,
-                format_spec,
-                location,
-            })
+            Ok(ReplacementField { field_name, format_spec, location })
         } else {
             let err = if let Some(&n) = cursor.rest_bytes().get(0) {
-                format!(
-                    "expected closing '}}' in format spec at offset {}; found '{}'",
-                    location, n as char
-                )
+                format!("expected closing '}}' in format spec at offset {}; found '{}'", location, n as char)
             } else {
                 format!("missing closing '}}' in format spec at offset {}", location)
             };
@@ -1362,10 +1251,7 @@ mod str_format_style {
                 } else {
                     return Err(Error::new(
                         ErrorKind::InvalidOperation,
-                        format!(
-                            "missing attribute name after '.' in format spec at offset {}",
-                            cursor.position()
-                        ),
+                        format!("missing attribute name after '.' in format spec at offset {}", cursor.position()),
                     ));
                 }
             } else if cursor.advance_if(b'[') {
@@ -1435,11 +1321,7 @@ mod str_format_style {
             None
         };
 
-        let precision = cursor
-            .advance_if(b'.')
-            .then(|| parse_number(cursor))
-            .transpose()?
-            .flatten();
+        let precision = cursor.advance_if(b'.').then(|| parse_number(cursor)).transpose()?.flatten();
 
         let ty = ok!(parse_type(cursor, FormatStyle::StrFormat));
 
@@ -1501,48 +1383,12 @@ mod str_format_style {
         let maybe_align = cursor.rest().chars().nth(1);
 
         let (consumed, fa) = match (maybe_fill, maybe_align) {
-            (Some(f), Some('<')) => (
-                f.len_utf8() + 1,
-                FillAlign {
-                    fill: Some(f),
-                    align: Align::Left,
-                },
-            ),
-            (Some(f), Some('>')) => (
-                f.len_utf8() + 1,
-                FillAlign {
-                    fill: Some(f),
-                    align: Align::Right,
-                },
-            ),
-            (Some(f), Some('^')) => (
-                f.len_utf8() + 1,
-                FillAlign {
-                    fill: Some(f),
-                    align: Align::Center,
-                },
-            ),
-            (Some('<'), _) => (
-                1,
-                FillAlign {
-                    fill: None,
-                    align: Align::Left,
-                },
-            ),
-            (Some('>'), _) => (
-                1,
-                FillAlign {
-                    fill: None,
-                    align: Align::Right,
-                },
-            ),
-            (Some('^'), _) => (
-                1,
-                FillAlign {
-                    fill: None,
-                    align: Align::Center,
-                },
-            ),
+            (Some(f), Some('<')) => (f.len_utf8() + 1, FillAlign { fill: Some(f), align: Align::Left }),
+            (Some(f), Some('>')) => (f.len_utf8() + 1, FillAlign { fill: Some(f), align: Align::Right }),
+            (Some(f), Some('^')) => (f.len_utf8() + 1, FillAlign { fill: Some(f), align: Align::Center }),
+            (Some('<'), _) => (1, FillAlign { fill: None, align: Align::Left }),
+            (Some('>'), _) => (1, FillAlign { fill: None, align: Align::Right }),
+            (Some('^'), _) => (1, FillAlign { fill: None, align: Align::Center }),
             (_, _) => return None,
         };
 
@@ -1607,47 +1453,27 @@ mod str_format_style {
         while let Some(token) = ok!(input.next_token()) {
             match token {
                 Token::Literal(lit) => ok!(result.push_str(lit)),
-                Token::Replace(ReplacementField {
-                    field_name,
-                    format_spec,
-                    location,
-                }) => {
+                Token::Replace(ReplacementField { field_name, format_spec, location }) => {
                     // find the right argument to replace the field with
                     let arg = match field_name {
                         Some(FieldName::Kwarg(key, path)) => {
-                            let val = ok!(kwargs
-                                .peek::<Value>(key)
-                                .map_err(|e| missing_arg_err(location, Some(e))));
-                            ok!(get_nested_val(&val, &path)
-                                .map_err(|e| missing_arg_err(location, Some(e))))
+                            let val = ok!(kwargs.peek::<Value>(key).map_err(|e| missing_arg_err(location, Some(e))));
+                            ok!(get_nested_val(&val, &path).map_err(|e| missing_arg_err(location, Some(e))))
                         }
                         Some(FieldName::Positional(index, path)) => {
                             manual_numbering = true;
                             if auto_numbering {
-                                return Err(switch_err(
-                                    location,
-                                    "automatic numbering",
-                                    "manual field specification",
-                                ));
+                                return Err(switch_err(location, "automatic numbering", "manual field specification"));
                             }
-                            let val = ok!(args
-                                .get(index)
-                                .ok_or_else(|| missing_arg_err(location, None)));
-                            ok!(get_nested_val(val, &path)
-                                .map_err(|e| missing_arg_err(location, Some(e))))
+                            let val = ok!(args.get(index).ok_or_else(|| missing_arg_err(location, None)));
+                            ok!(get_nested_val(val, &path).map_err(|e| missing_arg_err(location, Some(e))))
                         }
                         None => {
                             auto_numbering = true;
                             if manual_numbering {
-                                return Err(switch_err(
-                                    location,
-                                    "manual field specification",
-                                    "automatic numbering",
-                                ));
+                                return Err(switch_err(location, "manual field specification", "automatic numbering"));
                             }
-                            let val = ok!(args
-                                .get(arg_index)
-                                .ok_or_else(|| missing_arg_err(location, None)));
+                            let val = ok!(args.get(arg_index).ok_or_else(|| missing_arg_err(location, None)));
                             arg_index += 1;
                             val.clone()
                         }

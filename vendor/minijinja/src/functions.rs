@@ -227,12 +227,7 @@ pub(crate) struct BoxedFunction(Arc<FuncFunc>, #[cfg(feature = "debug")] &'stati
 pub trait Function<Rv, Args: for<'a> FunctionArgs<'a>>: Send + Sync + 'static {
     /// Calls a function with the given arguments.
     #[doc(hidden)]
-    fn invoke<'a>(
-        &self,
-        state: &'a mut State,
-        values: &'a [Value],
-        _: SealedMarker,
-    ) -> Result<Value, Error>;
+    fn invoke<'a>(&self, state: &'a mut State, values: &'a [Value], _: SealedMarker) -> Result<Value, Error>;
 }
 
 // This is necessary to avoid a bug in the trait solver. See
@@ -416,14 +411,9 @@ mod builtins {
     /// This function will refuse to create ranges over 10.000 items.
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
     pub fn range(lower: isize, upper: Option<isize>, step: Option<isize>) -> Result<Value, Error> {
-        fn to_result<I: ExactSizeIterator<Item = isize> + Send + Sync + Clone + 'static>(
-            i: I,
-        ) -> Result<Value, Error> {
+        fn to_result<I: ExactSizeIterator<Item = isize> + Send + Sync + Clone + 'static>(i: I) -> Result<Value, Error> {
             if i.len() > 100000 {
-                Err(Error::new(
-                    ErrorKind::InvalidOperation,
-                    "range has too many elements",
-                ))
+                Err(Error::new(ErrorKind::InvalidOperation, "range has too many elements"))
             } else {
                 Ok(Value::make_iterable(move || i.clone()))
             }
@@ -439,10 +429,7 @@ mod builtins {
         };
 
         match step.cmp(&0) {
-            Ordering::Equal => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "cannot create range with step of 0",
-            )),
+            Ordering::Equal => Err(Error::new(ErrorKind::InvalidOperation, "cannot create range with step of 0")),
             Ordering::Greater => to_result(rng.step_by(step as usize)),
             Ordering::Less => {
                 // handle negative steps
@@ -452,11 +439,7 @@ mod builtins {
                     None => (0, lower),
                 };
 
-                let len = if start <= end {
-                    0
-                } else {
-                    ((start - end + (-step) - 1) / (-step)) as usize
-                };
+                let len = if start <= end { 0 } else { ((start - end + (-step) - 1) / (-step)) as usize };
 
                 let iter = (0..len).map(move |i| start + (i as isize) * step);
                 to_result(iter)
@@ -488,23 +471,16 @@ mod builtins {
             None => ValueMap::default(),
             Some(value) => match value.0 {
                 ValueRepr::Undefined(..) => ValueMap::default(),
-                ValueRepr::Object(obj) if obj.repr() == ObjectRepr::Map => {
-                    match obj.try_iter_pairs() {
-                        Some(iter) => ok!(checked(iter).try_collect_vec()).into_iter().collect(),
-                        None => ValueMap::default(),
-                    }
-                }
+                ValueRepr::Object(obj) if obj.repr() == ObjectRepr::Map => match obj.try_iter_pairs() {
+                    Some(iter) => ok!(checked(iter).try_collect_vec()).into_iter().collect(),
+                    None => ValueMap::default(),
+                },
                 _ => return Err(Error::from(ErrorKind::InvalidOperation)),
             },
         };
 
         if update_with.values.is_true() {
-            rv.extend(
-                update_with
-                    .values
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone())),
-            );
+            rv.extend(update_with.values.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
 
         Ok(Value::from_object(rv))
@@ -549,10 +525,8 @@ mod builtins {
         let ns = crate::value::namespace_object::Namespace::default();
         if let Some(defaults) = defaults {
             let defaults = defaults.into_value();
-            if let Some(pairs) = defaults
-                .as_object()
-                .filter(|x| matches!(x.repr(), ObjectRepr::Map))
-                .and_then(|x| x.try_iter_pairs())
+            if let Some(pairs) =
+                defaults.as_object().filter(|x| matches!(x.repr(), ObjectRepr::Map)).and_then(|x| x.try_iter_pairs())
             {
                 for pair in checked(pairs) {
                     let (key, value) = ok!(pair);
@@ -563,10 +537,7 @@ mod builtins {
             } else {
                 return Err(Error::new(
                     ErrorKind::InvalidOperation,
-                    format!(
-                        "expected object or keyword arguments, got {}",
-                        defaults.kind()
-                    ),
+                    format!("expected object or keyword arguments, got {}", defaults.kind()),
                 ));
             }
         }

@@ -29,12 +29,7 @@ pub(crate) enum JsonStyle {
 /// in strings so that the output can be embedded in HTML (including script
 /// tags and single quoted attributes).
 pub(crate) fn to_json(value: &Value, style: JsonStyle, html_safe: bool) -> Result<String, Error> {
-    let mut writer = JsonWriter {
-        out: String::new(),
-        style,
-        html_safe,
-        depth: 0,
-    };
+    let mut writer = JsonWriter { out: String::new(), style, html_safe, depth: 0 };
     ok!(writer.write_value(value));
     Ok(writer.out)
 }
@@ -119,15 +114,9 @@ impl JsonWriter {
         match key.0 {
             ValueRepr::String(ref s, _) => self.write_str(s),
             ValueRepr::SmallStr(ref s) => self.write_str(s.as_str()),
-            ValueRepr::Object(ref obj) if matches!(obj.repr(), ObjectRepr::Plain) => {
-                self.write_str(&obj.to_string())
-            }
+            ValueRepr::Object(ref obj) if matches!(obj.repr(), ObjectRepr::Plain) => self.write_str(&obj.to_string()),
             ValueRepr::Invalid(ref err) => return Err(err.internal_clone()),
-            ValueRepr::Bool(_)
-            | ValueRepr::U64(_)
-            | ValueRepr::I64(_)
-            | ValueRepr::U128(_)
-            | ValueRepr::I128(_) => {
+            ValueRepr::Bool(_) | ValueRepr::U64(_) | ValueRepr::I64(_) | ValueRepr::U128(_) | ValueRepr::I128(_) => {
                 self.out.push('"');
                 ok!(self.write_value(key));
                 self.out.push('"');
@@ -248,10 +237,7 @@ fn write_escaped_str_slow<const HTML: bool>(out: &mut String, value: &str, mut n
 /// Returns `true` if the byte needs escaping.
 #[inline(always)]
 fn needs_escape<const HTML: bool>(byte: u8) -> bool {
-    byte < 0x20
-        || byte == b'"'
-        || byte == b'\\'
-        || (HTML && matches!(byte, b'<' | b'>' | b'&' | b'\''))
+    byte < 0x20 || byte == b'"' || byte == b'\\' || (HTML && matches!(byte, b'<' | b'>' | b'&' | b'\''))
 }
 
 const ONE_BYTES: u64 = u64::MAX / 255;
@@ -272,10 +258,7 @@ fn escape_mask<const HTML: bool>(chars: u64) -> u64 {
     let mut rv = chars.wrapping_sub(SPACES) & !chars;
     rv |= contains(chars, b'"') | contains(chars, b'\\');
     if HTML {
-        rv |= contains(chars, b'<')
-            | contains(chars, b'>')
-            | contains(chars, b'&')
-            | contains(chars, b'\'');
+        rv |= contains(chars, b'<') | contains(chars, b'>') | contains(chars, b'&') | contains(chars, b'\'');
     }
     rv & (ONE_BYTES << 7)
 }
@@ -309,11 +292,7 @@ fn find_escape<const HTML: bool>(input: &[u8], mut pos: usize) -> usize {
         let before = (1u64 << ((pos + 8 - len) * 8)) - 1;
         let word = (load_u64(input, len - 8) & !before) | (SPACES & before);
         let masked = escape_mask::<HTML>(word);
-        return if masked != 0 {
-            len - 8 + masked.trailing_zeros() as usize / 8
-        } else {
-            len
-        };
+        return if masked != 0 { len - 8 + masked.trailing_zeros() as usize / 8 } else { len };
     }
     while pos < len && !needs_escape::<HTML>(input[pos]) {
         pos += 1;
@@ -445,10 +424,7 @@ struct StackText {
 #[cfg(any(not(feature = "speedups"), test))]
 impl StackText {
     fn new() -> StackText {
-        StackText {
-            bytes: [0; 32],
-            len: 0,
-        }
+        StackText { bytes: [0; 32], len: 0 }
     }
 
     fn as_str(&self) -> &str {
@@ -460,10 +436,7 @@ impl StackText {
 impl std::fmt::Write for StackText {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
         let end = self.len + s.len();
-        self.bytes
-            .get_mut(self.len..end)
-            .ok_or(std::fmt::Error)?
-            .copy_from_slice(s.as_bytes());
+        self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?.copy_from_slice(s.as_bytes());
         self.len = end;
         Ok(())
     }
@@ -498,11 +471,7 @@ fn is_tie(value: f64, digits: &str, exp: i32) -> bool {
     let m = u128::from(m);
     // the power of five on the side of the middle
     let p = q + 1;
-    let (small, large, power) = if p >= 0 {
-        (m, odd, p as u32)
-    } else {
-        (odd, m, p.unsigned_abs())
-    };
+    let (small, large, power) = if p >= 0 { (m, odd, p as u32) } else { (odd, m, p.unsigned_abs()) };
     // both are below 2^64, a larger product cannot be equal
     5u128.checked_pow(power).and_then(|x| x.checked_mul(large)) == Some(small)
 }
@@ -559,11 +528,7 @@ mod tests {
     #[cfg_attr(miri, ignore)]
     fn test_fallback_like_zmij() {
         fn check(value: f64) {
-            assert_eq!(
-                fallback(value),
-                zmij::Buffer::new().format_finite(value),
-                "{value:e}"
-            );
+            assert_eq!(fallback(value), zmij::Buffer::new().format_finite(value), "{value:e}");
         }
         // the candidate below a power of two does not always read back
         for exp in -1074..1024 {
@@ -592,25 +557,14 @@ mod tests {
         assert_eq!(json(Value::from(0u64)), "0");
         assert_eq!(json(Value::from(u64::MAX)), "18446744073709551615");
         assert_eq!(json(Value::from(i64::MIN)), "-9223372036854775808");
-        assert_eq!(
-            json(Value::from(u128::MAX)),
-            "340282366920938463463374607431768211455"
-        );
-        assert_eq!(
-            json(Value::from(i128::MIN)),
-            "-170141183460469231731687303715884105728"
-        );
+        assert_eq!(json(Value::from(u128::MAX)), "340282366920938463463374607431768211455");
+        assert_eq!(json(Value::from(i128::MIN)), "-170141183460469231731687303715884105728");
     }
 
     #[test]
     fn test_strings() {
-        let json = |value: &str, html_safe| {
-            to_json(&Value::from(value), JsonStyle::Compact, html_safe).unwrap()
-        };
-        assert_eq!(
-            json("a\"b\\c\n\t\u{1}\u{7f}\u{fc}/<>&'", false),
-            "\"a\\\"b\\\\c\\n\\t\\u0001\u{7f}\u{fc}/<>&'\""
-        );
+        let json = |value: &str, html_safe| to_json(&Value::from(value), JsonStyle::Compact, html_safe).unwrap();
+        assert_eq!(json("a\"b\\c\n\t\u{1}\u{7f}\u{fc}/<>&'", false), "\"a\\\"b\\\\c\\n\\t\\u0001\u{7f}\u{fc}/<>&'\"");
         assert_eq!(
             json("a\"b\\c\n\t\u{1}\u{7f}\u{fc}/<>&'", true),
             "\"a\\\"b\\\\c\\n\\t\\u0001\u{7f}\u{fc}/\\u003c\\u003e\\u0026\\u0027\""
@@ -620,10 +574,7 @@ mod tests {
     #[test]
     fn test_find_escape() {
         fn naive<const HTML: bool>(input: &[u8], pos: usize) -> usize {
-            input[pos..]
-                .iter()
-                .position(|&c| needs_escape::<HTML>(c))
-                .map_or(input.len(), |idx| pos + idx)
+            input[pos..].iter().position(|&c| needs_escape::<HTML>(c)).map_or(input.len(), |idx| pos + idx)
         }
 
         let alphabet: &[u8] = b"a\"\\\x00\x1f\x20\x7f\x80\xff\xe3<>&'";
@@ -643,16 +594,8 @@ mod tests {
                     })
                     .collect();
                 for pos in 0..=len {
-                    assert_eq!(
-                        find_escape::<false>(&input, pos),
-                        naive::<false>(&input, pos),
-                        "{input:?} {pos}"
-                    );
-                    assert_eq!(
-                        find_escape::<true>(&input, pos),
-                        naive::<true>(&input, pos),
-                        "{input:?} {pos}"
-                    );
+                    assert_eq!(find_escape::<false>(&input, pos), naive::<false>(&input, pos), "{input:?} {pos}");
+                    assert_eq!(find_escape::<true>(&input, pos), naive::<true>(&input, pos), "{input:?} {pos}");
                 }
             }
         }

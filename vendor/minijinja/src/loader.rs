@@ -53,10 +53,7 @@ pub struct TemplateSource {
 impl TemplateSource {
     /// Creates a new template source from a string.
     pub fn new<S: Into<String>>(source: S) -> TemplateSource {
-        TemplateSource {
-            source: source.into(),
-            uptodate: None,
-        }
+        TemplateSource { source: source.into(), uptodate: None }
     }
 
     /// Attaches a check that reports if the loaded template is still up to date.
@@ -206,10 +203,7 @@ struct OwnedTemplates {
 
 impl Default for OwnedTemplates {
     fn default() -> OwnedTemplates {
-        OwnedTemplates {
-            current: Mutex::new(HashMap::new()),
-            stale: Mutex::new(Vec::new()),
-        }
+        OwnedTemplates { current: Mutex::new(HashMap::new()), stale: Mutex::new(Vec::new()) }
     }
 }
 
@@ -217,10 +211,7 @@ impl Clone for OwnedTemplates {
     fn clone(&self) -> OwnedTemplates {
         // stale templates are only kept alive for borrows of the original
         // store, so the clone does not need them.
-        OwnedTemplates {
-            current: Mutex::new(self.current.lock().unwrap().clone()),
-            stale: Mutex::new(Vec::new()),
-        }
+        OwnedTemplates { current: Mutex::new(self.current.lock().unwrap().clone()), stale: Mutex::new(Vec::new()) }
     }
 }
 
@@ -287,11 +278,7 @@ impl<'source> LoaderStore<'source> {
         self.insert_cow(Cow::Borrowed(name), Cow::Borrowed(source))
     }
 
-    pub fn insert_cow(
-        &mut self,
-        name: Cow<'source, str>,
-        source: Cow<'source, str>,
-    ) -> Result<(), Error> {
+    pub fn insert_cow(&mut self, name: Cow<'source, str>, source: Cow<'source, str>) -> Result<(), Error> {
         match (source, name) {
             (Cow::Borrowed(source), Cow::Borrowed(name)) => {
                 let compiled = ok!(CompiledTemplate::new(name, source, &self.template_config));
@@ -300,12 +287,9 @@ impl<'source> LoaderStore<'source> {
             }
             (source, name) => {
                 let name: Arc<str> = name.into();
-                let template = ok!(self
-                    .make_owned_template(name.clone(), TemplateSource::new(source.into_owned())));
+                let template = ok!(self.make_owned_template(name.clone(), TemplateSource::new(source.into_owned())));
                 self.borrowed_templates.remove(&name as &str);
-                self.owned_templates
-                    .current_mut()
-                    .insert(name, Arc::new(template));
+                self.owned_templates.current_mut().insert(name, Arc::new(template));
             }
         }
 
@@ -350,9 +334,7 @@ impl<'source> LoaderStore<'source> {
         };
         let name: Arc<str> = name.into();
         let template = ok!(self.make_owned_template(name.clone(), source));
-        let rv = self
-            .owned_templates
-            .install(name, existing.as_ref(), Arc::new(template));
+        let rv = self.owned_templates.install(name, existing.as_ref(), Arc::new(template));
         // SAFETY: `install` returns the template that is now in `current`.
         Ok(unsafe { CachedTemplate::compiled_unbounded(&rv) })
     }
@@ -365,28 +347,16 @@ impl<'source> LoaderStore<'source> {
         self.loader = Some(Arc::new(move |name| f(name).map(|x| x.map(Into::into))));
     }
 
-    fn make_owned_template(
-        &self,
-        name: Arc<str>,
-        source: TemplateSource,
-    ) -> Result<CachedTemplate, Error> {
+    fn make_owned_template(&self, name: Arc<str>, source: TemplateSource) -> Result<CachedTemplate, Error> {
         let template = ok!(LoadedTemplate::try_new(
             (name, source.source.into_boxed_str()),
-            |(name, source)| -> Result<_, Error> {
-                CompiledTemplate::new(name, source, &self.template_config)
-            },
+            |(name, source)| -> Result<_, Error> { CompiledTemplate::new(name, source, &self.template_config) },
         ));
-        Ok(CachedTemplate {
-            template,
-            uptodate: source.uptodate,
-        })
+        Ok(CachedTemplate { template, uptodate: source.uptodate })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &CompiledTemplate<'_>)> {
-        let borrowed = self
-            .borrowed_templates
-            .iter()
-            .map(|(name, template)| (*name, &**template));
+        let borrowed = self.borrowed_templates.iter().map(|(name, template)| (*name, &**template));
 
         let owned = self
             .owned_templates
@@ -460,9 +430,7 @@ pub fn path_loader<'x, P: AsRef<Path> + 'x>(
                 Ok(Some(rv))
             }
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(
-                Error::new(ErrorKind::InvalidOperation, "could not read template").with_source(err),
-            ),
+            Err(err) => Err(Error::new(ErrorKind::InvalidOperation, "could not read template").with_source(err)),
         }
     }
 }
@@ -480,10 +448,7 @@ mod tests {
 
     #[test]
     fn test_safe_join() {
-        assert_eq!(
-            safe_join(Path::new("foo"), "bar/baz"),
-            Some(PathBuf::from("foo").join("bar").join("baz"))
-        );
+        assert_eq!(safe_join(Path::new("foo"), "bar/baz"), Some(PathBuf::from("foo").join("bar").join("baz")));
         assert_eq!(safe_join(Path::new("foo"), ".bar/baz"), None);
         assert_eq!(safe_join(Path::new("foo"), "bar/.baz"), None);
         assert_eq!(safe_join(Path::new("foo"), "bar/../baz"), None);

@@ -29,11 +29,7 @@ pub struct Output<'a> {
 impl<'a> Output<'a> {
     /// Creates a new output.
     pub(crate) fn new(w: &'a mut (dyn fmt::Write + 'a)) -> Self {
-        Self {
-            w,
-            target: w,
-            capture_stack: Vec::new(),
-        }
+        Self { w, target: w, capture_stack: Vec::new() }
     }
 
     /// Creates a null output that writes nowhere.
@@ -41,11 +37,7 @@ impl<'a> Output<'a> {
         // The null writer also has a single entry on the discarding capture
         // stack.  In fact, `w` is more or less useless here as we always
         // shadow it.  This is done so that `is_discarding` returns true.
-        Self {
-            w: NullWriter::get_mut(),
-            target: NullWriter::get_mut(),
-            capture_stack: vec![None],
-        }
+        Self { w: NullWriter::get_mut(), target: NullWriter::get_mut(), capture_stack: vec![None] }
     }
 
     /// Begins capturing into a string or discard.
@@ -161,10 +153,7 @@ impl<W> WriteWrapper<W> {
     pub fn take_err(&mut self, original: Error) -> Error {
         self.err
             .take()
-            .map(|io_err| {
-                Error::new(ErrorKind::WriteFailure, "I/O error during rendering")
-                    .with_source(io_err)
-            })
+            .map(|io_err| Error::new(ErrorKind::WriteFailure, "I/O error during rendering").with_source(io_err))
             .unwrap_or(original)
     }
 }
@@ -180,11 +169,9 @@ impl<W: io::Write> fmt::Write for WriteWrapper<W> {
 
     #[inline]
     fn write_char(&mut self, c: char) -> fmt::Result {
-        self.w
-            .write_all(c.encode_utf8(&mut [0; 4]).as_bytes())
-            .map_err(|e| {
-                self.err = Some(e);
-                fmt::Error
-            })
+        self.w.write_all(c.encode_utf8(&mut [0; 4]).as_bytes()).map_err(|e| {
+            self.err = Some(e);
+            fmt::Error
+        })
     }
 }

@@ -967,9 +967,7 @@ const DEFAULT_DELIMS: Delims = Delims {
 
 fn default_delims() -> Arc<Delims> {
     static DEFAULT_DELIMS_ARC: OnceLock<Arc<Delims>> = OnceLock::new();
-    DEFAULT_DELIMS_ARC
-        .get_or_init(|| Arc::new(DEFAULT_DELIMS))
-        .clone()
+    DEFAULT_DELIMS_ARC.get_or_init(|| Arc::new(DEFAULT_DELIMS)).clone()
 }
 
 /// Finds the leftmost (and at that position longest) start marker.
@@ -989,10 +987,7 @@ pub(crate) struct StartMarkerMatcher {
 
 impl StartMarkerMatcher {
     fn new(delims: &Delims) -> Result<StartMarkerMatcher, Error> {
-        if delims.block_end.is_empty()
-            || delims.variable_end.is_empty()
-            || delims.comment_end.is_empty()
-        {
+        if delims.block_end.is_empty() || delims.variable_end.is_empty() || delims.comment_end.is_empty() {
             return Err(ErrorKind::InvalidDelimiter.into());
         }
 
@@ -1001,11 +996,7 @@ impl StartMarkerMatcher {
             (&delims.variable_start, StartMarker::Variable, true),
             (&delims.block_start, StartMarker::Block, true),
             (&delims.comment_start, StartMarker::Comment, true),
-            (
-                &delims.line_statement_prefix,
-                StartMarker::LineStatement,
-                false,
-            ),
+            (&delims.line_statement_prefix, StartMarker::LineStatement, false),
             (&delims.line_comment_prefix, StartMarker::LineComment, false),
         ] {
             if delim.is_empty() {
@@ -1026,10 +1017,7 @@ impl StartMarkerMatcher {
             first_bytes[idx] = pattern.as_bytes()[0];
         }
 
-        Ok(StartMarkerMatcher {
-            patterns,
-            first_bytes,
-        })
+        Ok(StartMarkerMatcher { patterns, first_bytes })
     }
 
     /// Finds the leftmost start marker at or after `offset`.
@@ -1050,10 +1038,7 @@ impl StartMarkerMatcher {
                 }
                 if *marker == StartMarker::LineStatement
                     && !matches!(
-                        all_bytes[..offset + pos]
-                            .iter()
-                            .rev()
-                            .find(|&&x| x != b' ' && x != b'\t'),
+                        all_bytes[..offset + pos].iter().rev().find(|&&x| x != b' ' && x != b'\t'),
                         None | Some(b'\r') | Some(b'\n')
                     )
                 {
@@ -1231,11 +1216,7 @@ pub struct SyntaxConfig {
 
 impl Default for SyntaxConfig {
     fn default() -> Self {
-        Self {
-            delims: default_delims(),
-            start_marker_matcher: None,
-            whitespace: WhitespaceConfig::default(),
-        }
+        Self { delims: default_delims(), start_marker_matcher: None, whitespace: WhitespaceConfig::default() }
     }
 }
 
@@ -1257,10 +1238,7 @@ impl SyntaxConfig {
     /// env.set_syntax(syntax);
     /// ```
     pub fn to_builder(&self) -> SyntaxConfigBuilder {
-        SyntaxConfigBuilder {
-            delims: self.delims.clone(),
-            whitespace: self.whitespace,
-        }
+        SyntaxConfigBuilder { delims: self.delims.clone(), whitespace: self.whitespace }
     }
 
     /// Returns the block delimiters.

@@ -34,10 +34,7 @@ pub struct TemplateConfig {
 
 impl TemplateConfig {
     pub(crate) fn new(default_auto_escape: Arc<AutoEscapeFunc>) -> TemplateConfig {
-        TemplateConfig {
-            syntax_config: SyntaxConfig::default(),
-            default_auto_escape,
-        }
+        TemplateConfig { syntax_config: SyntaxConfig::default(), default_auto_escape }
     }
 }
 
@@ -85,10 +82,7 @@ pub struct Captured<'source> {
 
 impl fmt::Debug for Captured<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Captured")
-            .field("output", &self.output())
-            .field("state", &self.state())
-            .finish()
+        f.debug_struct("Captured").field("output", &self.output()).field("state", &self.state()).finish()
     }
 }
 
@@ -107,12 +101,8 @@ impl<'source> Captured<'source> {
     }
 
     /// Invokes a closure with mutable access to the captured state.
-    pub fn with_state_mut<R>(
-        &mut self,
-        f: impl for<'state> FnOnce(&mut State<'state, 'state>) -> R,
-    ) -> R {
-        self.cell
-            .with_dependent_mut(|_, dependent| f(&mut dependent.state))
+    pub fn with_state_mut<R>(&mut self, f: impl for<'state> FnOnce(&mut State<'state, 'state>) -> R) -> R {
+        self.cell.with_dependent_mut(|_, dependent| f(&mut dependent.state))
     }
 
     /// Consumes the capture and returns the rendered output string.
@@ -120,8 +110,7 @@ impl<'source> Captured<'source> {
     /// When created from [`render_captured_to`](Template::render_captured_to)
     /// this returns an empty string.
     pub fn into_output(mut self) -> String {
-        self.cell
-            .with_dependent_mut(|_, dependent| std::mem::take(&mut dependent.output))
+        self.cell.with_dependent_mut(|_, dependent| std::mem::take(&mut dependent.output))
     }
 }
 
@@ -227,16 +216,10 @@ impl<'env, 'source> Template<'env, 'source> {
     /// assert_eq!(std::str::from_utf8(&buf).unwrap(), "Hello!");
     /// assert_eq!(captured.output(), "");
     /// ```
-    pub fn render_captured_to<V: Into<Value>, W: io::Write>(
-        &self,
-        ctx: V,
-        w: W,
-    ) -> Result<Captured<'source>, Error> {
+    pub fn render_captured_to<V: Into<Value>, W: io::Write>(&self, ctx: V, w: W) -> Result<Captured<'source>, Error> {
         let root = ctx.into();
         let w = std::cell::RefCell::new(WriteWrapper { w, err: None });
-        self.clone()
-            ._capture_state_with_output(root, &w)
-            .map_err(|err| w.into_inner().take_err(err))
+        self.clone()._capture_state_with_output(root, &w).map_err(|err| w.into_inner().take_err(err))
     }
 
     fn _render(&self, root: Value) -> Result<String, Error> {
@@ -246,14 +229,11 @@ impl<'env, 'source> Template<'env, 'source> {
 
     fn _capture_state(self, root: Value) -> Result<Captured<'source>, Error> {
         let this: Template<'source, 'source> = self;
-        let cell = ok!(CapturedCell::try_new(
-            this,
-            move |template| -> Result<CapturedData<'_>, Error> {
-                let mut output = String::with_capacity(template.compiled.buffer_size_hint);
-                let (_, state) = ok!(template._eval(root, &mut Output::new(&mut output)));
-                Ok(CapturedData { output, state })
-            }
-        ));
+        let cell = ok!(CapturedCell::try_new(this, move |template| -> Result<CapturedData<'_>, Error> {
+            let mut output = String::with_capacity(template.compiled.buffer_size_hint);
+            let (_, state) = ok!(template._eval(root, &mut Output::new(&mut output)));
+            Ok(CapturedData { output, state })
+        }));
         Ok(Captured { cell })
     }
 
@@ -263,24 +243,14 @@ impl<'env, 'source> Template<'env, 'source> {
         w: &RefCell<WriteWrapper<W>>,
     ) -> Result<Captured<'source>, Error> {
         let this: Template<'source, 'source> = self;
-        let cell = ok!(CapturedCell::try_new(
-            this,
-            move |template| -> Result<CapturedData<'_>, Error> {
-                let (_, state) = ok!(template._eval(root, &mut Output::new(&mut *w.borrow_mut())));
-                Ok(CapturedData {
-                    output: String::new(),
-                    state,
-                })
-            }
-        ));
+        let cell = ok!(CapturedCell::try_new(this, move |template| -> Result<CapturedData<'_>, Error> {
+            let (_, state) = ok!(template._eval(root, &mut Output::new(&mut *w.borrow_mut())));
+            Ok(CapturedData { output: String::new(), state })
+        }));
         Ok(Captured { cell })
     }
 
-    fn _eval(
-        &self,
-        root: Value,
-        out: &mut Output,
-    ) -> Result<(Option<Value>, State<'_, 'env>), Error> {
+    fn _eval(&self, root: Value, out: &mut Output) -> Result<(Option<Value>, State<'_, 'env>), Error> {
         vm::eval(
             self.env,
             &self.compiled.instructions,
@@ -315,11 +285,7 @@ impl<'env, 'source> Template<'env, 'source> {
     /// that for instance a template that uses `namespace()` will return
     /// `namespace` in the return value.
     pub fn undeclared_variables(&self, nested: bool) -> HashSet<String> {
-        match parse(
-            self.compiled.instructions.source(),
-            self.name(),
-            self.compiled.syntax_config.clone(),
-        ) {
+        match parse(self.compiled.instructions.source(), self.name(), self.compiled.syntax_config.clone()) {
             Ok(ast) => find_undeclared(&ast, nested),
             Err(_) => HashSet::new(),
         }
@@ -352,13 +318,7 @@ impl<'env, 'source> Template<'env, 'source> {
     #[cfg(feature = "multi_template")]
     pub(crate) fn instructions_and_blocks(
         &self,
-    ) -> Result<
-        (
-            &'env Instructions<'env>,
-            &'env BTreeMap<&'env str, Instructions<'env>>,
-        ),
-        Error,
-    > {
+    ) -> Result<(&'env Instructions<'env>, &'env BTreeMap<&'env str, Instructions<'env>>), Error> {
         match self.compiled {
             CompiledTemplateRef::Borrowed(x) => Ok((&x.instructions, &x.blocks)),
             CompiledTemplateRef::Owned(_) => Err(Error::new(

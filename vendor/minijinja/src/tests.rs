@@ -359,9 +359,7 @@ mod builtins {
     #[cfg(feature = "builtins")]
     pub fn is_in(state: &State, value: &Value, other: &Value) -> Result<bool, Error> {
         ok!(state.undefined_behavior().assert_iterable(other));
-        Ok(crate::value::ops::contains(other, value)
-            .map(|value| value.is_true())
-            .unwrap_or(false))
+        Ok(crate::value::ops::contains(other, value).map(|value| value.is_true()).unwrap_or(false))
     }
 
     /// Checks if a value is `true`.
@@ -423,8 +421,7 @@ mod builtins {
         for ch in name.chars() {
             if ch.is_uppercase()
                 || (!ch.is_lowercase()
-                    && (ch.to_lowercase().any(|mapped| mapped != ch)
-                        || ch.to_uppercase().any(|mapped| mapped != ch)))
+                    && (ch.to_lowercase().any(|mapped| mapped != ch) || ch.to_uppercase().any(|mapped| mapped != ch)))
             {
                 return false;
             }
@@ -448,8 +445,7 @@ mod builtins {
         for ch in name.chars() {
             if ch.is_lowercase()
                 || (!ch.is_uppercase()
-                    && (ch.to_lowercase().any(|mapped| mapped != ch)
-                        || ch.to_uppercase().any(|mapped| mapped != ch)))
+                    && (ch.to_lowercase().any(|mapped| mapped != ch) || ch.to_uppercase().any(|mapped| mapped != ch)))
             {
                 return false;
             }

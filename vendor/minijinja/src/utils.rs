@@ -9,9 +9,7 @@ use std::str::Chars;
 use std::sync::OnceLock;
 
 use crate::error::{Error, ErrorKind};
-use crate::value::{
-    StringType, UndefinedOrigin, UndefinedType, Value, ValueIter, ValueKind, ValueRepr,
-};
+use crate::value::{StringType, UndefinedOrigin, UndefinedType, Value, ValueIter, ValueKind, ValueRepr};
 use crate::Output;
 
 /// internal marker to seal up some trait methods
@@ -38,11 +36,7 @@ pub fn memchr_any<const N: usize>(haystack: &[u8], needles: [u8; N]) -> Option<u
         }
         offset += CHUNK;
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| is_match(b))
-        .map(|x| offset + x)
+    chunks.remainder().iter().position(|&b| is_match(b)).map(|x| offset + x)
 }
 
 /// Checks if `haystack` starts with `needle`.
@@ -97,11 +91,8 @@ fn small_u64_format(value: u64) -> Option<&'static str> {
         return None;
     }
 
-    let cache = CACHE.get_or_init(|| {
-        (0..SMALL_INT_FORMAT_CACHE_LIMIT)
-            .map(|n| n.to_string().into_boxed_str())
-            .collect::<Vec<_>>()
-    });
+    let cache = CACHE
+        .get_or_init(|| (0..SMALL_INT_FORMAT_CACHE_LIMIT).map(|n| n.to_string().into_boxed_str()).collect::<Vec<_>>());
     Some(cache[value as usize].as_ref())
 }
 
@@ -123,9 +114,7 @@ fn is_ascii_integer_str(s: &str) -> bool {
 #[inline(always)]
 fn needs_html_escaping(s: &str) -> bool {
     for &b in s.as_bytes() {
-        if b.wrapping_sub(b'"') <= b'>' - b'"'
-            && matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'' | b'/')
-        {
+        if b.wrapping_sub(b'"') <= b'>' - b'"' && matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'' | b'/') {
             return true;
         }
     }
@@ -166,10 +155,7 @@ fn write_with_html_escaping(out: &mut Output, value: &Value) -> fmt::Result {
         } else {
             write!(out, "{}", HtmlEscape(s))
         }
-    } else if matches!(
-        value.kind(),
-        ValueKind::Undefined | ValueKind::None | ValueKind::Bool | ValueKind::Number
-    ) {
+    } else if matches!(value.kind(), ValueKind::Undefined | ValueKind::None | ValueKind::Bool | ValueKind::Number) {
         write!(out, "{value}")
     } else {
         write!(out, "{}", HtmlEscape(&value.to_string()))
@@ -186,20 +172,13 @@ fn invalid_autoescape(name: &str) -> Result<(), Error> {
 
 #[cfg(feature = "json")]
 fn json_escape_write(out: &mut Output, value: &Value) -> Result<(), Error> {
-    let value = ok!(
-        crate::json::to_json(value, crate::json::JsonStyle::Compact, false).map_err(|err| {
-            Error::new(ErrorKind::BadSerialization, "unable to format to JSON").with_source(err)
-        })
-    );
+    let value = ok!(crate::json::to_json(value, crate::json::JsonStyle::Compact, false)
+        .map_err(|err| { Error::new(ErrorKind::BadSerialization, "unable to format to JSON").with_source(err) }));
     out.write_str(&value).map_err(Error::from)
 }
 
 #[inline(always)]
-pub fn write_escaped(
-    out: &mut Output,
-    auto_escape: &AutoEscape,
-    value: &Value,
-) -> Result<(), Error> {
+pub fn write_escaped(out: &mut Output, auto_escape: &AutoEscape, value: &Value) -> Result<(), Error> {
     // Safe strings bypass all of this.
     if let ValueRepr::String(ref s, StringType::Safe) = value.0 {
         return out.write_str(s).map_err(Error::from);
@@ -300,20 +279,16 @@ impl UndefinedBehavior {
     /// The parent is the value the lookup was performed on.  Newly created
     /// undefined values are tagged with `origin`.
     #[inline]
-    pub(crate) fn handle_undefined(
-        self,
-        parent: &Value,
-        origin: UndefinedOrigin,
-    ) -> Result<Value, Error> {
+    pub(crate) fn handle_undefined(self, parent: &Value, origin: UndefinedOrigin) -> Result<Value, Error> {
         match (self, parent.is_undefined()) {
             (UndefinedBehavior::Lenient, false)
             | (UndefinedBehavior::Strict, false)
             | (UndefinedBehavior::SemiStrict, false)
             | (UndefinedBehavior::Chainable, false) => Ok(Value::undefined_with_origin(origin)),
             // chained undefined values keep the origin of the parent
-            (UndefinedBehavior::Chainable, true) => Ok(Value::undefined_with_origin(
-                parent.undefined_origin().unwrap_or(UndefinedOrigin::NONE),
-            )),
+            (UndefinedBehavior::Chainable, true) => {
+                Ok(Value::undefined_with_origin(parent.undefined_origin().unwrap_or(UndefinedOrigin::NONE)))
+            }
             (UndefinedBehavior::Lenient, true)
             | (UndefinedBehavior::Strict, true)
             | (UndefinedBehavior::SemiStrict, true) => Err(Error::undefined(parent)),
@@ -347,10 +322,7 @@ impl UndefinedBehavior {
     /// Like [`try_iter`](Self::try_iter) but fails on the first invalid value.
     #[cfg(feature = "builtins")]
     #[inline]
-    pub(crate) fn try_iter_checked(
-        self,
-        value: Value,
-    ) -> Result<crate::value::CheckedIter<ValueIter>, Error> {
+    pub(crate) fn try_iter_checked(self, value: Value) -> Result<crate::value::CheckedIter<ValueIter>, Error> {
         self.try_iter(value).map(crate::value::checked)
     }
 
@@ -406,9 +378,7 @@ impl fmt::Display for HtmlEscape<'_> {
                     ($quote:expr) => {{
                         if start < i {
                             // SAFETY: this is safe because we only push valid utf-8 bytes over
-                            ok!(f.write_str(unsafe {
-                                std::str::from_utf8_unchecked(&bytes[start..i])
-                            }));
+                            ok!(f.write_str(unsafe { std::str::from_utf8_unchecked(&bytes[start..i]) }));
                         }
                         ok!(f.write_str($quote));
                         start = i + 1;
@@ -553,11 +523,7 @@ impl Unescaper {
 
 /// Un-escape a string, following Jinja-compatible string escape rules.
 pub fn unescape(s: &str) -> Result<String, Error> {
-    Unescaper {
-        out: String::new(),
-        pending_surrogate: 0,
-    }
-    .unescape(s)
+    Unescaper { out: String::new(), pending_surrogate: 0 }.unescape(s)
 }
 
 pub struct BTreeMapKeysDebug<'a, K: fmt::Debug, V>(pub &'a BTreeMap<K, V>);
@@ -623,16 +589,11 @@ where
         if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             seq.sort_by(f);
         })) {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| panic.downcast_ref::<String>().map(|x| x.as_str()));
+            let msg =
+                panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(|x| x.as_str()));
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
-                format!(
-                    "failed to sort: {}",
-                    msg.unwrap_or("comparator does not implement total order")
-                ),
+                format!("failed to sort: {}", msg.unwrap_or("comparator does not implement total order")),
             ));
         }
     }

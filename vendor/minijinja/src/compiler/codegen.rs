@@ -4,8 +4,7 @@ use std::mem;
 
 use crate::compiler::ast;
 use crate::compiler::instructions::{
-    CompareOp, Instruction, Instructions, LocalId, LOOP_FLAG_RECURSIVE, LOOP_FLAG_WITH_LOOP_VAR,
-    MAX_LOCALS,
+    CompareOp, Instruction, Instructions, LocalId, LOOP_FLAG_RECURSIVE, LOOP_FLAG_WITH_LOOP_VAR, MAX_LOCALS,
 };
 use crate::compiler::tokens::Span;
 use crate::output::CaptureMode;
@@ -50,16 +49,9 @@ fn compare_op(op: ast::CompareOpKind) -> CompareOp {
 /// Represents an open block of code that does not yet have updated
 /// jump targets.
 enum PendingBlock {
-    Branch {
-        jump_instr: u32,
-    },
-    Loop {
-        iter_instr: u32,
-        jump_instrs: Vec<u32>,
-    },
-    ScBool {
-        jump_instrs: Vec<u32>,
-    },
+    Branch { jump_instr: u32 },
+    Loop { iter_instr: u32, jump_instrs: Vec<u32> },
+    ScBool { jump_instrs: Vec<u32> },
 }
 
 const CODEGEN_POOL_MAX_ITEMS: usize = 64;
@@ -72,18 +64,14 @@ thread_local! {
 
 #[inline(always)]
 fn take_pending_block_buffer() -> Vec<PendingBlock> {
-    let mut buf = PENDING_BLOCK_POOL
-        .with(|pool| pool.borrow_mut().pop())
-        .unwrap_or_else(|| Vec::with_capacity(8));
+    let mut buf = PENDING_BLOCK_POOL.with(|pool| pool.borrow_mut().pop()).unwrap_or_else(|| Vec::with_capacity(8));
     buf.clear();
     buf
 }
 
 #[inline(always)]
 fn take_span_stack_buffer() -> Vec<Span> {
-    let mut buf = SPAN_STACK_POOL
-        .with(|pool| pool.borrow_mut().pop())
-        .unwrap_or_else(|| Vec::with_capacity(8));
+    let mut buf = SPAN_STACK_POOL.with(|pool| pool.borrow_mut().pop()).unwrap_or_else(|| Vec::with_capacity(8));
     buf.clear();
     buf
 }
@@ -211,19 +199,12 @@ impl<'source> CodeGenerator<'source> {
         }
         self.add(Instruction::PushLoop(flags));
         let instr = self.add(Instruction::Iterate(!0));
-        self.pending_block.push(PendingBlock::Loop {
-            iter_instr: instr,
-            jump_instrs: Vec::new(),
-        });
+        self.pending_block.push(PendingBlock::Loop { iter_instr: instr, jump_instrs: Vec::new() });
     }
 
     /// Ends the open for loop
     pub fn end_for_loop(&mut self, push_did_not_iterate: bool) {
-        if let Some(PendingBlock::Loop {
-            iter_instr,
-            jump_instrs,
-        }) = self.pending_block.pop()
-        {
+        if let Some(PendingBlock::Loop { iter_instr, jump_instrs }) = self.pending_block.pop() {
             self.add(Instruction::Jump(iter_instr));
             let loop_end = self.next_instruction();
             if push_did_not_iterate {
@@ -264,17 +245,12 @@ impl<'source> CodeGenerator<'source> {
 
     /// Starts a short-circuited bool block.
     pub fn start_sc_bool(&mut self) {
-        self.pending_block.push(PendingBlock::ScBool {
-            jump_instrs: Vec::new(),
-        });
+        self.pending_block.push(PendingBlock::ScBool { jump_instrs: Vec::new() });
     }
 
     /// Emits a short-circuited bool operator.
     pub fn sc_bool(&mut self, and: bool) {
-        if let Some(&mut PendingBlock::ScBool {
-            ref mut jump_instrs,
-        }) = self.pending_block.last_mut()
-        {
+        if let Some(&mut PendingBlock::ScBool { ref mut jump_instrs }) = self.pending_block.last_mut() {
             jump_instrs.push(self.instructions.add(if and {
                 Instruction::JumpIfFalseOrPop(!0)
             } else {
@@ -303,15 +279,12 @@ impl<'source> CodeGenerator<'source> {
 
     fn end_condition(&mut self, new_jump_instr: u32) {
         match self.pending_block.pop() {
-            Some(PendingBlock::Branch { jump_instr }) => {
-                match self.instructions.get_mut(jump_instr) {
-                    Some(&mut Instruction::JumpIfFalse(ref mut target))
-                    | Some(&mut Instruction::Jump(ref mut target)) => {
-                        *target = new_jump_instr;
-                    }
-                    _ => {}
+            Some(PendingBlock::Branch { jump_instr }) => match self.instructions.get_mut(jump_instr) {
+                Some(&mut Instruction::JumpIfFalse(ref mut target)) | Some(&mut Instruction::Jump(ref mut target)) => {
+                    *target = new_jump_instr;
                 }
-            }
+                _ => {}
+            },
             _ => unreachable!(),
         }
     }
@@ -452,11 +425,7 @@ impl<'source> CodeGenerator<'source> {
                 self.set_line_from_span(brk.span());
                 let instr = self.add(Instruction::Jump(0));
                 for pending_block in self.pending_block.iter_mut().rev() {
-                    if let &mut PendingBlock::Loop {
-                        ref mut jump_instrs,
-                        ..
-                    } = pending_block
-                    {
+                    if let &mut PendingBlock::Loop { ref mut jump_instrs, .. } = pending_block {
                         jump_instrs.push(instr);
                         break;
                     }
@@ -805,11 +774,7 @@ impl<'source> CodeGenerator<'source> {
         }
     }
 
-    fn compile_call(
-        &mut self,
-        c: &ast::Spanned<ast::Call<'source>>,
-        caller: Option<&Caller<'source>>,
-    ) {
+    fn compile_call(&mut self, c: &ast::Spanned<ast::Call<'source>>, caller: Option<&Caller<'source>>) {
         self.push_span(c.span());
         match c.identify_call() {
             ast::CallType::Function(name) => {
@@ -1045,12 +1010,7 @@ impl<'source> CodeGenerator<'source> {
     }
 
     /// Converts the compiler into the instructions.
-    pub fn finish(
-        mut self,
-    ) -> (
-        Instructions<'source>,
-        BTreeMap<&'source str, Instructions<'source>>,
-    ) {
+    pub fn finish(mut self) -> (Instructions<'source>, BTreeMap<&'source str, Instructions<'source>>) {
         assert!(self.pending_block.is_empty());
         recycle_pending_block_buffer(mem::take(&mut self.pending_block));
         recycle_span_stack_buffer(mem::take(&mut self.span_stack));

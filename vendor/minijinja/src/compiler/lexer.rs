@@ -193,21 +193,13 @@ fn should_lstrip_block(flag: bool, marker: StartMarker, prefix: &str) -> bool {
         // If we get here, we're at the start of the file
         return true;
     }
-    if matches!(
-        marker,
-        StartMarker::LineStatement | StartMarker::LineComment
-    ) {
+    if matches!(marker, StartMarker::LineStatement | StartMarker::LineComment) {
         return true;
     }
     false
 }
 
-fn skip_basic_tag(
-    block_str: &str,
-    name: &str,
-    block_end: &str,
-    skip_ws_control: bool,
-) -> Option<(usize, Whitespace)> {
+fn skip_basic_tag(block_str: &str, name: &str, block_end: &str, skip_ws_control: bool) -> Option<(usize, Whitespace)> {
     let mut ptr = block_str;
 
     if skip_ws_control {
@@ -244,19 +236,10 @@ fn skip_basic_tag(
 
 impl<'s> Tokenizer<'s> {
     /// Creates a new tokenizer.
-    pub fn new(
-        input: &'s str,
-        filename: &'s str,
-        in_expr: bool,
-        syntax_config: SyntaxConfig,
-    ) -> Tokenizer<'s> {
+    pub fn new(input: &'s str, filename: &'s str, in_expr: bool, syntax_config: SyntaxConfig) -> Tokenizer<'s> {
         let whitespace_config = syntax_config.whitespace();
         let mut stack = Vec::with_capacity(8);
-        stack.push(if in_expr {
-            LexerState::Variable
-        } else {
-            LexerState::Template
-        });
+        stack.push(if in_expr { LexerState::Variable } else { LexerState::Template });
 
         let mut source = input;
         if !whitespace_config.keep_trailing_newline {
@@ -306,15 +289,11 @@ impl<'s> Tokenizer<'s> {
             let outcome = match self.stack.last() {
                 Some(LexerState::Template) => self.tokenize_root(),
                 Some(LexerState::Block) => self.tokenize_block_or_var(BlockSentinel::Block),
-                Some(LexerState::LineStatement) => {
-                    self.tokenize_block_or_var(BlockSentinel::LineStatement)
-                }
+                Some(LexerState::LineStatement) => self.tokenize_block_or_var(BlockSentinel::LineStatement),
                 Some(LexerState::Variable) => self.tokenize_block_or_var(BlockSentinel::Variable),
                 // This happens when an expression is closed with a variable end
                 // marker (e.g. `}} x`) as expressions start in the variable state.
-                None => {
-                    return Err(self.syntax_error("unexpected input after end of variable block"))
-                }
+                None => return Err(self.syntax_error("unexpected input after end of variable block")),
             };
             match ok!(outcome) {
                 ControlFlow::Break(rv) => return Ok(Some(rv)),
@@ -351,11 +330,7 @@ impl<'s> Tokenizer<'s> {
 
     #[inline]
     fn loc(&self) -> (u16, u16, u32) {
-        (
-            self.current_line,
-            self.current_col,
-            self.current_offset as u32,
-        )
+        (self.current_line, self.current_col, self.current_offset as u32)
     }
 
     #[inline]
@@ -412,11 +387,7 @@ impl<'s> Tokenizer<'s> {
             State::RadixInteger
         };
 
-        let mut num_len = self
-            .rest_bytes()
-            .iter()
-            .take_while(|&c| c.is_ascii_digit())
-            .count();
+        let mut num_len = self.rest_bytes().iter().take_while(|&c| c.is_ascii_digit()).count();
         let mut has_underscore = false;
         for c in self.rest_bytes()[num_len..].iter().copied() {
             state = match (c, state) {
@@ -455,9 +426,7 @@ impl<'s> Tokenizer<'s> {
 
         Ok((
             ok!(if is_float {
-                num.parse()
-                    .map(Token::Float)
-                    .map_err(|_| self.syntax_error("invalid float"))
+                num.parse().map(Token::Float).map_err(|_| self.syntax_error("invalid float"))
             } else if let Ok(int) = u64::from_str_radix(&num, radix) {
                 Ok(Token::Int(int))
             } else {
@@ -508,21 +477,14 @@ impl<'s> Tokenizer<'s> {
         }
         let s = self.advance(str_len + 2);
         Ok(if has_escapes {
-            (
-                Token::String(ok!(unescape(&s[1..s.len() - 1])).into_boxed_str()),
-                self.span(old_loc),
-            )
+            (Token::String(ok!(unescape(&s[1..s.len() - 1])).into_boxed_str()), self.span(old_loc))
         } else {
             (Token::Str(&s[1..s.len() - 1]), self.span(old_loc))
         })
     }
 
     fn skip_whitespace(&mut self) {
-        let skipped = self
-            .rest()
-            .chars()
-            .map_while(|c| c.is_whitespace().then(|| c.len_utf8()))
-            .sum();
+        let skipped = self.rest().chars().map_while(|c| c.is_whitespace().then(|| c.len_utf8())).sum();
         if skipped > 0 {
             self.advance(skipped);
         }
@@ -576,40 +538,37 @@ impl<'s> Tokenizer<'s> {
             self.skip_whitespace();
         }
         let old_loc = self.loc();
-        let (lead, span) =
-            match find_start_marker(self.source, self.current_offset, &self.syntax_config) {
-                Some((start, marker, len, whitespace)) => {
-                    self.pending_start_marker = Some((marker, len));
-                    match whitespace {
-                        Whitespace::Default
-                            if should_lstrip_block(
-                                self.ws_config.lstrip_blocks,
-                                marker,
-                                &self.source[..self.current_offset + start],
-                            ) =>
-                        {
-                            let peeked = &self.rest()[..start];
-                            let trimmed = lstrip_block(peeked);
-                            let lead = self.advance(trimmed.len());
-                            let span = self.span(old_loc);
-                            self.advance(peeked.len() - trimmed.len());
-                            (lead, span)
-                        }
-                        Whitespace::Default | Whitespace::Preserve => {
-                            (self.advance(start), self.span(old_loc))
-                        }
-                        Whitespace::Remove => {
-                            let peeked = &self.rest()[..start];
-                            let trimmed = peeked.trim_end();
-                            let lead = self.advance(trimmed.len());
-                            let span = self.span(old_loc);
-                            self.advance(peeked.len() - trimmed.len());
-                            (lead, span)
-                        }
+        let (lead, span) = match find_start_marker(self.source, self.current_offset, &self.syntax_config) {
+            Some((start, marker, len, whitespace)) => {
+                self.pending_start_marker = Some((marker, len));
+                match whitespace {
+                    Whitespace::Default
+                        if should_lstrip_block(
+                            self.ws_config.lstrip_blocks,
+                            marker,
+                            &self.source[..self.current_offset + start],
+                        ) =>
+                    {
+                        let peeked = &self.rest()[..start];
+                        let trimmed = lstrip_block(peeked);
+                        let lead = self.advance(trimmed.len());
+                        let span = self.span(old_loc);
+                        self.advance(peeked.len() - trimmed.len());
+                        (lead, span)
+                    }
+                    Whitespace::Default | Whitespace::Preserve => (self.advance(start), self.span(old_loc)),
+                    Whitespace::Remove => {
+                        let peeked = &self.rest()[..start];
+                        let trimmed = peeked.trim_end();
+                        let lead = self.advance(trimmed.len());
+                        let span = self.span(old_loc);
+                        self.advance(peeked.len() - trimmed.len());
+                        (lead, span)
                     }
                 }
-                None => (self.advance(self.rest().len()), self.span(old_loc)),
-            };
+            }
+            None => (self.advance(self.rest().len()), self.span(old_loc)),
+        };
 
         if lead.is_empty() {
             Ok(ControlFlow::Continue(()))
@@ -625,11 +584,8 @@ impl<'s> Tokenizer<'s> {
     ) -> Result<ControlFlow<(Token<'s>, Span)>, Error> {
         match marker {
             StartMarker::Comment => {
-                if let Some(end) = memstr(&self.rest_bytes()[skip..], self.comment_end().as_bytes())
-                {
-                    let ws = Whitespace::from_byte(
-                        self.rest_bytes().get(end.saturating_sub(1) + skip).copied(),
-                    );
+                if let Some(end) = memstr(&self.rest_bytes()[skip..], self.comment_end().as_bytes()) {
+                    let ws = Whitespace::from_byte(self.rest_bytes().get(end.saturating_sub(1) + skip).copied());
                     self.advance(end + skip + self.comment_end().len());
                     self.handle_tail_ws(ws);
                     Ok(ControlFlow::Continue(()))
@@ -642,18 +598,13 @@ impl<'s> Tokenizer<'s> {
                 let old_loc = self.loc();
                 self.advance(skip);
                 self.stack.push(LexerState::Variable);
-                Ok(ControlFlow::Break((
-                    Token::VariableStart,
-                    self.span(old_loc),
-                )))
+                Ok(ControlFlow::Break((Token::VariableStart, self.span(old_loc))))
             }
             StartMarker::Block => {
                 // raw blocks require some special handling.  If we are at the beginning of a raw
                 // block we want to skip everything until {% endraw %} completely ignoring interior
                 // syntax and emit the entire raw block as TemplateData.
-                if let Some((raw, ws_start)) =
-                    skip_basic_tag(&self.rest()[skip..], "raw", self.block_end(), false)
-                {
+                if let Some((raw, ws_start)) = skip_basic_tag(&self.rest()[skip..], "raw", self.block_end(), false) {
                     self.advance(raw + skip);
                     self.handle_raw_tag(ws_start)
                 } else {
@@ -670,10 +621,7 @@ impl<'s> Tokenizer<'s> {
                 Ok(ControlFlow::Break((Token::BlockStart, self.span(old_loc))))
             }
             StartMarker::LineComment => {
-                let comment_skip = self.rest_bytes()[skip..]
-                    .iter()
-                    .take_while(|&&c| c != b'\r' && c != b'\n')
-                    .count();
+                let comment_skip = self.rest_bytes()[skip..].iter().take_while(|&&c| c != b'\r' && c != b'\n').count();
                 let (_, nl_skip) = skip_nl(&self.rest()[skip + comment_skip..]);
                 self.advance(skip + comment_skip + nl_skip);
                 Ok(ControlFlow::Continue(()))
@@ -681,17 +629,12 @@ impl<'s> Tokenizer<'s> {
         }
     }
 
-    fn handle_raw_tag(
-        &mut self,
-        ws_start: Whitespace,
-    ) -> Result<ControlFlow<(Token<'s>, Span)>, Error> {
+    fn handle_raw_tag(&mut self, ws_start: Whitespace) -> Result<ControlFlow<(Token<'s>, Span)>, Error> {
         let old_loc = self.loc();
         let mut ptr = 0;
         while let Some(block) = memstr(&self.rest_bytes()[ptr..], self.block_start().as_bytes()) {
             ptr += block + self.block_start().len();
-            if let Some((endraw, ws_next)) =
-                skip_basic_tag(&self.rest()[ptr..], "endraw", self.block_end(), true)
-            {
+            if let Some((endraw, ws_next)) = skip_basic_tag(&self.rest()[ptr..], "endraw", self.block_end(), true) {
                 let ws = Whitespace::from_byte(self.rest_bytes().get(ptr).copied());
                 let end = ptr - self.block_start().len();
                 let mut result = &self.rest()[..end];
@@ -725,10 +668,7 @@ impl<'s> Tokenizer<'s> {
         Err(self.syntax_error("unexpected end of raw block"))
     }
 
-    fn tokenize_block_or_var(
-        &mut self,
-        sentinel: BlockSentinel,
-    ) -> Result<ControlFlow<(Token<'s>, Span)>, Error> {
+    fn tokenize_block_or_var(&mut self, sentinel: BlockSentinel) -> Result<ControlFlow<(Token<'s>, Span)>, Error> {
         let old_loc = self.loc();
         let rest = self.rest();
 
@@ -738,11 +678,7 @@ impl<'s> Tokenizer<'s> {
             && self.paren_balance == 0
             && self.syntax_config.line_statement_prefix().is_some()
         {
-            let skip = rest
-                .chars()
-                .take_while(|&x| x.is_whitespace() && !is_nl(x))
-                .map(|x| x.len_utf8())
-                .sum();
+            let skip = rest.chars().take_while(|&x| x.is_whitespace() && !is_nl(x)).map(|x| x.len_utf8()).sum();
             let (was_nl, nl_skip) = skip_nl(&rest[skip..]);
             if was_nl {
                 self.advance(skip + nl_skip);
@@ -752,11 +688,7 @@ impl<'s> Tokenizer<'s> {
         }
 
         // in blocks whitespace is generally ignored, skip it.
-        match rest
-            .as_bytes()
-            .iter()
-            .position(|&x| !x.is_ascii_whitespace())
-        {
+        match rest.as_bytes().iter().position(|&x| !x.is_ascii_whitespace()) {
             Some(0) => {}
             None => {
                 self.advance(rest.len());
@@ -898,23 +830,11 @@ mod tests {
 
     #[test]
     fn test_is_basic_tag() {
-        assert_eq!(
-            skip_basic_tag(" raw %}", "raw", "%}", false),
-            Some((7, Whitespace::Default))
-        );
+        assert_eq!(skip_basic_tag(" raw %}", "raw", "%}", false), Some((7, Whitespace::Default)));
         assert_eq!(skip_basic_tag(" raw %}", "endraw", "%}", false), None);
-        assert_eq!(
-            skip_basic_tag("  raw  %}", "raw", "%}", false),
-            Some((9, Whitespace::Default))
-        );
-        assert_eq!(
-            skip_basic_tag("  raw  -%}", "raw", "%}", false),
-            Some((10, Whitespace::Remove))
-        );
-        assert_eq!(
-            skip_basic_tag("  raw  +%}", "raw", "%}", false),
-            Some((10, Whitespace::Preserve))
-        );
+        assert_eq!(skip_basic_tag("  raw  %}", "raw", "%}", false), Some((9, Whitespace::Default)));
+        assert_eq!(skip_basic_tag("  raw  -%}", "raw", "%}", false), Some((10, Whitespace::Remove)));
+        assert_eq!(skip_basic_tag("  raw  +%}", "raw", "%}", false), Some((10, Whitespace::Preserve)));
     }
 
     #[test]

@@ -12,15 +12,10 @@ use crate::syntax::SyntaxConfig;
 use crate::value::Value;
 
 const MAX_RECURSION: usize = 150;
-const RESERVED_NAMES: [&str; 8] = [
-    "true", "True", "false", "False", "none", "None", "loop", "self",
-];
+const RESERVED_NAMES: [&str; 8] = ["true", "True", "false", "False", "none", "None", "loop", "self"];
 
 fn unexpected<D: fmt::Display>(unexpected: D, expected: &str) -> Error {
-    Error::new(
-        ErrorKind::SyntaxError,
-        format!("unexpected {unexpected}, expected {expected}"),
-    )
+    Error::new(ErrorKind::SyntaxError, format!("unexpected {unexpected}, expected {expected}"))
 }
 
 fn unexpected_eof(expected: &str) -> Error {
@@ -103,19 +98,10 @@ struct TokenStream<'a> {
 
 impl<'a> TokenStream<'a> {
     /// Tokenize a template
-    pub fn new(
-        source: &'a str,
-        filename: &'a str,
-        in_expr: bool,
-        syntax_config: SyntaxConfig,
-    ) -> TokenStream<'a> {
+    pub fn new(source: &'a str, filename: &'a str, in_expr: bool, syntax_config: SyntaxConfig) -> TokenStream<'a> {
         let mut tokenizer = Tokenizer::new(source, filename, in_expr, syntax_config);
         let current = tokenizer.next_token();
-        TokenStream {
-            tokenizer,
-            current,
-            last_span: Span::default(),
-        }
+        TokenStream { tokenizer, current, last_span: Span::default() }
     }
 
     /// Advance the stream.
@@ -231,9 +217,7 @@ macro_rules! with_recursion_guard {
     ($parser:expr, $expr:expr) => {{
         $parser.depth += 1;
         if $parser.depth > MAX_RECURSION {
-            return Err(syntax_error(Cow::Borrowed(
-                "template exceeds maximum recursion limits",
-            )));
+            return Err(syntax_error(Cow::Borrowed("template exceeds maximum recursion limits")));
         }
         let rv = $expr;
         $parser.depth -= 1;
@@ -249,12 +233,7 @@ impl<'a> Parser<'a> {
     /// [`parse`](Self::parse) is to be called, the `in_expr` argument must be
     /// `false` and for [`parse_standalone_expr`](Self::parse_standalone_expr)
     /// it must be `true`.
-    pub fn new(
-        source: &'a str,
-        filename: &'a str,
-        in_expr: bool,
-        syntax_config: SyntaxConfig,
-    ) -> Parser<'a> {
+    pub fn new(source: &'a str, filename: &'a str, in_expr: bool, syntax_config: SyntaxConfig) -> Parser<'a> {
         Parser {
             stream: TokenStream::new(source, filename, in_expr, syntax_config),
             #[cfg(all(feature = "macros", feature = "multi_template"))]
@@ -272,10 +251,7 @@ impl<'a> Parser<'a> {
         let span = self.stream.last_span();
         self.subparse(&|_| false)
             .map(|children| {
-                ast::Stmt::Template(Spanned::new(
-                    ast::Template { children },
-                    self.stream.expand_span(span),
-                ))
+                ast::Stmt::Template(Spanned::new(ast::Template { children }, self.stream.expand_span(span)))
             })
             .map_err(|err| self.attach_location_to_error(err))
     }
@@ -304,17 +280,9 @@ impl<'a> Parser<'a> {
         loop {
             if skip_token!(self, Token::Ident("if")) {
                 let expr2 = ok!(self.parse_or());
-                let expr3 = if skip_token!(self, Token::Ident("else")) {
-                    Some(ok!(self.parse_ifexpr()))
-                } else {
-                    None
-                };
+                let expr3 = if skip_token!(self, Token::Ident("else")) { Some(ok!(self.parse_ifexpr())) } else { None };
                 expr = ast::Expr::IfExpr(Spanned::new(
-                    ast::IfExpr {
-                        test_expr: expr2,
-                        true_expr: expr,
-                        false_expr: expr3,
-                    },
+                    ast::IfExpr { test_expr: expr2, true_expr: expr, false_expr: expr3 },
                     self.stream.expand_span(span),
                 ));
                 span = self.stream.last_span();
@@ -358,10 +326,7 @@ impl<'a> Parser<'a> {
             if !matches!(op, ast::CompareOpKind::NotIn) {
                 ok!(self.stream.next());
             }
-            ops.push(ast::CompareOp {
-                op,
-                expr: ok!(self.parse_math1()),
-            });
+            ops.push(ast::CompareOp { op, expr: ok!(self.parse_math1()) });
         }
 
         Ok(match ops.len() {
@@ -379,29 +344,19 @@ impl<'a> Parser<'a> {
                     ast::CompareOpKind::NotIn => (ast::BinOpKind::In, true),
                 };
                 let expr = ast::Expr::BinOp(Spanned::new(
-                    ast::BinOp {
-                        op: binop,
-                        left: expr,
-                        right: op.expr,
-                    },
+                    ast::BinOp { op: binop, left: expr, right: op.expr },
                     self.stream.expand_span(span),
                 ));
                 if negated {
                     ast::Expr::UnaryOp(Spanned::new(
-                        ast::UnaryOp {
-                            op: ast::UnaryOpKind::Not,
-                            expr,
-                        },
+                        ast::UnaryOp { op: ast::UnaryOpKind::Not, expr },
                         self.stream.expand_span(span),
                     ))
                 } else {
                     expr
                 }
             }
-            _ => ast::Expr::Compare(Spanned::new(
-                ast::Compare { expr, ops },
-                self.stream.expand_span(span),
-            )),
+            _ => ast::Expr::Compare(Spanned::new(ast::Compare { expr, ops }, self.stream.expand_span(span))),
         })
     }
 
@@ -436,10 +391,7 @@ impl<'a> Parser<'a> {
         let operand = ok!(self.parse_unary_only());
         let operand = ok!(self.parse_postfix(operand, operand_span));
         Ok(ast::Expr::UnaryOp(Spanned::new(
-            ast::UnaryOp {
-                op: ast::UnaryOpKind::Neg,
-                expr: operand,
-            },
+            ast::UnaryOp { op: ast::UnaryOpKind::Neg, expr: operand },
             self.stream.expand_span(span),
         )))
     }
@@ -451,11 +403,7 @@ impl<'a> Parser<'a> {
         self.parse_filter_expr(expr)
     }
 
-    fn parse_postfix(
-        &mut self,
-        expr: ast::Expr<'a>,
-        mut span: Span,
-    ) -> Result<ast::Expr<'a>, Error> {
+    fn parse_postfix(&mut self, expr: ast::Expr<'a>, mut span: Span) -> Result<ast::Expr<'a>, Error> {
         let mut expr = expr;
         loop {
             let next_span = self.stream.current_span();
@@ -471,19 +419,13 @@ impl<'a> Parser<'a> {
                         }
                         Some((Token::Int(idx), idx_span)) => {
                             expr = ast::Expr::GetItem(Spanned::new(
-                                ast::GetItem {
-                                    expr,
-                                    subscript_expr: make_const(Value::from(idx), idx_span),
-                                },
+                                ast::GetItem { expr, subscript_expr: make_const(Value::from(idx), idx_span) },
                                 self.stream.expand_span(span),
                             ));
                         }
                         Some((Token::Int128(idx), idx_span)) => {
                             expr = ast::Expr::GetItem(Spanned::new(
-                                ast::GetItem {
-                                    expr,
-                                    subscript_expr: make_const(Value::from(*idx), idx_span),
-                                },
+                                ast::GetItem { expr, subscript_expr: make_const(Value::from(*idx), idx_span) },
                                 self.stream.expand_span(span),
                             ));
                         }
@@ -507,9 +449,7 @@ impl<'a> Parser<'a> {
                         if !matches_token!(self, Token::BracketClose | Token::Colon) {
                             stop = Some(ok!(self.parse_expr()));
                         }
-                        if skip_token!(self, Token::Colon)
-                            && !matches_token!(self, Token::BracketClose)
-                        {
+                        if skip_token!(self, Token::Colon) && !matches_token!(self, Token::BracketClose) {
                             step = Some(ok!(self.parse_expr()));
                         }
                     }
@@ -519,30 +459,22 @@ impl<'a> Parser<'a> {
                         expr = ast::Expr::GetItem(Spanned::new(
                             ast::GetItem {
                                 expr,
-                                subscript_expr: ok!(start.ok_or_else(|| {
-                                    syntax_error(Cow::Borrowed("empty subscript"))
-                                })),
+                                subscript_expr: ok!(
+                                    start.ok_or_else(|| { syntax_error(Cow::Borrowed("empty subscript")) })
+                                ),
                             },
                             self.stream.expand_span(span),
                         ));
                     } else {
                         expr = ast::Expr::Slice(Spanned::new(
-                            ast::Slice {
-                                expr,
-                                start,
-                                stop,
-                                step,
-                            },
+                            ast::Slice { expr, start, stop, step },
                             self.stream.expand_span(span),
                         ));
                     }
                 }
                 Some((Token::ParenOpen, _)) => {
                     let args = ok!(self.parse_args());
-                    expr = ast::Expr::Call(Spanned::new(
-                        ast::Call { expr, args },
-                        self.stream.expand_span(span),
-                    ));
+                    expr = ast::Expr::Call(Spanned::new(ast::Call { expr, args }, self.stream.expand_span(span)));
                 }
                 _ => break,
             }
@@ -564,10 +496,7 @@ impl<'a> Parser<'a> {
         }
 
         if is_dotted {
-            Ok((
-                &self.stream.tokenizer.source()[start_offset..end_offset],
-                self.stream.expand_span(span),
-            ))
+            Ok((&self.stream.tokenizer.source()[start_offset..end_offset], self.stream.expand_span(span)))
         } else {
             Ok((first_segment, span))
         }
@@ -580,17 +509,9 @@ impl<'a> Parser<'a> {
                 Some((Token::Pipe, _)) => {
                     ok!(self.stream.next());
                     let (name, span) = ok!(self.parse_filter_test_name());
-                    let args = if matches_token!(self, Token::ParenOpen) {
-                        ok!(self.parse_args())
-                    } else {
-                        Vec::new()
-                    };
+                    let args = if matches_token!(self, Token::ParenOpen) { ok!(self.parse_args()) } else { Vec::new() };
                     expr = ast::Expr::Filter(Spanned::new(
-                        ast::Filter {
-                            name,
-                            expr: Some(expr),
-                            args,
-                        },
+                        ast::Filter { name, expr: Some(expr), args },
                         self.stream.expand_span(span),
                     ));
                 }
@@ -614,10 +535,7 @@ impl<'a> Parser<'a> {
                             | Token::BraceOpen
                     ) && !matches_token!(
                         self,
-                        Token::Ident("and")
-                            | Token::Ident("or")
-                            | Token::Ident("else")
-                            | Token::Ident("is")
+                        Token::Ident("and") | Token::Ident("or") | Token::Ident("else") | Token::Ident("is")
                     ) {
                         let span = self.stream.current_span();
                         let mut expr = ok!(self.parse_unary_only());
@@ -626,16 +544,10 @@ impl<'a> Parser<'a> {
                     } else {
                         Vec::new()
                     };
-                    expr = ast::Expr::Test(Spanned::new(
-                        ast::Test { name, expr, args },
-                        self.stream.expand_span(span),
-                    ));
+                    expr = ast::Expr::Test(Spanned::new(ast::Test { name, expr, args }, self.stream.expand_span(span)));
                     if negated {
                         expr = ast::Expr::UnaryOp(Spanned::new(
-                            ast::UnaryOp {
-                                op: ast::UnaryOpKind::Not,
-                                expr,
-                            },
+                            ast::UnaryOp { op: ast::UnaryOpKind::Not, expr },
                             self.stream.expand_span(span),
                         ));
                     }
@@ -691,9 +603,7 @@ impl<'a> Parser<'a> {
                             args.push(ast::CallArg::Kwarg(var.id, ok!(self.parse_expr())));
                         }
                         _ if has_kwargs => {
-                            return Err(syntax_error(Cow::Borrowed(
-                                "non-keyword arg after keyword arg",
-                            )));
+                            return Err(syntax_error(Cow::Borrowed("non-keyword arg after keyword arg")));
                         }
                         _ => {
                             args.push(ast::CallArg::Pos(expr));
@@ -738,10 +648,7 @@ impl<'a> Parser<'a> {
             Token::Ident("none" | "None") => Ok(const_val!(())),
             Token::Ident(name) => Ok(ast::Expr::Var(Spanned::new(ast::Var { id: name }, span))),
             Token::Str(val)
-                if !matches!(
-                    self.stream.current(),
-                    Ok(Some((Token::Str(_), _) | (Token::String(_), _)))
-                ) =>
+                if !matches!(self.stream.current(), Ok(Some((Token::Str(_), _) | (Token::String(_), _)))) =>
             {
                 Ok(const_val!(val))
             }
@@ -785,10 +692,7 @@ impl<'a> Parser<'a> {
             }
             items.push(ok!(self.parse_expr()));
         }
-        Ok(ast::Expr::List(Spanned::new(
-            ast::List { items },
-            self.stream.expand_span(span),
-        )))
+        Ok(ast::Expr::List(Spanned::new(ast::List { items }, self.stream.expand_span(span))))
     }
 
     fn parse_map_expr(&mut self, span: Span) -> Result<ast::Expr<'a>, Error> {
@@ -808,18 +712,12 @@ impl<'a> Parser<'a> {
             expect_token!(self, Token::Colon, "`:`");
             values.push(ok!(self.parse_expr()));
         }
-        Ok(ast::Expr::Map(Spanned::new(
-            ast::Map { keys, values },
-            self.stream.expand_span(span),
-        )))
+        Ok(ast::Expr::Map(Spanned::new(ast::Map { keys, values }, self.stream.expand_span(span))))
     }
 
     fn parse_tuple_or_expression(&mut self, span: Span) -> Result<ast::Expr<'a>, Error> {
         if skip_token!(self, Token::ParenClose) {
-            return Ok(ast::Expr::Tuple(Spanned::new(
-                ast::Tuple { items: vec![] },
-                self.stream.expand_span(span),
-            )));
+            return Ok(ast::Expr::Tuple(Spanned::new(ast::Tuple { items: vec![] }, self.stream.expand_span(span))));
         }
         let mut expr = ok!(self.parse_expr());
         if matches_token!(self, Token::Comma) {
@@ -834,10 +732,7 @@ impl<'a> Parser<'a> {
                 }
                 items.push(ok!(self.parse_expr()));
             }
-            expr = ast::Expr::Tuple(Spanned::new(
-                ast::Tuple { items },
-                self.stream.expand_span(span),
-            ));
+            expr = ast::Expr::Tuple(Spanned::new(ast::Tuple { items }, self.stream.expand_span(span)));
         } else {
             expect_token!(self, Token::ParenClose, "`)`");
         }
@@ -922,13 +817,7 @@ impl<'a> Parser<'a> {
         if dotted {
             while skip_token!(self, Token::Dot) {
                 let (attr, span) = expect_token!(self, Token::Ident(name) => name, "identifier");
-                rv = ast::Expr::GetAttr(ast::Spanned::new(
-                    ast::GetAttr {
-                        expr: rv,
-                        name: attr,
-                    },
-                    span,
-                ));
+                rv = ast::Expr::GetAttr(ast::Spanned::new(ast::GetAttr { expr: rv, name: attr }, span));
             }
         }
         Ok(rv)
@@ -943,10 +832,7 @@ impl<'a> Parser<'a> {
             if !items.is_empty() {
                 expect_token!(self, Token::Comma, "`,`");
             }
-            if matches_token!(
-                self,
-                Token::ParenClose | Token::VariableEnd | Token::BlockEnd | Token::Ident("in")
-            ) {
+            if matches_token!(self, Token::ParenClose | Token::VariableEnd | Token::BlockEnd | Token::Ident("in")) {
                 break;
             }
             items.push(if skip_token!(self, Token::ParenOpen) {
@@ -966,10 +852,7 @@ impl<'a> Parser<'a> {
         if !is_tuple && items.len() == 1 {
             Ok(items.into_iter().next().unwrap())
         } else {
-            Ok(ast::Expr::List(Spanned::new(
-                ast::List { items },
-                self.stream.expand_span(span),
-            )))
+            Ok(ast::Expr::List(Spanned::new(ast::List { items }, self.stream.expand_span(span))))
         }
     }
 
@@ -979,11 +862,7 @@ impl<'a> Parser<'a> {
         let target = ok!(self.parse_assignment(false));
         expect_token!(self, Token::Ident("in"), "in");
         let iter = ok!(self.parse_expr_noif());
-        let filter_expr = if skip_token!(self, Token::Ident("if")) {
-            Some(ok!(self.parse_expr()))
-        } else {
-            None
-        };
+        let filter_expr = if skip_token!(self, Token::Ident("if")) { Some(ok!(self.parse_expr())) } else { None };
         let recursive = skip_token!(self, Token::Ident("recursive"));
         expect_token!(self, Token::BlockEnd, "end of block");
         let body = ok!(self.subparse(&|tok| matches!(tok, Token::Ident("endfor" | "else"))));
@@ -998,21 +877,13 @@ impl<'a> Parser<'a> {
         {
             self.in_loop = old_in_loop;
         }
-        Ok(ast::ForLoop {
-            target,
-            iter,
-            filter_expr,
-            recursive,
-            body,
-            else_body,
-        })
+        Ok(ast::ForLoop { target, iter, filter_expr, recursive, body, else_body })
     }
 
     fn parse_if_cond(&mut self) -> Result<ast::IfCond<'a>, Error> {
         let expr = ok!(self.parse_expr_noif());
         expect_token!(self, Token::BlockEnd, "end of block");
-        let true_body =
-            ok!(self.subparse(&|tok| matches!(tok, Token::Ident("endif" | "else" | "elif"))));
+        let true_body = ok!(self.subparse(&|tok| matches!(tok, Token::Ident("endif" | "else" | "elif"))));
         let false_body = match ok!(self.stream.next()) {
             Some((Token::Ident("else"), _)) => {
                 expect_token!(self, Token::BlockEnd, "end of block");
@@ -1020,18 +891,13 @@ impl<'a> Parser<'a> {
                 ok!(self.stream.next());
                 rv
             }
-            Some((Token::Ident("elif"), span)) => vec![ast::Stmt::IfCond(Spanned::new(
-                ok!(self.parse_if_cond()),
-                self.stream.expand_span(span),
-            ))],
+            Some((Token::Ident("elif"), span)) => {
+                vec![ast::Stmt::IfCond(Spanned::new(ok!(self.parse_if_cond()), self.stream.expand_span(span)))]
+            }
             _ => Vec::new(),
         };
 
-        Ok(ast::IfCond {
-            expr,
-            true_body,
-            false_body,
-        })
+        Ok(ast::IfCond { expr, true_body, false_body })
     }
 
     fn parse_with_block(&mut self) -> Result<ast::WithBlock<'a>, Error> {
@@ -1063,19 +929,11 @@ impl<'a> Parser<'a> {
         let target = ok!(self.parse_assignment(true));
 
         if matches_token!(self, Token::BlockEnd | Token::Pipe) {
-            let filter = if skip_token!(self, Token::Pipe) {
-                Some(ok!(self.parse_filter_chain()))
-            } else {
-                None
-            };
+            let filter = if skip_token!(self, Token::Pipe) { Some(ok!(self.parse_filter_chain())) } else { None };
             expect_token!(self, Token::BlockEnd, "end of block");
             let body = ok!(self.subparse(&|tok| matches!(tok, Token::Ident("endset"))));
             ok!(self.stream.next());
-            Ok(SetParseResult::SetBlock(ast::SetBlock {
-                target,
-                filter,
-                body,
-            }))
+            Ok(SetParseResult::SetBlock(ast::SetBlock { target, filter, body }))
         } else {
             expect_token!(self, Token::Assign, "assignment operator");
 
@@ -1093,10 +951,7 @@ impl<'a> Parser<'a> {
                         break;
                     }
                 }
-                ast::Expr::Tuple(Spanned::new(
-                    ast::Tuple { items },
-                    self.stream.expand_span(span),
-                ))
+                ast::Expr::Tuple(Spanned::new(ast::Tuple { items }, self.stream.expand_span(span)))
             } else {
                 expr
             };
@@ -1142,11 +997,7 @@ impl<'a> Parser<'a> {
 
         if let Some((Token::Ident(trailing_name), _)) = ok!(self.stream.current()) {
             if *trailing_name != name {
-                syntax_error!(
-                    "mismatching name on block. Got `{}`, expected `{}`",
-                    *trailing_name,
-                    name
-                );
+                syntax_error!("mismatching name on block. Got `{}`, expected `{}`", *trailing_name, name);
             }
             ok!(self.stream.next());
         }
@@ -1155,11 +1006,7 @@ impl<'a> Parser<'a> {
             self.in_loop = old_in_loop;
         }
 
-        Ok(ast::Block {
-            name,
-            required,
-            body,
-        })
+        Ok(ast::Block { name, required, body })
     }
     fn parse_auto_escape(&mut self) -> Result<ast::AutoEscape<'a>, Error> {
         let enabled = ok!(self.parse_expr());
@@ -1177,17 +1024,9 @@ impl<'a> Parser<'a> {
                 expect_token!(self, Token::Pipe, "`|`");
             }
             let (name, span) = ok!(self.parse_filter_test_name());
-            let args = if matches_token!(self, Token::ParenOpen) {
-                ok!(self.parse_args())
-            } else {
-                Vec::new()
-            };
+            let args = if matches_token!(self, Token::ParenOpen) { ok!(self.parse_args()) } else { Vec::new() };
             filter = Some(ast::Expr::Filter(Spanned::new(
-                ast::Filter {
-                    name,
-                    expr: filter,
-                    args,
-                },
+                ast::Filter { name, expr: filter, args },
                 self.stream.expand_span(span),
             )));
         }
@@ -1223,10 +1062,7 @@ impl<'a> Parser<'a> {
         } else {
             false
         };
-        Ok(ast::Include {
-            name,
-            ignore_missing,
-        })
+        Ok(ast::Include { name, ignore_missing })
     }
 
     #[cfg(feature = "multi_template")]
@@ -1259,11 +1095,8 @@ impl<'a> Parser<'a> {
                     syntax_error!("names starting with an underline can not be imported");
                 }
             }
-            let alias = if skip_token!(self, Token::Ident("as")) {
-                Some(ok!(self.parse_assign_name(false)))
-            } else {
-                None
-            };
+            let alias =
+                if skip_token!(self, Token::Ident("as")) { Some(ok!(self.parse_assign_name(false))) } else { None };
             names.push((name, alias));
         }
         Ok(ast::FromImport { expr, names })
@@ -1333,12 +1166,7 @@ impl<'a> Parser<'a> {
             self.in_loop = old_in_loop;
         }
         ok!(self.stream.next());
-        Ok(ast::Macro {
-            name: name.unwrap_or("caller"),
-            args,
-            defaults,
-            body,
-        })
+        Ok(ast::Macro { name: name.unwrap_or("caller"), args, defaults, body })
     }
 
     #[cfg(feature = "macros")]
@@ -1361,45 +1189,28 @@ impl<'a> Parser<'a> {
         }
         let call = match ok!(self.parse_expr()) {
             ast::Expr::Call(call) => call,
-            expr => syntax_error!(
-                "expected call expression in call block, got {}",
-                expr.description()
-            ),
+            expr => syntax_error!("expected call expression in call block, got {}", expr.description()),
         };
         let macro_decl = ok!(self.parse_macro_or_call_block_body(args, defaults, None));
-        Ok(ast::CallBlock {
-            call,
-            macro_decl: Spanned::new(macro_decl, self.stream.expand_span(span)),
-        })
+        Ok(ast::CallBlock { call, macro_decl: Spanned::new(macro_decl, self.stream.expand_span(span)) })
     }
 
     fn parse_do(&mut self) -> Result<ast::Do<'a>, Error> {
         let call = match ok!(self.parse_expr()) {
             ast::Expr::Call(call) => call,
-            expr => syntax_error!(
-                "expected call expression in call block, got {}",
-                expr.description()
-            ),
+            expr => syntax_error!("expected call expression in call block, got {}", expr.description()),
         };
         Ok(ast::Do { call })
     }
 
-    fn subparse(
-        &mut self,
-        end_check: &dyn Fn(&Token) -> bool,
-    ) -> Result<Vec<ast::Stmt<'a>>, Error> {
+    fn subparse(&mut self, end_check: &dyn Fn(&Token) -> bool) -> Result<Vec<ast::Stmt<'a>>, Error> {
         let mut rv = Vec::with_capacity(16);
         while let Some((token, span)) = ok!(self.stream.next()) {
             match token {
-                Token::TemplateData(raw) => {
-                    rv.push(ast::Stmt::EmitRaw(Spanned::new(ast::EmitRaw { raw }, span)))
-                }
+                Token::TemplateData(raw) => rv.push(ast::Stmt::EmitRaw(Spanned::new(ast::EmitRaw { raw }, span))),
                 Token::VariableStart => {
                     let expr = ok!(self.parse_expr());
-                    rv.push(ast::Stmt::EmitExpr(Spanned::new(
-                        ast::EmitExpr { expr },
-                        self.stream.expand_span(span),
-                    )));
+                    rv.push(ast::Stmt::EmitExpr(Spanned::new(ast::EmitExpr { expr }, self.stream.expand_span(span))));
                     expect_token!(self, Token::VariableEnd, "end of variable block");
                 }
                 Token::BlockStart => {

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
 use crate::value::{
-    checked, DynObject, ObjectExt, ObjectRepr, Packed, SmallStr, StringType, Value, ValueKind,
-    ValueMap, ValueRepr,
+    checked, DynObject, ObjectExt, ObjectRepr, Packed, SmallStr, StringType, Value, ValueKind, ValueMap, ValueRepr,
 };
 use crate::vm::State;
 
@@ -151,17 +150,11 @@ pub trait ArgType<'a> {
 
     #[doc(hidden)]
     fn from_value_owned(_value: Value) -> Result<Self::Output, Error> {
-        Err(Error::new(
-            ErrorKind::InvalidOperation,
-            "type conversion is not legal in this situation (implicit borrow)",
-        ))
+        Err(Error::new(ErrorKind::InvalidOperation, "type conversion is not legal in this situation (implicit borrow)"))
     }
 
     #[doc(hidden)]
-    fn from_state_and_value_owned(
-        _state: Option<&'a State>,
-        value: Value,
-    ) -> Result<Self::Output, Error> {
+    fn from_state_and_value_owned(_state: Option<&'a State>, value: Value) -> Result<Self::Output, Error> {
         Self::from_value_owned(value)
     }
 
@@ -185,10 +178,7 @@ pub trait ArgType<'a> {
 
     /// Converts an owned argument without allowing the result to borrow state.
     #[doc(hidden)]
-    fn from_state_and_value_owned_mut(
-        _state: Option<&State>,
-        value: Value,
-    ) -> Result<Self::Output, Error> {
+    fn from_state_and_value_owned_mut(_state: Option<&State>, value: Value) -> Result<Self::Output, Error> {
         Self::from_value_owned(value)
     }
 
@@ -466,9 +456,7 @@ value_from!(f32, F64);
 value_from!(f64, F64);
 value_from!(Arc<Vec<u8>>, Bytes);
 value_from!(DynObject, Object);
-value_from_copy_ref!(
-    bool, char, usize, isize, u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, f32, f64
-);
+value_from_copy_ref!(bool, char, usize, isize, u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, f32, f64);
 
 impl From<&Arc<Vec<u8>>> for Value {
     fn from(value: &Arc<Vec<u8>>) -> Self {
@@ -483,10 +471,7 @@ impl From<&DynObject> for Value {
 }
 
 fn unsupported_conversion(kind: ValueKind, target: &str) -> Error {
-    Error::new(
-        ErrorKind::InvalidOperation,
-        format!("cannot convert {kind} to {target}"),
-    )
+    Error::new(ErrorKind::InvalidOperation, format!("cannot convert {kind} to {target}"))
 }
 
 fn unsupported_value_conversion(value: &Value, target: &str) -> Error {
@@ -588,9 +573,9 @@ impl<'a> ArgType<'a> for &str {
 
     fn from_value(value: Option<&'a Value>) -> Result<Self::Output, Error> {
         match value {
-            Some(value) => value
-                .as_str()
-                .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "value is not a string")),
+            Some(value) => {
+                value.as_str().ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "value is not a string"))
+            }
             None => Err(Error::from(ErrorKind::MissingArgument)),
         }
     }
@@ -604,10 +589,7 @@ impl TryFrom<Value> for Arc<str> {
             ValueRepr::String(x, _) => Ok(x),
             ValueRepr::SmallStr(x) => Ok(Arc::from(x.as_str())),
             ValueRepr::Bytes(ref x) => Ok(Arc::from(String::from_utf8_lossy(x))),
-            _ => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "value is not a string",
-            )),
+            _ => Err(Error::new(ErrorKind::InvalidOperation, "value is not a string")),
         }
     }
 }
@@ -628,9 +610,9 @@ impl<'a> ArgType<'a> for &[u8] {
 
     fn from_value(value: Option<&'a Value>) -> Result<Self::Output, Error> {
         match value {
-            Some(value) => value
-                .as_bytes()
-                .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "value is not in bytes")),
+            Some(value) => {
+                value.as_bytes().ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "value is not in bytes"))
+            }
             None => Err(Error::from(ErrorKind::MissingArgument)),
         }
     }
@@ -670,10 +652,7 @@ fn value_to_string_cow(value: &Value) -> Result<Cow<'_, str>, Error> {
         ValueRepr::Bool(v) => Cow::Borrowed(if v { "True" } else { "False" }),
         _ => {
             if value.is_kwargs() {
-                return Err(Error::new(
-                    ErrorKind::InvalidOperation,
-                    "cannot convert kwargs to string",
-                ));
+                return Err(Error::new(ErrorKind::InvalidOperation, "cannot convert kwargs to string"));
             }
             // FERROGRAM PATCH: capped (see `value_cap`).
             Cow::Owned(ok!(crate::value_cap::to_string(value)))
@@ -721,10 +700,7 @@ impl<'a> StringInput<'a> {
     }
 
     fn from_value(value: &'a Value) -> Result<Self, Error> {
-        Ok(StringInput {
-            value: ok!(value_to_string_cow(value)),
-            safe: value.is_safe(),
-        })
+        Ok(StringInput { value: ok!(value_to_string_cow(value)), safe: value.is_safe() })
     }
 
     /// Returns the coerced string.
@@ -745,12 +721,7 @@ impl<'a> StringInput<'a> {
         if self.safe {
             Ok(Cow::Borrowed(self.as_str()))
         } else {
-            Ok(Cow::Owned(
-                crate::filters::escape(state, &Value::from(self.as_str()))?
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-            ))
+            Ok(Cow::Owned(crate::filters::escape(state, &Value::from(self.as_str()))?.as_str().unwrap().to_string()))
         }
     }
 
@@ -877,9 +848,9 @@ impl<'a, T: Object + 'static> ArgType<'a> for &T {
     #[inline(always)]
     fn from_value(value: Option<&'a Value>) -> Result<Self::Output, Error> {
         match value {
-            Some(value) => value
-                .downcast_object_ref()
-                .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "expected object")),
+            Some(value) => {
+                value.downcast_object_ref().ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "expected object"))
+            }
             None => Err(Error::from(ErrorKind::MissingArgument)),
         }
     }
@@ -891,9 +862,9 @@ impl<'a, T: Object + 'static> ArgType<'a> for Arc<T> {
     #[inline(always)]
     fn from_value(value: Option<&'a Value>) -> Result<Self::Output, Error> {
         match value {
-            Some(value) => value
-                .downcast_object()
-                .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "expected object")),
+            Some(value) => {
+                value.downcast_object().ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "expected object"))
+            }
             None => Err(Error::from(ErrorKind::MissingArgument)),
         }
     }
@@ -945,10 +916,7 @@ impl<'a, T: ArgType<'a, Output = T>> ArgType<'a> for Rest<T> {
     type Output = Self;
 
     fn from_value(value: Option<&'a Value>) -> Result<Self, Error> {
-        Ok(Rest(ok!(value
-            .iter()
-            .map(|v| T::from_value(Some(v)))
-            .collect::<Result<_, _>>())))
+        Ok(Rest(ok!(value.iter().map(|v| T::from_value(Some(v))).collect::<Result<_, _>>())))
     }
 
     fn from_state_and_values(
@@ -1075,9 +1043,7 @@ impl<'a> ArgType<'a> for Kwargs {
 
     fn from_value(value: Option<&'a Value>) -> Result<Self, Error> {
         match value {
-            Some(value) => {
-                Kwargs::extract(value).ok_or_else(|| Error::from(ErrorKind::MissingArgument))
-            }
+            Some(value) => Kwargs::extract(value).ok_or_else(|| Error::from(ErrorKind::MissingArgument)),
             None => Ok(Kwargs::new(Default::default())),
         }
     }
@@ -1111,25 +1077,16 @@ impl<'a> ArgType<'a> for Kwargs {
 
 impl Kwargs {
     fn new(map: Arc<KwargsValues>) -> Kwargs {
-        Kwargs {
-            values: map,
-            used: RefCell::new(HashSet::new()),
-        }
+        Kwargs { values: map, used: RefCell::new(HashSet::new()) }
     }
 
     pub(crate) fn is_kwargs(value: &Value) -> bool {
-        value
-            .as_object()
-            .and_then(|x| x.downcast_ref::<KwargsValues>())
-            .is_some()
+        value.as_object().and_then(|x| x.downcast_ref::<KwargsValues>()).is_some()
     }
 
     /// Given a value, extracts the kwargs if there are any.
     pub(crate) fn extract(value: &Value) -> Option<Kwargs> {
-        value
-            .as_object()
-            .and_then(|x| x.downcast::<KwargsValues>())
-            .map(Kwargs::new)
+        value.as_object().and_then(|x| x.downcast::<KwargsValues>()).map(Kwargs::new)
     }
 
     /// Wraps a value map into kwargs.
@@ -1196,16 +1153,10 @@ impl Kwargs {
         for key in self.values.keys() {
             if let Some(key) = key.as_str() {
                 if !used.contains(key) {
-                    return Err(Error::new(
-                        ErrorKind::TooManyArguments,
-                        format!("unknown keyword argument '{key}'"),
-                    ));
+                    return Err(Error::new(ErrorKind::TooManyArguments, format!("unknown keyword argument '{key}'")));
                 }
             } else {
-                return Err(Error::new(
-                    ErrorKind::InvalidOperation,
-                    "non string keys passed to kwargs",
-                ));
+                return Err(Error::new(ErrorKind::InvalidOperation, "non string keys passed to kwargs"));
             }
         }
         Ok(())
@@ -1217,9 +1168,7 @@ impl FromIterator<(String, Value)> for Kwargs {
     where
         T: IntoIterator<Item = (String, Value)>,
     {
-        Kwargs::new(Arc::new(KwargsValues(
-            iter.into_iter().map(|(k, v)| (Value::from(k), v)).collect(),
-        )))
+        Kwargs::new(Arc::new(KwargsValues(iter.into_iter().map(|(k, v)| (Value::from(k), v)).collect())))
     }
 }
 
@@ -1228,9 +1177,7 @@ impl<'a> FromIterator<(&'a str, Value)> for Kwargs {
     where
         T: IntoIterator<Item = (&'a str, Value)>,
     {
-        Kwargs::new(Arc::new(KwargsValues(
-            iter.into_iter().map(|(k, v)| (Value::from(k), v)).collect(),
-        )))
+        Kwargs::new(Arc::new(KwargsValues(iter.into_iter().map(|(k, v)| (Value::from(k), v)).collect())))
     }
 }
 
@@ -1246,9 +1193,7 @@ impl TryFrom<Value> for Kwargs {
     fn try_from(value: Value) -> Result<Self, Self::Error> {
         match value.0 {
             ValueRepr::Undefined(..) => Ok(Kwargs::new(Default::default())),
-            ValueRepr::Object(_) => {
-                Kwargs::extract(&value).ok_or_else(|| Error::from(ErrorKind::InvalidOperation))
-            }
+            ValueRepr::Object(_) => Kwargs::extract(&value).ok_or_else(|| Error::from(ErrorKind::InvalidOperation)),
             _ => Err(Error::from(ErrorKind::InvalidOperation)),
         }
     }
@@ -1336,10 +1281,7 @@ impl<'a> ArgType<'a> for String {
         match value {
             Some(value) => {
                 if value.is_kwargs() {
-                    return Err(Error::new(
-                        ErrorKind::InvalidOperation,
-                        "cannot convert kwargs to string",
-                    ));
+                    return Err(Error::new(ErrorKind::InvalidOperation, "cannot convert kwargs to string"));
                 }
                 // FERROGRAM PATCH: capped (see `value_cap`).
                 crate::value_cap::to_string(value)
@@ -1365,21 +1307,13 @@ impl<'a> ArgType<'a> for String {
         Ok((ok!(Self::from_value(value)), 1))
     }
 
-    fn from_state_and_value_owned(
-        state: Option<&'a State>,
-        value: Value,
-    ) -> Result<Self::Output, Error> {
+    fn from_state_and_value_owned(state: Option<&'a State>, value: Value) -> Result<Self::Output, Error> {
         Self::from_state_and_value_owned_mut(state, value)
     }
 
-    fn from_state_and_value_owned_mut(
-        state: Option<&State>,
-        value: Value,
-    ) -> Result<Self::Output, Error> {
+    fn from_state_and_value_owned_mut(state: Option<&State>, value: Value) -> Result<Self::Output, Error> {
         if let Some(state) = state {
-            ok!(state
-                .undefined_behavior()
-                .assert_value_not_undefined(&value));
+            ok!(state.undefined_behavior().assert_value_not_undefined(&value));
         }
         Self::from_value_owned(value)
     }
@@ -1389,10 +1323,7 @@ impl<'a> ArgType<'a> for String {
     }
 }
 
-fn convert_vec<T>(
-    value: Option<&Value>,
-    mut convert: impl FnMut(Value) -> Result<T, Error>,
-) -> Result<Vec<T>, Error> {
+fn convert_vec<T>(value: Option<&Value>, mut convert: impl FnMut(Value) -> Result<T, Error>) -> Result<Vec<T>, Error> {
     let Some(value) = value else {
         return Ok(Vec::new());
     };
@@ -1424,10 +1355,7 @@ impl<'a, T: ArgType<'a, Output = T>> ArgType<'a> for Vec<T> {
         state: Option<&State>,
         value: Option<&'a Value>,
     ) -> Result<(Self::Output, usize), Error> {
-        convert_vec(value, |value| {
-            T::from_state_and_value_owned_mut(state, value)
-        })
-        .map(|rv| (rv, 1))
+        convert_vec(value, |value| T::from_state_and_value_owned_mut(state, value)).map(|rv| (rv, 1))
     }
 
     fn from_value_owned(value: Value) -> Result<Self, Error> {
@@ -1439,16 +1367,11 @@ impl<'a> ArgType<'a> for DynObject {
     type Output = Self;
 
     fn from_value(value: Option<&'a Value>) -> Result<Self, Error> {
-        value
-            .ok_or_else(|| Error::from(ErrorKind::MissingArgument))
-            .and_then(|v| Self::from_value_owned(v.clone()))
+        value.ok_or_else(|| Error::from(ErrorKind::MissingArgument)).and_then(|v| Self::from_value_owned(v.clone()))
     }
 
     fn from_value_owned(value: Value) -> Result<Self, Error> {
-        value
-            .as_object()
-            .cloned()
-            .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "not an object"))
+        value.as_object().cloned().ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "not an object"))
     }
 }
 
@@ -1507,10 +1430,7 @@ mod tests {
         let args = [
             Value::from(42),
             Value::from(true),
-            Value::from(Kwargs::from_iter([
-                ("foo", Value::from(1)),
-                ("bar", Value::from(2)),
-            ])),
+            Value::from(Kwargs::from_iter([("foo", Value::from(1)), ("bar", Value::from(2))])),
         ];
         let (args, kwargs) = from_args::<(&[Value], Kwargs)>(&args).unwrap();
         assert_eq!(args, &[Value::from(42), Value::from(true)]);
@@ -1523,15 +1443,11 @@ mod tests {
         let kwargs = Value::from(Kwargs::from_iter([("foo", Value::from(1))]));
 
         assert_eq!(
-            from_args::<(Value,)>(std::slice::from_ref(&kwargs))
-                .unwrap_err()
-                .kind(),
+            from_args::<(Value,)>(std::slice::from_ref(&kwargs)).unwrap_err().kind(),
             ErrorKind::TooManyArguments
         );
         assert_eq!(
-            from_args::<(Rest<Value>,)>(std::slice::from_ref(&kwargs))
-                .unwrap_err()
-                .kind(),
+            from_args::<(Rest<Value>,)>(std::slice::from_ref(&kwargs)).unwrap_err().kind(),
             ErrorKind::TooManyArguments
         );
 
@@ -1546,17 +1462,11 @@ mod tests {
 
         let result = from_args::<(String,)>(&args);
         assert!(result.is_err());
-        assert_eq!(
-            result.unwrap_err().to_string(),
-            "invalid operation: cannot convert kwargs to string"
-        );
+        assert_eq!(result.unwrap_err().to_string(), "invalid operation: cannot convert kwargs to string");
 
         let result = from_args::<(Cow<str>,)>(&args);
         assert!(result.is_err());
-        assert_eq!(
-            result.unwrap_err().to_string(),
-            "invalid operation: cannot convert kwargs to string"
-        );
+        assert_eq!(result.unwrap_err().to_string(), "invalid operation: cannot convert kwargs to string");
 
         let result = String::from_value_owned(args[0].clone());
         assert!(result.is_err());

@@ -239,9 +239,7 @@ impl Object for StaticKeyMap {
     }
 
     fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
-        self.0
-            .iter()
-            .find_map(|(map_key, value)| (*map_key == key).then(|| value.clone()))
+        self.0.iter().find_map(|(map_key, value)| (*map_key == key).then(|| value.clone()))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -354,10 +352,7 @@ pub(crate) struct ValueHandleRegistry {
 #[cfg(feature = "serde")]
 impl ValueHandleRegistry {
     const fn new() -> Self {
-        Self {
-            single: None,
-            overflow: BTreeMap::new(),
-        }
+        Self { single: None, overflow: BTreeMap::new() }
     }
 
     #[inline(always)]
@@ -510,10 +505,7 @@ pub(crate) struct UndefinedOrigin {
 }
 
 impl UndefinedOrigin {
-    pub const NONE: UndefinedOrigin = UndefinedOrigin {
-        instructions_id: 0,
-        pc: 0,
-    };
+    pub const NONE: UndefinedOrigin = UndefinedOrigin { instructions_id: 0, pc: 0 };
 
     pub fn is_none(&self) -> bool {
         self.instructions_id == 0
@@ -554,10 +546,7 @@ impl SmallStr {
         if len <= SMALL_STR_CAP {
             let mut buf = [0u8; SMALL_STR_CAP];
             buf[..len].copy_from_slice(s.as_bytes());
-            Some(SmallStr {
-                len: len as u8,
-                buf,
-            })
+            Some(SmallStr { len: len as u8, buf })
         } else {
             None
         }
@@ -591,11 +580,7 @@ pub(crate) enum ValueRepr {
 }
 
 fn python_string_debug_fmt(value: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let quote = if value.contains('\'') && !value.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
+    let quote = if value.contains('\'') && !value.contains('"') { '"' } else { '\'' };
     let quote_str = if quote == '\'' { "'" } else { "\"" };
 
     f.write_str(quote_str)?;
@@ -648,9 +633,7 @@ impl fmt::Debug for ValueRepr {
                 #[cfg(feature = "debug")]
                 {
                     if crate::debug::is_limited() {
-                        if let Some((idx, _)) =
-                            val.char_indices().nth(crate::debug::MAX_STRING_CHARS)
-                        {
+                        if let Some((idx, _)) = val.char_indices().nth(crate::debug::MAX_STRING_CHARS) {
                             ok!(python_string_debug_fmt(&val[..idx], f));
                             return f.write_str("...");
                         }
@@ -693,11 +676,7 @@ impl Hash for Value {
                 self.is_tuple().hash(state);
                 d.hash(state);
             }
-            ValueRepr::U64(_)
-            | ValueRepr::I64(_)
-            | ValueRepr::F64(_)
-            | ValueRepr::U128(_)
-            | ValueRepr::I128(_) => {
+            ValueRepr::U64(_) | ValueRepr::I64(_) | ValueRepr::F64(_) | ValueRepr::U128(_) | ValueRepr::I128(_) => {
                 if let Ok(val) = i64::try_from(self.clone()) {
                     val.hash(state)
                 } else {
@@ -750,9 +729,7 @@ impl PartialEq for Value {
                                 // it makes sense supporting regardless as silent failures are
                                 // not a lot of fun.
                                 let mut need_length_fallback = true;
-                                if let (Some(a_len), Some(b_len)) =
-                                    (a.enumerator_len(), b.enumerator_len())
-                                {
+                                if let (Some(a_len), Some(b_len)) = (a.enumerator_len(), b.enumerator_len()) {
                                     if a_len != b_len {
                                         return false;
                                     }
@@ -773,10 +750,7 @@ impl PartialEq for Value {
                                     a_count == b.try_iter().map_or(0, |x| x.count())
                                 }
                             }
-                            (
-                                ObjectRepr::Seq | ObjectRepr::Iterable,
-                                ObjectRepr::Seq | ObjectRepr::Iterable,
-                            ) => {
+                            (ObjectRepr::Seq | ObjectRepr::Iterable, ObjectRepr::Seq | ObjectRepr::Iterable) => {
                                 if let (Some(ak), Some(bk)) = (a.try_iter(), b.try_iter()) {
                                     ak.eq(bk)
                                 } else {
@@ -784,9 +758,7 @@ impl PartialEq for Value {
                                 }
                             }
                             // terrible fallback for plain objects
-                            (ObjectRepr::Plain, ObjectRepr::Plain) => {
-                                a.to_string() == b.to_string()
-                            }
+                            (ObjectRepr::Plain, ObjectRepr::Plain) => a.to_string() == b.to_string(),
                             // should not happen
                             (_, _) => false,
                         }
@@ -857,9 +829,7 @@ fn cmp_f64_i128(left: f64, right: i128) -> Ordering {
                 Ordering::Greater
             } else {
                 let trunc = left.trunc();
-                (trunc as i128)
-                    .cmp(&right)
-                    .then_with(|| left.partial_cmp(&trunc).unwrap())
+                (trunc as i128).cmp(&right).then_with(|| left.partial_cmp(&trunc).unwrap())
             }
         }
         rv => rv,
@@ -910,9 +880,7 @@ impl Ord for Value {
             (&ValueRepr::None, &ValueRepr::None) => Ordering::Equal,
             (&ValueRepr::Undefined(..), &ValueRepr::Undefined(..)) => Ordering::Equal,
             (&ValueRepr::String(ref a, _), &ValueRepr::String(ref b, _)) => a.cmp(b),
-            (&ValueRepr::SmallStr(ref a), &ValueRepr::SmallStr(ref b)) => {
-                a.as_str().cmp(b.as_str())
-            }
+            (&ValueRepr::SmallStr(ref a), &ValueRepr::SmallStr(ref b)) => a.as_str().cmp(b.as_str()),
             (&ValueRepr::Bytes(ref a), &ValueRepr::Bytes(ref b)) => a.cmp(b),
             // `coerce` represents two u128 values as i128, which reverses the
             // order if only one of them exceeds i128::MAX.
@@ -958,17 +926,14 @@ impl Ord for Value {
                                     _ => unreachable!(),
                                 }
                             }
-                            (
-                                ObjectRepr::Seq | ObjectRepr::Iterable,
-                                ObjectRepr::Seq | ObjectRepr::Iterable,
-                            ) => match (a.try_iter(), b.try_iter()) {
-                                (Some(a), Some(b)) => a.cmp(b),
-                                _ => unreachable!(),
-                            },
-                            // terrible fallback for plain objects
-                            (ObjectRepr::Plain, ObjectRepr::Plain) => {
-                                a.to_string().cmp(&b.to_string())
+                            (ObjectRepr::Seq | ObjectRepr::Iterable, ObjectRepr::Seq | ObjectRepr::Iterable) => {
+                                match (a.try_iter(), b.try_iter()) {
+                                    (Some(a), Some(b)) => a.cmp(b),
+                                    _ => unreachable!(),
+                                }
                             }
+                            // terrible fallback for plain objects
+                            (ObjectRepr::Plain, ObjectRepr::Plain) => a.to_string().cmp(&b.to_string()),
                             // should not happen
                             (_, _) => unreachable!(),
                         }
@@ -1029,10 +994,7 @@ impl Value {
     ///
     /// This constant exists because the undefined type does not exist in Rust
     /// and this is the only way to construct it.
-    pub const UNDEFINED: Value = Value(ValueRepr::Undefined(
-        UndefinedType::Default,
-        UndefinedOrigin::NONE,
-    ));
+    pub const UNDEFINED: Value = Value(ValueRepr::Undefined(UndefinedType::Default, UndefinedOrigin::NONE));
 
     /// Creates an undefined value that remembers where it came from.
     pub(crate) fn undefined_with_origin(origin: UndefinedOrigin) -> Value {
@@ -1057,11 +1019,7 @@ impl Value {
         K: Into<Value>,
         V: Into<Value>,
     {
-        Value::from_object(
-            iter.into_iter()
-                .map(|(key, value)| (key.into(), value.into()))
-                .collect::<ValueMap>(),
-        )
+        Value::from_object(iter.into_iter().map(|(key, value)| (key.into(), value.into())).collect::<ValueMap>())
     }
 
     /// Extracts a contained error.
@@ -1217,14 +1175,9 @@ impl Value {
     pub fn make_object_iterable<T, F>(object: T, maker: F) -> Value
     where
         T: Send + Sync + 'static,
-        F: for<'a> Fn(&'a T) -> Box<dyn Iterator<Item = Value> + Send + Sync + 'a>
-            + Send
-            + Sync
-            + 'static,
+        F: for<'a> Fn(&'a T) -> Box<dyn Iterator<Item = Value> + Send + Sync + 'a> + Send + Sync + 'static,
     {
-        Value::from_object(Iterable {
-            maker: Box::new((object, maker)),
-        })
+        Value::from_object(Iterable { maker: Box::new((object, maker)) })
     }
 
     /// Creates an object projection onto a map.
@@ -1268,10 +1221,7 @@ impl Value {
     pub fn make_object_map<T, E, A>(object: T, enumerate_fn: E, attr_fn: A) -> Value
     where
         T: Send + Sync + 'static,
-        E: for<'a> Fn(&'a T) -> Box<dyn Iterator<Item = Value> + Send + Sync + 'a>
-            + Send
-            + Sync
-            + 'static,
+        E: for<'a> Fn(&'a T) -> Box<dyn Iterator<Item = Value> + Send + Sync + 'a> + Send + Sync + 'static,
         A: Fn(&T, &Value) -> Option<Value> + Send + Sync + 'static,
     {
         struct ProxyMapObject<T, E, A> {
@@ -1289,10 +1239,7 @@ impl Value {
         impl<T, E, A> Object for ProxyMapObject<T, E, A>
         where
             T: Send + Sync + 'static,
-            E: for<'a> Fn(&'a T) -> Box<dyn Iterator<Item = Value> + Send + Sync + 'a>
-                + Send
-                + Sync
-                + 'static,
+            E: for<'a> Fn(&'a T) -> Box<dyn Iterator<Item = Value> + Send + Sync + 'a> + Send + Sync + 'static,
             A: Fn(&T, &Value) -> Option<Value> + Send + Sync + 'static,
         {
             #[inline]
@@ -1306,11 +1253,7 @@ impl Value {
             }
         }
 
-        Value::from_object(ProxyMapObject {
-            enumerate_fn,
-            attr_fn,
-            object,
-        })
+        Value::from_object(ProxyMapObject { enumerate_fn, attr_fn, object })
     }
 
     /// Creates a value from a one-shot iterator.
@@ -1389,11 +1332,7 @@ impl Value {
     pub fn is_number(&self) -> bool {
         matches!(
             self.0,
-            ValueRepr::U64(_)
-                | ValueRepr::I64(_)
-                | ValueRepr::F64(_)
-                | ValueRepr::I128(_)
-                | ValueRepr::U128(_)
+            ValueRepr::U64(_) | ValueRepr::I64(_) | ValueRepr::F64(_) | ValueRepr::I128(_) | ValueRepr::U128(_)
         )
     }
 
@@ -1402,10 +1341,7 @@ impl Value {
     /// This can be used to distinguish `42` from `42.0`.  For the most part
     /// the engine keeps these the same.
     pub fn is_integer(&self) -> bool {
-        matches!(
-            self.0,
-            ValueRepr::U64(_) | ValueRepr::I64(_) | ValueRepr::I128(_) | ValueRepr::U128(_)
-        )
+        matches!(self.0, ValueRepr::U64(_) | ValueRepr::I64(_) | ValueRepr::I128(_) | ValueRepr::U128(_))
     }
 
     /// Returns `true` if the value is a tuple.
@@ -1640,24 +1576,15 @@ impl Value {
     pub fn try_iter(&self) -> Result<ValueIter, Error> {
         match self.0 {
             ValueRepr::None | ValueRepr::Undefined(..) => Some(ValueIterImpl::Empty),
-            ValueRepr::String(ref s, _) => {
-                Some(ValueIterImpl::Chars(0, s.chars().count(), Arc::clone(s)))
+            ValueRepr::String(ref s, _) => Some(ValueIterImpl::Chars(0, s.chars().count(), Arc::clone(s))),
+            ValueRepr::SmallStr(ref s) => {
+                Some(ValueIterImpl::Chars(0, s.as_str().chars().count(), Arc::from(s.as_str())))
             }
-            ValueRepr::SmallStr(ref s) => Some(ValueIterImpl::Chars(
-                0,
-                s.as_str().chars().count(),
-                Arc::from(s.as_str()),
-            )),
             ValueRepr::Object(ref obj) => obj.try_iter().map(ValueIterImpl::Dyn),
             _ => None,
         }
         .map(|imp| ValueIter { imp })
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidOperation,
-                format!("{} is not iterable", self.kind()),
-            )
-        })
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("{} is not iterable", self.kind())))
     }
 
     /// Returns a reversed view of this value.
@@ -1676,9 +1603,7 @@ impl Value {
                 // TODO: add small str optimization here
                 Some(Value::from(s.as_str().chars().rev().collect::<String>()))
             }
-            ValueRepr::Bytes(ref b) => Some(Value::from_bytes(
-                b.iter().rev().copied().collect::<Vec<_>>(),
-            )),
+            ValueRepr::Bytes(ref b) => Some(Value::from_bytes(b.iter().rev().copied().collect::<Vec<_>>())),
             ValueRepr::Object(ref o) => match o.enumerate() {
                 Enumerator::NonEnumerable => None,
                 Enumerator::Empty => Some(Value::make_iterable(|| None::<Value>.into_iter())),
@@ -1686,17 +1611,13 @@ impl Value {
                     let self_clone = o.clone();
                     Some(Value::make_iterable(move || {
                         let self_clone = self_clone.clone();
-                        (0..l).rev().map(move |idx| {
-                            self_clone.get_value(&Value::from(idx)).unwrap_or_default()
-                        })
+                        (0..l).rev().map(move |idx| self_clone.get_value(&Value::from(idx)).unwrap_or_default())
                     }))
                 }
                 Enumerator::Iter(iter) => {
                     let mut v = crate::utils::collect_untrusted(iter);
                     v.reverse();
-                    Some(Value::make_object_iterable(v, move |v| {
-                        Box::new(v.iter().cloned())
-                    }))
+                    Some(Value::make_object_iterable(v, move |v| Box::new(v.iter().cloned())))
                 }
                 Enumerator::KeyValueIter(iter) => {
                     let mut v = if let ObjectRepr::Map = o.repr() {
@@ -1705,9 +1626,7 @@ impl Value {
                         crate::utils::collect_untrusted(iter.map(Value::from))
                     };
                     v.reverse();
-                    Some(Value::make_object_iterable(v, move |v| {
-                        Box::new(v.iter().cloned())
-                    }))
+                    Some(Value::make_object_iterable(v, move |v| Box::new(v.iter().cloned())))
                 }
                 Enumerator::RevIter(rev_iter) => {
                     let for_restart = self.clone();
@@ -1717,8 +1636,7 @@ impl Value {
                             Box::new(iter) as Box<dyn Iterator<Item = Value> + Send + Sync>
                         } else {
                             match for_restart.reverse().and_then(|x| x.try_iter()) {
-                                Ok(iterable) => Box::new(iterable)
-                                    as Box<dyn Iterator<Item = Value> + Send + Sync>,
+                                Ok(iterable) => Box::new(iterable) as Box<dyn Iterator<Item = Value> + Send + Sync>,
                                 Err(err) => Box::new(Some(Value::from(err)).into_iter())
                                     as Box<dyn Iterator<Item = Value> + Send + Sync>,
                             }
@@ -1732,16 +1650,13 @@ impl Value {
                     Some(Value::make_iterable(move || {
                         if let Some(iter) = iter.lock().unwrap().take() {
                             if let ObjectRepr::Map = repr {
-                                Box::new(iter.map(|(k, _)| k))
-                                    as Box<dyn Iterator<Item = Value> + Send + Sync>
+                                Box::new(iter.map(|(k, _)| k)) as Box<dyn Iterator<Item = Value> + Send + Sync>
                             } else {
-                                Box::new(iter.map(Value::from))
-                                    as Box<dyn Iterator<Item = Value> + Send + Sync>
+                                Box::new(iter.map(Value::from)) as Box<dyn Iterator<Item = Value> + Send + Sync>
                             }
                         } else {
                             match for_restart.reverse().and_then(|x| x.try_iter()) {
-                                Ok(iterable) => Box::new(iterable)
-                                    as Box<dyn Iterator<Item = Value> + Send + Sync>,
+                                Ok(iterable) => Box::new(iterable) as Box<dyn Iterator<Item = Value> + Send + Sync>,
                                 Err(err) => Box::new(Some(Value::from(err)).into_iter())
                                     as Box<dyn Iterator<Item = Value> + Send + Sync>,
                             }
@@ -1751,18 +1666,13 @@ impl Value {
                 Enumerator::Str(s) => Some(Value::make_iterable(move || s.iter().rev().copied())),
                 Enumerator::Values(mut v) => {
                     v.reverse();
-                    Some(Value::make_object_iterable(v, move |v| {
-                        Box::new(v.iter().cloned())
-                    }))
+                    Some(Value::make_object_iterable(v, move |v| Box::new(v.iter().cloned())))
                 }
             },
             _ => None,
         }
         .ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidOperation,
-                format!("cannot reverse values of type {}", self.kind()),
-            )
+            Error::new(ErrorKind::InvalidOperation, format!("cannot reverse values of type {}", self.kind()))
         })
     }
 
@@ -1913,11 +1823,8 @@ impl Value {
         if let ValueRepr::Object(ref dy) = self.0 {
             dy.call(state, args)
         } else {
-            Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("value of type {} is not callable", self.kind()),
-            )
-            .with_undefined_origin(self))
+            Err(Error::new(ErrorKind::InvalidOperation, format!("value of type {} is not callable", self.kind()))
+                .with_undefined_origin(self))
         }
     }
 
@@ -1927,12 +1834,7 @@ impl Value {
     /// slice.  Method lookup first tries methods implemented by the object, then
     /// the environment's unknown method callback, and finally a callable value
     /// stored under `name` on the object.
-    pub fn call_method(
-        &self,
-        state: &mut State,
-        name: &str,
-        args: &[Value],
-    ) -> Result<Value, Error> {
+    pub fn call_method(&self, state: &mut State, name: &str, args: &[Value]) -> Result<Value, Error> {
         match self._call_method(state, name, args) {
             Ok(rv) => Ok(rv),
             Err(mut err) => {
@@ -1956,10 +1858,7 @@ impl Value {
                     // supported as a fallback.  This must happen after the unknown
                     // method callback so that type methods take precedence over
                     // same-named items, as they do in Jinja2.
-                    if let Some(value) = self
-                        .as_object()
-                        .and_then(|object| object.get_value(&Value::from(name)))
-                    {
+                    if let Some(value) = self.as_object().and_then(|object| object.get_value(&Value::from(name))) {
                         return value.call(state, args);
                     }
 
@@ -2009,10 +1908,7 @@ impl<T: serde::Serialize> From<Serde<T>> for Value {
     fn from(value: Serde<T>) -> Value {
         INTERNAL_SERIALIZATION.with(|flag| {
             let old = flag.replace(true);
-            let _serialization_guard = InternalSerializationGuard {
-                flag,
-                reset_on_drop: !old,
-            };
+            let _serialization_guard = InternalSerializationGuard { flag, reset_on_drop: !old };
             crate::value::serialize::transform(value.0)
         })
     }
@@ -2049,9 +1945,7 @@ impl serde::Serialize for Value {
             ValueRepr::U64(u) => serializer.serialize_u64(u),
             ValueRepr::I64(i) => serializer.serialize_i64(i),
             ValueRepr::F64(f) => serializer.serialize_f64(f),
-            ValueRepr::None | ValueRepr::Undefined(..) | ValueRepr::Invalid(_) => {
-                serializer.serialize_unit()
-            }
+            ValueRepr::None | ValueRepr::Undefined(..) | ValueRepr::Invalid(_) => serializer.serialize_unit(),
             ValueRepr::U128(u) => serializer.serialize_u128(u.0),
             ValueRepr::I128(i) => serializer.serialize_i128(i.0),
             ValueRepr::String(ref s, _) => serializer.serialize_str(s),
@@ -2113,9 +2007,7 @@ where
 
     // SAFETY: this is safe because the object is kept alive by the iter
     let iter = unsafe {
-        std::mem::transmute::<Box<dyn Iterator<Item = _>>, Box<dyn Iterator<Item = _> + Send + Sync>>(
-            maker(obj),
-        )
+        std::mem::transmute::<Box<dyn Iterator<Item = _>>, Box<dyn Iterator<Item = _> + Send + Sync>>(maker(obj))
     };
     let _object = DynObject::new(obj.clone());
     Enumerator::Iter(Box::new(Iter { iter, _object }))
@@ -2305,10 +2197,7 @@ trait IterableMaker: Send + Sync {
 impl<T, F> IterableMaker for (T, F)
 where
     T: Send + Sync + 'static,
-    F: for<'a> Fn(&'a T) -> Box<dyn Iterator<Item = Value> + Send + Sync + 'a>
-        + Send
-        + Sync
-        + 'static,
+    F: for<'a> Fn(&'a T) -> Box<dyn Iterator<Item = Value> + Send + Sync + 'a> + Send + Sync + 'static,
 {
     fn make(&self) -> Box<dyn Iterator<Item = Value> + Send + Sync + '_> {
         (self.1)(&self.0)

@@ -236,10 +236,7 @@ pub trait Object: fmt::Debug + Send + Sync {
     /// [`InvalidOperation`](crate::ErrorKind::InvalidOperation) error.
     fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         let (_, _) = (state, args);
-        Err(Error::new(
-            ErrorKind::InvalidOperation,
-            "object is not callable",
-        ))
+        Err(Error::new(ErrorKind::InvalidOperation, "object is not callable"))
     }
 
     /// The engine calls this to invoke a method on the object.
@@ -249,12 +246,7 @@ pub trait Object: fmt::Debug + Send + Sync {
     /// is returned the engine will invoke the
     /// [`unknown_method_callback`](crate::Environment::set_unknown_method_callback) of
     /// the environment.
-    fn call_method(
-        self: &Arc<Self>,
-        state: &mut State<'_, '_>,
-        method: &str,
-        args: &[Value],
-    ) -> Result<Value, Error> {
+    fn call_method(self: &Arc<Self>, state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
         let (_, _, _) = (state, method, args);
         Err(Error::from(ErrorKind::UnknownMethod))
     }
@@ -318,23 +310,18 @@ fn default_render(obj: &DynObject, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // for either sequences or iterables, a length is needed, otherwise we
         // don't want to risk iteration during printing and fall back to the
         // debug print.
-        ObjectRepr::Seq | ObjectRepr::Iterable if obj.enumerator_len().is_some() => {
-            render_container(f, "[...]", |f| {
-                let mut dbg = f.debug_list();
-                for (idx, value) in obj.try_iter().into_iter().flatten().enumerate() {
-                    if is_over_item_limit(idx) {
-                        let count = obj.enumerator_len().map(|x| x - idx);
-                        dbg.entry(&Omitted {
-                            count,
-                            prefix: "... ",
-                        });
-                        break;
-                    }
-                    dbg.entry(&value);
+        ObjectRepr::Seq | ObjectRepr::Iterable if obj.enumerator_len().is_some() => render_container(f, "[...]", |f| {
+            let mut dbg = f.debug_list();
+            for (idx, value) in obj.try_iter().into_iter().flatten().enumerate() {
+                if is_over_item_limit(idx) {
+                    let count = obj.enumerator_len().map(|x| x - idx);
+                    dbg.entry(&Omitted { count, prefix: "... " });
+                    break;
                 }
-                dbg.finish()
-            })
-        }
+                dbg.entry(&value);
+            }
+            dbg.finish()
+        }),
         _ => {
             write!(f, "{obj:?}")
         }
@@ -495,10 +482,7 @@ pub trait ObjectExt: Object + Send + Sync + 'static {
     /// ```
     fn mapped_enumerator<F>(self: &Arc<Self>, maker: F) -> Enumerator
     where
-        F: for<'a> FnOnce(&'a Self) -> Box<dyn Iterator<Item = Value> + Send + Sync + 'a>
-            + Send
-            + Sync
-            + 'static,
+        F: for<'a> FnOnce(&'a Self) -> Box<dyn Iterator<Item = Value> + Send + Sync + 'a> + Send + Sync + 'static,
         Self: Sized,
     {
         mapped_enumerator(self, maker)
@@ -560,10 +544,7 @@ pub trait ObjectExt: Object + Send + Sync + 'static {
 
         // SAFETY: this is safe because the object is kept alive by the iter
         let iter = unsafe {
-            std::mem::transmute::<
-                Box<dyn Iterator<Item = _>>,
-                Box<dyn Iterator<Item = _> + Send + Sync>,
-            >(maker(self))
+            std::mem::transmute::<Box<dyn Iterator<Item = _>>, Box<dyn Iterator<Item = _> + Send + Sync>>(maker(self))
         };
         let _object = DynObject::new(self.clone());
         Enumerator::KeyValueIter(Box::new(Iter { iter, _object }))
@@ -601,10 +582,7 @@ pub trait ObjectExt: Object + Send + Sync + 'static {
     /// ```
     fn mapped_rev_enumerator<F>(self: &Arc<Self>, maker: F) -> Enumerator
     where
-        F: for<'a> FnOnce(
-                &'a Self,
-            )
-                -> Box<dyn DoubleEndedIterator<Item = Value> + Send + Sync + 'a>
+        F: for<'a> FnOnce(&'a Self) -> Box<dyn DoubleEndedIterator<Item = Value> + Send + Sync + 'a>
             + Send
             + Sync
             + 'static,
@@ -677,10 +655,7 @@ pub trait ObjectExt: Object + Send + Sync + 'static {
     /// ```
     fn mapped_rev_key_value_enumerator<F>(self: &Arc<Self>, maker: F) -> Enumerator
     where
-        F: for<'a> FnOnce(
-                &'a Self,
-            )
-                -> Box<dyn DoubleEndedIterator<Item = (Value, Value)> + Send + Sync + 'a>
+        F: for<'a> FnOnce(&'a Self) -> Box<dyn DoubleEndedIterator<Item = (Value, Value)> + Send + Sync + 'a>
             + Send
             + Sync
             + 'static,
@@ -1048,8 +1023,7 @@ macro_rules! impl_value_iterable {
             }
 
             fn enumerate(self: &Arc<Self>) -> Enumerator {
-                self.clone()
-                    .$enumerator(|this| Box::new(this.iter().map(|x| x.clone().into())))
+                self.clone().$enumerator(|this| Box::new(this.iter().map(|x| x.clone().into())))
             }
         }
 
@@ -1090,12 +1064,7 @@ macro_rules! impl_str_map_helper {
             }
 
             fn enumerate(self: &Arc<Self>) -> Enumerator {
-                self.$enumerator(|this| {
-                    Box::new(
-                        this.iter()
-                            .map(|(k, v)| (Value::from(k as &str), v.clone().into())),
-                    )
-                })
+                self.$enumerator(|this| Box::new(this.iter().map(|(k, v)| (Value::from(k as &str), v.clone().into()))))
             }
 
             fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
@@ -1119,21 +1088,14 @@ macro_rules! impl_static_str_map_helper {
             #[inline(always)]
             fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
                 if self.len() <= 8 {
-                    self.iter().find_map(|(map_key, value)| {
-                        (*map_key == key).then(|| value.clone().into())
-                    })
+                    self.iter().find_map(|(map_key, value)| (*map_key == key).then(|| value.clone().into()))
                 } else {
                     self.get(key).cloned().map(|v| v.into())
                 }
             }
 
             fn enumerate(self: &Arc<Self>) -> Enumerator {
-                self.$enumerator(|this| {
-                    Box::new(
-                        this.iter()
-                            .map(|(k, v)| (Value::from(*k), v.clone().into())),
-                    )
-                })
+                self.$enumerator(|this| Box::new(this.iter().map(|(k, v)| (Value::from(*k), v.clone().into()))))
             }
 
             fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
@@ -1181,11 +1143,7 @@ macro_rules! impl_str_map {
             V: Into<Value> + Send + Sync + Clone + fmt::Debug + 'static,
         {
             fn from(val: $map_type<&'a str, V>) -> Self {
-                Value::from(
-                    val.into_iter()
-                        .map(|(k, v)| (Arc::from(k), v))
-                        .collect::<$map_type<Arc<str>, V>>(),
-                )
+                Value::from(val.into_iter().map(|(k, v)| (Arc::from(k), v)).collect::<$map_type<Arc<str>, V>>())
             }
         }
 
@@ -1194,11 +1152,7 @@ macro_rules! impl_str_map {
             V: Into<Value> + Send + Sync + Clone + fmt::Debug + 'static,
         {
             fn from(val: $map_type<Cow<'a, str>, V>) -> Self {
-                Value::from(
-                    val.into_iter()
-                        .map(|(k, v)| (Arc::from(k), v))
-                        .collect::<$map_type<Arc<str>, V>>(),
-                )
+                Value::from(val.into_iter().map(|(k, v)| (Arc::from(k), v)).collect::<$map_type<Arc<str>, V>>())
             }
         }
     };
@@ -1229,9 +1183,7 @@ macro_rules! impl_value_map {
             }
 
             fn enumerate(self: &Arc<Self>) -> Enumerator {
-                self.$enumerator(|this| {
-                    Box::new(this.iter().map(|(k, v)| (k.clone(), v.clone().into())))
-                })
+                self.$enumerator(|this| Box::new(this.iter().map(|(k, v)| (k.clone(), v.clone().into()))))
             }
 
             fn enumerator_len(self: &Arc<Self>) -> Option<usize> {

@@ -1,9 +1,7 @@
 use crate::error::{Error, ErrorKind};
 use crate::utils::{collect_untrusted, untrusted_size_hint};
 use crate::value::merge_object::MergeSeq;
-use crate::value::{
-    checked, DynObject, MaybeInvalid, ObjectRepr, Tuple, Value, ValueKind, ValueRepr,
-};
+use crate::value::{checked, DynObject, MaybeInvalid, ObjectRepr, Tuple, Value, ValueKind, ValueRepr};
 
 const MIN_I128_AS_POS_U128: u128 = 170141183460469231731687303715884105728;
 const MAX_REPEATED_STRING_LEN: usize = 100_000_000;
@@ -36,11 +34,7 @@ pub(crate) fn as_f64(value: &Value, lossy: bool) -> Option<f64> {
     macro_rules! checked {
         ($expr:expr, $ty:ty) => {{
             let rv = $expr as f64;
-            return if lossy || rv as $ty == $expr {
-                Some(rv)
-            } else {
-                None
-            };
+            return if lossy || rv as $ty == $expr { Some(rv) } else { None };
         }};
     }
 
@@ -59,13 +53,9 @@ pub fn coerce<'x>(a: &'x Value, b: &'x Value, lossy: bool) -> Option<CoerceResul
     match (&a.0, &b.0) {
         // equal mappings are trivial
         (ValueRepr::U64(a), ValueRepr::U64(b)) => Some(CoerceResult::I128(*a as i128, *b as i128)),
-        (ValueRepr::U128(a), ValueRepr::U128(b)) => {
-            Some(CoerceResult::I128(a.0 as i128, b.0 as i128))
-        }
+        (ValueRepr::U128(a), ValueRepr::U128(b)) => Some(CoerceResult::I128(a.0 as i128, b.0 as i128)),
         (ValueRepr::String(a, _), ValueRepr::String(b, _)) => Some(CoerceResult::Str(a, b)),
-        (ValueRepr::SmallStr(a), ValueRepr::SmallStr(b)) => {
-            Some(CoerceResult::Str(a.as_str(), b.as_str()))
-        }
+        (ValueRepr::SmallStr(a), ValueRepr::SmallStr(b)) => Some(CoerceResult::Str(a.as_str(), b.as_str())),
         (ValueRepr::SmallStr(a), ValueRepr::String(b, _)) => Some(CoerceResult::Str(a.as_str(), b)),
         (ValueRepr::String(a, _), ValueRepr::SmallStr(b)) => Some(CoerceResult::Str(a, b.as_str())),
         (ValueRepr::I64(a), ValueRepr::I64(b)) => Some(CoerceResult::I128(*a as i128, *b as i128)),
@@ -77,26 +67,15 @@ pub fn coerce<'x>(a: &'x Value, b: &'x Value, lossy: bool) -> Option<CoerceResul
         (_, ValueRepr::F64(b)) => Some(CoerceResult::F64(some!(as_f64(a, lossy)), *b)),
 
         // everything else goes up to i128
-        _ => Some(CoerceResult::I128(
-            some!(i128::try_from(a.clone()).ok()),
-            some!(i128::try_from(b.clone()).ok()),
-        )),
+        _ => Some(CoerceResult::I128(some!(i128::try_from(a.clone()).ok()), some!(i128::try_from(b.clone()).ok()))),
     }
 }
 
-fn get_offset_and_len<F: FnOnce() -> usize>(
-    start: Option<i64>,
-    stop: Option<i64>,
-    end: F,
-) -> (usize, usize) {
+fn get_offset_and_len<F: FnOnce() -> usize>(start: Option<i64>, stop: Option<i64>, end: F) -> (usize, usize) {
     let start = start.unwrap_or(0);
     if start < 0 || stop.map_or(true, |x| x < 0) {
         let end = end();
-        let start = if start < 0 {
-            std::cmp::max(0, end as i64 + start) as usize
-        } else {
-            start as usize
-        };
+        let start = if start < 0 { std::cmp::max(0, end as i64 + start) as usize } else { start as usize };
         let stop = match stop {
             None => end,
             Some(x) if x < 0 => std::cmp::max(0, end as i64 + x) as usize,
@@ -104,19 +83,11 @@ fn get_offset_and_len<F: FnOnce() -> usize>(
         };
         (start, stop.saturating_sub(start))
     } else {
-        (
-            start as usize,
-            (stop.unwrap() as usize).saturating_sub(start as usize),
-        )
+        (start as usize, (stop.unwrap() as usize).saturating_sub(start as usize))
     }
 }
 
-fn range_step_backwards(
-    start: Option<i64>,
-    stop: Option<i64>,
-    step: usize,
-    end: usize,
-) -> impl Iterator<Item = usize> {
+fn range_step_backwards(start: Option<i64>, stop: Option<i64>, step: usize, end: usize) -> impl Iterator<Item = usize> {
     let start = match start {
         None => end.saturating_sub(1),
         Some(start) if start >= end as i64 => end.saturating_sub(1),
@@ -128,56 +99,28 @@ fn range_step_backwards(
         Some(stop) if stop < 0 => (end as i64 + stop).max(0) as usize,
         Some(stop) => stop as usize,
     };
-    let length = if stop == 0 {
-        (start + step) / step
-    } else {
-        (start - stop + step - 1) / step
-    };
+    let length = if stop == 0 { (start + step) / step } else { (start - stop + step - 1) / step };
     (stop..=start).rev().step_by(step).take(length)
 }
 
 pub fn slice(value: Value, start: Value, stop: Value, step: Value) -> Result<Value, Error> {
-    let start = if start.is_none() {
-        None
-    } else {
-        Some(ok!(start.try_into()))
-    };
-    let stop = if stop.is_none() {
-        None
-    } else {
-        Some(ok!(i64::try_from(stop)))
-    };
-    let step = if step.is_none() {
-        1i64
-    } else {
-        ok!(i64::try_from(step))
-    };
+    let start = if start.is_none() { None } else { Some(ok!(start.try_into())) };
+    let stop = if stop.is_none() { None } else { Some(ok!(i64::try_from(stop))) };
+    let step = if step.is_none() { 1i64 } else { ok!(i64::try_from(step)) };
     if step == 0 {
-        return Err(Error::new(
-            ErrorKind::InvalidOperation,
-            "cannot slice by step size of 0",
-        ));
+        return Err(Error::new(ErrorKind::InvalidOperation, "cannot slice by step size of 0"));
     }
 
     let kind = value.kind();
     let is_tuple = value.is_tuple();
-    let error = Err(Error::new(
-        ErrorKind::InvalidOperation,
-        format!("value of type {kind} cannot be sliced"),
-    ));
+    let error = Err(Error::new(ErrorKind::InvalidOperation, format!("value of type {kind} cannot be sliced")));
 
     match value.0 {
         ValueRepr::String(..) | ValueRepr::SmallStr(_) => {
             let s = value.as_str().unwrap();
             if step > 0 {
                 let (start, len) = get_offset_and_len(start, stop, || s.chars().count());
-                Ok(Value::from(
-                    s.chars()
-                        .skip(start)
-                        .take(len)
-                        .step_by(step as usize)
-                        .collect::<String>(),
-                ))
+                Ok(Value::from(s.chars().skip(start).take(len).step_by(step as usize).collect::<String>()))
             } else {
                 let chars: Vec<char> = s.chars().collect();
                 Ok(Value::from(
@@ -190,19 +133,10 @@ pub fn slice(value: Value, start: Value, stop: Value, step: Value) -> Result<Val
         ValueRepr::Bytes(ref b) => {
             if step > 0 {
                 let (start, len) = get_offset_and_len(start, stop, || b.len());
-                Ok(Value::from_bytes(
-                    b.iter()
-                        .skip(start)
-                        .take(len)
-                        .step_by(step as usize)
-                        .copied()
-                        .collect(),
-                ))
+                Ok(Value::from_bytes(b.iter().skip(start).take(len).step_by(step as usize).copied().collect()))
             } else {
                 Ok(Value::from_bytes(
-                    range_step_backwards(start, stop, -step as usize, b.len())
-                        .map(|i| b[i])
-                        .collect::<Vec<u8>>(),
+                    range_step_backwards(start, stop, -step as usize, b.len()).map(|i| b[i]).collect::<Vec<u8>>(),
                 ))
             }
         }
@@ -215,12 +149,7 @@ pub fn slice(value: Value, start: Value, stop: Value, step: Value) -> Result<Val
                 };
                 let values: Vec<Value> = if step > 0 {
                     let (start, len) = get_offset_and_len(start, stop, || values.len());
-                    values
-                        .into_iter()
-                        .skip(start)
-                        .take(len)
-                        .step_by(step as usize)
-                        .collect()
+                    values.into_iter().skip(start).take(len).step_by(step as usize).collect()
                 } else {
                     range_step_backwards(start, stop, -step as usize, values.len())
                         .map(|idx| values[idx].clone())
@@ -244,8 +173,7 @@ pub fn slice(value: Value, start: Value, stop: Value, step: Value) -> Result<Val
                     if let Some(iter) = obj.try_iter() {
                         let vec = collect_untrusted(iter);
                         Box::new(
-                            range_step_backwards(start, stop, -step as usize, vec.len())
-                                .map(move |i| vec[i].clone()),
+                            range_step_backwards(start, stop, -step as usize, vec.len()).map(move |i| vec[i].clone()),
                         )
                     } else {
                         Box::new(None.into_iter())
@@ -268,22 +196,14 @@ fn int_as_value(val: i128) -> Value {
 fn impossible_op(op: &str, lhs: &Value, rhs: &Value) -> Error {
     Error::new(
         ErrorKind::InvalidOperation,
-        format!(
-            "tried to use {} operator on unsupported types {} and {}",
-            op,
-            lhs.kind(),
-            rhs.kind()
-        ),
+        format!("tried to use {} operator on unsupported types {} and {}", op, lhs.kind(), rhs.kind()),
     )
     .with_undefined_origin(lhs)
     .with_undefined_origin(rhs)
 }
 
 fn failed_op(op: &str, lhs: &Value, rhs: &Value) -> Error {
-    Error::new(
-        ErrorKind::InvalidOperation,
-        format!("unable to calculate {lhs} {op} {rhs}"),
-    )
+    Error::new(ErrorKind::InvalidOperation, format!("unable to calculate {lhs} {op} {rhs}"))
 }
 
 macro_rules! math_binop {
@@ -307,10 +227,7 @@ fn seq_concat_len(lhs: &Value, rhs: &Value) -> Option<usize> {
 
 fn materialize_seq_concat(lhs: &Value, rhs: &Value, len: usize) -> Result<Value, Error> {
     let mut rv = Vec::with_capacity(untrusted_size_hint(len));
-    for item in ok!(lhs.try_iter())
-        .checked()
-        .chain(ok!(rhs.try_iter()).checked())
-    {
+    for item in ok!(lhs.try_iter()).checked().chain(ok!(rhs.try_iter()).checked()) {
         rv.push(ok!(item));
     }
     Ok(Value::from(rv))
@@ -319,13 +236,8 @@ fn materialize_seq_concat(lhs: &Value, rhs: &Value, len: usize) -> Result<Value,
 pub fn add(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
     if lhs.is_tuple() || rhs.is_tuple() {
         if lhs.is_tuple() && rhs.is_tuple() {
-            let mut values = Vec::with_capacity(untrusted_size_hint(
-                seq_concat_len(lhs, rhs).unwrap_or_default(),
-            ));
-            for item in ok!(lhs.try_iter())
-                .checked()
-                .chain(ok!(rhs.try_iter()).checked())
-            {
+            let mut values = Vec::with_capacity(untrusted_size_hint(seq_concat_len(lhs, rhs).unwrap_or_default()));
+            for item in ok!(lhs.try_iter()).checked().chain(ok!(rhs.try_iter()).checked()) {
                 values.push(ok!(item));
             }
             return Ok(Value::from(Tuple::from(values)));
@@ -360,10 +272,7 @@ pub fn add(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
         return Ok(Value::from_object(MergeSeq::new_iterable(values)));
     }
     match coerce(lhs, rhs, true) {
-        Some(CoerceResult::I128(a, b)) => a
-            .checked_add(b)
-            .ok_or_else(|| failed_op("+", lhs, rhs))
-            .map(int_as_value),
+        Some(CoerceResult::I128(a, b)) => a.checked_add(b).ok_or_else(|| failed_op("+", lhs, rhs)).map(int_as_value),
         Some(CoerceResult::F64(a, b)) => Ok((a + b).into()),
         Some(CoerceResult::Str(a, b)) => {
             // FERROGRAM PATCH: the value cap (see `value_cap`).
@@ -427,22 +336,12 @@ pub fn rem(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
 }
 
 pub fn mul(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
-    if let Some((s, n)) = lhs
-        .as_str()
-        .map(|s| (s, rhs))
-        .or_else(|| rhs.as_str().map(|s| (s, lhs)))
-    {
+    if let Some((s, n)) = lhs.as_str().map(|s| (s, rhs)).or_else(|| rhs.as_str().map(|s| (s, lhs))) {
         let n = ok!(n.as_usize().ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidOperation,
-                "strings can only be multiplied with integers",
-            )
+            Error::new(ErrorKind::InvalidOperation, "strings can only be multiplied with integers")
         }));
         if !matches!(s.len().checked_mul(n), Some(len) if len <= MAX_REPEATED_STRING_LEN) {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "repeated string is too large",
-            ));
+            return Err(Error::new(ErrorKind::InvalidOperation, "repeated string is too large"));
         }
         // FERROGRAM PATCH: the value cap (see `value_cap`).
         ok!(crate::value_cap::check_len(s.len().saturating_mul(n)));
@@ -468,18 +367,12 @@ pub fn mul(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
 
 fn repeat_iterable(n: &Value, seq: &DynObject) -> Result<Value, Error> {
     let n = ok!(n.as_usize().ok_or_else(|| {
-        Error::new(
-            ErrorKind::InvalidOperation,
-            "sequences and iterables can only be multiplied with integers",
-        )
+        Error::new(ErrorKind::InvalidOperation, "sequences and iterables can only be multiplied with integers")
     }));
 
-    let len = ok!(seq.enumerator_len().ok_or_else(|| {
-        Error::new(
-            ErrorKind::InvalidOperation,
-            "cannot repeat unsized iterables",
-        )
-    }));
+    let len = ok!(seq
+        .enumerator_len()
+        .ok_or_else(|| { Error::new(ErrorKind::InvalidOperation, "cannot repeat unsized iterables",) }));
 
     if len == 0 || n == 0 {
         return Ok(if seq.downcast_ref::<Tuple>().is_some() {
@@ -492,10 +385,7 @@ fn repeat_iterable(n: &Value, seq: &DynObject) -> Result<Value, Error> {
     let repeated_len = ok!(len
         .checked_mul(n)
         .filter(|&len| len <= MAX_REPEATED_SEQUENCE_LEN)
-        .ok_or_else(|| Error::new(
-            ErrorKind::InvalidOperation,
-            "repeated sequence is too large"
-        )));
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "repeated sequence is too large")));
     // FERROGRAM PATCH: the value cap (see `value_cap`).
     if !crate::value_cap::allow_items(repeated_len) {
         return Err(crate::value_cap::error());
@@ -575,12 +465,10 @@ pub fn pow(lhs: &Value, rhs: &Value) -> Result<Value, Error> {
                 Ok((a as f64).powf(b as f64).into())
             }
         }
-        Some(CoerceResult::I128(a, b)) => {
-            match TryFrom::try_from(b).ok().and_then(|b| a.checked_pow(b)) {
-                Some(val) => Ok(int_as_value(val)),
-                None => Err(failed_op("**", lhs, rhs)),
-            }
-        }
+        Some(CoerceResult::I128(a, b)) => match TryFrom::try_from(b).ok().and_then(|b| a.checked_pow(b)) {
+            Some(val) => Ok(int_as_value(val)),
+            None => Err(failed_op("**", lhs, rhs)),
+        },
         Some(CoerceResult::F64(a, b)) if a == 0.0 && b < 0.0 => Err(failed_op("**", lhs, rhs)),
         Some(CoerceResult::F64(a, b)) => Ok((a.powf(b)).into()),
         _ => Err(impossible_op("**", lhs, rhs)),
@@ -594,9 +482,7 @@ pub fn neg(val: &Value) -> Result<Value, Error> {
             ValueRepr::F64(x) => Ok((-x).into()),
             // special case for the largest i128 that can still be
             // represented.
-            ValueRepr::U128(x) if x.0 == MIN_I128_AS_POS_U128 => {
-                Ok(Value::from(MIN_I128_AS_POS_U128))
-            }
+            ValueRepr::U128(x) if x.0 == MIN_I128_AS_POS_U128 => Ok(Value::from(MIN_I128_AS_POS_U128)),
             _ => {
                 if let Ok(x) = i128::try_from(val.clone()) {
                     x.checked_mul(-1)
@@ -651,10 +537,7 @@ pub fn contains(container: &Value, value: &Value) -> Result<Value, Error> {
             }
         }
     } else {
-        return Err(Error::new(
-            ErrorKind::InvalidOperation,
-            "cannot perform a containment check on this value",
-        ));
+        return Err(Error::new(ErrorKind::InvalidOperation, "cannot perform a containment check on this value"));
     };
     Ok(Value::from(rv))
 }
@@ -674,43 +557,22 @@ mod tests {
     #[test]
     fn test_string_repeat_size_limit() {
         let err = mul(&Value::from("ab"), &Value::from(50_000_001usize)).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid operation: repeated string is too large"
-        );
+        assert_eq!(err.to_string(), "invalid operation: repeated string is too large");
 
         let err = mul(&Value::from("ab"), &Value::from(usize::MAX)).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid operation: repeated string is too large"
-        );
+        assert_eq!(err.to_string(), "invalid operation: repeated string is too large");
     }
 
     #[test]
     fn test_pow_negative_int_exponent() {
-        assert_eq!(
-            pow(&Value::from(2), &Value::from(-1)).unwrap(),
-            Value::from(0.5)
-        );
-        assert_eq!(
-            pow(&Value::from(-2), &Value::from(-2)).unwrap(),
-            Value::from(0.25)
-        );
-        assert_eq!(
-            pow(&Value::from(2), &Value::from(3)).unwrap(),
-            Value::from(8)
-        );
+        assert_eq!(pow(&Value::from(2), &Value::from(-1)).unwrap(), Value::from(0.5));
+        assert_eq!(pow(&Value::from(-2), &Value::from(-2)).unwrap(), Value::from(0.25));
+        assert_eq!(pow(&Value::from(2), &Value::from(3)).unwrap(), Value::from(8));
 
         let err = pow(&Value::from(0), &Value::from(-1)).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid operation: unable to calculate 0 ** -1"
-        );
+        assert_eq!(err.to_string(), "invalid operation: unable to calculate 0 ** -1");
         let err = pow(&Value::from(0.0), &Value::from(-1)).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid operation: unable to calculate 0.0 ** -1"
-        );
+        assert_eq!(err.to_string(), "invalid operation: unable to calculate 0.0 ** -1");
     }
 
     #[test]
@@ -721,14 +583,8 @@ mod tests {
             "invalid operation: tried to use + operator on unsupported types string and number"
         );
 
-        assert_eq!(
-            add(&Value::from(1), &Value::from(2)).unwrap(),
-            Value::from(3)
-        );
-        assert_eq!(
-            add(&Value::from("foo"), &Value::from("bar")).unwrap(),
-            Value::from("foobar")
-        );
+        assert_eq!(add(&Value::from(1), &Value::from(2)).unwrap(), Value::from(3));
+        assert_eq!(add(&Value::from("foo"), &Value::from("bar")).unwrap(), Value::from("foobar"));
 
         let err = add(&Value::from(i128::MAX), &Value::from(1)).unwrap_err();
         assert_eq!(
@@ -738,10 +594,7 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(
-        target_os = "wasi",
-        ignore = "std::thread::Builder::spawn is unsupported on WASI"
-    )]
+    #[cfg_attr(target_os = "wasi", ignore = "std::thread::Builder::spawn is unsupported on WASI")]
     fn test_repeated_seq_add_does_not_overflow_stack() {
         // Regression test for repeated sequence concatenation, for example a
         // chat-template accumulator `messages = messages + [m]` applied for
@@ -795,8 +648,7 @@ mod tests {
                 }
                 let idx = self.idx;
                 self.idx += 1;
-                self.next_count
-                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                self.next_count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 Some(Value::from(idx as i64))
             }
 
@@ -808,11 +660,7 @@ mod tests {
 
         let next_count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let lhs_next_count = next_count.clone();
-        let lhs = Value::make_iterable(move || CountingIter {
-            next_count: lhs_next_count.clone(),
-            idx: 0,
-            len: 2,
-        });
+        let lhs = Value::make_iterable(move || CountingIter { next_count: lhs_next_count.clone(), idx: 0, len: 2 });
         let rhs = Value::from(vec![Value::from(2), Value::from(3)]);
 
         let res = add(&lhs, &rhs).unwrap();
@@ -822,11 +670,7 @@ mod tests {
         assert_eq!(res.len(), Some(4));
         assert_eq!(next_count.load(std::sync::atomic::Ordering::SeqCst), 0);
 
-        let got: Vec<i64> = res
-            .try_iter()
-            .unwrap()
-            .map(|v| i64::try_from(v).unwrap())
-            .collect();
+        let got: Vec<i64> = res.try_iter().unwrap().map(|v| i64::try_from(v).unwrap()).collect();
         assert_eq!(got, vec![0, 1, 2, 3]);
         assert_eq!(next_count.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
@@ -843,11 +687,7 @@ mod tests {
         assert_eq!(res.kind(), ValueKind::Iterable);
         assert_eq!(res.len(), None);
         // ...but iterates to the correct concatenated contents.
-        let got: Vec<i64> = res
-            .try_iter()
-            .unwrap()
-            .map(|v| i64::try_from(v).unwrap())
-            .collect();
+        let got: Vec<i64> = res.try_iter().unwrap().map(|v| i64::try_from(v).unwrap()).collect();
         assert_eq!(got, vec![0, 1, 2, 99]);
     }
 
@@ -865,10 +705,7 @@ mod tests {
             "invalid operation: tried to use - operator on unsupported types string and string"
         );
 
-        assert_eq!(
-            sub(&Value::from(2), &Value::from(1)).unwrap(),
-            Value::from(1)
-        );
+        assert_eq!(sub(&Value::from(2), &Value::from(1)).unwrap(), Value::from(1));
     }
 
     #[test]
@@ -885,38 +722,19 @@ mod tests {
             "invalid operation: tried to use / operator on unsupported types string and string"
         );
 
-        assert_eq!(
-            div(&Value::from(100), &Value::from(2)).unwrap(),
-            Value::from(50.0)
-        );
+        assert_eq!(div(&Value::from(100), &Value::from(2)).unwrap(), Value::from(50.0));
 
-        assert_eq!(
-            int_div(&Value::from(i128::MIN), &Value::from(-1i128)).unwrap(),
-            Value::from(MIN_I128_AS_POS_U128)
-        );
-        assert_eq!(
-            rem(&Value::from(i128::MIN), &Value::from(-1i128)).unwrap(),
-            Value::from(0)
-        );
+        assert_eq!(int_div(&Value::from(i128::MIN), &Value::from(-1i128)).unwrap(), Value::from(MIN_I128_AS_POS_U128));
+        assert_eq!(rem(&Value::from(i128::MIN), &Value::from(-1i128)).unwrap(), Value::from(0));
     }
 
     #[test]
     fn test_floor_division_and_modulo() {
-        for (a, b, quotient, remainder) in [
-            (7, 3, 2, 1),
-            (-7, 3, -3, 2),
-            (7, -3, -3, -2),
-            (-7, -3, 2, -1),
-            (-9, 3, -3, 0),
-        ] {
-            assert_eq!(
-                int_div(&Value::from(a), &Value::from(b)).unwrap(),
-                Value::from(quotient)
-            );
-            assert_eq!(
-                rem(&Value::from(a), &Value::from(b)).unwrap(),
-                Value::from(remainder)
-            );
+        for (a, b, quotient, remainder) in
+            [(7, 3, 2, 1), (-7, 3, -3, 2), (7, -3, -3, -2), (-7, -3, 2, -1), (-9, 3, -3, 0)]
+        {
+            assert_eq!(int_div(&Value::from(a), &Value::from(b)).unwrap(), Value::from(quotient));
+            assert_eq!(rem(&Value::from(a), &Value::from(b)).unwrap(), Value::from(remainder));
         }
 
         for (a, b, quotient, remainder) in [
@@ -926,14 +744,8 @@ mod tests {
             (-7.5, 2.0, -4.0, 0.5),
             (1.0, 0.1, 9.0, 0.09999999999999995),
         ] {
-            assert_eq!(
-                int_div(&Value::from(a), &Value::from(b)).unwrap(),
-                Value::from(quotient)
-            );
-            assert_eq!(
-                rem(&Value::from(a), &Value::from(b)).unwrap(),
-                Value::from(remainder)
-            );
+            assert_eq!(int_div(&Value::from(a), &Value::from(b)).unwrap(), Value::from(quotient));
+            assert_eq!(rem(&Value::from(a), &Value::from(b)).unwrap(), Value::from(remainder));
         }
 
         assert!(int_div(&Value::from(1.0), &Value::from(0.0)).is_err());
@@ -942,14 +754,8 @@ mod tests {
 
     #[test]
     fn test_concat() {
-        assert_eq!(
-            string_concat(Value::from("foo"), &Value::from(42)).unwrap(),
-            Value::from("foo42")
-        );
-        assert_eq!(
-            string_concat(Value::from(23), &Value::from(42)).unwrap(),
-            Value::from("2342")
-        );
+        assert_eq!(string_concat(Value::from("foo"), &Value::from(42)).unwrap(), Value::from("foo42"));
+        assert_eq!(string_concat(Value::from(23), &Value::from(42)).unwrap(), Value::from("2342"));
     }
 
     #[test]
@@ -969,10 +775,7 @@ mod tests {
         );
 
         // [1:2:2] - slice with start, stop, step
-        assert_eq!(
-            slice(v.clone(), Value::from(1), Value::from(2), Value::from(2)).unwrap(),
-            Value::from(vec![1])
-        );
+        assert_eq!(slice(v.clone(), Value::from(1), Value::from(2), Value::from(2)).unwrap(), Value::from(vec![1]));
 
         // [::-2] - reverse with step of 2
         assert_eq!(
@@ -995,26 +798,14 @@ mod tests {
         // [-11::] - from index -11 to the end, which is the same as [::]
         // because the start index is before the start of the vector
         assert_eq!(
-            slice(
-                v.clone(),
-                Value::from(-11),
-                Value::from(()),
-                Value::from(())
-            )
-            .unwrap(),
+            slice(v.clone(), Value::from(-11), Value::from(()), Value::from(())).unwrap(),
             Value::from(vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
         );
 
         // [:-11:] - from index -11 to the end, which is the same as [:0:]
         // because the end index is before the start of the vector
         assert_eq!(
-            slice(
-                v.clone(),
-                Value::from(()),
-                Value::from(-11),
-                Value::from(())
-            )
-            .unwrap(),
+            slice(v.clone(), Value::from(()), Value::from(-11), Value::from(())).unwrap(),
             Value::from(Vec::<usize>::new())
         );
 
@@ -1025,10 +816,7 @@ mod tests {
         );
 
         // [4:2:-2] - from index 4 to 2, reverse with step of 2
-        assert_eq!(
-            slice(v.clone(), Value::from(4), Value::from(2), Value::from(-2)).unwrap(),
-            Value::from(vec![4])
-        );
+        assert_eq!(slice(v.clone(), Value::from(4), Value::from(2), Value::from(-2)).unwrap(), Value::from(vec![4]));
 
         // [8:3:-2] - from index 8 to 3, reverse with step of 2
         assert_eq!(
@@ -1048,40 +836,22 @@ mod tests {
         );
 
         // [::2] - every 2nd character
-        assert_eq!(
-            slice(s.clone(), Value::from(()), Value::from(()), Value::from(2)).unwrap(),
-            Value::from("acegi")
-        );
+        assert_eq!(slice(s.clone(), Value::from(()), Value::from(()), Value::from(2)).unwrap(), Value::from("acegi"));
 
         // [1:2:2] - slice with start, stop, step
-        assert_eq!(
-            slice(s.clone(), Value::from(1), Value::from(2), Value::from(2)).unwrap(),
-            Value::from("b")
-        );
+        assert_eq!(slice(s.clone(), Value::from(1), Value::from(2), Value::from(2)).unwrap(), Value::from("b"));
 
         // [::-2] - reverse with step of 2
-        assert_eq!(
-            slice(s.clone(), Value::from(()), Value::from(()), Value::from(-2)).unwrap(),
-            Value::from("jhfdb")
-        );
+        assert_eq!(slice(s.clone(), Value::from(()), Value::from(()), Value::from(-2)).unwrap(), Value::from("jhfdb"));
 
         // [2::-2] - from index 2 to start, reverse with step of 2
-        assert_eq!(
-            slice(s.clone(), Value::from(2), Value::from(()), Value::from(-2)).unwrap(),
-            Value::from("ca")
-        );
+        assert_eq!(slice(s.clone(), Value::from(2), Value::from(()), Value::from(-2)).unwrap(), Value::from("ca"));
 
         // [4:2:-2] - from index 4 to 2, reverse with step of 2
-        assert_eq!(
-            slice(s.clone(), Value::from(4), Value::from(2), Value::from(-2)).unwrap(),
-            Value::from("e")
-        );
+        assert_eq!(slice(s.clone(), Value::from(4), Value::from(2), Value::from(-2)).unwrap(), Value::from("e"));
 
         // [8:3:-2] - from index 8 to 3, reverse with step of 2
-        assert_eq!(
-            slice(s.clone(), Value::from(8), Value::from(3), Value::from(-2)).unwrap(),
-            Value::from("ige")
-        );
+        assert_eq!(slice(s.clone(), Value::from(8), Value::from(3), Value::from(-2)).unwrap(), Value::from("ige"));
     }
 
     #[test]

@@ -59,11 +59,7 @@ impl fmt::Debug for Frame<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut m = f.debug_map();
         m.entry(&"locals", &self.locals);
-        if let Some(LoopState {
-            object: ref controller,
-            ..
-        }) = self.current_loop
-        {
+        if let Some(LoopState { object: ref controller, .. }) = self.current_loop {
             m.entry(&"loop", controller);
         }
         if !self.ctx.is_undefined() {
@@ -80,9 +76,7 @@ pub(crate) struct Stack {
 
 impl Default for Stack {
     fn default() -> Stack {
-        Stack {
-            values: Vec::with_capacity(24),
-        }
+        Stack { values: Vec::with_capacity(24) }
     }
 }
 
@@ -215,12 +209,7 @@ impl<'env> Context<'env> {
     }
 
     /// Stores a variable in the context.
-    pub fn store(
-        &mut self,
-        #[cfg(feature = "macros")] closures: &mut [Closure<'env>],
-        key: &'env str,
-        value: Value,
-    ) {
+    pub fn store(&mut self, #[cfg(feature = "macros")] closures: &mut [Closure<'env>], key: &'env str, value: Value) {
         let top = self.stack.last_mut().unwrap();
         #[cfg(feature = "macros")]
         if let Some(closure) = top.closure {
@@ -271,18 +260,11 @@ impl<'env> Context<'env> {
     /// Return the base context value
     #[cfg(feature = "macros")]
     pub fn clone_base(&self) -> Value {
-        self.stack
-            .first()
-            .map(|x| x.ctx.clone())
-            .unwrap_or_default()
+        self.stack.first().map(|x| x.ctx.clone()).unwrap_or_default()
     }
 
     /// Looks up a variable in the context.
-    pub fn load(
-        &self,
-        #[cfg(feature = "macros")] closures: &[Closure<'env>],
-        key: &str,
-    ) -> Option<Value> {
+    pub fn load(&self, #[cfg(feature = "macros")] closures: &[Closure<'env>], key: &str) -> Option<Value> {
         for frame in self.stack.iter().rev() {
             // look at locals first
             if let Some(value) = frame.locals.get(key) {
@@ -341,9 +323,7 @@ impl<'env> Context<'env> {
             if let Ok(iter) = frame.ctx.try_iter() {
                 for key in iter {
                     if let Some(str_key) = key.as_str() {
-                        if !seen.contains(&Cow::Borrowed(str_key))
-                            && frame.ctx.get_item(&key).is_ok()
-                        {
+                        if !seen.contains(&Cow::Borrowed(str_key)) && frame.ctx.get_item(&key).is_ok() {
                             seen.insert(Cow::Owned(str_key.to_owned()));
                         }
                     }
@@ -387,18 +367,11 @@ impl<'env> Context<'env> {
 
     /// Returns the current innermost loop state.
     pub fn current_loop(&self) -> Option<&LoopState> {
-        self.stack
-            .iter()
-            .rev()
-            .find_map(|frame| frame.current_loop.as_ref())
+        self.stack.iter().rev().find_map(|frame| frame.current_loop.as_ref())
     }
 
     pub fn next_loop_item(&mut self) -> Option<Value> {
-        let frame = self
-            .stack
-            .iter_mut()
-            .rev()
-            .find(|x| x.current_loop.is_some())?;
+        let frame = self.stack.iter_mut().rev().find(|x| x.current_loop.is_some())?;
         let item = frame.current_loop.as_mut()?.next();
         if item.is_some() {
             frame.locals.clear();
@@ -448,10 +421,7 @@ impl<'env> Context<'env> {
 
     fn check_depth(&self) -> Result<(), Error> {
         if self.depth() > self.recursion_limit {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "recursion limit exceeded",
-            ));
+            return Err(Error::new(ErrorKind::InvalidOperation, "recursion limit exceeded"));
         }
         Ok(())
     }

@@ -12,10 +12,7 @@ impl FuelTracker {
     /// Creates a new fuel tracker.
     ///
     pub fn new(fuel: u64) -> FuelTracker {
-        FuelTracker {
-            initial: fuel,
-            remaining: fuel as isize,
-        }
+        FuelTracker { initial: fuel, remaining: fuel as isize }
     }
 
     /// Tracks an instruction.  If it runs out of fuel an error is returned.

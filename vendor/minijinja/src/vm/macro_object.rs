@@ -58,10 +58,7 @@ impl Macro {
             };
             arg_values.push(match (args.get(idx), kwarg) {
                 (Some(_), Some(_)) => {
-                    return Err(Error::new(
-                        ErrorKind::TooManyArguments,
-                        format!("duplicate argument `{name}`"),
-                    ))
+                    return Err(Error::new(ErrorKind::TooManyArguments, format!("duplicate argument `{name}`")))
                 }
                 (Some(arg), None) => arg.clone(),
                 (None, Some(kwarg)) => {
@@ -74,12 +71,7 @@ impl Macro {
 
         let caller = if self.caller_reference {
             kwargs_used.insert("caller");
-            Some(
-                kwargs
-                    .as_ref()
-                    .and_then(|x| x.get("caller").ok())
-                    .unwrap_or(Value::UNDEFINED),
-            )
+            Some(kwargs.as_ref().and_then(|x| x.get("caller").ok()).unwrap_or(Value::UNDEFINED))
         } else {
             None
         };
@@ -87,10 +79,7 @@ impl Macro {
         if let Some(kwargs) = kwargs {
             for key in kwargs.values.keys().filter_map(|x| x.as_str()) {
                 if !kwargs_used.contains(key) {
-                    return Err(Error::new(
-                        ErrorKind::TooManyArguments,
-                        format!("unknown keyword argument `{key}`"),
-                    ));
+                    return Err(Error::new(ErrorKind::TooManyArguments, format!("unknown keyword argument `{key}`")));
                 }
             }
         }
@@ -115,10 +104,7 @@ impl Object for Macro {
 
     fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         if state.id != self.state_id {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "cannot call this macro. template state went away.",
-            ));
+            return Err(Error::new(ErrorKind::InvalidOperation, "cannot call this macro. template state went away."));
         }
 
         let (arg_values, caller) = ok!(self.prepare_args(args));
@@ -133,11 +119,7 @@ impl Object for Macro {
             arg_values
         ));
 
-        Ok(if !matches!(state.auto_escape(), AutoEscape::None) {
-            Value::from_safe_string(rv)
-        } else {
-            Value::from(rv)
-        })
+        Ok(if !matches!(state.auto_escape(), AutoEscape::None) { Value::from_safe_string(rv) } else { Value::from(rv) })
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {

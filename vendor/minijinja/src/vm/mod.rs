@@ -12,8 +12,8 @@ use crate::output::{CaptureMode, Output};
 use crate::utils::{untrusted_size_hint, write_escaped, AutoEscape, UndefinedBehavior};
 use crate::value::namespace_object::Namespace;
 use crate::value::{
-    checked, ops, value_map_with_capacity, Kwargs, MaybeInvalid, ObjectRepr, UndefinedOrigin,
-    UndefinedType, Value, ValueMap, ValueRepr,
+    checked, ops, value_map_with_capacity, Kwargs, MaybeInvalid, ObjectRepr, UndefinedOrigin, UndefinedType, Value,
+    ValueMap, ValueRepr,
 };
 use crate::vm::context::{Frame, Stack};
 use crate::vm::loop_object::{Loop, LoopState};
@@ -147,25 +147,13 @@ impl<'env> Executor<'env> {
         caller: Option<Value>,
         args: Vec<Value>,
     ) -> Result<Option<Value>, Error> {
-        let instructions = *state
-            .macro_instructions
-            .get(&instructions_id)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidOperation,
-                    "cannot call this macro. template state went away.",
-                )
-            })?;
+        let instructions = *state.macro_instructions.get(&instructions_id).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidOperation, "cannot call this macro. template state went away.")
+        })?;
         let context_base = state.ctx.clone_base();
-        let mut ctx = state
-            .macro_context_pool
-            .pop()
-            .unwrap_or_else(|| Context::new(state.env()));
+        let mut ctx = state.macro_context_pool.pop().unwrap_or_else(|| Context::new(state.env()));
         ctx.reset_with_frame(Frame::new(context_base));
-        let closure_frame = Frame {
-            closure_context: closure,
-            ..Frame::default()
-        };
+        let closure_frame = Frame { closure_context: closure, ..Frame::default() };
         if let Err(err) = ctx.push_frame(closure_frame) {
             ctx.clear();
             state.macro_context_pool.push(ctx);
@@ -205,17 +193,10 @@ impl<'env> Executor<'env> {
     }
 
     /// Performs the actual evaluation, optionally with stack growth functionality.
-    fn do_eval(
-        state: &mut State<'_, 'env>,
-        out: &mut Output,
-        stack: Stack,
-        pc: u32,
-    ) -> Result<Option<Value>, Error> {
+    fn do_eval(state: &mut State<'_, 'env>, out: &mut Output, stack: Stack, pc: u32) -> Result<Option<Value>, Error> {
         #[cfg(feature = "stacker")]
         {
-            stacker::maybe_grow(32 * 1024, 1024 * 1024, || {
-                Self::eval_impl(state, out, stack, pc)
-            })
+            stacker::maybe_grow(32 * 1024, 1024 * 1024, || Self::eval_impl(state, out, stack, pc))
         }
         #[cfg(not(feature = "stacker"))]
         {
@@ -232,10 +213,7 @@ impl<'env> Executor<'env> {
     ) -> Result<Option<Value>, Error> {
         let initial_auto_escape = state.auto_escape.clone();
         let undefined_behavior = state.undefined_behavior();
-        let strict_undefined = matches!(
-            undefined_behavior,
-            UndefinedBehavior::Strict | UndefinedBehavior::SemiStrict
-        );
+        let strict_undefined = matches!(undefined_behavior, UndefinedBehavior::Strict | UndefinedBehavior::SemiStrict);
         #[cfg(feature = "debug")]
         let track_undefined_origins = state.env().debug();
 
@@ -271,10 +249,7 @@ impl<'env> Executor<'env> {
         macro_rules! recurse_loop {
             ($capture:expr, $loop_object:expr) => {{
                 let Some(jump_target) = $loop_object.recurse_jump_target else {
-                    bail!(Error::new(
-                        ErrorKind::InvalidOperation,
-                        "cannot recurse outside of recursive loop",
-                    ))
+                    bail!(Error::new(ErrorKind::InvalidOperation, "cannot recurse outside of recursive loop",))
                 };
                 // the way this works is that we remember the next instruction
                 // as loop exit jump target.  Whenever a loop is pushed, it
@@ -395,9 +370,7 @@ impl<'env> Executor<'env> {
                 Instruction::Emit => {
                     let value = stack.pop();
                     if state.env().is_default_formatter() {
-                        if strict_undefined
-                            && matches!(value.0, ValueRepr::Undefined(UndefinedType::Default, _))
-                        {
+                        if strict_undefined && matches!(value.0, ValueRepr::Undefined(UndefinedType::Default, _)) {
                             bail!(Error::undefined(&value));
                         }
                         ctx_ok!(write_escaped(out, &state.auto_escape, &value));
@@ -651,13 +624,7 @@ impl<'env> Executor<'env> {
                 }
                 Instruction::PushLoop(flags) => {
                     a = stack.pop();
-                    ctx_ok!(Self::push_loop(
-                        state,
-                        a,
-                        *flags,
-                        pc,
-                        next_loop_recursion_jump.take()
-                    ));
+                    ctx_ok!(Self::push_loop(state, a, *flags, pc, next_loop_recursion_jump.take()));
                 }
                 Instruction::Iterate(jump_target) => {
                     match state.ctx.next_loop_item() {
@@ -669,9 +636,7 @@ impl<'env> Executor<'env> {
                     };
                 }
                 Instruction::PushDidNotIterate => {
-                    stack.push(Value::from(
-                        state.ctx.current_loop().unwrap().did_not_iterate(),
-                    ));
+                    stack.push(Value::from(state.ctx.current_loop().unwrap().did_not_iterate()));
                 }
                 Instruction::Jump(jump_target) => {
                     pc = *jump_target;
@@ -702,10 +667,8 @@ impl<'env> Executor<'env> {
                 }
                 Instruction::PushAutoEscape => {
                     a = stack.pop();
-                    let new_auto_escape =
-                        ctx_ok!(Self::derive_auto_escape(a, &initial_auto_escape));
-                    auto_escape_stack
-                        .push(std::mem::replace(&mut state.auto_escape, new_auto_escape));
+                    let new_auto_escape = ctx_ok!(Self::derive_auto_escape(a, &initial_auto_escape));
+                    auto_escape_stack.push(std::mem::replace(&mut state.auto_escape, new_auto_escape));
                 }
                 Instruction::PopAutoEscape => {
                     state.auto_escape = auto_escape_stack.pop().unwrap();
@@ -718,16 +681,12 @@ impl<'env> Executor<'env> {
                 }
                 Instruction::ApplyFilter(name, arg_count, local_id) => {
                     let normalized_name = normalize_filter_test_name(name);
-                    let filter =
-                        ctx_ok!(get_or_lookup_local(&mut loaded_filters, *local_id, || {
-                            state.env().get_filter(normalized_name.as_ref())
-                        })
-                        .ok_or_else(|| {
-                            Error::new(
-                                ErrorKind::UnknownFilter,
-                                format!("filter {} is unknown", normalized_name.as_ref()),
-                            )
-                        }));
+                    let filter = ctx_ok!(get_or_lookup_local(&mut loaded_filters, *local_id, || {
+                        state.env().get_filter(normalized_name.as_ref())
+                    })
+                    .ok_or_else(|| {
+                        Error::new(ErrorKind::UnknownFilter, format!("filter {} is unknown", normalized_name.as_ref()))
+                    }));
                     let args = stack.get_call_args(*arg_count);
                     let arg_count = args.len();
                     a = ctx_ok!(filter.call(state, args));
@@ -742,10 +701,7 @@ impl<'env> Executor<'env> {
                         state.env().get_test(normalized_name.as_ref())
                     })
                     .ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::UnknownTest,
-                            format!("test {} is unknown", normalized_name.as_ref()),
-                        )
+                        Error::new(ErrorKind::UnknownTest, format!("test {} is unknown", normalized_name.as_ref()))
                     }));
                     let args = stack.get_call_args(*arg_count);
                     let arg_count = args.len();
@@ -760,10 +716,7 @@ impl<'env> Executor<'env> {
                         #[cfg(feature = "multi_template")]
                         {
                             if !args.is_empty() {
-                                bail!(Error::new(
-                                    ErrorKind::InvalidOperation,
-                                    "super() takes no arguments",
-                                ));
+                                bail!(Error::new(ErrorKind::InvalidOperation, "super() takes no arguments",));
                             }
                             ctx_ok!(Self::perform_super(state, out, true))
                         }
@@ -775,20 +728,14 @@ impl<'env> Executor<'env> {
                         // with an error.
                         if let Some(loop_object) = func.downcast_object_ref::<Loop>() {
                             if args.len() != 1 {
-                                bail!(Error::new(
-                                    ErrorKind::InvalidOperation,
-                                    "loop() takes one argument"
-                                ));
+                                bail!(Error::new(ErrorKind::InvalidOperation, "loop() takes one argument"));
                             }
                             recurse_loop!(true, loop_object);
                         } else {
                             ctx_ok!(func.call(state, args))
                         }
                     } else {
-                        bail!(Error::new(
-                            ErrorKind::UnknownFunction,
-                            format!("{name} is unknown"),
-                        ));
+                        bail!(Error::new(ErrorKind::UnknownFunction, format!("{name} is unknown"),));
                     };
                     // FERROGRAM PATCH: what a function returns counts against the value cap.
                     ctx_ok!(crate::value_cap::check_returned(&rv));
@@ -853,10 +800,7 @@ impl<'env> Executor<'env> {
                 Instruction::LoadBlocks => {
                     a = stack.pop();
                     if parent_instructions.is_some() {
-                        bail!(Error::new(
-                            ErrorKind::InvalidOperation,
-                            "tried to extend a second time in a template"
-                        ));
+                        bail!(Error::new(ErrorKind::InvalidOperation, "tried to extend a second time in a template"));
                     }
                     parent_instructions = Some(ctx_ok!(Self::load_blocks(a, state)));
                     out.begin_capture(CaptureMode::Discard);
@@ -878,9 +822,7 @@ impl<'env> Executor<'env> {
                             values.insert(Value::from(*key), value.clone());
                         }
                     }
-                    stack.push(Value::from_object(crate::vm::module_object::Module::new(
-                        values, captured,
-                    )));
+                    stack.push(Value::from_object(crate::vm::module_object::Module::new(values, captured)));
                 }
                 #[cfg(feature = "multi_template")]
                 Instruction::CallBlock(name) => {
@@ -927,10 +869,7 @@ impl<'env> Executor<'env> {
                 .ok_or_else(|| {
                     Error::new(
                         ErrorKind::InvalidOperation,
-                        format!(
-                            "attempted to apply keyword arguments from non map (got {})",
-                            value.kind()
-                        ),
+                        format!("attempted to apply keyword arguments from non map (got {})", value.kind()),
                     )
                 }));
             for pair in checked(iter) {
@@ -949,22 +888,15 @@ impl<'env> Executor<'env> {
         ignore_missing: bool,
     ) -> Result<(), Error> {
         let obj = name.as_object();
-        let choices = obj
-            .as_ref()
-            .and_then(|d| d.try_iter())
-            .into_iter()
-            .flatten()
-            .chain(obj.is_none().then(|| name.clone()));
+        let choices =
+            obj.as_ref().and_then(|d| d.try_iter()).into_iter().flatten().chain(obj.is_none().then(|| name.clone()));
 
         let mut templates_tried = vec![];
         for choice in checked(choices) {
             let choice = ok!(choice);
-            let name = ok!(choice.as_str().ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidOperation,
-                    "template name was not a string",
-                )
-            }));
+            let name = ok!(choice
+                .as_str()
+                .ok_or_else(|| { Error::new(ErrorKind::InvalidOperation, "template name was not a string",) }));
             let tmpl = match state.get_template(name) {
                 Ok(tmpl) => tmpl,
                 Err(err) => {
@@ -993,11 +925,7 @@ impl<'env> Executor<'env> {
             state.ctx.reset_closure(old_closure);
             state.ctx.decr_depth(INCLUDE_RECURSION_COST);
             ok!(rv.map_err(|err| {
-                Error::new(
-                    ErrorKind::BadInclude,
-                    format!("error in \"{}\"", tmpl.name()),
-                )
-                .with_source(err)
+                Error::new(ErrorKind::BadInclude, format!("error in \"{}\"", tmpl.name())).with_source(err)
             }));
             return Ok(());
         }
@@ -1005,10 +933,7 @@ impl<'env> Executor<'env> {
             Err(Error::new(
                 ErrorKind::TemplateNotFound,
                 if templates_tried.len() == 1 {
-                    format!(
-                        "tried to include non-existing template {:?}",
-                        templates_tried[0]
-                    )
+                    format!("tried to include non-existing template {:?}", templates_tried[0])
                 } else {
                     format!(
                         "tried to include one of multiple templates, none of which existed {}",
@@ -1022,20 +947,13 @@ impl<'env> Executor<'env> {
     }
 
     #[cfg(feature = "multi_template")]
-    fn perform_super(
-        state: &mut State<'_, 'env>,
-        out: &mut Output,
-        capture: bool,
-    ) -> Result<Value, Error> {
-        let name = ok!(state.current_block.ok_or_else(|| {
-            Error::new(ErrorKind::InvalidOperation, "cannot super outside of block")
-        }));
+    fn perform_super(state: &mut State<'_, 'env>, out: &mut Output, capture: bool) -> Result<Value, Error> {
+        let name = ok!(state
+            .current_block
+            .ok_or_else(|| { Error::new(ErrorKind::InvalidOperation, "cannot super outside of block") }));
 
         if !state.blocks.get_mut(name).unwrap().push() {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "no parent block exists",
-            ));
+            return Err(Error::new(ErrorKind::InvalidOperation, "no parent block exists"));
         }
 
         if let Err(err) = state.ctx.push_frame(Frame::default()) {
@@ -1049,19 +967,13 @@ impl<'env> Executor<'env> {
         let instructions = state.blocks.get(name).unwrap().instructions();
         let auto_escape = state.auto_escape.clone();
         let current_block = state.current_block;
-        let rv = state.with_execution_state(
-            instructions,
-            auto_escape,
-            current_block,
-            BlockState::Keep,
-            |state| Self::eval_state(state, out),
-        );
+        let rv = state.with_execution_state(instructions, auto_escape, current_block, BlockState::Keep, |state| {
+            Self::eval_state(state, out)
+        });
         state.ctx.pop_frame();
         state.blocks.get_mut(name).unwrap().pop();
 
-        ok!(rv.map_err(|err| {
-            Error::new(ErrorKind::EvalBlock, "error in super block").with_source(err)
-        }));
+        ok!(rv.map_err(|err| { Error::new(ErrorKind::EvalBlock, "error in super block").with_source(err) }));
         if capture {
             Ok(out.end_capture(&state.auto_escape))
         } else {
@@ -1070,15 +982,9 @@ impl<'env> Executor<'env> {
     }
 
     #[cfg(feature = "multi_template")]
-    fn load_blocks(
-        name: Value,
-        state: &mut State<'_, 'env>,
-    ) -> Result<&'env Instructions<'env>, Error> {
+    fn load_blocks(name: Value, state: &mut State<'_, 'env>) -> Result<&'env Instructions<'env>, Error> {
         let Some(name) = name.as_str() else {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "template name was not a string",
-            ));
+            return Err(Error::new(ErrorKind::InvalidOperation, "template name was not a string"));
         };
         if state.loaded_templates.contains(&name) {
             return Err(Error::new(
@@ -1090,11 +996,7 @@ impl<'env> Executor<'env> {
         let (new_instructions, new_blocks) = ok!(tmpl.instructions_and_blocks());
         state.loaded_templates.insert(new_instructions.name());
         for (name, instr) in new_blocks.iter() {
-            state
-                .blocks
-                .entry(name)
-                .or_default()
-                .append_instructions(instr);
+            state.blocks.entry(name).or_default().append_instructions(instr);
         }
         Ok(new_instructions)
     }
@@ -1107,35 +1009,20 @@ impl<'env> Executor<'env> {
     ) -> Result<Option<Value>, Error> {
         if let Some((name, block_stack)) = state.blocks.get_key_value(name) {
             if block_stack.len() == 1 && block_stack.instructions().is_required_block() {
-                return Err(Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("Required block '{name}' not found"),
-                ));
+                return Err(Error::new(ErrorKind::InvalidOperation, format!("Required block '{name}' not found")));
             }
             let instructions = block_stack.instructions();
             let auto_escape = state.auto_escape.clone();
-            state.with_execution_state(
-                instructions,
-                auto_escape,
-                Some(name),
-                BlockState::Keep,
-                |state| {
-                    ok!(state.ctx.push_frame(Frame::default()));
-                    Self::eval_state(state, out)
-                },
-            )
+            state.with_execution_state(instructions, auto_escape, Some(name), BlockState::Keep, |state| {
+                ok!(state.ctx.push_frame(Frame::default()));
+                Self::eval_state(state, out)
+            })
         } else {
-            Err(Error::new(
-                ErrorKind::UnknownBlock,
-                format!("block '{name}' not found"),
-            ))
+            Err(Error::new(ErrorKind::UnknownBlock, format!("block '{name}' not found")))
         }
     }
 
-    fn derive_auto_escape(
-        value: Value,
-        initial_auto_escape: &AutoEscape,
-    ) -> Result<AutoEscape, Error> {
+    fn derive_auto_escape(value: Value, initial_auto_escape: &AutoEscape) -> Result<AutoEscape, Error> {
         match (value.as_str(), value == Value::from(true)) {
             (Some("html"), _) => Ok(AutoEscape::Html),
             #[cfg(feature = "json")]
@@ -1146,10 +1033,7 @@ impl<'env> Executor<'env> {
             } else {
                 initial_auto_escape.clone()
             }),
-            _ => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "invalid value to autoescape tag",
-            )),
+            _ => Err(Error::new(ErrorKind::InvalidOperation, "invalid value to autoescape tag")),
         }
     }
 
@@ -1160,28 +1044,23 @@ impl<'env> Executor<'env> {
         pc: u32,
         current_recursion_jump: Option<(u32, bool)>,
     ) -> Result<(), Error> {
-        let iter = ok!(state
-            .undefined_behavior()
-            .try_iter(iterable)
-            .map_err(|mut err| {
-                if let Some((jump_instr, _)) = current_recursion_jump {
-                    // When a recursion error happens, we need to process the error at both the
-                    // recursion call site and the loop definition.  This is because the error
-                    // happens at the recursion call site, but the loop definition is where the
-                    // recursion is defined.  This helps provide a more helpful error message.
-                    // For better reporting we basically turn this around.  jump_pc - 1 is the
-                    // location of FastRecurse or CallFunction.
-                    process_err(&mut err, pc, state);
-                    let mut call_err = Error::new(
-                        ErrorKind::InvalidOperation,
-                        "cannot recurse because of non-iterable value",
-                    );
-                    process_err(&mut call_err, jump_instr - 1, state);
-                    call_err.with_source(err)
-                } else {
-                    err
-                }
-            }));
+        let iter = ok!(state.undefined_behavior().try_iter(iterable).map_err(|mut err| {
+            if let Some((jump_instr, _)) = current_recursion_jump {
+                // When a recursion error happens, we need to process the error at both the
+                // recursion call site and the loop definition.  This is because the error
+                // happens at the recursion call site, but the loop definition is where the
+                // recursion is defined.  This helps provide a more helpful error message.
+                // For better reporting we basically turn this around.  jump_pc - 1 is the
+                // location of FastRecurse or CallFunction.
+                process_err(&mut err, pc, state);
+                let mut call_err =
+                    Error::new(ErrorKind::InvalidOperation, "cannot recurse because of non-iterable value");
+                process_err(&mut call_err, jump_instr - 1, state);
+                call_err.with_source(err)
+            } else {
+                err
+            }
+        }));
         let depth = state
             .ctx
             .current_loop()
@@ -1215,10 +1094,7 @@ impl<'env> Executor<'env> {
             stack.reverse_top(n);
             Ok(())
         } else {
-            Err(Error::new(
-                ErrorKind::CannotUnpack,
-                format!("sequence of wrong length (expected {count}, got {n})",),
-            ))
+            Err(Error::new(ErrorKind::CannotUnpack, format!("sequence of wrong length (expected {count}, got {n})",)))
         }
     }
 
@@ -1229,10 +1105,7 @@ impl<'env> Executor<'env> {
         let arg_spec = stack.pop().try_iter().unwrap().collect();
         let closure = stack.pop().as_usize();
         let instructions_id = state.instructions as *const Instructions<'_> as usize;
-        state
-            .macro_instructions
-            .entry(instructions_id)
-            .or_insert(state.instructions);
+        state.macro_instructions.entry(instructions_id).or_insert(state.instructions);
         stack.push(Value::from_object(Macro {
             name: Value::from(name),
             arg_spec,
@@ -1284,11 +1157,7 @@ fn process_err(err: &mut Error, pc: u32, state: &State) {
 /// and, if it differs from where the error is reported, the location where
 /// it was created.
 #[cfg(feature = "debug")]
-fn describe_undefined_origin(
-    origin: UndefinedOrigin,
-    err: &Error,
-    state: &State,
-) -> Option<(String, Option<String>)> {
+fn describe_undefined_origin(origin: UndefinedOrigin, err: &Error, state: &State) -> Option<(String, Option<String>)> {
     let instructions = state.undefined_origins.get(&origin.instructions_id)?;
     let expr = describe_expr_at(instructions, origin.pc, &jump_targets(instructions))?;
     let location = instructions.get_line(origin.pc).and_then(|line| {
@@ -1344,27 +1213,18 @@ fn describe_expr_at(
         if pc < operands || (pc - operands + 1..=pc).any(|x| jump_targets.contains(&x)) {
             return "(...)".into();
         }
-        describe_expr_at(instructions, pc - operands, jump_targets)
-            .unwrap_or_else(|| "(...)".into())
+        describe_expr_at(instructions, pc - operands, jump_targets).unwrap_or_else(|| "(...)".into())
     }
 
     match instructions.get(pc)? {
         Instruction::Lookup(name) => Some(name.to_string()),
-        Instruction::GetAttr(name) => Some(format!(
-            "{}.{}",
-            base(instructions, pc, 1, jump_targets),
-            name
-        )),
+        Instruction::GetAttr(name) => Some(format!("{}.{}", base(instructions, pc, 1, jump_targets), name)),
         Instruction::GetItem => {
             let key = match pc.checked_sub(1).and_then(|x| instructions.get(x)) {
                 Some(Instruction::LoadConst(key)) => format!("{key:?}"),
                 _ => "...".into(),
             };
-            Some(format!(
-                "{}[{}]",
-                base(instructions, pc, 2, jump_targets),
-                key
-            ))
+            Some(format!("{}[{}]", base(instructions, pc, 2, jump_targets), key))
         }
         _ => None,
     }

@@ -212,11 +212,7 @@ impl<'template, 'env> State<'template, 'env> {
             match old_block_state {
                 #[cfg(feature = "macros")]
                 Some(SavedBlockState::Isolated(checkpoint, loaded_templates)) => {
-                    self.blocks.retain(|name, _| {
-                        checkpoint
-                            .binary_search_by_key(name, |entry| entry.name)
-                            .is_ok()
-                    });
+                    self.blocks.retain(|name, _| checkpoint.binary_search_by_key(name, |entry| entry.name).is_ok());
                     for entry in checkpoint {
                         let block = self.blocks.get_mut(entry.name).unwrap();
                         block.instructions.truncate(entry.instruction_count);
@@ -288,10 +284,9 @@ impl<'template, 'env> State<'template, 'env> {
     #[cfg(feature = "macros")]
     #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
     pub fn call_macro(&mut self, name: &str, args: &[Value]) -> Result<String, Error> {
-        let f = ok!(self.lookup(name).ok_or_else(|| Error::new(
-            crate::error::ErrorKind::UnknownFunction,
-            "macro not found"
-        )));
+        let f = ok!(self
+            .lookup(name)
+            .ok_or_else(|| Error::new(crate::error::ErrorKind::UnknownFunction, "macro not found")));
         f.call(self, args).map(Into::into)
     }
 
@@ -348,12 +343,7 @@ impl<'template, 'env> State<'template, 'env> {
     /// are not considered exports.  They can still be retrieved with
     /// [`lookup`](Self::lookup).
     pub fn exports(&self) -> Vec<&str> {
-        self.ctx
-            .exports()
-            .keys()
-            .copied()
-            .filter(|name| !name.starts_with('_'))
-            .collect()
+        self.ctx.exports().keys().copied().filter(|name| !name.starts_with('_')).collect()
     }
 
     /// Returns a list of all known variables.
@@ -380,8 +370,7 @@ impl<'template, 'env> State<'template, 'env> {
     ///
     /// For more information see [`Environment::set_path_join_callback`].
     pub fn get_template(&self, name: &str) -> Result<Template<'env, 'env>, Error> {
-        self.env()
-            .get_template(&self.env().join_template_path(name, self.name()))
+        self.env().get_template(&self.env().join_template_path(name, self.name()))
     }
 
     /// Invokes a filter with some arguments.
@@ -445,9 +434,7 @@ impl<'template, 'env> State<'template, 'env> {
     #[cfg(feature = "fuel")]
     #[cfg_attr(docsrs, doc(cfg(feature = "fuel")))]
     pub fn fuel_levels(&self) -> Option<(u64, u64)> {
-        self.fuel_tracker
-            .as_ref()
-            .map(|x| (x.consumed(), x.remaining()))
+        self.fuel_tracker.as_ref().map(|x| (x.consumed(), x.remaining()))
     }
 
     /// Looks up a temp and returns it.
@@ -506,9 +493,7 @@ impl<'template, 'env> State<'template, 'env> {
     where
         T: Send + 'static,
     {
-        self.extensions
-            .get(&TypeId::of::<T>())
-            .and_then(|value| value.downcast_ref())
+        self.extensions.get(&TypeId::of::<T>()).and_then(|value| value.downcast_ref())
     }
 
     /// Returns a mutable reference to a typed render-local extension.
@@ -518,9 +503,7 @@ impl<'template, 'env> State<'template, 'env> {
     where
         T: Send + 'static,
     {
-        self.extensions
-            .get_mut(&TypeId::of::<T>())
-            .and_then(|value| value.downcast_mut())
+        self.extensions.get_mut(&TypeId::of::<T>()).and_then(|value| value.downcast_mut())
     }
 
     /// Returns a mutable extension, inserting it if necessary.
@@ -573,31 +556,19 @@ impl<'template, 'env> State<'template, 'env> {
     pub(crate) fn make_undefined_origin(&mut self, pc: u32) -> crate::value::UndefinedOrigin {
         let instructions = self.instructions;
         let instructions_id = instructions.id();
-        self.undefined_origins
-            .entry(instructions_id)
-            .or_insert(instructions);
-        crate::value::UndefinedOrigin {
-            instructions_id,
-            pc,
-        }
+        self.undefined_origins.entry(instructions_id).or_insert(instructions);
+        crate::value::UndefinedOrigin { instructions_id, pc }
     }
 
     #[cfg(feature = "debug")]
-    pub(crate) fn make_debug_info(
-        &self,
-        pc: u32,
-        instructions: &Instructions<'_>,
-    ) -> crate::debug::DebugInfo {
+    pub(crate) fn make_debug_info(&self, pc: u32, instructions: &Instructions<'_>) -> crate::debug::DebugInfo {
         let mut referenced_locals = BTreeMap::new();
         for name in instructions.get_referenced_names(pc) {
             if let Some(value) = self.lookup(name) {
                 referenced_locals.insert(name.to_string(), value);
             }
         }
-        crate::debug::DebugInfo {
-            template_source: Some(instructions.source().to_string()),
-            referenced_locals,
-        }
+        crate::debug::DebugInfo { template_source: Some(instructions.source().to_string()), referenced_locals }
     }
 }
 
@@ -605,10 +576,7 @@ impl<'a> ArgType<'a> for &State<'_, '_> {
     type Output = &'a State<'a, 'a>;
 
     fn from_value(_value: Option<&'a Value>) -> Result<Self::Output, Error> {
-        Err(Error::new(
-            ErrorKind::InvalidOperation,
-            "cannot use state type in this position",
-        ))
+        Err(Error::new(ErrorKind::InvalidOperation, "cannot use state type in this position"))
     }
 
     fn from_state_and_value(
@@ -633,10 +601,7 @@ struct BlockCheckpoint<'env> {
 enum SavedBlockState<'template, 'env> {
     #[cfg(feature = "macros")]
     Isolated(Vec<BlockCheckpoint<'env>>, BTreeSet<&'env str>),
-    Replaced(
-        BTreeMap<&'env str, BlockStack<'template, 'env>>,
-        BTreeSet<&'env str>,
-    ),
+    Replaced(BTreeMap<&'env str, BlockStack<'template, 'env>>, BTreeSet<&'env str>),
 }
 
 #[cfg(feature = "multi_template")]
@@ -658,10 +623,7 @@ pub(crate) struct BlockStack<'template, 'env> {
 #[cfg(feature = "multi_template")]
 impl<'template, 'env> BlockStack<'template, 'env> {
     pub fn new(instructions: &'template Instructions<'env>) -> BlockStack<'template, 'env> {
-        BlockStack {
-            instructions: vec![instructions],
-            depth: 0,
-        }
+        BlockStack { instructions: vec![instructions], depth: 0 }
     }
 
     pub fn instructions(&self) -> &'template Instructions<'env> {
