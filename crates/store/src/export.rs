@@ -100,7 +100,7 @@ pub struct ImportSummary {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+enum ColumnType {
     Int,
     Real,
     Text,
@@ -113,38 +113,38 @@ enum Kind {
 #[derive(Debug, Clone)]
 struct Column {
     name: String,
-    kind: Kind,
+    kind: ColumnType,
     /// PostgreSQL's type name, for casting `Other` columns back.
     sql_type: String,
     /// A PostgreSQL identity column (`GENERATED … AS IDENTITY`).
     identity: bool,
 }
 
-fn sqlite_kind(declared: &str) -> Kind {
+fn sqlite_kind(declared: &str) -> ColumnType {
     let declared = declared.to_ascii_uppercase();
     if declared.contains("INT") {
-        Kind::Int
+        ColumnType::Int
     } else if declared.contains("BOOL") {
-        Kind::Bool
+        ColumnType::Bool
     } else if ["CHAR", "CLOB", "TEXT"].iter().any(|t| declared.contains(t)) {
-        Kind::Text
+        ColumnType::Text
     } else if declared.contains("BLOB") {
-        Kind::Blob
+        ColumnType::Blob
     } else if ["REAL", "FLOA", "DOUB"].iter().any(|t| declared.contains(t)) {
-        Kind::Real
+        ColumnType::Real
     } else {
-        Kind::Other
+        ColumnType::Other
     }
 }
 
-fn postgres_kind(data_type: &str) -> Kind {
+fn postgres_kind(data_type: &str) -> ColumnType {
     match data_type {
-        "bigint" | "integer" | "smallint" => Kind::Int,
-        "double precision" | "real" => Kind::Real,
-        "text" | "character varying" | "character" => Kind::Text,
-        "boolean" => Kind::Bool,
-        "bytea" => Kind::Blob,
-        _ => Kind::Other,
+        "bigint" | "integer" | "smallint" => ColumnType::Int,
+        "double precision" | "real" => ColumnType::Real,
+        "text" | "character varying" | "character" => ColumnType::Text,
+        "boolean" => ColumnType::Bool,
+        "bytea" => ColumnType::Blob,
+        _ => ColumnType::Other,
     }
 }
 
@@ -165,26 +165,26 @@ fn bound(table: &str, column: &Column, value: &Value) -> Result<Bound> {
     let wrong = || Error::Refused(format!("{table}.{}: {value} does not fit a {:?} column", column.name, column.kind));
     let kind = match (column.kind, value) {
         // SQLite's untyped columns take what the document has.
-        (Kind::Other, Value::Number(n)) if n.is_i64() => Kind::Int,
-        (Kind::Other, Value::Number(_)) => Kind::Real,
-        (Kind::Other, Value::Bool(_)) => Kind::Bool,
+        (ColumnType::Other, Value::Number(n)) if n.is_i64() => ColumnType::Int,
+        (ColumnType::Other, Value::Number(_)) => ColumnType::Real,
+        (ColumnType::Other, Value::Bool(_)) => ColumnType::Bool,
         (kind, _) => kind,
     };
     Ok(match (kind, value) {
-        (Kind::Int, Value::Null) => Bound::Int(None),
-        (Kind::Int, Value::Number(n)) => Bound::Int(Some(n.as_i64().ok_or_else(wrong)?)),
-        (Kind::Int, Value::Bool(b)) => Bound::Int(Some(i64::from(*b))),
-        (Kind::Real, Value::Null) => Bound::Real(None),
-        (Kind::Real, Value::Number(n)) => Bound::Real(Some(n.as_f64().ok_or_else(wrong)?)),
-        (Kind::Bool, Value::Null) => Bound::Bool(None),
-        (Kind::Bool, Value::Bool(b)) => Bound::Bool(Some(*b)),
-        (Kind::Bool, Value::Number(n)) => Bound::Bool(Some(n.as_i64().ok_or_else(wrong)? != 0)),
-        (Kind::Blob, Value::Null) => Bound::Blob(None),
-        (Kind::Blob, Value::String(text)) => {
+        (ColumnType::Int, Value::Null) => Bound::Int(None),
+        (ColumnType::Int, Value::Number(n)) => Bound::Int(Some(n.as_i64().ok_or_else(wrong)?)),
+        (ColumnType::Int, Value::Bool(b)) => Bound::Int(Some(i64::from(*b))),
+        (ColumnType::Real, Value::Null) => Bound::Real(None),
+        (ColumnType::Real, Value::Number(n)) => Bound::Real(Some(n.as_f64().ok_or_else(wrong)?)),
+        (ColumnType::Bool, Value::Null) => Bound::Bool(None),
+        (ColumnType::Bool, Value::Bool(b)) => Bound::Bool(Some(*b)),
+        (ColumnType::Bool, Value::Number(n)) => Bound::Bool(Some(n.as_i64().ok_or_else(wrong)? != 0)),
+        (ColumnType::Blob, Value::Null) => Bound::Blob(None),
+        (ColumnType::Blob, Value::String(text)) => {
             Bound::Blob(Some(base64::engine::general_purpose::STANDARD.decode(text).map_err(|_| wrong())?))
         }
-        (Kind::Text | Kind::Other, Value::Null) => Bound::Text(None),
-        (Kind::Text | Kind::Other, Value::String(text)) => Bound::Text(Some(text.clone())),
+        (ColumnType::Text | ColumnType::Other, Value::Null) => Bound::Text(None),
+        (ColumnType::Text | ColumnType::Other, Value::String(text)) => Bound::Text(Some(text.clone())),
         _ => return Err(wrong()),
     })
 }
@@ -264,10 +264,10 @@ impl Conn<'_> {
             .map(|column| {
                 let name = quoted(&column.name);
                 match (&*self, column.kind) {
-                    (Conn::Sqlite(_), _) | (Conn::Postgres(_), Kind::Bool | Kind::Blob) => name,
-                    (Conn::Postgres(_), Kind::Int) => format!("{name}::bigint"),
-                    (Conn::Postgres(_), Kind::Real) => format!("{name}::float8"),
-                    (Conn::Postgres(_), Kind::Text | Kind::Other) => format!("{name}::text"),
+                    (Conn::Sqlite(_), _) | (Conn::Postgres(_), ColumnType::Bool | ColumnType::Blob) => name,
+                    (Conn::Postgres(_), ColumnType::Int) => format!("{name}::bigint"),
+                    (Conn::Postgres(_), ColumnType::Real) => format!("{name}::float8"),
+                    (Conn::Postgres(_), ColumnType::Text | ColumnType::Other) => format!("{name}::text"),
                 }
             })
             .collect();
@@ -586,7 +586,7 @@ impl Conn<'_> {
                     names.push(quoted(&column.name));
                     let n = binds.len();
                     values.push(match (postgres, column.kind) {
-                        (true, Kind::Other) => format!("CAST(${n}::text AS {})", column.sql_type),
+                        (true, ColumnType::Other) => format!("CAST(${n}::text AS {})", column.sql_type),
                         _ => format!("${n}"),
                     });
                     if column.identity {
@@ -672,14 +672,14 @@ fn version_rows(document: &Value, record_id: i64, created_at: i64) -> Result<Vec
     Ok(rows)
 }
 
-fn sqlite_value(row: &sqlx::sqlite::SqliteRow, i: usize, kind: Kind) -> Result<Value> {
+fn sqlite_value(row: &sqlx::sqlite::SqliteRow, i: usize, kind: ColumnType) -> Result<Value> {
     let raw = row.try_get_raw(i)?;
     if raw.is_null() {
         return Ok(Value::Null);
     }
     let storage = raw.type_info().name().to_owned();
     Ok(match (kind, storage.as_str()) {
-        (Kind::Bool, _) => Value::Bool(row.try_get_unchecked::<bool, _>(i)?),
+        (ColumnType::Bool, _) => Value::Bool(row.try_get_unchecked::<bool, _>(i)?),
         (_, "INTEGER") => Value::from(row.try_get_unchecked::<i64, _>(i)?),
         (_, "REAL") => Value::from(row.try_get_unchecked::<f64, _>(i)?),
         (_, "BLOB") => {
@@ -689,15 +689,15 @@ fn sqlite_value(row: &sqlx::sqlite::SqliteRow, i: usize, kind: Kind) -> Result<V
     })
 }
 
-fn postgres_value(row: &sqlx::postgres::PgRow, i: usize, kind: Kind) -> Result<Value> {
+fn postgres_value(row: &sqlx::postgres::PgRow, i: usize, kind: ColumnType) -> Result<Value> {
     Ok(match kind {
-        Kind::Int => row.try_get::<Option<i64>, _>(i)?.map_or(Value::Null, Value::from),
-        Kind::Real => row.try_get::<Option<f64>, _>(i)?.map_or(Value::Null, Value::from),
-        Kind::Bool => row.try_get::<Option<bool>, _>(i)?.map_or(Value::Null, Value::Bool),
-        Kind::Blob => row
+        ColumnType::Int => row.try_get::<Option<i64>, _>(i)?.map_or(Value::Null, Value::from),
+        ColumnType::Real => row.try_get::<Option<f64>, _>(i)?.map_or(Value::Null, Value::from),
+        ColumnType::Bool => row.try_get::<Option<bool>, _>(i)?.map_or(Value::Null, Value::Bool),
+        ColumnType::Blob => row
             .try_get::<Option<Vec<u8>>, _>(i)?
             .map_or(Value::Null, |b| Value::String(base64::engine::general_purpose::STANDARD.encode(b))),
-        Kind::Text | Kind::Other => row.try_get::<Option<String>, _>(i)?.map_or(Value::Null, Value::String),
+        ColumnType::Text | ColumnType::Other => row.try_get::<Option<String>, _>(i)?.map_or(Value::Null, Value::String),
     })
 }
 
@@ -790,12 +790,12 @@ mod tests {
 
     #[test]
     fn declared_types_map_to_kinds() {
-        assert_eq!(sqlite_kind("INTEGER"), Kind::Int);
-        assert_eq!(sqlite_kind("text"), Kind::Text);
-        assert_eq!(sqlite_kind("BOOLEAN"), Kind::Bool);
-        assert_eq!(sqlite_kind("REAL"), Kind::Real);
-        assert_eq!(sqlite_kind(""), Kind::Other);
-        assert_eq!(postgres_kind("bigint"), Kind::Int);
-        assert_eq!(postgres_kind("jsonb"), Kind::Other);
+        assert_eq!(sqlite_kind("INTEGER"), ColumnType::Int);
+        assert_eq!(sqlite_kind("text"), ColumnType::Text);
+        assert_eq!(sqlite_kind("BOOLEAN"), ColumnType::Bool);
+        assert_eq!(sqlite_kind("REAL"), ColumnType::Real);
+        assert_eq!(sqlite_kind(""), ColumnType::Other);
+        assert_eq!(postgres_kind("bigint"), ColumnType::Int);
+        assert_eq!(postgres_kind("jsonb"), ColumnType::Other);
     }
 }
