@@ -54,6 +54,51 @@ async fn a_crashed_runs_updates_are_replayed_once_and_redeliveries_dropped() {
     world.engine.stop(bot.handle).await.unwrap();
 }
 
+/// Updates are read as JSON, with no typed decode. What a crashed run left: one of a kind the
+/// engine does not handle and one of a handled kind without what a handler needs (a message
+/// without a chat) are marked handled, never dispatched; one with a field no type library
+/// knows is handled, and its template sees that field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_not_handled_or_not_understood_are_marked_handled_and_new_fields_reach_templates() {
+    let store = Arc::new(MemoryStore::new());
+    let mut world = World::start(EngineConfig { store: store.clone(), ..test_config() }).await;
+    let (bot_id, token) = world.register_bot().await;
+    let ann = world.user("Ann", "en").await;
+    let sent = world.post("/sandbox/act/text", json!({"bot_id": bot_id, "user_id": ann, "text": "one"})).await;
+    let mut newer = sent["message"].clone();
+    newer["text"] = json!("deep");
+    newer["holographic"] = json!({"depth": 3});
+    // Ids below the sandbox's first, which polling brings after the replay.
+    let left = [
+        json!({"update_id": -2, "chat_member": {"chat": {"id": -5, "type": "group"}, "date": 1}}),
+        json!({"update_id": -1, "message": {"message_id": 1, "date": 1, "text": "no chat"}}),
+        json!({"update_id": 0, "message": newer}),
+    ];
+    for raw in left {
+        let update_id = raw["update_id"].as_i64().unwrap();
+        assert!(store.inbox_put(bot_id, update_id, raw.to_string()).await.unwrap().is_stored());
+    }
+    let file = ferrogram_schema::load_str(
+        r#"
+ferrogram: 1
+bot: {name: echo}
+on:
+  - text: any
+    do:
+      - reply: "{{ message.text }} {{ message.holographic.depth if message.holographic is defined else 'flat' }}"
+"#,
+        "echo.yaml",
+    )
+    .expect("valid bot file");
+    let bot = world.run_bot(file, bot_id, &token).await;
+    let (texts, _) = world.wait_sent(bot, ann, 0, 2).await;
+    assert_eq!(texts, ["deep 3", "one flat"]);
+    world.wait_handled(bot, 2).await;
+    assert_eq!(*world.engine.handled(bot.handle).unwrap().borrow(), 2, "neither left update is dispatched");
+    assert!(store.inbox_unhandled(bot_id, 10).await.unwrap().is_empty(), "everything is marked handled");
+    world.engine.stop(bot.handle).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_a_crash_left_in_the_outbox_are_delivered_first_at_start() {
     let store = Arc::new(MemoryStore::new());

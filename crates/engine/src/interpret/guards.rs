@@ -11,7 +11,7 @@
 use ferrogram_schema::Scene;
 use serde_json::Value;
 
-use crate::update::{Event, Kind};
+use crate::update::{Event, EventKind};
 
 /// Why an update was refused, in words for the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl Refusal {
 /// Whether a callback query's data is that of a button of the pressed message, as Telegram
 /// delivered it; true for updates that are not callback queries.
 pub fn press_is_genuine(event: &Event) -> bool {
-    let Kind::Callback { data, .. } = &event.kind else {
+    let EventKind::Callback { data, .. } = &event.kind else {
         return true;
     };
     keyboard_has(&event.message, data)

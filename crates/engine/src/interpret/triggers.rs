@@ -4,7 +4,7 @@
 use ferrogram_schema::{BotFile, ContentKind, Handler};
 use serde_json::{Value, json};
 
-use crate::update::{Event, Kind};
+use crate::update::{Event, EventKind};
 
 /// What a matching trigger adds to the template context.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -19,24 +19,24 @@ pub struct Captures {
 pub fn matches(handler: &Handler, event: &Event) -> Option<Captures> {
     if let Some(name) = &handler.command {
         return match &event.kind {
-            Kind::Message { command: Some(command), .. } if command.name == *name => Some(Captures::default()),
+            EventKind::Message { command: Some(command), .. } if command.name == *name => Some(Captures::default()),
             _ => None,
         };
     }
     if let Some(pattern) = &handler.text {
-        let Kind::Message { text: Some(text), command, content: None } = &event.kind else {
+        let EventKind::Message { text: Some(text), command, content: None } = &event.kind else {
             return None;
         };
         return match_text(pattern, text, command.is_some());
     }
     if let Some(pattern) = &handler.edited_text {
-        let Kind::Edited { text: Some(text) } = &event.kind else {
+        let EventKind::Edited { text: Some(text) } = &event.kind else {
             return None;
         };
         return match_text(pattern, text, crate::update::parse_command(text).is_some());
     }
     if let Some(pattern) = &handler.callback {
-        let Kind::Callback { data, .. } = &event.kind else {
+        let EventKind::Callback { data, .. } = &event.kind else {
             return None;
         };
         return match pattern.strip_suffix('*') {
@@ -48,14 +48,14 @@ pub fn matches(handler: &Handler, event: &Event) -> Option<Captures> {
     }
     if let Some(kind) = handler.content {
         let matched = match (&event.kind, kind) {
-            (Kind::PollAnswer, ContentKind::PollAnswer) => true,
-            (Kind::Message { content: Some(content), .. }, kind) => *content == kind,
+            (EventKind::PollAnswer, ContentKind::PollAnswer) => true,
+            (EventKind::Message { content: Some(content), .. }, kind) => *content == kind,
             _ => false,
         };
         return matched.then(Captures::default);
     }
     if handler.inline_query.is_some() {
-        return matches!(event.kind, Kind::InlineQuery { .. }).then(Captures::default);
+        return matches!(event.kind, EventKind::InlineQuery { .. }).then(Captures::default);
     }
     None
 }
@@ -98,7 +98,7 @@ mod tests {
     use super::*;
     use crate::update::Command;
 
-    fn event(kind: Kind) -> Event {
+    fn event(kind: EventKind) -> Event {
         Event {
             update_id: 1,
             kind,
@@ -112,7 +112,7 @@ mod tests {
     }
 
     fn text(t: &str) -> Event {
-        event(Kind::Message { text: Some(t.into()), command: crate::update::parse_command(t), content: None })
+        event(EventKind::Message { text: Some(t.into()), command: crate::update::parse_command(t), content: None })
     }
 
     fn handler(yaml: &str) -> Handler {
@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn edited_text_triggers_match_only_edits() {
-        let edited = |t: &str| event(Kind::Edited { text: Some(t.into()) });
+        let edited = |t: &str| event(EventKind::Edited { text: Some(t.into()) });
         assert!(matches(&handler("{edited_text: any, do: []}"), &edited("hi")).is_some());
         assert!(matches(&handler("{edited_text: any, do: []}"), &edited("/start")).is_none());
         assert!(matches(&handler("{edited_text: any, do: []}"), &text("hi")).is_none(), "a new message is no edit");
@@ -144,14 +144,14 @@ mod tests {
 
     #[test]
     fn command_and_callback_triggers() {
-        let start = event(Kind::Message {
+        let start = event(EventKind::Message {
             text: Some("/start x".into()),
             command: Some(Command { name: "start".into(), payload: "x".into() }),
             content: None,
         });
         assert!(matches(&handler("{command: start, do: []}"), &start).is_some());
         assert!(matches(&handler("{command: help, do: []}"), &start).is_none());
-        let press = event(Kind::Callback { id: "1".into(), data: "like:42".into(), message_id: Some(3) });
+        let press = event(EventKind::Callback { id: "1".into(), data: "like:42".into(), message_id: Some(3) });
         assert_eq!(matches(&handler("{callback: 'like:*', do: []}"), &press).and_then(|c| c.rest), Some("42".into()));
         assert!(matches(&handler("{callback: 'like', do: []}"), &press).is_none());
         assert!(matches(&handler("{callback: 'like:42', do: []}"), &press).is_some());

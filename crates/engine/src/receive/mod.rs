@@ -2,7 +2,8 @@
 //! ([`webhook`]) are sibling update sources; both hand what they receive to the bot's [`Inbox`],
 //! which stores each update before it is acknowledged, recognises a redelivery, replays what a
 //! crash left unhandled ([`replay`]), prunes what was handled long ago ([`prune`]), and passes
-//! each new update, decoded once, to the interpreting stage's dispatcher.
+//! each new update, decoded once, to the interpreting stage's dispatcher: the JSON parsed on
+//! arrival gives both the text the inbox keeps and the handlers' [`Event`].
 //!
 //! # Nothing lost
 //!
@@ -19,7 +20,8 @@
 //! (`INBOX_KEEP`): a redelivery is recognised within that window, then they are pruned.
 //!
 //! An update is marked handled only after its handler finished, successfully or through the
-//! error handler; one not understood, or of a kind the engine does not handle, is marked handled
+//! error handler; one not understood (of a kind the engine handles, without a field it needs,
+//! such as a message without a chat), or of a kind the engine does not handle, is marked handled
 //! at once with a log line. An update without an `update_id` cannot be stored or confirmed: it
 //! is skipped with a warning, and a batch of nothing else backs off like an error, since
 //! Telegram hands it back at once. When a bot starts, the updates a crash left unhandled are
@@ -53,14 +55,13 @@ pub mod webhook;
 
 use std::sync::Arc;
 
-use ferrogram_telegram::IncomingUpdate;
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::interpret::context::{BotContext, Loaded};
 use crate::interpret::dispatch::{Dispatcher, Job};
-use crate::update::Event;
+use crate::update::{Event, NotAnEvent, kind_of};
 use ferrogram_core::{Received, StoreError};
 
 /// A bot's receiving stage: what its update sources share.
@@ -100,18 +101,20 @@ impl Inbox {
 }
 
 /// Stores a batch of updates in the inbox (one write) and dispatches those it did not have yet.
-/// `offset` moves past the batch only once it is stored, and not past an update the inbox
-/// could not take ([`Received::Busy`]): the next call fetches those again. It follows the
-/// batch's last update, so it moves back with a restarted id sequence.
+/// Each update is parsed JSON as getUpdates returned it; its text is what the inbox keeps, and
+/// the handlers' [`Event`] is read from the same value. `offset` moves past the batch only
+/// once it is stored, and not past an update the inbox could not take ([`Received::Busy`]): the
+/// next call fetches those again. It follows the batch's last update, so it moves back with a
+/// restarted id sequence.
 pub async fn receive(inbox: &Inbox, batch: Vec<Value>, offset: &mut Option<i64>) -> Result<(), StoreError> {
     let (bot_id, store) = (inbox.context.bot_id, &inbox.context.store);
     let mut updates = Vec::with_capacity(batch.len());
     let mut rows = Vec::with_capacity(batch.len());
     for raw in batch {
-        let text = raw.to_string();
-        if let Some(update) = IncomingUpdate::from_value(raw) {
-            rows.push((update.update_id(), text.clone()));
-            updates.push((update, text));
+        if let Some(update_id) = update_id_of(bot_id, &raw) {
+            let text = raw.to_string();
+            rows.push((update_id, text.clone()));
+            updates.push((update_id, raw, text));
         }
     }
     if rows.is_empty() {
@@ -119,11 +122,10 @@ pub async fn receive(inbox: &Inbox, batch: Vec<Value>, offset: &mut Option<i64>)
     }
     let received = store.inbox_put_batch(bot_id, rows).await?;
     let mut confirm = true;
-    for ((update, text), received) in updates.into_iter().zip(received) {
-        let update_id = update.update_id();
+    for ((update_id, update, text), received) in updates.into_iter().zip(received) {
         notice(inbox, update_id, received);
         if received.is_stored() {
-            accept(inbox, update, text, 1).await;
+            accept(inbox, update_id, &update, text, 1).await;
         }
         confirm &= received != Received::Busy;
         // The batch's order, not the highest id ever seen: after a restart of the ids the
@@ -133,6 +135,18 @@ pub async fn receive(inbox: &Inbox, batch: Vec<Value>, offset: &mut Option<i64>)
         }
     }
     Ok(())
+}
+
+/// The id of a received update. `None` when it has no usable `update_id`, which makes it
+/// impossible to store, confirm or deduplicate; that is logged as a warning naming the update's
+/// keys, never its values (they may hold personal data).
+pub fn update_id_of(bot_id: u64, update: &Value) -> Option<i64> {
+    let update_id = update.get("update_id").and_then(Value::as_i64);
+    if update_id.is_none() {
+        let keys: Vec<&str> = update.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+        tracing::warn!(bot_id, ?keys, "update without an update_id skipped");
+    }
+    update_id
 }
 
 /// How far an update id may land from the one received before it without being taken for a
@@ -170,22 +184,31 @@ pub fn notice(inbox: &Inbox, update_id: i64, received: Received) {
     }
 }
 
-/// Dispatches a stored update (`raw` as stored, `attempt` as [`Job::attempt`] says); returns
-/// `false` for one that is not understood or of a kind the engine does not handle, which is
-/// marked handled at once.
-pub async fn accept(inbox: &Inbox, update: IncomingUpdate, raw: String, attempt: u32) -> bool {
+/// Dispatches a stored update (`update` parsed from `raw`, the text as stored; `attempt` as
+/// [`Job::attempt`] says); returns `false` for one that is not understood (a kind the engine
+/// handles, without a field it needs) or of a kind the engine does not handle, which is marked
+/// handled at once. The logs name the update's kind and the missing field, never values.
+pub async fn accept(inbox: &Inbox, update_id: i64, update: &Value, raw: String, attempt: u32) -> bool {
     let bot_id = inbox.context.bot_id;
-    let update_id = update.update_id();
-    let IncomingUpdate::Known(update) = update else {
-        tracing::warn!(bot_id, update_id, "update not understood: stored, marked handled, not handled");
-        mark_handled(&inbox.context, update_id).await;
-        return false;
-    };
-    let event = serde_json::to_value(&update).ok().and_then(|raw| Event::from_update(&raw));
-    let Some(event) = event else {
-        tracing::debug!(bot_id, update_id, "update kind not handled, skipped");
-        mark_handled(&inbox.context, update_id).await;
-        return false;
+    let event = match Event::from_update(update) {
+        Ok(event) => event,
+        Err(NotAnEvent::Malformed(missing)) => {
+            let kind = kind_of(update);
+            tracing::warn!(
+                bot_id,
+                update_id,
+                kind,
+                missing,
+                "update not understood: stored, marked handled, not handled"
+            );
+            mark_handled(&inbox.context, update_id).await;
+            return false;
+        }
+        Err(NotAnEvent::KindNotHandled) => {
+            tracing::debug!(bot_id, update_id, kind = kind_of(update), "update kind not handled, skipped");
+            mark_handled(&inbox.context, update_id).await;
+            return false;
+        }
     };
     // The version is fixed here: a reload after this point does not change how it is handled.
     let loaded = Arc::clone(&inbox.current.read());
@@ -198,5 +221,56 @@ pub async fn accept(inbox: &Inbox, update: IncomingUpdate, raw: String, attempt:
 pub async fn mark_handled(bot: &BotContext, update_id: i64) {
     if let Err(error) = bot.store.inbox_mark_handled(bot.bot_id, update_id).await {
         tracing::warn!(bot_id = bot.bot_id, update_id, %error, "marking the update handled failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A `tracing` writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_update_without_an_id_is_skipped_and_logged_without_its_content() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber =
+            tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).without_time().finish();
+        let batch = [
+            json!({"message": {"text": "my phone is 555-0199"}, "update_idd": 4}),
+            json!({"update_id": 3, "message": {"text": "ok"}}),
+            json!({"update_id": "5", "message": {"text": "a string id"}}),
+            json!("not even an object"),
+        ];
+        let ids: Vec<_> = tracing::subscriber::with_default(subscriber, || {
+            batch.iter().filter_map(|update| update_id_of(7, update)).collect()
+        });
+        assert_eq!(ids, [3], "the rest of the batch is kept");
+        let log = String::from_utf8_lossy(&captured.0.lock()).into_owned();
+        let lines: Vec<_> = log.lines().collect();
+        assert_eq!(lines.len(), 3, "{log}");
+        assert!(lines.iter().all(|l| l.trim_start().starts_with("WARN")), "{log}");
+        assert!(lines.iter().all(|l| l.contains("update without an update_id skipped")), "{log}");
+        assert!(lines[0].contains(r#"keys=["message", "update_idd"]"#), "{log}");
+        assert!(lines[1].contains(r#"keys=["update_id", "message"]"#), "{log}");
+        assert!(
+            !log.contains("555-0199") && !log.contains("not even") && !log.contains("string id"),
+            "values logged: {log}"
+        );
     }
 }

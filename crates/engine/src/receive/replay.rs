@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use ferrogram_telegram::{Backoff, IncomingUpdate};
+use ferrogram_telegram::Backoff;
+use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::commands::publish_commands;
 use crate::interpret::context::BotContext;
-use crate::receive::{Inbox, accept, mark_handled};
+use crate::receive::{Inbox, accept, mark_handled, update_id_of};
 
 /// How many stored updates a replay reads from the inbox at once.
 const REPLAY_PAGE: u32 = 1000;
@@ -88,8 +89,9 @@ async fn replay(inbox: &Inbox, stop: &mut watch::Receiver<bool>, backoff: &Backo
         for stored in page {
             (after, fresh) = (stored.update_id, true);
             replayed += 1;
-            let update = serde_json::from_str(&stored.raw).ok().and_then(IncomingUpdate::from_value);
-            let Some(update) = update else {
+            let update = serde_json::from_str::<Value>(&stored.raw).ok();
+            let update = update.and_then(|update| Some((update_id_of(bot_id, &update)?, update)));
+            let Some((update_id, update)) = update else {
                 tracing::warn!(bot_id, update_id = stored.update_id, "stored update is not an update: marked handled");
                 mark_handled(context, stored.update_id).await;
                 continue;
@@ -97,7 +99,7 @@ async fn replay(inbox: &Inbox, stop: &mut watch::Receiver<bool>, backoff: &Backo
             *inbox.last_update_id.lock() = Some(stored.update_id);
             // Past its last attempt, the dispatcher sets it aside in the chat's order.
             let attempt = stored.attempts.min(max_attempts).saturating_add(1);
-            if accept(inbox, update, stored.raw, attempt).await {
+            if accept(inbox, update_id, &update, stored.raw, attempt).await {
                 dispatched += 1;
             }
         }

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrogram_telegram::{Backoff, Client, IncomingUpdate};
+use ferrogram_telegram::{Backoff, Client};
 use serde_json::{Value, json};
 
 use crate::receive::replay::catch_up;
-use crate::receive::{Inbox, accept, notice};
+use crate::receive::{Inbox, accept, notice, update_id_of};
 use ferrogram_core::{Received, StoreError};
 
 /// Why a webhook update was not taken; each maps to the HTTP status Telegram is answered.
@@ -74,8 +74,9 @@ pub async fn register(inbox: Arc<Inbox>, client: Client, url: String, secret: St
     }
 }
 
-/// Takes one update POSTed to a webhook bot whose secret was checked: stores it, then
-/// dispatches it if it is new. `Ok` only once it is stored (see [`crate::Engine::webhook_update`]).
+/// Takes one update POSTed to a webhook bot whose secret was checked: parses the body once,
+/// stores its text, then dispatches it if it is new. `Ok` only once it is stored (see
+/// [`crate::Engine::webhook_update`]).
 pub async fn take(inbox: &Inbox, body: &[u8]) -> Result<(), WebhookError> {
     let bot_id = inbox.context.bot_id;
     // Until the bot replayed what its last run left, new updates wait (the chat's order).
@@ -84,26 +85,25 @@ pub async fn take(inbox: &Inbox, body: &[u8]) -> Result<(), WebhookError> {
         Ok(Ok(_)) => {}
         _ => return Err(WebhookError::NotReady),
     }
-    let raw: Value = match serde_json::from_slice(body) {
-        Ok(raw) => raw,
+    let update: Value = match serde_json::from_slice(body) {
+        Ok(update) => update,
         Err(error) => {
             tracing::warn!(bot_id, %error, "webhook body is not JSON: skipped");
             return Ok(());
         }
     };
-    let text = raw.to_string();
-    let Some(update) = IncomingUpdate::from_value(raw) else {
+    let Some(update_id) = update_id_of(bot_id, &update) else {
         tracing::warn!(bot_id, "webhook body is not an update: skipped");
         return Ok(());
     };
-    let update_id = update.update_id();
+    let text = update.to_string();
     let received = inbox.context.store.inbox_put(bot_id, update_id, text.clone()).await.map_err(WebhookError::Store)?;
     notice(inbox, update_id, received);
     match received {
         Received::Busy => Err(WebhookError::Busy),
         Received::Redelivered => Ok(()),
         Received::New | Received::Reused => {
-            accept(inbox, update, text, 1).await;
+            accept(inbox, update_id, &update, text, 1).await;
             Ok(())
         }
     }

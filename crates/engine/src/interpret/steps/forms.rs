@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::error::EngineError;
 use crate::interpret::steps::run::Run;
 use crate::interpret::steps::variables::number_value;
-use crate::update::Kind;
+use crate::update::EventKind;
 use ferrogram_core::{FormProgress, StepsAt};
 
 /// Callback data of a choice field's buttons: `__form:<index of the choice>`.
@@ -52,7 +52,7 @@ pub async fn on_update(run: &mut Run<'_>) -> Result<bool, EngineError> {
     };
     run.set_ctx("form", Value::Object(progress.answers.clone()));
     let answer = match &run.event.kind {
-        Kind::Callback { data, id, .. } => {
+        EventKind::Callback { data, id, .. } => {
             let Some(index) = data.strip_prefix(CHOICE_PREFIX) else {
                 return Ok(false);
             };
@@ -65,7 +65,7 @@ pub async fn on_update(run: &mut Run<'_>) -> Result<bool, EngineError> {
                 _ => Err(Reason::Choice),
             }
         }
-        Kind::Message { text, .. } => {
+        EventKind::Message { text, .. } => {
             let cancel = form.cancel.as_deref().unwrap_or(DEFAULT_CANCEL);
             if text.as_deref().map(str::trim) == Some(cancel) {
                 run.state.form = None;
@@ -74,7 +74,7 @@ pub async fn on_update(run: &mut Run<'_>) -> Result<bool, EngineError> {
             }
             validate(field, &run.event.message, text.as_deref())
         }
-        Kind::InlineQuery { .. } | Kind::PollAnswer | Kind::Edited { .. } => return Ok(false),
+        EventKind::InlineQuery { .. } | EventKind::PollAnswer | EventKind::Edited { .. } => return Ok(false),
     };
     match answer {
         Err(reason) => {

@@ -11,7 +11,7 @@ use crate::interpret::steps::long_text;
 use crate::interpret::steps::run::Run;
 use crate::interpret::template::Escape;
 use crate::interpret::template::i18n;
-use crate::update::{Event, Kind};
+use crate::update::{Event, EventKind};
 use ferrogram_core::Outgoing;
 
 const DEFAULT_ERROR_REPLY: &str = "Something went wrong. Please try again.";
@@ -102,7 +102,7 @@ impl<'a> Run<'a> {
             return Err(EngineError::Step("reply: the message text is empty".into()));
         }
         let edited = match (edit, &self.event.kind) {
-            (true, Kind::Callback { message_id: Some(id), .. }) => Some(*id),
+            (true, EventKind::Callback { message_id: Some(id), .. }) => Some(*id),
             _ => None,
         };
         if let Some(message_id) = edited {
@@ -202,7 +202,7 @@ impl<'a> Run<'a> {
     }
 
     pub(super) fn answer_inline(&mut self, inline: &'a ferrogram_schema::AnswerInline) -> Result<(), EngineError> {
-        let Kind::InlineQuery { id, .. } = &self.event.kind else {
+        let EventKind::InlineQuery { id, .. } = &self.event.kind else {
             return Err(EngineError::Step("answer_inline: the update is not an inline query".into()));
         };
         let items = match self.eval(&inline.from)? {

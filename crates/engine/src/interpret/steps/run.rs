@@ -21,7 +21,7 @@ use crate::interpret::steps::{forms, long_text};
 use crate::interpret::template::Escape;
 use crate::interpret::template::i18n;
 use crate::interpret::triggers;
-use crate::update::{Event, Kind};
+use crate::update::{Event, EventKind};
 use ferrogram_core::{ChatState, Commit, Outgoing, Scope, StepsAt};
 
 /// One update being handled.
@@ -83,7 +83,7 @@ pub async fn handle_update(bot: Arc<BotContext>, loaded: Arc<Loaded>, event: Eve
             return Ok(Handled { commit: Commit { bot: bot.bot_id, ..Commit::default() }, lock: None });
         }
     }
-    if let Kind::Callback { data, message_id, .. } = &event.kind
+    if let EventKind::Callback { data, message_id, .. } = &event.kind
         && !guards::press_is_genuine(&event)
     {
         tracing::warn!(
@@ -141,7 +141,7 @@ pub async fn run_job(bot: Arc<BotContext>, loaded: Arc<Loaded>, name: String) ->
     let job = file.jobs.get(&name).ok_or_else(|| EngineError::Step(format!("no job {name:?}")))?;
     let event = Event {
         update_id: 0,
-        kind: Kind::PollAnswer,
+        kind: EventKind::PollAnswer,
         from: Value::Null,
         user_id: 0,
         chat_id: 0,
@@ -210,13 +210,13 @@ impl<'a> Run<'a> {
         let form = state.form.as_ref().map(|f| Value::Object(f.answers.clone())).unwrap_or_else(|| json!({}));
         ctx.insert("form".into(), form);
         match &event.kind {
-            Kind::Message { command: Some(command), .. } => {
+            EventKind::Message { command: Some(command), .. } => {
                 ctx.insert("command".into(), json!({"name": command.name, "payload": command.payload}));
             }
-            Kind::Callback { data, id, .. } => {
+            EventKind::Callback { data, id, .. } => {
                 ctx.insert("callback".into(), json!({"data": data, "id": id, "rest": Value::Null}));
             }
-            Kind::InlineQuery { id, query, offset } => {
+            EventKind::InlineQuery { id, query, offset } => {
                 ctx.insert("inline".into(), json!({"id": id, "query": query, "offset": offset}));
             }
             _ => {}
@@ -255,12 +255,12 @@ impl<'a> Run<'a> {
         if self.state.form.is_some() && forms::on_update(self).await? {
             return Ok(());
         }
-        if let Kind::Callback { data, id, .. } = &self.event.kind
+        if let EventKind::Callback { data, id, .. } = &self.event.kind
             && let Some(rest) = data.strip_prefix(PAGE_PREFIX)
         {
             return self.turn_page(id, data, rest);
         }
-        if let Kind::Callback { data, id, .. } = &self.event.kind
+        if let EventKind::Callback { data, id, .. } = &self.event.kind
             && let Some(scene) = data.strip_prefix(GOTO_PREFIX)
         {
             let id = id.clone();
