@@ -22,11 +22,13 @@ async fn one_chat_in_order_other_chats_in_parallel() {
     let mut world = World::start(test_config()).await;
     let bot = world.bot(ECHO).await;
     let (ann, bob) = (world.user("Ann", "en").await, world.user("Bob", "en").await);
-    // Ann's first reply is held up in the sandbox; Bob's chat must not wait for it.
+    // Ann's first reply is held up in the sandbox; Bob's chat must not wait for it. The hold is
+    // long (6 s, well inside `WAIT`) so that Bob's whole round trip fits in it even on a loaded
+    // machine: at 1.5 s it did not always, and Ann's reply then went out first.
     world
         .post(
             &format!("/sandbox/bots/{}/faults", bot.id),
-            json!({"count": 1, "delay_ms": 1500, "methods": ["sendMessage"]}),
+            json!({"count": 1, "delay_ms": 6000, "methods": ["sendMessage"]}),
         )
         .await;
     for text in ["a1", "a2", "a3", "a4"] {
