@@ -9,7 +9,7 @@ mod config;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
-use config::LogFormat;
+use config::{DEFAULT_DATABASE, LogFormat, redact};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -134,8 +134,6 @@ struct PrivateAddresses {
     #[arg(long = "allow-private-http", value_name = "HOST:PORT", value_parser = ferrogram_egress::parse_allowed)]
     allow: Vec<(String, u16)>,
 }
-
-use config::DEFAULT_DATABASE;
 
 #[derive(clap::Args)]
 struct ValidateArgs {
@@ -704,8 +702,6 @@ fn create_folder(folder: &std::path::Path) -> Result<(), String> {
     }
     std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))
 }
-
-use config::print::redact;
 
 /// Registers a bot in the sandbox under the file's name and starts it in the engine; prints
 /// where to chat with it.

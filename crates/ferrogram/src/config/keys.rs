@@ -367,7 +367,7 @@ fn database_url(url: String) -> Result<String, String> {
     } else {
         Err(format!(
             "expected `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`, found `{}`",
-            super::print::redact(&url)
+            super::redact(&url)
         ))
     }
 }

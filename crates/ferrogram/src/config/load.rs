@@ -221,12 +221,13 @@ mod tests {
     use std::time::Duration;
 
     fn file(text: &str) -> std::path::PathBuf {
-        let path = std::env::temp_dir().join(format!("ferrogram-config-{}-{}.toml", std::process::id(), fastrand()));
+        let path = std::env::temp_dir().join(format!("ferrogram-config-{}-{}.toml", std::process::id(), next()));
         std::fs::write(&path, text).expect("written");
         path
     }
 
-    fn fastrand() -> u64 {
+    /// A number of its own per file, for tests running at once.
+    fn next() -> u64 {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(0);
         NEXT.fetch_add(1, Ordering::Relaxed)

@@ -83,6 +83,18 @@ impl Default for Config {
     }
 }
 
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// Where a key's value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -114,4 +126,15 @@ impl std::fmt::Display for Source {
 pub struct Loaded {
     pub config: Config,
     pub sources: Vec<Source>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_stay_out_of_messages() {
+        assert_eq!(redact("postgres://bob:s3cret@db:5432/app"), "postgres://bob:***@db:5432/app");
+        assert_eq!(redact("sqlite://data/ferrogram.db"), "sqlite://data/ferrogram.db");
+    }
 }

@@ -1,8 +1,8 @@
 //! `ferrogram config`: the effective configuration as a TOML file, each value followed by where
 //! it came from, secrets masked.
 
-use super::Loaded;
 use super::keys::{KEYS, Value};
+use super::{Loaded, redact};
 
 /// The effective configuration as TOML; `file` is the configuration file read, if any.
 pub fn effective(loaded: &Loaded, file: Option<&std::path::Path>) -> String {
@@ -60,28 +60,10 @@ fn toml_string(text: &str) -> String {
     out
 }
 
-/// A database URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            let user = credentials.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{Config, Source};
-
-    #[test]
-    fn database_passwords_stay_out_of_messages() {
-        assert_eq!(redact("postgres://bob:s3cret@db:5432/app"), "postgres://bob:***@db:5432/app");
-        assert_eq!(redact("sqlite://data/ferrogram.db"), "sqlite://data/ferrogram.db");
-    }
 
     #[test]
     fn strings_are_escaped_for_toml() {
