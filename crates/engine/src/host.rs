@@ -81,6 +81,9 @@ pub struct EngineConfig {
     /// as a dead letter instead (its handler never finished: the process stopped or hung).
     /// Default [`DEFAULT_MAX_UPDATE_ATTEMPTS`].
     pub max_update_attempts: u32,
+    /// How long a handled update stays in the inbox, so that a redelivery of it is recognised
+    /// and not handled twice; older ones are pruned. Default [`prune::INBOX_KEEP`] (24 hours).
+    pub inbox_keep: Duration,
 }
 
 /// See [`EngineConfig::max_update_attempts`]: the first attempt and two replays, so one crash
@@ -108,6 +111,7 @@ impl Default for EngineConfig {
             clock: Clock::system(),
             schedule_jobs: true,
             max_update_attempts: DEFAULT_MAX_UPDATE_ATTEMPTS,
+            inbox_keep: prune::INBOX_KEEP,
         }
     }
 }
@@ -121,6 +125,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("update_fuel", &self.update_fuel)
             .field("poll_timeout", &self.poll_timeout)
             .field("max_update_attempts", &self.max_update_attempts)
+            .field("inbox_keep", &self.inbox_keep)
             .field("caps", &self.caps)
             .finish_non_exhaustive()
     }
@@ -274,7 +279,11 @@ impl Engine {
             }
         };
         *runtime.poller.lock() = Some(poller);
-        tokio::spawn(prune::maintain(Arc::clone(runtime.context()), runtime.inbox.stop.subscribe()));
+        tokio::spawn(prune::maintain(
+            Arc::clone(runtime.context()),
+            self.config.inbox_keep,
+            runtime.inbox.stop.subscribe(),
+        ));
         if self.config.schedule_jobs {
             start_jobs(&runtime, self.config.update_budget);
         }

@@ -3,9 +3,13 @@
 //! It wires the crates along the path of an update (docs/architecture.md): the store
 //! (`ferrogram-store`) under the engine (`ferrogram-engine`), the sandbox or Telegram in front of
 //! it, the webhook server (`ferrogram-server`) when asked, and bot files checked by
-//! `ferrogram-schema` first.
+//! `ferrogram-schema` first. `serve`'s settings come from its configuration (`config/`).
 
-use clap::{Parser, Subcommand};
+mod config;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use config::{DEFAULT_DATABASE, LogFormat, redact};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,12 +24,6 @@ struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Subcommand)]
@@ -51,13 +49,32 @@ enum Command {
     Backup(BackupArgs),
     /// List the updates set aside unhandled (dead letters), or retry or discard one.
     DeadLetters(DeadLettersArgs),
+    /// Print `serve`'s effective configuration as TOML, each value followed by where it came
+    /// from (default, file, environment, flag), or with `--markdown` its reference.
+    Config(ConfigArgs),
 }
 
 #[derive(clap::Args)]
+struct ConfigArgs {
+    /// Print the reference of the configuration in Markdown (docs/configuration.md).
+    #[arg(long)]
+    markdown: bool,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// `serve`'s flags: each overrides its key of the configuration (`config/keys.rs`), which gives
+/// the value of a flag not given; the defaults here are the keys' defaults, for `--help`.
+#[derive(clap::Args)]
 struct ServeArgs {
+    /// The configuration file (TOML): see docs/configuration.md. Environment variables and
+    /// flags override it.
+    #[arg(long, value_name = "PATH", env = config::CONFIG_ENV)]
+    config: Option<PathBuf>,
     /// The sandbox's port: Bot API, control API and web chat. The stand-in language model
     /// listens on the next one (on a free one when this is 0), the only port the bots may call.
-    #[arg(long, default_value_t = 8081, env = "FERROGRAM_SANDBOX_PORT")]
+    /// Also `sandbox.port` in the configuration file, or FERROGRAM_SANDBOX_PORT.
+    #[arg(long, default_value_t = 8081)]
     port: u16,
     /// The folder of bot files to run (`*.yaml`, `*.yml`, `*.json`).
     #[arg(long, default_value = "examples")]
@@ -117,9 +134,6 @@ struct PrivateAddresses {
     #[arg(long = "allow-private-http", value_name = "HOST:PORT", value_parser = ferrogram_egress::parse_allowed)]
     allow: Vec<(String, u16)>,
 }
-
-/// The embedded default: a SQLite file in the `data/` folder of the working directory.
-const DEFAULT_DATABASE: &str = "sqlite://data/ferrogram.db";
 
 #[derive(clap::Args)]
 struct ValidateArgs {
@@ -256,53 +270,144 @@ fn init_logs(format: LogFormat) {
     }
 }
 
-/// How long stopping may take after Ctrl-C or SIGTERM (bots stopping, the sandbox saving its
-/// state, then the runtime's tasks ending) before the process exits without waiting further.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     // Commands whose output is the point: no log lines mixed into it.
     match &cli.command {
         Some(Command::Validate(args)) => return validate(&args.files),
         Some(Command::Schema(args)) => return print_schema(args.markdown),
+        Some(Command::Config(args)) => return print_config(args, &matches),
         _ => {}
     }
+    // `serve`'s configuration, all of it checked before anything starts.
+    let settings = match &cli.command {
+        Some(Command::Serve(args)) => Some(serve_config(args, &matches)),
+        None => {
+            // `serve` with its defaults, its environment variables (FERROGRAM_CONFIG,
+            // FERROGRAM_BOT_ENV, …) read as for `ferrogram serve`.
+            match Cli::try_parse_from(["ferrogram", "serve"]).map(|defaults| defaults.command) {
+                Ok(Some(Command::Serve(defaults))) => Some(serve_config(&defaults, &matches)),
+                Ok(_) => return exit_code(Err("the default command is serve".into())),
+                Err(error) => return exit_code(Err(error.to_string())),
+            }
+        }
+        _ => None,
+    };
+    let settings = match settings.transpose() {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    let grace = settings.as_ref().map_or(config::SHUTDOWN_GRACE, |settings| settings.shutdown_grace);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => return exit_code(Err(format!("starting the runtime: {error}"))),
     };
-    let result = runtime.block_on(run(cli));
+    let result = runtime.block_on(run(cli, settings));
     // Dropping the runtime would wait for every task to reach a yield; a task that never does
     // must not keep the process alive after a stop signal.
-    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    runtime.shutdown_timeout(grace);
     exit_code(result)
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+/// `settings` is `serve`'s configuration, for `serve` and the default command.
+async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
     // Commands whose output is the point: no log lines mixed into it.
     match &cli.command {
         Some(Command::Export(args)) => return export(args).await,
         Some(Command::DeadLetters(args)) => return dead_letters(args).await,
         _ => {}
     }
-    init_logs(cli.log_format);
-    match cli.command {
-        Some(Command::Sandbox(args)) => run_sandbox(args).await,
-        Some(Command::Run(args)) => run_bot(args).await,
-        Some(Command::Validate(_) | Command::Schema(_) | Command::Export(_) | Command::DeadLetters(_)) => Ok(()),
-        Some(Command::Serve(args)) => serve(args).await,
-        Some(Command::Migrate(args)) => migrate(&args.database).await,
-        Some(Command::Import(args)) => import(args).await,
-        Some(Command::Backup(args)) => backup(args).await,
-        None => {
-            // `serve` with its defaults, its environment variables (FERROGRAM_BOT_ENV, …) read
-            // as for `ferrogram serve`.
-            match Cli::try_parse_from(["ferrogram", "serve"]).map_err(|e| e.to_string())?.command {
-                Some(Command::Serve(defaults)) => serve(defaults).await,
-                _ => Err("the default command is serve".into()),
-            }
+    init_logs(settings.as_ref().map_or(cli.log_format, |settings| settings.log_format));
+    match (cli.command, settings) {
+        (Some(Command::Sandbox(args)), _) => run_sandbox(args).await,
+        (Some(Command::Run(args)), _) => run_bot(args).await,
+        (
+            Some(
+                Command::Validate(_)
+                | Command::Schema(_)
+                | Command::Export(_)
+                | Command::DeadLetters(_)
+                | Command::Config(_),
+            ),
+            _,
+        ) => Ok(()),
+        (Some(Command::Migrate(args)), _) => migrate(&args.database).await,
+        (Some(Command::Import(args)), _) => import(args).await,
+        (Some(Command::Backup(args)), _) => backup(args).await,
+        (Some(Command::Serve(_)) | None, Some(settings)) => serve(settings).await,
+        (Some(Command::Serve(_)) | None, None) => Err("serve without its configuration".into()),
+    }
+}
+
+/// `serve`'s configuration: the defaults, the file of `--config` or FERROGRAM_CONFIG, the
+/// environment, then the flags given on the command line. Its problems are printed, and the
+/// exit code to end with returned.
+fn serve_config(args: &ServeArgs, matches: &ArgMatches) -> Result<config::Config, ExitCode> {
+    load_config(args, matches).map(|loaded| loaded.config)
+}
+
+fn load_config(args: &ServeArgs, matches: &ArgMatches) -> Result<config::Loaded, ExitCode> {
+    let flags = serve_flags(args, matches);
+    config::load(args.config.as_deref(), |name| std::env::var(name).ok(), &flags).map_err(|problems| {
+        problems.iter().for_each(|problem| eprintln!("{problem}"));
+        let count = problems.len();
+        eprintln!("ferrogram: {count} configuration error{}; nothing started", if count == 1 { "" } else { "s" });
+        ExitCode::FAILURE
+    })
+}
+
+/// The flags of `serve` (or `config`) given on the command line, as configuration values:
+/// those clap filled from a default or an environment variable are left to the configuration,
+/// which reads the same variables.
+fn serve_flags(args: &ServeArgs, matches: &ArgMatches) -> config::Flags {
+    use config::keys::{Value, host_port};
+    let sub = matches.subcommand().map(|(_, sub)| sub);
+    let given = |id: &str| {
+        [Some(matches), sub].into_iter().flatten().any(|m| {
+            m.try_get_raw(id).is_ok_and(|raw| raw.is_some()) && m.value_source(id) == Some(ValueSource::CommandLine)
+        })
+    };
+    let path = |path: &PathBuf| Value::Text(path.display().to_string());
+    let mut flags = config::Flags::default();
+    if given("port") {
+        flags.set("sandbox.port", Value::Integer(args.port.into()));
+    }
+    if given("bots") {
+        flags.set("bots.folder", path(&args.bots));
+    }
+    if given("database") {
+        flags.set("database.url", Value::Text(args.database.clone()));
+    }
+    if given("sandbox_state") {
+        flags.set("sandbox.state", path(&args.sandbox_state));
+    }
+    if given("allow") {
+        let entries = args.private.allow.iter().map(|(host, port)| host_port(host, *port)).collect();
+        flags.set("http.allow_private", Value::List(entries));
+    }
+    if given("names") {
+        flags.set("bots.env", Value::List(args.bot_env.names.clone()));
+    }
+    if given("log_format") {
+        let format = matches.get_one::<LogFormat>("log_format").copied().unwrap_or(LogFormat::Text);
+        flags.set("log.format", Value::Text(if format == LogFormat::Json { "json" } else { "text" }.into()));
+    }
+    flags
+}
+
+/// `ferrogram config [--config PATH] [serve's flags] [--markdown]`.
+fn print_config(args: &ConfigArgs, matches: &ArgMatches) -> ExitCode {
+    if args.markdown {
+        print!("{}", config::docs::markdown());
+        return ExitCode::SUCCESS;
+    }
+    match load_config(&args.serve, matches) {
+        Ok(loaded) => {
+            print!("{}", config::print::effective(&loaded, args.serve.config.as_deref()));
+            ExitCode::SUCCESS
         }
+        Err(code) => code,
     }
 }
 
@@ -489,7 +594,7 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
     println!("Ferrogram sandbox: Bot API at {url}/bot<token>/<method>, web chat at {url}/", url = sandbox.url());
     shutdown_signal().await?;
     println!("stopping");
-    within_grace(sandbox.stop()).await
+    within_grace(config::SHUTDOWN_GRACE, sandbox.stop()).await
 }
 
 /// `ferrogram run`: loads the bot file and runs it until Ctrl-C or SIGTERM, against Telegram
@@ -506,7 +611,7 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
     let config = engine_config(&args.database).await?;
     let engine = Arc::new(ferrogram_engine::Engine::new(ferrogram_engine::EngineConfig { http, ..config }));
     let (handle, sandbox) = if args.sandbox {
-        let sandbox = start_local_sandbox(args.port, None, &args.private).await?;
+        let sandbox = start_local_sandbox(args.port, None, &args.private.allow, true).await?;
         let bot_id = ferrogram_core::sandbox_bot_id(&file.bot.name);
         let handle = add_sandbox_bot(&engine, &sandbox, file, bot_id).await?;
         (handle, Some(sandbox))
@@ -542,7 +647,7 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
     };
     shutdown_signal().await?;
     println!("stopping");
-    within_grace(async {
+    within_grace(config::SHUTDOWN_GRACE, async {
         engine.stop(handle).await.map_err(|e| e.to_string())?;
         match sandbox {
             Some(sandbox) => sandbox.stop().await,
@@ -557,17 +662,19 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
 async fn start_local_sandbox(
     port: u16,
     state_file: Option<PathBuf>,
-    private: &PrivateAddresses,
+    allow_private: &[(String, u16)],
+    flood_limits: bool,
 ) -> Result<ferrogram_sandbox::Sandbox, String> {
     if let Some(folder) = state_file.as_deref().and_then(std::path::Path::parent) {
         create_folder(folder)?;
     }
-    let config = ferrogram_sandbox::Config {
+    let mut config = ferrogram_sandbox::Config {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         state_file,
-        allow_private: private.allow.clone(),
+        allow_private: allow_private.to_vec(),
         ..Default::default()
     };
+    config.limits.enabled = flood_limits;
     ferrogram_sandbox::Sandbox::start(config).await.map_err(|e| e.to_string())
 }
 
@@ -596,18 +703,6 @@ fn create_folder(folder: &std::path::Path) -> Result<(), String> {
     std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))
 }
 
-/// A database URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            let user = credentials.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_string(),
-    }
-}
-
 /// Registers a bot in the sandbox under the file's name and starts it in the engine; prints
 /// where to chat with it.
 async fn add_sandbox_bot(
@@ -632,22 +727,31 @@ async fn add_sandbox_bot(
 
 /// `ferrogram serve`: the sandbox, every bot file of a folder running against it, and the web
 /// chat. A file with errors is reported and skipped; the other bots run.
-async fn serve(args: ServeArgs) -> Result<(), String> {
-    let files = bot_files(&args.bots)?;
-    let mut config = engine_config(&args.database).await?;
-    let sandbox = start_local_sandbox(args.port, Some(args.sandbox_state), &args.private).await?;
+async fn serve(settings: config::Config) -> Result<(), String> {
+    let files = bot_files(&settings.bots_folder)?;
+    let mut config = engine_config(&settings.database_url).await?;
+    config.inbox_keep = settings.inbox_keep;
+    config.poll_timeout = settings.polling_timeout;
+    config.llm_edit_interval = settings.llm_edit_interval;
+    let sandbox = start_local_sandbox(
+        settings.sandbox_port,
+        Some(settings.sandbox_state.clone()),
+        &settings.http_allow_private,
+        settings.sandbox_flood_limits,
+    )
+    .await?;
     println!("Ferrogram sandbox: Bot API at {url}/bot<token>/<method>, web chat at {url}/", url = sandbox.url());
     // The stand-in model (what ai-assistant asks) gets a port of its own, the only one of this
     // process the bots may call: the sandbox's port would give them its control API and every
     // bot's Bot API.
     let (llm_addr, llm_server) =
-        ferrogram_sandbox::stand_in_llm::serve(SocketAddr::from(([127, 0, 0, 1], llm_port(args.port))))
+        ferrogram_sandbox::stand_in_llm::serve(SocketAddr::from(([127, 0, 0, 1], llm_port(settings.sandbox_port))))
             .await
             .map_err(|e| format!("stand-in language model: cannot listen: {e}"))?;
     println!("Stand-in language model: http://{llm_addr}/llm/v1");
-    config.http.allow_private = args.private.allow.clone();
+    config.http.allow_private = settings.http_allow_private.clone();
     config.http.allow_private.push((llm_addr.ip().to_string(), llm_addr.port()));
-    config.http.bot_env = args.bot_env.for_serve();
+    config.http.bot_env = BotEnvNames { names: settings.bots_env.clone() }.for_serve();
     let engine = ferrogram_engine::Engine::new(config);
     let mut handles = Vec::new();
     let mut started = std::collections::HashMap::new();
@@ -672,7 +776,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     shutdown_signal().await?;
     println!("stopping");
-    within_grace(async {
+    within_grace(settings.shutdown_grace, async {
         for handle in handles {
             if let Err(error) = engine.stop(handle).await {
                 eprintln!("ferrogram: {error}");
@@ -704,13 +808,16 @@ fn bot_files(folder: &std::path::Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// Runs the stopping `steps` for at most [`SHUTDOWN_GRACE`]: a stop signal ends the process
-/// in bounded time whatever is still running (what was not committed is replayed at the next
-/// start).
-async fn within_grace(steps: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
-    match tokio::time::timeout(SHUTDOWN_GRACE, steps).await {
+/// Runs the stopping `steps` for at most `grace` (`shutdown.grace`, by default
+/// [`config::SHUTDOWN_GRACE`]): a stop signal ends the process in bounded time whatever is still
+/// running (what was not committed is replayed at the next start).
+async fn within_grace(
+    grace: Duration,
+    steps: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(grace, steps).await {
         Ok(result) => result,
-        Err(_) => Err(format!("stopping took longer than {SHUTDOWN_GRACE:?}; exiting without waiting further")),
+        Err(_) => Err(format!("stopping took longer than {grace:?}; exiting without waiting further")),
     }
 }
 
@@ -741,9 +848,17 @@ mod tests {
     }
 
     #[test]
-    fn database_passwords_stay_out_of_messages() {
-        assert_eq!(redact("postgres://bob:s3cret@db:5432/app"), "postgres://bob:***@db:5432/app");
-        assert_eq!(redact("sqlite://data/ferrogram.db"), "sqlite://data/ferrogram.db");
+    fn serve_flags_show_the_configuration_defaults_in_help() {
+        let Ok(Cli { command: Some(Command::Serve(serve)), .. }) = Cli::try_parse_from(["ferrogram", "serve"]) else {
+            panic!("parsed");
+        };
+        let defaults = config::Config::default();
+        assert_eq!(serve.port, defaults.sandbox_port);
+        assert_eq!(serve.bots, defaults.bots_folder);
+        assert_eq!(serve.sandbox_state, defaults.sandbox_state);
+        if std::env::var_os("FERROGRAM_DATABASE_URL").is_none() {
+            assert_eq!(serve.database, defaults.database_url);
+        }
     }
 
     #[test]

@@ -1,0 +1,448 @@
+//! The keys of the configuration, one per setting of [`Config`]: the name in the TOML file
+//! (`section.key`), its type, its environment variable and flag, its documentation, and how a
+//! value given for it is checked and stored. The loader, `ferrogram config` and
+//! docs/configuration.md all read this one table.
+
+use std::time::Duration;
+
+use super::{Config, LogFormat};
+
+/// A value as a file, the environment or a flag gives it, before its key checks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    Integer(i64),
+    Bool(bool),
+    List(Vec<String>),
+}
+
+/// The TOML type a key takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Integer,
+    Bool,
+    List,
+}
+
+impl Kind {
+    /// The kind's name in messages: "a string", ….
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Text => "a string",
+            Kind::Integer => "an integer",
+            Kind::Bool => "a boolean",
+            Kind::List => "an array of strings",
+        }
+    }
+
+    /// Reads an environment variable's text as this kind: lists are comma-separated.
+    pub fn parse(self, text: &str) -> Result<Value, String> {
+        match self {
+            Kind::Text => Ok(Value::Text(text.to_owned())),
+            Kind::Integer => {
+                text.trim().parse().map(Value::Integer).map_err(|_| format!("expected an integer, found `{text}`"))
+            }
+            Kind::Bool => match text.trim() {
+                "true" => Ok(Value::Bool(true)),
+                "false" => Ok(Value::Bool(false)),
+                _ => Err(format!("expected `true` or `false`, found `{text}`")),
+            },
+            Kind::List => Ok(Value::List(
+                text.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect(),
+            )),
+        }
+    }
+}
+
+impl Value {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Text(_) => Kind::Text,
+            Value::Integer(_) => Kind::Integer,
+            Value::Bool(_) => Kind::Bool,
+            Value::List(_) => Kind::List,
+        }
+    }
+
+    fn text(self) -> String {
+        match self {
+            Value::Text(text) => text,
+            _ => String::new(),
+        }
+    }
+
+    fn integer(self) -> i64 {
+        match self {
+            Value::Integer(n) => n,
+            _ => 0,
+        }
+    }
+
+    fn list(self) -> Vec<String> {
+        match self {
+            Value::List(items) => items,
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One key of the configuration.
+pub struct Key {
+    /// `section.key`, as in the TOML file.
+    pub name: &'static str,
+    pub kind: Kind,
+    /// What the value must be, for people: "a duration", "`text` or `json`", …; messages say
+    /// "expected" and this.
+    pub ty: &'static str,
+    /// The environment variable that sets it.
+    pub env: &'static str,
+    /// The flag of `serve` (and `config`) that sets it, if any.
+    pub flag: Option<&'static str>,
+    /// Shown masked by `ferrogram config` (a password in a URL).
+    pub secret: bool,
+    pub doc: &'static str,
+    set: fn(&mut Config, Value) -> Result<(), String>,
+    get: fn(&Config) -> Value,
+}
+
+impl Key {
+    /// The section: `sandbox` of `sandbox.port`.
+    pub fn section(&self) -> &'static str {
+        self.name.split_once('.').map_or(self.name, |(section, _)| section)
+    }
+
+    /// The name within its section: `port` of `sandbox.port`.
+    pub fn field(&self) -> &'static str {
+        self.name.split_once('.').map_or(self.name, |(_, field)| field)
+    }
+
+    /// Checks `value` and stores it in `config`; the error says what was expected.
+    pub fn set(&self, config: &mut Config, value: Value) -> Result<(), String> {
+        if value.kind() != self.kind {
+            return Err(format!("expected {}, found {}", self.ty, value.kind().name()));
+        }
+        (self.set)(config, value)
+    }
+
+    /// The key's value in `config`.
+    pub fn get(&self, config: &Config) -> Value {
+        (self.get)(config)
+    }
+}
+
+/// Every key, in the order `ferrogram config` and docs/configuration.md show them.
+pub static KEYS: &[Key] = &[
+    Key {
+        name: "database.url",
+        kind: Kind::Text,
+        ty: "a database URL: `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`",
+        env: "FERROGRAM_DATABASE_URL",
+        flag: Some("--database"),
+        secret: true,
+        doc: "Where the bots' conversations, variables, inbox and outbox are kept. A SQLite file's \
+              folder is created at start. `ferrogram config` shows a password masked.",
+        set: |config, value| {
+            config.database_url = database_url(value.text())?;
+            Ok(())
+        },
+        get: |config| Value::Text(config.database_url.clone()),
+    },
+    Key {
+        name: "sandbox.port",
+        kind: Kind::Integer,
+        ty: "a port, 0–65535 (0 for a free one)",
+        env: "FERROGRAM_SANDBOX_PORT",
+        flag: Some("--port"),
+        secret: false,
+        doc: "The sandbox's port on the loopback: Bot API, control API and web chat. The stand-in \
+              language model listens on the next one (on a free one when this is 0), the only port \
+              the bots may call.",
+        set: |config, value| {
+            let port = value.integer();
+            config.sandbox_port =
+                u16::try_from(port).map_err(|_| format!("expected a port (0–65535), found {port}"))?;
+            Ok(())
+        },
+        get: |config| Value::Integer(config.sandbox_port.into()),
+    },
+    Key {
+        name: "sandbox.state",
+        kind: Kind::Text,
+        ty: "a path",
+        env: "FERROGRAM_SANDBOX_STATE",
+        flag: Some("--sandbox-state"),
+        secret: false,
+        doc: "Where the sandbox keeps its users, chats and messages across restarts.",
+        set: |config, value| {
+            config.sandbox_state = path(value.text())?.into();
+            Ok(())
+        },
+        get: |config| Value::Text(config.sandbox_state.display().to_string()),
+    },
+    Key {
+        name: "sandbox.flood_limits",
+        kind: Kind::Bool,
+        ty: "`true` or `false`",
+        env: "FERROGRAM_SANDBOX_FLOOD_LIMITS",
+        flag: None,
+        secret: false,
+        doc: "Whether the sandbox holds bots to Telegram's flood limits (answering 429 with \
+              `retry_after`), as `ferrogram sandbox` does unless `--no-flood-limits`.",
+        set: |config, value| {
+            config.sandbox_flood_limits = value == Value::Bool(true);
+            Ok(())
+        },
+        get: |config| Value::Bool(config.sandbox_flood_limits),
+    },
+    Key {
+        name: "bots.folder",
+        kind: Kind::Text,
+        ty: "a path",
+        env: "FERROGRAM_BOTS_FOLDER",
+        flag: Some("--bots"),
+        secret: false,
+        doc: "The folder of bot files to run (`*.yaml`, `*.yml`, `*.json`).",
+        set: |config, value| {
+            config.bots_folder = path(value.text())?.into();
+            Ok(())
+        },
+        get: |config| Value::Text(config.bots_folder.display().to_string()),
+    },
+    Key {
+        name: "bots.env",
+        kind: Kind::List,
+        ty: "a list of environment variable names",
+        // The name it had before the configuration file, kept.
+        env: "FERROGRAM_BOT_ENV",
+        flag: Some("--bot-env"),
+        secret: false,
+        doc: "The environment variables bot files may read with `${NAME}` (their `http` headers, \
+              `llm` keys and webhooks); bot files read no other.",
+        set: |config, value| {
+            config.bots_env =
+                value.list().iter().map(|name| ferrogram_engine::BotEnv::parse_name(name)).collect::<Result<_, _>>()?;
+            Ok(())
+        },
+        get: |config| Value::List(config.bots_env.clone()),
+    },
+    Key {
+        name: "http.allow_private",
+        kind: Kind::List,
+        ty: "a list of `HOST:PORT` entries",
+        env: "FERROGRAM_HTTP_ALLOW_PRIVATE",
+        flag: Some("--allow-private-http"),
+        secret: false,
+        doc: "Private, loopback or link-local hosts and ports the bots may reach anyway: their \
+              `http`, `feed` and `llm` steps, webhooks and the files they send by URL. One host and \
+              one port each (`10.0.0.5:8080`, `localhost:8000`): wildcards and ranges are refused.",
+        set: |config, value| {
+            config.http_allow_private =
+                value.list().iter().map(|entry| ferrogram_egress::parse_allowed(entry)).collect::<Result<_, _>>()?;
+            Ok(())
+        },
+        get: |config| {
+            Value::List(config.http_allow_private.iter().map(|(host, port)| host_port(host, *port)).collect())
+        },
+    },
+    Key {
+        name: "inbox.keep",
+        kind: Kind::Text,
+        ty: "a duration",
+        env: "FERROGRAM_INBOX_KEEP",
+        flag: None,
+        secret: false,
+        doc: "How long a handled update stays in the inbox, so that Telegram delivering it again is \
+              recognised and not handled twice; older ones are pruned (every 30 s).",
+        set: |config, value| {
+            config.inbox_keep = duration(&value.text())?;
+            if config.inbox_keep.is_zero() {
+                return Err("expected a duration longer than 0".into());
+            }
+            Ok(())
+        },
+        get: |config| Value::Text(show_duration(config.inbox_keep)),
+    },
+    Key {
+        name: "polling.timeout",
+        kind: Kind::Text,
+        ty: "a duration in whole seconds",
+        env: "FERROGRAM_POLLING_TIMEOUT",
+        flag: None,
+        secret: false,
+        doc: "How long each bot's long poll (getUpdates) waits for updates before asking again.",
+        set: |config, value| {
+            let timeout = duration(&value.text())?;
+            if timeout.subsec_nanos() != 0 || timeout.is_zero() {
+                return Err(format!("expected whole seconds, at least 1s, found `{}`", show_duration(timeout)));
+            }
+            config.polling_timeout =
+                u32::try_from(timeout.as_secs()).map_err(|_| "expected a shorter duration".to_owned())?;
+            Ok(())
+        },
+        get: |config| Value::Text(show_duration(Duration::from_secs(config.polling_timeout.into()))),
+    },
+    Key {
+        name: "llm.edit_interval",
+        kind: Kind::Text,
+        ty: "a duration",
+        env: "FERROGRAM_LLM_EDIT_INTERVAL",
+        flag: None,
+        secret: false,
+        doc: "The shortest time between two edits of an `llm` answer being streamed into a chat \
+              (Telegram slows down bots that edit one message more often).",
+        set: |config, value| {
+            config.llm_edit_interval = duration(&value.text())?;
+            Ok(())
+        },
+        get: |config| Value::Text(show_duration(config.llm_edit_interval)),
+    },
+    Key {
+        name: "shutdown.grace",
+        kind: Kind::Text,
+        ty: "a duration",
+        env: "FERROGRAM_SHUTDOWN_GRACE",
+        flag: None,
+        secret: false,
+        doc: "How long stopping may take after Ctrl-C or SIGTERM (bots stopping, the sandbox saving \
+              its state) before the process exits without waiting further; what was not committed \
+              is replayed at the next start.",
+        set: |config, value| {
+            config.shutdown_grace = duration(&value.text())?;
+            Ok(())
+        },
+        get: |config| Value::Text(show_duration(config.shutdown_grace)),
+    },
+    Key {
+        name: "log.format",
+        kind: Kind::Text,
+        ty: "`text` or `json`",
+        env: "FERROGRAM_LOG_FORMAT",
+        flag: Some("--log-format"),
+        secret: false,
+        doc: "Logs on standard error: `text` for people, `json` (one object per line) for log \
+              collectors. The level is set with `RUST_LOG`.",
+        set: |config, value| {
+            config.log_format = match value.text().as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => return Err(format!("expected `text` or `json`, found `{other}`")),
+            };
+            Ok(())
+        },
+        get: |config| {
+            Value::Text(match config.log_format {
+                LogFormat::Text => "text".into(),
+                LogFormat::Json => "json".into(),
+            })
+        },
+    },
+];
+
+/// The key named `section.field`, with its index in [`KEYS`].
+pub fn find(name: &str) -> Option<(usize, &'static Key)> {
+    KEYS.iter().enumerate().find(|(_, key)| key.name == name)
+}
+
+/// The sections, in the order of [`KEYS`].
+pub fn sections() -> Vec<&'static str> {
+    let mut sections: Vec<&'static str> = Vec::new();
+    for key in KEYS {
+        if !sections.contains(&key.section()) {
+            sections.push(key.section());
+        }
+    }
+    sections
+}
+
+/// `host:port`, with an IPv6 host in brackets (as `--allow-private-http` reads it).
+pub fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+}
+
+fn database_url(url: String) -> Result<String, String> {
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if known.iter().any(|scheme| url.starts_with(scheme)) {
+        Ok(url)
+    } else {
+        Err(format!(
+            "expected `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`, found `{}`",
+            super::redact(&url)
+        ))
+    }
+}
+
+fn path(text: String) -> Result<String, String> {
+    if text.trim().is_empty() { Err("expected a path, found an empty string".into()) } else { Ok(text) }
+}
+
+/// The units of a duration, largest first: `24h`, `10m`, `30s`, `500ms` (and `1d`).
+const UNITS: [(&str, u64); 5] = [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)];
+
+/// Reads `30s`, `10m`, `24h`, `500ms`, `1d`: a whole number and one unit.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let expected = || format!("expected a duration such as `500ms`, `30s`, `10m` or `24h`, found `{text}`");
+    let trimmed = text.trim();
+    let digits = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits);
+    let number: u64 = number.parse().map_err(|_| expected())?;
+    let (_, millis) = UNITS.iter().find(|(name, _)| *name == unit.trim()).ok_or_else(expected)?;
+    number.checked_mul(*millis).map(Duration::from_millis).ok_or_else(expected)
+}
+
+/// A duration as [`duration`] reads it, in the largest unit that divides it (hours at most).
+pub fn show_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    for (unit, size) in &UNITS[1..] {
+        let size = u128::from(*size);
+        if millis.is_multiple_of(size) && (millis > 0 || *unit == "s") {
+            return format!("{}{unit}", millis / size);
+        }
+    }
+    format!("{millis}ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_and_show_alike() {
+        assert_eq!(duration("24h"), Ok(Duration::from_secs(24 * 3600)));
+        assert_eq!(duration("1d"), Ok(Duration::from_secs(24 * 3600)));
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration(" 30s "), Ok(Duration::from_secs(30)));
+        assert!(duration("30").is_err() && duration("s").is_err() && duration("1.5h").is_err());
+        assert!(duration("-1s").is_err() && duration("99999999999999999999h").is_err());
+        for text in ["24h", "90m", "10s", "1500ms", "0s"] {
+            assert_eq!(show_duration(duration(text).expect("a duration")), text);
+        }
+    }
+
+    #[test]
+    fn environment_variables_are_named_after_their_keys() {
+        for key in KEYS {
+            let derived = format!("FERROGRAM_{}_{}", key.section(), key.field()).to_uppercase();
+            // `bots.env` keeps the name it had before the configuration file.
+            if key.name != "bots.env" {
+                assert_eq!(key.env, derived, "{}", key.name);
+            }
+        }
+        assert_eq!(find("bots.env").map(|(_, key)| key.env), Some("FERROGRAM_BOT_ENV"));
+    }
+
+    #[test]
+    fn every_key_takes_back_what_it_shows() {
+        let config = Config {
+            http_allow_private: vec![("::1".into(), 9000), ("localhost".into(), 80)],
+            bots_env: vec!["WEATHER_KEY".into()],
+            ..Config::default()
+        };
+        for key in KEYS {
+            let mut copy = Config::default();
+            key.set(&mut copy, key.get(&config)).expect(key.name);
+            assert_eq!(key.get(&copy), key.get(&config), "{}", key.name);
+        }
+        assert_eq!(Config::default().inbox_keep, ferrogram_engine::INBOX_KEEP);
+    }
+}

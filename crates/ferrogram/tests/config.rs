@@ -1,0 +1,174 @@
+//! `ferrogram config` through the built binary: the layering (default < file < environment <
+//! flag) as it prints it, the errors of a bad file or variable, and docs/configuration.md
+//! matching what the code generates.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary folder of its own per test, removed when dropped.
+struct Folder(PathBuf);
+
+impl Folder {
+    fn new(name: &str) -> Folder {
+        let path = std::env::temp_dir().join(format!("ferrogram-config-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("temporary folder");
+        Folder(path)
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("written");
+        path
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `ferrogram ARGS` in `folder` with only the `FERROGRAM_*` variables of `env` set.
+fn ferrogram(folder: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferrogram"));
+    command.args(args).current_dir(folder);
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("FERROGRAM_")) {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied()).output().expect("ferrogram runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const FILE: &str = r#"# what the operator wrote
+[sandbox]
+port = 9000
+state = "state-from-file.json"
+
+[bots]
+folder = "bots-from-file"
+
+[inbox]
+keep = "2h"
+
+[log]
+format = "json"
+"#;
+
+#[test]
+fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
+    let folder = Folder::new("layers");
+    folder.file("ferrogram.toml", FILE);
+    let env = [("FERROGRAM_SANDBOX_PORT", "9001"), ("FERROGRAM_BOTS_FOLDER", "bots-from-env")];
+    let output = ferrogram(&folder.0, &["config", "--config", "ferrogram.toml", "--port", "9002"], &env);
+    let printed = text(&output.stdout);
+    assert!(output.status.success(), "{printed}{}", text(&output.stderr));
+    for line in [
+        "port = 9002  # flag --port",
+        "folder = \"bots-from-env\"  # env FERROGRAM_BOTS_FOLDER",
+        "state = \"state-from-file.json\"  # file ferrogram.toml:4",
+        "keep = \"2h\"  # file ferrogram.toml:10",
+        "format = \"json\"  # file ferrogram.toml:13",
+        "url = \"sqlite://data/ferrogram.db\"  # default",
+        "grace = \"10s\"  # default",
+    ] {
+        assert!(printed.lines().any(|printed| printed == line), "no line {line:?} in\n{printed}");
+    }
+
+    // FERROGRAM_CONFIG names the file as --config does; a global flag counts as a flag.
+    let env = [("FERROGRAM_CONFIG", "ferrogram.toml"), ("FERROGRAM_INBOX_KEEP", "90m")];
+    let output = ferrogram(&folder.0, &["--log-format", "text", "config"], &env);
+    let printed = text(&output.stdout);
+    assert!(output.status.success(), "{printed}{}", text(&output.stderr));
+    for line in [
+        "port = 9000  # file ferrogram.toml:3",
+        "keep = \"90m\"  # env FERROGRAM_INBOX_KEEP",
+        "format = \"text\"  # flag --log-format",
+    ] {
+        assert!(printed.lines().any(|printed| printed == line), "no line {line:?} in\n{printed}");
+    }
+}
+
+#[test]
+fn the_database_password_is_masked() {
+    let folder = Folder::new("secret");
+    let env = [("FERROGRAM_DATABASE_URL", "postgres://bob:s3cret@db:5432/app")];
+    let output = ferrogram(&folder.0, &["config"], &env);
+    let printed = text(&output.stdout);
+    assert!(printed.contains("url = \"postgres://bob:***@db:5432/app\"  # env FERROGRAM_DATABASE_URL"), "{printed}");
+    assert!(!printed.contains("s3cret"), "{printed}");
+}
+
+#[test]
+fn an_unknown_key_is_an_error_with_its_place_and_a_did_you_mean() {
+    let folder = Folder::new("typo");
+    folder.file("ferrogram.toml", "[sandbox]\nport = 9000\nprot = 9001\n\n[sandbx]\nstate = \"s.json\"\n");
+    for args in [&["config", "--config", "ferrogram.toml"][..], &["serve", "--config", "ferrogram.toml"]] {
+        let output = ferrogram(&folder.0, args, &[]);
+        let errors = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {errors}");
+        assert_eq!(
+            errors,
+            "ferrogram.toml:3:1: error: unknown key `sandbox.prot` (did you mean `port`?)\n\
+             ferrogram.toml:5:2: error: unknown section `sandbx` (did you mean `sandbox`?)\n\
+             ferrogram: 2 configuration errors; nothing started\n",
+            "{args:?}"
+        );
+        assert!(output.stdout.is_empty(), "{args:?}: {}", text(&output.stdout));
+    }
+    // `serve` started nothing: not even the database's folder.
+    assert!(!folder.0.join("data").exists());
+}
+
+#[test]
+fn a_bad_value_says_its_key_and_what_was_expected() {
+    let folder = Folder::new("value");
+    folder.file("ferrogram.toml", "[sandbox]\nport = \"eighty\"\n[http]\nallow_private = [\"*:80\"]\n");
+    let output = ferrogram(&folder.0, &["config", "--config", "ferrogram.toml"], &[]);
+    let errors = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{errors}");
+    let lines: Vec<&str> = errors.lines().collect();
+    assert_eq!(
+        lines[0],
+        "ferrogram.toml:2:8: error: sandbox.port: expected a port, 0–65535 (0 for a free one), found a string"
+    );
+    assert!(
+        lines[1].starts_with("ferrogram.toml:4:17: error: http.allow_private: \"*:80\": wildcards are not allowed"),
+        "{errors}"
+    );
+
+    // A bad environment variable is named; so is a file that is missing.
+    let output = ferrogram(&folder.0, &["serve"], &[("FERROGRAM_SANDBOX_PORT", "80a")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr).lines().next(),
+        Some("environment variable FERROGRAM_SANDBOX_PORT: error: sandbox.port: expected an integer, found `80a`")
+    );
+    let output = ferrogram(&folder.0, &["config"], &[("FERROGRAM_CONFIG", "missing.toml")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).starts_with("missing.toml: error: cannot read the configuration file: "));
+}
+
+#[test]
+fn docs_configuration_md_is_up_to_date() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+    let output = ferrogram(Path::new(env!("CARGO_MANIFEST_DIR")), &["config", "--markdown"], &[]);
+    assert!(output.status.success());
+    let generated = text(&output.stdout);
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    if on_disk != generated {
+        let first_difference = on_disk
+            .lines()
+            .zip(generated.lines())
+            .position(|(a, b)| a != b)
+            .map(|i| i + 1)
+            .unwrap_or_else(|| on_disk.lines().count().min(generated.lines().count()) + 1);
+        panic!(
+            "docs/configuration.md is out of date (first difference at line {first_difference}); regenerate it \
+             with\n\n    cargo run -p ferrogram -- config --markdown > docs/configuration.md\n"
+        );
+    }
+}
