@@ -24,6 +24,9 @@ mod structure;
 mod suggest;
 mod templates;
 
+/// "Did you mean …?" by the rule bot files use; the server's configuration file uses it too.
+pub use suggest::did_you_mean;
+
 pub use data::*;
 pub use docs::reference_markdown;
 pub use feed::{DEFAULT_FEED_LIMIT, Feed, MAX_FEED_LIMIT};

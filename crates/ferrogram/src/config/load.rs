@@ -178,33 +178,13 @@ fn kind_name(value: &DeValue<'_>) -> &'static str {
 
 /// ` (did you mean `x`?)`, or the list of what is allowed when nothing is close.
 fn hint<'a>(word: &str, candidates: impl Iterator<Item = &'a str> + Clone) -> String {
-    match did_you_mean(word, candidates.clone()) {
+    match ferrogram_schema::did_you_mean(word, candidates.clone()) {
         Some(best) => format!(" (did you mean `{best}`?)"),
         None => {
             let all: Vec<String> = candidates.map(|c| format!("`{c}`")).collect();
             format!(" (expected one of: {})", all.join(", "))
         }
     }
-}
-
-/// The candidate closest to `word`, when it is close enough to be what was meant (the rule of
-/// bot files' did-you-mean, `ferrogram-schema`'s `suggest.rs`).
-fn did_you_mean<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let lower = word.to_lowercase();
-    let mut best: Option<(usize, f64, &'a str)> = None;
-    for candidate in candidates {
-        let cand_lower = candidate.to_lowercase();
-        let distance = strsim::damerau_levenshtein(&lower, &cand_lower);
-        let similarity = strsim::jaro_winkler(&lower, &cand_lower);
-        let longest = lower.chars().count().max(cand_lower.chars().count());
-        let close =
-            distance == 0 || (longest >= 3 && distance <= (longest / 3).max(1)) || (longest >= 5 && similarity >= 0.9);
-        let better = best.is_none_or(|(d, s, _)| distance < d || (distance == d && similarity > s));
-        if close && better {
-            best = Some((distance, similarity, candidate));
-        }
-    }
-    best.map(|(_, _, candidate)| candidate)
 }
 
 /// The 1-based line and column (in characters) of the byte `offset` of `text`.
