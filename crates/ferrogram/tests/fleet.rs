@@ -238,6 +238,12 @@ async fn serve_runs_the_store_reloads_edited_files_and_keeps_bots_across_restart
     serve.logged(&["WARN", "echo.yaml: not saved; the running version goes on"]).await;
     assert_eq!(serve.ask("echo", user).await, "the second answer");
 
+    // A second file naming a bot another file of the folder has: refused, nothing saved.
+    std::fs::write(bots.join("copy.yaml"), bot("echo", "an impostor")).unwrap();
+    serve.logged(&["WARN", "copy.yaml: not saved: its bot name echo is taken by", "echo.yaml"]).await;
+    assert_eq!(serve.ask("echo", user).await, "the second answer");
+    std::fs::remove_file(bots.join("copy.yaml")).unwrap();
+
     // A new file starts a new bot.
     let newcomer = bots.join("newcomer.yml");
     std::fs::write(&newcomer, bot("newcomer", "I am new")).unwrap();
@@ -250,9 +256,10 @@ async fn serve_runs_the_store_reloads_edited_files_and_keeps_bots_across_restart
     assert_eq!(serve.ask("newcomer", user).await, "I am new");
     serve.stop().await;
 
-    // While the server is down: a bot added from elsewhere.
-    let elsewhere = folder.0.join("later.yaml");
-    std::fs::write(&elsewhere, bot("later", "added while down")).unwrap();
+    // While the server is down: a bot added from elsewhere (JSON, as stored text).
+    let elsewhere = folder.0.join("later.json");
+    let later = json!({"ferrogram": 1, "bot": {"name": "later"}, "on": [{"command": "hi", "do": [{"reply": "added while down"}]}]});
+    std::fs::write(&elsewhere, serde_json::to_string_pretty(&later).unwrap()).unwrap();
     assert_eq!(add(&elsewhere, &folder.url()), "added later (version 1)\n");
 
     // Again on the same database: the store's bots run — echo at version 2 (its file is still
