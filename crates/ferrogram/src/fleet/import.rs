@@ -47,11 +47,13 @@ impl Outcome {
     }
 }
 
-/// An import's result: the bot's name and what was done.
+/// An import's result: the bot's name, what was done, and whether its record targets the
+/// sandbox (carries the sandbox id of its name; a record made for Telegram elsewhere does not).
 #[derive(Debug, Clone)]
 pub(crate) struct Imported {
     pub(crate) name: String,
     pub(crate) outcome: Outcome,
+    pub(crate) sandbox: bool,
 }
 
 /// `added hello (version 1)`, `hello: version 3`, `hello: unchanged`.
@@ -77,14 +79,18 @@ pub(crate) async fn import(store: &Store, workspace: &str, valid: &Valid) -> Res
         Some(found) => found.id,
         None => tx.create_workspace(workspace).await.map_err(failed)?,
     };
-    let (record, current) = match tx.bot_named(workspace_id, &name).await.map_err(failed)? {
-        Some(bot) => (bot.id, tx.current_version(workspace_id, bot.id).await.map_err(failed)?),
+    let sandbox_id = ferrogram_core::sandbox_bot_id(&name);
+    let (record, current, sandbox) = match tx.bot_named(workspace_id, &name).await.map_err(failed)? {
+        Some(bot) => {
+            let current = tx.current_version(workspace_id, bot.id).await.map_err(failed)?;
+            (bot.id, current, bot.telegram_id == Some(sandbox_id))
+        }
         None => {
-            let telegram = ferrogram_core::sandbox_bot_id(&name);
+            let telegram = sandbox_id;
             let created = tx.create_bot(workspace_id, &name, Some(telegram)).await.map_err(|e| {
                 format!("{name}: cannot create the bot (is a bot of this name in another workspace?): {e}")
             })?;
-            (created.ok_or_else(|| format!("{name}: no workspace {workspace}"))?, None)
+            (created.ok_or_else(|| format!("{name}: no workspace {workspace}"))?, None, true)
         }
     };
     let outcome = match current {
@@ -99,7 +105,7 @@ pub(crate) async fn import(store: &Store, workspace: &str, valid: &Valid) -> Res
         }
     };
     tx.commit().await.map_err(failed)?;
-    Ok(Imported { name, outcome })
+    Ok(Imported { name, outcome, sandbox })
 }
 
 /// The name a stored version is loaded under: it picks the parser (`.json` for a source that
@@ -115,7 +121,7 @@ mod tests {
 
     #[test]
     fn outcomes_print_what_was_done() {
-        let imported = |outcome| Imported { name: "hello".into(), outcome };
+        let imported = |outcome| Imported { name: "hello".into(), outcome, sandbox: true };
         assert_eq!(imported(Outcome::Added { version: 1 }).to_string(), "added hello (version 1)");
         assert_eq!(imported(Outcome::Saved { version: 3 }).to_string(), "hello: version 3");
         assert_eq!(imported(Outcome::Unchanged { version: 3 }).to_string(), "hello: unchanged");

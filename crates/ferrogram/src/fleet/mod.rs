@@ -193,6 +193,9 @@ impl Fleet {
         self.owners.retain(|_, owner| owner != path);
         self.owners.insert(name.clone(), path.to_path_buf());
         let version = imported.outcome.version();
+        if !imported.sandbox {
+            return tracing::info!("{file_name}: {imported}; it targets Telegram, which serve does not run yet");
+        }
         let bot_id = ferrogram_core::sandbox_bot_id(&name);
         match self.running.get_mut(&bot_id) {
             Some(running) if running.version == version => tracing::debug!("{file_name}: {imported}"),
