@@ -5,7 +5,9 @@
 //! it, the webhook server (`ferrogram-server`) when asked, and bot files checked by
 //! `ferrogram-schema` first. `serve`'s settings come from its configuration (`config/`).
 
+mod bot_command;
 mod config;
+mod fleet;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -52,6 +54,9 @@ enum Command {
     /// Print `serve`'s effective configuration as TOML, each value followed by where it came
     /// from (default, file, environment, flag), or with `--markdown` its reference.
     Config(ConfigArgs),
+    /// The bots kept in the store, which `serve` runs: `bot add FILE` saves a bot file (a new
+    /// version when it changed), `bot list` prints them.
+    Bot(bot_command::BotArgs),
 }
 
 #[derive(clap::Args)]
@@ -316,6 +321,7 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
     match &cli.command {
         Some(Command::Export(args)) => return export(args).await,
         Some(Command::DeadLetters(args)) => return dead_letters(args).await,
+        Some(Command::Bot(args)) => return bot_command::run(args).await,
         _ => {}
     }
     init_logs(settings.as_ref().map_or(cli.log_format, |settings| settings.log_format));
@@ -328,7 +334,8 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
                 | Command::Schema(_)
                 | Command::Export(_)
                 | Command::DeadLetters(_)
-                | Command::Config(_),
+                | Command::Config(_)
+                | Command::Bot(_),
             ),
             _,
         ) => Ok(()),
@@ -725,11 +732,13 @@ async fn add_sandbox_bot(
     Ok(handle)
 }
 
-/// `ferrogram serve`: the sandbox, every bot file of a folder running against it, and the web
-/// chat. A file with errors is reported and skipped; the other bots run.
+/// `ferrogram serve`: the sandbox, every bot of the store running against it (the folder's
+/// files imported first, then watched: `fleet/`), and the web chat. A file with errors is
+/// reported and not imported; the other bots run.
 async fn serve(settings: config::Config) -> Result<(), String> {
-    let files = bot_files(&settings.bots_folder)?;
-    let mut config = engine_config(&settings.database_url).await?;
+    let store = Arc::new(open_store(&settings.database_url).await?);
+    let mut fleet = fleet::Fleet::import_folder(Arc::clone(&store), &settings.bots_folder).await?;
+    let mut config = ferrogram_engine::EngineConfig { store: store.clone(), collections: store, ..Default::default() };
     config.inbox_keep = settings.inbox_keep;
     config.poll_timeout = settings.polling_timeout;
     config.llm_edit_interval = settings.llm_edit_interval;
@@ -753,35 +762,14 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     config.http.allow_private.push((llm_addr.ip().to_string(), llm_addr.port()));
     config.http.bot_env = BotEnvNames { names: settings.bots_env.clone() }.for_serve();
     let engine = ferrogram_engine::Engine::new(config);
-    let mut handles = Vec::new();
-    let mut started = std::collections::HashMap::new();
-    for path in &files {
-        let file = match ferrogram_schema::load(path) {
-            Ok(file) => file,
-            Err(diagnostics) => {
-                diagnostics.iter().for_each(|d| eprintln!("{d}"));
-                eprintln!("{}: not started", path.display());
-                continue;
-            }
-        };
-        let bot_id = ferrogram_core::sandbox_bot_id(&file.bot.name);
-        if let Some(other) = started.insert(bot_id, path.clone()) {
-            eprintln!("{}: not started: its bot name is taken by {}", path.display(), other.display());
-            continue;
-        }
-        match add_sandbox_bot(&engine, &sandbox, file, bot_id).await {
-            Ok(handle) => handles.push(handle),
-            Err(error) => eprintln!("{}: not started: {error}", path.display()),
-        }
+    fleet.run_all(&engine, &sandbox).await?;
+    tokio::select! {
+        stopped = shutdown_signal() => stopped?,
+        () = fleet.watch(&engine, &sandbox) => {}
     }
-    shutdown_signal().await?;
     println!("stopping");
     within_grace(settings.shutdown_grace, async {
-        for handle in handles {
-            if let Err(error) = engine.stop(handle).await {
-                eprintln!("ferrogram: {error}");
-            }
-        }
+        fleet.stop(&engine).await;
         llm_server.abort();
         sandbox.stop().await
     })
@@ -792,20 +780,6 @@ async fn serve(settings: config::Config) -> Result<(), String> {
 /// the sandbox's is 0 (or the last).
 fn llm_port(sandbox_port: u16) -> u16 {
     if sandbox_port == 0 { 0 } else { sandbox_port.checked_add(1).unwrap_or(0) }
-}
-
-/// The bot files of a folder, in name order.
-fn bot_files(folder: &std::path::Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json")))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(format!("{}: no bot files (*.yaml, *.yml, *.json)", folder.display()));
-    }
-    Ok(files)
 }
 
 /// Runs the stopping `steps` for at most `grace` (`shutdown.grace`, by default

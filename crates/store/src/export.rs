@@ -517,7 +517,7 @@ impl Conn<'_> {
                     Some(previous) => previous.1,
                     None => {
                         let workspace_name = text(record, "workspace").unwrap_or_else(|| "imported".to_owned());
-                        self.workspace_named(&workspace_name).await?
+                        self.workspace_named_or_new(&workspace_name).await?
                     }
                 },
             };
@@ -631,7 +631,7 @@ impl Conn<'_> {
     }
 
     /// The oldest workspace of this name, created if there is none.
-    async fn workspace_named(&mut self, name: &str) -> Result<i64> {
+    async fn workspace_named_or_new(&mut self, name: &str) -> Result<i64> {
         const FIND: &str = "SELECT id FROM workspaces WHERE name = $1 ORDER BY id LIMIT 1";
         const CREATE: &str = "INSERT INTO workspaces (name, created_at) VALUES ($1, $2) RETURNING id";
         let found: Option<i64> = match self {

@@ -3,8 +3,9 @@
 //! Every read and change of a workspace's rows takes the caller's workspace id and matches it
 //! in the same statement, so a row of another workspace is never returned nor changed: asking
 //! for it looks exactly like asking for a row that does not exist (`None`, `false`, empty).
-//! The one lookup without a workspace is [`Store::verify_token`], which is how the caller
-//! learns its workspace. Tokens are stored as their SHA-256 only; see
+//! The one lookup without a workspace for a caller is [`Store::verify_token`], which is how the
+//! caller learns its workspace; [`Store::workspaces`] and [`Store::workspace_named`] are the
+//! operator's (the command line speaks for every workspace: `ferrogram bot`, `serve`). Tokens are stored as their SHA-256 only; see
 //! `docs/decisions/0009-api-tokens.md`.
 
 use base64::Engine as _;
@@ -197,6 +198,18 @@ impl Conn<'_> {
         Ok(row.map(|(id, name, created_at)| Workspace { id, name, created_at }))
     }
 
+    pub(crate) async fn workspaces(self) -> Result<Vec<Workspace>> {
+        const SQL: &str = "SELECT id, name, created_at FROM workspaces ORDER BY id";
+        let rows: Vec<(i64, String, i64)> = on!(self, c => sqlx::query_as(SQL).fetch_all(c).await?);
+        Ok(rows.into_iter().map(|(id, name, created_at)| Workspace { id, name, created_at }).collect())
+    }
+
+    pub(crate) async fn workspace_named(self, name: &str) -> Result<Option<Workspace>> {
+        const SQL: &str = "SELECT id, name, created_at FROM workspaces WHERE name = $1 ORDER BY id LIMIT 1";
+        let row: Option<(i64, String, i64)> = on!(self, c => sqlx::query_as(SQL).bind(name).fetch_optional(c).await?);
+        Ok(row.map(|(id, name, created_at)| Workspace { id, name, created_at }))
+    }
+
     pub(crate) async fn create_bot(self, workspace: i64, name: &str, telegram: Option<u64>) -> Result<Option<i64>> {
         // The workspace must exist: inserting from it makes a missing one a `None`, not an error.
         const SQL: &str = "INSERT INTO bots (workspace_id, name, telegram_id, created_at) \
@@ -220,6 +233,22 @@ impl Conn<'_> {
         let row: Option<BotRow> =
             on!(self, c => sqlx::query_as(SQL).bind(workspace).bind(bot).fetch_optional(c).await?);
         row.map(bot_record).transpose()
+    }
+
+    pub(crate) async fn bot_named(self, workspace: i64, name: &str) -> Result<Option<BotRecord>> {
+        const SQL: &str = "SELECT id, workspace_id, name, telegram_id, created_at FROM bots \
+             WHERE workspace_id = $1 AND name = $2 ORDER BY id LIMIT 1";
+        let row: Option<BotRow> =
+            on!(self, c => sqlx::query_as(SQL).bind(workspace).bind(name).fetch_optional(c).await?);
+        row.map(bot_record).transpose()
+    }
+
+    pub(crate) async fn current_version(self, workspace: i64, bot: i64) -> Result<Option<BotVersion>> {
+        const SQL: &str = "SELECT v.version, v.source, v.created_at FROM bot_versions v \
+             JOIN bots b ON b.id = v.bot_id WHERE b.workspace_id = $1 AND b.id = $2 ORDER BY v.version DESC LIMIT 1";
+        let row: Option<(i64, String, i64)> =
+            on!(self, c => sqlx::query_as(SQL).bind(workspace).bind(bot).fetch_optional(c).await?);
+        Ok(row.map(|(version, source, created_at)| BotVersion { version, source, created_at }))
     }
 
     pub(crate) async fn save_version(self, workspace: i64, bot: i64, source: &str) -> Result<Option<i64>> {
@@ -355,6 +384,10 @@ operations! {
     fn create_workspace(name: &str) -> i64;
     /// The workspace, if it exists.
     fn workspace(workspace: i64) -> Option<Workspace>;
+    /// Every workspace, oldest first: the operator's listing (the command line), not a caller's.
+    fn workspaces() -> Vec<Workspace>;
+    /// The oldest workspace of this name (names are not unique): the operator's lookup.
+    fn workspace_named(name: &str) -> Option<Workspace>;
     /// Creates a bot in the workspace; `None` if there is no such workspace. `telegram` is the
     /// id its state is kept under in the engine's tables (unique over all workspaces).
     fn create_bot(workspace: i64, name: &str, telegram: Option<u64>) -> Option<i64>;
@@ -362,11 +395,16 @@ operations! {
     fn bots(workspace: i64) -> Vec<BotRecord>;
     /// The bot, if it is the workspace's.
     fn bot(workspace: i64, bot: i64) -> Option<BotRecord>;
+    /// The workspace's oldest bot of this name (names are not unique), if any.
+    fn bot_named(workspace: i64, name: &str) -> Option<BotRecord>;
     /// Saves a new version of the bot's file; returns its number, `None` if the bot is not the
     /// workspace's.
     fn save_version(workspace: i64, bot: i64, source: &str) -> Option<i64>;
     /// The bot's versions, oldest first (empty if the bot is not the workspace's).
     fn versions(workspace: i64, bot: i64) -> Vec<BotVersion>;
+    /// The bot's newest version (the one that runs), `None` if it has none or is not the
+    /// workspace's.
+    fn current_version(workspace: i64, bot: i64) -> Option<BotVersion>;
     /// Rolls back: saves a new version with the source of `version` (history is never
     /// rewritten); returns its number, `None` if there is no such version of the workspace's bot.
     fn rollback_version(workspace: i64, bot: i64, version: i64) -> Option<i64>;

@@ -47,6 +47,9 @@ macro_rules! both {
 both!(
     workspaces_and_bots,
     versions_keep_history_and_roll_back_forward,
+    workspaces_and_bots_are_found_by_name,
+    the_current_version_is_the_newest,
+    isolation_names_and_current_versions_stay_in_their_workspace,
     tokens_verify_until_revoked,
     tokens_are_stored_as_hashes_only,
     audit_log_reads_newest_first,
@@ -122,6 +125,59 @@ async fn versions_keep_history_and_roll_back_forward(store: Store, _url: String)
     assert_eq!(tx.save_version(ws, bot, "draft").await.unwrap(), Some(5));
     tx.rollback().await.unwrap();
     assert_eq!(store.save_version(ws, bot, "final").await.unwrap(), Some(5));
+}
+
+async fn workspaces_and_bots_are_found_by_name(store: Store, _url: String) {
+    assert!(store.workspaces().await.unwrap().is_empty());
+    assert_eq!(store.workspace_named("default").await.unwrap(), None);
+    let first = store.create_workspace("default").await.unwrap();
+    let other = store.create_workspace("Борис & Co").await.unwrap();
+    // Names are not unique: the oldest of the name is the one found.
+    store.create_workspace("default").await.unwrap();
+    assert_eq!(store.workspace_named("default").await.unwrap().unwrap().id, first);
+    assert_eq!(store.workspace_named("Борис & Co").await.unwrap().unwrap().id, other);
+    assert_eq!(store.workspace_named("DEFAULT").await.unwrap(), None, "names match exactly");
+    let listed = ["default", "Борис & Co", "default"];
+    let all = store.workspaces().await.unwrap();
+    assert_eq!(all.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(), listed, "oldest first");
+    assert_eq!(all[0].id, first);
+
+    assert_eq!(store.bot_named(first, "hello").await.unwrap(), None);
+    let hello = store.create_bot(first, "hello", Some(5)).await.unwrap().unwrap();
+    store.create_bot(first, "hello", None).await.unwrap().unwrap();
+    let found = store.bot_named(first, "hello").await.unwrap().unwrap();
+    assert_eq!((found.id, found.workspace, found.telegram_id), (hello, first, Some(5)));
+    assert_eq!(store.bot_named(first, "Hello").await.unwrap(), None);
+}
+
+async fn the_current_version_is_the_newest(store: Store, _url: String) {
+    let ws = store.create_workspace("w").await.unwrap();
+    let bot = store.create_bot(ws, "bot", None).await.unwrap().unwrap();
+    assert_eq!(store.current_version(ws, bot).await.unwrap(), None, "no version yet");
+    for source in ["one", "two", "three"] {
+        store.save_version(ws, bot, source).await.unwrap();
+    }
+    let current = store.current_version(ws, bot).await.unwrap().unwrap();
+    assert_eq!((current.version, current.source.as_str()), (3, "three"));
+    assert!(current.created_at > 1_600_000_000, "saved now, in Unix seconds");
+    store.rollback_version(ws, bot, 1).await.unwrap();
+    let current = store.current_version(ws, bot).await.unwrap().unwrap();
+    assert_eq!((current.version, current.source.as_str()), (4, "one"));
+    // Inside a transaction, the transaction's own save is seen.
+    let mut tx = store.transaction().await.unwrap();
+    tx.save_version(ws, bot, "draft").await.unwrap();
+    assert_eq!(tx.current_version(ws, bot).await.unwrap().unwrap().source, "draft");
+    tx.rollback().await.unwrap();
+    assert_eq!(store.current_version(ws, bot).await.unwrap().unwrap().version, 4);
+}
+
+async fn isolation_names_and_current_versions_stay_in_their_workspace(store: Store, _url: String) {
+    let (a, b) = (store.create_workspace("a").await.unwrap(), store.create_workspace("b").await.unwrap());
+    let bot = store.create_bot(a, "shop", None).await.unwrap().unwrap();
+    store.save_version(a, bot, "secret source").await.unwrap();
+    assert_eq!(store.bot_named(b, "shop").await.unwrap(), None);
+    assert_eq!(store.current_version(b, bot).await.unwrap(), None);
+    assert_eq!(store.current_version(a, bot).await.unwrap().unwrap().source, "secret source");
 }
 
 async fn tokens_verify_until_revoked(store: Store, _url: String) {

@@ -1,0 +1,127 @@
+//! `ferrogram bot`: the bots kept in the store, which `serve` runs. `bot add FILE` validates a
+//! bot file and saves it as its bot's newest version (the bot created by its `bot.name` when
+//! new); `bot list` prints every bot with its current version.
+
+use std::path::PathBuf;
+
+use crate::fleet::{self, import};
+
+#[derive(clap::Args)]
+pub(crate) struct BotArgs {
+    #[command(subcommand)]
+    command: BotCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum BotCommand {
+    /// Validate a bot file and save it in the store: a new bot, or a new version of the bot of
+    /// its `bot.name` when its source changed. `serve` runs it from the store.
+    Add(AddArgs),
+    /// Print every bot of the store with its current version and when it was saved.
+    List(ListArgs),
+}
+
+#[derive(clap::Args)]
+struct AddArgs {
+    /// The bot file (YAML, or JSON by its `.json` extension).
+    file: PathBuf,
+    /// The workspace to keep the bot in (created if missing).
+    #[arg(long, default_value = import::DEFAULT_WORKSPACE)]
+    workspace: String,
+    /// `sqlite://PATH` (created if missing) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = crate::DEFAULT_DATABASE)]
+    database: String,
+}
+
+#[derive(clap::Args)]
+struct ListArgs {
+    /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = crate::DEFAULT_DATABASE)]
+    database: String,
+}
+
+/// Runs `ferrogram bot …`.
+pub(crate) async fn run(args: &BotArgs) -> Result<(), String> {
+    match &args.command {
+        BotCommand::Add(args) => add(args).await,
+        BotCommand::List(args) => list(args).await,
+    }
+}
+
+/// `bot add FILE`: the file's diagnostics as `validate` prints them (on standard error) and
+/// nothing saved when it has an error; otherwise what was done, on standard output.
+async fn add(args: &AddArgs) -> Result<(), String> {
+    let file_name = args.file.display().to_string();
+    let source = std::fs::read_to_string(&args.file).map_err(|e| format!("{file_name}: {e}"))?;
+    let valid = match import::validate(source, &file_name) {
+        Ok(valid) => valid,
+        Err(diagnostics) => {
+            diagnostics.iter().for_each(|d| eprintln!("{d}"));
+            let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+            eprintln!("{}, {}", count(errors, "error"), count(diagnostics.len() - errors, "warning"));
+            return Err(format!("{file_name}: not saved"));
+        }
+    };
+    valid.warnings.iter().for_each(|d| eprintln!("{d}"));
+    let store = crate::open_store(&args.database).await?;
+    let imported = import::import(&store, &args.workspace, &valid).await;
+    store.close().await;
+    println!("{}", imported?);
+    Ok(())
+}
+
+/// `bot list`: one line per bot, `WORKSPACE/NAME: version N, saved YYYY-MM-DD HH:MM:SS UTC`.
+async fn list(args: &ListArgs) -> Result<(), String> {
+    let store = crate::open_store(&args.database).await?;
+    let bots = fleet::stored_bots(&store).await;
+    store.close().await;
+    let bots = bots?;
+    if bots.is_empty() {
+        println!("no bots");
+    }
+    for bot in bots {
+        let name = format!("{}/{}", bot.workspace.name, bot.record.name);
+        let target = if bot.targets_sandbox() { "" } else { " (Telegram: not run by serve)" };
+        match bot.current {
+            Some(current) => {
+                println!("{name}: version {}, saved {}{target}", current.version, utc(current.created_at))
+            }
+            None => println!("{name}: no version{target}"),
+        }
+    }
+    Ok(())
+}
+
+fn count(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (the proleptic Gregorian calendar).
+fn utc(seconds: i64) -> String {
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (hour, minute, second) = (of_day / 3_600, of_day % 3_600 / 60, of_day % 60);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02} UTC")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_in_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_796_629_323), "2026-12-07 07:42:03 UTC");
+        assert_eq!(utc(-1), "1969-12-31 23:59:59 UTC");
+    }
+}

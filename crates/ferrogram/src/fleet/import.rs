@@ -1,0 +1,145 @@
+//! One bot file into the store: validated, then saved as its bot's newest version in a
+//! workspace, the bot created by its `bot.name` when new. `ferrogram bot add` and `serve`'s
+//! folder (at start-up and when a file changes) both go through [`import`], so a file means
+//! the same thing whichever way it arrives.
+
+use ferrogram_schema::{BotFile, Diagnostic};
+use ferrogram_store::Store;
+
+/// The workspace bots go into when none is named: created by the first import, then reused.
+pub(crate) const DEFAULT_WORKSPACE: &str = "default";
+
+/// A bot file that passed validation: the bot, the text saved, and the warnings it had.
+pub(crate) struct Valid {
+    pub(crate) file: BotFile,
+    pub(crate) source: String,
+    pub(crate) warnings: Vec<Diagnostic>,
+}
+
+/// Checks `source` as a bot file named `file_name` (in diagnostics; `.json` means JSON): every
+/// diagnostic, warnings included, when it has an error.
+pub(crate) fn validate(source: String, file_name: &str) -> Result<Valid, Vec<Diagnostic>> {
+    let checked = ferrogram_schema::check_str(&source, file_name);
+    let has_errors = checked.has_errors();
+    match checked.bot {
+        Some(file) if !has_errors => Ok(Valid { file, source, warnings: checked.diagnostics }),
+        _ => Err(checked.diagnostics),
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// A new bot, with its first version.
+    Added { version: i64 },
+    /// A known bot whose source changed: its new version.
+    Saved { version: i64 },
+    /// The source is the bot's current version already: nothing saved.
+    Unchanged { version: i64 },
+}
+
+impl Outcome {
+    /// The bot's current version after the import.
+    pub(crate) fn version(&self) -> i64 {
+        match *self {
+            Outcome::Added { version } | Outcome::Saved { version } | Outcome::Unchanged { version } => version,
+        }
+    }
+}
+
+/// An import's result: the bot's name, what was done, and whether its record targets the
+/// sandbox (carries the sandbox id of its name; a record made for Telegram elsewhere does not).
+#[derive(Debug, Clone)]
+pub(crate) struct Imported {
+    pub(crate) name: String,
+    pub(crate) outcome: Outcome,
+    pub(crate) sandbox: bool,
+}
+
+/// `added hello (version 1)`, `hello: version 3`, `hello: unchanged`.
+impl std::fmt::Display for Imported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.outcome {
+            Outcome::Added { version } => write!(f, "added {} (version {version})", self.name),
+            Outcome::Saved { version } => write!(f, "{}: version {version}", self.name),
+            Outcome::Unchanged { .. } => write!(f, "{}: unchanged", self.name),
+        }
+    }
+}
+
+/// Saves a validated bot file into `workspace` (by name, created if missing), in one
+/// transaction: the bot is found by its `bot.name` or created (under the sandbox id its name
+/// gives it, the id the engine keeps its state under), and a new version is saved only if the
+/// source differs from its current one.
+pub(crate) async fn import(store: &Store, workspace: &str, valid: &Valid) -> Result<Imported, String> {
+    let name = valid.file.bot.name.clone();
+    let failed = |e: ferrogram_store::Error| format!("{name}: {e}");
+    let mut tx = store.transaction().await.map_err(failed)?;
+    let workspace_id = match tx.workspace_named(workspace).await.map_err(failed)? {
+        Some(found) => found.id,
+        None => tx.create_workspace(workspace).await.map_err(failed)?,
+    };
+    let sandbox_id = ferrogram_core::sandbox_bot_id(&name);
+    let (record, current, sandbox) = match tx.bot_named(workspace_id, &name).await.map_err(failed)? {
+        Some(bot) => {
+            let current = tx.current_version(workspace_id, bot.id).await.map_err(failed)?;
+            (bot.id, current, bot.telegram_id == Some(sandbox_id))
+        }
+        None => {
+            let telegram = sandbox_id;
+            let created = tx.create_bot(workspace_id, &name, Some(telegram)).await.map_err(|e| {
+                format!("{name}: cannot create the bot (is a bot of this name in another workspace?): {e}")
+            })?;
+            (created.ok_or_else(|| format!("{name}: no workspace {workspace}"))?, None, true)
+        }
+    };
+    let outcome = match current {
+        Some(current) if current.source == valid.source => Outcome::Unchanged { version: current.version },
+        had => {
+            let version = tx
+                .save_version(workspace_id, record, &valid.source)
+                .await
+                .map_err(failed)?
+                .ok_or_else(|| format!("{name}: the bot vanished while saving"))?;
+            if had.is_some() { Outcome::Saved { version } } else { Outcome::Added { version } }
+        }
+    };
+    tx.commit().await.map_err(failed)?;
+    Ok(Imported { name, outcome, sandbox })
+}
+
+/// The name a stored version is loaded under: it picks the parser (`.json` for a source that
+/// is a JSON object, YAML otherwise) and names the bot in diagnostics.
+pub(crate) fn stored_file_name(workspace: &str, bot: &str, version: i64, source: &str) -> String {
+    let json = source.trim_start_matches('\u{feff}').trim_start().starts_with('{');
+    format!("{workspace}/{bot} version {version}.{}", if json { "json" } else { "yaml" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_print_what_was_done() {
+        let imported = |outcome| Imported { name: "hello".into(), outcome, sandbox: true };
+        assert_eq!(imported(Outcome::Added { version: 1 }).to_string(), "added hello (version 1)");
+        assert_eq!(imported(Outcome::Saved { version: 3 }).to_string(), "hello: version 3");
+        assert_eq!(imported(Outcome::Unchanged { version: 3 }).to_string(), "hello: unchanged");
+    }
+
+    #[test]
+    fn stored_sources_load_as_json_or_yaml() {
+        assert_eq!(stored_file_name("default", "a", 2, "  {\"ferrogram\": 1}"), "default/a version 2.json");
+        assert_eq!(stored_file_name("default", "a", 2, "ferrogram: 1"), "default/a version 2.yaml");
+    }
+
+    #[test]
+    fn validation_keeps_warnings_and_refuses_errors() {
+        let valid = validate("ferrogram: 1\nbot: {name: a}\non: []\n".into(), "a.yaml");
+        assert!(valid.is_ok());
+        let refused =
+            validate("ferrogram: 1\nbot: {name: a}\non: [{command: x, do: [{goto: nowhere}]}]\n".into(), "a.yaml");
+        let diagnostics = refused.err().expect("refused");
+        assert!(diagnostics.iter().any(|d| d.is_error() && d.to_string().starts_with("a.yaml:")), "{diagnostics:?}");
+    }
+}
