@@ -81,7 +81,7 @@ struct ServeArgs {
     /// Also `sandbox.port` in the configuration file, or FERROGRAM_SANDBOX_PORT.
     #[arg(long, default_value_t = 8081)]
     port: u16,
-    /// The folder of bot files to run (`*.yaml`, `*.yml`, `*.json`).
+    /// The folder of bot files (`*.yaml`, `*.yml`, `*.json`) imported into the store at start-up and watched: a saved file reloads its bot.
     #[arg(long, default_value = "examples")]
     bots: PathBuf,
     /// Where the bots' conversations and variables are kept.

@@ -202,7 +202,7 @@ pub static KEYS: &[Key] = &[
         env: "FERROGRAM_BOTS_FOLDER",
         flag: Some("--bots"),
         secret: false,
-        doc: "The folder of bot files to run (`*.yaml`, `*.yml`, `*.json`).",
+        doc: "The folder of bot files (`*.yaml`, `*.yml`, `*.json`) imported into the store at start-up and watched: a saved file reloads its bot.",
         set: |config, value| {
             config.bots_folder = path(value.text())?.into();
             Ok(())
