@@ -58,7 +58,7 @@ async fn main() -> Result<(), String> {
         Limit::per_second(args.chat_rate).with_burst(if args.chat_rate > 1 { args.chat_rate } else { 3 });
     let engine = Arc::new(ferrogram_engine::Engine::new(config));
     if let Some(addr) = args.webhook_listen {
-        ferrogram_server::webhook::listen(addr, Arc::clone(&engine)).await?;
+        ferrogram_server::listen(addr, Arc::clone(&engine)).await?;
     }
     let (id, secret) = args.token.split_once(':').ok_or("token: expected <id>:<secret>")?;
     let first: u64 = id.parse().map_err(|_| "token: the id is not a number")?;

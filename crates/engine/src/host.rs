@@ -367,14 +367,15 @@ impl Engine {
 
     /// Takes one update POSTed to a webhook bot (`bot_id` is its Telegram id), with the value of
     /// its `X-Telegram-Bot-Api-Secret-Token` header. `Ok` only once the update is stored: the
-    /// server answers Telegram 200 then, and an error status otherwise so Telegram delivers it
-    /// again. A body that is not an update is logged and accepted (a retry would not fix it).
+    /// server answers Telegram 200 then, and an error status otherwise (Telegram delivers it
+    /// again). A wrong or missing secret is refused (401) before the body is read; a body that is
+    /// not an update is logged and refused (400), nothing stored.
     pub async fn webhook_update(&self, bot_id: u64, secret: Option<&str>, body: &[u8]) -> Result<(), WebhookError> {
         let runtime = self.webhooks.lock().get(&bot_id).cloned().ok_or(WebhookError::UnknownBot)?;
         let expected = runtime.webhook_secret.as_deref().ok_or(WebhookError::UnknownBot)?;
         let given = secret.unwrap_or_default();
         if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes())) {
-            return Err(WebhookError::Forbidden);
+            return Err(WebhookError::WrongSecret);
         }
         webhook::take(&runtime.inbox, body).await
     }

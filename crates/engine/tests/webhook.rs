@@ -70,11 +70,13 @@ async fn updates_arrive_by_webhook_are_stored_then_answered() {
         async move { request.send().await.unwrap().status().as_u16() }
     };
     let update = r#"{"update_id": 999999, "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "x"}}"#;
-    assert_eq!(post(Some("wrong"), format!("/hook/{bot_id}"), update).await, 403, "a wrong secret is refused");
-    assert_eq!(post(None, format!("/hook/{bot_id}"), update).await, 403, "so is a missing one");
+    assert_eq!(post(Some("wrong"), format!("/hook/{bot_id}"), update).await, 401, "a wrong secret is refused");
+    assert_eq!(post(None, format!("/hook/{bot_id}"), update).await, 401, "so is a missing one");
     assert_eq!(post(Some(SECRET), "/hook/1".into(), update).await, 404, "no such bot here");
-    assert_eq!(post(Some(SECRET), format!("/hook/{bot_id}"), "not json").await, 200, "skipped, not retried");
+    assert_eq!(post(Some(SECRET), format!("/hook/{bot_id}"), "not json").await, 400, "not JSON");
+    assert_eq!(post(Some(SECRET), format!("/hook/{bot_id}"), r#"{"update_id": "7"}"#).await, 400, "not an update");
     assert!(store.inbox_unhandled(bot_id, 10).await.unwrap().is_empty(), "refused bodies store nothing");
+    assert_eq!(*world.engine.handled(bot.handle).unwrap().borrow(), 2, "nor are they handled");
     world.engine.stop(bot.handle).await.unwrap();
     assert_eq!(post(Some(SECRET), format!("/hook/{bot_id}"), update).await, 404, "a stopped bot takes nothing");
 }

@@ -2,7 +2,7 @@
 //!
 //! It wires the crates along the path of an update (docs/architecture.md): the store
 //! (`ferrogram-store`) under the engine (`ferrogram-engine`), the sandbox or Telegram in front of
-//! it, the webhook server (`ferrogram-server`) when asked, and bot files checked by
+//! it, the HTTP listener (`ferrogram-server`: webhooks), and bot files checked by
 //! `ferrogram-schema` first. `serve`'s settings come from its configuration (`config/`).
 
 mod bot_command;
@@ -90,6 +90,16 @@ struct ServeArgs {
     /// Where the sandbox keeps its users, chats and messages across restarts.
     #[arg(long, default_value = "data/sandbox.json")]
     sandbox_state: PathBuf,
+    /// The HTTP listener's address: Telegram's webhooks (`POST /telegram/BOT_ID`), and what the
+    /// API and dashboard add. Also `server.listen` in the configuration file, or
+    /// FERROGRAM_SERVER_LISTEN.
+    #[arg(long, value_name = "ADDR", default_value_t = config::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// The URL that reaches `--listen` from outside: the bots then receive by webhook at
+    /// `URL/telegram/BOT_ID` instead of long polling. Also `server.public_url`, or
+    /// FERROGRAM_SERVER_PUBLIC_URL.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
     #[command(flatten)]
     private: PrivateAddresses,
     #[command(flatten)]
@@ -236,7 +246,7 @@ struct RunArgs {
     #[command(flatten)]
     bot_env: BotEnvNames,
     /// Receive updates by webhook instead of long polling: the public HTTPS base URL that
-    /// reaches `--listen` (the bot's webhook is `URL/webhook/BOT_ID`).
+    /// reaches `--listen` (the bot's webhook is `URL/telegram/BOT_ID`).
     #[arg(long, value_name = "URL", conflicts_with = "sandbox", requires = "listen")]
     webhook_url: Option<String>,
     /// The address the webhook listener binds, e.g. `0.0.0.0:8443` (behind a TLS proxy).
@@ -388,6 +398,12 @@ fn serve_flags(args: &ServeArgs, matches: &ArgMatches) -> config::Flags {
     }
     if given("sandbox_state") {
         flags.set("sandbox.state", path(&args.sandbox_state));
+    }
+    if given("listen") {
+        flags.set("server.listen", Value::Text(args.listen.to_string()));
+    }
+    if let Some(url) = args.public_url.as_ref().filter(|_| given("public_url")) {
+        flags.set("server.public_url", Value::Text(url.clone()));
     }
     if given("allow") {
         let entries = args.private.allow.iter().map(|(host, port)| host_port(host, *port)).collect();
@@ -634,13 +650,13 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
         let api_url = args.api_url.as_deref().unwrap_or(ferrogram_telegram::DEFAULT_API_URL);
         let receive = match (&args.webhook_url, args.listen) {
             (Some(base), Some(addr)) => {
-                ferrogram_server::webhook::listen(addr, Arc::clone(&engine)).await?;
+                let listening = ferrogram_server::listen(addr, Arc::clone(&engine)).await?;
                 let bot_id: u64 = token
                     .split_once(':')
                     .and_then(|(id, _)| id.parse().ok())
                     .ok_or("the bot token is not of the form BOT_ID:SECRET")?;
                 let url = format!("{}{}", base.trim_end_matches('/'), ferrogram_server::webhook::path(bot_id));
-                println!("Receiving updates at {url} (listening on {addr})");
+                println!("Receiving updates at {url} (listening on {})", listening.addr());
                 ferrogram_engine::Receive::Webhook { url, secret: ferrogram_server::webhook::new_secret()? }
             }
             _ => ferrogram_engine::Receive::Polling,
@@ -710,13 +726,25 @@ fn create_folder(folder: &std::path::Path) -> Result<(), String> {
     std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))
 }
 
-/// Registers a bot in the sandbox under the file's name and starts it in the engine; prints
-/// where to chat with it.
+/// Registers a bot in the sandbox under the file's name and starts it in the engine, long
+/// polling; prints where to chat with it.
 async fn add_sandbox_bot(
     engine: &ferrogram_engine::Engine,
     sandbox: &ferrogram_sandbox::Sandbox,
     file: ferrogram_schema::BotFile,
     bot_id: u64,
+) -> Result<ferrogram_engine::BotHandle, String> {
+    add_sandbox_bot_with(engine, sandbox, file, bot_id, None).await
+}
+
+/// [`add_sandbox_bot`], receiving by webhook at `public_url/telegram/BOT_ID` (with a fresh
+/// secret token) when `public_url` is given (`server.public_url`), by long polling otherwise.
+async fn add_sandbox_bot_with(
+    engine: &ferrogram_engine::Engine,
+    sandbox: &ferrogram_sandbox::Sandbox,
+    file: ferrogram_schema::BotFile,
+    bot_id: u64,
+    public_url: Option<&str>,
 ) -> Result<ferrogram_engine::BotHandle, String> {
     // Any well-formed token works in the sandbox; the bot's id is its number.
     let token = format!("{bot_id}:sandbox");
@@ -727,7 +755,14 @@ async fn add_sandbox_bot(
         .world()
         .with(|s| s.create_bot(&token, Some(format!("{username}_bot")), Some(name.clone())).map(|_| ()))
         .map_err(|e| e.to_string())?;
-    let handle = engine.add_bot(file, &token, &sandbox.url()).await.map_err(|e| e.to_string())?;
+    let receive = match public_url {
+        Some(base) => ferrogram_engine::Receive::Webhook {
+            url: format!("{base}{}", ferrogram_server::webhook::path(bot_id)),
+            secret: ferrogram_server::webhook::new_secret()?,
+        },
+        None => ferrogram_engine::Receive::Polling,
+    };
+    let handle = engine.add_bot_with(file, &token, &sandbox.url(), receive).await.map_err(|e| e.to_string())?;
     println!("{name}: {}/?bot={}", sandbox.url(), handle.bot_id());
     Ok(handle)
 }
@@ -761,7 +796,12 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     config.http.allow_private = settings.http_allow_private.clone();
     config.http.allow_private.push((llm_addr.ip().to_string(), llm_addr.port()));
     config.http.bot_env = BotEnvNames { names: settings.bots_env.clone() }.for_serve();
-    let engine = ferrogram_engine::Engine::new(config);
+    let engine = Arc::new(ferrogram_engine::Engine::new(config));
+    // The one HTTP listener (Telegram's webhooks; the API and dashboard join it), bound whether
+    // or not a bot receives by webhook: an address in use stops the start.
+    let listening = ferrogram_server::listen(settings.server_listen, Arc::clone(&engine)).await?;
+    println!("Listening on http://{}", listening.addr());
+    fleet.receive_at(settings.server_public_url.clone());
     fleet.run_all(&engine, &sandbox).await?;
     tokio::select! {
         stopped = shutdown_signal() => stopped?,
@@ -770,6 +810,7 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     println!("stopping");
     within_grace(settings.shutdown_grace, async {
         fleet.stop(&engine).await;
+        listening.stop();
         llm_server.abort();
         sandbox.stop().await
     })
@@ -830,6 +871,7 @@ mod tests {
         assert_eq!(serve.port, defaults.sandbox_port);
         assert_eq!(serve.bots, defaults.bots_folder);
         assert_eq!(serve.sandbox_state, defaults.sandbox_state);
+        assert_eq!(serve.listen, defaults.server_listen);
         if std::env::var_os("FERROGRAM_DATABASE_URL").is_none() {
             assert_eq!(serve.database, defaults.database_url);
         }

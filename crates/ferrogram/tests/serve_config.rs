@@ -28,7 +28,8 @@ async fn serve_listens_on_the_port_of_its_configuration_file() {
     std::fs::write(
         folder.join("ferrogram.toml"),
         format!(
-            "[database]\nurl = \"sqlite://db/bots.db\"\n\n[sandbox]\nport = {port}\nstate = \"sandbox/state.json\"\n\n\
+            "[database]\nurl = \"sqlite://db/bots.db\"\n\n[server]\nlisten = \"127.0.0.1:0\"\n\n\
+             [sandbox]\nport = {port}\nstate = \"sandbox/state.json\"\n\n\
              [bots]\nfolder = \"my-bots\"\n\n[inbox]\nkeep = \"1h\"\n\n[shutdown]\ngrace = \"5s\"\n"
         ),
     )

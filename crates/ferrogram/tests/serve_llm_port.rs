@@ -98,7 +98,19 @@ async fn bots_reach_the_stand_in_model_but_not_the_sandbox() {
     let mut child = binary::spawn(
         &folder,
         "serve.log",
-        &["serve", "--port", &port_text, "--bots", bots_path, "--database", &database, "--sandbox-state", state_path],
+        &[
+            "serve",
+            "--port",
+            &port_text,
+            "--bots",
+            bots_path,
+            "--database",
+            &database,
+            "--sandbox-state",
+            state_path,
+            "--listen",
+            "127.0.0.1:0",
+        ],
     );
     let (http, url) = (ferrogram_telegram::http_client().expect("http client"), format!("http://127.0.0.1:{port}"));
 

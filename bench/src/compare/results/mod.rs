@@ -252,7 +252,7 @@ impl Results {
         let _ = writeln!(
             md,
             "N copies of the echo bot in one process per framework, each bot receiving by **webhook** on one \
-             listener (registered with the sandbox by setWebhook): Ferrogram's `server` crate (`/webhook/BOT_ID`, \
+             listener (registered with the sandbox by setWebhook): Ferrogram's `server` crate (`/telegram/BOT_ID`, \
              one engine, one SQLite file); aiogram's multibot setup (one `Dispatcher`, \
              `TokenBasedRequestHandler` on aiohttp, which makes a bot's `Bot` on its first update); grammY's \
              `Bot` per token, each `bot.init()` and `webhookCallback(bot, \"http\")` behind one node http \

@@ -8,7 +8,7 @@ use ferrogram_telegram::{Backoff, Client};
 use serde_json::{Value, json};
 
 use crate::receive::replay::catch_up;
-use crate::receive::{Inbox, accept, notice, update_id_of};
+use crate::receive::{Inbox, accept, notice};
 use ferrogram_core::{Received, StoreError};
 
 /// Why a webhook update was not taken; each maps to the HTTP status Telegram is answered.
@@ -17,9 +17,13 @@ pub enum WebhookError {
     /// No webhook bot with this id runs here (404).
     #[error("no webhook bot with this id")]
     UnknownBot,
-    /// The secret header is missing or wrong (403).
+    /// The secret header is missing or wrong (401).
     #[error("wrong or missing secret token")]
-    Forbidden,
+    WrongSecret,
+    /// The body is not JSON, or not an update (no integer `update_id`): 400, nothing stored (a
+    /// retry would not fix it).
+    #[error("the body is not an update: {0}")]
+    Malformed(String),
     /// The bot is still starting (503: Telegram delivers it again).
     #[error("the bot is starting, try again")]
     NotReady,
@@ -37,7 +41,8 @@ impl WebhookError {
     pub fn status(&self) -> u16 {
         match self {
             WebhookError::UnknownBot => 404,
-            WebhookError::Forbidden => 403,
+            WebhookError::WrongSecret => 401,
+            WebhookError::Malformed(_) => 400,
             WebhookError::NotReady | WebhookError::Busy => 503,
             WebhookError::Store(_) => 500,
         }
@@ -76,26 +81,24 @@ pub async fn register(inbox: Arc<Inbox>, client: Client, url: String, secret: St
 
 /// Takes one update POSTed to a webhook bot whose secret was checked: parses the body once,
 /// stores its text, then dispatches it if it is new. `Ok` only once it is stored (see
-/// [`crate::Engine::webhook_update`]).
+/// [`crate::Engine::webhook_update`]); a body that is not an update is refused before anything
+/// is stored ([`WebhookError::Malformed`]).
 pub async fn take(inbox: &Inbox, body: &[u8]) -> Result<(), WebhookError> {
     let bot_id = inbox.context.bot_id;
+    let update: Value = serde_json::from_slice(body).map_err(|error| {
+        tracing::warn!(bot_id, %error, "webhook body is not JSON: refused (400), nothing stored");
+        WebhookError::Malformed(format!("not JSON: {error}"))
+    })?;
+    let Some(update_id) = update.get("update_id").and_then(Value::as_i64) else {
+        tracing::warn!(bot_id, "webhook body is not an update (no integer update_id): refused (400), nothing stored");
+        return Err(WebhookError::Malformed("no integer update_id".into()));
+    };
     // Until the bot replayed what its last run left, new updates wait (the chat's order).
     let mut ready = inbox.ready.subscribe();
     match tokio::time::timeout(WEBHOOK_READY_WAIT, ready.wait_for(|ready| *ready)).await {
         Ok(Ok(_)) => {}
         _ => return Err(WebhookError::NotReady),
     }
-    let update: Value = match serde_json::from_slice(body) {
-        Ok(update) => update,
-        Err(error) => {
-            tracing::warn!(bot_id, %error, "webhook body is not JSON: skipped");
-            return Ok(());
-        }
-    };
-    let Some(update_id) = update_id_of(bot_id, &update) else {
-        tracing::warn!(bot_id, "webhook body is not an update: skipped");
-        return Ok(());
-    };
     let text = update.to_string();
     let received = inbox.context.store.inbox_put(bot_id, update_id, text.clone()).await.map_err(WebhookError::Store)?;
     notice(inbox, update_id, received);

@@ -149,6 +149,44 @@ pub static KEYS: &[Key] = &[
         get: |config| Value::Text(config.database_url.clone()),
     },
     Key {
+        name: "server.listen",
+        kind: Kind::Text,
+        ty: "an address, `IP:PORT` (port 0 for a free one)",
+        env: "FERROGRAM_SERVER_LISTEN",
+        flag: Some("--listen"),
+        secret: false,
+        doc: "The one HTTP listener of `serve`: Telegram's webhooks at `POST /telegram/BOT_ID` (and \
+              what the API and dashboard add). It is bound at start whether or not a bot receives \
+              by webhook; an address in use stops the start. Keep the loopback behind a \
+              TLS-terminating proxy, or bind `0.0.0.0:PORT` for others to reach it.",
+        set: |config, value| {
+            let text = value.text();
+            config.server_listen = text
+                .trim()
+                .parse()
+                .map_err(|_| format!("expected an address such as `127.0.0.1:8080` or `[::1]:8080`, found `{text}`"))?;
+            Ok(())
+        },
+        get: |config| Value::Text(config.server_listen.to_string()),
+    },
+    Key {
+        name: "server.public_url",
+        kind: Kind::Text,
+        ty: "an `https://` or `http://` base URL, or `\"\"` for none",
+        env: "FERROGRAM_SERVER_PUBLIC_URL",
+        flag: Some("--public-url"),
+        secret: false,
+        doc: "The URL that reaches `server.listen` from outside (through the proxy, if any). When it \
+              is set the bots receive their updates by webhook, each at `URL/telegram/BOT_ID` with a \
+              fresh secret token, instead of long polling; empty (the default), they poll. Telegram \
+              itself calls only HTTPS on ports 443, 80, 88 and 8443; the built-in sandbox calls any.",
+        set: |config, value| {
+            config.server_public_url = public_url(&value.text())?;
+            Ok(())
+        },
+        get: |config| Value::Text(config.server_public_url.clone().unwrap_or_default()),
+    },
+    Key {
         name: "sandbox.port",
         kind: Kind::Integer,
         ty: "a port, 0–65535 (0 for a free one)",
@@ -372,6 +410,23 @@ fn database_url(url: String) -> Result<String, String> {
     }
 }
 
+/// A public base URL: `http(s)://HOST[:PORT][/PATH]`, without a query, a fragment or a
+/// trailing `/` (the bots' paths are appended to it); empty for none.
+fn public_url(text: &str) -> Result<Option<String>, String> {
+    let url = text.trim().trim_end_matches('/');
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let expected =
+        || format!("expected an `https://` or `http://` URL such as `https://bots.example.com`, found `{text}`");
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or_else(expected)?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains('@') || url.contains(['?', '#']) || url.contains(char::is_whitespace) {
+        return Err(expected());
+    }
+    Ok(Some(url.to_owned()))
+}
+
 fn path(text: String) -> Result<String, String> {
     if text.trim().is_empty() { Err("expected a path, found an empty string".into()) } else { Ok(text) }
 }
@@ -434,6 +489,8 @@ mod tests {
     #[test]
     fn every_key_takes_back_what_it_shows() {
         let config = Config {
+            server_listen: "[::1]:0".parse().unwrap(),
+            server_public_url: Some("https://bots.example.com/ferrogram".into()),
             http_allow_private: vec![("::1".into(), 9000), ("localhost".into(), 80)],
             bots_env: vec!["WEATHER_KEY".into()],
             ..Config::default()
@@ -444,5 +501,15 @@ mod tests {
             assert_eq!(key.get(&copy), key.get(&config), "{}", key.name);
         }
         assert_eq!(Config::default().inbox_keep, ferrogram_engine::INBOX_KEEP);
+    }
+
+    #[test]
+    fn a_public_url_is_http_or_https_without_a_trailing_slash() {
+        assert_eq!(public_url(""), Ok(None));
+        assert_eq!(public_url("https://bots.example.com/"), Ok(Some("https://bots.example.com".into())));
+        assert_eq!(public_url("http://127.0.0.1:8080"), Ok(Some("http://127.0.0.1:8080".into())));
+        for bad in ["bots.example.com", "ftp://x", "https://", "https://a.b/?q=1", "https://u@a.b", "https://a b"] {
+            assert!(public_url(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod load;
 pub mod print;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -32,6 +33,10 @@ pub enum LogFormat {
 pub struct Config {
     /// `database.url`
     pub database_url: String,
+    /// `server.listen`
+    pub server_listen: SocketAddr,
+    /// `server.public_url`, without a trailing `/`; `None` (the default): the bots poll.
+    pub server_public_url: Option<String>,
     /// `sandbox.port`
     pub sandbox_port: u16,
     /// `sandbox.state`
@@ -59,6 +64,10 @@ pub struct Config {
 /// The embedded default database: a SQLite file in the `data/` folder of the working directory.
 pub const DEFAULT_DATABASE: &str = "sqlite://data/ferrogram.db";
 
+/// The HTTP listener's address (Telegram's webhooks; the API and dashboard join it): the
+/// loopback, for a TLS-terminating proxy in front.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+
 /// How long stopping may take after Ctrl-C or SIGTERM (bots stopping, the sandbox saving its
 /// state, then the runtime's tasks ending) before the process exits without waiting further.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -68,6 +77,8 @@ impl Default for Config {
         let engine = ferrogram_engine::EngineConfig::default();
         Config {
             database_url: DEFAULT_DATABASE.to_owned(),
+            server_listen: DEFAULT_LISTEN,
+            server_public_url: None,
             sandbox_port: 8081,
             sandbox_state: PathBuf::from("data/sandbox.json"),
             sandbox_flood_limits: true,

@@ -66,9 +66,17 @@ pub(crate) struct Fleet {
     /// The file of the folder each bot name was last imported from: a second file of the same
     /// name is refused (both would save their versions to one bot in turn).
     owners: BTreeMap<String, PathBuf>,
+    /// `server.public_url`: bots receive by webhook under it, else by long polling.
+    public_url: Option<String>,
 }
 
 impl Fleet {
+    /// Has the bots started from now on receive by webhook under `public_url`
+    /// (`{public_url}/telegram/{bot_id}`), or by long polling when it is `None`.
+    pub(crate) fn receive_at(&mut self, public_url: Option<String>) {
+        self.public_url = public_url;
+    }
+
     /// Imports the folder's bot files into the `default` workspace, in name order, printing
     /// the diagnostics of a file with errors (it is not imported; its bot's stored version, if
     /// any, still runs). Fails when the folder cannot be read, or when it has no bot file and
@@ -83,7 +91,7 @@ impl Fleet {
         if files.is_empty() && !stored_bots(&store).await?.iter().any(|bot| bot.current.is_some()) {
             return Err(format!("{}: no bot files (*.yaml, *.yml, *.json)", folder.display()));
         }
-        let mut fleet = Fleet { store, watched, running: BTreeMap::new(), owners: BTreeMap::new() };
+        let mut fleet = Fleet { store, watched, running: BTreeMap::new(), owners: BTreeMap::new(), public_url: None };
         for path in files {
             let file_name = path.display().to_string();
             let source = match std::fs::read_to_string(&path) {
@@ -137,7 +145,7 @@ impl Fleet {
                 }
             };
             let bot_id = ferrogram_core::sandbox_bot_id(name);
-            match crate::add_sandbox_bot(engine, sandbox, file, bot_id).await {
+            match crate::add_sandbox_bot_with(engine, sandbox, file, bot_id, self.public_url.as_deref()).await {
                 Ok(handle) => {
                     self.running.insert(bot_id, Running { handle, version: current.version });
                 }
@@ -206,7 +214,7 @@ impl Fleet {
                 }
                 Err(error) => tracing::warn!("{file_name}: {name} version {version} saved but not reloaded: {error}"),
             },
-            None => match crate::add_sandbox_bot(engine, sandbox, valid.file, bot_id).await {
+            None => match crate::add_sandbox_bot_with(engine, sandbox, valid.file, bot_id, self.public_url.as_deref()).await {
                 Ok(handle) => {
                     self.running.insert(bot_id, Running { handle, version });
                     let started = if imported.outcome == (Outcome::Added { version }) { "added" } else { "saved" };

@@ -1,0 +1,39 @@
+//! Binding the listener and serving [`crate::router`] on it, in a task of its own.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ferrogram_engine::Engine;
+use tokio::task::JoinHandle;
+
+/// The listener, serving until [`Listening::stop`] (or the end of the process: dropping this
+/// does not stop it).
+pub struct Listening {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Listening {
+    /// The address bound: the port the system picked when the one asked for was 0.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting connections; requests already being answered finish.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Binds `addr` and serves every route of [`crate::router`] on it. An address that cannot be
+/// bound (in use, not local, a privileged port) is an error at once, naming the address.
+pub async fn listen(addr: SocketAddr, engine: Arc<Engine>) -> Result<Listening, String> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, crate::router(engine)).await {
+            tracing::error!(%error, "the HTTP listener stopped");
+        }
+    });
+    Ok(Listening { addr, task })
+}
