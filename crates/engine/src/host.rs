@@ -268,6 +268,11 @@ impl Engine {
                 Receive::Polling => None,
             },
         });
+        // The route first, then the source: setWebhook (sent by the source once the bot caught
+        // up) must never make Telegram push to a bot this engine does not know yet.
+        if runtime.webhook_secret.is_some() {
+            self.webhooks.lock().insert(bot_id, Arc::clone(&runtime));
+        }
         let poller = match receive {
             Receive::Polling => tokio::spawn(polling::poll(
                 Arc::clone(&runtime.inbox),
@@ -288,9 +293,6 @@ impl Engine {
             start_jobs(&runtime, self.config.update_budget);
         }
         let handle = BotHandle { id: self.next_id.fetch_add(1, Ordering::Relaxed), bot_id };
-        if runtime.webhook_secret.is_some() {
-            self.webhooks.lock().insert(bot_id, Arc::clone(&runtime));
-        }
         self.bots.lock().insert(handle.id, runtime);
         tracing::info!(bot_id, "bot started");
         Ok(handle)

@@ -138,7 +138,11 @@ impl Serve {
             (port.to_string(), folder.0.join("bots"), folder.0.join("sandbox.json").display().to_string());
         let database = folder.url();
         let args = ["serve", "--port", &port_text, "--bots", bots.to_str().unwrap(), "--database", &database];
-        let child = binary::spawn(&folder.0, log, &[&args[..], &["--sandbox-state", &state, "--listen", "127.0.0.1:0"]].concat());
+        let child = binary::spawn(
+            &folder.0,
+            log,
+            &[&args[..], &["--sandbox-state", &state, "--listen", "127.0.0.1:0"]].concat(),
+        );
         let http = ferrogram_telegram::http_client().expect("http client");
         Serve { child, log: folder.0.join(log), url: format!("http://127.0.0.1:{port}"), http }
     }

@@ -131,7 +131,7 @@ async fn with_a_public_url_the_bots_receive_by_webhook_on_the_listener() {
     assert_eq!(serve.ask(bot_id, "hello").await, "You said: hello", "log:\n{}", serve.log());
     let info = request(&serve.http, format!("{}{info}", serve.sandbox), None).await.expect("webhook info");
     assert_eq!(info["result"]["pending_update_count"], 0, "delivered: {info}");
-    assert!(info["result"]["last_error_message"].is_null(), "no failed delivery: {info}");
+    assert!(info["result"]["last_error_message"].is_null(), "no failed delivery: {info}\nlog:\n{}", serve.log());
 
     // It is the listener that took it: without the secret token it refuses (401).
     let status = serve.http.post(&webhook).body("{}").send().await.expect("the listener answers").status();

@@ -214,7 +214,9 @@ impl Fleet {
                 }
                 Err(error) => tracing::warn!("{file_name}: {name} version {version} saved but not reloaded: {error}"),
             },
-            None => match crate::add_sandbox_bot_with(engine, sandbox, valid.file, bot_id, self.public_url.as_deref()).await {
+            None => match crate::add_sandbox_bot_with(engine, sandbox, valid.file, bot_id, self.public_url.as_deref())
+                .await
+            {
                 Ok(handle) => {
                     self.running.insert(bot_id, Running { handle, version });
                     let started = if imported.outcome == (Outcome::Added { version }) { "added" } else { "saved" };
