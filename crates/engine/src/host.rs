@@ -382,6 +382,14 @@ impl Engine {
         webhook::take(&runtime.inbox, body).await
     }
 
+    /// Whether the Bot API refused the bot's token (401 to its getUpdates or setWebhook: the
+    /// token was revoked): `None` while not, then the error. The engine keeps retrying; the
+    /// host (`serve`'s supervisor) watches this and stops the bot. Sends refused with 401 are
+    /// failed as any other refused call, and do not set it.
+    pub fn unauthorized(&self, bot: BotHandle) -> Result<watch::Receiver<Option<String>>, EngineError> {
+        Ok(self.runtime(bot)?.inbox.unauthorized.subscribe())
+    }
+
     /// The running bots.
     pub fn bots(&self) -> Vec<BotHandle> {
         self.bots.lock().iter().map(|(id, rt)| BotHandle { id: *id, bot_id: rt.context().bot_id }).collect()

@@ -1,9 +1,11 @@
 //! `ferrogram bot`: the bots kept in the store, which `serve` runs. `bot add FILE` validates a
 //! bot file and saves it as its bot's newest version (the bot created by its `bot.name` when
-//! new); `bot list` prints every bot with its current version.
+//! new); `bot list` prints every bot with its current version. `bot start|stop|reload|status`
+//! act on the running server (`bot_control.rs`).
 
 use std::path::PathBuf;
 
+use crate::bot_control::{self, Action, Remote};
 use crate::fleet::{self, import};
 
 #[derive(clap::Args)]
@@ -19,6 +21,31 @@ enum BotCommand {
     Add(AddArgs),
     /// Print every bot of the store with its current version and when it was saved.
     List(ListArgs),
+    /// Start a bot of the running server (through its listener, with an API token).
+    Start(ActArgs),
+    /// Stop a bot of the running server; it stays stopped until started.
+    Stop(ActArgs),
+    /// Run a bot's newest stored version on the running server: reloaded, or started.
+    Reload(ActArgs),
+    /// Print a bot's status on the running server (`starting`, `running`, `stopped`, `failing`,
+    /// `unauthorized`) with its last errors; every bot's without a name.
+    Status(StatusArgs),
+}
+
+#[derive(clap::Args)]
+struct ActArgs {
+    /// The bot's name.
+    name: String,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+#[derive(clap::Args)]
+struct StatusArgs {
+    /// The bot's name (every bot of the token's workspace when absent).
+    name: Option<String>,
+    #[command(flatten)]
+    remote: Remote,
 }
 
 #[derive(clap::Args)]
@@ -45,6 +72,10 @@ pub(crate) async fn run(args: &BotArgs) -> Result<(), String> {
     match &args.command {
         BotCommand::Add(args) => add(args).await,
         BotCommand::List(args) => list(args).await,
+        BotCommand::Start(args) => bot_control::act(&args.remote, Action::Start, &args.name).await,
+        BotCommand::Stop(args) => bot_control::act(&args.remote, Action::Stop, &args.name).await,
+        BotCommand::Reload(args) => bot_control::act(&args.remote, Action::Reload, &args.name).await,
+        BotCommand::Status(args) => bot_control::status(&args.remote, args.name.as_deref()).await,
     }
 }
 
@@ -97,7 +128,7 @@ fn count(n: usize, word: &str) -> String {
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (the proleptic Gregorian calendar).
-fn utc(seconds: i64) -> String {
+pub(crate) fn utc(seconds: i64) -> String {
     let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     // Howard Hinnant's civil_from_days.
     let z = days + 719_468;

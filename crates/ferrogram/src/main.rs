@@ -6,8 +6,10 @@
 //! `ferrogram-schema` first. `serve`'s settings come from its configuration (`config/`).
 
 mod bot_command;
+mod bot_control;
 mod config;
 mod fleet;
+mod token_command;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -57,6 +59,8 @@ enum Command {
     /// The bots kept in the store, which `serve` runs: `bot add FILE` saves a bot file (a new
     /// version when it changed), `bot list` prints them.
     Bot(bot_command::BotArgs),
+    /// API tokens for the running server's control API: `token issue NAME` prints a new one.
+    Token(token_command::TokenArgs),
 }
 
 #[derive(clap::Args)]
@@ -332,6 +336,7 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
         Some(Command::Export(args)) => return export(args).await,
         Some(Command::DeadLetters(args)) => return dead_letters(args).await,
         Some(Command::Bot(args)) => return bot_command::run(args).await,
+        Some(Command::Token(args)) => return token_command::run(args).await,
         _ => {}
     }
     init_logs(settings.as_ref().map_or(cli.log_format, |settings| settings.log_format));
@@ -345,7 +350,8 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
                 | Command::Export(_)
                 | Command::DeadLetters(_)
                 | Command::Config(_)
-                | Command::Bot(_),
+                | Command::Bot(_)
+                | Command::Token(_),
             ),
             _,
         ) => Ok(()),
@@ -773,7 +779,8 @@ async fn add_sandbox_bot_with(
 async fn serve(settings: config::Config) -> Result<(), String> {
     let store = Arc::new(open_store(&settings.database_url).await?);
     let mut fleet = fleet::Fleet::import_folder(Arc::clone(&store), &settings.bots_folder).await?;
-    let mut config = ferrogram_engine::EngineConfig { store: store.clone(), collections: store, ..Default::default() };
+    let mut config =
+        ferrogram_engine::EngineConfig { store: store.clone(), collections: store.clone(), ..Default::default() };
     config.inbox_keep = settings.inbox_keep;
     config.poll_timeout = settings.polling_timeout;
     config.llm_edit_interval = settings.llm_edit_interval;
@@ -799,17 +806,26 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     let engine = Arc::new(ferrogram_engine::Engine::new(config));
     // The one HTTP listener (Telegram's webhooks; the API and dashboard join it), bound whether
     // or not a bot receives by webhook: an address in use stops the start.
-    let listening = ferrogram_server::listen(settings.server_listen, Arc::clone(&engine)).await?;
+    // The bots run under a supervisor, which the listener's control API (`/api/v1/bots`,
+    // authenticated with the store's API tokens) acts on.
+    let supervisor = fleet::supervisor::Supervisor::new(
+        Arc::clone(&store),
+        Arc::clone(&engine),
+        sandbox.url(),
+        settings.server_public_url.clone(),
+    )?;
+    let api = ferrogram_server::Api { store: Arc::clone(&store), bots: supervisor.clone() };
+    let listening = ferrogram_server::listen_with(settings.server_listen, Arc::clone(&engine), Some(api)).await?;
     println!("Listening on http://{}", listening.addr());
-    fleet.receive_at(settings.server_public_url.clone());
-    fleet.run_all(&engine, &sandbox).await?;
+    fleet.supervise(supervisor);
+    fleet.run_all().await?;
     tokio::select! {
         stopped = shutdown_signal() => stopped?,
-        () = fleet.watch(&engine, &sandbox) => {}
+        () = fleet.watch() => {}
     }
     println!("stopping");
     within_grace(settings.shutdown_grace, async {
-        fleet.stop(&engine).await;
+        fleet.stop().await;
         listening.stop();
         llm_server.abort();
         sandbox.stop().await

@@ -65,6 +65,7 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ControlError> {
 pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/bots", post(create_bot).get(list_bots))
+        .route("/bots/{bot_id}/revoke", post(revoke_token))
         .route("/bots/{bot_id}/faults", post(add_fault).delete(clear_faults).get(list_faults))
         .route("/users", post(create_user).get(list_users))
         .route("/groups", post(create_group).get(list_groups))
@@ -101,6 +102,11 @@ async fn create_bot(AppState(app): AppState<Arc<App>>, bytes: Bytes) -> Answer {
 
 async fn list_bots(AppState(app): AppState<Arc<App>>) -> Json<Value> {
     Json(app.world.read(|s| s.bots.values().map(bot_summary).collect()))
+}
+
+/// BotFather's /revoke: the bot gets a new token (in the answer), the old one is refused (401).
+async fn revoke_token(AppState(app): AppState<Arc<App>>, Path(bot_id): Path<i64>) -> Answer {
+    Ok(Json(app.world.with(|s| s.revoke_token(bot_id).map(bot_summary))?))
 }
 
 async fn add_fault(AppState(app): AppState<Arc<App>>, Path(bot_id): Path<i64>, bytes: Bytes) -> Answer {

@@ -1,12 +1,14 @@
 //! Ferrogram's HTTP side: the one listener `serve` (and `run --webhook-url`) binds, and the
-//! router its routes are composed into. For now it carries Telegram's webhooks
-//! ([`webhook`], `POST /telegram/{bot_id}`); the REST API, the dashboard and the metrics join
-//! it as route modules merged in [`router`].
+//! router its routes are composed into. It carries Telegram's webhooks ([`webhook`],
+//! `POST /telegram/{bot_id}`) and, under `serve`, the bots' control API ([`bots`],
+//! `/api/v1/bots…`, authenticated with API tokens); the rest of the REST API, the dashboard
+//! and the metrics join it as route modules merged in [`router_with`].
 //!
 //! On the path of an update (docs/architecture.md) it is the socket of the webhook update
 //! source: it answers Telegram only after `Engine::webhook_update` stored the update in the
 //! receiving stage's inbox, the same stage long polling feeds.
 
+pub mod bots;
 mod listen;
 pub mod webhook;
 
@@ -14,10 +16,21 @@ use std::sync::Arc;
 
 use ferrogram_engine::Engine;
 
-pub use listen::{Listening, listen};
+pub use bots::{Api, BotControl};
+pub use listen::{Listening, listen, listen_with};
 
 /// Every route of the listener, on one engine: each module gives its routes (with their own
-/// limits, e.g. the webhook's body size) and they are merged here.
+/// limits, e.g. the webhook's body size) and they are merged here. Without an [`Api`] (as
+/// under `run --webhook-url`), the webhooks only.
 pub fn router(engine: Arc<Engine>) -> axum::Router {
-    axum::Router::new().merge(webhook::routes()).with_state(engine)
+    router_with(engine, None)
+}
+
+/// [`router`], with the bots' control API when `api` is given (`serve`).
+pub fn router_with(engine: Arc<Engine>, api: Option<Api>) -> axum::Router {
+    let router = axum::Router::new().merge(webhook::routes().with_state(engine));
+    match api {
+        Some(api) => router.merge(bots::routes(api)),
+        None => router,
+    }
 }

@@ -28,10 +28,15 @@ impl Listening {
 /// Binds `addr` and serves every route of [`crate::router`] on it. An address that cannot be
 /// bound (in use, not local, a privileged port) is an error at once, naming the address.
 pub async fn listen(addr: SocketAddr, engine: Arc<Engine>) -> Result<Listening, String> {
+    listen_with(addr, engine, None).await
+}
+
+/// [`listen`], serving [`crate::router_with`]: the bots' control API too when `api` is given.
+pub async fn listen_with(addr: SocketAddr, engine: Arc<Engine>, api: Option<crate::Api>) -> Result<Listening, String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, crate::router(engine)).await {
+        if let Err(error) = axum::serve(listener, crate::router_with(engine, api)).await {
             tracing::error!(%error, "the HTTP listener stopped");
         }
     });

@@ -79,6 +79,10 @@ pub struct Inbox {
     pub last_update_id: Mutex<Option<i64>>,
     /// See [`crate::EngineConfig::max_update_attempts`].
     pub max_attempts: u32,
+    /// Set (to the error) when the Bot API answered 401 to the bot's getUpdates or setWebhook:
+    /// its token was revoked. The sources keep backing off; the host decides
+    /// ([`crate::Engine::unauthorized`]).
+    pub unauthorized: watch::Sender<Option<String>>,
 }
 
 impl Inbox {
@@ -96,6 +100,14 @@ impl Inbox {
             ready: watch::Sender::new(false),
             last_update_id: Mutex::new(None),
             max_attempts: max_attempts.max(1),
+            unauthorized: watch::Sender::new(None),
+        }
+    }
+
+    /// Notes a Bot API error of the bot's sources: a 401 marks the bot unauthorized.
+    pub fn note_refusal(&self, error: &ferrogram_telegram::Error) {
+        if error.code() == Some(401) {
+            self.unauthorized.send_replace(Some(error.to_string()));
         }
     }
 }

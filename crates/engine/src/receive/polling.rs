@@ -47,7 +47,10 @@ pub async fn poll(inbox: Arc<Inbox>, client: Client, timeout: u32) {
                     Err(error) => format!("storing an update failed, it will be fetched again: {error}"),
                 }
             }
-            Err(error) => format!("getUpdates failed: {error}"),
+            Err(error) => {
+                inbox.note_refusal(&error);
+                format!("getUpdates failed: {error}")
+            }
         };
         failures = failures.saturating_add(1);
         let delay = backoff.delay(failures.min(10));

@@ -69,6 +69,7 @@ pub async fn register(inbox: Arc<Inbox>, client: Client, url: String, secret: St
             tracing::info!(bot_id, "webhook set");
             return;
         };
+        inbox.note_refusal(&error);
         failures = failures.saturating_add(1);
         let delay = backoff.delay(failures.min(10));
         tracing::warn!(bot_id, %error, ?delay, "setWebhook failed");

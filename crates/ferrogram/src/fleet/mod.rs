@@ -6,20 +6,22 @@
 //! from its newest version — a bot added with `ferrogram bot add` while the server was down
 //! too. While it runs, the folder is polled ([`watch`]): a saved file that validates becomes a
 //! new version and its bot is reloaded (or started, for a new bot); a file with errors is
-//! logged with its diagnostics and changes nothing; a removed file stops nothing.
+//! logged with its diagnostics and changes nothing; a removed file stops nothing. Each bot
+//! runs under the [`supervisor`]: its status, retries of a failed start, a revoked token, and
+//! the operator's `bot start|stop|reload|status` through the listener.
 
 pub(crate) mod import;
+pub(crate) mod supervisor;
 pub(crate) mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ferrogram_engine::{BotHandle, Engine};
-use ferrogram_sandbox::Sandbox;
 use ferrogram_store::{BotRecord, BotVersion, Store, Workspace};
 
 use import::{DEFAULT_WORKSPACE, Outcome};
+use supervisor::{Saved, Supervisor};
 use watch::{Change, Watched};
 
 /// A bot of the store with the version that runs: what `serve` starts and `bot list` prints.
@@ -51,30 +53,22 @@ pub(crate) async fn stored_bots(store: &Store) -> Result<Vec<StoredBot>, String>
     Ok(listed)
 }
 
-/// A bot running in the engine: which version of it.
-struct Running {
-    handle: BotHandle,
-    version: i64,
-}
-
 /// The bots `serve` runs and the folder it watches.
 pub(crate) struct Fleet {
     store: Arc<Store>,
     watched: Watched,
-    /// Running bots by their sandbox id.
-    running: BTreeMap<u64, Running>,
+    /// Runs the bots; set by [`Fleet::supervise`].
+    supervisor: Option<Arc<Supervisor>>,
     /// The file of the folder each bot name was last imported from: a second file of the same
     /// name is refused (both would save their versions to one bot in turn).
     owners: BTreeMap<String, PathBuf>,
-    /// `server.public_url`: bots receive by webhook under it, else by long polling.
-    public_url: Option<String>,
 }
 
 impl Fleet {
-    /// Has the bots started from now on receive by webhook under `public_url`
-    /// (`{public_url}/telegram/{bot_id}`), or by long polling when it is `None`.
-    pub(crate) fn receive_at(&mut self, public_url: Option<String>) {
-        self.public_url = public_url;
+    /// The supervisor the bots run under (it knows the engine, the sandbox and
+    /// `server.public_url`).
+    pub(crate) fn supervise(&mut self, supervisor: Arc<Supervisor>) {
+        self.supervisor = Some(supervisor);
     }
 
     /// Imports the folder's bot files into the `default` workspace, in name order, printing
@@ -91,7 +85,7 @@ impl Fleet {
         if files.is_empty() && !stored_bots(&store).await?.iter().any(|bot| bot.current.is_some()) {
             return Err(format!("{}: no bot files (*.yaml, *.yml, *.json)", folder.display()));
         }
-        let mut fleet = Fleet { store, watched, running: BTreeMap::new(), owners: BTreeMap::new(), public_url: None };
+        let mut fleet = Fleet { store, watched, supervisor: None, owners: BTreeMap::new() };
         for path in files {
             let file_name = path.display().to_string();
             let source = match std::fs::read_to_string(&path) {
@@ -126,30 +120,22 @@ impl Fleet {
         Ok(fleet)
     }
 
-    /// Starts every bot of the store that targets the sandbox, from its current version.
-    pub(crate) async fn run_all(&mut self, engine: &Engine, sandbox: &Sandbox) -> Result<(), String> {
+    /// Starts every bot of the store that targets the sandbox, from its current version, under
+    /// the supervisor: a bot that cannot start is reported and retried, the others run.
+    pub(crate) async fn run_all(&mut self) -> Result<(), String> {
+        let supervisor = self.supervisor.clone().ok_or("the fleet runs under a supervisor")?;
         for bot in stored_bots(&self.store).await? {
             let (name, workspace) = (&bot.record.name, &bot.workspace.name);
-            let Some(current) = &bot.current else { continue };
+            if bot.current.is_none() {
+                continue;
+            }
             if !bot.targets_sandbox() {
                 tracing::info!("{workspace}/{name}: not run: it targets Telegram, which serve does not run yet");
                 continue;
             }
-            let file_name = import::stored_file_name(workspace, name, current.version, &current.source);
-            let file = match ferrogram_schema::load_str(&current.source, &file_name) {
-                Ok(file) => file,
-                Err(diagnostics) => {
-                    diagnostics.iter().for_each(|d| eprintln!("{d}"));
-                    eprintln!("{workspace}/{name}: not started");
-                    continue;
-                }
-            };
-            let bot_id = ferrogram_core::sandbox_bot_id(name);
-            match crate::add_sandbox_bot_with(engine, sandbox, file, bot_id, self.public_url.as_deref()).await {
-                Ok(handle) => {
-                    self.running.insert(bot_id, Running { handle, version: current.version });
-                }
-                Err(error) => eprintln!("{workspace}/{name}: not started: {error}"),
+            if let Err(error) = supervisor.add(bot.workspace.id, workspace, name).await {
+                eprintln!("{error}");
+                eprintln!("{workspace}/{name}: not started (retried; see `ferrogram bot status {name}`)");
             }
         }
         Ok(())
@@ -157,14 +143,14 @@ impl Fleet {
 
     /// Polls the folder every [`watch::POLL_EVERY`] and applies what changed; never returns
     /// (`serve` drops it when stopping).
-    pub(crate) async fn watch(&mut self, engine: &Engine, sandbox: &Sandbox) {
+    pub(crate) async fn watch(&mut self) {
         let mut ticks = tokio::time::interval(watch::POLL_EVERY);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
             for change in self.watched.poll() {
                 match change {
-                    Change::Written(path) => self.written(&path, engine, sandbox).await,
+                    Change::Written(path) => self.written(&path).await,
                     Change::Removed(path) => self.removed(&path),
                 }
             }
@@ -172,7 +158,7 @@ impl Fleet {
     }
 
     /// A file saved in the folder: imported, then its bot reloaded or started.
-    async fn written(&mut self, path: &Path, engine: &Engine, sandbox: &Sandbox) {
+    async fn written(&mut self, path: &Path) {
         let file_name = path.display().to_string();
         let source = match std::fs::read_to_string(path) {
             Ok(source) => source,
@@ -204,26 +190,28 @@ impl Fleet {
         if !imported.sandbox {
             return tracing::info!("{file_name}: {imported}; it targets Telegram, which serve does not run yet");
         }
-        let bot_id = ferrogram_core::sandbox_bot_id(&name);
-        match self.running.get_mut(&bot_id) {
-            Some(running) if running.version == version => tracing::debug!("{file_name}: {imported}"),
-            Some(running) => match engine.reload_source(running.handle, &valid.source, &file_name).await {
-                Ok(()) => {
-                    running.version = version;
-                    tracing::info!("{file_name}: {name} version {version} saved and reloaded");
-                }
-                Err(error) => tracing::warn!("{file_name}: {name} version {version} saved but not reloaded: {error}"),
-            },
-            None => match crate::add_sandbox_bot_with(engine, sandbox, valid.file, bot_id, self.public_url.as_deref())
-                .await
-            {
-                Ok(handle) => {
-                    self.running.insert(bot_id, Running { handle, version });
-                    let started = if imported.outcome == (Outcome::Added { version }) { "added" } else { "saved" };
-                    tracing::info!("{file_name}: {name} version {version} {started} and started");
-                }
-                Err(error) => tracing::warn!("{file_name}: {name} version {version} saved but not started: {error}"),
-            },
+        let Some(supervisor) = self.supervisor.clone() else { return };
+        let workspace = match self.store.workspace_named(DEFAULT_WORKSPACE).await {
+            Ok(Some(workspace)) => workspace,
+            Ok(None) => return tracing::warn!("{file_name}: saved, but its workspace is gone"),
+            Err(error) => return tracing::warn!("{file_name}: saved, but not started: {error}"),
+        };
+        match supervisor.saved(workspace.id, &workspace.name, &name, version, &valid.source, &file_name).await {
+            Saved::Unchanged => tracing::debug!("{file_name}: {imported}"),
+            Saved::Reloaded => tracing::info!("{file_name}: {name} version {version} saved and reloaded"),
+            Saved::NotReloaded(error) => {
+                tracing::warn!("{file_name}: {name} version {version} saved but not reloaded: {error}")
+            }
+            Saved::Started => {
+                let started = if imported.outcome == (Outcome::Added { version }) { "added" } else { "saved" };
+                tracing::info!("{file_name}: {name} version {version} {started} and started");
+            }
+            Saved::NotStarted(error) => {
+                tracing::warn!("{file_name}: {name} version {version} saved but not started: {error}")
+            }
+            Saved::Stopped => tracing::info!(
+                "{file_name}: {name} version {version} saved; the bot is stopped (`ferrogram bot start {name}`)"
+            ),
         }
     }
 
@@ -240,11 +228,9 @@ impl Fleet {
     }
 
     /// Stops every running bot.
-    pub(crate) async fn stop(self, engine: &Engine) {
-        for running in self.running.into_values() {
-            if let Err(error) = engine.stop(running.handle).await {
-                eprintln!("ferrogram: {error}");
-            }
+    pub(crate) async fn stop(self) {
+        if let Some(supervisor) = self.supervisor {
+            supervisor.stop_all().await;
         }
     }
 }

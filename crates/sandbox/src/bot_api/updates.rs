@@ -80,9 +80,14 @@ pub async fn get_updates(app: &Arc<App>, bot_id: i64, p: &Params) -> ApiResult<V
         Ok(bot) => start_poll(bot, allowed, offset),
         Err(error) => (Err(error), false),
     })?;
+    // A token revoked while the poll waits (`POST /sandbox/bots/{id}/revoke`) ends it with 401.
+    let token = app.world.read(|s| s.bot(bot_id).map(|bot| bot.token.clone()).ok());
     loop {
         let batch = app.world.with_changes(|s| {
             let read = s.bot_mut(bot_id).and_then(|bot| {
+                if token.as_ref().is_some_and(|token| *token != bot.token) {
+                    return Err(ApiError::unauthorized());
+                }
                 if bot.runtime.poll_generation != generation {
                     return Err(ApiError::conflict(
                         "terminated by other getUpdates request; make sure that only one bot instance is running",

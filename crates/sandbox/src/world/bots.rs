@@ -161,6 +161,16 @@ impl State {
         Ok(bot)
     }
 
+    /// Revokes the bot's token as BotFather's /revoke does: it gets a new one, and every call
+    /// with the old one is refused with 401 from now on (a long poll under way is woken).
+    pub fn revoke_token(&mut self, id: i64) -> ApiResult<&Bot> {
+        let bot = self.bots.get_mut(&id).ok_or_else(|| ApiError::bad_request(format!("bot {id} not found")))?;
+        let generation = bot.token.rsplit_once("-r").and_then(|(_, n)| n.parse::<u32>().ok()).unwrap_or(0) + 1;
+        bot.token = format!("{id}:revoked-r{generation}");
+        bot.runtime.wake();
+        Ok(bot)
+    }
+
     pub fn bot(&self, id: i64) -> ApiResult<&Bot> {
         self.bots.get(&id).ok_or_else(|| ApiError::bad_request(format!("bot {id} not found")))
     }
@@ -207,6 +217,17 @@ mod tests {
         let mut state = State::default();
         assert_eq!(state.bot_for_token("77:first").unwrap(), 77);
         assert_eq!(state.bot_for_token("77:second").unwrap_err().description, "Unauthorized");
+    }
+
+    #[test]
+    fn a_revoked_token_is_refused_and_the_new_one_works() {
+        let mut state = State::default();
+        state.create_bot("42:old", None, None).unwrap();
+        let new = state.revoke_token(42).unwrap().token.clone();
+        assert_eq!(state.bot_for_token("42:old").unwrap_err().code, 401);
+        assert_eq!(state.bot_for_token(&new).unwrap(), 42);
+        assert_ne!(state.revoke_token(42).unwrap().token, new);
+        assert_eq!(state.revoke_token(7).unwrap_err().code, 400);
     }
 
     #[test]

@@ -1,0 +1,102 @@
+//! `ferrogram bot start|stop|reload|status`: the running server's bots, through its listener's
+//! control API (`/api/v1/bots…`, `ferrogram_server::bots`) with an API token
+//! (`ferrogram token issue`).
+
+use serde_json::Value;
+
+/// Where the server listens and the token to show it.
+#[derive(clap::Args)]
+pub(crate) struct Remote {
+    /// The server's listener (`server.listen`).
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// An API token (`ferrogram token issue`); an editor's at least to act, a viewer's to read.
+    #[arg(long, env = "FERROGRAM_API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+/// What to do to a bot.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Start,
+    Stop,
+    Reload,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Reload => "reload",
+        }
+    }
+}
+
+/// Calls the API; the answer's JSON, or its error message.
+async fn call(remote: &Remote, method: reqwest::Method, path: &str) -> Result<Value, String> {
+    let token = remote.token.as_deref().ok_or("an API token is needed: --token or FERROGRAM_API_TOKEN")?;
+    let http = ferrogram_telegram::http_client().map_err(|e| e.to_string())?;
+    let url = format!("{}{path}", remote.server.trim_end_matches('/'));
+    let response =
+        http.request(method, &url).bearer_auth(token).send().await.map_err(|e| format!("{}: {e}", remote.server))?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(body);
+    }
+    match body["error"].as_str() {
+        Some(error) => Err(format!("{error} ({status})")),
+        None => Err(format!("{url}: {status}")),
+    }
+}
+
+/// `bot start|stop|reload NAME`: the bot's status after it; an error when the bot does not run
+/// afterwards (start, reload) or still does (stop).
+pub(crate) async fn act(remote: &Remote, action: Action, name: &str) -> Result<(), String> {
+    let path = format!("/api/v1/bots/{name}/{}", action.as_str());
+    let status = call(remote, reqwest::Method::POST, &path).await?;
+    println!("{}", describe(&status));
+    let now = status["status"].as_str().unwrap_or_default();
+    let wanted = if action == Action::Stop { "stopped" } else { "running" };
+    if now == wanted {
+        return Ok(());
+    }
+    let last = status["errors"].as_array().and_then(|errors| errors.last()).and_then(|e| e["message"].as_str());
+    Err(format!("{name} is {now}{}", last.map(|e| format!(": {e}")).unwrap_or_default()))
+}
+
+/// `bot status [NAME]`: one bot's status, or every bot's of the token's workspace.
+pub(crate) async fn status(remote: &Remote, name: Option<&str>) -> Result<(), String> {
+    match name {
+        Some(name) => {
+            println!("{}", describe(&call(remote, reqwest::Method::GET, &format!("/api/v1/bots/{name}")).await?))
+        }
+        None => {
+            let listed = call(remote, reqwest::Method::GET, "/api/v1/bots").await?;
+            let bots = listed["bots"].as_array().cloned().unwrap_or_default();
+            if bots.is_empty() {
+                println!("no bots");
+            }
+            bots.iter().for_each(|bot| println!("{}", describe(bot)));
+        }
+    }
+    Ok(())
+}
+
+/// `NAME: STATUS since TIME (version N)`, then the last errors, one an indented line each.
+fn describe(status: &Value) -> String {
+    let name = status["name"].as_str().unwrap_or("?");
+    let state = status["status"].as_str().unwrap_or("?");
+    let since = status["since"].as_i64().map(crate::bot_command::utc).unwrap_or_default();
+    let version = status["version"].as_i64().map(|v| format!(" (version {v})")).unwrap_or_default();
+    let mut text = format!("{name}: {state} since {since}{version}");
+    if let Some(attempts) = status["attempts"].as_u64().filter(|n| *n > 0 && state == "failing") {
+        text.push_str(&format!(", {attempts} failed start{}", if attempts == 1 { "" } else { "s" }));
+    }
+    for error in status["errors"].as_array().into_iter().flatten() {
+        let at = error["at"].as_i64().map(crate::bot_command::utc).unwrap_or_default();
+        text.push_str(&format!("\n  {at}: {}", error["message"].as_str().unwrap_or_default()));
+    }
+    text
+}

@@ -1,0 +1,484 @@
+//! The supervisor of `serve`'s bots (decision 0032): per bot a status (`starting`, `running`,
+//! `stopped`, `failing`, `unauthorized`), the time of its last change and its last
+//! [`MAX_ERRORS`] errors.
+//!
+//! A start reads the bot's newest version from the store, registers the bot in the sandbox,
+//! checks its token (getMe) and starts it in the engine. A start that fails is retried with
+//! exponential backoff ([`retry_delay`]: 1 s doubling to 5 min) in a task of its own, so the
+//! other bots never wait for it; a 401 (the token refused) is not retried: the bot is
+//! `unauthorized` until an operator starts it again. A running bot whose getUpdates or
+//! setWebhook gets a 401 (its token revoked; `Engine::unauthorized`) is stopped and marked
+//! `unauthorized`; the others go on. `ferrogram bot start|stop|reload|status` reaches it through
+//! the listener's control API (`ferrogram_server::bots`), which this implements.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use ferrogram_engine::{BotHandle, BoxFuture, Engine};
+use ferrogram_server::bots::{BotControl, BotError, BotStatus, ControlError, Status};
+use ferrogram_store::Store;
+use tokio::task::JoinHandle;
+
+use super::import;
+
+/// How many errors a bot's status keeps (the newest).
+pub(crate) const MAX_ERRORS: usize = 5;
+/// The first retry of a failed start comes after this…
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// …and the delay doubles up to this.
+const MAX_RETRY: Duration = Duration::from_secs(300);
+
+/// The delay before the retry that follows the `attempts`-th failed start (1 s, 2 s, 4 s, …,
+/// at most 5 min).
+pub(crate) fn retry_delay(attempts: u32) -> Duration {
+    let doubled = FIRST_RETRY.saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
+    doubled.min(MAX_RETRY)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// One supervised bot.
+struct Entry {
+    workspace: i64,
+    workspace_name: String,
+    status: Status,
+    since: i64,
+    version: Option<i64>,
+    errors: VecDeque<BotError>,
+    attempts: u32,
+    handle: Option<BotHandle>,
+    /// The pending retry of a failed start.
+    retry: Option<JoinHandle<()>>,
+}
+
+impl Entry {
+    fn set(&mut self, status: Status) {
+        if self.status != status {
+            self.status = status;
+            self.since = now();
+        }
+    }
+
+    fn error(&mut self, message: String) {
+        if self.errors.len() == MAX_ERRORS {
+            self.errors.pop_front();
+        }
+        self.errors.push_back(BotError { at: now(), message });
+    }
+
+    fn report(&self, name: &str) -> BotStatus {
+        BotStatus {
+            name: name.to_owned(),
+            status: self.status,
+            since: self.since,
+            version: self.version,
+            errors: self.errors.iter().cloned().collect(),
+            attempts: self.attempts,
+        }
+    }
+
+    fn cancel_retry(&mut self) {
+        if let Some(retry) = self.retry.take() {
+            retry.abort();
+        }
+    }
+}
+
+/// Why a start failed.
+enum Failure {
+    /// The Bot API refused the token (401): not retried.
+    Unauthorized(String),
+    /// Anything else: retried.
+    Failed(String),
+}
+
+/// What a saved file of the folder did to its bot ([`Supervisor::saved`]).
+pub(crate) enum Saved {
+    /// That version runs already.
+    Unchanged,
+    Reloaded,
+    NotReloaded(String),
+    Started,
+    /// Not started (the start is retried).
+    NotStarted(String),
+    /// Stopped by an operator: it stays so.
+    Stopped,
+}
+
+/// The bots `serve` runs against its sandbox.
+pub(crate) struct Supervisor {
+    store: Arc<Store>,
+    engine: Arc<Engine>,
+    sandbox_url: String,
+    /// `server.public_url`: bots receive by webhook under it, else by long polling.
+    public_url: Option<String>,
+    http: reqwest::Client,
+    bots: tokio::sync::Mutex<BTreeMap<String, Entry>>,
+    me: Weak<Supervisor>,
+}
+
+impl Supervisor {
+    pub(crate) fn new(
+        store: Arc<Store>,
+        engine: Arc<Engine>,
+        sandbox_url: String,
+        public_url: Option<String>,
+    ) -> Result<Arc<Supervisor>, String> {
+        let http = ferrogram_telegram::http_client().map_err(|e| e.to_string())?;
+        Ok(Arc::new_cyclic(|me| Supervisor {
+            store,
+            engine,
+            sandbox_url,
+            public_url,
+            http,
+            bots: tokio::sync::Mutex::default(),
+            me: me.clone(),
+        }))
+    }
+
+    /// Supervises the bot `name` of `workspace` and starts it (a failed start is retried).
+    /// `Err` says why this first start failed.
+    pub(crate) async fn add(&self, workspace: i64, workspace_name: &str, name: &str) -> Result<(), String> {
+        let mut bots = self.bots.lock().await;
+        bots.entry(name.to_owned()).or_insert_with(|| Entry {
+            workspace,
+            workspace_name: workspace_name.to_owned(),
+            status: Status::Starting,
+            since: now(),
+            version: None,
+            errors: VecDeque::new(),
+            attempts: 0,
+            handle: None,
+            retry: None,
+        });
+        self.start_locked(&mut bots, name).await
+    }
+
+    /// A file of the folder saved `version` of the bot `name` (source `source`): reloaded when
+    /// it runs another version, started when it does not run (unless stopped by an operator).
+    pub(crate) async fn saved(
+        &self,
+        workspace: i64,
+        workspace_name: &str,
+        name: &str,
+        version: i64,
+        source: &str,
+        file_name: &str,
+    ) -> Saved {
+        let mut bots = self.bots.lock().await;
+        let Some(entry) = bots.get_mut(name) else {
+            drop(bots);
+            return match self.add(workspace, workspace_name, name).await {
+                Ok(()) => Saved::Started,
+                Err(error) => Saved::NotStarted(error),
+            };
+        };
+        match (entry.status, entry.handle) {
+            (Status::Running, Some(_)) if entry.version == Some(version) => Saved::Unchanged,
+            (Status::Running, Some(handle)) => match self.engine.reload_source(handle, source, file_name).await {
+                Ok(()) => {
+                    entry.version = Some(version);
+                    Saved::Reloaded
+                }
+                Err(error) => {
+                    entry.error(format!("version {version} not reloaded: {error}"));
+                    Saved::NotReloaded(error.to_string())
+                }
+            },
+            (Status::Stopped, _) => Saved::Stopped,
+            _ => {
+                entry.attempts = 0;
+                match self.start_locked(&mut bots, name).await {
+                    Ok(()) => Saved::Started,
+                    Err(error) => Saved::NotStarted(error),
+                }
+            }
+        }
+    }
+
+    /// Starts the bot `name` (an entry of `bots`) from its newest stored version, its status
+    /// following; a failure other than a refused token schedules a retry.
+    async fn start_locked(&self, bots: &mut BTreeMap<String, Entry>, name: &str) -> Result<(), String> {
+        let Some(entry) = bots.get_mut(name) else { return Err(format!("no bot named {name}")) };
+        entry.cancel_retry();
+        entry.set(Status::Starting);
+        match self.try_start(entry, name).await {
+            Ok(handle) => {
+                entry.handle = Some(handle);
+                entry.attempts = 0;
+                entry.set(Status::Running);
+                self.watch_token(name, handle);
+                Ok(())
+            }
+            Err(Failure::Unauthorized(error)) => {
+                tracing::warn!("{}/{name}: not started: {error}", entry.workspace_name);
+                entry.error(error.clone());
+                entry.set(Status::Unauthorized);
+                Err(error)
+            }
+            Err(Failure::Failed(error)) => {
+                entry.attempts = entry.attempts.saturating_add(1);
+                let delay = retry_delay(entry.attempts);
+                tracing::warn!("{}/{name}: not started: {error}; retrying in {delay:?}", entry.workspace_name);
+                entry.error(error.clone());
+                entry.set(Status::Failing);
+                let (me, retried) = (self.me.clone(), name.to_owned());
+                entry.retry = Some(tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    if let Some(supervisor) = me.upgrade() {
+                        supervisor.retry(&retried).await;
+                    }
+                }));
+                Err(error)
+            }
+        }
+    }
+
+    /// The retry of a failed start, unless something else happened to the bot meanwhile
+    /// (boxed: a start schedules a retry, which starts).
+    fn retry<'a>(&'a self, name: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let mut bots = self.bots.lock().await;
+            let Some(entry) = bots.get_mut(name) else { return };
+            // This very task: forgotten, not aborted.
+            entry.retry = None;
+            if entry.status == Status::Failing {
+                let _ = self.start_locked(&mut bots, name).await;
+            }
+        })
+    }
+
+    async fn try_start(&self, entry: &mut Entry, name: &str) -> Result<BotHandle, Failure> {
+        let failed = |e: String| Failure::Failed(e);
+        let record = self.store.bot_named(entry.workspace, name).await.map_err(|e| failed(e.to_string()))?;
+        let record = record.ok_or_else(|| failed("the bot is no longer in the store".into()))?;
+        let current =
+            self.store.current_version(entry.workspace, record.id).await.map_err(|e| failed(e.to_string()))?;
+        let current = current.ok_or_else(|| failed("the bot has no version".into()))?;
+        entry.version = Some(current.version);
+        let file_name = import::stored_file_name(&entry.workspace_name, name, current.version, &current.source);
+        let file = ferrogram_schema::load_str(&current.source, &file_name).map_err(|diagnostics| {
+            failed(diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+        })?;
+        let bot_id = ferrogram_core::sandbox_bot_id(name);
+        // Any well-formed token works in the sandbox; the bot's id is its number.
+        let token = format!("{bot_id}:sandbox");
+        self.register(&token, name).await.map_err(failed)?;
+        let client = ferrogram_telegram::Client::builder(token.as_str())
+            .api_url(self.sandbox_url.as_str())
+            .retry(ferrogram_telegram::Backoff::none())
+            .build()
+            .map_err(|e| failed(e.to_string()))?;
+        if let Err(error) = client.get_me().await {
+            let message = format!("getMe: {error}");
+            return Err(if error.code() == Some(401) { Failure::Unauthorized(message) } else { failed(message) });
+        }
+        let receive = match &self.public_url {
+            Some(base) => ferrogram_engine::Receive::Webhook {
+                url: format!("{base}{}", ferrogram_server::webhook::path(bot_id)),
+                secret: ferrogram_server::webhook::new_secret().map_err(failed)?,
+            },
+            None => ferrogram_engine::Receive::Polling,
+        };
+        let handle = self
+            .engine
+            .add_bot_with(file, &token, &self.sandbox_url, receive)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        println!("{name}: {}/?bot={}", self.sandbox_url, handle.bot_id());
+        Ok(handle)
+    }
+
+    /// Registers the bot in the sandbox (its control API), under a username from its name.
+    async fn register(&self, token: &str, name: &str) -> Result<(), String> {
+        let username: String =
+            name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+        let body = serde_json::json!({"token": token, "username": format!("{username}_bot"), "first_name": name});
+        let url = format!("{}/sandbox/bots", self.sandbox_url);
+        let response = self.http.post(url).json(&body).send().await.map_err(|e| format!("the sandbox: {e}"))?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        Err(format!("the sandbox refused the bot ({status}): {text}"))
+    }
+
+    /// Stops the bot `name` as `unauthorized` when the Bot API refuses its token.
+    fn watch_token(&self, name: &str, handle: BotHandle) {
+        let Ok(mut refused) = self.engine.unauthorized(handle) else { return };
+        let (me, name) = (self.me.clone(), name.to_owned());
+        tokio::spawn(async move {
+            // An error: the bot stopped (its sender is gone).
+            let Ok(error) = refused.wait_for(Option::is_some).await.map(|error| error.clone().unwrap_or_default())
+            else {
+                return;
+            };
+            if let Some(supervisor) = me.upgrade() {
+                supervisor.revoked(&name, handle, error).await;
+            }
+        });
+    }
+
+    async fn revoked(&self, name: &str, handle: BotHandle, error: String) {
+        let mut bots = self.bots.lock().await;
+        let Some(entry) = bots.get_mut(name).filter(|entry| entry.handle == Some(handle)) else { return };
+        entry.handle = None;
+        tracing::warn!("{}/{name}: the Bot API refused its token; stopped: {error}", entry.workspace_name);
+        entry.error(format!("the Bot API refused the token: {error}"));
+        entry.set(Status::Unauthorized);
+        if let Err(error) = self.engine.stop(handle).await {
+            tracing::warn!("{name}: {error}");
+        }
+    }
+
+    /// The entry of `name` in `workspace`, loaded from the store when it is a bot of it that
+    /// targets the sandbox but is not supervised yet (added with `bot add` meanwhile).
+    async fn known(&self, bots: &mut BTreeMap<String, Entry>, workspace: i64, name: &str) -> Result<(), ControlError> {
+        if let Some(entry) = bots.get(name) {
+            return if entry.workspace == workspace { Ok(()) } else { Err(ControlError::UnknownBot) };
+        }
+        let record = self.store.bot_named(workspace, name).await.map_err(|e| ControlError::Refused(e.to_string()))?;
+        let record = record.ok_or(ControlError::UnknownBot)?;
+        if record.telegram_id != Some(ferrogram_core::sandbox_bot_id(name)) {
+            return Err(ControlError::Refused(format!("{name} targets Telegram, which serve does not run yet")));
+        }
+        let workspace_name = match self.store.workspace(workspace).await {
+            Ok(Some(found)) => found.name,
+            _ => workspace.to_string(),
+        };
+        bots.insert(
+            name.to_owned(),
+            Entry {
+                workspace,
+                workspace_name,
+                status: Status::Stopped,
+                since: now(),
+                version: None,
+                errors: VecDeque::new(),
+                attempts: 0,
+                handle: None,
+                retry: None,
+            },
+        );
+        Ok(())
+    }
+
+    async fn start_bot(&self, workspace: i64, name: &str) -> Result<BotStatus, ControlError> {
+        let mut bots = self.bots.lock().await;
+        self.known(&mut bots, workspace, name).await?;
+        let running = bots.get(name).is_some_and(|entry| entry.status == Status::Running);
+        if !running {
+            if let Some(entry) = bots.get_mut(name) {
+                entry.attempts = 0;
+            }
+            let _ = self.start_locked(&mut bots, name).await;
+        }
+        bots.get(name).map(|entry| entry.report(name)).ok_or(ControlError::UnknownBot)
+    }
+
+    async fn stop_bot(&self, workspace: i64, name: &str) -> Result<BotStatus, ControlError> {
+        let mut bots = self.bots.lock().await;
+        self.known(&mut bots, workspace, name).await?;
+        let entry = bots.get_mut(name).ok_or(ControlError::UnknownBot)?;
+        entry.cancel_retry();
+        if let Some(handle) = entry.handle.take()
+            && let Err(error) = self.engine.stop(handle).await
+        {
+            entry.error(error.to_string());
+        }
+        entry.set(Status::Stopped);
+        tracing::info!("{}/{name}: stopped", entry.workspace_name);
+        Ok(entry.report(name))
+    }
+
+    async fn reload_bot(&self, workspace: i64, name: &str) -> Result<BotStatus, ControlError> {
+        let mut bots = self.bots.lock().await;
+        self.known(&mut bots, workspace, name).await?;
+        let entry = bots.get_mut(name).ok_or(ControlError::UnknownBot)?;
+        let Some(handle) = entry.handle.filter(|_| entry.status == Status::Running) else {
+            entry.attempts = 0;
+            let _ = self.start_locked(&mut bots, name).await;
+            return bots.get(name).map(|entry| entry.report(name)).ok_or(ControlError::UnknownBot);
+        };
+        let refused = |e: String| ControlError::Refused(e);
+        let record = self.store.bot_named(workspace, name).await.map_err(|e| refused(e.to_string()))?;
+        let record = record.ok_or_else(|| refused("the bot is no longer in the store".into()))?;
+        let current = self.store.current_version(workspace, record.id).await.map_err(|e| refused(e.to_string()))?;
+        let current = current.ok_or_else(|| refused("the bot has no version".into()))?;
+        let file_name = import::stored_file_name(&entry.workspace_name, name, current.version, &current.source);
+        match self.engine.reload_source(handle, &current.source, &file_name).await {
+            Ok(()) => {
+                entry.version = Some(current.version);
+                tracing::info!("{}/{name}: version {} reloaded", entry.workspace_name, current.version);
+                Ok(entry.report(name))
+            }
+            Err(error) => {
+                let message = format!("version {} not reloaded: {error}", current.version);
+                entry.error(message.clone());
+                Err(ControlError::Refused(message))
+            }
+        }
+    }
+
+    /// Stops every bot and every pending retry (`serve` stopping).
+    pub(crate) async fn stop_all(&self) {
+        let mut bots = self.bots.lock().await;
+        for entry in bots.values_mut() {
+            entry.cancel_retry();
+            if let Some(handle) = entry.handle.take()
+                && let Err(error) = self.engine.stop(handle).await
+            {
+                eprintln!("ferrogram: {error}");
+            }
+            entry.set(Status::Stopped);
+        }
+    }
+}
+
+impl BotControl for Supervisor {
+    fn list(&self, workspace: i64) -> BoxFuture<'_, Vec<BotStatus>> {
+        Box::pin(async move {
+            let bots = self.bots.lock().await;
+            bots.iter()
+                .filter(|(_, entry)| entry.workspace == workspace)
+                .map(|(name, entry)| entry.report(name))
+                .collect()
+        })
+    }
+
+    fn status<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
+        Box::pin(async move {
+            let bots = self.bots.lock().await;
+            let entry = bots.get(name).filter(|entry| entry.workspace == workspace).ok_or(ControlError::UnknownBot)?;
+            Ok(entry.report(name))
+        })
+    }
+
+    fn start<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
+        Box::pin(self.start_bot(workspace, name))
+    }
+
+    fn stop<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
+        Box::pin(self.stop_bot(workspace, name))
+    }
+
+    fn reload<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
+        Box::pin(self.reload_bot(workspace, name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_from_a_second_to_five_minutes() {
+        let delays: Vec<u64> = (1..=11).map(|n| retry_delay(n).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(retry_delay(u32::MAX), MAX_RETRY);
+    }
+}
