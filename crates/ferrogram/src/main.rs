@@ -733,24 +733,13 @@ fn create_folder(folder: &std::path::Path) -> Result<(), String> {
 }
 
 /// Registers a bot in the sandbox under the file's name and starts it in the engine, long
-/// polling; prints where to chat with it.
+/// polling; prints where to chat with it (`run --sandbox`; `serve`'s bots start under its
+/// supervisor, `fleet/supervisor.rs`).
 async fn add_sandbox_bot(
     engine: &ferrogram_engine::Engine,
     sandbox: &ferrogram_sandbox::Sandbox,
     file: ferrogram_schema::BotFile,
     bot_id: u64,
-) -> Result<ferrogram_engine::BotHandle, String> {
-    add_sandbox_bot_with(engine, sandbox, file, bot_id, None).await
-}
-
-/// [`add_sandbox_bot`], receiving by webhook at `public_url/telegram/BOT_ID` (with a fresh
-/// secret token) when `public_url` is given (`server.public_url`), by long polling otherwise.
-async fn add_sandbox_bot_with(
-    engine: &ferrogram_engine::Engine,
-    sandbox: &ferrogram_sandbox::Sandbox,
-    file: ferrogram_schema::BotFile,
-    bot_id: u64,
-    public_url: Option<&str>,
 ) -> Result<ferrogram_engine::BotHandle, String> {
     // Any well-formed token works in the sandbox; the bot's id is its number.
     let token = format!("{bot_id}:sandbox");
@@ -761,14 +750,7 @@ async fn add_sandbox_bot_with(
         .world()
         .with(|s| s.create_bot(&token, Some(format!("{username}_bot")), Some(name.clone())).map(|_| ()))
         .map_err(|e| e.to_string())?;
-    let receive = match public_url {
-        Some(base) => ferrogram_engine::Receive::Webhook {
-            url: format!("{base}{}", ferrogram_server::webhook::path(bot_id)),
-            secret: ferrogram_server::webhook::new_secret()?,
-        },
-        None => ferrogram_engine::Receive::Polling,
-    };
-    let handle = engine.add_bot_with(file, &token, &sandbox.url(), receive).await.map_err(|e| e.to_string())?;
+    let handle = engine.add_bot(file, &token, &sandbox.url()).await.map_err(|e| e.to_string())?;
     println!("{name}: {}/?bot={}", sandbox.url(), handle.bot_id());
     Ok(handle)
 }

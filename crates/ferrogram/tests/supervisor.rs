@@ -270,6 +270,16 @@ async fn bots_start_stop_and_reload_through_the_listener_with_an_api_token() {
     let lines: Vec<String> = text(&all.stdout).lines().map(str::to_owned).collect();
     assert!(lines.len() == 2 && lines[0].starts_with("echo: running") && lines[1].starts_with("other: running"));
 
+    // A bot added with `bot add` while the server runs: stopped until started.
+    let later = folder.0.join("later.yaml");
+    std::fs::write(&later, bot("later", "added while running")).unwrap();
+    add(&later, &url);
+    let status = serve.bot(&viewer, &["status", "later"]);
+    assert!(text(&status.stdout).starts_with("later: stopped since "), "{}", text(&status.stdout));
+    let started = serve.bot(&editor, &["start", "later"]);
+    assert!(text(&started.stdout).starts_with("later: running since "), "{}", text(&started.stderr));
+    assert_eq!(serve.ask("later", user).await, "added while running");
+
     // The audit log: each action (not the refused ones, not the reads), by the editor's token.
     let store = ferrogram_store::Store::open(&url).await.unwrap();
     let workspace = store.workspace_named("default").await.unwrap().unwrap();
@@ -284,10 +294,12 @@ async fn bots_start_stop_and_reload_through_the_listener_with_an_api_token() {
         [
             ("bot.stop", "echo", actor.as_str()),
             ("bot.start", "echo", actor.as_str()),
-            ("bot.reload", "echo", actor.as_str())
+            ("bot.reload", "echo", actor.as_str()),
+            ("bot.start", "later", actor.as_str()),
         ]
     );
-    assert_eq!(log[0].detail, json!({"status": "running", "version": 2}));
+    assert_eq!(log[1].detail, json!({"status": "running", "version": 2}));
+    assert_eq!(log[0].detail, json!({"status": "running", "version": 1}));
     store.close().await;
 }
 

@@ -133,10 +133,8 @@ impl Fleet {
                 tracing::info!("{workspace}/{name}: not run: it targets Telegram, which serve does not run yet");
                 continue;
             }
-            if let Err(error) = supervisor.add(bot.workspace.id, workspace, name).await {
-                eprintln!("{error}");
-                eprintln!("{workspace}/{name}: not started (retried; see `ferrogram bot status {name}`)");
-            }
+            // A failed start is logged by the supervisor (at warn, with its error) and retried.
+            let _ = supervisor.add(bot.workspace.id, workspace, name).await;
         }
         Ok(())
     }

@@ -108,7 +108,9 @@ pub(crate) enum Saved {
     Stopped,
 }
 
-/// The bots `serve` runs against its sandbox.
+/// The bots `serve` runs against its sandbox. One lock over all of them: actions (a start with
+/// its getMe, a stop, a reload) are carried out one at a time, and a status read waits for the
+/// action under way.
 pub(crate) struct Supervisor {
     store: Arc<Store>,
     engine: Arc<Engine>,
@@ -452,9 +454,9 @@ impl BotControl for Supervisor {
 
     fn status<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
         Box::pin(async move {
-            let bots = self.bots.lock().await;
-            let entry = bots.get(name).filter(|entry| entry.workspace == workspace).ok_or(ControlError::UnknownBot)?;
-            Ok(entry.report(name))
+            let mut bots = self.bots.lock().await;
+            self.known(&mut bots, workspace, name).await?;
+            bots.get(name).map(|entry| entry.report(name)).ok_or(ControlError::UnknownBot)
         })
     }
 
