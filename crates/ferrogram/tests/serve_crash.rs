@@ -9,8 +9,9 @@
 //! loss:
 //! - A message the sandbox forgot before a bot fetched it reached nobody. After each restart,
 //!   once the bots fetched everything the sandbox remembers (no update pending), a message that
-//!   is not in any bot's inbox (the database) was forgotten by the sandbox: the user sends it
-//!   again, as a new attempt with its own text (`a1`, …), and the test counts it.
+//!   is neither in a bot's inbox nor in its handled log (the database; an inbox row is replaced
+//!   by a new update reusing its id, as the sandbox's counter went back) was forgotten by the
+//!   sandbox: the user sends it again, as a new attempt with its own text (`a1`, …), counted.
 //! - The bots' handling is read from the database: each bot appends every text it handles to
 //!   the user's `log` variable in the same commit as its reply. Every number must be in a log
 //!   (nothing lost), no text twice (nothing handled twice), and the outbox empty after SIGTERM.
@@ -20,7 +21,12 @@
 //!   counted as unseen, with the same bound.
 //!
 //! `serve` is killed when dropped; its logs and files are in the test's temporary folder, kept
-//! when the test fails.
+//! when the test fails (or with `FERROGRAM_KEEP=1`).
+//!
+//! Before the first kill each user greets each bot and the test waits for a save, so that every
+//! chat is in the state file: a sandbox that forgot a chat refuses the bot's replies in it (403,
+//! a bot cannot start a conversation), which the test would count as refusals, not losses (it
+//! asserts there are none).
 
 #![cfg(unix)]
 
@@ -391,6 +397,7 @@ async fn finish(
         unseen.len()
     );
     drop(seen);
+    // FERROGRAM_KEEP=1 keeps the folder (logs, database, state file) of a passing run too.
     if std::env::var_os("FERROGRAM_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(folder);
     }
