@@ -367,7 +367,11 @@ impl Engine {
             tracing::error!(bot_id = bot.bot_id, %error, "the receiver ended abnormally");
         }
         tracing::info!(bot_id = bot.bot_id, "bot stopped");
-        self.stopped.lock().push(runtime);
+        // Kept for `drain` while it may still be working; a bot stopped and started again and
+        // again (the control API) does not pile up.
+        let mut stopped = self.stopped.lock();
+        stopped.retain(|earlier| !earlier.inbox.dispatcher.is_idle());
+        stopped.push(runtime);
         Ok(())
     }
 

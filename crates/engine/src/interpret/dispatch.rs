@@ -85,6 +85,11 @@ impl Dispatcher {
         let _ = running.wait_for(|n| *n == 0).await;
     }
 
+    /// Whether no job is being handled now.
+    pub fn is_idle(&self) -> bool {
+        *self.running.borrow() == 0
+    }
+
     /// Queues `job` behind its chat's earlier updates.
     pub fn dispatch(self: &Arc<Self>, job: Job) {
         if self.stopping.load(AtomicOrdering::SeqCst) {
