@@ -30,7 +30,7 @@ use crate::interpret::template::{DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT, Template
 use crate::jobs;
 use crate::receive::webhook::{self, WebhookError};
 use crate::receive::{Inbox, polling, prune};
-use ferrogram_core::{CollectionStore, MemoryCollections};
+use ferrogram_core::{CollectionStore, Commit, MemoryCollections};
 use ferrogram_core::{MemoryStore, StateStore};
 
 /// How the engine runs bots.
@@ -183,6 +183,8 @@ pub struct Engine {
     http: Arc<Http>,
     /// Group commit for every bot, started with the first bot (it needs a Tokio runtime).
     committer: std::sync::OnceLock<Arc<Committer>>,
+    /// Bots stopped since the last [`Engine::drain`]: their handlers may still be running.
+    stopped: Mutex<Vec<Arc<RunningBot>>>,
 }
 
 impl Engine {
@@ -196,6 +198,7 @@ impl Engine {
             next_id: AtomicU64::new(1),
             http,
             committer,
+            stopped: Mutex::default(),
         }
     }
 
@@ -364,7 +367,37 @@ impl Engine {
             tracing::error!(bot_id = bot.bot_id, %error, "the receiver ended abnormally");
         }
         tracing::info!(bot_id = bot.bot_id, "bot stopped");
+        // Kept for `drain` while it may still be working; a bot stopped and started again and
+        // again (the control API) does not pile up.
+        let mut stopped = self.stopped.lock();
+        stopped.retain(|earlier| !earlier.inbox.dispatcher.is_idle());
+        stopped.push(runtime);
         Ok(())
+    }
+
+    /// Lets the bots stopped so far finish what they were doing: waits until their running
+    /// handlers ended, were committed and their calls delivered (or held for the next start),
+    /// then until the delivered calls are forgotten in the store. Updates received but not yet
+    /// started stay unhandled in the inbox (the next start handles them). Unbounded: a caller
+    /// that must stop in bounded time wraps it in a timeout (what is cut then is replayed at
+    /// the next start, having changed nothing).
+    pub async fn drain(&self) {
+        let stopped = std::mem::take(&mut *self.stopped.lock());
+        for runtime in &stopped {
+            runtime.inbox.dispatcher.drain().await;
+        }
+        for runtime in &stopped {
+            runtime.context().outbox.until_idle().await;
+        }
+        // The deliveries' acknowledgements are queued for the committer; an empty commit
+        // behind them returns once they are written.
+        if let (Some(committer), Some(runtime)) = (self.committer.get(), stopped.first()) {
+            let bot = runtime.context().bot_id;
+            let (_, written) = committer.commit(Commit { bot, ..Commit::default() }).await;
+            if let Err(error) = written {
+                tracing::warn!(%error, "writing the last deliveries failed: they are sent again at the next start");
+            }
+        }
     }
 
     /// Takes one update POSTed to a webhook bot (`bot_id` is its Telegram id), with the value of

@@ -760,6 +760,8 @@ async fn add_sandbox_bot(
 /// reported and not imported; the other bots run.
 async fn serve(settings: config::Config) -> Result<(), String> {
     let store = Arc::new(open_store(&settings.database_url).await?);
+    // Closed last on shutdown, once the handlers and deliveries wrote what they had.
+    let database = Arc::clone(&store);
     let mut fleet = fleet::Fleet::import_folder(Arc::clone(&store), &settings.bots_folder).await?;
     let mut config =
         ferrogram_engine::EngineConfig { store: store.clone(), collections: store.clone(), ..Default::default() };
@@ -806,11 +808,25 @@ async fn serve(settings: config::Config) -> Result<(), String> {
         () = fleet.watch() => {}
     }
     println!("stopping");
-    within_grace(settings.shutdown_grace, async {
+    // Intake stops at once; the handlers running get three quarters of the grace to finish,
+    // commit and deliver; the rest is for the sandbox to save its state and the database to
+    // close. A handler still running then is cut at its next yield (its update, uncommitted,
+    // is handled again at the next start) and the process still exits 0.
+    let grace = settings.shutdown_grace;
+    let handlers_until = tokio::time::Instant::now() + grace - grace / 4;
+    within_grace(grace, async {
         fleet.stop().await;
+        if tokio::time::timeout_at(handlers_until, engine.drain()).await.is_err() {
+            tracing::warn!(
+                "handlers still running after {:?} are cut: their updates are handled again at the next start",
+                grace - grace / 4
+            );
+        }
         listening.stop();
         llm_server.abort();
-        sandbox.stop().await
+        sandbox.stop().await?;
+        database.close().await;
+        Ok(())
     })
     .await
 }

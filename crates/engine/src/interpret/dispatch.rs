@@ -14,6 +14,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -46,6 +47,11 @@ pub struct Dispatcher {
     /// Attempts an update gets before it is set aside (see [`Job::attempt`]).
     max_attempts: u32,
     handled: watch::Sender<u64>,
+    /// Set when the bot stops: workers take no further job (what is queued stays unhandled in
+    /// the inbox for the next start) and new dispatches are dropped the same way.
+    stopping: AtomicBool,
+    /// How many jobs are being handled now (from taking the job to its delivery).
+    running: watch::Sender<usize>,
 }
 
 impl Dispatcher {
@@ -59,6 +65,8 @@ impl Dispatcher {
             budget,
             max_attempts: max_attempts.max(1),
             handled: watch::Sender::new(0),
+            stopping: AtomicBool::new(false),
+            running: watch::Sender::new(0),
         })
     }
 
@@ -67,8 +75,27 @@ impl Dispatcher {
         self.handled.subscribe()
     }
 
+    /// Stops taking jobs, then waits until the jobs being handled finished: committed and
+    /// their calls delivered (or held for the next start). Queued jobs are not started: their
+    /// updates stay unhandled in the inbox and are replayed at the next start.
+    pub async fn drain(&self) {
+        self.stopping.store(true, AtomicOrdering::SeqCst);
+        let mut running = self.running.subscribe();
+        // The sender lives in `self`, so this only ends when the count reaches zero.
+        let _ = running.wait_for(|n| *n == 0).await;
+    }
+
+    /// Whether no job is being handled now.
+    pub fn is_idle(&self) -> bool {
+        *self.running.borrow() == 0
+    }
+
     /// Queues `job` behind its chat's earlier updates.
     pub fn dispatch(self: &Arc<Self>, job: Job) {
+        if self.stopping.load(AtomicOrdering::SeqCst) {
+            // The update stays unhandled in the inbox: the next start replays it.
+            return;
+        }
         let key = job.event.queue_key();
         let mut queues = self.queues.lock();
         if let Some(queue) = queues.get_mut(&key) {
@@ -84,18 +111,28 @@ impl Dispatcher {
     async fn worker(self: Arc<Self>, key: i64) {
         loop {
             // The queue entry stays while its job runs, so new updates of the chat wait here.
+            let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
+                return;
+            };
+            // Counted before the stop flag is read, so `drain` either sees this job running
+            // or this worker sees the flag.
+            self.running.send_modify(|n| *n += 1);
             let job = {
                 let mut queues = self.queues.lock();
-                match queues.get_mut(&key).and_then(VecDeque::pop_front) {
+                let job = if self.stopping.load(AtomicOrdering::SeqCst) {
+                    None
+                } else {
+                    queues.get_mut(&key).and_then(VecDeque::pop_front)
+                };
+                match job {
                     Some(job) => job,
                     None => {
                         queues.remove(&key);
+                        drop(queues);
+                        self.running.send_modify(|n| *n -= 1);
                         return;
                     }
                 }
-            };
-            let Ok(_permit) = Arc::clone(&self.permits).acquire_owned().await else {
-                return;
             };
             let update_id = job.event.update_id;
             let mut handled = self.process(job).await;
@@ -103,6 +140,8 @@ impl Dispatcher {
             // start, one after it delivers the committed calls.
             handled.commit.handled = Some(update_id);
             commit_and_deliver(self.bot.bot_id, &self.bot.outbox, handled).await;
+            drop(permit);
+            self.running.send_modify(|n| *n -= 1);
             self.handled.send_modify(|n| *n += 1);
         }
     }

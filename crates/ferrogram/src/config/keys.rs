@@ -342,9 +342,11 @@ pub static KEYS: &[Key] = &[
         env: "FERROGRAM_SHUTDOWN_GRACE",
         flag: None,
         secret: false,
-        doc: "How long stopping may take after Ctrl-C or SIGTERM (bots stopping, the sandbox saving \
-              its state) before the process exits without waiting further; what was not committed \
-              is replayed at the next start.",
+        doc: "How long stopping may take after Ctrl-C or SIGTERM before the process exits without \
+              waiting further: the bots stop taking updates at once, the handlers running get three \
+              quarters of it to finish and deliver their replies, the rest is for the sandbox to \
+              save its state and the database to close. What was not committed is replayed at the \
+              next start.",
         set: |config, value| {
             config.shutdown_grace = duration(&value.text())?;
             Ok(())

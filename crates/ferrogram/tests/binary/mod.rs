@@ -1,6 +1,8 @@
 //! What the tests that run the built `ferrogram` binary share: starting it, and its JSON calls
 //! to the sandbox it started.
 
+pub mod serve;
+
 use std::path::Path;
 use std::process::Stdio;
 
