@@ -6,8 +6,8 @@
 //! budget (and its step and fuel budgets, which the interpreter counts), so a panic, a hang or
 //! a runaway loop is contained: it is logged (with the budget that ran out) and answered through
 //! the error handler, and the chat's next update goes on. Once its handler finished (successfully or
-//! not), the update is marked handled in the same commit as its effects (see the outbox
-//! module), and its calls are delivered before the chat's next update is handled. An update
+//! not), the update is marked handled in the same commit as its effects (see `deliver/`),
+//! and its calls are delivered before the chat's next update is handled. An update
 //! whose handler panicked or overran its budget is also set aside as a dead letter (see
 //! [`set_aside`]): it is not tried again by itself.
 

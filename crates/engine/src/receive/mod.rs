@@ -41,7 +41,7 @@
 //! retry and discard dead letters with `ferrogram dead-letters`.
 //!
 //! So a crash (even `kill -9`) loses no update. A handler's replies, variable writes and the
-//! chat's new state are committed together with the update's "handled" mark (the outbox module
+//! chat's new state are committed together with the update's "handled" mark (`deliver/`
 //! tells how), and a starting bot first delivers what its outbox still holds, then replays its
 //! inbox, then polls. An update whose handler was running at the crash is handled again from
 //! the start, having changed nothing; a reply is sent twice only if it was being sent at the

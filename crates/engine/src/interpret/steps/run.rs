@@ -57,7 +57,7 @@ pub struct Run<'a> {
 }
 
 /// The variable writes and Bot API calls of a handler run, held until it ends: they commit
-/// together with the chat's state (see the outbox module), and a failed run leaves none.
+/// together with the chat's state (see `deliver/`), and a failed run leaves none.
 #[derive(Debug, Default)]
 pub struct Effects {
     pub vars: Vec<(Scope, String, Option<Value>)>,
