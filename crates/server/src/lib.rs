@@ -1,7 +1,8 @@
 //! Ferrogram's HTTP side: the one listener `serve` (and `run --webhook-url`) binds, and the
 //! router its routes are composed into. It carries Telegram's webhooks ([`webhook`],
 //! `POST /telegram/{bot_id}`) and, under `serve`, the bots' control API ([`bots`],
-//! `/api/v1/bots…`, authenticated with API tokens); the rest of the REST API, the dashboard
+//! `/api/v1/bots…`, authenticated with API tokens) and its health ([`health`]: `/healthz`, and
+//! `/readyz` under `serve`); the rest of the REST API, the dashboard
 //! and the metrics join it as route modules merged in [`router_with`].
 //!
 //! On the path of an update (docs/architecture.md) it is the socket of the webhook update
@@ -9,6 +10,7 @@
 //! receiving stage's inbox, the same stage long polling feeds.
 
 pub mod bots;
+pub mod health;
 mod listen;
 pub mod webhook;
 
@@ -28,9 +30,9 @@ pub fn router(engine: Arc<Engine>) -> axum::Router {
 
 /// [`router`], with the bots' control API when `api` is given (`serve`).
 pub fn router_with(engine: Arc<Engine>, api: Option<Api>) -> axum::Router {
-    let router = axum::Router::new().merge(webhook::routes().with_state(engine));
+    let router = axum::Router::new().merge(webhook::routes().with_state(engine)).merge(health::liveness());
     match api {
-        Some(api) => router.merge(bots::routes(api)),
+        Some(api) => router.merge(health::readiness(api.clone())).merge(bots::routes(api)),
         None => router,
     }
 }

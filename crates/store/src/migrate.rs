@@ -82,6 +82,26 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The migrations this build knows that the database has not applied, without applying
+    /// them (empty when the schema is up to date): what a readiness check asks. Fails when the
+    /// database cannot be reached.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>> {
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                conn.ensure_migrations_table().await?;
+                Ok(pending(SQLITE, &conn.list_applied_migrations().await?))
+            }
+            Pool::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                conn.ensure_migrations_table().await?;
+                Ok(pending(POSTGRES, &conn.list_applied_migrations().await?))
+            }
+        }
+    }
+}
+
 fn pending(all: Embedded, applied: &[sqlx::migrate::AppliedMigration]) -> Vec<i64> {
     all.iter().map(|m| m.0).filter(|v| !applied.iter().any(|a| a.version == *v)).collect()
 }

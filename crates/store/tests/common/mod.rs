@@ -125,6 +125,7 @@ macro_rules! suite {
     ($harness:path) => {
         $crate::suite!($harness;
             migrations_are_idempotent,
+            pending_migrations_name_what_migrate_would_apply,
             chat_state_round_trips,
             variables_round_trip,
             data_is_isolated,
@@ -172,6 +173,18 @@ pub async fn migrations_are_idempotent(store: &Store, url: &str) {
     let plain = Store::connect(url).await.unwrap();
     assert!(plain.load_chat(1, 2).await.unwrap().is_some());
     plain.close().await;
+}
+
+/// `pending_migrations` reads what `migrate` would apply, without applying it: nothing on a
+/// migrated database, a migration whose record is gone once it is, nothing again when it is back.
+pub async fn pending_migrations_name_what_migrate_would_apply(store: &Store, url: &str) {
+    assert_eq!(store.pending_migrations().await.unwrap(), Vec::<i64>::new());
+    raw_execute(url, "CREATE TABLE migration_kept AS SELECT * FROM _sqlx_migrations WHERE version = 6").await;
+    raw_execute(url, "DELETE FROM _sqlx_migrations WHERE version = 6").await;
+    assert_eq!(store.pending_migrations().await.unwrap(), [6]);
+    raw_execute(url, "INSERT INTO _sqlx_migrations SELECT * FROM migration_kept").await;
+    raw_execute(url, "DROP TABLE migration_kept").await;
+    assert_eq!(store.pending_migrations().await.unwrap(), Vec::<i64>::new());
 }
 
 fn big_json() -> Value {
