@@ -637,8 +637,15 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
         bot_env: bot_env.clone(),
         ..Default::default()
     };
-    let config = engine_config(&args.database).await?;
-    let engine = Arc::new(ferrogram_engine::Engine::new(ferrogram_engine::EngineConfig { http, ..config }));
+    let store = Arc::new(open_store(&args.database).await?);
+    // Closed last on shutdown, once the handlers and deliveries wrote what they had.
+    let database = Arc::clone(&store);
+    let engine = Arc::new(ferrogram_engine::Engine::new(ferrogram_engine::EngineConfig {
+        store: store.clone(),
+        collections: store,
+        http,
+        ..Default::default()
+    }));
     let (handle, sandbox) = if args.sandbox {
         let sandbox = start_local_sandbox(args.port, None, &args.private.allow, true).await?;
         let bot_id = ferrogram_core::sandbox_bot_id(&file.bot.name);
@@ -676,12 +683,19 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
     };
     shutdown_signal().await?;
     println!("stopping");
-    within_grace(config::SHUTDOWN_GRACE, async {
+    // As under `serve`: intake stops at once, the handlers running get three quarters of the
+    // grace to finish, commit and deliver (to the sandbox too, stopped after them), then the
+    // database is closed.
+    let grace = config::SHUTDOWN_GRACE;
+    let handlers_until = tokio::time::Instant::now() + grace - grace / 4;
+    within_grace(grace, async {
         engine.stop(handle).await.map_err(|e| e.to_string())?;
-        match sandbox {
-            Some(sandbox) => sandbox.stop().await,
-            None => Ok(()),
+        drain_until(&engine, handlers_until, grace - grace / 4).await;
+        if let Some(sandbox) = sandbox {
+            sandbox.stop().await?;
         }
+        database.close().await;
+        Ok(())
     })
     .await
 }
@@ -705,13 +719,6 @@ async fn start_local_sandbox(
     };
     config.limits.enabled = flood_limits;
     ferrogram_sandbox::Sandbox::start(config).await.map_err(|e| e.to_string())
-}
-
-/// The engine's settings on the database at `url` (opened and migrated; for a SQLite file,
-/// its folder is created first): conversation state, inbox, outbox and data collections.
-async fn engine_config(url: &str) -> Result<ferrogram_engine::EngineConfig, String> {
-    let store = Arc::new(open_store(url).await?);
-    Ok(ferrogram_engine::EngineConfig { store: store.clone(), collections: store, ..Default::default() })
 }
 
 /// Opens (and migrates) a database; for a SQLite file, its folder is created first.
@@ -816,12 +823,7 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     let handlers_until = tokio::time::Instant::now() + grace - grace / 4;
     within_grace(grace, async {
         fleet.stop().await;
-        if tokio::time::timeout_at(handlers_until, engine.drain()).await.is_err() {
-            tracing::warn!(
-                "handlers still running after {:?} are cut: their updates are handled again at the next start",
-                grace - grace / 4
-            );
-        }
+        drain_until(&engine, handlers_until, grace - grace / 4).await;
         listening.stop();
         llm_server.abort();
         sandbox.stop().await?;
@@ -835,6 +837,18 @@ async fn serve(settings: config::Config) -> Result<(), String> {
 /// the sandbox's is 0 (or the last).
 fn llm_port(sandbox_port: u16) -> u16 {
     if sandbox_port == 0 { 0 } else { sandbox_port.checked_add(1).unwrap_or(0) }
+}
+
+/// Lets the handlers of the bots stopped so far finish, commit and deliver until `until`
+/// (`allowed` after the stop signal: `serve` and `run` give them three quarters of the grace).
+/// A handler still running then is cut at its next yield (its update, uncommitted, is handled
+/// again at the next start); that is logged, not an error.
+async fn drain_until(engine: &ferrogram_engine::Engine, until: tokio::time::Instant, allowed: Duration) {
+    if tokio::time::timeout_at(until, engine.drain()).await.is_err() {
+        tracing::warn!(
+            "handlers still running after {allowed:?} are cut: their updates are handled again at the next start"
+        );
+    }
 }
 
 /// Runs the stopping `steps` for at most `grace` (`shutdown.grace`, by default

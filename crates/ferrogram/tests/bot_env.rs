@@ -2,24 +2,26 @@
 //! file's `bot.token: ${NAME}` reads any variable but Ferrogram's own `FERROGRAM_*`, which only
 //! when listed. The variables are set for the spawned binary only.
 
-use std::path::PathBuf;
+// Not every helper of the module is used here.
+#[allow(dead_code)]
+mod binary;
+
 use std::process::{Command, Output};
+
+use binary::TempFolder;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
 const TOKEN_VAR: &str = "FERROGRAM_BOT_ENV_CLI_TOKEN";
 
 /// A fresh folder holding a bot file whose token is `${TOKEN_VAR}`, removed when dropped.
-struct Folder(PathBuf);
+fn bot_folder(name: &str) -> TempFolder {
+    let folder = TempFolder::new(&format!("bot-env-{name}"));
+    let bot = format!("ferrogram: 1\nbot:\n  name: envy\n  token: ${{{TOKEN_VAR}}}\non: []\n");
+    std::fs::write(folder.0.join("bot.yaml"), bot).unwrap();
+    folder
+}
 
-impl Folder {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("ferrogram-bot-env-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&path).unwrap();
-        let bot = format!("ferrogram: 1\nbot:\n  name: envy\n  token: ${{{TOKEN_VAR}}}\non: []\n");
-        std::fs::write(path.join("bot.yaml"), bot).unwrap();
-        Folder(path)
-    }
-
+impl TempFolder {
     /// `ferrogram run bot.yaml` with `args`, receiving by webhook on a free loopback port (so
     /// that a token read fails at its form, before any network call), with `env` set.
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -38,19 +40,13 @@ impl Folder {
     }
 }
 
-impl Drop for Folder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]
 fn run_keeps_ferrogram_variables_from_the_bot_file_unless_listed() {
-    let folder = Folder::new("refused");
+    let folder = bot_folder("refused");
     let output = folder.run(&[], &[(TOKEN_VAR, "the-server-s-secret")]);
     assert!(!output.status.success());
     let error = stderr(&output);
@@ -64,7 +60,7 @@ fn run_keeps_ferrogram_variables_from_the_bot_file_unless_listed() {
 
 #[test]
 fn listed_variables_are_read_by_flag_or_environment() {
-    let folder = Folder::new("listed");
+    let folder = bot_folder("listed");
     let by_flag = folder.run(&["--bot-env", TOKEN_VAR], &[(TOKEN_VAR, "not-a-token")]);
     let by_env = folder.run(&[], &[(TOKEN_VAR, "not-a-token"), ("FERROGRAM_BOT_ENV", &format!("OTHER,{TOKEN_VAR}"))]);
     for output in [by_flag, by_env] {

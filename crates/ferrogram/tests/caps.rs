@@ -6,16 +6,19 @@
 //! through its control API) on the store's test databases (`store/tests/common`: a fresh
 //! SQLite file, or a fresh PostgreSQL database that is skipped loudly when unreachable).
 
+// Not every helper of the module is used here.
+#[allow(dead_code)]
+mod binary;
 #[path = "../../engine/tests/common/mod.rs"]
 mod common;
 #[path = "../../store/tests/common/mod.rs"]
 mod store_common;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use binary::TempFolder;
 use common::{Bot, World, test_config};
 use ferrogram_engine::{EngineConfig, Scope, SizeCaps, StateStore};
 use serde_json::json;
@@ -134,23 +137,6 @@ async fn caps_hold_on_postgres() {
     caps_hold_on(store_common::postgres().await).await;
 }
 
-/// A folder of the test's own, removed when dropped.
-struct Folder(PathBuf);
-
-impl Folder {
-    fn new(name: &str) -> Folder {
-        let path = std::env::temp_dir().join(format!("ferrogram-caps-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("temporary folder");
-        Folder(path)
-    }
-}
-
-impl Drop for Folder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Runs `ferrogram validate FILE` with its address space limited to 1 GiB (so an unbounded
 /// read dies of it instead of filling the machine) and at most 60 s: its output, and how long
 /// it took.
@@ -186,7 +172,7 @@ fn validate_refuses_an_endless_file_at_once_with_little_memory() {
 
 #[test]
 fn a_large_file_without_aliases_gets_the_size_message() {
-    let folder = Folder::new("large");
+    let folder = TempFolder::new("caps-large");
     let path = folder.0.join("large.yaml");
     let mut text = String::from("ferrogram: 1\nbot: {name: large}\nlist:\n");
     while text.len() < 50 << 20 {

@@ -2,30 +2,21 @@
 //! flag) as it prints it, the errors of a bad file or variable, and docs/configuration.md
 //! matching what the code generates.
 
+// Not every helper of the module is used here.
+#[allow(dead_code)]
+mod binary;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A temporary folder of its own per test, removed when dropped.
-struct Folder(PathBuf);
+use binary::TempFolder;
 
-impl Folder {
-    fn new(name: &str) -> Folder {
-        let path = std::env::temp_dir().join(format!("ferrogram-config-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("temporary folder");
-        Folder(path)
-    }
-
+impl TempFolder {
+    /// Writes `text` to the file `name` in the folder: its path.
     fn file(&self, name: &str, text: &str) -> PathBuf {
         let path = self.0.join(name);
         std::fs::write(&path, text).expect("written");
         path
-    }
-}
-
-impl Drop for Folder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -60,7 +51,7 @@ format = "json"
 
 #[test]
 fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
-    let folder = Folder::new("layers");
+    let folder = TempFolder::new("config-layers");
     folder.file("ferrogram.toml", FILE);
     let env = [("FERROGRAM_SANDBOX_PORT", "9001"), ("FERROGRAM_BOTS_FOLDER", "bots-from-env")];
     let output = ferrogram(&folder.0, &["config", "--config", "ferrogram.toml", "--port", "9002"], &env);
@@ -94,7 +85,7 @@ fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
 
 #[test]
 fn the_database_password_is_masked() {
-    let folder = Folder::new("secret");
+    let folder = TempFolder::new("config-secret");
     let env = [("FERROGRAM_DATABASE_URL", "postgres://bob:s3cret@db:5432/app")];
     let output = ferrogram(&folder.0, &["config"], &env);
     let printed = text(&output.stdout);
@@ -104,7 +95,7 @@ fn the_database_password_is_masked() {
 
 #[test]
 fn an_unknown_key_is_an_error_with_its_place_and_a_did_you_mean() {
-    let folder = Folder::new("typo");
+    let folder = TempFolder::new("config-typo");
     folder.file("ferrogram.toml", "[sandbox]\nport = 9000\nprot = 9001\n\n[sandbx]\nstate = \"s.json\"\n");
     for args in [&["config", "--config", "ferrogram.toml"][..], &["serve", "--config", "ferrogram.toml"]] {
         let output = ferrogram(&folder.0, args, &[]);
@@ -125,7 +116,7 @@ fn an_unknown_key_is_an_error_with_its_place_and_a_did_you_mean() {
 
 #[test]
 fn a_bad_value_says_its_key_and_what_was_expected() {
-    let folder = Folder::new("value");
+    let folder = TempFolder::new("config-value");
     folder.file("ferrogram.toml", "[sandbox]\nport = \"eighty\"\n[http]\nallow_private = [\"*:80\"]\n");
     let output = ferrogram(&folder.0, &["config", "--config", "ferrogram.toml"], &[]);
     let errors = text(&output.stderr);

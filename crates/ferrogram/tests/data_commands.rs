@@ -2,36 +2,22 @@
 //! temporary folder (the store's own tests cover PostgreSQL and the round trips between the
 //! two; here it is the command line: arguments, output, exit codes and messages).
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+// Not every helper of the module is used here.
+#[allow(dead_code)]
+mod binary;
 
+use std::process::{Command, Output};
+
+use binary::TempFolder;
 use ferrogram_engine::Scope;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
 
-/// A fresh folder per test, removed when dropped.
-struct Folder(PathBuf);
-
-impl Folder {
-    fn new() -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let name = format!("ferrogram-data-{}-{}-{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let path = std::env::temp_dir().join(name);
-        std::fs::create_dir_all(&path).unwrap();
-        Folder(path)
-    }
-
+impl TempFolder {
+    /// The SQLite URL of the database file `file` in the folder.
     fn url(&self, file: &str) -> String {
         format!("sqlite://{}", self.0.join(file).display())
-    }
-}
-
-impl Drop for Folder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -65,7 +51,7 @@ fn export(bot: &str, url: &str) -> Value {
 
 #[tokio::test]
 async fn export_then_import_restores_the_bot_and_refuses_to_overwrite() {
-    let folder = Folder::new();
+    let folder = TempFolder::new("data");
     let (source, target) = (folder.url("source.db"), folder.url("target.db"));
     populate(&source).await;
 
@@ -105,7 +91,7 @@ async fn export_then_import_restores_the_bot_and_refuses_to_overwrite() {
 
 #[tokio::test]
 async fn export_and_import_explain_their_failures() {
-    let folder = Folder::new();
+    let folder = TempFolder::new("data");
     let url = folder.url("bots.db");
     populate(&url).await;
     let output = ferrogram(&["export", "nobody", "--database", &url]);
@@ -127,7 +113,7 @@ async fn export_and_import_explain_their_failures() {
 
 #[tokio::test]
 async fn backup_copies_a_sqlite_database_and_points_postgres_at_pg_dump() {
-    let folder = Folder::new();
+    let folder = TempFolder::new("data");
     let url = folder.url("live.db");
     populate(&url).await;
     let copy = folder.0.join("copy.db");
@@ -159,7 +145,7 @@ async fn backup_copies_a_sqlite_database_and_points_postgres_at_pg_dump() {
 #[tokio::test]
 async fn dead_letters_are_listed_retried_and_discarded() {
     use ferrogram_engine::{Commit, DeadLetter, StateStore};
-    let folder = Folder::new();
+    let folder = TempFolder::new("data");
     let url = folder.url("bots.db");
     let store = ferrogram_store::Store::open(&url).await.unwrap();
     let (hello, other) = (ferrogram_core::sandbox_bot_id("hello"), ferrogram_core::sandbox_bot_id("other"));
@@ -209,7 +195,7 @@ async fn dead_letters_are_listed_retried_and_discarded() {
 
 #[test]
 fn log_lines_go_to_standard_error_and_leave_standard_output_to_the_command() {
-    let folder = Folder::new();
+    let folder = TempFolder::new("data");
     // sqlx logs every statement at debug: plenty of log lines while the migrations run.
     let output = Command::new(BIN)
         .args(["migrate", "--database", &folder.url("logs.db")])

@@ -10,37 +10,19 @@ mod binary;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use binary::request;
+use binary::{TempFolder, request};
 use serde_json::json;
 use tokio::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A fresh folder per test, removed when dropped.
-struct Folder(PathBuf);
-
-impl Folder {
-    fn new() -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("ferrogram-fleet-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let path = std::env::temp_dir().join(name);
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        Folder(path)
-    }
-
+impl TempFolder {
+    /// The SQLite URL of the folder's `fleet.db`.
     fn url(&self) -> String {
         format!("sqlite://{}", self.0.join("fleet.db").display())
-    }
-}
-
-impl Drop for Folder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -71,7 +53,7 @@ fn add(file: &Path, url: &str) -> String {
 
 #[test]
 fn bot_add_saves_a_version_only_when_the_file_changed_and_refuses_a_bad_file() {
-    let folder = Folder::new();
+    let folder = TempFolder::new("fleet");
     let url = folder.url();
     let file = folder.0.join("greeter.yaml");
     std::fs::write(&file, bot("greeter", "hello")).unwrap();
@@ -132,7 +114,7 @@ struct Serve {
 }
 
 impl Serve {
-    fn start(folder: &Folder, log: &str) -> Serve {
+    fn start(folder: &TempFolder, log: &str) -> Serve {
         let port = free_port_pair();
         let (port_text, bots, state) =
             (port.to_string(), folder.0.join("bots"), folder.0.join("sandbox.json").display().to_string());
@@ -219,7 +201,7 @@ impl Serve {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_runs_the_store_reloads_edited_files_and_keeps_bots_across_restarts() {
-    let folder = Folder::new();
+    let folder = TempFolder::new("fleet");
     let bots = folder.0.join("bots");
     std::fs::create_dir_all(&bots).unwrap();
     let echo = bots.join("echo.yaml");

@@ -11,37 +11,26 @@ mod binary;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use binary::request;
+use binary::{TempFolder, request};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A fresh folder per test, removed when dropped.
-struct Folder(PathBuf);
-
-impl Folder {
-    fn new() -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("ferrogram-supervisor-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let path = std::env::temp_dir().join(name);
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(path.join("bots")).unwrap();
-        Folder(path)
-    }
-
-    fn url(&self) -> String {
-        format!("sqlite://{}", self.0.join("fleet.db").display())
-    }
+/// A fresh folder per test with an empty `bots` folder in it, removed when dropped.
+fn folder_with_bots() -> TempFolder {
+    let folder = TempFolder::new("supervisor");
+    std::fs::create_dir_all(folder.0.join("bots")).unwrap();
+    folder
 }
 
-impl Drop for Folder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+impl TempFolder {
+    /// The SQLite URL of the folder's `fleet.db`.
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.0.join("fleet.db").display())
     }
 }
 
@@ -109,7 +98,7 @@ struct Serve {
 }
 
 impl Serve {
-    fn start(folder: &Folder) -> Serve {
+    fn start(folder: &TempFolder) -> Serve {
         let (port, listen) = ports();
         let (port_text, listen_text) = (port.to_string(), format!("127.0.0.1:{listen}"));
         let bots = folder.0.join("bots");
@@ -208,7 +197,7 @@ fn is(status: &str) -> impl Fn(&Value) -> bool + '_ {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_start_stop_and_reload_through_the_listener_with_an_api_token() {
-    let folder = Folder::new();
+    let folder = folder_with_bots();
     let url = folder.url();
     std::fs::write(folder.0.join("bots/echo.yaml"), bot("echo", "first")).unwrap();
     std::fs::write(folder.0.join("bots/other.yaml"), bot("other", "the other")).unwrap();
@@ -305,7 +294,7 @@ async fn bots_start_stop_and_reload_through_the_listener_with_an_api_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_start_is_retried_and_a_revoked_token_stops_only_its_bot() {
-    let folder = Folder::new();
+    let folder = folder_with_bots();
     let url = folder.url();
     std::fs::write(folder.0.join("bots/steady.yaml"), bot("steady", "steady here")).unwrap();
     // A bot whose stored version no longer validates (saved behind the validator's back).

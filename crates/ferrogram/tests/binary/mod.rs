@@ -1,13 +1,41 @@
-//! What the tests that run the built `ferrogram` binary share: starting it, and its JSON calls
-//! to the sandbox it started.
+//! What the tests that run the built `ferrogram` binary share: a temporary folder of their
+//! own, starting the binary, and its JSON calls to the sandbox it started.
 
 pub mod serve;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 use tokio::process::{Child, Command};
+
+/// A fresh folder of a test's own under the temporary directory, removed when dropped. Test
+/// files add what they need of it (a URL of a database file in it, a file written in it) as an
+/// `impl` of their own.
+// Not every test file that includes this module makes one.
+#[allow(dead_code)]
+pub struct TempFolder(pub PathBuf);
+
+#[allow(dead_code)]
+impl TempFolder {
+    /// `ferrogram-KIND-PID-N` under the temporary directory, N counting the folders this test
+    /// process made; a folder left there by an earlier process of the same id is removed first.
+    pub fn new(kind: &str) -> TempFolder {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("ferrogram-{kind}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let path = std::env::temp_dir().join(name);
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("temporary folder");
+        TempFolder(path)
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// Starts `ferrogram ARGS` in `folder`, its standard output and error written to `folder/LOG`,
 /// killed when the handle is dropped.
