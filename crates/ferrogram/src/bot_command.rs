@@ -112,7 +112,12 @@ async fn list(args: &ListArgs) -> Result<(), String> {
     }
     for bot in bots {
         let name = format!("{}/{}", bot.workspace.name, bot.record.name);
-        let target = if bot.targets_sandbox() { "" } else { " (Telegram: not run by serve)" };
+        let target = match (bot.target(), bot.record.telegram_id) {
+            (Ok(fleet::target::Target::Sandbox), _) => String::new(),
+            (Ok(fleet::target::Target::Telegram), Some(id)) => format!(" (Telegram bot {id})"),
+            (Ok(fleet::target::Target::Telegram), None) => " (Telegram)".to_owned(),
+            (Err(_), _) => " (Telegram: not run by serve)".to_owned(),
+        };
         match bot.current {
             Some(current) => {
                 println!("{name}: version {}, saved {}{target}", current.version, utc(current.created_at))

@@ -32,7 +32,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every bot of a folder in the built-in sandbox, with its web chat (the default command).
+    /// Run every bot of a folder: those with a token against Telegram, the others in the built-in
+    /// sandbox, with its web chat (the default command).
     Serve(ServeArgs),
     /// Start the Telegram Bot API sandbox on its own.
     Sandbox(SandboxArgs),
@@ -104,6 +105,10 @@ struct ServeArgs {
     /// FERROGRAM_SERVER_PUBLIC_URL.
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
+    /// The Bot API server the bots with a token (`bot.token`) run against, e.g. a
+    /// `ferrogram sandbox` on its own. Also `telegram.api_url`, or FERROGRAM_TELEGRAM_API_URL.
+    #[arg(long, value_name = "URL", default_value = ferrogram_telegram::DEFAULT_API_URL)]
+    telegram_api_url: String,
     #[command(flatten)]
     private: PrivateAddresses,
     #[command(flatten)]
@@ -410,6 +415,9 @@ fn serve_flags(args: &ServeArgs, matches: &ArgMatches) -> config::Flags {
     }
     if let Some(url) = args.public_url.as_ref().filter(|_| given("public_url")) {
         flags.set("server.public_url", Value::Text(url.clone()));
+    }
+    if given("telegram_api_url") {
+        flags.set("telegram.api_url", Value::Text(args.telegram_api_url.clone()));
     }
     if given("allow") {
         let entries = args.private.allow.iter().map(|(host, port)| host_port(host, *port)).collect();
@@ -803,7 +811,9 @@ async fn serve(settings: config::Config) -> Result<(), String> {
         Arc::clone(&store),
         Arc::clone(&engine),
         sandbox.url(),
+        settings.telegram_api_url.clone(),
         settings.server_public_url.clone(),
+        BotEnvNames { names: settings.bots_env.clone() }.for_serve(),
     )?;
     let api = ferrogram_server::Api { store: Arc::clone(&store), bots: supervisor.clone() };
     let listening = ferrogram_server::listen_with(settings.server_listen, Arc::clone(&engine), Some(api)).await?;
@@ -900,6 +910,7 @@ mod tests {
         assert_eq!(serve.bots, defaults.bots_folder);
         assert_eq!(serve.sandbox_state, defaults.sandbox_state);
         assert_eq!(serve.listen, defaults.server_listen);
+        assert_eq!(serve.telegram_api_url, defaults.telegram_api_url);
         if std::env::var_os("FERROGRAM_DATABASE_URL").is_none() {
             assert_eq!(serve.database, defaults.database_url);
         }

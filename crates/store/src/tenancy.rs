@@ -220,6 +220,14 @@ impl Conn<'_> {
             .fetch_optional(c).await?))
     }
 
+    pub(crate) async fn set_bot_telegram(self, workspace: i64, bot: i64, telegram: Option<u64>) -> Result<bool> {
+        const SQL: &str = "UPDATE bots SET telegram_id = $3 WHERE workspace_id = $1 AND id = $2";
+        let telegram = telegram_id(telegram)?;
+        let changed =
+            on!(self, c => sqlx::query(SQL).bind(workspace).bind(bot).bind(telegram).execute(c).await?.rows_affected());
+        Ok(changed == 1)
+    }
+
     pub(crate) async fn bots(self, workspace: i64) -> Result<Vec<BotRecord>> {
         const SQL: &str =
             "SELECT id, workspace_id, name, telegram_id, created_at FROM bots WHERE workspace_id = $1 ORDER BY id";
@@ -391,6 +399,10 @@ operations! {
     /// Creates a bot in the workspace; `None` if there is no such workspace. `telegram` is the
     /// id its state is kept under in the engine's tables (unique over all workspaces).
     fn create_bot(workspace: i64, name: &str, telegram: Option<u64>) -> Option<i64>;
+    /// Sets the id the bot's state is kept under (its target: the sandbox id of its name, or its
+    /// Telegram token's id; unique over all workspaces); `false` if the bot is not the
+    /// workspace's.
+    fn set_bot_telegram(workspace: i64, bot: i64, telegram: Option<u64>) -> bool;
     /// The workspace's bots, oldest first.
     fn bots(workspace: i64) -> Vec<BotRecord>;
     /// The bot, if it is the workspace's.

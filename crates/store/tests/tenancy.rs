@@ -102,6 +102,13 @@ async fn workspaces_and_bots(store: Store, _url: String) {
     assert!(store.bot(a, help).await.unwrap().is_some());
     // Telegram ids are unique across workspaces.
     assert!(store.create_bot(b, "copy", Some(7_000_000_001)).await.is_err());
+    // A bot's id follows its target (`serve`'s fleet): set, still unique, only in its workspace.
+    assert!(store.set_bot_telegram(a, help, Some(7_000_000_002)).await.unwrap());
+    assert_eq!(store.bot(a, help).await.unwrap().unwrap().telegram_id, Some(7_000_000_002));
+    assert!(store.set_bot_telegram(a, help, Some(7_000_000_001)).await.is_err());
+    assert!(!store.set_bot_telegram(b, help, None).await.unwrap());
+    assert!(store.set_bot_telegram(a, help, None).await.unwrap());
+    assert_eq!(store.bot(a, help).await.unwrap().unwrap().telegram_id, None);
 }
 
 async fn versions_keep_history_and_roll_back_forward(store: Store, _url: String) {

@@ -187,6 +187,24 @@ pub static KEYS: &[Key] = &[
         get: |config| Value::Text(config.server_public_url.clone().unwrap_or_default()),
     },
     Key {
+        name: "telegram.api_url",
+        kind: Kind::Text,
+        ty: "an `https://` or `http://` base URL",
+        env: "FERROGRAM_TELEGRAM_API_URL",
+        flag: Some("--telegram-api-url"),
+        secret: false,
+        doc: "The Bot API server the bots with a token (`bot.token` in their file) run against: \
+              Telegram's, or a local Bot API server, or a `ferrogram sandbox` running on its own \
+              (for tests). The bots without a token run in the built-in sandbox.",
+        set: |config, value| {
+            let text = value.text();
+            config.telegram_api_url =
+                public_url(&text)?.ok_or_else(|| format!("expected an `https://` or `http://` URL, found `{text}`"))?;
+            Ok(())
+        },
+        get: |config| Value::Text(config.telegram_api_url.clone()),
+    },
+    Key {
         name: "sandbox.port",
         kind: Kind::Integer,
         ty: "a port, 0–65535 (0 for a free one)",

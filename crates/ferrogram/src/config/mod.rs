@@ -37,6 +37,8 @@ pub struct Config {
     pub server_listen: SocketAddr,
     /// `server.public_url`, without a trailing `/`; `None` (the default): the bots poll.
     pub server_public_url: Option<String>,
+    /// `telegram.api_url`, without a trailing `/`.
+    pub telegram_api_url: String,
     /// `sandbox.port`
     pub sandbox_port: u16,
     /// `sandbox.state`
@@ -79,6 +81,7 @@ impl Default for Config {
             database_url: DEFAULT_DATABASE.to_owned(),
             server_listen: DEFAULT_LISTEN,
             server_public_url: None,
+            telegram_api_url: ferrogram_telegram::DEFAULT_API_URL.to_owned(),
             sandbox_port: 8081,
             sandbox_state: PathBuf::from("data/sandbox.json"),
             sandbox_flood_limits: true,

@@ -6,6 +6,8 @@
 use ferrogram_schema::{BotFile, Diagnostic};
 use ferrogram_store::Store;
 
+use super::target::{self, Target};
+
 /// The workspace bots go into when none is named: created by the first import, then reused.
 pub(crate) const DEFAULT_WORKSPACE: &str = "default";
 
@@ -47,13 +49,13 @@ impl Outcome {
     }
 }
 
-/// An import's result: the bot's name, what was done, and whether its record targets the
-/// sandbox (carries the sandbox id of its name; a record made for Telegram elsewhere does not).
+/// An import's result: the bot's name, what was done, and what `serve` runs it against
+/// ([`target::of`]), or why it does not run it.
 #[derive(Debug, Clone)]
 pub(crate) struct Imported {
     pub(crate) name: String,
     pub(crate) outcome: Outcome,
-    pub(crate) sandbox: bool,
+    pub(crate) target: Result<Target, String>,
 }
 
 /// `added hello (version 1)`, `hello: version 3`, `hello: unchanged`.
@@ -69,8 +71,9 @@ impl std::fmt::Display for Imported {
 
 /// Saves a validated bot file into `workspace` (by name, created if missing), in one
 /// transaction: the bot is found by its `bot.name` or created (under the sandbox id its name
-/// gives it, the id the engine keeps its state under), and a new version is saved only if the
-/// source differs from its current one.
+/// gives it, the id the engine keeps its state under; with no id yet when the file has a
+/// `bot.token`: the supervisor sets the token's when it starts it, [`target`]), and a new
+/// version is saved only if the source differs from its current one.
 pub(crate) async fn import(store: &Store, workspace: &str, valid: &Valid) -> Result<Imported, String> {
     let name = valid.file.bot.name.clone();
     let failed = |e: ferrogram_store::Error| format!("{name}: {e}");
@@ -79,18 +82,18 @@ pub(crate) async fn import(store: &Store, workspace: &str, valid: &Valid) -> Res
         Some(found) => found.id,
         None => tx.create_workspace(workspace).await.map_err(failed)?,
     };
-    let sandbox_id = ferrogram_core::sandbox_bot_id(&name);
-    let (record, current, sandbox) = match tx.bot_named(workspace_id, &name).await.map_err(failed)? {
+    let has_token = valid.file.bot.token.is_some();
+    let (record, current, telegram) = match tx.bot_named(workspace_id, &name).await.map_err(failed)? {
         Some(bot) => {
             let current = tx.current_version(workspace_id, bot.id).await.map_err(failed)?;
-            (bot.id, current, bot.telegram_id == Some(sandbox_id))
+            (bot.id, current, bot.telegram_id)
         }
         None => {
-            let telegram = sandbox_id;
-            let created = tx.create_bot(workspace_id, &name, Some(telegram)).await.map_err(|e| {
+            let telegram = if has_token { None } else { Some(ferrogram_core::sandbox_bot_id(&name)) };
+            let created = tx.create_bot(workspace_id, &name, telegram).await.map_err(|e| {
                 format!("{name}: cannot create the bot (is a bot of this name in another workspace?): {e}")
             })?;
-            (created.ok_or_else(|| format!("{name}: no workspace {workspace}"))?, None, true)
+            (created.ok_or_else(|| format!("{name}: no workspace {workspace}"))?, None, telegram)
         }
     };
     let outcome = match current {
@@ -105,7 +108,8 @@ pub(crate) async fn import(store: &Store, workspace: &str, valid: &Valid) -> Res
         }
     };
     tx.commit().await.map_err(failed)?;
-    Ok(Imported { name, outcome, sandbox })
+    let target = target::of(&name, telegram, has_token);
+    Ok(Imported { name, outcome, target })
 }
 
 /// The name a stored version is loaded under: it picks the parser (`.json` for a source that
@@ -121,7 +125,7 @@ mod tests {
 
     #[test]
     fn outcomes_print_what_was_done() {
-        let imported = |outcome| Imported { name: "hello".into(), outcome, sandbox: true };
+        let imported = |outcome| Imported { name: "hello".into(), outcome, target: Ok(Target::Sandbox) };
         assert_eq!(imported(Outcome::Added { version: 1 }).to_string(), "added hello (version 1)");
         assert_eq!(imported(Outcome::Saved { version: 3 }).to_string(), "hello: version 3");
         assert_eq!(imported(Outcome::Unchanged { version: 3 }).to_string(), "hello: unchanged");

@@ -1,4 +1,5 @@
-//! `serve`'s fleet: every bot of the store, run against the sandbox from its current version.
+//! `serve`'s fleet: every bot of the store, run from its current version against its target
+//! ([`target`]): Telegram with the token of its file, or the built-in sandbox.
 //!
 //! The store is the source of truth, the folder an import (decision 0031): at start-up each
 //! bot file of the folder is imported into the `default` workspace ([`import`]: a changed file
@@ -12,6 +13,7 @@
 
 pub(crate) mod import;
 pub(crate) mod supervisor;
+pub(crate) mod target;
 pub(crate) mod watch;
 
 use std::collections::BTreeMap;
@@ -33,11 +35,11 @@ pub(crate) struct StoredBot {
 }
 
 impl StoredBot {
-    /// Whether `serve` runs it against the sandbox: its record carries the sandbox id its name
-    /// gives it (what `bot add` and the folder import create). Other bots target Telegram with
-    /// a token, which `serve` does not run yet.
-    pub(crate) fn targets_sandbox(&self) -> bool {
-        self.record.telegram_id == Some(ferrogram_core::sandbox_bot_id(&self.record.name))
+    /// What `serve` runs it against ([`target::of`]): Telegram when its current version has a
+    /// `bot.token`, else the sandbox, unless its record is a Telegram bot's (then why not).
+    pub(crate) fn target(&self) -> Result<target::Target, String> {
+        let source = self.current.as_ref().map(|current| current.source.as_str());
+        target::of_source(&self.record.name, self.record.telegram_id, source)
     }
 }
 
@@ -120,8 +122,8 @@ impl Fleet {
         Ok(fleet)
     }
 
-    /// Starts every bot of the store that targets the sandbox, from its current version, under
-    /// the supervisor: a bot that cannot start is reported and retried, the others run.
+    /// Starts every bot of the store that has a target, from its current version, under the
+    /// supervisor: a bot that cannot start is reported and retried, the others run.
     pub(crate) async fn run_all(&mut self) -> Result<(), String> {
         let supervisor = self.supervisor.clone().ok_or("the fleet runs under a supervisor")?;
         for bot in stored_bots(&self.store).await? {
@@ -129,8 +131,8 @@ impl Fleet {
             if bot.current.is_none() {
                 continue;
             }
-            if !bot.targets_sandbox() {
-                tracing::info!("{workspace}/{name}: not run: it targets Telegram, which serve does not run yet");
+            if let Err(why) = bot.target() {
+                tracing::info!("{workspace}/{name}: not run: {why}");
                 continue;
             }
             // A failed start is logged by the supervisor (at warn, with its error) and retried.
@@ -185,8 +187,8 @@ impl Fleet {
         self.owners.retain(|_, owner| owner != path);
         self.owners.insert(name.clone(), path.to_path_buf());
         let version = imported.outcome.version();
-        if !imported.sandbox {
-            return tracing::info!("{file_name}: {imported}; it targets Telegram, which serve does not run yet");
+        if let Err(why) = &imported.target {
+            return tracing::info!("{file_name}: {imported}; not run: {why}");
         }
         let Some(supervisor) = self.supervisor.clone() else { return };
         let workspace = match self.store.workspace_named(DEFAULT_WORKSPACE).await {

@@ -2,11 +2,14 @@
 //! `stopped`, `failing`, `unauthorized`), the time of its last change and its last
 //! [`MAX_ERRORS`] errors.
 //!
-//! A start reads the bot's newest version from the store, registers the bot in the sandbox,
-//! checks its token (getMe) and starts it in the engine. A start that fails is retried with
-//! exponential backoff ([`retry_delay`]: 1 s doubling to 5 min) in a task of its own, so the
-//! other bots never wait for it; a 401 (the token refused) is not retried: the bot is
-//! `unauthorized` until an operator starts it again. A running bot whose getUpdates or
+//! A start reads the bot's newest version from the store, picks its target ([`target`]: Telegram
+//! at `telegram.api_url` with the token of its `bot.token`, read under `serve`'s `--bot-env`
+//! allow-list, or the sandbox, where it is registered first), sets its record's id to the
+//! target's when it differs, checks its token (getMe) and starts it in the engine; a version
+//! with another token or target restarts a running bot instead of reloading it. A start that
+//! fails is retried with exponential backoff ([`retry_delay`]: 1 s doubling to 5 min) in a task
+//! of its own, so the other bots never wait for it; a 401 (the token refused) is not retried:
+//! the bot is `unauthorized` until an operator starts it again. A running bot whose getUpdates or
 //! setWebhook gets a 401 (its token revoked; `Engine::unauthorized`) is stopped and marked
 //! `unauthorized`; the others go on. `ferrogram bot start|stop|reload|status` reaches it through
 //! the listener's control API (`ferrogram_server::bots`), which this implements.
@@ -21,6 +24,7 @@ use ferrogram_store::Store;
 use tokio::task::JoinHandle;
 
 use super::import;
+use super::target::{self, Target};
 
 /// How many errors a bot's status keeps (the newest).
 pub(crate) const MAX_ERRORS: usize = 5;
@@ -50,6 +54,9 @@ struct Entry {
     errors: VecDeque<BotError>,
     attempts: u32,
     handle: Option<BotHandle>,
+    /// The token the running bot uses (kept in memory only): a saved version with another one
+    /// restarts the bot instead of reloading it.
+    token: Option<String>,
     /// The pending retry of a failed start.
     retry: Option<JoinHandle<()>>,
 }
@@ -108,15 +115,19 @@ pub(crate) enum Saved {
     Stopped,
 }
 
-/// The bots `serve` runs against its sandbox. One lock over all of them: actions (a start with
+/// The bots `serve` runs against their targets. One lock over all of them: actions (a start with
 /// its getMe, a stop, a reload) are carried out one at a time, and a status read waits for the
 /// action under way.
 pub(crate) struct Supervisor {
     store: Arc<Store>,
     engine: Arc<Engine>,
     sandbox_url: String,
+    /// `telegram.api_url`: where the bots with a token run.
+    telegram_url: String,
     /// `server.public_url`: bots receive by webhook under it, else by long polling.
     public_url: Option<String>,
+    /// `serve`'s allow-list, which `bot.token: ${NAME}` is read under.
+    bot_env: ferrogram_engine::BotEnv,
     http: reqwest::Client,
     bots: tokio::sync::Mutex<BTreeMap<String, Entry>>,
     me: Weak<Supervisor>,
@@ -127,14 +138,18 @@ impl Supervisor {
         store: Arc<Store>,
         engine: Arc<Engine>,
         sandbox_url: String,
+        telegram_url: String,
         public_url: Option<String>,
+        bot_env: ferrogram_engine::BotEnv,
     ) -> Result<Arc<Supervisor>, String> {
         let http = ferrogram_telegram::http_client().map_err(|e| e.to_string())?;
         Ok(Arc::new_cyclic(|me| Supervisor {
             store,
             engine,
             sandbox_url,
+            telegram_url,
             public_url,
+            bot_env,
             http,
             bots: tokio::sync::Mutex::default(),
             me: me.clone(),
@@ -154,6 +169,7 @@ impl Supervisor {
             errors: VecDeque::new(),
             attempts: 0,
             handle: None,
+            token: None,
             retry: None,
         });
         self.start_locked(&mut bots, name).await
@@ -178,8 +194,15 @@ impl Supervisor {
                 Err(error) => Saved::NotStarted(error),
             };
         };
+        let same_token = self.token_of(name, source, file_name) == entry.token;
         match (entry.status, entry.handle) {
             (Status::Running, Some(_)) if entry.version == Some(version) => Saved::Unchanged,
+            (Status::Running, Some(handle)) if !same_token => {
+                match self.restart_locked(&mut bots, name, handle).await {
+                    Ok(()) => Saved::Started,
+                    Err(error) => Saved::NotStarted(error),
+                }
+            }
             (Status::Running, Some(handle)) => match self.engine.reload_source(handle, source, file_name).await {
                 Ok(()) => {
                     entry.version = Some(version);
@@ -201,6 +224,25 @@ impl Supervisor {
         }
     }
 
+    /// Stops the running bot `name` (`handle`) and starts it again from its newest stored
+    /// version: for a version with another token or target, which a reload cannot change.
+    async fn restart_locked(
+        &self,
+        bots: &mut BTreeMap<String, Entry>,
+        name: &str,
+        handle: BotHandle,
+    ) -> Result<(), String> {
+        if let Some(entry) = bots.get_mut(name) {
+            entry.handle = None;
+            entry.token = None;
+            entry.attempts = 0;
+            if let Err(error) = self.engine.stop(handle).await {
+                entry.error(error.to_string());
+            }
+        }
+        self.start_locked(bots, name).await
+    }
+
     /// Starts the bot `name` (an entry of `bots`) from its newest stored version, its status
     /// following; a failure other than a refused token schedules a retry.
     async fn start_locked(&self, bots: &mut BTreeMap<String, Entry>, name: &str) -> Result<(), String> {
@@ -208,8 +250,9 @@ impl Supervisor {
         entry.cancel_retry();
         entry.set(Status::Starting);
         match self.try_start(entry, name).await {
-            Ok(handle) => {
+            Ok((handle, token)) => {
                 entry.handle = Some(handle);
+                entry.token = Some(token);
                 entry.attempts = 0;
                 entry.set(Status::Running);
                 self.watch_token(name, handle);
@@ -253,7 +296,19 @@ impl Supervisor {
         })
     }
 
-    async fn try_start(&self, entry: &mut Entry, name: &str) -> Result<BotHandle, Failure> {
+    /// The token a version (`source`) would run with: the sandbox's for a bot without
+    /// `bot.token`, `None` when it does not load or its token cannot be read.
+    fn token_of(&self, name: &str, source: &str, file_name: &str) -> Option<String> {
+        let file = ferrogram_schema::load_str(source, file_name).ok()?;
+        if file.bot.token.is_none() {
+            return Some(format!("{}:sandbox", ferrogram_core::sandbox_bot_id(name)));
+        }
+        target::token(&file, &self.bot_env).ok().map(|(token, _)| token)
+    }
+
+    /// Starts the bot from its newest version on its target: its handle and the token it runs
+    /// with.
+    async fn try_start(&self, entry: &mut Entry, name: &str) -> Result<(BotHandle, String), Failure> {
         let failed = |e: String| Failure::Failed(e);
         let record = self.store.bot_named(entry.workspace, name).await.map_err(|e| failed(e.to_string()))?;
         let record = record.ok_or_else(|| failed("the bot is no longer in the store".into()))?;
@@ -265,12 +320,29 @@ impl Supervisor {
         let file = ferrogram_schema::load_str(&current.source, &file_name).map_err(|diagnostics| {
             failed(diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
         })?;
-        let bot_id = ferrogram_core::sandbox_bot_id(name);
-        // Any well-formed token works in the sandbox; the bot's id is its number.
-        let token = format!("{bot_id}:sandbox");
-        self.register(&token, name).await.map_err(failed)?;
+        let (token, bot_id, api_url) =
+            match target::of(name, record.telegram_id, file.bot.token.is_some()).map_err(failed)? {
+                Target::Sandbox => {
+                    let bot_id = ferrogram_core::sandbox_bot_id(name);
+                    // Any well-formed token works in the sandbox; the bot's id is its number.
+                    let token = format!("{bot_id}:sandbox");
+                    self.register(&token, name).await.map_err(failed)?;
+                    (token, bot_id, self.sandbox_url.as_str())
+                }
+                Target::Telegram => {
+                    let (token, bot_id) = target::token(&file, &self.bot_env).map_err(failed)?;
+                    (token, bot_id, self.telegram_url.as_str())
+                }
+            };
+        if record.telegram_id != Some(bot_id) {
+            // The record follows the target (`fleet/target.rs`); an id another bot has is refused.
+            let set = self.store.set_bot_telegram(entry.workspace, record.id, Some(bot_id)).await;
+            set.map_err(|e| failed(format!("cannot make it bot {bot_id} in the store (is another bot?): {e}")))?;
+            let was = record.telegram_id.map_or_else(|| "no id".to_owned(), |id| format!("bot {id}"));
+            tracing::info!("{}/{name}: now bot {bot_id} (was {was})", entry.workspace_name);
+        }
         let client = ferrogram_telegram::Client::builder(token.as_str())
-            .api_url(self.sandbox_url.as_str())
+            .api_url(api_url)
             .retry(ferrogram_telegram::Backoff::none())
             .build()
             .map_err(|e| failed(e.to_string()))?;
@@ -285,13 +357,14 @@ impl Supervisor {
             },
             None => ferrogram_engine::Receive::Polling,
         };
-        let handle = self
-            .engine
-            .add_bot_with(file, &token, &self.sandbox_url, receive)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        println!("{name}: {}/?bot={}", self.sandbox_url, handle.bot_id());
-        Ok(handle)
+        let handle =
+            self.engine.add_bot_with(file, &token, api_url, receive).await.map_err(|e| failed(e.to_string()))?;
+        if api_url == self.sandbox_url {
+            println!("{name}: {}/?bot={}", self.sandbox_url, handle.bot_id());
+        } else {
+            println!("{name}: bot {} at {api_url}", handle.bot_id());
+        }
+        Ok((handle, token))
     }
 
     /// Registers the bot in the sandbox (its control API), under a username from its name.
@@ -329,6 +402,7 @@ impl Supervisor {
         let mut bots = self.bots.lock().await;
         let Some(entry) = bots.get_mut(name).filter(|entry| entry.handle == Some(handle)) else { return };
         entry.handle = None;
+        entry.token = None;
         tracing::warn!("{}/{name}: the Bot API refused its token; stopped: {error}", entry.workspace_name);
         entry.error(format!("the Bot API refused the token: {error}"));
         entry.set(Status::Unauthorized);
@@ -337,17 +411,18 @@ impl Supervisor {
         }
     }
 
-    /// The entry of `name` in `workspace`, loaded from the store when it is a bot of it that
-    /// targets the sandbox but is not supervised yet (added with `bot add` meanwhile).
+    /// The entry of `name` in `workspace`, loaded from the store when it is a bot of it with a
+    /// target ([`target`]) but not supervised yet (added with `bot add` meanwhile).
     async fn known(&self, bots: &mut BTreeMap<String, Entry>, workspace: i64, name: &str) -> Result<(), ControlError> {
         if let Some(entry) = bots.get(name) {
             return if entry.workspace == workspace { Ok(()) } else { Err(ControlError::UnknownBot) };
         }
         let record = self.store.bot_named(workspace, name).await.map_err(|e| ControlError::Refused(e.to_string()))?;
         let record = record.ok_or(ControlError::UnknownBot)?;
-        if record.telegram_id != Some(ferrogram_core::sandbox_bot_id(name)) {
-            return Err(ControlError::Refused(format!("{name} targets Telegram, which serve does not run yet")));
-        }
+        let current = self.store.current_version(workspace, record.id).await;
+        let current = current.map_err(|e| ControlError::Refused(e.to_string()))?;
+        let source = current.as_ref().map(|current| current.source.as_str());
+        target::of_source(name, record.telegram_id, source).map_err(ControlError::Refused)?;
         let workspace_name = match self.store.workspace(workspace).await {
             Ok(Some(found)) => found.name,
             _ => workspace.to_string(),
@@ -363,6 +438,7 @@ impl Supervisor {
                 errors: VecDeque::new(),
                 attempts: 0,
                 handle: None,
+                token: None,
                 retry: None,
             },
         );
@@ -412,6 +488,13 @@ impl Supervisor {
         let current = self.store.current_version(workspace, record.id).await.map_err(|e| refused(e.to_string()))?;
         let current = current.ok_or_else(|| refused("the bot has no version".into()))?;
         let file_name = import::stored_file_name(&entry.workspace_name, name, current.version, &current.source);
+        // A version without a target is refused (the running one goes on); one with another
+        // token restarts the bot on it.
+        target::of_source(name, record.telegram_id, Some(&current.source)).map_err(refused)?;
+        if self.token_of(name, &current.source, &file_name) != entry.token {
+            let _ = self.restart_locked(&mut bots, name, handle).await;
+            return bots.get(name).map(|entry| entry.report(name)).ok_or(ControlError::UnknownBot);
+        }
         match self.engine.reload_source(handle, &current.source, &file_name).await {
             Ok(()) => {
                 entry.version = Some(current.version);

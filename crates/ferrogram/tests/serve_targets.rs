@@ -1,0 +1,405 @@
+//! `serve`'s targets through the built binary: a bot file with `bot.token: ${TEST_TOKEN}` (the
+//! variable allowed with `--bot-env`) runs against the Bot API server of `--telegram-api-url`
+//! (here a `ferrogram sandbox` process standing in for Telegram), a bot without a token in the
+//! built-in sandbox. The Telegram bot answers a user of the external sandbox, is `running`, and
+//! its record carries the token's id; a token variable not allowed makes its bot `failing` with
+//! the way to allow it; a token the API refuses (revoked) makes its bot `unauthorized` while the
+//! sandbox bot keeps answering. A file of the folder that gains a token moves its bot to
+//! Telegram (its record takes the token's id); one that drops it is saved but not run. With
+//! `--public-url` the Telegram bot receives by webhook on the listener. The token is never
+//! logged. Every wait polls with a deadline.
+
+#![cfg(unix)]
+
+mod binary;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use binary::request;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
+const DEADLINE: Duration = Duration::from_secs(30);
+/// The token the stand-in Telegram accepts (any `ID:secret` works there until revoked).
+const TOKEN: &str = "424242:targets-test-secret";
+const TOKEN_ID: i64 = 424_242;
+
+/// A fresh folder, removed when dropped.
+struct Folder(PathBuf);
+
+impl Folder {
+    fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("ferrogram-targets-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(path.join("bots")).unwrap();
+        Folder(path)
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.0.join("fleet.db").display())
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A bot named `name` answering `/hi` with `answer`, with `token` as its `bot.token` if any.
+fn bot(name: &str, token: Option<&str>, answer: &str) -> String {
+    let token = token.map(|token| format!("  token: \"{token}\"\n")).unwrap_or_default();
+    format!("ferrogram: 1\nbot:\n  name: {name}\n{token}on:\n  - command: hi\n    do:\n      - reply: \"{answer}\"\n")
+}
+
+fn ferrogram(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("FERROGRAM_DATABASE_URL")
+        .env_remove("FERROGRAM_API_TOKEN")
+        .output()
+        .expect("run ferrogram")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
+}
+
+/// A port whose next one is free too (`serve`'s sandbox and its stand-in model).
+fn free_port_pair() -> u16 {
+    loop {
+        let port = free_port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Waits until `url` answers `GET /sandbox/bots`.
+async fn up(http: &reqwest::Client, url: &str, log: &std::path::Path) {
+    let deadline = Instant::now() + DEADLINE;
+    while request(http, format!("{url}/sandbox/bots"), None).await.is_err() {
+        let printed = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(Instant::now() < deadline, "{url} did not start:\n{printed}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A new user of the sandbox at `url`.
+async fn user(http: &reqwest::Client, url: &str) -> i64 {
+    let user = request(http, format!("{url}/sandbox/users"), Some(json!({"first_name": "Ann"}))).await;
+    user.expect("a user")["id"].as_i64().expect("user id")
+}
+
+/// Sends `/hi` to bot `bot_id` of the sandbox at `url` as `user`; the text of its answer.
+async fn ask(http: &reqwest::Client, url: &str, bot_id: i64, user: i64, log: &str) -> String {
+    let body = json!({"bot_id": bot_id, "user_id": user, "command": "hi"});
+    let sent = request(http, format!("{url}/sandbox/act/command"), Some(body)).await;
+    let after = sent.expect("command sent")["seq"].as_i64().expect("the event's seq");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let events = format!("{url}/sandbox/events?bot_id={bot_id}&chat_id={user}&kind=sent&after={after}&timeout=5");
+        let events = request(http, events, None).await.expect("events");
+        if let Some(text) =
+            events["events"].as_array().and_then(|e| e.first()).and_then(|e| e["message"]["text"].as_str())
+        {
+            return text.to_owned();
+        }
+        let printed = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(Instant::now() < deadline, "bot {bot_id} did not answer: {events}\n{printed}");
+    }
+}
+
+/// Polls `GET /api/v1/bots/NAME` on `server` until `done` holds for its status; returns it.
+async fn status_until(
+    http: &reqwest::Client,
+    server: &str,
+    token: &str,
+    name: &str,
+    log: &std::path::Path,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let answer = http.get(format!("{server}/api/v1/bots/{name}")).bearer_auth(token).send().await;
+        let status = match answer {
+            Ok(response) if response.status().is_success() => response.json::<Value>().await.unwrap_or_default(),
+            _ => Value::Null,
+        };
+        if done(&status) {
+            return status;
+        }
+        let printed = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(Instant::now() < deadline, "{name}: {status}\n{printed}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn is(status: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |value| value["status"] == status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_with_a_token_runs_against_the_telegram_api_url_and_one_without_in_the_sandbox() {
+    let folder = Folder::new();
+    let url = folder.url();
+    let http = ferrogram_telegram::http_client().expect("http client");
+
+    // The stand-in Telegram: a sandbox of its own.
+    let telegram_port = free_port();
+    let telegram = format!("http://127.0.0.1:{telegram_port}");
+    let _telegram = binary::spawn(&folder.0, "telegram.log", &["sandbox", "--port", &telegram_port.to_string()]);
+    up(&http, &telegram, &folder.0.join("telegram.log")).await;
+
+    std::fs::write(folder.0.join("bots/tg.yaml"), bot("tg", Some("${TEST_TOKEN}"), "from telegram")).unwrap();
+    std::fs::write(folder.0.join("bots/local.yaml"), bot("local", None, "from the sandbox")).unwrap();
+    std::fs::write(folder.0.join("bots/hidden.yaml"), bot("hidden", Some("${UNLISTED_TOKEN}"), "never")).unwrap();
+    let issued = ferrogram(&["token", "issue", "ops", "--role", "editor", "--database", &url]);
+    assert!(issued.status.success(), "{}", text(&issued.stderr));
+    let api_token = text(&issued.stdout).trim().to_owned();
+
+    let port = free_port_pair();
+    let listen = loop {
+        let listen = free_port();
+        if listen != port && listen != port + 1 {
+            break listen;
+        }
+    };
+    let (port_text, listen_text) = (port.to_string(), format!("127.0.0.1:{listen}"));
+    let bots = folder.0.join("bots").display().to_string();
+    let state = folder.0.join("sandbox.json").display().to_string();
+    let log_path = folder.0.join("serve.log");
+    let args = [
+        "serve",
+        "--port",
+        &port_text,
+        "--bots",
+        &bots,
+        "--database",
+        &url,
+        "--sandbox-state",
+        &state,
+        "--listen",
+        &listen_text,
+        "--telegram-api-url",
+        &telegram,
+        "--bot-env",
+        "TEST_TOKEN",
+    ];
+    let log_file = std::fs::File::create(&log_path).expect("log file");
+    let _serve = tokio::process::Command::new(BIN)
+        .args(args)
+        .current_dir(&folder.0)
+        .env_remove("FERROGRAM_DATABASE_URL")
+        .env_remove("FERROGRAM_BOT_ENV")
+        .env("FERROGRAM_SANDBOX_FLOOD_LIMITS", "false")
+        .env("TEST_TOKEN", TOKEN)
+        .env("UNLISTED_TOKEN", "77:unlisted-secret")
+        .stdin(std::process::Stdio::null())
+        .stdout(log_file.try_clone().expect("log file"))
+        .stderr(log_file)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("serve starts");
+    let server = format!("http://{listen_text}");
+    let sandbox = format!("http://127.0.0.1:{port}");
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    // The Telegram bot: running, answering a user of the stand-in Telegram.
+    let running = status_until(&http, &server, &api_token, "tg", &log_path, is("running")).await;
+    assert_eq!(running["version"], 1, "{running}");
+    let ann = user(&http, &telegram).await;
+    let log_name = log_path.display().to_string();
+    assert_eq!(ask(&http, &telegram, TOKEN_ID, ann, &log_name).await, "from telegram");
+    // The sandbox bot runs in the built-in sandbox, not in the stand-in Telegram.
+    status_until(&http, &server, &api_token, "local", &log_path, is("running")).await;
+    let bob = user(&http, &sandbox).await;
+    let local_id = ferrogram_core::sandbox_bot_id("local") as i64;
+    assert_eq!(ask(&http, &sandbox, local_id, bob, &log_name).await, "from the sandbox");
+    let external = request(&http, format!("{telegram}/sandbox/bots"), None).await.expect("bots");
+    let ids: Vec<i64> = external.as_array().unwrap().iter().filter_map(|b| b["id"].as_i64()).collect();
+    assert_eq!(ids, [TOKEN_ID], "{external}");
+
+    // A token variable not allowed: failing, with the way to allow it.
+    let hidden = status_until(&http, &server, &api_token, "hidden", &log_path, |s| {
+        s["status"] == "failing" && s["errors"].as_array().is_some_and(|e| !e.is_empty())
+    })
+    .await;
+    let message = hidden["errors"][0]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("UNLISTED_TOKEN") && message.contains("--bot-env UNLISTED_TOKEN"), "{hidden}");
+
+    // The records: the Telegram bot carries its token's id, the sandbox bot its sandbox id.
+    let listed = ferrogram(&["bot", "list", "--database", &url]);
+    let listed = text(&listed.stdout);
+    assert!(listed.lines().any(|l| l.starts_with("default/tg: version 1") && l.ends_with("(Telegram bot 424242)")));
+    assert!(listed.lines().any(|l| l.starts_with("default/local: version 1") && !l.contains("Telegram")), "{listed}");
+
+    // The token revoked by the stand-in Telegram: tg is unauthorized, local keeps answering.
+    request(&http, format!("{telegram}/sandbox/bots/{TOKEN_ID}/revoke"), Some(json!({}))).await.expect("revoked");
+    let refused = status_until(&http, &server, &api_token, "tg", &log_path, is("unauthorized")).await;
+    let last = refused["errors"].as_array().and_then(|e| e.last()).cloned().unwrap_or_default();
+    assert!(last["message"].as_str().is_some_and(|m| m.contains("refused the token")), "{refused}");
+    assert_eq!(ask(&http, &sandbox, local_id, bob, &log_name).await, "from the sandbox");
+    // Started again with the refused token: getMe's 401 makes it unauthorized at once.
+    let started = ferrogram(&["bot", "start", "tg", "--server", &server, "--token", &api_token]);
+    assert!(text(&started.stdout).starts_with("tg: unauthorized since "), "{}", text(&started.stdout));
+
+    let printed = log();
+    assert!(!printed.contains("targets-test-secret") && !printed.contains("unlisted-secret"), "{printed}");
+}
+
+/// Starts `serve` on `folder` against the stand-in Telegram at `telegram`, with `TEST_TOKEN`
+/// allowed and set to `token`, receiving by webhook on its listener when `webhook`: the child,
+/// the listener's URL and the sandbox's.
+fn serve(folder: &Folder, telegram: &str, token: &str, webhook: bool) -> (tokio::process::Child, String, String) {
+    let port = free_port_pair();
+    let listen = loop {
+        let listen = free_port();
+        if listen != port && listen != port + 1 {
+            break listen;
+        }
+    };
+    let (port_text, listen_text) = (port.to_string(), format!("127.0.0.1:{listen}"));
+    let bots = folder.0.join("bots").display().to_string();
+    let state = folder.0.join("sandbox.json").display().to_string();
+    let url = folder.url();
+    let public_url = format!("http://{listen_text}");
+    let mut args = vec![
+        "serve",
+        "--port",
+        &port_text,
+        "--bots",
+        &bots,
+        "--database",
+        &url,
+        "--sandbox-state",
+        &state,
+        "--listen",
+        &listen_text,
+        "--telegram-api-url",
+        telegram,
+        "--bot-env",
+        "TEST_TOKEN",
+    ];
+    if webhook {
+        args.extend(["--public-url", &public_url]);
+    }
+    let log_file = std::fs::File::create(folder.0.join("serve.log")).expect("log file");
+    let child = tokio::process::Command::new(BIN)
+        .args(args)
+        .current_dir(&folder.0)
+        .env_remove("FERROGRAM_DATABASE_URL")
+        .env_remove("FERROGRAM_BOT_ENV")
+        .env("FERROGRAM_SANDBOX_FLOOD_LIMITS", "false")
+        .env("TEST_TOKEN", token)
+        .stdin(std::process::Stdio::null())
+        .stdout(log_file.try_clone().expect("log file"))
+        .stderr(log_file)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("serve starts");
+    (child, format!("http://{listen_text}"), format!("http://127.0.0.1:{port}"))
+}
+
+/// Polls `serve`'s log until it has `line`.
+async fn logged(log: &std::path::Path, line: &str) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let printed = std::fs::read_to_string(log).unwrap_or_default();
+        if printed.contains(line) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no {line:?} in\n{printed}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_gains_a_token_moves_its_bot_to_telegram_and_one_that_drops_it_is_not_moved_back() {
+    let folder = Folder(std::env::temp_dir().join(format!("ferrogram-targets-move-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&folder.0);
+    std::fs::create_dir_all(folder.0.join("bots")).unwrap();
+    let url = folder.url();
+    let http = ferrogram_telegram::http_client().expect("http client");
+    let telegram_port = free_port();
+    let telegram = format!("http://127.0.0.1:{telegram_port}");
+    let _telegram = binary::spawn(&folder.0, "telegram.log", &["sandbox", "--port", &telegram_port.to_string()]);
+    up(&http, &telegram, &folder.0.join("telegram.log")).await;
+    let file = folder.0.join("bots/mover.yaml");
+    std::fs::write(&file, bot("mover", None, "v1 in the sandbox")).unwrap();
+    let issued = ferrogram(&["token", "issue", "ops", "--role", "editor", "--database", &url]);
+    let api_token = text(&issued.stdout).trim().to_owned();
+    let (_serve, server, sandbox) = serve(&folder, &telegram, "515151:mover-secret", false);
+    let log_path = folder.0.join("serve.log");
+    let log_name = log_path.display().to_string();
+
+    status_until(&http, &server, &api_token, "mover", &log_path, is("running")).await;
+    let bob = user(&http, &sandbox).await;
+    let sandbox_id = ferrogram_core::sandbox_bot_id("mover") as i64;
+    assert_eq!(ask(&http, &sandbox, sandbox_id, bob, &log_name).await, "v1 in the sandbox");
+
+    // The file gains a token: saved, and the bot restarted on Telegram under the token's id.
+    std::fs::write(&file, bot("mover", Some("${TEST_TOKEN}"), "v2 on telegram")).unwrap();
+    let moved =
+        status_until(&http, &server, &api_token, "mover", &log_path, |s| s["status"] == "running" && s["version"] == 2)
+            .await;
+    assert_eq!(moved["errors"], json!([]), "{moved}");
+    logged(&log_path, &format!("default/mover: now bot 515151 (was bot {sandbox_id})")).await;
+    let ann = user(&http, &telegram).await;
+    assert_eq!(ask(&http, &telegram, 515_151, ann, &log_name).await, "v2 on telegram");
+    let listed = text(&ferrogram(&["bot", "list", "--database", &url]).stdout);
+    assert!(listed.contains("default/mover: version 2") && listed.contains("(Telegram bot 515151)"), "{listed}");
+
+    // The file drops its token: saved, not run; the running version goes on.
+    std::fs::write(&file, bot("mover", None, "v3 nowhere")).unwrap();
+    logged(&log_path, "mover: version 3; not run: mover is Telegram bot 515151 but its file has no bot.token").await;
+    assert_eq!(ask(&http, &telegram, 515_151, ann, &log_name).await, "v2 on telegram");
+    let started = ferrogram(&["bot", "reload", "mover", "--server", &server, "--token", &api_token]);
+    assert!(!started.status.success());
+    assert!(text(&started.stderr).contains("its file has no bot.token"), "{}", text(&started.stderr));
+    let listed = text(&ferrogram(&["bot", "list", "--database", &url]).stdout);
+    assert!(listed.contains("default/mover: version 3") && listed.contains("(Telegram: not run by serve)"), "{listed}");
+    let printed = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(!printed.contains("mover-secret"), "{printed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_public_url_the_telegram_bot_receives_by_webhook_on_the_listener() {
+    let folder = Folder(std::env::temp_dir().join(format!("ferrogram-targets-webhook-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&folder.0);
+    std::fs::create_dir_all(folder.0.join("bots")).unwrap();
+    let url = folder.url();
+    let http = ferrogram_telegram::http_client().expect("http client");
+    let telegram_port = free_port();
+    let telegram = format!("http://127.0.0.1:{telegram_port}");
+    let _telegram = binary::spawn(&folder.0, "telegram.log", &["sandbox", "--port", &telegram_port.to_string()]);
+    up(&http, &telegram, &folder.0.join("telegram.log")).await;
+    std::fs::write(folder.0.join("bots/hooked.yaml"), bot("hooked", Some("${TEST_TOKEN}"), "by webhook")).unwrap();
+    let issued = ferrogram(&["token", "issue", "ops", "--role", "editor", "--database", &url]);
+    let api_token = text(&issued.stdout).trim().to_owned();
+    let (_serve, server, _sandbox) = serve(&folder, &telegram, "616161:hooked-secret", true);
+    let log_path = folder.0.join("serve.log");
+
+    status_until(&http, &server, &api_token, "hooked", &log_path, is("running")).await;
+    // The engine sets the webhook once the bot caught up.
+    let webhook = format!("{server}/telegram/616161");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let info = request(&http, format!("{telegram}/bot616161:hooked-secret/getWebhookInfo"), None).await;
+        if info.as_ref().is_ok_and(|info| info["result"]["url"] == webhook.as_str()) {
+            break;
+        }
+        let printed = std::fs::read_to_string(&log_path).unwrap_or_default();
+        assert!(Instant::now() < deadline, "no webhook {webhook}: {info:?}\n{printed}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ann = user(&http, &telegram).await;
+    assert_eq!(ask(&http, &telegram, 616_161, ann, &log_path.display().to_string()).await, "by webhook");
+}
