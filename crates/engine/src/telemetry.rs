@@ -20,6 +20,9 @@ pub const HANDLER_DURATION: &str = "ferrogram_handler_duration_seconds";
 /// to be tried again), `error` (failed after it may have reached Telegram, not repeated).
 pub const BOT_API_CALLS: &str = "ferrogram_bot_api_calls_total";
 
+/// The bot's outbox calls being sent now or held to be retried (a gauge, while the bot runs).
+pub const OUTBOX_PENDING: &str = "ferrogram_outbox_pending";
+
 /// How an update's handling ended, as [`UPDATES_HANDLED`] labels it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Handling {
@@ -54,4 +57,9 @@ pub fn update_handled(bot_id: u64, outcome: Handling, took: Duration) {
 pub fn api_call(bot_id: u64, method: &str, outcome: &'static str) {
     metrics::counter!(BOT_API_CALLS, "bot" => bot_id.to_string(), "method" => method.to_owned(), "outcome" => outcome)
         .increment(1);
+}
+
+/// How many of the bot's outbox calls are being sent or held now.
+pub fn outbox_pending(bot_id: u64, calls: usize) {
+    metrics::gauge!(OUTBOX_PENDING, "bot" => bot_id.to_string()).set(calls as f64);
 }

@@ -158,6 +158,12 @@ async fn metrics_count_received_handled_and_sent_updates_per_bot() {
         assert_eq!(value(&samples, "ferrogram_bot_api_calls_total", &labels), 0.0, "{outcome}");
     }
 
+    // Every call settled: nothing is being sent or held.
+    assert_eq!(
+        samples.get(&("ferrogram_outbox_pending".to_owned(), [("bot".to_owned(), bot.clone())].into())),
+        Some(&0.0)
+    );
+
     engine.stop(running).await.expect("stops");
     listening.stop();
 }

@@ -220,11 +220,22 @@ impl Deliverer {
         if in_flight.contains(&entry.id) {
             return false;
         }
-        if let Some(queue) = held.get_mut(&entry.outgoing.chat_id) {
-            enqueue(queue, entry.clone(), &in_flight);
-            return false;
-        }
-        in_flight.insert(entry.id)
+        let taken = match held.get_mut(&entry.outgoing.chat_id) {
+            Some(queue) => {
+                enqueue(queue, entry.clone(), &in_flight);
+                false
+            }
+            None => in_flight.insert(entry.id),
+        };
+        self.count_pending(&held, &in_flight);
+        taken
+    }
+
+    /// Sets `ferrogram_outbox_pending`: the calls being sent now or waiting in a held chat's
+    /// queue (the front of a queue being retried is both: counted once).
+    fn count_pending(&self, held: &HashMap<i64, VecDeque<PendingSend>>, in_flight: &HashSet<i64>) {
+        let waiting = held.values().flatten().filter(|entry| !in_flight.contains(&entry.id)).count();
+        crate::telemetry::outbox_pending(self.bot_id, in_flight.len() + waiting);
     }
 
     /// Settles a first attempt: forgets the entry, answers a refusal, or holds its chat.
@@ -254,7 +265,12 @@ impl Deliverer {
             }
             outcome => self.finish(&entry, outcome).await,
         }
-        self.in_flight.lock().remove(&id);
+        {
+            let held = self.held.lock();
+            let mut in_flight = self.in_flight.lock();
+            in_flight.remove(&id);
+            self.count_pending(&held, &in_flight);
+        }
         self.settled.notify_waiters();
     }
 
@@ -348,7 +364,9 @@ impl Deliverer {
                     if stopped {
                         held.remove(&chat_id);
                     }
-                    this.in_flight.lock().remove(&entry.id);
+                    let mut in_flight = this.in_flight.lock();
+                    in_flight.remove(&entry.id);
+                    this.count_pending(&held, &in_flight);
                 }
                 this.settled.notify_waiters();
                 if stopped {
