@@ -774,6 +774,8 @@ async fn add_sandbox_bot(
 /// files imported first, then watched: `fleet/`), and the web chat. A file with errors is
 /// reported and not imported; the other bots run.
 async fn serve(settings: config::Config) -> Result<(), String> {
+    // The one metrics recorder of the process, before anything records (`/metrics`).
+    let metrics = ferrogram_server::metrics::install()?;
     let store = Arc::new(open_store(&settings.database_url).await?);
     // Closed last on shutdown, once the handlers and deliveries wrote what they had.
     let database = Arc::clone(&store);
@@ -803,8 +805,8 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     config.http.allow_private.push((llm_addr.ip().to_string(), llm_addr.port()));
     config.http.bot_env = BotEnvNames { names: settings.bots_env.clone() }.for_serve();
     let engine = Arc::new(ferrogram_engine::Engine::new(config));
-    // The one HTTP listener (Telegram's webhooks; the API and dashboard join it), bound whether
-    // or not a bot receives by webhook: an address in use stops the start.
+    // The one HTTP listener (Telegram's webhooks, the API, /metrics; the dashboard joins it),
+    // bound whether or not a bot receives by webhook: an address in use stops the start.
     // The bots run under a supervisor, which the listener's control API (`/api/v1/bots`,
     // authenticated with the store's API tokens) acts on.
     let supervisor = fleet::supervisor::Supervisor::new(
@@ -816,7 +818,8 @@ async fn serve(settings: config::Config) -> Result<(), String> {
         BotEnvNames { names: settings.bots_env.clone() }.for_serve(),
     )?;
     let api = ferrogram_server::Api { store: Arc::clone(&store), bots: supervisor.clone() };
-    let listening = ferrogram_server::listen_with(settings.server_listen, Arc::clone(&engine), Some(api)).await?;
+    let routes = ferrogram_server::Routes { api: Some(api), metrics: Some(metrics) };
+    let listening = ferrogram_server::listen_routes(settings.server_listen, Arc::clone(&engine), routes).await?;
     println!("Listening on http://{}", listening.addr());
     fleet.supervise(supervisor);
     fleet.run_all().await?;

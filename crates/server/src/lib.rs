@@ -2,8 +2,8 @@
 //! router its routes are composed into. It carries Telegram's webhooks ([`webhook`],
 //! `POST /telegram/{bot_id}`) and, under `serve`, the bots' control API ([`bots`],
 //! `/api/v1/bots…`, authenticated with API tokens) and its health ([`health`]: `/healthz`, and
-//! `/readyz` under `serve`); the rest of the REST API, the dashboard
-//! and the metrics join it as route modules merged in [`router_with`].
+//! `/readyz` under `serve`) and its metrics ([`metrics`]: `/metrics`, under `serve`); the rest of
+//! the REST API and the dashboard join it as route modules merged in [`router_of`].
 //!
 //! On the path of an update (docs/architecture.md) it is the socket of the webhook update
 //! source: it answers Telegram only after `Engine::webhook_update` stored the update in the
@@ -12,6 +12,7 @@
 pub mod bots;
 pub mod health;
 mod listen;
+pub mod metrics;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -19,7 +20,8 @@ use std::sync::Arc;
 use ferrogram_engine::Engine;
 
 pub use bots::{Api, BotControl};
-pub use listen::{Listening, listen, listen_with};
+pub use listen::{Listening, listen, listen_routes, listen_with};
+pub use metrics_exporter_prometheus::PrometheusHandle;
 
 /// Every route of the listener, on one engine: each module gives its routes (with their own
 /// limits, e.g. the webhook's body size) and they are merged here. Without an [`Api`] (as
@@ -28,11 +30,27 @@ pub fn router(engine: Arc<Engine>) -> axum::Router {
     router_with(engine, None)
 }
 
+/// What the listener serves besides the webhooks and `/healthz`: the bots' control API (and
+/// `/readyz`) when `api` is given, `/metrics` when `metrics` is (both under `serve`).
+#[derive(Clone, Default)]
+pub struct Routes {
+    pub api: Option<Api>,
+    pub metrics: Option<PrometheusHandle>,
+}
+
 /// [`router`], with the bots' control API when `api` is given (`serve`).
 pub fn router_with(engine: Arc<Engine>, api: Option<Api>) -> axum::Router {
-    let router = axum::Router::new().merge(webhook::routes().with_state(engine)).merge(health::liveness());
-    match api {
-        Some(api) => router.merge(health::readiness(api.clone())).merge(bots::routes(api)),
-        None => router,
+    router_of(engine, Routes { api, metrics: None })
+}
+
+/// [`router`], with the optional [`Routes`].
+pub fn router_of(engine: Arc<Engine>, routes: Routes) -> axum::Router {
+    let mut router = axum::Router::new().merge(webhook::routes().with_state(engine)).merge(health::liveness());
+    if let Some(api) = routes.api {
+        router = router.merge(health::readiness(api.clone())).merge(bots::routes(api));
     }
+    if let Some(handle) = routes.metrics {
+        router = router.merge(metrics::routes(handle));
+    }
+    router
 }

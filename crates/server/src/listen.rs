@@ -33,10 +33,15 @@ pub async fn listen(addr: SocketAddr, engine: Arc<Engine>) -> Result<Listening, 
 
 /// [`listen`], serving [`crate::router_with`]: the bots' control API too when `api` is given.
 pub async fn listen_with(addr: SocketAddr, engine: Arc<Engine>, api: Option<crate::Api>) -> Result<Listening, String> {
+    listen_routes(addr, engine, crate::Routes { api, metrics: None }).await
+}
+
+/// [`listen`], serving [`crate::router_of`] with `routes`.
+pub async fn listen_routes(addr: SocketAddr, engine: Arc<Engine>, routes: crate::Routes) -> Result<Listening, String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, crate::router_with(engine, api)).await {
+        if let Err(error) = axum::serve(listener, crate::router_of(engine, routes)).await {
             tracing::error!(%error, "the HTTP listener stopped");
         }
     });

@@ -145,6 +145,15 @@ const COMMIT_RETRIES: [Duration; 3] = [Duration::from_millis(50), Duration::from
 /// store keeps failing, nothing is delivered and the update stays unhandled: it is handled again
 /// at the next start.
 pub async fn commit_and_deliver(bot_id: u64, outbox: &Arc<Deliverer>, handled: Handled) {
+    if let Some(entries) = commit(bot_id, outbox, handled).await {
+        outbox.deliver(entries).await;
+    }
+}
+
+/// The first half of [`commit_and_deliver`]: commits a handler's effects (retrying a few times)
+/// and releases its bot-variable lock; gives the outbox entries to deliver, or `None` when the
+/// store kept failing (logged; the update stays unhandled for the next start).
+pub async fn commit(bot_id: u64, outbox: &Arc<Deliverer>, handled: Handled) -> Option<Vec<PendingSend>> {
     let Handled { mut commit, lock } = handled;
     let mut delays = COMMIT_RETRIES.iter();
     let ids = loop {
@@ -160,14 +169,13 @@ pub async fn commit_and_deliver(bot_id: u64, outbox: &Arc<Deliverer>, handled: H
                 None => {
                     let update_id = commit.handled;
                     tracing::error!(bot_id, ?update_id, %error, "committing failed: left for the next start");
-                    return;
+                    return None;
                 }
             },
         }
     };
     drop(lock);
-    let entries = ids.into_iter().zip(commit.outbox).map(|(id, outgoing)| PendingSend { id, outgoing }).collect();
-    outbox.deliver(entries).await;
+    Some(ids.into_iter().zip(commit.outbox).map(|(id, outgoing)| PendingSend { id, outgoing }).collect())
 }
 
 #[cfg(test)]

@@ -89,6 +89,32 @@ enum Outcome {
 }
 
 impl Outcome {
+    /// What `ferrogram_bot_api_calls_total` calls this outcome; `None` for [`Outcome::Stopped`],
+    /// where no call was made.
+    fn label(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Delivered => Some("ok"),
+            Outcome::Retry { .. } => Some("retried"),
+            Outcome::Refused(_) => Some("refused"),
+            Outcome::MaybeDelivered(_) => Some("error"),
+            Outcome::Stopped => None,
+        }
+    }
+
+    /// The outcome of one attempt at `outgoing`, counted in the bot's metrics.
+    fn counted(
+        bot_id: u64,
+        outgoing: &Outgoing,
+        outcome: Result<Value, ferrogram_telegram::Error>,
+        ambiguous: AmbiguousSends,
+    ) -> Outcome {
+        let outcome = Outcome::of(outgoing, outcome, ambiguous);
+        if let Some(label) = outcome.label() {
+            crate::telemetry::api_call(bot_id, &outgoing.method, label);
+        }
+        outcome
+    }
+
     fn of(
         outgoing: &Outgoing,
         outcome: Result<Value, ferrogram_telegram::Error>,
@@ -194,17 +220,28 @@ impl Deliverer {
         if in_flight.contains(&entry.id) {
             return false;
         }
-        if let Some(queue) = held.get_mut(&entry.outgoing.chat_id) {
-            enqueue(queue, entry.clone(), &in_flight);
-            return false;
-        }
-        in_flight.insert(entry.id)
+        let taken = match held.get_mut(&entry.outgoing.chat_id) {
+            Some(queue) => {
+                enqueue(queue, entry.clone(), &in_flight);
+                false
+            }
+            None => in_flight.insert(entry.id),
+        };
+        self.count_pending(&held, &in_flight);
+        taken
+    }
+
+    /// Sets `ferrogram_outbox_pending`: the calls being sent now or waiting in a held chat's
+    /// queue (the front of a queue being retried is both: counted once).
+    fn count_pending(&self, held: &HashMap<i64, VecDeque<PendingSend>>, in_flight: &HashSet<i64>) {
+        let waiting = held.values().flatten().filter(|entry| !in_flight.contains(&entry.id)).count();
+        crate::telemetry::outbox_pending(self.bot_id, in_flight.len() + waiting);
     }
 
     /// Settles a first attempt: forgets the entry, answers a refusal, or holds its chat.
     async fn settle(self: &Arc<Self>, entry: PendingSend, outcome: Result<Value, ferrogram_telegram::Error>) {
         let id = entry.id;
-        match Outcome::of(&entry.outgoing, outcome, self.ambiguous_sends) {
+        match Outcome::counted(self.bot_id, &entry.outgoing, outcome, self.ambiguous_sends) {
             Outcome::Retry { after, error } => {
                 let chat_id = entry.outgoing.chat_id;
                 tracing::warn!(
@@ -228,7 +265,12 @@ impl Deliverer {
             }
             outcome => self.finish(&entry, outcome).await,
         }
-        self.in_flight.lock().remove(&id);
+        {
+            let held = self.held.lock();
+            let mut in_flight = self.in_flight.lock();
+            in_flight.remove(&id);
+            self.count_pending(&held, &in_flight);
+        }
         self.settled.notify_waiters();
     }
 
@@ -262,6 +304,12 @@ impl Deliverer {
                     let reply = (self.refusal_reply)(outgoing, error.code(), &reason);
                     let told =
                         self.scheduler.call::<_, Value>(Priority::Interactive, &reply.method, &reply.params).await;
+                    let label = match &told {
+                        Ok(_) => "ok",
+                        Err(error) if error.is_retryable() => "error",
+                        Err(_) => "refused",
+                    };
+                    crate::telemetry::api_call(bot_id, &reply.method, label);
                     if let Err(error) = told {
                         tracing::error!(bot_id, chat_id, %error, "the errors reply to a refused call was refused too: the chat was not told");
                     }
@@ -294,7 +342,7 @@ impl Deliverer {
                 };
                 let priority = if entry.outgoing.bulk { Priority::Bulk } else { Priority::Interactive };
                 let outcome = this.scheduler.call(priority, &entry.outgoing.method, &entry.outgoing.params).await;
-                let outcome = Outcome::of(&entry.outgoing, outcome, this.ambiguous_sends);
+                let outcome = Outcome::counted(this.bot_id, &entry.outgoing, outcome, this.ambiguous_sends);
                 let stopped = matches!(outcome, Outcome::Stopped);
                 let retry = match outcome {
                     Outcome::Retry { after, error } => {
@@ -316,7 +364,9 @@ impl Deliverer {
                     if stopped {
                         held.remove(&chat_id);
                     }
-                    this.in_flight.lock().remove(&entry.id);
+                    let mut in_flight = this.in_flight.lock();
+                    in_flight.remove(&entry.id);
+                    this.count_pending(&held, &in_flight);
                 }
                 this.settled.notify_waiters();
                 if stopped {

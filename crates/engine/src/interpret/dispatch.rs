@@ -15,15 +15,16 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tokio::sync::{Semaphore, watch};
 
-use crate::deliver::commit::{Handled, commit_and_deliver};
+use crate::deliver::commit::{self, Handled};
 use crate::error::EngineError;
 use crate::interpret::context::{BotContext, Loaded};
 use crate::interpret::steps;
+use crate::telemetry::{self, Handling};
 use crate::update::Event;
 use ferrogram_core::{Commit, DeadLetter};
 
@@ -135,43 +136,50 @@ impl Dispatcher {
                 }
             };
             let update_id = job.event.update_id;
-            let mut handled = self.process(job).await;
+            let started = Instant::now();
+            let (mut handled, outcome) = self.process(job).await;
             // Only with the effects: a crash before the commit replays the update at the next
             // start, one after it delivers the committed calls.
             handled.commit.handled = Some(update_id);
-            commit_and_deliver(self.bot.bot_id, &self.bot.outbox, handled).await;
+            let bot_id = self.bot.bot_id;
+            // Counted once committed: an update left for the next start is not handled yet.
+            if let Some(entries) = commit::commit(bot_id, &self.bot.outbox, handled).await {
+                telemetry::update_handled(bot_id, outcome, started.elapsed());
+                self.bot.outbox.deliver(entries).await;
+            }
             drop(permit);
             self.running.send_modify(|n| *n -= 1);
             self.handled.send_modify(|n| *n += 1);
         }
     }
 
-    /// Runs the handler; a failed one changes nothing but for the error reply.
-    async fn process(&self, job: Job) -> Handled {
+    /// Runs the handler; a failed one changes nothing but for the error reply. Says how it
+    /// ended, for the metrics.
+    async fn process(&self, job: Job) -> (Handled, Handling) {
         let Job { event, loaded, raw, attempt } = job;
         let (bot_id, update_id, chat_id) = (self.bot.bot_id, event.update_id, event.chat_id);
         if attempt > self.max_attempts {
             let tried = attempt - 1;
             let reason =
                 format!("its handler did not finish in {tried} attempts (the process stopped or hung each time)");
-            return set_aside(bot_id, &loaded, &event, raw, tried, reason);
+            return (set_aside(bot_id, &loaded, &event, raw, tried, reason), Handling::SetAside);
         }
         let handler = steps::run::handle_update(Arc::clone(&self.bot), Arc::clone(&loaded), event.clone());
         match run_guarded(self.budget, handler).await {
-            Ok(handled) => handled,
+            Ok(handled) => (handled, Handling::Ok),
             // A step that failed (an API down, a refused address) is the bot's business: its
             // error reply tells the user, and the next update may well succeed.
             Err(Failure::Step(error)) => {
                 tracing::error!(bot_id, update_id, chat_id, %error, "handling an update failed");
                 let commit =
                     Commit { bot: bot_id, outbox: steps::messages::error_reply(&loaded, &event), ..Commit::default() };
-                Handled { commit, lock: None }
+                (Handled { commit, lock: None }, Handling::Failed)
             }
             // A panic or a spent budget (time, steps, fuel) would come again: set aside.
             Err(failure) => {
                 let budget = failure.budget();
                 tracing::error!(bot_id, update_id, chat_id, budget, error = %failure, "handling an update failed");
-                set_aside(bot_id, &loaded, &event, raw, attempt, failure.to_string())
+                (set_aside(bot_id, &loaded, &event, raw, attempt, failure.to_string()), Handling::SetAside)
             }
         }
     }

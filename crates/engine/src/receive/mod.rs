@@ -168,7 +168,8 @@ const RESTART_GAP: i64 = 1000;
 
 /// Logs what the inbox made of a received update, and a restart of the update id sequence:
 /// an id reused for other content, or far from the last one. Only a true redelivery is
-/// skipped without a warning.
+/// skipped without a warning. A stored update (new, or under a reused id) is counted
+/// (`ferrogram_updates_received_total`).
 pub fn notice(inbox: &Inbox, update_id: i64, received: Received) {
     let bot_id = inbox.context.bot_id;
     let last = inbox.last_update_id.lock().replace(update_id);
@@ -176,12 +177,15 @@ pub fn notice(inbox: &Inbox, update_id: i64, received: Received) {
         Received::Redelivered => {
             tracing::debug!(bot_id, update_id, "update received again, already stored: skipped");
         }
-        Received::Reused => tracing::warn!(
-            bot_id,
-            update_id,
-            "update id reused by an update with other content: the update id sequence restarted \
-             (Telegram after a week without updates, or a reset sandbox); handled as a new update"
-        ),
+        Received::Reused => {
+            crate::telemetry::update_received(bot_id);
+            tracing::warn!(
+                bot_id,
+                update_id,
+                "update id reused by an update with other content: the update id sequence restarted \
+                 (Telegram after a week without updates, or a reset sandbox); handled as a new update"
+            )
+        }
         Received::Busy => tracing::warn!(
             bot_id,
             update_id,
@@ -189,6 +193,7 @@ pub fn notice(inbox: &Inbox, update_id: i64, received: Received) {
              nor confirmed yet, it is fetched again once that one is handled"
         ),
         Received::New => {
+            crate::telemetry::update_received(bot_id);
             if let Some(last) = last.filter(|last| update_id.abs_diff(*last) > RESTART_GAP.unsigned_abs()) {
                 tracing::warn!(bot_id, update_id, last, "update ids jumped: the update id sequence restarted");
             }
