@@ -165,51 +165,9 @@ async fn a_bot_with_a_token_runs_against_the_telegram_api_url_and_one_without_in
     assert!(issued.status.success(), "{}", text(&issued.stderr));
     let api_token = text(&issued.stdout).trim().to_owned();
 
-    let port = free_port_pair();
-    let listen = loop {
-        let listen = free_port();
-        if listen != port && listen != port + 1 {
-            break listen;
-        }
-    };
-    let (port_text, listen_text) = (port.to_string(), format!("127.0.0.1:{listen}"));
-    let bots = folder.0.join("bots").display().to_string();
-    let state = folder.0.join("sandbox.json").display().to_string();
     let log_path = folder.0.join("serve.log");
-    let args = [
-        "serve",
-        "--port",
-        &port_text,
-        "--bots",
-        &bots,
-        "--database",
-        &url,
-        "--sandbox-state",
-        &state,
-        "--listen",
-        &listen_text,
-        "--telegram-api-url",
-        &telegram,
-        "--bot-env",
-        "TEST_TOKEN",
-    ];
-    let log_file = std::fs::File::create(&log_path).expect("log file");
-    let _serve = tokio::process::Command::new(BIN)
-        .args(args)
-        .current_dir(&folder.0)
-        .env_remove("FERROGRAM_DATABASE_URL")
-        .env_remove("FERROGRAM_BOT_ENV")
-        .env("FERROGRAM_SANDBOX_FLOOD_LIMITS", "false")
-        .env("TEST_TOKEN", TOKEN)
-        .env("UNLISTED_TOKEN", "77:unlisted-secret")
-        .stdin(std::process::Stdio::null())
-        .stdout(log_file.try_clone().expect("log file"))
-        .stderr(log_file)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("serve starts");
-    let server = format!("http://{listen_text}");
-    let sandbox = format!("http://127.0.0.1:{port}");
+    let (_serve, server, sandbox) =
+        serve(&folder, &telegram, TOKEN, false, &[("UNLISTED_TOKEN", "77:unlisted-secret")]);
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
 
     // The Telegram bot: running, answering a user of the stand-in Telegram.
@@ -256,9 +214,15 @@ async fn a_bot_with_a_token_runs_against_the_telegram_api_url_and_one_without_in
 }
 
 /// Starts `serve` on `folder` against the stand-in Telegram at `telegram`, with `TEST_TOKEN`
-/// allowed and set to `token`, receiving by webhook on its listener when `webhook`: the child,
-/// the listener's URL and the sandbox's.
-fn serve(folder: &Folder, telegram: &str, token: &str, webhook: bool) -> (tokio::process::Child, String, String) {
+/// allowed and set to `token` and the variables `env` set (not allowed), receiving by webhook
+/// on its listener when `webhook`: the child, the listener's URL and the sandbox's.
+fn serve(
+    folder: &Folder,
+    telegram: &str,
+    token: &str,
+    webhook: bool,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String, String) {
     let port = free_port_pair();
     let listen = loop {
         let listen = free_port();
@@ -299,6 +263,7 @@ fn serve(folder: &Folder, telegram: &str, token: &str, webhook: bool) -> (tokio:
         .env_remove("FERROGRAM_BOT_ENV")
         .env("FERROGRAM_SANDBOX_FLOOD_LIMITS", "false")
         .env("TEST_TOKEN", token)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(log_file.try_clone().expect("log file"))
         .stderr(log_file)
@@ -336,7 +301,7 @@ async fn a_file_that_gains_a_token_moves_its_bot_to_telegram_and_one_that_drops_
     std::fs::write(&file, bot("mover", None, "v1 in the sandbox")).unwrap();
     let issued = ferrogram(&["token", "issue", "ops", "--role", "editor", "--database", &url]);
     let api_token = text(&issued.stdout).trim().to_owned();
-    let (_serve, server, sandbox) = serve(&folder, &telegram, "515151:mover-secret", false);
+    let (_serve, server, sandbox) = serve(&folder, &telegram, "515151:mover-secret", false, &[]);
     let log_path = folder.0.join("serve.log");
     let log_name = log_path.display().to_string();
 
@@ -384,7 +349,7 @@ async fn with_a_public_url_the_telegram_bot_receives_by_webhook_on_the_listener(
     std::fs::write(folder.0.join("bots/hooked.yaml"), bot("hooked", Some("${TEST_TOKEN}"), "by webhook")).unwrap();
     let issued = ferrogram(&["token", "issue", "ops", "--role", "editor", "--database", &url]);
     let api_token = text(&issued.stdout).trim().to_owned();
-    let (_serve, server, _sandbox) = serve(&folder, &telegram, "616161:hooked-secret", true);
+    let (_serve, server, _sandbox) = serve(&folder, &telegram, "616161:hooked-secret", true, &[]);
     let log_path = folder.0.join("serve.log");
 
     status_until(&http, &server, &api_token, "hooked", &log_path, is("running")).await;
