@@ -13,7 +13,6 @@
 
 mod binary;
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -27,28 +26,30 @@ const DEADLINE: Duration = Duration::from_secs(30);
 const TOKEN: &str = "424242:targets-test-secret";
 const TOKEN_ID: i64 = 424_242;
 
-/// A fresh folder, removed when dropped.
-struct Folder(PathBuf);
+use binary::TempFolder as Folder;
+
+/// A fresh folder with a `bots/` folder in it, removed when dropped.
+fn folder() -> Folder {
+    let folder = Folder::new("targets");
+    std::fs::create_dir_all(folder.0.join("bots")).unwrap();
+    folder
+}
 
 impl Folder {
-    fn new() -> Self {
-        let path = std::env::temp_dir().join(format!("ferrogram-targets-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(path.join("bots")).unwrap();
-        Folder(path)
-    }
-
     fn url(&self) -> String {
         format!("sqlite://{}", self.0.join("fleet.db").display())
     }
 }
 
-impl Drop for Folder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The stand-in Telegram: a `ferrogram sandbox` process of its own in `folder`, up; its URL and
+/// its child (killed when dropped).
+async fn stand_in_telegram(folder: &Folder, http: &reqwest::Client) -> (String, tokio::process::Child) {
+    let port = free_port();
+    let telegram = format!("http://127.0.0.1:{port}");
+    let child = binary::spawn(&folder.0, "telegram.log", &["sandbox", "--port", &port.to_string()]);
+    up(http, &telegram, &folder.0.join("telegram.log")).await;
+    (telegram, child)
 }
-
 /// A bot named `name` answering `/hi` with `answer`, with `token` as its `bot.token` if any.
 fn bot(name: &str, token: Option<&str>, answer: &str) -> String {
     let token = token.map(|token| format!("  token: \"{token}\"\n")).unwrap_or_default();
@@ -148,15 +149,10 @@ fn is(status: &str) -> impl Fn(&Value) -> bool + '_ {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_with_a_token_runs_against_the_telegram_api_url_and_one_without_in_the_sandbox() {
-    let folder = Folder::new();
+    let folder = folder();
     let url = folder.url();
     let http = ferrogram_telegram::http_client().expect("http client");
-
-    // The stand-in Telegram: a sandbox of its own.
-    let telegram_port = free_port();
-    let telegram = format!("http://127.0.0.1:{telegram_port}");
-    let _telegram = binary::spawn(&folder.0, "telegram.log", &["sandbox", "--port", &telegram_port.to_string()]);
-    up(&http, &telegram, &folder.0.join("telegram.log")).await;
+    let (telegram, _telegram) = stand_in_telegram(&folder, &http).await;
 
     std::fs::write(folder.0.join("bots/tg.yaml"), bot("tg", Some("${TEST_TOKEN}"), "from telegram")).unwrap();
     std::fs::write(folder.0.join("bots/local.yaml"), bot("local", None, "from the sandbox")).unwrap();
@@ -288,15 +284,10 @@ async fn logged(log: &std::path::Path, line: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_that_gains_a_token_moves_its_bot_to_telegram_and_one_that_drops_it_is_not_moved_back() {
-    let folder = Folder(std::env::temp_dir().join(format!("ferrogram-targets-move-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&folder.0);
-    std::fs::create_dir_all(folder.0.join("bots")).unwrap();
+    let folder = folder();
     let url = folder.url();
     let http = ferrogram_telegram::http_client().expect("http client");
-    let telegram_port = free_port();
-    let telegram = format!("http://127.0.0.1:{telegram_port}");
-    let _telegram = binary::spawn(&folder.0, "telegram.log", &["sandbox", "--port", &telegram_port.to_string()]);
-    up(&http, &telegram, &folder.0.join("telegram.log")).await;
+    let (telegram, _telegram) = stand_in_telegram(&folder, &http).await;
     let file = folder.0.join("bots/mover.yaml");
     std::fs::write(&file, bot("mover", None, "v1 in the sandbox")).unwrap();
     let issued = ferrogram(&["token", "issue", "ops", "--role", "editor", "--database", &url]);
@@ -337,15 +328,10 @@ async fn a_file_that_gains_a_token_moves_its_bot_to_telegram_and_one_that_drops_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_public_url_the_telegram_bot_receives_by_webhook_on_the_listener() {
-    let folder = Folder(std::env::temp_dir().join(format!("ferrogram-targets-webhook-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&folder.0);
-    std::fs::create_dir_all(folder.0.join("bots")).unwrap();
+    let folder = folder();
     let url = folder.url();
     let http = ferrogram_telegram::http_client().expect("http client");
-    let telegram_port = free_port();
-    let telegram = format!("http://127.0.0.1:{telegram_port}");
-    let _telegram = binary::spawn(&folder.0, "telegram.log", &["sandbox", "--port", &telegram_port.to_string()]);
-    up(&http, &telegram, &folder.0.join("telegram.log")).await;
+    let (telegram, _telegram) = stand_in_telegram(&folder, &http).await;
     std::fs::write(folder.0.join("bots/hooked.yaml"), bot("hooked", Some("${TEST_TOKEN}"), "by webhook")).unwrap();
     let issued = ferrogram(&["token", "issue", "ops", "--role", "editor", "--database", &url]);
     let api_token = text(&issued.stdout).trim().to_owned();
