@@ -8,6 +8,7 @@
 
 mod binary;
 
+use binary::free_port_pair;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -91,18 +92,6 @@ fn bot_add_saves_a_version_only_when_the_file_changed_and_refuses_a_bad_file() {
 
     let empty = ferrogram(&["bot", "list", "--database", &format!("sqlite://{}", folder.0.join("e.db").display())]);
     assert_eq!(text(&empty.stdout), "no bots\n");
-}
-
-/// A port that is free, and whose next one is free too (the stand-in model's).
-fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let port =
-            std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port();
-        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no two free ports in a row");
 }
 
 /// One `serve` process on the test's folder and database.

@@ -11,6 +11,7 @@
 
 mod binary;
 
+use binary::{free_port, free_port_pair};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,21 +24,6 @@ const STARTUP: Duration = Duration::from_secs(30);
 
 const ECHO: &str =
     "ferrogram: 1\nbot: {name: hooked}\non:\n  - text: any\n    do: [{reply: \"You said: {{ message.text }}\"}]\n";
-
-/// A port that is free, and whose next one is free too (the stand-in model's).
-fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let port = free_port();
-        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no two free ports in a row");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
-}
 
 /// The sandbox's port (the model's is the next) and a free port for the listener, apart.
 fn ports() -> (u16, u16) {

@@ -11,6 +11,7 @@
 
 mod binary;
 
+use binary::free_port_pair;
 use std::time::Duration;
 
 use binary::request;
@@ -45,18 +46,6 @@ on:
             - reply: "model refused: {{{{ error.message }}}}"
 "#
     )
-}
-
-/// A port that is free, and whose next one is free too (the model's).
-fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let port =
-            std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port();
-        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no two free ports in a row");
 }
 
 /// Sends `/command` as `user` and returns the text of the bot's next message.

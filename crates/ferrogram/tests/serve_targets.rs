@@ -13,6 +13,7 @@
 
 mod binary;
 
+use binary::{free_port, free_port_pair};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -67,20 +68,6 @@ fn ferrogram(args: &[&str]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
-}
-
-/// A port whose next one is free too (`serve`'s sandbox and its stand-in model).
-fn free_port_pair() -> u16 {
-    loop {
-        let port = free_port();
-        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
 }
 
 /// Waits until `url` answers `GET /sandbox/bots`.

@@ -10,6 +10,7 @@
 
 mod binary;
 
+use binary::free_port;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -34,10 +35,6 @@ on:
     do:
       - for_each: {in: "range(bot.n)", do: [{for_each: {in: "range(bot.n)", do: [{for_each: {in: "range(bot.n)", do: [{set: {user.s: "{{ item }}"}}]}}]}}]}
 "#;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_the_process_while_hostile_handlers_spin() {

@@ -9,6 +9,7 @@
 
 mod binary;
 
+use binary::free_port;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -66,10 +67,6 @@ fn issue(url: &str, name: &str, role: &str) -> String {
     assert!(secret.starts_with("fg_") && !secret.contains('\n'), "{secret}");
     assert!(text(&output.stderr).contains(&format!("({role}) of workspace default")), "{}", text(&output.stderr));
     secret
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
 }
 
 /// The sandbox's port (the model's is the next) and a free port for the listener, apart.

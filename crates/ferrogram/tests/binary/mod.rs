@@ -37,6 +37,24 @@ impl Drop for TempFolder {
     }
 }
 
+/// A loopback port free now (the OS's choice; another process may take it before it is used).
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
+}
+
+/// A port that is free, and whose next one is free too (`serve`'s sandbox and its stand-in model).
+#[allow(dead_code)]
+pub fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let port = free_port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no two free ports in a row");
+}
+
 /// Starts `ferrogram ARGS` in `folder`, its standard output and error written to `folder/LOG`,
 /// killed when the handle is dropped.
 pub fn spawn(folder: &Path, log: &str, args: &[&str]) -> Child {

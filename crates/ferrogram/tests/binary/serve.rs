@@ -17,17 +17,7 @@ use super::request;
 
 pub const STARTUP: Duration = Duration::from_secs(30);
 
-/// A port that is free, and whose next one is free too (the stand-in model's).
-pub fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let port =
-            std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port();
-        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no two free ports in a row");
-}
+pub use super::free_port_pair;
 
 /// A fresh temporary folder with a `bots` folder in it.
 pub fn scratch(name: &str) -> PathBuf {
