@@ -1,5 +1,6 @@
 //! `ferrogram serve` installs the metrics recorder at start and serves `/metrics` on its
-//! listener: after a user's message to its bot, the scrape counts it for that bot. (The counts
+//! listener: after a user's message to its bot, the scrape counts it for that bot, and says
+//! how many bots are in each status and the process's resident memory. (The counts
 //! themselves are tested in `crates/server/tests/metrics_route.rs`; this is the wiring.)
 
 #![cfg(unix)]
@@ -41,6 +42,15 @@ async fn serve_serves_metrics_on_its_listener() {
             let text = response.text().await.expect("text");
             if text.lines().any(|line| line == handled) {
                 assert!(text.lines().any(|line| line == received), "{text}");
+                // Read at scrape time: the supervisor's one bot running, none in another
+                // status, and the process's resident memory.
+                assert!(text.lines().any(|line| line == "ferrogram_bots{status=\"running\"} 1"), "{text}");
+                assert!(text.lines().any(|line| line == "ferrogram_bots{status=\"failing\"} 0"), "{text}");
+                let rss = text
+                    .lines()
+                    .find_map(|line| line.strip_prefix("ferrogram_process_resident_memory_bytes "))
+                    .and_then(|value| value.parse::<f64>().ok());
+                assert!(rss.is_some_and(|bytes| bytes > f64::from(1u32 << 20)), "{text}");
                 break;
             }
         }

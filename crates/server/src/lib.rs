@@ -46,11 +46,11 @@ pub fn router_with(engine: Arc<Engine>, api: Option<Api>) -> axum::Router {
 /// [`router`], with the optional [`Routes`].
 pub fn router_of(engine: Arc<Engine>, routes: Routes) -> axum::Router {
     let mut router = axum::Router::new().merge(webhook::routes().with_state(engine)).merge(health::liveness());
+    if let Some(handle) = routes.metrics {
+        router = router.merge(metrics::routes(handle, routes.api.clone()));
+    }
     if let Some(api) = routes.api {
         router = router.merge(health::readiness(api.clone())).merge(bots::routes(api));
-    }
-    if let Some(handle) = routes.metrics {
-        router = router.merge(metrics::routes(handle));
     }
     router
 }

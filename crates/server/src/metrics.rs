@@ -12,6 +12,8 @@ use axum::http::header;
 use axum::routing;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
+use crate::bots::{Api, Status};
+
 /// The content type of Prometheus' text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
@@ -50,13 +52,63 @@ pub fn install() -> Result<PrometheusHandle, String> {
     Ok(handle)
 }
 
-/// `/metrics`, rendering `handle`, for [`crate::router_of`].
-pub(crate) fn routes(handle: PrometheusHandle) -> axum::Router {
+/// `/metrics`, rendering `handle`, for [`crate::router_of`]. Before each render it sets what
+/// is read at scrape time rather than counted as it happens: the process's resident memory
+/// (`ferrogram_process_resident_memory_bytes`, from `/proc/self/status`) and, with the bots'
+/// control (`serve`), how many bots are in each supervisor status
+/// (`ferrogram_bots{status="running"|…}`, every status, zeros included).
+pub(crate) fn routes(handle: PrometheusHandle, api: Option<Api>) -> axum::Router {
     axum::Router::new().route(
         "/metrics",
         routing::get(move || {
-            let handle = handle.clone();
-            async move { ([(header::CONTENT_TYPE, CONTENT_TYPE)], handle.render()) }
+            let (handle, api) = (handle.clone(), api.clone());
+            async move {
+                record_scrape_time(api.as_ref()).await;
+                ([(header::CONTENT_TYPE, CONTENT_TYPE)], handle.render())
+            }
         }),
     )
+}
+
+/// Every status a supervised bot can be in, for `ferrogram_bots`.
+const STATUSES: [Status; 5] =
+    [Status::Starting, Status::Running, Status::Stopped, Status::Failing, Status::Unauthorized];
+
+async fn record_scrape_time(api: Option<&Api>) {
+    if let Some(bytes) = resident_bytes() {
+        metrics::gauge!("ferrogram_process_resident_memory_bytes").set(bytes as f64);
+    }
+    let Some(api) = api else { return };
+    // A store that cannot list its workspaces leaves the last values (and `/readyz` says why).
+    let Ok(workspaces) = api.store.workspaces().await else { return };
+    let mut counts = [0u32; STATUSES.len()];
+    for workspace in workspaces {
+        for bot in api.bots.list(workspace.id).await {
+            if let Some(at) = STATUSES.iter().position(|status| *status == bot.status) {
+                counts[at] += 1;
+            }
+        }
+    }
+    for (status, count) in STATUSES.iter().zip(counts) {
+        metrics::gauge!("ferrogram_bots", "status" => status.as_str()).set(f64::from(count));
+    }
+}
+
+/// The process's resident memory in bytes (`VmRSS` of `/proc/self/status`), where there is one.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.trim_start_matches("VmRSS:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn resident_memory_is_read_where_linux_gives_it() {
+        if std::path::Path::new("/proc/self/status").exists() {
+            let bytes = super::resident_bytes().expect("VmRSS read");
+            assert!(bytes > 1 << 20, "a test process holds more than 1 MiB: {bytes}");
+        }
+    }
 }
