@@ -6,6 +6,7 @@
 #[allow(dead_code)]
 mod binary;
 
+use binary::ferrogram;
 use std::process::{Command, Output};
 
 use binary::TempFolder;
@@ -19,10 +20,6 @@ impl TempFolder {
     fn url(&self, file: &str) -> String {
         format!("sqlite://{}", self.0.join(file).display())
     }
-}
-
-fn ferrogram(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).env_remove("FERROGRAM_DATABASE_URL").output().expect("run ferrogram")
 }
 
 fn stderr(output: &Output) -> String {

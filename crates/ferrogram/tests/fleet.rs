@@ -9,15 +9,14 @@
 mod binary;
 
 use binary::free_port_pair;
+use binary::{ferrogram, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use binary::{TempFolder, request};
 use serde_json::json;
 use tokio::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
 const DEADLINE: Duration = Duration::from_secs(30);
 
 impl TempFolder {
@@ -35,14 +34,6 @@ fn bot(name: &str, answer: &str) -> String {
 /// `name` with a misspelt step on line 7: an error the validator points at.
 fn broken(name: &str) -> String {
     format!("ferrogram: 1\nbot:\n  name: {name}\non:\n  - command: hi\n    do:\n      - rply: \"never\"\n")
-}
-
-fn ferrogram(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).env_remove("FERROGRAM_DATABASE_URL").output().expect("run ferrogram")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// `bot add FILE` into the database: its standard output, after checking it succeeded.

@@ -13,8 +13,8 @@
 
 mod binary;
 
+use binary::{ferrogram, text};
 use binary::{free_port, free_port_pair};
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use binary::request;
@@ -55,19 +55,6 @@ async fn stand_in_telegram(folder: &Folder, http: &reqwest::Client) -> (String, 
 fn bot(name: &str, token: Option<&str>, answer: &str) -> String {
     let token = token.map(|token| format!("  token: \"{token}\"\n")).unwrap_or_default();
     format!("ferrogram: 1\nbot:\n  name: {name}\n{token}on:\n  - command: hi\n    do:\n      - reply: \"{answer}\"\n")
-}
-
-fn ferrogram(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("FERROGRAM_DATABASE_URL")
-        .env_remove("FERROGRAM_API_TOKEN")
-        .output()
-        .expect("run ferrogram")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Waits until `url` answers `GET /sandbox/bots`.

@@ -10,15 +10,15 @@
 mod binary;
 
 use binary::free_port;
+use binary::{ferrogram, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use binary::{TempFolder, request};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// A fresh folder per test with an empty `bots` folder in it, removed when dropped.
@@ -38,19 +38,6 @@ impl TempFolder {
 /// A bot named `name` answering `/hi` with `answer`.
 fn bot(name: &str, answer: &str) -> String {
     format!("ferrogram: 1\nbot:\n  name: {name}\non:\n  - command: hi\n    do:\n      - reply: \"{answer}\"\n")
-}
-
-fn ferrogram(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("FERROGRAM_DATABASE_URL")
-        .env_remove("FERROGRAM_API_TOKEN")
-        .output()
-        .expect("run ferrogram")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// `bot add FILE` into the database, checking it succeeded.

@@ -37,6 +37,24 @@ impl Drop for TempFolder {
     }
 }
 
+/// `ferrogram ARGS` run to its end, without the server's database URL or API token from the
+/// environment the tests run in: its exit status and output.
+#[allow(dead_code)]
+pub fn ferrogram(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ferrogram"))
+        .args(args)
+        .env_remove("FERROGRAM_DATABASE_URL")
+        .env_remove("FERROGRAM_API_TOKEN")
+        .output()
+        .expect("run ferrogram")
+}
+
+/// Output bytes as text.
+#[allow(dead_code)]
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// A loopback port free now (the OS's choice; another process may take it before it is used).
 #[allow(dead_code)]
 pub fn free_port() -> u16 {
