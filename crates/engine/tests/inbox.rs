@@ -161,6 +161,18 @@ on:
     world.engine.stop(bot.handle).await.unwrap();
 }
 
+/// The echo bot (token `77:secret`) polling a stand-in Bot API: `api` served on a free local
+/// port.
+async fn echo_against(api: axum::Router) -> (ferrogram_engine::Engine, ferrogram_engine::BotHandle) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, api).await.expect("serves") });
+    let engine = ferrogram_engine::Engine::new(test_config());
+    let file = ferrogram_schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
+    let bot = engine.add_bot(file, "77:secret", &url).await.expect("bot starts");
+    (engine, bot)
+}
+
 /// Updates without an `update_id` cannot be confirmed, so Telegram would hand the same batch
 /// back at once: the poll backs off instead of spinning. The Bot API here answers every
 /// getUpdates with such a batch and counts the calls.
@@ -188,13 +200,7 @@ async fn a_batch_of_updates_without_ids_backs_off() {
             axum::Json(json!({"ok": true, "result": result}))
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, api).await.expect("serves") });
-
-    let engine = ferrogram_engine::Engine::new(test_config());
-    let file = ferrogram_schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
-    let bot = engine.add_bot(file, "77:secret", &url).await.expect("bot starts");
+    let (engine, bot) = echo_against(api).await;
     poll_count.wait_for(|n| *n >= 2).await.expect("polled twice");
     let before = polls.load(Ordering::SeqCst);
     // A spinning poll makes hundreds of calls a second against a local server; the backoff
@@ -402,13 +408,7 @@ async fn the_poll_offset_follows_a_restarted_id_sequence() {
             axum::Json(json!({"ok": true, "result": result}))
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, api).await.expect("serves") });
-
-    let engine = ferrogram_engine::Engine::new(test_config());
-    let file = ferrogram_schema::load_str(ECHO, "echo.yaml").expect("valid bot file");
-    let bot = engine.add_bot(file, "77:secret", &url).await.expect("bot starts");
+    let (engine, bot) = echo_against(api).await;
     tokio::time::timeout(common::WAIT, offsets.wait_for(|offsets| offsets.len() >= 3))
         .await
         .expect("polled three times")
