@@ -5,17 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{World, test_config};
+use common::{ECHO, World, test_config};
 use serde_json::json;
-
-const ECHO: &str = r#"
-ferrogram: 1
-bot: {name: echo}
-on:
-  - text: any
-    do:
-      - reply: "{{ message.text }}"
-"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_chat_in_order_other_chats_in_parallel() {

@@ -4,17 +4,8 @@
 
 mod common;
 
-use common::{WAIT, World, test_config};
+use common::{ECHO, WAIT, World, test_config};
 use serde_json::json;
-
-const ECHO: &str = r#"
-ferrogram: 1
-bot: {name: echo}
-on:
-  - text: any
-    do:
-      - reply: "{{ message.text }}"
-"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_marks_only_its_bot_unauthorized() {

@@ -4,6 +4,16 @@
 
 #![allow(dead_code)]
 
+/// A bot that answers every text with the same text.
+pub const ECHO: &str = r#"
+ferrogram: 1
+bot: {name: echo}
+on:
+  - text: any
+    do:
+      - reply: "{{ message.text }}"
+"#;
+
 pub mod fixtures;
 pub mod memory_attacks;
 
