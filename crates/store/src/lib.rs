@@ -1,6 +1,7 @@
 //! Durable storage on SQLite or PostgreSQL: conversation state, variables, job schedules, the
 //! inbox of received updates and the outbox of calls to make, plus the dashboard's workspaces,
-//! bots and bot-file versions.
+//! bots and bot-file versions, and the secrets at rest (bot tokens), sealed under a key the
+//! database never holds (`secrets.rs`, decision 0034).
 //!
 //! On the path of an update (docs/architecture.md) it is the durable side of every hand-off: the
 //! inbox row written before an update is acknowledged, the commit of a handler's effects with its
@@ -19,6 +20,7 @@ mod dead_letters;
 mod directory;
 mod migrate;
 mod ops;
+mod secret_key;
 mod state_store;
 
 use std::str::FromStr;
@@ -52,6 +54,18 @@ pub enum Error {
     /// An operation refused with a reason meant for people (import, backup, export format).
     #[error("{0}")]
     Refused(String),
+    /// A secret was to be read or written, and the store has no key ([`Store::with_secret_key`]).
+    #[error("no secret key: the secrets at rest cannot be read or written without the key they are encrypted with")]
+    NoSecretKey,
+    /// The stored secrets are sealed under another key than the store's.
+    #[error("secrets were encrypted with another key (key id {stored}); this key's id is {given}")]
+    WrongSecretKey { stored: String, given: String },
+    /// A stored secret does not open under its own key: it was altered, or copied from another
+    /// row (its place is part of what it is sealed with).
+    #[error(
+        "secret `{name}` does not decrypt with its key (key id {key_id}): it was altered or copied from another row"
+    )]
+    SecretAltered { name: String, key_id: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -116,6 +130,8 @@ pub struct Store {
     directory: Arc<Mutex<directory::Directory>>,
     /// `Options::directory_refresh` in seconds.
     directory_refresh: i64,
+    /// The key the secrets are sealed under, if given ([`Store::with_secret_key`]).
+    secret_key: Option<Arc<SecretKey>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -177,7 +193,7 @@ impl Store {
             other => return Err(Error::Url(other.to_owned())),
         };
         let directory_refresh = i64::try_from(options.directory_refresh.as_secs()).unwrap_or(i64::MAX);
-        let store = Self { pool, directory: Arc::default(), directory_refresh };
+        let store = Self { pool, directory: Arc::default(), directory_refresh, secret_key: None };
         if options.migrate {
             store.migrate().await?;
         }
@@ -210,7 +226,7 @@ impl Store {
             Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         };
-        Ok(Transaction { tx })
+        Ok(Transaction { tx, secret_key: self.secret_key.clone() })
     }
 
     async fn acquire(&self) -> Result<Pooled> {
@@ -243,6 +259,8 @@ enum Tx {
 /// A database transaction with the same operations as [`Store`].
 pub struct Transaction {
     tx: Tx,
+    /// The store's secret key, for the secrets written in the transaction.
+    secret_key: Option<Arc<SecretKey>>,
 }
 
 impl Transaction {
@@ -340,9 +358,12 @@ operations! {
 
 // After `operations!`, which they use to define their operations on `Store` and `Transaction`.
 mod export;
+mod secrets;
 mod tenancy;
 
 pub use export::{BOT_TABLES, EXPORT_FORMAT, ImportOptions, ImportSummary, backup};
+pub use secret_key::{MAX_SECRET_NAME, MAX_SECRET_VALUE, SECRET_KEY_BYTES, SecretKey};
+pub use secrets::{BOT_TOKEN, SecretInfo};
 pub use tenancy::{
     ApiToken, AuditEntry, BotRecord, BotVersion, IssuedToken, Role, TOKEN_PREFIX, TokenAccess, Workspace,
 };

@@ -118,6 +118,44 @@ impl TestDb {
     }
 }
 
+/// Removes the database, then re-raises the case's panic if it failed (for [`both!`]).
+pub async fn finish(db: TestDb, outcome: Result<(), tokio::task::JoinError>) {
+    db.cleanup().await;
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+/// One test per case and backend, `sqlite::case` and `postgres::case`, each case an async
+/// function of the test file taking the `Store` and URL of a fresh database of its own (run in a
+/// spawned task of a multi-threaded runtime; the database removed afterwards, also when the case
+/// fails).
+#[macro_export]
+macro_rules! both {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(db) = $crate::common::sqlite().await else { return };
+                    let outcome = tokio::spawn(super::$case(db.store.clone(), db.url.clone())).await;
+                    $crate::common::finish(db, outcome).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(db) = $crate::common::postgres().await else { return };
+                    let outcome = tokio::spawn(super::$case(db.store.clone(), db.url.clone())).await;
+                    $crate::common::finish(db, outcome).await;
+                }
+            )*
+        }
+    };
+}
+
 /// Defines one `#[tokio::test]` per case of this module, each on a fresh database from
 /// `$harness` (removed afterwards, also when the case fails).
 #[macro_export]
