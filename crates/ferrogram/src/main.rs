@@ -9,6 +9,8 @@ mod bot_command;
 mod bot_control;
 mod config;
 mod fleet;
+mod secret_key;
+mod secrets_command;
 mod token_command;
 
 use clap::parser::ValueSource;
@@ -46,7 +48,8 @@ enum Command {
     Schema(SchemaArgs),
     /// Create or update the database's tables (SQLite or PostgreSQL), then exit.
     Migrate(MigrateArgs),
-    /// Print one bot's file versions and all its data as a JSON document (restore with `import`).
+    /// Print one bot's file versions and all its data as a JSON document (restore with `import`);
+    /// its secrets (its stored token) only with `--with-secrets`.
     Export(ExportArgs),
     /// Restore a bot from an `export` document, in one transaction.
     Import(ImportArgs),
@@ -62,6 +65,9 @@ enum Command {
     Bot(bot_command::BotArgs),
     /// API tokens for the running server's control API: `token issue NAME` prints a new one.
     Token(token_command::TokenArgs),
+    /// The secrets kept encrypted in the database (the bots' stored tokens): `secrets rotate`
+    /// re-encrypts them all under a new key.
+    Secrets(secrets_command::SecretsArgs),
 }
 
 #[derive(clap::Args)]
@@ -109,6 +115,12 @@ struct ServeArgs {
     /// `ferrogram sandbox` on its own. Also `telegram.api_url`, or FERROGRAM_TELEGRAM_API_URL.
     #[arg(long, value_name = "URL", default_value = ferrogram_telegram::DEFAULT_API_URL)]
     telegram_api_url: String,
+    /// The file of the key the secrets kept in the database are encrypted with, created (mode
+    /// 0600) at the first start: by default beside a SQLite database (`PATH.key`), else
+    /// `data/secret.key`. FERROGRAM_SECRET_KEY, when set, is the key instead. Also
+    /// `secrets.key_file`, or FERROGRAM_SECRETS_KEY_FILE.
+    #[arg(long, value_name = "PATH")]
+    secret_key_file: Option<PathBuf>,
     #[command(flatten)]
     private: PrivateAddresses,
     #[command(flatten)]
@@ -187,6 +199,12 @@ struct ExportArgs {
     /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL")]
     database: String,
+    /// Include the bot's secrets (its stored token) in clear, for `import` to encrypt them again
+    /// under its database's key: keep such a document as safe as the key.
+    #[arg(long)]
+    with_secrets: bool,
+    #[command(flatten)]
+    key: secret_key::KeyFileArg,
 }
 
 #[derive(clap::Args)]
@@ -202,6 +220,8 @@ struct ImportArgs {
     /// Put the bot's dashboard record in this workspace (by default one of the exported name).
     #[arg(long, value_name = "ID")]
     workspace: Option<i64>,
+    #[command(flatten)]
+    key: secret_key::KeyFileArg,
 }
 
 #[derive(clap::Args)]
@@ -342,6 +362,7 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
         Some(Command::DeadLetters(args)) => return dead_letters(args).await,
         Some(Command::Bot(args)) => return bot_command::run(args).await,
         Some(Command::Token(args)) => return token_command::run(args).await,
+        Some(Command::Secrets(args)) => return secrets_command::run(args).await,
         _ => {}
     }
     init_logs(settings.as_ref().map_or(cli.log_format, |settings| settings.log_format));
@@ -356,7 +377,8 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
                 | Command::DeadLetters(_)
                 | Command::Config(_)
                 | Command::Bot(_)
-                | Command::Token(_),
+                | Command::Token(_)
+                | Command::Secrets(_),
             ),
             _,
         ) => Ok(()),
@@ -418,6 +440,9 @@ fn serve_flags(args: &ServeArgs, matches: &ArgMatches) -> config::Flags {
     }
     if given("telegram_api_url") {
         flags.set("telegram.api_url", Value::Text(args.telegram_api_url.clone()));
+    }
+    if let Some(file) = args.secret_key_file.as_ref().filter(|_| given("secret_key_file")) {
+        flags.set("secrets.key_file", path(file));
     }
     if given("allow") {
         let entries = args.private.allow.iter().map(|(host, port)| host_port(host, *port)).collect();
@@ -514,15 +539,27 @@ async fn migrate(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `ferrogram export BOT --database URL`: the bot's export document on standard output.
+/// `ferrogram export BOT --database URL [--with-secrets]`: the bot's export document on standard
+/// output, its secrets in it only when asked for.
 async fn export(args: &ExportArgs) -> Result<(), String> {
     let store = ferrogram_store::Store::connect(&args.database)
         .await
         .map_err(|e| format!("database {}: {e}", redact(&args.database)))?;
-    let document = store.export_bot(&args.bot).await.map_err(|e| e.to_string());
+    let document = if args.with_secrets {
+        let key_file = secret_key::key_file(args.key.path.as_deref(), &args.database);
+        match secret_key::attach(store.clone(), &key_file, false).await {
+            Ok(keyed) => keyed.export_bot_with_secrets(&args.bot).await.map_err(|e| e.to_string()),
+            Err(why) => Err(format!("--with-secrets: {why}")),
+        }
+    } else {
+        store.export_bot(&args.bot).await.map_err(|e| e.to_string())
+    };
     store.close().await;
     let text = serde_json::to_string_pretty(&document?).map_err(|e| e.to_string())?;
     println!("{text}");
+    if args.with_secrets {
+        eprintln!("ferrogram: the export holds the bot's secrets in clear: keep it as safe as the secret key");
+    }
     Ok(())
 }
 
@@ -532,13 +569,29 @@ async fn import(args: ImportArgs) -> Result<(), String> {
     let document: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", args.file.display()))?;
     let store = open_store(&args.database).await?;
+    // The key seals the export's secrets (made at first use when it brings some) and opens a
+    // replaced record's to keep them; an import that needs neither does without it.
+    let brings_secrets = document.get("secrets").and_then(serde_json::Value::as_array).is_some_and(|s| !s.is_empty());
+    let key_file = secret_key::key_file(args.key.path.as_deref(), &args.database);
+    let (keyed, why) = match secret_key::attach(store.clone(), &key_file, brings_secrets).await {
+        Ok(keyed) => (keyed, None),
+        Err(why) => (store.clone(), Some(why)),
+    };
     let options = ferrogram_store::ImportOptions { replace: args.replace, workspace: args.workspace };
-    let summary = store.import_bot(&document, options).await.map_err(|e| e.to_string());
+    let summary = keyed.import_bot(&document, options).await.map_err(|error| match (error, why) {
+        (ferrogram_store::Error::NoSecretKey, Some(why)) => format!("the import needs the secret key: {why}"),
+        (error, _) => error.to_string(),
+    });
     store.close().await;
     let summary = summary?;
     let rows: usize = summary.rows.iter().map(|(_, n)| n).sum();
     let verb = if summary.replaced { "replaced" } else { "imported" };
-    println!("{verb} bot {}: {rows} rows, {} versions", summary.bot, summary.versions);
+    let secrets = match summary.secrets {
+        0 => String::new(),
+        1 => ", 1 secret".to_owned(),
+        n => format!(", {n} secrets"),
+    };
+    println!("{verb} bot {}: {rows} rows, {} versions{secrets}", summary.bot, summary.versions);
     Ok(())
 }
 
@@ -776,7 +829,9 @@ async fn add_sandbox_bot(
 async fn serve(settings: config::Config) -> Result<(), String> {
     // The one metrics recorder of the process, before anything records (`/metrics`).
     let metrics = ferrogram_server::metrics::install()?;
-    let store = Arc::new(open_store(&settings.database_url).await?);
+    // The secrets' key (decision 0034), created at the first start; a wrong one stops the start.
+    let key_file = secret_key::key_file(settings.secrets_key_file.as_deref(), &settings.database_url);
+    let store = Arc::new(secret_key::attach(open_store(&settings.database_url).await?, &key_file, true).await?);
     // Closed last on shutdown, once the handlers and deliveries wrote what they had.
     let database = Arc::clone(&store);
     let mut fleet = fleet::Fleet::import_folder(Arc::clone(&store), &settings.bots_folder).await?;
@@ -895,6 +950,11 @@ async fn shutdown_signal() -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 
     #[test]
     fn the_stand_in_model_listens_after_the_sandbox_or_on_a_free_port() {

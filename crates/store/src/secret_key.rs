@@ -81,7 +81,7 @@ impl SecretKey {
     fn from_bytes(bytes: Zeroizing<[u8; SECRET_KEY_BYTES]>) -> SecretKey {
         let mut hasher = Sha256::new();
         hasher.update(b"ferrogram secret key id\0");
-        hasher.update(&*bytes);
+        hasher.update(bytes.as_slice());
         let id = hasher.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
         SecretKey { bytes, id }
     }

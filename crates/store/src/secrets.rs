@@ -45,6 +45,7 @@ pub struct SecretInfo {
 type SealedRow = (String, Vec<u8>, Vec<u8>);
 type InfoRow = (i64, Option<i64>, String, String, i64, i64);
 type RotateRow = (i64, i64, Option<i64>, String, String, Vec<u8>, Vec<u8>);
+type BotSecretRow = (i64, String, String, Vec<u8>, Vec<u8>);
 
 /// A row's owner in SQL: `COALESCE(bot_id, 0) = $n` matches the workspace's own secrets with 0
 /// (bot ids start at 1).
@@ -185,8 +186,7 @@ impl Conn<'_> {
     pub(crate) async fn bot_secrets(self, key: Option<&SecretKey>, bot: i64) -> Result<Vec<(String, String)>> {
         const SQL: &str =
             "SELECT workspace_id, name, key_id, nonce, ciphertext FROM secrets WHERE bot_id = $1 ORDER BY name";
-        let rows: Vec<(i64, String, String, Vec<u8>, Vec<u8>)> =
-            on!(self, c => sqlx::query_as(SQL).bind(bot).fetch_all(c).await?);
+        let rows: Vec<BotSecretRow> = on!(self, c => sqlx::query_as(SQL).bind(bot).fetch_all(c).await?);
         if rows.is_empty() {
             return Ok(Vec::new());
         }

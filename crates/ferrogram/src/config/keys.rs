@@ -149,6 +149,32 @@ pub static KEYS: &[Key] = &[
         get: |config| Value::Text(config.database_url.clone()),
     },
     Key {
+        name: "secrets.key_file",
+        kind: Kind::Text,
+        ty: "a path, or `\"\"` for the default",
+        env: "FERROGRAM_SECRETS_KEY_FILE",
+        flag: Some("--secret-key-file"),
+        secret: false,
+        doc: "The file of the key the secrets kept in the database are encrypted with (the bots' \
+              tokens stored with `ferrogram bot add FILE --token T`; XChaCha20-Poly1305): 32 \
+              random bytes in base64, created with mode 0600 at the first start when it is missing \
+              and the database holds no secret yet. The start is refused when others may read or \
+              write the file, or when the database's secrets were encrypted with another key. \
+              Empty (the default): beside a SQLite database file, `PATH.key` \
+              (`data/ferrogram.db.key`), else (PostgreSQL) `data/secret.key`. When \
+              `FERROGRAM_SECRET_KEY` is set (64 hex digits or base64 of 32 bytes) it is the key and \
+              no file is read. Back the key up apart from the database; see the \
+              [operations guide](operations.md#secrets-at-rest).",
+        set: |config, value| {
+            let text = value.text();
+            config.secrets_key_file = if text.trim().is_empty() { None } else { Some(text.into()) };
+            Ok(())
+        },
+        get: |config| {
+            Value::Text(config.secrets_key_file.as_ref().map(|path| path.display().to_string()).unwrap_or_default())
+        },
+    },
+    Key {
         name: "server.listen",
         kind: Kind::Text,
         ty: "an address, `IP:PORT` (port 0 for a free one)",
@@ -278,6 +304,11 @@ pub static KEYS: &[Key] = &[
         set: |config, value| {
             config.bots_env =
                 value.list().iter().map(|name| ferrogram_engine::BotEnv::parse_name(name)).collect::<Result<_, _>>()?;
+            // The key of the secrets at rest is never given to bot files.
+            let keys = [crate::secret_key::KEY_ENV, crate::secret_key::NEW_KEY_ENV];
+            if let Some(name) = config.bots_env.iter().find(|name| keys.contains(&name.as_str())) {
+                return Err(format!("{name} is the key of the secrets kept in the database: bot files never read it"));
+            }
             Ok(())
         },
         get: |config| Value::List(config.bots_env.clone()),
@@ -513,6 +544,7 @@ mod tests {
             server_public_url: Some("https://bots.example.com/ferrogram".into()),
             http_allow_private: vec![("::1".into(), 9000), ("localhost".into(), 80)],
             bots_env: vec!["WEATHER_KEY".into()],
+            secrets_key_file: Some("/etc/ferrogram/secret.key".into()),
             ..Config::default()
         };
         for key in KEYS {
@@ -521,6 +553,19 @@ mod tests {
             assert_eq!(key.get(&copy), key.get(&config), "{}", key.name);
         }
         assert_eq!(Config::default().inbox_keep, ferrogram_engine::INBOX_KEEP);
+    }
+
+    #[test]
+    fn the_secret_key_is_never_given_to_bot_files() {
+        let (_, key) = find("bots.env").expect("bots.env");
+        let mut config = Config::default();
+        for name in ["FERROGRAM_SECRET_KEY", "FERROGRAM_NEW_SECRET_KEY"] {
+            let refused = key.set(&mut config, Value::List(vec!["WEATHER_KEY".into(), name.into()])).unwrap_err();
+            assert!(refused.starts_with(name) && refused.contains("never read it"), "{refused}");
+        }
+        let (_, file) = find("secrets.key_file").expect("secrets.key_file");
+        file.set(&mut config, Value::Text(String::new())).unwrap();
+        assert_eq!(config.secrets_key_file, None);
     }
 
     #[test]

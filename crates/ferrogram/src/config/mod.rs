@@ -33,6 +33,9 @@ pub enum LogFormat {
 pub struct Config {
     /// `database.url`
     pub database_url: String,
+    /// `secrets.key_file`; `None` (the default): beside a SQLite database file, else
+    /// `data/secret.key` (`secret_key.rs`).
+    pub secrets_key_file: Option<PathBuf>,
     /// `server.listen`
     pub server_listen: SocketAddr,
     /// `server.public_url`, without a trailing `/`; `None` (the default): the bots poll.
@@ -79,6 +82,7 @@ impl Default for Config {
         let engine = ferrogram_engine::EngineConfig::default();
         Config {
             database_url: DEFAULT_DATABASE.to_owned(),
+            secrets_key_file: None,
             server_listen: DEFAULT_LISTEN,
             server_public_url: None,
             telegram_api_url: ferrogram_telegram::DEFAULT_API_URL.to_owned(),

@@ -2,6 +2,7 @@
 //! own, starting the binary, and its JSON calls to the sandbox it started.
 
 pub mod serve;
+pub mod telegram;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
