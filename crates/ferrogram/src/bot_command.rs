@@ -58,6 +58,8 @@ struct AddArgs {
     /// `sqlite://PATH` (created if missing) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = crate::DEFAULT_DATABASE)]
     database: String,
+    #[command(flatten)]
+    database_tls: crate::DatabaseTls,
 }
 
 #[derive(clap::Args)]
@@ -65,6 +67,8 @@ struct ListArgs {
     /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = crate::DEFAULT_DATABASE)]
     database: String,
+    #[command(flatten)]
+    database_tls: crate::DatabaseTls,
 }
 
 /// Runs `ferrogram bot …`.
@@ -94,7 +98,7 @@ async fn add(args: &AddArgs) -> Result<(), String> {
         }
     };
     valid.warnings.iter().for_each(|d| eprintln!("{d}"));
-    let store = crate::open_store(&args.database).await?;
+    let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
     let imported = import::import(&store, &args.workspace, &valid).await;
     store.close().await;
     println!("{}", imported?);
@@ -103,7 +107,7 @@ async fn add(args: &AddArgs) -> Result<(), String> {
 
 /// `bot list`: one line per bot, `WORKSPACE/NAME: version N, saved YYYY-MM-DD HH:MM:SS UTC`.
 async fn list(args: &ListArgs) -> Result<(), String> {
-    let store = crate::open_store(&args.database).await?;
+    let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
     let bots = fleet::stored_bots(&store).await;
     store.close().await;
     let bots = bots?;
