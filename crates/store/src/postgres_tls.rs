@@ -218,12 +218,12 @@ fn first<T>(settings: Option<T>, url: Option<T>, env: Option<T>) -> Option<(T, O
 }
 
 /// The URL's `sslmode` and `sslrootcert` (under any of the driver's spellings); an unknown
-/// parameter is an error naming it (never its value: it may be a password).
+/// parameter is an error naming it (never its value: it may be a password). The URL is read
+/// as the driver reads it; one that does not parse is left to the driver to refuse.
 fn url_settings(url: &str) -> Result<(Option<TlsMode>, Option<PathBuf>), Error> {
-    let query = url.split_once('?').map_or("", |(_, query)| query);
-    let query = query.split('#').next().unwrap_or_default();
     let (mut mode, mut ca) = (None, None);
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+    let Ok(url) = url::Url::parse(url) else { return Ok((mode, ca)) };
+    for (key, value) in url.query_pairs() {
         match &*key {
             "sslmode" | "ssl-mode" => {
                 let parsed =
@@ -445,6 +445,9 @@ mod tests {
         assert!(error.starts_with("unknown parameter `ssl_mode` in the database URL (known: sslmode,"), "{error}");
         let error = settings("postgres://u@h/app?pasword=s3cret", &Tls::default(), &[]).unwrap_err();
         assert!(error.contains("`pasword`") && !error.contains("s3cret"), "{error}");
+        // A `?` in a password ends the URL's host part, for the driver as here: nothing of the
+        // password becomes a parameter's name.
+        assert_eq!(settings("postgres://u:pa?ss@h/app", &Tls::default(), &[]), Ok((TlsMode::Prefer, None)));
         let error = settings("postgres://u@h/app?sslmode=verify-fuller", &Tls::default(), &[]).unwrap_err();
         assert!(error.contains("sslmode in the database URL: expected"), "{error}");
         let known = "postgres://u@h/app?statement-cache-capacity=10&options[search_path]=x&application_name=a";
