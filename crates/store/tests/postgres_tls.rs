@@ -23,7 +23,7 @@ const PASSWORD: &str = "pw-never-shown";
 
 /// A PostgreSQL cluster of this test's own; stopped and deleted on drop.
 struct Cluster {
-    /// The temporary folder: `data/`, the certificates, the socket, the log.
+    /// The temporary folder: `data/`, the certificates, the log.
     dir: PathBuf,
     bin: PathBuf,
     port: u16,
@@ -178,7 +178,7 @@ fn start() -> Option<(Cluster, PathBuf, PathBuf)> {
         .expect("initdb runs");
     assert!(initdb.status.success(), "initdb failed: {}", String::from_utf8_lossy(&initdb.stderr));
     let (ca, other_ca) = certificates(&cluster);
-    let hba = "local all all trust\nhostssl all all 127.0.0.0/8 trust\n";
+    let hba = "hostssl all all 127.0.0.0/8 trust\n";
     cluster.write_owned(&cluster.data().join("pg_hba.conf"), hba, 0o600);
 
     // A free port, taken back a moment later by the server: another process may take it first,
@@ -187,7 +187,7 @@ fn start() -> Option<(Cluster, PathBuf, PathBuf)> {
         cluster.port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port").local_addr().unwrap().port();
         let dir = cluster.dir.display();
         let conf = format!(
-            "listen_addresses = '127.0.0.1,127.0.0.2'\nport = {port}\nunix_socket_directories = '{dir}'\n\
+            "listen_addresses = '127.0.0.1,127.0.0.2'\nport = {port}\nunix_socket_directories = ''\n\
              ssl = on\nssl_cert_file = '{dir}/server.crt'\nssl_key_file = '{dir}/server.key'\n\
              fsync = off\nshared_buffers = 16MB\nmax_connections = 40\n",
             port = cluster.port
@@ -325,11 +325,7 @@ async fn tls_modes_against_a_cluster_that_demands_tls() {
     // prefer connects without TLS.
     let mut admin = sqlx::PgConnection::connect(&local("?sslmode=require")).await.expect("admin");
     sqlx::query("ALTER SYSTEM SET ssl = off").execute(&mut admin).await.expect("ssl off");
-    cluster.write_owned(
-        &cluster.data().join("pg_hba.conf"),
-        "local all all trust\nhost all all 127.0.0.0/8 trust\n",
-        0o600,
-    );
+    cluster.write_owned(&cluster.data().join("pg_hba.conf"), "host all all 127.0.0.0/8 trust\n", 0o600);
     sqlx::query("SELECT pg_reload_conf()").execute(&mut admin).await.expect("reloaded");
     admin.close().await.ok();
     let deadline = Instant::now() + Duration::from_secs(20);
