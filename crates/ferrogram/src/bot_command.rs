@@ -72,6 +72,8 @@ struct AddArgs {
     database: String,
     #[command(flatten)]
     key: KeyFileArg,
+    #[command(flatten)]
+    database_tls: crate::DatabaseTls,
 }
 
 #[derive(clap::Args)]
@@ -79,6 +81,8 @@ struct ListArgs {
     /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = crate::DEFAULT_DATABASE)]
     database: String,
+    #[command(flatten)]
+    database_tls: crate::DatabaseTls,
 }
 
 /// Runs `ferrogram bot …`.
@@ -110,7 +114,7 @@ async fn add(args: &AddArgs) -> Result<(), String> {
         }
     };
     valid.warnings.iter().for_each(|d| eprintln!("{d}"));
-    let store = crate::open_store(&args.database).await?;
+    let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
     let imported = save(&store, args, &valid, token.as_deref()).await;
     store.close().await;
     let imported = imported?;
@@ -167,7 +171,7 @@ fn read_token(given: &str) -> Result<String, String> {
 /// then its target: nothing for the sandbox, ` (Telegram bot ID)`, with `, token stored` when
 /// its token is kept in the store.
 async fn list(args: &ListArgs) -> Result<(), String> {
-    let store = crate::open_store(&args.database).await?;
+    let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
     let bots = fleet::stored_bots(&store).await;
     store.close().await;
     let bots = bots?;

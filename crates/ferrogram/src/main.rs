@@ -98,6 +98,8 @@ struct ServeArgs {
     /// Where the bots' conversations and variables are kept.
     #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = DEFAULT_DATABASE)]
     database: String,
+    #[command(flatten)]
+    database_tls: DatabaseTls,
     /// Where the sandbox keeps its users, chats and messages across restarts.
     #[arg(long, default_value = "data/sandbox.json")]
     sandbox_state: PathBuf,
@@ -159,6 +161,37 @@ impl BotEnvNames {
     }
 }
 
+/// TLS to PostgreSQL, for every command that opens the database (`serve` reads the same
+/// settings as `database.tls_mode` and `database.tls_ca` from its configuration, which checks
+/// them there). Each one given overrides the URL's `sslmode` / `sslrootcert`: see
+/// docs/operations.md#tls-to-postgresql. Empty counts as unset, as in the configuration.
+#[derive(clap::Args, Clone, Default)]
+pub(crate) struct DatabaseTls {
+    /// PostgreSQL: `disable`, `prefer`, `require`, `verify-ca` or `verify-full`, as libpq's
+    /// `sslmode` (which it overrides). Unset: the URL's, else `verify-full` when a CA is given,
+    /// else `prefer`.
+    #[arg(long, value_name = "MODE", env = "FERROGRAM_DATABASE_TLS_MODE")]
+    database_tls_mode: Option<String>,
+    /// PostgreSQL: the CA certificate (a PEM file) the server's certificate must be signed by,
+    /// as libpq's `sslrootcert` (which it overrides).
+    #[arg(long, value_name = "FILE", env = "FERROGRAM_DATABASE_TLS_CA")]
+    database_tls_ca: Option<String>,
+}
+
+impl DatabaseTls {
+    /// The settings, or what is wrong with the mode.
+    pub(crate) fn tls(&self) -> Result<ferrogram_store::Tls, String> {
+        let mode = match self.database_tls_mode.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(mode) => Some(
+                mode.parse().map_err(|why| format!("--database-tls-mode (or FERROGRAM_DATABASE_TLS_MODE): {why}"))?,
+            ),
+        };
+        let ca = self.database_tls_ca.as_deref().filter(|ca| !ca.trim().is_empty()).map(PathBuf::from);
+        Ok(ferrogram_store::Tls { mode, ca })
+    }
+}
+
 /// The operator's allow-list of private addresses, shared by the engine's `http`, `feed` and
 /// `llm` steps and event webhooks and by the sandbox's downloads of files bots send by URL.
 #[derive(clap::Args, Clone, Default)]
@@ -190,6 +223,8 @@ struct MigrateArgs {
     /// `sqlite://PATH` (created if missing) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL")]
     database: String,
+    #[command(flatten)]
+    database_tls: DatabaseTls,
 }
 
 #[derive(clap::Args)]
@@ -205,6 +240,8 @@ struct ExportArgs {
     with_secrets: bool,
     #[command(flatten)]
     key: secret_key::KeyFileArg,
+    #[command(flatten)]
+    database_tls: DatabaseTls,
 }
 
 #[derive(clap::Args)]
@@ -214,6 +251,8 @@ struct ImportArgs {
     /// `sqlite://PATH` (created if missing) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL")]
     database: String,
+    #[command(flatten)]
+    database_tls: DatabaseTls,
     /// Delete the bot's existing data first instead of refusing.
     #[arg(long)]
     replace: bool,
@@ -248,6 +287,8 @@ struct DeadLettersArgs {
     /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = DEFAULT_DATABASE)]
     database: String,
+    #[command(flatten)]
+    database_tls: DatabaseTls,
 }
 
 #[derive(clap::Args)]
@@ -270,6 +311,8 @@ struct RunArgs {
     /// Where the bot's conversations and variables are kept.
     #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = DEFAULT_DATABASE)]
     database: String,
+    #[command(flatten)]
+    database_tls: DatabaseTls,
     #[command(flatten)]
     private: PrivateAddresses,
     #[command(flatten)]
@@ -382,7 +425,7 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
             ),
             _,
         ) => Ok(()),
-        (Some(Command::Migrate(args)), _) => migrate(&args.database).await,
+        (Some(Command::Migrate(args)), _) => migrate(&args.database, &args.database_tls).await,
         (Some(Command::Import(args)), _) => import(args).await,
         (Some(Command::Backup(args)), _) => backup(args).await,
         (Some(Command::Serve(_)) | None, Some(settings)) => serve(settings).await,
@@ -428,6 +471,12 @@ fn serve_flags(args: &ServeArgs, matches: &ArgMatches) -> config::Flags {
     }
     if given("database") {
         flags.set("database.url", Value::Text(args.database.clone()));
+    }
+    if let Some(mode) = args.database_tls.database_tls_mode.as_ref().filter(|_| given("database_tls_mode")) {
+        flags.set("database.tls_mode", Value::Text(mode.clone()));
+    }
+    if let Some(ca) = args.database_tls.database_tls_ca.as_ref().filter(|_| given("database_tls_ca")) {
+        flags.set("database.tls_ca", Value::Text(ca.clone()));
     }
     if given("sandbox_state") {
         flags.set("sandbox.state", path(&args.sandbox_state));
@@ -526,8 +575,8 @@ fn print_schema(markdown: bool) -> ExitCode {
 }
 
 /// `ferrogram migrate --database URL`: applies pending migrations and says which.
-async fn migrate(url: &str) -> Result<(), String> {
-    let store = ferrogram_store::Store::connect(url).await.map_err(|e| e.to_string())?;
+async fn migrate(url: &str, tls: &DatabaseTls) -> Result<(), String> {
+    let store = connect_store(url, tls).await?;
     let applied = store.migrate().await.map_err(|e| e.to_string())?;
     store.close().await;
     if applied.is_empty() {
@@ -542,9 +591,7 @@ async fn migrate(url: &str) -> Result<(), String> {
 /// `ferrogram export BOT --database URL [--with-secrets]`: the bot's export document on standard
 /// output, its secrets in it only when asked for.
 async fn export(args: &ExportArgs) -> Result<(), String> {
-    let store = ferrogram_store::Store::connect(&args.database)
-        .await
-        .map_err(|e| format!("database {}: {e}", redact(&args.database)))?;
+    let store = connect_store(&args.database, &args.database_tls).await?;
     let document = if args.with_secrets {
         let key_file = secret_key::key_file(args.key.path.as_deref(), &args.database);
         match secret_key::attach(store.clone(), &key_file, false).await {
@@ -568,7 +615,7 @@ async fn import(args: ImportArgs) -> Result<(), String> {
     let text = read_import(&args.file)?;
     let document: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", args.file.display()))?;
-    let store = open_store(&args.database).await?;
+    let store = open_store(&args.database, &args.database_tls.tls()?).await?;
     // The key seals the export's secrets (made at first use when it brings some) and opens a
     // replaced record's to keep them; an import that needs neither does without it.
     let brings_secrets = document.get("secrets").and_then(serde_json::Value::as_array).is_some_and(|s| !s.is_empty());
@@ -629,9 +676,7 @@ const DEAD_LETTERS_LISTED: u32 = 1000;
 /// (`ID bot=… chat=… update=… attempts=… failed_at=… reason`, then the update's JSON indented),
 /// or what was retried or discarded.
 async fn dead_letters(args: &DeadLettersArgs) -> Result<(), String> {
-    let store = ferrogram_store::Store::connect(&args.database)
-        .await
-        .map_err(|e| format!("database {}: {e}", redact(&args.database)))?;
+    let store = connect_store(&args.database, &args.database_tls).await?;
     let outcome = dead_letters_on(&store, args).await;
     store.close().await;
     outcome
@@ -698,7 +743,7 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
         bot_env: bot_env.clone(),
         ..Default::default()
     };
-    let store = Arc::new(open_store(&args.database).await?);
+    let store = Arc::new(open_store(&args.database, &args.database_tls.tls()?).await?);
     // Closed last on shutdown, once the handlers and deliveries wrote what they had.
     let database = Arc::clone(&store);
     let engine = Arc::new(ferrogram_engine::Engine::new(ferrogram_engine::EngineConfig {
@@ -782,15 +827,23 @@ async fn start_local_sandbox(
     ferrogram_sandbox::Sandbox::start(config).await.map_err(|e| e.to_string())
 }
 
-/// Opens (and migrates) a database; for a SQLite file, its folder is created first.
-async fn open_store(url: &str) -> Result<ferrogram_store::Store, String> {
+/// Opens (and migrates) a database, PostgreSQL with `tls` besides the URL's own settings; for
+/// a SQLite file, its folder is created first. The error names the URL without its password.
+pub(crate) async fn open_store(url: &str, tls: &ferrogram_store::Tls) -> Result<ferrogram_store::Store, String> {
     if let Some(path) = url.strip_prefix("sqlite://").filter(|p| !p.starts_with(':')) {
         let path = path.split('?').next().unwrap_or(path);
         if let Some(folder) = std::path::Path::new(path).parent() {
             create_folder(folder)?;
         }
     }
-    ferrogram_store::Store::open(url).await.map_err(|e| format!("database {}: {e}", redact(url)))
+    let options = ferrogram_store::Options { tls: tls.clone(), ..Default::default() };
+    ferrogram_store::Store::open_with(url, &options).await.map_err(|e| format!("database {}: {e}", redact(url)))
+}
+
+/// Opens a database without touching its schema (`migrate`, `export`, `dead-letters`).
+async fn connect_store(url: &str, tls: &DatabaseTls) -> Result<ferrogram_store::Store, String> {
+    let options = ferrogram_store::Options { migrate: false, tls: tls.tls()?, ..Default::default() };
+    ferrogram_store::Store::open_with(url, &options).await.map_err(|e| format!("database {}: {e}", redact(url)))
 }
 
 fn create_folder(folder: &std::path::Path) -> Result<(), String> {
@@ -831,7 +884,7 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     let metrics = ferrogram_server::metrics::install()?;
     // The secrets' key (decision 0034), created at the first start; a wrong one stops the start.
     let key_file = secret_key::key_file(settings.secrets_key_file.as_deref(), &settings.database_url);
-    let store = Arc::new(secret_key::attach(open_store(&settings.database_url).await?, &key_file, true).await?);
+    let store = Arc::new(secret_key::attach(open_store(&settings.database_url, &settings.database_tls()).await?, &key_file, true).await?);
     // Closed last on shutdown, once the handlers and deliveries wrote what they had.
     let database = Arc::clone(&store);
     let mut fleet = fleet::Fleet::import_folder(Arc::clone(&store), &settings.bots_folder).await?;

@@ -29,12 +29,14 @@ struct RotateArgs {
     database: String,
     #[command(flatten)]
     key: KeyFileArg,
+    #[command(flatten)]
+    database_tls: crate::DatabaseTls,
 }
 
 /// Runs `ferrogram secrets …`.
 pub(crate) async fn run(args: &SecretsArgs) -> Result<(), String> {
     let SecretsCommand::Rotate(args) = &args.command;
-    let store = crate::open_store(&args.database).await?;
+    let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
     let rotated = rotate(&store, args).await;
     store.close().await;
     println!("{}", rotated?);

@@ -149,6 +149,50 @@ pub static KEYS: &[Key] = &[
         get: |config| Value::Text(config.database_url.clone()),
     },
     Key {
+        name: "database.tls_mode",
+        kind: Kind::Text,
+        ty: "`disable`, `prefer`, `require`, `verify-ca` or `verify-full`, or `\"\"` for the URL's",
+        env: "FERROGRAM_DATABASE_TLS_MODE",
+        flag: Some("--database-tls-mode"),
+        secret: false,
+        doc: "PostgreSQL: how the connection uses TLS, as libpq's `sslmode`, which it overrides. \
+              Empty (the default): the URL's `sslmode`, else `verify-full` when a CA is given \
+              (`database.tls_ca` or the URL's `sslrootcert`), else `prefer` (TLS when the server \
+              offers it, its certificate unchecked). `require` encrypts without checking the \
+              certificate; `verify-full` also checks that it is signed by the CA and names the \
+              host: use it for a server across a network. See \
+              [TLS to PostgreSQL](operations.md#tls-to-postgresql).",
+        set: |config, value| {
+            let text = value.text();
+            config.database_tls_mode = match text.trim() {
+                "" => None,
+                mode => Some(mode.parse()?),
+            };
+            Ok(())
+        },
+        get: |config| Value::Text(config.database_tls_mode.map(|mode| mode.as_str().to_owned()).unwrap_or_default()),
+    },
+    Key {
+        name: "database.tls_ca",
+        kind: Kind::Text,
+        ty: "a path to a PEM file, or `\"\"` for the URL's",
+        env: "FERROGRAM_DATABASE_TLS_CA",
+        flag: Some("--database-tls-ca"),
+        secret: false,
+        doc: "PostgreSQL: the CA certificate (PEM, one or more) the server's certificate must be \
+              signed by, as libpq's `sslrootcert`, which it overrides. Read at start (a missing or \
+              unreadable file, or one without a certificate, stops it) and at each new \
+              connection. It is trusted beside the system's CAs.",
+        set: |config, value| {
+            let text = value.text();
+            config.database_tls_ca = if text.trim().is_empty() { None } else { Some(text.into()) };
+            Ok(())
+        },
+        get: |config| {
+            Value::Text(config.database_tls_ca.as_ref().map(|path| path.display().to_string()).unwrap_or_default())
+        },
+    },
+    Key {
         name: "secrets.key_file",
         kind: Kind::Text,
         ty: "a path, or `\"\"` for the default",
@@ -540,6 +584,8 @@ mod tests {
     #[test]
     fn every_key_takes_back_what_it_shows() {
         let config = Config {
+            database_tls_mode: Some(ferrogram_store::TlsMode::VerifyFull),
+            database_tls_ca: Some("/etc/ferrogram/db-ca.pem".into()),
             server_listen: "[::1]:0".parse().unwrap(),
             server_public_url: Some("https://bots.example.com/ferrogram".into()),
             http_allow_private: vec![("::1".into(), 9000), ("localhost".into(), 80)],

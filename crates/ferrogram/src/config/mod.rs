@@ -36,6 +36,10 @@ pub struct Config {
     /// `secrets.key_file`; `None` (the default): beside a SQLite database file, else
     /// `data/secret.key` (`secret_key.rs`).
     pub secrets_key_file: Option<PathBuf>,
+    /// `database.tls_mode`; `None`: the URL's `sslmode` (decision 0037).
+    pub database_tls_mode: Option<ferrogram_store::TlsMode>,
+    /// `database.tls_ca`; `None`: the URL's `sslrootcert`, if any.
+    pub database_tls_ca: Option<PathBuf>,
     /// `server.listen`
     pub server_listen: SocketAddr,
     /// `server.public_url`, without a trailing `/`; `None` (the default): the bots poll.
@@ -66,6 +70,13 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+impl Config {
+    /// The TLS settings for PostgreSQL besides the URL's.
+    pub fn database_tls(&self) -> ferrogram_store::Tls {
+        ferrogram_store::Tls { mode: self.database_tls_mode, ca: self.database_tls_ca.clone() }
+    }
+}
+
 /// The embedded default database: a SQLite file in the `data/` folder of the working directory.
 pub const DEFAULT_DATABASE: &str = "sqlite://data/ferrogram.db";
 
@@ -83,6 +94,8 @@ impl Default for Config {
         Config {
             database_url: DEFAULT_DATABASE.to_owned(),
             secrets_key_file: None,
+            database_tls_mode: None,
+            database_tls_ca: None,
             server_listen: DEFAULT_LISTEN,
             server_public_url: None,
             telegram_api_url: ferrogram_telegram::DEFAULT_API_URL.to_owned(),
@@ -101,16 +114,32 @@ impl Default for Config {
     }
 }
 
-/// A database URL without its password, for messages.
+/// A database URL without its password (`USER:PASSWORD@` or a `password=` parameter), for
+/// messages.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    // The query starts at the first `?` after the credentials (a password may hold one).
+    let after_credentials = url.rfind('@').map_or(0, |at| at + 1);
+    let (url, query) = match url[after_credentials..].find('?') {
+        Some(start) => (&url[..after_credentials + start], Some(&url[after_credentials + start + 1..])),
+        None => (url, None),
+    };
+    let mut out = match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
             let user = credentials.split(':').next().unwrap_or_default();
             format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
         }
         _ => url.to_string(),
+    };
+    if let Some(query) = query {
+        let masked: Vec<&str> = query
+            .split('&')
+            .map(|pair| if pair.split('=').next() == Some("password") { "password=***" } else { pair })
+            .collect();
+        out.push('?');
+        out.push_str(&masked.join("&"));
     }
+    out
 }
 
 /// Where a key's value came from.
@@ -154,5 +183,10 @@ mod tests {
     fn database_passwords_stay_out_of_messages() {
         assert_eq!(redact("postgres://bob:s3cret@db:5432/app"), "postgres://bob:***@db:5432/app");
         assert_eq!(redact("sqlite://data/ferrogram.db"), "sqlite://data/ferrogram.db");
+        assert_eq!(
+            redact("postgres://bob@db/app?sslmode=verify-full&password=s3cret&sslrootcert=ca.pem"),
+            "postgres://bob:***@db/app?sslmode=verify-full&password=***&sslrootcert=ca.pem"
+        );
+        assert_eq!(redact("postgres://bob:p@s?s@db/app?password"), "postgres://bob:***@db/app?password=***");
     }
 }
