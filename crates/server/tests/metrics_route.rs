@@ -142,7 +142,10 @@ async fn metrics_count_updates_calls_requests_and_jobs_per_bot() {
     let handle = ferrogram_server::metrics::install().expect("the first recorder of the process");
     assert!(ferrogram_server::metrics::install().is_err(), "a second recorder is refused");
 
-    let sandbox = ferrogram_sandbox::Sandbox::start(ferrogram_sandbox::Config::default()).await.expect("sandbox");
+    // The sandbox's own flood limits off: the only 429 is the one injected below.
+    let mut sandbox_config = ferrogram_sandbox::Config::default();
+    sandbox_config.limits.enabled = false;
+    let sandbox = ferrogram_sandbox::Sandbox::start(sandbox_config).await.expect("sandbox");
     let (model, model_port) = model_server().await;
     let http_config = HttpConfig {
         allow_private: vec![("127.0.0.1".into(), model_port)],
