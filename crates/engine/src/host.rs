@@ -468,15 +468,8 @@ fn start_jobs(runtime: &Arc<RunningBot>, budget: Duration) {
     let names: Vec<String> = jobs.iter().map(|(name, _)| name.clone()).collect();
     let (stop, stopped) = watch::channel(false);
     let store = Arc::clone(&context.store);
-    let run = move |index: usize| {
-        let (context, loaded, name) = (Arc::clone(&context), Arc::clone(&loaded), names[index].clone());
-        async move {
-            match run_guarded(budget, steps::run::run_job(Arc::clone(&context), loaded, name.clone())).await {
-                Ok(handled) => commit_and_deliver(context.bot_id, &context.outbox, handled).await,
-                Err(error) => tracing::error!(bot_id, job = %name, %error, "the job failed"),
-            }
-        }
-    };
+    let run =
+        move |index: usize| jobs::run_once(Arc::clone(&context), Arc::clone(&loaded), names[index].clone(), budget);
     let task = tokio::spawn(jobs::schedule(bot_id, jobs, store, runtime.context().clock.clone(), stopped, run));
     *runtime.jobs.lock() = Some((stop, task));
 }

@@ -30,7 +30,7 @@ mod host;
 mod interpret;
 mod jobs;
 mod receive;
-mod telemetry;
+pub mod telemetry;
 mod update;
 
 pub use bot_env::{BotEnv, FERROGRAM_PREFIX};
