@@ -785,6 +785,7 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     config.inbox_keep = settings.inbox_keep;
     config.poll_timeout = settings.polling_timeout;
     config.llm_edit_interval = settings.llm_edit_interval;
+    config.idle_after = settings.bots_idle_after;
     let sandbox = start_local_sandbox(
         settings.sandbox_port,
         Some(settings.sandbox_state.clone()),
