@@ -80,7 +80,7 @@ fn idle(hosted: &Hosted, slot: &Slot, idle_after: Duration) -> bool {
 
 /// Whether the store holds work of the bot's: an unhandled update or a call not yet delivered
 /// (what a crash or a failed delivery left). A store that cannot say counts as work.
-pub(crate) async fn has_work(store: &dyn StateStore, bot_id: u64) -> bool {
+async fn has_work(store: &dyn StateStore, bot_id: u64) -> bool {
     match (store.inbox_unhandled(bot_id, 1).await, store.outbox_pending(bot_id, 1).await) {
         (Ok(updates), Ok(calls)) => !updates.is_empty() || !calls.is_empty(),
         (Err(error), _) | (_, Err(error)) => {

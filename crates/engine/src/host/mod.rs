@@ -183,6 +183,10 @@ pub struct Engine {
     committer: std::sync::OnceLock<Arc<Committer>>,
     /// The idle sweeper, started with the first bot that may sleep.
     sweeper: std::sync::OnceLock<JoinHandle<()>>,
+    /// The bots whose earlier run left work in the store (`StateStore::bots_with_work`), read
+    /// once with the first bot that may sleep, plus every bot stopped since: such a bot starts
+    /// awake and catches up.
+    left_work: tokio::sync::Mutex<Option<std::collections::HashSet<u64>>>,
     /// Runtimes of bots stopped since the last [`Engine::drain`]: their handlers may still be
     /// running.
     stopped: Mutex<Vec<Arc<Runtime>>>,
@@ -207,6 +211,7 @@ impl Engine {
             http,
             committer: std::sync::OnceLock::new(),
             sweeper: std::sync::OnceLock::new(),
+            left_work: tokio::sync::Mutex::default(),
             stopped: Mutex::default(),
         }
     }
@@ -253,7 +258,7 @@ impl Engine {
         });
         let asleep = may_sleep
             && (loaded.file.jobs.is_empty() || !self.config.schedule_jobs)
-            && !idle::has_work(self.config.store.as_ref(), bot_id).await;
+            && !self.left_work(bot_id).await;
         // The route first, then the source: setWebhook (sent by the source once the bot caught
         // up) must never make Telegram push to a bot this engine does not know yet.
         if hosted.webhook_secret.is_some() {
@@ -392,6 +397,22 @@ impl Engine {
         Ok(runtime)
     }
 
+    /// Whether the bot's earlier run may have left work in the store (see `left_work`). A store
+    /// that cannot say counts as work.
+    async fn left_work(&self, bot_id: u64) -> bool {
+        let mut known = self.left_work.lock().await;
+        if known.is_none() {
+            match self.config.store.bots_with_work().await {
+                Ok(bots) => *known = Some(bots.into_iter().collect()),
+                Err(error) => {
+                    tracing::warn!(bot_id, %error, "reading which bots left work failed: the bot starts awake");
+                    return true;
+                }
+            }
+        }
+        known.as_ref().is_some_and(|bots| bots.contains(&bot_id))
+    }
+
     /// Starts the idle sweeper once.
     fn start_sweeper(&self) {
         let Some(idle_after) = self.config.idle_after else { return };
@@ -480,6 +501,11 @@ impl Engine {
         }
         // Raised before the slot is read: from here on nothing wakes it (`awake`).
         hosted.stop.send_replace(true);
+        // What it leaves (an update queued but not started, a call held) is caught up by its
+        // next start.
+        if let Some(left) = self.left_work.lock().await.as_mut() {
+            left.insert(bot.bot_id);
+        }
         let registration = hosted.registration.lock().take();
         if let Some(registration) = registration
             && let Err(error) = registration.await
