@@ -884,7 +884,10 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     let metrics = ferrogram_server::metrics::install()?;
     // The secrets' key (decision 0034), created at the first start; a wrong one stops the start.
     let key_file = secret_key::key_file(settings.secrets_key_file.as_deref(), &settings.database_url);
-    let store = Arc::new(secret_key::attach(open_store(&settings.database_url, &settings.database_tls()).await?, &key_file, true).await?);
+    let store = Arc::new(
+        secret_key::attach(open_store(&settings.database_url, &settings.database_tls()).await?, &key_file, true)
+            .await?,
+    );
     // Closed last on shutdown, once the handlers and deliveries wrote what they had.
     let database = Arc::clone(&store);
     let mut fleet = fleet::Fleet::import_folder(Arc::clone(&store), &settings.bots_folder).await?;
@@ -893,6 +896,7 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     config.inbox_keep = settings.inbox_keep;
     config.poll_timeout = settings.polling_timeout;
     config.llm_edit_interval = settings.llm_edit_interval;
+    config.idle_after = settings.bots_idle_after;
     let sandbox = start_local_sandbox(
         settings.sandbox_port,
         Some(settings.sandbox_state.clone()),

@@ -20,8 +20,8 @@ mod dead_letters;
 mod directory;
 mod migrate;
 mod ops;
-mod secret_key;
 mod postgres_tls;
+mod secret_key;
 mod state_store;
 
 use std::str::FromStr;
@@ -389,6 +389,8 @@ operations! {
     fn outbox_pending(bot: u64, limit: u32) -> Vec<PendingSend>;
     /// Forgets a delivered call; `false` if the bot has no such call.
     fn outbox_forget(bot: u64, id: i64) -> bool;
+    /// The bots with an unhandled update or an undelivered call, in no order.
+    fn bots_with_work() -> Vec<u64>;
 }
 
 // After `operations!`, which they use to define their operations on `Store` and `Transaction`.

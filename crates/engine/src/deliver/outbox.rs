@@ -399,6 +399,13 @@ impl Deliverer {
         Ok(delivered)
     }
 
+    /// Whether nothing is being sent nor held to be retried: a bot may sleep (its runtime
+    /// dropped) only then.
+    pub fn is_quiet(&self) -> bool {
+        let held = self.held.lock();
+        held.values().all(VecDeque::is_empty) && self.in_flight.lock().is_empty()
+    }
+
     /// Waits until no entry is being sent: every call handed to [`Deliverer::deliver`] so far,
     /// paced bulk ones included, was made, failed, or is held to be retried.
     pub async fn until_idle(&self) {

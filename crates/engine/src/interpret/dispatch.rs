@@ -47,7 +47,9 @@ pub struct Dispatcher {
     budget: Duration,
     /// Attempts an update gets before it is set aside (see [`Job::attempt`]).
     max_attempts: u32,
-    handled: watch::Sender<u64>,
+    /// Kept by the host across the bot's runtimes (an idle bot's runtime is dropped and built
+    /// again), so the count goes on.
+    handled: Arc<watch::Sender<u64>>,
     /// Set when the bot stops: workers take no further job (what is queued stays unhandled in
     /// the inbox for the next start) and new dispatches are dropped the same way.
     stopping: AtomicBool,
@@ -62,7 +64,13 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// A dispatcher running at most `max_concurrent` updates at once, each under `budget`, and
     /// setting aside an update dispatched for more than its `max_attempts`th time.
-    pub fn new(bot: Arc<BotContext>, max_concurrent: usize, budget: Duration, max_attempts: u32) -> Arc<Dispatcher> {
+    pub fn new(
+        bot: Arc<BotContext>,
+        max_concurrent: usize,
+        budget: Duration,
+        max_attempts: u32,
+        handled: Arc<watch::Sender<u64>>,
+    ) -> Arc<Dispatcher> {
         // A new run counts from nothing: what the last one left is replayed, and counted, again.
         telemetry::inbox_pending(bot.bot_id, 0);
         Arc::new(Dispatcher {
@@ -71,7 +79,7 @@ impl Dispatcher {
             permits: Arc::new(Semaphore::new(max_concurrent.clamp(1, Semaphore::MAX_PERMITS))),
             budget,
             max_attempts: max_attempts.max(1),
-            handled: watch::Sender::new(0),
+            handled,
             stopping: AtomicBool::new(false),
             running: watch::Sender::new(0),
             pending: Mutex::new(0),
@@ -103,6 +111,11 @@ impl Dispatcher {
         let mut pending = self.pending.lock();
         *pending = change(*pending);
         telemetry::inbox_pending(self.bot.bot_id, *pending);
+    }
+
+    /// Whether nothing is running nor queued: no chat's worker holds a job.
+    pub fn is_quiet(&self) -> bool {
+        self.is_idle() && self.queues.lock().is_empty()
     }
 
     /// Queues `job` behind its chat's earlier updates.

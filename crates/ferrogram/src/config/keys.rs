@@ -358,6 +358,31 @@ pub static KEYS: &[Key] = &[
         get: |config| Value::List(config.bots_env.clone()),
     },
     Key {
+        name: "bots.idle_after",
+        kind: Kind::Text,
+        ty: "a duration, or `never`",
+        env: "FERROGRAM_BOTS_IDLE_AFTER",
+        flag: None,
+        secret: false,
+        doc: "How long a bot receiving by webhook stays built after its last update: then only its \
+              route and file are kept, and its next update builds it again (a few milliseconds). \
+              Bots that poll, or run jobs, stay built. `never` keeps every bot built.",
+        set: |config, value| {
+            let text = value.text();
+            config.bots_idle_after = if text == "never" {
+                None
+            } else {
+                let after = duration(&text)?;
+                if after.is_zero() {
+                    return Err("expected a duration longer than 0, or `never`".into());
+                }
+                Some(after)
+            };
+            Ok(())
+        },
+        get: |config| Value::Text(config.bots_idle_after.map_or_else(|| "never".to_owned(), show_duration)),
+    },
+    Key {
         name: "http.allow_private",
         kind: Kind::List,
         ty: "a list of `HOST:PORT` entries",

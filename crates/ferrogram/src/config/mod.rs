@@ -56,6 +56,8 @@ pub struct Config {
     pub bots_folder: PathBuf,
     /// `bots.env`
     pub bots_env: Vec<String>,
+    /// `bots.idle_after`; `None`: `never`.
+    pub bots_idle_after: Option<Duration>,
     /// `http.allow_private`
     pub http_allow_private: Vec<(String, u16)>,
     /// `inbox.keep`
@@ -88,6 +90,9 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std:
 /// state, then the runtime's tasks ending) before the process exits without waiting further.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// How long an idle webhook bot stays built (`bots.idle_after`).
+pub const BOTS_IDLE_AFTER: Duration = Duration::from_secs(600);
+
 impl Default for Config {
     fn default() -> Self {
         let engine = ferrogram_engine::EngineConfig::default();
@@ -104,6 +109,7 @@ impl Default for Config {
             sandbox_flood_limits: true,
             bots_folder: PathBuf::from("examples"),
             bots_env: Vec::new(),
+            bots_idle_after: Some(BOTS_IDLE_AFTER),
             http_allow_private: Vec::new(),
             inbox_keep: engine.inbox_keep,
             polling_timeout: engine.poll_timeout,

@@ -76,8 +76,9 @@ impl Entry {
         self.errors.push_back(BotError { at: now(), message });
     }
 
-    fn report(&self, name: &str) -> BotStatus {
+    fn report(&self, name: &str, engine: &Engine) -> BotStatus {
         BotStatus {
+            asleep: self.handle.is_some_and(|handle| engine.is_awake(handle).is_ok_and(|awake| !awake)),
             name: name.to_owned(),
             status: self.status,
             since: self.since,
@@ -458,7 +459,7 @@ impl Supervisor {
             }
             let _ = self.start_locked(&mut bots, name).await;
         }
-        bots.get(name).map(|entry| entry.report(name)).ok_or(ControlError::UnknownBot)
+        bots.get(name).map(|entry| entry.report(name, &self.engine)).ok_or(ControlError::UnknownBot)
     }
 
     async fn stop_bot(&self, workspace: i64, name: &str) -> Result<BotStatus, ControlError> {
@@ -473,7 +474,7 @@ impl Supervisor {
         }
         entry.set(Status::Stopped);
         tracing::info!("{}/{name}: stopped", entry.workspace_name);
-        Ok(entry.report(name))
+        Ok(entry.report(name, &self.engine))
     }
 
     async fn reload_bot(&self, workspace: i64, name: &str) -> Result<BotStatus, ControlError> {
@@ -483,7 +484,7 @@ impl Supervisor {
         let Some(handle) = entry.handle.filter(|_| entry.status == Status::Running) else {
             entry.attempts = 0;
             let _ = self.start_locked(&mut bots, name).await;
-            return bots.get(name).map(|entry| entry.report(name)).ok_or(ControlError::UnknownBot);
+            return bots.get(name).map(|entry| entry.report(name, &self.engine)).ok_or(ControlError::UnknownBot);
         };
         let refused = |e: String| ControlError::Refused(e);
         let record = self.store.bot_named(workspace, name).await.map_err(|e| refused(e.to_string()))?;
@@ -496,13 +497,13 @@ impl Supervisor {
         target::of_record(&self.store, &record, Some(&current.source)).await.map_err(refused)?;
         if self.token_of(workspace, name, &current.source, &file_name).await != entry.token {
             let _ = self.restart_locked(&mut bots, name, handle).await;
-            return bots.get(name).map(|entry| entry.report(name)).ok_or(ControlError::UnknownBot);
+            return bots.get(name).map(|entry| entry.report(name, &self.engine)).ok_or(ControlError::UnknownBot);
         }
         match self.engine.reload_source(handle, &current.source, &file_name).await {
             Ok(()) => {
                 entry.version = Some(current.version);
                 tracing::info!("{}/{name}: version {} reloaded", entry.workspace_name, current.version);
-                Ok(entry.report(name))
+                Ok(entry.report(name, &self.engine))
             }
             Err(error) => {
                 let message = format!("version {} not reloaded: {error}", current.version);
@@ -533,7 +534,7 @@ impl BotControl for Supervisor {
             let bots = self.bots.lock().await;
             bots.iter()
                 .filter(|(_, entry)| entry.workspace == workspace)
-                .map(|(name, entry)| entry.report(name))
+                .map(|(name, entry)| entry.report(name, &self.engine))
                 .collect()
         })
     }
@@ -542,7 +543,7 @@ impl BotControl for Supervisor {
         Box::pin(async move {
             let mut bots = self.bots.lock().await;
             self.known(&mut bots, workspace, name).await?;
-            bots.get(name).map(|entry| entry.report(name)).ok_or(ControlError::UnknownBot)
+            bots.get(name).map(|entry| entry.report(name, &self.engine)).ok_or(ControlError::UnknownBot)
         })
     }
 

@@ -951,6 +951,23 @@ pub async fn state_store_contract(store: Arc<dyn StateStore>) {
     let letters = store.dead_letters(1, 10).await.unwrap();
     assert_eq!(letters.iter().map(|l| (l.bot, &l.letter)).collect::<Vec<_>>(), [(1, &letter)]);
     assert!(store.dead_letters(2, 10).await.unwrap().is_empty());
+
+    // Which bots have work: an unhandled update or an undelivered call puts a bot in, handling
+    // and delivering take it out.
+    let (a, b, c) = (701, 702, 703);
+    let with_work = |bots: Vec<u64>| bots.into_iter().filter(|bot| [a, b, c].contains(bot)).collect::<BTreeSet<_>>();
+    assert!(with_work(store.bots_with_work().await.unwrap()).is_empty());
+    store.inbox_put(a, 1, r#"{"update_id":1}"#.into()).await.unwrap();
+    store.inbox_put(c, 1, r#"{"update_id":1}"#.into()).await.unwrap();
+    assert!(store.inbox_mark_handled(c, 1).await.unwrap());
+    let send = Outgoing { chat_id: 5, method: "sendMessage".into(), params: json!({"text": "hi"}), bulk: false };
+    let sent = store.commit(&[ferrogram_core::Commit { bot: b, outbox: vec![send], ..Default::default() }]).await;
+    let outbox_id = sent.unwrap()[0][0];
+    assert_eq!(with_work(store.bots_with_work().await.unwrap()), BTreeSet::from([a, b]), "c handled its update");
+    assert!(store.inbox_mark_handled(a, 1).await.unwrap());
+    let delivered = ferrogram_core::Commit { bot: b, delivered: vec![outbox_id], ..Default::default() };
+    store.commit(&[delivered]).await.unwrap();
+    assert!(with_work(store.bots_with_work().await.unwrap()).is_empty(), "handled and delivered: no work left");
 }
 
 /// The contract on the in-memory store (the reference behaviour).
