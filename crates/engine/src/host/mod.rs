@@ -248,7 +248,10 @@ impl Engine {
             webhook_secret,
             may_sleep,
             // Replaced by its runtime below unless it starts asleep.
-            slot: Mutex::new(Slot::Asleep(Asleep { file: Box::new(loaded.file.clone()), generation: loaded.generation })),
+            slot: Mutex::new(Slot::Asleep(Asleep {
+                file: Box::new(loaded.file.clone()),
+                generation: loaded.generation,
+            })),
             handled: Arc::new(watch::Sender::new(0)),
             unauthorized: Arc::new(watch::Sender::new(None)),
             stop: watch::Sender::new(false),
@@ -256,9 +259,8 @@ impl Engine {
             taking: AtomicUsize::new(0),
             last_active: Mutex::new(Instant::now()),
         });
-        let asleep = may_sleep
-            && (loaded.file.jobs.is_empty() || !self.config.schedule_jobs)
-            && !self.left_work(bot_id).await;
+        let asleep =
+            may_sleep && (loaded.file.jobs.is_empty() || !self.config.schedule_jobs) && !self.left_work(bot_id).await;
         // The route first, then the source: setWebhook (sent by the source once the bot caught
         // up) must never make Telegram push to a bot this engine does not know yet.
         if hosted.webhook_secret.is_some() {
@@ -276,11 +278,18 @@ impl Engine {
                 hosted.webhook_secret.clone().unwrap_or_default(),
             );
             let (stop, unauthorized) = (hosted.stop.subscribe(), Arc::clone(&hosted.unauthorized));
-            let registration = tokio::spawn(async move {
+            let own = Arc::downgrade(&hosted);
+            // Stored under the lock the task takes it back with, once done: a finished task's
+            // memory lasts as long as its handle, which thousands of asleep bots must not keep.
+            let mut registration = hosted.registration.lock();
+            *registration = Some(tokio::spawn(async move {
                 publish.await;
                 webhook::set_webhook(bot_id, &client, &url, &secret, stop, &unauthorized).await;
-            });
-            *hosted.registration.lock() = Some(registration);
+                if let Some(hosted) = own.upgrade() {
+                    hosted.registration.lock().take();
+                }
+            }));
+            drop(registration);
             self.start_sweeper();
         } else {
             let runtime = self.build(&hosted, loaded);
