@@ -98,6 +98,9 @@ pub struct EngineConfig {
     pub idle_after: Option<Duration>,
 }
 
+/// How many asleep bots make their start-up calls at once (see `Engine::registrations`).
+const REGISTRATIONS_AT_ONCE: usize = 32;
+
 /// See [`EngineConfig::max_update_attempts`]: the first attempt and two replays, so one crash
 /// (or a deploy) in the middle of an update never costs it, and a poison update freezes the
 /// bot at most three times.
@@ -181,6 +184,9 @@ pub struct Engine {
     http: Arc<Http>,
     /// Group commit for every bot, started with the first bot (it needs a Tokio runtime).
     committer: std::sync::OnceLock<Arc<Committer>>,
+    /// Bounds the asleep bots' start-up calls (setMyCommands, setWebhook) made at once: thousands
+    /// of bots starting together would otherwise open a connection each.
+    registrations: Arc<tokio::sync::Semaphore>,
     /// The idle sweeper, started with the first bot that may sleep.
     sweeper: std::sync::OnceLock<JoinHandle<()>>,
     /// The bots whose earlier run left work in the store (`StateStore::bots_with_work`), read
@@ -210,6 +216,7 @@ impl Engine {
             next_id: AtomicU64::new(1),
             http,
             committer: std::sync::OnceLock::new(),
+            registrations: Arc::new(tokio::sync::Semaphore::new(REGISTRATIONS_AT_ONCE)),
             sweeper: std::sync::OnceLock::new(),
             left_work: tokio::sync::Mutex::default(),
             stopped: Mutex::default(),
@@ -278,11 +285,24 @@ impl Engine {
                 hosted.webhook_secret.clone().unwrap_or_default(),
             );
             let (stop, unauthorized) = (hosted.stop.subscribe(), Arc::clone(&hosted.unauthorized));
-            let registration = tokio::spawn(async move {
+            let own = Arc::downgrade(&hosted);
+            let permits = Arc::clone(&self.registrations);
+            // Stored under the lock the task takes it back with, once done: a finished task's
+            // memory lasts as long as its handle, which thousands of asleep bots must not keep.
+            let mut registration = hosted.registration.lock();
+            *registration = Some(tokio::spawn(async move {
+                let mut stopped = stop.clone();
+                let _permit = tokio::select! {
+                    permit = permits.acquire_owned() => permit,
+                    _ = stopped.wait_for(|stopped| *stopped) => return,
+                };
                 publish.await;
                 webhook::set_webhook(bot_id, &client, &url, &secret, stop, &unauthorized).await;
-            });
-            *hosted.registration.lock() = Some(registration);
+                if let Some(hosted) = own.upgrade() {
+                    hosted.registration.lock().take();
+                }
+            }));
+            drop(registration);
             self.start_sweeper();
         } else {
             let runtime = self.build(&hosted, loaded);
