@@ -10,6 +10,8 @@
 
 #[path = "../../engine/tests/common/mod.rs"]
 mod common;
+// The scrape reader of the server crate's metrics test, shared.
+#[path = "../../server/tests/scrape/mod.rs"]
 mod scrape;
 #[path = "../../engine/tests/transcript/mod.rs"]
 mod transcript;

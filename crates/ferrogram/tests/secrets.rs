@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use binary::telegram::{ask, is, stand_in_telegram, status_until, user};
-use binary::{TempFolder, free_port, free_port_pair, request, text};
+use binary::{TempFolder, request, serve_ports, text};
 use serde_json::{Value, json};
 
 const VAULT: &str = "656565:vault-SECRET-token";
@@ -108,13 +108,7 @@ impl Fixture {
     /// Starts `serve` against the stand-in Telegram at `telegram`, its output in `log`: the
     /// child and its listener's URL.
     fn serve(&self, telegram: &str, log: &str) -> (tokio::process::Child, String) {
-        let port = free_port_pair();
-        let listen = loop {
-            let listen = free_port();
-            if listen != port && listen != port + 1 {
-                break listen;
-            }
-        };
+        let (port, listen) = serve_ports();
         let (port, listen) = (port.to_string(), format!("127.0.0.1:{listen}"));
         let bots = self.folder.0.join("bots").display().to_string();
         let state = self.folder.0.join("sandbox.json").display().to_string();

@@ -16,6 +16,8 @@
 
 #[allow(dead_code)]
 mod binary;
+// The scrape reader of the server crate's metrics test, shared.
+#[path = "../../server/tests/scrape/mod.rs"]
 mod scrape;
 
 use std::collections::BTreeSet;

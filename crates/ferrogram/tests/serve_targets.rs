@@ -13,8 +13,8 @@
 
 mod binary;
 
+use binary::serve_ports;
 use binary::{ferrogram, text};
-use binary::{free_port, free_port_pair};
 use std::time::Duration;
 
 use binary::request;
@@ -120,13 +120,7 @@ fn serve(
     webhook: bool,
     env: &[(&str, &str)],
 ) -> (tokio::process::Child, String, String) {
-    let port = free_port_pair();
-    let listen = loop {
-        let listen = free_port();
-        if listen != port && listen != port + 1 {
-            break listen;
-        }
-    };
+    let (port, listen) = serve_ports();
     let (port_text, listen_text) = (port.to_string(), format!("127.0.0.1:{listen}"));
     let bots = folder.0.join("bots").display().to_string();
     let state = folder.0.join("sandbox.json").display().to_string();

@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod scrape;
+
 use ferrogram_engine::{Engine, EngineConfig, HttpConfig};
+use scrape::{Samples, parse, value};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -66,40 +69,6 @@ async fn control(http: &reqwest::Client, sandbox: &str, path: &str, body: Option
     let response = request.send().await.expect("the sandbox answers");
     assert!(response.status().is_success(), "{path}: {}", response.status());
     response.json().await.expect("JSON")
-}
-
-/// The samples of a Prometheus text exposition: `(name, labels) -> value`.
-type Samples = BTreeMap<(String, BTreeMap<String, String>), f64>;
-
-fn parse(text: &str) -> Samples {
-    let mut samples = Samples::new();
-    for line in text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')) {
-        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("a sample line: {line}"));
-        let value: f64 = value.parse().unwrap_or_else(|_| panic!("a value: {line}"));
-        let (name, labels) = match series.split_once('{') {
-            Some((name, rest)) => {
-                let rest = rest.strip_suffix('}').unwrap_or_else(|| panic!("closed labels: {line}"));
-                let labels = rest
-                    .split(',')
-                    .filter(|pair| !pair.is_empty())
-                    .map(|pair| {
-                        let (key, value) = pair.split_once('=').unwrap_or_else(|| panic!("a label: {line}"));
-                        (key.to_owned(), value.trim_matches('"').to_owned())
-                    })
-                    .collect();
-                (name, labels)
-            }
-            None => (series, BTreeMap::new()),
-        };
-        samples.insert((name.to_owned(), labels), value);
-    }
-    samples
-}
-
-/// The value of the sample `name` with exactly `labels`; 0 when there is none.
-fn value(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let labels = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    samples.get(&(name.to_owned(), labels)).copied().unwrap_or(0.0)
 }
 
 /// The stand-in language model on a port of its own: its URL.

@@ -76,6 +76,18 @@ pub fn free_port_pair() -> u16 {
     panic!("no two free ports in a row");
 }
 
+/// Ports for a `serve`: the sandbox's pair (`--sandbox-port`, the next one its stand-in model's)
+/// and a third free one for the listener.
+pub fn serve_ports() -> (u16, u16) {
+    let sandbox = free_port_pair();
+    loop {
+        let listen = free_port();
+        if listen != sandbox && listen != sandbox + 1 {
+            return (sandbox, listen);
+        }
+    }
+}
+
 /// Starts `ferrogram ARGS` in `folder`, its standard output and error written to `folder/LOG`,
 /// killed when the handle is dropped.
 pub fn spawn(folder: &Path, log: &str, args: &[&str]) -> Child {

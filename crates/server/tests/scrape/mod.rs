@@ -1,5 +1,6 @@
-//! Reading a Prometheus text exposition (`/metrics`), for the tests that scrape one: every
-//! sample parsed into its name, labels and value, so a test asserts exact counts.
+//! Reading a Prometheus text exposition (`/metrics`), for the tests that scrape one (this
+//! crate's, and the binary's through `#[path]`): every sample parsed into its name, labels and
+//! value, so a test asserts exact counts.
 
 #![allow(dead_code)]
 
