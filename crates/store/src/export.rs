@@ -211,7 +211,7 @@ fn compare(a: &Value, b: &Value) -> Ordering {
     }
 }
 
-fn refused(message: impl Into<String>) -> Error {
+pub(crate) fn refused(message: impl Into<String>) -> Error {
     Error::Refused(message.into())
 }
 
@@ -359,7 +359,7 @@ impl Conn<'_> {
         })
     }
 
-    async fn export(&mut self, bot: &str) -> Result<Value> {
+    pub(crate) async fn export(&mut self, bot: &str) -> Result<Value> {
         // A number is the engine's id; a name is a dashboard record's, else a sandbox bot's.
         let (id, record) = match bot.parse::<u64>() {
             Ok(id) => {
@@ -435,7 +435,7 @@ impl Conn<'_> {
         }))
     }
 
-    async fn import(&mut self, document: &Value, options: ImportOptions) -> Result<ImportSummary> {
+    pub(crate) async fn import(&mut self, document: &Value, options: ImportOptions) -> Result<ImportSummary> {
         let format = document.get("ferrogram_export").and_then(Value::as_i64);
         if format != Some(EXPORT_FORMAT) {
             return Err(refused(match format {

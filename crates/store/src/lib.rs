@@ -339,9 +339,11 @@ operations! {
 }
 
 // After `operations!`, which they use to define their operations on `Store` and `Transaction`.
+mod all_bots;
 mod export;
 mod tenancy;
 
+pub use all_bots::ALL_BOTS_FORMAT;
 pub use export::{BOT_TABLES, EXPORT_FORMAT, ImportOptions, ImportSummary, backup};
 pub use tenancy::{
     ApiToken, AuditEntry, BotRecord, BotVersion, IssuedToken, Role, TOKEN_PREFIX, TokenAccess, Workspace,
