@@ -92,7 +92,13 @@ pub async fn backup(args: &BackupArgs) -> Result<(), String> {
         BackupCommand::Now(place) => {
             let settings = settings(place.config.as_deref(), place.to.as_deref(), place.database.as_deref())?;
             let target = target(&settings)?;
-            let store = crate::open_store(&settings.database_url).await?;
+            // An existing database: a missing SQLite file is an error, not a new empty backup.
+            if let Some(file) = backup::sqlite_file(&settings.database_url).filter(|file| !file.exists()) {
+                return Err(format!("{}: no such database file", file.display()));
+            }
+            let store = ferrogram_store::Store::connect(&settings.database_url)
+                .await
+                .map_err(|e| format!("database {}: {e}", redact(&settings.database_url)))?;
             let taken = backup::take(&store, &settings.database_url, &target).await;
             store.close().await;
             let name = taken?;

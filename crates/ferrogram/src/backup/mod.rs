@@ -110,7 +110,7 @@ impl Target {
 }
 
 /// The file of a `sqlite://PATH[?…]` URL; `None` for PostgreSQL or an in-memory database.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or(path);
     (!path.is_empty() && !path.starts_with(':')).then(|| PathBuf::from(path))
