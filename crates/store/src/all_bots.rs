@@ -38,18 +38,12 @@ impl Conn<'_> {
         }
         const RECORDS: &str = "SELECT name, telegram_id FROM bots";
         let records: Vec<(String, Option<i64>)> = match self {
-            Conn::Sqlite(c) => sqlx::query(RECORDS)
-                .fetch_all(&mut **c)
-                .await?
-                .iter()
-                .map(|row| (row.get(0), row.get(1)))
-                .collect(),
-            Conn::Postgres(c) => sqlx::query(RECORDS)
-                .fetch_all(&mut **c)
-                .await?
-                .iter()
-                .map(|row| (row.get(0), row.get(1)))
-                .collect(),
+            Conn::Sqlite(c) => {
+                sqlx::query(RECORDS).fetch_all(&mut **c).await?.iter().map(|row| (row.get(0), row.get(1))).collect()
+            }
+            Conn::Postgres(c) => {
+                sqlx::query(RECORDS).fetch_all(&mut **c).await?.iter().map(|row| (row.get(0), row.get(1))).collect()
+            }
         };
         for (name, telegram) in records {
             ids.push(telegram.unwrap_or_else(|| sandbox_bot_id(&name) as i64));
@@ -94,7 +88,9 @@ impl Store {
         let format = document.get("ferrogram_backup").and_then(Value::as_i64);
         if format != Some(ALL_BOTS_FORMAT) {
             return Err(refused(match format {
-                Some(other) => format!("backup format {other} is not supported (this Ferrogram reads {ALL_BOTS_FORMAT})"),
+                Some(other) => {
+                    format!("backup format {other} is not supported (this Ferrogram reads {ALL_BOTS_FORMAT})")
+                }
                 None => "not a Ferrogram backup (no \"ferrogram_backup\" format number)".to_owned(),
             }));
         }

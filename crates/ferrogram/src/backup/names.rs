@@ -95,7 +95,8 @@ pub fn parse(name: &str) -> Option<Kind> {
     let kind = [Kind::Sqlite, Kind::Json].into_iter().find(|kind| kind.extension() == extension)?;
     let bytes = stamp.as_bytes();
     let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
-    let shaped = bytes.len() == 19 && digits(0..8) && bytes[8] == b'T' && digits(9..15) && bytes[15] == b'.' && digits(16..19);
+    let shaped =
+        bytes.len() == 19 && digits(0..8) && bytes[8] == b'T' && digits(9..15) && bytes[15] == b'.' && digits(16..19);
     shaped.then_some(kind)
 }
 
@@ -109,7 +110,10 @@ mod tests {
         // 2026-12-07T15:21:22.045Z
         let time = SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_656_882_045);
         assert_eq!(name(Kind::Sqlite, time), "ferrogram-20261207T152122.045Z.sqlite");
-        assert_eq!(utc(SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400)).compact_seconds(), "20000229T000000Z");
+        assert_eq!(
+            utc(SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400)).compact_seconds(),
+            "20000229T000000Z"
+        );
         assert_eq!(utc(SystemTime::UNIX_EPOCH).compact_seconds(), "19700101T000000Z");
         let later = name(Kind::Json, time + Duration::from_millis(1));
         assert!(name(Kind::Json, time) < later);

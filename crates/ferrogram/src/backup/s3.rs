@@ -162,7 +162,10 @@ impl Bucket {
         for (name, value) in signed {
             builder = builder.header(name, value);
         }
-        let what = format!("S3 {method} {}", if key.is_empty() { self.describe() } else { format!("s3://{}/{key}", self.bucket) });
+        let what = format!(
+            "S3 {method} {}",
+            if key.is_empty() { self.describe() } else { format!("s3://{}/{key}", self.bucket) }
+        );
         let response = builder.send().await.map_err(|e| format!("{what}: {}", error_chain(&e)))?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| format!("{what}: reading the answer: {e}"))?;
@@ -363,8 +366,13 @@ mod tests {
     #[test]
     fn bucket_urls_are_checked() {
         let credentials = example().0;
-        let bucket = Bucket::parse("s3://backups/ferrogram/prod/", Some("http://127.0.0.1:9000/"), "eu-west-1", credentials.clone())
-            .expect("valid");
+        let bucket = Bucket::parse(
+            "s3://backups/ferrogram/prod/",
+            Some("http://127.0.0.1:9000/"),
+            "eu-west-1",
+            credentials.clone(),
+        )
+        .expect("valid");
         assert_eq!((bucket.bucket.as_str(), bucket.prefix.as_str()), ("backups", "ferrogram/prod/"));
         assert_eq!(bucket.endpoint, "http://127.0.0.1:9000");
         let aws = Bucket::parse("s3://backups", None, "eu-west-1", credentials.clone()).expect("valid");

@@ -429,7 +429,7 @@ pub static KEYS: &[Key] = &[
         env: "FERROGRAM_BACKUP_KEEP",
         flag: None,
         secret: false,
-        doc: "How many backups `backup.to` keeps: after each scheduled backup the oldest beyond \
+        doc: "How many backups `backup.to` keeps: after each backup (scheduled or `backup now`) the oldest beyond \
               this many are deleted. Only files or objects named as Ferrogram names backups \
               (`ferrogram-YYYYMMDDTHHMMSS.mmmZ.sqlite` or `.json`) are counted or deleted.",
         set: |config, value| {
@@ -454,7 +454,11 @@ pub static KEYS: &[Key] = &[
         set: |config, value| {
             let text = value.text();
             config.backup_s3_endpoint = public_url(&text)?;
-            if config.backup_s3_endpoint.as_deref().is_some_and(|url| url.split("://").nth(1).is_some_and(|rest| rest.contains('/'))) {
+            if config
+                .backup_s3_endpoint
+                .as_deref()
+                .is_some_and(|url| url.split("://").nth(1).is_some_and(|rest| rest.contains('/')))
+            {
                 return Err(format!("expected `http(s)://HOST[:PORT]` without a path, found `{text}`"));
             }
             Ok(())
