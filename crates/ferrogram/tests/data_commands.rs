@@ -206,6 +206,28 @@ async fn backups_to_a_folder_keep_the_newest_and_restore_into_an_empty_database_
     assert!(stderr(&output).contains("AWS_ACCESS_KEY_ID"), "{}", stderr(&output));
 }
 
+#[test]
+fn serve_refuses_a_backup_schedule_without_a_target_or_credentials() {
+    let folder = TempFolder::new("data");
+    let database = folder.url("never.db");
+    let serve = |env: &[(&str, &str)]| {
+        let mut command = Command::new(BIN);
+        command.args(["serve", "--database", &database, "--port", "0", "--listen", "127.0.0.1:0"]);
+        command.env_remove("FERROGRAM_CONFIG").env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY");
+        command.env_remove("FERROGRAM_BACKUP_TO");
+        command.envs(env.iter().copied()).output().expect("run ferrogram")
+    };
+    let output = serve(&[("FERROGRAM_BACKUP_EVERY", "1h")]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("backup.to is not"), "{}", stderr(&output));
+    let output = serve(&[("FERROGRAM_BACKUP_EVERY", "1h"), ("FERROGRAM_BACKUP_TO", "s3://bucket/x")]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("AWS_ACCESS_KEY_ID"), "{}", stderr(&output));
+    let output = serve(&[("FERROGRAM_BACKUP_EVERY", "0s")]);
+    assert!(stderr(&output).contains("backup.every"), "{}", stderr(&output));
+    assert!(!folder.0.join("never.db").exists(), "nothing started");
+}
+
 /// Updates the engine set aside: listed (all, or one bot's by name or id), retried back into
 /// the inbox, discarded; a wrong id is a clear error that changes nothing.
 #[tokio::test]
