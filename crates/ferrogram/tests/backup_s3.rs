@@ -165,6 +165,14 @@ async fn logged(serve: &Serve, what: &str, seen: usize) -> usize {
     }
 }
 
+/// The name of the last backup `serve` logged as taken.
+fn last_backup_logged(log: &str) -> String {
+    let line = log.lines().rfind(|line| line.contains("backup taken")).expect("a backup logged");
+    let start = line.find("ferrogram-2").expect("a backup name");
+    let end = line[start..].find(".sqlite").expect("a .sqlite name") + start + ".sqlite".len();
+    line[start..end].to_owned()
+}
+
 #[tokio::test]
 async fn serve_backs_up_to_s3_and_restore_brings_the_bots_back() {
     let program = match moto_server() {
@@ -186,17 +194,16 @@ async fn serve_backs_up_to_s3_and_restore_brings_the_bots_back() {
     let mut serve_env: Vec<(&str, &str)> = env.iter().map(|(name, value)| (*name, value.as_str())).collect();
     serve_env.push(("FERROGRAM_BACKUP_EVERY", "1s"));
 
-    // Two messages counted, then a backup taken after them.
+    // Two messages counted, then a backup taken after them: the second to start after the
+    // replies (the first may have been under way), and more than `keep` in all.
     let mut serve = Serve::start(&folder, "serve.log", &[], &serve_env);
     let bot = serve.running(&["counter"]).await[0];
     let user = serve.user("Ann").await;
     assert_eq!(ask(&serve, bot, user, "one").await, "#1 one");
     assert_eq!(ask(&serve, bot, user, "two").await, "#2 two");
-    // One more than `keep` (retention runs), the last begun after the first ended, itself
-    // begun after the replies, committed with the counts.
-    let mut taken = logged(&serve, "backup taken", 0).await;
-    let first = taken;
-    while taken <= KEEP || taken == first {
+    let replied = serve.log().matches("backup taken").count();
+    let mut taken = replied;
+    while taken < replied + 2 || taken <= KEEP {
         taken = logged(&serve, "backup taken", taken).await;
     }
     logged(&serve, "old backups deleted", 0).await;
@@ -206,6 +213,8 @@ async fn serve_backs_up_to_s3_and_restore_brings_the_bots_back() {
     let log = serve.log();
     assert!(!log.contains("backup failed"), "{log}");
     assert!(!log.contains("ferrogram-test-secret"), "the secret key is never printed");
+    // Read once serve is stopped: no backup is taken after it.
+    let scheduled = last_backup_logged(&log);
 
     // Retention keeps exactly `keep`, and what it did not name.
     let newest = run(&env, &["backup", "now", "--database", &database_url(&folder)]);
@@ -220,8 +229,10 @@ async fn serve_backs_up_to_s3_and_restore_brings_the_bots_back() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(folder.join(format!("serve.db{suffix}")));
     }
-    let restored = lines(&run(&env, &["restore", "--latest", "--database", &database_url(&folder)]));
-    assert!(restored[0].contains(&newest) && restored[0].contains("1 bot(s)"), "{restored:?}");
+    // The last backup `serve` took (kept: only the one `backup now` took is newer).
+    assert!(listed.contains(&scheduled), "{scheduled} in {listed:?}");
+    let restored = lines(&run(&env, &["restore", &scheduled, "--database", &database_url(&folder)]));
+    assert!(restored[0].contains(&scheduled) && restored[0].contains("1 bot(s)"), "{restored:?}");
     let mut serve = Serve::start(&folder, "serve2.log", &[], &[]);
     serve.running(&["counter"]).await;
     assert_eq!(ask(&serve, bot, user, "three").await, "#3 three");

@@ -100,6 +100,28 @@ pub fn parse(name: &str) -> Option<Kind> {
     shaped.then_some(kind)
 }
 
+/// When the backup `name` was taken, read back from its name; `None` if it is not a backup's.
+pub fn taken_at(name: &str) -> Option<SystemTime> {
+    parse(name)?;
+    let stamp = name.strip_prefix("ferrogram-")?;
+    let number = |range: std::ops::Range<usize>| stamp.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (number(0..4)?, number(4..6)?, number(6..8)?);
+    let (hour, minute, second, millis) = (number(9..11)?, number(11..13)?, number(13..15)?, number(16..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    // Howard Hinnant's civil-to-days algorithm.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let millis = ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000).checked_add(millis)?;
+    Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(millis).ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +141,11 @@ mod tests {
         assert!(name(Kind::Json, time) < later);
         assert_eq!(parse(&later), Some(Kind::Json));
         assert_eq!(parse("ferrogram-20261207T152122.045Z.sqlite"), Some(Kind::Sqlite));
+        for time in [time, SystemTime::UNIX_EPOCH + Duration::from_millis(951_782_400_999)] {
+            assert_eq!(taken_at(&name(Kind::Sqlite, time)), Some(time));
+        }
+        assert_eq!(taken_at("ferrogram-20261307T152122.045Z.sqlite"), None, "month 13");
+        assert_eq!(taken_at("notes.txt"), None);
     }
 
     #[test]

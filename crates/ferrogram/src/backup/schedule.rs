@@ -3,11 +3,11 @@
 //! it never stops serving.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use ferrogram_store::Store;
 
-use super::{Target, prune, take};
+use super::{Target, names, prune, take};
 
 /// What the schedule needs.
 pub struct Schedule {
@@ -19,11 +19,21 @@ pub struct Schedule {
     pub keep: usize,
 }
 
-/// Starts the schedule in the background: the first backup one period after the start.
-/// Abort the handle to stop it (before the store closes).
+/// Starts the schedule in the background: the first backup a period after the newest one at
+/// the target (at once if there is none or it is older; a period after the start if the
+/// target cannot be listed), then one every period. Restarts more often than the period
+/// therefore do not postpone backups for ever. Abort the handle to stop it (before the store
+/// closes).
 pub fn spawn(schedule: Schedule) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let start = tokio::time::Instant::now() + schedule.every;
+        let first = match schedule.target.list().await {
+            Ok(names) => first_delay(names.last().and_then(|name| names::taken_at(name)), schedule.every),
+            Err(error) => {
+                tracing::warn!(to = %schedule.target.describe(), "listing backups failed: {error}");
+                schedule.every
+            }
+        };
+        let start = tokio::time::Instant::now() + first;
         let mut ticks = tokio::time::interval_at(start, schedule.every);
         // A backup longer than the period delays the next one instead of bunching them.
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -32,6 +42,13 @@ pub fn spawn(schedule: Schedule) -> tokio::task::JoinHandle<()> {
             once(&schedule).await;
         }
     })
+}
+
+/// How long until the first backup: `every` after the newest one, `newest` (none: at once).
+fn first_delay(newest: Option<SystemTime>, every: Duration) -> Duration {
+    let Some(newest) = newest else { return Duration::ZERO };
+    let age = SystemTime::now().duration_since(newest).unwrap_or_default();
+    every.saturating_sub(age)
 }
 
 /// One backup and the retention after it, logged.
@@ -51,5 +68,20 @@ pub async fn once(schedule: &Schedule) {
         Err(error) => {
             tracing::warn!(to = %to, "backup failed, tried again at the next tick: {error}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_backup_is_due_a_period_after_the_newest() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(first_delay(None, hour), Duration::ZERO);
+        let ten_minutes_ago = SystemTime::now() - Duration::from_secs(600);
+        let delay = first_delay(Some(ten_minutes_ago), hour);
+        assert!(delay <= Duration::from_secs(3000) && delay > Duration::from_secs(2990), "{delay:?}");
+        assert_eq!(first_delay(Some(SystemTime::now() - 2 * hour), hour), Duration::ZERO);
     }
 }

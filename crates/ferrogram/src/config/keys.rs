@@ -403,8 +403,9 @@ pub static KEYS: &[Key] = &[
         env: "FERROGRAM_BACKUP_EVERY",
         flag: None,
         secret: false,
-        doc: "How often `serve` backs the database up to `backup.to`, the first one a period after \
-              the start; empty (the default): never. A failed backup is logged with its cause and \
+        doc: "How often `serve` backs the database up to `backup.to`; empty (the default): never. \
+              The first is due a period after the newest backup already there (at once if there \
+              is none), so restarts do not postpone backups. A failed backup is logged with its cause and \
               tried again at the next period; serving goes on.",
         set: |config, value| {
             let text = value.text();
