@@ -6,6 +6,8 @@
 #           for the web chat's browser test
 #   Chromium for that test: Debian's package, when it is missing and this runs as root with
 #           apt-get (elsewhere the test says it is skipped; CHROMIUM=/path picks another browser)
+#   Prometheus for the dashboard's test (crates/ferrogram/tests/serve_metrics.rs, which runs
+#           it on the metrics of `serve`): Debian's package, likewise (PROMETHEUS=/path picks another)
 # Idempotent: each half is skipped when a stamp says the same lock was already installed and
 # the libraries still load. Called by .ci/run; run it by hand after changing a pin.
 # Env: PYTHON (default python3) picks the interpreter the venv is made from.
@@ -71,6 +73,19 @@ elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
         || die "apt-get install chromium failed"
 else
     say "no chromium and no root apt-get: the web chat's browser test will be skipped"
+fi
+
+# ---- Prometheus -------------------------------------------------------------------------------
+if [[ -n "${PROMETHEUS:-}" ]] || command -v prometheus >/dev/null; then
+    say "prometheus present"
+elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    say "installing prometheus (Debian package; the test runs its own, not the service)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends prometheus >/dev/null \
+        || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends prometheus >/dev/null; } \
+        || die "apt-get install prometheus failed"
+else
+    say "no prometheus and no root apt-get: the dashboard's Prometheus check will be skipped"
 fi
 
 say "ok"

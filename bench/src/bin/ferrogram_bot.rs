@@ -36,6 +36,10 @@ struct Args {
     /// Receive by webhook on this address (e.g. 127.0.0.1:9090) instead of long polling.
     #[arg(long)]
     webhook_listen: Option<std::net::SocketAddr>,
+    /// Seconds a webhook bot stays built after its last update (`serve`'s `bots.idle_after`,
+    /// 600 by default there and here); 0 keeps every bot built.
+    #[arg(long, default_value_t = 600)]
+    idle_after: u64,
 }
 
 #[tokio::main]
@@ -52,6 +56,7 @@ async fn main() -> Result<(), String> {
         config.store = store.clone();
         config.collections = store;
     }
+    config.idle_after = (args.idle_after > 0).then(|| std::time::Duration::from_secs(args.idle_after));
     let burst = |n: u32| n.max(1);
     config.flood.bot = Limit::per_second(args.rate).with_burst(burst(args.rate));
     config.flood.private_chat =

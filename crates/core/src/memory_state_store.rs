@@ -237,6 +237,18 @@ impl StateStore for MemoryStore {
         Box::pin(async move { Ok(ids) })
     }
 
+    fn bots_with_work(&self) -> BoxFuture<'_, Result<Vec<u64>, StoreError>> {
+        let mut bots: std::collections::BTreeSet<u64> = self
+            .inboxes
+            .lock()
+            .iter()
+            .filter(|(_, inbox)| inbox.values().any(|entry| entry.handled_at.is_none()))
+            .map(|(bot, _)| *bot)
+            .collect();
+        bots.extend(self.outbox.lock().entries.values().map(|(bot, _)| *bot));
+        Box::pin(async move { Ok(bots.into_iter().collect()) })
+    }
+
     fn outbox_pending(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<PendingSend>, StoreError>> {
         let pending = self
             .outbox

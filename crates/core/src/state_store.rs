@@ -185,6 +185,10 @@ pub trait StateStore: Send + Sync + 'static {
     fn commit<'a>(&'a self, batch: &'a [Commit]) -> BoxFuture<'a, Result<Vec<Vec<i64>>, StoreError>>;
     /// Up to `limit` of the bot's outbox entries not yet delivered, lowest id (oldest) first.
     fn outbox_pending(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<PendingSend>, StoreError>>;
+    /// Every bot with an unhandled update in its inbox or an undelivered call in its outbox, in
+    /// no order: what a starting host must let catch up (an idle bot may start asleep only when
+    /// it is not among them). One read for all bots.
+    fn bots_with_work(&self) -> BoxFuture<'_, Result<Vec<u64>, StoreError>>;
 }
 
 /// What handling one update (or running one job) changed, written at once: the chat's state,

@@ -1,14 +1,24 @@
 //! The bot's command menu on Telegram: setMyCommands for every locale the bot offers, when a
 //! bot starts and when it is reloaded.
 
-use ferrogram_telegram::flood::Priority;
+use std::time::Duration;
+
+use ferrogram_telegram::Client;
 use serde_json::{Value, json};
 
-use crate::interpret::context::{BotContext, Loaded};
+use crate::interpret::context::Loaded;
 use crate::interpret::template::{self, i18n};
 
-/// setMyCommands for every locale the bot offers (and without a language for the default).
-pub async fn publish_commands(bot: &BotContext, loaded: &Loaded) {
+/// How often a setMyCommands answered 429 is tried again (after the wait Telegram names).
+const RATE_LIMITED_RETRIES: u32 = 3;
+/// The longest wait a 429 may impose on it before it is given up with a warning.
+const LONGEST_WAIT: Duration = Duration::from_secs(60);
+
+/// setMyCommands for every locale the bot offers (and without a language for the default),
+/// straight through the bot's client: a start-time call outside the flood scheduler, so a bot
+/// whose runtime is not built (an idle webhook bot) publishes its menu too. The client retries
+/// network errors and 5xx answers; a 429 is waited out here.
+pub async fn publish_commands(bot_id: u64, client: &Client, loaded: &Loaded) {
     let file = &loaded.file;
     if file.bot.commands.is_empty() {
         return;
@@ -35,9 +45,20 @@ pub async fn publish_commands(bot: &BotContext, loaded: &Loaded) {
         if let Some(locale) = locale {
             params["language_code"] = json!(locale);
         }
-        let outcome: Result<Value, _> = bot.scheduler.call(Priority::Interactive, "setMyCommands", &params).await;
-        if let Err(error) = outcome {
-            tracing::warn!(bot_id = bot.bot_id, ?locale, %error, "setMyCommands failed");
+        let mut retries = 0;
+        loop {
+            let outcome: Result<Value, _> = client.call("setMyCommands", &params).await;
+            let Err(error) = outcome else { break };
+            match error.retry_after().filter(|wait| *wait <= LONGEST_WAIT) {
+                Some(wait) if error.is_rate_limited() && retries < RATE_LIMITED_RETRIES => {
+                    retries += 1;
+                    tokio::time::sleep(wait).await;
+                }
+                _ => {
+                    tracing::warn!(bot_id, ?locale, %error, "setMyCommands failed");
+                    break;
+                }
+            }
         }
     }
 }

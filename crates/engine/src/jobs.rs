@@ -8,12 +8,40 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferrogram_schema::Schedule;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
+use crate::deliver::commit;
+use crate::interpret::context::{BotContext, Loaded};
+use crate::interpret::dispatch::run_guarded;
+use crate::interpret::steps;
+use crate::telemetry;
 use ferrogram_core::StateStore;
+
+/// Runs the job `name` of the bot once, as its schedule does: its steps under `budget` (in a
+/// task of their own, like an update's handler), then its effects committed and delivered
+/// like an update's. A failure is logged; either way the run is counted
+/// (`ferrogram_job_runs_total`, `ok` once its effects are committed).
+pub async fn run_once(context: Arc<BotContext>, loaded: Arc<Loaded>, name: String, budget: Duration) {
+    let bot_id = context.bot_id;
+    match run_guarded(budget, steps::run::run_job(Arc::clone(&context), loaded, name.clone())).await {
+        // A failed commit is logged by `commit`; the run's effects are lost with it.
+        Ok(handled) => match commit::commit(bot_id, &context.outbox, handled).await {
+            Some(entries) => {
+                telemetry::job_run(bot_id, &name, true);
+                context.outbox.deliver(entries).await;
+            }
+            None => telemetry::job_run(bot_id, &name, false),
+        },
+        Err(error) => {
+            tracing::error!(bot_id, job = %name, %error, "the job failed");
+            telemetry::job_run(bot_id, &name, false);
+        }
+    }
+}
 
 /// Runs `jobs` of bot `bot` until `stop` turns true: calls `run(index)` for each due job, one at
 /// a time, and records each next run in `store`.

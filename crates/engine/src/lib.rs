@@ -11,8 +11,9 @@
 //! - `deliver/`: the group commit of a handler's effects with the update's "handled" mark, then
 //!   the outbox that delivers each chat's calls in order through the bot's flood scheduler.
 //!
-//! [`Engine`] (`host.rs`) hosts one or many bots, added, reloaded and stopped at run time, and
-//! wires each bot's stages together; scheduled jobs (`jobs.rs`) start runs by the clock. The
+//! [`Engine`] (`host/`) hosts one or many bots, added, reloaded and stopped at run time, wires
+//! each bot's stages together and drops an idle webhook bot's stages until its next update
+//! ([`EngineConfig::idle_after`]); scheduled jobs (`jobs.rs`) start runs by the clock. The
 //! stores the stages use are the contracts of `ferrogram-core`.
 //!
 //! What a user sends is data, never the bot's: a pressed button counts only if the pressed
@@ -30,7 +31,7 @@ mod host;
 mod interpret;
 mod jobs;
 mod receive;
-mod telemetry;
+pub mod telemetry;
 mod update;
 
 pub use bot_env::{BotEnv, FERROGRAM_PREFIX};

@@ -127,3 +127,119 @@ async fn a_reused_update_id_is_handled_by_webhook_and_a_busy_one_retried() {
     assert_eq!(*world.engine.handled(bot.handle).unwrap().borrow(), 2, "nothing more handled");
     world.engine.stop(bot.handle).await.unwrap();
 }
+
+/// A bot that counts the messages of each chat in a chat variable: its state must survive the
+/// runtime being dropped and built again.
+const COUNTER: &str = r##"
+ferrogram: 1
+bot: {name: counter}
+variables:
+  user:
+    count: {type: number, default: 0}
+on:
+  - text: any
+    do:
+      - set: {user.count: "{{ user.count + 1 }}"}
+      - reply: "#{{ user.count }}: {{ message.text }}"
+"##;
+
+/// Serves the engine's webhook route on a local port; its base URL.
+async fn serve_hooks(world: &Arc<World>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/hook/{bot_id}", axum::routing::post(hook)).with_state(Arc::clone(world));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// Waits (up to [`common::WAIT`]) until the bot is asleep or awake as asked.
+async fn wait_awake(world: &World, bot: Bot, awake: bool) {
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    while world.engine.is_awake(bot.handle).unwrap() != awake {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bot never became {}",
+            if awake { "awake" } else { "asleep" }
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// With `idle_after` set, a webhook bot starts with nothing built but its route (its webhook is
+/// still set), is woken by an update, answers it, falls asleep again once idle, and keeps its
+/// chats' state, its handled count and a reload made while asleep across runtimes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_webhook_bot_sleeps_and_its_next_update_wakes_it() {
+    let store = Arc::new(MemoryStore::new());
+    let config =
+        EngineConfig { store: store.clone(), idle_after: Some(std::time::Duration::from_millis(200)), ..test_config() };
+    let mut world = World::start(config).await;
+    let (bot_id, token) = world.register_bot().await;
+    let ann = world.user("Ann", "en").await;
+    let world = Arc::new(world);
+    let base = serve_hooks(&world).await;
+    let file = ferrogram_schema::load_str(COUNTER, "counter.yaml").expect("valid bot file");
+    let receive = Receive::Webhook { url: format!("{base}/hook/{bot_id}"), secret: SECRET.into() };
+    let handle = world.engine.add_bot_with(file, &token, &world.url(), receive).await.expect("bot starts");
+    let bot = Bot { handle, id: bot_id };
+    assert!(!world.engine.is_awake(handle).unwrap(), "nothing left to do: it starts asleep");
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    while world.get(&format!("/bot{token}/getWebhookInfo")).await["result"]["url"]
+        != json!(format!("{base}/hook/{bot_id}"))
+    {
+        assert!(tokio::time::Instant::now() < deadline, "an asleep bot's webhook is set too");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    world.act(bot, "text", ann, json!({"text": "one"})).await;
+    let (sent, after) = world.wait_sent(bot, ann, 0, 1).await;
+    assert_eq!(sent, ["#1: one"], "woken by the update, which it answers");
+    wait_awake(&world, bot, false).await;
+
+    world.act(bot, "text", ann, json!({"text": "two"})).await;
+    let (sent, after) = world.wait_sent(bot, ann, after, 1).await;
+    assert_eq!(sent, ["#2: two"], "the user's variable outlived the dropped runtime");
+    world.wait_handled(bot, 2).await;
+    wait_awake(&world, bot, false).await;
+
+    let v2 = ferrogram_schema::load_str(&COUNTER.replace("\"#{{", "\"v2 #{{"), "counter.yaml").unwrap();
+    world.engine.reload(bot.handle, v2).await.expect("reloads while asleep");
+    assert!(!world.engine.is_awake(handle).unwrap(), "a reload without jobs does not wake it");
+    world.act(bot, "text", ann, json!({"text": "three"})).await;
+    assert_eq!(world.wait_sent(bot, ann, after, 1).await.0, ["v2 #3: three"], "it wakes with the new file");
+    world.wait_handled(bot, 3).await;
+    assert!(store.inbox_unhandled(bot_id, 10).await.unwrap().is_empty(), "every update handled");
+
+    wait_awake(&world, bot, false).await;
+    world.engine.stop(bot.handle).await.unwrap();
+    let update = r#"{"update_id": 999999, "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "x"}}"#;
+    let refused = world.engine.webhook_update(bot_id, Some(SECRET), update.as_bytes()).await.unwrap_err();
+    assert_eq!(refused.status(), 404, "a bot stopped asleep takes nothing");
+}
+
+/// A bot that may sleep but whose last run left an update unhandled starts awake and handles
+/// it, as any starting bot replays its inbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_that_may_sleep_starts_awake_when_its_inbox_holds_work() {
+    let store = Arc::new(MemoryStore::new());
+    let config =
+        EngineConfig { store: store.clone(), idle_after: Some(std::time::Duration::from_secs(3600)), ..test_config() };
+    let mut world = World::start(config).await;
+    let (bot_id, token) = world.register_bot().await;
+    let ann = world.user("Ann", "en").await;
+    // Ann opens her chat with the bot (that update goes to a webhook nobody serves).
+    world.post("/sandbox/act/text", json!({"bot_id": bot_id, "user_id": ann, "text": "hi"})).await;
+    let chat = json!({"id": ann, "type": "private", "first_name": "Ann"});
+    let from = json!({"id": ann, "is_bot": false, "first_name": "Ann"});
+    let left = json!({"update_id": 41, "message": {"message_id": 1, "date": 1, "chat": chat, "from": from, "text": "before the crash"}});
+    assert!(store.inbox_put(bot_id, 41, left.to_string()).await.unwrap().is_stored());
+
+    let file = ferrogram_schema::load_str(COUNTER, "counter.yaml").expect("valid bot file");
+    let receive = Receive::Webhook { url: "http://127.0.0.1:9/hook".into(), secret: SECRET.into() };
+    let handle = world.engine.add_bot_with(file, &token, &world.url(), receive).await.expect("bot starts");
+    let bot = Bot { handle, id: bot_id };
+    assert!(world.engine.is_awake(handle).unwrap(), "work in the inbox: it starts awake");
+    world.wait_handled(bot, 1).await;
+    assert_eq!(world.wait_sent(bot, ann, 0, 1).await.0, ["#1: before the crash"]);
+    world.engine.stop(bot.handle).await.unwrap();
+}

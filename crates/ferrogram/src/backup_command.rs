@@ -96,7 +96,9 @@ pub async fn backup(args: &BackupArgs) -> Result<(), String> {
             if let Some(file) = backup::sqlite_file(&settings.database_url).filter(|file| !file.exists()) {
                 return Err(format!("{}: no such database file", file.display()));
             }
-            let store = ferrogram_store::Store::connect(&settings.database_url)
+            let options =
+                ferrogram_store::Options { migrate: false, tls: settings.database_tls(), ..Default::default() };
+            let store = ferrogram_store::Store::open_with(&settings.database_url, &options)
                 .await
                 .map_err(|e| format!("database {}: {e}", redact(&settings.database_url)))?;
             let taken = backup::take(&store, &settings.database_url, &target).await;
@@ -126,7 +128,7 @@ pub async fn restore(args: &RestoreArgs) -> Result<(), String> {
     let settings = settings(args.config.as_deref(), args.from.as_deref(), args.database.as_deref())?;
     let target = target(&settings)?;
     let name = if args.latest { None } else { args.name.as_deref() };
-    let restored = backup::restore(&target, name, &settings.database_url, args.force).await?;
+    let restored = backup::restore(&target, name, &settings.database_url, &settings.database_tls(), args.force).await?;
     println!(
         "restored {} from {} into {}: {} bot(s)",
         restored.name,

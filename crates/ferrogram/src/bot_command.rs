@@ -1,12 +1,15 @@
-//! `ferrogram bot`: the bots kept in the store, which `serve` runs. `bot add FILE` validates a
-//! bot file and saves it as its bot's newest version (the bot created by its `bot.name` when
-//! new); `bot list` prints every bot with its current version. `bot start|stop|reload|status`
-//! act on the running server (`bot_control.rs`).
+//! `ferrogram bot`: the bots kept in the store, which `serve` runs. `bot add FILE [--token T]`
+//! validates a bot file and saves it as its bot's newest version (the bot created by its
+//! `bot.name` when new), with its Telegram token stored encrypted when given (decision 0034);
+//! `bot list` prints every bot with its current version and whether a token is stored for it
+//! (never the token). `bot start|stop|reload|status` act on the running server
+//! (`bot_control.rs`).
 
 use std::path::PathBuf;
 
 use crate::bot_control::{self, Action, Remote};
-use crate::fleet::{self, import};
+use crate::fleet::{self, import, target};
+use crate::secret_key::{self, KeyFileArg};
 
 #[derive(clap::Args)]
 pub(crate) struct BotArgs {
@@ -17,9 +20,11 @@ pub(crate) struct BotArgs {
 #[derive(clap::Subcommand)]
 enum BotCommand {
     /// Validate a bot file and save it in the store: a new bot, or a new version of the bot of
-    /// its `bot.name` when its source changed. `serve` runs it from the store.
+    /// its `bot.name` when its source changed; with `--token`, its Telegram token too, encrypted.
+    /// `serve` runs it from the store.
     Add(AddArgs),
-    /// Print every bot of the store with its current version and when it was saved.
+    /// Print every bot of the store with its current version, when it was saved, its target and
+    /// whether a token is stored for it (never the token).
     List(ListArgs),
     /// Start a bot of the running server (through its listener, with an API token).
     Start(ActArgs),
@@ -52,12 +57,23 @@ struct StatusArgs {
 struct AddArgs {
     /// The bot file (YAML, or JSON by its `.json` extension).
     file: PathBuf,
+    /// The bot's Telegram token (`BOT_ID:SECRET`), stored encrypted with the database's secret
+    /// key (created beside a SQLite database at first use; see --secret-key-file). `-` reads it
+    /// from standard input, which keeps it out of the process list and the shell's history. A
+    /// bot with a stored token runs against Telegram under `serve`, with it rather than its
+    /// file's `bot.token`.
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
     /// The workspace to keep the bot in (created if missing).
     #[arg(long, default_value = import::DEFAULT_WORKSPACE)]
     workspace: String,
     /// `sqlite://PATH` (created if missing) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = crate::DEFAULT_DATABASE)]
     database: String,
+    #[command(flatten)]
+    key: KeyFileArg,
+    #[command(flatten)]
+    database_tls: crate::DatabaseTls,
 }
 
 #[derive(clap::Args)]
@@ -65,6 +81,8 @@ struct ListArgs {
     /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = crate::DEFAULT_DATABASE)]
     database: String,
+    #[command(flatten)]
+    database_tls: crate::DatabaseTls,
 }
 
 /// Runs `ferrogram bot …`.
@@ -79,9 +97,11 @@ pub(crate) async fn run(args: &BotArgs) -> Result<(), String> {
     }
 }
 
-/// `bot add FILE`: the file's diagnostics as `validate` prints them (on standard error) and
-/// nothing saved when it has an error; otherwise what was done, on standard output.
+/// `bot add FILE [--token T]`: the file's diagnostics as `validate` prints them (on standard
+/// error) and nothing saved when it has an error or the token is not one; otherwise what was
+/// done, on standard output. The token is never printed.
 async fn add(args: &AddArgs) -> Result<(), String> {
+    let token = args.token.as_deref().map(read_token).transpose()?;
     let file_name = args.file.display().to_string();
     let source = std::fs::read_to_string(&args.file).map_err(|e| format!("{file_name}: {e}"))?;
     let valid = match import::validate(source, &file_name) {
@@ -94,16 +114,64 @@ async fn add(args: &AddArgs) -> Result<(), String> {
         }
     };
     valid.warnings.iter().for_each(|d| eprintln!("{d}"));
-    let store = crate::open_store(&args.database).await?;
-    let imported = import::import(&store, &args.workspace, &valid).await;
+    let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
+    let imported = save(&store, args, &valid, token.as_deref()).await;
     store.close().await;
-    println!("{}", imported?);
+    let imported = imported?;
+    if token.is_some() && valid.file.bot.token.is_some() {
+        eprintln!("{}: the stored token is used, not the file's bot.token", imported.name);
+    }
+    println!("{imported}");
     Ok(())
 }
 
-/// `bot list`: one line per bot, `WORKSPACE/NAME: version N, saved YYYY-MM-DD HH:MM:SS UTC`.
+/// Imports `valid` into the store, with `token` when given (the store then needs its key, made
+/// at first use).
+async fn save(
+    store: &ferrogram_store::Store,
+    args: &AddArgs,
+    valid: &import::Valid,
+    token: Option<&str>,
+) -> Result<import::Imported, String> {
+    let Some(token) = token else { return import::import(store, &args.workspace, valid).await };
+    // The token's bot must not be another bot of the store (its record would take the id).
+    let id = target::token_id(token).unwrap_or_default();
+    let name = &valid.file.bot.name;
+    let other = fleet::stored_bots(store).await?.into_iter().find(|bot| {
+        bot.record.telegram_id == Some(id) && (bot.workspace.name != args.workspace || bot.record.name != *name)
+    });
+    if let Some(other) = other {
+        return Err(format!(
+            "{name}: not saved: the token is Telegram bot {id}'s, which is {}/{} already",
+            other.workspace.name, other.record.name
+        ));
+    }
+    let key_file = secret_key::key_file(args.key.path.as_deref(), &args.database);
+    let store = secret_key::attach(store.clone(), &key_file, true).await?;
+    import::import_with_token(&store, &args.workspace, valid, Some(token)).await
+}
+
+/// The token of `--token`: the value, or a line of standard input for `-`; refused (without
+/// repeating it) unless it is of the form `BOT_ID:SECRET`.
+fn read_token(given: &str) -> Result<String, String> {
+    let token = if given == "-" {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| format!("--token -: standard input: {e}"))?;
+        line.trim().to_owned()
+    } else {
+        given.trim().to_owned()
+    };
+    if target::token_id(&token).is_none() {
+        return Err("--token: not a bot token (expected BOT_ID:SECRET, as BotFather gives it); nothing saved".into());
+    }
+    Ok(token)
+}
+
+/// `bot list`: one line per bot, `WORKSPACE/NAME: version N, saved YYYY-MM-DD HH:MM:SS UTC`,
+/// then its target: nothing for the sandbox, ` (Telegram bot ID)`, with `, token stored` when
+/// its token is kept in the store.
 async fn list(args: &ListArgs) -> Result<(), String> {
-    let store = crate::open_store(&args.database).await?;
+    let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
     let bots = fleet::stored_bots(&store).await;
     store.close().await;
     let bots = bots?;
@@ -112,10 +180,11 @@ async fn list(args: &ListArgs) -> Result<(), String> {
     }
     for bot in bots {
         let name = format!("{}/{}", bot.workspace.name, bot.record.name);
+        let stored = if bot.stored_token { ", token stored" } else { "" };
         let target = match (bot.target(), bot.record.telegram_id) {
-            (Ok(fleet::target::Target::Sandbox), _) => String::new(),
-            (Ok(fleet::target::Target::Telegram), Some(id)) => format!(" (Telegram bot {id})"),
-            (Ok(fleet::target::Target::Telegram), None) => " (Telegram)".to_owned(),
+            (Ok(target::Target::Sandbox), _) => String::new(),
+            (Ok(target::Target::Telegram), Some(id)) => format!(" (Telegram bot {id}{stored})"),
+            (Ok(target::Target::Telegram), None) => format!(" (Telegram{stored})"),
             (Err(_), _) => " (Telegram: not run by serve)".to_owned(),
         };
         match bot.current {

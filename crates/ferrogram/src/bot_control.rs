@@ -91,6 +91,9 @@ fn describe(status: &Value) -> String {
     let since = status["since"].as_i64().map(crate::bot_command::utc).unwrap_or_default();
     let version = status["version"].as_i64().map(|v| format!(" (version {v})")).unwrap_or_default();
     let mut text = format!("{name}: {state} since {since}{version}");
+    if status["asleep"] == Value::Bool(true) {
+        text.push_str(", asleep until its next update");
+    }
     if let Some(attempts) = status["attempts"].as_u64().filter(|n| *n > 0 && state == "failing") {
         text.push_str(&format!(", {attempts} failed start{}", if attempts == 1 { "" } else { "s" }));
     }

@@ -11,6 +11,8 @@ mod bot_command;
 mod bot_control;
 mod config;
 mod fleet;
+mod secret_key;
+mod secrets_command;
 mod token_command;
 
 use clap::parser::ValueSource;
@@ -48,7 +50,8 @@ enum Command {
     Schema(SchemaArgs),
     /// Create or update the database's tables (SQLite or PostgreSQL), then exit.
     Migrate(MigrateArgs),
-    /// Print one bot's file versions and all its data as a JSON document (restore with `import`).
+    /// Print one bot's file versions and all its data as a JSON document (restore with `import`);
+    /// its secrets (its stored token) only with `--with-secrets`.
     Export(ExportArgs),
     /// Restore a bot from an `export` document, in one transaction.
     Import(ImportArgs),
@@ -67,6 +70,9 @@ enum Command {
     Bot(bot_command::BotArgs),
     /// API tokens for the running server's control API: `token issue NAME` prints a new one.
     Token(token_command::TokenArgs),
+    /// The secrets kept encrypted in the database (the bots' stored tokens): `secrets rotate`
+    /// re-encrypts them all under a new key.
+    Secrets(secrets_command::SecretsArgs),
 }
 
 #[derive(clap::Args)]
@@ -97,6 +103,8 @@ struct ServeArgs {
     /// Where the bots' conversations and variables are kept.
     #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = DEFAULT_DATABASE)]
     database: String,
+    #[command(flatten)]
+    database_tls: DatabaseTls,
     /// Where the sandbox keeps its users, chats and messages across restarts.
     #[arg(long, default_value = "data/sandbox.json")]
     sandbox_state: PathBuf,
@@ -114,6 +122,12 @@ struct ServeArgs {
     /// `ferrogram sandbox` on its own. Also `telegram.api_url`, or FERROGRAM_TELEGRAM_API_URL.
     #[arg(long, value_name = "URL", default_value = ferrogram_telegram::DEFAULT_API_URL)]
     telegram_api_url: String,
+    /// The file of the key the secrets kept in the database are encrypted with, created (mode
+    /// 0600) at the first start: by default beside a SQLite database (`PATH.key`), else
+    /// `data/secret.key`. FERROGRAM_SECRET_KEY, when set, is the key instead. Also
+    /// `secrets.key_file`, or FERROGRAM_SECRETS_KEY_FILE.
+    #[arg(long, value_name = "PATH")]
+    secret_key_file: Option<PathBuf>,
     #[command(flatten)]
     private: PrivateAddresses,
     #[command(flatten)]
@@ -152,6 +166,37 @@ impl BotEnvNames {
     }
 }
 
+/// TLS to PostgreSQL, for every command that opens the database (`serve` reads the same
+/// settings as `database.tls_mode` and `database.tls_ca` from its configuration, which checks
+/// them there). Each one given overrides the URL's `sslmode` / `sslrootcert`: see
+/// docs/operations.md#tls-to-postgresql. Empty counts as unset, as in the configuration.
+#[derive(clap::Args, Clone, Default)]
+pub(crate) struct DatabaseTls {
+    /// PostgreSQL: `disable`, `prefer`, `require`, `verify-ca` or `verify-full`, as libpq's
+    /// `sslmode` (which it overrides). Unset: the URL's, else `verify-full` when a CA is given,
+    /// else `prefer`.
+    #[arg(long, value_name = "MODE", env = "FERROGRAM_DATABASE_TLS_MODE")]
+    database_tls_mode: Option<String>,
+    /// PostgreSQL: the CA certificate (a PEM file) the server's certificate must be signed by,
+    /// as libpq's `sslrootcert` (which it overrides).
+    #[arg(long, value_name = "FILE", env = "FERROGRAM_DATABASE_TLS_CA")]
+    database_tls_ca: Option<String>,
+}
+
+impl DatabaseTls {
+    /// The settings, or what is wrong with the mode.
+    pub(crate) fn tls(&self) -> Result<ferrogram_store::Tls, String> {
+        let mode = match self.database_tls_mode.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(mode) => Some(
+                mode.parse().map_err(|why| format!("--database-tls-mode (or FERROGRAM_DATABASE_TLS_MODE): {why}"))?,
+            ),
+        };
+        let ca = self.database_tls_ca.as_deref().filter(|ca| !ca.trim().is_empty()).map(PathBuf::from);
+        Ok(ferrogram_store::Tls { mode, ca })
+    }
+}
+
 /// The operator's allow-list of private addresses, shared by the engine's `http`, `feed` and
 /// `llm` steps and event webhooks and by the sandbox's downloads of files bots send by URL.
 #[derive(clap::Args, Clone, Default)]
@@ -183,6 +228,8 @@ struct MigrateArgs {
     /// `sqlite://PATH` (created if missing) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL")]
     database: String,
+    #[command(flatten)]
+    database_tls: DatabaseTls,
 }
 
 #[derive(clap::Args)]
@@ -192,6 +239,14 @@ struct ExportArgs {
     /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL")]
     database: String,
+    /// Include the bot's secrets (its stored token) in clear, for `import` to encrypt them again
+    /// under its database's key: keep such a document as safe as the key.
+    #[arg(long)]
+    with_secrets: bool,
+    #[command(flatten)]
+    key: secret_key::KeyFileArg,
+    #[command(flatten)]
+    database_tls: DatabaseTls,
 }
 
 #[derive(clap::Args)]
@@ -201,12 +256,16 @@ struct ImportArgs {
     /// `sqlite://PATH` (created if missing) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL")]
     database: String,
+    #[command(flatten)]
+    database_tls: DatabaseTls,
     /// Delete the bot's existing data first instead of refusing.
     #[arg(long)]
     replace: bool,
     /// Put the bot's dashboard record in this workspace (by default one of the exported name).
     #[arg(long, value_name = "ID")]
     workspace: Option<i64>,
+    #[command(flatten)]
+    key: secret_key::KeyFileArg,
 }
 
 #[derive(clap::Args)]
@@ -224,6 +283,8 @@ struct DeadLettersArgs {
     /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = DEFAULT_DATABASE)]
     database: String,
+    #[command(flatten)]
+    database_tls: DatabaseTls,
 }
 
 #[derive(clap::Args)]
@@ -246,6 +307,8 @@ struct RunArgs {
     /// Where the bot's conversations and variables are kept.
     #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = DEFAULT_DATABASE)]
     database: String,
+    #[command(flatten)]
+    database_tls: DatabaseTls,
     #[command(flatten)]
     private: PrivateAddresses,
     #[command(flatten)]
@@ -338,6 +401,7 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
         Some(Command::DeadLetters(args)) => return dead_letters(args).await,
         Some(Command::Bot(args)) => return bot_command::run(args).await,
         Some(Command::Token(args)) => return token_command::run(args).await,
+        Some(Command::Secrets(args)) => return secrets_command::run(args).await,
         Some(Command::Backup(args)) => return backup_command::backup(args).await,
         Some(Command::Restore(args)) => return backup_command::restore(args).await,
         _ => {}
@@ -355,12 +419,13 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
                 | Command::Config(_)
                 | Command::Bot(_)
                 | Command::Token(_)
+                | Command::Secrets(_)
                 | Command::Backup(_)
                 | Command::Restore(_),
             ),
             _,
         ) => Ok(()),
-        (Some(Command::Migrate(args)), _) => migrate(&args.database).await,
+        (Some(Command::Migrate(args)), _) => migrate(&args.database, &args.database_tls).await,
         (Some(Command::Import(args)), _) => import(args).await,
         (Some(Command::Serve(_)) | None, Some(settings)) => serve(settings).await,
         (Some(Command::Serve(_)) | None, None) => Err("serve without its configuration".into()),
@@ -406,6 +471,12 @@ fn serve_flags(args: &ServeArgs, matches: &ArgMatches) -> config::Flags {
     if given("database") {
         flags.set("database.url", Value::Text(args.database.clone()));
     }
+    if let Some(mode) = args.database_tls.database_tls_mode.as_ref().filter(|_| given("database_tls_mode")) {
+        flags.set("database.tls_mode", Value::Text(mode.clone()));
+    }
+    if let Some(ca) = args.database_tls.database_tls_ca.as_ref().filter(|_| given("database_tls_ca")) {
+        flags.set("database.tls_ca", Value::Text(ca.clone()));
+    }
     if given("sandbox_state") {
         flags.set("sandbox.state", path(&args.sandbox_state));
     }
@@ -417,6 +488,9 @@ fn serve_flags(args: &ServeArgs, matches: &ArgMatches) -> config::Flags {
     }
     if given("telegram_api_url") {
         flags.set("telegram.api_url", Value::Text(args.telegram_api_url.clone()));
+    }
+    if let Some(file) = args.secret_key_file.as_ref().filter(|_| given("secret_key_file")) {
+        flags.set("secrets.key_file", path(file));
     }
     if given("allow") {
         let entries = args.private.allow.iter().map(|(host, port)| host_port(host, *port)).collect();
@@ -500,8 +574,8 @@ fn print_schema(markdown: bool) -> ExitCode {
 }
 
 /// `ferrogram migrate --database URL`: applies pending migrations and says which.
-async fn migrate(url: &str) -> Result<(), String> {
-    let store = ferrogram_store::Store::connect(url).await.map_err(|e| e.to_string())?;
+async fn migrate(url: &str, tls: &DatabaseTls) -> Result<(), String> {
+    let store = connect_store(url, tls).await?;
     let applied = store.migrate().await.map_err(|e| e.to_string())?;
     store.close().await;
     if applied.is_empty() {
@@ -513,15 +587,25 @@ async fn migrate(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `ferrogram export BOT --database URL`: the bot's export document on standard output.
+/// `ferrogram export BOT --database URL [--with-secrets]`: the bot's export document on standard
+/// output, its secrets in it only when asked for.
 async fn export(args: &ExportArgs) -> Result<(), String> {
-    let store = ferrogram_store::Store::connect(&args.database)
-        .await
-        .map_err(|e| format!("database {}: {e}", redact(&args.database)))?;
-    let document = store.export_bot(&args.bot).await.map_err(|e| e.to_string());
+    let store = connect_store(&args.database, &args.database_tls).await?;
+    let document = if args.with_secrets {
+        let key_file = secret_key::key_file(args.key.path.as_deref(), &args.database);
+        match secret_key::attach(store.clone(), &key_file, false).await {
+            Ok(keyed) => keyed.export_bot_with_secrets(&args.bot).await.map_err(|e| e.to_string()),
+            Err(why) => Err(format!("--with-secrets: {why}")),
+        }
+    } else {
+        store.export_bot(&args.bot).await.map_err(|e| e.to_string())
+    };
     store.close().await;
     let text = serde_json::to_string_pretty(&document?).map_err(|e| e.to_string())?;
     println!("{text}");
+    if args.with_secrets {
+        eprintln!("ferrogram: the export holds the bot's secrets in clear: keep it as safe as the secret key");
+    }
     Ok(())
 }
 
@@ -530,14 +614,30 @@ async fn import(args: ImportArgs) -> Result<(), String> {
     let text = read_import(&args.file)?;
     let document: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", args.file.display()))?;
-    let store = open_store(&args.database).await?;
+    let store = open_store(&args.database, &args.database_tls.tls()?).await?;
+    // The key seals the export's secrets (made at first use when it brings some) and opens a
+    // replaced record's to keep them; an import that needs neither does without it.
+    let brings_secrets = document.get("secrets").and_then(serde_json::Value::as_array).is_some_and(|s| !s.is_empty());
+    let key_file = secret_key::key_file(args.key.path.as_deref(), &args.database);
+    let (keyed, why) = match secret_key::attach(store.clone(), &key_file, brings_secrets).await {
+        Ok(keyed) => (keyed, None),
+        Err(why) => (store.clone(), Some(why)),
+    };
     let options = ferrogram_store::ImportOptions { replace: args.replace, workspace: args.workspace };
-    let summary = store.import_bot(&document, options).await.map_err(|e| e.to_string());
+    let summary = keyed.import_bot(&document, options).await.map_err(|error| match (error, why) {
+        (ferrogram_store::Error::NoSecretKey, Some(why)) => format!("the import needs the secret key: {why}"),
+        (error, _) => error.to_string(),
+    });
     store.close().await;
     let summary = summary?;
     let rows: usize = summary.rows.iter().map(|(_, n)| n).sum();
     let verb = if summary.replaced { "replaced" } else { "imported" };
-    println!("{verb} bot {}: {rows} rows, {} versions", summary.bot, summary.versions);
+    let secrets = match summary.secrets {
+        0 => String::new(),
+        1 => ", 1 secret".to_owned(),
+        n => format!(", {n} secrets"),
+    };
+    println!("{verb} bot {}: {rows} rows, {} versions{secrets}", summary.bot, summary.versions);
     Ok(())
 }
 
@@ -568,9 +668,7 @@ const DEAD_LETTERS_LISTED: u32 = 1000;
 /// (`ID bot=… chat=… update=… attempts=… failed_at=… reason`, then the update's JSON indented),
 /// or what was retried or discarded.
 async fn dead_letters(args: &DeadLettersArgs) -> Result<(), String> {
-    let store = ferrogram_store::Store::connect(&args.database)
-        .await
-        .map_err(|e| format!("database {}: {e}", redact(&args.database)))?;
+    let store = connect_store(&args.database, &args.database_tls).await?;
     let outcome = dead_letters_on(&store, args).await;
     store.close().await;
     outcome
@@ -637,7 +735,7 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
         bot_env: bot_env.clone(),
         ..Default::default()
     };
-    let store = Arc::new(open_store(&args.database).await?);
+    let store = Arc::new(open_store(&args.database, &args.database_tls.tls()?).await?);
     // Closed last on shutdown, once the handlers and deliveries wrote what they had.
     let database = Arc::clone(&store);
     let engine = Arc::new(ferrogram_engine::Engine::new(ferrogram_engine::EngineConfig {
@@ -721,15 +819,23 @@ async fn start_local_sandbox(
     ferrogram_sandbox::Sandbox::start(config).await.map_err(|e| e.to_string())
 }
 
-/// Opens (and migrates) a database; for a SQLite file, its folder is created first.
-async fn open_store(url: &str) -> Result<ferrogram_store::Store, String> {
+/// Opens (and migrates) a database, PostgreSQL with `tls` besides the URL's own settings; for
+/// a SQLite file, its folder is created first. The error names the URL without its password.
+pub(crate) async fn open_store(url: &str, tls: &ferrogram_store::Tls) -> Result<ferrogram_store::Store, String> {
     if let Some(path) = url.strip_prefix("sqlite://").filter(|p| !p.starts_with(':')) {
         let path = path.split('?').next().unwrap_or(path);
         if let Some(folder) = std::path::Path::new(path).parent() {
             create_folder(folder)?;
         }
     }
-    ferrogram_store::Store::open(url).await.map_err(|e| format!("database {}: {e}", redact(url)))
+    let options = ferrogram_store::Options { tls: tls.clone(), ..Default::default() };
+    ferrogram_store::Store::open_with(url, &options).await.map_err(|e| format!("database {}: {e}", redact(url)))
+}
+
+/// Opens a database without touching its schema (`migrate`, `export`, `dead-letters`).
+async fn connect_store(url: &str, tls: &DatabaseTls) -> Result<ferrogram_store::Store, String> {
+    let options = ferrogram_store::Options { migrate: false, tls: tls.tls()?, ..Default::default() };
+    ferrogram_store::Store::open_with(url, &options).await.map_err(|e| format!("database {}: {e}", redact(url)))
 }
 
 fn create_folder(folder: &std::path::Path) -> Result<(), String> {
@@ -774,7 +880,12 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     };
     // The one metrics recorder of the process, before anything records (`/metrics`).
     let metrics = ferrogram_server::metrics::install()?;
-    let store = Arc::new(open_store(&settings.database_url).await?);
+    // The secrets' key (decision 0034), created at the first start; a wrong one stops the start.
+    let key_file = secret_key::key_file(settings.secrets_key_file.as_deref(), &settings.database_url);
+    let store = Arc::new(
+        secret_key::attach(open_store(&settings.database_url, &settings.database_tls()).await?, &key_file, true)
+            .await?,
+    );
     // Closed last on shutdown, once the handlers and deliveries wrote what they had.
     let database = Arc::clone(&store);
     let mut fleet = fleet::Fleet::import_folder(Arc::clone(&store), &settings.bots_folder).await?;
@@ -783,6 +894,7 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     config.inbox_keep = settings.inbox_keep;
     config.poll_timeout = settings.polling_timeout;
     config.llm_edit_interval = settings.llm_edit_interval;
+    config.idle_after = settings.bots_idle_after;
     let sandbox = start_local_sandbox(
         settings.sandbox_port,
         Some(settings.sandbox_state.clone()),
@@ -908,6 +1020,11 @@ async fn shutdown_signal() -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 
     #[test]
     fn the_stand_in_model_listens_after_the_sandbox_or_on_a_free_port() {

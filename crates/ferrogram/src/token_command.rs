@@ -32,12 +32,14 @@ struct IssueArgs {
     /// `sqlite://PATH` (created if missing) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = crate::DEFAULT_DATABASE)]
     database: String,
+    #[command(flatten)]
+    database_tls: crate::DatabaseTls,
 }
 
 /// Runs `ferrogram token …`.
 pub(crate) async fn run(args: &TokenArgs) -> Result<(), String> {
     let TokenCommand::Issue(args) = &args.command;
-    let store = crate::open_store(&args.database).await?;
+    let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
     let issued = issue(&store, args).await;
     store.close().await;
     let (id, secret) = issued?;

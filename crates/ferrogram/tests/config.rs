@@ -94,6 +94,67 @@ fn the_database_password_is_masked() {
 }
 
 #[test]
+fn postgres_tls_settings_are_layered_and_checked_before_connecting() {
+    let folder = TempFolder::new("config-tls");
+    let url = "postgres://bob:s3cret@127.0.0.1:1/app?sslmode=require";
+    folder.file(
+        "ferrogram.toml",
+        &format!("[database]\nurl = \"{url}\"\ntls_mode = \"verify-full\"\ntls_ca = \"missing-ca.pem\"\n"),
+    );
+    let env = [("FERROGRAM_DATABASE_TLS_CA", "db-ca.pem")];
+    let output = ferrogram(&folder.0, &["config", "--config", "ferrogram.toml"], &env);
+    let printed = text(&output.stdout);
+    assert!(output.status.success(), "{printed}{}", text(&output.stderr));
+    for line in [
+        "tls_mode = \"verify-full\"  # file ferrogram.toml:3",
+        "tls_ca = \"db-ca.pem\"  # env FERROGRAM_DATABASE_TLS_CA",
+    ] {
+        assert!(printed.lines().any(|printed| printed == line), "no line {line:?} in\n{printed}");
+    }
+
+    // The CA file is read before connecting (port 1 answers nothing): a missing one stops `serve`
+    // and `migrate`, named, and the URL shown without its password.
+    let expected = "ferrogram: database postgres://bob:***@127.0.0.1:1/app?sslmode=require: the CA certificate file \
+                    missing-ca.pem cannot be read: No such file or directory (os error 2)";
+    let migrate = ["migrate", "--database", url, "--database-tls-ca", "missing-ca.pem"];
+    for args in [&["serve", "--config", "ferrogram.toml"][..], &migrate] {
+        let output = ferrogram(&folder.0, args, &[]);
+        let errors = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {errors}");
+        assert!(errors.lines().any(|line| line == expected), "{args:?}: {errors}");
+        assert!(!errors.contains("s3cret") && !text(&output.stdout).contains("s3cret"), "{args:?}");
+    }
+
+    // A mode that is not one is refused at its place; empty is unset.
+    folder.file("bad.toml", "[database]\ntls_mode = \"verify\"\ntls_ca = \"\"\n");
+    let output = ferrogram(&folder.0, &["config", "--config", "bad.toml"], &[]);
+    assert_eq!(
+        text(&output.stderr).lines().next(),
+        Some(
+            "bad.toml:2:12: error: database.tls_mode: expected `disable`, `prefer`, `require`, `verify-ca` or \
+             `verify-full`, found `verify`"
+        )
+    );
+    let output =
+        ferrogram(&folder.0, &["migrate", "--database", "sqlite://x.db"], &[("FERROGRAM_DATABASE_TLS_MODE", "allow")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr),
+        "ferrogram: --database-tls-mode (or FERROGRAM_DATABASE_TLS_MODE): `allow` is not supported: expected \
+         `disable`, `prefer`, `require`, `verify-ca` or `verify-full`\n"
+    );
+    // The settings are for PostgreSQL: with SQLite they are an error, not ignored.
+    let output =
+        ferrogram(&folder.0, &["migrate", "--database", "sqlite://x.db", "--database-tls-mode", "require"], &[]);
+    assert_eq!(
+        text(&output.stderr),
+        "ferrogram: database sqlite://x.db: database.tls_mode and database.tls_ca are for PostgreSQL; this database \
+         is SQLite\n"
+    );
+    assert!(!folder.0.join("x.db").exists());
+}
+
+#[test]
 fn an_unknown_key_is_an_error_with_its_place_and_a_did_you_mean() {
     let folder = TempFolder::new("config-typo");
     folder.file("ferrogram.toml", "[sandbox]\nport = 9000\nprot = 9001\n\n[sandbx]\nstate = \"s.json\"\n");

@@ -18,11 +18,11 @@ use binary::{free_port, free_port_pair};
 use std::time::Duration;
 
 use binary::request;
-use serde_json::{Value, json};
+use binary::telegram::{DEADLINE, ask, is, stand_in_telegram, status_until, user};
+use serde_json::json;
 use tokio::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
-const DEADLINE: Duration = Duration::from_secs(30);
 /// The token the stand-in Telegram accepts (any `ID:secret` works there until revoked).
 const TOKEN: &str = "424242:targets-test-secret";
 const TOKEN_ID: i64 = 424_242;
@@ -42,83 +42,10 @@ impl Folder {
     }
 }
 
-/// The stand-in Telegram: a `ferrogram sandbox` process of its own in `folder`, up; its URL and
-/// its child (killed when dropped).
-async fn stand_in_telegram(folder: &Folder, http: &reqwest::Client) -> (String, tokio::process::Child) {
-    let port = free_port();
-    let telegram = format!("http://127.0.0.1:{port}");
-    let child = binary::spawn(&folder.0, "telegram.log", &["sandbox", "--port", &port.to_string()]);
-    up(http, &telegram, &folder.0.join("telegram.log")).await;
-    (telegram, child)
-}
 /// A bot named `name` answering `/hi` with `answer`, with `token` as its `bot.token` if any.
 fn bot(name: &str, token: Option<&str>, answer: &str) -> String {
     let token = token.map(|token| format!("  token: \"{token}\"\n")).unwrap_or_default();
     format!("ferrogram: 1\nbot:\n  name: {name}\n{token}on:\n  - command: hi\n    do:\n      - reply: \"{answer}\"\n")
-}
-
-/// Waits until `url` answers `GET /sandbox/bots`.
-async fn up(http: &reqwest::Client, url: &str, log: &std::path::Path) {
-    let deadline = Instant::now() + DEADLINE;
-    while request(http, format!("{url}/sandbox/bots"), None).await.is_err() {
-        let printed = std::fs::read_to_string(log).unwrap_or_default();
-        assert!(Instant::now() < deadline, "{url} did not start:\n{printed}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A new user of the sandbox at `url`.
-async fn user(http: &reqwest::Client, url: &str) -> i64 {
-    let user = request(http, format!("{url}/sandbox/users"), Some(json!({"first_name": "Ann"}))).await;
-    user.expect("a user")["id"].as_i64().expect("user id")
-}
-
-/// Sends `/hi` to bot `bot_id` of the sandbox at `url` as `user`; the text of its answer.
-async fn ask(http: &reqwest::Client, url: &str, bot_id: i64, user: i64, log: &str) -> String {
-    let body = json!({"bot_id": bot_id, "user_id": user, "command": "hi"});
-    let sent = request(http, format!("{url}/sandbox/act/command"), Some(body)).await;
-    let after = sent.expect("command sent")["seq"].as_i64().expect("the event's seq");
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let events = format!("{url}/sandbox/events?bot_id={bot_id}&chat_id={user}&kind=sent&after={after}&timeout=5");
-        let events = request(http, events, None).await.expect("events");
-        if let Some(text) =
-            events["events"].as_array().and_then(|e| e.first()).and_then(|e| e["message"]["text"].as_str())
-        {
-            return text.to_owned();
-        }
-        let printed = std::fs::read_to_string(log).unwrap_or_default();
-        assert!(Instant::now() < deadline, "bot {bot_id} did not answer: {events}\n{printed}");
-    }
-}
-
-/// Polls `GET /api/v1/bots/NAME` on `server` until `done` holds for its status; returns it.
-async fn status_until(
-    http: &reqwest::Client,
-    server: &str,
-    token: &str,
-    name: &str,
-    log: &std::path::Path,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let answer = http.get(format!("{server}/api/v1/bots/{name}")).bearer_auth(token).send().await;
-        let status = match answer {
-            Ok(response) if response.status().is_success() => response.json::<Value>().await.unwrap_or_default(),
-            _ => Value::Null,
-        };
-        if done(&status) {
-            return status;
-        }
-        let printed = std::fs::read_to_string(log).unwrap_or_default();
-        assert!(Instant::now() < deadline, "{name}: {status}\n{printed}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn is(status: &str) -> impl Fn(&Value) -> bool + '_ {
-    move |value| value["status"] == status
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

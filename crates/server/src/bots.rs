@@ -81,6 +81,9 @@ pub struct BotStatus {
     pub errors: Vec<BotError>,
     /// Failed starts since the last successful one.
     pub attempts: u32,
+    /// Running, with its runtime dropped while idle: its next update builds it again
+    /// (`bots.idle_after`).
+    pub asleep: bool,
 }
 
 impl BotStatus {
@@ -93,6 +96,7 @@ impl BotStatus {
             "version": self.version,
             "errors": errors,
             "attempts": self.attempts,
+            "asleep": self.asleep,
         })
     }
 }

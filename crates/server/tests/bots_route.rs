@@ -21,7 +21,7 @@ impl Stand {
             return Err(ControlError::UnknownBot);
         }
         let errors = vec![BotError { at: 7, message: "once".into() }];
-        Ok(BotStatus { name: name.into(), status, since: 5, version: Some(3), errors, attempts: 0 })
+        Ok(BotStatus { name: name.into(), status, since: 5, version: Some(3), errors, attempts: 0, asleep: false })
     }
 }
 

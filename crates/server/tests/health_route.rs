@@ -26,6 +26,7 @@ impl Stand {
                 version: Some(1),
                 errors: if *with_error { vec![BotError { at: 1, message: "getMe: 401".into() }] } else { vec![] },
                 attempts: 0,
+                asleep: false,
             })
             .collect();
     }

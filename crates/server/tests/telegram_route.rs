@@ -104,6 +104,9 @@ impl StateStore for Flaky {
     fn outbox_pending(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<PendingSend>, StoreError>> {
         self.inner.outbox_pending(bot, limit)
     }
+    fn bots_with_work(&self) -> BoxFuture<'_, Result<Vec<u64>, StoreError>> {
+        self.inner.bots_with_work()
+    }
 }
 
 /// A JSON call to the sandbox's control API.

@@ -56,7 +56,7 @@ impl Conn<'_> {
     async fn export_all(&mut self) -> Result<Value> {
         let mut bots = Vec::new();
         for id in self.all_bot_ids().await? {
-            bots.push(self.export(&id.to_string()).await?);
+            bots.push(self.export(&id.to_string(), None).await?);
         }
         Ok(json!({"ferrogram_backup": ALL_BOTS_FORMAT, "bots": bots}))
     }
@@ -102,7 +102,7 @@ impl Store {
         let mut summaries = Vec::with_capacity(bots.len());
         for (index, bot) in bots.iter().enumerate() {
             let options = ImportOptions { replace, workspace: None };
-            let summary = tx.conn().import(bot, options).await.map_err(|error| match error {
+            let summary = tx.conn().import(bot, options, None).await.map_err(|error| match error {
                 crate::Error::Refused(why) => refused(format!("bot {} of the backup: {why}", index + 1)),
                 other => other,
             })?;

@@ -10,6 +10,10 @@
 //!  "tables": {"chat_states": [{"chat_id": 1, "state": "…", "updated_at": 0}], …}}
 //! ```
 //!
+//! The bot's secrets (its token) are left out, unless asked for
+//! ([`Store::export_bot_with_secrets`]): then `"secrets": [{"name": "token", "value": "…"}]`
+//! holds them in clear, for an import to seal again under its own database's key.
+//!
 //! Rows are JSON objects of their columns (the `bot_id` column left out), read and written
 //! through the columns each database reports, so a table added to [`BOT_TABLES`] needs no
 //! other code. Rows are sorted by their values, so exporting the same data from SQLite or
@@ -26,7 +30,8 @@ use sqlx::{Row, TypeInfo, ValueRef};
 use ferrogram_core::sandbox_bot_id;
 
 use crate::ops::Conn;
-use crate::{Error, Pool, Result, Store};
+use crate::secret_key::{check_name, check_value};
+use crate::{Error, Pool, Result, SecretKey, Store};
 
 /// The version of the export document this build writes and reads (`"ferrogram_export"`).
 pub const EXPORT_FORMAT: i64 = 1;
@@ -52,9 +57,10 @@ pub const BOT_TABLES: &[(&str, &[&str])] = &[
     ("dead_letters", &["id"]),
 ];
 
-/// Tables with a `bot_id` column that are not a bot's data rows: `bot_versions` is keyed by
-/// the dashboard's bot id and travels in the export's `versions`.
-pub(crate) const NOT_BOT_TABLES: &[&str] = &["bot_versions"];
+/// Tables with a `bot_id` column that are not a bot's data rows: `bot_versions` and `secrets`
+/// are keyed by the dashboard's bot id; the versions travel in the export's `versions`, the
+/// secrets in its `secrets` only when asked for.
+pub(crate) const NOT_BOT_TABLES: &[&str] = &["bot_versions", "secrets"];
 
 const PG_BACKUP: &str = "backups of PostgreSQL are made with its own tools: \
      `pg_dump --format=custom --file=ferrogram.dump DATABASE_URL` (restore with `pg_restore`)";
@@ -97,6 +103,9 @@ pub struct ImportSummary {
     pub versions: usize,
     /// Whether existing data was replaced.
     pub replaced: bool,
+    /// The bot's secrets written: the export's, or (none there) those of the record replaced,
+    /// kept.
+    pub secrets: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -359,7 +368,8 @@ impl Conn<'_> {
         })
     }
 
-    pub(crate) async fn export(&mut self, bot: &str) -> Result<Value> {
+    /// The export document of `bot`; with `secrets`, its secrets opened with that key.
+    pub(crate) async fn export(&mut self, bot: &str, secrets: Option<&SecretKey>) -> Result<Value> {
         // A number is the engine's id; a name is a dashboard record's, else a sandbox bot's.
         let (id, record) = match bot.parse::<u64>() {
             Ok(id) => {
@@ -409,6 +419,10 @@ impl Conn<'_> {
             tables.insert(table.to_owned(), Value::Array(rows));
         }
         let mut versions = Vec::new();
+        let mut opened = Vec::new();
+        if let (Some((record_id, ..)), Some(key)) = (&record, secrets) {
+            opened = self.reborrow().bot_secrets(Some(key), *record_id).await?;
+        }
         if let Some((record_id, ..)) = &record {
             const SQL: &str = "SELECT version, source, created_at FROM bot_versions WHERE bot_id = $1 ORDER BY version";
             let rows: Vec<(i64, String, i64)> = match self {
@@ -427,15 +441,26 @@ impl Conn<'_> {
         let record = record.map(|(_, _, name, telegram_id, created_at, workspace)| {
             json!({"name": name, "telegram_id": telegram_id, "created_at": created_at, "workspace": workspace})
         });
-        Ok(json!({
+        let mut document = json!({
             "ferrogram_export": EXPORT_FORMAT,
             "bot": {"id": id, "record": record},
             "versions": versions,
             "tables": tables,
-        }))
+        });
+        if secrets.is_some() {
+            let secrets: Vec<Value> =
+                opened.into_iter().map(|(name, value)| json!({"name": name, "value": value})).collect();
+            document["secrets"] = Value::Array(secrets);
+        }
+        Ok(document)
     }
 
-    pub(crate) async fn import(&mut self, document: &Value, options: ImportOptions) -> Result<ImportSummary> {
+    pub(crate) async fn import(
+        &mut self,
+        document: &Value,
+        options: ImportOptions,
+        key: Option<&SecretKey>,
+    ) -> Result<ImportSummary> {
         let format = document.get("ferrogram_export").and_then(Value::as_i64);
         if format != Some(EXPORT_FORMAT) {
             return Err(refused(match format {
@@ -458,6 +483,14 @@ impl Conn<'_> {
             return Err(refused(format!(
                 "the export has a table `{unknown}` this Ferrogram does not know (made by a newer version?)"
             )));
+        }
+        let secrets = document_secrets(document)?;
+        let has_secrets = secrets.as_ref().is_some_and(|secrets| !secrets.is_empty());
+        if has_secrets && record.is_none() {
+            return Err(refused("the export has secrets but no bot record to keep them"));
+        }
+        if has_secrets && key.is_none() {
+            return Err(Error::NoSecretKey);
         }
         let text = |value: &Value, key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
         let record_name = record.and_then(|r| text(r, "name"));
@@ -487,6 +520,17 @@ impl Conn<'_> {
                 existing.join(", ")
             )));
         }
+        // The secrets of the records replaced are kept when the export brings none.
+        let mut kept = Vec::new();
+        if replaced && secrets.is_none() {
+            for row in &records {
+                for (name, value) in self.reborrow().bot_secrets(key, row.0).await? {
+                    if !kept.iter().any(|(kept_name, _): &(String, String)| *kept_name == name) {
+                        kept.push((name, value));
+                    }
+                }
+            }
+        }
         if replaced {
             for &(table, _) in BOT_TABLES {
                 if !self.columns(table).await?.is_empty() {
@@ -502,8 +546,9 @@ impl Conn<'_> {
             }
         }
 
-        // The dashboard record and its versions.
+        // The dashboard record, its versions and its secrets.
         let mut versions = 0;
+        let mut secrets_written = 0;
         if let Some(record) = record {
             let name = record_name.clone().ok_or_else(|| refused("the bot's record has no name"))?;
             let workspace = match options.workspace {
@@ -549,6 +594,13 @@ impl Conn<'_> {
             for binds in version_rows(document, record_id, created_at)? {
                 self.execute(VERSION, binds).await?;
                 versions += 1;
+            }
+            let written = secrets.as_ref().unwrap_or(&kept);
+            for (name, value) in written {
+                // `key` is there: checked above for the export's secrets, needed to open the kept ones.
+                let key = key.ok_or(Error::NoSecretKey)?;
+                self.reborrow().put_secret(key, workspace, Some(record_id), name, value).await?;
+                secrets_written += 1;
             }
         }
 
@@ -618,7 +670,7 @@ impl Conn<'_> {
             }
         }
         let bot = u64::try_from(id).unwrap_or_default();
-        Ok(ImportSummary { bot, rows: counts, versions, replaced })
+        Ok(ImportSummary { bot, rows: counts, versions, replaced, secrets: secrets_written })
     }
 
     async fn workspace_exists(&mut self, workspace: i64) -> Result<bool> {
@@ -646,6 +698,30 @@ impl Conn<'_> {
             Conn::Postgres(c) => sqlx::query_scalar(CREATE).bind(name).bind(crate::now()).fetch_one(&mut **c).await?,
         })
     }
+}
+
+/// The secrets an export carries (`"secrets"`, written by [`Store::export_bot_with_secrets`]),
+/// checked before anything is written: `None` when it has none (made without them).
+fn document_secrets(document: &Value) -> Result<Option<Vec<(String, String)>>> {
+    let listed = match document.get("secrets") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(listed) => listed.as_array().ok_or_else(|| refused("\"secrets\" is not a list"))?,
+    };
+    let mut given: Vec<(String, String)> = Vec::new();
+    for (index, secret) in listed.iter().enumerate() {
+        let name = secret.get("name").and_then(Value::as_str);
+        let value = secret.get("value").and_then(Value::as_str);
+        let (Some(name), Some(value)) = (name, value) else {
+            return Err(refused(format!("secret {index} of the export is not {{\"name\": …, \"value\": …}} strings")));
+        };
+        check_name(name)?;
+        check_value(value)?;
+        if given.iter().any(|(seen, _)| seen == name) {
+            return Err(refused(format!("the export has the secret `{name}` twice")));
+        }
+        given.push((name.to_owned(), value.to_owned()));
+    }
+    Ok(Some(given))
 }
 
 /// The export's versions as the binds of their `INSERT`s.
@@ -707,17 +783,29 @@ impl Store {
     /// snapshot (a read transaction) while the server keeps writing. Fails if the database has
     /// neither a record nor data of the bot, or several records of that name.
     pub async fn export_bot(&self, bot: &str) -> Result<Value> {
+        self.export_read(bot, None).await
+    }
+
+    /// [`Store::export_bot`] with the bot's secrets opened, in clear, under `"secrets"`: for
+    /// an operator who asked for them (`ferrogram export --with-secrets`). Refused without
+    /// this store's key, or when a secret does not open under it.
+    pub async fn export_bot_with_secrets(&self, bot: &str) -> Result<Value> {
+        let key = self.secret_key.clone().ok_or(Error::NoSecretKey)?;
+        self.export_read(bot, Some(&key)).await
+    }
+
+    async fn export_read(&self, bot: &str, secrets: Option<&SecretKey>) -> Result<Value> {
         match &self.pool {
             Pool::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
-                let document = Conn::Sqlite(&mut tx).export(bot).await?;
+                let document = Conn::Sqlite(&mut tx).export(bot, secrets).await?;
                 tx.rollback().await?;
                 Ok(document)
             }
             Pool::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-                let document = Conn::Postgres(&mut tx).export(bot).await?;
+                let document = Conn::Postgres(&mut tx).export(bot, secrets).await?;
                 tx.rollback().await?;
                 Ok(document)
             }
@@ -726,10 +814,13 @@ impl Store {
 
     /// Restores an export in one transaction. If the bot already has rows, a dashboard record
     /// or versions here, it is refused (nothing changes) unless `options.replace`, which first
-    /// deletes them.
+    /// deletes them. The export's secrets (`"secrets"`) are sealed under this store's key
+    /// (refused without one); with none in the export, a replaced record's secrets are kept
+    /// (which needs the key when it has some).
     pub async fn import_bot(&self, document: &Value, options: ImportOptions) -> Result<ImportSummary> {
         let mut tx = self.transaction().await?;
-        let summary = tx.conn().import(document, options).await?;
+        let key = self.secret_key.clone();
+        let summary = tx.conn().import(document, options, key.as_deref()).await?;
         tx.commit().await?;
         // The import may have replaced the bot's directory rows.
         self.forget_directory_writes();

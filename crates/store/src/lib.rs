@@ -1,6 +1,7 @@
 //! Durable storage on SQLite or PostgreSQL: conversation state, variables, job schedules, the
 //! inbox of received updates and the outbox of calls to make, plus the dashboard's workspaces,
-//! bots and bot-file versions.
+//! bots and bot-file versions, and the secrets at rest (bot tokens), sealed under a key the
+//! database never holds (`secrets.rs`, decision 0034).
 //!
 //! On the path of an update (docs/architecture.md) it is the durable side of every hand-off: the
 //! inbox row written before an update is acknowledged, the commit of a handler's effects with its
@@ -19,6 +20,8 @@ mod dead_letters;
 mod directory;
 mod migrate;
 mod ops;
+mod postgres_tls;
+mod secret_key;
 mod state_store;
 
 use std::str::FromStr;
@@ -32,6 +35,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use ops::Conn;
+pub use postgres_tls::{TLS_MODES, Tls, TlsMode};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +49,10 @@ pub enum Error {
     /// The URL's scheme (only the scheme: a URL may hold a password).
     #[error("unsupported database URL scheme `{0}`: use sqlite://PATH or postgres://USER@HOST/DB")]
     Url(String),
+    /// Connection settings that cannot work (a URL parameter, the TLS mode and CA), or a
+    /// connection refused, said in words (never with the URL, which may hold a password).
+    #[error("{0}")]
+    Connect(String),
     #[error("{what} {value} does not fit a 64-bit signed integer column")]
     OutOfRange { what: &'static str, value: u64 },
     #[error("stored {what} {value} is negative")]
@@ -52,6 +60,18 @@ pub enum Error {
     /// An operation refused with a reason meant for people (import, backup, export format).
     #[error("{0}")]
     Refused(String),
+    /// A secret was to be read or written, and the store has no key ([`Store::with_secret_key`]).
+    #[error("no secret key: the secrets at rest cannot be read or written without the key they are encrypted with")]
+    NoSecretKey,
+    /// The stored secrets are sealed under another key than the store's.
+    #[error("secrets were encrypted with another key (key id {stored}); this key's id is {given}")]
+    WrongSecretKey { stored: String, given: String },
+    /// A stored secret does not open under its own key: it was altered, or copied from another
+    /// row (its place is part of what it is sealed with).
+    #[error(
+        "secret `{name}` does not decrypt with its key (key id {key_id}): it was altered or copied from another row"
+    )]
+    SecretAltered { name: String, key_id: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -77,6 +97,9 @@ pub struct Options {
     /// How often an unchanged user or chat in a bot's directory (`bot_users`, `bot_chats`) has
     /// its `last_seen` refreshed; a changed one is written at once (decision 0020).
     pub directory_refresh: Duration,
+    /// PostgreSQL: TLS settings besides the URL's `sslmode` and `sslrootcert`, which they
+    /// override (decision 0037). Refused with a SQLite URL.
+    pub tls: Tls,
 }
 
 impl Default for Options {
@@ -87,6 +110,7 @@ impl Default for Options {
             busy_timeout: Duration::from_secs(10),
             migrate: true,
             directory_refresh: Duration::from_secs(600),
+            tls: Tls::default(),
         }
     }
 }
@@ -116,6 +140,10 @@ pub struct Store {
     directory: Arc<Mutex<directory::Directory>>,
     /// `Options::directory_refresh` in seconds.
     directory_refresh: i64,
+    /// The key the secrets are sealed under, if given ([`Store::with_secret_key`]).
+    secret_key: Option<Arc<SecretKey>>,
+    /// PostgreSQL: the TLS settings in force, which explain a failed connection.
+    tls: Option<Arc<postgres_tls::Resolved>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -138,11 +166,21 @@ impl Store {
     /// Opens the database at `url` with `options`.
     ///
     /// SQLite runs in WAL mode with `synchronous=NORMAL` (a power loss may lose the last
-    /// commits, never corrupt the file), a busy timeout and foreign keys on.
+    /// commits, never corrupt the file), a busy timeout and foreign keys on. PostgreSQL uses
+    /// TLS as the URL's `sslmode` and `sslrootcert` and `options.tls` say (`prefer` when none
+    /// does); an unknown URL parameter, a mode that would not check the CA given or a CA file
+    /// that cannot serve is refused before connecting, and a refused connection is explained
+    /// ([`Error::Connect`]).
     pub async fn open_with(url: &str, options: &Options) -> Result<Self> {
         let scheme = url.split(':').next().unwrap_or_default();
+        let mut tls = None;
         let pool = match scheme {
             "sqlite" => {
+                if options.tls.is_set() {
+                    return Err(Error::Connect(
+                        "database.tls_mode and database.tls_ca are for PostgreSQL; this database is SQLite".into(),
+                    ));
+                }
                 let connect = SqliteConnectOptions::from_str(url)?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
@@ -164,20 +202,24 @@ impl Store {
             }
             "postgres" | "postgresql" => {
                 // Notices such as "relation already exists, skipping" are not worth a log line each.
+                let mut resolved = postgres_tls::resolve(url, &options.tls, |name| std::env::var(name).ok())?;
                 let connect = PgConnectOptions::from_str(url)?
                     .application_name("ferrogram")
                     .options([("client_min_messages", "warning")]);
+                let connect = resolved.apply(connect);
                 let pool = PgPoolOptions::new()
                     .max_connections(options.max_connections)
                     .acquire_timeout(options.acquire_timeout)
                     .connect_with(connect)
-                    .await?;
+                    .await
+                    .map_err(|error| resolved.explain(error))?;
+                tls = Some(Arc::new(resolved));
                 Pool::Postgres(pool)
             }
             other => return Err(Error::Url(other.to_owned())),
         };
         let directory_refresh = i64::try_from(options.directory_refresh.as_secs()).unwrap_or(i64::MAX);
-        let store = Self { pool, directory: Arc::default(), directory_refresh };
+        let store = Self { pool, directory: Arc::default(), directory_refresh, secret_key: None, tls };
         if options.migrate {
             store.migrate().await?;
         }
@@ -208,16 +250,25 @@ impl Store {
     pub async fn transaction(&self) -> Result<Transaction> {
         let tx = match &self.pool {
             Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await.map_err(|e| self.explain(e))?),
         };
-        Ok(Transaction { tx })
+        Ok(Transaction { tx, secret_key: self.secret_key.clone() })
     }
 
     async fn acquire(&self) -> Result<Pooled> {
         Ok(match &self.pool {
             Pool::Sqlite(pool) => Pooled::Sqlite(pool.acquire().await?),
-            Pool::Postgres(pool) => Pooled::Postgres(pool.acquire().await?),
+            Pool::Postgres(pool) => Pooled::Postgres(pool.acquire().await.map_err(|e| self.explain(e))?),
         })
+    }
+
+    /// A PostgreSQL connection error in words (the pool connects again when it needs to: the
+    /// server's certificate or the CA file may have changed since the store was opened).
+    fn explain(&self, error: sqlx::Error) -> Error {
+        match &self.tls {
+            Some(tls) => tls.explain(error),
+            None => Error::Database(error),
+        }
     }
 }
 
@@ -243,6 +294,8 @@ enum Tx {
 /// A database transaction with the same operations as [`Store`].
 pub struct Transaction {
     tx: Tx,
+    /// The store's secret key, for the secrets written in the transaction.
+    secret_key: Option<Arc<SecretKey>>,
 }
 
 impl Transaction {
@@ -336,15 +389,20 @@ operations! {
     fn outbox_pending(bot: u64, limit: u32) -> Vec<PendingSend>;
     /// Forgets a delivered call; `false` if the bot has no such call.
     fn outbox_forget(bot: u64, id: i64) -> bool;
+    /// The bots with an unhandled update or an undelivered call, in no order.
+    fn bots_with_work() -> Vec<u64>;
 }
 
 // After `operations!`, which they use to define their operations on `Store` and `Transaction`.
 mod all_bots;
 mod export;
+mod secrets;
 mod tenancy;
 
 pub use all_bots::ALL_BOTS_FORMAT;
 pub use export::{BOT_TABLES, EXPORT_FORMAT, ImportOptions, ImportSummary, backup};
+pub use secret_key::{MAX_SECRET_NAME, MAX_SECRET_VALUE, SECRET_KEY_BYTES, SecretKey};
+pub use secrets::{BOT_TOKEN, SecretInfo};
 pub use tenancy::{
     ApiToken, AuditEntry, BotRecord, BotVersion, IssuedToken, Role, TOKEN_PREFIX, TokenAccess, Workspace,
 };

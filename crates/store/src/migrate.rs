@@ -25,6 +25,7 @@ pub(crate) const SQLITE: Embedded = &[
     (4, "outbox", include_str!("../migrations/sqlite/0004_outbox.sql")),
     (5, "people", include_str!("../migrations/sqlite/0005_people.sql")),
     (6, "dead_letters", include_str!("../migrations/sqlite/0006_dead_letters.sql")),
+    (7, "secrets", include_str!("../migrations/sqlite/0007_secrets.sql")),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -34,6 +35,7 @@ pub(crate) const POSTGRES: Embedded = &[
     (4, "outbox", include_str!("../migrations/postgres/0004_outbox.sql")),
     (5, "people", include_str!("../migrations/postgres/0005_people.sql")),
     (6, "dead_letters", include_str!("../migrations/postgres/0006_dead_letters.sql")),
+    (7, "secrets", include_str!("../migrations/postgres/0007_secrets.sql")),
 ];
 
 #[derive(Debug)]

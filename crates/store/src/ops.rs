@@ -344,6 +344,15 @@ impl Conn<'_> {
             .collect()
     }
 
+    pub(crate) async fn bots_with_work(self) -> Result<Vec<u64>> {
+        // Both read through their (bot_id, …) indexes (`inbox_unhandled` is partial on the
+        // unhandled rows).
+        const SQL: &str = "SELECT DISTINCT bot_id FROM inbox WHERE handled_at IS NULL \
+             UNION SELECT DISTINCT bot_id FROM outbox";
+        let rows: Vec<(i64,)> = on!(self, c => sqlx::query_as(SQL).fetch_all(c).await?);
+        rows.into_iter().map(|(bot,)| uint("bot id", bot)).collect()
+    }
+
     pub(crate) async fn outbox_forget(self, bot: u64, id: i64) -> Result<bool> {
         const SQL: &str = "DELETE FROM outbox WHERE bot_id = $1 AND id = $2";
         let bot = int("bot id", bot)?;

@@ -116,6 +116,10 @@ impl StateStore for Store {
     fn outbox_pending(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<PendingSend>, StoreError>> {
         Box::pin(async move { Store::outbox_pending(self, bot, limit).await.map_err(engine_error) })
     }
+
+    fn bots_with_work(&self) -> BoxFuture<'_, Result<Vec<u64>, StoreError>> {
+        Box::pin(async move { Store::bots_with_work(self).await.map_err(engine_error) })
+    }
 }
 
 impl Store {

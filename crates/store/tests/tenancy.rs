@@ -6,45 +6,12 @@
 mod common;
 
 use common::TestDb;
+
 use ferrogram_core::{ChatState, CollectionSpec, CollectionStore, Outgoing, Query, Scope};
 use ferrogram_store::{ImportOptions, Role, Store};
 use serde_json::{Value, json};
 
-/// Removes the database, then re-raises the case's panic if it failed.
-async fn finish(db: TestDb, outcome: Result<(), tokio::task::JoinError>) {
-    db.cleanup().await;
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
-}
-
-/// One test per case and backend: `sqlite::case` and `postgres::case`.
-macro_rules! both {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let Some(db) = super::common::sqlite().await else { return };
-                    let outcome = tokio::spawn(super::$case(db.store.clone(), db.url.clone())).await;
-                    super::finish(db, outcome).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let Some(db) = super::common::postgres().await else { return };
-                    let outcome = tokio::spawn(super::$case(db.store.clone(), db.url.clone())).await;
-                    super::finish(db, outcome).await;
-                }
-            )*
-        }
-    };
-}
-
-both!(
+crate::both!(
     workspaces_and_bots,
     versions_keep_history_and_roll_back_forward,
     workspaces_and_bots_are_found_by_name,

@@ -116,6 +116,8 @@ struct Inner {
     http: reqwest::Client,
     api_url: String,
     token: String,
+    /// The number before the token's colon: the `bot` label of the metrics.
+    bot_id: u64,
     request_timeout: Duration,
     long_poll_extra: Duration,
     retry: Backoff,
@@ -219,6 +221,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 http,
                 api_url,
+                bot_id: self.token.split_once(':').and_then(|(id, _)| id.parse().ok()).unwrap_or_default(),
                 token: self.token,
                 request_timeout: self.request_timeout,
                 long_poll_extra: self.long_poll_extra,
@@ -276,7 +279,7 @@ impl Client {
 
     /// The bot's id: the number before the colon of its token.
     pub fn bot_id(&self) -> u64 {
-        self.inner.token.split_once(':').and_then(|(id, _)| id.parse().ok()).unwrap_or_default()
+        self.inner.bot_id
     }
 
     pub fn api_url(&self) -> &str {
@@ -325,7 +328,16 @@ impl Client {
     }
 
     /// Sends `request` once, without retries; the flood scheduler retries on its own terms.
+    /// Every request that reaches the wire is counted here, once
+    /// (`ferrogram_bot_api_calls_total`, [`crate::telemetry`]).
     pub async fn execute_once(&self, request: &Request) -> Result<Value, Error> {
+        let outcome = self.exchange(request).await;
+        crate::telemetry::api_call(self.bot_id(), request.method(), &outcome);
+        outcome
+    }
+
+    /// One HTTP exchange of `request`: its answer's `result`, or the error.
+    async fn exchange(&self, request: &Request) -> Result<Value, Error> {
         let builder = self.inner.http.post(self.method_url(request.method())).timeout(self.timeout_for(request));
         let builder = if request.uploads().is_empty() {
             builder.json(request.params())
@@ -380,8 +392,15 @@ impl Client {
         copy_body(response, writer, self.inner.max_download_bytes, "the file").await
     }
 
-    /// Asks for a file; a successful response's body is still to be read.
+    /// Asks for a file; a successful response's body is still to be read. Counted as a call of
+    /// `downloadFile` (its answer's start: the body's own failures are the caller's).
     async fn download_response(&self, file_path: &str) -> Result<reqwest::Response, Error> {
+        let outcome = self.file_answer(file_path).await;
+        crate::telemetry::api_call(self.bot_id(), "downloadFile", &outcome);
+        outcome
+    }
+
+    async fn file_answer(&self, file_path: &str) -> Result<reqwest::Response, Error> {
         let response = self
             .inner
             .http
@@ -418,6 +437,7 @@ impl Client {
         loop {
             match attempt().await {
                 Err(err) if is_transient(&err) && may_retry(&err) && retry.allows_retry(failures) => {
+                    crate::telemetry::api_retry(self.bot_id(), method, &err);
                     let delay = retry.delay(failures);
                     tracing::debug!(
                         bot_id = self.bot_id(),

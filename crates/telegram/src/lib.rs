@@ -11,6 +11,8 @@
 //! * [`IncomingUpdate`] — updates decoded one by one, so an unfamiliar one never drops a batch.
 //! * [`flood`] — the per-bot send scheduler: Telegram's rate limits, interactive before bulk,
 //!   429 pauses of exactly the affected scope.
+//! * [`telemetry`] — every request on the wire, retries, 429 pauses and queue waits, counted
+//!   through the `metrics` facade (the host installs the recorder).
 
 mod backoff;
 mod client;
@@ -18,6 +20,7 @@ mod error;
 pub mod flood;
 mod frankenstein_gaps;
 mod methods;
+pub mod telemetry;
 mod updates;
 mod upload;
 

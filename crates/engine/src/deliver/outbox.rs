@@ -89,19 +89,9 @@ enum Outcome {
 }
 
 impl Outcome {
-    /// What `ferrogram_bot_api_calls_total` calls this outcome; `None` for [`Outcome::Stopped`],
-    /// where no call was made.
-    fn label(&self) -> Option<&'static str> {
-        match self {
-            Outcome::Delivered => Some("ok"),
-            Outcome::Retry { .. } => Some("retried"),
-            Outcome::Refused(_) => Some("refused"),
-            Outcome::MaybeDelivered(_) => Some("error"),
-            Outcome::Stopped => None,
-        }
-    }
-
-    /// The outcome of one attempt at `outgoing`, counted in the bot's metrics.
+    /// The outcome of one attempt at `outgoing`. The requests themselves are counted by the
+    /// client (`ferrogram_bot_api_calls_total`); a call held to be tried again is counted here
+    /// as a retry (`ferrogram_bot_api_retries_total`), the one the flood scheduler gave up on.
     fn counted(
         bot_id: u64,
         outgoing: &Outgoing,
@@ -109,8 +99,8 @@ impl Outcome {
         ambiguous: AmbiguousSends,
     ) -> Outcome {
         let outcome = Outcome::of(outgoing, outcome, ambiguous);
-        if let Some(label) = outcome.label() {
-            crate::telemetry::api_call(bot_id, &outgoing.method, label);
+        if let Outcome::Retry { error, .. } = &outcome {
+            ferrogram_telegram::telemetry::api_retry(bot_id, &outgoing.method, error);
         }
         outcome
     }
@@ -304,12 +294,6 @@ impl Deliverer {
                     let reply = (self.refusal_reply)(outgoing, error.code(), &reason);
                     let told =
                         self.scheduler.call::<_, Value>(Priority::Interactive, &reply.method, &reply.params).await;
-                    let label = match &told {
-                        Ok(_) => "ok",
-                        Err(error) if error.is_retryable() => "error",
-                        Err(_) => "refused",
-                    };
-                    crate::telemetry::api_call(bot_id, &reply.method, label);
                     if let Err(error) = told {
                         tracing::error!(bot_id, chat_id, %error, "the errors reply to a refused call was refused too: the chat was not told");
                     }
@@ -413,6 +397,13 @@ impl Deliverer {
             }
         }
         Ok(delivered)
+    }
+
+    /// Whether nothing is being sent nor held to be retried: a bot may sleep (its runtime
+    /// dropped) only then.
+    pub fn is_quiet(&self) -> bool {
+        let held = self.held.lock();
+        held.values().all(VecDeque::is_empty) && self.in_flight.lock().is_empty()
     }
 
     /// Waits until no entry is being sent: every call handed to [`Deliverer::deliver`] so far,

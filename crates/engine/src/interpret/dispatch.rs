@@ -47,27 +47,42 @@ pub struct Dispatcher {
     budget: Duration,
     /// Attempts an update gets before it is set aside (see [`Job::attempt`]).
     max_attempts: u32,
-    handled: watch::Sender<u64>,
+    /// Kept by the host across the bot's runtimes (an idle bot's runtime is dropped and built
+    /// again), so the count goes on.
+    handled: Arc<watch::Sender<u64>>,
     /// Set when the bot stops: workers take no further job (what is queued stays unhandled in
     /// the inbox for the next start) and new dispatches are dropped the same way.
     stopping: AtomicBool,
     /// How many jobs are being handled now (from taking the job to its delivery).
     running: watch::Sender<usize>,
+    /// Jobs dispatched whose update is not handled yet (queued or running; one whose commit
+    /// failed stays counted: its update stays unhandled in the inbox). `ferrogram_inbox_pending`
+    /// is set under the lock, so the last value set is the count.
+    pending: Mutex<usize>,
 }
 
 impl Dispatcher {
     /// A dispatcher running at most `max_concurrent` updates at once, each under `budget`, and
     /// setting aside an update dispatched for more than its `max_attempts`th time.
-    pub fn new(bot: Arc<BotContext>, max_concurrent: usize, budget: Duration, max_attempts: u32) -> Arc<Dispatcher> {
+    pub fn new(
+        bot: Arc<BotContext>,
+        max_concurrent: usize,
+        budget: Duration,
+        max_attempts: u32,
+        handled: Arc<watch::Sender<u64>>,
+    ) -> Arc<Dispatcher> {
+        // A new run counts from nothing: what the last one left is replayed, and counted, again.
+        telemetry::inbox_pending(bot.bot_id, 0);
         Arc::new(Dispatcher {
             bot,
             queues: Mutex::new(HashMap::new()),
             permits: Arc::new(Semaphore::new(max_concurrent.clamp(1, Semaphore::MAX_PERMITS))),
             budget,
             max_attempts: max_attempts.max(1),
-            handled: watch::Sender::new(0),
+            handled,
             stopping: AtomicBool::new(false),
             running: watch::Sender::new(0),
+            pending: Mutex::new(0),
         })
     }
 
@@ -91,6 +106,18 @@ impl Dispatcher {
         *self.running.borrow() == 0
     }
 
+    /// Changes the count of dispatched, unhandled updates and sets `ferrogram_inbox_pending`.
+    fn count_pending(&self, change: impl FnOnce(usize) -> usize) {
+        let mut pending = self.pending.lock();
+        *pending = change(*pending);
+        telemetry::inbox_pending(self.bot.bot_id, *pending);
+    }
+
+    /// Whether nothing is running nor queued: no chat's worker holds a job.
+    pub fn is_quiet(&self) -> bool {
+        self.is_idle() && self.queues.lock().is_empty()
+    }
+
     /// Queues `job` behind its chat's earlier updates.
     pub fn dispatch(self: &Arc<Self>, job: Job) {
         if self.stopping.load(AtomicOrdering::SeqCst) {
@@ -98,6 +125,7 @@ impl Dispatcher {
             return;
         }
         let key = job.event.queue_key();
+        self.count_pending(|n| n + 1);
         let mut queues = self.queues.lock();
         if let Some(queue) = queues.get_mut(&key) {
             // The chat's worker is running and will take it.
@@ -145,6 +173,7 @@ impl Dispatcher {
             // Counted once committed: an update left for the next start is not handled yet.
             if let Some(entries) = commit::commit(bot_id, &self.bot.outbox, handled).await {
                 telemetry::update_handled(bot_id, outcome, started.elapsed());
+                self.count_pending(|n| n.saturating_sub(1));
                 self.bot.outbox.deliver(entries).await;
             }
             drop(permit);

@@ -13,6 +13,10 @@
 //!
 //! **Redirects** are followed by hand, at most [`MAX_REDIRECTS`], each target checked again;
 //! headers are dropped when a redirect leaves the origin (they may carry secrets).
+//!
+//! **Metrics**: each attempt is counted by the bot, the target's host name and how it ended
+//! (`ferrogram_http_requests_total`), and each breaker opening and closing is a gauge by host
+//! (`ferrogram_http_circuit_open`); see [`crate::telemetry`].
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -78,6 +82,8 @@ impl Default for HttpConfig {
 /// A request as the step rendered it.
 #[derive(Debug)]
 pub struct Prepared {
+    /// The bot making it: the `bot` label of its metrics.
+    pub bot_id: u64,
     pub method: HttpMethod,
     pub url: String,
     /// Values may hold secrets: they are never logged or put in errors.
@@ -202,8 +208,12 @@ impl Http {
         body: Option<&Value>,
         request: &Prepared,
     ) -> Result<reqwest::Response, String> {
-        self.check_target(url)?;
         let host = ferrogram_egress::host_of(url);
+        let count = |outcome| crate::telemetry::http_request(request.bot_id, &host, outcome);
+        if let Err(refused) = self.check_target(url) {
+            count("refused");
+            return Err(refused);
+        }
         let backoff = Backoff {
             max_attempts: request.retries.saturating_add(1),
             base: self.config.retry_base,
@@ -213,7 +223,10 @@ impl Http {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            self.admit(&host)?;
+            if let Err(open) = self.admit(&host) {
+                count("circuit_open");
+                return Err(open);
+            }
             let mut builder = client.request(method.clone(), url.clone()).timeout(request.timeout);
             for (name, value) in headers {
                 builder = builder.header(name, value);
@@ -222,6 +235,7 @@ impl Http {
                 builder = builder.json(body);
             }
             let outcome = builder.send().await;
+            count(outcome_label(&outcome));
             let (failure, retry_after) = match &outcome {
                 Ok(response) if response.status().is_server_error() => {
                     (Some(format!("answered {}", response.status())), None)
@@ -318,7 +332,10 @@ impl Http {
     fn record(&self, host: &str, ok: bool) {
         let mut breakers = self.breakers.lock();
         if ok {
-            breakers.remove(host);
+            if breakers.remove(host).is_some_and(|breaker| breaker.open_until.is_some()) {
+                tracing::info!(%host, "HTTP circuit closed");
+                crate::telemetry::http_circuit(host, false);
+            }
             return;
         }
         if breakers.len() >= MAX_BREAKERS && !breakers.contains_key(host) {
@@ -330,9 +347,22 @@ impl Http {
         if breaker.failures >= self.config.breaker_threshold.max(1) {
             if breaker.open_until.is_none() {
                 tracing::warn!(%host, failures = breaker.failures, "HTTP circuit opened");
+                crate::telemetry::http_circuit(host, true);
             }
             breaker.open_until = Some(Instant::now() + self.config.breaker_open);
         }
+    }
+}
+
+/// What `ferrogram_http_requests_total` calls the outcome of one attempt that was sent.
+fn outcome_label(outcome: &Result<reqwest::Response, reqwest::Error>) -> &'static str {
+    match outcome {
+        Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        Ok(response) if response.status().is_server_error() => "server_error",
+        Ok(response) if response.status().is_client_error() => "client_error",
+        Ok(_) => "ok",
+        Err(error) if ferrogram_egress::refusal(error).is_some() => "refused",
+        Err(_) => "error",
     }
 }
 

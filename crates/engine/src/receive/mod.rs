@@ -82,7 +82,8 @@ pub struct Inbox {
     /// Set (to the error) when the Bot API answered 401 to the bot's getUpdates or setWebhook:
     /// its token was revoked. The sources keep backing off; the host decides
     /// ([`crate::Engine::unauthorized`]).
-    pub unauthorized: watch::Sender<Option<String>>,
+    /// Kept by the host across the bot's runtimes.
+    pub unauthorized: Arc<watch::Sender<Option<String>>>,
 }
 
 impl Inbox {
@@ -91,6 +92,7 @@ impl Inbox {
         current: Arc<RwLock<Arc<Loaded>>>,
         dispatcher: Arc<Dispatcher>,
         max_attempts: u32,
+        unauthorized: Arc<watch::Sender<Option<String>>>,
     ) -> Inbox {
         Inbox {
             context,
@@ -100,7 +102,7 @@ impl Inbox {
             ready: watch::Sender::new(false),
             last_update_id: Mutex::new(None),
             max_attempts: max_attempts.max(1),
-            unauthorized: watch::Sender::new(None),
+            unauthorized,
         }
     }
 

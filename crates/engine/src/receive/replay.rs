@@ -1,25 +1,21 @@
 //! What a starting bot does before it takes new updates, in either mode: deliver what its
 //! outbox still holds, then dispatch what its inbox holds unhandled, lowest update id first.
 
-use std::sync::Arc;
-
 use ferrogram_telegram::Backoff;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::commands::publish_commands;
 use crate::interpret::context::BotContext;
 use crate::receive::{Inbox, accept, mark_handled, update_id_of};
 
 /// How many stored updates a replay reads from the inbox at once.
 const REPLAY_PAGE: u32 = 1000;
 
-/// What a starting bot does before it takes new updates, in either mode: publishes its commands,
-/// delivers what its outbox holds, replays what its inbox holds unhandled, then marks itself
-/// ready. The stop signal to watch, or `None` if the bot was stopped meanwhile.
+/// What a starting (or woken) bot does before it takes new updates, in either mode: delivers
+/// what its outbox holds, replays what its inbox holds unhandled, then marks itself ready. The
+/// stop signal to watch, or `None` if the bot was stopped meanwhile. (Its commands are published
+/// by the host, once per start and reload, not per runtime.)
 pub async fn catch_up(inbox: &Inbox, backoff: &Backoff) -> Option<watch::Receiver<bool>> {
-    let current = Arc::clone(&inbox.current.read());
-    publish_commands(&inbox.context, &current).await;
     let mut stop = inbox.stop.subscribe();
     redeliver(&inbox.context).await;
     if !replay(inbox, &mut stop, backoff).await {

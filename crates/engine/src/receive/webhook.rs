@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ferrogram_telegram::{Backoff, Client};
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 use crate::receive::replay::catch_up;
 use crate::receive::{Inbox, accept, notice};
@@ -52,12 +53,30 @@ impl WebhookError {
 /// How long a webhook update waits for its bot to finish starting.
 const WEBHOOK_READY_WAIT: Duration = Duration::from_secs(10);
 
-/// Webhook mode: publishes the commands, delivers the outbox, replays the inbox, takes new
-/// updates, then registers the webhook (retrying until it is set or the bot stops).
+/// Webhook mode: delivers the outbox, replays the inbox, takes new updates, then registers the
+/// webhook ([`set_webhook`]).
 pub async fn register(inbox: Arc<Inbox>, client: Client, url: String, secret: String) {
-    let bot_id = inbox.context.bot_id;
+    let Some(stop) = catch_up(&inbox, &Backoff::default()).await else { return };
+    set_webhook(inbox.context.bot_id, &client, &url, &secret, stop, &inbox.unauthorized).await;
+}
+
+/// A woken bot (its runtime dropped while idle, built again for an update): delivers the outbox
+/// and replays the inbox, then takes the update. Its webhook is set already.
+pub async fn wake(inbox: Arc<Inbox>) {
+    catch_up(&inbox, &Backoff::default()).await;
+}
+
+/// Sets the bot's webhook, retrying with backoff until it is set or `stop` is raised; a 401 is
+/// noted in `unauthorized` (its token was revoked) and retried like the rest.
+pub async fn set_webhook(
+    bot_id: u64,
+    client: &Client,
+    url: &str,
+    secret: &str,
+    mut stop: watch::Receiver<bool>,
+    unauthorized: &watch::Sender<Option<String>>,
+) {
     let backoff = Backoff::default();
-    let Some(mut stop) = catch_up(&inbox, &backoff).await else { return };
     let params = json!({"url": url, "secret_token": secret});
     let mut failures = 0u32;
     loop {
@@ -69,7 +88,9 @@ pub async fn register(inbox: Arc<Inbox>, client: Client, url: String, secret: St
             tracing::info!(bot_id, "webhook set");
             return;
         };
-        inbox.note_refusal(&error);
+        if error.code() == Some(401) {
+            unauthorized.send_replace(Some(error.to_string()));
+        }
         failures = failures.saturating_add(1);
         let delay = backoff.delay(failures.min(10));
         tracing::warn!(bot_id, %error, ?delay, "setWebhook failed");
@@ -80,12 +101,8 @@ pub async fn register(inbox: Arc<Inbox>, client: Client, url: String, secret: St
     }
 }
 
-/// Takes one update POSTed to a webhook bot whose secret was checked: parses the body once,
-/// stores its text, then dispatches it if it is new. `Ok` only once it is stored (see
-/// [`crate::Engine::webhook_update`]); a body that is not an update is refused before anything
-/// is stored ([`WebhookError::Malformed`]).
-pub async fn take(inbox: &Inbox, body: &[u8]) -> Result<(), WebhookError> {
-    let bot_id = inbox.context.bot_id;
+/// The update a POSTed body holds, with its id, or why it is not one (nothing is stored then).
+pub fn parse(bot_id: u64, body: &[u8]) -> Result<(i64, Value), WebhookError> {
     let update: Value = serde_json::from_slice(body).map_err(|error| {
         tracing::warn!(bot_id, %error, "webhook body is not JSON: refused (400), nothing stored");
         WebhookError::Malformed(format!("not JSON: {error}"))
@@ -94,6 +111,14 @@ pub async fn take(inbox: &Inbox, body: &[u8]) -> Result<(), WebhookError> {
         tracing::warn!(bot_id, "webhook body is not an update (no integer update_id): refused (400), nothing stored");
         return Err(WebhookError::Malformed("no integer update_id".into()));
     };
+    Ok((update_id, update))
+}
+
+/// Takes one update POSTed to a webhook bot whose secret was checked, as [`parse`] read it:
+/// stores its text, then dispatches it if it is new. `Ok` only once it is stored (see
+/// [`crate::Engine::webhook_update`]).
+pub async fn take(inbox: &Inbox, update_id: i64, update: Value) -> Result<(), WebhookError> {
+    let bot_id = inbox.context.bot_id;
     // Until the bot replayed what its last run left, new updates wait (the chat's order).
     let mut ready = inbox.ready.subscribe();
     match tokio::time::timeout(WEBHOOK_READY_WAIT, ready.wait_for(|ready| *ready)).await {

@@ -17,6 +17,7 @@ on:
 pub mod fixtures;
 pub mod memory_attacks;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferrogram_engine::{BotHandle, Engine, EngineConfig, Outgoing};
@@ -54,7 +55,8 @@ pub fn test_config() -> EngineConfig {
 pub struct World {
     pub sandbox: ferrogram_sandbox::Sandbox,
     pub http: reqwest::Client,
-    pub engine: Engine,
+    /// Shared, so a listener (`ferrogram_server`) can serve it too.
+    pub engine: Arc<Engine>,
     next_bot: u64,
 }
 
@@ -74,7 +76,7 @@ impl World {
         sandbox_config.allow_private = config.http.allow_private.clone();
         let sandbox = ferrogram_sandbox::Sandbox::start(sandbox_config).await.expect("sandbox starts");
         let http = ferrogram_telegram::http_client().expect("http client");
-        World { sandbox, http, engine: Engine::new(config), next_bot: 7000 }
+        World { sandbox, http, engine: Arc::new(Engine::new(config)), next_bot: 7000 }
     }
 
     pub fn url(&self) -> String {

@@ -179,7 +179,13 @@ pub struct Restored {
 /// `url`. A database with bots is refused unless `force`, which replaces it (a SQLite file
 /// whole; on PostgreSQL each bot of the backup, bots absent from it staying). `serve` must not
 /// be running on that database.
-pub async fn restore(target: &Target, name: Option<&str>, url: &str, force: bool) -> Result<Restored, String> {
+pub async fn restore(
+    target: &Target,
+    name: Option<&str>,
+    url: &str,
+    tls: &ferrogram_store::Tls,
+    force: bool,
+) -> Result<Restored, String> {
     let names = target.list().await?;
     let name = match name {
         Some(name) if names.iter().any(|n| n == name) => name.to_owned(),
@@ -201,11 +207,11 @@ pub async fn restore(target: &Target, name: Option<&str>, url: &str, force: bool
             tokio::fs::write(&scratch, &bytes).await.map_err(|e| format!("{}: {e}", scratch.display()))?;
             let document = read_snapshot(&scratch).await;
             let _ = tokio::fs::remove_file(&scratch).await;
-            restore_document(&document?, url, force).await?
+            restore_document(&document?, url, tls, force).await?
         }
         (Kind::Json, _) => {
             let document = serde_json::from_slice(&bytes).map_err(|e| format!("{name}: not JSON: {e}"))?;
-            restore_document(&document, url, force).await?
+            restore_document(&document, url, tls, force).await?
         }
     };
     Ok(Restored { name, bots })
@@ -221,8 +227,13 @@ async fn read_snapshot(file: &Path) -> Result<serde_json::Value, String> {
 }
 
 /// Imports an all-bots document into the database at `url`; its bot count after.
-async fn restore_document(document: &serde_json::Value, url: &str, force: bool) -> Result<usize, String> {
-    let store = crate::open_store(url).await?;
+async fn restore_document(
+    document: &serde_json::Value,
+    url: &str,
+    tls: &ferrogram_store::Tls,
+    force: bool,
+) -> Result<usize, String> {
+    let store = crate::open_store(url, tls).await?;
     let result = async {
         let count = store.bot_count().await.map_err(|e| e.to_string())?;
         if count > 0 && !force {

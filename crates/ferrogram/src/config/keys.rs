@@ -149,6 +149,76 @@ pub static KEYS: &[Key] = &[
         get: |config| Value::Text(config.database_url.clone()),
     },
     Key {
+        name: "database.tls_mode",
+        kind: Kind::Text,
+        ty: "`disable`, `prefer`, `require`, `verify-ca` or `verify-full`, or `\"\"` for the URL's",
+        env: "FERROGRAM_DATABASE_TLS_MODE",
+        flag: Some("--database-tls-mode"),
+        secret: false,
+        doc: "PostgreSQL: how the connection uses TLS, as libpq's `sslmode`, which it overrides. \
+              Empty (the default): the URL's `sslmode`, else `verify-full` when a CA is given \
+              (`database.tls_ca` or the URL's `sslrootcert`), else `prefer` (TLS when the server \
+              offers it, its certificate unchecked). `require` encrypts without checking the \
+              certificate; `verify-full` also checks that it is signed by the CA and names the \
+              host: use it for a server across a network. See \
+              [TLS to PostgreSQL](operations.md#tls-to-postgresql).",
+        set: |config, value| {
+            let text = value.text();
+            config.database_tls_mode = match text.trim() {
+                "" => None,
+                mode => Some(mode.parse()?),
+            };
+            Ok(())
+        },
+        get: |config| Value::Text(config.database_tls_mode.map(|mode| mode.as_str().to_owned()).unwrap_or_default()),
+    },
+    Key {
+        name: "database.tls_ca",
+        kind: Kind::Text,
+        ty: "a path to a PEM file, or `\"\"` for the URL's",
+        env: "FERROGRAM_DATABASE_TLS_CA",
+        flag: Some("--database-tls-ca"),
+        secret: false,
+        doc: "PostgreSQL: the CA certificate (PEM, one or more) the server's certificate must be \
+              signed by, as libpq's `sslrootcert`, which it overrides. Read at start (a missing or \
+              unreadable file, or one without a certificate, stops it) and at each new \
+              connection. It is trusted beside the system's CAs.",
+        set: |config, value| {
+            let text = value.text();
+            config.database_tls_ca = if text.trim().is_empty() { None } else { Some(text.into()) };
+            Ok(())
+        },
+        get: |config| {
+            Value::Text(config.database_tls_ca.as_ref().map(|path| path.display().to_string()).unwrap_or_default())
+        },
+    },
+    Key {
+        name: "secrets.key_file",
+        kind: Kind::Text,
+        ty: "a path, or `\"\"` for the default",
+        env: "FERROGRAM_SECRETS_KEY_FILE",
+        flag: Some("--secret-key-file"),
+        secret: false,
+        doc: "The file of the key the secrets kept in the database are encrypted with (the bots' \
+              tokens stored with `ferrogram bot add FILE --token T`; XChaCha20-Poly1305): 32 \
+              random bytes in base64, created with mode 0600 at the first start when it is missing \
+              and the database holds no secret yet. The start is refused when others may read or \
+              write the file, or when the database's secrets were encrypted with another key. \
+              Empty (the default): beside a SQLite database file, `PATH.key` \
+              (`data/ferrogram.db.key`), else (PostgreSQL) `data/secret.key`. When \
+              `FERROGRAM_SECRET_KEY` is set (64 hex digits or base64 of 32 bytes) it is the key and \
+              no file is read. Back the key up apart from the database; see the \
+              [operations guide](operations.md#secrets-at-rest).",
+        set: |config, value| {
+            let text = value.text();
+            config.secrets_key_file = if text.trim().is_empty() { None } else { Some(text.into()) };
+            Ok(())
+        },
+        get: |config| {
+            Value::Text(config.secrets_key_file.as_ref().map(|path| path.display().to_string()).unwrap_or_default())
+        },
+    },
+    Key {
         name: "server.listen",
         kind: Kind::Text,
         ty: "an address, `IP:PORT` (port 0 for a free one)",
@@ -278,9 +348,39 @@ pub static KEYS: &[Key] = &[
         set: |config, value| {
             config.bots_env =
                 value.list().iter().map(|name| ferrogram_engine::BotEnv::parse_name(name)).collect::<Result<_, _>>()?;
+            // The key of the secrets at rest is never given to bot files.
+            let keys = [crate::secret_key::KEY_ENV, crate::secret_key::NEW_KEY_ENV];
+            if let Some(name) = config.bots_env.iter().find(|name| keys.contains(&name.as_str())) {
+                return Err(format!("{name} is the key of the secrets kept in the database: bot files never read it"));
+            }
             Ok(())
         },
         get: |config| Value::List(config.bots_env.clone()),
+    },
+    Key {
+        name: "bots.idle_after",
+        kind: Kind::Text,
+        ty: "a duration, or `never`",
+        env: "FERROGRAM_BOTS_IDLE_AFTER",
+        flag: None,
+        secret: false,
+        doc: "How long a bot receiving by webhook stays built after its last update: then only its \
+              route and file are kept, and its next update builds it again (a few milliseconds). \
+              Bots that poll, or run jobs, stay built. `never` keeps every bot built.",
+        set: |config, value| {
+            let text = value.text();
+            config.bots_idle_after = if text == "never" {
+                None
+            } else {
+                let after = duration(&text)?;
+                if after.is_zero() {
+                    return Err("expected a duration longer than 0, or `never`".into());
+                }
+                Some(after)
+            };
+            Ok(())
+        },
+        get: |config| Value::Text(config.bots_idle_after.map_or_else(|| "never".to_owned(), show_duration)),
     },
     Key {
         name: "http.allow_private",
@@ -623,6 +723,8 @@ mod tests {
     #[test]
     fn every_key_takes_back_what_it_shows() {
         let config = Config {
+            database_tls_mode: Some(ferrogram_store::TlsMode::VerifyFull),
+            database_tls_ca: Some("/etc/ferrogram/db-ca.pem".into()),
             server_listen: "[::1]:0".parse().unwrap(),
             server_public_url: Some("https://bots.example.com/ferrogram".into()),
             http_allow_private: vec![("::1".into(), 9000), ("localhost".into(), 80)],
@@ -631,6 +733,7 @@ mod tests {
             backup_every: Some(Duration::from_secs(6 * 3600)),
             backup_keep: 3,
             backup_s3_endpoint: Some("http://127.0.0.1:9000".into()),
+            secrets_key_file: Some("/etc/ferrogram/secret.key".into()),
             ..Config::default()
         };
         for key in KEYS {
@@ -639,6 +742,19 @@ mod tests {
             assert_eq!(key.get(&copy), key.get(&config), "{}", key.name);
         }
         assert_eq!(Config::default().inbox_keep, ferrogram_engine::INBOX_KEEP);
+    }
+
+    #[test]
+    fn the_secret_key_is_never_given_to_bot_files() {
+        let (_, key) = find("bots.env").expect("bots.env");
+        let mut config = Config::default();
+        for name in ["FERROGRAM_SECRET_KEY", "FERROGRAM_NEW_SECRET_KEY"] {
+            let refused = key.set(&mut config, Value::List(vec!["WEATHER_KEY".into(), name.into()])).unwrap_err();
+            assert!(refused.starts_with(name) && refused.contains("never read it"), "{refused}");
+        }
+        let (_, file) = find("secrets.key_file").expect("secrets.key_file");
+        file.set(&mut config, Value::Text(String::new())).unwrap();
+        assert_eq!(config.secrets_key_file, None);
     }
 
     #[test]

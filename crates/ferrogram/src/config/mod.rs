@@ -33,6 +33,13 @@ pub enum LogFormat {
 pub struct Config {
     /// `database.url`
     pub database_url: String,
+    /// `secrets.key_file`; `None` (the default): beside a SQLite database file, else
+    /// `data/secret.key` (`secret_key.rs`).
+    pub secrets_key_file: Option<PathBuf>,
+    /// `database.tls_mode`; `None`: the URL's `sslmode` (decision 0037).
+    pub database_tls_mode: Option<ferrogram_store::TlsMode>,
+    /// `database.tls_ca`; `None`: the URL's `sslrootcert`, if any.
+    pub database_tls_ca: Option<PathBuf>,
     /// `server.listen`
     pub server_listen: SocketAddr,
     /// `server.public_url`, without a trailing `/`; `None` (the default): the bots poll.
@@ -49,6 +56,8 @@ pub struct Config {
     pub bots_folder: PathBuf,
     /// `bots.env`
     pub bots_env: Vec<String>,
+    /// `bots.idle_after`; `None`: `never`.
+    pub bots_idle_after: Option<Duration>,
     /// `http.allow_private`
     pub http_allow_private: Vec<(String, u16)>,
     /// `inbox.keep`
@@ -73,6 +82,13 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+impl Config {
+    /// The TLS settings for PostgreSQL besides the URL's.
+    pub fn database_tls(&self) -> ferrogram_store::Tls {
+        ferrogram_store::Tls { mode: self.database_tls_mode, ca: self.database_tls_ca.clone() }
+    }
+}
+
 /// The embedded default database: a SQLite file in the `data/` folder of the working directory.
 pub const DEFAULT_DATABASE: &str = "sqlite://data/ferrogram.db";
 
@@ -84,11 +100,17 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std:
 /// state, then the runtime's tasks ending) before the process exits without waiting further.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// How long an idle webhook bot stays built (`bots.idle_after`).
+pub const BOTS_IDLE_AFTER: Duration = Duration::from_secs(600);
+
 impl Default for Config {
     fn default() -> Self {
         let engine = ferrogram_engine::EngineConfig::default();
         Config {
             database_url: DEFAULT_DATABASE.to_owned(),
+            secrets_key_file: None,
+            database_tls_mode: None,
+            database_tls_ca: None,
             server_listen: DEFAULT_LISTEN,
             server_public_url: None,
             telegram_api_url: ferrogram_telegram::DEFAULT_API_URL.to_owned(),
@@ -97,6 +119,7 @@ impl Default for Config {
             sandbox_flood_limits: true,
             bots_folder: PathBuf::from("examples"),
             bots_env: Vec::new(),
+            bots_idle_after: Some(BOTS_IDLE_AFTER),
             http_allow_private: Vec::new(),
             inbox_keep: engine.inbox_keep,
             polling_timeout: engine.poll_timeout,
@@ -112,16 +135,32 @@ impl Default for Config {
     }
 }
 
-/// A database URL without its password, for messages.
+/// A database URL without its password (`USER:PASSWORD@` or a `password=` parameter), for
+/// messages.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    // The query starts at the first `?` after the credentials (a password may hold one).
+    let after_credentials = url.rfind('@').map_or(0, |at| at + 1);
+    let (url, query) = match url[after_credentials..].find('?') {
+        Some(start) => (&url[..after_credentials + start], Some(&url[after_credentials + start + 1..])),
+        None => (url, None),
+    };
+    let mut out = match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
             let user = credentials.split(':').next().unwrap_or_default();
             format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
         }
         _ => url.to_string(),
+    };
+    if let Some(query) = query {
+        let masked: Vec<&str> = query
+            .split('&')
+            .map(|pair| if pair.split('=').next() == Some("password") { "password=***" } else { pair })
+            .collect();
+        out.push('?');
+        out.push_str(&masked.join("&"));
     }
+    out
 }
 
 /// Where a key's value came from.
@@ -165,5 +204,10 @@ mod tests {
     fn database_passwords_stay_out_of_messages() {
         assert_eq!(redact("postgres://bob:s3cret@db:5432/app"), "postgres://bob:***@db:5432/app");
         assert_eq!(redact("sqlite://data/ferrogram.db"), "sqlite://data/ferrogram.db");
+        assert_eq!(
+            redact("postgres://bob@db/app?sslmode=verify-full&password=s3cret&sslrootcert=ca.pem"),
+            "postgres://bob:***@db/app?sslmode=verify-full&password=***&sslrootcert=ca.pem"
+        );
+        assert_eq!(redact("postgres://bob:p@s?s@db/app?password"), "postgres://bob:***@db/app?password=***");
     }
 }

@@ -1,10 +1,11 @@
 //! One bot file into the store: validated, then saved as its bot's newest version in a
 //! workspace, the bot created by its `bot.name` when new. `ferrogram bot add` and `serve`'s
 //! folder (at start-up and when a file changes) both go through [`import`], so a file means
-//! the same thing whichever way it arrives.
+//! the same thing whichever way it arrives. `bot add FILE --token T` stores the bot's token with
+//! it, encrypted, in the same transaction ([`import_with_token`]).
 
 use ferrogram_schema::{BotFile, Diagnostic};
-use ferrogram_store::Store;
+use ferrogram_store::{BOT_TOKEN, Store};
 
 use super::target::{self, Target};
 
@@ -49,32 +50,63 @@ impl Outcome {
     }
 }
 
-/// An import's result: the bot's name, what was done, and what `serve` runs it against
-/// ([`target::of`]), or why it does not run it.
+/// What an import did with the token given to it ([`import_with_token`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenOutcome {
+    /// The bot had no stored token.
+    Stored,
+    /// It had another one.
+    Replaced,
+    /// It had this one.
+    Unchanged,
+}
+
+/// An import's result: the bot's name, what was done (with the token given, if any), and what
+/// `serve` runs it against ([`target::of`]), or why it does not run it.
 #[derive(Debug, Clone)]
 pub(crate) struct Imported {
     pub(crate) name: String,
     pub(crate) outcome: Outcome,
+    pub(crate) token: Option<TokenOutcome>,
     pub(crate) target: Result<Target, String>,
 }
 
-/// `added hello (version 1)`, `hello: version 3`, `hello: unchanged`.
+/// `added hello (version 1)`, `hello: version 3`, `hello: unchanged`, then `; token stored
+/// (encrypted)`, `; token replaced (encrypted)` or `; token unchanged` when one was given.
 impl std::fmt::Display for Imported {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.outcome {
-            Outcome::Added { version } => write!(f, "added {} (version {version})", self.name),
-            Outcome::Saved { version } => write!(f, "{}: version {version}", self.name),
-            Outcome::Unchanged { .. } => write!(f, "{}: unchanged", self.name),
+            Outcome::Added { version } => write!(f, "added {} (version {version})", self.name)?,
+            Outcome::Saved { version } => write!(f, "{}: version {version}", self.name)?,
+            Outcome::Unchanged { .. } => write!(f, "{}: unchanged", self.name)?,
+        }
+        match self.token {
+            None => Ok(()),
+            Some(TokenOutcome::Stored) => write!(f, "; token stored (encrypted)"),
+            Some(TokenOutcome::Replaced) => write!(f, "; token replaced (encrypted)"),
+            Some(TokenOutcome::Unchanged) => write!(f, "; token unchanged"),
         }
     }
 }
 
 /// Saves a validated bot file into `workspace` (by name, created if missing), in one
 /// transaction: the bot is found by its `bot.name` or created (under the sandbox id its name
-/// gives it, the id the engine keeps its state under; with no id yet when the file has a
-/// `bot.token`: the supervisor sets the token's when it starts it, [`target`]), and a new
+/// gives it, the id the engine keeps its state under; with no id yet when it has a token: the
+/// supervisor sets the token's when it starts it, [`target`]), and a new
 /// version is saved only if the source differs from its current one.
 pub(crate) async fn import(store: &Store, workspace: &str, valid: &Valid) -> Result<Imported, String> {
+    import_with_token(store, workspace, valid, None).await
+}
+
+/// [`import`], and `token` (if given) stored as the bot's own secret, encrypted under the
+/// store's key, in the same transaction: a bot with a stored token runs against Telegram with
+/// it, whatever its file's `bot.token` ([`target`]). The errors never hold the token.
+pub(crate) async fn import_with_token(
+    store: &Store,
+    workspace: &str,
+    valid: &Valid,
+    token: Option<&str>,
+) -> Result<Imported, String> {
     let name = valid.file.bot.name.clone();
     let failed = |e: ferrogram_store::Error| format!("{name}: {e}");
     let mut tx = store.transaction().await.map_err(failed)?;
@@ -82,7 +114,8 @@ pub(crate) async fn import(store: &Store, workspace: &str, valid: &Valid) -> Res
         Some(found) => found.id,
         None => tx.create_workspace(workspace).await.map_err(failed)?,
     };
-    let has_token = valid.file.bot.token.is_some();
+    // A bot that gets a token is created without an id: the supervisor gives it its token's.
+    let has_token = valid.file.bot.token.is_some() || token.is_some();
     let (record, current, telegram) = match tx.bot_named(workspace_id, &name).await.map_err(failed)? {
         Some(bot) => {
             let current = tx.current_version(workspace_id, bot.id).await.map_err(failed)?;
@@ -96,6 +129,22 @@ pub(crate) async fn import(store: &Store, workspace: &str, valid: &Valid) -> Res
             (created.ok_or_else(|| format!("{name}: no workspace {workspace}"))?, None, telegram)
         }
     };
+    let token_outcome = match token {
+        None => None,
+        Some(token) => {
+            let stored = tx.secret(workspace_id, Some(record), BOT_TOKEN).await.map_err(failed)?;
+            if stored.as_deref() == Some(token) {
+                Some(TokenOutcome::Unchanged)
+            } else {
+                let put = tx.put_secret(workspace_id, Some(record), BOT_TOKEN, token).await.map_err(failed)?;
+                if !put {
+                    return Err(format!("{name}: the bot vanished while saving its token"));
+                }
+                Some(if stored.is_some() { TokenOutcome::Replaced } else { TokenOutcome::Stored })
+            }
+        }
+    };
+    let stored_token = token.is_some() || tx.has_secret(workspace_id, Some(record), BOT_TOKEN).await.map_err(failed)?;
     let outcome = match current {
         Some(current) if current.source == valid.source => Outcome::Unchanged { version: current.version },
         had => {
@@ -108,8 +157,8 @@ pub(crate) async fn import(store: &Store, workspace: &str, valid: &Valid) -> Res
         }
     };
     tx.commit().await.map_err(failed)?;
-    let target = target::of(&name, telegram, has_token);
-    Ok(Imported { name, outcome, target })
+    let target = target::of(&name, telegram, has_token || stored_token);
+    Ok(Imported { name, outcome, token: token_outcome, target })
 }
 
 /// The name a stored version is loaded under: it picks the parser (`.json` for a source that
@@ -125,10 +174,16 @@ mod tests {
 
     #[test]
     fn outcomes_print_what_was_done() {
-        let imported = |outcome| Imported { name: "hello".into(), outcome, target: Ok(Target::Sandbox) };
-        assert_eq!(imported(Outcome::Added { version: 1 }).to_string(), "added hello (version 1)");
-        assert_eq!(imported(Outcome::Saved { version: 3 }).to_string(), "hello: version 3");
-        assert_eq!(imported(Outcome::Unchanged { version: 3 }).to_string(), "hello: unchanged");
+        let imported = |outcome, token| Imported { name: "hello".into(), outcome, token, target: Ok(Target::Sandbox) };
+        assert_eq!(imported(Outcome::Added { version: 1 }, None).to_string(), "added hello (version 1)");
+        assert_eq!(imported(Outcome::Saved { version: 3 }, None).to_string(), "hello: version 3");
+        assert_eq!(imported(Outcome::Unchanged { version: 3 }, None).to_string(), "hello: unchanged");
+        let stored = imported(Outcome::Added { version: 1 }, Some(TokenOutcome::Stored)).to_string();
+        assert_eq!(stored, "added hello (version 1); token stored (encrypted)");
+        let replaced = imported(Outcome::Unchanged { version: 2 }, Some(TokenOutcome::Replaced)).to_string();
+        assert_eq!(replaced, "hello: unchanged; token replaced (encrypted)");
+        let same = imported(Outcome::Saved { version: 3 }, Some(TokenOutcome::Unchanged)).to_string();
+        assert_eq!(same, "hello: version 3; token unchanged");
     }
 
     #[test]

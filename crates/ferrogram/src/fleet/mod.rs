@@ -1,5 +1,5 @@
 //! `serve`'s fleet: every bot of the store, run from its current version against its target
-//! ([`target`]): Telegram with the token of its file, or the built-in sandbox.
+//! ([`target`]): Telegram with its stored token or the token of its file, or the built-in sandbox.
 //!
 //! The store is the source of truth, the folder an import (decision 0031): at start-up each
 //! bot file of the folder is imported into the `default` workspace ([`import`]: a changed file
@@ -32,14 +32,17 @@ pub(crate) struct StoredBot {
     pub(crate) record: BotRecord,
     /// `None` for a bot without a version yet (created elsewhere, e.g. by the dashboard).
     pub(crate) current: Option<BotVersion>,
+    /// Whether a token is stored for it, encrypted (`bot add --token`).
+    pub(crate) stored_token: bool,
 }
 
 impl StoredBot {
-    /// What `serve` runs it against ([`target::of`]): Telegram when its current version has a
-    /// `bot.token`, else the sandbox, unless its record is a Telegram bot's (then why not).
+    /// What `serve` runs it against ([`target::of`]): Telegram when it has a stored token or its
+    /// current version a `bot.token`, else the sandbox, unless its record is a Telegram bot's
+    /// (then why not).
     pub(crate) fn target(&self) -> Result<target::Target, String> {
         let source = self.current.as_ref().map(|current| current.source.as_str());
-        target::of_source(&self.record.name, self.record.telegram_id, source)
+        target::of_source(&self.record.name, self.record.telegram_id, source, self.stored_token)
     }
 }
 
@@ -49,7 +52,11 @@ pub(crate) async fn stored_bots(store: &Store) -> Result<Vec<StoredBot>, String>
     for workspace in store.workspaces().await.map_err(|e| e.to_string())? {
         for record in store.bots(workspace.id).await.map_err(|e| e.to_string())? {
             let current = store.current_version(workspace.id, record.id).await.map_err(|e| e.to_string())?;
-            listed.push(StoredBot { workspace: workspace.clone(), record, current });
+            let stored_token = store
+                .has_secret(workspace.id, Some(record.id), ferrogram_store::BOT_TOKEN)
+                .await
+                .map_err(|e| e.to_string())?;
+            listed.push(StoredBot { workspace: workspace.clone(), record, current, stored_token });
         }
     }
     Ok(listed)

@@ -3,9 +3,9 @@
 //! [`MAX_ERRORS`] errors.
 //!
 //! A start reads the bot's newest version from the store, picks its target ([`target`]: Telegram
-//! at `telegram.api_url` with the token of its `bot.token`, read under `serve`'s `--bot-env`
-//! allow-list, or the sandbox, where it is registered first), sets its record's id to the
-//! target's when it differs, checks its token (getMe) and starts it in the engine; a version
+//! at `telegram.api_url` with its stored token, else the token of its `bot.token` read under
+//! `serve`'s `--bot-env` allow-list; or the sandbox, where it is registered first), sets its
+//! record's id to the target's when it differs, checks its token (getMe) and starts it in the engine; a version
 //! with another token or target restarts a running bot instead of reloading it. A start that
 //! fails is retried with exponential backoff ([`retry_delay`]: 1 s doubling to 5 min) in a task
 //! of its own, so the other bots never wait for it; a 401 (the token refused) is not retried:
@@ -76,8 +76,9 @@ impl Entry {
         self.errors.push_back(BotError { at: now(), message });
     }
 
-    fn report(&self, name: &str) -> BotStatus {
+    fn report(&self, name: &str, engine: &Engine) -> BotStatus {
         BotStatus {
+            asleep: self.handle.is_some_and(|handle| engine.is_awake(handle).is_ok_and(|awake| !awake)),
             name: name.to_owned(),
             status: self.status,
             since: self.since,
@@ -194,7 +195,7 @@ impl Supervisor {
                 Err(error) => Saved::NotStarted(error),
             };
         };
-        let same_token = self.token_of(name, source, file_name) == entry.token;
+        let same_token = self.token_of(workspace, name, source, file_name).await == entry.token;
         match (entry.status, entry.handle) {
             (Status::Running, Some(_)) if entry.version == Some(version) => Saved::Unchanged,
             (Status::Running, Some(handle)) if !same_token => {
@@ -296,14 +297,16 @@ impl Supervisor {
         })
     }
 
-    /// The token a version (`source`) would run with: the sandbox's for a bot without
-    /// `bot.token`, `None` when it does not load or its token cannot be read.
-    fn token_of(&self, name: &str, source: &str, file_name: &str) -> Option<String> {
+    /// The token a version (`source`) would run with: the sandbox's for a bot without a stored
+    /// token nor `bot.token`, `None` when it does not load or its token cannot be read.
+    async fn token_of(&self, workspace: i64, name: &str, source: &str, file_name: &str) -> Option<String> {
         let file = ferrogram_schema::load_str(source, file_name).ok()?;
-        if file.bot.token.is_none() {
+        let record = self.store.bot_named(workspace, name).await.ok()??;
+        let stored = target::stored_token(&self.store, workspace, record.id).await.ok()?;
+        if file.bot.token.is_none() && stored.is_none() {
             return Some(format!("{}:sandbox", ferrogram_core::sandbox_bot_id(name)));
         }
-        target::token(&file, &self.bot_env).ok().map(|(token, _)| token)
+        target::token(&file, stored.as_deref(), &self.bot_env).ok().map(|(token, _)| token)
     }
 
     /// Starts the bot from its newest version on its target: its handle and the token it runs
@@ -320,8 +323,9 @@ impl Supervisor {
         let file = ferrogram_schema::load_str(&current.source, &file_name).map_err(|diagnostics| {
             failed(diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
         })?;
+        let stored = target::stored_token(&self.store, entry.workspace, record.id).await.map_err(failed)?;
         let (token, bot_id, api_url) =
-            match target::of(name, record.telegram_id, file.bot.token.is_some()).map_err(failed)? {
+            match target::of(name, record.telegram_id, file.bot.token.is_some() || stored.is_some()).map_err(failed)? {
                 Target::Sandbox => {
                     let bot_id = ferrogram_core::sandbox_bot_id(name);
                     // Any well-formed token works in the sandbox; the bot's id is its number.
@@ -330,7 +334,7 @@ impl Supervisor {
                     (token, bot_id, self.sandbox_url.as_str())
                 }
                 Target::Telegram => {
-                    let (token, bot_id) = target::token(&file, &self.bot_env).map_err(failed)?;
+                    let (token, bot_id) = target::token(&file, stored.as_deref(), &self.bot_env).map_err(failed)?;
                     (token, bot_id, self.telegram_url.as_str())
                 }
             };
@@ -422,7 +426,7 @@ impl Supervisor {
         let current = self.store.current_version(workspace, record.id).await;
         let current = current.map_err(|e| ControlError::Refused(e.to_string()))?;
         let source = current.as_ref().map(|current| current.source.as_str());
-        target::of_source(name, record.telegram_id, source).map_err(ControlError::Refused)?;
+        target::of_record(&self.store, &record, source).await.map_err(ControlError::Refused)?;
         let workspace_name = match self.store.workspace(workspace).await {
             Ok(Some(found)) => found.name,
             _ => workspace.to_string(),
@@ -455,7 +459,7 @@ impl Supervisor {
             }
             let _ = self.start_locked(&mut bots, name).await;
         }
-        bots.get(name).map(|entry| entry.report(name)).ok_or(ControlError::UnknownBot)
+        bots.get(name).map(|entry| entry.report(name, &self.engine)).ok_or(ControlError::UnknownBot)
     }
 
     async fn stop_bot(&self, workspace: i64, name: &str) -> Result<BotStatus, ControlError> {
@@ -470,7 +474,7 @@ impl Supervisor {
         }
         entry.set(Status::Stopped);
         tracing::info!("{}/{name}: stopped", entry.workspace_name);
-        Ok(entry.report(name))
+        Ok(entry.report(name, &self.engine))
     }
 
     async fn reload_bot(&self, workspace: i64, name: &str) -> Result<BotStatus, ControlError> {
@@ -480,7 +484,7 @@ impl Supervisor {
         let Some(handle) = entry.handle.filter(|_| entry.status == Status::Running) else {
             entry.attempts = 0;
             let _ = self.start_locked(&mut bots, name).await;
-            return bots.get(name).map(|entry| entry.report(name)).ok_or(ControlError::UnknownBot);
+            return bots.get(name).map(|entry| entry.report(name, &self.engine)).ok_or(ControlError::UnknownBot);
         };
         let refused = |e: String| ControlError::Refused(e);
         let record = self.store.bot_named(workspace, name).await.map_err(|e| refused(e.to_string()))?;
@@ -490,16 +494,16 @@ impl Supervisor {
         let file_name = import::stored_file_name(&entry.workspace_name, name, current.version, &current.source);
         // A version without a target is refused (the running one goes on); one with another
         // token restarts the bot on it.
-        target::of_source(name, record.telegram_id, Some(&current.source)).map_err(refused)?;
-        if self.token_of(name, &current.source, &file_name) != entry.token {
+        target::of_record(&self.store, &record, Some(&current.source)).await.map_err(refused)?;
+        if self.token_of(workspace, name, &current.source, &file_name).await != entry.token {
             let _ = self.restart_locked(&mut bots, name, handle).await;
-            return bots.get(name).map(|entry| entry.report(name)).ok_or(ControlError::UnknownBot);
+            return bots.get(name).map(|entry| entry.report(name, &self.engine)).ok_or(ControlError::UnknownBot);
         }
         match self.engine.reload_source(handle, &current.source, &file_name).await {
             Ok(()) => {
                 entry.version = Some(current.version);
                 tracing::info!("{}/{name}: version {} reloaded", entry.workspace_name, current.version);
-                Ok(entry.report(name))
+                Ok(entry.report(name, &self.engine))
             }
             Err(error) => {
                 let message = format!("version {} not reloaded: {error}", current.version);
@@ -530,7 +534,7 @@ impl BotControl for Supervisor {
             let bots = self.bots.lock().await;
             bots.iter()
                 .filter(|(_, entry)| entry.workspace == workspace)
-                .map(|(name, entry)| entry.report(name))
+                .map(|(name, entry)| entry.report(name, &self.engine))
                 .collect()
         })
     }
@@ -539,7 +543,7 @@ impl BotControl for Supervisor {
         Box::pin(async move {
             let mut bots = self.bots.lock().await;
             self.known(&mut bots, workspace, name).await?;
-            bots.get(name).map(|entry| entry.report(name)).ok_or(ControlError::UnknownBot)
+            bots.get(name).map(|entry| entry.report(name, &self.engine)).ok_or(ControlError::UnknownBot)
         })
     }
 

@@ -2,6 +2,7 @@
 //! own, starting the binary, and its JSON calls to the sandbox it started.
 
 pub mod serve;
+pub mod telegram;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -37,13 +38,15 @@ impl Drop for TempFolder {
     }
 }
 
-/// `ferrogram ARGS` run to its end, without the server's database URL or API token from the
+/// `ferrogram ARGS` run to its end, without the server's database settings or API token from the
 /// environment the tests run in: its exit status and output.
 #[allow(dead_code)]
 pub fn ferrogram(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_ferrogram"))
         .args(args)
         .env_remove("FERROGRAM_DATABASE_URL")
+        .env_remove("FERROGRAM_DATABASE_TLS_MODE")
+        .env_remove("FERROGRAM_DATABASE_TLS_CA")
         .env_remove("FERROGRAM_API_TOKEN")
         .output()
         .expect("run ferrogram")

@@ -118,6 +118,44 @@ impl TestDb {
     }
 }
 
+/// Removes the database, then re-raises the case's panic if it failed (for [`both!`]).
+pub async fn finish(db: TestDb, outcome: Result<(), tokio::task::JoinError>) {
+    db.cleanup().await;
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+/// One test per case and backend, `sqlite::case` and `postgres::case`, each case an async
+/// function of the test file taking the `Store` and URL of a fresh database of its own (run in a
+/// spawned task of a multi-threaded runtime; the database removed afterwards, also when the case
+/// fails).
+#[macro_export]
+macro_rules! both {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(db) = $crate::common::sqlite().await else { return };
+                    let outcome = tokio::spawn(super::$case(db.store.clone(), db.url.clone())).await;
+                    $crate::common::finish(db, outcome).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(db) = $crate::common::postgres().await else { return };
+                    let outcome = tokio::spawn(super::$case(db.store.clone(), db.url.clone())).await;
+                    $crate::common::finish(db, outcome).await;
+                }
+            )*
+        }
+    };
+}
+
 /// Defines one `#[tokio::test]` per case of this module, each on a fresh database from
 /// `$harness` (removed afterwards, also when the case fails).
 #[macro_export]
@@ -913,6 +951,23 @@ pub async fn state_store_contract(store: Arc<dyn StateStore>) {
     let letters = store.dead_letters(1, 10).await.unwrap();
     assert_eq!(letters.iter().map(|l| (l.bot, &l.letter)).collect::<Vec<_>>(), [(1, &letter)]);
     assert!(store.dead_letters(2, 10).await.unwrap().is_empty());
+
+    // Which bots have work: an unhandled update or an undelivered call puts a bot in, handling
+    // and delivering take it out.
+    let (a, b, c) = (701, 702, 703);
+    let with_work = |bots: Vec<u64>| bots.into_iter().filter(|bot| [a, b, c].contains(bot)).collect::<BTreeSet<_>>();
+    assert!(with_work(store.bots_with_work().await.unwrap()).is_empty());
+    store.inbox_put(a, 1, r#"{"update_id":1}"#.into()).await.unwrap();
+    store.inbox_put(c, 1, r#"{"update_id":1}"#.into()).await.unwrap();
+    assert!(store.inbox_mark_handled(c, 1).await.unwrap());
+    let send = Outgoing { chat_id: 5, method: "sendMessage".into(), params: json!({"text": "hi"}), bulk: false };
+    let sent = store.commit(&[ferrogram_core::Commit { bot: b, outbox: vec![send], ..Default::default() }]).await;
+    let outbox_id = sent.unwrap()[0][0];
+    assert_eq!(with_work(store.bots_with_work().await.unwrap()), BTreeSet::from([a, b]), "c handled its update");
+    assert!(store.inbox_mark_handled(a, 1).await.unwrap());
+    let delivered = ferrogram_core::Commit { bot: b, delivered: vec![outbox_id], ..Default::default() };
+    store.commit(&[delivered]).await.unwrap();
+    assert!(with_work(store.bots_with_work().await.unwrap()).is_empty(), "handled and delivered: no work left");
 }
 
 /// The contract on the in-memory store (the reference behaviour).

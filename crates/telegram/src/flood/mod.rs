@@ -83,6 +83,14 @@
 //! Each priority has a bounded queue: [`Scheduler::submit`] waits for room,
 //! [`Scheduler::try_submit`] answers [`Error::QueueFull`]. A
 //! submission holds its place until it has resolved.
+//!
+//! # Metrics
+//!
+//! Besides its own counters ([`Scheduler::metrics`]), the scheduler records through the
+//! `metrics` facade ([`crate::telemetry`]): each retry (`ferrogram_bot_api_retries_total`),
+//! each 429 pause by scope (`ferrogram_flood_pauses_total`) and how long each submission waited
+//! for its first attempt (`ferrogram_flood_queue_wait_seconds`); the requests themselves are
+//! counted by the transport ([`Client`]).
 
 mod bucket;
 mod scheduler;
@@ -117,11 +125,18 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// retry on its own. [`Client`] is the real one; tests use fakes.
 pub trait Transport: Send + Sync + 'static {
     fn send<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Value, Error>>;
+
+    /// The bot it sends for: the `bot` label of the scheduler's metrics ([`crate::telemetry`]).
+    fn bot_id(&self) -> u64;
 }
 
 impl Transport for Client {
     fn send<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Value, Error>> {
         Box::pin(self.execute_once(request))
+    }
+
+    fn bot_id(&self) -> u64 {
+        Client::bot_id(self)
     }
 }
 

@@ -64,6 +64,7 @@ impl Scheduler {
         };
         let now = Instant::now();
         let actor = Actor {
+            bot_id: transport.bot_id(),
             transport,
             metrics,
             submissions,
@@ -382,6 +383,8 @@ impl Ord for Timer {
 }
 
 struct Actor {
+    /// The `bot` label of the metrics.
+    bot_id: u64,
     transport: Arc<dyn Transport>,
     config: Config,
     metrics: Arc<Metrics>,
@@ -488,6 +491,7 @@ impl Actor {
                 self.pause(&lane, now, wait);
                 if job.rate_limited < self.config.max_rate_limited_retries {
                     job.rate_limited += 1;
+                    crate::telemetry::api_retry(self.bot_id, job.request.method(), &err);
                     self.requeue(&lane, job, now);
                 } else {
                     self.fail(job, err);
@@ -505,6 +509,7 @@ impl Actor {
                         "send failed, retrying"
                     );
                     job.not_before = Some(later(now, delay));
+                    crate::telemetry::api_retry(self.bot_id, job.request.method(), &err);
                     self.requeue(&lane, job, now);
                 } else {
                     self.fail(job, err);
@@ -539,6 +544,7 @@ impl Actor {
         let state = self.lanes.entry(lane.clone()).or_insert_with(|| LaneState::new(now));
         state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
         tracing::warn!(%chat, retry_after = ?wait, "429: chat paused");
+        crate::telemetry::flood_pause(self.bot_id, false);
 
         let window = self.config.bot_pause_window;
         while self.recent_429.front().is_some_and(|(at, _)| now.saturating_duration_since(*at) > window) {
@@ -553,6 +559,7 @@ impl Actor {
     }
 
     fn pause_bot(&mut self, until: Instant, why: &str) {
+        crate::telemetry::flood_pause(self.bot_id, true);
         let until = self.bot_paused_until.map_or(until, |p| p.max(until));
         self.bot_paused_until = Some(until);
         tracing::warn!(
@@ -703,6 +710,10 @@ impl Actor {
         self.in_flight += 1;
         Metrics::sub(&self.metrics.queued, 1);
         Metrics::add(&self.metrics.in_flight, 1);
+        if job.attempts == 0 && job.rate_limited == 0 {
+            let waited = now.saturating_duration_since(job.queued_at);
+            crate::telemetry::flood_queue_wait(self.bot_id, job.priority, waited);
+        }
 
         let transport = Arc::clone(&self.transport);
         let in_flight = InFlight { lane: lane.clone(), job: Some(job), done: self.done_tx.clone() };

@@ -102,6 +102,10 @@ impl Transport for Fake {
             }
         })
     }
+
+    fn bot_id(&self) -> u64 {
+        0
+    }
 }
 
 fn api(code: u16, retry_after: Option<u64>) -> Error {

@@ -39,6 +39,7 @@ pub async fn step(run: &mut Run<'_>, feed: &ferrogram_schema::Feed) -> Result<()
     let fail = |reason: String| EngineError::Http(format!("feed {host}: {reason}"));
     let accept = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
     let prepared = crate::interpret::http::Prepared {
+        bot_id: run.bot.bot_id,
         method: ferrogram_schema::HttpMethod::Get,
         url,
         headers: vec![("Accept".into(), accept.into())],

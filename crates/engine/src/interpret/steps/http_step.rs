@@ -39,6 +39,7 @@ impl<'a> Run<'a> {
         }
         let json = request.json.as_ref().map(|body| self.render_json(body)).transpose()?;
         let prepared = crate::interpret::http::Prepared {
+            bot_id: self.bot.bot_id,
             method: request.method,
             url: url.clone(),
             headers,

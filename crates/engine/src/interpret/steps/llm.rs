@@ -8,7 +8,8 @@
 //! edit, with the whole answer, is queued in the outbox and committed with the update, so the
 //! chat always ends with the complete answer exactly once the update is handled. The
 //! conversation (`memory`) and the day's token use (`limits`) are variables, written in the
-//! same commit.
+//! same commit. The tokens are counted in the metrics too (`ferrogram_llm_tokens_total`), once
+//! the answer is in: a step failing after it (a limit's write) has still used them.
 
 use std::time::Duration;
 
@@ -90,6 +91,7 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a ferrogram_schema::Llm) -> Resu
         body["temperature"] = json!(temperature);
     }
     let prepared = crate::interpret::http::Prepared {
+        bot_id: run.bot.bot_id,
         method: ferrogram_schema::HttpMethod::Post,
         url: format!("{}/chat/completions", url.trim_end_matches('/')),
         headers,
@@ -156,6 +158,7 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a ferrogram_schema::Llm) -> Resu
         let (p, c) = (estimate_tokens(prompt_chars), estimate_tokens(answer.text.chars().count()));
         (p, c, p + c)
     });
+    crate::telemetry::llm_tokens(run.bot.bot_id, prompt_tokens, completion_tokens);
     for limit in &llm.limits {
         // Read again once the write is ours: a bot-wide budget is counted by every chat at once
         // (`before_write` takes the bot's variable lock and reloads its variables).

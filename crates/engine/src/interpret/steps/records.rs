@@ -429,6 +429,7 @@ fn emit(run: &mut Run<'_>, emit: &ferrogram_schema::Emit) -> Result<Value, Engin
             }
         }
         let prepared = crate::interpret::http::Prepared {
+            bot_id,
             method: ferrogram_schema::HttpMethod::Post,
             url,
             headers,

@@ -1,11 +1,16 @@
 //! The engine: bots added, reloaded and stopped at run time, each with its own update source
 //! and inbox (`receive`), dispatcher and interpreter (`interpret`), outbox and flood scheduler
-//! (`deliver`). How an update travels through them: docs/architecture.md.
+//! (`deliver`). How an update travels through them: docs/architecture.md. What the engine keeps
+//! of a bot is `bot.rs` (`Hosted`, with its `Runtime` awake or asleep); `idle.rs` puts idle
+//! webhook bots to sleep.
+
+mod bot;
+mod idle;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use ferrogram_schema::{BotFile, Schedule};
 use ferrogram_telegram::Client;
@@ -30,8 +35,10 @@ use crate::interpret::template::{DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT, Template
 use crate::jobs;
 use crate::receive::webhook::{self, WebhookError};
 use crate::receive::{Inbox, polling, prune};
+use bot::{Asleep, Hosted, Runtime, Slot};
 use ferrogram_core::{CollectionStore, Commit, MemoryCollections};
 use ferrogram_core::{MemoryStore, StateStore};
+use idle::Bots;
 
 /// How the engine runs bots.
 #[derive(Clone)]
@@ -84,6 +91,11 @@ pub struct EngineConfig {
     /// How long a handled update stays in the inbox, so that a redelivery of it is recognised
     /// and not handled twice; older ones are pruned. Default [`prune::INBOX_KEEP`] (24 hours).
     pub inbox_keep: Duration,
+    /// When set, a webhook bot that has been idle this long (no update taken, nothing being
+    /// handled or sent, no job scheduled) has its runtime dropped and keeps only its routing
+    /// entry and file; its next update builds it again. Such a bot also starts that way unless
+    /// its last run left work. Default `None`: every bot stays built (polling bots always do).
+    pub idle_after: Option<Duration>,
 }
 
 /// See [`EngineConfig::max_update_attempts`]: the first attempt and two replays, so one crash
@@ -112,6 +124,7 @@ impl Default for EngineConfig {
             schedule_jobs: true,
             max_update_attempts: DEFAULT_MAX_UPDATE_ATTEMPTS,
             inbox_keep: prune::INBOX_KEEP,
+            idle_after: None,
         }
     }
 }
@@ -126,6 +139,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("poll_timeout", &self.poll_timeout)
             .field("max_update_attempts", &self.max_update_attempts)
             .field("inbox_keep", &self.inbox_keep)
+            .field("idle_after", &self.idle_after)
             .field("caps", &self.caps)
             .finish_non_exhaustive()
     }
@@ -156,48 +170,48 @@ pub enum Receive {
     Webhook { url: String, secret: String },
 }
 
-/// A running bot: its receiving stage and what the engine stops with it.
-struct RunningBot {
-    client: Client,
-    inbox: Arc<Inbox>,
-    poller: Mutex<Option<JoinHandle<()>>>,
-    /// The scheduler of the current version's jobs, and what stops it.
-    jobs: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
-    /// A webhook bot's secret token.
-    webhook_secret: Option<String>,
-}
-
-impl RunningBot {
-    fn context(&self) -> &Arc<BotContext> {
-        &self.inbox.context
-    }
-}
-
 /// Runs bots. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct Engine {
     config: EngineConfig,
-    bots: Mutex<HashMap<u64, Arc<RunningBot>>>,
+    /// The bots by handle id; shared with the idle sweeper ([`idle::sweep`]).
+    bots: Arc<Bots>,
     /// The webhook bots by Telegram id: each POST finds its bot here, not by a scan.
-    webhooks: Mutex<HashMap<u64, Arc<RunningBot>>>,
+    webhooks: Mutex<HashMap<u64, Arc<Hosted>>>,
     next_id: AtomicU64,
     http: Arc<Http>,
     /// Group commit for every bot, started with the first bot (it needs a Tokio runtime).
     committer: std::sync::OnceLock<Arc<Committer>>,
-    /// Bots stopped since the last [`Engine::drain`]: their handlers may still be running.
-    stopped: Mutex<Vec<Arc<RunningBot>>>,
+    /// The idle sweeper, started with the first bot that may sleep.
+    sweeper: std::sync::OnceLock<JoinHandle<()>>,
+    /// The bots whose earlier run left work in the store (`StateStore::bots_with_work`), read
+    /// once with the first bot that may sleep, plus every bot stopped since: such a bot starts
+    /// awake and catches up.
+    left_work: tokio::sync::Mutex<Option<std::collections::HashSet<u64>>>,
+    /// Runtimes of bots stopped since the last [`Engine::drain`]: their handlers may still be
+    /// running.
+    stopped: Mutex<Vec<Arc<Runtime>>>,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Some(sweeper) = self.sweeper.get() {
+            sweeper.abort();
+        }
+    }
 }
 
 impl Engine {
     pub fn new(config: EngineConfig) -> Engine {
         let http = Arc::new(Http::new(config.http.clone()));
-        let committer = std::sync::OnceLock::new();
         Engine {
             config,
-            bots: Mutex::default(),
+            bots: Arc::default(),
             webhooks: Mutex::default(),
             next_id: AtomicU64::new(1),
             http,
-            committer,
+            committer: std::sync::OnceLock::new(),
+            sweeper: std::sync::OnceLock::new(),
+            left_work: tokio::sync::Mutex::default(),
             stopped: Mutex::default(),
         }
     }
@@ -208,7 +222,9 @@ impl Engine {
         self.add_bot_with(file, token, api_url, Receive::Polling).await
     }
 
-    /// Starts a bot that receives its updates as `receive` says.
+    /// Starts a bot that receives its updates as `receive` says. A webhook bot without jobs, when
+    /// [`EngineConfig::idle_after`] is set, starts asleep (nothing built but its routing entry;
+    /// see `host/idle.rs`) unless its last run left work in the store.
     pub async fn add_bot_with(
         &self,
         file: BotFile,
@@ -216,14 +232,97 @@ impl Engine {
         api_url: &str,
         receive: Receive,
     ) -> Result<BotHandle, EngineError> {
-        let loaded = self.load(file, 1)?;
+        let loaded = Arc::new(self.load(file, 1)?);
         let client = Client::builder(token).api_url(api_url).build()?;
         let bot_id = client.bot_id();
-        let scheduler = Scheduler::for_client(client.clone(), self.config.flood.clone());
+        let (webhook_secret, webhook_url) = match &receive {
+            Receive::Webhook { url, secret } => (Some(secret.clone()), Some(url.clone())),
+            Receive::Polling => (None, None),
+        };
+        let may_sleep = webhook_secret.is_some() && self.config.idle_after.is_some();
+        let handle = BotHandle { id: self.next_id.fetch_add(1, Ordering::Relaxed), bot_id };
+        let hosted = Arc::new(Hosted {
+            handle: handle.id,
+            bot_id,
+            client,
+            webhook_secret,
+            may_sleep,
+            // Replaced by its runtime below unless it starts asleep.
+            slot: Mutex::new(Slot::Asleep(Asleep {
+                file: Box::new(loaded.file.clone()),
+                generation: loaded.generation,
+            })),
+            handled: Arc::new(watch::Sender::new(0)),
+            unauthorized: Arc::new(watch::Sender::new(None)),
+            stop: watch::Sender::new(false),
+            registration: Mutex::new(None),
+            taking: AtomicUsize::new(0),
+            last_active: Mutex::new(Instant::now()),
+        });
+        let asleep =
+            may_sleep && (loaded.file.jobs.is_empty() || !self.config.schedule_jobs) && !self.left_work(bot_id).await;
+        // The route first, then the source: setWebhook (sent by the source once the bot caught
+        // up) must never make Telegram push to a bot this engine does not know yet.
+        if hosted.webhook_secret.is_some() {
+            self.webhooks.lock().insert(bot_id, Arc::clone(&hosted));
+        }
+        let publish = {
+            let (client, loaded) = (hosted.client.clone(), Arc::clone(&loaded));
+            async move { publish_commands(bot_id, &client, &loaded).await }
+        };
+        if asleep {
+            drop(loaded);
+            let (client, url, secret) = (
+                hosted.client.clone(),
+                webhook_url.unwrap_or_default(),
+                hosted.webhook_secret.clone().unwrap_or_default(),
+            );
+            let (stop, unauthorized) = (hosted.stop.subscribe(), Arc::clone(&hosted.unauthorized));
+            let registration = tokio::spawn(async move {
+                publish.await;
+                webhook::set_webhook(bot_id, &client, &url, &secret, stop, &unauthorized).await;
+            });
+            *hosted.registration.lock() = Some(registration);
+            self.start_sweeper();
+        } else {
+            let runtime = self.build(&hosted, loaded);
+            let source = match receive {
+                Receive::Polling => {
+                    let (inbox, client, timeout) =
+                        (Arc::clone(&runtime.inbox), hosted.client.clone(), self.config.poll_timeout);
+                    tokio::spawn(async move {
+                        publish.await;
+                        polling::poll(inbox, client, timeout).await;
+                    })
+                }
+                Receive::Webhook { url, secret } => {
+                    let (inbox, client) = (Arc::clone(&runtime.inbox), hosted.client.clone());
+                    tokio::spawn(async move {
+                        publish.await;
+                        webhook::register(inbox, client, url, secret).await;
+                    })
+                }
+            };
+            *runtime.source.lock() = Some(source);
+            *hosted.slot.lock() = Slot::Awake(runtime);
+            if may_sleep {
+                self.start_sweeper();
+            }
+        }
+        self.bots.lock().insert(handle.id, hosted);
+        tracing::info!(bot_id, asleep, "bot started");
+        Ok(handle)
+    }
+
+    /// Builds the bot's stages around `loaded` and starts its inbox maintenance and jobs; its
+    /// update source is the caller's to start.
+    fn build(&self, hosted: &Hosted, loaded: Arc<Loaded>) -> Arc<Runtime> {
+        let bot_id = hosted.bot_id;
+        let scheduler = Scheduler::for_client(hosted.client.clone(), self.config.flood.clone());
         let committer = self
             .committer
             .get_or_init(|| Arc::new(Committer::start(Arc::clone(&self.config.store), self.config.commit_batch)));
-        let current = Arc::new(RwLock::new(Arc::new(loaded)));
+        let current = Arc::new(RwLock::new(loaded));
         let refusal_reply: RefusalReply = {
             let current = Arc::clone(&current);
             Box::new(move |refused, code, reason| {
@@ -259,34 +358,16 @@ impl Engine {
             self.config.max_concurrent_updates,
             self.config.update_budget,
             self.config.max_update_attempts,
+            Arc::clone(&hosted.handled),
         );
-        let inbox = Arc::new(Inbox::new(context, current, dispatcher, self.config.max_update_attempts));
-        let runtime = Arc::new(RunningBot {
-            client,
-            inbox,
-            poller: Mutex::new(None),
-            jobs: Mutex::new(None),
-            webhook_secret: match &receive {
-                Receive::Webhook { secret, .. } => Some(secret.clone()),
-                Receive::Polling => None,
-            },
-        });
-        // The route first, then the source: setWebhook (sent by the source once the bot caught
-        // up) must never make Telegram push to a bot this engine does not know yet.
-        if runtime.webhook_secret.is_some() {
-            self.webhooks.lock().insert(bot_id, Arc::clone(&runtime));
-        }
-        let poller = match receive {
-            Receive::Polling => tokio::spawn(polling::poll(
-                Arc::clone(&runtime.inbox),
-                runtime.client.clone(),
-                self.config.poll_timeout,
-            )),
-            Receive::Webhook { url, secret } => {
-                tokio::spawn(webhook::register(Arc::clone(&runtime.inbox), runtime.client.clone(), url, secret))
-            }
-        };
-        *runtime.poller.lock() = Some(poller);
+        let inbox = Arc::new(Inbox::new(
+            context,
+            current,
+            dispatcher,
+            self.config.max_update_attempts,
+            Arc::clone(&hosted.unauthorized),
+        ));
+        let runtime = Arc::new(Runtime { inbox, source: Mutex::new(None), jobs: Mutex::new(None) });
         tokio::spawn(prune::maintain(
             Arc::clone(runtime.context()),
             self.config.inbox_keep,
@@ -295,25 +376,85 @@ impl Engine {
         if self.config.schedule_jobs {
             start_jobs(&runtime, self.config.update_budget);
         }
-        let handle = BotHandle { id: self.next_id.fetch_add(1, Ordering::Relaxed), bot_id };
-        self.bots.lock().insert(handle.id, runtime);
-        tracing::info!(bot_id, "bot started");
-        Ok(handle)
+        runtime
+    }
+
+    /// The bot's runtime, built first if it is asleep (it then delivers what its outbox holds and
+    /// replays its inbox before it takes an update, as a start does; its webhook is set).
+    fn awake(&self, hosted: &Hosted) -> Result<Arc<Runtime>, EngineError> {
+        let mut slot = hosted.slot.lock();
+        if *hosted.stop.borrow() {
+            return Err(EngineError::UnknownBot(hosted.handle));
+        }
+        let asleep = match &*slot {
+            Slot::Awake(runtime) => return Ok(Arc::clone(runtime)),
+            Slot::Asleep(asleep) => asleep,
+        };
+        let loaded = Arc::new(self.load((*asleep.file).clone(), asleep.generation)?);
+        let runtime = self.build(hosted, loaded);
+        *runtime.source.lock() = Some(tokio::spawn(webhook::wake(Arc::clone(&runtime.inbox))));
+        *slot = Slot::Awake(Arc::clone(&runtime));
+        *hosted.last_active.lock() = Instant::now();
+        tracing::debug!(bot_id = hosted.bot_id, "woken by an update");
+        Ok(runtime)
+    }
+
+    /// Whether the bot's earlier run may have left work in the store (see `left_work`). A store
+    /// that cannot say counts as work.
+    async fn left_work(&self, bot_id: u64) -> bool {
+        let mut known = self.left_work.lock().await;
+        if known.is_none() {
+            match self.config.store.bots_with_work().await {
+                Ok(bots) => *known = Some(bots.into_iter().collect()),
+                Err(error) => {
+                    tracing::warn!(bot_id, %error, "reading which bots left work failed: the bot starts awake");
+                    return true;
+                }
+            }
+        }
+        known.as_ref().is_some_and(|bots| bots.contains(&bot_id))
+    }
+
+    /// Starts the idle sweeper once.
+    fn start_sweeper(&self) {
+        let Some(idle_after) = self.config.idle_after else { return };
+        self.sweeper.get_or_init(|| {
+            tokio::spawn(idle::sweep(Arc::downgrade(&self.bots), Arc::clone(&self.config.store), idle_after))
+        });
     }
 
     /// Swaps the bot's file. Updates already dispatched finish on the old version, later ones
     /// use the new one. A chat mid-form keeps its form if the scene still has it; every other
-    /// chat returns to the start scene. A file that does not compile changes nothing.
+    /// chat returns to the start scene. A file that does not compile changes nothing. An asleep
+    /// bot keeps sleeping with the new file, unless it has jobs (they need it awake).
     pub async fn reload(&self, bot: BotHandle, file: BotFile) -> Result<(), EngineError> {
-        let runtime = self.runtime(bot)?;
-        let generation = runtime.inbox.current.read().generation + 1;
-        let loaded = Arc::new(self.load(file, generation)?);
-        *runtime.inbox.current.write() = Arc::clone(&loaded);
-        stop_jobs(&runtime).await;
-        if self.config.schedule_jobs {
-            start_jobs(&runtime, self.config.update_budget);
+        let hosted = self.hosted(bot)?;
+        if !file.jobs.is_empty() {
+            self.awake(&hosted)?;
         }
-        publish_commands(runtime.context(), &loaded).await;
+        let generation = match &*hosted.slot.lock() {
+            Slot::Awake(runtime) => runtime.inbox.current.read().generation,
+            Slot::Asleep(asleep) => asleep.generation,
+        } + 1;
+        let loaded = Arc::new(self.load(file, generation)?);
+        // Swapped under the slot's lock, so a bot waking meanwhile wakes with the new file.
+        let runtime = match &mut *hosted.slot.lock() {
+            Slot::Awake(runtime) => {
+                *runtime.inbox.current.write() = Arc::clone(&loaded);
+                Some(Arc::clone(runtime))
+            }
+            Slot::Asleep(asleep) => {
+                *asleep = Asleep { file: Box::new(loaded.file.clone()), generation };
+                None
+            }
+        };
+        if let Some(runtime) = runtime {
+            stop_jobs(&runtime).await;
+            if self.config.schedule_jobs {
+                start_jobs(&runtime, self.config.update_budget);
+            }
+        }
+        publish_commands(bot.bot_id, &hosted.client, &loaded).await;
         tracing::info!(bot_id = bot.bot_id, generation, "bot reloaded");
         Ok(())
     }
@@ -322,7 +463,9 @@ impl Engine {
     /// and returns once its effects are committed and its messages delivered (or failed), the
     /// paced ones of `notify` included.
     pub async fn run_job(&self, bot: BotHandle, name: &str) -> Result<(), EngineError> {
-        let runtime = self.runtime(bot)?;
+        let hosted = self.hosted(bot)?;
+        let _active = hosted.taking();
+        let runtime = self.awake(&hosted)?;
         let loaded = Arc::clone(&runtime.inbox.current.read());
         if !loaded.file.jobs.contains_key(name) {
             return Err(EngineError::Step(format!("the bot has no job {name:?}")));
@@ -351,27 +494,42 @@ impl Engine {
     /// Stops receiving the bot's updates and confirms those received; updates already
     /// dispatched still finish.
     pub async fn stop(&self, bot: BotHandle) -> Result<(), EngineError> {
-        let runtime = self.bots.lock().remove(&bot.id).ok_or(EngineError::UnknownBot(bot.id))?;
+        let hosted = self.bots.lock().remove(&bot.id).ok_or(EngineError::UnknownBot(bot.id))?;
         {
             let mut webhooks = self.webhooks.lock();
-            if webhooks.get(&bot.bot_id).is_some_and(|hooked| Arc::ptr_eq(hooked, &runtime)) {
+            if webhooks.get(&bot.bot_id).is_some_and(|hooked| Arc::ptr_eq(hooked, &hosted)) {
                 webhooks.remove(&bot.bot_id);
             }
         }
-        runtime.inbox.stop.send_replace(true);
-        stop_jobs(&runtime).await;
-        let poller = runtime.poller.lock().take();
-        if let Some(poller) = poller
-            && let Err(error) = poller.await
+        // Raised before the slot is read: from here on nothing wakes it (`awake`).
+        hosted.stop.send_replace(true);
+        // What it leaves (an update queued but not started, a call held) is caught up by its
+        // next start.
+        if let Some(left) = self.left_work.lock().await.as_mut() {
+            left.insert(bot.bot_id);
+        }
+        let registration = hosted.registration.lock().take();
+        if let Some(registration) = registration
+            && let Err(error) = registration.await
         {
-            tracing::error!(bot_id = bot.bot_id, %error, "the receiver ended abnormally");
+            tracing::error!(bot_id = bot.bot_id, %error, "setting the webhook ended abnormally");
+        }
+        if let Some(runtime) = hosted.runtime() {
+            runtime.inbox.stop.send_replace(true);
+            stop_jobs(&runtime).await;
+            let source = runtime.source.lock().take();
+            if let Some(source) = source
+                && let Err(error) = source.await
+            {
+                tracing::error!(bot_id = bot.bot_id, %error, "the receiver ended abnormally");
+            }
+            // Kept for `drain` while it may still be working; a bot stopped and started again
+            // and again (the control API) does not pile up.
+            let mut stopped = self.stopped.lock();
+            stopped.retain(|earlier| !earlier.inbox.dispatcher.is_idle());
+            stopped.push(runtime);
         }
         tracing::info!(bot_id = bot.bot_id, "bot stopped");
-        // Kept for `drain` while it may still be working; a bot stopped and started again and
-        // again (the control API) does not pile up.
-        let mut stopped = self.stopped.lock();
-        stopped.retain(|earlier| !earlier.inbox.dispatcher.is_idle());
-        stopped.push(runtime);
         Ok(())
     }
 
@@ -404,15 +562,25 @@ impl Engine {
     /// its `X-Telegram-Bot-Api-Secret-Token` header. `Ok` only once the update is stored: the
     /// server answers Telegram 200 then, and an error status otherwise (Telegram delivers it
     /// again). A wrong or missing secret is refused (401) before the body is read; a body that is
-    /// not an update is logged and refused (400), nothing stored.
+    /// not an update is logged and refused (400), nothing stored. An asleep bot is woken by it.
     pub async fn webhook_update(&self, bot_id: u64, secret: Option<&str>, body: &[u8]) -> Result<(), WebhookError> {
-        let runtime = self.webhooks.lock().get(&bot_id).cloned().ok_or(WebhookError::UnknownBot)?;
-        let expected = runtime.webhook_secret.as_deref().ok_or(WebhookError::UnknownBot)?;
+        let hosted = self.webhooks.lock().get(&bot_id).cloned().ok_or(WebhookError::UnknownBot)?;
+        let expected = hosted.webhook_secret.as_deref().ok_or(WebhookError::UnknownBot)?;
         let given = secret.unwrap_or_default();
         if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes())) {
             return Err(WebhookError::WrongSecret);
         }
-        webhook::take(&runtime.inbox, body).await
+        let (update_id, update) = webhook::parse(bot_id, body)?;
+        let _taking = hosted.taking();
+        let runtime = match self.awake(&hosted) {
+            Ok(runtime) => runtime,
+            Err(EngineError::UnknownBot(_)) => return Err(WebhookError::UnknownBot),
+            Err(error) => {
+                tracing::error!(bot_id, %error, "waking the bot failed");
+                return Err(WebhookError::NotReady);
+            }
+        };
+        webhook::take(&runtime.inbox, update_id, update).await
     }
 
     /// Whether the Bot API refused the bot's token (401 to its getUpdates or setWebhook: the
@@ -420,21 +588,26 @@ impl Engine {
     /// host (`serve`'s supervisor) watches this and stops the bot. Sends refused with 401 are
     /// failed as any other refused call, and do not set it.
     pub fn unauthorized(&self, bot: BotHandle) -> Result<watch::Receiver<Option<String>>, EngineError> {
-        Ok(self.runtime(bot)?.inbox.unauthorized.subscribe())
+        Ok(self.hosted(bot)?.unauthorized.subscribe())
     }
 
     /// The running bots.
     pub fn bots(&self) -> Vec<BotHandle> {
-        self.bots.lock().iter().map(|(id, rt)| BotHandle { id: *id, bot_id: rt.context().bot_id }).collect()
+        self.bots.lock().iter().map(|(id, hosted)| BotHandle { id: *id, bot_id: hosted.bot_id }).collect()
+    }
+
+    /// Whether the bot's runtime is built now (`false`: asleep, see [`EngineConfig::idle_after`]).
+    pub fn is_awake(&self, bot: BotHandle) -> Result<bool, EngineError> {
+        Ok(self.hosted(bot)?.runtime().is_some())
     }
 
     /// A counter of the bot's handled updates (successfully or not): tests and tools wait on
     /// it instead of sleeping.
     pub fn handled(&self, bot: BotHandle) -> Result<watch::Receiver<u64>, EngineError> {
-        Ok(self.runtime(bot)?.inbox.dispatcher.handled())
+        Ok(self.hosted(bot)?.handled.subscribe())
     }
 
-    fn runtime(&self, bot: BotHandle) -> Result<Arc<RunningBot>, EngineError> {
+    fn hosted(&self, bot: BotHandle) -> Result<Arc<Hosted>, EngineError> {
         self.bots.lock().get(&bot.id).cloned().ok_or(EngineError::UnknownBot(bot.id))
     }
 
@@ -456,7 +629,7 @@ impl Engine {
 }
 
 /// Starts the scheduler of the current version's jobs (none when it has no jobs).
-fn start_jobs(runtime: &Arc<RunningBot>, budget: Duration) {
+fn start_jobs(runtime: &Arc<Runtime>, budget: Duration) {
     let loaded = Arc::clone(&runtime.inbox.current.read());
     let jobs: Vec<(String, Schedule)> =
         loaded.file.jobs.iter().filter_map(|(name, job)| Schedule::of(job).ok().map(|s| (name.clone(), s))).collect();
@@ -468,21 +641,14 @@ fn start_jobs(runtime: &Arc<RunningBot>, budget: Duration) {
     let names: Vec<String> = jobs.iter().map(|(name, _)| name.clone()).collect();
     let (stop, stopped) = watch::channel(false);
     let store = Arc::clone(&context.store);
-    let run = move |index: usize| {
-        let (context, loaded, name) = (Arc::clone(&context), Arc::clone(&loaded), names[index].clone());
-        async move {
-            match run_guarded(budget, steps::run::run_job(Arc::clone(&context), loaded, name.clone())).await {
-                Ok(handled) => commit_and_deliver(context.bot_id, &context.outbox, handled).await,
-                Err(error) => tracing::error!(bot_id, job = %name, %error, "the job failed"),
-            }
-        }
-    };
+    let run =
+        move |index: usize| jobs::run_once(Arc::clone(&context), Arc::clone(&loaded), names[index].clone(), budget);
     let task = tokio::spawn(jobs::schedule(bot_id, jobs, store, runtime.context().clock.clone(), stopped, run));
     *runtime.jobs.lock() = Some((stop, task));
 }
 
 /// Stops the jobs' scheduler, letting a job that is running finish.
-async fn stop_jobs(runtime: &RunningBot) {
+async fn stop_jobs(runtime: &Runtime) {
     let scheduler = runtime.jobs.lock().take();
     if let Some((stop, task)) = scheduler {
         stop.send_replace(true);

@@ -1,0 +1,91 @@
+//! A stand-in Telegram for the tests of `serve`'s Telegram bots: a `ferrogram sandbox` process of
+//! the test's own (the Bot API server of `--telegram-api-url`), its users, a bot's answer to
+//! them, and waiting for a bot's status on `serve`'s control API. Every wait polls with a
+//! deadline.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::{TempFolder, free_port, request};
+
+/// How long each wait lasts at most.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The stand-in Telegram: a `ferrogram sandbox` process of its own in `folder`, up; its URL and
+/// its child (killed when dropped).
+pub async fn stand_in_telegram(folder: &TempFolder, http: &reqwest::Client) -> (String, tokio::process::Child) {
+    let port = free_port();
+    let telegram = format!("http://127.0.0.1:{port}");
+    let child = super::spawn(&folder.0, "telegram.log", &["sandbox", "--port", &port.to_string()]);
+    up(http, &telegram, &folder.0.join("telegram.log")).await;
+    (telegram, child)
+}
+
+/// Waits until `url` answers `GET /sandbox/bots`.
+pub async fn up(http: &reqwest::Client, url: &str, log: &std::path::Path) {
+    let deadline = Instant::now() + DEADLINE;
+    while request(http, format!("{url}/sandbox/bots"), None).await.is_err() {
+        let printed = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(Instant::now() < deadline, "{url} did not start:\n{printed}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A new user of the sandbox at `url`.
+pub async fn user(http: &reqwest::Client, url: &str) -> i64 {
+    let user = request(http, format!("{url}/sandbox/users"), Some(json!({"first_name": "Ann"}))).await;
+    user.expect("a user")["id"].as_i64().expect("user id")
+}
+
+/// Sends `/hi` to bot `bot_id` of the sandbox at `url` as `user`; the text of its answer.
+pub async fn ask(http: &reqwest::Client, url: &str, bot_id: i64, user: i64, log: &str) -> String {
+    let body = json!({"bot_id": bot_id, "user_id": user, "command": "hi"});
+    let sent = request(http, format!("{url}/sandbox/act/command"), Some(body)).await;
+    let after = sent.expect("command sent")["seq"].as_i64().expect("the event's seq");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let events = format!("{url}/sandbox/events?bot_id={bot_id}&chat_id={user}&kind=sent&after={after}&timeout=5");
+        let events = request(http, events, None).await.expect("events");
+        if let Some(text) =
+            events["events"].as_array().and_then(|e| e.first()).and_then(|e| e["message"]["text"].as_str())
+        {
+            return text.to_owned();
+        }
+        let printed = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(Instant::now() < deadline, "bot {bot_id} did not answer: {events}\n{printed}");
+    }
+}
+
+/// Polls `GET /api/v1/bots/NAME` on `server` until `done` holds for its status; returns it.
+pub async fn status_until(
+    http: &reqwest::Client,
+    server: &str,
+    token: &str,
+    name: &str,
+    log: &std::path::Path,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let answer = http.get(format!("{server}/api/v1/bots/{name}")).bearer_auth(token).send().await;
+        let status = match answer {
+            Ok(response) if response.status().is_success() => response.json::<Value>().await.unwrap_or_default(),
+            _ => Value::Null,
+        };
+        if done(&status) {
+            return status;
+        }
+        let printed = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(Instant::now() < deadline, "{name}: {status}\n{printed}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether a bot's status (as [`status_until`] reads it) is `status`.
+pub fn is(status: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |value| value["status"] == status
+}
