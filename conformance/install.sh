@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the third-party bot libraries of the conformance suite:
-#   Python: conformance/.venv from requirements.txt (+ constraints.txt)
+#   Python: conformance/.venv from requirements.txt (+ constraints.txt), with moto's S3 server
+#           (moto_server) for the backup test
 #   JS:     conformance/js/node_modules from package-lock.json (npm ci), with playwright-core
 #           for the web chat's browser test
 #   Chromium for that test: Debian's package, when it is missing and this runs as root with
@@ -25,7 +26,7 @@ command -v "$python" >/dev/null || die "$python not found"
 venv="$here/.venv"
 py_stamp="$venv/.ferrogram-stamp"
 # Finds the modules without importing them (aiogram's import alone takes seconds).
-py_check='import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ("telegram", "aiogram", "telebot")))'
+py_check='import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ("telegram", "aiogram", "telebot", "moto")))'
 py_want="$(hash_of requirements.txt constraints.txt) $("$python" -c 'import sys; print(sys.version.split()[0])')"
 
 if [[ -f "$py_stamp" && "$(cat "$py_stamp")" == "$py_want" ]] \
@@ -38,7 +39,8 @@ else
         || die "'$python -m venv' failed (on Debian: apt-get install python3-venv)"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
         -r requirements.txt -c constraints.txt
-    "$venv/bin/python" -c 'import telegram, aiogram, telebot'
+    "$venv/bin/python" -c 'import telegram, aiogram, telebot, moto.server'
+    [[ -x "$venv/bin/moto_server" ]] || die "moto_server missing from $venv/bin after installing moto[server]"
     printf '%s\n' "$py_want" > "$py_stamp"
 fi
 

@@ -5,6 +5,8 @@
 //! it, the HTTP listener (`ferrogram-server`: webhooks), and bot files checked by
 //! `ferrogram-schema` first. `serve`'s settings come from its configuration (`config/`).
 
+mod backup;
+mod backup_command;
 mod bot_command;
 mod bot_control;
 mod config;
@@ -53,8 +55,11 @@ enum Command {
     Export(ExportArgs),
     /// Restore a bot from an `export` document, in one transaction.
     Import(ImportArgs),
-    /// Snapshot a SQLite database into a new file while the server keeps running.
-    Backup(BackupArgs),
+    /// Backups to a folder or an S3 bucket (`backup.*` in the configuration): `backup now`
+    /// takes one (SQLite: a consistent snapshot while `serve` runs), `backup list` lists them.
+    Backup(backup_command::BackupArgs),
+    /// Restore a backup (`backup list` names them, `--latest` the newest) into the database.
+    Restore(backup_command::RestoreArgs),
     /// List the updates set aside unhandled (dead letters), or retry or discard one.
     DeadLetters(DeadLettersArgs),
     /// Print `serve`'s effective configuration as TOML, each value followed by where it came
@@ -264,15 +269,6 @@ struct ImportArgs {
 }
 
 #[derive(clap::Args)]
-struct BackupArgs {
-    /// The new file to write (it must not exist).
-    path: PathBuf,
-    /// `sqlite://PATH` (PostgreSQL: use pg_dump).
-    #[arg(long, env = "FERROGRAM_DATABASE_URL")]
-    database: String,
-}
-
-#[derive(clap::Args)]
 struct DeadLettersArgs {
     /// Only this bot's: its id (the Telegram id, or the sandbox id `serve` derives from its
     /// name) or the name of a bot run in the sandbox.
@@ -406,6 +402,8 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
         Some(Command::Bot(args)) => return bot_command::run(args).await,
         Some(Command::Token(args)) => return token_command::run(args).await,
         Some(Command::Secrets(args)) => return secrets_command::run(args).await,
+        Some(Command::Backup(args)) => return backup_command::backup(args).await,
+        Some(Command::Restore(args)) => return backup_command::restore(args).await,
         _ => {}
     }
     init_logs(settings.as_ref().map_or(cli.log_format, |settings| settings.log_format));
@@ -421,13 +419,14 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
                 | Command::Config(_)
                 | Command::Bot(_)
                 | Command::Token(_)
-                | Command::Secrets(_),
+                | Command::Secrets(_)
+                | Command::Backup(_)
+                | Command::Restore(_),
             ),
             _,
         ) => Ok(()),
         (Some(Command::Migrate(args)), _) => migrate(&args.database, &args.database_tls).await,
         (Some(Command::Import(args)), _) => import(args).await,
-        (Some(Command::Backup(args)), _) => backup(args).await,
         (Some(Command::Serve(_)) | None, Some(settings)) => serve(settings).await,
         (Some(Command::Serve(_)) | None, None) => Err("serve without its configuration".into()),
     }
@@ -662,13 +661,6 @@ fn read_import(path: &std::path::Path) -> Result<String, String> {
     Ok(text)
 }
 
-/// `ferrogram backup PATH --database sqlite://…`: a consistent copy of a live SQLite database.
-async fn backup(args: BackupArgs) -> Result<(), String> {
-    ferrogram_store::backup(&args.database, &args.path).await.map_err(|e| e.to_string())?;
-    println!("backed up {} to {}", redact(&args.database), args.path.display());
-    Ok(())
-}
-
 /// How many dead letters `ferrogram dead-letters` lists at most.
 const DEAD_LETTERS_LISTED: u32 = 1000;
 
@@ -880,6 +872,12 @@ async fn add_sandbox_bot(
 /// files imported first, then watched: `fleet/`), and the web chat. A file with errors is
 /// reported and not imported; the other bots run.
 async fn serve(settings: config::Config) -> Result<(), String> {
+    // Scheduled backups' target checked (and S3's credentials found) before anything starts.
+    let backups = match (settings.backup_every, &settings.backup_to) {
+        (None, _) => None,
+        (Some(_), None) => return Err("backup.every is set but backup.to is not: say where backups go".into()),
+        (Some(every), Some(_)) => Some((every, backup_command::target(&settings)?)),
+    };
     // The one metrics recorder of the process, before anything records (`/metrics`).
     let metrics = ferrogram_server::metrics::install()?;
     // The secrets' key (decision 0034), created at the first start; a wrong one stops the start.
@@ -935,6 +933,16 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     println!("Listening on http://{}", listening.addr());
     fleet.supervise(supervisor);
     fleet.run_all().await?;
+    let backups = backups.map(|(every, target)| {
+        println!("Backing up every {} to {}", config::keys::show_duration(every), target.describe());
+        backup::schedule::spawn(backup::schedule::Schedule {
+            store: Arc::clone(&store),
+            url: settings.database_url.clone(),
+            target,
+            every,
+            keep: settings.backup_keep as usize,
+        })
+    });
     tokio::select! {
         stopped = shutdown_signal() => stopped?,
         () = fleet.watch() => {}
@@ -946,6 +954,11 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     // is handled again at the next start) and the process still exits 0.
     let grace = settings.shutdown_grace;
     let handlers_until = tokio::time::Instant::now() + grace - grace / 4;
+    // A backup under way is abandoned rather than holding up the stop: it leaves at most a
+    // hidden `.NAME.partial` file, which is never listed, restored or counted.
+    if let Some(backups) = backups {
+        backups.abort();
+    }
     within_grace(grace, async {
         fleet.stop().await;
         drain_until(&engine, handlers_until, grace - grace / 4).await;

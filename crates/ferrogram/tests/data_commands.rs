@@ -1,4 +1,4 @@
-//! `ferrogram export`, `import` and `backup` through the built binary, on SQLite files in a
+//! `ferrogram export`, `import`, `backup` and `restore` through the built binary, on SQLite files in a
 //! temporary folder (the store's own tests cover PostgreSQL and the round trips between the
 //! two; here it is the command line: arguments, output, exit codes and messages).
 
@@ -108,33 +108,124 @@ async fn export_and_import_explain_their_failures() {
     assert!(stderr(&output).contains("not JSON"), "{}", stderr(&output));
 }
 
+/// `ferrogram ARGS` with the configuration file `config` (FERROGRAM_CONFIG).
+fn with_config(config: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("FERROGRAM_CONFIG", config)
+        .env_remove("FERROGRAM_DATABASE_URL")
+        .env_remove("FERROGRAM_BACKUP_TO")
+        .env_remove("FERROGRAM_BACKUP_KEEP")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .expect("run ferrogram")
+}
+
+/// The name `backup now` printed: `backed up … to … as NAME`.
+fn backed_up(output: &Output) -> String {
+    assert!(output.status.success(), "backup now failed: {}", stderr(output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().next().unwrap_or_default();
+    line.rsplit_once(" as ").map(|(_, name)| name.to_owned()).unwrap_or_else(|| panic!("no name in {text:?}"))
+}
+
 #[tokio::test]
-async fn backup_copies_a_sqlite_database_and_points_postgres_at_pg_dump() {
+async fn backups_to_a_folder_keep_the_newest_and_restore_into_an_empty_database_only() {
     let folder = TempFolder::new("data");
     let url = folder.url("live.db");
     populate(&url).await;
-    let copy = folder.0.join("copy.db");
-    let output = ferrogram(&["backup", copy.to_str().unwrap(), "--database", &url]);
-    assert!(output.status.success(), "backup failed: {}", stderr(&output));
-    assert!(copy.exists());
-    assert_eq!(export("hello", &format!("sqlite://{}", copy.display())), export("hello", &url));
+    let backups = folder.0.join("backups");
+    let config = folder.0.join("ferrogram.toml");
+    let toml = format!("[database]\nurl = {:?}\n[backup]\nto = {:?}\nkeep = 2\n", url, backups.display().to_string());
+    std::fs::write(&config, toml).unwrap();
+    // Files of others in the folder are never listed, restored or deleted.
+    std::fs::create_dir_all(&backups).unwrap();
+    for other in ["notes.txt", "ferrogram-old.sqlite"] {
+        std::fs::write(backups.join(other), "keep me").unwrap();
+    }
 
-    // Never over an existing file.
-    let output = ferrogram(&["backup", copy.to_str().unwrap(), "--database", &url]);
+    let mut names = Vec::new();
+    for _ in 0..3 {
+        names.push(backed_up(&with_config(&config, &["backup", "now"])));
+    }
+    assert!(names.windows(2).all(|pair| pair[0] < pair[1]), "{names:?}");
+    assert!(names.iter().all(|name| name.ends_with(".sqlite")), "{names:?}");
+    let listed = with_config(&config, &["backup", "list"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let listed: Vec<String> = String::from_utf8_lossy(&listed.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(listed, names[1..], "backup.keep = 2 keeps the two newest");
+    assert!(backups.join("notes.txt").exists() && backups.join("ferrogram-old.sqlite").exists());
+    assert!(!backups.join(&names[0]).exists());
+
+    // Never over a database with bots, and the database is left as it was.
+    let output = with_config(&config, &["restore", "--latest"]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("already exists"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--force"), "{}", stderr(&output));
+    assert_eq!(export("hello", &url)["tables"]["variables"].as_array().unwrap().len(), 2);
 
-    // A missing database is an error, not a new empty one.
+    // Into a new database, the same bots; then the live one deleted and restored by name.
+    let before = export("hello", &url);
+    let fresh = folder.url("fresh.db");
+    let output = with_config(&config, &["restore", "--latest", "--database", &fresh]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("2 bot(s)"));
+    assert_eq!(export("hello", &fresh), before);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(folder.0.join(format!("live.db{suffix}")));
+    }
+    let output = with_config(&config, &["restore", &names[2]]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(export("hello", &url), before);
+    assert_eq!(export("other", &url)["tables"]["variables"][0]["name"], "theirs");
+
+    // --force replaces what changed since.
+    let store = ferrogram_store::Store::open(&url).await.unwrap();
+    store.set_var(ferrogram_core::sandbox_bot_id("hello"), Scope::Bot, "later", Some(&json!(1))).await.unwrap();
+    store.close().await;
+    let output = with_config(&config, &["restore", "--latest", "--force"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(export("hello", &url), before);
+
+    // Clear errors, nothing changed.
+    let output = with_config(&config, &["restore", "ferrogram-20000101T000000.000Z.sqlite", "--database", &fresh]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("no backup named"), "{}", stderr(&output));
+    let output = with_config(&config, &["restore"]);
+    assert!(!output.status.success(), "a name or --latest is needed");
+    let empty = folder.0.join("empty");
+    let output = with_config(&config, &["restore", "--latest", "--from", empty.to_str().unwrap()]);
+    assert!(stderr(&output).contains("no backups at"), "{}", stderr(&output));
     let missing = folder.0.join("missing.db");
-    let output =
-        ferrogram(&["backup", folder.0.join("x.db").to_str().unwrap(), "--database", &folder.url("missing.db")]);
+    let output = with_config(&config, &["backup", "now", "--database", &folder.url("missing.db")]);
     assert!(!output.status.success());
-    assert!(!missing.exists());
+    assert!(stderr(&output).contains("no such database file"), "{}", stderr(&output));
+    assert!(!missing.exists(), "a missing database is an error, not a new empty one");
+    let output = with_config(&config, &["backup", "list", "--to", "s3://bucket/x"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("AWS_ACCESS_KEY_ID"), "{}", stderr(&output));
+}
 
-    // PostgreSQL: a pointer to pg_dump, without connecting anywhere.
-    let output = ferrogram(&["backup", "/tmp/x.db", "--database", "postgres://nobody@192.0.2.1:1/none"]);
+#[test]
+fn serve_refuses_a_backup_schedule_without_a_target_or_credentials() {
+    let folder = TempFolder::new("data");
+    let database = folder.url("never.db");
+    let serve = |env: &[(&str, &str)]| {
+        let mut command = Command::new(BIN);
+        command.args(["serve", "--database", &database, "--port", "0", "--listen", "127.0.0.1:0"]);
+        command.env_remove("FERROGRAM_CONFIG").env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY");
+        command.env_remove("FERROGRAM_BACKUP_TO");
+        command.envs(env.iter().copied()).output().expect("run ferrogram")
+    };
+    let output = serve(&[("FERROGRAM_BACKUP_EVERY", "1h")]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("pg_dump"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("backup.to is not"), "{}", stderr(&output));
+    let output = serve(&[("FERROGRAM_BACKUP_EVERY", "1h"), ("FERROGRAM_BACKUP_TO", "s3://bucket/x")]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("AWS_ACCESS_KEY_ID"), "{}", stderr(&output));
+    let output = serve(&[("FERROGRAM_BACKUP_EVERY", "0s")]);
+    assert!(stderr(&output).contains("backup.every"), "{}", stderr(&output));
+    assert!(!folder.0.join("never.db").exists(), "nothing started");
 }
 
 /// Updates the engine set aside: listed (all, or one bot's by name or id), retried back into

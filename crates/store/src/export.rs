@@ -220,7 +220,7 @@ fn compare(a: &Value, b: &Value) -> Ordering {
     }
 }
 
-fn refused(message: impl Into<String>) -> Error {
+pub(crate) fn refused(message: impl Into<String>) -> Error {
     Error::Refused(message.into())
 }
 
@@ -369,7 +369,7 @@ impl Conn<'_> {
     }
 
     /// The export document of `bot`; with `secrets`, its secrets opened with that key.
-    async fn export(&mut self, bot: &str, secrets: Option<&SecretKey>) -> Result<Value> {
+    pub(crate) async fn export(&mut self, bot: &str, secrets: Option<&SecretKey>) -> Result<Value> {
         // A number is the engine's id; a name is a dashboard record's, else a sandbox bot's.
         let (id, record) = match bot.parse::<u64>() {
             Ok(id) => {
@@ -455,7 +455,7 @@ impl Conn<'_> {
         Ok(document)
     }
 
-    async fn import(
+    pub(crate) async fn import(
         &mut self,
         document: &Value,
         options: ImportOptions,

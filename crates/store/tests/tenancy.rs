@@ -33,6 +33,7 @@ crate::both!(
     import_refuses_existing_data_unless_replacing,
     import_refuses_unknown_formats_and_tables,
     backup_is_postgres_refused_or_sqlite_snapshot,
+    all_bots_export_and_import_in_one_transaction,
 );
 
 /// Runs SQL on the test database directly (beside the store), returning text columns of the
@@ -450,6 +451,43 @@ async fn import_refuses_existing_data_unless_replacing(store: Store, _url: Strin
     // The record went back into the workspace it replaced.
     let ws = store.bots(1).await.unwrap();
     assert_eq!(ws.len(), 1, "one record, in its old workspace");
+}
+
+/// The all-bots document (PostgreSQL's backup): every bot, and an import that is all or nothing.
+async fn all_bots_export_and_import_in_one_transaction(store: Store, _url: String) {
+    assert_eq!(store.bot_count().await.unwrap(), 0);
+    populate(&store, BOT, "exported").await;
+    populate_other(&store).await;
+    assert_eq!(store.bot_count().await.unwrap(), 2);
+    let document = store.export_all_bots().await.unwrap();
+    assert_eq!(document["ferrogram_backup"], ferrogram_store::ALL_BOTS_FORMAT);
+    let bots = document["bots"].as_array().unwrap();
+    let mut ids: Vec<u64> = bots.iter().map(|bot| bot["bot"]["id"].as_u64().unwrap()).collect();
+    ids.sort_unstable();
+    let mut expected = vec![BOT, OTHER];
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
+    assert!(bots.contains(&store.export_bot("exported").await.unwrap()));
+
+    // Over bots with data, refused without replace; nothing changed.
+    store.set_var(BOT, Scope::Bot, "b0", Some(&json!("changed"))).await.unwrap();
+    let changed = store.export_all_bots().await.unwrap();
+    let error = store.import_all_bots(&document, false).await.unwrap_err().to_string();
+    assert!(error.contains("of the backup") && error.contains("already has data"), "{error}");
+    assert_eq!(store.export_all_bots().await.unwrap(), changed);
+    // One bad bot undoes the bots replaced before it.
+    let mut broken = document.clone();
+    let last = broken["bots"].as_array().unwrap().len() - 1;
+    broken["bots"][last]["ferrogram_export"] = json!(99);
+    let error = store.import_all_bots(&broken, true).await.unwrap_err().to_string();
+    assert!(error.contains("format 99"), "{error}");
+    assert_eq!(store.export_all_bots().await.unwrap(), changed, "all or nothing");
+    // Replacing brings the document back exactly.
+    assert_eq!(store.import_all_bots(&document, true).await.unwrap().len(), 2);
+    assert_eq!(store.export_all_bots().await.unwrap(), document);
+    for bad in [json!({"bots": []}), json!({"ferrogram_backup": 2, "bots": []}), json!({"ferrogram_backup": 1})] {
+        assert!(store.import_all_bots(&bad, true).await.is_err(), "{bad}");
+    }
 }
 
 async fn import_refuses_unknown_formats_and_tables(store: Store, _url: String) {

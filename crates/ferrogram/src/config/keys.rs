@@ -472,6 +472,120 @@ pub static KEYS: &[Key] = &[
         get: |config| Value::Text(show_duration(config.shutdown_grace)),
     },
     Key {
+        name: "backup.to",
+        kind: Kind::Text,
+        ty: "a folder path or `s3://BUCKET/PREFIX`, or `\"\"` for none",
+        env: "FERROGRAM_BACKUP_TO",
+        flag: None,
+        secret: false,
+        doc: "Where backups go (`serve`'s scheduled ones, `ferrogram backup now`) and where \
+              `ferrogram restore` looks: a folder, created if missing, or a bucket of an \
+              S3-compatible object store (path-style requests to `backup.s3_endpoint`, signed with \
+              `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` from the environment). See \
+              docs/operations.md.",
+        set: |config, value| {
+            let text = value.text();
+            config.backup_to = match text.trim() {
+                "" => None,
+                to if to.contains("://") && !to.starts_with("s3://") => {
+                    return Err(format!("expected a folder or `s3://BUCKET/PREFIX`, found `{text}`"));
+                }
+                to => Some(to.to_owned()),
+            };
+            Ok(())
+        },
+        get: |config| Value::Text(config.backup_to.clone().unwrap_or_default()),
+    },
+    Key {
+        name: "backup.every",
+        kind: Kind::Text,
+        ty: "a duration, or `\"\"` for none",
+        env: "FERROGRAM_BACKUP_EVERY",
+        flag: None,
+        secret: false,
+        doc: "How often `serve` backs the database up to `backup.to`; empty (the default): never. \
+              The first is due a period after the newest backup already there (at once if there \
+              is none), so restarts do not postpone backups. A failed backup is logged with its cause and \
+              tried again at the next period; serving goes on.",
+        set: |config, value| {
+            let text = value.text();
+            config.backup_every = match text.trim() {
+                "" => None,
+                every => {
+                    let every = duration(every)?;
+                    if every < Duration::from_secs(1) {
+                        return Err(format!("expected at least 1s, found `{text}`"));
+                    }
+                    Some(every)
+                }
+            };
+            Ok(())
+        },
+        get: |config| Value::Text(config.backup_every.map(show_duration).unwrap_or_default()),
+    },
+    Key {
+        name: "backup.keep",
+        kind: Kind::Integer,
+        ty: "a count, at least 1",
+        env: "FERROGRAM_BACKUP_KEEP",
+        flag: None,
+        secret: false,
+        doc: "How many backups `backup.to` keeps: after each backup (scheduled or `backup now`) the oldest beyond \
+              this many are deleted. Only files or objects named as Ferrogram names backups \
+              (`ferrogram-YYYYMMDDTHHMMSS.mmmZ.sqlite` or `.json`) are counted or deleted.",
+        set: |config, value| {
+            let keep = value.integer();
+            config.backup_keep = u32::try_from(keep)
+                .ok()
+                .filter(|keep| *keep >= 1)
+                .ok_or_else(|| format!("expected a count of at least 1, found {keep}"))?;
+            Ok(())
+        },
+        get: |config| Value::Integer(config.backup_keep.into()),
+    },
+    Key {
+        name: "backup.s3_endpoint",
+        kind: Kind::Text,
+        ty: "an `https://` or `http://` base URL, or `\"\"` for AWS",
+        env: "FERROGRAM_BACKUP_S3_ENDPOINT",
+        flag: None,
+        secret: false,
+        doc: "The S3-compatible object store `s3://` backups go to, e.g. `https://minio.example.com:9000`; \
+              empty (the default): AWS's endpoint of `backup.s3_region`.",
+        set: |config, value| {
+            let text = value.text();
+            config.backup_s3_endpoint = public_url(&text)?;
+            if config
+                .backup_s3_endpoint
+                .as_deref()
+                .is_some_and(|url| url.split("://").nth(1).is_some_and(|rest| rest.contains('/')))
+            {
+                return Err(format!("expected `http(s)://HOST[:PORT]` without a path, found `{text}`"));
+            }
+            Ok(())
+        },
+        get: |config| Value::Text(config.backup_s3_endpoint.clone().unwrap_or_default()),
+    },
+    Key {
+        name: "backup.s3_region",
+        kind: Kind::Text,
+        ty: "a region name",
+        env: "FERROGRAM_BACKUP_S3_REGION",
+        flag: None,
+        secret: false,
+        doc: "The region S3 requests are signed for (most S3-compatible stores accept `us-east-1`).",
+        set: |config, value| {
+            let text = value.text();
+            let valid = |c: char| c.is_ascii_alphanumeric() || c == '-';
+            if text.is_empty() || !text.chars().all(valid) {
+                return Err(format!("expected a region such as `us-east-1`, found `{text}`"));
+            }
+            config.backup_s3_region = text;
+            Ok(())
+        },
+        get: |config| Value::Text(config.backup_s3_region.clone()),
+    },
+    Key {
         name: "log.format",
         kind: Kind::Text,
         ty: "`text` or `json`",
@@ -615,6 +729,10 @@ mod tests {
             server_public_url: Some("https://bots.example.com/ferrogram".into()),
             http_allow_private: vec![("::1".into(), 9000), ("localhost".into(), 80)],
             bots_env: vec!["WEATHER_KEY".into()],
+            backup_to: Some("s3://backups/ferrogram".into()),
+            backup_every: Some(Duration::from_secs(6 * 3600)),
+            backup_keep: 3,
+            backup_s3_endpoint: Some("http://127.0.0.1:9000".into()),
             secrets_key_file: Some("/etc/ferrogram/secret.key".into()),
             ..Config::default()
         };

@@ -68,6 +68,16 @@ pub struct Config {
     pub llm_edit_interval: Duration,
     /// `shutdown.grace`
     pub shutdown_grace: Duration,
+    /// `backup.to`: a folder or `s3://BUCKET/PREFIX`; `None` (the default): not set.
+    pub backup_to: Option<String>,
+    /// `backup.every`; `None` (the default): no scheduled backups.
+    pub backup_every: Option<Duration>,
+    /// `backup.keep`, at least 1.
+    pub backup_keep: u32,
+    /// `backup.s3_endpoint`, without a trailing `/`; `None`: AWS's of `backup.s3_region`.
+    pub backup_s3_endpoint: Option<String>,
+    /// `backup.s3_region`
+    pub backup_s3_region: String,
     /// `log.format`
     pub log_format: LogFormat,
 }
@@ -115,6 +125,11 @@ impl Default for Config {
             polling_timeout: engine.poll_timeout,
             llm_edit_interval: engine.llm_edit_interval,
             shutdown_grace: SHUTDOWN_GRACE,
+            backup_to: None,
+            backup_every: None,
+            backup_keep: 7,
+            backup_s3_endpoint: None,
+            backup_s3_region: "us-east-1".to_owned(),
             log_format: LogFormat::Text,
         }
     }
