@@ -19,15 +19,22 @@ const LONGEST_WAIT: Duration = Duration::from_secs(60);
 /// whose runtime is not built (an idle webhook bot) publishes its menu too. The client retries
 /// network errors and 5xx answers; a 429 is waited out here.
 pub async fn publish_commands(bot_id: u64, client: &Client, loaded: &Loaded) {
+    publish_menus(bot_id, client, command_menus(loaded)).await;
+}
+
+/// The parameters of each setMyCommands the bot's file asks for: one per locale it offers, and
+/// one without a language for the default; none when it has no commands.
+pub fn command_menus(loaded: &Loaded) -> Vec<Value> {
     let file = &loaded.file;
     if file.bot.commands.is_empty() {
-        return;
+        return Vec::new();
     }
     let mut locales: Vec<String> =
         if file.bot.locales.is_empty() { file.texts.keys().cloned().collect() } else { file.bot.locales.clone() };
     if !locales.contains(&file.bot.default_locale) {
         locales.push(file.bot.default_locale.clone());
     }
+    let mut menus = Vec::new();
     for locale in locales.iter().map(Some).chain([None]) {
         let locale_name = locale.cloned().unwrap_or_else(|| file.bot.default_locale.clone());
         let ctx = template::to_jinja(json!({"locale": locale_name}));
@@ -45,6 +52,14 @@ pub async fn publish_commands(bot_id: u64, client: &Client, loaded: &Loaded) {
         if let Some(locale) = locale {
             params["language_code"] = json!(locale);
         }
+        menus.push(params);
+    }
+    menus
+}
+
+/// Sends each of [`command_menus`]' setMyCommands.
+pub async fn publish_menus(bot_id: u64, client: &Client, menus: Vec<Value>) {
+    for params in menus {
         let mut retries = 0;
         loop {
             let outcome: Result<Value, _> = client.call("setMyCommands", &params).await;
@@ -55,6 +70,7 @@ pub async fn publish_commands(bot_id: u64, client: &Client, loaded: &Loaded) {
                     tokio::time::sleep(wait).await;
                 }
                 _ => {
+                    let locale = params.get("language_code");
                     tracing::warn!(bot_id, ?locale, %error, "setMyCommands failed");
                     break;
                 }

@@ -70,11 +70,9 @@ pub(crate) struct Hosted {
     pub(crate) handled: Arc<watch::Sender<u64>>,
     /// Set when the Bot API refused its token ([`crate::Engine::unauthorized`]).
     pub(crate) unauthorized: Arc<watch::Sender<Option<String>>>,
-    /// Raised by [`crate::Engine::stop`]: ends a task working for the bot outside a runtime
-    /// (setting an asleep bot's webhook).
+    /// Raised by [`crate::Engine::stop`]: ends the work done for the bot outside a runtime
+    /// (an asleep bot's start-up calls, `host/registrations.rs`).
     pub(crate) stop: watch::Sender<bool>,
-    /// That task.
-    pub(crate) registration: Mutex<Option<JoinHandle<()>>>,
     /// Webhook updates being taken now: the bot does not fall asleep under them.
     pub(crate) taking: AtomicUsize,
     /// When it last took an update or woke.

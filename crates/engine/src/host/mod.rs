@@ -6,6 +6,7 @@
 
 mod bot;
 mod idle;
+mod registrations;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::caps::SizeCaps;
 use crate::clock::Clock;
-use crate::commands::publish_commands;
+use crate::commands::{command_menus, publish_commands};
 use crate::deliver::commit::{Committer, DEFAULT_COMMIT_BATCH, commit_and_deliver};
 use crate::deliver::outbox::{Deliverer, RefusalReply};
 use crate::error::EngineError;
@@ -39,6 +40,7 @@ use bot::{Asleep, Hosted, Runtime, Slot};
 use ferrogram_core::{CollectionStore, Commit, MemoryCollections};
 use ferrogram_core::{MemoryStore, StateStore};
 use idle::Bots;
+use registrations::{Registration, Registrations};
 
 /// How the engine runs bots.
 #[derive(Clone)]
@@ -97,9 +99,6 @@ pub struct EngineConfig {
     /// its last run left work. Default `None`: every bot stays built (polling bots always do).
     pub idle_after: Option<Duration>,
 }
-
-/// How many asleep bots make their start-up calls at once (see `Engine::registrations`).
-const REGISTRATIONS_AT_ONCE: usize = 32;
 
 /// See [`EngineConfig::max_update_attempts`]: the first attempt and two replays, so one crash
 /// (or a deploy) in the middle of an update never costs it, and a poison update freezes the
@@ -184,9 +183,8 @@ pub struct Engine {
     http: Arc<Http>,
     /// Group commit for every bot, started with the first bot (it needs a Tokio runtime).
     committer: std::sync::OnceLock<Arc<Committer>>,
-    /// Bounds the asleep bots' start-up calls (setMyCommands, setWebhook) made at once: thousands
-    /// of bots starting together would otherwise open a connection each.
-    registrations: Arc<tokio::sync::Semaphore>,
+    /// The asleep bots' start-up calls, started with the first such bot.
+    registrations: std::sync::OnceLock<Registrations>,
     /// The idle sweeper, started with the first bot that may sleep.
     sweeper: std::sync::OnceLock<JoinHandle<()>>,
     /// The bots whose earlier run left work in the store (`StateStore::bots_with_work`), read
@@ -216,7 +214,7 @@ impl Engine {
             next_id: AtomicU64::new(1),
             http,
             committer: std::sync::OnceLock::new(),
-            registrations: Arc::new(tokio::sync::Semaphore::new(REGISTRATIONS_AT_ONCE)),
+            registrations: std::sync::OnceLock::new(),
             sweeper: std::sync::OnceLock::new(),
             left_work: tokio::sync::Mutex::default(),
             stopped: Mutex::default(),
@@ -262,7 +260,6 @@ impl Engine {
             handled: Arc::new(watch::Sender::new(0)),
             unauthorized: Arc::new(watch::Sender::new(None)),
             stop: watch::Sender::new(false),
-            registration: Mutex::new(None),
             taking: AtomicUsize::new(0),
             last_active: Mutex::new(Instant::now()),
         });
@@ -273,38 +270,29 @@ impl Engine {
         if hosted.webhook_secret.is_some() {
             self.webhooks.lock().insert(bot_id, Arc::clone(&hosted));
         }
-        let publish = {
-            let (client, loaded) = (hosted.client.clone(), Arc::clone(&loaded));
-            async move { publish_commands(bot_id, &client, &loaded).await }
-        };
         if asleep {
+            let menus = command_menus(&loaded);
             drop(loaded);
             let (client, url, secret) = (
                 hosted.client.clone(),
                 webhook_url.unwrap_or_default(),
                 hosted.webhook_secret.clone().unwrap_or_default(),
             );
-            let (stop, unauthorized) = (hosted.stop.subscribe(), Arc::clone(&hosted.unauthorized));
-            let own = Arc::downgrade(&hosted);
-            let permits = Arc::clone(&self.registrations);
-            // Stored under the lock the task takes it back with, once done: a finished task's
-            // memory lasts as long as its handle, which thousands of asleep bots must not keep.
-            let mut registration = hosted.registration.lock();
-            *registration = Some(tokio::spawn(async move {
-                let mut stopped = stop.clone();
-                let _permit = tokio::select! {
-                    permit = permits.acquire_owned() => permit,
-                    _ = stopped.wait_for(|stopped| *stopped) => return,
-                };
-                publish.await;
-                webhook::set_webhook(bot_id, &client, &url, &secret, stop, &unauthorized).await;
-                if let Some(hosted) = own.upgrade() {
-                    hosted.registration.lock().take();
-                }
-            }));
-            drop(registration);
+            self.registrations.get_or_init(Registrations::start).add(Registration {
+                bot_id,
+                client,
+                menus,
+                url,
+                secret,
+                stop: hosted.stop.subscribe(),
+                unauthorized: Arc::clone(&hosted.unauthorized),
+            });
             self.start_sweeper();
         } else {
+            let publish = {
+                let (client, loaded) = (hosted.client.clone(), Arc::clone(&loaded));
+                async move { publish_commands(bot_id, &client, &loaded).await }
+            };
             let runtime = self.build(&hosted, loaded);
             let source = match receive {
                 Receive::Polling => {
@@ -527,12 +515,6 @@ impl Engine {
         // next start.
         if let Some(left) = self.left_work.lock().await.as_mut() {
             left.insert(bot.bot_id);
-        }
-        let registration = hosted.registration.lock().take();
-        if let Some(registration) = registration
-            && let Err(error) = registration.await
-        {
-            tracing::error!(bot_id = bot.bot_id, %error, "setting the webhook ended abnormally");
         }
         if let Some(runtime) = hosted.runtime() {
             runtime.inbox.stop.send_replace(true);
