@@ -78,6 +78,7 @@ pub fn free_port_pair() -> u16 {
 
 /// Ports for a `serve`: the sandbox's pair (`--sandbox-port`, the next one its stand-in model's)
 /// and a third free one for the listener.
+#[allow(dead_code)]
 pub fn serve_ports() -> (u16, u16) {
     let sandbox = free_port_pair();
     loop {
