@@ -196,12 +196,12 @@ process) shows more CPU per update than on PostgreSQL. The memory gap to teloxid
 the engine's fixed part (the loaded bot file, the flood scheduler, the pool).\n";
 
 /// Why Ferrogram's many bots cost what they do.
-const MANY_WHY: &str = "Why (likely, not yet profiled): the setups keep different things per \
-bot. aiogram's `TokenBasedRequestHandler` keeps nothing for a bot until its first update (its memory \
-is the same at 1 000 and 10 000 bots: the interpreter and aiogram), and grammY keeps one small `Bot` \
-object each. Ferrogram keeps every bot running from the start: its own runtime (its copy of the \
-loaded bot file — the bench gives each bot the same file, cloned, as bots of different files would \
-have — its Bot API client, its dispatcher and flood state, its webhook secret, stop and ready \
-channels), so each bot can take an update, be reloaded or stopped without a lookup or a lazy \
-start. That is about 24 KiB per bot beyond the first 1 000 here, against about 6 KiB for grammY and \
-62 KiB for teloxide (a listener, a router and a `Dispatcher` each).\n";
+const MANY_WHY: &str = "Why: the setups keep different things per bot. aiogram's \
+`TokenBasedRequestHandler` keeps nothing for a bot until its first update (its memory is the same \
+at 1 000 and 10 000 bots: the interpreter and aiogram), and grammY keeps one small `Bot` object \
+each. Ferrogram's webhook bots start asleep (decision 0035): each keeps its route, client, parsed \
+bot file — the bench gives each bot the same file, cloned, as bots of different files would have — \
+and counters, and builds its runtime (compiled templates, dispatcher, flood scheduler, outbox) on \
+its first update, dropping it again after `bots.idle_after`; the two bots probed here are awake. \
+Start-up until READY includes `ferrogram_bot` confirming every webhook with one getWebhookInfo \
+each, one after the other, where the peers print READY after their setWebhook calls.\n";
