@@ -86,7 +86,7 @@ async fn the_control_api_checks_tokens_and_roles_and_audits_each_action() {
     let (code, body) = call(&http, get.clone(), format!("{base}/api/v1/bots"), Some(&viewer.secret)).await;
     assert_eq!(code, 200);
     let echo = json!({"name": "echo", "status": "running", "since": 5, "version": 3,
-                      "errors": [{"at": 7, "message": "once"}], "attempts": 0});
+                      "errors": [{"at": 7, "message": "once"}], "attempts": 0, "asleep": false});
     assert_eq!(body, json!({"bots": [echo.clone()]}));
     let (code, body) = call(&http, get.clone(), format!("{base}/api/v1/bots/echo"), Some(&viewer.secret)).await;
     assert_eq!((code, body), (200, echo));
