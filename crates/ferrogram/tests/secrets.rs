@@ -18,8 +18,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use binary::telegram::{ask, is, stand_in_telegram, status_until, user};
-use binary::{TempFolder, request, serve_ports, text};
+use binary::telegram::{ask, is, serve_against, stand_in_telegram, status_until, user};
+use binary::{TempFolder, request, text};
 use serde_json::{Value, json};
 
 const VAULT: &str = "656565:vault-SECRET-token";
@@ -108,45 +108,9 @@ impl Fixture {
     /// Starts `serve` against the stand-in Telegram at `telegram`, its output in `log`: the
     /// child and its listener's URL.
     fn serve(&self, telegram: &str, log: &str) -> (tokio::process::Child, String) {
-        let (port, listen) = serve_ports();
-        let (port, listen) = (port.to_string(), format!("127.0.0.1:{listen}"));
-        let bots = self.folder.0.join("bots").display().to_string();
-        let state = self.folder.0.join("sandbox.json").display().to_string();
-        let url = self.url();
-        let args = [
-            "serve",
-            "--port",
-            &port,
-            "--bots",
-            &bots,
-            "--database",
-            &url,
-            "--sandbox-state",
-            &state,
-            "--listen",
-            &listen,
-            "--telegram-api-url",
-            telegram,
-            "--bot-env",
-            "FILE_TOKEN",
-        ];
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferrogram"));
-        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("FERROGRAM_")) {
-            command.env_remove(name);
-        }
-        let log = std::fs::File::create(self.folder.0.join(log)).expect("log file");
-        let child = command
-            .args(args)
-            .current_dir(&self.folder.0)
-            .env("FERROGRAM_SANDBOX_FLOOD_LIMITS", "false")
-            .env("FILE_TOKEN", BOTH_FILE)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("serve starts");
-        (child, format!("http://{listen}"))
+        let (child, server, _) =
+            serve_against(&self.folder, &self.url(), telegram, log, ("FILE_TOKEN", BOTH_FILE), false, &[]);
+        (child, server)
     }
 
     fn log(&self, name: &str) -> String {

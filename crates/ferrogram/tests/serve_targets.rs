@@ -13,16 +13,14 @@
 
 mod binary;
 
-use binary::serve_ports;
 use binary::{ferrogram, text};
 use std::time::Duration;
 
 use binary::request;
-use binary::telegram::{DEADLINE, ask, is, stand_in_telegram, status_until, user};
+use binary::telegram::{DEADLINE, ask, is, serve_against, stand_in_telegram, status_until, user};
 use serde_json::json;
 use tokio::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
 /// The token the stand-in Telegram accepts (any `ID:secret` works there until revoked).
 const TOKEN: &str = "424242:targets-test-secret";
 const TOKEN_ID: i64 = 424_242;
@@ -120,48 +118,7 @@ fn serve(
     webhook: bool,
     env: &[(&str, &str)],
 ) -> (tokio::process::Child, String, String) {
-    let (port, listen) = serve_ports();
-    let (port_text, listen_text) = (port.to_string(), format!("127.0.0.1:{listen}"));
-    let bots = folder.0.join("bots").display().to_string();
-    let state = folder.0.join("sandbox.json").display().to_string();
-    let url = folder.url();
-    let public_url = format!("http://{listen_text}");
-    let mut args = vec![
-        "serve",
-        "--port",
-        &port_text,
-        "--bots",
-        &bots,
-        "--database",
-        &url,
-        "--sandbox-state",
-        &state,
-        "--listen",
-        &listen_text,
-        "--telegram-api-url",
-        telegram,
-        "--bot-env",
-        "TEST_TOKEN",
-    ];
-    if webhook {
-        args.extend(["--public-url", &public_url]);
-    }
-    let log_file = std::fs::File::create(folder.0.join("serve.log")).expect("log file");
-    let child = tokio::process::Command::new(BIN)
-        .args(args)
-        .current_dir(&folder.0)
-        .env_remove("FERROGRAM_DATABASE_URL")
-        .env_remove("FERROGRAM_BOT_ENV")
-        .env("FERROGRAM_SANDBOX_FLOOD_LIMITS", "false")
-        .env("TEST_TOKEN", token)
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .stdout(log_file.try_clone().expect("log file"))
-        .stderr(log_file)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("serve starts");
-    (child, format!("http://{listen_text}"), format!("http://127.0.0.1:{port}"))
+    serve_against(folder, &folder.url(), telegram, "serve.log", ("TEST_TOKEN", token), webhook, env)
 }
 
 /// Polls `serve`'s log until it has `line`.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::{TempFolder, free_port, request};
+use super::{TempFolder, free_port, request, serve_ports};
 
 /// How long each wait lasts at most.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -88,4 +88,64 @@ pub async fn status_until(
 /// Whether a bot's status (as [`status_until`] reads it) is `status`.
 pub fn is(status: &str) -> impl Fn(&Value) -> bool + '_ {
     move |value| value["status"] == status
+}
+
+/// Starts `serve` in `folder` (its `bots/` imported, its sandbox state there) on `database`,
+/// against the stand-in Telegram at `telegram`, its output in `folder/LOG`: the bot-file variable
+/// `bot_env` allowed and set, the variables `env` set (not allowed), no other `FERROGRAM_*` of
+/// the test's environment, the sandbox's flood limits off, and receiving by webhook on its
+/// listener when `webhook`. The child (killed when dropped), the listener's URL and the
+/// sandbox's.
+pub fn serve_against(
+    folder: &TempFolder,
+    database: &str,
+    telegram: &str,
+    log: &str,
+    bot_env: (&str, &str),
+    webhook: bool,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String, String) {
+    let (port, listen) = serve_ports();
+    let (port_text, listen_url) = (port.to_string(), format!("http://127.0.0.1:{listen}"));
+    let listen_text = format!("127.0.0.1:{listen}");
+    let bots = folder.0.join("bots").display().to_string();
+    let state = folder.0.join("sandbox.json").display().to_string();
+    let mut args = vec![
+        "serve",
+        "--port",
+        &port_text,
+        "--bots",
+        &bots,
+        "--database",
+        database,
+        "--sandbox-state",
+        &state,
+        "--listen",
+        &listen_text,
+        "--telegram-api-url",
+        telegram,
+        "--bot-env",
+        bot_env.0,
+    ];
+    if webhook {
+        args.extend(["--public-url", &listen_url]);
+    }
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferrogram"));
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("FERROGRAM_")) {
+        command.env_remove(name);
+    }
+    let log = std::fs::File::create(folder.0.join(log)).expect("log file");
+    let child = command
+        .args(args)
+        .current_dir(&folder.0)
+        .env("FERROGRAM_SANDBOX_FLOOD_LIMITS", "false")
+        .env(bot_env.0, bot_env.1)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("serve starts");
+    (child, listen_url, format!("http://127.0.0.1:{port}"))
 }
