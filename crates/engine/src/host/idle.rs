@@ -42,19 +42,19 @@ pub(crate) async fn sweep(bots: Weak<Bots>, store: Arc<dyn StateStore>, idle_aft
     }
 }
 
-/// Drops the bot's runtime if it is awake and has been idle for `idle_after`; whether it did.
-pub(crate) async fn fall_asleep(hosted: &Hosted, store: &dyn StateStore, idle_after: Duration) -> bool {
+/// Drops the bot's runtime if it is awake and has been idle for `idle_after`.
+async fn fall_asleep(hosted: &Hosted, store: &dyn StateStore, idle_after: Duration) {
     let looks_idle = idle(hosted, &hosted.slot.lock(), idle_after);
     if !looks_idle || has_work(store, hosted.bot_id).await {
-        return false;
+        return;
     }
     let runtime = {
         let mut slot = hosted.slot.lock();
         // Checked again under the lock: an update may have come while the store was read.
         if !idle(hosted, &slot, idle_after) {
-            return false;
+            return;
         }
-        let Slot::Awake(runtime) = &*slot else { return false };
+        let Slot::Awake(runtime) = &*slot else { return };
         let runtime = Arc::clone(runtime);
         let (file, generation) = {
             let current = runtime.inbox.current.read();
@@ -66,7 +66,6 @@ pub(crate) async fn fall_asleep(hosted: &Hosted, store: &dyn StateStore, idle_af
     // Ends its inbox maintenance; the rest ends as the last reference goes.
     runtime.inbox.stop.send_replace(true);
     tracing::debug!(bot_id = hosted.bot_id, "idle: runtime dropped until the next update");
-    true
 }
 
 /// Whether the bot, in `slot`, is awake, quiet, takes no update and took none for `idle_after`.
