@@ -709,6 +709,7 @@ async fn dead_letters_on(store: &ferrogram_store::Store, args: &DeadLettersArgs)
 }
 
 async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
+    let mut shutdown = Shutdown::listen()?;
     let mut config = ferrogram_sandbox::Config {
         addr: SocketAddr::new(args.host, args.port),
         strict: args.strict,
@@ -719,7 +720,7 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
     config.limits.enabled = !args.no_flood_limits;
     let sandbox = ferrogram_sandbox::Sandbox::start(config).await.map_err(|e| e.to_string())?;
     println!("Ferrogram sandbox: Bot API at {url}/bot<token>/<method>, web chat at {url}/", url = sandbox.url());
-    shutdown_signal().await?;
+    shutdown.wait().await?;
     println!("stopping");
     within_grace(config::SHUTDOWN_GRACE, sandbox.stop()).await
 }
@@ -727,6 +728,7 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
 /// `ferrogram run`: loads the bot file and runs it until Ctrl-C or SIGTERM, against Telegram
 /// (or the Bot API server of `--api-url`) or an in-process sandbox.
 async fn run_bot(args: RunArgs) -> Result<(), String> {
+    let mut shutdown = Shutdown::listen()?;
     let file = ferrogram_schema::load(&args.file)
         .map_err(|diagnostics| diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
     let bot_env = args.bot_env.for_run();
@@ -779,7 +781,7 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
         }
         (handle, None)
     };
-    shutdown_signal().await?;
+    shutdown.wait().await?;
     println!("stopping");
     // As under `serve`: intake stops at once, the handlers running get three quarters of the
     // grace to finish, commit and deliver (to the sandbox too, stopped after them), then the
@@ -872,6 +874,7 @@ async fn add_sandbox_bot(
 /// files imported first, then watched: `fleet/`), and the web chat. A file with errors is
 /// reported and not imported; the other bots run.
 async fn serve(settings: config::Config) -> Result<(), String> {
+    let mut shutdown = Shutdown::listen()?;
     // Scheduled backups' target checked (and S3's credentials found) before anything starts.
     let backups = match (settings.backup_every, &settings.backup_to) {
         (None, _) => None,
@@ -944,7 +947,7 @@ async fn serve(settings: config::Config) -> Result<(), String> {
         })
     });
     tokio::select! {
-        stopped = shutdown_signal() => stopped?,
+        stopped = shutdown.wait() => stopped?,
         () = fleet.watch() => {}
     }
     println!("stopping");
@@ -1002,19 +1005,43 @@ async fn within_grace(
     }
 }
 
-/// Waits for Ctrl-C or, on Unix, SIGTERM (what service managers send).
-async fn shutdown_signal() -> Result<(), String> {
+/// Ctrl-C or, on Unix, SIGTERM (what service managers send), listened for from when it is made:
+/// on Unix a signal that arrives while the command is still starting is kept (instead of the
+/// default action killing the process mid-start) and ends [`Shutdown::wait`] at once, so the
+/// command stops as gracefully as it would have later.
+struct Shutdown {
     #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result.map_err(|e| e.to_string()),
-            _ = term.recv() => Ok(()),
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    fn listen() -> Result<Shutdown, String> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+            let interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+            Ok(Shutdown { term, interrupt })
         }
+        #[cfg(not(unix))]
+        Ok(Shutdown {})
     }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())
+
+    /// Waits for one of them.
+    async fn wait(&mut self) -> Result<(), String> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.interrupt.recv() => {}
+            }
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await.map_err(|e| e.to_string())
+    }
 }
 
 #[cfg(test)]
