@@ -57,10 +57,11 @@ pub const BOT_TABLES: &[(&str, &[&str])] = &[
     ("dead_letters", &["id"]),
 ];
 
-/// Tables with a `bot_id` column that are not a bot's data rows: `bot_versions` and `secrets`
+/// Tables with a `bot_id` column that are not a bot's data rows: `bot_versions`, `secrets` and
+/// `bot_statuses` (the supervisor's last status, not exported)
 /// are keyed by the dashboard's bot id; the versions travel in the export's `versions`, the
 /// secrets in its `secrets` only when asked for.
-pub(crate) const NOT_BOT_TABLES: &[&str] = &["bot_versions", "secrets"];
+pub(crate) const NOT_BOT_TABLES: &[&str] = &["bot_versions", "secrets", "bot_statuses"];
 
 const PG_BACKUP: &str = "backups of PostgreSQL are made with its own tools: \
      `pg_dump --format=custom --file=ferrogram.dump DATABASE_URL` (restore with `pg_restore`)";

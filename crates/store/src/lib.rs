@@ -395,11 +395,13 @@ operations! {
 
 // After `operations!`, which they use to define their operations on `Store` and `Transaction`.
 mod all_bots;
+mod bot_lifecycle;
 mod export;
 mod secrets;
 mod tenancy;
 
 pub use all_bots::ALL_BOTS_FORMAT;
+pub use bot_lifecycle::{RemovedBot, StoredStatus};
 pub use export::{BOT_TABLES, EXPORT_FORMAT, ImportOptions, ImportSummary, backup};
 pub use secret_key::{MAX_SECRET_NAME, MAX_SECRET_VALUE, SECRET_KEY_BYTES, SecretKey};
 pub use secrets::{BOT_TOKEN, SecretInfo};

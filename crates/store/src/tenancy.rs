@@ -88,6 +88,9 @@ pub struct BotRecord {
     pub name: String,
     pub telegram_id: Option<u64>,
     pub created_at: i64,
+    /// Whether `serve` runs it: cleared by `bot stop` and `bot disable`, set by `bot start` and
+    /// `bot enable` ([`Store::set_bot_enabled`]); a new bot is enabled.
+    pub enabled: bool,
 }
 
 /// One saved version of a bot file.
@@ -171,12 +174,12 @@ fn telegram_id(value: Option<u64>) -> Result<Option<i64>> {
     value.map(|id| i64::try_from(id).map_err(|_| Error::OutOfRange { what: "telegram id", value: id })).transpose()
 }
 
-type BotRow = (i64, i64, String, Option<i64>, i64);
+type BotRow = (i64, i64, String, Option<i64>, i64, bool);
 type TokenRow = (i64, i64, String, String, i64, Option<i64>, Option<i64>);
 type AuditRow = (i64, i64, String, String, String, String, i64);
 
-fn bot_record((id, workspace, name, telegram, created_at): BotRow) -> Result<BotRecord> {
-    Ok(BotRecord { id, workspace, name, telegram_id: bot_id(telegram)?, created_at })
+fn bot_record((id, workspace, name, telegram, created_at, enabled): BotRow) -> Result<BotRecord> {
+    Ok(BotRecord { id, workspace, name, telegram_id: bot_id(telegram)?, created_at, enabled })
 }
 
 fn api_token((id, workspace, name, role_text, created_at, last_used_at, revoked_at): TokenRow) -> Result<ApiToken> {
@@ -230,21 +233,21 @@ impl Conn<'_> {
 
     pub(crate) async fn bots(self, workspace: i64) -> Result<Vec<BotRecord>> {
         const SQL: &str =
-            "SELECT id, workspace_id, name, telegram_id, created_at FROM bots WHERE workspace_id = $1 ORDER BY id";
+            "SELECT id, workspace_id, name, telegram_id, created_at, enabled FROM bots WHERE workspace_id = $1 ORDER BY id";
         let rows: Vec<BotRow> = on!(self, c => sqlx::query_as(SQL).bind(workspace).fetch_all(c).await?);
         rows.into_iter().map(bot_record).collect()
     }
 
     pub(crate) async fn bot(self, workspace: i64, bot: i64) -> Result<Option<BotRecord>> {
         const SQL: &str =
-            "SELECT id, workspace_id, name, telegram_id, created_at FROM bots WHERE workspace_id = $1 AND id = $2";
+            "SELECT id, workspace_id, name, telegram_id, created_at, enabled FROM bots WHERE workspace_id = $1 AND id = $2";
         let row: Option<BotRow> =
             on!(self, c => sqlx::query_as(SQL).bind(workspace).bind(bot).fetch_optional(c).await?);
         row.map(bot_record).transpose()
     }
 
     pub(crate) async fn bot_named(self, workspace: i64, name: &str) -> Result<Option<BotRecord>> {
-        const SQL: &str = "SELECT id, workspace_id, name, telegram_id, created_at FROM bots \
+        const SQL: &str = "SELECT id, workspace_id, name, telegram_id, created_at, enabled FROM bots \
              WHERE workspace_id = $1 AND name = $2 ORDER BY id LIMIT 1";
         let row: Option<BotRow> =
             on!(self, c => sqlx::query_as(SQL).bind(workspace).bind(name).fetch_optional(c).await?);
