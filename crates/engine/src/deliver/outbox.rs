@@ -53,6 +53,9 @@ pub type RefusalReply = Box<dyn Fn(&Outgoing, Option<u16>, &str) -> Outgoing + S
 /// photo Telegram cannot process) is logged and answered with the bot's `errors` reply,
 /// sent at once with the reason; that reply's own refusal is only logged, so nothing loops.
 /// Other refusals (403 blocked by the user, a callback answer too old) are only logged.
+/// A 401 is no refusal of the call but of the bot's token (revoked in BotFather): the call
+/// stays in the outbox for the next start and the bot is marked unauthorized
+/// ([`crate::Engine::unauthorized`]), which the host acts on.
 ///
 /// Under [`AmbiguousSends::Fail`] (at most once), a send that failed after it may have reached
 /// Telegram (no answer, a 5xx) is forgotten with a warning, not held and repeated.
@@ -71,6 +74,9 @@ pub struct Deliverer {
     held: Mutex<HashMap<i64, VecDeque<PendingSend>>>,
     /// Woken each time an entry leaves `in_flight`.
     settled: tokio::sync::Notify,
+    /// Set when Telegram refuses a call with 401 (the bot's token revoked): the host's signal
+    /// ([`crate::Engine::unauthorized`]), the same the update sources set.
+    unauthorized: Arc<tokio::sync::watch::Sender<Option<String>>>,
 }
 
 /// What one attempt at a call came to.
@@ -86,6 +92,9 @@ enum Outcome {
     MaybeDelivered(ferrogram_telegram::Error),
     /// The scheduler has stopped (the bot is stopping): left in the outbox for the next start.
     Stopped,
+    /// Telegram refused the bot's token (401): left in the outbox for the start with a valid
+    /// one, the bot marked unauthorized.
+    Unauthorized(ferrogram_telegram::Error),
 }
 
 impl Outcome {
@@ -123,6 +132,7 @@ impl Outcome {
                 Outcome::Delivered
             }
             Err(ferrogram_telegram::Error::Closed | ferrogram_telegram::Error::QueueFull) => Outcome::Stopped,
+            Err(error) if error.code() == Some(401) => Outcome::Unauthorized(error),
             Err(error) if error.is_retryable() && !ambiguous.allows_retry(&outgoing.method, &error) => {
                 Outcome::MaybeDelivered(error)
             }
@@ -158,6 +168,7 @@ impl Deliverer {
         committer: Arc<Committer>,
         refusal_reply: RefusalReply,
         ambiguous_sends: AmbiguousSends,
+        unauthorized: Arc<tokio::sync::watch::Sender<Option<String>>>,
     ) -> Deliverer {
         Deliverer {
             bot_id,
@@ -168,6 +179,7 @@ impl Deliverer {
             in_flight: Mutex::default(),
             held: Mutex::default(),
             settled: tokio::sync::Notify::new(),
+            unauthorized,
         }
     }
 
@@ -283,6 +295,16 @@ impl Deliverer {
                     "the bot is stopping: the call stays in the outbox for its next start"
                 );
             }
+            Outcome::Unauthorized(error) => {
+                tracing::warn!(
+                    bot_id,
+                    method,
+                    chat_id,
+                    %error,
+                    "Telegram refused the bot's token: the call stays in the outbox, the bot is marked unauthorized"
+                );
+                self.unauthorized.send_replace(Some(error.to_string()));
+            }
             Outcome::Refused(error) => {
                 let reason = match &error {
                     ferrogram_telegram::Error::Api { description, .. } => description.clone(),
@@ -327,7 +349,7 @@ impl Deliverer {
                 let priority = if entry.outgoing.bulk { Priority::Bulk } else { Priority::Interactive };
                 let outcome = this.scheduler.call(priority, &entry.outgoing.method, &entry.outgoing.params).await;
                 let outcome = Outcome::counted(this.bot_id, &entry.outgoing, outcome, this.ambiguous_sends);
-                let stopped = matches!(outcome, Outcome::Stopped);
+                let stopped = matches!(outcome, Outcome::Stopped | Outcome::Unauthorized(_));
                 let retry = match outcome {
                     Outcome::Retry { after, error } => {
                         failures += 1;

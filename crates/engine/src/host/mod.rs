@@ -345,6 +345,7 @@ impl Engine {
                 Arc::clone(committer),
                 refusal_reply,
                 self.config.flood.ambiguous_sends,
+                Arc::clone(&hosted.unauthorized),
             )),
             bot_vars: Arc::default(),
             clock: self.config.clock.clone(),
@@ -585,10 +586,11 @@ impl Engine {
         webhook::take(&runtime.inbox, update_id, update).await
     }
 
-    /// Whether the Bot API refused the bot's token (401 to its getUpdates or setWebhook: the
-    /// token was revoked): `None` while not, then the error. The engine keeps retrying; the
-    /// host (`serve`'s supervisor) watches this and stops the bot. Sends refused with 401 are
-    /// failed as any other refused call, and do not set it.
+    /// Whether the Bot API refused the bot's token (401 to its getUpdates, its setWebhook or a
+    /// call of its outbox: the token was revoked): `None` while not, then the error. The engine
+    /// keeps retrying its source and leaves a call refused so in the outbox; the host (`serve`'s
+    /// supervisor) watches this and stops the bot. A bot receiving by webhook makes no
+    /// getUpdates: its first send after a revocation is what tells.
     pub fn unauthorized(&self, bot: BotHandle) -> Result<watch::Receiver<Option<String>>, EngineError> {
         Ok(self.hosted(bot)?.unauthorized.subscribe())
     }
