@@ -9,13 +9,14 @@
 //! | `POST /api/v1/bots/{name}/start` | editor | the status after the start (a failed start is retried) |
 //! | `POST /api/v1/bots/{name}/stop` | editor | the status after the stop |
 //! | `POST /api/v1/bots/{name}/reload` | editor | the status after reloading its newest version |
+//! | `DELETE /api/v1/bots/{name}[?keep_data=true]` | admin | what was deleted (decision 0040) |
 //!
 //! Every request carries `Authorization: Bearer <api token>`, verified by the store
 //! (`Store::verify_token`): without one, or with one unknown or revoked, 401; a role that may
 //! not act, 403 (`Role::allows`). A bot of another workspace is answered as an unknown one:
 //! 404. Errors are `{"error": "…"}`. Each action (not the reads) is written to the workspace's
-//! audit log as `bot.start`, `bot.stop` or `bot.reload`, actor `token:ID`, target the bot's name,
-//! detail the status after it.
+//! audit log as `bot.start`, `bot.stop`, `bot.reload` or `bot.remove`, actor `token:ID`, target
+//! the bot's name, detail the status after it (for a removal, what was deleted).
 //!
 //! A status is `{"name", "status", "since", "version", "errors": [...], "attempts"}`: `status` one
 //! of `starting`, `running`, `stopped`, `failing`, `unauthorized`; `since` the Unix time of
@@ -25,7 +26,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, routing};
@@ -122,6 +123,13 @@ pub trait BotControl: Send + Sync {
     fn stop<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>>;
     /// Runs the bot's newest stored version: reloaded when it runs, started otherwise.
     fn reload<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>>;
+    /// Stops the bot and removes it from the store: its record, versions, secrets and status,
+    /// and its data unless `keep_data`. The answer says what was deleted (a JSON object). A
+    /// host that cannot remove bots keeps the default: refused.
+    fn remove<'a>(&'a self, workspace: i64, name: &'a str, keep_data: bool) -> BoxFuture<'a, Result<Value, ControlError>> {
+        let _ = (workspace, name, keep_data);
+        Box::pin(async { Err(ControlError::Refused("this server does not remove bots".into())) })
+    }
 }
 
 /// What the API routes need: the store (tokens, audit log) and the bots.
@@ -135,7 +143,7 @@ pub struct Api {
 pub(crate) fn routes(api: Api) -> axum::Router {
     axum::Router::new()
         .route("/api/v1/bots", routing::get(list))
-        .route("/api/v1/bots/{name}", routing::get(status))
+        .route("/api/v1/bots/{name}", routing::get(status).delete(remove))
         .route("/api/v1/bots/{name}/{action}", routing::post(act))
         .with_state(api)
 }
@@ -217,4 +225,31 @@ async fn act(State(api): State<Api>, Path((name, action)): Path<(String, String)
         }
     }
     answer(result, &name)
+}
+
+async fn remove(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let keep_data = match query.get("keep_data").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return error(StatusCode::BAD_REQUEST, format!("keep_data={other}: true or false")),
+    };
+    let access = match authorize(&api, &headers, Role::Admin).await {
+        Ok(access) => access,
+        Err(refused) => return refused,
+    };
+    let removed = match api.bots.remove(access.workspace, &name, keep_data).await {
+        Ok(removed) => removed,
+        Err(ControlError::UnknownBot) => return error(StatusCode::NOT_FOUND, format!("no bot named {name}")),
+        Err(ControlError::Refused(message)) => return error(StatusCode::CONFLICT, message),
+    };
+    let actor = format!("token:{}", access.token);
+    if let Err(e) = api.store.audit(access.workspace, &actor, "bot.remove", &name, &removed).await {
+        tracing::error!(%e, bot = %name, "writing the audit log failed");
+    }
+    Json(removed).into_response()
 }

@@ -44,6 +44,12 @@ impl BotControl for Stand {
             Err(ControlError::Refused("version 4 not reloaded: no start scene".into()))
         })
     }
+    fn remove<'a>(&'a self, workspace: i64, name: &'a str, keep_data: bool) -> BoxFuture<'a, Result<Value, ControlError>> {
+        Box::pin(async move {
+            self.echo(workspace, name, Status::Stopped)?;
+            Ok(json!({"name": name, "versions": 3, "kept_data": keep_data}))
+        })
+    }
 }
 
 async fn call(http: &reqwest::Client, method: reqwest::Method, url: String, token: Option<&str>) -> (u16, Value) {
@@ -119,4 +125,44 @@ async fn the_control_api_checks_tokens_and_roles_and_audits_each_action() {
     );
     assert!(store.audit_log(away, 10).await.unwrap().is_empty());
     listening.stop();
+}
+
+#[tokio::test]
+async fn a_removal_needs_an_admin_and_is_audited_with_what_it_deleted() {
+    let store = Arc::new(Store::open("sqlite::memory:").await.expect("store"));
+    let home = store.create_workspace("home").await.unwrap();
+    let away = store.create_workspace("away").await.unwrap();
+    let admin = store.issue_token(home, "root", Role::Admin).await.unwrap().unwrap();
+    let editor = store.issue_token(home, "ops", Role::Editor).await.unwrap().unwrap();
+    let stranger = store.issue_token(away, "other", Role::Admin).await.unwrap().unwrap();
+    let engine = Arc::new(Engine::new(EngineConfig::default()));
+    let api = Api { store: Arc::clone(&store), bots: Arc::new(Stand { home }) };
+    let listening = ferrogram_server::listen_with("127.0.0.1:0".parse().unwrap(), engine, Some(api)).await.unwrap();
+    let base = format!("http://{}", listening.addr());
+    let http = reqwest::Client::new();
+    let delete = reqwest::Method::DELETE;
+
+    let (code, body) = call(&http, delete.clone(), format!("{base}/api/v1/bots/echo"), None).await;
+    assert_eq!(code, 401, "{body}");
+    let (code, body) = call(&http, delete.clone(), format!("{base}/api/v1/bots/echo"), Some(&editor.secret)).await;
+    assert_eq!(code, 403, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("admin")), "{body}");
+    let (code, body) = call(&http, delete.clone(), format!("{base}/api/v1/bots/echo"), Some(&stranger.secret)).await;
+    assert_eq!((code, body), (404, json!({"error": "no bot named echo"})));
+    let url = format!("{base}/api/v1/bots/echo?keep_data=yes");
+    let (code, body) = call(&http, delete.clone(), url, Some(&admin.secret)).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(store.audit_log(home, 10).await.unwrap().is_empty(), "nothing refused is audited");
+
+    let url = format!("{base}/api/v1/bots/echo?keep_data=true");
+    let (code, body) = call(&http, delete.clone(), url, Some(&admin.secret)).await;
+    assert_eq!((code, &body), (200, &json!({"name": "echo", "versions": 3, "kept_data": true})));
+    let (code, body) = call(&http, delete, format!("{base}/api/v1/bots/echo"), Some(&admin.secret)).await;
+    assert_eq!((code, body["kept_data"].clone()), (200, json!(false)));
+    let log = store.audit_log(home, 10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!((log[1].action.as_str(), log[1].target.as_str()), ("bot.remove", "echo"));
+    assert_eq!(log[1].actor, format!("token:{}", admin.id));
+    assert_eq!(log[1].detail["kept_data"], true);
+    assert!(store.audit_log(away, 10).await.unwrap().is_empty());
 }
