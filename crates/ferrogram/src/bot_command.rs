@@ -3,7 +3,10 @@
 //! `bot.name` when new), with its Telegram token stored encrypted when given (decision 0034);
 //! `bot list` prints every bot with its current version and whether a token is stored for it
 //! (never the token). `bot start|stop|reload|status` act on the running server
-//! (`bot_control.rs`).
+//! (`bot_control.rs`); `bot enable|disable` set in the store whether `serve` runs a bot (what
+//! `bot start|stop` record too); `bot remove` deletes a bot and its data, through the server
+//! when a token is given, else in the store when no server answers (decision 0040). The
+//! changes made here are written to the workspace's audit log as `cli:USER` (`cli_audit.rs`).
 
 use std::path::PathBuf;
 
@@ -35,6 +38,54 @@ enum BotCommand {
     /// Print a bot's status on the running server (`starting`, `running`, `stopped`, `failing`,
     /// `unauthorized`) with its last errors; every bot's without a name.
     Status(StatusArgs),
+    /// Let `serve` run a bot again (in the store, for its next start; a running server: `bot
+    /// start`). A bot whose token was refused (`unauthorized`) is tried again.
+    Enable(FlagArgs),
+    /// Keep a bot stopped (in the store: `serve` does not start it; a running server keeps it
+    /// running until `bot stop`, which disables it too).
+    Disable(FlagArgs),
+    /// Remove a bot: its record, every version, its stored token and status, and (unless
+    /// --keep-data) all its data: users' and chats' state, variables, jobs, collections, inbox,
+    /// outbox, dead letters, subscriptions. Through the running server with --token (it stops the
+    /// bot first); else in the store, refused while a server answers at --server.
+    Remove(RemoveArgs),
+}
+
+#[derive(clap::Args)]
+struct FlagArgs {
+    /// The bot's name.
+    name: String,
+    /// The bot's workspace.
+    #[arg(long, default_value = import::DEFAULT_WORKSPACE)]
+    workspace: String,
+    /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = crate::DEFAULT_DATABASE)]
+    database: String,
+    #[command(flatten)]
+    database_tls: crate::DatabaseTls,
+}
+
+#[derive(clap::Args)]
+struct RemoveArgs {
+    /// The bot's name.
+    name: String,
+    /// The bot's workspace (in the store; through the server, the token's).
+    #[arg(long, default_value = import::DEFAULT_WORKSPACE)]
+    workspace: String,
+    /// Keep the bot's data rows (under its bot id, where a bot of the same id finds them again);
+    /// only the record, versions, token and status are deleted.
+    #[arg(long)]
+    keep_data: bool,
+    /// Do not ask: needed when standard input is not a terminal.
+    #[arg(long)]
+    yes: bool,
+    /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (without --token).
+    #[arg(long, env = "FERROGRAM_DATABASE_URL", default_value = crate::DEFAULT_DATABASE)]
+    database: String,
+    #[command(flatten)]
+    database_tls: crate::DatabaseTls,
+    #[command(flatten)]
+    remote: Remote,
 }
 
 #[derive(clap::Args)]
@@ -94,6 +145,9 @@ pub(crate) async fn run(args: &BotArgs) -> Result<(), String> {
         BotCommand::Stop(args) => bot_control::act(&args.remote, Action::Stop, &args.name).await,
         BotCommand::Reload(args) => bot_control::act(&args.remote, Action::Reload, &args.name).await,
         BotCommand::Status(args) => bot_control::status(&args.remote, args.name.as_deref()).await,
+        BotCommand::Enable(args) => set_enabled(args, true).await,
+        BotCommand::Disable(args) => set_enabled(args, false).await,
+        BotCommand::Remove(args) => remove(args).await,
     }
 }
 
@@ -116,12 +170,139 @@ async fn add(args: &AddArgs) -> Result<(), String> {
     valid.warnings.iter().for_each(|d| eprintln!("{d}"));
     let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
     let imported = save(&store, args, &valid, token.as_deref()).await;
+    if let Ok(imported) = &imported {
+        audit_add(&store, &args.workspace, imported).await;
+    }
     store.close().await;
     let imported = imported?;
     if token.is_some() && valid.file.bot.token.is_some() {
         eprintln!("{}: the stored token is used, not the file's bot.token", imported.name);
     }
     println!("{imported}");
+    Ok(())
+}
+
+/// Writes `bot add` to the workspace's audit log: `bot.add`, the version and what was done (and
+/// to the token, never the token).
+async fn audit_add(store: &ferrogram_store::Store, workspace: &str, imported: &import::Imported) {
+    let Ok(Some(workspace)) = store.workspace_named(workspace).await else { return };
+    let outcome = match imported.outcome {
+        import::Outcome::Added { .. } => "added",
+        import::Outcome::Saved { .. } => "saved",
+        import::Outcome::Unchanged { .. } => "unchanged",
+    };
+    let token = imported.token.map(|token| match token {
+        import::TokenOutcome::Stored => "stored",
+        import::TokenOutcome::Replaced => "replaced",
+        import::TokenOutcome::Unchanged => "unchanged",
+    });
+    let detail = serde_json::json!({"version": imported.outcome.version(), "outcome": outcome, "token": token});
+    crate::cli_audit::write(store, workspace.id, "bot.add", &imported.name, &detail).await;
+}
+
+/// `bot enable|disable NAME`: the flag set in the store (and audited); enabling a bot whose
+/// token was refused (`unauthorized`) makes its status `stopped`, so the next start of `serve`
+/// tries it again.
+async fn set_enabled(args: &FlagArgs, enabled: bool) -> Result<(), String> {
+    let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
+    let done = set_enabled_on(&store, args, enabled).await;
+    store.close().await;
+    println!("{}", done?);
+    Ok(())
+}
+
+async fn set_enabled_on(store: &ferrogram_store::Store, args: &FlagArgs, enabled: bool) -> Result<String, String> {
+    let (workspace, record) = stored_bot(store, &args.workspace, &args.name).await?;
+    let failed = |e: ferrogram_store::Error| e.to_string();
+    store.set_bot_enabled(workspace, record.id, enabled).await.map_err(failed)?;
+    if enabled
+        && let Some(mut status) = store.bot_status(workspace, record.id).await.map_err(failed)?
+        && status.status == "unauthorized"
+    {
+        status.status = "stopped".into();
+        store.save_bot_status(workspace, record.id, &status).await.map_err(failed)?;
+    }
+    let action = if enabled { "bot.enable" } else { "bot.disable" };
+    let detail = serde_json::json!({"was_enabled": record.enabled});
+    crate::cli_audit::write(store, workspace, action, &args.name, &detail).await;
+    let name = &args.name;
+    Ok(if enabled {
+        format!("{name}: enabled: serve starts it at its next start (a running server: `ferrogram bot start {name}`)")
+    } else {
+        format!("{name}: disabled: serve does not start it (a running server keeps it until `ferrogram bot stop {name}`)")
+    })
+}
+
+/// The workspace's id and its bot `name`, or why not.
+async fn stored_bot(
+    store: &ferrogram_store::Store,
+    workspace: &str,
+    name: &str,
+) -> Result<(i64, ferrogram_store::BotRecord), String> {
+    let found = store.workspace_named(workspace).await.map_err(|e| e.to_string())?;
+    let workspace_id = found.ok_or_else(|| format!("no workspace {workspace}"))?.id;
+    let record = store.bot_named(workspace_id, name).await.map_err(|e| e.to_string())?;
+    let record = record.ok_or_else(|| format!("no bot named {name} in workspace {workspace}"))?;
+    Ok((workspace_id, record))
+}
+
+/// `bot remove NAME`: asks first (unless --yes), then through the server when a token is given,
+/// else in the store when no server answers at --server.
+async fn remove(args: &RemoveArgs) -> Result<(), String> {
+    if !args.yes {
+        confirm_removal(args)?;
+    }
+    let removed = if args.remote.has_token() {
+        bot_control::remove(&args.remote, &args.name, args.keep_data).await?
+    } else {
+        if args.remote.answers().await {
+            return Err(format!(
+                "a server answers at {}: give an admin API token (--token or FERROGRAM_API_TOKEN) so it stops the \
+                 bot before removing it, or stop serve first; nothing was removed",
+                args.remote.server()
+            ));
+        }
+        let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
+        let removed = remove_from_store(&store, args).await;
+        store.close().await;
+        removed?
+    };
+    println!("{}", bot_control::describe_removal(&removed));
+    Ok(())
+}
+
+async fn remove_from_store(store: &ferrogram_store::Store, args: &RemoveArgs) -> Result<serde_json::Value, String> {
+    let (workspace, record) = stored_bot(store, &args.workspace, &args.name).await?;
+    let removed = store.remove_bot(workspace, record.id, args.keep_data).await.map_err(|e| e.to_string())?;
+    let removed = removed.ok_or_else(|| format!("no bot named {} in workspace {}", args.name, args.workspace))?;
+    let report = fleet::removal_report(&args.workspace, &args.name, false, &removed);
+    crate::cli_audit::write(store, workspace, "bot.remove", &args.name, &report).await;
+    Ok(report)
+}
+
+/// Says what a removal deletes and asks for the bot's name on a terminal; refuses without one.
+fn confirm_removal(args: &RemoveArgs) -> Result<(), String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let name = &args.name;
+    let data = if args.keep_data {
+        "Its data (users' state, collections, inbox, outbox…) is kept under its bot id.".to_owned()
+    } else {
+        format!(
+            "All its data is deleted too: users' and chats' state, variables, jobs, collections, inbox, outbox, \
+             dead letters, subscriptions (`ferrogram export {name}` keeps a copy; --keep-data keeps it)."
+        )
+    };
+    if !std::io::stdin().is_terminal() {
+        return Err(format!("bot remove {name}: not removed: confirm with --yes (standard input is not a terminal)"));
+    }
+    eprintln!("This removes the bot {name}: its record, every version, its stored token and its status. {data}");
+    eprint!("Type the bot's name to remove it: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("standard input: {e}"))?;
+    if line.trim() != name {
+        return Err(format!("bot remove {name}: not removed"));
+    }
     Ok(())
 }
 

@@ -1,6 +1,6 @@
-//! `ferrogram bot start|stop|reload|status`: the running server's bots, through its listener's
-//! control API (`/api/v1/bots…`, `ferrogram_server::bots`) with an API token
-//! (`ferrogram token issue`).
+//! `ferrogram bot start|stop|reload|status` (and `bot remove` with a token): the running
+//! server's bots, through its listener's control API (`/api/v1/bots…`, `ferrogram_server::bots`)
+//! with an API token (`ferrogram token issue`).
 
 use serde_json::Value;
 
@@ -13,6 +13,27 @@ pub(crate) struct Remote {
     /// An API token (`ferrogram token issue`); an editor's at least to act, a viewer's to read.
     #[arg(long, env = "FERROGRAM_API_TOKEN", hide_env_values = true)]
     token: Option<String>,
+}
+
+impl Remote {
+    /// Whether an API token was given (then `bot remove` goes through the server).
+    pub(crate) fn has_token(&self) -> bool {
+        self.token.as_deref().is_some_and(|token| !token.trim().is_empty())
+    }
+
+    /// The server's URL, as given.
+    pub(crate) fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Whether something answers HTTP at the server's control API (without a token: a
+    /// ferrogram server answers 401). A connection refused or timed out: `false`.
+    pub(crate) async fn answers(&self) -> bool {
+        let Ok(http) = ferrogram_telegram::http_client() else { return false };
+        let url = format!("{}/api/v1/bots", self.server.trim_end_matches('/'));
+        let probe = http.get(url).timeout(std::time::Duration::from_secs(3)).send().await;
+        probe.is_ok()
+    }
 }
 
 /// What to do to a bot.
@@ -64,6 +85,45 @@ pub(crate) async fn act(remote: &Remote, action: Action, name: &str) -> Result<(
     }
     let last = status["errors"].as_array().and_then(|errors| errors.last()).and_then(|e| e["message"].as_str());
     Err(format!("{name} is {now}{}", last.map(|e| format!(": {e}")).unwrap_or_default()))
+}
+
+/// `bot remove NAME` through the server (`DELETE /api/v1/bots/NAME`): it stops the bot and
+/// removes it; what was deleted (`fleet::removal_report`).
+pub(crate) async fn remove(remote: &Remote, name: &str, keep_data: bool) -> Result<Value, String> {
+    let path = format!("/api/v1/bots/{name}{}", if keep_data { "?keep_data=true" } else { "" });
+    call(remote, reqwest::Method::DELETE, &path).await
+}
+
+/// `removed WORKSPACE/NAME (stopped first): N versions, its stored token, M data rows (TABLE n, …)`.
+pub(crate) fn describe_removal(removed: &Value) -> String {
+    let (workspace, name) = (removed["workspace"].as_str().unwrap_or("?"), removed["name"].as_str().unwrap_or("?"));
+    let stopped = if removed["was_running"] == Value::Bool(true) { " (stopped first)" } else { "" };
+    let versions = removed["versions"].as_u64().unwrap_or_default();
+    let mut text = format!("removed {workspace}/{name}{stopped}: {versions} version{}", plural(versions));
+    let secrets = removed["secrets"].as_u64().unwrap_or_default();
+    if secrets > 0 {
+        text.push_str(&format!(", {secrets} stored secret{} (its token)", plural(secrets)));
+    }
+    let id = removed["telegram_id"].as_u64().map(|id| format!(" (bot id {id})")).unwrap_or_default();
+    if removed["kept_data"] == Value::Bool(true) {
+        text.push_str(&format!("; its data kept{id}: a bot of the same id finds it again"));
+        return text;
+    }
+    let rows: Vec<(String, u64)> = removed["deleted_rows"]
+        .as_object()
+        .map(|rows| rows.iter().map(|(table, n)| (table.clone(), n.as_u64().unwrap_or_default())).collect())
+        .unwrap_or_default();
+    let total: u64 = rows.iter().map(|(_, n)| n).sum();
+    text.push_str(&format!(", {total} data row{}", plural(total)));
+    if !rows.is_empty() {
+        let each: Vec<String> = rows.iter().map(|(table, n)| format!("{table} {n}")).collect();
+        text.push_str(&format!(" ({})", each.join(", ")));
+    }
+    text
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// `bot status [NAME]`: one bot's status, or every bot's of the token's workspace.

@@ -9,6 +9,7 @@ mod backup;
 mod backup_command;
 mod bot_command;
 mod bot_control;
+mod cli_audit;
 mod config;
 mod fleet;
 mod secret_key;

@@ -38,9 +38,27 @@ pub(crate) async fn run(args: &SecretsArgs) -> Result<(), String> {
     let SecretsCommand::Rotate(args) = &args.command;
     let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
     let rotated = rotate(&store, args).await;
+    if rotated.is_ok() {
+        audit(&store).await;
+    }
     store.close().await;
     println!("{}", rotated?);
     Ok(())
+}
+
+/// Writes the rotation to every workspace's audit log (the key is the database's); the new
+/// key's id, never the key.
+async fn audit(store: &Store) {
+    let (workspaces, ids) = match (store.workspaces().await, store.secret_key_ids().await) {
+        (Ok(workspaces), Ok(ids)) => (workspaces, ids),
+        (Err(error), _) | (_, Err(error)) => {
+            return eprintln!("warning: the rotation was done but not written to the audit log: {error}");
+        }
+    };
+    let detail = serde_json::json!({"key_ids": ids});
+    for workspace in workspaces {
+        crate::cli_audit::write(store, workspace.id, "secrets.rotate", "secret key", &detail).await;
+    }
 }
 
 /// The rotation; what was done, for people.

@@ -55,5 +55,7 @@ async fn issue(store: &ferrogram_store::Store, args: &IssueArgs) -> Result<(i64,
     };
     let issued = store.issue_token(workspace, &args.name, args.role).await.map_err(|e| e.to_string())?;
     let issued = issued.ok_or_else(|| format!("no workspace {}", args.workspace))?;
+    let detail = serde_json::json!({"id": issued.id, "role": args.role.as_str()});
+    crate::cli_audit::write(store, workspace, "token.issue", &args.name, &detail).await;
     Ok((issued.id, issued.secret))
 }

@@ -126,6 +126,8 @@ pub(crate) async fn import_with_token(
             let created = tx.create_bot(workspace_id, &name, telegram).await.map_err(|e| {
                 format!("{name}: cannot create the bot (is a bot of this name in another workspace?): {e}")
             })?;
+            // Saved again: no longer a removed bot ([`removed_unchanged`]).
+            tx.forget_removed(workspace_id, &name).await.map_err(failed)?;
             (created.ok_or_else(|| format!("{name}: no workspace {workspace}"))?, None, telegram)
         }
     };
@@ -159,6 +161,14 @@ pub(crate) async fn import_with_token(
     tx.commit().await.map_err(failed)?;
     let target = target::of(&name, telegram, has_token || stored_token);
     Ok(Imported { name, outcome, token: token_outcome, target })
+}
+
+/// When the bot of `valid` was removed from `workspace` (`ferrogram bot remove`), if it was and
+/// `valid` is exactly its last version: `serve`'s folder does not import such a file (it would
+/// bring back a bot an operator removed); a changed file, or `bot add`, does.
+pub(crate) async fn removed_unchanged(store: &Store, workspace: &str, valid: &Valid) -> Result<Option<i64>, String> {
+    let Some(workspace) = store.workspace_named(workspace).await.map_err(|e| e.to_string())? else { return Ok(None) };
+    store.removed_with(workspace.id, &valid.file.bot.name, &valid.source).await.map_err(|e| e.to_string())
 }
 
 /// The name a stored version is loaded under: it picks the parser (`.json` for a source that

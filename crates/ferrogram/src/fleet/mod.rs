@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ferrogram_store::{BotRecord, BotVersion, Store, Workspace};
+use ferrogram_store::{BotRecord, BotVersion, RemovedBot, Store, Workspace};
 
 use import::{DEFAULT_WORKSPACE, Outcome};
 use supervisor::{Saved, Supervisor};
@@ -60,6 +60,24 @@ pub(crate) async fn stored_bots(store: &Store) -> Result<Vec<StoredBot>, String>
         }
     }
     Ok(listed)
+}
+
+/// What a removal deleted (`Store::remove_bot`), as the control API answers it and `bot remove`
+/// prints it: `{"name", "workspace", "was_running", "telegram_id", "versions", "secrets",
+/// "kept_data", "deleted_rows": {"TABLE": N, …}}`.
+pub(crate) fn removal_report(workspace: &str, name: &str, was_running: bool, removed: &RemovedBot) -> serde_json::Value {
+    let deleted: serde_json::Map<String, serde_json::Value> =
+        removed.rows.iter().map(|(table, rows)| (table.clone(), serde_json::Value::from(*rows))).collect();
+    serde_json::json!({
+        "name": name,
+        "workspace": workspace,
+        "was_running": was_running,
+        "telegram_id": removed.telegram_id,
+        "versions": removed.versions,
+        "secrets": removed.secrets,
+        "kept_data": removed.kept_data,
+        "deleted_rows": deleted,
+    })
 }
 
 /// The bots `serve` runs and the folder it watches.
@@ -118,6 +136,9 @@ impl Fleet {
                 eprintln!("{file_name}: not imported: its bot name is taken by {}", other.display());
                 continue;
             }
+            if fleet.was_removed(&file_name, &valid).await {
+                continue;
+            }
             match import::import(&fleet.store, DEFAULT_WORKSPACE, &valid).await {
                 Ok(imported) => {
                     tracing::info!(file = %file_name, "{imported}");
@@ -142,8 +163,9 @@ impl Fleet {
                 tracing::info!("{workspace}/{name}: not run: {why}");
                 continue;
             }
-            // A failed start is logged by the supervisor (at warn, with its error) and retried.
-            let _ = supervisor.add(bot.workspace.id, workspace, name).await;
+            // A failed start is logged by the supervisor (at warn, with its error) and retried; a
+            // disabled bot, or one whose token was refused, is not started.
+            let _ = supervisor.restore(bot.workspace.id, workspace, &bot.record).await;
         }
         Ok(())
     }
@@ -187,6 +209,9 @@ impl Fleet {
         if let Some(other) = self.owners.get(&name).filter(|other| *other != path && other.exists()) {
             return tracing::warn!("{file_name}: not saved: its bot name {name} is taken by {}", other.display());
         }
+        if self.was_removed(&file_name, &valid).await {
+            return;
+        }
         let imported = match import::import(&self.store, DEFAULT_WORKSPACE, &valid).await {
             Ok(imported) => imported,
             Err(error) => return tracing::warn!("{file_name}: not saved: {error}"),
@@ -219,6 +244,28 @@ impl Fleet {
             Saved::Stopped => tracing::info!(
                 "{file_name}: {name} version {version} saved; the bot is stopped (`ferrogram bot start {name}`)"
             ),
+        }
+    }
+
+    /// Whether the file `file_name` (`valid`) is the last version of a bot removed with `bot
+    /// remove`: then it is not imported (logged), so a removed bot does not come back from an
+    /// unchanged file, at start-up or when the file is touched. A check that fails lets it in.
+    async fn was_removed(&self, file_name: &str, valid: &import::Valid) -> bool {
+        match import::removed_unchanged(&self.store, DEFAULT_WORKSPACE, valid).await {
+            Ok(Some(at)) => {
+                let name = &valid.file.bot.name;
+                tracing::info!(
+                    "{file_name}: not imported: the bot {name} was removed on {} (`ferrogram bot remove`) and the \
+                     file has not changed since; edit it or `ferrogram bot add` it to bring the bot back",
+                    crate::bot_command::utc(at)
+                );
+                true
+            }
+            Ok(None) => false,
+            Err(error) => {
+                tracing::warn!("{file_name}: whether its bot was removed is unknown ({error}); imported");
+                false
+            }
         }
     }
 

@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use ferrogram_engine::{BotHandle, BoxFuture, Engine};
 use ferrogram_server::bots::{BotControl, BotError, BotStatus, ControlError, Status};
-use ferrogram_store::Store;
+use ferrogram_store::{BotRecord, Store, StoredStatus};
+use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::import;
@@ -157,6 +158,65 @@ impl Supervisor {
         }))
     }
 
+    /// Supervises the stored bot `record` of `workspace` at the start of `serve`, from what the
+    /// store knows of it: a disabled bot (`bot stop`, `bot disable`) is `stopped` and not
+    /// started; one whose token was refused before (`unauthorized`) stays so, with its errors,
+    /// until an operator starts it; any other is started (its last errors kept, a failure
+    /// retried). `Err` says why it did not start now.
+    pub(crate) async fn restore(&self, workspace: i64, workspace_name: &str, record: &BotRecord) -> Result<(), String> {
+        let name = record.name.as_str();
+        let stored = match self.store.bot_status(workspace, record.id).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::warn!("{workspace_name}/{name}: its last status could not be read: {error}");
+                None
+            }
+        };
+        let last = stored.as_ref().map(|stored| stored.status.as_str());
+        let mut entry = Entry {
+            workspace,
+            workspace_name: workspace_name.to_owned(),
+            status: Status::Stopped,
+            since: now(),
+            version: stored.as_ref().and_then(|stored| stored.version),
+            errors: stored
+                .iter()
+                .flat_map(|stored| stored.errors.iter())
+                .map(|(at, message)| BotError { at: *at, message: message.clone() })
+                .collect(),
+            attempts: 0,
+            handle: None,
+            token: None,
+            retry: None,
+        };
+        let kept = |status: Status, entry: &mut Entry| {
+            entry.status = status;
+            if last == Some(status.as_str()) {
+                entry.since = stored.as_ref().map_or(entry.since, |stored| stored.since);
+            }
+        };
+        let mut bots = self.bots.lock().await;
+        if !record.enabled {
+            kept(Status::Stopped, &mut entry);
+            tracing::info!("{workspace_name}/{name}: disabled, not started (`ferrogram bot start {name}`)");
+            self.persist(name, &entry).await;
+            bots.insert(name.to_owned(), entry);
+            return Ok(());
+        }
+        if last == Some(Status::Unauthorized.as_str()) {
+            kept(Status::Unauthorized, &mut entry);
+            tracing::warn!(
+                "{workspace_name}/{name}: not started: its token was refused before (`ferrogram bot start {name}` \
+                 once it has a valid one)"
+            );
+            bots.insert(name.to_owned(), entry);
+            return Err("its token was refused".into());
+        }
+        entry.status = Status::Starting;
+        bots.insert(name.to_owned(), entry);
+        self.start_locked(&mut bots, name).await
+    }
+
     /// Supervises the bot `name` of `workspace` and starts it (a failed start is retried).
     /// `Err` says why this first start failed.
     pub(crate) async fn add(&self, workspace: i64, workspace_name: &str, name: &str) -> Result<(), String> {
@@ -204,16 +264,20 @@ impl Supervisor {
                     Err(error) => Saved::NotStarted(error),
                 }
             }
-            (Status::Running, Some(handle)) => match self.engine.reload_source(handle, source, file_name).await {
-                Ok(()) => {
-                    entry.version = Some(version);
-                    Saved::Reloaded
-                }
-                Err(error) => {
-                    entry.error(format!("version {version} not reloaded: {error}"));
-                    Saved::NotReloaded(error.to_string())
-                }
-            },
+            (Status::Running, Some(handle)) => {
+                let saved = match self.engine.reload_source(handle, source, file_name).await {
+                    Ok(()) => {
+                        entry.version = Some(version);
+                        Saved::Reloaded
+                    }
+                    Err(error) => {
+                        entry.error(format!("version {version} not reloaded: {error}"));
+                        Saved::NotReloaded(error.to_string())
+                    }
+                };
+                self.persist(name, entry).await;
+                saved
+            }
             (Status::Stopped, _) => Saved::Stopped,
             _ => {
                 entry.attempts = 0;
@@ -250,7 +314,7 @@ impl Supervisor {
         let Some(entry) = bots.get_mut(name) else { return Err(format!("no bot named {name}")) };
         entry.cancel_retry();
         entry.set(Status::Starting);
-        match self.try_start(entry, name).await {
+        let started = match self.try_start(entry, name).await {
             Ok((handle, token)) => {
                 entry.handle = Some(handle);
                 entry.token = Some(token);
@@ -280,6 +344,44 @@ impl Supervisor {
                 }));
                 Err(error)
             }
+        };
+        self.persist(name, entry).await;
+        started
+    }
+
+    /// Writes the bot's status to the store (`bot_statuses`), where the next start of `serve`
+    /// reads it ([`Supervisor::restore`]); a failed write is logged, never fatal.
+    async fn persist(&self, name: &str, entry: &Entry) {
+        let status = StoredStatus {
+            status: entry.status.as_str().to_owned(),
+            since: entry.since,
+            version: entry.version,
+            attempts: entry.attempts,
+            errors: entry.errors.iter().map(|error| (error.at, error.message.clone())).collect(),
+        };
+        let saved = match self.store.bot_named(entry.workspace, name).await {
+            Ok(Some(record)) => self.store.save_bot_status(entry.workspace, record.id, &status).await.map(drop),
+            Ok(None) => Ok(()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = saved {
+            tracing::warn!("{}/{name}: its status was not saved: {error}", entry.workspace_name);
+        }
+    }
+
+    /// Records in the store whether `serve` runs the bot (`bot start` enables it, `bot stop`
+    /// disables it, so a restart keeps it so); a failed write is logged.
+    async fn set_enabled(&self, workspace: i64, workspace_name: &str, name: &str, enabled: bool) {
+        let set = match self.store.bot_named(workspace, name).await {
+            Ok(Some(record)) if record.enabled != enabled => {
+                self.store.set_bot_enabled(workspace, record.id, enabled).await.map(drop)
+            }
+            Ok(_) => Ok(()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = set {
+            let what = if enabled { "enabled" } else { "disabled" };
+            tracing::warn!("{workspace_name}/{name}: not recorded as {what}: {error}");
         }
     }
 
@@ -410,6 +512,7 @@ impl Supervisor {
         tracing::warn!("{}/{name}: the Bot API refused its token; stopped: {error}", entry.workspace_name);
         entry.error(format!("the Bot API refused the token: {error}"));
         entry.set(Status::Unauthorized);
+        self.persist(name, entry).await;
         if let Err(error) = self.engine.stop(handle).await {
             tracing::warn!("{name}: {error}");
         }
@@ -452,6 +555,9 @@ impl Supervisor {
     async fn start_bot(&self, workspace: i64, name: &str) -> Result<BotStatus, ControlError> {
         let mut bots = self.bots.lock().await;
         self.known(&mut bots, workspace, name).await?;
+        if let Some(entry) = bots.get(name) {
+            self.set_enabled(workspace, &entry.workspace_name, name, true).await;
+        }
         let running = bots.get(name).is_some_and(|entry| entry.status == Status::Running);
         if !running {
             if let Some(entry) = bots.get_mut(name) {
@@ -473,7 +579,9 @@ impl Supervisor {
             entry.error(error.to_string());
         }
         entry.set(Status::Stopped);
-        tracing::info!("{}/{name}: stopped", entry.workspace_name);
+        tracing::info!("{}/{name}: stopped (disabled: it stays stopped across restarts)", entry.workspace_name);
+        self.persist(name, entry).await;
+        self.set_enabled(workspace, &entry.workspace_name, name, false).await;
         Ok(entry.report(name, &self.engine))
     }
 
@@ -483,6 +591,7 @@ impl Supervisor {
         let entry = bots.get_mut(name).ok_or(ControlError::UnknownBot)?;
         let Some(handle) = entry.handle.filter(|_| entry.status == Status::Running) else {
             entry.attempts = 0;
+            self.set_enabled(workspace, &entry.workspace_name, name, true).await;
             let _ = self.start_locked(&mut bots, name).await;
             return bots.get(name).map(|entry| entry.report(name, &self.engine)).ok_or(ControlError::UnknownBot);
         };
@@ -503,14 +612,58 @@ impl Supervisor {
             Ok(()) => {
                 entry.version = Some(current.version);
                 tracing::info!("{}/{name}: version {} reloaded", entry.workspace_name, current.version);
+                self.persist(name, entry).await;
                 Ok(entry.report(name, &self.engine))
             }
             Err(error) => {
                 let message = format!("version {} not reloaded: {error}", current.version);
                 entry.error(message.clone());
+                self.persist(name, entry).await;
                 Err(ControlError::Refused(message))
             }
         }
+    }
+
+    /// Stops the bot `name` of `workspace` if it runs (and any retry of its start) and removes
+    /// it from the store ([`Store::remove_bot`]: record, versions, secrets, status, and its data
+    /// unless `keep_data`): what was deleted, as the control API answers it.
+    async fn remove_bot(&self, workspace: i64, name: &str, keep_data: bool) -> Result<Value, ControlError> {
+        let mut bots = self.bots.lock().await;
+        if bots.get(name).is_some_and(|entry| entry.workspace != workspace) {
+            return Err(ControlError::UnknownBot);
+        }
+        let refused = |e: ferrogram_store::Error| ControlError::Refused(e.to_string());
+        let record = self.store.bot_named(workspace, name).await.map_err(refused)?.ok_or(ControlError::UnknownBot)?;
+        let workspace_name = match self.store.workspace(workspace).await {
+            Ok(Some(found)) => found.name,
+            _ => workspace.to_string(),
+        };
+        let mut was_running = false;
+        if let Some(entry) = bots.get_mut(name) {
+            entry.cancel_retry();
+            if let Some(handle) = entry.handle.take() {
+                was_running = true;
+                if let Err(error) = self.engine.stop(handle).await {
+                    tracing::warn!("{workspace_name}/{name}: {error}");
+                }
+            }
+            entry.token = None;
+            entry.set(Status::Stopped);
+        }
+        let removed = self.store.remove_bot(workspace, record.id, keep_data).await.map_err(refused)?;
+        let removed = removed.ok_or(ControlError::UnknownBot)?;
+        bots.remove(name);
+        let data = if keep_data {
+            "its data kept".to_owned()
+        } else {
+            format!("{} data rows deleted", removed.rows.iter().map(|(_, rows)| rows).sum::<u64>())
+        };
+        tracing::info!(
+            "{workspace_name}/{name}: removed ({} versions, {data}); a file of it in the bots folder is \
+             imported again only once it changes",
+            removed.versions
+        );
+        Ok(super::removal_report(&workspace_name, name, was_running, &removed))
     }
 
     /// Stops every bot and every pending retry (`serve` stopping).
@@ -557,6 +710,10 @@ impl BotControl for Supervisor {
 
     fn reload<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
         Box::pin(self.reload_bot(workspace, name))
+    }
+
+    fn remove<'a>(&'a self, workspace: i64, name: &'a str, keep_data: bool) -> BoxFuture<'a, Result<Value, ControlError>> {
+        Box::pin(self.remove_bot(workspace, name, keep_data))
     }
 }
 
