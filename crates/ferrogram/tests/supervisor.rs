@@ -258,20 +258,29 @@ async fn bots_start_stop_and_reload_through_the_listener_with_an_api_token() {
     let workspace = store.workspace_named("default").await.unwrap().unwrap();
     let tokens = store.tokens(workspace.id).await.unwrap();
     let ops = tokens.iter().find(|t| t.name == "ops").unwrap().id;
-    let log = store.audit_log(workspace.id, 10).await.unwrap();
-    let actions: Vec<(&str, &str, &str)> =
-        log.iter().rev().map(|e| (e.action.as_str(), e.target.as_str(), e.actor.as_str())).collect();
+    let log = store.audit_log(workspace.id, 20).await.unwrap();
+    // The command line's changes too (`token issue`, `bot add`), as `cli:USER`.
+    let actions: Vec<(&str, &str, &str)> = log
+        .iter()
+        .rev()
+        .map(|e| (e.action.as_str(), e.target.as_str(), if e.actor.starts_with("cli:") { "cli" } else { &e.actor }))
+        .collect();
     let actor = format!("token:{ops}");
     assert_eq!(
         actions,
         [
+            ("token.issue", "ops", "cli"),
+            ("token.issue", "watcher", "cli"),
             ("bot.stop", "echo", actor.as_str()),
             ("bot.start", "echo", actor.as_str()),
+            ("bot.add", "echo", "cli"),
             ("bot.reload", "echo", actor.as_str()),
+            ("bot.add", "later", "cli"),
             ("bot.start", "later", actor.as_str()),
         ]
     );
-    assert_eq!(log[1].detail, json!({"status": "running", "version": 2}));
+    assert_eq!(log[3].detail, json!({"version": 2, "outcome": "saved", "token": null}));
+    assert_eq!(log[2].detail, json!({"status": "running", "version": 2}));
     assert_eq!(log[0].detail, json!({"status": "running", "version": 1}));
     store.close().await;
 }
