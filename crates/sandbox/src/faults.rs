@@ -9,7 +9,8 @@ use std::time::Duration;
 pub struct Fault {
     /// How many matching calls it hits.
     pub count: u32,
-    /// The error to answer with: 429, 500, 502, 503 or 504; absent for a delay only.
+    /// The error to answer with: 401 (the token refused, as after BotFather's /revoke, for these
+    /// calls only), 429, 500, 502, 503 or 504; absent for a delay only.
     #[serde(default)]
     pub status: Option<u16>,
     #[serde(default)]
@@ -35,8 +36,8 @@ impl Fault {
             None if self.delay_ms.is_none() && !self.drop_answer => {
                 Err("give a status, a delay_ms or drop_answer (a delay_ms goes with either)".into())
             }
-            Some(status) if ![429, 500, 502, 503, 504].contains(&status) => {
-                Err(format!("status {status} is not one of 429, 500, 502, 503, 504"))
+            Some(status) if ![401, 429, 500, 502, 503, 504].contains(&status) => {
+                Err(format!("status {status} is not one of 401, 429, 500, 502, 503, 504"))
             }
             _ => Ok(()),
         }
@@ -48,6 +49,7 @@ impl Fault {
 
     fn error(&self) -> Option<ApiError> {
         Some(match self.status? {
+            401 => ApiError::new(401, "Unauthorized"),
             429 => ApiError::too_many_requests(self.retry_after.unwrap_or(1)),
             500 => ApiError::new(500, "Internal Server Error"),
             502 => ApiError::new(502, "Bad Gateway"),

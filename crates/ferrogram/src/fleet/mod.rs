@@ -7,7 +7,8 @@
 //! from its newest version — a bot added with `ferrogram bot add` while the server was down
 //! too. While it runs, the folder is polled ([`watch`]): a saved file that validates becomes a
 //! new version and its bot is reloaded (or started, for a new bot); a file with errors is
-//! logged with its diagnostics and changes nothing; a removed file stops nothing. Each bot
+//! logged with its diagnostics and changes nothing; a removed file stops nothing; the unchanged
+//! file of a bot removed with `bot remove` is not imported (decision 0040). Each bot
 //! runs under the [`supervisor`]: its status, retries of a failed start, a revoked token, and
 //! the operator's `bot start|stop|reload|status` through the listener.
 

@@ -11,8 +11,14 @@
 //! of its own, so the other bots never wait for it; a 401 (the token refused) is not retried:
 //! the bot is `unauthorized` until an operator starts it again. A running bot whose getUpdates or
 //! setWebhook gets a 401 (its token revoked; `Engine::unauthorized`) is stopped and marked
-//! `unauthorized`; the others go on. `ferrogram bot start|stop|reload|status` reaches it through
-//! the listener's control API (`ferrogram_server::bots`), which this implements.
+//! `unauthorized`; the others go on. `ferrogram bot start|stop|reload|status|remove` reaches it
+//! through the listener's control API (`ferrogram_server::bots`), which this implements.
+//!
+//! Decision 0040: every status change is written to the store (`Store::save_bot_status`) and read
+//! back at the start of `serve` ([`Supervisor::restore`]): a disabled bot (`bots.enabled`, which
+//! `bot stop` clears and `bot start` sets) is `stopped` and not started, an `unauthorized` one
+//! stays so; a 401 on a send marks a bot unauthorized like one on getUpdates; a removal stops the
+//! bot and deletes it from the store.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Weak};
