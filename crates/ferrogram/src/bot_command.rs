@@ -229,7 +229,9 @@ async fn set_enabled_on(store: &ferrogram_store::Store, args: &FlagArgs, enabled
     Ok(if enabled {
         format!("{name}: enabled: serve starts it at its next start (a running server: `ferrogram bot start {name}`)")
     } else {
-        format!("{name}: disabled: serve does not start it (a running server keeps it until `ferrogram bot stop {name}`)")
+        format!(
+            "{name}: disabled: serve does not start it (a running server keeps it until `ferrogram bot stop {name}`)"
+        )
     })
 }
 

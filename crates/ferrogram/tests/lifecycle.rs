@@ -319,7 +319,8 @@ async fn a_running_bot_is_removed_with_its_data_and_its_unchanged_file_does_not_
     serve.kill().await;
 
     // Without a server, in the store (keeping the data), audited as cli:USER.
-    let removed = ferrogram(&["bot", "remove", "echo", "--yes", "--keep-data", "--database", &url, "--server", &serve_down()]);
+    let removed =
+        ferrogram(&["bot", "remove", "echo", "--yes", "--keep-data", "--database", &url, "--server", &serve_down()]);
     assert!(removed.status.success(), "{}", text(&removed.stderr));
     assert!(text(&removed.stdout).contains("its data kept"), "{}", text(&removed.stdout));
     assert!(rows(&url, "inbox", echo_id).await > 0, "kept");
@@ -344,7 +345,8 @@ async fn a_401_on_a_send_stops_only_its_bot_as_unauthorized() {
     std::fs::write(folder.0.join("bots/local.yaml"), bot("local", "from the sandbox")).unwrap();
     let api_token = issue(&url, "ops", "editor");
     // Receiving by webhook: no getUpdates, so only a send can meet the revoked token.
-    let (_serve, server, sandbox) = serve_against(&folder, &url, &telegram, "serve.log", ("TEST_TOKEN", TOKEN), true, &[]);
+    let (_serve, server, sandbox) =
+        serve_against(&folder, &url, &telegram, "serve.log", ("TEST_TOKEN", TOKEN), true, &[]);
     let log = folder.0.join("serve.log");
     let log_name = log.display().to_string();
     status_at(&http, &server, &api_token, "hooked", &log, is("running")).await;

@@ -126,7 +126,12 @@ pub trait BotControl: Send + Sync {
     /// Stops the bot and removes it from the store: its record, versions, secrets and status,
     /// and its data unless `keep_data`. The answer says what was deleted (a JSON object). A
     /// host that cannot remove bots keeps the default: refused.
-    fn remove<'a>(&'a self, workspace: i64, name: &'a str, keep_data: bool) -> BoxFuture<'a, Result<Value, ControlError>> {
+    fn remove<'a>(
+        &'a self,
+        workspace: i64,
+        name: &'a str,
+        keep_data: bool,
+    ) -> BoxFuture<'a, Result<Value, ControlError>> {
         let _ = (workspace, name, keep_data);
         Box::pin(async { Err(ControlError::Refused("this server does not remove bots".into())) })
     }

@@ -44,7 +44,12 @@ impl BotControl for Stand {
             Err(ControlError::Refused("version 4 not reloaded: no start scene".into()))
         })
     }
-    fn remove<'a>(&'a self, workspace: i64, name: &'a str, keep_data: bool) -> BoxFuture<'a, Result<Value, ControlError>> {
+    fn remove<'a>(
+        &'a self,
+        workspace: i64,
+        name: &'a str,
+        keep_data: bool,
+    ) -> BoxFuture<'a, Result<Value, ControlError>> {
         Box::pin(async move {
             self.echo(workspace, name, Status::Stopped)?;
             Ok(json!({"name": name, "versions": 3, "kept_data": keep_data}))

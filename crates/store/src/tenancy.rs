@@ -232,15 +232,13 @@ impl Conn<'_> {
     }
 
     pub(crate) async fn bots(self, workspace: i64) -> Result<Vec<BotRecord>> {
-        const SQL: &str =
-            "SELECT id, workspace_id, name, telegram_id, created_at, enabled FROM bots WHERE workspace_id = $1 ORDER BY id";
+        const SQL: &str = "SELECT id, workspace_id, name, telegram_id, created_at, enabled FROM bots WHERE workspace_id = $1 ORDER BY id";
         let rows: Vec<BotRow> = on!(self, c => sqlx::query_as(SQL).bind(workspace).fetch_all(c).await?);
         rows.into_iter().map(bot_record).collect()
     }
 
     pub(crate) async fn bot(self, workspace: i64, bot: i64) -> Result<Option<BotRecord>> {
-        const SQL: &str =
-            "SELECT id, workspace_id, name, telegram_id, created_at, enabled FROM bots WHERE workspace_id = $1 AND id = $2";
+        const SQL: &str = "SELECT id, workspace_id, name, telegram_id, created_at, enabled FROM bots WHERE workspace_id = $1 AND id = $2";
         let row: Option<BotRow> =
             on!(self, c => sqlx::query_as(SQL).bind(workspace).bind(bot).fetch_optional(c).await?);
         row.map(bot_record).transpose()

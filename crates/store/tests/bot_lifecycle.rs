@@ -64,8 +64,7 @@ async fn populated(store: &Store, workspace: i64, name: &str, telegram: u64) -> 
     store.save_version(workspace, bot, &format!("bot: {{name: {name}}} # 1")).await.unwrap().unwrap();
     store.save_version(workspace, bot, &format!("bot: {{name: {name}}} # 2")).await.unwrap().unwrap();
     assert!(store.put_secret(workspace, Some(bot), "token", "7:secret").await.unwrap());
-    let status =
-        StoredStatus { status: "running".into(), since: 1, version: Some(2), attempts: 0, errors: Vec::new() };
+    let status = StoredStatus { status: "running".into(), since: 1, version: Some(2), attempts: 0, errors: Vec::new() };
     assert!(store.save_bot_status(workspace, bot, &status).await.unwrap());
     store.save_chat(telegram, 42, &ChatState::default()).await.unwrap();
     store.set_var(telegram, Scope::User(42), "name", Some(&json!("Ann"))).await.unwrap();

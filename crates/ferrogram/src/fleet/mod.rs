@@ -66,7 +66,12 @@ pub(crate) async fn stored_bots(store: &Store) -> Result<Vec<StoredBot>, String>
 /// What a removal deleted (`Store::remove_bot`), as the control API answers it and `bot remove`
 /// prints it: `{"name", "workspace", "was_running", "telegram_id", "versions", "secrets",
 /// "kept_data", "deleted_rows": {"TABLE": N, …}}`.
-pub(crate) fn removal_report(workspace: &str, name: &str, was_running: bool, removed: &RemovedBot) -> serde_json::Value {
+pub(crate) fn removal_report(
+    workspace: &str,
+    name: &str,
+    was_running: bool,
+    removed: &RemovedBot,
+) -> serde_json::Value {
     let deleted: serde_json::Map<String, serde_json::Value> =
         removed.rows.iter().map(|(table, rows)| (table.clone(), serde_json::Value::from(*rows))).collect();
     serde_json::json!({

@@ -718,7 +718,12 @@ impl BotControl for Supervisor {
         Box::pin(self.reload_bot(workspace, name))
     }
 
-    fn remove<'a>(&'a self, workspace: i64, name: &'a str, keep_data: bool) -> BoxFuture<'a, Result<Value, ControlError>> {
+    fn remove<'a>(
+        &'a self,
+        workspace: i64,
+        name: &'a str,
+        keep_data: bool,
+    ) -> BoxFuture<'a, Result<Value, ControlError>> {
         Box::pin(self.remove_bot(workspace, name, keep_data))
     }
 }
