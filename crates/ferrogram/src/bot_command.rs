@@ -352,7 +352,7 @@ fn read_token(given: &str) -> Result<String, String> {
 
 /// `bot list`: one line per bot, `WORKSPACE/NAME: version N, saved YYYY-MM-DD HH:MM:SS UTC`,
 /// then its target: nothing for the sandbox, ` (Telegram bot ID)`, with `, token stored` when
-/// its token is kept in the store.
+/// its token is kept in the store; then `; disabled` for a bot `serve` does not start.
 async fn list(args: &ListArgs) -> Result<(), String> {
     let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
     let bots = fleet::stored_bots(&store).await;
@@ -370,6 +370,7 @@ async fn list(args: &ListArgs) -> Result<(), String> {
             (Ok(target::Target::Telegram), None) => format!(" (Telegram{stored})"),
             (Err(_), _) => " (Telegram: not run by serve)".to_owned(),
         };
+        let target = if bot.record.enabled { target } else { format!("{target}; disabled") };
         match bot.current {
             Some(current) => {
                 println!("{name}: version {}, saved {}{target}", current.version, utc(current.created_at))

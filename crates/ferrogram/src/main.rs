@@ -932,10 +932,12 @@ async fn serve(settings: config::Config) -> Result<(), String> {
         BotEnvNames { names: settings.bots_env.clone() }.for_serve(),
     )?;
     let api = ferrogram_server::Api { store: Arc::clone(&store), bots: supervisor.clone() };
+    // Every bot's last known status (decision 0040) before the API answers; started after.
+    fleet.supervise(supervisor);
+    fleet.restore_all().await?;
     let routes = ferrogram_server::Routes { api: Some(api), metrics: Some(metrics) };
     let listening = ferrogram_server::listen_routes(settings.server_listen, Arc::clone(&engine), routes).await?;
     println!("Listening on http://{}", listening.addr());
-    fleet.supervise(supervisor);
     fleet.run_all().await?;
     let backups = backups.map(|(every, target)| {
         println!("Backing up every {} to {}", config::keys::show_duration(every), target.describe());

@@ -193,6 +193,9 @@ async fn a_stopped_bot_stays_stopped_across_a_restart_until_started() {
     let disabled = ferrogram(&["bot", "disable", "echo", "--database", &url]);
     assert!(disabled.status.success(), "{}", text(&disabled.stderr));
     assert!(text(&disabled.stdout).starts_with("echo: disabled"), "{}", text(&disabled.stdout));
+    let listed = text(&ferrogram(&["bot", "list", "--database", &url]).stdout);
+    assert!(listed.lines().any(|l| l.starts_with("default/echo: version 2") && l.ends_with("; disabled")), "{listed}");
+    assert!(listed.lines().any(|l| l.starts_with("default/other: ") && !l.contains("disabled")), "{listed}");
     let unknown = ferrogram(&["bot", "disable", "nobody", "--database", &url]);
     assert!(!unknown.status.success() && text(&unknown.stderr).contains("no bot named nobody"));
     let serve = Serve::start(&folder, "serve-3.log");
@@ -260,6 +263,17 @@ async fn an_unauthorized_bot_stays_so_across_a_restart_with_its_error() {
     let printed = text(&serve.bot(&viewer, &["status", "steady"]).stdout);
     assert!(printed.starts_with("steady: unauthorized since ") && printed.contains("refused the token"), "{printed}");
     serve.kill().await;
+
+    // Offline, `bot enable` lets the next start try it again: its status is `stopped` (errors kept).
+    let enabled = ferrogram(&["bot", "enable", "steady", "--database", &url]);
+    assert!(enabled.status.success(), "{}", text(&enabled.stderr));
+    let store = ferrogram_store::Store::open(&url).await.unwrap();
+    let workspace = store.workspace_named("default").await.unwrap().unwrap();
+    let steady = store.bot_named(workspace.id, "steady").await.unwrap().unwrap();
+    let status = store.bot_status(workspace.id, steady.id).await.unwrap().expect("a status");
+    assert_eq!(status.status, "stopped");
+    assert!(status.errors.last().is_some_and(|(_, message)| message.contains("refused the token")), "{status:?}");
+    store.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

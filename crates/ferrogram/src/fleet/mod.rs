@@ -95,6 +95,8 @@ pub(crate) struct Fleet {
     /// The file of the folder each bot name was last imported from: a second file of the same
     /// name is refused (both would save their versions to one bot in turn).
     owners: BTreeMap<String, PathBuf>,
+    /// The bots [`Fleet::restore_all`] found to start, for [`Fleet::run_all`].
+    to_start: Vec<String>,
 }
 
 impl Fleet {
@@ -118,7 +120,7 @@ impl Fleet {
         if files.is_empty() && !stored_bots(&store).await?.iter().any(|bot| bot.current.is_some()) {
             return Err(format!("{}: no bot files (*.yaml, *.yml, *.json)", folder.display()));
         }
-        let mut fleet = Fleet { store, watched, supervisor: None, owners: BTreeMap::new() };
+        let mut fleet = Fleet { store, watched, supervisor: None, owners: BTreeMap::new(), to_start: Vec::new() };
         for path in files {
             let file_name = path.display().to_string();
             let source = match std::fs::read_to_string(&path) {
@@ -156,9 +158,10 @@ impl Fleet {
         Ok(fleet)
     }
 
-    /// Starts every bot of the store that has a target, from its current version, under the
-    /// supervisor: a bot that cannot start is reported and retried, the others run.
-    pub(crate) async fn run_all(&mut self) -> Result<(), String> {
+    /// Supervises every bot of the store that has a version and a target, from its last known
+    /// status ([`Supervisor::restore`]), without starting any: called before the listener
+    /// answers, so the control API never shows a bot as unknown or in a state it is not in.
+    pub(crate) async fn restore_all(&mut self) -> Result<(), String> {
         let supervisor = self.supervisor.clone().ok_or("the fleet runs under a supervisor")?;
         for bot in stored_bots(&self.store).await? {
             let (name, workspace) = (&bot.record.name, &bot.workspace.name);
@@ -169,9 +172,21 @@ impl Fleet {
                 tracing::info!("{workspace}/{name}: not run: {why}");
                 continue;
             }
-            // A failed start is logged by the supervisor (at warn, with its error) and retried; a
-            // disabled bot, or one whose token was refused, is not started.
-            let _ = supervisor.restore(bot.workspace.id, workspace, &bot.record).await;
+            // A disabled bot, or one whose token was refused, is not started.
+            if supervisor.restore(bot.workspace.id, workspace, &bot.record).await {
+                self.to_start.push(name.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the bots [`Fleet::restore_all`] left to start, from their current versions: a bot
+    /// that cannot start is reported and retried, the others run.
+    pub(crate) async fn run_all(&mut self) -> Result<(), String> {
+        let supervisor = self.supervisor.clone().ok_or("the fleet runs under a supervisor")?;
+        for name in std::mem::take(&mut self.to_start) {
+            // A failed start is logged by the supervisor (at warn, with its error) and retried.
+            let _ = supervisor.start_restored(&name).await;
         }
         Ok(())
     }

@@ -165,11 +165,12 @@ impl Supervisor {
     }
 
     /// Supervises the stored bot `record` of `workspace` at the start of `serve`, from what the
-    /// store knows of it: a disabled bot (`bot stop`, `bot disable`) is `stopped` and not
-    /// started; one whose token was refused before (`unauthorized`) stays so, with its errors,
-    /// until an operator starts it; any other is started (its last errors kept, a failure
-    /// retried). `Err` says why it did not start now.
-    pub(crate) async fn restore(&self, workspace: i64, workspace_name: &str, record: &BotRecord) -> Result<(), String> {
+    /// store knows of it, before the listener answers (so the first status read is the last
+    /// known one): a disabled bot (`bot stop`, `bot disable`) is `stopped`; one whose token was
+    /// refused before (`unauthorized`) stays so, with its errors, until an operator starts it;
+    /// any other is `starting` (its last errors kept), for [`Supervisor::start_restored`].
+    /// Returns whether it is to be started.
+    pub(crate) async fn restore(&self, workspace: i64, workspace_name: &str, record: &BotRecord) -> bool {
         let name = record.name.as_str();
         let stored = match self.store.bot_status(workspace, record.id).await {
             Ok(stored) => stored,
@@ -182,7 +183,7 @@ impl Supervisor {
         let mut entry = Entry {
             workspace,
             workspace_name: workspace_name.to_owned(),
-            status: Status::Stopped,
+            status: Status::Starting,
             since: now(),
             version: stored.as_ref().and_then(|stored| stored.version),
             errors: stored
@@ -202,24 +203,33 @@ impl Supervisor {
             }
         };
         let mut bots = self.bots.lock().await;
-        if !record.enabled {
+        let start = if !record.enabled {
             kept(Status::Stopped, &mut entry);
             tracing::info!("{workspace_name}/{name}: disabled, not started (`ferrogram bot start {name}`)");
             self.persist(name, &entry).await;
-            bots.insert(name.to_owned(), entry);
-            return Ok(());
-        }
-        if last == Some(Status::Unauthorized.as_str()) {
+            false
+        } else if last == Some(Status::Unauthorized.as_str()) {
             kept(Status::Unauthorized, &mut entry);
             tracing::warn!(
                 "{workspace_name}/{name}: not started: its token was refused before (`ferrogram bot start {name}` \
                  once it has a valid one)"
             );
-            bots.insert(name.to_owned(), entry);
-            return Err("its token was refused".into());
-        }
-        entry.status = Status::Starting;
+            false
+        } else {
+            true
+        };
         bots.insert(name.to_owned(), entry);
+        start
+    }
+
+    /// Starts a bot [`Supervisor::restore`] left `starting`, unless an operator acted on it
+    /// meanwhile. `Err` says why this first start failed (it is retried).
+    pub(crate) async fn start_restored(&self, name: &str) -> Result<(), String> {
+        let mut bots = self.bots.lock().await;
+        let waiting = bots.get(name).is_some_and(|entry| entry.status == Status::Starting && entry.handle.is_none());
+        if !waiting {
+            return Ok(());
+        }
         self.start_locked(&mut bots, name).await
     }
 
