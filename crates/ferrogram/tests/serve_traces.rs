@@ -348,6 +348,10 @@ async fn each_update_is_one_trace_exported_over_otlp_http() {
     let model_port = serve.url.rsplit(':').next().and_then(|port| port.parse::<u16>().ok()).expect("port") + 1;
 
     assert_eq!(act(&serve, bot, ann, "text", json!({"text": "hello"})).await, "You said: hello");
+    // One 429 on the next reply: its call is repeated once by the flood scheduler.
+    let fault = json!({"count": 1, "status": 429, "retry_after": 1, "methods": ["sendMessage"]});
+    serve.post(&format!("/sandbox/bots/{bot}/faults"), fault).await.expect("fault added");
+    assert_eq!(act(&serve, bot, ann, "text", json!({"text": "slow down"})).await, "You said: slow down");
     assert_eq!(act(&serve, bot, ann, "command", json!({"command": "weather"})).await, "21 degrees");
     assert_eq!(act(&serve, bot, ann, "command", json!({"command": "broken"})).await, "Sorry");
     let model = format!("http://127.0.0.1:{model_port}/llm/v1");
@@ -362,7 +366,7 @@ async fn each_update_is_one_trace_exported_over_otlp_http() {
         assert_eq!(key.as_deref(), Some(HEADER_KEY));
     }
 
-    // Five updates: five root spans, each exported once its reply was delivered.
+    // Six updates: six root spans, each exported once its reply was delivered.
     let deadline = Instant::now() + STARTUP;
     let spans = loop {
         {
@@ -370,7 +374,7 @@ async fn each_update_is_one_trace_exported_over_otlp_http() {
             assert!(received.problems.is_empty(), "the collector refused: {:?}", received.problems);
             let roots = received.spans.iter().filter(|span| span.name == "update").count();
             let sends = received.spans.iter().filter(|span| span.attr("telegram.method").as_deref() == Some("sendMessage"));
-            if roots >= 5 && sends.count() >= 5 {
+            if roots >= 6 && sends.count() >= 6 {
                 break received.spans.clone();
             }
         }
@@ -379,12 +383,14 @@ async fn each_update_is_one_trace_exported_over_otlp_http() {
     };
     spans.iter().for_each(OtlpSpan::check);
     let roots: Vec<&OtlpSpan> = spans.iter().filter(|span| span.name == "update").collect();
-    assert_eq!(roots.len(), 5, "{roots:#?}");
+    assert_eq!(roots.len(), 6, "{roots:#?}");
     let mut trace_ids: Vec<&str> = roots.iter().map(|root| root.trace_id.as_str()).collect();
+    trace_ids.sort_unstable();
     trace_ids.dedup();
-    assert_eq!(trace_ids.len(), 5, "a trace per update");
+    assert_eq!(trace_ids.len(), 6, "a trace per update");
 
     let (mut with_http, mut with_llm, mut failed) = (None, None, None);
+    let mut retries = Vec::new();
     for root in &roots {
         assert!(root.parent_span_id.is_empty(), "a root: {root:?}");
         assert_eq!(root.kind, 2, "SERVER");
@@ -399,7 +405,7 @@ async fn each_update_is_one_trace_exported_over_otlp_http() {
         let send = child(&trace, "telegram", root);
         assert_eq!(send.attr("telegram.method").as_deref(), Some("sendMessage"));
         assert_eq!(send.attr("ferrogram.outcome").as_deref(), Some("ok"));
-        assert_eq!(send.attr("ferrogram.retries").as_deref(), Some("0"));
+        retries.push(send.attr("ferrogram.retries").expect("retries recorded"));
         assert_eq!(send.kind, 3, "CLIENT");
         // The root spans the whole path: it starts before its handler and ends after its reply.
         let nanos = |text: &str| text.parse::<u64>().unwrap();
@@ -417,6 +423,10 @@ async fn each_update_is_one_trace_exported_over_otlp_http() {
             failed = Some((*root, handler));
         }
     }
+
+    // The reply that met a 429 was sent on its second try; the others on their first.
+    retries.sort_unstable();
+    assert_eq!(retries, ["0", "0", "0", "0", "0", "1"]);
 
     // The weather: an http span under the handler, with the host and status, not the URL.
     let (root, handler) = with_http.expect("a trace with an http span");
