@@ -17,7 +17,8 @@
 //! a task of its own and the outbox's paced calls in others, so those futures are instrumented
 //! with their span. The `update` span closes when its last handle is dropped: after the outbox
 //! delivered (or gave up on) its calls. A call held to be retried later is sent by the held
-//! chat's task outside the update's trace.
+//! chat's task outside the update's trace. Outside an update (a scheduled job, the outbox
+//! redelivered at start) no span is made.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -36,6 +37,12 @@ pub fn enable() {
 /// Whether [`enable`] was called.
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
+}
+
+/// Whether a child span is made here: traces are on and an update's span is current. A job's
+/// steps and calls, and the calls redelivered at start, belong to no update: no span.
+fn in_update() -> bool {
+    enabled() && !Span::current().is_none()
 }
 
 /// A new random trace id: 32 lowercase hex digits, never all zero (W3C trace context).
@@ -86,7 +93,7 @@ pub fn commit(bot_id: u64) -> Span {
 /// One Bot API call, `method` only (never its URL: it holds the token). The flood scheduler
 /// records `ferrogram.retries` on it; the caller records `ferrogram.outcome` with [`outcome`].
 pub fn telegram(bot_id: u64, chat_id: i64, method: &str) -> Span {
-    if !enabled() {
+    if !in_update() {
         return Span::none();
     }
     tracing::info_span!(
@@ -103,7 +110,7 @@ pub fn telegram(bot_id: u64, chat_id: i64, method: &str) -> Span {
 
 /// An `http` or `llm` step's request (`name`), to `host` (a host name only).
 pub fn step(name: &'static str, bot_id: u64, method: &str, host: &str) -> Span {
-    if !enabled() {
+    if !in_update() {
         return Span::none();
     }
     match name {

@@ -241,3 +241,38 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[test]
+    fn children_share_their_roots_trace_and_a_full_queue_drops_and_counts() {
+        let (queue, mut spans) = mpsc::channel(2);
+        let dropped = Dropped::default();
+        let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(queue, dropped.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            let trace = "0af7651916cd43dd8448eb211c80319c";
+            let root = tracing::info_span!(target: "ferrogram::trace", "update", trace_id = trace, ferrogram.chat_id = 7);
+            let child = tracing::info_span!(target: "ferrogram::trace", parent: &root, "handler", error = tracing::field::Empty);
+            child.record("error", "it failed");
+            // Not ours: not exported, and no parent of anything.
+            let other = tracing::info_span!(target: "hyper", parent: &child, "connect");
+            drop((child, other));
+            drop(root);
+            let third = tracing::info_span!(target: "ferrogram::trace", "commit");
+            drop(third);
+        });
+        let child = spans.try_recv().expect("the child, closed first");
+        let root = spans.try_recv().expect("the root");
+        assert!(spans.try_recv().is_err(), "the third did not fit");
+        assert_eq!(dropped.total(), 1);
+        assert_eq!(format!("{:032x}", root.trace_id), "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!((root.parent, root.kind), (None, Kind::Server));
+        assert_eq!(root.attributes, vec![("ferrogram.chat_id", AttrValue::Int(7))]);
+        assert_eq!((child.trace_id, child.parent), (root.trace_id, Some(root.span_id)));
+        assert_eq!(child.error.as_deref(), Some("it failed"));
+        assert!(child.end >= child.start && root.end >= child.end);
+    }
+}
