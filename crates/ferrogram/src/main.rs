@@ -344,10 +344,8 @@ impl TraceArgs {
             Some(text) => config::keys::public_url(text).map_err(|error| format!("--otlp-endpoint: {error}"))?,
             None => None,
         };
-        Ok(endpoint.map(|endpoint| traces::Target {
-            url: traces::traces_url(&endpoint),
-            service: self.service_name.clone(),
-        }))
+        Ok(endpoint
+            .map(|endpoint| traces::Target { url: traces::traces_url(&endpoint), service: self.service_name.clone() }))
     }
 }
 
@@ -460,12 +458,9 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
     let format = settings.as_ref().map_or(cli.log_format, |settings| settings.log_format);
     let target = match (&cli.command, &settings) {
         (Some(Command::Run(args)), _) => args.traces.target()?,
-        (Some(Command::Serve(_)) | None, Some(settings)) => {
-            settings.telemetry_otlp_endpoint.as_ref().map(|endpoint| traces::Target {
-                url: traces::traces_url(endpoint),
-                service: settings.telemetry_service_name.clone(),
-            })
-        }
+        (Some(Command::Serve(_)) | None, Some(settings)) => settings.telemetry_otlp_endpoint.as_ref().map(|endpoint| {
+            traces::Target { url: traces::traces_url(endpoint), service: settings.telemetry_service_name.clone() }
+        }),
         _ => None,
     };
     let exporter = init_logs(format, target);

@@ -171,7 +171,12 @@ struct AnyValue {
 
 impl AnyValue {
     fn text(&self) -> String {
-        let set = [self.string_value.is_some(), self.int_value.is_some(), self.bool_value.is_some(), self.double_value.is_some()];
+        let set = [
+            self.string_value.is_some(),
+            self.int_value.is_some(),
+            self.bool_value.is_some(),
+            self.double_value.is_some(),
+        ];
         assert_eq!(set.iter().filter(|s| **s).count(), 1, "exactly one value kind: {self:?}");
         if let Some(int) = &self.int_value {
             int.parse::<i64>().unwrap_or_else(|_| panic!("intValue {int:?} is not a decimal int64"));
@@ -186,7 +191,9 @@ impl AnyValue {
 }
 
 fn is_hex(text: &str, len: usize) -> bool {
-    text.len() == len && text.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) && text.chars().any(|c| c != '0')
+    text.len() == len
+        && text.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        && text.chars().any(|c| c != '0')
 }
 
 impl OtlpSpan {
@@ -198,7 +205,11 @@ impl OtlpSpan {
     fn check(&self) {
         assert!(is_hex(&self.trace_id, 32), "traceId {:?}", self.trace_id);
         assert!(is_hex(&self.span_id, 16), "spanId {:?}", self.span_id);
-        assert!(self.parent_span_id.is_empty() || is_hex(&self.parent_span_id, 16), "parentSpanId {:?}", self.parent_span_id);
+        assert!(
+            self.parent_span_id.is_empty() || is_hex(&self.parent_span_id, 16),
+            "parentSpanId {:?}",
+            self.parent_span_id
+        );
         let start: u64 = self.start_time_unix_nano.parse().expect("startTimeUnixNano is a decimal uint64");
         let end: u64 = self.end_time_unix_nano.parse().expect("endTimeUnixNano is a decimal uint64");
         assert!(start > 1_600_000_000_000_000_000 && end >= start, "{start} {end}");
@@ -276,10 +287,7 @@ async fn weather(
 
 /// The collector and API on a free loopback port: its base URL.
 async fn collector(shared: Shared) -> String {
-    let app = axum::Router::new()
-        .route("/v1/traces", post(traces))
-        .route("/weather", get(weather))
-        .with_state(shared);
+    let app = axum::Router::new().route("/v1/traces", post(traces)).route("/weather", get(weather)).with_state(shared);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, app).await.expect("collector") });
@@ -324,7 +332,8 @@ fn trace_of<'a>(spans: &'a [OtlpSpan], root: &OtlpSpan) -> Vec<&'a OtlpSpan> {
 
 /// The one span named `name` of `trace` whose parent is `parent`.
 fn child<'a>(trace: &[&'a OtlpSpan], name: &str, parent: &OtlpSpan) -> &'a OtlpSpan {
-    let found: Vec<_> = trace.iter().filter(|span| span.name == name && span.parent_span_id == parent.span_id).collect();
+    let found: Vec<_> =
+        trace.iter().filter(|span| span.name == name && span.parent_span_id == parent.span_id).collect();
     assert_eq!(found.len(), 1, "one {name} under {}: {trace:#?}", parent.name);
     found[0]
 }
@@ -373,7 +382,8 @@ async fn each_update_is_one_trace_exported_over_otlp_http() {
             let received = shared.lock().unwrap();
             assert!(received.problems.is_empty(), "the collector refused: {:?}", received.problems);
             let roots = received.spans.iter().filter(|span| span.name == "update").count();
-            let sends = received.spans.iter().filter(|span| span.attr("telegram.method").as_deref() == Some("sendMessage"));
+            let sends =
+                received.spans.iter().filter(|span| span.attr("telegram.method").as_deref() == Some("sendMessage"));
             if roots >= 6 && sends.count() >= 6 {
                 break received.spans.clone();
             }

@@ -254,7 +254,8 @@ mod tests {
         let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(queue, dropped.clone()));
         tracing::subscriber::with_default(subscriber, || {
             let trace = "0af7651916cd43dd8448eb211c80319c";
-            let root = tracing::info_span!(target: "ferrogram::trace", "update", trace_id = trace, ferrogram.chat_id = 7);
+            let root =
+                tracing::info_span!(target: "ferrogram::trace", "update", trace_id = trace, ferrogram.chat_id = 7);
             let child = tracing::info_span!(target: "ferrogram::trace", parent: &root, "handler", error = tracing::field::Empty);
             child.record("error", "it failed");
             // Not ours: not exported, and no parent of anything.
