@@ -341,7 +341,7 @@ impl TraceArgs {
     /// Where the traces go, checked as `serve` checks `telemetry.otlp_endpoint`.
     fn target(&self) -> Result<Option<traces::Target>, String> {
         let endpoint = match &self.otlp_endpoint {
-            Some(text) => config::keys::public_url(text).map_err(|error| format!("--otlp-endpoint: {error}"))?,
+            Some(text) => config::keys::otlp_endpoint(text).map_err(|error| format!("--otlp-endpoint: {error}"))?,
             None => None,
         };
         Ok(endpoint

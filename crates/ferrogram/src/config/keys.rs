@@ -624,7 +624,7 @@ pub static KEYS: &[Key] = &[
               collector that is down or slow never holds up a bot: the spans are dropped and \
               counted. See [Traces](tracing.md).",
         set: |config, value| {
-            config.telemetry_otlp_endpoint = public_url(&value.text())?;
+            config.telemetry_otlp_endpoint = otlp_endpoint(&value.text())?;
             Ok(())
         },
         get: |config| Value::Text(config.telemetry_otlp_endpoint.clone().unwrap_or_default()),
@@ -686,7 +686,7 @@ fn database_url(url: String) -> Result<String, String> {
 
 /// A public base URL: `http(s)://HOST[:PORT][/PATH]`, without a query, a fragment or a
 /// trailing `/` (the bots' paths are appended to it); empty for none.
-pub fn public_url(text: &str) -> Result<Option<String>, String> {
+fn public_url(text: &str) -> Result<Option<String>, String> {
     let url = text.trim().trim_end_matches('/');
     if url.is_empty() {
         return Ok(None);
@@ -699,6 +699,13 @@ pub fn public_url(text: &str) -> Result<Option<String>, String> {
         return Err(expected());
     }
     Ok(Some(url.to_owned()))
+}
+
+/// An OTLP/HTTP endpoint: a base URL as [`public_url`] reads it; empty for none.
+pub fn otlp_endpoint(text: &str) -> Result<Option<String>, String> {
+    public_url(text).map_err(|_| {
+        format!("expected an `http://` or `https://` URL such as `http://127.0.0.1:4318`, found `{text}`")
+    })
 }
 
 fn path(text: String) -> Result<String, String> {
@@ -807,5 +814,8 @@ mod tests {
         for bad in ["bots.example.com", "ftp://x", "https://", "https://a.b/?q=1", "https://u@a.b", "https://a b"] {
             assert!(public_url(bad).is_err(), "{bad}");
         }
+        assert_eq!(otlp_endpoint("http://127.0.0.1:4318/"), Ok(Some("http://127.0.0.1:4318".into())));
+        assert_eq!(otlp_endpoint(""), Ok(None));
+        assert!(otlp_endpoint("127.0.0.1:4318").is_err_and(|error| error.contains("http://127.0.0.1:4318")));
     }
 }
