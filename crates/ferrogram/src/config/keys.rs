@@ -703,9 +703,8 @@ fn public_url(text: &str) -> Result<Option<String>, String> {
 
 /// An OTLP/HTTP endpoint: a base URL as [`public_url`] reads it; empty for none.
 pub fn otlp_endpoint(text: &str) -> Result<Option<String>, String> {
-    public_url(text).map_err(|_| {
-        format!("expected an `http://` or `https://` URL such as `http://127.0.0.1:4318`, found `{text}`")
-    })
+    public_url(text)
+        .map_err(|_| format!("expected an `http://` or `https://` URL such as `http://127.0.0.1:4318`, found `{text}`"))
 }
 
 fn path(text: String) -> Result<String, String> {

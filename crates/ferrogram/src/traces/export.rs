@@ -225,3 +225,79 @@ fn without_url(error: &reqwest::Error) -> String {
     }
     if cause.is_empty() { kind.to_owned() } else { format!("{kind}: {cause}") }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::traces::layer::Kind;
+
+    fn record(name: &'static str) -> SpanRecord {
+        SpanRecord {
+            trace_id: 1,
+            span_id: 2,
+            parent: None,
+            name,
+            kind: Kind::Internal,
+            start: 1,
+            end: 2,
+            attributes: Vec::new(),
+            error: None,
+            events: Vec::new(),
+        }
+    }
+
+    /// A collector on a free port: `/v1/traces` keeps what it is sent, `/fail/v1/traces` answers 500.
+    async fn collector() -> (String, Arc<Mutex<Vec<String>>>) {
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&bodies);
+        let app = axum::Router::new()
+            .route(
+                "/v1/traces",
+                axum::routing::post(move |body: String| async move {
+                    kept.lock().unwrap().push(body);
+                    "{}"
+                }),
+            )
+            .route(
+                "/fail/v1/traces",
+                axum::routing::post(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down") }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (base, bodies)
+    }
+
+    #[tokio::test]
+    async fn a_stop_sends_what_is_queued_without_waiting_for_the_batch() {
+        let (base, bodies) = collector().await;
+        let (queue, spans) = mpsc::channel(8);
+        let dropped = Dropped::default();
+        let target = Target { url: format!("{base}/v1/traces"), service: "test".into() };
+        let exporter = Exporter::start(target, spans, dropped.clone());
+        queue.try_send(record("update")).expect("queued");
+        let started = tokio::time::Instant::now();
+        exporter.shutdown(Duration::from_secs(5)).await;
+        assert!(started.elapsed() < BATCH_WAIT, "sent at the stop, not after the batch's wait");
+        let bodies = bodies.lock().unwrap();
+        assert_eq!(bodies.len(), 1);
+        assert!(bodies[0].contains(r#""name":"update""#), "{}", bodies[0]);
+        assert_eq!(dropped.total(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_batch_the_collector_refuses_is_dropped_and_counted() {
+        let (base, bodies) = collector().await;
+        let (queue, spans) = mpsc::channel(8);
+        let dropped = Dropped::default();
+        let target = Target { url: format!("{base}/fail/v1/traces"), service: "test".into() };
+        let exporter = Exporter::start(target, spans, dropped.clone());
+        queue.try_send(record("update")).expect("queued");
+        queue.try_send(record("handler")).expect("queued");
+        exporter.shutdown(Duration::from_secs(5)).await;
+        assert_eq!(dropped.total(), 2);
+        assert!(bodies.lock().unwrap().is_empty());
+    }
+}
