@@ -107,6 +107,7 @@ impl Outcome {
             Outcome::Refused(error) => ("refused", Some(error)),
             Outcome::MaybeDelivered(error) => ("maybe_delivered", Some(error)),
             Outcome::Stopped => ("stopped", None),
+            Outcome::Unauthorized(error) => ("unauthorized", Some(error)),
         };
         crate::traces::outcome(span, label, error.map(|error| error as &dyn std::fmt::Display));
     }
