@@ -253,14 +253,17 @@ async fn bots_start_stop_and_reload_through_the_listener_with_an_api_token() {
     assert!(text(&started.stdout).starts_with("later: running since "), "{}", text(&started.stderr));
     assert_eq!(serve.ask("later", user).await, "added while running");
 
-    // The audit log: each action (not the refused ones, not the reads), by the editor's token.
+    // The audit log: each action (not the refused ones, not the reads), by the editor's token,
+    // after the two tokens the command line created.
     let store = ferrogram_store::Store::open(&url).await.unwrap();
     let workspace = store.workspace_named("default").await.unwrap().unwrap();
     let tokens = store.tokens(workspace.id).await.unwrap();
     let ops = tokens.iter().find(|t| t.name == "ops").unwrap().id;
     let log = store.audit_log(workspace.id, 10).await.unwrap();
     let actions: Vec<(&str, &str, &str)> =
-        log.iter().rev().map(|e| (e.action.as_str(), e.target.as_str(), e.actor.as_str())).collect();
+        log.iter().rev().skip(2).map(|e| (e.action.as_str(), e.target.as_str(), e.actor.as_str())).collect();
+    let created: Vec<(&str, &str)> = log.iter().rev().take(2).map(|e| (e.action.as_str(), e.actor.as_str())).collect();
+    assert_eq!(created, [("token.create", "cli"), ("token.create", "cli")]);
     let actor = format!("token:{ops}");
     assert_eq!(
         actions,
