@@ -19,8 +19,10 @@ use parking_lot::Mutex;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const ECHO: &str = "ferrogram: 1\nbot: {name: echo}\non:\n  - text: any\n    do:\n      - reply: \"You said: {{ message.text }}\"\n";
-const ECHO_2: &str = "ferrogram: 1\nbot: {name: echo}\non:\n  - text: any\n    do:\n      - reply: \"Echo: {{ message.text }}\"\n";
+const ECHO: &str =
+    "ferrogram: 1\nbot: {name: echo}\non:\n  - text: any\n    do:\n      - reply: \"You said: {{ message.text }}\"\n";
+const ECHO_2: &str =
+    "ferrogram: 1\nbot: {name: echo}\non:\n  - text: any\n    do:\n      - reply: \"Echo: {{ message.text }}\"\n";
 /// A file with a misspelt key: a diagnostic with a line, column, key and hint.
 const BROKEN: &str = "ferrogram: 1\nbot: {name: echo}\non:\n  - text: any\n    do:\n      - replyy: \"hi\"\n";
 
@@ -69,7 +71,10 @@ impl BotControl for Host {
         Box::pin(async move {
             let status = self.report(workspace, name, None).await?;
             if name == "stubborn" {
-                return Err(ControlError::Refused(format!("version {:?} not reloaded: no start scene", status.version)));
+                return Err(ControlError::Refused(format!(
+                    "version {:?} not reloaded: no start scene",
+                    status.version
+                )));
             }
             self.report(workspace, name, Some(Status::Running)).await
         })
@@ -130,10 +135,28 @@ impl Env {
         let engine = Arc::new(Engine::new(EngineConfig::default()));
         let listening = ferrogram_server::listen_with("127.0.0.1:0".parse().unwrap(), engine, Some(api)).await.unwrap();
         let base = format!("http://{}", listening.addr());
-        Env { base, http: reqwest::Client::new(), store, home, away, admin, editor, viewer, stranger, _listening: listening }
+        Env {
+            base,
+            http: reqwest::Client::new(),
+            store,
+            home,
+            away,
+            admin,
+            editor,
+            viewer,
+            stranger,
+            _listening: listening,
+        }
     }
 
-    async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Answer {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -183,7 +206,8 @@ impl Env {
             let versions = self.store.versions(workspace, bot.id).await.unwrap();
             text.push_str(&format!("{bot:?} {versions:?}\n"));
         }
-        let tokens: Vec<_> = self.store.tokens(workspace).await.unwrap().into_iter().map(|t| (t.id, t.revoked_at)).collect();
+        let tokens: Vec<_> =
+            self.store.tokens(workspace).await.unwrap().into_iter().map(|t| (t.id, t.revoked_at)).collect();
         let audit = self.store.audit_log(workspace, 1000).await.unwrap().len();
         text.push_str(&format!("{tokens:?} audit {audit}"));
         text
@@ -247,7 +271,14 @@ macro_rules! on_both {
     };
 }
 
-on_both!(workspaces_are_isolated, roles_are_enforced, bad_input_changes_nothing, bots_lifecycle, idempotency_keys, tokens_lifecycle);
+on_both!(
+    workspaces_are_isolated,
+    roles_are_enforced,
+    bad_input_changes_nothing,
+    bots_lifecycle,
+    idempotency_keys,
+    tokens_lifecycle
+);
 
 /// A concrete path for a documented one.
 fn concrete(path: &str) -> String {
@@ -258,7 +289,8 @@ fn concrete(path: &str) -> String {
 async fn every_documented_operation_needs_credentials() {
     let env = Env::new(sqlite().await).await;
     env.create_bot(&env.admin, "echo").await;
-    let document: Value = env.http.get(format!("{}/api/openapi.json", env.base)).send().await.unwrap().json().await.unwrap();
+    let document: Value =
+        env.http.get(format!("{}/api/openapi.json", env.base)).send().await.unwrap().json().await.unwrap();
     assert!(document["openapi"].as_str().unwrap().starts_with("3.1"), "{}", document["openapi"]);
     assert!(document["components"]["securitySchemes"]["bearer"].is_object());
     let mut operations = 0;
@@ -314,7 +346,8 @@ fn the_document_describes_every_route() {
             attributes += 1;
         }
     }
-    let operations: usize = document["paths"].as_object().unwrap().values().map(|item| item.as_object().unwrap().len()).sum();
+    let operations: usize =
+        document["paths"].as_object().unwrap().values().map(|item| item.as_object().unwrap().len()).sum();
     assert_eq!(attributes, operations, "one #[utoipa::path] per documented operation: {documented:?}");
 }
 
@@ -373,28 +406,47 @@ async fn roles_are_enforced(env: Env) {
         answer.problem(403, &format!("{method} {path}"));
     }
     assert_eq!(env.snapshot(env.home).await, before);
-    for path in ["/api/v1/bots", "/api/v1/bots/echo", "/api/v1/bots/echo/versions", "/api/v1/audit", "/api/v1/workspace"] {
+    for path in
+        ["/api/v1/bots", "/api/v1/bots/echo", "/api/v1/bots/echo/versions", "/api/v1/audit", "/api/v1/workspace"]
+    {
         assert_eq!(env.get(path, &env.viewer).await.status, 200, "a viewer reads {path}");
     }
 }
+
+/// (method, path, body, headers, status, the pointer or parameter expected in `errors`).
+type BadRequest<'a> = (Method, &'a str, Value, &'a [(&'a str, &'a str)], u16, Option<&'a str>);
 
 async fn bad_input_changes_nothing(env: Env) {
     env.create_bot(&env.admin, "echo").await;
     let before = env.snapshot(env.home).await;
     let v1 = [("if-match", "\"v1\"")];
     // (method, path, body, headers, status, pointer or parameter expected in `errors`)
-    let table: Vec<(Method, &str, Value, &[(&str, &str)], u16, Option<&str>)> = vec![
+    let table: Vec<BadRequest> = vec![
         (Method::POST, "/api/v1/bots", json!({"name": 5, "source": ECHO}), &[], 422, Some("/name")),
         (Method::POST, "/api/v1/bots", json!({"name": "b", "source": ECHO, "colour": 1}), &[], 422, Some("/colour")),
         (Method::POST, "/api/v1/bots", json!({"name": "b"}), &[], 422, Some("")),
-        (Method::POST, "/api/v1/bots", json!({"name": "b", "source": ECHO, "format": "toml"}), &[], 422, Some("/format")),
+        (
+            Method::POST,
+            "/api/v1/bots",
+            json!({"name": "b", "source": ECHO, "format": "toml"}),
+            &[],
+            422,
+            Some("/format"),
+        ),
         (Method::POST, "/api/v1/bots", json!([1, 2]), &[], 422, Some("")),
         (Method::POST, "/api/v1/bots", json!({"name": "../etc", "source": ECHO}), &[], 422, Some("/name")),
         (Method::POST, "/api/v1/bots", json!({"name": "echo", "source": ECHO}), &[], 409, None),
         (Method::POST, "/api/v1/bots", json!({"name": "b", "source": BROKEN}), &[], 422, Some("/source")),
         (Method::POST, "/api/v1/bots", json!({"name": "b", "source": "a: [unclosed"}), &[], 422, Some("/source")),
         (Method::POST, "/api/v1/bots/echo/versions", json!({"source": BROKEN}), &v1, 422, Some("/source")),
-        (Method::POST, "/api/v1/bots/echo/versions", json!({"source": ECHO_2}), &[("if-match", "\"v7\"")], 412, Some("If-Match")),
+        (
+            Method::POST,
+            "/api/v1/bots/echo/versions",
+            json!({"source": ECHO_2}),
+            &[("if-match", "\"v7\"")],
+            412,
+            Some("If-Match"),
+        ),
         (Method::POST, "/api/v1/bots/echo/versions", json!({"source": ECHO_2}), &[], 428, Some("If-Match")),
         (Method::POST, "/api/v1/bots/echo/rollback", json!({"version": 9}), &v1, 422, Some("/version")),
         (Method::POST, "/api/v1/bots/echo/rollback", json!({"version": "1"}), &v1, 422, Some("/version")),
@@ -402,7 +454,14 @@ async fn bad_input_changes_nothing(env: Env) {
         (Method::POST, "/api/v1/tokens", json!({"name": "x", "role": "owner"}), &[], 422, Some("/role")),
         (Method::POST, "/api/v1/tokens", json!({"name": "", "role": "viewer"}), &[], 422, Some("/name")),
         (Method::PATCH, "/api/v1/workspace", json!({"name": ["x"]}), &[], 422, Some("/name")),
-        (Method::POST, "/api/v1/bots", json!({"name": "b", "source": ECHO}), &[("idempotency-key", "")], 400, Some("Idempotency-Key")),
+        (
+            Method::POST,
+            "/api/v1/bots",
+            json!({"name": "b", "source": ECHO}),
+            &[("idempotency-key", "")],
+            400,
+            Some("Idempotency-Key"),
+        ),
         (Method::GET, "/api/v1/bots?limit=abc", Value::Null, &[], 400, Some("limit")),
         (Method::GET, "/api/v1/bots?limit=0", Value::Null, &[], 400, Some("limit")),
         (Method::GET, "/api/v1/bots?colour=red", Value::Null, &[], 400, Some("colour")),
@@ -438,7 +497,8 @@ async fn bad_input_changes_nothing(env: Env) {
     raw.problem(400, "malformed JSON");
     let raw = env.raw(Method::POST, "/api/v1/bots", &env.admin, "text/yaml", ECHO.as_bytes().to_vec()).await;
     raw.problem(415, "YAML as the body");
-    let huge = format!("{{\"name\": \"big\", \"source\": \"{}\"}}", "x".repeat(ferrogram_server::api::body::BODY_LIMIT));
+    let huge =
+        format!("{{\"name\": \"big\", \"source\": \"{}\"}}", "x".repeat(ferrogram_server::api::body::BODY_LIMIT));
     let raw = env.raw(Method::POST, "/api/v1/bots", &env.admin, "application/json", huge.into_bytes()).await;
     raw.problem(413, "an oversized body");
     assert_eq!(env.snapshot(env.home).await, before, "no bad request changed anything");
@@ -448,16 +508,21 @@ async fn bots_lifecycle(env: Env) {
     let created = env.create_bot(&env.editor, "echo").await;
     assert_eq!(created.header("etag"), Some("\"v1\""));
     assert_eq!(created.header("location"), Some("/api/v1/bots/echo"));
-    assert_eq!((created.body["version"].as_i64(), created.body["status"]["status"].as_str()), (Some(1), Some("stopped")));
+    assert_eq!(
+        (created.body["version"].as_i64(), created.body["status"]["status"].as_str()),
+        (Some(1), Some("stopped"))
+    );
     env.create_bot(&env.editor, "stubborn").await;
     let got = env.get("/api/v1/bots/echo", &env.viewer).await;
     assert_eq!((got.status, got.header("etag")), (200, Some("\"v1\"")));
     assert_eq!(got.body["source"], ECHO);
 
-    let published = env.post("/api/v1/bots/echo/versions", &env.editor, json!({"source": ECHO_2}), &[("if-match", "\"v1\"")]).await;
+    let published =
+        env.post("/api/v1/bots/echo/versions", &env.editor, json!({"source": ECHO_2}), &[("if-match", "\"v1\"")]).await;
     assert_eq!((published.status, published.header("etag")), (201, Some("\"v2\"")), "{}", published.body);
     // The same ETag again is stale now: the second editor does not overwrite the first.
-    let stale = env.post("/api/v1/bots/echo/versions", &env.editor, json!({"source": ECHO}), &[("if-match", "\"v1\"")]).await;
+    let stale =
+        env.post("/api/v1/bots/echo/versions", &env.editor, json!({"source": ECHO}), &[("if-match", "\"v1\"")]).await;
     stale.problem(412, "a stale ETag");
 
     let page = env.get("/api/v1/bots/echo/versions?limit=1", &env.viewer).await.body;
@@ -472,7 +537,8 @@ async fn bots_lifecycle(env: Env) {
     assert!(text.contains("--- v1") && text.contains("+++ v2"), "{text}");
     assert!(text.contains("-      - reply: \"You said:") && text.contains("+      - reply: \"Echo:"), "{text}");
 
-    let rolled = env.post("/api/v1/bots/echo/rollback", &env.editor, json!({"version": 1}), &[("if-match", "\"v2\"")]).await;
+    let rolled =
+        env.post("/api/v1/bots/echo/rollback", &env.editor, json!({"version": 1}), &[("if-match", "\"v2\"")]).await;
     assert_eq!((rolled.status, rolled.body["version"].as_i64()), (201, Some(3)), "{}", rolled.body);
     let version = env.get("/api/v1/bots/echo/versions/3", &env.viewer).await.body;
     assert_eq!(version["source"], ECHO, "a rollback is a new version with the old file");
@@ -494,9 +560,18 @@ async fn bots_lifecycle(env: Env) {
 
     // Every change is in the audit log, by its actor, filterable and paginated.
     let audit = env.get("/api/v1/audit?limit=200", &env.viewer).await.body;
-    let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).rev().collect();
-    let expected =
-        ["bot.create", "bot.create", "bot.publish", "bot.rollback", "bot.start", "bot.stop", "bot.restart", "bot.reload"];
+    let actions: Vec<&str> =
+        audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).rev().collect();
+    let expected = [
+        "bot.create",
+        "bot.create",
+        "bot.publish",
+        "bot.rollback",
+        "bot.start",
+        "bot.stop",
+        "bot.restart",
+        "bot.reload",
+    ];
     assert_eq!(actions, expected, "{audit}");
     let publishes = env.get("/api/v1/audit?action=bot.publish", &env.viewer).await.body;
     assert_eq!(publishes["items"].as_array().unwrap().len(), 1);
@@ -550,7 +625,9 @@ async fn tokens_lifecycle(env: Env) {
     assert_eq!(made.status, 201, "{}", made.body);
     let secret = made.body["secret"].as_str().unwrap().to_owned();
     let id = made.body["id"].as_i64().unwrap();
-    assert!(secret.starts_with(made.body["prefix"].as_str().unwrap()) && made.body["prefix"].as_str().unwrap().len() == 9);
+    assert!(
+        secret.starts_with(made.body["prefix"].as_str().unwrap()) && made.body["prefix"].as_str().unwrap().len() == 9
+    );
     assert_eq!(made.header("location"), Some(format!("/api/v1/tokens/{id}").as_str()));
     let listed = env.get("/api/v1/tokens", &env.admin).await.body;
     let shown = listed["items"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap().clone();
@@ -561,8 +638,12 @@ async fn tokens_lifecycle(env: Env) {
     assert_eq!(revoked.status, 204);
     env.get("/api/v1/bots", &secret).await.problem(401, "a revoked token");
     let revoked_list = env.get("/api/v1/tokens?revoked=true", &env.admin).await.body;
-    assert_eq!(revoked_list["items"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect::<Vec<_>>(), [id]);
-    let renamed = env.send(Method::PATCH, "/api/v1/workspace", Some(&env.admin), Some(json!({"name": "house"})), &[]).await;
+    assert_eq!(
+        revoked_list["items"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect::<Vec<_>>(),
+        [id]
+    );
+    let renamed =
+        env.send(Method::PATCH, "/api/v1/workspace", Some(&env.admin), Some(json!({"name": "house"})), &[]).await;
     assert_eq!((renamed.status, renamed.body["name"].as_str()), (200, Some("house")));
     let actions: Vec<String> = env.store.audit_log(env.home, 10).await.unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(actions, ["workspace.update", "token.revoke", "token.create"]);

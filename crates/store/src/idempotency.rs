@@ -39,7 +39,8 @@ impl Conn<'_> {
         const SWEEP: &str = "DELETE FROM idempotency_keys WHERE token_id = $1 AND created_at < $2";
         const RESERVE: &str = "INSERT INTO idempotency_keys (token_id, key, request_hash, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (token_id, key) DO NOTHING";
-        const FIND: &str = "SELECT request_hash, status, response FROM idempotency_keys WHERE token_id = $1 AND key = $2";
+        const FIND: &str =
+            "SELECT request_hash, status, response FROM idempotency_keys WHERE token_id = $1 AND key = $2";
         let at = now();
         on!(self, c => {
             sqlx::query(SWEEP).bind(token).bind(at - IDEMPOTENCY_TTL).execute(&mut *c).await?;

@@ -686,13 +686,14 @@ async fn audit_pages_filter_and_continue(store: Store, _url: String) {
         store.audit(home, actor, action, "echo", &json!({"i": i})).await.unwrap().unwrap();
     }
     store.audit(away, "token:1", "bot.publish", "echo", &json!({})).await.unwrap().unwrap();
-    let query = |action: Option<&str>, actor: Option<&str>, before: Option<i64>, limit: u32| ferrogram_store::AuditQuery {
-        action: action.map(str::to_owned),
-        actor: actor.map(str::to_owned),
-        before,
-        limit,
-        ..Default::default()
-    };
+    let query =
+        |action: Option<&str>, actor: Option<&str>, before: Option<i64>, limit: u32| ferrogram_store::AuditQuery {
+            action: action.map(str::to_owned),
+            actor: actor.map(str::to_owned),
+            before,
+            limit,
+            ..Default::default()
+        };
     let publishes = store.audit_page(home, &query(Some("bot.publish"), None, None, 10)).await.unwrap();
     let numbers: Vec<i64> = publishes.iter().map(|e| e.detail["i"].as_i64().unwrap()).collect();
     assert_eq!(numbers, [4, 2, 1], "newest first, only this workspace's");

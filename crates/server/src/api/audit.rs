@@ -86,6 +86,7 @@ async fn list_audit(
         before: pagination::key_of(filter.cursor.as_deref())?,
         limit: limit + 1,
     };
-    let entries = api.store.audit_page(caller.workspace, &query).await.map_err(store_failed("reading the audit log"))?;
+    let entries =
+        api.store.audit_page(caller.workspace, &query).await.map_err(store_failed("reading the audit log"))?;
     Ok(Json(pagination::page(entries, limit, |e| e.id, AuditView::from)))
 }

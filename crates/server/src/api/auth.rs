@@ -92,9 +92,11 @@ impl FromRequestParts<Api> for Caller {
             return Err(Unauthorized(Problem::unauthorized(detail)).into_response());
         };
         match api.store.verify_token(token).await {
-            Ok(Some(access)) => {
-                Ok(Caller { workspace: access.workspace, role: access.role, credential: Credential::Token(access.token) })
-            }
+            Ok(Some(access)) => Ok(Caller {
+                workspace: access.workspace,
+                role: access.role,
+                credential: Credential::Token(access.token),
+            }),
             Ok(None) => Err(Unauthorized(Problem::unauthorized("unknown or revoked API token")).into_response()),
             Err(e) => Err(Problem::internal("verifying the token", e).into_response()),
         }

@@ -215,12 +215,18 @@ async fn create_bot(
             return Err(Problem::invalid("the name is not acceptable", vec![error]));
         }
         let warnings = check(&request.source, request.format, "/source")?;
-        if api.store.bot_named(caller.workspace, &request.name).await.map_err(store_failed("reading the bots"))?.is_some()
+        if api
+            .store
+            .bot_named(caller.workspace, &request.name)
+            .await
+            .map_err(store_failed("reading the bots"))?
+            .is_some()
         {
             return Err(Problem::conflict(format!("there is already a bot named {}", request.name)));
         }
         let mut tx = api.store.transaction().await.map_err(store_failed("creating the bot"))?;
-        let id = tx.create_bot(caller.workspace, &request.name, None).await.map_err(store_failed("creating the bot"))?;
+        let id =
+            tx.create_bot(caller.workspace, &request.name, None).await.map_err(store_failed("creating the bot"))?;
         let id = id.ok_or_else(|| Problem::not_found("the workspace is gone"))?;
         let version = tx.save_version(caller.workspace, id, &request.source).await;
         let version = version.map_err(store_failed("saving the version"))?.unwrap_or(1);

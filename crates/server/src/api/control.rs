@@ -102,7 +102,11 @@ async fn act(api: &Api, caller: &Caller, name: &str, action: &str) -> Result<Jso
 /// The bot's state in the host, with its recent errors.
 #[utoipa::path(get, path = "/api/v1/bots/{name}/status", tag = "control", params(("name" = String, Path)),
     responses((status = 200, body = StatusView)))]
-async fn bot_status(State(api): State<Api>, caller: Caller, Path(name): Path<String>) -> Result<Json<StatusView>, Problem> {
+async fn bot_status(
+    State(api): State<Api>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<StatusView>, Problem> {
     caller.require(Role::Viewer)?;
     answer(api.bots.status(caller.workspace, &name).await, &name)
 }
@@ -124,7 +128,11 @@ async fn stop(State(api): State<Api>, caller: Caller, Path(name): Path<String>) 
 /// Stops the bot, then starts it from its newest version (editor).
 #[utoipa::path(post, path = "/api/v1/bots/{name}/restart", tag = "control", params(("name" = String, Path)),
     responses((status = 200, body = StatusView)))]
-async fn restart(State(api): State<Api>, caller: Caller, Path(name): Path<String>) -> Result<Json<StatusView>, Problem> {
+async fn restart(
+    State(api): State<Api>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<StatusView>, Problem> {
     act(&api, &caller, &name, "restart").await
 }
 

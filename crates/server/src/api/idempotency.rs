@@ -102,8 +102,7 @@ where
         }
         Ok(Idempotency::Mismatch) => {
             let error = FieldError::parameter("Idempotency-Key", "already used for another request");
-            return Problem::invalid("this Idempotency-Key was used with another request", vec![error])
-                .into_response();
+            return Problem::invalid("this Idempotency-Key was used with another request", vec![error]).into_response();
         }
         Ok(Idempotency::InFlight) => {
             return Problem::conflict("a request with this Idempotency-Key is still being answered").into_response();

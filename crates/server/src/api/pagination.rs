@@ -53,7 +53,12 @@ pub fn key_of(cursor: Option<&str>) -> Result<Option<i64>, Problem> {
 
 /// One page of `items` (already in list order and past the cursor): at most `limit` of them,
 /// with the cursor after the last when more remain.
-pub fn page<T, U>(items: impl IntoIterator<Item = T>, limit: u32, key: impl Fn(&T) -> i64, view: impl Fn(T) -> U) -> Page<U> {
+pub fn page<T, U>(
+    items: impl IntoIterator<Item = T>,
+    limit: u32,
+    key: impl Fn(&T) -> i64,
+    view: impl Fn(T) -> U,
+) -> Page<U> {
     let mut items: Vec<T> = items.into_iter().take(limit as usize + 1).collect();
     let more = items.len() > limit as usize;
     items.truncate(limit as usize);

@@ -140,7 +140,8 @@ async fn create_token(
         let (Ok(role), true) = (role, errors.is_empty()) else {
             return Err(Problem::invalid("the token is not acceptable", errors));
         };
-        let issued = api.store.issue_token(caller.workspace, name, role).await.map_err(store_failed("issuing a token"))?;
+        let issued =
+            api.store.issue_token(caller.workspace, name, role).await.map_err(store_failed("issuing a token"))?;
         let issued = issued.ok_or_else(|| Problem::not_found("the workspace is gone"))?;
         let token = find(&api, &caller, issued.id).await?;
         audit(&api, &caller, "token.create", &issued.id.to_string(), json!({"name": name, "role": role.as_str()}))

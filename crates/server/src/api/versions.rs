@@ -212,7 +212,8 @@ async fn publish_version(
         audit(&api, &caller, "bot.publish", &name, json!({"version": version, "format": request.format})).await;
         let view = VersionView { version, created_at: now(), etag: etag(version), current: true };
         let published = Published { version: view, warnings };
-        let mut created = Created::new(serde_json::to_value(&published).map_err(|e| Problem::internal("answering", e))?);
+        let mut created =
+            Created::new(serde_json::to_value(&published).map_err(|e| Problem::internal("answering", e))?);
         created.etag = Some(etag(version));
         created.location = Some(format!("/api/v1/bots/{name}/versions/{version}"));
         Ok(created)

@@ -69,7 +69,10 @@ async fn update_workspace(
     caller.require(Role::Admin)?;
     let name = body.value.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(Problem::invalid("the name is not acceptable", vec![FieldError::at("/name", "1 to 100 characters")]));
+        return Err(Problem::invalid(
+            "the name is not acceptable",
+            vec![FieldError::at("/name", "1 to 100 characters")],
+        ));
     }
     let before = current(&api, &caller).await?;
     api.store.rename_workspace(caller.workspace, name).await.map_err(store_failed("renaming the workspace"))?;
