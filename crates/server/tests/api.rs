@@ -637,6 +637,12 @@ async fn tokens_lifecycle(env: Env) {
     let revoked = env.send(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&env.admin), None, &[]).await;
     assert_eq!(revoked.status, 204);
     env.get("/api/v1/bots", &secret).await.problem(401, "a revoked token");
+    let prefix = made.body["prefix"].as_str().unwrap();
+    let found = env.get(&format!("/api/v1/tokens?prefix={prefix}"), &env.admin).await.body;
+    assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["items"][0]["id"], id);
+    let short = env.get("/api/v1/tokens?prefix=fg_", &env.admin).await.body;
+    assert_eq!(short["items"], json!([]), "a prefix shorter than the kept one finds nothing");
     let revoked_list = env.get("/api/v1/tokens?revoked=true", &env.admin).await.body;
     assert_eq!(
         revoked_list["items"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect::<Vec<_>>(),

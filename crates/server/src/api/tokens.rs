@@ -76,6 +76,9 @@ pub struct TokenRequest {
 pub struct TokenFilter {
     /// `true`: only revoked ones; `false`: only usable ones; absent: all.
     pub revoked: Option<bool>,
+    /// Only the token whose secret starts so (at least `fg_` and 6 characters: the `prefix`
+    /// listed), to find a token seen in a log or a secret scanner's report.
+    pub prefix: Option<String>,
     /// Page size, 1 to 200 (50).
     pub limit: Option<u32>,
     /// The previous page's `next_cursor`.
@@ -84,6 +87,13 @@ pub struct TokenFilter {
 
 pub(super) fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::new().routes(routes!(list_tokens, create_token)).routes(routes!(get_token, revoke_token))
+}
+
+/// Whether a token kept as `kept` (its first characters) is the one `wanted` starts: `wanted`
+/// may be the whole secret or just the listed prefix.
+fn matches_prefix(kept: Option<&str>, wanted: &str) -> bool {
+    let length = ferrogram_store::TOKEN_PREFIX_LEN;
+    kept.is_some_and(|kept| wanted.len() >= length && wanted.get(..length) == Some(kept))
 }
 
 /// A token id from the path; anything else is no such token (404).
@@ -111,7 +121,8 @@ async fn list_tokens(
     let listed = tokens
         .into_iter()
         .filter(|t| t.id > after)
-        .filter(|t| filter.revoked.is_none_or(|revoked| revoked == t.revoked_at.is_some()));
+        .filter(|t| filter.revoked.is_none_or(|revoked| revoked == t.revoked_at.is_some()))
+        .filter(|t| filter.prefix.as_deref().is_none_or(|wanted| matches_prefix(t.prefix.as_deref(), wanted)));
     Ok(Json(pagination::page(listed, limit, |t| t.id, TokenView::from)))
 }
 
