@@ -277,7 +277,8 @@ on_both!(
     bad_input_changes_nothing,
     bots_lifecycle,
     idempotency_keys,
-    tokens_lifecycle
+    tokens_lifecycle,
+    two_editors_publishing_from_one_version_save_once
 );
 
 /// A concrete path for a documented one.
@@ -653,4 +654,28 @@ async fn tokens_lifecycle(env: Env) {
     assert_eq!((renamed.status, renamed.body["name"].as_str()), (200, Some("house")));
     let actions: Vec<String> = env.store.audit_log(env.home, 10).await.unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(actions, ["workspace.update", "token.revoke", "token.create"]);
+}
+
+/// Editors who all read version 1 publish at once: one is saved, the others get 412.
+async fn two_editors_publishing_from_one_version_save_once(env: Env) {
+    env.create_bot(&env.editor, "echo").await;
+    let env = Arc::new(env);
+    let editors: Vec<_> = (0..4)
+        .map(|i| {
+            let env = Arc::clone(&env);
+            tokio::spawn(async move {
+                let source = format!("{ECHO_2}# edit {i}\n");
+                let body = json!({"source": source});
+                env.post("/api/v1/bots/echo/versions", &env.editor, body, &[("if-match", "\"v1\"")]).await.status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for editor in editors {
+        statuses.push(editor.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [201, 412, 412, 412]);
+    let bot = env.store.bot_named(env.home, "echo").await.unwrap().unwrap();
+    assert_eq!(env.store.versions(env.home, bot.id).await.unwrap().len(), 2);
 }
