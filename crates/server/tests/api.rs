@@ -247,9 +247,22 @@ async fn drop_postgres(name: &str) {
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.expect("DROP DATABASE");
 }
 
-async fn sqlite() -> Store {
+/// A new SQLite file in the temporary directory; its files are removed when the guard drops.
+async fn sqlite() -> (Store, Removed) {
     let path = std::env::temp_dir().join(format!("ferrogram-api-{}-{:016x}.db", std::process::id(), fastrand::u64(..)));
-    Store::open(&format!("sqlite://{}", path.display())).await.expect("open SQLite")
+    let store = Store::open(&format!("sqlite://{}", path.display())).await.expect("open SQLite");
+    (store, Removed(path))
+}
+
+/// Removes a test's SQLite files (and their `-wal`, `-shm`) when dropped.
+struct Removed(std::path::PathBuf);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
 }
 
 /// Runs a scenario on SQLite and on PostgreSQL.
@@ -257,7 +270,10 @@ macro_rules! on_both {
     ($($scenario:ident),* $(,)?) => {
         mod sqlite_backend {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $scenario() { super::$scenario(super::Env::new(super::sqlite().await).await).await })*
+            async fn $scenario() {
+                let (store, _removed) = super::sqlite().await;
+                super::$scenario(super::Env::new(store).await).await
+            })*
         }
         mod postgres_backend {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,7 +304,8 @@ fn concrete(path: &str) -> String {
 
 #[tokio::test]
 async fn every_documented_operation_needs_credentials() {
-    let env = Env::new(sqlite().await).await;
+    let (store, _removed) = sqlite().await;
+    let env = Env::new(store).await;
     env.create_bot(&env.admin, "echo").await;
     let document: Value =
         env.http.get(format!("{}/api/openapi.json", env.base)).send().await.unwrap().json().await.unwrap();
