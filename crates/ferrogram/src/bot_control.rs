@@ -1,6 +1,6 @@
 //! `ferrogram bot start|stop|reload|status` (and `bot remove` with a token): the running
-//! server's bots, through its listener's control API (`/api/v1/bots…`, `ferrogram_server::bots`)
-//! with an API token (`ferrogram token issue`).
+//! server's bots, through its listener's REST API (`/api/v1/bots…`, `ferrogram_server::api`,
+//! docs/api.md) with an API token (`ferrogram token create`).
 
 use serde_json::Value;
 
@@ -10,7 +10,7 @@ pub(crate) struct Remote {
     /// The server's listener (`server.listen`).
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
     server: String,
-    /// An API token (`ferrogram token issue`); an editor's at least to act, a viewer's to read.
+    /// An API token (`ferrogram token create`); an editor's at least to act, a viewer's to read.
     #[arg(long, env = "FERROGRAM_API_TOKEN", hide_env_values = true)]
     token: Option<String>,
 }
@@ -66,7 +66,8 @@ async fn call(remote: &Remote, method: reqwest::Method, path: &str) -> Result<Va
     if status.is_success() {
         return Ok(body);
     }
-    match body["error"].as_str() {
+    // Errors are problem details (RFC 9457): `detail` says what went wrong.
+    match body["detail"].as_str() {
         Some(error) => Err(format!("{error} ({status})")),
         None => Err(format!("{url}: {status}")),
     }
@@ -130,15 +131,31 @@ fn plural(n: u64) -> &'static str {
 pub(crate) async fn status(remote: &Remote, name: Option<&str>) -> Result<(), String> {
     match name {
         Some(name) => {
-            println!("{}", describe(&call(remote, reqwest::Method::GET, &format!("/api/v1/bots/{name}")).await?))
+            let path = format!("/api/v1/bots/{name}/status");
+            println!("{}", describe(&call(remote, reqwest::Method::GET, &path).await?))
         }
         None => {
-            let listed = call(remote, reqwest::Method::GET, "/api/v1/bots").await?;
-            let bots = listed["bots"].as_array().cloned().unwrap_or_default();
+            // Every page of the list; a bot the server does not run has no status.
+            let mut bots = Vec::new();
+            let mut cursor = String::new();
+            loop {
+                let path = format!("/api/v1/bots?limit=200{cursor}");
+                let page = call(remote, reqwest::Method::GET, &path).await?;
+                bots.extend(page["items"].as_array().cloned().unwrap_or_default());
+                match page["next_cursor"].as_str() {
+                    Some(next) => cursor = format!("&cursor={next}"),
+                    None => break,
+                }
+            }
             if bots.is_empty() {
                 println!("no bots");
             }
-            bots.iter().for_each(|bot| println!("{}", describe(bot)));
+            for bot in &bots {
+                match bot.get("status").filter(|s| s.is_object()) {
+                    Some(status) => println!("{}", describe(status)),
+                    None => println!("{}: not run by this server", bot["name"].as_str().unwrap_or("?")),
+                }
+            }
         }
     }
     Ok(())

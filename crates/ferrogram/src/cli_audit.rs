@@ -1,5 +1,6 @@
 //! The audit log of the command line's own changes (decision 0040): `bot add`, `bot
-//! enable|disable|remove` (on the store), `token issue` and `secrets rotate` are written to their
+//! enable|disable|remove` (on the store), `workspace create`, `token create` and `secrets
+//! rotate` are written to their
 //! workspace's audit log like the control API's actions, with the actor `cli:USER` (the
 //! operating-system user running the command) instead of `token:ID`.
 

@@ -16,6 +16,7 @@ mod secret_key;
 mod secrets_command;
 mod token_command;
 mod traces;
+mod workspace_command;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -70,8 +71,11 @@ enum Command {
     /// The bots kept in the store, which `serve` runs: `bot add FILE` saves a bot file (a new
     /// version when it changed), `bot list` prints them.
     Bot(bot_command::BotArgs),
-    /// API tokens for the running server's control API: `token issue NAME` prints a new one.
+    /// API tokens for the REST API (docs/api.md): `token create --workspace W --role ROLE`
+    /// prints a new one, once.
     Token(token_command::TokenArgs),
+    /// Workspaces (tenants): `workspace create NAME`, `workspace list`.
+    Workspace(workspace_command::WorkspaceArgs),
     /// The secrets kept encrypted in the database (the bots' stored tokens): `secrets rotate`
     /// re-encrypts them all under a new key.
     Secrets(secrets_command::SecretsArgs),
@@ -451,6 +455,7 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
         Some(Command::DeadLetters(args)) => return dead_letters(args).await,
         Some(Command::Bot(args)) => return bot_command::run(args).await,
         Some(Command::Token(args)) => return token_command::run(args).await,
+        Some(Command::Workspace(args)) => return workspace_command::run(args).await,
         Some(Command::Secrets(args)) => return secrets_command::run(args).await,
         Some(Command::Backup(args)) => return backup_command::backup(args).await,
         Some(Command::Restore(args)) => return backup_command::restore(args).await,
@@ -486,6 +491,7 @@ async fn run_command(cli: Cli, settings: Option<config::Config>) -> Result<(), S
                 | Command::Config(_)
                 | Command::Bot(_)
                 | Command::Token(_)
+                | Command::Workspace(_)
                 | Command::Secrets(_)
                 | Command::Backup(_)
                 | Command::Restore(_),

@@ -1,6 +1,10 @@
-//! `ferrogram token issue NAME [--role ROLE] [--workspace W]`: an API token for the control API
-//! (`bot start|stop|reload|status`), stored as its SHA-256 only: its secret is printed once, on
-//! standard output, and cannot be shown again.
+//! `ferrogram token create [NAME] [--name N] --workspace W --role ROLE`: an API token for the
+//! REST API (docs/api.md), stored as its SHA-256 only: its secret is printed once, on standard
+//! output (`export FERROGRAM_API_TOKEN=$(ferrogram token create …)`), what it is on standard
+//! error, and it cannot be shown again. `token issue` is the same command under its old name.
+//!
+//! The workspace must exist (`ferrogram workspace create`), except the default one, which is
+//! made on first use as `serve` makes it for a folder's bots.
 
 use ferrogram_store::Role;
 
@@ -14,19 +18,24 @@ pub(crate) struct TokenArgs {
 
 #[derive(clap::Subcommand)]
 enum TokenCommand {
-    /// Issue an API token and print its secret (once): `export FERROGRAM_API_TOKEN=$(ferrogram
-    /// token issue ops)`.
-    Issue(IssueArgs),
+    /// Create an API token and print its secret (once).
+    #[command(alias = "issue")]
+    Create(CreateArgs),
 }
 
 #[derive(clap::Args)]
-struct IssueArgs {
-    /// What the token is for (shown in listings and the audit log's actor is `token:ID`).
-    name: String,
-    /// `admin`, `editor` (start, stop, reload bots) or `viewer` (read only).
+struct CreateArgs {
+    /// What the token is for (shown in listings; the audit log's actor is `token:ID`).
+    #[arg(value_name = "NAME", conflicts_with = "name")]
+    positional_name: Option<String>,
+    /// What the token is for (the same as the positional NAME).
+    #[arg(long)]
+    name: Option<String>,
+    /// `admin` (everything, tokens too), `editor` (bots, their versions, start and stop) or
+    /// `viewer` (read only).
     #[arg(long, default_value = "editor")]
     role: Role,
-    /// The workspace whose bots the token acts on (created if missing).
+    /// The workspace the token acts in.
     #[arg(long, default_value = import::DEFAULT_WORKSPACE)]
     workspace: String,
     /// `sqlite://PATH` (created if missing) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
@@ -38,24 +47,40 @@ struct IssueArgs {
 
 /// Runs `ferrogram token …`.
 pub(crate) async fn run(args: &TokenArgs) -> Result<(), String> {
-    let TokenCommand::Issue(args) = &args.command;
+    let TokenCommand::Create(args) = &args.command;
+    let name = args.positional_name.as_deref().or(args.name.as_deref()).unwrap_or("cli").trim().to_owned();
+    if name.is_empty() {
+        return Err("the token's name is empty".into());
+    }
     let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
-    let issued = issue(&store, args).await;
+    let issued = create(&store, args, &name).await;
     store.close().await;
     let (id, secret) = issued?;
-    eprintln!("token {id} ({}) of workspace {}: shown once, keep it secret", args.role, args.workspace);
+    let prefix = &secret[..ferrogram_store::TOKEN_PREFIX_LEN];
+    eprintln!(
+        "token {id} `{name}` ({}) of workspace {}, {prefix}…: shown once, keep it secret",
+        args.role, args.workspace
+    );
     println!("{secret}");
     Ok(())
 }
 
-async fn issue(store: &ferrogram_store::Store, args: &IssueArgs) -> Result<(i64, String), String> {
+async fn create(store: &ferrogram_store::Store, args: &CreateArgs, name: &str) -> Result<(i64, String), String> {
     let workspace = match store.workspace_named(&args.workspace).await.map_err(|e| e.to_string())? {
         Some(workspace) => workspace.id,
-        None => store.create_workspace(&args.workspace).await.map_err(|e| e.to_string())?,
+        None if args.workspace == import::DEFAULT_WORKSPACE => {
+            store.create_workspace(&args.workspace).await.map_err(|e| e.to_string())?
+        }
+        None => {
+            return Err(format!(
+                "no workspace {}: create it with `ferrogram workspace create {}`",
+                args.workspace, args.workspace
+            ));
+        }
     };
-    let issued = store.issue_token(workspace, &args.name, args.role).await.map_err(|e| e.to_string())?;
+    let issued = store.issue_token(workspace, name, args.role).await.map_err(|e| e.to_string())?;
     let issued = issued.ok_or_else(|| format!("no workspace {}", args.workspace))?;
     let detail = serde_json::json!({"id": issued.id, "role": args.role.as_str()});
-    crate::cli_audit::write(store, workspace, "token.issue", &args.name, &detail).await;
+    crate::cli_audit::write(store, workspace, "token.create", name, &detail).await;
     Ok((issued.id, issued.secret))
 }

@@ -217,7 +217,7 @@ async fn a_stopped_bot_stays_stopped_across_a_restart_until_started() {
         .filter(|e| e.actor.starts_with("cli:"))
         .map(|e| (e.action.as_str(), e.target.as_str()))
         .collect();
-    assert_eq!(cli, [("token.issue", "ops"), ("bot.disable", "echo"), ("bot.enable", "echo")]);
+    assert_eq!(cli, [("token.create", "ops"), ("bot.disable", "echo"), ("bot.enable", "echo")]);
     store.close().await;
     serve.kill().await;
 }

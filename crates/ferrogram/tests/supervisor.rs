@@ -121,11 +121,11 @@ impl Serve {
         ferrogram(&[&["bot"], args, &["--server", &self.server, "--token", token]].concat())
     }
 
-    /// Polls `GET /api/v1/bots/NAME` until `done` holds for its status; returns it.
+    /// Polls `GET /api/v1/bots/NAME/status` until `done` holds for its status; returns it.
     async fn status_until(&self, token: &str, name: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + DEADLINE;
         loop {
-            let answer = self.api(reqwest::Method::GET, &format!("/api/v1/bots/{name}"), Some(token)).await;
+            let answer = self.api(reqwest::Method::GET, &format!("/api/v1/bots/{name}/status"), Some(token)).await;
             if let Ok((200, status)) = &answer
                 && done(status)
             {
@@ -200,18 +200,18 @@ async fn bots_start_stop_and_reload_through_the_listener_with_an_api_token() {
     let get = reqwest::Method::GET;
     let (code, body) = serve.api(get.clone(), "/api/v1/bots", None).await.unwrap();
     assert_eq!(code, 401, "{body}");
-    assert!(body["error"].as_str().is_some_and(|e| e.contains("API token")), "{body}");
+    assert!(body["detail"].as_str().is_some_and(|e| e.contains("Bearer")), "{body}");
     let (code, _) = serve.api(get.clone(), "/api/v1/bots", Some("fg_not-a-token")).await.unwrap();
     assert_eq!(code, 401);
     let (code, body) = serve.api(reqwest::Method::POST, "/api/v1/bots/echo/stop", Some(&viewer)).await.unwrap();
     assert_eq!(code, 403, "{body}");
-    assert!(body["error"].as_str().is_some_and(|e| e.contains("viewer")), "{body}");
+    assert!(body["detail"].as_str().is_some_and(|e| e.contains("viewer")), "{body}");
     let (code, body) = serve.api(get.clone(), "/api/v1/bots", Some(&viewer)).await.unwrap();
     assert_eq!(code, 200, "{body}");
-    let names: Vec<&str> = body["bots"].as_array().unwrap().iter().filter_map(|b| b["name"].as_str()).collect();
+    let names: Vec<&str> = body["items"].as_array().unwrap().iter().filter_map(|b| b["name"].as_str()).collect();
     assert_eq!(names, ["echo", "other"]);
     let (code, body) = serve.api(get.clone(), "/api/v1/bots/nobody", Some(&viewer)).await.unwrap();
-    assert_eq!((code, body), (404, json!({"error": "no bot named nobody"})));
+    assert_eq!((code, &body["detail"]), (404, &json!("no bot named nobody")), "{body}");
     let unknown = serve.bot(&editor, &["start", "nobody"]);
     assert!(!unknown.status.success());
     assert!(text(&unknown.stderr).contains("no bot named nobody"), "{}", text(&unknown.stderr));
@@ -253,13 +253,14 @@ async fn bots_start_stop_and_reload_through_the_listener_with_an_api_token() {
     assert!(text(&started.stdout).starts_with("later: running since "), "{}", text(&started.stderr));
     assert_eq!(serve.ask("later", user).await, "added while running");
 
-    // The audit log: each action (not the refused ones, not the reads), by the editor's token.
+    // The audit log: each action (not the refused ones, not the reads), by the editor's token,
+    // after the two tokens the command line created.
     let store = ferrogram_store::Store::open(&url).await.unwrap();
     let workspace = store.workspace_named("default").await.unwrap().unwrap();
     let tokens = store.tokens(workspace.id).await.unwrap();
     let ops = tokens.iter().find(|t| t.name == "ops").unwrap().id;
     let log = store.audit_log(workspace.id, 20).await.unwrap();
-    // The command line's changes too (`token issue`, `bot add`), as `cli:USER`.
+    // The command line's changes too (`token create`, `bot add`), as `cli:USER`.
     let actions: Vec<(&str, &str, &str)> = log
         .iter()
         .rev()
@@ -269,8 +270,8 @@ async fn bots_start_stop_and_reload_through_the_listener_with_an_api_token() {
     assert_eq!(
         actions,
         [
-            ("token.issue", "ops", "cli"),
-            ("token.issue", "watcher", "cli"),
+            ("token.create", "ops", "cli"),
+            ("token.create", "watcher", "cli"),
             ("bot.stop", "echo", actor.as_str()),
             ("bot.start", "echo", actor.as_str()),
             ("bot.add", "echo", "cli"),

@@ -1,14 +1,15 @@
 //! Ferrogram's HTTP side: the one listener `serve` (and `run --webhook-url`) binds, and the
 //! router its routes are composed into. It carries Telegram's webhooks ([`webhook`],
-//! `POST /telegram/{bot_id}`) and, under `serve`, the bots' control API ([`bots`],
-//! `/api/v1/bots…`, authenticated with API tokens) and its health ([`health`]: `/healthz`, and
-//! `/readyz` under `serve`) and its metrics ([`metrics`]: `/metrics`, under `serve`); the rest of
-//! the REST API and the dashboard join it as route modules merged in [`router_of`].
+//! `POST /telegram/{bot_id}`) and, under `serve`, the REST API ([`api`], `/api/v1…`,
+//! authenticated with API tokens, documented at `/api/openapi.json` and `/api/docs`), its
+//! health ([`health`]: `/healthz`, and `/readyz` under `serve`) and its metrics ([`metrics`]:
+//! `/metrics`, under `serve`); the dashboard joins it as a route module merged in [`router_of`].
 //!
 //! On the path of an update (docs/architecture.md) it is the socket of the webhook update
 //! source: it answers Telegram only after `Engine::webhook_update` stored the update in the
 //! receiving stage's inbox, the same stage long polling feeds.
 
+pub mod api;
 pub mod bots;
 pub mod health;
 mod listen;
@@ -50,7 +51,7 @@ pub fn router_of(engine: Arc<Engine>, routes: Routes) -> axum::Router {
         router = router.merge(metrics::routes(handle, routes.api.clone()));
     }
     if let Some(api) = routes.api {
-        router = router.merge(health::readiness(api.clone())).merge(bots::routes(api));
+        router = router.merge(health::readiness(api.clone())).merge(api::routes(api));
     }
     router
 }

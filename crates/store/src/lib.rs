@@ -397,16 +397,19 @@ operations! {
 mod all_bots;
 mod bot_lifecycle;
 mod export;
+mod idempotency;
 mod secrets;
 mod tenancy;
 
 pub use all_bots::ALL_BOTS_FORMAT;
 pub use bot_lifecycle::{RemovedBot, StoredStatus};
 pub use export::{BOT_TABLES, EXPORT_FORMAT, ImportOptions, ImportSummary, backup};
+pub use idempotency::{IDEMPOTENCY_TTL, Idempotency};
 pub use secret_key::{MAX_SECRET_NAME, MAX_SECRET_VALUE, SECRET_KEY_BYTES, SecretKey};
 pub use secrets::{BOT_TOKEN, SecretInfo};
 pub use tenancy::{
-    ApiToken, AuditEntry, BotRecord, BotVersion, IssuedToken, Role, TOKEN_PREFIX, TokenAccess, Workspace,
+    ApiToken, AuditEntry, AuditQuery, BotRecord, BotVersion, IssuedToken, Role, TOKEN_PREFIX, TOKEN_PREFIX_LEN,
+    TokenAccess, Workspace,
 };
 
 /// Seconds since the Unix epoch.

@@ -27,6 +27,7 @@ pub(crate) const SQLITE: Embedded = &[
     (6, "dead_letters", include_str!("../migrations/sqlite/0006_dead_letters.sql")),
     (7, "secrets", include_str!("../migrations/sqlite/0007_secrets.sql")),
     (8, "bot_lifecycle", include_str!("../migrations/sqlite/0008_bot_lifecycle.sql")),
+    (9, "api", include_str!("../migrations/sqlite/0009_api.sql")),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -38,6 +39,7 @@ pub(crate) const POSTGRES: Embedded = &[
     (6, "dead_letters", include_str!("../migrations/postgres/0006_dead_letters.sql")),
     (7, "secrets", include_str!("../migrations/postgres/0007_secrets.sql")),
     (8, "bot_lifecycle", include_str!("../migrations/postgres/0008_bot_lifecycle.sql")),
+    (9, "api", include_str!("../migrations/postgres/0009_api.sql")),
 ];
 
 #[derive(Debug)]

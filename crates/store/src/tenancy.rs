@@ -120,6 +120,24 @@ pub struct ApiToken {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The secret's first characters (`fg_` and 6 more), to recognise it by; `None` for tokens
+    /// issued before the prefix was kept.
+    pub prefix: Option<String>,
+}
+
+/// What [`Store::audit_page`] returns: each filter given must match; `before` (an entry id)
+/// continues a listing, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    /// Unix seconds, inclusive.
+    pub since: Option<i64>,
+    /// Unix seconds, exclusive.
+    pub until: Option<i64>,
+    /// Only entries with a smaller id.
+    pub before: Option<i64>,
+    pub limit: u32,
 }
 
 /// Who a verified token speaks for.
@@ -142,6 +160,9 @@ pub struct AuditEntry {
     pub detail: Value,
     pub at: i64,
 }
+
+/// How many characters of a token's secret are kept to recognise it by (`fg_` and 6).
+pub const TOKEN_PREFIX_LEN: usize = 9;
 
 /// What every API token starts with, so leaked tokens are easy to recognise (secret scanners).
 pub const TOKEN_PREFIX: &str = "fg_";
@@ -175,15 +196,26 @@ fn telegram_id(value: Option<u64>) -> Result<Option<i64>> {
 }
 
 type BotRow = (i64, i64, String, Option<i64>, i64, bool);
-type TokenRow = (i64, i64, String, String, i64, Option<i64>, Option<i64>);
+type TokenRow = (i64, i64, String, String, i64, Option<i64>, Option<i64>, Option<String>);
 type AuditRow = (i64, i64, String, String, String, String, i64);
 
 fn bot_record((id, workspace, name, telegram, created_at, enabled): BotRow) -> Result<BotRecord> {
     Ok(BotRecord { id, workspace, name, telegram_id: bot_id(telegram)?, created_at, enabled })
 }
 
-fn api_token((id, workspace, name, role_text, created_at, last_used_at, revoked_at): TokenRow) -> Result<ApiToken> {
-    Ok(ApiToken { id, workspace, name, role: role(&role_text)?, created_at, last_used_at, revoked_at })
+fn api_token(
+    (id, workspace, name, role_text, created_at, last_used_at, revoked_at, prefix): TokenRow,
+) -> Result<ApiToken> {
+    Ok(ApiToken { id, workspace, name, role: role(&role_text)?, created_at, last_used_at, revoked_at, prefix })
+}
+
+/// A version insert that another one beat to the same number (its primary key) is `None`, like
+/// one whose expected current version had already moved on.
+fn lost_race_is_none(inserted: Result<Option<i64>, sqlx::Error>) -> Result<Option<i64>> {
+    match inserted {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+        other => Ok(other?),
+    }
 }
 
 const NEXT_VERSION: &str = "COALESCE((SELECT MAX(v.version) FROM bot_versions v WHERE v.bot_id = b.id), 0) + 1";
@@ -199,6 +231,12 @@ impl Conn<'_> {
         let row: Option<(i64, String, i64)> =
             on!(self, c => sqlx::query_as(SQL).bind(workspace).fetch_optional(c).await?);
         Ok(row.map(|(id, name, created_at)| Workspace { id, name, created_at }))
+    }
+
+    pub(crate) async fn rename_workspace(self, workspace: i64, name: &str) -> Result<bool> {
+        const SQL: &str = "UPDATE workspaces SET name = $2 WHERE id = $1";
+        let changed = on!(self, c => sqlx::query(SQL).bind(workspace).bind(name).execute(c).await?.rows_affected());
+        Ok(changed == 1)
     }
 
     pub(crate) async fn workspaces(self) -> Result<Vec<Workspace>> {
@@ -291,12 +329,13 @@ impl Conn<'_> {
     }
 
     pub(crate) async fn issue_token(self, workspace: i64, name: &str, role: Role) -> Result<Option<IssuedToken>> {
-        const SQL: &str = "INSERT INTO api_tokens (workspace_id, name, role, token_hash, created_at) \
-             SELECT w.id, $2, $3, $4, $5 FROM workspaces w WHERE w.id = $1 RETURNING id";
+        const SQL: &str = "INSERT INTO api_tokens (workspace_id, name, role, token_hash, created_at, prefix) \
+             SELECT w.id, $2, $3, $4, $5, $6 FROM workspaces w WHERE w.id = $1 RETURNING id";
         let secret = new_secret()?;
         let hash = token_hash(&secret);
+        let prefix = &secret[..TOKEN_PREFIX_LEN];
         let id: Option<i64> = on!(self, c => sqlx::query_scalar(SQL)
-            .bind(workspace).bind(name).bind(role.as_str()).bind(&hash).bind(now())
+            .bind(workspace).bind(name).bind(role.as_str()).bind(&hash).bind(now()).bind(prefix)
             .fetch_optional(c).await?);
         Ok(id.map(|id| IssuedToken { id, secret }))
     }
@@ -323,7 +362,7 @@ impl Conn<'_> {
     }
 
     pub(crate) async fn tokens(self, workspace: i64) -> Result<Vec<ApiToken>> {
-        const SQL: &str = "SELECT id, workspace_id, name, role, created_at, last_used_at, revoked_at \
+        const SQL: &str = "SELECT id, workspace_id, name, role, created_at, last_used_at, revoked_at, prefix \
              FROM api_tokens WHERE workspace_id = $1 ORDER BY id";
         let rows: Vec<TokenRow> = on!(self, c => sqlx::query_as(SQL).bind(workspace).fetch_all(c).await?);
         rows.into_iter().map(api_token).collect()
@@ -365,6 +404,61 @@ impl Conn<'_> {
             .collect()
     }
 
+    pub(crate) async fn audit_page(self, workspace: i64, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        // Each filter is a parameter that, when NULL, matches every row: one statement for
+        // every combination.
+        const SQL: &str = "SELECT id, workspace_id, actor, action, target, detail, at FROM audit_log \
+             WHERE workspace_id = $1 AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR actor = $3) \
+             AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) AND ($6 IS NULL OR id < $6) \
+             ORDER BY id DESC LIMIT $7";
+        let rows: Vec<AuditRow> = on!(self, c => sqlx::query_as(SQL)
+            .bind(workspace).bind(&query.action).bind(&query.actor).bind(query.since).bind(query.until)
+            .bind(query.before).bind(i64::from(query.limit))
+            .fetch_all(c).await?);
+        rows.into_iter()
+            .map(|(id, workspace, actor, action, target, detail, at)| {
+                Ok(AuditEntry { id, workspace, actor, action, target, detail: serde_json::from_str(&detail)?, at })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn publish_version(
+        self,
+        workspace: i64,
+        bot: i64,
+        current: i64,
+        source: &str,
+    ) -> Result<Option<i64>> {
+        let sql = format!(
+            "INSERT INTO bot_versions (bot_id, version, source, created_at) \
+             SELECT b.id, {NEXT_VERSION}, $3, $4 FROM bots b WHERE b.workspace_id = $1 AND b.id = $2 \
+             AND {NEXT_VERSION} = $5 RETURNING version"
+        );
+        let inserted = on!(self, c => sqlx::query_scalar(&sql)
+            .bind(workspace).bind(bot).bind(source).bind(now()).bind(current + 1)
+            .fetch_optional(c).await);
+        lost_race_is_none(inserted)
+    }
+
+    pub(crate) async fn rollback_version_if(
+        self,
+        workspace: i64,
+        bot: i64,
+        current: i64,
+        version: i64,
+    ) -> Result<Option<i64>> {
+        let sql = format!(
+            "INSERT INTO bot_versions (bot_id, version, source, created_at) \
+             SELECT b.id, {NEXT_VERSION}, old.source, $4 FROM bots b \
+             JOIN bot_versions old ON old.bot_id = b.id AND old.version = $3 \
+             WHERE b.workspace_id = $1 AND b.id = $2 AND {NEXT_VERSION} = $5 RETURNING version"
+        );
+        let inserted = on!(self, c => sqlx::query_scalar(&sql)
+            .bind(workspace).bind(bot).bind(version).bind(now()).bind(current + 1)
+            .fetch_optional(c).await);
+        lost_race_is_none(inserted)
+    }
+
     pub(crate) async fn subscribe(self, bot: u64, chat: i64, topic: &str) -> Result<bool> {
         const SQL: &str = "INSERT INTO subscriptions (bot_id, chat_id, topic, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (bot_id, topic, chat_id) DO NOTHING";
@@ -393,6 +487,8 @@ operations! {
     fn create_workspace(name: &str) -> i64;
     /// The workspace, if it exists.
     fn workspace(workspace: i64) -> Option<Workspace>;
+    /// Renames the workspace; `false` if there is no such workspace.
+    fn rename_workspace(workspace: i64, name: &str) -> bool;
     /// Every workspace, oldest first: the operator's listing (the command line), not a caller's.
     fn workspaces() -> Vec<Workspace>;
     /// The oldest workspace of this name (names are not unique): the operator's lookup.
@@ -436,6 +532,15 @@ operations! {
     fn audit(workspace: i64, actor: &str, action: &str, target: &str, detail: &Value) -> Option<i64>;
     /// The workspace's latest audit entries, newest first.
     fn audit_log(workspace: i64, limit: u32) -> Vec<AuditEntry>;
+    /// The workspace's audit entries matching `query`, newest first, at most `query.limit`.
+    fn audit_page(workspace: i64, query: &AuditQuery) -> Vec<AuditEntry>;
+    /// Saves a new version only if the bot's newest is still `current` (0: none): the `If-Match`
+    /// of the API. `None` if it moved on (or another save took the number), or the bot is not
+    /// the workspace's.
+    fn publish_version(workspace: i64, bot: i64, current: i64, source: &str) -> Option<i64>;
+    /// [`Store::rollback_version`] only if the bot's newest version is still `current`; `None`
+    /// otherwise, or when there is no such version of the workspace's bot.
+    fn rollback_version_if(workspace: i64, bot: i64, current: i64, version: i64) -> Option<i64>;
     /// Subscribes a chat to a bot's notifications on `topic`; `false` if it already was.
     fn subscribe(bot: u64, chat: i64, topic: &str) -> bool;
     /// Unsubscribes; `false` if it was not subscribed.

@@ -34,6 +34,11 @@ crate::both!(
     import_refuses_unknown_formats_and_tables,
     backup_is_postgres_refused_or_sqlite_snapshot,
     all_bots_export_and_import_in_one_transaction,
+    audit_pages_filter_and_continue,
+    publishing_needs_the_expected_current_version,
+    concurrent_publishes_from_one_version_save_one,
+    idempotency_keys_reserve_replay_and_refuse_another_request,
+    tokens_keep_their_prefix_and_workspaces_rename,
 );
 
 /// Runs SQL on the test database directly (beside the store), returning text columns of the
@@ -672,4 +677,97 @@ async fn sqlite_backup_while_writing_is_consistent_and_complete() {
         let _ = std::fs::remove_file(format!("{}{suffix}", target.display()));
     }
     db.cleanup().await;
+}
+
+async fn audit_pages_filter_and_continue(store: Store, _url: String) {
+    let (home, away) = (store.create_workspace("home").await.unwrap(), store.create_workspace("away").await.unwrap());
+    for (i, action) in ["bot.create", "bot.publish", "bot.publish", "token.create", "bot.publish"].iter().enumerate() {
+        let actor = if i % 2 == 0 { "token:1" } else { "token:2" };
+        store.audit(home, actor, action, "echo", &json!({"i": i})).await.unwrap().unwrap();
+    }
+    store.audit(away, "token:1", "bot.publish", "echo", &json!({})).await.unwrap().unwrap();
+    let query =
+        |action: Option<&str>, actor: Option<&str>, before: Option<i64>, limit: u32| ferrogram_store::AuditQuery {
+            action: action.map(str::to_owned),
+            actor: actor.map(str::to_owned),
+            before,
+            limit,
+            ..Default::default()
+        };
+    let publishes = store.audit_page(home, &query(Some("bot.publish"), None, None, 10)).await.unwrap();
+    let numbers: Vec<i64> = publishes.iter().map(|e| e.detail["i"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, [4, 2, 1], "newest first, only this workspace's");
+    let first = store.audit_page(home, &query(None, Some("token:1"), None, 2)).await.unwrap();
+    let rest = store.audit_page(home, &query(None, Some("token:1"), Some(first[1].id), 2)).await.unwrap();
+    let numbers: Vec<i64> = first.iter().chain(&rest).map(|e| e.detail["i"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, [4, 2, 0]);
+    let at = first[0].at;
+    let window = ferrogram_store::AuditQuery { since: Some(at + 1), limit: 10, ..Default::default() };
+    assert!(store.audit_page(home, &window).await.unwrap().is_empty());
+    let window = ferrogram_store::AuditQuery { until: Some(at + 1), limit: 10, ..Default::default() };
+    assert_eq!(store.audit_page(home, &window).await.unwrap().len(), 5);
+}
+
+async fn publishing_needs_the_expected_current_version(store: Store, _url: String) {
+    let (home, away) = (store.create_workspace("home").await.unwrap(), store.create_workspace("away").await.unwrap());
+    let bot = store.create_bot(home, "echo", None).await.unwrap().unwrap();
+    assert_eq!(store.publish_version(home, bot, 0, "one").await.unwrap(), Some(1));
+    assert_eq!(store.publish_version(home, bot, 0, "stale").await.unwrap(), None, "the newest is 1 now");
+    assert_eq!(store.publish_version(away, bot, 1, "theirs").await.unwrap(), None, "another workspace's bot");
+    assert_eq!(store.publish_version(home, bot, 1, "two").await.unwrap(), Some(2));
+    assert_eq!(store.rollback_version_if(home, bot, 1, 1).await.unwrap(), None, "stale rollback");
+    assert_eq!(store.rollback_version_if(home, bot, 2, 9).await.unwrap(), None, "no version 9");
+    assert_eq!(store.rollback_version_if(away, bot, 2, 1).await.unwrap(), None);
+    assert_eq!(store.rollback_version_if(home, bot, 2, 1).await.unwrap(), Some(3));
+    let sources: Vec<String> = store.versions(home, bot).await.unwrap().into_iter().map(|v| v.source).collect();
+    assert_eq!(sources, ["one", "two", "one"]);
+}
+
+async fn concurrent_publishes_from_one_version_save_one(store: Store, _url: String) {
+    let home = store.create_workspace("home").await.unwrap();
+    let bot = store.create_bot(home, "echo", None).await.unwrap().unwrap();
+    store.publish_version(home, bot, 0, "one").await.unwrap().unwrap();
+    let store = std::sync::Arc::new(store);
+    let editors: Vec<_> = (0..6)
+        .map(|i| {
+            let store = std::sync::Arc::clone(&store);
+            tokio::spawn(async move { store.publish_version(home, bot, 1, &format!("edit {i}")).await })
+        })
+        .collect();
+    let mut saved = Vec::new();
+    for editor in editors {
+        saved.extend(editor.await.unwrap().expect("a lost race is None, not an error"));
+    }
+    assert_eq!(saved, [2], "exactly one of the editors who read version 1 saved");
+    assert_eq!(store.versions(home, bot).await.unwrap().len(), 2);
+}
+
+async fn idempotency_keys_reserve_replay_and_refuse_another_request(store: Store, _url: String) {
+    use ferrogram_store::Idempotency;
+    let home = store.create_workspace("home").await.unwrap();
+    let (a, b) = (
+        store.issue_token(home, "a", Role::Admin).await.unwrap().unwrap().id,
+        store.issue_token(home, "b", Role::Admin).await.unwrap().unwrap().id,
+    );
+    assert_eq!(store.idempotency_begin(a, "k", "h1").await.unwrap(), Idempotency::New);
+    assert_eq!(store.idempotency_begin(a, "k", "h1").await.unwrap(), Idempotency::InFlight);
+    assert_eq!(store.idempotency_begin(a, "k", "h2").await.unwrap(), Idempotency::Mismatch);
+    assert_eq!(store.idempotency_begin(b, "k", "h2").await.unwrap(), Idempotency::New, "keys are per token");
+    store.idempotency_finish(a, "k", 201, "{}").await.unwrap();
+    let replay = Idempotency::Replay { status: 201, body: "{}".into() };
+    assert_eq!(store.idempotency_begin(a, "k", "h1").await.unwrap(), replay);
+    store.idempotency_abandon(a, "k").await.unwrap();
+    assert_eq!(store.idempotency_begin(a, "k", "h1").await.unwrap(), replay, "a finished key is not abandoned");
+    store.idempotency_abandon(b, "k").await.unwrap();
+    assert_eq!(store.idempotency_begin(b, "k", "h3").await.unwrap(), Idempotency::New, "an abandoned key is free");
+}
+
+async fn tokens_keep_their_prefix_and_workspaces_rename(store: Store, _url: String) {
+    let home = store.create_workspace("home").await.unwrap();
+    let issued = store.issue_token(home, "ops", Role::Editor).await.unwrap().unwrap();
+    let listed = store.tokens(home).await.unwrap();
+    assert_eq!(listed[0].prefix.as_deref(), Some(&issued.secret[..ferrogram_store::TOKEN_PREFIX_LEN]));
+    assert!(store.rename_workspace(home, "house").await.unwrap());
+    assert_eq!(store.workspace(home).await.unwrap().unwrap().name, "house");
+    assert!(!store.rename_workspace(home + 100, "x").await.unwrap());
 }

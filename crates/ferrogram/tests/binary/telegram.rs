@@ -60,7 +60,7 @@ pub async fn ask(http: &reqwest::Client, url: &str, bot_id: i64, user: i64, log:
     }
 }
 
-/// Polls `GET /api/v1/bots/NAME` on `server` until `done` holds for its status; returns it.
+/// Polls `GET /api/v1/bots/NAME/status` on `server` until `done` holds for its status; returns it.
 pub async fn status_until(
     http: &reqwest::Client,
     server: &str,
@@ -71,7 +71,7 @@ pub async fn status_until(
 ) -> Value {
     let deadline = Instant::now() + DEADLINE;
     loop {
-        let answer = http.get(format!("{server}/api/v1/bots/{name}")).bearer_auth(token).send().await;
+        let answer = http.get(format!("{server}/api/v1/bots/{name}/status")).bearer_auth(token).send().await;
         let status = match answer {
             Ok(response) if response.status().is_success() => response.json::<Value>().await.unwrap_or_default(),
             _ => Value::Null,

@@ -1,0 +1,738 @@
+//! The REST API v1 over real HTTP, on a real store (SQLite file, and PostgreSQL when it can be
+//! reached: a database of its own per test) and a stand-in host for the bots' running state
+//! that knows the store's bots (as `serve`'s supervisor does).
+//!
+//! What is checked: every operation of the OpenAPI document answers 401 without credentials
+//! (so a new route is covered by being documented) and the document describes every route;
+//! two workspaces cannot see or touch each other's bots, tokens or audit log (404); roles (403);
+//! a table of bad requests each answered by the right 4xx problem with the field's place, with
+//! nothing changed in the store; the bot lifecycle with `If-Match` (412, 428), diff and
+//! rollback; `Idempotency-Key` replays; tokens shown once, listed by prefix, revoked.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ferrogram_engine::{BoxFuture, Engine, EngineConfig};
+use ferrogram_server::bots::{Api, BotControl, BotError, BotStatus, ControlError, Status};
+use ferrogram_store::{Role, Store};
+use parking_lot::Mutex;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const ECHO: &str =
+    "ferrogram: 1\nbot: {name: echo}\non:\n  - text: any\n    do:\n      - reply: \"You said: {{ message.text }}\"\n";
+const ECHO_2: &str =
+    "ferrogram: 1\nbot: {name: echo}\non:\n  - text: any\n    do:\n      - reply: \"Echo: {{ message.text }}\"\n";
+/// A file with a misspelt key: a diagnostic with a line, column, key and hint.
+const BROKEN: &str = "ferrogram: 1\nbot: {name: echo}\non:\n  - text: any\n    do:\n      - replyy: \"hi\"\n";
+
+/// The host's side: a bot is known when the store has it in the caller's workspace; its state
+/// is kept here; `stubborn` refuses reloads.
+struct Host {
+    store: Arc<Store>,
+    states: Mutex<HashMap<(i64, String), Status>>,
+}
+
+impl Host {
+    async fn report(&self, workspace: i64, name: &str, set: Option<Status>) -> Result<BotStatus, ControlError> {
+        let known = self.store.bot_named(workspace, name).await.map_err(|e| ControlError::Refused(e.to_string()))?;
+        let bot = known.ok_or(ControlError::UnknownBot)?;
+        let version = self.store.current_version(workspace, bot.id).await.unwrap().map(|v| v.version);
+        let mut states = self.states.lock();
+        let status = states.entry((workspace, name.to_owned())).or_insert(Status::Stopped);
+        if let Some(set) = set {
+            *status = set;
+        }
+        let errors = vec![BotError { at: 7, message: "once".into() }];
+        Ok(BotStatus { name: name.into(), status: *status, since: 5, version, errors, attempts: 0, asleep: false })
+    }
+}
+
+impl BotControl for Host {
+    fn list(&self, workspace: i64) -> BoxFuture<'_, Vec<BotStatus>> {
+        Box::pin(async move {
+            let mut listed = Vec::new();
+            for bot in self.store.bots(workspace).await.unwrap() {
+                listed.push(self.report(workspace, &bot.name, None).await.unwrap());
+            }
+            listed
+        })
+    }
+    fn status<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
+        Box::pin(self.report(workspace, name, None))
+    }
+    fn start<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
+        Box::pin(self.report(workspace, name, Some(Status::Running)))
+    }
+    fn stop<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
+        Box::pin(self.report(workspace, name, Some(Status::Stopped)))
+    }
+    fn reload<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
+        Box::pin(async move {
+            let status = self.report(workspace, name, None).await?;
+            if name == "stubborn" {
+                return Err(ControlError::Refused(format!(
+                    "version {:?} not reloaded: no start scene",
+                    status.version
+                )));
+            }
+            self.report(workspace, name, Some(Status::Running)).await
+        })
+    }
+    /// As the supervisor: stopped, then removed from the store.
+    fn remove<'a>(&'a self, workspace: i64, name: &'a str, keep_data: bool) -> BoxFuture<'a, Result<Value, ControlError>> {
+        Box::pin(async move {
+            self.report(workspace, name, Some(Status::Stopped)).await?;
+            let bot = self.store.bot_named(workspace, name).await.unwrap().ok_or(ControlError::UnknownBot)?;
+            let removed = self.store.remove_bot(workspace, bot.id, keep_data).await.unwrap();
+            let removed = removed.ok_or(ControlError::UnknownBot)?;
+            self.states.lock().remove(&(workspace, name.to_owned()));
+            Ok(json!({"name": name, "versions": removed.versions, "kept_data": removed.kept_data}))
+        })
+    }
+}
+
+/// A listener on a store with two workspaces: `home` (admin, editor, viewer tokens) and
+/// `away` (an admin token).
+struct Env {
+    base: String,
+    http: reqwest::Client,
+    store: Arc<Store>,
+    home: i64,
+    away: i64,
+    admin: String,
+    editor: String,
+    viewer: String,
+    stranger: String,
+    _listening: ferrogram_server::Listening,
+}
+
+/// One answer: status, headers, JSON body (`Null` when none).
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// Asserts a problem of `status`; returns its body.
+    fn problem(&self, status: u16, what: &str) -> &Value {
+        assert_eq!(self.status, status, "{what}: {}", self.body);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "{what}");
+        assert_eq!(self.body["status"], status, "{what}: {}", self.body);
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string() && self.body["type"].is_string());
+        &self.body
+    }
+}
+
+impl Env {
+    async fn new(store: Store) -> Env {
+        let store = Arc::new(store);
+        let home = store.create_workspace("home").await.unwrap();
+        let away = store.create_workspace("away").await.unwrap();
+        let issue = |w, name: &'static str, role| {
+            let store = Arc::clone(&store);
+            async move { store.issue_token(w, name, role).await.unwrap().unwrap().secret }
+        };
+        let admin = issue(home, "root", Role::Admin).await;
+        let editor = issue(home, "ops", Role::Editor).await;
+        let viewer = issue(home, "eyes", Role::Viewer).await;
+        let stranger = issue(away, "other", Role::Admin).await;
+        let host = Host { store: Arc::clone(&store), states: Mutex::new(HashMap::new()) };
+        let api = Api { store: Arc::clone(&store), bots: Arc::new(host) };
+        let engine = Arc::new(Engine::new(EngineConfig::default()));
+        let listening = ferrogram_server::listen_with("127.0.0.1:0".parse().unwrap(), engine, Some(api)).await.unwrap();
+        let base = format!("http://{}", listening.addr());
+        Env {
+            base,
+            http: reqwest::Client::new(),
+            store,
+            home,
+            away,
+            admin,
+            editor,
+            viewer,
+            stranger,
+            _listening: listening,
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("answered");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer { status, headers, body }
+    }
+
+    async fn raw(&self, method: Method, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        let request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        let response = request.header("content-type", content_type).body(body).send().await.expect("answered");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Answer { status, headers, body }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Answer {
+        self.send(Method::GET, path, Some(token), None, &[]).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value, headers: &[(&str, &str)]) -> Answer {
+        self.send(Method::POST, path, Some(token), Some(body), headers).await
+    }
+
+    /// Creates `name` in the token's workspace from ECHO.
+    async fn create_bot(&self, token: &str, name: &str) -> Answer {
+        let answer = self.post("/api/v1/bots", token, json!({"name": name, "source": ECHO}), &[]).await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        answer
+    }
+
+    /// What the store holds for a workspace: bots with their versions, tokens, audit entries.
+    async fn snapshot(&self, workspace: i64) -> String {
+        let mut text = String::new();
+        for bot in self.store.bots(workspace).await.unwrap() {
+            let versions = self.store.versions(workspace, bot.id).await.unwrap();
+            text.push_str(&format!("{bot:?} {versions:?}\n"));
+        }
+        let tokens: Vec<_> =
+            self.store.tokens(workspace).await.unwrap().into_iter().map(|t| (t.id, t.revoked_at)).collect();
+        let audit = self.store.audit_log(workspace, 1000).await.unwrap().len();
+        text.push_str(&format!("{tokens:?} audit {audit}"));
+        text
+    }
+}
+
+/// A database of its own on the local PostgreSQL, or `None` (said loudly) when unreachable
+/// unless `FERROGRAM_REQUIRE_POSTGRES=1`.
+async fn postgres() -> Option<(Store, String)> {
+    use sqlx::Connection;
+    let admin_url = std::env::var("FERROGRAM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let connect = tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::PgConnection::connect(&admin_url));
+    let mut admin = match connect.await {
+        Ok(Ok(admin)) => admin,
+        other => {
+            let why = format!("{admin_url}: {:?}", other.err().map(|_| "no answer in 5 s"));
+            if std::env::var("FERROGRAM_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                panic!("PostgreSQL is required but unreachable: {why}");
+            }
+            eprintln!("SKIPPED postgres: {why}");
+            return None;
+        }
+    };
+    let name = format!("ferrogram_api_{}_{:016x}", std::process::id(), fastrand::u64(..));
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("CREATE DATABASE");
+    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+    Some((Store::open(&url).await.expect("open PostgreSQL"), name))
+}
+
+/// Drops a test database made by [`postgres`].
+async fn drop_postgres(name: &str) {
+    use sqlx::Connection;
+    let admin_url = std::env::var("FERROGRAM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to drop");
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.expect("DROP DATABASE");
+}
+
+/// A new SQLite file in the temporary directory; its files are removed when the guard drops.
+async fn sqlite() -> (Store, Removed) {
+    let path = std::env::temp_dir().join(format!("ferrogram-api-{}-{:016x}.db", std::process::id(), fastrand::u64(..)));
+    let store = Store::open(&format!("sqlite://{}", path.display())).await.expect("open SQLite");
+    (store, Removed(path))
+}
+
+/// Removes a test's SQLite files (and their `-wal`, `-shm`) when dropped.
+struct Removed(std::path::PathBuf);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+/// Runs a scenario on SQLite and on PostgreSQL.
+macro_rules! on_both {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let (store, _removed) = super::sqlite().await;
+                super::$scenario(super::Env::new(store).await).await
+            })*
+        }
+        mod postgres_backend {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                if let Some((store, name)) = super::postgres().await {
+                    super::$scenario(super::Env::new(store).await).await;
+                    super::drop_postgres(&name).await;
+                }
+            })*
+        }
+    };
+}
+
+on_both!(
+    workspaces_are_isolated,
+    roles_are_enforced,
+    bad_input_changes_nothing,
+    bots_lifecycle,
+    idempotency_keys,
+    tokens_lifecycle,
+    two_editors_publishing_from_one_version_save_once,
+    removing_a_bot
+);
+
+/// A concrete path for a documented one.
+fn concrete(path: &str) -> String {
+    path.replace("{name}", "echo").replace("{id}", "1").replace("{version}", "1")
+}
+
+#[tokio::test]
+async fn every_documented_operation_needs_credentials() {
+    let (store, _removed) = sqlite().await;
+    let env = Env::new(store).await;
+    env.create_bot(&env.admin, "echo").await;
+    let document: Value =
+        env.http.get(format!("{}/api/openapi.json", env.base)).send().await.unwrap().json().await.unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"), "{}", document["openapi"]);
+    assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+    let mut operations = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        assert!(path.starts_with("/api/v1/"), "{path}");
+        for (method, operation) in item.as_object().unwrap() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            for token in [None, Some("fg_wrong"), Some("")] {
+                let answer = env.send(method.clone(), &concrete(path), token, Some(json!({})), &[]).await;
+                answer.problem(401, &format!("{method} {path} with {token:?}"));
+                assert_eq!(answer.header("www-authenticate"), Some("Bearer"));
+            }
+            assert!(operation["responses"]["401"].is_object(), "{method} {path} documents its 401");
+            operations += 1;
+        }
+    }
+    assert!(operations >= 20, "{operations} operations");
+    // The docs page and its script are served from the binary.
+    let page = env.http.get(format!("{}/api/docs", env.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("/api/openapi.json") && page.contains("/api/docs/rapidoc-min.js"), "{page}");
+    let script = env.http.get(format!("{}/api/docs/rapidoc-min.js", env.base)).send().await.unwrap();
+    assert_eq!(script.status(), 200);
+    assert!(script.text().await.unwrap().len() > 100_000);
+}
+
+/// Every route the API's files register is documented: the handlers are routed only through
+/// `routes!` (which documents them), and the only plain `.route(` calls are the document's
+/// own pages and the not-found catch-all.
+#[test]
+fn the_document_describes_every_route() {
+    let document = serde_json::to_value(ferrogram_server::api::document()).unwrap();
+    let documented: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![];
+    for entry in std::fs::read_dir(dir.join("api")).unwrap().chain(std::fs::read_dir(&dir).unwrap()) {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    let allowed = ["DOCUMENT_PATH", "DOCS_PATH", "SCRIPT_PATH", "\"/api/v1/{*rest}\""];
+    let mut attributes = 0;
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (at, _) in text.match_indices(".route(") {
+            let argument = text[at + 7..].split(',').next().unwrap().trim();
+            let api = argument.contains("/api") || argument.contains("PATH");
+            assert!(!api || allowed.contains(&argument), "{}: an undocumented API route {argument}", file.display());
+        }
+        for (at, _) in text.match_indices("path = \"/api/") {
+            let path = text[at + 8..].split('"').next().unwrap();
+            assert!(documented.iter().any(|d| *d == path), "{}: {path} is not in the document", file.display());
+            attributes += 1;
+        }
+    }
+    let operations: usize =
+        document["paths"].as_object().unwrap().values().map(|item| item.as_object().unwrap().len()).sum();
+    assert_eq!(attributes, operations, "one #[utoipa::path] per documented operation: {documented:?}");
+}
+
+async fn workspaces_are_isolated(env: Env) {
+    env.create_bot(&env.stranger, "secret").await;
+    let away_token = env.get("/api/v1/tokens", &env.stranger).await.body["items"][0]["id"].as_i64().unwrap();
+    let before = env.snapshot(env.away).await;
+    let etag_header = [("if-match", "\"v1\"")];
+    let denied: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, "/api/v1/bots/secret".into(), None),
+        (Method::GET, "/api/v1/bots/secret/versions".into(), None),
+        (Method::GET, "/api/v1/bots/secret/versions/1".into(), None),
+        (Method::GET, "/api/v1/bots/secret/diff?from=1".into(), None),
+        (Method::GET, "/api/v1/bots/secret/status".into(), None),
+        (Method::POST, "/api/v1/bots/secret/start".into(), None),
+        (Method::POST, "/api/v1/bots/secret/stop".into(), None),
+        (Method::POST, "/api/v1/bots/secret/restart".into(), None),
+        (Method::POST, "/api/v1/bots/secret/reload".into(), None),
+        (Method::POST, "/api/v1/bots/secret/versions".into(), Some(json!({"source": ECHO_2}))),
+        (Method::POST, "/api/v1/bots/secret/rollback".into(), Some(json!({"version": 1}))),
+        (Method::GET, format!("/api/v1/tokens/{away_token}"), None),
+        (Method::DELETE, format!("/api/v1/tokens/{away_token}"), None),
+        (Method::DELETE, "/api/v1/bots/secret".into(), None),
+        (Method::DELETE, "/api/v1/bots/secret?keep_data=true".into(), None),
+    ];
+    for (method, path, body) in denied {
+        let answer = env.send(method.clone(), &path, Some(&env.admin), body, &etag_header).await;
+        answer.problem(404, &format!("{method} {path}"));
+    }
+    let listed = env.get("/api/v1/bots", &env.admin).await;
+    assert_eq!(listed.body["items"], json!([]), "{}", listed.body);
+    let tokens = env.get("/api/v1/tokens", &env.admin).await.body;
+    assert!(tokens["items"].as_array().unwrap().iter().all(|t| t["id"] != away_token), "{tokens}");
+    let audit = env.get("/api/v1/audit", &env.admin).await.body;
+    assert!(audit["items"].as_array().unwrap().iter().all(|e| e["target"] != "secret"), "{audit}");
+    assert_eq!(env.get("/api/v1/workspace", &env.admin).await.body["name"], "home");
+    assert_eq!(env.snapshot(env.away).await, before, "nothing of the other workspace changed");
+    assert_eq!(env.get("/api/v1/bots/secret", &env.stranger).await.status, 200, "its owner still reads it");
+    let _ = env.home;
+}
+
+async fn roles_are_enforced(env: Env) {
+    env.create_bot(&env.editor, "echo").await;
+    let before = env.snapshot(env.home).await;
+    let checks: Vec<(&str, Method, &str, Option<Value>)> = vec![
+        (&env.viewer, Method::POST, "/api/v1/bots", Some(json!({"name": "b", "source": ECHO}))),
+        (&env.viewer, Method::POST, "/api/v1/bots/echo/versions", Some(json!({"source": ECHO_2}))),
+        (&env.viewer, Method::POST, "/api/v1/bots/echo/rollback", Some(json!({"version": 1}))),
+        (&env.viewer, Method::POST, "/api/v1/bots/echo/stop", None),
+        (&env.viewer, Method::GET, "/api/v1/tokens", None),
+        (&env.editor, Method::GET, "/api/v1/tokens", None),
+        (&env.editor, Method::POST, "/api/v1/tokens", Some(json!({"name": "x", "role": "admin"}))),
+        (&env.editor, Method::PATCH, "/api/v1/workspace", Some(json!({"name": "mine"}))),
+        (&env.editor, Method::DELETE, "/api/v1/tokens/1", None),
+        (&env.editor, Method::DELETE, "/api/v1/bots/echo", None),
+        (&env.viewer, Method::DELETE, "/api/v1/bots/echo", None),
+    ];
+    for (token, method, path, body) in checks {
+        let answer = env.send(method.clone(), path, Some(token), body, &[("if-match", "\"v1\"")]).await;
+        answer.problem(403, &format!("{method} {path}"));
+    }
+    assert_eq!(env.snapshot(env.home).await, before);
+    for path in
+        ["/api/v1/bots", "/api/v1/bots/echo", "/api/v1/bots/echo/versions", "/api/v1/audit", "/api/v1/workspace"]
+    {
+        assert_eq!(env.get(path, &env.viewer).await.status, 200, "a viewer reads {path}");
+    }
+}
+
+/// (method, path, body, headers, status, the pointer or parameter expected in `errors`).
+type BadRequest<'a> = (Method, &'a str, Value, &'a [(&'a str, &'a str)], u16, Option<&'a str>);
+
+async fn bad_input_changes_nothing(env: Env) {
+    env.create_bot(&env.admin, "echo").await;
+    let before = env.snapshot(env.home).await;
+    let v1 = [("if-match", "\"v1\"")];
+    // (method, path, body, headers, status, pointer or parameter expected in `errors`)
+    let table: Vec<BadRequest> = vec![
+        (Method::POST, "/api/v1/bots", json!({"name": 5, "source": ECHO}), &[], 422, Some("/name")),
+        (Method::POST, "/api/v1/bots", json!({"name": "b", "source": ECHO, "colour": 1}), &[], 422, Some("/colour")),
+        (Method::POST, "/api/v1/bots", json!({"name": "b"}), &[], 422, Some("")),
+        (
+            Method::POST,
+            "/api/v1/bots",
+            json!({"name": "b", "source": ECHO, "format": "toml"}),
+            &[],
+            422,
+            Some("/format"),
+        ),
+        (Method::POST, "/api/v1/bots", json!([1, 2]), &[], 422, Some("")),
+        (Method::POST, "/api/v1/bots", json!({"name": "../etc", "source": ECHO}), &[], 422, Some("/name")),
+        (Method::POST, "/api/v1/bots", json!({"name": "echo", "source": ECHO}), &[], 409, None),
+        (Method::POST, "/api/v1/bots", json!({"name": "b", "source": BROKEN}), &[], 422, Some("/source")),
+        (Method::POST, "/api/v1/bots", json!({"name": "b", "source": "a: [unclosed"}), &[], 422, Some("/source")),
+        (Method::POST, "/api/v1/bots/echo/versions", json!({"source": BROKEN}), &v1, 422, Some("/source")),
+        (
+            Method::POST,
+            "/api/v1/bots/echo/versions",
+            json!({"source": ECHO_2}),
+            &[("if-match", "\"v7\"")],
+            412,
+            Some("If-Match"),
+        ),
+        (Method::POST, "/api/v1/bots/echo/versions", json!({"source": ECHO_2}), &[], 428, Some("If-Match")),
+        (Method::POST, "/api/v1/bots/echo/rollback", json!({"version": 9}), &v1, 422, Some("/version")),
+        (Method::POST, "/api/v1/bots/echo/rollback", json!({"version": "1"}), &v1, 422, Some("/version")),
+        (Method::POST, "/api/v1/bots/ghost/versions", json!({"source": ECHO_2}), &v1, 404, None),
+        (Method::POST, "/api/v1/tokens", json!({"name": "x", "role": "owner"}), &[], 422, Some("/role")),
+        (Method::POST, "/api/v1/tokens", json!({"name": "", "role": "viewer"}), &[], 422, Some("/name")),
+        (Method::PATCH, "/api/v1/workspace", json!({"name": ["x"]}), &[], 422, Some("/name")),
+        (
+            Method::POST,
+            "/api/v1/bots",
+            json!({"name": "b", "source": ECHO}),
+            &[("idempotency-key", "")],
+            400,
+            Some("Idempotency-Key"),
+        ),
+        (Method::GET, "/api/v1/bots?limit=abc", Value::Null, &[], 400, Some("limit")),
+        (Method::GET, "/api/v1/bots?limit=0", Value::Null, &[], 400, Some("limit")),
+        (Method::GET, "/api/v1/bots?colour=red", Value::Null, &[], 400, Some("colour")),
+        (Method::GET, "/api/v1/audit?cursor=%21%21", Value::Null, &[], 400, Some("cursor")),
+        (Method::GET, "/api/v1/bots/echo/diff?from=x", Value::Null, &[], 400, Some("from")),
+        (Method::GET, "/api/v1/bots/echo/diff?from=9", Value::Null, &[], 404, None),
+        (Method::GET, "/api/v1/bots/ghost", Value::Null, &[], 404, None),
+        (Method::GET, "/api/v1/bots/echo/versions/abc", Value::Null, &[], 404, None),
+        (Method::GET, "/api/v1/tokens/abc", Value::Null, &[], 404, None),
+        (Method::DELETE, "/api/v1/tokens/99999", Value::Null, &[], 404, None),
+        (Method::GET, "/api/v1/nothing/here", Value::Null, &[], 404, None),
+        (Method::DELETE, "/api/v1/bots", Value::Null, &[], 405, None),
+    ];
+    for (method, path, body, headers, status, place) in table {
+        let body = (!body.is_null()).then_some(body);
+        let what = format!("{method} {path} {body:?}");
+        let answer = env.send(method, path, Some(&env.admin), body, headers).await;
+        let problem = answer.problem(status, &what);
+        if let Some(place) = place {
+            let errors = problem["errors"].as_array().unwrap_or_else(|| panic!("{what}: no errors: {problem}"));
+            let named = errors.iter().any(|e| e["pointer"] == place || e["parameter"] == place);
+            assert!(named, "{what}: no error at {place}: {problem}");
+        }
+    }
+    // A bot file's diagnostics are those of `ferrogram validate`: line, column, key, hint.
+    let answer = env.post("/api/v1/bots", &env.admin, json!({"name": "b", "source": BROKEN}), &[]).await;
+    let error = &answer.body["errors"][0];
+    assert_eq!((error["line"].as_u64(), error["severity"].as_str()), (Some(6), Some("error")), "{}", answer.body);
+    assert!(error["column"].as_u64().is_some() && error["key"].as_str().unwrap().contains("replyy"), "{error}");
+    assert!(error["hint"].as_str().unwrap_or_default().contains("reply"), "a did-you-mean hint: {error}");
+    // Malformed JSON, another media type, an oversized body.
+    let raw = env.raw(Method::POST, "/api/v1/bots", &env.admin, "application/json", b"{\"name\": ".to_vec()).await;
+    raw.problem(400, "malformed JSON");
+    let raw = env.raw(Method::POST, "/api/v1/bots", &env.admin, "text/yaml", ECHO.as_bytes().to_vec()).await;
+    raw.problem(415, "YAML as the body");
+    let huge =
+        format!("{{\"name\": \"big\", \"source\": \"{}\"}}", "x".repeat(ferrogram_server::api::body::BODY_LIMIT));
+    let raw = env.raw(Method::POST, "/api/v1/bots", &env.admin, "application/json", huge.into_bytes()).await;
+    raw.problem(413, "an oversized body");
+    assert_eq!(env.snapshot(env.home).await, before, "no bad request changed anything");
+}
+
+async fn bots_lifecycle(env: Env) {
+    let created = env.create_bot(&env.editor, "echo").await;
+    assert_eq!(created.header("etag"), Some("\"v1\""));
+    assert_eq!(created.header("location"), Some("/api/v1/bots/echo"));
+    assert_eq!(
+        (created.body["version"].as_i64(), created.body["status"]["status"].as_str()),
+        (Some(1), Some("stopped"))
+    );
+    env.create_bot(&env.editor, "stubborn").await;
+    let got = env.get("/api/v1/bots/echo", &env.viewer).await;
+    assert_eq!((got.status, got.header("etag")), (200, Some("\"v1\"")));
+    assert_eq!(got.body["source"], ECHO);
+
+    let published =
+        env.post("/api/v1/bots/echo/versions", &env.editor, json!({"source": ECHO_2}), &[("if-match", "\"v1\"")]).await;
+    assert_eq!((published.status, published.header("etag")), (201, Some("\"v2\"")), "{}", published.body);
+    // The same ETag again is stale now: the second editor does not overwrite the first.
+    let stale =
+        env.post("/api/v1/bots/echo/versions", &env.editor, json!({"source": ECHO}), &[("if-match", "\"v1\"")]).await;
+    stale.problem(412, "a stale ETag");
+
+    let page = env.get("/api/v1/bots/echo/versions?limit=1", &env.viewer).await.body;
+    assert_eq!(page["items"][0]["version"], 1, "{page}");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let next = env.get(&format!("/api/v1/bots/echo/versions?limit=1&cursor={cursor}"), &env.viewer).await.body;
+    assert_eq!((next["items"][0]["version"].as_i64(), next["items"][0]["current"].as_bool()), (Some(2), Some(true)));
+    assert!(next["next_cursor"].is_null(), "{next}");
+
+    let diff = env.get("/api/v1/bots/echo/diff?from=1&to=2", &env.viewer).await.body;
+    let text = diff["diff"].as_str().unwrap();
+    assert!(text.contains("--- v1") && text.contains("+++ v2"), "{text}");
+    assert!(text.contains("-      - reply: \"You said:") && text.contains("+      - reply: \"Echo:"), "{text}");
+
+    let rolled =
+        env.post("/api/v1/bots/echo/rollback", &env.editor, json!({"version": 1}), &[("if-match", "\"v2\"")]).await;
+    assert_eq!((rolled.status, rolled.body["version"].as_i64()), (201, Some(3)), "{}", rolled.body);
+    let version = env.get("/api/v1/bots/echo/versions/3", &env.viewer).await.body;
+    assert_eq!(version["source"], ECHO, "a rollback is a new version with the old file");
+
+    let started = env.post("/api/v1/bots/echo/start", &env.editor, Value::Null, &[]).await;
+    assert_eq!((started.status, started.body["status"].as_str()), (200, Some("running")), "{}", started.body);
+    let status = env.get("/api/v1/bots/echo/status", &env.viewer).await.body;
+    assert_eq!((status["status"].as_str(), status["version"].as_i64()), (Some("running"), Some(3)));
+    assert_eq!(status["errors"], json!([{"at": 7, "message": "once"}]));
+    let stopped = env.post("/api/v1/bots/echo/stop", &env.editor, Value::Null, &[]).await;
+    assert_eq!(stopped.body["status"], "stopped");
+    assert_eq!(env.post("/api/v1/bots/echo/restart", &env.editor, Value::Null, &[]).await.body["status"], "running");
+    env.post("/api/v1/bots/stubborn/reload", &env.editor, Value::Null, &[]).await.problem(409, "a refused reload");
+    let running = env.get("/api/v1/bots?status=running", &env.viewer).await.body;
+    let names: Vec<&str> = running["items"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["echo"], "{running}");
+    let named = env.get("/api/v1/bots?name=stub", &env.viewer).await.body;
+    assert_eq!(named["items"].as_array().unwrap().len(), 1, "{named}");
+
+    // Every change is in the audit log, by its actor, filterable and paginated.
+    let audit = env.get("/api/v1/audit?limit=200", &env.viewer).await.body;
+    let actions: Vec<&str> =
+        audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).rev().collect();
+    let expected = [
+        "bot.create",
+        "bot.create",
+        "bot.publish",
+        "bot.rollback",
+        "bot.start",
+        "bot.stop",
+        "bot.restart",
+        "bot.reload",
+    ];
+    assert_eq!(actions, expected, "{audit}");
+    let publishes = env.get("/api/v1/audit?action=bot.publish", &env.viewer).await.body;
+    assert_eq!(publishes["items"].as_array().unwrap().len(), 1);
+    let actor = publishes["items"][0]["actor"].as_str().unwrap();
+    assert!(actor.starts_with("token:"), "{actor}");
+    let (mut ids, mut pages, mut cursor) = (Vec::new(), 0, String::new());
+    loop {
+        let page = env.get(&format!("/api/v1/audit?actor={actor}&limit=3{cursor}"), &env.viewer).await.body;
+        ids.extend(page["items"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()));
+        pages += 1;
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!((ids.len(), pages), (8, 3), "the editor's 8 entries in pages of 3");
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first, no repeat: {ids:?}");
+    let future = env.get("/api/v1/audit?since=99999999999", &env.viewer).await.body;
+    assert_eq!(future["items"], json!([]));
+}
+
+async fn removing_a_bot(env: Env) {
+    env.create_bot(&env.editor, "echo").await;
+    env.create_bot(&env.editor, "kept").await;
+    let before = env.snapshot(env.home).await;
+    let bad = env.send(Method::DELETE, "/api/v1/bots/echo?keep_data=yes", Some(&env.admin), None, &[]).await;
+    bad.problem(400, "keep_data=yes");
+    let unknown = env.send(Method::DELETE, "/api/v1/bots/echo?keep=true", Some(&env.admin), None, &[]).await;
+    unknown.problem(400, "an unknown parameter");
+    env.send(Method::DELETE, "/api/v1/bots/nobody", Some(&env.admin), None, &[]).await.problem(404, "no such bot");
+    assert_eq!(env.snapshot(env.home).await, before, "no refused removal changed anything");
+
+    let removed = env.send(Method::DELETE, "/api/v1/bots/echo", Some(&env.admin), None, &[]).await;
+    assert_eq!((removed.status, &removed.body), (200, &json!({"name": "echo", "versions": 1, "kept_data": false})));
+    let kept = env.send(Method::DELETE, "/api/v1/bots/kept?keep_data=true", Some(&env.admin), None, &[]).await;
+    assert_eq!((kept.status, kept.body["kept_data"].as_bool()), (200, Some(true)), "{}", kept.body);
+    env.get("/api/v1/bots/echo", &env.viewer).await.problem(404, "a removed bot");
+    assert!(env.store.bots(env.home).await.unwrap().is_empty());
+    let removals = env.get("/api/v1/audit?action=bot.remove", &env.viewer).await.body;
+    let targets: Vec<&str> =
+        removals["items"].as_array().unwrap().iter().map(|e| e["target"].as_str().unwrap()).rev().collect();
+    assert_eq!(targets, ["echo", "kept"], "{removals}");
+    assert_eq!(removals["items"][0]["detail"]["kept_data"], true);
+}
+
+async fn idempotency_keys(env: Env) {
+    let key = [("idempotency-key", "create-echo-1")];
+    let body = json!({"name": "echo", "source": ECHO});
+    let first = env.post("/api/v1/bots", &env.editor, body.clone(), &key).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = env.post("/api/v1/bots", &env.editor, body.clone(), &key).await;
+    assert_eq!((again.status, &again.body, again.header("etag")), (201, &first.body, Some("\"v1\"")));
+    assert_eq!(env.store.bots(env.home).await.unwrap().len(), 1, "created once");
+    let other = env.post("/api/v1/bots", &env.editor, json!({"name": "other", "source": ECHO}), &key).await;
+    other.problem(422, "the key with another body");
+    // Keys are per credential: another token's same key is its own.
+    let admins = env.post("/api/v1/bots", &env.admin, body.clone(), &key).await;
+    admins.problem(409, "a second bot named echo");
+    // A refusal is kept too: the repeat gets it again.
+    assert_eq!(env.post("/api/v1/bots", &env.admin, body, &key).await.body, admins.body);
+
+    let token_key = [("idempotency-key", "token-1")];
+    let made = env.post("/api/v1/tokens", &env.admin, json!({"name": "ci", "role": "viewer"}), &token_key).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert!(made.body["secret"].as_str().unwrap().starts_with("fg_"));
+    let replay = env.post("/api/v1/tokens", &env.admin, json!({"name": "ci", "role": "viewer"}), &token_key).await;
+    assert_eq!((replay.status, &replay.body["id"], &replay.body["secret"]), (201, &made.body["id"], &Value::Null));
+    assert_eq!(env.store.tokens(env.home).await.unwrap().iter().filter(|t| t.name == "ci").count(), 1);
+    let audit = env.store.audit_log(env.home, 100).await.unwrap();
+    assert_eq!(audit.iter().filter(|e| e.action == "bot.create" || e.action == "token.create").count(), 2);
+}
+
+async fn tokens_lifecycle(env: Env) {
+    let made = env.post("/api/v1/tokens", &env.admin, json!({"name": "deploy", "role": "editor"}), &[]).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let secret = made.body["secret"].as_str().unwrap().to_owned();
+    let id = made.body["id"].as_i64().unwrap();
+    assert!(
+        secret.starts_with(made.body["prefix"].as_str().unwrap()) && made.body["prefix"].as_str().unwrap().len() == 9
+    );
+    assert_eq!(made.header("location"), Some(format!("/api/v1/tokens/{id}").as_str()));
+    let listed = env.get("/api/v1/tokens", &env.admin).await.body;
+    let shown = listed["items"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap().clone();
+    assert!(shown.get("secret").is_none() && !listed.to_string().contains(&secret), "never listed with its secret");
+    assert_eq!(shown["role"], "editor");
+    assert_eq!(env.get("/api/v1/bots", &secret).await.status, 200, "the new token works");
+    let revoked = env.send(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&env.admin), None, &[]).await;
+    assert_eq!(revoked.status, 204);
+    env.get("/api/v1/bots", &secret).await.problem(401, "a revoked token");
+    let prefix = made.body["prefix"].as_str().unwrap();
+    let found = env.get(&format!("/api/v1/tokens?prefix={prefix}"), &env.admin).await.body;
+    assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["items"][0]["id"], id);
+    let short = env.get("/api/v1/tokens?prefix=fg_", &env.admin).await.body;
+    assert_eq!(short["items"], json!([]), "a prefix shorter than the kept one finds nothing");
+    let revoked_list = env.get("/api/v1/tokens?revoked=true", &env.admin).await.body;
+    assert_eq!(
+        revoked_list["items"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect::<Vec<_>>(),
+        [id]
+    );
+    let renamed =
+        env.send(Method::PATCH, "/api/v1/workspace", Some(&env.admin), Some(json!({"name": "house"})), &[]).await;
+    assert_eq!((renamed.status, renamed.body["name"].as_str()), (200, Some("house")));
+    let actions: Vec<String> = env.store.audit_log(env.home, 10).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions, ["workspace.update", "token.revoke", "token.create"]);
+}
+
+/// Editors who all read version 1 publish at once: one is saved, the others get 412.
+async fn two_editors_publishing_from_one_version_save_once(env: Env) {
+    env.create_bot(&env.editor, "echo").await;
+    let env = Arc::new(env);
+    let editors: Vec<_> = (0..4)
+        .map(|i| {
+            let env = Arc::clone(&env);
+            tokio::spawn(async move {
+                let source = format!("{ECHO_2}# edit {i}\n");
+                let body = json!({"source": source});
+                env.post("/api/v1/bots/echo/versions", &env.editor, body, &[("if-match", "\"v1\"")]).await.status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for editor in editors {
+        statuses.push(editor.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [201, 412, 412, 412]);
+    let bot = env.store.bot_named(env.home, "echo").await.unwrap().unwrap();
+    assert_eq!(env.store.versions(env.home, bot.id).await.unwrap().len(), 2);
+}
