@@ -26,6 +26,7 @@ pub(crate) const SQLITE: Embedded = &[
     (5, "people", include_str!("../migrations/sqlite/0005_people.sql")),
     (6, "dead_letters", include_str!("../migrations/sqlite/0006_dead_letters.sql")),
     (7, "secrets", include_str!("../migrations/sqlite/0007_secrets.sql")),
+    (10, "accounts", include_str!("../migrations/sqlite/0010_accounts.sql")),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -36,6 +37,7 @@ pub(crate) const POSTGRES: Embedded = &[
     (5, "people", include_str!("../migrations/postgres/0005_people.sql")),
     (6, "dead_letters", include_str!("../migrations/postgres/0006_dead_letters.sql")),
     (7, "secrets", include_str!("../migrations/postgres/0007_secrets.sql")),
+    (10, "accounts", include_str!("../migrations/postgres/0010_accounts.sql")),
 ];
 
 #[derive(Debug)]
