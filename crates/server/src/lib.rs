@@ -2,14 +2,16 @@
 //! router its routes are composed into. It carries Telegram's webhooks ([`webhook`],
 //! `POST /telegram/{bot_id}`) and, under `serve`, the bots' control API ([`bots`],
 //! `/api/v1/bots…`, authenticated with API tokens) and its health ([`health`]: `/healthz`, and
-//! `/readyz` under `serve`) and its metrics ([`metrics`]: `/metrics`, under `serve`); the rest of
-//! the REST API and the dashboard join it as route modules merged in [`router_of`].
+//! `/readyz` under `serve`) and its metrics ([`metrics`]: `/metrics`, under `serve`), and the
+//! dashboard's sign-in layer ([`dashboard`]: `/`, `/sign-in`, `/setup/{token}`, `/account/…`,
+//! under `serve`); the rest of the REST API joins it as route modules merged in [`router_of`].
 //!
 //! On the path of an update (docs/architecture.md) it is the socket of the webhook update
 //! source: it answers Telegram only after `Engine::webhook_update` stored the update in the
 //! receiving stage's inbox, the same stage long polling feeds.
 
 pub mod bots;
+pub mod dashboard;
 pub mod health;
 mod listen;
 pub mod metrics;
@@ -36,11 +38,13 @@ pub fn router(engine: Arc<Engine>) -> axum::Router {
 pub struct Routes {
     pub api: Option<Api>,
     pub metrics: Option<PrometheusHandle>,
+    /// The dashboard's pages (sign-in, setup, sessions, home).
+    pub dashboard: Option<dashboard::Dashboard>,
 }
 
 /// [`router`], with the bots' control API when `api` is given (`serve`).
 pub fn router_with(engine: Arc<Engine>, api: Option<Api>) -> axum::Router {
-    router_of(engine, Routes { api, metrics: None })
+    router_of(engine, Routes { api, ..Routes::default() })
 }
 
 /// [`router`], with the optional [`Routes`].
@@ -48,6 +52,9 @@ pub fn router_of(engine: Arc<Engine>, routes: Routes) -> axum::Router {
     let mut router = axum::Router::new().merge(webhook::routes().with_state(engine)).merge(health::liveness());
     if let Some(handle) = routes.metrics {
         router = router.merge(metrics::routes(handle, routes.api.clone()));
+    }
+    if let Some(dashboard) = routes.dashboard {
+        router = router.merge(dashboard::routes(dashboard));
     }
     if let Some(api) = routes.api {
         router = router.merge(health::readiness(api.clone())).merge(bots::routes(api));
