@@ -48,7 +48,8 @@ fn users_and_members_from_the_shell() {
     let folder = scratch("accounts-cli");
     let password = "a long shell password\n";
     // A short password, a missing terminal: refused, nothing created.
-    let short = refused(&ferrogram(&folder, &["user", "create", "ann@example.org", "--password-stdin"], Some("short\n")));
+    let short =
+        refused(&ferrogram(&folder, &["user", "create", "ann@example.org", "--password-stdin"], Some("short\n")));
     assert!(short.contains("at least 12 characters"), "{short}");
     let no_tty = refused(&ferrogram(&folder, &["user", "create", "ann@example.org"], None));
     assert!(no_tty.contains("--password-stdin"), "{no_tty}");
@@ -56,13 +57,29 @@ fn users_and_members_from_the_shell() {
 
     let created = ok(&ferrogram(
         &folder,
-        &["user", "create", "Ann@Example.org", "--name", "Ann", "--workspace", "shop", "--role", "owner", "--password-stdin"],
+        &[
+            "user",
+            "create",
+            "Ann@Example.org",
+            "--name",
+            "Ann",
+            "--workspace",
+            "shop",
+            "--role",
+            "owner",
+            "--password-stdin",
+        ],
         Some(password),
     ));
     assert_eq!(created, "account 1 <Ann@Example.org>: owner of workspace shop\n");
-    let again = refused(&ferrogram(&folder, &["user", "create", "ann@EXAMPLE.org", "--password-stdin"], Some(password)));
+    let again =
+        refused(&ferrogram(&folder, &["user", "create", "ann@EXAMPLE.org", "--password-stdin"], Some(password)));
     assert!(again.contains("exists already"), "{again}");
-    ok(&ferrogram(&folder, &["user", "create", "bob@example.org", "--workspace", "shop", "--password-stdin"], Some(password)));
+    ok(&ferrogram(
+        &folder,
+        &["user", "create", "bob@example.org", "--workspace", "shop", "--password-stdin"],
+        Some(password),
+    ));
 
     assert_eq!(
         ok(&ferrogram(&folder, &["member", "add", "bob@example.org", "--workspace", "shop", "--role", "editor"], None)),
@@ -74,9 +91,17 @@ fn users_and_members_from_the_shell() {
     );
     let last = refused(&ferrogram(&folder, &["member", "remove", "ann@example.org", "--workspace", "shop"], None));
     assert!(last.contains("last owner"), "{last}");
-    let nowhere = refused(&ferrogram(&folder, &["member", "add", "bob@example.org", "--workspace", "nope", "--role", "viewer"], None));
+    let nowhere = refused(&ferrogram(
+        &folder,
+        &["member", "add", "bob@example.org", "--workspace", "nope", "--role", "viewer"],
+        None,
+    ));
     assert!(nowhere.contains("no workspace `nope`"), "{nowhere}");
-    let nobody = refused(&ferrogram(&folder, &["member", "add", "eve@example.org", "--workspace", "shop", "--role", "viewer"], None));
+    let nobody = refused(&ferrogram(
+        &folder,
+        &["member", "add", "eve@example.org", "--workspace", "shop", "--role", "viewer"],
+        None,
+    ));
     assert!(nobody.contains("no account"), "{nobody}");
     ok(&ferrogram(&folder, &["member", "remove", "bob@example.org", "--workspace", "shop"], None));
     assert_eq!(
@@ -122,7 +147,11 @@ async fn the_first_start_prints_a_setup_link_until_there_is_an_account() {
     let _ = serve.child.wait().await;
 
     // With an account, no link: the old one is dead and the start says where the dashboard is.
-    ok(&ferrogram(&folder, &["user", "create", "ann@example.org", "--role", "owner", "--password-stdin"], Some("a long shell password\n")));
+    ok(&ferrogram(
+        &folder,
+        &["user", "create", "ann@example.org", "--role", "owner", "--password-stdin"],
+        Some("a long shell password\n"),
+    ));
     let mut serve = Serve::start(&folder, "second.log", &[], &[]);
     let line = line_with(&mut serve, "Dashboard: http://").await;
     assert!(line.ends_with('/'), "{line}");

@@ -101,7 +101,10 @@ async fn the_owner_sets_up_signs_out_and_in_in_a_browser() {
     assert_eq!(accounts.len(), 1);
     assert_eq!((accounts[0].email.as_str(), accounts[0].display_name.as_str()), (EMAIL, "Olga Owner"));
     let memberships = store.memberships(accounts[0].id).await.unwrap();
-    assert_eq!(memberships.iter().map(|m| (m.workspace_name.as_str(), m.role)).collect::<Vec<_>>(), [("default", Role::Owner)]);
+    assert_eq!(
+        memberships.iter().map(|m| (m.workspace_name.as_str(), m.role)).collect::<Vec<_>>(),
+        [("default", Role::Owner)]
+    );
     let sessions = store.sessions(accounts[0].id).await.unwrap();
     assert_eq!(sessions.len(), 1, "{sessions:?}");
     assert!(sessions[0].user_agent.contains("Chrome"), "{}", sessions[0].user_agent);

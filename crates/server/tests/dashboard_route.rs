@@ -25,7 +25,8 @@ struct Site {
 
 impl Site {
     async fn start(secure: bool, attempts: usize) -> Site {
-        let path = std::env::temp_dir().join(format!("ferrogram-dashboard-{}-{}.db", std::process::id(), fastrand_id()));
+        let path =
+            std::env::temp_dir().join(format!("ferrogram-dashboard-{}-{}.db", std::process::id(), fastrand_id()));
         let store = Arc::new(Store::open(&format!("sqlite://{}", path.display())).await.expect("store"));
         let engine = Arc::new(Engine::new(EngineConfig::default()));
         let dashboard = Dashboard::with_limits(Arc::clone(&store), secure, attempts, Duration::from_secs(900));
@@ -126,7 +127,8 @@ async fn the_setup_link_creates_the_owner_once() {
     assert_eq!(response.status(), 400);
     let html = response.text().await.unwrap();
     assert!(html.contains("The two passwords differ.") && html.contains("Owner@Example.org"), "{html}");
-    let mut short = vec![("email", "o@example.org"), ("name", "Olga"), ("password", "short"), ("password_again", "short")];
+    let mut short =
+        vec![("email", "o@example.org"), ("name", "Olga"), ("password", "short"), ("password_again", "short")];
     short.push(("form_token", &token));
     assert_eq!(site.post(&path, &cookie, &short).await.status(), 400);
     assert_eq!(site.store.account_count().await.unwrap(), 0);
@@ -152,7 +154,8 @@ async fn the_setup_link_creates_the_owner_once() {
 
     // Used: the link is gone, and posting it again creates nothing.
     assert_eq!(site.get(&path, "").await.status(), 404);
-    let mut again = vec![("email", "x@example.org"), ("name", "X"), ("password", PASSWORD), ("password_again", PASSWORD)];
+    let mut again =
+        vec![("email", "x@example.org"), ("name", "X"), ("password", PASSWORD), ("password_again", PASSWORD)];
     again.push(("form_token", &token));
     assert_eq!(site.post(&path, &cookie, &again).await.status(), 404);
     assert_eq!(site.store.account_count().await.unwrap(), 1);
@@ -167,8 +170,13 @@ async fn a_setup_link_without_workspaces_makes_a_default_one() {
     let secret = dashboard::first_start_link(&site.store).await.unwrap().unwrap();
     let path = format!("/setup/{secret}");
     let (cookie, token) = site.form_token(&path).await;
-    let form =
-        [("email", "o@example.org"), ("name", "O"), ("password", PASSWORD), ("password_again", PASSWORD), ("form_token", &token)];
+    let form = [
+        ("email", "o@example.org"),
+        ("name", "O"),
+        ("password", PASSWORD),
+        ("password_again", PASSWORD),
+        ("form_token", &token),
+    ];
     assert_eq!(site.post(&path, &cookie, &form).await.status(), 303);
     let workspaces = site.store.workspaces().await.unwrap();
     assert_eq!(workspaces.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(), [dashboard::FIRST_WORKSPACE]);
@@ -323,8 +331,9 @@ async fn over_https_the_cookie_is_secure_and_host_only() {
     let site = Site::start(true, 5).await;
     site.account("ann@example.org").await;
     let (form_cookie, token) = site.form_token("/sign-in").await;
-    let response =
-        site.post("/sign-in", &form_cookie, &[("email", "ann@example.org"), ("password", PASSWORD), ("form_token", &token)]).await;
+    let response = site
+        .post("/sign-in", &form_cookie, &[("email", "ann@example.org"), ("password", PASSWORD), ("form_token", &token)])
+        .await;
     assert_eq!(response.status(), 303);
     let line = full_set_cookie(response.headers(), "__Host-fg_session").expect("the __Host- name");
     assert!(line.ends_with("; HttpOnly; SameSite=Lax; Secure") && line.contains("; Path=/"), "{line}");
@@ -347,7 +356,10 @@ async fn the_api_checks_a_session_and_its_csrf_header() {
     let credential = session_access(&site.store, secret, Some(&csrf)).await.expect("a live session");
     assert_eq!(credential.access.account.id, ann);
     assert!(credential.csrf_verified);
-    assert_eq!(credential.memberships.iter().map(|m| (m.workspace, m.role)).collect::<Vec<_>>(), [(acme, Role::Editor)]);
+    assert_eq!(
+        credential.memberships.iter().map(|m| (m.workspace, m.role)).collect::<Vec<_>>(),
+        [(acme, Role::Editor)]
+    );
     assert!(!session_access(&site.store, secret, Some("wrong")).await.unwrap().csrf_verified);
     assert!(!session_access(&site.store, secret, None).await.unwrap().csrf_verified);
     assert!(session_access(&site.store, "made-up", Some(&csrf)).await.is_none());
@@ -365,10 +377,9 @@ async fn assets_are_cached_and_pages_are_not() {
     // minijinja escapes `/` in attributes as `&#x2f;`, which browsers read back as `/`.
     let html = page.text().await.unwrap().replace("&#x2f;", "/");
     let css = html.split("href=\"/assets/dashboard-").nth(1).unwrap().split('"').next().unwrap();
-    for (path, kind) in [
-        ("/assets/htmx-2.0.11.min.js".to_owned(), "text/javascript"),
-        (format!("/assets/dashboard-{css}"), "text/css"),
-    ] {
+    for (path, kind) in
+        [("/assets/htmx-2.0.11.min.js".to_owned(), "text/javascript"), (format!("/assets/dashboard-{css}"), "text/css")]
+    {
         assert!(html.contains(&path), "{path} linked");
         let asset = site.get(&path, "").await;
         assert_eq!(asset.status(), 200, "{path}");
@@ -383,11 +394,7 @@ async fn assets_are_cached_and_pages_are_not() {
 async fn the_language_follows_the_browser_and_the_switch() {
     let site = Site::start(false, 5).await;
     let get = |lang: &'static str, cookie: &'static str| {
-        site.http
-            .get(format!("{}/sign-in", site.base))
-            .header("accept-language", lang)
-            .header("cookie", cookie)
-            .send()
+        site.http.get(format!("{}/sign-in", site.base)).header("accept-language", lang).header("cookie", cookie).send()
     };
     let russian = get("ru-RU,ru;q=0.9,en;q=0.5", "").await.unwrap().text().await.unwrap();
     assert!(russian.contains("<html lang=\"ru\"") && russian.contains("Войти"), "{russian}");

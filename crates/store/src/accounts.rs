@@ -10,8 +10,8 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHash as Phc, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash as Phc, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -319,7 +319,8 @@ impl Conn<'_> {
 
     pub(crate) async fn set_password(self, id: i64, password: &PasswordHash) -> Result<bool> {
         const SQL: &str = "UPDATE accounts SET password_hash = $2 WHERE id = $1";
-        let changed = on!(self, c => sqlx::query(SQL).bind(id).bind(password.as_str()).execute(c).await?.rows_affected());
+        let changed =
+            on!(self, c => sqlx::query(SQL).bind(id).bind(password.as_str()).execute(c).await?.rows_affected());
         Ok(changed == 1)
     }
 
@@ -392,9 +393,7 @@ impl Conn<'_> {
         let rows: Vec<(i64, String, String, String)> =
             on!(self, c => sqlx::query_as(SQL).bind(workspace).fetch_all(c).await?);
         rows.into_iter()
-            .map(|(account, email, display_name, text)| {
-                Ok(Member { account, email, display_name, role: role(&text)? })
-            })
+            .map(|(account, email, display_name, text)| Ok(Member { account, email, display_name, role: role(&text)? }))
             .collect()
     }
 
@@ -405,8 +404,7 @@ impl Conn<'_> {
         lifetime: i64,
     ) -> Result<Option<IssuedSession>> {
         const PRUNE: &str = "DELETE FROM sessions WHERE account_id = $1 AND expires_at <= $2";
-        const SQL: &str =
-            "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at, user_agent) \
+        const SQL: &str = "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at, user_agent) \
              SELECT $1, a.id, $3, $3, $4, $5 FROM accounts a WHERE a.id = $2 AND a.disabled_at IS NULL RETURNING id";
         let secret = random_secret()?;
         let hash = token_hash(&secret);
@@ -506,7 +504,8 @@ impl Conn<'_> {
             "SELECT {LINK_COLUMNS} FROM account_links WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2"
         );
         let hash = token_hash(secret);
-        let row: Option<LinkRow> = on!(self, c => sqlx::query_as(&sql).bind(&hash).bind(now()).fetch_optional(c).await?);
+        let row: Option<LinkRow> =
+            on!(self, c => sqlx::query_as(&sql).bind(&hash).bind(now()).fetch_optional(c).await?);
         row.map(link).transpose()
     }
 
@@ -516,7 +515,8 @@ impl Conn<'_> {
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING {LINK_COLUMNS}"
         );
         let hash = token_hash(secret);
-        let row: Option<LinkRow> = on!(self, c => sqlx::query_as(&sql).bind(&hash).bind(now()).fetch_optional(c).await?);
+        let row: Option<LinkRow> =
+            on!(self, c => sqlx::query_as(&sql).bind(&hash).bind(now()).fetch_optional(c).await?);
         row.map(link).transpose()
     }
 }

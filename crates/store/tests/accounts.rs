@@ -111,7 +111,10 @@ async fn memberships_carry_roles_and_keep_an_owner(store: Store, _url: String) {
     // A role changes in place.
     assert!(store.set_member(acme, bob, Role::Admin).await.unwrap());
     let members = store.members(acme).await.unwrap();
-    assert_eq!(members.iter().map(|m| (m.account, m.role)).collect::<Vec<_>>(), [(ann, Role::Owner), (bob, Role::Admin)]);
+    assert_eq!(
+        members.iter().map(|m| (m.account, m.role)).collect::<Vec<_>>(),
+        [(ann, Role::Owner), (bob, Role::Admin)]
+    );
     // The last owner can be neither demoted nor removed; with a second owner, both can.
     assert!(store.set_member(acme, ann, Role::Admin).await.is_err());
     assert!(store.remove_member(acme, ann).await.is_err());
@@ -207,7 +210,10 @@ async fn links_are_single_use_and_expire(store: Store, url: String) {
         store.use_link(&invite.secret).await.unwrap().unwrap().kind,
         LinkKind::Invite { workspace: acme, role: Role::Editor }
     );
-    assert_eq!(store.create_link(LinkKind::Invite { workspace: acme + 1000, role: Role::Viewer }, 60).await.unwrap(), None);
+    assert_eq!(
+        store.create_link(LinkKind::Invite { workspace: acme + 1000, role: Role::Viewer }, 60).await.unwrap(),
+        None
+    );
     let expired = store.create_link(LinkKind::Setup, 0).await.unwrap().unwrap();
     assert_eq!(store.link(&expired.secret).await.unwrap(), None);
     assert_eq!(store.use_link(&expired.secret).await.unwrap(), None);

@@ -40,6 +40,18 @@ const CACHE: &str = "public, max-age=31536000, immutable";
 /// The assets' routes.
 pub fn routes() -> Router<Dashboard> {
     Router::new()
-        .route(HTMX_PATH, get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, CACHE)], HTMX).into_response() }))
-        .route(&css_path(), get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, CACHE)], CSS).into_response() }))
+        .route(
+            HTMX_PATH,
+            get(|| async {
+                ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, CACHE)], HTMX)
+                    .into_response()
+            }),
+        )
+        .route(
+            &css_path(),
+            get(|| async {
+                ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, CACHE)], CSS)
+                    .into_response()
+            }),
+        )
 }

@@ -153,7 +153,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("role_admin", "admin", "администратор"),
     ("role_editor", "editor", "редактор"),
     ("role_viewer", "viewer", "наблюдатель"),
-    ("dashboard_soon", "Bots, builder and statistics come here next.", "Скоро здесь будут боты, конструктор и статистика."),
+    (
+        "dashboard_soon",
+        "Bots, builder and statistics come here next.",
+        "Скоро здесь будут боты, конструктор и статистика.",
+    ),
     ("sessions_title", "Your sessions", "Ваши сеансы"),
     ("device", "Browser", "Браузер"),
     ("started", "Signed in", "Вход"),
@@ -241,10 +245,8 @@ impl Pages {
         if let Value::Object(fields) = page {
             context.extend(fields);
         }
-        let rendered = self
-            .env
-            .get_template(template)
-            .and_then(|t| t.render(minijinja::value::Serde(Value::Object(context))));
+        let rendered =
+            self.env.get_template(template).and_then(|t| t.render(minijinja::value::Serde(Value::Object(context))));
         match rendered {
             Ok(html) => (status, Html(html)).into_response(),
             Err(error) => {

@@ -70,11 +70,7 @@ pub struct SessionCredential {
 /// live; `csrf_header` is the request's `X-CSRF-Token`, checked in constant time (`None` or a
 /// wrong one: `csrf_verified` is false; the caller refuses a change then). `None` also when the
 /// store fails (logged).
-pub async fn session_access(
-    store: &Store,
-    cookie_value: &str,
-    csrf_header: Option<&str>,
-) -> Option<SessionCredential> {
+pub async fn session_access(store: &Store, cookie_value: &str, csrf_header: Option<&str>) -> Option<SessionCredential> {
     let lifetime = i64::try_from(super::SESSION_IDLE.as_secs()).unwrap_or(i64::MAX);
     let access = match store.session(cookie_value, lifetime).await {
         Ok(access) => access?,
@@ -99,7 +95,7 @@ pub async fn session_access(
 pub struct SignedIn {
     pub credential: SessionCredential,
     pub prefs: Prefs,
-    /// The request's `X-CSRF-Token`, for [`SignedIn::check_csrf`].
+    /// The request's `X-CSRF-Token`, for [`SignedIn::csrf_refusal`].
     header_csrf: Option<String>,
 }
 
@@ -117,15 +113,13 @@ impl SignedIn {
         Frame { prefs: self.prefs, path, person: Some((self.name(), self.csrf())) }
     }
 
-    /// Accepts a change when the form's `csrf` field or the `X-CSRF-Token` header is the
+    /// `None` (go ahead) when the form's `csrf` field or the `X-CSRF-Token` header is the
     /// session's token; otherwise the 403 page to answer (nothing may be changed then).
-    pub fn check_csrf(&self, dashboard: &Dashboard, form_field: Option<&str>) -> Result<(), Response> {
+    pub fn csrf_refusal(&self, dashboard: &Dashboard, form_field: Option<&str>) -> Option<Response> {
         let expected = self.csrf();
-        let ok = [form_field, self.header_csrf.as_deref()].into_iter().flatten().any(|given| csrf_matches(expected, given));
-        if ok {
-            return Ok(());
-        }
-        Err(forbidden(dashboard, self.prefs))
+        let ok =
+            [form_field, self.header_csrf.as_deref()].into_iter().flatten().any(|given| csrf_matches(expected, given));
+        (!ok).then(|| forbidden(dashboard, self.prefs))
     }
 }
 

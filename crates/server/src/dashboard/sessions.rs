@@ -63,7 +63,7 @@ pub async fn revoke_one(
     headers: HeaderMap,
     Form(form): Form<RevokeForm>,
 ) -> Response {
-    if let Err(refused) = signed.check_csrf(&dashboard, form.csrf.as_deref()) {
+    if let Some(refused) = signed.csrf_refusal(&dashboard, form.csrf.as_deref()) {
         return refused;
     }
     let Some(session) = form.session else {
@@ -92,7 +92,7 @@ pub async fn sign_out_everywhere(
     signed: SignedIn,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(refused) = signed.check_csrf(&dashboard, form.csrf.as_deref()) {
+    if let Some(refused) = signed.csrf_refusal(&dashboard, form.csrf.as_deref()) {
         return refused;
     }
     match dashboard.store.revoke_sessions(signed.credential.access.account.id, None).await {

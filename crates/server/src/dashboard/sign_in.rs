@@ -48,7 +48,14 @@ pub struct CsrfForm {
 }
 
 /// The sign-in form, `error` above it, the email kept.
-fn page(dashboard: &Dashboard, headers: &HeaderMap, status: StatusCode, next: Option<&str>, email: &str, error: Option<&str>) -> Response {
+fn page(
+    dashboard: &Dashboard,
+    headers: &HeaderMap,
+    status: StatusCode,
+    next: Option<&str>,
+    email: &str,
+    error: Option<&str>,
+) -> Response {
     let prefs = Prefs::of(headers);
     let (token, set) = form_token(headers, dashboard.secure_cookies);
     let frame = Frame { prefs, path: "/sign-in", person: None };
@@ -89,8 +96,14 @@ pub async fn submit(
     if let Some(wait) = dashboard.limiter.retry_after(&keys) {
         let minutes = wait.as_secs().div_ceil(60).to_string();
         let message = text(prefs.lang, "too_many").replace("{minutes}", &minutes);
-        let mut response =
-            page(&dashboard, &headers, StatusCode::TOO_MANY_REQUESTS, next.next.as_deref(), &form.email, Some(&message));
+        let mut response = page(
+            &dashboard,
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            next.next.as_deref(),
+            &form.email,
+            Some(&message),
+        );
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
         return response;
     }
@@ -117,7 +130,8 @@ pub async fn start_session(dashboard: &Dashboard, headers: &HeaderMap, account: 
     match dashboard.store.create_session(account, agent, lifetime).await {
         Ok(Some(session)) => {
             let mut response = Redirect::to(to).into_response();
-            let cookie = session_set_cookie(&session.secret, ferrogram_store::SESSION_MAX_AGE, dashboard.secure_cookies);
+            let cookie =
+                session_set_cookie(&session.secret, ferrogram_store::SESSION_MAX_AGE, dashboard.secure_cookies);
             response.headers_mut().append(header::SET_COOKIE, cookie);
             response
         }
@@ -138,7 +152,7 @@ pub fn signed_out(dashboard: &Dashboard) -> Response {
 
 /// `POST /sign-out` (with the CSRF token): ends this session.
 pub async fn sign_out(State(dashboard): State<Dashboard>, signed: SignedIn, Form(form): Form<CsrfForm>) -> Response {
-    if let Err(refused) = signed.check_csrf(&dashboard, form.csrf.as_deref()) {
+    if let Some(refused) = signed.csrf_refusal(&dashboard, form.csrf.as_deref()) {
         return refused;
     }
     let access = &signed.credential.access;
