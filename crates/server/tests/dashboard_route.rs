@@ -211,6 +211,20 @@ async fn sign_in_with_right_and_wrong_passwords() {
     assert_eq!(site.get("/account/sessions", &session).await.status(), 200);
     // A made-up cookie is no session.
     assert_eq!(site.get("/", "fg_session=made-up").await.status(), 303);
+    // Signing in again from a browser with a session ends that one: a new secret each time.
+    let (form_cookie, token) = site.form_token("/sign-in").await;
+    let again = site
+        .post(
+            "/sign-in",
+            &format!("{form_cookie}; {session}"),
+            &[("email", "ann@example.org"), ("password", PASSWORD), ("form_token", &token)],
+        )
+        .await;
+    assert_eq!(again.status(), 303);
+    let renewed = format!("fg_session={}", set_cookie(again.headers(), "fg_session").unwrap());
+    assert_ne!(renewed, session);
+    assert_eq!(site.get("/", &session).await.status(), 303, "the old session ended");
+    assert_eq!(site.get("/", &renewed).await.status(), 200);
     site.stop().await;
 }
 

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::Dashboard;
 use super::layout::{Frame, Prefs, local_path, text};
-use super::session::{SignedIn, forbidden, form_token, form_token_matches, session_set_cookie};
+use super::session::{SignedIn, forbidden, form_token, form_token_matches, session_cookie, session_set_cookie};
 
 /// The client's address as the listener saw it (behind a reverse proxy: the proxy's).
 pub struct ClientAddr(pub Option<SocketAddr>);
@@ -123,8 +123,15 @@ pub async fn submit(
     start_session(&dashboard, &headers, account.id, &local_path(next.next.as_deref())).await
 }
 
-/// Opens a session for `account` and answers 303 to `to` with its cookie.
+/// Opens a session for `account` and answers 303 to `to` with its cookie. A session the
+/// browser still had is ended first: signing in always gets a new secret (no fixation).
 pub async fn start_session(dashboard: &Dashboard, headers: &HeaderMap, account: i64, to: &str) -> Response {
+    if let Some(old) = session_cookie(headers) {
+        let lifetime = i64::try_from(super::SESSION_IDLE.as_secs()).unwrap_or(i64::MAX);
+        if let Ok(Some(access)) = dashboard.store.session(&old, lifetime).await {
+            let _ = dashboard.store.revoke_session(access.account.id, access.session).await;
+        }
+    }
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let lifetime = i64::try_from(super::SESSION_IDLE.as_secs()).unwrap_or(i64::MAX);
     match dashboard.store.create_session(account, agent, lifetime).await {
