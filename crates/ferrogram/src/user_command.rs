@@ -1,4 +1,4 @@
-//! `ferrogram user create|list` and `ferrogram member add|remove|list`: the dashboard's
+//! `ferrogram user create|list` and `ferrogram member add|remove|list|invite`: the dashboard's
 //! accounts and their roles in workspaces, from the shell (decision 0042). A password is read
 //! from standard input (`--password-stdin`, its first line) or asked twice on the terminal
 //! without echo; it is never a flag's value, which would sit in the shell's history and in
@@ -38,6 +38,25 @@ enum MemberCommand {
     Remove(MemberRemoveArgs),
     /// List a workspace's members and their roles.
     List(MemberListArgs),
+    /// Print a one-time link that creates an account with a role in a workspace.
+    Invite(MemberInviteArgs),
+}
+
+#[derive(clap::Args)]
+struct MemberInviteArgs {
+    #[arg(long, default_value = import::DEFAULT_WORKSPACE)]
+    workspace: String,
+    /// `owner`, `admin`, `editor` or `viewer`.
+    #[arg(long)]
+    role: Role,
+    /// How long the link works, in hours.
+    #[arg(long, default_value_t = 72)]
+    hours: u32,
+    /// The dashboard's address the link starts with (`server.public_url`).
+    #[arg(long, env = "FERROGRAM_SERVER_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    #[command(flatten)]
+    db: DatabaseArgs,
 }
 
 #[derive(clap::Args)]
@@ -133,6 +152,7 @@ pub(crate) async fn run_member(args: &MemberArgs) -> Result<(), String> {
         MemberCommand::Add(a) => &a.db,
         MemberCommand::Remove(a) => &a.db,
         MemberCommand::List(a) => &a.db,
+        MemberCommand::Invite(a) => &a.db,
     };
     let store = open(db).await?;
     let result = member(&store, &args.command).await;
@@ -220,6 +240,22 @@ async fn member(store: &Store, command: &MemberCommand) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{}: removed from workspace {}", args.email, args.workspace);
+        }
+        MemberCommand::Invite(args) => {
+            let workspace = workspace_id(store, &args.workspace, false).await?;
+            let kind = ferrogram_store::LinkKind::Invite { workspace, role: args.role };
+            let link = store.create_link(kind, i64::from(args.hours) * 3600).await.map_err(|e| e.to_string())?;
+            let link = link.ok_or_else(|| format!("no workspace `{}`", args.workspace))?;
+            let detail = serde_json::json!({ "role": args.role.as_str(), "hours": args.hours, "by": "command line" });
+            store
+                .audit(workspace, "cli", "member.invite", &format!("link:{}", link.id), &detail)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "an invite to workspace {} as {} (works once, for {} hours):",
+                args.workspace, args.role, args.hours
+            );
+            println!("{}/invite/{}", args.server.trim_end_matches('/'), link.secret);
         }
         MemberCommand::List(args) => {
             let workspace = workspace_id(store, &args.workspace, false).await?;

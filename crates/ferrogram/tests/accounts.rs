@@ -108,6 +108,16 @@ fn users_and_members_from_the_shell() {
         ok(&ferrogram(&folder, &["user", "list"], None)),
         "1\tAnn@Example.org\tAnn\tshop:owner\n2\tbob@example.org\tbob\t-\n"
     );
+    // An invite: a link under the server's address, printed once.
+    let invite = ok(&ferrogram(
+        &folder,
+        &["member", "invite", "--workspace", "shop", "--role", "viewer", "--server", "https://bots.example.org/"],
+        None,
+    ));
+    let secret = invite.trim().strip_prefix("https://bots.example.org/invite/").expect(&invite);
+    assert_eq!(secret.len(), 43, "{invite}");
+    let nowhere = refused(&ferrogram(&folder, &["member", "invite", "--workspace", "nope", "--role", "viewer"], None));
+    assert!(nowhere.contains("no workspace `nope`"), "{nowhere}");
     let _ = std::fs::remove_dir_all(&folder);
 }
 

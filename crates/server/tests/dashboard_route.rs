@@ -426,3 +426,59 @@ async fn the_language_follows_the_browser_and_the_switch() {
     assert_eq!(away.headers()["location"], "/");
     site.stop().await;
 }
+
+#[tokio::test]
+async fn an_invite_link_creates_a_member_once() {
+    let site = Site::start(false, 5).await;
+    let shop = site.store.create_workspace("Shop").await.unwrap();
+    site.account("ann@example.org").await;
+    let invite = site
+        .store
+        .create_link(ferrogram_store::LinkKind::Invite { workspace: shop, role: Role::Editor }, 3600)
+        .await
+        .unwrap()
+        .unwrap();
+    let path = format!("/invite/{}", invite.secret);
+    let (cookie, token) = site.form_token(&path).await;
+    let page = site.get(&path, "").await.text().await.unwrap();
+    assert!(page.contains("Join a workspace") && page.contains("Shop") && page.contains("editor"), "{page}");
+    // An email with an account: refused, the link stays usable.
+    let taken = [
+        ("email", "ANN@example.org"),
+        ("name", "Ann"),
+        ("password", PASSWORD),
+        ("password_again", PASSWORD),
+        ("form_token", &token),
+    ];
+    let response = site.post(&path, &cookie, &taken).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("exists already"));
+    let form = [
+        ("email", "bob@example.org"),
+        ("name", "Bob"),
+        ("password", PASSWORD),
+        ("password_again", PASSWORD),
+        ("form_token", &token),
+    ];
+    let response = site.post(&path, &cookie, &form).await;
+    assert_eq!(response.status(), 303);
+    let session = format!("fg_session={}", set_cookie(response.headers(), "fg_session").unwrap());
+    let bob = site.store.account_by_email("bob@example.org").await.unwrap().unwrap();
+    let roles = site.store.memberships(bob.id).await.unwrap();
+    assert_eq!(roles.iter().map(|m| (m.workspace, m.role)).collect::<Vec<_>>(), [(shop, Role::Editor)]);
+    assert!(site.get("/", &session).await.text().await.unwrap().contains("Shop"));
+    // Once only; a setup link is not an invite.
+    assert_eq!(site.get(&path, "").await.status(), 404);
+    let again = [
+        ("email", "eve@example.org"),
+        ("name", "Eve"),
+        ("password", PASSWORD),
+        ("password_again", PASSWORD),
+        ("form_token", &token),
+    ];
+    assert_eq!(site.post(&path, &cookie, &again).await.status(), 404);
+    assert_eq!(site.store.accounts().await.unwrap().len(), 2);
+    let setup = site.store.create_link(ferrogram_store::LinkKind::Setup, 3600).await.unwrap().unwrap();
+    assert_eq!(site.get(&format!("/invite/{}", setup.secret), "").await.status(), 404);
+    site.stop().await;
+}

@@ -127,6 +127,17 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Эта ссылка одноразовая. Созданная учётная запись станет владельцем всех пространств этого сервера.",
     ),
     ("create", "Create the account", "Создать учётную запись"),
+    ("invite_title", "Join a workspace", "Присоединиться к пространству"),
+    (
+        "invite_intro",
+        "You are invited to the workspace {workspace} as {role}. This link works once.",
+        "Вас пригласили в пространство {workspace} с ролью «{role}». Ссылка одноразовая.",
+    ),
+    (
+        "email_taken",
+        "An account with this email exists already: sign in with it instead.",
+        "Учётная запись с этим адресом уже есть: войдите в неё.",
+    ),
     ("link_invalid", "This link is not valid", "Ссылка недействительна"),
     (
         "link_invalid_text",

@@ -4,11 +4,12 @@
 //! placeholder home listing the signed-in person's workspaces.
 //!
 //! Files, one job each: [`session`] (the cookie, CSRF, and [`session_access`] for the API's
-//! extractor), [`sign_in`], [`setup`], [`sessions`] (the account's sessions page), [`home`],
+//! extractor), [`sign_in`], [`setup`], [`invite`], [`sessions`] (the account's sessions page), [`home`],
 //! [`layout`] (templates, languages, themes), [`rate_limit`], [`assets`].
 
 pub mod assets;
 pub mod home;
+pub mod invite;
 pub mod layout;
 pub mod rate_limit;
 pub mod session;
@@ -27,6 +28,8 @@ pub use session::{SessionCredential, session_access};
 
 /// How long a session lasts without being used (it slides on use; decision 0042): 7 days.
 pub const SESSION_IDLE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long an invite link stays valid unless said otherwise: 72 hours.
+pub const INVITE_LINK_LIFETIME: Duration = Duration::from_secs(72 * 3600);
 /// How long the setup link printed at the first start stays valid: 24 hours.
 pub const SETUP_LINK_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// The name of the workspace the setup link makes its owner own, when there is none yet.
@@ -61,7 +64,8 @@ impl Dashboard {
     }
 }
 
-/// The dashboard's routes: `/`, `/sign-in`, `/sign-out`, `/setup/{token}`, `/account/sessions…`,
+/// The dashboard's routes: `/`, `/sign-in`, `/sign-out`, `/setup/{token}`, `/invite/{token}`,
+/// `/account/sessions…`,
 /// `/preferences` and `/assets/…`.
 pub fn routes(dashboard: Dashboard) -> Router {
     Router::new()
@@ -69,6 +73,7 @@ pub fn routes(dashboard: Dashboard) -> Router {
         .route("/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/setup/{token}", get(setup::form).post(setup::submit))
+        .route("/invite/{token}", get(invite::form).post(invite::submit))
         .route("/account/sessions", get(sessions::page))
         .route("/account/sessions/revoke", post(sessions::revoke_one))
         .route("/account/sessions/sign-out-everywhere", post(sessions::sign_out_everywhere))

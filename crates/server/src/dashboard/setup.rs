@@ -16,17 +16,18 @@ use super::layout::{Frame, Prefs, text};
 use super::session::{forbidden, form_token, form_token_matches};
 use super::{Dashboard, FIRST_WORKSPACE};
 
+/// The fields of the setup and invite forms.
 #[derive(Deserialize)]
 pub struct SetupForm {
     #[serde(default)]
-    email: String,
+    pub(super) email: String,
     #[serde(default)]
-    name: String,
+    pub(super) name: String,
     #[serde(default)]
-    password: String,
+    pub(super) password: String,
     #[serde(default)]
-    password_again: String,
-    form_token: Option<String>,
+    pub(super) password_again: String,
+    pub(super) form_token: Option<String>,
 }
 
 /// Whether `token` is an unused, unexpired setup link and there is no account yet.
@@ -35,7 +36,8 @@ async fn usable(store: &Store, token: &str) -> Result<bool, ferrogram_store::Err
     Ok(matches!(link, Some(l) if l.kind == LinkKind::Setup) && store.account_count().await? == 0)
 }
 
-fn invalid(dashboard: &Dashboard, prefs: Prefs) -> Response {
+/// The 404 page of a link that cannot be used.
+pub(super) fn invalid(dashboard: &Dashboard, prefs: Prefs) -> Response {
     let frame = Frame { prefs, path: "/", person: None };
     dashboard.pages.render(
         StatusCode::NOT_FOUND,
@@ -45,16 +47,27 @@ fn invalid(dashboard: &Dashboard, prefs: Prefs) -> Response {
     )
 }
 
-fn unavailable(error: &ferrogram_store::Error) -> Response {
+pub(super) fn unavailable(error: &ferrogram_store::Error) -> Response {
     tracing::error!(%error, "the setup link could not be checked");
     (StatusCode::SERVICE_UNAVAILABLE, "the database did not answer; try again").into_response()
 }
 
 fn page(dashboard: &Dashboard, headers: &HeaderMap, token: &str, status: StatusCode, fields: Value) -> Response {
+    form_page(dashboard, headers, &format!("/setup/{token}"), status, fields)
+}
+
+/// The account form (setup's, or an invite's with its `title_key`, `intro_key`, `workspace`
+/// and `role` in `fields`) posting to `path`.
+pub(super) fn form_page(
+    dashboard: &Dashboard,
+    headers: &HeaderMap,
+    path: &str,
+    status: StatusCode,
+    fields: Value,
+) -> Response {
     let prefs = Prefs::of(headers);
     let (form_token, set) = form_token(headers, dashboard.secure_cookies);
-    let path = format!("/setup/{token}");
-    let frame = Frame { prefs, path: &path, person: None };
+    let frame = Frame { prefs, path, person: None };
     let mut page = json!({ "form_token": form_token });
     if let (Value::Object(page), Value::Object(fields)) = (&mut page, fields) {
         page.extend(fields);
@@ -76,7 +89,7 @@ pub async fn form(State(dashboard): State<Dashboard>, headers: HeaderMap, Path(t
 }
 
 /// What is wrong with the form, as a text key, if anything (the store checks again).
-fn problem(form: &SetupForm) -> Option<&'static str> {
+pub(super) fn problem(form: &SetupForm) -> Option<&'static str> {
     let email = form.email.trim();
     let parts: Vec<&str> = email.split('@').collect();
     if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) || email.chars().any(char::is_whitespace) {
