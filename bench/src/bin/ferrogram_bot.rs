@@ -81,7 +81,7 @@ async fn main() -> Result<(), String> {
         handles.push(handle.map_err(|e| e.to_string())?);
     }
     if let Some(addr) = args.webhook_listen {
-        webhooks_set(&args.api_url, first, secret, args.bots, addr).await?;
+        webhooks_set(&engine, &args.api_url, first, secret, args.bots, addr).await?;
     }
     println!("READY");
     let mut term =
@@ -96,37 +96,32 @@ async fn main() -> Result<(), String> {
     Ok(())
 }
 
-/// Waits until getWebhookInfo reports each bot's webhook URL: the engine sets webhooks in the
-/// background once a bot has caught up, so `add_bot_with` returning does not mean it is set.
+/// Waits until the engine made every asleep bot's start-up calls (its menu, then setWebhook,
+/// queued in the background once `add_bot_with` returned), as the peers print READY after their
+/// setWebhook calls; then checks with getWebhookInfo that the first and last bots' webhooks are
+/// the ones set, so a start-up that did not register them fails here instead of looking fast.
 async fn webhooks_set(
+    engine: &ferrogram_engine::Engine,
     api_url: &str,
     first: u64,
     secret: &str,
     bots: u64,
     addr: std::net::SocketAddr,
 ) -> Result<(), String> {
+    tokio::time::timeout(std::time::Duration::from_secs(300), engine.start_up_calls_made())
+        .await
+        .map_err(|_| "the webhooks were still not set after 300 s".to_string())?;
     let http = reqwest::Client::new();
-    let mut pending: Vec<u64> = (first..first + bots).collect();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    while !pending.is_empty() {
-        if std::time::Instant::now() > deadline {
-            return Err(format!("{} webhooks still not set after 300 s", pending.len()));
-        }
-        let mut still = Vec::new();
-        for id in pending {
-            let expected = format!("http://{addr}{}", ferrogram_server::webhook::path(id));
-            let info = http.get(format!("{api_url}/bot{id}:{secret}/getWebhookInfo")).send().await;
-            let info = match info {
-                Ok(answer) => answer.json::<serde_json::Value>().await.ok(),
-                Err(_) => None,
-            };
-            if info.is_none_or(|v| v["result"]["url"] != expected.as_str()) {
-                still.push(id);
-            }
-        }
-        pending = still;
-        if !pending.is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    for id in [first, first + bots.saturating_sub(1)] {
+        let expected = format!("http://{addr}{}", ferrogram_server::webhook::path(id));
+        let info = http
+            .get(format!("{api_url}/bot{id}:{secret}/getWebhookInfo"))
+            .send()
+            .await
+            .map_err(|e| format!("getWebhookInfo of bot {id}: {e}"))?;
+        let info = info.json::<serde_json::Value>().await.map_err(|e| format!("getWebhookInfo of bot {id}: {e}"))?;
+        if info["result"]["url"] != expected.as_str() {
+            return Err(format!("bot {id}: webhook {} after start-up, expected {expected}", info["result"]["url"]));
         }
     }
     Ok(())

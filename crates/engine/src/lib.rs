@@ -32,6 +32,7 @@ mod interpret;
 mod jobs;
 mod receive;
 pub mod telemetry;
+pub mod traces;
 mod update;
 
 pub use bot_env::{BotEnv, FERROGRAM_PREFIX};

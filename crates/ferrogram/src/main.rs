@@ -14,6 +14,7 @@ mod fleet;
 mod secret_key;
 mod secrets_command;
 mod token_command;
+mod traces;
 mod user_command;
 
 use clap::parser::ValueSource;
@@ -327,6 +328,32 @@ struct RunArgs {
     /// The address the webhook listener binds, e.g. `0.0.0.0:8443` (behind a TLS proxy).
     #[arg(long, value_name = "ADDR", requires = "webhook_url")]
     listen: Option<SocketAddr>,
+    #[command(flatten)]
+    traces: TraceArgs,
+}
+
+/// `run`'s traces, as `serve`'s `telemetry.*` keys (docs/tracing.md).
+#[derive(clap::Args)]
+struct TraceArgs {
+    /// An OpenTelemetry collector's OTLP/HTTP endpoint (e.g. `http://127.0.0.1:4318`): each
+    /// update's trace is exported to it.
+    #[arg(long, value_name = "URL", env = "FERROGRAM_TELEMETRY_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
+    /// The `service.name` of the traces.
+    #[arg(long, value_name = "NAME", env = "FERROGRAM_TELEMETRY_SERVICE_NAME", default_value = config::DEFAULT_SERVICE_NAME)]
+    service_name: String,
+}
+
+impl TraceArgs {
+    /// Where the traces go, checked as `serve` checks `telemetry.otlp_endpoint`.
+    fn target(&self) -> Result<Option<traces::Target>, String> {
+        let endpoint = match &self.otlp_endpoint {
+            Some(text) => config::keys::otlp_endpoint(text).map_err(|error| format!("--otlp-endpoint: {error}"))?,
+            None => None,
+        };
+        Ok(endpoint
+            .map(|endpoint| traces::Target { url: traces::traces_url(&endpoint), service: self.service_name.clone() }))
+    }
 }
 
 #[derive(clap::Args)]
@@ -350,15 +377,37 @@ struct SandboxArgs {
     private: PrivateAddresses,
 }
 
-fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    // Standard error: standard output carries what a command prints (an export, a JSON Schema).
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+/// Installs the logs, and with an OTLP `traces` target the trace exporter (returned, to be
+/// flushed at the end).
+fn init_logs(format: LogFormat, traces: Option<traces::Target>) -> Option<traces::Exporter> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if traces.is_some() {
+        // The engine's spans whatever the log level: exported, and their `trace_id` in the logs.
+        if let Ok(directive) = format!("{}=info", ferrogram_engine::traces::TARGET).parse() {
+            filter = filter.add_directive(directive);
+        }
     }
+    // Standard error: standard output carries what a command prints (an export, a JSON Schema).
+    let logs = match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
+    };
+    let (otlp, exporter) = match traces {
+        Some(target) => {
+            let (layer, spans, dropped) = traces::layer();
+            (Some(layer), Some((target, spans, dropped)))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry().with(logs).with(otlp).with(filter).init();
+    exporter.map(|(target, spans, dropped)| traces::start(target, spans, dropped))
 }
+
+/// How long the spans still queued at the end may take to export.
+const TRACES_FLUSH: Duration = Duration::from_secs(3);
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -415,7 +464,24 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
         Some(Command::Restore(args)) => return backup_command::restore(args).await,
         _ => {}
     }
-    init_logs(settings.as_ref().map_or(cli.log_format, |settings| settings.log_format));
+    let format = settings.as_ref().map_or(cli.log_format, |settings| settings.log_format);
+    let target = match (&cli.command, &settings) {
+        (Some(Command::Run(args)), _) => args.traces.target()?,
+        (Some(Command::Serve(_)) | None, Some(settings)) => settings.telemetry_otlp_endpoint.as_ref().map(|endpoint| {
+            traces::Target { url: traces::traces_url(endpoint), service: settings.telemetry_service_name.clone() }
+        }),
+        _ => None,
+    };
+    let exporter = init_logs(format, target);
+    let result = run_command(cli, settings).await;
+    if let Some(exporter) = exporter {
+        exporter.shutdown(TRACES_FLUSH).await;
+    }
+    result
+}
+
+/// Runs the commands that log.
+async fn run_command(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
     match (cli.command, settings) {
         (Some(Command::Sandbox(args)), _) => run_sandbox(args).await,
         (Some(Command::Run(args)), _) => run_bot(args).await,

@@ -203,5 +203,5 @@ each. Ferrogram's webhook bots start asleep (decision 0035): each keeps its rout
 bot file — the bench gives each bot the same file, cloned, as bots of different files would have — \
 and counters, and builds its runtime (compiled templates, dispatcher, flood scheduler, outbox) on \
 its first update, dropping it again after `bots.idle_after`; the two bots probed here are awake. \
-Start-up until READY includes `ferrogram_bot` confirming every webhook with one getWebhookInfo \
-each, one after the other, where the peers print READY after their setWebhook calls.\n";
+Start-up runs until READY, printed, as the peers print it, once every setWebhook call was made \
+(`Engine::start_up_calls_made`), plus one getWebhookInfo each for the first and last bot.\n";

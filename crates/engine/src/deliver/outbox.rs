@@ -20,6 +20,7 @@ use ferrogram_telegram::flood::{Priority, Scheduler};
 use ferrogram_telegram::{AmbiguousSends, Backoff};
 use parking_lot::Mutex;
 use serde_json::Value;
+use tracing::{Instrument, Span};
 
 use crate::deliver::commit::Committer;
 use ferrogram_core::{Outgoing, PendingSend, StateStore, StoreError};
@@ -89,6 +90,18 @@ enum Outcome {
 }
 
 impl Outcome {
+    /// The span's `ferrogram.outcome` (see [`crate::traces`]), with the error when it failed.
+    fn trace(&self, span: &Span) {
+        let (label, error) = match self {
+            Outcome::Delivered => ("ok", None),
+            Outcome::Retry { error, .. } => ("held", Some(error)),
+            Outcome::Refused(error) => ("refused", Some(error)),
+            Outcome::MaybeDelivered(error) => ("maybe_delivered", Some(error)),
+            Outcome::Stopped => ("stopped", None),
+        };
+        crate::traces::outcome(span, label, error.map(|error| error as &dyn std::fmt::Display));
+    }
+
     /// The outcome of one attempt at `outgoing`. The requests themselves are counted by the
     /// client (`ferrogram_bot_api_calls_total`); a call held to be tried again is counted here
     /// as a retry (`ferrogram_bot_api_retries_total`), the one the flood scheduler gave up on.
@@ -180,24 +193,30 @@ impl Deliverer {
                 continue;
             }
             let priority = if entry.outgoing.bulk { Priority::Bulk } else { Priority::Interactive };
+            let span = crate::traces::telegram(self.bot_id, entry.outgoing.chat_id, &entry.outgoing.method);
             if priority == Priority::Bulk {
                 let submitted = match ferrogram_telegram::Request::new(&entry.outgoing.method, &entry.outgoing.params) {
-                    Ok(request) => self.scheduler.submit::<Value>(priority, request).await,
+                    Ok(request) => self.scheduler.submit::<Value>(priority, request).instrument(span.clone()).await,
                     Err(error) => Err(error),
                 };
                 match submitted {
                     Ok(handle) => {
                         let this = Arc::clone(self);
-                        tokio::spawn(async move {
-                            let outcome = handle.await;
-                            this.settle(entry, outcome).await;
-                        });
+                        // In the update's span, which stays open until this call is settled.
+                        tokio::spawn(
+                            async move {
+                                let outcome = handle.await;
+                                this.settle(entry, outcome, &span).await;
+                            }
+                            .in_current_span(),
+                        );
                     }
-                    Err(error) => self.settle(entry, Err(error)).await,
+                    Err(error) => self.settle(entry, Err(error), &span).await,
                 }
             } else {
-                let outcome = self.scheduler.call(priority, &entry.outgoing.method, &entry.outgoing.params).await;
-                self.settle(entry, outcome).await;
+                let call = self.scheduler.call(priority, &entry.outgoing.method, &entry.outgoing.params);
+                let outcome = call.instrument(span.clone()).await;
+                self.settle(entry, outcome, &span).await;
             }
         }
     }
@@ -228,10 +247,18 @@ impl Deliverer {
         crate::telemetry::outbox_pending(self.bot_id, in_flight.len() + waiting);
     }
 
-    /// Settles a first attempt: forgets the entry, answers a refusal, or holds its chat.
-    async fn settle(self: &Arc<Self>, entry: PendingSend, outcome: Result<Value, ferrogram_telegram::Error>) {
+    /// Settles a first attempt: forgets the entry, answers a refusal, or holds its chat; records
+    /// how it ended on the call's `span`.
+    async fn settle(
+        self: &Arc<Self>,
+        entry: PendingSend,
+        outcome: Result<Value, ferrogram_telegram::Error>,
+        span: &Span,
+    ) {
         let id = entry.id;
-        match Outcome::counted(self.bot_id, &entry.outgoing, outcome, self.ambiguous_sends) {
+        let outcome = Outcome::counted(self.bot_id, &entry.outgoing, outcome, self.ambiguous_sends);
+        outcome.trace(span);
+        match outcome {
             Outcome::Retry { after, error } => {
                 let chat_id = entry.outgoing.chat_id;
                 tracing::warn!(
@@ -292,8 +319,11 @@ impl Deliverer {
                     tracing::warn!(bot_id, method, chat_id, %error, "Telegram refused the call: the chat gets the errors reply");
                     // Told before the call is forgotten: a crash between the two repeats both.
                     let reply = (self.refusal_reply)(outgoing, error.code(), &reason);
-                    let told =
-                        self.scheduler.call::<_, Value>(Priority::Interactive, &reply.method, &reply.params).await;
+                    let span = crate::traces::telegram(bot_id, chat_id, &reply.method);
+                    let told = self.scheduler.call::<_, Value>(Priority::Interactive, &reply.method, &reply.params);
+                    let told = told.instrument(span.clone()).await;
+                    let error = told.as_ref().err().map(|error| error as &dyn std::fmt::Display);
+                    crate::traces::outcome(&span, if told.is_ok() { "ok" } else { "refused" }, error);
                     if let Err(error) = told {
                         tracing::error!(bot_id, chat_id, %error, "the errors reply to a refused call was refused too: the chat was not told");
                     }

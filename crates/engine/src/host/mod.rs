@@ -598,6 +598,17 @@ impl Engine {
         self.bots.lock().iter().map(|(id, hosted)| BotHandle { id: *id, bot_id: hosted.bot_id }).collect()
     }
 
+    /// Returns once the start-up calls of every bot that started asleep (its command menu, then
+    /// its webhook, made by a queue of workers after [`Engine::add_bot_with`] returned) have been
+    /// made: setWebhook is retried until it succeeds or the bot is stopped, so a bot whose webhook
+    /// cannot be set keeps this waiting until it is stopped. A bot that starts awake makes its own
+    /// calls and is not waited for. Bots added later are waited for by a later call.
+    pub async fn start_up_calls_made(&self) {
+        if let Some(registrations) = self.registrations.get() {
+            registrations.settled().await;
+        }
+    }
+
     /// Whether the bot's runtime is built now (`false`: asleep, see [`EngineConfig::idle_after`]).
     pub fn is_awake(&self, bot: BotHandle) -> Result<bool, EngineError> {
         Ok(self.hosted(bot)?.runtime().is_some())

@@ -31,6 +31,8 @@ pub(crate) struct Registration {
 /// The queue and its workers, which end with it.
 pub(crate) struct Registrations {
     queue: mpsc::UnboundedSender<Registration>,
+    /// Registrations queued or being made.
+    pending: Arc<watch::Sender<usize>>,
 }
 
 impl Registrations {
@@ -38,23 +40,33 @@ impl Registrations {
     pub(crate) fn start() -> Registrations {
         let (queue, taken) = mpsc::unbounded_channel::<Registration>();
         let taken = Arc::new(tokio::sync::Mutex::new(taken));
+        let pending = Arc::new(watch::Sender::new(0usize));
         for _ in 0..WORKERS {
-            let taken = Arc::clone(&taken);
+            let (taken, pending) = (Arc::clone(&taken), Arc::clone(&pending));
             tokio::spawn(async move {
                 loop {
                     let next = taken.lock().await.recv().await;
                     let Some(registration) = next else { return };
                     registration.run().await;
+                    pending.send_modify(|n| *n = n.saturating_sub(1));
                 }
             });
         }
-        Registrations { queue }
+        Registrations { queue, pending }
     }
 
     /// Queues a bot's start-up calls.
     pub(crate) fn add(&self, registration: Registration) {
+        self.pending.send_modify(|n| *n += 1);
         // The workers end only when this sender is dropped, so the queue is open.
         let _ = self.queue.send(registration);
+    }
+
+    /// Returns once no registration is queued or being made.
+    pub(crate) async fn settled(&self) {
+        let mut pending = self.pending.subscribe();
+        // The sender lives in `self`, so it is not dropped while this waits.
+        let _ = pending.wait_for(|n| *n == 0).await;
     }
 }
 

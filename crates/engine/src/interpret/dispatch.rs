@@ -19,12 +19,14 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tokio::sync::{Semaphore, watch};
+use tracing::{Instrument, Span};
 
 use crate::deliver::commit::{self, Handled};
 use crate::error::EngineError;
 use crate::interpret::context::{BotContext, Loaded};
 use crate::interpret::steps;
 use crate::telemetry::{self, Handling};
+use crate::traces;
 use crate::update::Event;
 use ferrogram_core::{Commit, DeadLetter};
 
@@ -42,7 +44,8 @@ pub struct Job {
 
 pub struct Dispatcher {
     bot: Arc<BotContext>,
-    queues: Mutex<HashMap<i64, VecDeque<Job>>>,
+    /// Each job with its `update` span, opened when it was dispatched (see [`traces`]).
+    queues: Mutex<HashMap<i64, VecDeque<(Job, Span)>>>,
     permits: Arc<Semaphore>,
     budget: Duration,
     /// Attempts an update gets before it is set aside (see [`Job::attempt`]).
@@ -125,14 +128,15 @@ impl Dispatcher {
             return;
         }
         let key = job.event.queue_key();
+        let span = traces::update(self.bot.bot_id, job.event.update_id, job.event.chat_id);
         self.count_pending(|n| n + 1);
         let mut queues = self.queues.lock();
         if let Some(queue) = queues.get_mut(&key) {
             // The chat's worker is running and will take it.
-            queue.push_back(job);
+            queue.push_back((job, span));
             return;
         }
-        queues.insert(key, VecDeque::from([job]));
+        queues.insert(key, VecDeque::from([(job, span)]));
         drop(queues);
         tokio::spawn(Arc::clone(self).worker(key));
     }
@@ -146,7 +150,7 @@ impl Dispatcher {
             // Counted before the stop flag is read, so `drain` either sees this job running
             // or this worker sees the flag.
             self.running.send_modify(|n| *n += 1);
-            let job = {
+            let (job, span) = {
                 let mut queues = self.queues.lock();
                 let job = if self.stopping.load(AtomicOrdering::SeqCst) {
                     None
@@ -154,7 +158,7 @@ impl Dispatcher {
                     queues.get_mut(&key).and_then(VecDeque::pop_front)
                 };
                 match job {
-                    Some(job) => job,
+                    Some(taken) => taken,
                     None => {
                         queues.remove(&key);
                         drop(queues);
@@ -163,22 +167,36 @@ impl Dispatcher {
                     }
                 }
             };
-            let update_id = job.event.update_id;
-            let started = Instant::now();
-            let (mut handled, outcome) = self.process(job).await;
-            // Only with the effects: a crash before the commit replays the update at the next
-            // start, one after it delivers the committed calls.
-            handled.commit.handled = Some(update_id);
-            let bot_id = self.bot.bot_id;
-            // Counted once committed: an update left for the next start is not handled yet.
-            if let Some(entries) = commit::commit(bot_id, &self.bot.outbox, handled).await {
-                telemetry::update_handled(bot_id, outcome, started.elapsed());
-                self.count_pending(|n| n.saturating_sub(1));
-                self.bot.outbox.deliver(entries).await;
-            }
+            self.run_one(job).instrument(span).await;
             drop(permit);
             self.running.send_modify(|n| *n -= 1);
             self.handled.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Handles one job: its handler, its commit, its calls delivered; inside its `update` span.
+    async fn run_one(&self, job: Job) {
+        let update_id = job.event.update_id;
+        let started = Instant::now();
+        let (mut handled, outcome) = self.process(job).await;
+        // Only with the effects: a crash before the commit replays the update at the next
+        // start, one after it delivers the committed calls.
+        handled.commit.handled = Some(update_id);
+        let bot_id = self.bot.bot_id;
+        let span = Span::current();
+        span.record("ferrogram.outcome", outcome.label());
+        let committing = traces::commit(bot_id);
+        let committed = commit::commit(bot_id, &self.bot.outbox, handled).instrument(committing.clone()).await;
+        if committed.is_none() {
+            traces::failed(&committing, &"committing failed: left for the next start");
+            traces::failed(&span, &"committing failed: left for the next start");
+        }
+        drop(committing);
+        // Counted once committed: an update left for the next start is not handled yet.
+        if let Some(entries) = committed {
+            telemetry::update_handled(bot_id, outcome, started.elapsed());
+            self.count_pending(|n| n.saturating_sub(1));
+            self.bot.outbox.deliver(entries).await;
         }
     }
 
@@ -191,10 +209,19 @@ impl Dispatcher {
             let tried = attempt - 1;
             let reason =
                 format!("its handler did not finish in {tried} attempts (the process stopped or hung each time)");
+            traces::failed(&Span::current(), &reason);
             return (set_aside(bot_id, &loaded, &event, raw, tried, reason), Handling::SetAside);
         }
-        let handler = steps::run::handle_update(Arc::clone(&self.bot), Arc::clone(&loaded), event.clone());
-        match run_guarded(self.budget, handler).await {
+        let span = traces::handler(bot_id, chat_id);
+        let handler = steps::run::handle_update(Arc::clone(&self.bot), Arc::clone(&loaded), event.clone())
+            .instrument(span.clone());
+        let outcome = run_guarded(self.budget, handler).await;
+        if let Err(failure) = &outcome {
+            traces::failed(&span, failure);
+            traces::failed(&Span::current(), failure);
+        }
+        drop(span);
+        match outcome {
             Ok(handled) => (handled, Handling::Ok),
             // A step that failed (an API down, a refused address) is the bot's business: its
             // error reply tells the user, and the next update may well succeed.

@@ -609,6 +609,46 @@ pub static KEYS: &[Key] = &[
             })
         },
     },
+    Key {
+        name: "telemetry.otlp_endpoint",
+        kind: Kind::Text,
+        ty: "an `http://` or `https://` base URL, or `\"\"` for none",
+        env: "FERROGRAM_TELEMETRY_OTLP_ENDPOINT",
+        flag: None,
+        secret: false,
+        doc: "An OpenTelemetry collector's OTLP/HTTP endpoint, such as `http://127.0.0.1:4318` \
+              (Jaeger, Grafana Tempo and the OpenTelemetry Collector listen there): each update's \
+              trace (its handler, `http` and `llm` steps, commit and Bot API calls) is sent to \
+              `URL/v1/traces` as OTLP JSON, in batches, and log lines written while an update is \
+              handled carry its `trace_id`. Empty (the default): no traces, at no cost. A \
+              collector that is down or slow never holds up a bot: the spans are dropped and \
+              counted. See [Traces](tracing.md).",
+        set: |config, value| {
+            config.telemetry_otlp_endpoint = otlp_endpoint(&value.text())?;
+            Ok(())
+        },
+        get: |config| Value::Text(config.telemetry_otlp_endpoint.clone().unwrap_or_default()),
+    },
+    Key {
+        name: "telemetry.service_name",
+        kind: Kind::Text,
+        ty: "a name",
+        env: "FERROGRAM_TELEMETRY_SERVICE_NAME",
+        flag: None,
+        secret: false,
+        doc: "The `service.name` the traces carry, which a collector's UI lists them under: \
+              name each process apart when several export to one collector.",
+        set: |config, value| {
+            let text = value.text();
+            let name = text.trim();
+            if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+                return Err(format!("expected a name of 1 to 128 characters, found `{text}`"));
+            }
+            config.telemetry_service_name = name.to_owned();
+            Ok(())
+        },
+        get: |config| Value::Text(config.telemetry_service_name.clone()),
+    },
 ];
 
 /// The key named `section.field`, with its index in [`KEYS`].
@@ -659,6 +699,12 @@ fn public_url(text: &str) -> Result<Option<String>, String> {
         return Err(expected());
     }
     Ok(Some(url.to_owned()))
+}
+
+/// An OTLP/HTTP endpoint: a base URL as [`public_url`] reads it; empty for none.
+pub fn otlp_endpoint(text: &str) -> Result<Option<String>, String> {
+    public_url(text)
+        .map_err(|_| format!("expected an `http://` or `https://` URL such as `http://127.0.0.1:4318`, found `{text}`"))
 }
 
 fn path(text: String) -> Result<String, String> {
@@ -734,6 +780,8 @@ mod tests {
             backup_keep: 3,
             backup_s3_endpoint: Some("http://127.0.0.1:9000".into()),
             secrets_key_file: Some("/etc/ferrogram/secret.key".into()),
+            telemetry_otlp_endpoint: Some("http://127.0.0.1:4318".into()),
+            telemetry_service_name: "bots-eu".into(),
             ..Config::default()
         };
         for key in KEYS {
@@ -765,5 +813,8 @@ mod tests {
         for bad in ["bots.example.com", "ftp://x", "https://", "https://a.b/?q=1", "https://u@a.b", "https://a b"] {
             assert!(public_url(bad).is_err(), "{bad}");
         }
+        assert_eq!(otlp_endpoint("http://127.0.0.1:4318/"), Ok(Some("http://127.0.0.1:4318".into())));
+        assert_eq!(otlp_endpoint(""), Ok(None));
+        assert!(otlp_endpoint("127.0.0.1:4318").is_err_and(|error| error.contains("http://127.0.0.1:4318")));
     }
 }

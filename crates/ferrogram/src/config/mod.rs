@@ -80,6 +80,10 @@ pub struct Config {
     pub backup_s3_region: String,
     /// `log.format`
     pub log_format: LogFormat,
+    /// `telemetry.otlp_endpoint`: the OTLP/HTTP collector the traces go to; none: no traces.
+    pub telemetry_otlp_endpoint: Option<String>,
+    /// `telemetry.service_name`: the `service.name` the traces carry.
+    pub telemetry_service_name: String,
 }
 
 impl Config {
@@ -99,6 +103,9 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std:
 /// How long stopping may take after Ctrl-C or SIGTERM (bots stopping, the sandbox saving its
 /// state, then the runtime's tasks ending) before the process exits without waiting further.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The `service.name` of the traces (`telemetry.service_name`).
+pub const DEFAULT_SERVICE_NAME: &str = "ferrogram";
 
 /// How long an idle webhook bot stays built (`bots.idle_after`).
 pub const BOTS_IDLE_AFTER: Duration = Duration::from_secs(600);
@@ -131,6 +138,8 @@ impl Default for Config {
             backup_s3_endpoint: None,
             backup_s3_region: "us-east-1".to_owned(),
             log_format: LogFormat::Text,
+            telemetry_otlp_endpoint: None,
+            telemetry_service_name: DEFAULT_SERVICE_NAME.to_owned(),
         }
     }
 }

@@ -156,6 +156,7 @@ impl Scheduler {
             attempts: 0,
             rate_limited: 0,
             not_before: None,
+            span: tracing::Span::current(),
             _permit: permit,
         };
         Metrics::add(&self.metrics.queued, 1);
@@ -252,8 +253,19 @@ struct Job {
     rate_limited: u32,
     /// Backoff: not to be sent before this instant.
     not_before: Option<Instant>,
+    /// The span current when it was submitted: the caller's span of the call, on which the
+    /// retries are recorded as `ferrogram.retries` once it is settled (a span that does not
+    /// declare the field ignores it).
+    span: tracing::Span,
     /// The submission's place in its bounded queue, freed when the job is dropped.
     _permit: OwnedSemaphorePermit,
+}
+
+impl Job {
+    /// Records on the submitter's span how many times the request was repeated.
+    fn record_retries(&self) {
+        self.span.record("ferrogram.retries", self.attempts + self.rate_limited);
+    }
 }
 
 struct Done {
@@ -481,6 +493,7 @@ impl Actor {
         match result {
             Ok(value) => {
                 Metrics::add(&self.metrics.sent, 1);
+                job.record_retries();
                 let _ = job.reply.send(Ok(value));
             }
             Err(err) if err.is_rate_limited() => {
@@ -531,6 +544,7 @@ impl Actor {
     fn fail(&self, job: Job, err: Error) {
         Metrics::add(&self.metrics.failed, 1);
         tracing::debug!(method = job.request.method(), error = %err, "send failed");
+        job.record_retries();
         let _ = job.reply.send(Err(err));
     }
 

@@ -2,6 +2,7 @@
 //! client ([`crate::interpret::http`]), its answer in `result` (and in `save`'s variable).
 
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::error::EngineError;
 use crate::interpret::steps::run::Run;
@@ -51,7 +52,15 @@ impl<'a> Run<'a> {
             retries: request.retries.min(ferrogram_schema::MAX_HTTP_RETRIES),
         };
         let started = tokio::time::Instant::now();
-        let result = self.bot.http.call(prepared).await.map_err(fail)?;
+        let span = crate::traces::step("http", self.bot.bot_id, method, &crate::traces::host_of(&url));
+        let called = self.bot.http.call(prepared).instrument(span.clone()).await;
+        match &called {
+            Ok(result) => {
+                span.record("http.response.status_code", result["status"].as_u64().unwrap_or_default());
+            }
+            Err(error) => crate::traces::failed(&span, error),
+        }
+        let result = called.map_err(fail)?;
         tracing::debug!(
             bot_id = self.bot.bot_id, method, %host,
             status = %result["status"], elapsed = ?started.elapsed(), "http step answered"

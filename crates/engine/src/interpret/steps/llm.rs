@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use crate::error::EngineError;
 use crate::interpret::steps::run::Run;
@@ -112,10 +113,22 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a ferrogram_schema::Llm) -> Resu
         shown = sent.get("message_id").and_then(Value::as_i64);
     }
     let started = tokio::time::Instant::now();
-    let asked = match run.bot.http.open(prepared).await {
-        Ok(response) => read_answer(run, response, shown, llm.markdown).await,
-        Err(error) => Err(error),
-    };
+    let span = crate::traces::step("llm", run.bot.bot_id, "POST", &crate::traces::host_of(&url));
+    let asked = async {
+        match run.bot.http.open(prepared).await {
+            Ok(response) => {
+                tracing::Span::current().record("http.response.status_code", response.status().as_u16());
+                read_answer(run, response, shown, llm.markdown).await
+            }
+            Err(error) => Err(error),
+        }
+    }
+    .instrument(span.clone())
+    .await;
+    if let Err(error) = &asked {
+        crate::traces::failed(&span, error);
+    }
+    drop(span);
     let asked = asked.and_then(|answer| match answer.text.trim().is_empty() {
         true => Err(format!("the model answered nothing (finish reason {:?})", answer.finish_reason)),
         false => Ok(answer),

@@ -396,9 +396,25 @@ impl<'a> Run<'a> {
         for queued in std::mem::take(&mut self.effects.outbox) {
             self.flushed += 1;
             let priority = if queued.bulk { Priority::Bulk } else { Priority::Interactive };
-            let _: Value = self.bot.scheduler.call(priority, &queued.method, &queued.params).await?;
+            let _: Value = self.traced_call(priority, &queued.method, &queued.params, queued.chat_id).await?;
         }
-        Ok(self.bot.scheduler.call(Priority::Interactive, method, &params).await?)
+        Ok(self.traced_call(Priority::Interactive, method, &params, self.event.chat_id).await?)
+    }
+
+    /// One Bot API call made at once, in its `telegram` span (see [`crate::traces`]).
+    async fn traced_call(
+        &self,
+        priority: Priority,
+        method: &str,
+        params: &Value,
+        chat_id: i64,
+    ) -> Result<Value, ferrogram_telegram::Error> {
+        use tracing::Instrument;
+        let span = crate::traces::telegram(self.bot.bot_id, chat_id, method);
+        let outcome = self.bot.scheduler.call(priority, method, params).instrument(span.clone()).await;
+        let error = outcome.as_ref().err().map(|error| error as &dyn std::fmt::Display);
+        crate::traces::outcome(&span, if outcome.is_ok() { "ok" } else { "error" }, error);
+        outcome
     }
 
     /// The handler's effects as one commit; `with_chat` includes the chat's state.
