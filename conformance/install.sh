@@ -3,7 +3,7 @@
 #   Python: conformance/.venv from requirements.txt (+ constraints.txt), with moto's S3 server
 #           (moto_server) for the backup test
 #   JS:     conformance/js/node_modules from package-lock.json (npm ci), with playwright-core
-#           for the web chat's browser test
+#           for the web chat's and the dashboard's browser tests, and axe-core for the latter
 #   Chromium for that test: Debian's package, when it is missing and this runs as root with
 #           apt-get (elsewhere the test says it is skipped; CHROMIUM=/path picks another browser)
 #   Prometheus for the dashboard's test (crates/ferrogram/tests/serve_metrics.rs, which runs
@@ -53,7 +53,7 @@ js_want="$(hash_of "$js/package.json" "$js/package-lock.json") $(node --version)
 
 if [[ -f "$js_stamp" && "$(cat "$js_stamp")" == "$js_want" ]] \
     && [[ -f "$js/node_modules/grammy/package.json" && -f "$js/node_modules/telegraf/package.json" && -f "$js/node_modules/telegram-test-api/package.json" \
-    && -f "$js/node_modules/playwright-core/package.json" ]]; then
+    && -f "$js/node_modules/playwright-core/package.json" && -f "$js/node_modules/axe-core/package.json" ]]; then
     say "js libraries up to date"
 else
     say "installing js libraries into $js/node_modules"
@@ -72,7 +72,7 @@ elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
         || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; } \
         || die "apt-get install chromium failed"
 else
-    say "no chromium and no root apt-get: the web chat's browser test will be skipped"
+    say "no chromium and no root apt-get: the web chat's and the dashboard's browser tests will be skipped"
 fi
 
 # ---- Prometheus -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ mod secrets_command;
 mod token_command;
 mod traces;
 mod workspace_command;
+mod user_command;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -76,6 +77,12 @@ enum Command {
     Token(token_command::TokenArgs),
     /// Workspaces (tenants): `workspace create NAME`, `workspace list`.
     Workspace(workspace_command::WorkspaceArgs),
+    /// The dashboard's accounts: `user create EMAIL --workspace W --role R` (the password from
+    /// `--password-stdin` or asked without echo), `user list`.
+    User(user_command::UserArgs),
+    /// Workspace members and their roles: `member add EMAIL --workspace W --role R`, `member
+    /// remove EMAIL --workspace W`, `member list --workspace W`.
+    Member(user_command::MemberArgs),
     /// The secrets kept encrypted in the database (the bots' stored tokens): `secrets rotate`
     /// re-encrypts them all under a new key.
     Secrets(secrets_command::SecretsArgs),
@@ -456,6 +463,8 @@ async fn run(cli: Cli, settings: Option<config::Config>) -> Result<(), String> {
         Some(Command::Bot(args)) => return bot_command::run(args).await,
         Some(Command::Token(args)) => return token_command::run(args).await,
         Some(Command::Workspace(args)) => return workspace_command::run(args).await,
+        Some(Command::User(args)) => return user_command::run_user(args).await,
+        Some(Command::Member(args)) => return user_command::run_member(args).await,
         Some(Command::Secrets(args)) => return secrets_command::run(args).await,
         Some(Command::Backup(args)) => return backup_command::backup(args).await,
         Some(Command::Restore(args)) => return backup_command::restore(args).await,
@@ -492,6 +501,8 @@ async fn run_command(cli: Cli, settings: Option<config::Config>) -> Result<(), S
                 | Command::Bot(_)
                 | Command::Token(_)
                 | Command::Workspace(_)
+                | Command::User(_)
+                | Command::Member(_)
                 | Command::Secrets(_)
                 | Command::Backup(_)
                 | Command::Restore(_),
@@ -1004,12 +1015,29 @@ async fn serve(settings: config::Config) -> Result<(), String> {
         BotEnvNames { names: settings.bots_env.clone() }.for_serve(),
     )?;
     let api = ferrogram_server::Api { store: Arc::clone(&store), bots: supervisor.clone() };
+    // The dashboard's sign-in (decision 0042): its cookies are `Secure` behind https.
+    let secure_cookies = settings.server_public_url.as_deref().is_some_and(|url| url.starts_with("https://"));
+    let dashboard = ferrogram_server::dashboard::Dashboard::new(Arc::clone(&store), secure_cookies);
     // Every bot's last known status (decision 0040) before the API answers; started after.
     fleet.supervise(supervisor);
     fleet.restore_all().await?;
-    let routes = ferrogram_server::Routes { api: Some(api), metrics: Some(metrics) };
+    let routes = ferrogram_server::Routes { api: Some(api), metrics: Some(metrics), dashboard: Some(dashboard) };
     let listening = ferrogram_server::listen_routes(settings.server_listen, Arc::clone(&engine), routes).await?;
     println!("Listening on http://{}", listening.addr());
+    let site = match settings.server_public_url.as_deref() {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{}", listening.addr()),
+    };
+    // No account yet (the first start): a one-time link that creates the owner, on standard
+    // output only (never in the logs).
+    match ferrogram_server::dashboard::first_start_link(&store).await {
+        Ok(Some(secret)) => println!(
+            "No account yet: create the owner's account at {site}/setup/{secret} (works once, for 24 hours; \
+             or run `ferrogram user create`)"
+        ),
+        Ok(None) => println!("Dashboard: {site}/"),
+        Err(error) => return Err(format!("the dashboard's setup link: {error}")),
+    }
     fleet.run_all().await?;
     let backups = backups.map(|(every, target)| {
         println!("Backing up every {} to {}", config::keys::show_duration(every), target.describe());

@@ -53,7 +53,7 @@ async fn a_transcripts_updates_calls_requests_and_tokens_are_counted() {
     let (world, bot) = (&played.world, played.bot);
     assert!(played.updates >= 10, "the transcript has its rows: {}", played.updates);
 
-    let routes = ferrogram_server::Routes { api: None, metrics: Some(handle) };
+    let routes = ferrogram_server::Routes { metrics: Some(handle), ..Default::default() };
     let listening = ferrogram_server::listen_routes("127.0.0.1:0".parse().unwrap(), world.engine.clone(), routes)
         .await
         .expect("the listener binds");

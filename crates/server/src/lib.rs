@@ -2,8 +2,10 @@
 //! router its routes are composed into. It carries Telegram's webhooks ([`webhook`],
 //! `POST /telegram/{bot_id}`) and, under `serve`, the REST API ([`api`], `/api/v1…`,
 //! authenticated with API tokens, documented at `/api/openapi.json` and `/api/docs`), its
-//! health ([`health`]: `/healthz`, and `/readyz` under `serve`) and its metrics ([`metrics`]:
-//! `/metrics`, under `serve`); the dashboard joins it as a route module merged in [`router_of`].
+//! health ([`health`]: `/healthz`, and `/readyz` under `serve`), its metrics ([`metrics`]:
+//! `/metrics`, under `serve`) and the dashboard's sign-in layer ([`dashboard`]: `/`,
+//! `/sign-in`, `/setup/{token}`, `/account/…`, under `serve`), each a route module merged in
+//! [`router_of`].
 //!
 //! On the path of an update (docs/architecture.md) it is the socket of the webhook update
 //! source: it answers Telegram only after `Engine::webhook_update` stored the update in the
@@ -11,6 +13,7 @@
 
 pub mod api;
 pub mod bots;
+pub mod dashboard;
 pub mod health;
 mod listen;
 pub mod metrics;
@@ -37,11 +40,13 @@ pub fn router(engine: Arc<Engine>) -> axum::Router {
 pub struct Routes {
     pub api: Option<Api>,
     pub metrics: Option<PrometheusHandle>,
+    /// The dashboard's pages (sign-in, setup, sessions, home).
+    pub dashboard: Option<dashboard::Dashboard>,
 }
 
 /// [`router`], with the bots' control API when `api` is given (`serve`).
 pub fn router_with(engine: Arc<Engine>, api: Option<Api>) -> axum::Router {
-    router_of(engine, Routes { api, metrics: None })
+    router_of(engine, Routes { api, ..Routes::default() })
 }
 
 /// [`router`], with the optional [`Routes`].
@@ -49,6 +54,9 @@ pub fn router_of(engine: Arc<Engine>, routes: Routes) -> axum::Router {
     let mut router = axum::Router::new().merge(webhook::routes().with_state(engine)).merge(health::liveness());
     if let Some(handle) = routes.metrics {
         router = router.merge(metrics::routes(handle, routes.api.clone()));
+    }
+    if let Some(dashboard) = routes.dashboard {
+        router = router.merge(dashboard::routes(dashboard));
     }
     if let Some(api) = routes.api {
         router = router.merge(health::readiness(api.clone())).merge(api::routes(api));

@@ -33,7 +33,7 @@ pub async fn listen(addr: SocketAddr, engine: Arc<Engine>) -> Result<Listening, 
 
 /// [`listen`], serving [`crate::router_with`]: the bots' control API too when `api` is given.
 pub async fn listen_with(addr: SocketAddr, engine: Arc<Engine>, api: Option<crate::Api>) -> Result<Listening, String> {
-    listen_routes(addr, engine, crate::Routes { api, metrics: None }).await
+    listen_routes(addr, engine, crate::Routes { api, ..crate::Routes::default() }).await
 }
 
 /// [`listen`], serving [`crate::router_of`] with `routes`.
@@ -41,7 +41,9 @@ pub async fn listen_routes(addr: SocketAddr, engine: Arc<Engine>, routes: crate:
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, crate::router_of(engine, routes)).await {
+        // With the client's address, which the dashboard counts failed sign-ins by.
+        let service = crate::router_of(engine, routes).into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(error) = axum::serve(listener, service).await {
             tracing::error!(%error, "the HTTP listener stopped");
         }
     });

@@ -306,7 +306,8 @@ on_both!(
     idempotency_keys,
     tokens_lifecycle,
     two_editors_publishing_from_one_version_save_once,
-    removing_a_bot
+    removing_a_bot,
+    a_dashboard_session_acts_in_its_workspaces
 );
 
 /// A concrete path for a documented one.
@@ -735,4 +736,59 @@ async fn two_editors_publishing_from_one_version_save_once(env: Env) {
     assert_eq!(statuses, [201, 412, 412, 412]);
     let bot = env.store.bot_named(env.home, "echo").await.unwrap().unwrap();
     assert_eq!(env.store.versions(env.home, bot.id).await.unwrap().len(), 2);
+}
+
+/// A dashboard session is a credential too: the account's role in the workspace it names
+/// (`X-Workspace`, or its only one), the CSRF token on changes, 404 outside its workspaces.
+async fn a_dashboard_session_acts_in_its_workspaces(env: Env) {
+    let password = ferrogram_store::hash_password("a long enough password").await.unwrap();
+    let ann = env.store.create_account("ann@example.org", "Ann", &password).await.unwrap().unwrap();
+    env.store.set_member(env.home, ann.id, Role::Editor).await.unwrap();
+    let session = env.store.create_session(ann.id, "test", 3600).await.unwrap().unwrap();
+    let cookie = format!("fg_session={}", session.secret);
+    let send = |method: Method, path: &str, body: Option<Value>, extra: Vec<(&'static str, String)>| {
+        let mut request = env.http.request(method, format!("{}{path}", env.base)).header("cookie", cookie.clone());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in extra {
+            request = request.header(name, value);
+        }
+        async move {
+            let response = request.send().await.expect("answered");
+            (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, listed) = send(Method::GET, "/api/v1/bots", None, vec![]).await;
+    assert_eq!((status, &listed["items"]), (200, &json!([])), "{listed}");
+    let create = json!({"name": "mine", "source": ECHO});
+    let before = env.snapshot(env.home).await;
+    let (status, refused) = send(Method::POST, "/api/v1/bots", Some(create.clone()), vec![]).await;
+    assert_eq!(status, 403, "a change without the CSRF token: {refused}");
+    let wrong = vec![("x-csrf-token", "not-it".to_owned())];
+    assert_eq!(send(Method::POST, "/api/v1/bots", Some(create.clone()), wrong).await.0, 403);
+    assert_eq!(env.snapshot(env.home).await, before, "nothing refused changed anything");
+    let csrf = ("x-csrf-token", session.csrf.clone());
+    let (status, created) = send(Method::POST, "/api/v1/bots", Some(create), vec![csrf.clone()]).await;
+    assert_eq!(status, 201, "{created}");
+    let (status, _) = send(Method::GET, "/api/v1/tokens", None, vec![]).await;
+    assert_eq!(status, 403, "an editor does not list tokens");
+    // Not a member of `away`: not found, never forbidden; a made-up workspace header is a 400.
+    let away = vec![("x-workspace", env.away.to_string())];
+    assert_eq!(send(Method::GET, "/api/v1/bots", None, away).await.0, 404);
+    assert_eq!(send(Method::GET, "/api/v1/bots", None, vec![("x-workspace", "abc".to_owned())]).await.0, 400);
+    // In two workspaces, the request names one.
+    env.store.set_member(env.away, ann.id, Role::Viewer).await.unwrap();
+    assert_eq!(send(Method::GET, "/api/v1/bots", None, vec![]).await.0, 400);
+    let (status, away_bots) = send(Method::GET, "/api/v1/bots", None, vec![("x-workspace", env.away.to_string())]).await;
+    assert_eq!((status, away_bots["items"].as_array().map(Vec::len)), (200, Some(0)), "{away_bots}");
+    let key = vec![csrf, ("idempotency-key", "k1".to_owned()), ("x-workspace", env.home.to_string())];
+    let (status, _) = send(Method::POST, "/api/v1/bots", Some(json!({"name": "two", "source": ECHO})), key).await;
+    assert_eq!(status, 400, "Idempotency-Key is kept for tokens only");
+    // The audit log names the account.
+    let audit = env.store.audit_log(env.home, 10).await.unwrap();
+    assert_eq!((audit[0].action.as_str(), audit[0].actor.clone()), ("bot.create", format!("account:{}", ann.id)));
+    // A revoked session is no credential.
+    env.store.revoke_sessions(ann.id, None).await.unwrap();
+    assert_eq!(send(Method::GET, "/api/v1/bots", None, vec![]).await.0, 401);
 }

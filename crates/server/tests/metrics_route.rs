@@ -124,7 +124,7 @@ async fn metrics_count_updates_calls_requests_and_jobs_per_bot() {
         ..HttpConfig::default()
     };
     let engine = Arc::new(Engine::new(EngineConfig { http: http_config, ..EngineConfig::default() }));
-    let routes = ferrogram_server::Routes { api: None, metrics: Some(handle) };
+    let routes = ferrogram_server::Routes { metrics: Some(handle), ..Default::default() };
     let listening =
         ferrogram_server::listen_routes("127.0.0.1:0".parse().unwrap(), Arc::clone(&engine), routes).await.unwrap();
     let http = reqwest::Client::new();

@@ -1,6 +1,7 @@
 //! Durable storage on SQLite or PostgreSQL: conversation state, variables, job schedules, the
 //! inbox of received updates and the outbox of calls to make, plus the dashboard's workspaces,
-//! bots and bot-file versions, and the secrets at rest (bot tokens), sealed under a key the
+//! bots and bot-file versions, the accounts that sign in to it with their sessions (`accounts.rs`,
+//! decision 0042), and the secrets at rest (bot tokens), sealed under a key the
 //! database never holds (`secrets.rs`, decision 0034).
 //!
 //! On the path of an update (docs/architecture.md) it is the durable side of every hand-off: the
@@ -394,6 +395,7 @@ operations! {
 }
 
 // After `operations!`, which they use to define their operations on `Store` and `Transaction`.
+mod accounts;
 mod all_bots;
 mod bot_lifecycle;
 mod export;
@@ -401,6 +403,11 @@ mod idempotency;
 mod secrets;
 mod tenancy;
 
+pub use accounts::{
+    Account, AccountLink, IssuedLink, IssuedSession, LinkKind, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, Member,
+    Membership, PasswordHash, SESSION_MAX_AGE, SessionAccess, SessionInfo, csrf_matches, csrf_token, hash_password,
+    password_problem,
+};
 pub use all_bots::ALL_BOTS_FORMAT;
 pub use bot_lifecycle::{RemovedBot, StoredStatus};
 pub use export::{BOT_TABLES, EXPORT_FORMAT, ImportOptions, ImportSummary, backup};

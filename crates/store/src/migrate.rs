@@ -28,6 +28,7 @@ pub(crate) const SQLITE: Embedded = &[
     (7, "secrets", include_str!("../migrations/sqlite/0007_secrets.sql")),
     (8, "bot_lifecycle", include_str!("../migrations/sqlite/0008_bot_lifecycle.sql")),
     (9, "api", include_str!("../migrations/sqlite/0009_api.sql")),
+    (10, "accounts", include_str!("../migrations/sqlite/0010_accounts.sql")),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -40,6 +41,7 @@ pub(crate) const POSTGRES: Embedded = &[
     (7, "secrets", include_str!("../migrations/postgres/0007_secrets.sql")),
     (8, "bot_lifecycle", include_str!("../migrations/postgres/0008_bot_lifecycle.sql")),
     (9, "api", include_str!("../migrations/postgres/0009_api.sql")),
+    (10, "accounts", include_str!("../migrations/postgres/0010_accounts.sql")),
 ];
 
 #[derive(Debug)]

@@ -26,9 +26,12 @@ macro_rules! on {
     };
 }
 
-/// What an API token may do, from most to least.
+/// What an API token or a workspace member may do, from most to least.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
+    /// A member's only (never a token's): everything an admin may, and the workspace's owners
+    /// (decision 0042).
+    Owner,
     /// Everything, including tokens and members.
     Admin,
     /// Bots and their versions.
@@ -40,13 +43,14 @@ pub enum Role {
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Owner => "owner",
             Role::Admin => "admin",
             Role::Editor => "editor",
             Role::Viewer => "viewer",
         }
     }
 
-    /// Whether this role may do what `needed` may: admin ⊇ editor ⊇ viewer.
+    /// Whether this role may do what `needed` may: owner ⊇ admin ⊇ editor ⊇ viewer.
     pub fn allows(self, needed: Role) -> bool {
         self <= needed
     }
@@ -57,10 +61,11 @@ impl std::str::FromStr for Role {
 
     fn from_str(text: &str) -> Result<Self, String> {
         match text {
+            "owner" => Ok(Role::Owner),
             "admin" => Ok(Role::Admin),
             "editor" => Ok(Role::Editor),
             "viewer" => Ok(Role::Viewer),
-            other => Err(format!("unknown role `{other}`: expected admin, editor or viewer")),
+            other => Err(format!("unknown role `{other}`: expected owner, admin, editor or viewer")),
         }
     }
 }
@@ -168,18 +173,18 @@ pub const TOKEN_PREFIX_LEN: usize = 9;
 pub const TOKEN_PREFIX: &str = "fg_";
 
 /// A new random token: `fg_` + 32 bytes from the operating system's generator, base64url.
-fn new_secret() -> Result<String> {
+pub(crate) fn new_secret() -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).map_err(|e| Error::Refused(format!("no secure random numbers: {e}")))?;
     Ok(format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 /// The token's SHA-256 in lower-case hex: what the database keeps.
-fn token_hash(secret: &str) -> String {
+pub(crate) fn token_hash(secret: &str) -> String {
     Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn role(text: &str) -> Result<Role> {
+pub(crate) fn role(text: &str) -> Result<Role> {
     text.parse().map_err(Error::Refused)
 }
 
@@ -331,6 +336,9 @@ impl Conn<'_> {
     pub(crate) async fn issue_token(self, workspace: i64, name: &str, role: Role) -> Result<Option<IssuedToken>> {
         const SQL: &str = "INSERT INTO api_tokens (workspace_id, name, role, token_hash, created_at, prefix) \
              SELECT w.id, $2, $3, $4, $5, $6 FROM workspaces w WHERE w.id = $1 RETURNING id";
+        if role == Role::Owner {
+            return Err(Error::Refused("an API token cannot be an owner: use admin, editor or viewer".into()));
+        }
         let secret = new_secret()?;
         let hash = token_hash(&secret);
         let prefix = &secret[..TOKEN_PREFIX_LEN];
@@ -518,7 +526,7 @@ operations! {
     /// rewritten); returns its number, `None` if there is no such version of the workspace's bot.
     fn rollback_version(workspace: i64, bot: i64, version: i64) -> Option<i64>;
     /// Issues an API token; the secret is returned this once and only its SHA-256 is kept.
-    /// `None` if there is no such workspace.
+    /// `None` if there is no such workspace; refused for [`Role::Owner`] (members only).
     fn issue_token(workspace: i64, name: &str, role: Role) -> Option<IssuedToken>;
     /// The workspace and role of a valid, unrevoked token (and records its use); `None`
     /// otherwise.
@@ -568,9 +576,10 @@ mod tests {
     fn roles_order_and_parse() {
         assert!(Role::Admin.allows(Role::Viewer) && Role::Editor.allows(Role::Editor));
         assert!(!Role::Viewer.allows(Role::Editor) && !Role::Editor.allows(Role::Admin));
-        for role in [Role::Admin, Role::Editor, Role::Viewer] {
+        assert!(Role::Owner.allows(Role::Admin) && !Role::Admin.allows(Role::Owner));
+        for role in [Role::Owner, Role::Admin, Role::Editor, Role::Viewer] {
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
         }
-        assert!("owner".parse::<Role>().is_err());
+        assert!("root".parse::<Role>().is_err());
     }
 }

@@ -90,7 +90,12 @@ where
     hasher.update([0]);
     hasher.update(raw);
     let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    let owner = caller.idempotency_owner();
+    let Some(owner) = caller.idempotency_owner() else {
+        let error = FieldError::parameter("Idempotency-Key", "kept for API tokens only");
+        return Problem::bad_request("Idempotency-Key is kept for API tokens, not for dashboard sessions")
+            .with_errors(vec![error])
+            .into_response();
+    };
     match api.store.idempotency_begin(owner, &key, &hash).await {
         Err(e) => return Problem::internal("reading the idempotency key", e).into_response(),
         Ok(Idempotency::Replay { status, body }) => {

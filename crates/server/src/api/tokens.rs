@@ -144,7 +144,11 @@ async fn create_token(
         if name.is_empty() || name.chars().count() > 100 {
             errors.push(FieldError::at("/name", "1 to 100 characters"));
         }
-        let role = request.role.parse::<Role>();
+        // An owner is a person (a member, decision 0042), never a token.
+        let role = request.role.parse::<Role>().and_then(|role| match role {
+            Role::Owner => Err("a token's role is admin, editor or viewer: owner is only a member's".to_owned()),
+            role => Ok(role),
+        });
         if let Err(message) = &role {
             errors.push(FieldError::at("/role", message.clone()));
         }

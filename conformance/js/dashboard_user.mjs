@@ -1,0 +1,120 @@
+// Plays the first person to open Ferrogram's dashboard, in a real Chromium driven by
+// playwright-core: opens the one-time setup link, creates the owner's account, signs out, signs
+// in again, looks at the sessions page, switches to Russian and to the dark theme, and runs
+// axe-core on each page (no serious or critical violation). crates/server/tests/dashboard_browser.rs
+// starts the server on a real SQLite store, runs this script and checks the store afterwards.
+// Every step waits for what the page must show (locators wait; nothing sleeps).
+//
+// Env: BASE_URL (no trailing slash), SETUP_PATH (/setup/TOKEN), CHROMIUM (the browser's
+// executable), SHOTS (a folder for the screenshots), EMAIL, PASSWORD.
+import { chromium } from 'playwright-core';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+
+const { BASE_URL: base, SETUP_PATH: setup, CHROMIUM: executablePath, SHOTS: shots, EMAIL: email, PASSWORD: password } = process.env;
+const STEP_TIMEOUT = 30_000;
+const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+const context = await browser.newContext({ viewport: { width: 1000, height: 800 }, locale: 'en-US' });
+const page = await context.newPage();
+page.setDefaultTimeout(STEP_TIMEOUT);
+const problems = [];
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.request().method()} ${r.url()}`); });
+
+let current = '';
+async function step(name, body) {
+  current = name;
+  console.log(`step: ${name}`);
+  await body();
+}
+function check(condition, what) {
+  if (!condition) throw new Error(what);
+}
+async function shot(name) {
+  await page.screenshot({ path: `${shots}/dashboard-${name}.png`, fullPage: true });
+}
+// axe-core on the page as it is: serious and critical violations fail the step.
+async function accessible(what) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of result.violations) console.log(`axe (${what}): ${v.impact} ${v.id}: ${v.help} (${v.nodes.length} nodes)`);
+  check(bad.length === 0, `axe found serious violations on ${what}: ${bad.map((v) => `${v.id} ${v.nodes.map((n) => n.target).join(' ')}`).join('; ')}`);
+}
+
+try {
+  await step('open the setup link', async () => {
+    await page.goto(`${base}${setup}`);
+    await page.getByRole('heading', { name: "Create the owner's account" }).waitFor();
+    await accessible('the setup page');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Your name').fill('Olga Owner');
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByLabel('Password again').fill(password);
+    await shot('setup');
+  });
+
+  await step('create the owner: signed in, owner of the workspace', async () => {
+    await page.getByRole('button', { name: 'Create the account' }).click();
+    await page.getByRole('heading', { name: 'Hello, Olga Owner' }).waitFor();
+    await page.getByRole('cell', { name: 'default' }).waitFor();
+    await page.getByRole('cell', { name: 'owner' }).waitFor();
+    await accessible('the home page');
+    await shot('home');
+  });
+
+  await step('the sessions page lists this one', async () => {
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await page.getByRole('heading', { name: 'Your sessions' }).waitFor();
+    await page.getByText('(this one)').waitFor();
+    await accessible('the sessions page');
+    await shot('sessions');
+  });
+
+  await step('sign out', async () => {
+    await page.getByRole('navigation').getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await accessible('the sign-in page');
+    await shot('sign-in');
+    await page.goto(`${base}/`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    check(new URL(page.url()).pathname === '/sign-in', `signed out, / leads to the sign-in page, not ${page.url()}`);
+  });
+
+  await step('the setup link does not work twice', async () => {
+    const response = await page.request.get(`${base}${setup}`);
+    check(response.status() === 404, `the used link answers ${response.status()}`);
+  });
+
+  await step('sign in again', async () => {
+    await page.getByLabel('Email').fill(email.toUpperCase());
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Hello, Olga Owner' }).waitFor();
+  });
+
+  await step('switch to Russian and to the dark theme', async () => {
+    await page.getByRole('link', { name: /Русский/ }).click();
+    await page.getByRole('heading', { name: 'Здравствуйте, Olga Owner' }).waitFor();
+    check(await page.locator('html').getAttribute('lang') === 'ru', 'the page says it is in Russian');
+    await page.getByRole('link', { name: 'Тема: Тёмная' }).click();
+    await page.locator('html[data-theme="dark"]').waitFor();
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    check(background === 'rgb(15, 20, 25)', `the dark background, not ${background}`);
+    await accessible('the home page, in Russian and dark');
+    await shot('home-ru-dark');
+  });
+
+  check(problems.length === 0, `the pages logged problems:\n${problems.join('\n')}`);
+  console.log('ok');
+} catch (error) {
+  console.error(`failed at step "${current}": ${error.message}`);
+  if (problems.length) console.error(problems.join('\n'));
+  await shot('failure').catch(() => {});
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,95 @@
+//! The dashboard's sign-in layer (decision 0042, docs/dashboard.md): server-rendered HTML
+//! (minijinja templates embedded in the binary, htmx vendored and served by it), the one-time
+//! setup link that creates the owner, signing in and out, the account's sessions, and a
+//! placeholder home listing the signed-in person's workspaces.
+//!
+//! Files, one job each: [`session`] (the cookie, CSRF, and [`session_access`] for the API's
+//! extractor), [`sign_in`], [`setup`], [`invite`], [`sessions`] (the account's sessions page), [`home`],
+//! [`layout`] (templates, languages, themes), [`rate_limit`], [`assets`].
+
+pub mod assets;
+pub mod home;
+pub mod invite;
+pub mod layout;
+pub mod rate_limit;
+pub mod session;
+pub mod sessions;
+pub mod setup;
+pub mod sign_in;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use ferrogram_store::Store;
+
+pub use session::{SessionCredential, session_access};
+
+/// How long a session lasts without being used (it slides on use; decision 0042): 7 days.
+pub const SESSION_IDLE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long an invite link stays valid unless said otherwise: 72 hours.
+pub const INVITE_LINK_LIFETIME: Duration = Duration::from_secs(72 * 3600);
+/// How long the setup link printed at the first start stays valid: 24 hours.
+pub const SETUP_LINK_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// The name of the workspace the setup link makes its owner own, when there is none yet.
+pub const FIRST_WORKSPACE: &str = "default";
+
+/// What the dashboard's routes share.
+#[derive(Clone)]
+pub struct Dashboard {
+    pub store: Arc<Store>,
+    /// Cookies get `Secure` (set when `server.public_url` is `https://`).
+    pub secure_cookies: bool,
+    pub limiter: Arc<rate_limit::Limiter>,
+    pub pages: Arc<layout::Pages>,
+}
+
+impl Dashboard {
+    /// The dashboard on `store`, its cookies `Secure` when `secure_cookies`, its sign-in
+    /// attempts limited to [`rate_limit::ATTEMPTS`] per [`rate_limit::WINDOW`] per account and
+    /// per address.
+    pub fn new(store: Arc<Store>, secure_cookies: bool) -> Self {
+        Self::with_limits(store, secure_cookies, rate_limit::ATTEMPTS, rate_limit::WINDOW)
+    }
+
+    /// [`Dashboard::new`] with another limit of failed sign-ins.
+    pub fn with_limits(store: Arc<Store>, secure_cookies: bool, attempts: usize, window: Duration) -> Self {
+        Self {
+            store,
+            secure_cookies,
+            limiter: Arc::new(rate_limit::Limiter::new(attempts, window)),
+            pages: Arc::new(layout::Pages::new()),
+        }
+    }
+}
+
+/// The dashboard's routes: `/`, `/sign-in`, `/sign-out`, `/setup/{token}`, `/invite/{token}`,
+/// `/account/sessions…`,
+/// `/preferences` and `/assets/…`.
+pub fn routes(dashboard: Dashboard) -> Router {
+    Router::new()
+        .route("/", get(home::page))
+        .route("/sign-in", get(sign_in::form).post(sign_in::submit))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/setup/{token}", get(setup::form).post(setup::submit))
+        .route("/invite/{token}", get(invite::form).post(invite::submit))
+        .route("/account/sessions", get(sessions::page))
+        .route("/account/sessions/revoke", post(sessions::revoke_one))
+        .route("/account/sessions/sign-out-everywhere", post(sessions::sign_out_everywhere))
+        .route("/preferences", get(layout::preferences))
+        .merge(assets::routes())
+        .layer(axum::middleware::from_fn(layout::security_headers))
+        .with_state(dashboard)
+}
+
+/// Makes a setup link if there is no account yet (the first start): returns its secret, to
+/// print as `http://LISTEN/setup/SECRET`; `None` when an account exists.
+pub async fn first_start_link(store: &Store) -> Result<Option<String>, ferrogram_store::Error> {
+    if store.account_count().await? > 0 {
+        return Ok(None);
+    }
+    let lifetime = i64::try_from(SETUP_LINK_LIFETIME.as_secs()).unwrap_or(i64::MAX);
+    let link = store.create_link(ferrogram_store::LinkKind::Setup, lifetime).await?;
+    Ok(link.map(|link| link.secret))
+}

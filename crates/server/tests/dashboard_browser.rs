@@ -1,0 +1,119 @@
+//! The dashboard's sign-in in a real browser: `conformance/js/dashboard_user.mjs` drives
+//! Chromium (through playwright-core) through the setup link, sign-out, sign-in, the sessions
+//! page, the Russian interface and the dark theme, running axe-core on each page; this test
+//! serves the dashboard on a real SQLite store and checks what the clicks made in it.
+//! Screenshots go to `target/tmp/dashboard-*.png`.
+//!
+//! Needs Chromium (`apt-get install chromium`, or `CHROMIUM=/path`), node, playwright-core and
+//! axe-core (`conformance/install.sh` installs them). Without them the test prints a `SKIPPED`
+//! line and passes, unless `FERROGRAM_REQUIRE_CONFORMANCE=1` is set, as in CI.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrogram_engine::{Engine, EngineConfig};
+use ferrogram_server::Routes;
+use ferrogram_server::dashboard::{self, Dashboard};
+use ferrogram_store::{Role, Store};
+
+const EMAIL: &str = "olga@example.org";
+const PASSWORD: &str = "a browser-typed password";
+/// The whole browser session; only turns a hang into a failure.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
+
+fn chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+fn conformance_js() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/js")
+}
+
+/// Why the browser test cannot run here, if it cannot.
+fn missing(js: &Path) -> Option<String> {
+    if chromium().is_none() {
+        return Some("no Chromium (apt-get install chromium, or set CHROMIUM)".into());
+    }
+    for package in ["playwright-core", "axe-core"] {
+        if !js.join(format!("node_modules/{package}/package.json")).exists() {
+            return Some(format!("{}/node_modules/{package} is missing", js.display()));
+        }
+    }
+    match std::process::Command::new("node").arg("--version").stdout(Stdio::null()).status() {
+        Ok(status) if status.success() => None,
+        _ => Some("node does not run".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_sets_up_signs_out_and_in_in_a_browser() {
+    let js = conformance_js();
+    if let Some(why) = missing(&js) {
+        if std::env::var("FERROGRAM_REQUIRE_CONFORMANCE").is_ok_and(|v| v == "1") {
+            panic!("dashboard browser test: {why} (FERROGRAM_REQUIRE_CONFORMANCE=1; run conformance/install.sh)");
+        }
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), "\nSKIPPED dashboard browser: {why} (run conformance/install.sh)\n");
+        return;
+    }
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).to_path_buf();
+    let db = shots.join(format!("dashboard-browser-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let store = Arc::new(Store::open(&format!("sqlite://{}", db.display())).await.expect("store"));
+    let secret = dashboard::first_start_link(&store).await.unwrap().expect("a setup link");
+    let engine = Arc::new(Engine::new(EngineConfig::default()));
+    let routes = Routes { dashboard: Some(Dashboard::new(Arc::clone(&store), false)), ..Routes::default() };
+    let listening = ferrogram_server::listen_routes("127.0.0.1:0".parse().unwrap(), engine, routes).await.unwrap();
+
+    let mut command = std::process::Command::new("node");
+    command
+        .arg("dashboard_user.mjs")
+        .current_dir(&js)
+        .env("BASE_URL", format!("http://{}", listening.addr()))
+        .env("SETUP_PATH", format!("/setup/{secret}"))
+        .env("CHROMIUM", chromium().expect("checked above"))
+        .env("SHOTS", &shots)
+        .env("EMAIL", EMAIL)
+        .env("PASSWORD", PASSWORD);
+    let run = tokio::task::spawn_blocking(move || command.output());
+    let output = tokio::time::timeout(SCRIPT_TIMEOUT, run)
+        .await
+        .expect("the browser script finished in time")
+        .unwrap()
+        .expect("node runs");
+    let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "the browser script failed (screenshots in {}):\n{log}", shots.display());
+    assert!(log.trim_end().ends_with("ok"), "{log}");
+
+    // What the clicks made: one owner of the default workspace, the setup session signed out
+    // and the sign-in's alive.
+    let accounts = store.accounts().await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!((accounts[0].email.as_str(), accounts[0].display_name.as_str()), (EMAIL, "Olga Owner"));
+    let memberships = store.memberships(accounts[0].id).await.unwrap();
+    assert_eq!(
+        memberships.iter().map(|m| (m.workspace_name.as_str(), m.role)).collect::<Vec<_>>(),
+        [("default", Role::Owner)]
+    );
+    let sessions = store.sessions(accounts[0].id).await.unwrap();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert!(sessions[0].user_agent.contains("Chrome"), "{}", sessions[0].user_agent);
+    for shot in ["setup", "home", "sessions", "sign-in", "home-ru-dark"] {
+        assert!(shots.join(format!("dashboard-{shot}.png")).exists(), "screenshot {shot}");
+    }
+    listening.stop();
+    store.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+}
