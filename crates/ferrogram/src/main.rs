@@ -16,8 +16,8 @@ mod secret_key;
 mod secrets_command;
 mod token_command;
 mod traces;
-mod workspace_command;
 mod user_command;
+mod workspace_command;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};

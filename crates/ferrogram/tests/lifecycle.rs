@@ -105,7 +105,8 @@ impl Serve {
 
     /// The bot's status code and body on the control API.
     async fn status(&self, token: &str, name: &str) -> (u16, Value) {
-        let response = self.http.get(format!("{}/api/v1/bots/{name}/status", self.server)).bearer_auth(token).send().await;
+        let response =
+            self.http.get(format!("{}/api/v1/bots/{name}/status", self.server)).bearer_auth(token).send().await;
         let response = response.expect("answered");
         let code = response.status().as_u16();
         (code, response.json().await.unwrap_or(Value::Null))
@@ -242,7 +243,8 @@ async fn an_unauthorized_bot_stays_so_across_a_restart_with_its_error() {
     // As soon as the API answers, steady is unauthorized, since the same time, with its errors.
     let deadline = Instant::now() + DEADLINE;
     let (code, after) = loop {
-        let answer = serve.http.get(format!("{}/api/v1/bots/steady/status", serve.server)).bearer_auth(&viewer).send().await;
+        let answer =
+            serve.http.get(format!("{}/api/v1/bots/steady/status", serve.server)).bearer_auth(&viewer).send().await;
         if let Ok(answer) = answer {
             break (answer.status().as_u16(), answer.json::<Value>().await.unwrap_or_default());
         }

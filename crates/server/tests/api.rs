@@ -80,7 +80,12 @@ impl BotControl for Host {
         })
     }
     /// As the supervisor: stopped, then removed from the store.
-    fn remove<'a>(&'a self, workspace: i64, name: &'a str, keep_data: bool) -> BoxFuture<'a, Result<Value, ControlError>> {
+    fn remove<'a>(
+        &'a self,
+        workspace: i64,
+        name: &'a str,
+        keep_data: bool,
+    ) -> BoxFuture<'a, Result<Value, ControlError>> {
         Box::pin(async move {
             self.report(workspace, name, Some(Status::Stopped)).await?;
             let bot = self.store.bot_named(workspace, name).await.unwrap().ok_or(ControlError::UnknownBot)?;
@@ -780,7 +785,8 @@ async fn a_dashboard_session_acts_in_its_workspaces(env: Env) {
     // In two workspaces, the request names one.
     env.store.set_member(env.away, ann.id, Role::Viewer).await.unwrap();
     assert_eq!(send(Method::GET, "/api/v1/bots", None, vec![]).await.0, 400);
-    let (status, away_bots) = send(Method::GET, "/api/v1/bots", None, vec![("x-workspace", env.away.to_string())]).await;
+    let (status, away_bots) =
+        send(Method::GET, "/api/v1/bots", None, vec![("x-workspace", env.away.to_string())]).await;
     assert_eq!((status, away_bots["items"].as_array().map(Vec::len)), (200, Some(0)), "{away_bots}");
     let key = vec![csrf, ("idempotency-key", "k1".to_owned()), ("x-workspace", env.home.to_string())];
     let (status, _) = send(Method::POST, "/api/v1/bots", Some(json!({"name": "two", "source": ECHO})), key).await;
