@@ -11,129 +11,15 @@
 
 mod binary;
 
-use std::path::PathBuf;
-use std::process::Output;
 use std::time::Duration;
 
-use binary::telegram::{ask as ask_at, serve_against, stand_in_telegram, status_until as status_at, user as user_at};
-use binary::{TempFolder, ferrogram, request, serve_ports, text};
+use binary::fleet::{DEADLINE, Serve, bot, issue, url};
+use binary::telegram::{
+    ask as ask_at, is, serve_against, stand_in_telegram, status_until as status_at, user as user_at,
+};
+use binary::{ferrogram, request, text};
 use serde_json::{Value, json};
 use tokio::time::Instant;
-
-const DEADLINE: Duration = Duration::from_secs(30);
-
-impl TempFolder {
-    fn url(&self) -> String {
-        format!("sqlite://{}", self.0.join("fleet.db").display())
-    }
-}
-
-fn folder() -> TempFolder {
-    let folder = TempFolder::new("lifecycle");
-    std::fs::create_dir_all(folder.0.join("bots")).unwrap();
-    folder
-}
-
-/// A bot named `name` answering `/hi` with `answer`.
-fn bot(name: &str, answer: &str) -> String {
-    format!("ferrogram: 1\nbot:\n  name: {name}\non:\n  - command: hi\n    do:\n      - reply: \"{answer}\"\n")
-}
-
-/// `token issue NAME --role ROLE`: the secret printed.
-fn issue(url: &str, name: &str, role: &str) -> String {
-    let output = ferrogram(&["token", "issue", name, "--role", role, "--database", url]);
-    assert!(output.status.success(), "token issue failed: {}", text(&output.stderr));
-    text(&output.stdout).trim().to_owned()
-}
-
-/// One `serve` process on the folder's `bots/` and database, with the sandbox built in.
-struct Serve {
-    child: tokio::process::Child,
-    log: PathBuf,
-    sandbox: String,
-    server: String,
-    http: reqwest::Client,
-}
-
-impl Serve {
-    /// Starts `serve`, its output in `folder/LOG`.
-    fn start(folder: &TempFolder, log: &str) -> Serve {
-        let (port, listen) = serve_ports();
-        let (port_text, listen_text) = (port.to_string(), format!("127.0.0.1:{listen}"));
-        let bots = folder.0.join("bots");
-        let state = folder.0.join("sandbox.json").display().to_string();
-        let database = folder.url();
-        let args = [
-            "serve",
-            "--port",
-            &port_text,
-            "--bots",
-            bots.to_str().unwrap(),
-            "--database",
-            &database,
-            "--sandbox-state",
-            &state,
-            "--listen",
-            &listen_text,
-        ];
-        Serve {
-            child: binary::spawn(&folder.0, log, &args),
-            log: folder.0.join(log),
-            sandbox: format!("http://127.0.0.1:{port}"),
-            server: format!("http://{listen_text}"),
-            http: ferrogram_telegram::http_client().expect("http client"),
-        }
-    }
-
-    /// Kills the process (as a crash would) and waits for its end.
-    async fn kill(mut self) {
-        self.child.kill().await.expect("serve killed");
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// `ferrogram bot ARGS --server … --token TOKEN`.
-    fn bot(&self, token: &str, args: &[&str]) -> Output {
-        ferrogram(&[&["bot"], args, &["--server", &self.server, "--token", token]].concat())
-    }
-
-    async fn status_until(&self, token: &str, name: &str, done: impl Fn(&Value) -> bool) -> Value {
-        status_at(&self.http, &self.server, token, name, &self.log, done).await
-    }
-
-    /// The bot's status code and body on the control API.
-    async fn status(&self, token: &str, name: &str) -> (u16, Value) {
-        let response =
-            self.http.get(format!("{}/api/v1/bots/{name}/status", self.server)).bearer_auth(token).send().await;
-        let response = response.expect("answered");
-        let code = response.status().as_u16();
-        (code, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn user(&self) -> i64 {
-        user_at(&self.http, &self.sandbox).await
-    }
-
-    async fn ask(&self, name: &str, user: i64) -> String {
-        let id = ferrogram_core::sandbox_bot_id(name) as i64;
-        ask_at(&self.http, &self.sandbox, id, user, &self.log.display().to_string()).await
-    }
-
-    /// Polls the log until it has `line`.
-    async fn logged(&self, line: &str) {
-        let deadline = Instant::now() + DEADLINE;
-        while !self.log().contains(line) {
-            assert!(Instant::now() < deadline, "no {line:?} in\n{}", self.log());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-fn is(status: &str) -> impl Fn(&Value) -> bool + '_ {
-    move |value| value["status"] == status
-}
 
 async fn record(url: &str, name: &str) -> Option<ferrogram_store::BotRecord> {
     let store = ferrogram_store::Store::open(url).await.unwrap();
@@ -155,8 +41,8 @@ async fn rows(url: &str, table: &str, bot: u64) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_bot_stays_stopped_across_a_restart_until_started() {
-    let folder = folder();
-    let url = folder.url();
+    let folder = binary::fleet::folder("lifecycle");
+    let url = url(&folder);
     std::fs::write(folder.0.join("bots/echo.yaml"), bot("echo", "first")).unwrap();
     std::fs::write(folder.0.join("bots/other.yaml"), bot("other", "the other")).unwrap();
     let editor = issue(&url, "ops", "editor");
@@ -225,8 +111,8 @@ async fn a_stopped_bot_stays_stopped_across_a_restart_until_started() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unauthorized_bot_stays_so_across_a_restart_with_its_error() {
-    let folder = folder();
-    let url = folder.url();
+    let folder = binary::fleet::folder("lifecycle");
+    let url = url(&folder);
     std::fs::write(folder.0.join("bots/steady.yaml"), bot("steady", "steady here")).unwrap();
     std::fs::write(folder.0.join("bots/other.yaml"), bot("other", "the other")).unwrap();
     let viewer = issue(&url, "eyes", "viewer");
@@ -280,8 +166,8 @@ async fn an_unauthorized_bot_stays_so_across_a_restart_with_its_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_bot_is_removed_with_its_data_and_its_unchanged_file_does_not_bring_it_back() {
-    let folder = folder();
-    let url = folder.url();
+    let folder = binary::fleet::folder("lifecycle");
+    let url = url(&folder);
     let file = folder.0.join("bots/echo.yaml");
     std::fs::write(&file, bot("echo", "first")).unwrap();
     std::fs::write(folder.0.join("bots/other.yaml"), bot("other", "the other")).unwrap();
@@ -352,8 +238,8 @@ fn serve_down() -> String {
 async fn a_401_on_a_send_stops_only_its_bot_as_unauthorized() {
     const TOKEN: &str = "737373:lifecycle-secret";
     const TOKEN_ID: i64 = 737_373;
-    let folder = folder();
-    let url = folder.url();
+    let folder = binary::fleet::folder("lifecycle");
+    let url = url(&folder);
     let http = ferrogram_telegram::http_client().expect("http client");
     let (telegram, _telegram) = stand_in_telegram(&folder, &http).await;
     let hooked = "ferrogram: 1\nbot:\n  name: hooked\n  token: \"${TEST_TOKEN}\"\non:\n  - command: hi\n    do:\n      - reply: \"by webhook\"\n";

@@ -9,185 +9,20 @@
 
 mod binary;
 
-use binary::free_port;
-use binary::{ferrogram, text};
-use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::time::Duration;
-
-use binary::{TempFolder, request};
-use serde_json::{Value, json};
-use tokio::time::Instant;
-
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// A fresh folder per test with an empty `bots` folder in it, removed when dropped.
-fn folder_with_bots() -> TempFolder {
-    let folder = TempFolder::new("supervisor");
-    std::fs::create_dir_all(folder.0.join("bots")).unwrap();
-    folder
-}
-
-impl TempFolder {
-    /// The SQLite URL of the folder's `fleet.db`.
-    fn url(&self) -> String {
-        format!("sqlite://{}", self.0.join("fleet.db").display())
-    }
-}
-
-/// A bot named `name` answering `/hi` with `answer`.
-fn bot(name: &str, answer: &str) -> String {
-    format!("ferrogram: 1\nbot:\n  name: {name}\non:\n  - command: hi\n    do:\n      - reply: \"{answer}\"\n")
-}
-
-/// `bot add FILE` into the database, checking it succeeded.
-fn add(file: &Path, url: &str) {
-    let output = ferrogram(&["bot", "add", file.to_str().unwrap(), "--database", url]);
-    assert!(output.status.success(), "bot add failed: {}", text(&output.stderr));
-}
-
-/// `token issue NAME --role ROLE`: the secret printed.
-fn issue(url: &str, name: &str, role: &str) -> String {
-    let output = ferrogram(&["token", "issue", name, "--role", role, "--database", url]);
-    assert!(output.status.success(), "token issue failed: {}", text(&output.stderr));
-    let secret = text(&output.stdout).trim().to_owned();
-    assert!(secret.starts_with("fg_") && !secret.contains('\n'), "{secret}");
-    assert!(text(&output.stderr).contains(&format!("({role}) of workspace default")), "{}", text(&output.stderr));
-    secret
-}
-
-/// The sandbox's port (the model's is the next) and a free port for the listener, apart.
-fn ports() -> (u16, u16) {
-    let sandbox = loop {
-        let port = free_port();
-        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            break port;
-        }
-    };
-    loop {
-        let listen = free_port();
-        if listen != sandbox && listen != sandbox + 1 {
-            return (sandbox, listen);
-        }
-    }
-}
-
-/// One `serve` process on the test's folder and database.
-struct Serve {
-    _child: tokio::process::Child,
-    log: PathBuf,
-    sandbox: String,
-    server: String,
-    http: reqwest::Client,
-}
-
-impl Serve {
-    fn start(folder: &TempFolder) -> Serve {
-        let (port, listen) = ports();
-        let (port_text, listen_text) = (port.to_string(), format!("127.0.0.1:{listen}"));
-        let bots = folder.0.join("bots");
-        let state = folder.0.join("sandbox.json").display().to_string();
-        let database = folder.url();
-        let args = [
-            "serve",
-            "--port",
-            &port_text,
-            "--bots",
-            bots.to_str().unwrap(),
-            "--database",
-            &database,
-            "--sandbox-state",
-            &state,
-            "--listen",
-            &listen_text,
-        ];
-        let child = binary::spawn(&folder.0, "serve.log", &args);
-        let http = ferrogram_telegram::http_client().expect("http client");
-        Serve {
-            _child: child,
-            log: folder.0.join("serve.log"),
-            sandbox: format!("http://127.0.0.1:{port}"),
-            server: format!("http://{listen_text}"),
-            http,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// `ferrogram bot ARGS --server … --token TOKEN`.
-    fn bot(&self, token: &str, args: &[&str]) -> Output {
-        ferrogram(&[&["bot"], args, &["--server", &self.server, "--token", token]].concat())
-    }
-
-    /// Polls `GET /api/v1/bots/NAME/status` until `done` holds for its status; returns it.
-    async fn status_until(&self, token: &str, name: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let answer = self.api(reqwest::Method::GET, &format!("/api/v1/bots/{name}/status"), Some(token)).await;
-            if let Ok((200, status)) = &answer
-                && done(status)
-            {
-                return status.clone();
-            }
-            assert!(Instant::now() < deadline, "{name}: {answer:?}\n{}", self.log());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// A call to the control API: its status code and JSON body.
-    async fn api(&self, method: reqwest::Method, path: &str, token: Option<&str>) -> Result<(u16, Value), String> {
-        let mut request = self.http.request(method, format!("{}{path}", self.server));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        Ok((status, response.json().await.unwrap_or(Value::Null)))
-    }
-
-    async fn user(&self) -> i64 {
-        let user = request(&self.http, format!("{}/sandbox/users", self.sandbox), Some(json!({"first_name": "Ann"})));
-        user.await.expect("a user")["id"].as_i64().expect("user id")
-    }
-
-    /// Sends `/hi` to the bot of `name` as `user`; the text of the bot's answer.
-    async fn ask(&self, name: &str, user: i64) -> String {
-        let bot_id = ferrogram_core::sandbox_bot_id(name);
-        let body = json!({"bot_id": bot_id, "user_id": user, "command": "hi"});
-        let sent = request(&self.http, format!("{}/sandbox/act/command", self.sandbox), Some(body)).await;
-        let after = sent.expect("command sent")["seq"].as_i64().expect("the event's seq");
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let url = format!(
-                "{}/sandbox/events?bot_id={bot_id}&chat_id={user}&kind=sent&after={after}&timeout=5",
-                self.sandbox
-            );
-            let events = request(&self.http, url, None).await.expect("events");
-            if let Some(text) =
-                events["events"].as_array().and_then(|e| e.first()).and_then(|e| e["message"]["text"].as_str())
-            {
-                return text.to_owned();
-            }
-            assert!(Instant::now() < deadline, "{name} did not answer: {events}\n{}", self.log());
-        }
-    }
-}
-
-fn is(status: &str) -> impl Fn(&Value) -> bool + '_ {
-    move |value| value["status"] == status
-}
+use binary::fleet::{Serve, add, bot, issue, url};
+use binary::telegram::is;
+use binary::{ferrogram, request, text};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_start_stop_and_reload_through_the_listener_with_an_api_token() {
-    let folder = folder_with_bots();
-    let url = folder.url();
+    let folder = binary::fleet::folder("supervisor");
+    let url = url(&folder);
     std::fs::write(folder.0.join("bots/echo.yaml"), bot("echo", "first")).unwrap();
     std::fs::write(folder.0.join("bots/other.yaml"), bot("other", "the other")).unwrap();
     let editor = issue(&url, "ops", "editor");
     let viewer = issue(&url, "watcher", "viewer");
-    let serve = Serve::start(&folder);
+    let serve = Serve::start(&folder, "serve.log");
     let running = serve.status_until(&editor, "echo", is("running")).await;
     assert_eq!(running["name"], "echo");
     assert_eq!(running["version"], 1);
@@ -288,8 +123,8 @@ async fn bots_start_stop_and_reload_through_the_listener_with_an_api_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_start_is_retried_and_a_revoked_token_stops_only_its_bot() {
-    let folder = folder_with_bots();
-    let url = folder.url();
+    let folder = binary::fleet::folder("supervisor");
+    let url = url(&folder);
     std::fs::write(folder.0.join("bots/steady.yaml"), bot("steady", "steady here")).unwrap();
     // A bot whose stored version no longer validates (saved behind the validator's back).
     let flaky = folder.0.join("flaky.yaml");
@@ -303,7 +138,7 @@ async fn a_failing_start_is_retried_and_a_revoked_token_stops_only_its_bot() {
     store.close().await;
     let token = issue(&url, "ops", "editor");
 
-    let serve = Serve::start(&folder);
+    let serve = Serve::start(&folder, "serve.log");
     // Failing, with its error, and retried: two attempts seen.
     let failing =
         serve.status_until(&token, "flaky", |s| s["status"] == "failing" && s["attempts"].as_u64() >= Some(2)).await;

@@ -1,6 +1,7 @@
 //! What the tests that run the built `ferrogram` binary share: a temporary folder of their
 //! own, starting the binary, and its JSON calls to the sandbox it started.
 
+pub mod fleet;
 pub mod serve;
 pub mod telegram;
 
