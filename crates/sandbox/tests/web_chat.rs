@@ -7,11 +7,13 @@
 //! (`conformance/install.sh` installs both). Without them the test prints a `SKIPPED web chat`
 //! line and passes, unless `FERROGRAM_REQUIRE_CONFORMANCE=1` is set, as in CI.
 
+mod browser;
 mod common;
 
+use browser::{chromium, missing};
 use common::{Env, conformance_dir, guard, skip_or_fail};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,32 +24,6 @@ const BOT_ID: i64 = 3001;
 const PHOTO: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x03\0\0\0\x02\x08\x06\0\0\0\x9dtf\x1a\0\0\0\x11IDATx\xdac8\xa1\xa1\xf1\x1f\x86\x19\x909\0\xa1-\x0c\x8bBiU\xa8\0\0\0\0IEND\xaeB`\x82";
 /// The whole browser session; only turns a hang into a failure.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
-
-/// The browser to drive: `$CHROMIUM`, else Debian's or another distribution's Chromium.
-fn chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return Some(PathBuf::from(path));
-    }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
-/// Why the browser test cannot run here, if it cannot.
-fn missing(js: &Path) -> Option<String> {
-    if chromium().is_none() {
-        return Some("no Chromium (apt-get install chromium, or set CHROMIUM)".into());
-    }
-    if !js.join("node_modules/playwright-core/package.json").exists() {
-        return Some(format!("{}/node_modules/playwright-core is missing", js.display()));
-    }
-    let node = std::process::Command::new("node").arg("--version").stdout(Stdio::null()).status();
-    match node {
-        Ok(s) if s.success() => None,
-        _ => Some("node does not run".into()),
-    }
-}
 
 /// The bot: answers each of the script's steps the way a real bot would, and keeps every update
 /// it received for the checks at the end, and the stored bytes of the photo it got (the script
@@ -146,7 +122,7 @@ async fn play_bot(env: Arc<Env>, received: Arc<Mutex<Vec<Value>>>, stored_photo:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_chats_with_a_bot_in_the_web_chat_page() {
     let js = conformance_dir().join("js");
-    if let Some(why) = missing(&js) {
+    if let Some(why) = missing(&js, &["playwright-core"]) {
         return skip_or_fail("web chat", &why);
     }
 

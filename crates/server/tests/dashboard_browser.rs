@@ -8,8 +8,10 @@
 //! axe-core (`conformance/install.sh` installs them). Without them the test prints a `SKIPPED`
 //! line and passes, unless `FERROGRAM_REQUIRE_CONFORMANCE=1` is set, as in CI.
 
+#[path = "../../sandbox/tests/browser/mod.rs"]
+mod browser;
+
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,45 +20,21 @@ use ferrogram_server::Routes;
 use ferrogram_server::dashboard::{self, Dashboard};
 use ferrogram_store::{Role, Store};
 
+use browser::{chromium, missing};
+
 const EMAIL: &str = "olga@example.org";
 const PASSWORD: &str = "a browser-typed password";
 /// The whole browser session; only turns a hang into a failure.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
 
-fn chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return Some(PathBuf::from(path));
-    }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
 fn conformance_js() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/js")
-}
-
-/// Why the browser test cannot run here, if it cannot.
-fn missing(js: &Path) -> Option<String> {
-    if chromium().is_none() {
-        return Some("no Chromium (apt-get install chromium, or set CHROMIUM)".into());
-    }
-    for package in ["playwright-core", "axe-core"] {
-        if !js.join(format!("node_modules/{package}/package.json")).exists() {
-            return Some(format!("{}/node_modules/{package} is missing", js.display()));
-        }
-    }
-    match std::process::Command::new("node").arg("--version").stdout(Stdio::null()).status() {
-        Ok(status) if status.success() => None,
-        _ => Some("node does not run".into()),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_sets_up_signs_out_and_in_in_a_browser() {
     let js = conformance_js();
-    if let Some(why) = missing(&js) {
+    if let Some(why) = missing(&js, &["playwright-core", "axe-core"]) {
         if std::env::var("FERROGRAM_REQUIRE_CONFORMANCE").is_ok_and(|v| v == "1") {
             panic!("dashboard browser test: {why} (FERROGRAM_REQUIRE_CONFORMANCE=1; run conformance/install.sh)");
         }
