@@ -312,12 +312,16 @@ on_both!(
     tokens_lifecycle,
     two_editors_publishing_from_one_version_save_once,
     removing_a_bot,
-    a_dashboard_session_acts_in_its_workspaces
+    a_dashboard_session_acts_in_its_workspaces,
+    a_bots_users_are_listed_searched_and_shown,
+    a_bots_records_are_read_changed_exported_and_imported,
+    bot_data_is_isolated_and_role_checked,
+    bad_data_input_changes_nothing
 );
 
 /// A concrete path for a documented one.
 fn concrete(path: &str) -> String {
-    path.replace("{name}", "echo").replace("{id}", "1").replace("{version}", "1")
+    path.replace("{name}", "echo").replace("{id}", "1").replace("{version}", "1").replace("{collection}", "orders")
 }
 
 #[tokio::test]
@@ -797,4 +801,296 @@ async fn a_dashboard_session_acts_in_its_workspaces(env: Env) {
     // A revoked session is no credential.
     env.store.revoke_sessions(ann.id, None).await.unwrap();
     assert_eq!(send(Method::GET, "/api/v1/bots", None, vec![]).await.0, 401);
+}
+
+// ---- A bot's users and collections (`users.rs`, `collections.rs`) ------------------------------
+
+/// A bot with a per-user and a per-bot collection.
+const SHOP: &str = "ferrogram: 1\nbot: {name: shop}\ncollections:\n  orders:\n    scope: user\n    fields:\n      title: {type: string, required: true, max_length: 20}\n      qty: integer\n      paid: {type: boolean, default: false}\n    index: [qty]\n  notes:\n    scope: bot\n    fields: {text: string}\non:\n  - text: any\n    do:\n      - reply: \"hi\"\n";
+
+/// The Telegram id `shop` runs as.
+const SHOP_ID: u64 = 7001;
+
+/// Creates `shop` in the home workspace as if `serve` had run it (its Telegram id recorded)
+/// and fills its data through the store as the engine does: three users (Ann's private chat in
+/// a scene with a form half done, her variables), Ann's three orders and Bob's one, a note.
+async fn seed_shop(env: &Env) {
+    use ferrogram_engine::{ChatState, CollectionSpec, CollectionStore, Scope};
+    let created = env.post("/api/v1/bots", &env.editor, json!({"name": "shop", "source": SHOP}), &[]).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let bot = env.store.bot_named(env.home, "shop").await.unwrap().unwrap();
+    assert!(env.store.set_bot_telegram(env.home, bot.id, Some(SHOP_ID)).await.unwrap());
+    for user in [
+        json!({"id": 11, "first_name": "Ann", "last_name": "Lee", "username": "ann_l", "language_code": "en"}),
+        json!({"id": 22, "first_name": "Bob", "username": "bobby"}),
+        json!({"id": 33, "first_name": "Chloé", "last_name": "100%"}),
+    ] {
+        env.store.remember_user(SHOP_ID, &user).await.unwrap();
+    }
+    env.store.set_var(SHOP_ID, Scope::User(11), "score", Some(&json!(42))).await.unwrap();
+    env.store.set_var(SHOP_ID, Scope::User(22), "score", Some(&json!(1))).await.unwrap();
+    let state: ChatState = serde_json::from_value(json!({"scene": "checkout", "stack": ["menu"],
+        "form": {"scene": "checkout", "field": 1, "answers": {"address": "Main St"}}, "generation": 0}))
+    .unwrap();
+    env.store.save_chat(SHOP_ID, 11, &state).await.unwrap();
+    let orders = CollectionSpec { name: "orders".into(), searchable: vec![], indexed: vec!["qty".into()] };
+    let fields = |v: Value| v.as_object().unwrap().clone();
+    for (user, order) in [
+        (11, json!({"title": "tea", "qty": 3, "paid": true})),
+        (11, json!({"title": "cake", "qty": 1, "paid": false})),
+        (11, json!({"title": "jam, \"home\"", "qty": 12, "paid": false})),
+        (22, json!({"title": "milk", "qty": 2, "paid": true})),
+    ] {
+        env.store.create(SHOP_ID, &orders, Scope::User(user), fields(order)).await.unwrap();
+    }
+    let notes = CollectionSpec { name: "notes".into(), ..CollectionSpec::default() };
+    env.store.create(SHOP_ID, &notes, Scope::Bot, fields(json!({"text": "closed on Sunday"}))).await.unwrap();
+}
+
+/// What the store holds of `shop`'s data: every order and note with its scope.
+async fn shop_data(env: &Env) -> String {
+    let orders = env.store.collection_records(SHOP_ID, "orders").await.unwrap();
+    let notes = env.store.collection_records(SHOP_ID, "notes").await.unwrap();
+    format!("{orders:?} {notes:?}")
+}
+
+fn ids(page: &Value) -> Vec<i64> {
+    page["items"].as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect()
+}
+
+async fn a_bots_users_are_listed_searched_and_shown(env: Env) {
+    seed_shop(&env).await;
+    let all = env.get("/api/v1/bots/shop/users", &env.viewer).await;
+    assert_eq!(all.status, 200, "{}", all.body);
+    assert_eq!(ids(&all.body), vec![11, 22, 33]);
+    assert_eq!(all.body["items"][0]["username"], "ann_l");
+    assert_eq!(all.body["items"][1]["last_name"], Value::Null);
+    // Pages by id.
+    let first = env.get("/api/v1/bots/shop/users?limit=2", &env.viewer).await.body;
+    assert_eq!(ids(&first), vec![11, 22]);
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let second = env.get(&format!("/api/v1/bots/shop/users?limit=2&cursor={cursor}"), &env.viewer).await.body;
+    assert_eq!((ids(&second), second["next_cursor"].clone()), (vec![33], Value::Null));
+    // Searched by name, username (with or without @), id; a LIKE wildcard is only a character.
+    for (search, expected) in [
+        ("ann", vec![11]),
+        ("LEE", vec![11]),
+        ("%40bobby", vec![22]),
+        ("obb", vec![22]),
+        ("22", vec![22]),
+        ("2", vec![]),
+        ("100%25", vec![33]),
+        ("%25", vec![33]),
+        ("_", vec![11]),
+        ("nobody", vec![]),
+    ] {
+        let page = env.get(&format!("/api/v1/bots/shop/users?search={search}"), &env.viewer).await;
+        assert_eq!(ids(&page.body), expected, "search {search}");
+    }
+    let ann = env.get("/api/v1/bots/shop/users/11", &env.viewer).await;
+    assert_eq!(ann.status, 200, "{}", ann.body);
+    assert_eq!(ann.body["first_name"], "Ann");
+    assert_eq!(ann.body["variables"], json!({"score": 42}));
+    assert_eq!(ann.body["conversation"]["scene"], "checkout");
+    assert_eq!(ann.body["conversation"]["stack"], json!(["menu"]));
+    assert_eq!(ann.body["conversation"]["form"]["answers"]["address"], "Main St");
+    let bob = env.get("/api/v1/bots/shop/users/22", &env.viewer).await.body;
+    assert_eq!((bob["variables"].clone(), bob["conversation"].clone()), (json!({"score": 1}), Value::Null));
+    env.get("/api/v1/bots/shop/users/44", &env.viewer).await.problem(404, "an unknown user");
+    env.get("/api/v1/bots/shop/users/ann", &env.viewer).await.problem(404, "not a user id");
+    // A bot that never ran has no users.
+    env.create_bot(&env.editor, "echo").await;
+    let none = env.get("/api/v1/bots/echo/users", &env.viewer).await;
+    assert_eq!((none.status, none.body["items"].clone()), (200, json!([])));
+    env.get("/api/v1/bots/echo/users/11", &env.viewer).await.problem(404, "a bot with no data");
+}
+
+async fn a_bots_records_are_read_changed_exported_and_imported(env: Env) {
+    seed_shop(&env).await;
+    let collections = env.get("/api/v1/bots/shop/collections", &env.viewer).await;
+    assert_eq!(collections.status, 200, "{}", collections.body);
+    assert_eq!(
+        collections.body,
+        json!([
+            {"name": "notes", "scope": "bot", "fields": {"text": "string"}, "records": 1},
+            {"name": "orders", "scope": "user", "records": 4,
+             "fields": {"paid": "boolean", "qty": "integer", "title": "string"}},
+        ])
+    );
+    let list = |query: &str| {
+        let path = format!("/api/v1/bots/shop/collections/orders/records{query}");
+        let env = &env;
+        async move {
+            let answer = env.get(&path, &env.viewer).await;
+            assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+            answer.body
+        }
+    };
+    let all = list("").await;
+    assert_eq!(ids(&all), vec![1, 2, 3, 4]);
+    assert_eq!((all["items"][0]["scope"].clone(), all["items"][0]["owner"].clone()), (json!("user"), json!(11)));
+    // Filters and order as a bot file's `query`: values converted to the field's type.
+    let titles = |page: &Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|i| i["fields"]["title"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(titles(&list("?order_by=qty%20desc").await), ["jam, \"home\"", "tea", "milk", "cake"]);
+    assert_eq!(titles(&list("?where=%7B%22qty%22%3A%7B%22gt%22%3A%222%22%7D%7D&order_by=qty").await), ["tea", "jam, \"home\""]);
+    assert_eq!(titles(&list("?where=%7B%22paid%22%3Atrue%7D").await), ["tea", "milk"]);
+    assert_eq!(titles(&list("?where=%7B%22title%22%3A%7B%22in%22%3A%5B%22milk%22%2C%22cake%22%5D%7D%7D").await), ["cake", "milk"]);
+    assert_eq!(titles(&list("?owner=22").await), ["milk"]);
+    // Sorted pages continue in order.
+    let first = list("?order_by=title&limit=3").await;
+    assert_eq!(titles(&first), ["cake", "jam, \"home\"", "milk"]);
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let second = list(&format!("?order_by=title&limit=3&cursor={cursor}")).await;
+    assert_eq!((titles(&second), second["next_cursor"].clone()), (vec!["tea".to_owned()], Value::Null));
+
+    let tea = env.get("/api/v1/bots/shop/collections/orders/records/1", &env.viewer).await;
+    assert_eq!((tea.status, tea.body["fields"]["title"].clone()), (200, json!("tea")));
+    env.get("/api/v1/bots/shop/collections/orders/records/99", &env.viewer).await.problem(404, "an unknown record");
+    env.get("/api/v1/bots/shop/collections/carts/records", &env.viewer).await.problem(404, "an undeclared one");
+
+    // Update: converted like a step's values; other fields kept; audited.
+    let path = "/api/v1/bots/shop/collections/orders/records/2";
+    let updated = env.send(Method::PATCH, path, Some(&env.editor), Some(json!({"qty": "5", "paid": true})), &[]).await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(updated.body["fields"], json!({"title": "cake", "qty": 5, "paid": true}));
+    let stored = env.store.collection_record(SHOP_ID, "orders", 2).await.unwrap().unwrap();
+    assert_eq!(stored.record.fields["qty"], json!(5));
+    assert_eq!(titles(&list("?where=%7B%22qty%22%3A5%7D").await), ["cake"], "the index follows the update");
+
+    // Delete.
+    let deleted = env.send(Method::DELETE, "/api/v1/bots/shop/collections/orders/records/4", Some(&env.editor), None, &[]).await;
+    assert_eq!(deleted.status, 204);
+    assert!(env.store.collection_record(SHOP_ID, "orders", 4).await.unwrap().is_none());
+    env.send(Method::DELETE, "/api/v1/bots/shop/collections/orders/records/4", Some(&env.editor), None, &[])
+        .await
+        .problem(404, "deleted twice");
+
+    // Export, JSON and CSV.
+    let json_export = env.get("/api/v1/bots/shop/collections/orders/export", &env.viewer).await;
+    assert_eq!(json_export.body.as_array().unwrap().len(), 3, "{}", json_export.body);
+    assert_eq!(json_export.body[1]["fields"]["qty"], 5);
+    let csv = env.http.get(format!("{}/api/v1/bots/shop/collections/orders/export?format=csv", env.base))
+        .bearer_auth(&env.viewer).send().await.unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    assert_eq!(lines[0], "id,scope,owner,created_at,updated_at,paid,qty,title");
+    assert!(lines[1].starts_with("1,user,11,") && lines[1].ends_with(",true,3,tea"), "{csv}");
+    assert!(lines[3].ends_with(",false,12,\"jam, \"\"home\"\"\""), "{csv}");
+    assert_eq!(lines.len(), 5, "{csv}");
+    let notes = env.http.get(format!("{}/api/v1/bots/shop/collections/notes/export?format=csv", env.base))
+        .bearer_auth(&env.viewer).send().await.unwrap().text().await.unwrap();
+    assert!(notes.contains("\r\n1,bot,,") && notes.ends_with(",closed on Sunday\r\n"), "{notes}");
+
+    // Import: all created, defaults applied, ids continue; audited.
+    let rows = json!({"records": [
+        {"owner": 22, "fields": {"title": "bread", "qty": 2}},
+        {"owner": 33, "fields": {"title": "eggs", "qty": "6", "paid": true}},
+    ]});
+    let imported = env.post("/api/v1/bots/shop/collections/orders/records", &env.editor, rows, &[]).await;
+    assert_eq!(imported.status, 201, "{}", imported.body);
+    assert_eq!(imported.body[0]["id"], 5, "ids are per collection and never reused");
+    assert_eq!(imported.body[0]["fields"], json!({"title": "bread", "qty": 2, "paid": false}));
+    assert_eq!((imported.body[1]["owner"].clone(), imported.body[1]["fields"]["qty"].clone()), (json!(33), json!(6)));
+    assert_eq!(titles(&list("?owner=33").await), ["eggs"]);
+
+    let audit = env.get("/api/v1/audit", &env.viewer).await.body;
+    let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions[..3], ["records.import", "record.delete", "record.update"], "{audit}");
+    assert_eq!(audit["items"][2]["target"], "shop/orders/2");
+    assert_eq!(audit["items"][2]["detail"]["fields"], json!({"qty": 5, "paid": true}));
+}
+
+async fn bot_data_is_isolated_and_role_checked(env: Env) {
+    seed_shop(&env).await;
+    // `away` has no bot `shop`: every route of the home bot's data is a 404 to it.
+    let before = shop_data(&env).await;
+    let audit_before = env.store.audit_log(env.home, 1000).await.unwrap().len();
+    let import = json!({"records": [{"owner": 1, "fields": {"title": "x"}}]});
+    let routes: Vec<(Method, &str, Option<Value>)> = vec![
+        (Method::GET, "/api/v1/bots/shop/users", None),
+        (Method::GET, "/api/v1/bots/shop/users/11", None),
+        (Method::GET, "/api/v1/bots/shop/collections", None),
+        (Method::GET, "/api/v1/bots/shop/collections/orders/records", None),
+        (Method::GET, "/api/v1/bots/shop/collections/orders/records/1", None),
+        (Method::GET, "/api/v1/bots/shop/collections/orders/export?format=csv", None),
+        (Method::PATCH, "/api/v1/bots/shop/collections/orders/records/1", Some(json!({"qty": 9}))),
+        (Method::DELETE, "/api/v1/bots/shop/collections/orders/records/1", None),
+        (Method::POST, "/api/v1/bots/shop/collections/orders/records", Some(import.clone())),
+    ];
+    for (method, path, body) in &routes {
+        let answer = env.send(method.clone(), path, Some(&env.stranger), body.clone(), &[]).await;
+        answer.problem(404, &format!("{method} {path} from another workspace"));
+    }
+    // A bot of the same name in `away` shows away's (empty) data, never home's.
+    env.post("/api/v1/bots", &env.stranger, json!({"name": "shop", "source": SHOP}), &[]).await;
+    let theirs = env.get("/api/v1/bots/shop/users", &env.stranger).await;
+    assert_eq!((theirs.status, theirs.body["items"].clone()), (200, json!([])));
+    let theirs = env.get("/api/v1/bots/shop/collections/orders/records/1", &env.stranger).await;
+    theirs.problem(404, "the other workspace's record by id");
+    // Viewers read, and may not change.
+    for (method, path, body) in &routes[6..] {
+        let answer = env.send(method.clone(), path, Some(&env.viewer), body.clone(), &[]).await;
+        answer.problem(403, &format!("{method} {path} by a viewer"));
+    }
+    for (_, path, _) in &routes[..6] {
+        assert_eq!(env.get(path, &env.viewer).await.status, 200, "a viewer reads {path}");
+    }
+    assert_eq!(shop_data(&env).await, before, "nothing changed");
+    assert_eq!(env.store.audit_log(env.home, 1000).await.unwrap().len(), audit_before);
+}
+
+async fn bad_data_input_changes_nothing(env: Env) {
+    seed_shop(&env).await;
+    let before = shop_data(&env).await;
+    let records = "/api/v1/bots/shop/collections/orders/records";
+    let one = "/api/v1/bots/shop/collections/orders/records/1";
+    let bad: Vec<(Method, String, Option<Value>, u16, &str)> = vec![
+        (Method::GET, format!("{records}?where=%7Bx"), None, 400, "where"),
+        (Method::GET, format!("{records}?where=%7B%22qty%22%3A%22many%22%7D"), None, 400, "where"),
+        (Method::GET, format!("{records}?where=%7B%22colour%22%3A1%7D"), None, 400, "where"),
+        (Method::GET, format!("{records}?where=%7B%22qty%22%3A%7B%22in%22%3A3%7D%7D"), None, 400, "where"),
+        (Method::GET, format!("{records}?where=%7B%22qty%22%3A%7B%22near%22%3A3%7D%7D"), None, 400, "where"),
+        (Method::GET, format!("{records}?order_by=colour"), None, 400, "order_by"),
+        (Method::GET, format!("{records}?order_by=qty%20sideways"), None, 400, "order_by"),
+        (Method::GET, format!("{records}?cursor=zz"), None, 400, "cursor"),
+        (Method::GET, format!("{records}?limit=0"), None, 400, "limit"),
+        (Method::GET, format!("{records}?colour=red"), None, 400, "colour"),
+        (Method::GET, "/api/v1/bots/shop/users?limit=500".into(), None, 400, "limit"),
+        (Method::GET, "/api/v1/bots/shop/users?blocked=maybe".into(), None, 400, "blocked"),
+        (Method::GET, "/api/v1/bots/shop/collections/orders/export?format=xml".into(), None, 400, "format"),
+        (Method::PATCH, one.into(), Some(json!({"qty": "many"})), 422, "/qty"),
+        (Method::PATCH, one.into(), Some(json!({"title": "x".repeat(21)})), 422, "/title"),
+        (Method::PATCH, one.into(), Some(json!({"title": null})), 422, "/title"),
+        (Method::PATCH, one.into(), Some(json!({"paid": true, "colour": "red"})), 422, "/colour"),
+        (Method::PATCH, one.into(), Some(json!({"id": 3})), 422, "/id"),
+        (Method::PATCH, one.into(), Some(json!([1])), 422, ""),
+        (Method::POST, records.into(), Some(json!({"records": [
+            {"owner": 1, "fields": {"title": "ok"}},
+            {"owner": 2, "fields": {"title": "bad", "qty": 1.5}},
+        ]})), 422, "/records/1/fields/qty"),
+        (Method::POST, records.into(), Some(json!({"records": [{"owner": 1, "fields": {"qty": 1}}]})), 422, "/records/0/fields/title"),
+        (Method::POST, records.into(), Some(json!({"records": [{"fields": {"title": "a"}}]})), 422, "/records/0/owner"),
+        (Method::POST, records.into(), Some(json!({"records": [{"owner": "x", "fields": {}}]})), 422, "/records/0/owner"),
+        (Method::POST, records.into(), Some(json!({"rows": []})), 422, "/rows"),
+        (Method::POST, "/api/v1/bots/shop/collections/notes/records".into(),
+            Some(json!({"records": [{"owner": 5, "fields": {"text": "a"}}]})), 422, "/records/0/owner"),
+    ];
+    for (method, path, body, status, place) in bad {
+        let answer = env.send(method.clone(), &path, Some(&env.editor), body, &[]).await;
+        let problem = answer.problem(status, &format!("{method} {path}"));
+        let errors = problem["errors"].as_array().unwrap_or_else(|| panic!("{method} {path}: {problem}"));
+        assert!(
+            errors.iter().any(|e| e["pointer"] == place || e["parameter"] == place),
+            "{method} {path}: expected {place:?} in {problem}"
+        );
+    }
+    // Malformed JSON, another media type.
+    env.raw(Method::PATCH, one, &env.editor, "application/json", b"{\"qty\": ".to_vec()).await.problem(400, "malformed");
+    env.raw(Method::POST, records, &env.editor, "text/csv", b"a,b".to_vec()).await.problem(415, "csv body");
+    assert_eq!(shop_data(&env).await, before, "nothing changed");
+    let audit = env.store.audit_log(env.home, 1000).await.unwrap();
+    assert!(audit.iter().all(|e| !e.action.starts_with("record")), "nothing audited");
 }

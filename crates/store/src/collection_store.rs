@@ -571,6 +571,64 @@ impl Store {
     }
 }
 
+/// A record with whose it is, as the administration of a collection sees it (every scope).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopedRecord {
+    pub scope: Scope,
+    pub record: Record,
+}
+
+type ScopedRow = (i64, String, i64, String, i64, i64);
+
+fn scoped_record((id, kind, owner, data, created_at, updated_at): ScopedRow) -> Result<ScopedRecord> {
+    Ok(ScopedRecord { scope: scope_of(&kind, owner), record: record((id, data, created_at, updated_at))? })
+}
+
+/// Reading and loading a collection across its scopes, for the REST API and the dashboard: a
+/// bot's steps never do this (they see only their own user's, chat's or bot's records).
+impl Store {
+    /// Every record of the bot's collection, in every scope, by id ascending.
+    pub async fn collection_records(&self, bot: u64, collection: &str) -> Result<Vec<ScopedRecord>> {
+        const SQL: &str = "SELECT id, scope, owner_id, data, created_at, updated_at FROM records \
+             WHERE bot_id = $1 AND collection = $2 ORDER BY id";
+        let bot = bot_id(bot)?;
+        let mut pooled = self.acquire().await?;
+        let mut conn = pooled.conn();
+        let rows: Vec<ScopedRow> =
+            on!(&mut conn, c => sqlx::query_as(SQL).bind(bot).bind(collection).fetch_all(c).await?);
+        rows.into_iter().map(scoped_record).collect()
+    }
+
+    /// One record of the bot's collection, whatever its scope; `None` if there is none.
+    pub async fn collection_record(&self, bot: u64, collection: &str, id: i64) -> Result<Option<ScopedRecord>> {
+        const SQL: &str = "SELECT id, scope, owner_id, data, created_at, updated_at FROM records \
+             WHERE bot_id = $1 AND collection = $2 AND id = $3";
+        let bot = bot_id(bot)?;
+        let mut pooled = self.acquire().await?;
+        let mut conn = pooled.conn();
+        let row: Option<ScopedRow> =
+            on!(&mut conn, c => sqlx::query_as(SQL).bind(bot).bind(collection).bind(id).fetch_optional(c).await?);
+        row.map(scoped_record).transpose()
+    }
+
+    /// Creates every record (fields already checked against the declaration) in one
+    /// transaction: all are created, or none is. Returns them with their new ids, in order.
+    pub async fn import_records(
+        &self,
+        bot: u64,
+        spec: &CollectionSpec,
+        rows: Vec<(Scope, Map<String, Value>)>,
+    ) -> Result<Vec<Record>> {
+        let mut tx = self.transaction().await?;
+        let mut created = Vec::with_capacity(rows.len());
+        for (scope, fields) in rows {
+            created.push(tx.conn().record_create(bot, spec, scope, fields).await?);
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+}
+
 /// Runs one `Conn` method on a pooled connection, after [`Store::refresh_spec`].
 macro_rules! pooled {
     ($store:expr, $bot:expr, $spec:expr, $method:ident($($arg:expr),*)) => {

@@ -376,6 +376,13 @@ operations! {
     /// username, language_code, first_seen, last_seen}`. `last_seen` lags by up to
     /// `Options::directory_refresh` (a user seen again unchanged is not rewritten sooner).
     fn known_users(bot: u64, limit: u32) -> Vec<Value>;
+    /// A page of the users the bot has seen, by id ascending after `after`, at most `limit`:
+    /// with `search`, only those whose id is it, or whose name (`first last`) or username
+    /// contains it (case-insensitively for ASCII; a leading `@` is ignored). Each is as in
+    /// [`Store::known_users`].
+    fn bot_users_page(bot: u64, search: Option<&str>, after: i64, limit: u32) -> Vec<Value>;
+    /// One user of the bot's directory, as in [`Store::known_users`]; `None` if never seen.
+    fn bot_user(bot: u64, user: i64) -> Option<Value>;
     /// Forgets updates handled before `handled_before` (Unix seconds) but the bot's newest.
     fn inbox_prune(bot: u64, handled_before: u64) -> u64;
     /// Counts one more attempt at each of these of the bot's unhandled updates.
@@ -409,6 +416,7 @@ pub use accounts::{
     password_problem,
 };
 pub use all_bots::ALL_BOTS_FORMAT;
+pub use collection_store::ScopedRecord;
 pub use bot_lifecycle::{RemovedBot, StoredStatus};
 pub use export::{BOT_TABLES, EXPORT_FORMAT, ImportOptions, ImportSummary, backup};
 pub use idempotency::{IDEMPOTENCY_TTL, Idempotency};

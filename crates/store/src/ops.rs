@@ -63,6 +63,17 @@ fn list(first: usize, count: usize) -> String {
     (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
+/// A `bot_users` row: id, first name, last name, username, language, first seen, last seen.
+type UserRow = (i64, String, Option<String>, Option<String>, Option<String>, i64, i64);
+
+/// A `bot_users` row as the directory's JSON object.
+fn user_value((id, first_name, last_name, username, language_code, first_seen, last_seen): UserRow) -> Value {
+    serde_json::json!({
+        "id": id, "first_name": first_name, "last_name": last_name, "username": username,
+        "language_code": language_code, "first_seen": first_seen, "last_seen": last_seen,
+    })
+}
+
 /// A `dead_letters` row: id, bot, update id, chat, raw, reason, attempts, failed at.
 type DeadLetterRow = (i64, i64, i64, Option<i64>, String, String, i64, i64);
 
@@ -310,6 +321,38 @@ impl Conn<'_> {
                 })
             })
             .collect())
+    }
+
+    pub(crate) async fn bot_users_page(
+        self,
+        bot: u64,
+        search: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Value>> {
+        // `$3` is the search as typed (matched against the id), `$4` its LIKE pattern (lower
+        // case, wildcards escaped) matched against the names and the username.
+        const SQL: &str = "SELECT user_id, first_name, last_name, username, language_code, first_seen, last_seen \
+             FROM bot_users WHERE bot_id = $1 AND user_id > $2 AND ($3 = '' \
+             OR LOWER(first_name || ' ' || COALESCE(last_name, '')) LIKE $4 ESCAPE '\\' \
+             OR LOWER(COALESCE(username, '')) LIKE $4 ESCAPE '\\' \
+             OR CAST(user_id AS TEXT) = $3) ORDER BY user_id LIMIT $5";
+        let bot = int("bot id", bot)?;
+        let search = search.map(str::trim).unwrap_or_default();
+        let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let pattern = format!("%{}%", escaped.trim_start_matches('@'));
+        let rows: Vec<UserRow> = on!(self, c => sqlx::query_as(SQL)
+            .bind(bot).bind(after).bind(search).bind(&pattern).bind(i64::from(limit))
+            .fetch_all(c).await?);
+        Ok(rows.into_iter().map(user_value).collect())
+    }
+
+    pub(crate) async fn bot_user(self, bot: u64, user: i64) -> Result<Option<Value>> {
+        const SQL: &str = "SELECT user_id, first_name, last_name, username, language_code, first_seen, last_seen \
+             FROM bot_users WHERE bot_id = $1 AND user_id = $2";
+        let bot = int("bot id", bot)?;
+        let row: Option<UserRow> = on!(self, c => sqlx::query_as(SQL).bind(bot).bind(user).fetch_optional(c).await?);
+        Ok(row.map(user_value))
     }
 
     pub(crate) async fn inbox_prune(self, bot: u64, handled_before: u64) -> Result<u64> {

@@ -118,6 +118,12 @@ pub(super) async fn find(api: &Api, caller: &Caller, name: &str) -> Result<BotRe
     found.ok_or_else(|| Problem::not_found(format!("no bot named {name}")))
 }
 
+/// The id the bot's data (users, chats, variables, collections) is kept under: the Telegram
+/// bot id it runs as, which `serve` records at its first start; `None` before that (no data).
+pub(super) fn data_id(bot: &BotRecord) -> Option<u64> {
+    bot.telegram_id
+}
+
 /// The bot's newest version number (0 when it has none).
 pub(super) async fn newest(api: &Api, caller: &Caller, bot: &BotRecord) -> Result<i64, Problem> {
     let version = api.store.current_version(caller.workspace, bot.id).await.map_err(store_failed("reading the bot"))?;

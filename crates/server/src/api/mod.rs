@@ -16,12 +16,14 @@ pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod bots;
+pub mod collections;
 pub mod control;
 pub mod idempotency;
 pub mod openapi;
 pub mod pagination;
 pub mod problem;
 pub mod tokens;
+pub mod users;
 pub mod versions;
 pub mod workspaces;
 
@@ -43,6 +45,8 @@ fn build() -> (axum::Router<Api>, utoipa::openapi::OpenApi) {
         .merge(versions::routes())
         .merge(control::routes())
         .merge(audit::routes())
+        .merge(users::routes())
+        .merge(collections::routes())
         .split_for_parts();
     (router, openapi::finish(doc))
 }
