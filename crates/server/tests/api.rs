@@ -934,9 +934,15 @@ async fn a_bots_records_are_read_changed_exported_and_imported(env: Env) {
         page["items"].as_array().unwrap().iter().map(|i| i["fields"]["title"].as_str().unwrap().to_owned()).collect()
     };
     assert_eq!(titles(&list("?order_by=qty%20desc").await), ["jam, \"home\"", "tea", "milk", "cake"]);
-    assert_eq!(titles(&list("?where=%7B%22qty%22%3A%7B%22gt%22%3A%222%22%7D%7D&order_by=qty").await), ["tea", "jam, \"home\""]);
+    assert_eq!(
+        titles(&list("?where=%7B%22qty%22%3A%7B%22gt%22%3A%222%22%7D%7D&order_by=qty").await),
+        ["tea", "jam, \"home\""]
+    );
     assert_eq!(titles(&list("?where=%7B%22paid%22%3Atrue%7D").await), ["tea", "milk"]);
-    assert_eq!(titles(&list("?where=%7B%22title%22%3A%7B%22in%22%3A%5B%22milk%22%2C%22cake%22%5D%7D%7D").await), ["cake", "milk"]);
+    assert_eq!(
+        titles(&list("?where=%7B%22title%22%3A%7B%22in%22%3A%5B%22milk%22%2C%22cake%22%5D%7D%7D").await),
+        ["cake", "milk"]
+    );
     assert_eq!(titles(&list("?owner=22").await), ["milk"]);
     // Sorted pages continue in order.
     let first = list("?order_by=title&limit=3").await;
@@ -960,7 +966,8 @@ async fn a_bots_records_are_read_changed_exported_and_imported(env: Env) {
     assert_eq!(titles(&list("?where=%7B%22qty%22%3A5%7D").await), ["cake"], "the index follows the update");
 
     // Delete.
-    let deleted = env.send(Method::DELETE, "/api/v1/bots/shop/collections/orders/records/4", Some(&env.editor), None, &[]).await;
+    let deleted =
+        env.send(Method::DELETE, "/api/v1/bots/shop/collections/orders/records/4", Some(&env.editor), None, &[]).await;
     assert_eq!(deleted.status, 204);
     assert!(env.store.collection_record(SHOP_ID, "orders", 4).await.unwrap().is_none());
     env.send(Method::DELETE, "/api/v1/bots/shop/collections/orders/records/4", Some(&env.editor), None, &[])
@@ -971,8 +978,13 @@ async fn a_bots_records_are_read_changed_exported_and_imported(env: Env) {
     let json_export = env.get("/api/v1/bots/shop/collections/orders/export", &env.viewer).await;
     assert_eq!(json_export.body.as_array().unwrap().len(), 3, "{}", json_export.body);
     assert_eq!(json_export.body[1]["fields"]["qty"], 5);
-    let csv = env.http.get(format!("{}/api/v1/bots/shop/collections/orders/export?format=csv", env.base))
-        .bearer_auth(&env.viewer).send().await.unwrap();
+    let csv = env
+        .http
+        .get(format!("{}/api/v1/bots/shop/collections/orders/export?format=csv", env.base))
+        .bearer_auth(&env.viewer)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = csv.text().await.unwrap();
     let lines: Vec<&str> = csv.split("\r\n").collect();
@@ -980,8 +992,16 @@ async fn a_bots_records_are_read_changed_exported_and_imported(env: Env) {
     assert!(lines[1].starts_with("1,user,11,") && lines[1].ends_with(",true,3,tea"), "{csv}");
     assert!(lines[3].ends_with(",false,12,\"jam, \"\"home\"\"\""), "{csv}");
     assert_eq!(lines.len(), 5, "{csv}");
-    let notes = env.http.get(format!("{}/api/v1/bots/shop/collections/notes/export?format=csv", env.base))
-        .bearer_auth(&env.viewer).send().await.unwrap().text().await.unwrap();
+    let notes = env
+        .http
+        .get(format!("{}/api/v1/bots/shop/collections/notes/export?format=csv", env.base))
+        .bearer_auth(&env.viewer)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(notes.contains("\r\n1,bot,,") && notes.ends_with(",closed on Sunday\r\n"), "{notes}");
 
     // Import: all created, defaults applied, ids continue; audited.
@@ -1067,16 +1087,39 @@ async fn bad_data_input_changes_nothing(env: Env) {
         (Method::PATCH, one.into(), Some(json!({"paid": true, "colour": "red"})), 422, "/colour"),
         (Method::PATCH, one.into(), Some(json!({"id": 3})), 422, "/id"),
         (Method::PATCH, one.into(), Some(json!([1])), 422, ""),
-        (Method::POST, records.into(), Some(json!({"records": [
-            {"owner": 1, "fields": {"title": "ok"}},
-            {"owner": 2, "fields": {"title": "bad", "qty": 1.5}},
-        ]})), 422, "/records/1/fields/qty"),
-        (Method::POST, records.into(), Some(json!({"records": [{"owner": 1, "fields": {"qty": 1}}]})), 422, "/records/0/fields/title"),
+        (
+            Method::POST,
+            records.into(),
+            Some(json!({"records": [
+                {"owner": 1, "fields": {"title": "ok"}},
+                {"owner": 2, "fields": {"title": "bad", "qty": 1.5}},
+            ]})),
+            422,
+            "/records/1/fields/qty",
+        ),
+        (
+            Method::POST,
+            records.into(),
+            Some(json!({"records": [{"owner": 1, "fields": {"qty": 1}}]})),
+            422,
+            "/records/0/fields/title",
+        ),
         (Method::POST, records.into(), Some(json!({"records": [{"fields": {"title": "a"}}]})), 422, "/records/0/owner"),
-        (Method::POST, records.into(), Some(json!({"records": [{"owner": "x", "fields": {}}]})), 422, "/records/0/owner"),
+        (
+            Method::POST,
+            records.into(),
+            Some(json!({"records": [{"owner": "x", "fields": {}}]})),
+            422,
+            "/records/0/owner",
+        ),
         (Method::POST, records.into(), Some(json!({"rows": []})), 422, "/rows"),
-        (Method::POST, "/api/v1/bots/shop/collections/notes/records".into(),
-            Some(json!({"records": [{"owner": 5, "fields": {"text": "a"}}]})), 422, "/records/0/owner"),
+        (
+            Method::POST,
+            "/api/v1/bots/shop/collections/notes/records".into(),
+            Some(json!({"records": [{"owner": 5, "fields": {"text": "a"}}]})),
+            422,
+            "/records/0/owner",
+        ),
     ];
     for (method, path, body, status, place) in bad {
         let answer = env.send(method.clone(), &path, Some(&env.editor), body, &[]).await;
@@ -1088,7 +1131,9 @@ async fn bad_data_input_changes_nothing(env: Env) {
         );
     }
     // Malformed JSON, another media type.
-    env.raw(Method::PATCH, one, &env.editor, "application/json", b"{\"qty\": ".to_vec()).await.problem(400, "malformed");
+    env.raw(Method::PATCH, one, &env.editor, "application/json", b"{\"qty\": ".to_vec())
+        .await
+        .problem(400, "malformed");
     env.raw(Method::POST, records, &env.editor, "text/csv", b"a,b".to_vec()).await.problem(415, "csv body");
     assert_eq!(shop_data(&env).await, before, "nothing changed");
     let audit = env.store.audit_log(env.home, 1000).await.unwrap();

@@ -416,8 +416,8 @@ pub use accounts::{
     password_problem,
 };
 pub use all_bots::ALL_BOTS_FORMAT;
-pub use collection_store::ScopedRecord;
 pub use bot_lifecycle::{RemovedBot, StoredStatus};
+pub use collection_store::ScopedRecord;
 pub use export::{BOT_TABLES, EXPORT_FORMAT, ImportOptions, ImportSummary, backup};
 pub use idempotency::{IDEMPOTENCY_TTL, Idempotency};
 pub use secret_key::{MAX_SECRET_NAME, MAX_SECRET_VALUE, SECRET_KEY_BYTES, SecretKey};

@@ -244,12 +244,15 @@ impl Target {
         for (field, filter) in parsed {
             let typed = |value: &Value| self.typed(&field, value).map_err(|why| bad(format!("{field}: {why}")));
             match filter {
-                FieldFilter::Equals(value) => out.push(Filter { field: field.clone(), op: Op::Eq, value: typed(&value)? }),
+                FieldFilter::Equals(value) => {
+                    out.push(Filter { field: field.clone(), op: Op::Eq, value: typed(&value)? })
+                }
                 FieldFilter::Compare(comparison) => {
                     for (name, value) in comparison.ops() {
                         let (op, value) = match name {
                             "in" | "not_in" => {
-                                let items = value.as_array().ok_or_else(|| bad(format!("{field}: `{name}` needs a list")))?;
+                                let items =
+                                    value.as_array().ok_or_else(|| bad(format!("{field}: `{name}` needs a list")))?;
                                 let items = items.iter().map(typed).collect::<Result<Vec<_>, _>>()?;
                                 (if name == "in" { Op::In } else { Op::NotIn }, Value::Array(items))
                             }
@@ -357,8 +360,11 @@ async fn list_records(
     let query = Query { filters, order_by, limit: limit + 1, offset };
     let page = apply_query(records, &query);
     let more = page.len() > limit as usize;
-    let items: Vec<RecordView> =
-        page.into_iter().take(limit as usize).map(|r| view(scopes.get(&r.id).copied().unwrap_or(Scope::Bot), r)).collect();
+    let items: Vec<RecordView> = page
+        .into_iter()
+        .take(limit as usize)
+        .map(|r| view(scopes.get(&r.id).copied().unwrap_or(Scope::Bot), r))
+        .collect();
     let next_cursor = more.then(|| pagination::cursor_after(i64::from(offset) + i64::from(limit)));
     Ok(Json(Page { items, next_cursor }))
 }
@@ -522,7 +528,8 @@ async fn import_records(
         let mut checked = Vec::with_capacity(rows.len());
         for (index, row) in rows.iter().enumerate() {
             let at = format!("/records/{index}");
-            let scope = target.scope_of(row.owner).map_err(|why| errors.push(FieldError::at(format!("{at}/owner"), why)));
+            let scope =
+                target.scope_of(row.owner).map_err(|why| errors.push(FieldError::at(format!("{at}/owner"), why)));
             let mut fields = target.fields(&row.fields, &format!("{at}/fields"), &mut errors);
             for (field, declared) in &target.collection.fields {
                 if !fields.contains_key(field)
@@ -530,11 +537,14 @@ async fn import_records(
                 {
                     fields.insert(field.clone(), default.clone());
                 }
-                if declared.required() && fields.get(field).is_none_or(Value::is_null) && !row.fields.contains_key(field) {
+                if declared.required()
+                    && fields.get(field).is_none_or(Value::is_null)
+                    && !row.fields.contains_key(field)
+                {
                     errors.push(FieldError::at(format!("{at}/fields/{field}"), format!("{field} is required")));
                 }
             }
-            if !SizeCaps::default().check_record(&collection, &fields).is_ok() {
+            if SizeCaps::default().check_record(&collection, &fields).is_err() {
                 errors.push(FieldError::at(format!("{at}/fields"), "the record is too large"));
             }
             if let Ok(scope) = scope {

@@ -96,7 +96,8 @@ async fn list_users(
     let bot = find(&api, &caller, &name).await?;
     let Some(data) = data_id(&bot) else { return Ok(Json(Page { items: Vec::new(), next_cursor: None })) };
     let rows = api.store.bot_users_page(data, filter.search.as_deref(), after, limit + 1).await;
-    let users = rows.map_err(store_failed("reading the users"))?.into_iter().map(user_view).collect::<Result<Vec<_>, _>>()?;
+    let users =
+        rows.map_err(store_failed("reading the users"))?.into_iter().map(user_view).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(pagination::page(users, limit, |u| u.id, |u| u)))
 }
 
