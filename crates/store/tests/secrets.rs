@@ -363,6 +363,6 @@ async fn secret_values_open_one_owners_secrets(bare: Store, _url: String) {
     assert!(matches!(bare.secret_values(ws, Some(shop)).await, Err(Error::NoSecretKey)));
     assert!(matches!(
         bare.with_secret_key(SecretKey::generate().unwrap()).secret_values(ws, None).await,
-        Err(Error::WrongSecretKey { .. } | Error::SecretAltered)
+        Err(Error::WrongSecretKey { .. } | Error::SecretAltered { .. })
     ));
 }
