@@ -5,9 +5,12 @@
 //! under `ferrogram run`. A bot file may be someone else's (under `serve`), and the server's
 //! environment holds its own secrets (`FERROGRAM_DATABASE_URL` and whatever else it was given),
 //! so every such read goes through [`BotEnv::expand`], which applies the operator's rule
-//! ([`BotEnv`]): one rule, one place.
+//! ([`BotEnv`]): one rule, one place. A bot's stored secrets ([`BotSecrets`], under `serve`)
+//! come first: [`BotEnv::expand_with`].
 
 use std::collections::BTreeSet;
+
+use crate::bot_secrets::BotSecrets;
 
 /// The prefix of Ferrogram's own configuration variables (`FERROGRAM_DATABASE_URL`, …), which
 /// [`BotEnv::AllButFerrogram`] keeps from bot files unless listed.
@@ -76,6 +79,13 @@ impl BotEnv {
     /// a template). Only names written in the source are expanded, so a `${…}` coming from user
     /// input reads nothing; the first refused or unset name is the error.
     pub fn expand(&self, source: &str, rendered: &str) -> Result<String, String> {
+        self.expand_with(&BotSecrets::default(), source, rendered)
+    }
+
+    /// [`BotEnv::expand`] for a bot with stored secrets: a `${NAME}` is the bot's secret `NAME`
+    /// when it has one (whatever the rule says: it was given to this bot), else the variable
+    /// under the rule. The value is never part of an error.
+    pub fn expand_with(&self, secrets: &BotSecrets, source: &str, rendered: &str) -> Result<String, String> {
         let mut out = rendered.to_owned();
         let mut rest = source;
         while let Some(start) = rest.find("${") {
@@ -86,8 +96,11 @@ impl BotEnv {
             if !BotEnv::is_name(name) {
                 continue;
             }
-            let value = self.read(name)?;
-            out = out.replace(&format!("${{{name}}}"), &value);
+            let placeholder = format!("${{{name}}}");
+            match secrets.get(name) {
+                Some(value) => out = out.replace(&placeholder, value),
+                None => out = out.replace(&placeholder, &self.read(name)?),
+            }
         }
         Ok(out)
     }
@@ -121,6 +134,19 @@ mod tests {
         let error = env.expand("x ${HOME}", "x ${HOME}").expect_err("refused");
         assert!(error.contains("HOME") && error.contains("--bot-env HOME"), "{error}");
         assert!(!error.contains("BOT_ENV_UNIT_LISTED"), "{error}");
+    }
+
+    #[test]
+    fn a_bots_secret_comes_before_the_environment() {
+        // SAFETY: a name no other test reads or writes.
+        unsafe { std::env::set_var("BOT_ENV_UNIT_BOTH", "from-env") };
+        let env = BotEnv::Only(names(&["BOT_ENV_UNIT_BOTH"]));
+        let secrets: BotSecrets = [("BOT_ENV_UNIT_BOTH", "stored"), ("NOT_ALLOWED", "n")].into_iter().collect();
+        let source = "${BOT_ENV_UNIT_BOTH} ${NOT_ALLOWED}";
+        assert_eq!(env.expand_with(&secrets, source, source).as_deref(), Ok("stored n"));
+        assert!(env.expand(source, source).expect_err("not allowed").contains("NOT_ALLOWED"));
+        let error = env.expand_with(&secrets, "${MISSING_ONE}", "${MISSING_ONE}").expect_err("missing");
+        assert!(error.contains("MISSING_ONE") && !error.contains("stored"), "{error}");
     }
 
     #[test]

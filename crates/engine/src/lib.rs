@@ -22,6 +22,7 @@
 //! (`interpret/template/`).
 
 mod bot_env;
+mod bot_secrets;
 mod caps;
 mod clock;
 mod commands;
@@ -36,6 +37,7 @@ pub mod traces;
 mod update;
 
 pub use bot_env::{BotEnv, FERROGRAM_PREFIX};
+pub use bot_secrets::BotSecrets;
 pub use caps::{DEFAULT_RECORD, DEFAULT_TEMPLATE_OUTPUT, DEFAULT_VARIABLE, SizeCaps};
 pub use clock::Clock;
 pub use deliver::commit::DEFAULT_COMMIT_BATCH;

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use common::{World, test_config};
-use ferrogram_engine::{BotEnv, EngineConfig, HttpConfig};
+use ferrogram_engine::{BotEnv, BotSecrets, EngineConfig, HttpConfig, Receive};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
@@ -236,6 +236,52 @@ async fn bot_files_read_only_the_environment_variables_the_operator_lists() {
     world.act(allowed, "text", ann, json!({"text": "go"})).await;
     assert_eq!(world.wait_sent(allowed, ann, 0, 1).await.0, [format!("sent {listed}")]);
     assert_eq!(received_keys(&api), [format!("value-of-{listed}")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bots_stored_secrets_come_before_the_environment_and_can_be_replaced() {
+    let (api, addr) = Api::start().await;
+    let pid = std::process::id();
+    let (listed, unlisted) = (format!("BOT_SECRET_IT_LISTED_{pid}"), format!("BOT_SECRET_IT_UNLISTED_{pid}"));
+    set_test_variables(&[&listed, &unlisted]);
+    let mut config = allowing(addr);
+    config.http.bot_env = BotEnv::Only([listed.clone()].into());
+    let mut world = World::start(config).await;
+    let ann = world.user("Ann", "en").await;
+    let secrets = |value: &str| -> BotSecrets { [(listed.clone(), value.to_owned())].into_iter().collect() };
+    let (id, token) = world.register_bot().await;
+    let file = ferrogram_schema::load_str(&key_bot(addr, &listed), "test.yaml").expect("valid");
+    let handle = world
+        .engine
+        .add_bot_with_secrets(file, &token, &world.url(), Receive::Polling, secrets("stored-1"))
+        .await
+        .expect("bot starts");
+    let bot = common::Bot { handle, id };
+    world.act(bot, "text", ann, json!({"text": "go"})).await;
+    let (_, last) = world.wait_sent(bot, ann, 0, 1).await;
+    // Replaced: the next step reads the new value; none: the environment again.
+    world.engine.set_secrets(handle, secrets("stored-2")).expect("bot runs");
+    world.act(bot, "text", ann, json!({"text": "go"})).await;
+    let (_, last) = world.wait_sent(bot, ann, last, 1).await;
+    world.engine.set_secrets(handle, BotSecrets::default()).expect("bot runs");
+    world.act(bot, "text", ann, json!({"text": "go"})).await;
+    world.wait_sent(bot, ann, last, 1).await;
+    assert_eq!(received_keys(&api), ["stored-1".to_owned(), "stored-2".to_owned(), format!("value-of-{listed}")]);
+
+    // A stored secret is read although the rule does not list its name; the others' bots do
+    // not see it.
+    let stored: BotSecrets = [(unlisted.clone(), "stored-unlisted")].into_iter().collect();
+    let (id, token) = world.register_bot().await;
+    let file = ferrogram_schema::load_str(&key_bot(addr, &unlisted), "test.yaml").expect("valid");
+    let handle =
+        world.engine.add_bot_with_secrets(file, &token, &world.url(), Receive::Polling, stored).await.expect("starts");
+    let keyed = common::Bot { handle, id };
+    let other = world.bot(&key_bot(addr, &unlisted)).await;
+    world.act(keyed, "text", ann, json!({"text": "go"})).await;
+    world.wait_sent(keyed, ann, 0, 1).await;
+    world.act(other, "text", ann, json!({"text": "go"})).await;
+    assert_eq!(world.wait_sent(other, ann, 0, 1).await.0, ["Sorry"]);
+    assert_eq!(received_keys(&api)[3..], ["stored-unlisted".to_owned()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,7 @@ mod config;
 mod fleet;
 mod secret_key;
 mod secrets_command;
+mod secrets_values;
 mod token_command;
 mod traces;
 mod user_command;
@@ -83,8 +84,9 @@ enum Command {
     /// Workspace members and their roles: `member add EMAIL --workspace W --role R`, `member
     /// remove EMAIL --workspace W`, `member list --workspace W`.
     Member(user_command::MemberArgs),
-    /// The secrets kept encrypted in the database (the bots' stored tokens): `secrets rotate`
-    /// re-encrypts them all under a new key.
+    /// The secrets kept encrypted in the database (the bots' stored tokens, the keys bot files
+    /// read as `${NAME}`): `secrets set NAME [--bot BOT]` (value on standard input), `secrets
+    /// list`, `secrets delete NAME`, `secrets rotate` re-encrypts them all under a new key.
     Secrets(secrets_command::SecretsArgs),
 }
 

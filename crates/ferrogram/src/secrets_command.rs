@@ -1,4 +1,5 @@
-//! `ferrogram secrets rotate`: every secret of the database re-encrypted under a new key in one
+//! `ferrogram secrets …`: `set`, `list` and `delete` the secrets bot files read
+//! (`secrets_values.rs`, decision 0044), and `rotate`: every secret of the database re-encrypted under a new key in one
 //! transaction (decision 0034). The new key is `FERROGRAM_NEW_SECRET_KEY`, or a generated one
 //! when the key is a file. A key file is replaced only after the commit: the new key waits as
 //! `PATH.new` meanwhile, and a crash in between is settled at the next start
@@ -16,7 +17,17 @@ pub(crate) struct SecretsArgs {
 
 #[derive(clap::Subcommand)]
 enum SecretsCommand {
-    /// Re-encrypt every secret of the database (the bots' stored tokens) under a new key, in one
+    /// Save (or replace) a secret bot files read as `${NAME}` under serve, encrypted: the value
+    /// from standard input (`printf %s "$VALUE" | ferrogram secrets set NAME`). The workspace's
+    /// by default; `--bot BOT` for one bot's, which it reads before the workspace's. A running
+    /// serve reads it at the bot's next start or reload (`bot reload`).
+    Set(crate::secrets_values::SetArgs),
+    /// List a workspace's secrets (its own and its bots', their tokens included): name, scope,
+    /// key id and when set. Never a value.
+    List(crate::secrets_values::ListArgs),
+    /// Delete a secret of the workspace, or of a bot with `--bot BOT`.
+    Delete(crate::secrets_values::DeleteArgs),
+    /// Re-encrypt every secret of the database (the bots' tokens, the stored secrets) under a new key, in one
     /// transaction: FERROGRAM_NEW_SECRET_KEY, or a new random key that replaces the key file.
     /// Restart `serve` afterwards: a running server keeps the old key.
     Rotate(RotateArgs),
@@ -35,7 +46,12 @@ struct RotateArgs {
 
 /// Runs `ferrogram secrets …`.
 pub(crate) async fn run(args: &SecretsArgs) -> Result<(), String> {
-    let SecretsCommand::Rotate(args) = &args.command;
+    let args = match &args.command {
+        SecretsCommand::Set(args) => return crate::secrets_values::set(args).await,
+        SecretsCommand::List(args) => return crate::secrets_values::list(args).await,
+        SecretsCommand::Delete(args) => return crate::secrets_values::delete(args).await,
+        SecretsCommand::Rotate(args) => args,
+    };
     let store = crate::open_store(&args.database, &args.database_tls.tls()?).await?;
     let rotated = rotate(&store, args).await;
     if rotated.is_ok() {

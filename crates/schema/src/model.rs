@@ -760,10 +760,12 @@ pub struct HttpRequest {
     /// The HTTP method.
     #[serde(default)]
     pub method: HttpMethod,
-    /// Request headers; values are templates. `${NAME}` in a value is the environment variable
-    /// `NAME`, read when the step runs and never logged: `Authorization: "Bearer ${WEATHER_KEY}"`.
-    /// Only variables the operator lets bot files read (`--bot-env NAME`; under `serve` only
-    /// those listed): another name fails the step, as an unset one does.
+    /// Request headers; values are templates. `${NAME}` in a value is read when the step runs
+    /// and never logged: `Authorization: "Bearer ${WEATHER_KEY}"`. Under `serve` it is the bot's
+    /// stored secret `NAME` (`ferrogram secrets set NAME --bot BOT`), else its workspace's, else
+    /// the environment variable `NAME`; only variables the operator lets bot files read
+    /// (`--bot-env NAME`; under `serve` only those listed): another name fails the step, as an
+    /// unset one does.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// Query parameters added to the URL; values are templates.

@@ -200,6 +200,30 @@ impl Conn<'_> {
             .collect()
     }
 
+    /// The secrets of the workspace (`bot: None`) or of one of its bots, opened: `(name,
+    /// value)` by name, each value wiped when dropped.
+    pub(crate) async fn secret_values(
+        self,
+        key: Option<&SecretKey>,
+        workspace: i64,
+        bot: Option<i64>,
+    ) -> Result<Vec<(String, zeroize::Zeroizing<String>)>> {
+        const SQL: &str = "SELECT name, key_id, nonce, ciphertext FROM secrets \
+             WHERE workspace_id = $1 AND COALESCE(bot_id, 0) = $2 ORDER BY name";
+        let rows: Vec<(String, String, Vec<u8>, Vec<u8>)> =
+            on!(self, c => sqlx::query_as(SQL).bind(workspace).bind(bot.unwrap_or(0)).fetch_all(c).await?);
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = key.ok_or(Error::NoSecretKey)?;
+        rows.into_iter()
+            .map(|(name, key_id, nonce, ciphertext)| {
+                let value = key.open(Place { workspace, bot, name: &name }, &Sealed { key_id, nonce, ciphertext })?;
+                Ok((name, zeroize::Zeroizing::new(value)))
+            })
+            .collect()
+    }
+
     /// Re-seals every secret from `old` to `new`; how many. Only inside a transaction: one
     /// that does not open under `old` fails it all.
     pub(crate) async fn rotate_secrets(mut self, old: &SecretKey, new: &SecretKey) -> Result<u64> {
@@ -273,6 +297,18 @@ impl Store {
     pub async fn secrets(&self, workspace: i64) -> Result<Vec<SecretInfo>> {
         let mut pooled = self.acquire().await?;
         pooled.conn().secrets(workspace).await
+    }
+
+    /// Every secret of the workspace (`bot: None`, not its bots') or of one of its bots, opened:
+    /// `(name, value)` by name, each value wiped from memory when dropped. Refused like
+    /// [`Store::secret`] when there is one to open and no key, or one does not open.
+    pub async fn secret_values(
+        &self,
+        workspace: i64,
+        bot: Option<i64>,
+    ) -> Result<Vec<(String, zeroize::Zeroizing<String>)>> {
+        let mut pooled = self.acquire().await?;
+        pooled.conn().secret_values(self.secret_key.as_deref(), workspace, bot).await
     }
 
     /// Whether the workspace (`bot: None`) or its bot has the secret `name` (no key needed).

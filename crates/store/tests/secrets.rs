@@ -18,6 +18,7 @@ crate::both!(
     a_failed_rotation_changes_nothing,
     writes_racing_a_rotation_never_mix_keys,
     exports_leave_secrets_out_unless_asked_and_imports_seal_them_again,
+    secret_values_open_one_owners_secrets,
 );
 
 const TOKEN: &str = "5005:SECRET-shop-token";
@@ -330,4 +331,38 @@ async fn exports_leave_secrets_out_unless_asked_and_imports_seal_them_again(bare
     }
     let record_after = store.bot_named(ws, "shop").await.unwrap().unwrap();
     assert_eq!(record_after.id, record.id, "nothing replaced");
+}
+
+async fn secret_values_open_one_owners_secrets(bare: Store, _url: String) {
+    let ws = bare.create_workspace("acme").await.unwrap();
+    let other = bare.create_workspace("other").await.unwrap();
+    let shop = bare.create_bot(ws, "shop", None).await.unwrap().unwrap();
+    let news = bare.create_bot(ws, "news", None).await.unwrap().unwrap();
+    // Nothing stored: no key needed.
+    assert!(bare.secret_values(ws, None).await.unwrap().is_empty());
+    let store = bare.with_secret_key(SecretKey::generate().unwrap());
+    assert!(store.put_secret(ws, None, "SHOP_KEY", "ws-value").await.unwrap());
+    assert!(store.put_secret(ws, None, "A_KEY", "a").await.unwrap());
+    assert!(store.put_secret(ws, Some(shop), "SHOP_KEY", "bot-value").await.unwrap());
+    assert!(store.put_secret(ws, Some(news), "NEWS_KEY", "n").await.unwrap());
+    assert!(store.put_secret(other, None, "SHOP_KEY", "other-ws").await.unwrap());
+    let opened = |values: Vec<(String, zeroize::Zeroizing<String>)>| {
+        values.into_iter().map(|(name, value)| (name, value.to_string())).collect::<Vec<_>>()
+    };
+    let pair = |name: &str, value: &str| (name.to_owned(), value.to_owned());
+    assert_eq!(
+        opened(store.secret_values(ws, None).await.unwrap()),
+        [pair("A_KEY", "a"), pair("SHOP_KEY", "ws-value")],
+        "the workspace's own, not its bots' nor another workspace's"
+    );
+    assert_eq!(opened(store.secret_values(ws, Some(shop)).await.unwrap()), [pair("SHOP_KEY", "bot-value")]);
+    assert_eq!(opened(store.secret_values(other, None).await.unwrap()), [pair("SHOP_KEY", "other-ws")]);
+    // A bot of another workspace: nothing, never its secrets.
+    assert!(store.secret_values(other, Some(shop)).await.unwrap().is_empty());
+    // Stored ones without the key: refused, not empty.
+    assert!(matches!(bare.secret_values(ws, Some(shop)).await, Err(Error::NoSecretKey)));
+    assert!(matches!(
+        bare.with_secret_key(SecretKey::generate().unwrap()).secret_values(ws, None).await,
+        Err(Error::WrongSecretKey { .. } | Error::SecretAltered { .. })
+    ));
 }

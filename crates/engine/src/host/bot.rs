@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::bot_secrets::BotSecrets;
 use crate::interpret::context::BotContext;
 use crate::receive::Inbox;
 
@@ -77,6 +78,9 @@ pub(crate) struct Hosted {
     pub(crate) taking: AtomicUsize,
     /// When it last took an update or woke.
     pub(crate) last_active: Mutex<Instant>,
+    /// Its stored secrets, shared with each runtime's context; replaced by
+    /// [`crate::Engine::set_secrets`].
+    pub(crate) secrets: Arc<parking_lot::RwLock<BotSecrets>>,
 }
 
 impl Hosted {

@@ -20,6 +20,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::bot_secrets::BotSecrets;
 use crate::caps::SizeCaps;
 use crate::clock::Clock;
 use crate::commands::{command_menus, publish_commands};
@@ -237,6 +238,20 @@ impl Engine {
         api_url: &str,
         receive: Receive,
     ) -> Result<BotHandle, EngineError> {
+        self.add_bot_with_secrets(file, token, api_url, receive, BotSecrets::default()).await
+    }
+
+    /// [`Engine::add_bot_with`] for a bot with stored secrets: its file's `${NAME}` reads its
+    /// secret `NAME` first, then the environment under the operator's rule
+    /// ([`crate::BotEnv::expand_with`]). [`Engine::set_secrets`] replaces them.
+    pub async fn add_bot_with_secrets(
+        &self,
+        file: BotFile,
+        token: &str,
+        api_url: &str,
+        receive: Receive,
+        secrets: BotSecrets,
+    ) -> Result<BotHandle, EngineError> {
         let loaded = Arc::new(self.load(file, 1)?);
         let client = Client::builder(token).api_url(api_url).build()?;
         let bot_id = client.bot_id();
@@ -262,6 +277,7 @@ impl Engine {
             stop: watch::Sender::new(false),
             taking: AtomicUsize::new(0),
             last_active: Mutex::new(Instant::now()),
+            secrets: Arc::new(RwLock::new(secrets)),
         });
         let asleep =
             may_sleep && (loaded.file.jobs.is_empty() || !self.config.schedule_jobs) && !self.left_work(bot_id).await;
@@ -361,6 +377,7 @@ impl Engine {
                 fuel: self.config.update_fuel,
                 time: self.config.update_budget,
             },
+            secrets: Arc::clone(&hosted.secrets),
         });
         let dispatcher = Dispatcher::new(
             Arc::clone(&context),
@@ -498,6 +515,14 @@ impl Engine {
     pub async fn reload_source(&self, bot: BotHandle, source: &str, file_name: &str) -> Result<(), EngineError> {
         let file = ferrogram_schema::load_str(source, file_name).map_err(EngineError::Invalid)?;
         self.reload(bot, file).await
+    }
+
+    /// Replaces the bot's stored secrets ([`Engine::add_bot_with_secrets`]): the steps that run
+    /// from now on read the new ones (a step already past its `${NAME}` keeps what it read).
+    pub fn set_secrets(&self, bot: BotHandle, secrets: BotSecrets) -> Result<(), EngineError> {
+        let hosted = self.hosted(bot)?;
+        *hosted.secrets.write() = secrets;
+        Ok(())
     }
 
     /// Stops receiving the bot's updates and confirms those received; updates already

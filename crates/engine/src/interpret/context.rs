@@ -8,6 +8,7 @@ use std::time::Duration;
 use ferrogram_schema::BotFile;
 use ferrogram_telegram::flood::Scheduler;
 
+use crate::bot_secrets::BotSecrets;
 use crate::caps::SizeCaps;
 use crate::clock::Clock;
 use crate::deliver::outbox::Deliverer;
@@ -51,4 +52,15 @@ pub struct BotContext {
     pub caps: SizeCaps,
     /// What one update (or job run) of the bot may spend.
     pub update_limits: budget::Limits,
+    /// The bot's stored secrets (see [`BotContext::expand`]).
+    pub secrets: Arc<parking_lot::RwLock<BotSecrets>>,
+}
+
+impl BotContext {
+    /// Expands the `${NAME}` written in `source` in `rendered` for this bot: its stored secret
+    /// `NAME`, else the environment under the operator's rule
+    /// ([`crate::BotEnv::expand_with`]). Every `${NAME}` of a bot file goes through here.
+    pub fn expand(&self, source: &str, rendered: &str) -> Result<String, String> {
+        self.http.bot_env().expand_with(&self.secrets.read(), source, rendered)
+    }
 }

@@ -13,6 +13,7 @@
 //! the operator's `bot start|stop|reload|status` through the listener.
 
 pub(crate) mod import;
+pub(crate) mod secrets;
 pub(crate) mod supervisor;
 pub(crate) mod target;
 pub(crate) mod watch;

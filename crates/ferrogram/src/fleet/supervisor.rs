@@ -31,6 +31,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::import;
+use super::secrets;
 use super::target::{self, Target};
 
 /// How many errors a bot's status keeps (the newest).
@@ -281,14 +282,18 @@ impl Supervisor {
                 }
             }
             (Status::Running, Some(handle)) => {
-                let saved = match self.engine.reload_source(handle, source, file_name).await {
+                let reloaded = match self.refresh_secrets(workspace, name, handle).await {
+                    Ok(()) => self.engine.reload_source(handle, source, file_name).await.map_err(|e| e.to_string()),
+                    Err(error) => Err(error),
+                };
+                let saved = match reloaded {
                     Ok(()) => {
                         entry.version = Some(version);
                         Saved::Reloaded
                     }
                     Err(error) => {
                         entry.error(format!("version {version} not reloaded: {error}"));
-                        Saved::NotReloaded(error.to_string())
+                        Saved::NotReloaded(error)
                     }
                 };
                 self.persist(name, entry).await;
@@ -479,14 +484,27 @@ impl Supervisor {
             },
             None => ferrogram_engine::Receive::Polling,
         };
-        let handle =
-            self.engine.add_bot_with(file, &token, api_url, receive).await.map_err(|e| failed(e.to_string()))?;
+        let secrets = secrets::of_bot(&self.store, entry.workspace, record.id).await.map_err(failed)?;
+        let handle = self
+            .engine
+            .add_bot_with_secrets(file, &token, api_url, receive, secrets)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         if api_url == self.sandbox_url {
             println!("{name}: {}/?bot={}", self.sandbox_url, handle.bot_id());
         } else {
             println!("{name}: bot {} at {api_url}", handle.bot_id());
         }
         Ok((handle, token))
+    }
+
+    /// Gives the running bot `name` its stored secrets as they are now (a reload reads them
+    /// again: `fleet/secrets.rs`). On an error it keeps those it had.
+    async fn refresh_secrets(&self, workspace: i64, name: &str, handle: BotHandle) -> Result<(), String> {
+        let record = self.store.bot_named(workspace, name).await.map_err(|e| e.to_string())?;
+        let record = record.ok_or("the bot is no longer in the store")?;
+        let secrets = secrets::of_bot(&self.store, workspace, record.id).await?;
+        self.engine.set_secrets(handle, secrets).map_err(|e| e.to_string())
     }
 
     /// Registers the bot in the sandbox (its control API), under a username from its name.
@@ -624,7 +642,11 @@ impl Supervisor {
             let _ = self.restart_locked(&mut bots, name, handle).await;
             return bots.get(name).map(|entry| entry.report(name, &self.engine)).ok_or(ControlError::UnknownBot);
         }
-        match self.engine.reload_source(handle, &current.source, &file_name).await {
+        let reloaded = match self.refresh_secrets(workspace, name, handle).await {
+            Ok(()) => self.engine.reload_source(handle, &current.source, &file_name).await.map_err(|e| e.to_string()),
+            Err(error) => Err(error),
+        };
+        match reloaded {
             Ok(()) => {
                 entry.version = Some(current.version);
                 tracing::info!("{}/{name}: version {} reloaded", entry.workspace_name, current.version);

@@ -30,8 +30,7 @@ impl<'a> Run<'a> {
         let mut headers = Vec::with_capacity(request.headers.len());
         for (name, source) in &request.headers {
             let rendered = self.render_raw(source)?;
-            let value =
-                self.bot.http.bot_env().expand(source, &rendered).map_err(|e| fail(format!("header {name}: {e}")))?;
+            let value = self.bot.expand(source, &rendered).map_err(|e| fail(format!("header {name}: {e}")))?;
             headers.push((name.clone(), value));
         }
         let mut query = Vec::with_capacity(request.query.len());

@@ -75,8 +75,7 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a ferrogram_schema::Llm) -> Resu
     let mut headers =
         vec![("Accept".to_owned(), if llm.stream { "text/event-stream" } else { "application/json" }.to_owned())];
     if let Some(source) = &llm.key {
-        let key =
-            run.bot.http.bot_env().expand(source, &run.render_raw(source)?).map_err(|e| fail(format!("key: {e}")))?;
+        let key = run.bot.expand(source, &run.render_raw(source)?).map_err(|e| fail(format!("key: {e}")))?;
         if !key.is_empty() {
             headers.push(("Authorization".into(), format!("Bearer {key}")));
         }

@@ -409,7 +409,7 @@ fn emit(run: &mut Run<'_>, emit: &ferrogram_schema::Emit) -> Result<Value, Engin
         // A webhook the operator has not configured (its `${VAR}` unset, or not one bot files
         // may read: `BotEnv`) is skipped rather than failing the user's handler: delivery is in
         // the background anyway. The warning says which.
-        let url = match run.bot.http.bot_env().expand(&hook.url, &hook.url) {
+        let url = match run.bot.expand(&hook.url, &hook.url) {
             Ok(url) => url,
             Err(error) => {
                 tracing::warn!(bot_id, event = %emit.event, %error, "webhook url not configured: event not sent");
@@ -418,7 +418,7 @@ fn emit(run: &mut Run<'_>, emit: &ferrogram_schema::Emit) -> Result<Value, Engin
         };
         let mut headers = vec![("X-Ferrogram-Event".to_owned(), emit.event.clone())];
         if let Some(secret) = &hook.secret {
-            match run.bot.http.bot_env().expand(secret, secret) {
+            match run.bot.expand(secret, secret) {
                 Ok(key) => {
                     headers.push((ferrogram_schema::SIGNATURE_HEADER.to_owned(), signature(key.as_bytes(), &body)))
                 }
