@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::audit::audit;
 use super::auth::Caller;
-use super::problem::Problem;
+use super::problem::{Problem, store_failed};
 use crate::bots::{Api, BotStatus, ControlError};
 
 /// A bot's state in the host.
@@ -96,6 +96,14 @@ async fn act(api: &Api, caller: &Caller, name: &str, action: &str) -> Result<Jso
         };
         audit(api, caller, &format!("bot.{action}"), name, detail).await;
     }
+    if matches!(result, Err(ControlError::UnknownBot)) && action != "start" {
+        // A bot of the workspace the host does not run (created through the API, never
+        // started): it exists, so not a 404, but there is nothing to stop or reload.
+        let known = api.store.bot_named(workspace, name).await.map_err(store_failed("reading the bot"))?;
+        if known.is_some() {
+            return Err(Problem::conflict(format!("{name} is not running on this server: start it first")));
+        }
+    }
     answer(result, name)
 }
 
@@ -113,21 +121,24 @@ async fn bot_status(
 
 /// Starts the bot from its newest version (editor); nothing when it runs.
 #[utoipa::path(post, path = "/api/v1/bots/{name}/start", tag = "control", params(("name" = String, Path)),
-    responses((status = 200, body = StatusView)))]
+    responses((status = 200, body = StatusView),
+        (status = 409, description = "The host refused the action")))]
 async fn start(State(api): State<Api>, caller: Caller, Path(name): Path<String>) -> Result<Json<StatusView>, Problem> {
     act(&api, &caller, &name, "start").await
 }
 
 /// Stops the bot (editor).
 #[utoipa::path(post, path = "/api/v1/bots/{name}/stop", tag = "control", params(("name" = String, Path)),
-    responses((status = 200, body = StatusView)))]
+    responses((status = 200, body = StatusView),
+        (status = 409, description = "The host refused the action")))]
 async fn stop(State(api): State<Api>, caller: Caller, Path(name): Path<String>) -> Result<Json<StatusView>, Problem> {
     act(&api, &caller, &name, "stop").await
 }
 
 /// Stops the bot, then starts it from its newest version (editor).
 #[utoipa::path(post, path = "/api/v1/bots/{name}/restart", tag = "control", params(("name" = String, Path)),
-    responses((status = 200, body = StatusView)))]
+    responses((status = 200, body = StatusView),
+        (status = 409, description = "The host refused the action")))]
 async fn restart(
     State(api): State<Api>,
     caller: Caller,
@@ -138,7 +149,8 @@ async fn restart(
 
 /// Runs the bot's newest version (editor): reloaded in place when it runs, started otherwise.
 #[utoipa::path(post, path = "/api/v1/bots/{name}/reload", tag = "control", params(("name" = String, Path)),
-    responses((status = 200, body = StatusView)))]
+    responses((status = 200, body = StatusView),
+        (status = 409, description = "The host refused the action")))]
 async fn reload(State(api): State<Api>, caller: Caller, Path(name): Path<String>) -> Result<Json<StatusView>, Problem> {
     act(&api, &caller, &name, "reload").await
 }
