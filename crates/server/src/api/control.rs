@@ -97,26 +97,37 @@ async fn act(api: &Api, caller: &Caller, name: &str, action: &str) -> Result<Jso
         audit(api, caller, &format!("bot.{action}"), name, detail).await;
     }
     if matches!(result, Err(ControlError::UnknownBot)) && action != "start" {
-        // A bot of the workspace the host does not run (created through the API, never
-        // started): it exists, so not a 404, but there is nothing to stop or reload.
-        let known = api.store.bot_named(workspace, name).await.map_err(store_failed("reading the bot"))?;
-        if known.is_some() {
-            return Err(Problem::conflict(format!("{name} is not running on this server: start it first")));
-        }
+        not_run(api, caller, name).await?;
     }
     answer(result, name)
 }
 
-/// The bot's state in the host, with its recent errors.
+/// After the host said it does not know `name`: a bot of the workspace it does not run
+/// (created through the API, never started) exists, so it is a 409, not a 404: there is no
+/// state to read, nothing to stop or reload. `Ok` when there is no such bot (then 404).
+async fn not_run(api: &Api, caller: &Caller, name: &str) -> Result<(), Problem> {
+    let known = api.store.bot_named(caller.workspace, name).await.map_err(store_failed("reading the bot"))?;
+    match known {
+        Some(_) => Err(Problem::conflict(format!("{name} is not running on this server: start it first"))),
+        None => Ok(()),
+    }
+}
+
+/// The bot's state in the host, with its recent errors; 409 for a bot the host does not run.
 #[utoipa::path(get, path = "/api/v1/bots/{name}/status", tag = "control", params(("name" = String, Path)),
-    responses((status = 200, body = StatusView)))]
+    responses((status = 200, body = StatusView),
+        (status = 409, description = "The server does not run this bot")))]
 async fn bot_status(
     State(api): State<Api>,
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<StatusView>, Problem> {
     caller.require(Role::Viewer)?;
-    answer(api.bots.status(caller.workspace, &name).await, &name)
+    let result = api.bots.status(caller.workspace, &name).await;
+    if matches!(result, Err(ControlError::UnknownBot)) {
+        not_run(&api, &caller, &name).await?;
+    }
+    answer(result, &name)
 }
 
 /// Starts the bot from its newest version (editor); nothing when it runs.
