@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the third-party bot libraries of the conformance suite:
 #   Python: conformance/.venv from requirements.txt (+ constraints.txt), with moto's S3 server
-#           (moto_server) for the backup test
+#           (moto_server) for the backup test and schemathesis for the REST API's fuzz test
 #   JS:     conformance/js/node_modules from package-lock.json (npm ci), with playwright-core
 #           for the web chat's and the dashboard's browser tests, and axe-core for the latter
 #   Chromium for that test: Debian's package, when it is missing and this runs as root with
@@ -26,7 +26,7 @@ command -v "$python" >/dev/null || die "$python not found"
 venv="$here/.venv"
 py_stamp="$venv/.ferrogram-stamp"
 # Finds the modules without importing them (aiogram's import alone takes seconds).
-py_check='import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ("telegram", "aiogram", "telebot", "moto")))'
+py_check='import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ("telegram", "aiogram", "telebot", "moto", "schemathesis")))'
 py_want="$(hash_of requirements.txt constraints.txt) $("$python" -c 'import sys; print(sys.version.split()[0])')"
 
 if [[ -f "$py_stamp" && "$(cat "$py_stamp")" == "$py_want" ]] \
@@ -39,8 +39,9 @@ else
         || die "'$python -m venv' failed (on Debian: apt-get install python3-venv)"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
         -r requirements.txt -c constraints.txt
-    "$venv/bin/python" -c 'import telegram, aiogram, telebot, moto.server'
+    "$venv/bin/python" -c 'import telegram, aiogram, telebot, moto.server, schemathesis'
     [[ -x "$venv/bin/moto_server" ]] || die "moto_server missing from $venv/bin after installing moto[server]"
+    [[ -x "$venv/bin/schemathesis" ]] || die "schemathesis missing from $venv/bin after installing it"
     printf '%s\n' "$py_want" > "$py_stamp"
 fi
 

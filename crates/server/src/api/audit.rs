@@ -52,6 +52,7 @@ pub struct AuditFilter {
     /// Before this Unix time.
     pub until: Option<i64>,
     /// Page size, 1 to 200 (50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,

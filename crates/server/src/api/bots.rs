@@ -61,6 +61,7 @@ pub struct BotDetail {
 #[serde(deny_unknown_fields)]
 pub struct BotRequest {
     /// 1 to 64 of `A-Z a-z 0-9 _ - .`, starting with a letter or digit; unique in the workspace.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
     pub name: String,
     /// The bot file.
     pub source: String,
@@ -88,6 +89,7 @@ pub struct BotFilter {
     /// Only bots in this state (`running`, `stopped`…).
     pub status: Option<String>,
     /// Page size, 1 to 200 (50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -216,8 +218,10 @@ async fn list_bots(
 /// Creates a bot from its file (editor); 422 with the file's diagnostics, and nothing saved,
 /// when it has errors. Takes `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/bots", tag = "bots", request_body = BotRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "repeat-safe creation (24 h)")),
-    responses((status = 201, body = CreatedBot)))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "repeat-safe creation (24 h)",
+            min_length = 1, max_length = 255, pattern = r"^[\t\x20-\x7E]*[\x21-\x7E][\t\x20-\x7E]*$")),
+    responses((status = 201, body = CreatedBot),
+        (status = 409, description = "The name is taken, or the `Idempotency-Key`'s first request is still being answered")))]
 async fn create_bot(
     State(api): State<Api>,
     caller: Caller,
@@ -283,7 +287,8 @@ async fn get_bot(State(api): State<Api>, caller: Caller, Path(name): Path<String
 /// secrets, saved status, and its data unless `keep_data=true`. The answer says what was
 /// deleted, table by table; it is written to the audit log as `bot.remove`.
 #[utoipa::path(delete, path = "/api/v1/bots/{name}", tag = "bots", params(("name" = String, Path), RemoveOptions),
-    responses((status = 200, description = "what was deleted", body = serde_json::Value)))]
+    responses((status = 200, description = "what was deleted", body = serde_json::Value),
+        (status = 409, description = "The host refused to stop it")))]
 async fn remove_bot(
     State(api): State<Api>,
     caller: Caller,

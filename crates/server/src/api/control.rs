@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::audit::audit;
 use super::auth::Caller;
-use super::problem::Problem;
+use super::problem::{Problem, store_failed};
 use crate::bots::{Api, BotStatus, ControlError};
 
 /// A bot's state in the host.
@@ -96,38 +96,60 @@ async fn act(api: &Api, caller: &Caller, name: &str, action: &str) -> Result<Jso
         };
         audit(api, caller, &format!("bot.{action}"), name, detail).await;
     }
+    if matches!(result, Err(ControlError::UnknownBot)) && action != "start" {
+        not_run(api, caller, name).await?;
+    }
     answer(result, name)
 }
 
-/// The bot's state in the host, with its recent errors.
+/// After the host said it does not know `name`: a bot of the workspace it does not run
+/// (created through the API, never started) exists, so it is a 409, not a 404: there is no
+/// state to read, nothing to stop or reload. `Ok` when there is no such bot (then 404).
+async fn not_run(api: &Api, caller: &Caller, name: &str) -> Result<(), Problem> {
+    let known = api.store.bot_named(caller.workspace, name).await.map_err(store_failed("reading the bot"))?;
+    match known {
+        Some(_) => Err(Problem::conflict(format!("{name} is not running on this server: start it first"))),
+        None => Ok(()),
+    }
+}
+
+/// The bot's state in the host, with its recent errors; 409 for a bot the host does not run.
 #[utoipa::path(get, path = "/api/v1/bots/{name}/status", tag = "control", params(("name" = String, Path)),
-    responses((status = 200, body = StatusView)))]
+    responses((status = 200, body = StatusView),
+        (status = 409, description = "The server does not run this bot")))]
 async fn bot_status(
     State(api): State<Api>,
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<StatusView>, Problem> {
     caller.require(Role::Viewer)?;
-    answer(api.bots.status(caller.workspace, &name).await, &name)
+    let result = api.bots.status(caller.workspace, &name).await;
+    if matches!(result, Err(ControlError::UnknownBot)) {
+        not_run(&api, &caller, &name).await?;
+    }
+    answer(result, &name)
 }
 
 /// Starts the bot from its newest version (editor); nothing when it runs.
 #[utoipa::path(post, path = "/api/v1/bots/{name}/start", tag = "control", params(("name" = String, Path)),
-    responses((status = 200, body = StatusView)))]
+    responses((status = 200, body = StatusView),
+        (status = 409, description = "The host refused the action")))]
 async fn start(State(api): State<Api>, caller: Caller, Path(name): Path<String>) -> Result<Json<StatusView>, Problem> {
     act(&api, &caller, &name, "start").await
 }
 
 /// Stops the bot (editor).
 #[utoipa::path(post, path = "/api/v1/bots/{name}/stop", tag = "control", params(("name" = String, Path)),
-    responses((status = 200, body = StatusView)))]
+    responses((status = 200, body = StatusView),
+        (status = 409, description = "The host refused the action")))]
 async fn stop(State(api): State<Api>, caller: Caller, Path(name): Path<String>) -> Result<Json<StatusView>, Problem> {
     act(&api, &caller, &name, "stop").await
 }
 
 /// Stops the bot, then starts it from its newest version (editor).
 #[utoipa::path(post, path = "/api/v1/bots/{name}/restart", tag = "control", params(("name" = String, Path)),
-    responses((status = 200, body = StatusView)))]
+    responses((status = 200, body = StatusView),
+        (status = 409, description = "The host refused the action")))]
 async fn restart(
     State(api): State<Api>,
     caller: Caller,
@@ -138,7 +160,8 @@ async fn restart(
 
 /// Runs the bot's newest version (editor): reloaded in place when it runs, started otherwise.
 #[utoipa::path(post, path = "/api/v1/bots/{name}/reload", tag = "control", params(("name" = String, Path)),
-    responses((status = 200, body = StatusView)))]
+    responses((status = 200, body = StatusView),
+        (status = 409, description = "The host refused the action")))]
 async fn reload(State(api): State<Api>, caller: Caller, Path(name): Path<String>) -> Result<Json<StatusView>, Problem> {
     act(&api, &caller, &name, "reload").await
 }

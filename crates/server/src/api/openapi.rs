@@ -4,15 +4,17 @@
 //! in the binary: no CDN). Both are public: the document describes, it does not act.
 //!
 //! [`finish`] adds what every operation shares rather than repeating it on each: the bearer
-//! security requirement and the problem responses (400, 401, 403, 404, 413, 422, 500), which
-//! is also how the tests know every operation must answer 401 without credentials.
+//! security requirement and the problem responses (400, 401, 403, 404, 413, 422, 500, and 415
+//! on those that take a body), which is also how the tests know every operation must answer 401
+//! without credentials. A handler declares its own further refusals (409, 412, 428) by status
+//! and description only; `finish` gives every 4xx or 5xx without a body the problem body.
 
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 
 use super::problem::{FieldError, PROBLEM_JSON, Problem};
 
@@ -83,10 +85,23 @@ pub(super) fn finish(mut doc: OpenApi) -> OpenApi {
     doc
 }
 
+/// The problem of an operation that takes a body, sent without `Content-Type: application/json`.
+const UNSUPPORTED: (&str, &str) = ("415", "The body is not `application/json`");
+
 fn add_problems(operation: &mut Operation, problem: &dyn Fn(&str) -> utoipa::openapi::Response) {
     operation.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
-    for (status, description) in PROBLEMS {
+    let body = operation.request_body.is_some().then_some(&UNSUPPORTED);
+    for (status, description) in PROBLEMS.iter().chain(body) {
         operation.responses.responses.entry((*status).to_owned()).or_insert_with(|| problem(description).into());
+    }
+    // A refusal the handler declared by its status and description alone: a problem too.
+    for (status, response) in operation.responses.responses.iter_mut() {
+        if let RefOr::T(declared) = response
+            && (status.starts_with('4') || status.starts_with('5'))
+            && declared.content.is_empty()
+        {
+            *declared = problem(&declared.description);
+        }
     }
 }
 

@@ -64,8 +64,10 @@ pub struct NewToken {
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// What it is for: 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// `admin`, `editor` or `viewer`.
+    #[schema(value_type = String, pattern = "^(admin|editor|viewer)$")]
     pub role: String,
 }
 
@@ -80,6 +82,7 @@ pub struct TokenFilter {
     /// listed), to find a token seen in a log or a secret scanner's report.
     pub prefix: Option<String>,
     /// Page size, 1 to 200 (50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -128,8 +131,10 @@ async fn list_tokens(
 
 /// Creates a token (admin); its secret is in this answer only. Takes `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = TokenRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "repeat-safe creation (24 h)")),
-    responses((status = 201, body = NewToken)))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "repeat-safe creation (24 h)",
+            min_length = 1, max_length = 255, pattern = r"^[\t\x20-\x7E]*[\x21-\x7E][\t\x20-\x7E]*$")),
+    responses((status = 201, body = NewToken),
+        (status = 409, description = "An `Idempotency-Key` whose first request is still being answered")))]
 async fn create_token(
     State(api): State<Api>,
     caller: Caller,

@@ -66,7 +66,8 @@ pub struct Published {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
-    /// The version whose file becomes the newest again.
+    /// The version whose file becomes the newest again (422 when the bot has no such version).
+    #[schema(minimum = 1)]
     pub version: i64,
 }
 
@@ -76,6 +77,7 @@ pub struct RollbackRequest {
 #[into_params(parameter_in = Query)]
 pub struct VersionPage {
     /// Page size, 1 to 200 (50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -191,8 +193,12 @@ async fn get_version(
 #[utoipa::path(post, path = "/api/v1/bots/{name}/versions", tag = "versions", request_body = PublishRequest,
     params(("name" = String, Path),
         ("If-Match" = String, Header, description = "the newest version's ETag"),
-        ("Idempotency-Key" = Option<String>, Header, description = "repeat-safe creation (24 h)")),
-    responses((status = 201, body = Published, headers(("ETag" = String)))))]
+        ("Idempotency-Key" = Option<String>, Header, description = "repeat-safe creation (24 h)",
+            min_length = 1, max_length = 255, pattern = r"^[\t\x20-\x7E]*[\x21-\x7E][\t\x20-\x7E]*$")),
+    responses((status = 201, body = Published, headers(("ETag" = String))),
+        (status = 409, description = "An `Idempotency-Key` whose first request is still being answered"),
+        (status = 412, description = "`If-Match` names an older version"),
+        (status = 428, description = "`If-Match` is missing")))]
 async fn publish_version(
     State(api): State<Api>,
     caller: Caller,
@@ -260,7 +266,9 @@ async fn diff_versions(
 /// Rolls back (editor): saves a new version with the file of `version`. Needs `If-Match`.
 #[utoipa::path(post, path = "/api/v1/bots/{name}/rollback", tag = "versions", request_body = RollbackRequest,
     params(("name" = String, Path), ("If-Match" = String, Header, description = "the newest version's ETag")),
-    responses((status = 201, body = VersionView, headers(("ETag" = String)))))]
+    responses((status = 201, body = VersionView, headers(("ETag" = String))),
+        (status = 412, description = "`If-Match` names an older version"),
+        (status = 428, description = "`If-Match` is missing")))]
 async fn rollback(
     State(api): State<Api>,
     caller: Caller,

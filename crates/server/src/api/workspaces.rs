@@ -36,6 +36,7 @@ impl From<Workspace> for WorkspaceView {
 #[serde(deny_unknown_fields)]
 pub struct WorkspaceChange {
     /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
 }
 
