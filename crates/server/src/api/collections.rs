@@ -71,10 +71,12 @@ pub struct RecordFilter {
     #[serde(rename = "where")]
     pub filter: Option<String>,
     /// `FIELD`, `FIELD asc` or `FIELD desc` (ties by id); by id when absent.
+    #[param(pattern = "^[A-Za-z_][A-Za-z0-9_]*( (asc|desc))?$")]
     pub order_by: Option<String>,
     /// Only records of this user or chat (`owner`'s id).
     pub owner: Option<i64>,
     /// Page size, 1 to 200 (50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -87,6 +89,7 @@ pub struct RecordFilter {
 pub struct ExportQuery {
     /// `json` (an array of records, as listed) or `csv` (`id,scope,owner,created_at,updated_at`,
     /// then the declared fields; text as is, other values as JSON). `json` when absent.
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
@@ -94,7 +97,8 @@ pub struct ExportQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportRequest {
-    /// At most 10,000; all are created or none is.
+    /// 1 to 10,000; all are created or none is.
+    #[schema(min_items = 1, max_items = 10000)]
     pub records: Vec<ImportRow>,
 }
 
@@ -501,7 +505,8 @@ fn csv_cell(text: &str) -> String {
 /// row's field (`/records/3/fields/episode`) with nothing created. Takes `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/bots/{name}/collections/{collection}/records", tag = "collections",
     params(("name" = String, Path), ("collection" = String, Path),
-        ("Idempotency-Key" = Option<String>, Header, description = "repeat-safe creation (24 h)")),
+        ("Idempotency-Key" = Option<String>, Header, description = "repeat-safe creation (24 h)",
+            min_length = 1, max_length = 255, pattern = r"^[\t\x20-\x7E]*[\x21-\x7E][\t\x20-\x7E]*$")),
     request_body = ImportRequest,
     responses((status = 201, body = Vec<RecordView>)))]
 async fn import_records(

@@ -68,6 +68,7 @@ pub struct UserFilter {
     /// Only users whose id is this, or whose name or username contains it (`@` ignored).
     pub search: Option<String>,
     /// Page size, 1 to 200 (50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
