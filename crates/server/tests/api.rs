@@ -313,6 +313,7 @@ on_both!(
     two_editors_publishing_from_one_version_save_once,
     removing_a_bot,
     a_dashboard_session_acts_in_its_workspaces,
+    members_and_their_roles,
     a_bots_users_are_listed_searched_and_shown,
     a_bots_records_are_read_changed_exported_and_imported,
     bot_data_is_isolated_and_role_checked,
@@ -321,7 +322,11 @@ on_both!(
 
 /// A concrete path for a documented one.
 fn concrete(path: &str) -> String {
-    path.replace("{name}", "echo").replace("{id}", "1").replace("{version}", "1").replace("{collection}", "orders")
+    path.replace("{name}", "echo")
+        .replace("{id}", "1")
+        .replace("{version}", "1")
+        .replace("{collection}", "orders")
+        .replace("{account}", "1")
 }
 
 #[tokio::test]
@@ -1138,4 +1143,93 @@ async fn bad_data_input_changes_nothing(env: Env) {
     assert_eq!(shop_data(&env).await, before, "nothing changed");
     let audit = env.store.audit_log(env.home, 1000).await.unwrap();
     assert!(audit.iter().all(|e| !e.action.starts_with("record")), "nothing audited");
+}
+
+/// The workspace's people: listed by any role, changed by admins, owners only by owners (never
+/// by a token), never without an owner, and another workspace's people are not found.
+async fn members_and_their_roles(env: Env) {
+    let password = ferrogram_store::hash_password("a long enough password").await.unwrap();
+    let account = |email: &'static str| {
+        let (store, password) = (Arc::clone(&env.store), password.clone());
+        async move { store.create_account(email, email, &password).await.unwrap().unwrap().id }
+    };
+    let (olga, ann, bob) =
+        (account("olga@example.org").await, account("ann@example.org").await, account("bob@example.org").await);
+    env.store.set_member(env.home, olga, Role::Owner).await.unwrap();
+    env.store.set_member(env.home, ann, Role::Editor).await.unwrap();
+    env.store.set_member(env.away, bob, Role::Owner).await.unwrap();
+    let listed = env.get("/api/v1/members", &env.viewer).await;
+    let emails: Vec<&str> =
+        listed.body["items"].as_array().unwrap().iter().map(|m| m["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["olga@example.org", "ann@example.org"], "{}", listed.body);
+    let owners = env.get("/api/v1/members?role=owner", &env.viewer).await.body;
+    assert_eq!(owners["items"].as_array().unwrap().len(), 1, "{owners}");
+
+    let before = env.snapshot(env.home).await;
+    put(&env, &env.editor, ann, "viewer").await.problem(403, "an editor changing a role");
+    put(&env, &env.admin, olga, "viewer").await.problem(403, "a token touching an owner");
+    put(&env, &env.admin, ann, "owner").await.problem(403, "a token making an owner");
+    put(&env, &env.admin, bob, "viewer").await.problem(404, "another workspace's member");
+    put(&env, &env.admin, ann, "chief").await.problem(422, "not a role");
+    env.send(Method::DELETE, &format!("/api/v1/members/{bob}"), Some(&env.admin), None, &[]).await.problem(404, "bob");
+    invite(&env, &env.admin, json!({"role": "owner"})).await.problem(403, "a token inviting an owner");
+    invite(&env, &env.admin, json!({"role": "editor", "hours": 0})).await.problem(422, "a link of 0 hours");
+    invite(&env, &env.editor, json!({"role": "viewer"})).await.problem(403, "an editor inviting");
+    assert_eq!(env.snapshot(env.home).await, before, "no refusal changed anything");
+    assert_eq!(env.store.memberships(bob).await.unwrap()[0].role, Role::Owner, "the other workspace is untouched");
+
+    let promoted = put(&env, &env.admin, ann, "admin").await;
+    assert_eq!((promoted.status, promoted.body["role"].as_str()), (200, Some("admin")), "{}", promoted.body);
+    invite(&env, &env.admin, json!({"role": "editor", "hours": 2.5})).await.problem(422, "a part of an hour");
+    let invited = invite(&env, &env.admin, json!({"role": "editor", "hours": 2.0})).await;
+    assert_eq!(invited.status, 201, "{}", invited.body);
+    let path = invited.body["path"].as_str().unwrap();
+    let link = env.store.link(path.strip_prefix("/invite/").unwrap()).await.unwrap().expect("a usable link");
+    assert_eq!(link.kind, ferrogram_store::LinkKind::Invite { workspace: env.home, role: Role::Editor });
+
+    // The owner's own session: the last owner cannot step down, then hands over.
+    let session = env.store.create_session(olga, "test", 3600).await.unwrap().unwrap();
+    let as_olga = |method: Method, path: String, body: Option<Value>| {
+        let mut request = env
+            .http
+            .request(method, format!("{}{path}", env.base))
+            .header("cookie", format!("fg_session={}", session.secret))
+            .header("x-csrf-token", session.csrf.clone());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let members = |who: i64| format!("/api/v1/members/{who}");
+    assert_eq!(as_olga(Method::PUT, members(olga), Some(json!({"role": "viewer"}))).await, 409, "the last owner");
+    assert_eq!(as_olga(Method::DELETE, members(olga), None).await, 409, "the last owner");
+    assert_eq!(as_olga(Method::PUT, members(ann), Some(json!({"role": "owner"}))).await, 200);
+    assert_eq!(as_olga(Method::PUT, members(olga), Some(json!({"role": "viewer"}))).await, 200);
+    env.send(Method::DELETE, &members(ann), Some(&env.admin), None, &[])
+        .await
+        .problem(403, "a token removing an owner");
+    assert_eq!(env.send(Method::DELETE, &members(olga), Some(&env.admin), None, &[]).await.status, 204);
+    let left: Vec<(i64, Role)> =
+        env.store.members(env.home).await.unwrap().iter().map(|m| (m.account, m.role)).collect();
+    assert_eq!(left, [(ann, Role::Owner)]);
+    let audit = env.get("/api/v1/audit?limit=200", &env.viewer).await.body;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .filter(|a| a.starts_with("member."))
+        .rev()
+        .collect();
+    assert_eq!(actions, ["member.role", "member.invite", "member.role", "member.role", "member.remove"], "{audit}");
+}
+
+/// `PUT /api/v1/members/WHO` with `{"role": ROLE}`.
+async fn put(env: &Env, token: &str, who: i64, role: &str) -> Answer {
+    env.send(Method::PUT, &format!("/api/v1/members/{who}"), Some(token), Some(json!({"role": role})), &[]).await
+}
+
+/// `POST /api/v1/members/invites` with `body`.
+async fn invite(env: &Env, token: &str, body: Value) -> Answer {
+    env.send(Method::POST, "/api/v1/members/invites", Some(token), Some(body), &[]).await
 }

@@ -2,7 +2,8 @@
 //! routes as a `utoipa_axum` router so that the OpenAPI document ([`openapi`]) is generated
 //! from the same handlers that serve. The conventions live in shared files:
 //!
-//! - [`auth`]: the caller (`Authorization: Bearer fg_…`; 401, 403, and 404 across workspaces);
+//! - [`auth`]: the caller (`Authorization: Bearer fg_…`, or a dashboard session with its CSRF
+//!   token; 401, 403, and 404 across workspaces);
 //! - [`problem`]: every error as `application/problem+json` with the failing field's place;
 //! - [`body`]: JSON bodies and query strings that never fail with a 500 (400, 413, 415, 422);
 //! - [`pagination`]: `?limit=&cursor=` → `{"items", "next_cursor"}`;
@@ -19,6 +20,7 @@ pub mod bots;
 pub mod collections;
 pub mod control;
 pub mod idempotency;
+pub mod members;
 pub mod openapi;
 pub mod pagination;
 pub mod problem;
@@ -41,6 +43,7 @@ fn build() -> (axum::Router<Api>, utoipa::openapi::OpenApi) {
     let (router, doc) = OpenApiRouter::with_openapi(openapi::Base::openapi())
         .merge(workspaces::routes())
         .merge(tokens::routes())
+        .merge(members::routes())
         .merge(bots::routes())
         .merge(versions::routes())
         .merge(control::routes())
