@@ -34,6 +34,24 @@ pub enum Op {
     NotIn,
 }
 
+impl Op {
+    /// The operator a bot file's `where` (and the REST API's record filter) writes by this name:
+    /// `eq`, `ne`, `lt`, `le`, `gt`, `ge`, `in`, `not_in`; `None` for another name.
+    pub fn from_name(name: &str) -> Option<Op> {
+        Some(match name {
+            "eq" => Op::Eq,
+            "ne" => Op::Ne,
+            "lt" => Op::Lt,
+            "le" => Op::Le,
+            "gt" => Op::Gt,
+            "ge" => Op::Ge,
+            "in" => Op::In,
+            "not_in" => Op::NotIn,
+            _ => return None,
+        })
+    }
+}
+
 /// One condition of a query; all conditions must hold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Filter {

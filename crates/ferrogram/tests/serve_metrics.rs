@@ -61,37 +61,6 @@ on:
       - reply: "You said: {{ message.text }}"
 "#;
 
-/// Acts as `user` (`kind` and `body` as the control API takes them) and returns the text of
-/// the bot's next message in the chat.
-async fn act(serve: &Serve, bot: i64, user: i64, kind: &str, mut body: Value) -> String {
-    body["bot_id"] = json!(bot);
-    body["user_id"] = json!(user);
-    let acted = serve.post(&format!("/sandbox/act/{kind}"), body).await.expect("acted");
-    let after = acted["seq"].as_u64().expect("the event's seq");
-    let deadline = Instant::now() + STARTUP;
-    loop {
-        let path = format!("/sandbox/events?bot_id={bot}&chat_id={user}&kind=sent&after={after}&timeout=5");
-        let events = serve.get(&path).await.expect("events");
-        if let Some(text) = events["events"][0]["message"]["text"].as_str() {
-            return text.to_owned();
-        }
-        assert!(Instant::now() < deadline, "no answer; log:\n{}", serve.log());
-    }
-}
-
-/// The listener's address, once `serve` logged it.
-async fn listening(serve: &Serve) -> String {
-    let deadline = Instant::now() + STARTUP;
-    loop {
-        let log = serve.log();
-        if let Some(url) = log.lines().find_map(|line| line.strip_prefix("Listening on ")) {
-            return url.trim().to_owned();
-        }
-        assert!(Instant::now() < deadline, "serve did not listen; log:\n{log}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// The dashboard's queries.
 fn dashboard_queries() -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/grafana/ferrogram.json");
@@ -138,18 +107,18 @@ async fn serve_serves_metrics_a_dashboard_can_use() {
     let ann = serve.user("Ann").await;
     let model_port = serve.url.rsplit(':').next().and_then(|port| port.parse::<u16>().ok()).expect("port") + 1;
 
-    assert_eq!(act(&serve, bot, ann, "text", json!({"text": "hello"})).await, "You said: hello");
+    assert_eq!(serve.act(bot, ann, "text", json!({"text": "hello"})).await, "You said: hello");
     let fault = json!({"count": 1, "status": 429, "retry_after": 1, "methods": ["sendMessage"]});
     serve.post(&format!("/sandbox/bots/{bot}/faults"), fault).await.expect("fault added");
-    assert_eq!(act(&serve, bot, ann, "text", json!({"text": "slow down"})).await, "You said: slow down");
+    assert_eq!(serve.act(bot, ann, "text", json!({"text": "slow down"})).await, "You said: slow down");
     let model = format!("http://127.0.0.1:{model_port}/llm/v1");
-    let set = act(&serve, bot, ann, "command", json!({"command": "setllm", "payload": model})).await;
+    let set = serve.act(bot, ann, "command", json!({"command": "setllm", "payload": model})).await;
     assert_eq!(set, format!("Model: {model}"));
-    let tokens = act(&serve, bot, ann, "command", json!({"command": "ask"})).await;
+    let tokens = serve.act(bot, ann, "command", json!({"command": "ask"})).await;
     assert!(tokens.starts_with("tokens "), "{tokens}");
-    assert_eq!(act(&serve, bot, ann, "command", json!({"command": "overload"})).await, "Sorry");
+    assert_eq!(serve.act(bot, ann, "command", json!({"command": "overload"})).await, "Sorry");
 
-    let listener = listening(&serve).await;
+    let listener = serve.listening().await;
     let url = format!("{listener}/metrics");
     let b = bot.to_string();
     let b = b.as_str();

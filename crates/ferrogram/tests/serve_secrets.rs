@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use binary::serve::{STARTUP, Serve, database_url, scratch};
+use binary::serve::{Serve, database_url, scratch};
 use binary::{ferrogram, text};
 use serde_json::json;
 use tokio::time::Instant;
@@ -108,19 +108,6 @@ fn succeeded(output: &Output) -> String {
     text(&output.stdout)
 }
 
-/// The listener's address, once `serve` logged it.
-async fn listening(serve: &Serve) -> String {
-    let deadline = Instant::now() + STARTUP;
-    loop {
-        let log = serve.log();
-        if let Some(url) = log.lines().find_map(|line| line.strip_prefix("Listening on ")) {
-            return url.trim().to_owned();
-        }
-        assert!(Instant::now() < deadline, "serve did not listen; log:\n{log}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// The bot's sent texts, once one starts with `prefix`: that one.
 async fn reply_starting(serve: &Serve, bot: i64, prefix: &str, skip: usize) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -164,7 +151,7 @@ async fn stored_secrets_are_read_by_bot_files_and_never_shown() {
     // SHOP_KEY is not in serve's environment, nor allowed: only the store has it.
     let mut serve = Serve::start(&folder, "serve.log", &["--allow-private-http", &allow], &[]);
     let bot = serve.running(&["shop"]).await[0];
-    let listener = listening(&serve).await;
+    let listener = serve.listening().await;
     let ann = serve.user("Ann").await;
 
     // The workspace's secret.

@@ -294,23 +294,6 @@ async fn collector(shared: Shared) -> String {
     format!("http://{addr}")
 }
 
-/// Acts as `user` and returns the text of the bot's next message in the chat.
-async fn act(serve: &Serve, bot: i64, user: i64, kind: &str, mut body: Value) -> String {
-    body["bot_id"] = json!(bot);
-    body["user_id"] = json!(user);
-    let acted = serve.post(&format!("/sandbox/act/{kind}"), body).await.expect("acted");
-    let after = acted["seq"].as_u64().expect("the event's seq");
-    let deadline = Instant::now() + STARTUP;
-    loop {
-        let path = format!("/sandbox/events?bot_id={bot}&chat_id={user}&kind=sent&after={after}&timeout=5");
-        let events = serve.get(&path).await.expect("events");
-        if let Some(text) = events["events"][0]["message"]["text"].as_str() {
-            return text.to_owned();
-        }
-        assert!(Instant::now() < deadline, "no answer; log:\n{}", serve.log());
-    }
-}
-
 /// `text` without its ANSI colour sequences (`ESC [ … m`), as a terminal shows it.
 fn without_colours(text: &str) -> String {
     let mut plain = String::with_capacity(text.len());
@@ -356,16 +339,16 @@ async fn each_update_is_one_trace_exported_over_otlp_http() {
     let ann = serve.user("Ann").await;
     let model_port = serve.url.rsplit(':').next().and_then(|port| port.parse::<u16>().ok()).expect("port") + 1;
 
-    assert_eq!(act(&serve, bot, ann, "text", json!({"text": "hello"})).await, "You said: hello");
+    assert_eq!(serve.act(bot, ann, "text", json!({"text": "hello"})).await, "You said: hello");
     // One 429 on the next reply: its call is repeated once by the flood scheduler.
     let fault = json!({"count": 1, "status": 429, "retry_after": 1, "methods": ["sendMessage"]});
     serve.post(&format!("/sandbox/bots/{bot}/faults"), fault).await.expect("fault added");
-    assert_eq!(act(&serve, bot, ann, "text", json!({"text": "slow down"})).await, "You said: slow down");
-    assert_eq!(act(&serve, bot, ann, "command", json!({"command": "weather"})).await, "21 degrees");
-    assert_eq!(act(&serve, bot, ann, "command", json!({"command": "broken"})).await, "Sorry");
+    assert_eq!(serve.act(bot, ann, "text", json!({"text": "slow down"})).await, "You said: slow down");
+    assert_eq!(serve.act(bot, ann, "command", json!({"command": "weather"})).await, "21 degrees");
+    assert_eq!(serve.act(bot, ann, "command", json!({"command": "broken"})).await, "Sorry");
     let model = format!("http://127.0.0.1:{model_port}/llm/v1");
-    assert_eq!(act(&serve, bot, ann, "command", json!({"command": "setllm", "payload": model})).await, "Model set");
-    assert!(act(&serve, bot, ann, "command", json!({"command": "ask"})).await.starts_with("tokens "));
+    assert_eq!(serve.act(bot, ann, "command", json!({"command": "setllm", "payload": model})).await, "Model set");
+    assert!(serve.act(bot, ann, "command", json!({"command": "ask"})).await.starts_with("tokens "));
     // The API was really sent the keys that must stay out of the spans.
     {
         let received = shared.lock().unwrap();
@@ -500,9 +483,9 @@ async fn a_collector_that_is_down_costs_spans_not_replies() {
     let mut serve = Serve::start(&folder, "serve.log", &[], &env);
     let bot = serve.running(&["traced"]).await[0];
     let ann = serve.user("Ann").await;
-    assert_eq!(act(&serve, bot, ann, "text", json!({"text": "hello"})).await, "You said: hello");
-    assert_eq!(act(&serve, bot, ann, "command", json!({"command": "broken"})).await, "Sorry");
-    assert_eq!(act(&serve, bot, ann, "text", json!({"text": "still here"})).await, "You said: still here");
+    assert_eq!(serve.act(bot, ann, "text", json!({"text": "hello"})).await, "You said: hello");
+    assert_eq!(serve.act(bot, ann, "command", json!({"command": "broken"})).await, "Sorry");
+    assert_eq!(serve.act(bot, ann, "text", json!({"text": "still here"})).await, "You said: still here");
 
     // The warning, once, and the spans counted as dropped.
     let deadline = Instant::now() + STARTUP;

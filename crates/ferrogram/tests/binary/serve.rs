@@ -98,6 +98,37 @@ impl Serve {
         Ok(sent["seq"].as_u64().unwrap_or_default())
     }
 
+    /// Acts as `user` on `bot` (`kind` and `body` as the sandbox's `/sandbox/act/KIND` takes
+    /// them) and returns the text of the bot's next message in the chat.
+    pub async fn act(&self, bot: i64, user: i64, kind: &str, mut body: Value) -> String {
+        body["bot_id"] = json!(bot);
+        body["user_id"] = json!(user);
+        let acted = self.post(&format!("/sandbox/act/{kind}"), body).await.expect("acted");
+        let after = acted["seq"].as_u64().expect("the event's seq");
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            let path = format!("/sandbox/events?bot_id={bot}&chat_id={user}&kind=sent&after={after}&timeout=5");
+            let events = self.get(&path).await.expect("events");
+            if let Some(text) = events["events"][0]["message"]["text"].as_str() {
+                return text.to_owned();
+            }
+            assert!(Instant::now() < deadline, "no answer; log:\n{}", self.log());
+        }
+    }
+
+    /// The listener's address (`http://HOST:PORT`), once `serve` logged it.
+    pub async fn listening(&self) -> String {
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            let log = self.log();
+            if let Some(url) = log.lines().find_map(|line| line.strip_prefix("Listening on ")) {
+                return url.trim().to_owned();
+            }
+            assert!(Instant::now() < deadline, "serve did not listen; log:\n{log}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The updates the sandbox holds for `bot` that it has not confirmed.
     pub async fn pending(&self, bot: i64) -> Option<u64> {
         let bots = self.get("/sandbox/bots").await.ok()?;

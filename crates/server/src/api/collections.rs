@@ -261,14 +261,8 @@ impl Target {
                                 (if name == "in" { Op::In } else { Op::NotIn }, Value::Array(items))
                             }
                             other => {
-                                let op = match other {
-                                    "eq" => Op::Eq,
-                                    "ne" => Op::Ne,
-                                    "lt" => Op::Lt,
-                                    "le" => Op::Le,
-                                    "gt" => Op::Gt,
-                                    _ => Op::Ge,
-                                };
+                                let op = Op::from_name(other)
+                                    .ok_or_else(|| bad(format!("{field}: no operator `{other}`")))?;
                                 (op, typed(value)?)
                             }
                         };

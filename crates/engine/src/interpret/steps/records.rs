@@ -180,14 +180,8 @@ fn filters(
                             (if name == "in" { Op::In } else { Op::NotIn }, Value::Array(typed))
                         }
                         other => {
-                            let op = match other {
-                                "eq" => Op::Eq,
-                                "ne" => Op::Ne,
-                                "lt" => Op::Lt,
-                                "le" => Op::Le,
-                                "gt" => Op::Gt,
-                                _ => Op::Ge,
-                            };
+                            let op = Op::from_name(other)
+                                .ok_or_else(|| fail(format!("{}.{field}: no operator `{other}`", target.name)))?;
                             (op, target.typed(field, &rendered)?)
                         }
                     };
