@@ -29,6 +29,24 @@ pub struct Collection {
     pub search: Vec<String>,
 }
 
+impl Collection {
+    /// A record value of `field`, converted to its type ([`coerce`]): a declared field's, or
+    /// one of the fields every record has ([`RECORD_FIELDS`]: `id` an integer, `created_at` and
+    /// `updated_at` datetimes). `Err` says why, without the collection's name: for a field it
+    /// does not have, "no field \"NAME\"".
+    pub fn typed(&self, field: &str, value: &Value) -> Result<Value, String> {
+        let (kind, max_length) = match self.fields.get(field) {
+            Some(declared) => (declared.kind(), declared.max_length()),
+            None => match field {
+                "id" => (DataType::Integer, None),
+                "created_at" | "updated_at" => (DataType::Datetime, None),
+                _ => return Err(format!("no field {field:?}")),
+            },
+        };
+        coerce(value, kind, max_length)
+    }
+}
+
 /// Whose records a collection keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

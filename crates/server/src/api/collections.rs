@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferrogram_engine::{CollectionSpec, CollectionStore, Filter, Op, Query, Record, Scope, SizeCaps, apply_query};
-use ferrogram_schema::{BotFile, Collection, CollectionScope, DataType, FieldFilter, RECORD_FIELDS};
+use ferrogram_schema::{BotFile, Collection, CollectionScope, FieldFilter, RECORD_FIELDS};
 use ferrogram_store::{BotRecord, Role, ScopedRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -176,15 +176,10 @@ fn view(scope: Scope, record: Record) -> RecordView {
 impl Target {
     /// A value converted to `field`'s type (declared, or `id`, `created_at`, `updated_at`).
     fn typed(&self, field: &str, value: &Value) -> Result<Value, String> {
-        let (kind, max_length) = match self.collection.fields.get(field) {
-            Some(declared) => (declared.kind(), declared.max_length()),
-            None => match field {
-                "id" => (DataType::Integer, None),
-                "created_at" | "updated_at" => (DataType::Datetime, None),
-                _ => return Err(format!("{} has no field {field:?}", self.name)),
-            },
-        };
-        ferrogram_schema::coerce(value, kind, max_length)
+        if !self.collection.fields.contains_key(field) && !RECORD_FIELDS.contains(&field) {
+            return Err(format!("{} has no field {field:?}", self.name));
+        }
+        self.collection.typed(field, value)
     }
 
     /// Fields to write, checked as `insert`'s and `update`'s are; the errors at `pointer/FIELD`.

@@ -105,15 +105,10 @@ impl<'a> Target<'a> {
 
     /// A value converted to the type of `field` (declared, or `id`, `created_at`, `updated_at`).
     fn typed(&self, field: &str, value: &Value) -> Result<Value, EngineError> {
-        let (kind, max_length) = match self.collection.fields.get(field) {
-            Some(declared) => (declared.kind(), declared.max_length()),
-            None => match field {
-                "id" => (DataType::Integer, None),
-                "created_at" | "updated_at" => (DataType::Datetime, None),
-                _ => return Err(fail(format!("{}: no field {field:?}", self.name))),
-            },
-        };
-        ferrogram_schema::coerce(value, kind, max_length).map_err(|why| fail(format!("{}.{field}: {why}", self.name)))
+        if !self.collection.fields.contains_key(field) && !ferrogram_schema::RECORD_FIELDS.contains(&field) {
+            return Err(fail(format!("{}: no field {field:?}", self.name)));
+        }
+        self.collection.typed(field, value).map_err(|why| fail(format!("{}.{field}: {why}", self.name)))
     }
 
     /// `values` of `insert` or `set` of `update`, rendered and typed.
