@@ -8,6 +8,7 @@
 // Env: BASE_URL (no trailing slash), SETUP_PATH (/setup/TOKEN), CHROMIUM (the browser's
 // executable), SHOTS (a folder for the screenshots), EMAIL, PASSWORD.
 import { chromium } from 'playwright-core';
+import { Steps, check, watch } from './browser_steps.mjs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 
@@ -19,20 +20,9 @@ const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '
 const context = await browser.newContext({ viewport: { width: 1000, height: 800 }, locale: 'en-US' });
 const page = await context.newPage();
 page.setDefaultTimeout(STEP_TIMEOUT);
-const problems = [];
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.request().method()} ${r.url()}`); });
-
-let current = '';
-async function step(name, body) {
-  current = name;
-  console.log(`step: ${name}`);
-  await body();
-}
-function check(condition, what) {
-  if (!condition) throw new Error(what);
-}
+const problems = watch(page);
+const steps = new Steps();
+const step = (name, body) => steps.step(name, body);
 async function shot(name) {
   await page.screenshot({ path: `${shots}/dashboard-${name}.png`, fullPage: true });
 }
@@ -111,7 +101,7 @@ try {
   check(problems.length === 0, `the pages logged problems:\n${problems.join('\n')}`);
   console.log('ok');
 } catch (error) {
-  console.error(`failed at step "${current}": ${error.message}`);
+  console.error(`failed at step "${steps.current}": ${error.message}`);
   if (problems.length) console.error(problems.join('\n'));
   await shot('failure').catch(() => {});
   process.exitCode = 1;

@@ -6,6 +6,7 @@
 // Env: SANDBOX_URL (no trailing slash), BOT_ID, USER_ID, CHROMIUM (the browser's executable),
 // PHOTO_HEX (the PNG the user uploads), SCREENSHOT (optional: a PNG of the page at the end).
 import { chromium } from 'playwright-core';
+import { Steps, check, watch } from './browser_steps.mjs';
 import { Buffer } from 'node:buffer';
 
 const { SANDBOX_URL: url, BOT_ID: bot, USER_ID: user, CHROMIUM: executablePath, PHOTO_HEX, SCREENSHOT } = process.env;
@@ -15,20 +16,9 @@ const PNG = Buffer.from(PHOTO_HEX, 'hex');
 const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
 const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
 page.setDefaultTimeout(STEP_TIMEOUT);
-const problems = [];
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.request().method()} ${r.url()}`); });
-
-let current = '';
-async function step(name, body) {
-  current = name;
-  console.log(`step: ${name}`);
-  await body();
-}
-function check(condition, what) {
-  if (!condition) throw new Error(what);
-}
+const problems = watch(page);
+const steps = new Steps();
+const step = (name, body) => steps.step(name, body);
 
 const messages = page.locator('#messages');
 const botRow = (text) => messages.locator('.row:not(.own)', { hasText: text }).last();
@@ -173,7 +163,7 @@ try {
 
   console.log('PASSED');
 } catch (e) {
-  console.error(`FAILED at step "${current}": ${e.message}`);
+  console.error(`FAILED at step "${steps.current}": ${e.message}`);
   for (const p of problems) console.error(p);
   if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true }).catch(() => {});
   process.exitCode = 1;
