@@ -365,7 +365,8 @@ pub struct FormField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
     /// Refuses a `text` or `regex` answer with a word of the engine's English profanity list
-    /// (whole words, any case, leetspeak read: `sh1t`; `Scunthorpe` passes).
+    /// (whole words, any case, leetspeak read: `sh1t`; `Scunthorpe` passes) or a Russian obscene
+    /// word (by root, in any inflection: `нахуй`, `заебал`; `небо`, `хлеб`, `страхуй` pass).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub clean: bool,
     /// What the user is told when an answer is wrong (the reason is added by default).
