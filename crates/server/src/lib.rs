@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use ferrogram_engine::Engine;
 
-pub use bots::{Api, BotControl};
+pub use bots::{Api, BotControl, TokenOwner};
 pub use listen::{Listening, listen, listen_routes, listen_with};
 pub use metrics_exporter_prometheus::PrometheusHandle;
 
