@@ -52,7 +52,7 @@ try {
   await step('create the owner: signed in, owner of the workspace', async () => {
     await page.getByRole('button', { name: 'Create the account' }).click();
     await page.getByRole('heading', { name: 'Hello, Olga Owner' }).waitFor();
-    await page.getByRole('cell', { name: 'default' }).waitFor();
+    await page.getByRole('cell', { name: 'default', exact: true }).waitFor();
     await page.getByRole('cell', { name: 'owner' }).waitFor();
     await accessible('the home page');
     await shot('home');

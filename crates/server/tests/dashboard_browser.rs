@@ -108,7 +108,7 @@ async fn the_owner_sets_up_signs_out_and_in_in_a_browser() {
     let actor = format!("account:{}", accounts[0].id);
     let log = store.audit_log(workspace, 20).await.unwrap();
     let done: Vec<_> = log.iter().rev().filter(|e| e.actor == actor).map(|e| e.action.as_str()).collect();
-    assert_eq!(done, ["bot.create", "bot.start", "bot.stop"]);
+    assert_eq!(done, ["account.setup", "bot.create", "bot.start", "bot.stop"]);
     for shot in [
         "setup",
         "home",
