@@ -5,7 +5,7 @@
 //! confirmation, the history's side-by-side diff and rollback (a stale page is told, not
 //! obeyed); and the refusals: a viewer's change (403, and no buttons), a form without its CSRF
 //! token (403), another workspace (404). Every change is in the audit log as the API's are, and
-//! the audit page shows it.
+//! the audit page shows it. API tokens: made by an admin, the secret shown once, revoked.
 
 mod host;
 
@@ -325,5 +325,34 @@ async fn history_shows_who_and_a_side_by_side_diff_and_a_stale_rollback_is_told(
     assert!(page.contains("The two versions are the same."), "{page}");
     assert_eq!(site.get(&site.viewer, &format!("{page_path}?from=9")).await.0, 404);
     assert!(site.actions().await.iter().any(|(a, actor)| a == "bot.rollback" && actor.starts_with("account:")));
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_makes_a_token_seen_once_and_revokes_it_others_cannot() {
+    let site = Site::start().await;
+    let tokens = format!("/w/{}/tokens", site.home);
+    assert_eq!(site.get(&site.editor, &tokens).await.0, 403, "tokens are the admins', as in the API");
+    assert_eq!(site.post(&site.editor, &tokens, &[("name", "ci"), ("role", "viewer")], true).await.0, 403);
+    assert_eq!(site.post(&site.admin, &tokens, &[("name", "ci"), ("role", "viewer")], false).await.0, 403);
+    assert_eq!(site.get(&site.admin, &format!("/w/{}/tokens", site.away)).await.0, 404);
+    let (status, page) = site.post(&site.admin, &tokens, &[("name", " "), ("role", "owner")], true).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("id=\"token-name-error\"") && page.contains("id=\"token-role-error\""), "{page}");
+    assert!(site.store.tokens(site.home).await.unwrap().is_empty(), "nothing issued");
+
+    let (status, page) = site.post(&site.admin, &tokens, &[("name", "ci"), ("role", "viewer")], true).await;
+    assert_eq!(status, 201);
+    let start = page.find("<code class=\"secret\">").expect("the secret shown") + "<code class=\"secret\">".len();
+    let secret = page[start..].split('<').next().unwrap().to_owned();
+    assert!(secret.starts_with("fg_"), "{secret}");
+    assert!(site.store.verify_token(&secret).await.unwrap().is_some(), "the shown secret works");
+    assert!(!site.get(&site.admin, &tokens).await.1.contains(&secret), "never shown again");
+    let id = site.store.tokens(site.home).await.unwrap()[0].id.to_string();
+    assert_eq!(site.post(&site.admin, &format!("{tokens}/revoke"), &[("token", &id)], false).await.0, 403);
+    assert_eq!(site.post(&site.admin, &format!("{tokens}/revoke"), &[("token", &id)], true).await.0, 303);
+    assert!(site.store.verify_token(&secret).await.unwrap().is_none(), "revoked");
+    let names: Vec<_> = site.actions().await.into_iter().map(|(a, _)| a).collect();
+    assert_eq!(names, ["token.create", "token.revoke"]);
     site.stop().await;
 }

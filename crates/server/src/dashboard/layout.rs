@@ -237,6 +237,7 @@ impl Pages {
             ("bot_delete.html", include_str!("templates/bot_delete.html")),
             ("bot_history.html", include_str!("templates/bot_history.html")),
             ("audit.html", include_str!("templates/audit.html")),
+            ("tokens.html", include_str!("templates/tokens.html")),
         ] {
             env.add_template(name, source).expect("the embedded templates parse");
         }

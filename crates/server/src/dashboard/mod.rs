@@ -9,7 +9,8 @@
 //! [`layout`] (templates, languages, themes), [`texts`] (the bots' pages' texts), [`workspace`]
 //! (the caller of a workspace's page), [`bots`] (the list, start, stop, delete), [`new_bot`],
 //! [`templates`] (the example bots to start from), [`history`] (versions, diff, rollback),
-//! [`side_by_side`], [`sparkline`], [`audit`] (the workspace's audit log), [`rate_limit`], [`assets`].
+//! [`side_by_side`], [`sparkline`], [`audit`] (the workspace's audit log), [`tokens`] (its API tokens), [`rate_limit`],
+//! [`assets`].
 
 pub mod assets;
 pub mod audit;
@@ -28,6 +29,7 @@ pub mod sign_in;
 pub mod sparkline;
 pub mod templates;
 pub mod texts;
+pub mod tokens;
 pub mod workspace;
 
 use std::sync::Arc;
@@ -88,7 +90,7 @@ impl Dashboard {
 }
 
 /// The dashboard's routes: `/`, `/sign-in`, `/sign-out`, `/setup/{token}`, `/invite/{token}`,
-/// `/account/sessions…`, a workspace's `/w/{workspace}/bots…` and `/w/{workspace}/audit`,
+/// `/account/sessions…`, a workspace's `/w/{workspace}/bots…`, `…/audit` and `…/tokens…`,
 /// `/preferences` and `/assets/…`.
 pub fn routes(dashboard: Dashboard) -> Router {
     Router::new()
@@ -108,6 +110,8 @@ pub fn routes(dashboard: Dashboard) -> Router {
         .route("/w/{workspace}/bots/{name}/delete", get(bots::confirm_delete).post(bots::delete))
         .route("/w/{workspace}/bots/{name}/rollback", post(history::rollback))
         .route("/w/{workspace}/audit", get(audit::page))
+        .route("/w/{workspace}/tokens", get(tokens::page).post(tokens::create))
+        .route("/w/{workspace}/tokens/revoke", post(tokens::revoke))
         .route("/preferences", get(layout::preferences))
         .merge(assets::routes())
         .layer(axum::middleware::from_fn(layout::security_headers))

@@ -57,7 +57,7 @@ impl Errors {
     }
 
     /// The API's refusal of the creation, on the form's fields.
-    fn from_problem(&mut self, lang: Lang, problem: &Problem) {
+    fn place(&mut self, lang: Lang, problem: &Problem) {
         if problem.status == 409 {
             self.name = Some(text(lang, "name_taken").to_owned());
             return;
@@ -195,7 +195,7 @@ pub async fn submit(State(dashboard): State<Dashboard>, at: InWorkspace, multipa
         if problem.status == 403 {
             return refusal(&dashboard, &at.signed, &path, &problem);
         }
-        errors.from_problem(lang, &problem);
+        errors.place(lang, &problem);
         let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
         return render(&dashboard, &at, status, &sent, &errors);
     }
