@@ -1017,9 +1017,11 @@ async fn serve(settings: config::Config) -> Result<(), String> {
         BotEnvNames { names: settings.bots_env.clone() }.for_serve(),
     )?;
     let api = ferrogram_server::Api { store: Arc::clone(&store), bots: supervisor.clone() };
-    // The dashboard's sign-in (decision 0042): its cookies are `Secure` behind https.
+    // The dashboard (decisions 0042, 0049): its cookies are `Secure` behind https; its pages act
+    // on the bots through the API's functions.
     let secure_cookies = settings.server_public_url.as_deref().is_some_and(|url| url.starts_with("https://"));
-    let dashboard = ferrogram_server::dashboard::Dashboard::new(Arc::clone(&store), secure_cookies);
+    let dashboard =
+        ferrogram_server::dashboard::Dashboard::new(Arc::clone(&store), secure_cookies).with_api(api.clone());
     // Every bot's last known status (decision 0040) before the API answers; started after.
     fleet.supervise(supervisor);
     fleet.restore_all().await?;

@@ -93,6 +93,13 @@ pub enum ControlError {
     Refused(String),
 }
 
+/// The bot a Telegram token belongs to, as getMe answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    pub id: u64,
+    pub username: String,
+}
+
 /// What the host running the bots (`serve`'s supervisor) lets the API do. Every call names the
 /// caller's workspace: a bot of another one is [`ControlError::UnknownBot`].
 pub trait BotControl: Send + Sync {
@@ -105,6 +112,14 @@ pub trait BotControl: Send + Sync {
     fn stop<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>>;
     /// Runs the bot's newest stored version: reloaded when it runs, started otherwise.
     fn reload<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>>;
+    /// Asks the Bot API the host runs token bots against (`telegram.api_url`: Telegram, or the
+    /// sandbox under it) whose `token` is, with getMe: the dashboard checks a pasted token
+    /// before storing it. `Err` says why it was refused, never holding the token. A host that
+    /// cannot check keeps the default: refused.
+    fn check_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<TokenOwner, String>> {
+        let _ = token;
+        Box::pin(async { Err("this server does not check tokens".to_owned()) })
+    }
     /// Stops the bot and removes it from the store: its record, versions, secrets and status,
     /// and its data unless `keep_data`. The answer says what was deleted (a JSON object). A
     /// host that cannot remove bots keeps the default: refused.

@@ -3,8 +3,9 @@
 //! `POST /telegram/{bot_id}`) and, under `serve`, the REST API ([`api`], `/api/v1…`,
 //! authenticated with API tokens, documented at `/api/openapi.json` and `/api/docs`), its
 //! health ([`health`]: `/healthz`, and `/readyz` under `serve`), its metrics ([`metrics`]:
-//! `/metrics`, under `serve`) and the dashboard's sign-in layer ([`dashboard`]: `/`,
-//! `/sign-in`, `/setup/{token}`, `/account/…`, under `serve`), each a route module merged in
+//! `/metrics`, under `serve`) and the dashboard ([`dashboard`]: `/`, `/sign-in`,
+//! `/setup/{token}`, `/account/…`, a workspace's `/w/{workspace}/…`, under `serve`), each a
+//! route module merged in
 //! [`router_of`].
 //!
 //! On the path of an update (docs/architecture.md) it is the socket of the webhook update
@@ -23,7 +24,7 @@ use std::sync::Arc;
 
 use ferrogram_engine::Engine;
 
-pub use bots::{Api, BotControl};
+pub use bots::{Api, BotControl, TokenOwner};
 pub use listen::{Listening, listen, listen_routes, listen_with};
 pub use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -40,7 +41,8 @@ pub fn router(engine: Arc<Engine>) -> axum::Router {
 pub struct Routes {
     pub api: Option<Api>,
     pub metrics: Option<PrometheusHandle>,
-    /// The dashboard's pages (sign-in, setup, sessions, home).
+    /// The dashboard's pages (sign-in, setup, sessions, home; a workspace's pages when it was
+    /// given the API with `Dashboard::with_api`).
     pub dashboard: Option<dashboard::Dashboard>,
 }
 

@@ -1,7 +1,9 @@
-//! The dashboard's sign-in in a real browser: `conformance/js/dashboard_user.mjs` drives
-//! Chromium (through playwright-core) through the setup link, sign-out, sign-in, the sessions
-//! page, the Russian interface and the dark theme, running axe-core on each page; this test
-//! serves the dashboard on a real SQLite store and checks what the clicks made in it.
+//! The dashboard in a real browser: `conformance/js/dashboard_user.mjs` drives Chromium
+//! (through playwright-core) through the setup link, sign-out, sign-in, the sessions page, a
+//! new bot from a template with its token (checked against a real sandbox), the bots list
+//! (running, then stopped), the bot's history, the Russian interface and the dark theme,
+//! running axe-core on each page; this test serves the dashboard on a real SQLite store and
+//! checks what the clicks made in it.
 //! Screenshots go to `target/tmp/dashboard-*.png`.
 //!
 //! Needs Chromium (`apt-get install chromium`, or `CHROMIUM=/path`), node, playwright-core and
@@ -10,20 +12,23 @@
 
 #[path = "../../sandbox/tests/browser/mod.rs"]
 mod browser;
+mod host;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrogram_engine::{Engine, EngineConfig};
-use ferrogram_server::Routes;
+use ferrogram_server::bots::Status;
 use ferrogram_server::dashboard::{self, Dashboard};
-use ferrogram_store::{Role, Store};
+use ferrogram_server::{Api, Routes};
+use ferrogram_store::{BOT_TOKEN, Role, SecretKey, Store};
 
 use browser::{chromium, missing};
 
 const EMAIL: &str = "olga@example.org";
 const PASSWORD: &str = "a browser-typed password";
+const TOKEN: &str = "7002:browser-pasted-token";
 /// The whole browser session; only turns a hang into a failure.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
 
@@ -47,10 +52,15 @@ async fn the_owner_sets_up_signs_out_and_in_in_a_browser() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
-    let store = Arc::new(Store::open(&format!("sqlite://{}", db.display())).await.expect("store"));
+    let store = Store::open(&format!("sqlite://{}", db.display())).await.expect("store");
+    let store = Arc::new(store.with_secret_key(SecretKey::generate().unwrap()));
     let secret = dashboard::first_start_link(&store).await.unwrap().expect("a setup link");
     let engine = Arc::new(Engine::new(EngineConfig::default()));
-    let routes = Routes { dashboard: Some(Dashboard::new(Arc::clone(&store), false)), ..Routes::default() };
+    let sandbox = ferrogram_sandbox::Sandbox::start(ferrogram_sandbox::Config::default()).await.expect("sandbox");
+    let host = host::Host::new(Arc::clone(&store), sandbox.url());
+    let api = Api { store: Arc::clone(&store), bots: host.clone() };
+    let dashboard = Dashboard::new(Arc::clone(&store), false).with_api(api.clone());
+    let routes = Routes { api: Some(api), dashboard: Some(dashboard), ..Routes::default() };
     let listening = ferrogram_server::listen_routes("127.0.0.1:0".parse().unwrap(), engine, routes).await.unwrap();
 
     let mut command = std::process::Command::new("node");
@@ -62,7 +72,8 @@ async fn the_owner_sets_up_signs_out_and_in_in_a_browser() {
         .env("CHROMIUM", chromium().expect("checked above"))
         .env("SHOTS", &shots)
         .env("EMAIL", EMAIL)
-        .env("PASSWORD", PASSWORD);
+        .env("PASSWORD", PASSWORD)
+        .env("BOT_TOKEN", TOKEN);
     let run = tokio::task::spawn_blocking(move || command.output());
     let output = tokio::time::timeout(SCRIPT_TIMEOUT, run)
         .await
@@ -86,10 +97,34 @@ async fn the_owner_sets_up_signs_out_and_in_in_a_browser() {
     let sessions = store.sessions(accounts[0].id).await.unwrap();
     assert_eq!(sessions.len(), 1, "{sessions:?}");
     assert!(sessions[0].user_agent.contains("Chrome"), "{}", sessions[0].user_agent);
-    for shot in ["setup", "home", "sessions", "sign-in", "home-ru-dark"] {
+    // The bot the clicks made: from the template, its token stored sealed, stopped; each
+    // action in the audit log under the owner's account.
+    let workspace = memberships[0].workspace;
+    let bot = store.bot_named(workspace, "shop").await.unwrap().expect("the bot made in the browser");
+    let source = store.current_version(workspace, bot.id).await.unwrap().unwrap().source;
+    assert!(source.contains("name: menu-form"), "{source}");
+    assert_eq!(store.secret(workspace, Some(bot.id), BOT_TOKEN).await.unwrap().as_deref(), Some(TOKEN));
+    assert_eq!(host.state(workspace, "shop"), Some(Status::Stopped));
+    let actor = format!("account:{}", accounts[0].id);
+    let log = store.audit_log(workspace, 20).await.unwrap();
+    let done: Vec<_> = log.iter().rev().filter(|e| e.actor == actor).map(|e| e.action.as_str()).collect();
+    assert_eq!(done, ["account.setup", "bot.create", "bot.start", "bot.stop"]);
+    for shot in [
+        "setup",
+        "home",
+        "sessions",
+        "sign-in",
+        "new-bot",
+        "bots",
+        "bots-stopped",
+        "history",
+        "home-ru-dark",
+        "bots-ru-dark",
+    ] {
         assert!(shots.join(format!("dashboard-{shot}.png")).exists(), "screenshot {shot}");
     }
     listening.stop();
+    sandbox.stop().await.unwrap();
     store.close().await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));

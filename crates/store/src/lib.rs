@@ -372,6 +372,10 @@ operations! {
     fn inbox_take_unhandled(bot: u64, limit: u32) -> Vec<InboxUpdate>;
     /// Marks an update handled; `false` if it was not stored or already handled.
     fn inbox_mark_handled(bot: u64, update_id: i64) -> bool;
+    /// The bot's updates received in each of the `hours` hours from `since` (Unix seconds),
+    /// oldest hour first, counted from the inbox (which keeps handled updates a day,
+    /// `ferrogram_engine::INBOX_KEEP`): the dashboard's sparkline.
+    fn inbox_hourly(bot: u64, since: i64, hours: u32) -> Vec<i64>;
     /// The users the bot has seen, most recently seen first: `{id, first_name, last_name,
     /// username, language_code, first_seen, last_seen}`. `last_seen` lags by up to
     /// `Options::directory_refresh` (a user seen again unchanged is not rewritten sooner).

@@ -306,6 +306,20 @@ impl Conn<'_> {
         Ok(changed == 1)
     }
 
+    pub(crate) async fn inbox_hourly(self, bot: u64, since: i64, hours: u32) -> Result<Vec<i64>> {
+        const SQL: &str = "SELECT (received_at - $2) / 3600 AS hour, COUNT(*) FROM inbox \
+             WHERE bot_id = $1 AND received_at >= $2 GROUP BY hour";
+        let bot = int("bot id", bot)?;
+        let rows: Vec<(i64, i64)> = on!(self, c => sqlx::query_as(SQL).bind(bot).bind(since).fetch_all(c).await?);
+        let mut counts = vec![0; hours as usize];
+        for (hour, count) in rows {
+            if let Some(slot) = usize::try_from(hour).ok().and_then(|h| counts.get_mut(h)) {
+                *slot += count;
+            }
+        }
+        Ok(counts)
+    }
+
     pub(crate) async fn known_users(self, bot: u64, limit: u32) -> Result<Vec<Value>> {
         const SQL: &str = "SELECT user_id, first_name, last_name, username, language_code, first_seen, last_seen \
              FROM bot_users WHERE bot_id = $1 ORDER BY last_seen DESC, user_id LIMIT $2";

@@ -25,7 +25,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use ferrogram_engine::{BotHandle, BoxFuture, Engine};
-use ferrogram_server::bots::{BotControl, BotError, BotStatus, ControlError, Status};
+use ferrogram_server::bots::{BotControl, BotError, BotStatus, ControlError, Status, TokenOwner};
 use ferrogram_store::{BotRecord, Store, StoredStatus};
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -748,6 +748,22 @@ impl BotControl for Supervisor {
 
     fn reload<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
         Box::pin(self.reload_bot(workspace, name))
+    }
+
+    /// getMe at `telegram.api_url`, where a bot with a stored token runs.
+    fn check_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<TokenOwner, String>> {
+        Box::pin(async move {
+            let client = ferrogram_telegram::Client::builder(token)
+                .api_url(self.telegram_url.as_str())
+                .retry(ferrogram_telegram::Backoff::none())
+                .build()
+                .map_err(|_| "this is not a Telegram bot token (digits, a colon, then the secret)".to_owned())?;
+            match client.get_me().await {
+                Ok(me) => Ok(TokenOwner { id: me.id, username: me.username.unwrap_or_default() }),
+                Err(error) if error.code() == Some(401) => Err("the Bot API refused this token (401)".to_owned()),
+                Err(error) => Err(format!("getMe failed: {}", error.to_string().replace(token, "…"))),
+            }
+        })
     }
 
     fn remove<'a>(

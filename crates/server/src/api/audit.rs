@@ -77,11 +77,17 @@ async fn list_audit(
     caller: Caller,
     Params(filter): Params<AuditFilter>,
 ) -> Result<Json<Page<AuditView>>, Problem> {
+    entries(&api, &caller, &filter).await.map(Json)
+}
+
+/// A page of the workspace's audit log matching `filter`, newest first (viewer): the API's
+/// listing and the dashboard's audit page.
+pub(crate) async fn entries(api: &Api, caller: &Caller, filter: &AuditFilter) -> Result<Page<AuditView>, Problem> {
     caller.require(Role::Viewer)?;
     let limit = pagination::limit(filter.limit)?;
     let query = AuditQuery {
-        action: filter.action,
-        actor: filter.actor,
+        action: filter.action.clone(),
+        actor: filter.actor.clone(),
         since: filter.since,
         until: filter.until,
         before: pagination::key_of(filter.cursor.as_deref())?,
@@ -89,5 +95,5 @@ async fn list_audit(
     };
     let entries =
         api.store.audit_page(caller.workspace, &query).await.map_err(store_failed("reading the audit log"))?;
-    Ok(Json(pagination::page(entries, limit, |e| e.id, AuditView::from)))
+    Ok(pagination::page(entries, limit, |e| e.id, AuditView::from))
 }

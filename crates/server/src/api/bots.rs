@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use ferrogram_store::{BotRecord, Role};
+use ferrogram_store::{BOT_TOKEN, BotRecord, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -110,19 +110,19 @@ pub struct RemoveOptions {
 }
 
 /// The ETag of a bot's version `n`.
-pub(super) fn etag(version: i64) -> String {
+pub(crate) fn etag(version: i64) -> String {
     format!("\"v{version}\"")
 }
 
 /// The workspace's bot of this name, or 404 (also for another workspace's).
-pub(super) async fn find(api: &Api, caller: &Caller, name: &str) -> Result<BotRecord, Problem> {
+pub(crate) async fn find(api: &Api, caller: &Caller, name: &str) -> Result<BotRecord, Problem> {
     let found = api.store.bot_named(caller.workspace, name).await.map_err(store_failed("reading the bot"))?;
     found.ok_or_else(|| Problem::not_found(format!("no bot named {name}")))
 }
 
 /// The id the bot's data (users, chats, variables, collections) is kept under: the Telegram
 /// bot id it runs as, which `serve` records at its first start; `None` before that (no data).
-pub(super) fn data_id(bot: &BotRecord) -> Option<u64> {
+pub(crate) fn data_id(bot: &BotRecord) -> Option<u64> {
     bot.telegram_id
 }
 
@@ -191,6 +191,11 @@ async fn list_bots(
     caller: Caller,
     Params(filter): Params<BotFilter>,
 ) -> Result<Json<Page<BotView>>, Problem> {
+    list(&api, &caller, &filter).await.map(Json)
+}
+
+/// The workspace's bots matching `filter` (viewer): the API's list and the dashboard's.
+pub(crate) async fn list(api: &Api, caller: &Caller, filter: &BotFilter) -> Result<Page<BotView>, Problem> {
     caller.require(Role::Viewer)?;
     let limit = pagination::limit(filter.limit)?;
     let after = pagination::key_of(filter.cursor.as_deref())?.unwrap_or(i64::MIN);
@@ -207,12 +212,12 @@ async fn list_bots(
         {
             continue;
         }
-        views.push(view(&api, &caller, bot, status).await?);
+        views.push(view(api, caller, bot, status).await?);
         if views.len() > limit as usize {
             break;
         }
     }
-    Ok(Json(pagination::page(views, limit, |b| b.id, |b| b)))
+    Ok(pagination::page(views, limit, |b| b.id, |b| b))
 }
 
 /// Creates a bot from its file (editor); 422 with the file's diagnostics, and nothing saved,
@@ -231,40 +236,58 @@ async fn create_bot(
     caller.require(Role::Editor)?;
     let request = &body.value;
     let act = async {
-        if !valid_name(&request.name) {
-            let error = FieldError::at("/name", "1 to 64 of A-Z a-z 0-9 _ - ., starting with a letter or digit");
-            return Err(Problem::invalid("the name is not acceptable", vec![error]));
-        }
-        let warnings = check(&request.source, request.format, "/source")?;
-        if api
-            .store
-            .bot_named(caller.workspace, &request.name)
-            .await
-            .map_err(store_failed("reading the bots"))?
-            .is_some()
-        {
-            return Err(Problem::conflict(format!("there is already a bot named {}", request.name)));
-        }
-        let mut tx = api.store.transaction().await.map_err(store_failed("creating the bot"))?;
-        let id =
-            tx.create_bot(caller.workspace, &request.name, None).await.map_err(store_failed("creating the bot"))?;
-        let id = id.ok_or_else(|| Problem::not_found("the workspace is gone"))?;
-        let version = tx.save_version(caller.workspace, id, &request.source).await;
-        let version = version.map_err(store_failed("saving the version"))?.unwrap_or(1);
-        let detail = json!({"version": version, "format": request.format});
-        tx.audit(caller.workspace, &caller.actor(), "bot.create", &request.name, &detail)
-            .await
-            .map_err(store_failed("writing the audit log"))?;
-        tx.commit().await.map_err(store_failed("creating the bot"))?;
-        let bot = find(&api, &caller, &request.name).await?;
-        let status = status_of(&api, &caller, &request.name).await;
-        let created = CreatedBot { bot: view(&api, &caller, bot, status).await?, warnings };
+        let (created, version) = create(&api, &caller, request, None).await?;
         let mut answer = Created::new(serde_json::to_value(&created).map_err(|e| Problem::internal("answering", e))?);
         answer.etag = Some(etag(version));
         answer.location = Some(format!("/api/v1/bots/{}", request.name));
         Ok(answer)
     };
     Ok(once(&api, &caller, &headers, "POST /api/v1/bots", &body.raw, act).await)
+}
+
+/// Creates a bot from its file (editor), with its Telegram `token` stored as its own secret
+/// (`token`, sealed as `ferrogram bot add --token` stores it) when given, in one transaction and
+/// audited as `bot.create`: the API's creation and the dashboard's. A bad name is 422 at
+/// `/name`, a file with errors 422 with every diagnostic at `/source`; nothing is saved then.
+/// Returns the bot and its first version's number.
+pub(crate) async fn create(
+    api: &Api,
+    caller: &Caller,
+    request: &BotRequest,
+    token: Option<&str>,
+) -> Result<(CreatedBot, i64), Problem> {
+    caller.require(Role::Editor)?;
+    if !valid_name(&request.name) {
+        let error = FieldError::at("/name", "1 to 64 of A-Z a-z 0-9 _ - ., starting with a letter or digit");
+        return Err(Problem::invalid("the name is not acceptable", vec![error]));
+    }
+    let warnings = check(&request.source, request.format, "/source")?;
+    if api.store.bot_named(caller.workspace, &request.name).await.map_err(store_failed("reading the bots"))?.is_some() {
+        return Err(Problem::conflict(format!("there is already a bot named {}", request.name)));
+    }
+    let mut tx = api.store.transaction().await.map_err(store_failed("creating the bot"))?;
+    let id = tx.create_bot(caller.workspace, &request.name, None).await.map_err(store_failed("creating the bot"))?;
+    let id = id.ok_or_else(|| Problem::not_found("the workspace is gone"))?;
+    let version = tx.save_version(caller.workspace, id, &request.source).await;
+    let version = version.map_err(store_failed("saving the version"))?.unwrap_or(1);
+    if let Some(token) = token {
+        match tx.put_secret(caller.workspace, Some(id), BOT_TOKEN, token).await {
+            Ok(_) => {}
+            Err(ferrogram_store::Error::NoSecretKey) => {
+                let error = FieldError::at("/token", "this server has no secret key to store tokens with");
+                return Err(Problem::invalid("the token cannot be stored", vec![error]));
+            }
+            Err(e) => return Err(Problem::internal("storing the token", e)),
+        }
+    }
+    let detail = json!({"version": version, "format": request.format, "token": token.is_some()});
+    tx.audit(caller.workspace, &caller.actor(), "bot.create", &request.name, &detail)
+        .await
+        .map_err(store_failed("writing the audit log"))?;
+    tx.commit().await.map_err(store_failed("creating the bot"))?;
+    let bot = find(api, caller, &request.name).await?;
+    let status = status_of(api, caller, &request.name).await;
+    Ok((CreatedBot { bot: view(api, caller, bot, status).await?, warnings }, version))
 }
 
 /// One bot, with its newest file; its `ETag` header is that version's.
@@ -295,12 +318,23 @@ async fn remove_bot(
     Path(name): Path<String>,
     Params(options): Params<RemoveOptions>,
 ) -> Result<Json<serde_json::Value>, Problem> {
+    remove(&api, &caller, &name, options.keep_data.unwrap_or(false)).await.map(Json)
+}
+
+/// Stops and removes the bot (admin), audited as `bot.remove`: the API's removal and the
+/// dashboard's. Returns what was deleted.
+pub(crate) async fn remove(
+    api: &Api,
+    caller: &Caller,
+    name: &str,
+    keep_data: bool,
+) -> Result<serde_json::Value, Problem> {
     caller.require(Role::Admin)?;
-    let removed = match api.bots.remove(caller.workspace, &name, options.keep_data.unwrap_or(false)).await {
+    let removed = match api.bots.remove(caller.workspace, name, keep_data).await {
         Ok(removed) => removed,
         Err(ControlError::UnknownBot) => return Err(Problem::not_found(format!("no bot named {name}"))),
         Err(ControlError::Refused(message)) => return Err(Problem::conflict(message)),
     };
-    audit(&api, &caller, "bot.remove", &name, removed.clone()).await;
-    Ok(Json(removed))
+    audit(api, caller, "bot.remove", name, removed.clone()).await;
+    Ok(removed)
 }

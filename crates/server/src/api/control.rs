@@ -75,8 +75,9 @@ fn answer(result: Result<BotStatus, ControlError>, name: &str) -> Result<Json<St
     }
 }
 
-/// Runs `action` on the bot (editor), audits it, answers its status.
-async fn act(api: &Api, caller: &Caller, name: &str, action: &str) -> Result<Json<StatusView>, Problem> {
+/// Runs `action` (`start`, `stop`, `reload`, `restart`) on the bot (editor), audits it, answers
+/// its status: the API's actions and the dashboard's buttons.
+pub(crate) async fn act(api: &Api, caller: &Caller, name: &str, action: &str) -> Result<Json<StatusView>, Problem> {
     caller.require(Role::Editor)?;
     let (workspace, bots) = (caller.workspace, &api.bots);
     let result = match action {

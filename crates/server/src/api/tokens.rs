@@ -117,6 +117,12 @@ async fn list_tokens(
     caller: Caller,
     Params(filter): Params<TokenFilter>,
 ) -> Result<Json<Page<TokenView>>, Problem> {
+    list(&api, &caller, &filter).await.map(Json)
+}
+
+/// The workspace's tokens matching `filter`, oldest first (admin): the API's listing and the
+/// dashboard's tokens page.
+pub(crate) async fn list(api: &Api, caller: &Caller, filter: &TokenFilter) -> Result<Page<TokenView>, Problem> {
     caller.require(Role::Admin)?;
     let limit = pagination::limit(filter.limit)?;
     let after = pagination::key_of(filter.cursor.as_deref())?.unwrap_or(i64::MIN);
@@ -126,7 +132,7 @@ async fn list_tokens(
         .filter(|t| t.id > after)
         .filter(|t| filter.revoked.is_none_or(|revoked| revoked == t.revoked_at.is_some()))
         .filter(|t| filter.prefix.as_deref().is_none_or(|wanted| matches_prefix(t.prefix.as_deref(), wanted)));
-    Ok(Json(pagination::page(listed, limit, |t| t.id, TokenView::from)))
+    Ok(pagination::page(listed, limit, |t| t.id, TokenView::from))
 }
 
 /// Creates a token (admin); its secret is in this answer only. Takes `Idempotency-Key`.
@@ -144,38 +150,43 @@ async fn create_token(
     caller.require(Role::Admin)?;
     let request = body.value;
     let act = async {
-        let name = request.name.trim();
-        let mut errors = Vec::new();
-        if name.is_empty() || name.chars().count() > 100 {
-            errors.push(FieldError::at("/name", "1 to 100 characters"));
-        }
-        // An owner is a person (a member, decision 0042), never a token.
-        let role = request.role.parse::<Role>().and_then(|role| match role {
-            Role::Owner => Err("a token's role is admin, editor or viewer: owner is only a member's".to_owned()),
-            role => Ok(role),
-        });
-        if let Err(message) = &role {
-            errors.push(FieldError::at("/role", message.clone()));
-        }
-        let (Ok(role), true) = (role, errors.is_empty()) else {
-            return Err(Problem::invalid("the token is not acceptable", errors));
-        };
-        let issued =
-            api.store.issue_token(caller.workspace, name, role).await.map_err(store_failed("issuing a token"))?;
-        let issued = issued.ok_or_else(|| Problem::not_found("the workspace is gone"))?;
-        let token = find(&api, &caller, issued.id).await?;
-        audit(&api, &caller, "token.create", &issued.id.to_string(), json!({"name": name, "role": role.as_str()}))
-            .await;
-        let view = NewToken { token: token.into(), secret: Some(issued.secret) };
+        let view = issue(&api, &caller, &request).await?;
         let body = serde_json::to_value(&view).map_err(|e| Problem::internal("answering", e))?;
         let mut replay = body.clone();
         replay["secret"] = serde_json::Value::Null;
         let mut created = Created::new(body);
-        created.location = Some(format!("/api/v1/tokens/{}", issued.id));
+        created.location = Some(format!("/api/v1/tokens/{}", view.token.id));
         created.replay_body = Some(replay);
         Ok(created)
     };
     Ok(once(&api, &caller, &headers, "POST /api/v1/tokens", &body.raw, act).await)
+}
+
+/// Issues a token (admin), audited as `token.create`: its secret is in the answer only. The
+/// API's creation and the dashboard's. A bad name or role is 422 at `/name` or `/role`.
+pub(crate) async fn issue(api: &Api, caller: &Caller, request: &TokenRequest) -> Result<NewToken, Problem> {
+    caller.require(Role::Admin)?;
+    let name = request.name.trim();
+    let mut errors = Vec::new();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.push(FieldError::at("/name", "1 to 100 characters"));
+    }
+    // An owner is a person (a member, decision 0042), never a token.
+    let role = request.role.parse::<Role>().and_then(|role| match role {
+        Role::Owner => Err("a token's role is admin, editor or viewer: owner is only a member's".to_owned()),
+        role => Ok(role),
+    });
+    if let Err(message) = &role {
+        errors.push(FieldError::at("/role", message.clone()));
+    }
+    let (Ok(role), true) = (role, errors.is_empty()) else {
+        return Err(Problem::invalid("the token is not acceptable", errors));
+    };
+    let issued = api.store.issue_token(caller.workspace, name, role).await.map_err(store_failed("issuing a token"))?;
+    let issued = issued.ok_or_else(|| Problem::not_found("the workspace is gone"))?;
+    let token = find(api, caller, issued.id).await?;
+    audit(api, caller, "token.create", &issued.id.to_string(), json!({"name": name, "role": role.as_str()})).await;
+    Ok(NewToken { token: token.into(), secret: Some(issued.secret) })
 }
 
 /// One token (admin).
@@ -190,11 +201,18 @@ async fn get_token(State(api): State<Api>, caller: Caller, Path(id): Path<String
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 204, description = "revoked")))]
 async fn revoke_token(State(api): State<Api>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, Problem> {
+    revoke(&api, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes the token `id` (admin), audited as `token.revoke`; a revoked one is left as it is.
+/// The API's revocation and the dashboard's.
+pub(crate) async fn revoke(api: &Api, caller: &Caller, id: &str) -> Result<(), Problem> {
     caller.require(Role::Admin)?;
-    let token = find(&api, &caller, token_id(&id)?).await?;
+    let token = find(api, caller, token_id(id)?).await?;
     if token.revoked_at.is_none() {
         api.store.revoke_token(caller.workspace, token.id).await.map_err(store_failed("revoking the token"))?;
-        audit(&api, &caller, "token.revoke", &token.id.to_string(), json!({"name": token.name})).await;
+        audit(api, caller, "token.revoke", &token.id.to_string(), json!({"name": token.name})).await;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

@@ -160,14 +160,39 @@ async fn list_versions(
     Path(name): Path<String>,
     Params(page): Params<VersionPage>,
 ) -> Result<Json<Page<VersionView>>, Problem> {
-    caller.require(Role::Viewer)?;
     let limit = pagination::limit(page.limit)?;
     let after = pagination::key_of(page.cursor.as_deref())?.unwrap_or(i64::MIN);
-    let bot = find(&api, &caller, &name).await?;
-    let versions = api.store.versions(caller.workspace, bot.id).await.map_err(store_failed("reading the versions"))?;
+    let versions = history(&api, &caller, &name).await?;
     let newest = versions.last().map_or(0, |v| v.version);
     let listed = versions.into_iter().filter(|v| v.version > after);
     Ok(Json(pagination::page(listed, limit, |v| v.version, |v| version_view(&v, newest))))
+}
+
+/// The bot's versions with their files, oldest first (viewer; 404 for a bot of another
+/// workspace): what the API's listing and diff and the dashboard's history read.
+pub(crate) async fn history(api: &Api, caller: &Caller, name: &str) -> Result<Vec<BotVersion>, Problem> {
+    caller.require(Role::Viewer)?;
+    let bot = find(api, caller, name).await?;
+    api.store.versions(caller.workspace, bot.id).await.map_err(store_failed("reading the versions"))
+}
+
+/// The files of versions `from` and `to` (the newest when `None`) of `versions`, with `to`'s
+/// number; 404 for a version the bot does not have.
+pub(crate) fn pair<'a>(
+    versions: &'a [BotVersion],
+    name: &str,
+    from: i64,
+    to: Option<i64>,
+) -> Result<(&'a str, &'a str, i64), Problem> {
+    let to = to.unwrap_or_else(|| versions.last().map_or(0, |v| v.version));
+    let source = |n: i64| {
+        versions
+            .iter()
+            .find(|v| v.version == n)
+            .map(|v| v.source.as_str())
+            .ok_or_else(|| Problem::not_found(format!("no version {n} of {name}")))
+    };
+    Ok((source(from)?, source(to)?, to))
 }
 
 /// One version with its file.
@@ -242,18 +267,8 @@ async fn diff_versions(
     Path(name): Path<String>,
     Params(query): Params<DiffQuery>,
 ) -> Result<Json<Diff>, Problem> {
-    caller.require(Role::Viewer)?;
-    let bot = find(&api, &caller, &name).await?;
-    let versions = api.store.versions(caller.workspace, bot.id).await.map_err(store_failed("reading the versions"))?;
-    let to = query.to.unwrap_or_else(|| versions.last().map_or(0, |v| v.version));
-    let source = |n: i64| {
-        versions
-            .iter()
-            .find(|v| v.version == n)
-            .map(|v| v.source.as_str())
-            .ok_or_else(|| Problem::not_found(format!("no version {n} of {name}")))
-    };
-    let (old, new) = (source(query.from)?, source(to)?);
+    let versions = history(&api, &caller, &name).await?;
+    let (old, new, to) = pair(&versions, &name, query.from, query.to)?;
     let diff = similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
@@ -276,11 +291,28 @@ async fn rollback(
     headers: HeaderMap,
     body: JsonBody<RollbackRequest>,
 ) -> Result<Response, Problem> {
+    let view = roll_back(&api, &caller, &name, &headers, body.value.version).await?;
+    let version = view.version;
+    let mut created = Created::new(serde_json::to_value(&view).map_err(|e| Problem::internal("answering", e))?);
+    created.etag = Some(etag(version));
+    created.location = Some(format!("/api/v1/bots/{name}/versions/{version}"));
+    Ok(created.into_response())
+}
+
+/// Rolls the bot back to version `target` (editor) if `headers`' `If-Match` names its newest
+/// version (428 without, 412 with another, or when it moves on meanwhile), audited as
+/// `bot.rollback`: the API's rollback and the dashboard's.
+pub(crate) async fn roll_back(
+    api: &Api,
+    caller: &Caller,
+    name: &str,
+    headers: &HeaderMap,
+    target: i64,
+) -> Result<VersionView, Problem> {
     caller.require(Role::Editor)?;
-    let bot = find(&api, &caller, &name).await?;
-    let current = newest(&api, &caller, &bot).await?;
-    if_match(&headers, current)?;
-    let target = body.value.version;
+    let bot = find(api, caller, name).await?;
+    let current = newest(api, caller, &bot).await?;
+    if_match(headers, current)?;
     let versions = api.store.versions(caller.workspace, bot.id).await.map_err(store_failed("reading the versions"))?;
     if !versions.iter().any(|v| v.version == target) {
         let error = FieldError::at("/version", format!("{name} has no version {target}"));
@@ -288,10 +320,6 @@ async fn rollback(
     }
     let saved = api.store.rollback_version_if(caller.workspace, bot.id, current, target).await;
     let version = saved.map_err(store_failed("rolling back"))?.ok_or_else(moved_on)?;
-    audit(&api, &caller, "bot.rollback", &name, json!({"to": target, "version": version})).await;
-    let view = VersionView { version, created_at: now(), etag: etag(version), current: true };
-    let mut created = Created::new(serde_json::to_value(&view).map_err(|e| Problem::internal("answering", e))?);
-    created.etag = Some(etag(version));
-    created.location = Some(format!("/api/v1/bots/{name}/versions/{version}"));
-    Ok(created.into_response())
+    audit(api, caller, "bot.rollback", name, json!({"to": target, "version": version})).await;
+    Ok(VersionView { version, created_at: now(), etag: etag(version), current: true })
 }

@@ -1,5 +1,4 @@
-//! `GET /`: the placeholder home, the signed-in person's workspaces and roles (the dashboard
-//! proper comes later, issue 15).
+//! `GET /`: the home, the signed-in person's workspaces and roles, each linking to its bots.
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -164,11 +164,6 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("role_admin", "admin", "администратор"),
     ("role_editor", "editor", "редактор"),
     ("role_viewer", "viewer", "наблюдатель"),
-    (
-        "dashboard_soon",
-        "Bots, builder and statistics come here next.",
-        "Скоро здесь будут боты, конструктор и статистика.",
-    ),
     ("sessions_title", "Your sessions", "Ваши сеансы"),
     ("device", "Browser", "Браузер"),
     ("started", "Signed in", "Вход"),
@@ -201,12 +196,17 @@ const TEXTS: &[(&str, &str, &str)] = &[
 
 /// The texts of `lang`, by key.
 pub fn texts(lang: Lang) -> BTreeMap<&'static str, &'static str> {
-    TEXTS.iter().map(|(key, en, ru)| (*key, if lang == Lang::Ru { *ru } else { *en })).collect()
+    all_texts().map(|(key, en, ru)| (*key, if lang == Lang::Ru { *ru } else { *en })).collect()
+}
+
+/// The frame's texts, then each page group's.
+fn all_texts() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    TEXTS.iter().chain(super::texts::BOTS)
 }
 
 /// The text `key` in `lang` (the key itself if unknown).
 pub fn text(lang: Lang, key: &'static str) -> &'static str {
-    TEXTS.iter().find(|(k, ..)| *k == key).map_or(key, |(_, en, ru)| if lang == Lang::Ru { ru } else { en })
+    all_texts().find(|(k, ..)| *k == key).map_or(key, |(_, en, ru)| if lang == Lang::Ru { ru } else { en })
 }
 
 /// The templates, parsed once.
@@ -232,6 +232,12 @@ impl Pages {
             ("sessions.html", include_str!("templates/sessions.html")),
             ("sessions_list.html", include_str!("templates/sessions_list.html")),
             ("message.html", include_str!("templates/message.html")),
+            ("bots.html", include_str!("templates/bots.html")),
+            ("bot_new.html", include_str!("templates/bot_new.html")),
+            ("bot_delete.html", include_str!("templates/bot_delete.html")),
+            ("bot_history.html", include_str!("templates/bot_history.html")),
+            ("audit.html", include_str!("templates/audit.html")),
+            ("tokens.html", include_str!("templates/tokens.html")),
         ] {
             env.add_template(name, source).expect("the embedded templates parse");
         }
@@ -366,7 +372,7 @@ mod tests {
     #[test]
     fn every_text_has_both_languages_and_one_key() {
         let mut keys = std::collections::HashSet::new();
-        for (key, en, ru) in TEXTS {
+        for (key, en, ru) in all_texts() {
             assert!(keys.insert(key), "{key} twice");
             assert!(!en.is_empty() && !ru.is_empty(), "{key}");
         }

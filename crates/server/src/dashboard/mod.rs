@@ -1,21 +1,36 @@
-//! The dashboard's sign-in layer (decision 0042, docs/dashboard.md): server-rendered HTML
+//! The dashboard (decisions 0042 and 0049, docs/dashboard.md): server-rendered HTML
 //! (minijinja templates embedded in the binary, htmx vendored and served by it), the one-time
-//! setup link that creates the owner, signing in and out, the account's sessions, and a
-//! placeholder home listing the signed-in person's workspaces.
+//! setup link that creates the owner, signing in and out, the account's sessions, the home
+//! listing the signed-in person's workspaces, and a workspace's bots: their list, a new bot, a
+//! bot's history. The bots' pages act through the REST API's own functions (decision 0049).
 //!
 //! Files, one job each: [`session`] (the cookie, CSRF, and [`session_access`] for the API's
 //! extractor), [`sign_in`], [`setup`], [`invite`], [`sessions`] (the account's sessions page), [`home`],
-//! [`layout`] (templates, languages, themes), [`rate_limit`], [`assets`].
+//! [`layout`] (templates, languages, themes), [`texts`] (the bots' pages' texts), [`workspace`]
+//! (the caller of a workspace's page), [`bots`] (the list, start, stop, delete), [`new_bot`],
+//! [`templates`] (the example bots to start from), [`history`] (versions, diff, rollback),
+//! [`side_by_side`], [`sparkline`], [`audit`] (the workspace's audit log), [`tokens`] (its API tokens), [`rate_limit`],
+//! [`assets`].
 
 pub mod assets;
+pub mod audit;
+pub mod bots;
+pub mod history;
 pub mod home;
 pub mod invite;
 pub mod layout;
+pub mod new_bot;
 pub mod rate_limit;
 pub mod session;
 pub mod sessions;
 pub mod setup;
+pub mod side_by_side;
 pub mod sign_in;
+pub mod sparkline;
+pub mod templates;
+pub mod texts;
+pub mod tokens;
+pub mod workspace;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +58,9 @@ pub struct Dashboard {
     pub secure_cookies: bool,
     pub limiter: Arc<rate_limit::Limiter>,
     pub pages: Arc<layout::Pages>,
+    /// The REST API's state (the store and the host running the bots): the workspace pages act
+    /// through the API's functions with it. Without it (no host), they answer 404.
+    pub api: Option<crate::Api>,
 }
 
 impl Dashboard {
@@ -60,12 +78,19 @@ impl Dashboard {
             secure_cookies,
             limiter: Arc::new(rate_limit::Limiter::new(attempts, window)),
             pages: Arc::new(layout::Pages::new()),
+            api: None,
         }
+    }
+
+    /// This dashboard with the workspace pages, acting on `api`'s bots.
+    pub fn with_api(mut self, api: crate::Api) -> Self {
+        self.api = Some(api);
+        self
     }
 }
 
 /// The dashboard's routes: `/`, `/sign-in`, `/sign-out`, `/setup/{token}`, `/invite/{token}`,
-/// `/account/sessions…`,
+/// `/account/sessions…`, a workspace's `/w/{workspace}/bots…`, `…/audit` and `…/tokens…`,
 /// `/preferences` and `/assets/…`.
 pub fn routes(dashboard: Dashboard) -> Router {
     Router::new()
@@ -77,6 +102,16 @@ pub fn routes(dashboard: Dashboard) -> Router {
         .route("/account/sessions", get(sessions::page))
         .route("/account/sessions/revoke", post(sessions::revoke_one))
         .route("/account/sessions/sign-out-everywhere", post(sessions::sign_out_everywhere))
+        .route("/w/{workspace}/bots", get(bots::list))
+        .route("/w/{workspace}/bots/new", get(new_bot::form).post(new_bot::submit))
+        .route("/w/{workspace}/bots/{name}", get(history::page))
+        .route("/w/{workspace}/bots/{name}/start", post(bots::start))
+        .route("/w/{workspace}/bots/{name}/stop", post(bots::stop))
+        .route("/w/{workspace}/bots/{name}/delete", get(bots::confirm_delete).post(bots::delete))
+        .route("/w/{workspace}/bots/{name}/rollback", post(history::rollback))
+        .route("/w/{workspace}/audit", get(audit::page))
+        .route("/w/{workspace}/tokens", get(tokens::page).post(tokens::create))
+        .route("/w/{workspace}/tokens/revoke", post(tokens::revoke))
         .route("/preferences", get(layout::preferences))
         .merge(assets::routes())
         .layer(axum::middleware::from_fn(layout::security_headers))

@@ -381,6 +381,12 @@ pub async fn inbox_deduplicates_and_marks_handled(store: &Store, _url: &str) {
     assert_eq!(pending.iter().map(|u| u.update_id).collect::<Vec<_>>(), [1, 2, 3, 4, 1000]);
     assert_eq!((pending[1].raw.as_str(), pending[1].attempts), (restarted, 1));
     assert_eq!(store.inbox_put(9, 2, restarted).await.unwrap(), Redelivered, "and it is deduplicated in turn");
+
+    // Counted per hour (the dashboard's sparkline): handled or not, this bot's only.
+    let hour = now / 3600 * 3600;
+    let counts = store.inbox_hourly(9, hour - 23 * 3600, 24).await.unwrap();
+    assert_eq!((counts.len(), counts[23], counts.iter().sum::<i64>()), (24, 5, 5), "{counts:?}");
+    assert_eq!(store.inbox_hourly(9, hour + 3600, 3).await.unwrap(), [0, 0, 0], "nothing after now");
 }
 
 pub async fn replays_count_attempts_and_dead_letters_are_kept_retried_and_discarded(store: &Store, _url: &str) {
