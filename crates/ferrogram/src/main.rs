@@ -316,7 +316,7 @@ struct RunArgs {
     /// The bot's token, instead of the file's `bot.token` (not used with `--sandbox`).
     #[arg(long, env = "FERROGRAM_BOT_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// The sandbox's port (with `--sandbox`).
+    /// The sandbox's port (with `--sandbox`); the stand-in language model listens on the next.
     #[arg(long, default_value_t = 8081)]
     port: u16,
     /// Where the bot's conversations and variables are kept.
@@ -818,11 +818,13 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
     let file = ferrogram_schema::load(&args.file)
         .map_err(|diagnostics| diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
     let bot_env = args.bot_env.for_run();
-    let http = ferrogram_engine::HttpConfig {
+    let mut http = ferrogram_engine::HttpConfig {
         allow_private: args.private.allow.clone(),
         bot_env: bot_env.clone(),
         ..Default::default()
     };
+    // In the sandbox, the stand-in model answers as under `serve` (never against Telegram).
+    let llm_server = if args.sandbox { Some(start_stand_in_llm(args.port, &mut http).await?) } else { None };
     let store = Arc::new(open_store(&args.database, &args.database_tls.tls()?).await?);
     // Closed last on shutdown, once the handlers and deliveries wrote what they had.
     let database = Arc::clone(&store);
@@ -879,6 +881,9 @@ async fn run_bot(args: RunArgs) -> Result<(), String> {
         drain_until(&engine, handlers_until, grace - grace / 4).await;
         if let Some(sandbox) = sandbox {
             sandbox.stop().await?;
+        }
+        if let Some(server) = llm_server {
+            server.abort();
         }
         database.close().await;
         Ok(())
@@ -992,16 +997,8 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     )
     .await?;
     println!("Ferrogram sandbox: Bot API at {url}/bot<token>/<method>, web chat at {url}/", url = sandbox.url());
-    // The stand-in model (what ai-assistant asks) gets a port of its own, the only one of this
-    // process the bots may call: the sandbox's port would give them its control API and every
-    // bot's Bot API.
-    let (llm_addr, llm_server) =
-        ferrogram_sandbox::stand_in_llm::serve(SocketAddr::from(([127, 0, 0, 1], llm_port(settings.sandbox_port))))
-            .await
-            .map_err(|e| format!("stand-in language model: cannot listen: {e}"))?;
-    println!("Stand-in language model: http://{llm_addr}/llm/v1");
     config.http.allow_private = settings.http_allow_private.clone();
-    config.http.allow_private.push((llm_addr.ip().to_string(), llm_addr.port()));
+    let llm_server = start_stand_in_llm(settings.sandbox_port, &mut config.http).await?;
     config.http.bot_env = BotEnvNames { names: settings.bots_env.clone() }.for_serve();
     let engine = Arc::new(ferrogram_engine::Engine::new(config));
     // The one HTTP listener (Telegram's webhooks, the API, /metrics; the dashboard joins it),
@@ -1081,8 +1078,25 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     .await
 }
 
-/// The stand-in model's port under `serve`: the one after the sandbox's, or a free one when
-/// the sandbox's is 0 (or the last).
+/// Starts the stand-in model (what ai-assistant asks) of `serve` and `run --sandbox` on a port
+/// of its own, [`llm_port`], and allows the bots' `http` and `llm` steps to reach it: the only
+/// port of this process they may call, since the sandbox's would give them its control API and
+/// every bot's Bot API.
+async fn start_stand_in_llm(
+    sandbox_port: u16,
+    http: &mut ferrogram_engine::HttpConfig,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let (addr, server) =
+        ferrogram_sandbox::stand_in_llm::serve(SocketAddr::from(([127, 0, 0, 1], llm_port(sandbox_port))))
+            .await
+            .map_err(|e| format!("stand-in language model: cannot listen: {e}"))?;
+    println!("Stand-in language model: http://{addr}/llm/v1");
+    http.allow_private.push((addr.ip().to_string(), addr.port()));
+    Ok(server)
+}
+
+/// The stand-in model's port under `serve` and `run --sandbox`: the one after the sandbox's,
+/// or a free one when the sandbox's is 0 (or the last).
 fn llm_port(sandbox_port: u16) -> u16 {
     if sandbox_port == 0 { 0 } else { sandbox_port.checked_add(1).unwrap_or(0) }
 }
