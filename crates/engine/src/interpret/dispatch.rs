@@ -42,11 +42,14 @@ pub struct Job {
     pub attempt: u32,
 }
 
+/// A queued job, its `update` span, and when it was dispatched.
+type Queued = (Job, Span, Instant);
+
 pub struct Dispatcher {
     bot: Arc<BotContext>,
     /// Each job with its `update` span, opened when it was dispatched (see [`traces`]), and
     /// when it was dispatched (its reply latency counts from there).
-    queues: Mutex<HashMap<i64, VecDeque<(Job, Span, Instant)>>>,
+    queues: Mutex<HashMap<i64, VecDeque<Queued>>>,
     permits: Arc<Semaphore>,
     budget: Duration,
     /// Attempts an update gets before it is set aside (see [`Job::attempt`]).
