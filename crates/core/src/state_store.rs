@@ -189,6 +189,13 @@ pub trait StateStore: Send + Sync + 'static {
     /// no order: what a starting host must let catch up (an idle bot may start asleep only when
     /// it is not among them). One read for all bots.
     fn bots_with_work(&self) -> BoxFuture<'_, Result<Vec<u64>, StoreError>>;
+    /// The users of the bot blocked through the API (decision 0047): their updates are stored
+    /// and marked handled, but no handler runs for them. Read when the bot is added; a store
+    /// that keeps no blocks (the in-memory one) has none.
+    fn blocked_users(&self, bot: u64) -> BoxFuture<'_, Result<Vec<i64>, StoreError>> {
+        let _ = bot;
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 /// What handling one update (or running one job) changed, written at once: the chat's state,
@@ -212,6 +219,36 @@ pub struct Commit {
     /// bot's directory of users and chats; `Null` when there is none (a job).
     pub seen_user: Value,
     pub seen_chat: Value,
+    /// What the update counts for in the bot's daily statistics (decision 0047); `None` for
+    /// what is not an update's handling (a job, an acknowledgement).
+    pub tally: Option<Tally>,
+}
+
+/// One handled update as the daily statistics count it (decision 0047): the store adds it to
+/// its bot's row of the UTC day of `at`, with the whole batch in a few statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    /// Unix seconds when its handling ended: its day is `at / 86400` (UTC).
+    pub at: i64,
+    /// The user who sent it; an active user of the day unless `blocked`.
+    pub user_id: Option<i64>,
+    /// How it ended.
+    pub outcome: TallyOutcome,
+    /// From its dispatch to the end of its handler, in milliseconds; `None` when no handler
+    /// ran (a blocked user's update).
+    pub latency_ms: Option<u64>,
+}
+
+/// How an update's handling ended, for the statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TallyOutcome {
+    /// Handled.
+    Ok,
+    /// An error: a step failed (the error reply was sent), or the update was set aside as a
+    /// dead letter (a panic, a spent budget, too many attempts).
+    Error,
+    /// Its user is blocked: no handler ran.
+    Blocked,
 }
 
 /// A Bot API call to make.

@@ -44,7 +44,7 @@ pub use deliver::commit::DEFAULT_COMMIT_BATCH;
 pub use error::EngineError;
 pub use ferrogram_core::{
     BoxFuture, ChatState, Commit, DeadLetter, FormProgress, Frame, MemoryStore, Outgoing, PendingSend, Received,
-    Resume, Scope, StateStore, StepsAt, StoreError, StoredDeadLetter, StoredUpdate,
+    Resume, Scope, StateStore, StepsAt, StoreError, StoredDeadLetter, StoredUpdate, Tally, TallyOutcome,
 };
 pub use ferrogram_core::{
     CollectionSpec, CollectionStore, Filter, Hit, MemoryCollections, Op, PSEUDO_FIELDS, Query, Record, apply_query,

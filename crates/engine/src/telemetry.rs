@@ -22,7 +22,7 @@ pub use ferrogram_telegram::telemetry::{BOT_API_CALLS, BOT_API_RETRIES, FLOOD_PA
 pub const UPDATES_RECEIVED: &str = "ferrogram_updates_received_total";
 /// Updates whose handling was committed, by `outcome`: `ok`, `failed` (a step failed: the
 /// error reply was sent), `set_aside` (a dead letter: a panic, a spent budget, too many
-/// attempts).
+/// attempts), `blocked` (its user is blocked: no handler ran, decision 0047).
 pub const UPDATES_HANDLED: &str = "ferrogram_updates_handled_total";
 /// From the dispatcher taking an update to its commit written, in seconds.
 pub const HANDLER_DURATION: &str = "ferrogram_handler_duration_seconds";
@@ -58,6 +58,7 @@ pub(crate) enum Handling {
     Ok,
     Failed,
     SetAside,
+    Blocked,
 }
 
 impl Handling {
@@ -66,6 +67,7 @@ impl Handling {
             Handling::Ok => "ok",
             Handling::Failed => "failed",
             Handling::SetAside => "set_aside",
+            Handling::Blocked => "blocked",
         }
     }
 }

@@ -132,6 +132,14 @@ pub trait BotControl: Send + Sync {
         let _ = (workspace, name, keep_data);
         Box::pin(async { Err(ControlError::Refused("this server does not remove bots".into())) })
     }
+    /// Applies a block (`true`) or unblock of the bot's user `user`, already kept in the store,
+    /// to the bot if the host runs it (decision 0047): its next update is handled accordingly,
+    /// without a restart. A bot the host does not run reads its blocks from the store when it
+    /// starts; a host that runs no bots keeps the default (nothing to do).
+    fn user_blocked<'a>(&'a self, workspace: i64, name: &'a str, user: i64, blocked: bool) -> BoxFuture<'a, ()> {
+        let _ = (workspace, name, user, blocked);
+        Box::pin(async {})
+    }
 }
 
 /// What the API routes need: the store (tokens, audit log) and the bots.

@@ -317,7 +317,9 @@ on_both!(
     a_bots_users_are_listed_searched_and_shown,
     a_bots_records_are_read_changed_exported_and_imported,
     bot_data_is_isolated_and_role_checked,
-    bad_data_input_changes_nothing
+    bad_data_input_changes_nothing,
+    a_user_is_blocked_and_unblocked_and_audited,
+    statistics_of_a_bot_and_the_workspace
 );
 
 /// A concrete path for a documented one.
@@ -1037,6 +1039,7 @@ async fn bot_data_is_isolated_and_role_checked(env: Env) {
     let routes: Vec<(Method, &str, Option<Value>)> = vec![
         (Method::GET, "/api/v1/bots/shop/users", None),
         (Method::GET, "/api/v1/bots/shop/users/11", None),
+        (Method::GET, "/api/v1/bots/shop/stats", None),
         (Method::GET, "/api/v1/bots/shop/collections", None),
         (Method::GET, "/api/v1/bots/shop/collections/orders/records", None),
         (Method::GET, "/api/v1/bots/shop/collections/orders/records/1", None),
@@ -1044,6 +1047,8 @@ async fn bot_data_is_isolated_and_role_checked(env: Env) {
         (Method::PATCH, "/api/v1/bots/shop/collections/orders/records/1", Some(json!({"qty": 9}))),
         (Method::DELETE, "/api/v1/bots/shop/collections/orders/records/1", None),
         (Method::POST, "/api/v1/bots/shop/collections/orders/records", Some(import.clone())),
+        (Method::POST, "/api/v1/bots/shop/users/11/block", None),
+        (Method::POST, "/api/v1/bots/shop/users/11/unblock", None),
     ];
     for (method, path, body) in &routes {
         let answer = env.send(method.clone(), path, Some(&env.stranger), body.clone(), &[]).await;
@@ -1056,14 +1061,15 @@ async fn bot_data_is_isolated_and_role_checked(env: Env) {
     let theirs = env.get("/api/v1/bots/shop/collections/orders/records/1", &env.stranger).await;
     theirs.problem(404, "the other workspace's record by id");
     // Viewers read, and may not change.
-    for (method, path, body) in &routes[6..] {
+    for (method, path, body) in &routes[7..] {
         let answer = env.send(method.clone(), path, Some(&env.viewer), body.clone(), &[]).await;
         answer.problem(403, &format!("{method} {path} by a viewer"));
     }
-    for (_, path, _) in &routes[..6] {
+    for (_, path, _) in &routes[..7] {
         assert_eq!(env.get(path, &env.viewer).await.status, 200, "a viewer reads {path}");
     }
     assert_eq!(shop_data(&env).await, before, "nothing changed");
+    assert!(env.store.blocked_user_ids(SHOP_ID).await.unwrap().is_empty(), "no one blocked");
     assert_eq!(env.store.audit_log(env.home, 1000).await.unwrap().len(), audit_before);
 }
 
@@ -1086,6 +1092,12 @@ async fn bad_data_input_changes_nothing(env: Env) {
         (Method::GET, "/api/v1/bots/shop/users?limit=500".into(), None, 400, "limit"),
         (Method::GET, "/api/v1/bots/shop/users?blocked=maybe".into(), None, 400, "blocked"),
         (Method::GET, "/api/v1/bots/shop/collections/orders/export?format=xml".into(), None, 400, "format"),
+        (Method::GET, "/api/v1/bots/shop/stats?from=2026-02-30".into(), None, 400, "from"),
+        (Method::GET, "/api/v1/bots/shop/stats?to=yesterday".into(), None, 400, "to"),
+        (Method::GET, "/api/v1/bots/shop/stats?from=2026-03-02&to=2026-03-01".into(), None, 400, "from"),
+        (Method::GET, "/api/v1/bots/shop/stats?from=2024-01-01&to=2026-01-01".into(), None, 400, "from"),
+        (Method::GET, "/api/v1/stats?from=2026-1-1".into(), None, 400, "from"),
+        (Method::GET, "/api/v1/stats?day=2026-01-01".into(), None, 400, "day"),
         (Method::PATCH, one.into(), Some(json!({"qty": "many"})), 422, "/qty"),
         (Method::PATCH, one.into(), Some(json!({"title": "x".repeat(21)})), 422, "/title"),
         (Method::PATCH, one.into(), Some(json!({"title": null})), 422, "/title"),
@@ -1232,4 +1244,123 @@ async fn put(env: &Env, token: &str, who: i64, role: &str) -> Answer {
 /// `POST /api/v1/members/invites` with `body`.
 async fn invite(env: &Env, token: &str, body: Value) -> Answer {
     env.send(Method::POST, "/api/v1/members/invites", Some(token), Some(body), &[]).await
+}
+
+// ---- Blocked users and statistics (`users.rs`, `stats.rs`; decision 0047) ----------------------
+
+async fn a_user_is_blocked_and_unblocked_and_audited(env: Env) {
+    seed_shop(&env).await;
+    let ops = env.store.tokens(env.home).await.unwrap().into_iter().find(|t| t.name == "ops").unwrap().id;
+    let block = "/api/v1/bots/shop/users/22/block";
+    let blocked = env.post(block, &env.editor, json!(null), &[]).await;
+    assert_eq!(blocked.status, 200, "{}", blocked.body);
+    assert_eq!((&blocked.body["id"], &blocked.body["blocked"]), (&json!(22), &json!(true)));
+    assert_eq!(blocked.body["blocked_by"], json!(format!("token:{ops}")));
+    let at = blocked.body["blocked_at"].as_i64().expect("when");
+    // Again: nothing changes, nothing more is audited.
+    let again = env.post(block, &env.admin, json!(null), &[]).await;
+    assert_eq!(
+        (again.status, &again.body["blocked_at"], &again.body["blocked_by"]),
+        (200, &json!(at), &blocked.body["blocked_by"])
+    );
+    assert_eq!(env.store.blocked_user_ids(SHOP_ID).await.unwrap(), [22], "kept in the store the engine reads");
+
+    let only = env.get("/api/v1/bots/shop/users?blocked=true", &env.viewer).await;
+    assert_eq!(ids(&only.body), vec![22]);
+    let others = env.get("/api/v1/bots/shop/users?blocked=false", &env.viewer).await;
+    assert_eq!(ids(&others.body), vec![11, 33]);
+    let bob = env.get("/api/v1/bots/shop/users/22", &env.viewer).await.body;
+    assert_eq!((&bob["blocked"], &bob["blocked_at"]), (&json!(true), &json!(at)));
+    assert_eq!(env.get("/api/v1/bots/shop/users/11", &env.viewer).await.body["blocked"], json!(false));
+
+    env.post("/api/v1/bots/shop/users/44/block", &env.editor, json!(null), &[]).await.problem(404, "an unknown user");
+    env.post("/api/v1/bots/shop/users/bob/block", &env.editor, json!(null), &[]).await.problem(404, "not an id");
+    env.post("/api/v1/bots/echo/users/22/block", &env.editor, json!(null), &[]).await.problem(404, "no such bot");
+
+    let unblocked = env.post("/api/v1/bots/shop/users/22/unblock", &env.editor, json!(null), &[]).await;
+    assert_eq!(unblocked.status, 200, "{}", unblocked.body);
+    assert_eq!(
+        (&unblocked.body["blocked"], &unblocked.body["blocked_at"], &unblocked.body["blocked_by"]),
+        (&json!(false), &json!(null), &json!(null))
+    );
+    let twice = env.post("/api/v1/bots/shop/users/22/unblock", &env.editor, json!(null), &[]).await;
+    assert_eq!(twice.status, 200);
+    assert!(env.store.blocked_user_ids(SHOP_ID).await.unwrap().is_empty());
+
+    let log = env.store.audit_log(env.home, 100).await.unwrap();
+    let users: Vec<(&str, &str, &Value)> = log
+        .iter()
+        .rev()
+        .filter(|e| e.action.starts_with("user."))
+        .map(|e| (e.action.as_str(), e.target.as_str(), &e.detail))
+        .collect();
+    assert_eq!(
+        users,
+        [("user.block", "shop/22", &json!({"user": 22})), ("user.unblock", "shop/22", &json!({"user": 22}))]
+    );
+}
+
+/// Commits what the engine commits for handled updates of `shop` (tallies on known days), then
+/// reads them through the API: exact numbers, days in UTC.
+async fn statistics_of_a_bot_and_the_workspace(env: Env) {
+    use ferrogram_engine::{Commit, StateStore, Tally, TallyOutcome};
+    seed_shop(&env).await;
+    // 2026-03-01 is day 20513 since 1970-01-01.
+    let day = 20_513_i64;
+    let tally = |update: i64, at: i64, user: i64, outcome, latency_ms| Commit {
+        bot: SHOP_ID,
+        handled: Some(update),
+        tally: Some(Tally { at, user_id: Some(user), outcome, latency_ms }),
+        ..Commit::default()
+    };
+    let start = day * 86_400;
+    let batch = [
+        tally(1, start, 11, TallyOutcome::Ok, Some(8)),
+        tally(2, start + 60, 11, TallyOutcome::Ok, Some(90)),
+        tally(3, start + 86_399, 22, TallyOutcome::Error, Some(2_000)),
+        tally(4, start + 100, 33, TallyOutcome::Blocked, None),
+        // 2026-03-02, one second after midnight.
+        tally(5, start + 86_401, 22, TallyOutcome::Ok, Some(40)),
+    ];
+    StateStore::commit(&*env.store, &batch).await.unwrap();
+
+    let stats = env.get("/api/v1/bots/shop/stats?from=2026-02-28&to=2026-03-02", &env.viewer).await;
+    assert_eq!(stats.status, 200, "{}", stats.body);
+    let days: Vec<Value> = stats.body["days"].as_array().unwrap().clone();
+    let zero = json!({"day": "2026-02-28", "updates": 0, "blocked": 0, "errors": 0, "active_users": 0,
+        "latency_p50_ms": null, "latency_p95_ms": null});
+    assert_eq!(days[0], zero);
+    assert_eq!(
+        days[1],
+        json!({"day": "2026-03-01", "updates": 4, "blocked": 1, "errors": 1, "active_users": 2,
+        "latency_p50_ms": 100, "latency_p95_ms": 2500})
+    );
+    assert_eq!(
+        days[2],
+        json!({"day": "2026-03-02", "updates": 1, "blocked": 0, "errors": 0, "active_users": 1,
+        "latency_p50_ms": 50, "latency_p95_ms": 50})
+    );
+    assert_eq!((&stats.body["from"], &stats.body["to"]), (&json!("2026-02-28"), &json!("2026-03-02")));
+    assert_eq!(
+        stats.body["totals"],
+        json!({"updates": 5, "blocked": 1, "errors": 1, "active_users": 2,
+        "daily_active_users": 1, "weekly_active_users": 2, "monthly_active_users": 2,
+        "latency_p50_ms": 50, "latency_p95_ms": 2500})
+    );
+
+    // The workspace: shop and a bot that never ran (no data) add up to shop's.
+    let workspace = env.get("/api/v1/stats?from=2026-03-01&to=2026-03-01", &env.viewer).await;
+    assert_eq!(workspace.status, 200, "{}", workspace.body);
+    assert_eq!(workspace.body["totals"]["updates"], 4);
+    assert_eq!(workspace.body["days"].as_array().unwrap().len(), 1);
+    // Another workspace sees none of it.
+    let theirs = env.get("/api/v1/stats?from=2026-03-01&to=2026-03-01", &env.stranger).await;
+    assert_eq!(theirs.body["totals"]["updates"], 0);
+    env.get("/api/v1/bots/shop/stats", &env.stranger).await.problem(404, "another workspace's bot");
+    env.get("/api/v1/bots/nobody/stats", &env.viewer).await.problem(404, "no such bot");
+    // Without a range: the 30 days up to today.
+    let recent = env.get("/api/v1/bots/shop/stats", &env.viewer).await.body;
+    assert_eq!(recent["days"].as_array().unwrap().len(), 30);
+    let a_year = env.get("/api/v1/bots/shop/stats?from=2025-03-02&to=2026-03-02", &env.viewer).await;
+    assert_eq!(a_year.body["days"].as_array().unwrap().len(), 366, "366 days at most: {}", a_year.body["detail"]);
 }

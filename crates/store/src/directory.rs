@@ -98,6 +98,8 @@ pub(crate) fn last_per_key<K: Ord, V>(rows: impl IntoIterator<Item = (K, V)>) ->
 pub(crate) struct Directory {
     pub users: Written<UserRecord>,
     pub chats: Written<ChatRecord>,
+    /// The day each (bot, user) was last written active (`bot_active_users`, decision 0047).
+    pub active: Written<i64>,
 }
 
 /// Records remembered per table (about 100 bytes each) before starting over.
@@ -105,6 +107,6 @@ const CAPACITY: usize = 50_000;
 
 impl Default for Directory {
     fn default() -> Self {
-        Self { users: Written::new(CAPACITY), chats: Written::new(CAPACITY) }
+        Self { users: Written::new(CAPACITY), chats: Written::new(CAPACITY), active: Written::new(CAPACITY) }
     }
 }

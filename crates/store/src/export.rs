@@ -55,6 +55,9 @@ pub const BOT_TABLES: &[(&str, &[&str])] = &[
     ("record_values", &[]),
     ("record_terms", &[]),
     ("dead_letters", &["id"]),
+    ("blocked_users", &[]),
+    ("bot_daily_stats", &[]),
+    ("bot_active_users", &[]),
 ];
 
 /// Tables with a `bot_id` column that are not a bot's data rows: `bot_versions`, `secrets` and

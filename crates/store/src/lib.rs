@@ -382,10 +382,11 @@ operations! {
     fn known_users(bot: u64, limit: u32) -> Vec<Value>;
     /// A page of the users the bot has seen, by id ascending after `after`, at most `limit`:
     /// with `search`, only those whose id is it, or whose name (`first last`) or username
-    /// contains it (case-insensitively for ASCII; a leading `@` is ignored). Each is as in
-    /// [`Store::known_users`].
-    fn bot_users_page(bot: u64, search: Option<&str>, after: i64, limit: u32) -> Vec<Value>;
-    /// One user of the bot's directory, as in [`Store::known_users`]; `None` if never seen.
+    /// contains it (case-insensitively for ASCII; a leading `@` is ignored); with `blocked`, only
+    /// the blocked users (`true`) or the others. Each is as in [`Store::known_users`], with
+    /// `blocked`, `blocked_at` and `blocked_by` (decision 0047).
+    fn bot_users_page(bot: u64, search: Option<&str>, blocked: Option<bool>, after: i64, limit: u32) -> Vec<Value>;
+    /// One user of the bot's directory, as in [`Store::bot_users_page`]; `None` if never seen.
     fn bot_user(bot: u64, user: i64) -> Option<Value>;
     /// Forgets updates handled before `handled_before` (Unix seconds) but the bot's newest.
     fn inbox_prune(bot: u64, handled_before: u64) -> u64;
@@ -408,10 +409,12 @@ operations! {
 // After `operations!`, which they use to define their operations on `Store` and `Transaction`.
 mod accounts;
 mod all_bots;
+mod blocks;
 mod bot_lifecycle;
 mod export;
 mod idempotency;
 mod secrets;
+mod stats;
 mod tenancy;
 
 pub use accounts::{
@@ -426,6 +429,7 @@ pub use export::{BOT_TABLES, EXPORT_FORMAT, ImportOptions, ImportSummary, backup
 pub use idempotency::{IDEMPOTENCY_TTL, Idempotency};
 pub use secret_key::{MAX_SECRET_NAME, MAX_SECRET_VALUE, SECRET_KEY_BYTES, SecretKey};
 pub use secrets::{BOT_TOKEN, SecretInfo};
+pub use stats::{DAY, DayCounts, LATENCY_BOUNDS_MS, LATENCY_BUCKETS, Stats, percentile};
 pub use tenancy::{
     ApiToken, AuditEntry, AuditQuery, BotRecord, BotVersion, IssuedToken, Role, TOKEN_PREFIX, TOKEN_PREFIX_LEN,
     TokenAccess, Workspace,

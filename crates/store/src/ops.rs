@@ -43,7 +43,7 @@ fn uint(what: &'static str, value: i64) -> Result<u64> {
 pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
 
 /// `($first, …), (…), …`: `rows` tuples of `columns` numbered parameters, from `$first` on.
-fn tuples(first: usize, columns: usize, rows: usize) -> String {
+pub(crate) fn tuples(first: usize, columns: usize, rows: usize) -> String {
     let mut sql = String::with_capacity(rows * columns * 6);
     for row in 0..rows {
         sql.push_str(if row == 0 { "(" } else { ", (" });
@@ -59,7 +59,7 @@ fn tuples(first: usize, columns: usize, rows: usize) -> String {
 }
 
 /// `$first, …`: `count` numbered parameters, for an `IN (…)` list.
-fn list(first: usize, count: usize) -> String {
+pub(crate) fn list(first: usize, count: usize) -> String {
     (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
@@ -72,6 +72,21 @@ fn user_value((id, first_name, last_name, username, language_code, first_seen, l
         "id": id, "first_name": first_name, "last_name": last_name, "username": username,
         "language_code": language_code, "first_seen": first_seen, "last_seen": last_seen,
     })
+}
+
+/// A `bot_users` row with its block, if any: when and by whom.
+type BlockedUserRow =
+    (i64, String, Option<String>, Option<String>, Option<String>, i64, i64, Option<i64>, Option<String>);
+
+/// A user row as the directory's JSON object with `blocked`, `blocked_at` and `blocked_by`.
+fn blocked_user_value(
+    (id, first_name, last_name, username, language_code, first_seen, last_seen, blocked_at, blocked_by): BlockedUserRow,
+) -> Value {
+    let mut user = user_value((id, first_name, last_name, username, language_code, first_seen, last_seen));
+    user["blocked"] = Value::Bool(blocked_at.is_some());
+    user["blocked_at"] = blocked_at.into();
+    user["blocked_by"] = blocked_by.into();
+    user
 }
 
 /// A `dead_letters` row: id, bot, update id, chat, raw, reason, attempts, failed at.
@@ -341,32 +356,42 @@ impl Conn<'_> {
         self,
         bot: u64,
         search: Option<&str>,
+        blocked: Option<bool>,
         after: i64,
         limit: u32,
     ) -> Result<Vec<Value>> {
         // `$3` is the search as typed (matched against the id), `$4` its LIKE pattern (lower
-        // case, wildcards escaped) matched against the names and the username.
-        const SQL: &str = "SELECT user_id, first_name, last_name, username, language_code, first_seen, last_seen \
-             FROM bot_users WHERE bot_id = $1 AND user_id > $2 AND ($3 = '' \
-             OR LOWER(first_name || ' ' || COALESCE(last_name, '')) LIKE $4 ESCAPE '\\' \
-             OR LOWER(COALESCE(username, '')) LIKE $4 ESCAPE '\\' \
-             OR CAST(user_id AS TEXT) = $3) ORDER BY user_id LIMIT $5";
+        // case, wildcards escaped) matched against the names and the username; `$6` is -1 for
+        // every user, 1 for the blocked ones, 0 for the others.
+        const SQL: &str = "SELECT u.user_id, u.first_name, u.last_name, u.username, u.language_code, u.first_seen, \
+             u.last_seen, b.blocked_at, b.blocked_by FROM bot_users u \
+             LEFT JOIN blocked_users b ON b.bot_id = u.bot_id AND b.user_id = u.user_id \
+             WHERE u.bot_id = $1 AND u.user_id > $2 AND ($3 = '' \
+             OR LOWER(u.first_name || ' ' || COALESCE(u.last_name, '')) LIKE $4 ESCAPE '\\' \
+             OR LOWER(COALESCE(u.username, '')) LIKE $4 ESCAPE '\\' \
+             OR CAST(u.user_id AS TEXT) = $3) \
+             AND ($6 < 0 OR (CASE WHEN b.user_id IS NULL THEN 0 ELSE 1 END) = $6) \
+             ORDER BY u.user_id LIMIT $5";
         let bot = int("bot id", bot)?;
         let search = search.map(str::trim).unwrap_or_default();
         let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         let pattern = format!("%{}%", escaped.trim_start_matches('@'));
-        let rows: Vec<UserRow> = on!(self, c => sqlx::query_as(SQL)
-            .bind(bot).bind(after).bind(search).bind(&pattern).bind(i64::from(limit))
+        let blocked: i64 = blocked.map_or(-1, i64::from);
+        let rows: Vec<BlockedUserRow> = on!(self, c => sqlx::query_as(SQL)
+            .bind(bot).bind(after).bind(search).bind(&pattern).bind(i64::from(limit)).bind(blocked)
             .fetch_all(c).await?);
-        Ok(rows.into_iter().map(user_value).collect())
+        Ok(rows.into_iter().map(blocked_user_value).collect())
     }
 
     pub(crate) async fn bot_user(self, bot: u64, user: i64) -> Result<Option<Value>> {
-        const SQL: &str = "SELECT user_id, first_name, last_name, username, language_code, first_seen, last_seen \
-             FROM bot_users WHERE bot_id = $1 AND user_id = $2";
+        const SQL: &str = "SELECT u.user_id, u.first_name, u.last_name, u.username, u.language_code, u.first_seen, \
+             u.last_seen, b.blocked_at, b.blocked_by FROM bot_users u \
+             LEFT JOIN blocked_users b ON b.bot_id = u.bot_id AND b.user_id = u.user_id \
+             WHERE u.bot_id = $1 AND u.user_id = $2";
         let bot = int("bot id", bot)?;
-        let row: Option<UserRow> = on!(self, c => sqlx::query_as(SQL).bind(bot).bind(user).fetch_optional(c).await?);
-        Ok(row.map(user_value))
+        let row: Option<BlockedUserRow> =
+            on!(self, c => sqlx::query_as(SQL).bind(bot).bind(user).fetch_optional(c).await?);
+        Ok(row.map(blocked_user_value))
     }
 
     pub(crate) async fn inbox_prune(self, bot: u64, handled_before: u64) -> Result<u64> {

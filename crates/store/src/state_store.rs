@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::Store;
 use crate::directory::{ChatRecord, UserRecord, last_per_key};
 use crate::ops::{int, scope_key};
+use crate::stats::Rollup;
 
 fn engine_error(error: crate::Error) -> StoreError {
     StoreError(error.to_string())
@@ -120,6 +121,10 @@ impl StateStore for Store {
     fn bots_with_work(&self) -> BoxFuture<'_, Result<Vec<u64>, StoreError>> {
         Box::pin(async move { Store::bots_with_work(self).await.map_err(engine_error) })
     }
+
+    fn blocked_users(&self, bot: u64) -> BoxFuture<'_, Result<Vec<i64>, StoreError>> {
+        Box::pin(async move { Store::blocked_user_ids(self, bot).await.map_err(engine_error) })
+    }
 }
 
 impl Store {
@@ -140,6 +145,7 @@ impl Store {
         let mut dead_letters = Vec::new();
         let mut users = Vec::new();
         let mut chat_records = Vec::new();
+        let mut rollup = Rollup::default();
         for commit in batch {
             let bot = int("bot id", commit.bot)?;
             if let Some((chat, state)) = &commit.chat {
@@ -162,6 +168,9 @@ impl Store {
             if let Some((id, chat)) = ChatRecord::from_chat(&commit.seen_chat) {
                 chat_records.push(((bot, id), chat));
             }
+            if let Some(tally) = &commit.tally {
+                rollup.add(bot, tally);
+            }
         }
         let chats: Vec<_> = last_per_key(chats).into_iter().map(|((bot, chat), state)| (bot, chat, state)).collect();
         let (mut set, mut forget) = (Vec::new(), Vec::new());
@@ -182,8 +191,14 @@ impl Store {
                 .into_iter()
                 .filter(|(key, chat)| !directory.chats.is_current(key, chat, now, refresh))
                 .collect();
+            // A user already written active that day is not written again.
+            rollup.active.retain(|(key, day)| !directory.active.is_current(key, day, now, i64::MAX));
             (users, chat_records)
         };
+        let days: Vec<_> = rollup.days.into_iter().collect();
+        let mut active = rollup.active;
+        active.sort_unstable();
+        active.dedup();
 
         // Each call writes nothing (no statement) when it has no rows.
         let mut tx = self.transaction().await?;
@@ -199,6 +214,8 @@ impl Store {
         tx.conn().dead_letter_rows(&dead_letters, now).await?;
         tx.conn().remember_users(&users, now).await?;
         tx.conn().remember_chats(&chat_records, now).await?;
+        tx.conn().add_daily_stats(&days).await?;
+        tx.conn().add_active_users(&active).await?;
         tx.commit().await?;
 
         // Only what is committed counts as written: a failed batch is written again in full.
@@ -208,6 +225,9 @@ impl Store {
         }
         for (key, chat) in chat_records {
             directory.chats.remember(key, chat, now);
+        }
+        for (key, day) in active {
+            directory.active.remember(key, day, now);
         }
         drop(directory);
 
@@ -233,5 +253,6 @@ impl Store {
         let mut directory = self.directory.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         directory.users.clear();
         directory.chats.clear();
+        directory.active.clear();
     }
 }

@@ -81,6 +81,9 @@ pub(crate) struct Hosted {
     /// Its stored secrets, shared with each runtime's context; replaced by
     /// [`crate::Engine::set_secrets`].
     pub(crate) secrets: Arc<parking_lot::RwLock<BotSecrets>>,
+    /// Its blocked users, shared with each runtime's context; changed by
+    /// [`crate::Engine::set_blocked`].
+    pub(crate) blocked: Arc<parking_lot::RwLock<std::collections::HashSet<i64>>>,
 }
 
 impl Hosted {

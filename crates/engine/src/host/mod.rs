@@ -8,7 +8,7 @@ mod bot;
 mod idle;
 mod registrations;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -255,6 +255,7 @@ impl Engine {
         let loaded = Arc::new(self.load(file, 1)?);
         let client = Client::builder(token).api_url(api_url).build()?;
         let bot_id = client.bot_id();
+        let blocked: HashSet<i64> = self.config.store.blocked_users(bot_id).await?.into_iter().collect();
         let (webhook_secret, webhook_url) = match &receive {
             Receive::Webhook { url, secret } => (Some(secret.clone()), Some(url.clone())),
             Receive::Polling => (None, None),
@@ -278,6 +279,7 @@ impl Engine {
             taking: AtomicUsize::new(0),
             last_active: Mutex::new(Instant::now()),
             secrets: Arc::new(RwLock::new(secrets)),
+            blocked: Arc::new(RwLock::new(blocked)),
         });
         let asleep =
             may_sleep && (loaded.file.jobs.is_empty() || !self.config.schedule_jobs) && !self.left_work(bot_id).await;
@@ -378,6 +380,7 @@ impl Engine {
                 time: self.config.update_budget,
             },
             secrets: Arc::clone(&hosted.secrets),
+            blocked: Arc::clone(&hosted.blocked),
         });
         let dispatcher = Dispatcher::new(
             Arc::clone(&context),
@@ -522,6 +525,22 @@ impl Engine {
     pub fn set_secrets(&self, bot: BotHandle, secrets: BotSecrets) -> Result<(), EngineError> {
         let hosted = self.hosted(bot)?;
         *hosted.secrets.write() = secrets;
+        Ok(())
+    }
+
+    /// Blocks (`true`) or unblocks the bot's user `user_id` from now on (decision 0047): a
+    /// blocked user's updates are stored and marked handled, but no handler runs and nothing is
+    /// sent (`ferrogram_updates_handled_total{outcome="blocked"}`, a debug log line). The host
+    /// keeps the block in its store, which [`Engine::add_bot_with`] reads; this changes a bot
+    /// already running. An update already being handled finishes.
+    pub fn set_blocked(&self, bot: BotHandle, user_id: i64, blocked: bool) -> Result<(), EngineError> {
+        let hosted = self.hosted(bot)?;
+        let mut users = hosted.blocked.write();
+        if blocked {
+            users.insert(user_id);
+        } else {
+            users.remove(&user_id);
+        }
         Ok(())
     }
 

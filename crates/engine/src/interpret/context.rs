@@ -54,9 +54,16 @@ pub struct BotContext {
     pub update_limits: budget::Limits,
     /// The bot's stored secrets (see [`BotContext::expand`]).
     pub secrets: Arc<parking_lot::RwLock<BotSecrets>>,
+    /// The users whose updates no handler runs for (decision 0047).
+    pub blocked: Arc<parking_lot::RwLock<std::collections::HashSet<i64>>>,
 }
 
 impl BotContext {
+    /// Whether the user's updates are not handled (see [`crate::Engine::set_blocked`]).
+    pub fn is_blocked(&self, user_id: i64) -> bool {
+        user_id != 0 && self.blocked.read().contains(&user_id)
+    }
+
     /// Expands the `${NAME}` written in `source` in `rendered` for this bot: its stored secret
     /// `NAME`, else the environment under the operator's rule
     /// ([`crate::BotEnv::expand_with`]). Every `${NAME}` of a bot file goes through here.

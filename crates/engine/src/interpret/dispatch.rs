@@ -28,7 +28,7 @@ use crate::interpret::steps;
 use crate::telemetry::{self, Handling};
 use crate::traces;
 use crate::update::Event;
-use ferrogram_core::{Commit, DeadLetter};
+use ferrogram_core::{Commit, DeadLetter, Tally, TallyOutcome};
 
 /// One update and the bot version it was dispatched under.
 pub struct Job {
@@ -42,10 +42,14 @@ pub struct Job {
     pub attempt: u32,
 }
 
+/// A queued job, its `update` span, and when it was dispatched.
+type Queued = (Job, Span, Instant);
+
 pub struct Dispatcher {
     bot: Arc<BotContext>,
-    /// Each job with its `update` span, opened when it was dispatched (see [`traces`]).
-    queues: Mutex<HashMap<i64, VecDeque<(Job, Span)>>>,
+    /// Each job with its `update` span, opened when it was dispatched (see [`traces`]), and
+    /// when it was dispatched (its reply latency counts from there).
+    queues: Mutex<HashMap<i64, VecDeque<Queued>>>,
     permits: Arc<Semaphore>,
     budget: Duration,
     /// Attempts an update gets before it is set aside (see [`Job::attempt`]).
@@ -133,10 +137,10 @@ impl Dispatcher {
         let mut queues = self.queues.lock();
         if let Some(queue) = queues.get_mut(&key) {
             // The chat's worker is running and will take it.
-            queue.push_back((job, span));
+            queue.push_back((job, span, Instant::now()));
             return;
         }
-        queues.insert(key, VecDeque::from([(job, span)]));
+        queues.insert(key, VecDeque::from([(job, span, Instant::now())]));
         drop(queues);
         tokio::spawn(Arc::clone(self).worker(key));
     }
@@ -150,7 +154,7 @@ impl Dispatcher {
             // Counted before the stop flag is read, so `drain` either sees this job running
             // or this worker sees the flag.
             self.running.send_modify(|n| *n += 1);
-            let (job, span) = {
+            let (job, span, dispatched) = {
                 let mut queues = self.queues.lock();
                 let job = if self.stopping.load(AtomicOrdering::SeqCst) {
                     None
@@ -167,7 +171,7 @@ impl Dispatcher {
                     }
                 }
             };
-            self.run_one(job).instrument(span).await;
+            self.run_one(job, dispatched).instrument(span).await;
             drop(permit);
             self.running.send_modify(|n| *n -= 1);
             self.handled.send_modify(|n| *n += 1);
@@ -175,13 +179,14 @@ impl Dispatcher {
     }
 
     /// Handles one job: its handler, its commit, its calls delivered; inside its `update` span.
-    async fn run_one(&self, job: Job) {
-        let update_id = job.event.update_id;
+    async fn run_one(&self, job: Job, dispatched: Instant) {
+        let (update_id, user_id) = (job.event.update_id, job.event.user_id);
         let started = Instant::now();
         let (mut handled, outcome) = self.process(job).await;
         // Only with the effects: a crash before the commit replays the update at the next
         // start, one after it delivers the committed calls.
         handled.commit.handled = Some(update_id);
+        handled.commit.tally = Some(tally(self.bot.clock.now(), user_id, outcome, dispatched.elapsed()));
         let bot_id = self.bot.bot_id;
         let span = Span::current();
         span.record("ferrogram.outcome", outcome.label());
@@ -205,6 +210,12 @@ impl Dispatcher {
     async fn process(&self, job: Job) -> (Handled, Handling) {
         let Job { event, loaded, raw, attempt } = job;
         let (bot_id, update_id, chat_id) = (self.bot.bot_id, event.update_id, event.chat_id);
+        if self.bot.is_blocked(event.user_id) {
+            // Stored in the inbox and marked handled with nothing else: no handler, no reply.
+            let user_id = event.user_id;
+            tracing::debug!(bot_id, update_id, chat_id, user_id, "update of a blocked user: not handled");
+            return (Handled { commit: Commit { bot: bot_id, ..Commit::default() }, lock: None }, Handling::Blocked);
+        }
         if attempt > self.max_attempts {
             let tried = attempt - 1;
             let reason =
@@ -256,6 +267,23 @@ pub fn set_aside(bot_id: u64, loaded: &Loaded, event: &Event, raw: String, attem
         ..Commit::default()
     };
     Handled { commit, lock: None }
+}
+
+/// What the update counts for in the daily statistics (decision 0047), handled at `now`
+/// (Unix seconds) after `took` since its dispatch.
+fn tally(now: u64, user_id: i64, outcome: Handling, took: Duration) -> Tally {
+    let outcome = match outcome {
+        Handling::Ok => TallyOutcome::Ok,
+        Handling::Failed | Handling::SetAside => TallyOutcome::Error,
+        Handling::Blocked => TallyOutcome::Blocked,
+    };
+    Tally {
+        at: i64::try_from(now).unwrap_or(i64::MAX),
+        // An update without a user (a channel post) has user id 0.
+        user_id: (user_id != 0).then_some(user_id),
+        outcome,
+        latency_ms: (outcome != TallyOutcome::Blocked).then(|| u64::try_from(took.as_millis()).unwrap_or(u64::MAX)),
+    }
 }
 
 /// Why a handler run failed.

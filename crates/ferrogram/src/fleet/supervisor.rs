@@ -774,6 +774,20 @@ impl BotControl for Supervisor {
     ) -> BoxFuture<'a, Result<Value, ControlError>> {
         Box::pin(self.remove_bot(workspace, name, keep_data))
     }
+
+    fn user_blocked<'a>(&'a self, workspace: i64, name: &'a str, user: i64, blocked: bool) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            // Under the lock a start holds, so a bot starting now either reads the block from
+            // the store or gets it here.
+            let bots = self.bots.lock().await;
+            let running = bots.get(name).filter(|entry| entry.workspace == workspace).and_then(|entry| entry.handle);
+            if let Some(handle) = running
+                && let Err(error) = self.engine.set_blocked(handle, user, blocked)
+            {
+                tracing::warn!(%error, bot = name, user, "applying a block to the running bot failed");
+            }
+        })
+    }
 }
 
 #[cfg(test)]

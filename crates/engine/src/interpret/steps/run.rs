@@ -429,6 +429,7 @@ impl<'a> Run<'a> {
             dead_letter: None,
             seen_user: if self.job { Value::Null } else { self.event.from.clone() },
             seen_chat: if self.job { Value::Null } else { self.event.chat.clone() },
+            tally: None,
         };
         Handled { commit, lock: self.bot_vars_lock }
     }
