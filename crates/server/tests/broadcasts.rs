@@ -250,6 +250,16 @@ async fn a_broadcast_reaches_each_user_once(env: Env) {
     let unpaid = env.until(unpaid["id"].as_i64().unwrap(), |b| b["state"] == "done").await;
     assert_eq!(progress(&unpaid), (1, 1, 0, 0, 0), "{unpaid}");
     assert_eq!(env.texts(bob).await, ["Sale today", "For pros", "Pay up"]);
+
+    // Scheduled: its audience is resolved and it is sent at its time, not before.
+    let at = now() + 2;
+    let soon = json!({"message": {"text": "Soon"}, "audience": {"variables": {"plan": "pro"}}, "scheduled_at": at});
+    let soon = env.create(soon).await;
+    assert_eq!(soon["state"], "scheduled", "{soon}");
+    let soon = env.until(soon["id"].as_i64().unwrap(), |b| b["state"] == "done").await;
+    assert_eq!(progress(&soon), (2, 2, 0, 0, 0), "{soon}");
+    assert!(soon["started_at"].as_i64().unwrap() >= at, "{soon}");
+    assert_eq!(env.texts(ann).await, ["Sale today", "For pros", "Soon"]);
     runner.stop().await;
 }
 

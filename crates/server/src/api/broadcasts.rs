@@ -22,6 +22,7 @@ use super::bots::find;
 use super::idempotency::{Created, once};
 use super::pagination::{self, Page};
 use super::problem::{FieldError, Problem, store_failed};
+use super::versions::now;
 use crate::bots::Api;
 use crate::broadcasts::audience::{Audience, resolve};
 use crate::broadcasts::message::Message;
@@ -133,10 +134,6 @@ async fn one(api: &Api, caller: &Caller, bot: &BotRecord, id: &str) -> Result<Br
     let found =
         api.store.broadcast(caller.workspace, bot.id, id).await.map_err(store_failed("reading the broadcast"))?;
     found.ok_or_else(unknown)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The bot's broadcasts, newest first.

@@ -98,8 +98,7 @@ async fn run(api: Api, engine: Arc<Engine>, config: RunnerConfig, mut stopped: w
 /// Starts what is due, then sends one batch of each running broadcast whose bot runs here.
 /// Whether anything was sent.
 async fn pass(api: &Api, engine: &Arc<Engine>, config: &RunnerConfig) -> Result<bool, ferrogram_store::Error> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    for due in api.store.broadcasts_due(now).await? {
+    for due in api.store.broadcasts_due(crate::api::versions::now()).await? {
         begin(api, &due).await?;
     }
     let mut busy = false;
