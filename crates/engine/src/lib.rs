@@ -40,6 +40,7 @@ pub use bot_env::{BotEnv, FERROGRAM_PREFIX};
 pub use bot_secrets::BotSecrets;
 pub use caps::{DEFAULT_RECORD, DEFAULT_TEMPLATE_OUTPUT, DEFAULT_VARIABLE, SizeCaps};
 pub use clock::Clock;
+pub use deliver::bulk::BulkError;
 pub use deliver::commit::DEFAULT_COMMIT_BATCH;
 pub use error::EngineError;
 pub use ferrogram_core::{

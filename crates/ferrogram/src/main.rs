@@ -1022,6 +1022,13 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     // Every bot's last known status (decision 0040) before the API answers; started after.
     fleet.supervise(supervisor);
     fleet.restore_all().await?;
+    // Broadcasts (decision 0048) are sent by one runner in this process, through the bots'
+    // flood schedulers as bulk.
+    let broadcasts = ferrogram_server::broadcasts::Runner::start(
+        api.clone(),
+        Arc::clone(&engine),
+        ferrogram_server::broadcasts::RunnerConfig::default(),
+    );
     let routes = ferrogram_server::Routes { api: Some(api), metrics: Some(metrics), dashboard: Some(dashboard) };
     let listening = ferrogram_server::listen_routes(settings.server_listen, Arc::clone(&engine), routes).await?;
     println!("Listening on http://{}", listening.addr());
@@ -1067,6 +1074,8 @@ async fn serve(settings: config::Config) -> Result<(), String> {
         backups.abort();
     }
     within_grace(grace, async {
+        // The batch being sent is recorded first; the rest goes at the next start.
+        broadcasts.stop().await;
         fleet.stop().await;
         drain_until(&engine, handlers_until, grace - grace / 4).await;
         listening.stop();

@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod bots;
+pub mod broadcasts;
 pub mod dashboard;
 pub mod health;
 mod listen;

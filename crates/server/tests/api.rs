@@ -1034,7 +1034,6 @@ async fn bot_data_is_isolated_and_role_checked(env: Env) {
     seed_shop(&env).await;
     // `away` has no bot `shop`: every route of the home bot's data is a 404 to it.
     let before = shop_data(&env).await;
-    let audit_before = env.store.audit_log(env.home, 1000).await.unwrap().len();
     let import = json!({"records": [{"owner": 1, "fields": {"title": "x"}}]});
     let routes: Vec<(Method, &str, Option<Value>)> = vec![
         (Method::GET, "/api/v1/bots/shop/users", None),
@@ -1050,6 +1049,23 @@ async fn bot_data_is_isolated_and_role_checked(env: Env) {
         (Method::POST, "/api/v1/bots/shop/users/11/block", None),
         (Method::POST, "/api/v1/bots/shop/users/11/unblock", None),
     ];
+    // A broadcast of home's bot (crates/server/tests/broadcasts.rs sends them).
+    let made = env.post("/api/v1/bots/shop/broadcasts", &env.editor, json!({"message": {"text": "hi"}}), &[]).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let broadcast = format!("/api/v1/bots/shop/broadcasts/{}", made.body["id"]);
+    let broadcasts: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, "/api/v1/bots/shop/broadcasts".into(), None),
+        (Method::POST, "/api/v1/bots/shop/broadcasts".into(), Some(json!({"message": {"text": "hi"}}))),
+        (Method::GET, broadcast.clone(), None),
+        (Method::POST, format!("{broadcast}/pause"), None),
+        (Method::POST, format!("{broadcast}/resume"), None),
+        (Method::POST, format!("{broadcast}/cancel"), None),
+    ];
+    for (method, path, body) in &broadcasts {
+        let answer = env.send(method.clone(), path, Some(&env.stranger), body.clone(), &[]).await;
+        answer.problem(404, &format!("{method} {path} from another workspace"));
+    }
+    let audit_before = env.store.audit_log(env.home, 1000).await.unwrap().len();
     for (method, path, body) in &routes {
         let answer = env.send(method.clone(), path, Some(&env.stranger), body.clone(), &[]).await;
         answer.problem(404, &format!("{method} {path} from another workspace"));

@@ -63,8 +63,9 @@ pub const BOT_TABLES: &[(&str, &[&str])] = &[
 /// Tables with a `bot_id` column that are not a bot's data rows: `bot_versions`, `secrets` and
 /// `bot_statuses` (the supervisor's last status, not exported)
 /// are keyed by the dashboard's bot id; the versions travel in the export's `versions`, the
-/// secrets in its `secrets` only when asked for.
-pub(crate) const NOT_BOT_TABLES: &[&str] = &["bot_versions", "secrets", "bot_statuses"];
+/// secrets in its `secrets` only when asked for. `broadcasts` (decision 0048) are the
+/// workspace's sends through the bot, keyed by the dashboard's bot id too, and not exported.
+pub(crate) const NOT_BOT_TABLES: &[&str] = &["bot_versions", "secrets", "bot_statuses", "broadcasts"];
 
 const PG_BACKUP: &str = "backups of PostgreSQL are made with its own tools: \
      `pg_dump --format=custom --file=ferrogram.dump DATABASE_URL` (restore with `pg_restore`)";

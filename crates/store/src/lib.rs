@@ -411,6 +411,7 @@ mod accounts;
 mod all_bots;
 mod blocks;
 mod bot_lifecycle;
+mod broadcasts;
 mod export;
 mod idempotency;
 mod secrets;
@@ -424,6 +425,7 @@ pub use accounts::{
 };
 pub use all_bots::ALL_BOTS_FORMAT;
 pub use bot_lifecycle::{RemovedBot, StoredStatus};
+pub use broadcasts::{Broadcast, Delivery};
 pub use collection_store::ScopedRecord;
 pub use export::{BOT_TABLES, EXPORT_FORMAT, ImportOptions, ImportSummary, backup};
 pub use idempotency::{IDEMPOTENCY_TTL, Idempotency};

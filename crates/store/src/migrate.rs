@@ -30,6 +30,7 @@ pub(crate) const SQLITE: Embedded = &[
     (9, "api", include_str!("../migrations/sqlite/0009_api.sql")),
     (10, "accounts", include_str!("../migrations/sqlite/0010_accounts.sql")),
     (12, "blocks_and_stats", include_str!("../migrations/sqlite/0012_blocks_and_stats.sql")),
+    (13, "broadcasts", include_str!("../migrations/sqlite/0013_broadcasts.sql")),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -44,6 +45,7 @@ pub(crate) const POSTGRES: Embedded = &[
     (9, "api", include_str!("../migrations/postgres/0009_api.sql")),
     (10, "accounts", include_str!("../migrations/postgres/0010_accounts.sql")),
     (12, "blocks_and_stats", include_str!("../migrations/postgres/0012_blocks_and_stats.sql")),
+    (13, "broadcasts", include_str!("../migrations/postgres/0013_broadcasts.sql")),
 ];
 
 #[derive(Debug)]

@@ -24,6 +24,7 @@ use crate::bot_secrets::BotSecrets;
 use crate::caps::SizeCaps;
 use crate::clock::Clock;
 use crate::commands::{command_menus, publish_commands};
+use crate::deliver::bulk::BulkError;
 use crate::deliver::commit::{Committer, DEFAULT_COMMIT_BATCH, commit_and_deliver};
 use crate::deliver::outbox::{Deliverer, RefusalReply};
 use crate::error::EngineError;
@@ -653,6 +654,30 @@ impl Engine {
         if let Some(registrations) = self.registrations.get() {
             registrations.settled().await;
         }
+    }
+
+    /// Whether a bot running as Telegram id `bot_id` is added (awake or asleep) and not stopping.
+    pub fn runs(&self, bot_id: u64) -> bool {
+        self.bots.lock().values().any(|hosted| hosted.bot_id == bot_id && !*hosted.stop.borrow())
+    }
+
+    /// Makes one Bot API call for the host through the bot's flood scheduler as *bulk*: paced,
+    /// behind the bot's replies (a broadcast, decision 0048). An asleep bot is woken for it.
+    /// The call is not put in the outbox: the caller records it before and after, and gets
+    /// how it ended ([`BulkError`]).
+    pub async fn send_bulk(
+        &self,
+        bot_id: u64,
+        method: &str,
+        params: &serde_json::Value,
+    ) -> Result<serde_json::Value, BulkError> {
+        let hosted = self.bots.lock().values().find(|hosted| hosted.bot_id == bot_id).cloned();
+        let hosted = hosted.ok_or(BulkError::NotRunning)?;
+        // Counted as taking an update, so the bot does not fall asleep under the call.
+        let _taking = hosted.taking();
+        let runtime = self.awake(&hosted).map_err(|_| BulkError::NotRunning)?;
+        let scheduler = &runtime.context().scheduler;
+        crate::deliver::bulk::call(bot_id, scheduler, &hosted.unauthorized, method, params).await
     }
 
     /// Whether the bot's runtime is built now (`false`: asleep, see [`EngineConfig::idle_after`]).

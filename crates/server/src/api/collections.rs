@@ -131,8 +131,8 @@ struct Target {
 }
 
 /// The newest file of the bot (404 when it has none that loads).
-async fn file_of(api: &Api, caller: &Caller, bot: &BotRecord) -> Result<BotFile, Problem> {
-    let current = api.store.current_version(caller.workspace, bot.id).await.map_err(store_failed("reading the bot"))?;
+async fn file_of(api: &Api, workspace: i64, bot: &BotRecord) -> Result<BotFile, Problem> {
+    let current = api.store.current_version(workspace, bot.id).await.map_err(store_failed("reading the bot"))?;
     let current = current.ok_or_else(|| Problem::not_found(format!("{} has no version", bot.name)))?;
     let json = current.source.trim_start_matches('\u{feff}').trim_start().starts_with('{');
     let file_name = if json { "bot.json" } else { "bot.yaml" };
@@ -142,15 +142,53 @@ async fn file_of(api: &Api, caller: &Caller, bot: &BotRecord) -> Result<BotFile,
 
 async fn target(api: &Api, caller: &Caller, name: &str, collection: &str) -> Result<Target, Problem> {
     let bot = find(api, caller, name).await?;
-    let file = file_of(api, caller, &bot).await?;
+    target_of(api, caller.workspace, bot, collection).await
+}
+
+async fn target_of(api: &Api, workspace: i64, bot: BotRecord, collection: &str) -> Result<Target, Problem> {
+    let file = file_of(api, workspace, &bot).await?;
     let declared = file.collections.get(collection).cloned();
-    let declared = declared.ok_or_else(|| Problem::not_found(format!("{name} declares no collection {collection}")))?;
+    let declared =
+        declared.ok_or_else(|| Problem::not_found(format!("{} declares no collection {collection}", bot.name)))?;
     let spec = CollectionSpec {
         name: collection.to_owned(),
         searchable: declared.search.clone(),
         indexed: declared.index.clone(),
     };
     Ok(Target { data: data_id(&bot), bot, name: collection.to_owned(), collection: declared, spec })
+}
+
+/// The users (and private chats) owning a record of the workspace's `bot`'s `collection` that
+/// matches `filter` (a `where` object, as the record list's `?where=`), lowest id first: a
+/// broadcast's audience. A collection the newest file does not declare is a 404, a bad `where`
+/// a 400 naming `where`; a `bot` collection's records have no owner.
+pub(crate) async fn owners_matching(
+    api: &Api,
+    workspace: i64,
+    bot: BotRecord,
+    collection: &str,
+    filter: Option<&Value>,
+) -> Result<Vec<i64>, Problem> {
+    let target = target_of(api, workspace, bot, collection).await?;
+    let filters = filter.map(|f| target.filters(&f.to_string())).transpose()?.unwrap_or_default();
+    let mut owners = std::collections::HashMap::new();
+    let records: Vec<Record> = target
+        .records(api)
+        .await?
+        .into_iter()
+        .filter_map(|r| match r.scope {
+            Scope::User(id) | Scope::Chat(id) if id > 0 => {
+                owners.insert(r.record.id, id);
+                Some(r.record)
+            }
+            _ => None,
+        })
+        .collect();
+    let query = Query { filters, order_by: None, limit: u32::MAX, offset: 0 };
+    let mut found: Vec<i64> = apply_query(records, &query).iter().filter_map(|r| owners.get(&r.id).copied()).collect();
+    found.sort_unstable();
+    found.dedup();
+    Ok(found)
 }
 
 fn scope_parts(scope: Scope) -> (&'static str, Option<i64>) {
@@ -301,7 +339,7 @@ async fn list_collections(
 ) -> Result<Json<Vec<CollectionView>>, Problem> {
     caller.require(Role::Viewer)?;
     let bot = find(&api, &caller, &name).await?;
-    let file = file_of(&api, &caller, &bot).await?;
+    let file = file_of(&api, caller.workspace, &bot).await?;
     let mut views = Vec::new();
     for (collection, declared) in &file.collections {
         let records = match data_id(&bot) {

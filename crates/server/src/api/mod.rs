@@ -17,6 +17,7 @@ pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod bots;
+pub mod broadcasts;
 pub mod collections;
 pub mod control;
 pub mod idempotency;
@@ -52,6 +53,7 @@ fn build() -> (axum::Router<Api>, utoipa::openapi::OpenApi) {
         .merge(users::routes())
         .merge(collections::routes())
         .merge(stats::routes())
+        .merge(broadcasts::routes())
         .split_for_parts();
     (router, openapi::finish(doc))
 }

@@ -45,6 +45,7 @@ const RAPIDOC: &str = include_str!("../../assets/rapidoc/rapidoc-min.js");
         (name = "control", description = "A bot's running state: start, stop, restart, reload"),
         (name = "audit", description = "The workspace's audit log"),
         (name = "stats", description = "Daily statistics of a bot or the workspace"),
+        (name = "broadcasts", description = "A bot's broadcasts: a message to its users, with progress"),
     )
 )]
 pub(super) struct Base;

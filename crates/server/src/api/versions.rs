@@ -253,7 +253,8 @@ async fn publish_version(
     Ok(once(&api, &caller, &headers, &request_line, &body.raw, act).await)
 }
 
-fn now() -> i64 {
+/// Unix seconds now (also the broadcasts').
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
