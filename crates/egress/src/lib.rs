@@ -77,6 +77,14 @@ impl Guard {
         self.allowed.iter().filter(|(h, _)| h == host).map(|(_, port)| *port).collect()
     }
 
+    /// Whether the operator's allow-list names `url`'s host and port (its default port when it
+    /// has none): what lets a URL reach a private or loopback address, and plain `http` for an
+    /// outgoing event webhook (decision 0050).
+    pub fn lists(&self, url: &Url) -> bool {
+        let port = url.port_or_known_default().unwrap_or(80);
+        self.allowed_ports(&host_of(url)).contains(&port)
+    }
+
     /// The checks made before connecting to `url` (and to each redirect's target): the scheme,
     /// an IP address in the URL, and the port of an allow-listed host. Names are checked when
     /// they are resolved, by the client of [`Guard::client_builder`].

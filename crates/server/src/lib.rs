@@ -5,7 +5,8 @@
 //! health ([`health`]: `/healthz`, and `/readyz` under `serve`), its metrics ([`metrics`]:
 //! `/metrics`, under `serve`) and the dashboard's sign-in layer ([`dashboard`]: `/`,
 //! `/sign-in`, `/setup/{token}`, `/account/…`, under `serve`), each a route module merged in
-//! [`router_of`].
+//! [`router_of`]; with the API, the worker that sends the outgoing event webhooks
+//! ([`event_webhooks`]) runs as long as the listener.
 //!
 //! On the path of an update (docs/architecture.md) it is the socket of the webhook update
 //! source: it answers Telegram only after `Engine::webhook_update` stored the update in the
@@ -14,6 +15,7 @@
 pub mod api;
 pub mod bots;
 pub mod dashboard;
+pub mod event_webhooks;
 pub mod health;
 mod listen;
 pub mod metrics;

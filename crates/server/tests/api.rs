@@ -147,7 +147,7 @@ impl Env {
         let viewer = issue(home, "eyes", Role::Viewer).await;
         let stranger = issue(away, "other", Role::Admin).await;
         let host = Host { store: Arc::clone(&store), states: Mutex::new(HashMap::new()) };
-        let api = Api { store: Arc::clone(&store), bots: Arc::new(host) };
+        let api = Api { store: Arc::clone(&store), bots: Arc::new(host), hooks: Default::default() };
         let engine = Arc::new(Engine::new(EngineConfig::default()));
         let listening = ferrogram_server::listen_with("127.0.0.1:0".parse().unwrap(), engine, Some(api)).await.unwrap();
         let base = format!("http://{}", listening.addr());

@@ -29,6 +29,7 @@ pub(crate) const SQLITE: Embedded = &[
     (8, "bot_lifecycle", include_str!("../migrations/sqlite/0008_bot_lifecycle.sql")),
     (9, "api", include_str!("../migrations/sqlite/0009_api.sql")),
     (10, "accounts", include_str!("../migrations/sqlite/0010_accounts.sql")),
+    (15, "event_webhooks", include_str!("../migrations/sqlite/0015_event_webhooks.sql")),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -42,6 +43,7 @@ pub(crate) const POSTGRES: Embedded = &[
     (8, "bot_lifecycle", include_str!("../migrations/postgres/0008_bot_lifecycle.sql")),
     (9, "api", include_str!("../migrations/postgres/0009_api.sql")),
     (10, "accounts", include_str!("../migrations/postgres/0010_accounts.sql")),
+    (15, "event_webhooks", include_str!("../migrations/postgres/0015_event_webhooks.sql")),
 ];
 
 #[derive(Debug)]

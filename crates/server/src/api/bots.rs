@@ -256,6 +256,7 @@ async fn create_bot(
             .await
             .map_err(store_failed("writing the audit log"))?;
         tx.commit().await.map_err(store_failed("creating the bot"))?;
+        api.hooks.wake();
         let bot = find(&api, &caller, &request.name).await?;
         let status = status_of(&api, &caller, &request.name).await;
         let created = CreatedBot { bot: view(&api, &caller, bot, status).await?, warnings };

@@ -27,6 +27,7 @@ pub mod problem;
 pub mod tokens;
 pub mod users;
 pub mod versions;
+pub mod webhooks;
 pub mod workspaces;
 
 use axum::extract::DefaultBodyLimit;
@@ -50,6 +51,7 @@ fn build() -> (axum::Router<Api>, utoipa::openapi::OpenApi) {
         .merge(audit::routes())
         .merge(users::routes())
         .merge(collections::routes())
+        .merge(webhooks::routes())
         .split_for_parts();
     (router, openapi::finish(doc))
 }

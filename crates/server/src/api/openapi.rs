@@ -44,6 +44,7 @@ const RAPIDOC: &str = include_str!("../../assets/rapidoc/rapidoc-min.js");
         (name = "versions", description = "A bot's versions: publish, diff, roll back"),
         (name = "control", description = "A bot's running state: start, stop, restart, reload"),
         (name = "audit", description = "The workspace's audit log"),
+        (name = "webhooks", description = "Outgoing event webhooks: subscriptions, deliveries, redelivery"),
     )
 )]
 pub(super) struct Base;
