@@ -1020,7 +1020,10 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     // allow-list of private addresses, nothing else.
     let hooks = ferrogram_server::event_webhooks::EventWebhooks::new(
         &settings.http_allow_private,
-        ferrogram_server::event_webhooks::Settings::default(),
+        ferrogram_server::event_webhooks::Settings {
+            deliver: settings.webhooks_deliver,
+            ..ferrogram_server::event_webhooks::Settings::default()
+        },
     )?;
     let api = ferrogram_server::Api { store: Arc::clone(&store), bots: supervisor.clone(), hooks };
     // The dashboard's sign-in (decision 0042): its cookies are `Secure` behind https.

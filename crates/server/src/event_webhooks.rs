@@ -50,6 +50,8 @@ pub struct Settings {
     /// How often the worker looks for due deliveries queued by another process (those queued
     /// by this one wake it at once).
     pub poll: Duration,
+    /// Whether this process sends at all (`webhooks.deliver`): without, events are only queued.
+    pub deliver: bool,
 }
 
 impl Default for Settings {
@@ -61,6 +63,7 @@ impl Default for Settings {
             max_retry: Duration::from_secs(3600),
             timeout: Duration::from_secs(10),
             poll: Duration::from_secs(1),
+            deliver: true,
         }
     }
 }
@@ -123,10 +126,15 @@ impl EventWebhooks {
         Ok(url)
     }
 
-    /// Starts the worker on `store`; it runs until the handle is aborted.
-    pub fn spawn(&self, store: Arc<Store>) -> JoinHandle<()> {
+    /// Starts the worker on `store`, unless this process does not deliver
+    /// ([`Settings::deliver`]); it runs until the handle is aborted.
+    pub fn spawn(&self, store: Arc<Store>) -> Option<JoinHandle<()>> {
+        if !self.settings.deliver {
+            tracing::info!("event webhooks: not delivered by this process (webhooks.deliver = false)");
+            return None;
+        }
         let this = self.clone();
-        tokio::spawn(async move { this.run(store).await })
+        Some(tokio::spawn(async move { this.run(store).await }))
     }
 
     async fn run(self, store: Arc<Store>) {

@@ -46,7 +46,7 @@ pub async fn listen_with(addr: SocketAddr, engine: Arc<Engine>, api: Option<crat
 pub async fn listen_routes(addr: SocketAddr, engine: Arc<Engine>, routes: crate::Routes) -> Result<Listening, String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let hooks = routes.api.as_ref().map(|api| api.hooks.spawn(std::sync::Arc::clone(&api.store)));
+    let hooks = routes.api.as_ref().and_then(|api| api.hooks.spawn(std::sync::Arc::clone(&api.store)));
     let task = tokio::spawn(async move {
         // With the client's address, which the dashboard counts failed sign-ins by.
         let service = crate::router_of(engine, routes).into_make_service_with_connect_info::<SocketAddr>();

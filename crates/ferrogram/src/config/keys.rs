@@ -402,6 +402,24 @@ pub static KEYS: &[Key] = &[
         },
     },
     Key {
+        name: "webhooks.deliver",
+        kind: Kind::Bool,
+        ty: "`true` or `false`",
+        env: "FERROGRAM_WEBHOOKS_DELIVER",
+        flag: None,
+        secret: false,
+        doc: "Whether this `serve` sends the workspaces' outgoing event webhooks (`/api/v1/webhooks`). \
+              With `false` the events are still queued in the database, and sent by a `serve` that \
+              delivers (another process on the same PostgreSQL, or this one started again with \
+              `true`). They go out through the bots' egress rule: `http.allow_private` is the only \
+              way to a private or loopback address.",
+        set: |config, value| {
+            config.webhooks_deliver = value == Value::Bool(true);
+            Ok(())
+        },
+        get: |config| Value::Bool(config.webhooks_deliver),
+    },
+    Key {
         name: "inbox.keep",
         kind: Kind::Text,
         ty: "a duration",
