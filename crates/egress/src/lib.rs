@@ -1,6 +1,6 @@
 //! The one address rule for every URL the server fetches for a bot: the engine's `http`,
 //! `feed` and `llm` steps and event webhooks, and the sandbox's downloads of files a bot sends
-//! by URL. Bot files may come from other people (`ferrogram serve`), so what they name must not
+//! by URL; and the workspaces' outgoing event webhooks (`crates/server`, decision 0050). Bot files may come from other people (`ferrogram serve`), so what they name must not
 //! reach the machines around the server (server-side request forgery, SSRF).
 //!
 //! On the path of an update (docs/architecture.md) it guards the interpreting stage's way out to

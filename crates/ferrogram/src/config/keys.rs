@@ -390,8 +390,10 @@ pub static KEYS: &[Key] = &[
         flag: Some("--allow-private-http"),
         secret: false,
         doc: "Private, loopback or link-local hosts and ports the bots may reach anyway: their \
-              `http`, `feed` and `llm` steps, webhooks and the files they send by URL. One host and \
-              one port each (`10.0.0.5:8080`, `localhost:8000`): wildcards and ranges are refused.",
+              `http`, `feed` and `llm` steps, webhooks and the files they send by URL; and the \
+              workspaces' event webhooks (`/api/v1/webhooks`, where an entry also allows plain \
+              `http`). One host and one port each (`10.0.0.5:8080`, `localhost:8000`): wildcards \
+              and ranges are refused.",
         set: |config, value| {
             config.http_allow_private =
                 value.list().iter().map(|entry| ferrogram_egress::parse_allowed(entry)).collect::<Result<_, _>>()?;
