@@ -201,8 +201,14 @@ impl EventWebhooks {
             (Some(error), DeliveryState::Failed, true) => Some(format!("{error}; gave up after {done} attempts")),
             _ => error,
         };
-        tracing::debug!(delivery = due.id, webhook = due.webhook, ?status_code, ?error, state = state.as_str(),
-            "event webhook attempt");
+        tracing::debug!(
+            delivery = due.id,
+            webhook = due.webhook,
+            ?status_code,
+            ?error,
+            state = state.as_str(),
+            "event webhook attempt"
+        );
         let outcome =
             AttemptOutcome { attempt: WebhookAttempt { at, status_code, duration_ms, error }, state, retry_at };
         if let Err(error) = store.finish_webhook_attempt(due.id, &outcome).await {
@@ -214,7 +220,9 @@ impl EventWebhooks {
     /// POSTs the delivery's event: the status answered, or why there was none.
     async fn send(&self, store: &Store, client: &reqwest::Client, due: &DueDelivery, at: i64) -> Result<u16, Failure> {
         let url = Url::parse(&due.url).map_err(|e| Failure::last(format!("the URL does not parse: {e}")))?;
-        self.guard.check_url(&url).map_err(|refused| Failure::last(format!("refused by the egress rule: {refused}")))?;
+        self.guard
+            .check_url(&url)
+            .map_err(|refused| Failure::last(format!("refused by the egress rule: {refused}")))?;
         let secret = match store.webhook_secret(due.workspace, due.webhook).await {
             Ok(Some(secret)) => secret,
             Ok(None) => return Err(Failure::last("the subscription has no signing secret".into())),

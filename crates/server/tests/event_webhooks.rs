@@ -143,8 +143,16 @@ impl Env {
         Env::serve(store, home, [admin, viewer, stranger], url, port, got).await
     }
 
-    async fn serve(store: Arc<Store>, home: i64, tokens: [String; 3], url: String, port: u16, got: Arc<Receiving>) -> Env {
-        let settings = Settings { first_retry: Duration::from_secs(1), max_retry: Duration::from_secs(2), ..Settings::default() };
+    async fn serve(
+        store: Arc<Store>,
+        home: i64,
+        tokens: [String; 3],
+        url: String,
+        port: u16,
+        got: Arc<Receiving>,
+    ) -> Env {
+        let settings =
+            Settings { first_retry: Duration::from_secs(1), max_retry: Duration::from_secs(2), ..Settings::default() };
         let hooks = EventWebhooks::new(&[("127.0.0.1".into(), port)], settings).unwrap();
         let api = Api { store: Arc::clone(&store), bots: Arc::new(NoBots), hooks };
         let engine = Arc::new(Engine::new(EngineConfig::default()));
@@ -247,8 +255,14 @@ async fn events_reach_a_signed_receiver(database: Database) {
     let created = env.received("bot.create").await;
     assert!(created.signed, "{created:?}");
     let body = &created.body;
-    assert_eq!((body["type"].as_str(), body["bot"].as_str(), body["workspace"].as_i64()), (Some("bot.create"), Some("echo"), Some(env.home)));
-    assert!(body["id"].is_i64() && body["time"].is_i64() && body["data"]["actor"].as_str().unwrap().starts_with("token:"), "{body}");
+    assert_eq!(
+        (body["type"].as_str(), body["bot"].as_str(), body["workspace"].as_i64()),
+        (Some("bot.create"), Some("echo"), Some(env.home))
+    );
+    assert!(
+        body["id"].is_i64() && body["time"].is_i64() && body["data"]["actor"].as_str().unwrap().starts_with("token:"),
+        "{body}"
+    );
     assert_eq!(created.event_id, body["id"].to_string());
 
     // A status change (as the supervisor writes it), then the same status again: one event.
@@ -273,7 +287,8 @@ async fn events_reach_a_signed_receiver(database: Database) {
     assert!(got.iter().all(|g| g.signed));
 
     // The log lists them, newest first; the state filter works.
-    let (_, log) = env.send(Method::GET, &format!("/api/v1/webhooks/{}/deliveries", hook["id"]), &env.viewer, None).await;
+    let (_, log) =
+        env.send(Method::GET, &format!("/api/v1/webhooks/{}/deliveries", hook["id"]), &env.viewer, None).await;
     let types: Vec<&str> = log["items"].as_array().unwrap().iter().map(|d| d["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["webhook.ping", "bot.started", "bot.create"], "{log}");
     let path = format!("/api/v1/webhooks/{}/deliveries?state=failed", hook["id"]);

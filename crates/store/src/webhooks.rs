@@ -180,7 +180,9 @@ pub fn bot_of<'a>(action: &str, target: &'a str) -> Option<&'a str> {
 /// Whether a subscription's event pattern takes `kind`: the same type, `*`, or `family.*` for
 /// every type starting `family.`.
 pub fn event_matches(pattern: &str, kind: &str) -> bool {
-    pattern == "*" || pattern == kind || pattern.strip_suffix('*').is_some_and(|p| p.ends_with('.') && kind.starts_with(p))
+    pattern == "*"
+        || pattern == kind
+        || pattern.strip_suffix('*').is_some_and(|p| p.ends_with('.') && kind.starts_with(p))
 }
 
 /// The secret's name among the workspace's secrets.
@@ -197,7 +199,17 @@ type DeliveryRow = (i64, i64, i64, String, Option<String>, String, Option<i64>, 
 type DueRow = (i64, i64, i64, String, i64, String, String, i64);
 
 fn webhook((id, workspace, url, description, events, bots, enabled, created_at, updated_at): WebhookRow) -> Webhook {
-    Webhook { id, workspace, url, description, events: list(&events), bots: list(&bots), enabled, created_at, updated_at }
+    Webhook {
+        id,
+        workspace,
+        url,
+        description,
+        events: list(&events),
+        bots: list(&bots),
+        enabled,
+        created_at,
+        updated_at,
+    }
 }
 
 const WEBHOOK_COLUMNS: &str = "id, workspace_id, url, description, events, bots, enabled, created_at, updated_at";
@@ -214,7 +226,8 @@ impl Conn<'_> {
         bot: Option<&str>,
         data: &Value,
     ) -> Result<Vec<i64>> {
-        const SUBSCRIBED: &str = "SELECT id, events, bots FROM webhooks WHERE workspace_id = $1 AND enabled ORDER BY id";
+        const SUBSCRIBED: &str =
+            "SELECT id, events, bots FROM webhooks WHERE workspace_id = $1 AND enabled ORDER BY id";
         let subscribed: Vec<(i64, String, String)> =
             on!(self.reborrow(), c => sqlx::query_as(SUBSCRIBED).bind(workspace).fetch_all(c).await?);
         let takers: Vec<i64> = subscribed
@@ -241,8 +254,7 @@ impl Conn<'_> {
         data: &Value,
         webhooks: &[i64],
     ) -> Result<Vec<i64>> {
-        const EVENT: &str =
-            "INSERT INTO webhook_events (workspace_id, type, bot, payload, at) VALUES ($1, $2, $3, '', $4) RETURNING id";
+        const EVENT: &str = "INSERT INTO webhook_events (workspace_id, type, bot, payload, at) VALUES ($1, $2, $3, '', $4) RETURNING id";
         const PAYLOAD: &str = "UPDATE webhook_events SET payload = $2 WHERE id = $1";
         const DELIVERY: &str = "INSERT INTO webhook_deliveries (webhook_id, event_id, state, attempts, \
              next_attempt_at, created_at, updated_at) SELECT w.id, $2, 'pending', 0, $3, $3, $3 FROM webhooks w \
@@ -280,9 +292,8 @@ impl Conn<'_> {
     }
 
     pub(crate) async fn webhooks(self, workspace: i64, after: Option<i64>, limit: u32) -> Result<Vec<Webhook>> {
-        let sql = format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-        );
+        let sql =
+            format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3");
         let rows: Vec<WebhookRow> = on!(self, c => sqlx::query_as(&sql)
             .bind(workspace).bind(after.unwrap_or(0)).bind(i64::from(limit)).fetch_all(c).await?);
         Ok(rows.into_iter().map(webhook).collect())
@@ -359,8 +370,19 @@ impl Conn<'_> {
     async fn with_attempts(self, row: DeliveryRow) -> Result<WebhookDelivery> {
         const SQL: &str =
             "SELECT at, status_code, duration_ms, error FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id";
-        let (id, webhook, event, event_type, bot, state, next_attempt_at, redelivery_of, created_at, updated_at, payload) =
-            row;
+        let (
+            id,
+            webhook,
+            event,
+            event_type,
+            bot,
+            state,
+            next_attempt_at,
+            redelivery_of,
+            created_at,
+            updated_at,
+            payload,
+        ) = row;
         let attempts: Vec<(i64, Option<i64>, i64, Option<String>)> =
             on!(self, c => sqlx::query_as(SQL).bind(id).fetch_all(c).await?);
         let attempts = attempts

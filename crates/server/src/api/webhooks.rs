@@ -261,9 +261,9 @@ fn event_pattern(text: &str) -> bool {
     let words = text.strip_suffix(".*").unwrap_or(text);
     text == "*"
         || (text.len() <= 100
-            && words.split('.').all(|w| {
-                !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            }))
+            && words
+                .split('.')
+                .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')))
 }
 
 fn bot_name(text: &str) -> bool {
@@ -389,11 +389,7 @@ async fn change_webhook(
 /// Deletes a subscription (admin) with its secret and delivery log.
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)),
     responses((status = 204, description = "deleted")))]
-async fn delete_webhook(
-    State(api): State<Api>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<StatusCode, Problem> {
+async fn delete_webhook(State(api): State<Api>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, Problem> {
     caller.require(Role::Admin)?;
     let hook = find(&api, &caller, &id).await?;
     if api.store.delete_webhook(caller.workspace, hook.id).await.map_err(store_failed("deleting the webhook"))? {
