@@ -1,6 +1,6 @@
 //! The one address rule for every URL the server fetches for a bot: the engine's `http`,
 //! `feed` and `llm` steps and event webhooks, and the sandbox's downloads of files a bot sends
-//! by URL. Bot files may come from other people (`ferrogram serve`), so what they name must not
+//! by URL; and the workspaces' outgoing event webhooks (`crates/server`, decision 0050). Bot files may come from other people (`ferrogram serve`), so what they name must not
 //! reach the machines around the server (server-side request forgery, SSRF).
 //!
 //! On the path of an update (docs/architecture.md) it guards the interpreting stage's way out to
@@ -75,6 +75,14 @@ impl Guard {
     /// The ports the allow-list names for `host` (written as [`host_of`] gives it).
     fn allowed_ports(&self, host: &str) -> Vec<u16> {
         self.allowed.iter().filter(|(h, _)| h == host).map(|(_, port)| *port).collect()
+    }
+
+    /// Whether the operator's allow-list names `url`'s host and port (its default port when it
+    /// has none): what lets a URL reach a private or loopback address, and plain `http` for an
+    /// outgoing event webhook (decision 0050).
+    pub fn lists(&self, url: &Url) -> bool {
+        let port = url.port_or_known_default().unwrap_or(80);
+        self.allowed_ports(&host_of(url)).contains(&port)
     }
 
     /// The checks made before connecting to `url` (and to each redirect's target): the scheme,

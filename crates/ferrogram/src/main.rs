@@ -1013,7 +1013,16 @@ async fn serve(settings: config::Config) -> Result<(), String> {
         settings.server_public_url.clone(),
         BotEnvNames { names: settings.bots_env.clone() }.for_serve(),
     )?;
-    let api = ferrogram_server::Api { store: Arc::clone(&store), bots: supervisor.clone() };
+    // Outgoing event webhooks (decision 0050) go out through the bots' egress rule: the same
+    // allow-list of private addresses, nothing else.
+    let hooks = ferrogram_server::event_webhooks::EventWebhooks::new(
+        &settings.http_allow_private,
+        ferrogram_server::event_webhooks::Settings {
+            deliver: settings.webhooks_deliver,
+            ..ferrogram_server::event_webhooks::Settings::default()
+        },
+    )?;
+    let api = ferrogram_server::Api { store: Arc::clone(&store), bots: supervisor.clone(), hooks };
     // The dashboard (decisions 0042, 0049): its cookies are `Secure` behind https; its pages act
     // on the bots through the API's functions.
     let secure_cookies = settings.server_public_url.as_deref().is_some_and(|url| url.starts_with("https://"));

@@ -142,9 +142,11 @@ pub trait BotControl: Send + Sync {
     }
 }
 
-/// What the API routes need: the store (tokens, audit log) and the bots.
+/// What the API routes need: the store (tokens, audit log), the bots, and the outgoing event
+/// webhooks' egress rule and worker (`EventWebhooks::default()`: no private address allowed).
 #[derive(Clone)]
 pub struct Api {
     pub store: Arc<Store>,
     pub bots: Arc<dyn BotControl>,
+    pub hooks: crate::event_webhooks::EventWebhooks,
 }

@@ -5,8 +5,9 @@
 //! health ([`health`]: `/healthz`, and `/readyz` under `serve`), its metrics ([`metrics`]:
 //! `/metrics`, under `serve`) and the dashboard ([`dashboard`]: `/`, `/sign-in`,
 //! `/setup/{token}`, `/account/…`, a workspace's `/w/{workspace}/…`, under `serve`), each a
-//! route module merged in
-//! [`router_of`].
+//! route module merged in [`router_of`]; with the API, the worker that sends the outgoing event
+//! webhooks ([`event_webhooks`]) runs as long as the listener, and under `serve` the runner of
+//! the bots' broadcasts ([`broadcasts`]).
 //!
 //! On the path of an update (docs/architecture.md) it is the socket of the webhook update
 //! source: it answers Telegram only after `Engine::webhook_update` stored the update in the
@@ -16,6 +17,7 @@ pub mod api;
 pub mod bots;
 pub mod broadcasts;
 pub mod dashboard;
+pub mod event_webhooks;
 pub mod health;
 mod listen;
 pub mod metrics;

@@ -7,10 +7,11 @@ use ferrogram_engine::Engine;
 use tokio::task::JoinHandle;
 
 /// The listener, serving until [`Listening::stop`] (or the end of the process: dropping this
-/// does not stop it).
+/// does not stop it), with the event webhooks' worker when it serves the API.
 pub struct Listening {
     addr: SocketAddr,
     task: JoinHandle<()>,
+    hooks: Option<JoinHandle<()>>,
 }
 
 impl Listening {
@@ -19,9 +20,14 @@ impl Listening {
         self.addr
     }
 
-    /// Stops accepting connections; requests already being answered finish.
+    /// Stops accepting connections (requests already being answered finish) and stops the
+    /// event webhooks' worker: a delivery it was attempting is attempted again by the next
+    /// worker once its lease ends.
     pub fn stop(self) {
         self.task.abort();
+        if let Some(hooks) = self.hooks {
+            hooks.abort();
+        }
     }
 }
 
@@ -40,6 +46,7 @@ pub async fn listen_with(addr: SocketAddr, engine: Arc<Engine>, api: Option<crat
 pub async fn listen_routes(addr: SocketAddr, engine: Arc<Engine>, routes: crate::Routes) -> Result<Listening, String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let hooks = routes.api.as_ref().and_then(|api| api.hooks.spawn(std::sync::Arc::clone(&api.store)));
     let task = tokio::spawn(async move {
         // With the client's address, which the dashboard counts failed sign-ins by.
         let service = crate::router_of(engine, routes).into_make_service_with_connect_info::<SocketAddr>();
@@ -47,5 +54,5 @@ pub async fn listen_routes(addr: SocketAddr, engine: Arc<Engine>, routes: crate:
             tracing::error!(%error, "the HTTP listener stopped");
         }
     });
-    Ok(Listening { addr, task })
+    Ok(Listening { addr, task, hooks })
 }

@@ -4,7 +4,7 @@
 //!
 //! What is checked: every operation of the OpenAPI document answers 401 without credentials
 //! (so a new route is covered by being documented) and the document describes every route;
-//! two workspaces cannot see or touch each other's bots, tokens or audit log (404); roles (403);
+//! two workspaces cannot see or touch each other's bots, tokens, event webhooks or audit log (404); roles (403);
 //! a table of bad requests each answered by the right 4xx problem with the field's place, with
 //! nothing changed in the store; the bot lifecycle with `If-Match` (412, 428), diff and
 //! rollback; `Idempotency-Key` replays; tokens shown once, listed by prefix, revoked.
@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use ferrogram_engine::{BoxFuture, Engine, EngineConfig};
 use ferrogram_server::bots::{Api, BotControl, BotError, BotStatus, ControlError, Status};
-use ferrogram_store::{Role, Store};
+use ferrogram_server::event_webhooks::{EventWebhooks, Settings};
+use ferrogram_store::{Role, SecretKey, Store};
 use parking_lot::Mutex;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -135,7 +136,8 @@ impl Answer {
 
 impl Env {
     async fn new(store: Store) -> Env {
-        let store = Arc::new(store);
+        // With a key: the event webhooks' signing secrets are sealed with it.
+        let store = Arc::new(store.with_secret_key(SecretKey::generate().unwrap()));
         let home = store.create_workspace("home").await.unwrap();
         let away = store.create_workspace("away").await.unwrap();
         let issue = |w, name: &'static str, role| {
@@ -147,7 +149,9 @@ impl Env {
         let viewer = issue(home, "eyes", Role::Viewer).await;
         let stranger = issue(away, "other", Role::Admin).await;
         let host = Host { store: Arc::clone(&store), states: Mutex::new(HashMap::new()) };
-        let api = Api { store: Arc::clone(&store), bots: Arc::new(host) };
+        // Event webhooks are queued, never sent: nothing here receives them (tests/event_webhooks.rs).
+        let hooks = EventWebhooks::new(&[], Settings { deliver: false, ..Settings::default() }).unwrap();
+        let api = Api { store: Arc::clone(&store), bots: Arc::new(host), hooks };
         let engine = Arc::new(Engine::new(EngineConfig::default()));
         let listening = ferrogram_server::listen_with("127.0.0.1:0".parse().unwrap(), engine, Some(api)).await.unwrap();
         let base = format!("http://{}", listening.addr());
@@ -225,7 +229,8 @@ impl Env {
         let tokens: Vec<_> =
             self.store.tokens(workspace).await.unwrap().into_iter().map(|t| (t.id, t.revoked_at)).collect();
         let audit = self.store.audit_log(workspace, 1000).await.unwrap().len();
-        text.push_str(&format!("{tokens:?} audit {audit}"));
+        let webhooks = self.store.webhooks(workspace, None, 1000).await.unwrap();
+        text.push_str(&format!("{tokens:?} audit {audit} {webhooks:?}"));
         text
     }
 }
@@ -329,6 +334,7 @@ fn concrete(path: &str) -> String {
         .replace("{version}", "1")
         .replace("{collection}", "orders")
         .replace("{account}", "1")
+        .replace("{delivery}", "1")
 }
 
 #[tokio::test]
@@ -401,6 +407,10 @@ fn the_document_describes_every_route() {
 async fn workspaces_are_isolated(env: Env) {
     env.create_bot(&env.stranger, "secret").await;
     let away_token = env.get("/api/v1/tokens", &env.stranger).await.body["items"][0]["id"].as_i64().unwrap();
+    let hook = json!({"url": "https://hooks.example.com/in", "events": ["webhook.ping"]});
+    let hook = env.post("/api/v1/webhooks", &env.stranger, hook, &[]).await;
+    assert_eq!(hook.status, 201, "{}", hook.body);
+    let hook = hook.body["id"].as_i64().unwrap();
     let before = env.snapshot(env.away).await;
     let etag_header = [("if-match", "\"v1\"")];
     let denied: Vec<(Method, String, Option<Value>)> = vec![
@@ -419,6 +429,14 @@ async fn workspaces_are_isolated(env: Env) {
         (Method::DELETE, format!("/api/v1/tokens/{away_token}"), None),
         (Method::DELETE, "/api/v1/bots/secret".into(), None),
         (Method::DELETE, "/api/v1/bots/secret?keep_data=true".into(), None),
+        (Method::GET, format!("/api/v1/webhooks/{hook}"), None),
+        (Method::PATCH, format!("/api/v1/webhooks/{hook}"), Some(json!({"enabled": false}))),
+        (Method::POST, format!("/api/v1/webhooks/{hook}/rotate-secret"), None),
+        (Method::POST, format!("/api/v1/webhooks/{hook}/ping"), None),
+        (Method::GET, format!("/api/v1/webhooks/{hook}/deliveries"), None),
+        (Method::GET, format!("/api/v1/webhooks/{hook}/deliveries/1"), None),
+        (Method::POST, format!("/api/v1/webhooks/{hook}/deliveries/1/redeliver"), None),
+        (Method::DELETE, format!("/api/v1/webhooks/{hook}"), None),
     ];
     for (method, path, body) in denied {
         let answer = env.send(method.clone(), &path, Some(&env.admin), body, &etag_header).await;
@@ -428,6 +446,7 @@ async fn workspaces_are_isolated(env: Env) {
     assert_eq!(listed.body["items"], json!([]), "{}", listed.body);
     let tokens = env.get("/api/v1/tokens", &env.admin).await.body;
     assert!(tokens["items"].as_array().unwrap().iter().all(|t| t["id"] != away_token), "{tokens}");
+    assert_eq!(env.get("/api/v1/webhooks", &env.admin).await.body["items"], json!([]));
     let audit = env.get("/api/v1/audit", &env.admin).await.body;
     assert!(audit["items"].as_array().unwrap().iter().all(|e| e["target"] != "secret"), "{audit}");
     assert_eq!(env.get("/api/v1/workspace", &env.admin).await.body["name"], "home");

@@ -71,7 +71,8 @@ async fn liveness_everywhere_readiness_names_the_failed_check() {
     let store = Arc::new(Store::open("sqlite::memory:").await.expect("store"));
     store.create_workspace("default").await.unwrap();
     let stand = Arc::new(Stand::default());
-    let api = Api { store: Arc::clone(&store), bots: Arc::clone(&stand) as Arc<dyn BotControl> };
+    let api =
+        Api { store: Arc::clone(&store), bots: Arc::clone(&stand) as Arc<dyn BotControl>, hooks: Default::default() };
     let listening = ferrogram_server::listen_with("127.0.0.1:0".parse().unwrap(), engine, Some(api)).await.unwrap();
     let base = format!("http://{}", listening.addr());
     assert_eq!(get(&http, format!("{base}/healthz")).await, (200, json!({"status": "ok"})));

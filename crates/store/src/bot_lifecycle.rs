@@ -76,11 +76,27 @@ impl Conn<'_> {
              updated_at = excluded.updated_at";
         let errors: Vec<serde_json::Value> =
             status.errors.iter().map(|(at, message)| serde_json::json!({"at": at, "message": message})).collect();
+        const BEFORE: &str = "SELECT b.name, s.status FROM bots b LEFT JOIN bot_statuses s ON s.bot_id = b.id \
+             WHERE b.workspace_id = $1 AND b.id = $2";
         let errors = serde_json::to_string(&errors)?;
-        let changed = on!(self, c => sqlx::query(SQL)
+        let mut conn = self;
+        let before: Option<(String, Option<String>)> =
+            on!(conn.reborrow(), c => sqlx::query_as(BEFORE).bind(workspace).bind(bot).fetch_optional(c).await?);
+        let changed = on!(conn.reborrow(), c => sqlx::query(SQL)
             .bind(workspace).bind(bot).bind(&status.status).bind(status.since).bind(status.version)
             .bind(i64::from(status.attempts)).bind(&errors).bind(now())
             .execute(c).await?.rows_affected());
+        // A change of status is an event for the workspace's webhooks (decision 0050).
+        if let (1, Some((name, previous))) = (changed, before)
+            && previous.as_deref() != Some(status.status.as_str())
+            && let Some(kind) = crate::webhooks::status_event(&status.status)
+        {
+            let data = serde_json::json!({
+                "status": status.status, "previous": previous, "version": status.version,
+                "attempts": status.attempts, "error": status.errors.last().map(|(_, message)| message),
+            });
+            conn.record_event(workspace, kind, Some(&name), &data).await?;
+        }
         Ok(changed == 1)
     }
 

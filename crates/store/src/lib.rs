@@ -1,8 +1,9 @@
 //! Durable storage on SQLite or PostgreSQL: conversation state, variables, job schedules, the
 //! inbox of received updates and the outbox of calls to make, plus the dashboard's workspaces,
 //! bots and bot-file versions, the accounts that sign in to it with their sessions (`accounts.rs`,
-//! decision 0042), and the secrets at rest (bot tokens), sealed under a key the
-//! database never holds (`secrets.rs`, decision 0034).
+//! decision 0042), the secrets at rest (bot tokens), sealed under a key the
+//! database never holds (`secrets.rs`, decision 0034), and the outgoing event webhooks with
+//! their durable delivery queue (`webhooks.rs`, decision 0050).
 //!
 //! On the path of an update (docs/architecture.md) it is the durable side of every hand-off: the
 //! inbox row written before an update is acknowledged, the commit of a handler's effects with its
@@ -417,6 +418,7 @@ mod idempotency;
 mod secrets;
 mod stats;
 mod tenancy;
+mod webhooks;
 
 pub use accounts::{
     Account, AccountLink, IssuedLink, IssuedSession, LinkKind, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, Member,
@@ -435,6 +437,10 @@ pub use stats::{DAY, DayCounts, LATENCY_BOUNDS_MS, LATENCY_BUCKETS, Stats, perce
 pub use tenancy::{
     ApiToken, AuditEntry, AuditQuery, BotRecord, BotVersion, IssuedToken, Role, TOKEN_PREFIX, TOKEN_PREFIX_LEN,
     TokenAccess, Workspace,
+};
+pub use webhooks::{
+    AttemptOutcome, DeliveryState, DueDelivery, PING_EVENT, WEBHOOK_SECRET_PREFIX, Webhook, WebhookAttempt,
+    WebhookDelivery, WebhookSpec, event_matches, status_event,
 };
 
 /// Seconds since the Unix epoch.

@@ -29,8 +29,9 @@ pub(crate) const SQLITE: Embedded = &[
     (8, "bot_lifecycle", include_str!("../migrations/sqlite/0008_bot_lifecycle.sql")),
     (9, "api", include_str!("../migrations/sqlite/0009_api.sql")),
     (10, "accounts", include_str!("../migrations/sqlite/0010_accounts.sql")),
-    (12, "blocks_and_stats", include_str!("../migrations/sqlite/0012_blocks_and_stats.sql")),
-    (13, "broadcasts", include_str!("../migrations/sqlite/0013_broadcasts.sql")),
+    (11, "blocks_and_stats", include_str!("../migrations/sqlite/0011_blocks_and_stats.sql")),
+    (12, "broadcasts", include_str!("../migrations/sqlite/0012_broadcasts.sql")),
+    (13, "event_webhooks", include_str!("../migrations/sqlite/0013_event_webhooks.sql")),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -44,8 +45,9 @@ pub(crate) const POSTGRES: Embedded = &[
     (8, "bot_lifecycle", include_str!("../migrations/postgres/0008_bot_lifecycle.sql")),
     (9, "api", include_str!("../migrations/postgres/0009_api.sql")),
     (10, "accounts", include_str!("../migrations/postgres/0010_accounts.sql")),
-    (12, "blocks_and_stats", include_str!("../migrations/postgres/0012_blocks_and_stats.sql")),
-    (13, "broadcasts", include_str!("../migrations/postgres/0013_broadcasts.sql")),
+    (11, "blocks_and_stats", include_str!("../migrations/postgres/0011_blocks_and_stats.sql")),
+    (12, "broadcasts", include_str!("../migrations/postgres/0012_broadcasts.sql")),
+    (13, "event_webhooks", include_str!("../migrations/postgres/0013_event_webhooks.sql")),
 ];
 
 #[derive(Debug)]

@@ -174,9 +174,14 @@ pub const TOKEN_PREFIX: &str = "fg_";
 
 /// A new random token: `fg_` + 32 bytes from the operating system's generator, base64url.
 pub(crate) fn new_secret() -> Result<String> {
+    random_secret(TOKEN_PREFIX)
+}
+
+/// `prefix` + 32 bytes from the operating system's generator, base64url (43 characters).
+pub(crate) fn random_secret(prefix: &str) -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).map_err(|e| Error::Refused(format!("no secure random numbers: {e}")))?;
-    Ok(format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+    Ok(format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 /// The token's SHA-256 in lower-case hex: what the database keeps.
@@ -394,10 +399,17 @@ impl Conn<'_> {
     ) -> Result<Option<i64>> {
         const SQL: &str = "INSERT INTO audit_log (workspace_id, actor, action, target, detail, at) \
              SELECT w.id, $2, $3, $4, $5, $6 FROM workspaces w WHERE w.id = $1 RETURNING id";
-        let detail = serde_json::to_string(detail)?;
-        Ok(on!(self, c => sqlx::query_scalar(SQL)
-            .bind(workspace).bind(actor).bind(action).bind(target).bind(&detail).bind(now())
-            .fetch_optional(c).await?))
+        let text = serde_json::to_string(detail)?;
+        let mut conn = self;
+        let id: Option<i64> = on!(conn.reborrow(), c => sqlx::query_scalar(SQL)
+            .bind(workspace).bind(actor).bind(action).bind(target).bind(&text).bind(now())
+            .fetch_optional(c).await?);
+        // Every audited change is an event for the workspace's webhooks (decision 0050).
+        if let Some(id) = id {
+            let data = serde_json::json!({"audit_id": id, "actor": actor, "target": target, "detail": detail});
+            conn.record_event(workspace, action, crate::webhooks::bot_of(action, target), &data).await?;
+        }
+        Ok(id)
     }
 
     pub(crate) async fn audit_log(self, workspace: i64, limit: u32) -> Result<Vec<AuditEntry>> {

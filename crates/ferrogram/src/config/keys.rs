@@ -390,8 +390,10 @@ pub static KEYS: &[Key] = &[
         flag: Some("--allow-private-http"),
         secret: false,
         doc: "Private, loopback or link-local hosts and ports the bots may reach anyway: their \
-              `http`, `feed` and `llm` steps, webhooks and the files they send by URL. One host and \
-              one port each (`10.0.0.5:8080`, `localhost:8000`): wildcards and ranges are refused.",
+              `http`, `feed` and `llm` steps, webhooks and the files they send by URL; and the \
+              workspaces' event webhooks (`/api/v1/webhooks`, where an entry also allows plain \
+              `http`). One host and one port each (`10.0.0.5:8080`, `localhost:8000`): wildcards \
+              and ranges are refused.",
         set: |config, value| {
             config.http_allow_private =
                 value.list().iter().map(|entry| ferrogram_egress::parse_allowed(entry)).collect::<Result<_, _>>()?;
@@ -400,6 +402,24 @@ pub static KEYS: &[Key] = &[
         get: |config| {
             Value::List(config.http_allow_private.iter().map(|(host, port)| host_port(host, *port)).collect())
         },
+    },
+    Key {
+        name: "webhooks.deliver",
+        kind: Kind::Bool,
+        ty: "`true` or `false`",
+        env: "FERROGRAM_WEBHOOKS_DELIVER",
+        flag: None,
+        secret: false,
+        doc: "Whether this `serve` sends the workspaces' outgoing event webhooks (`/api/v1/webhooks`). \
+              With `false` the events are still queued in the database, and sent by a `serve` that \
+              delivers (another process on the same PostgreSQL, or this one started again with \
+              `true`). They go out through the bots' egress rule: `http.allow_private` is the only \
+              way to a private or loopback address.",
+        set: |config, value| {
+            config.webhooks_deliver = value == Value::Bool(true);
+            Ok(())
+        },
+        get: |config| Value::Bool(config.webhooks_deliver),
     },
     Key {
         name: "inbox.keep",

@@ -60,6 +60,8 @@ pub struct Config {
     pub bots_idle_after: Option<Duration>,
     /// `http.allow_private`
     pub http_allow_private: Vec<(String, u16)>,
+    /// `webhooks.deliver`
+    pub webhooks_deliver: bool,
     /// `inbox.keep`
     pub inbox_keep: Duration,
     /// `polling.timeout`, in whole seconds.
@@ -128,6 +130,7 @@ impl Default for Config {
             bots_env: Vec::new(),
             bots_idle_after: Some(BOTS_IDLE_AFTER),
             http_allow_private: Vec::new(),
+            webhooks_deliver: true,
             inbox_keep: engine.inbox_keep,
             polling_timeout: engine.poll_timeout,
             llm_edit_interval: engine.llm_edit_interval,

@@ -62,10 +62,12 @@ pub(super) fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::new().routes(routes!(list_audit))
 }
 
-/// Appends to the caller's workspace's audit log; a failure is logged (the action is done).
+/// Appends to the caller's workspace's audit log, which queues the entry as an event for the
+/// workspace's webhooks, and wakes their worker; a failure is logged (the action is done).
 pub(super) async fn audit(api: &Api, caller: &Caller, action: &str, target: &str, detail: Value) {
-    if let Err(e) = api.store.audit(caller.workspace, &caller.actor(), action, target, &detail).await {
-        tracing::error!(%e, action, target, "API: writing the audit log failed");
+    match api.store.audit(caller.workspace, &caller.actor(), action, target, &detail).await {
+        Ok(_) => api.hooks.wake(),
+        Err(e) => tracing::error!(%e, action, target, "API: writing the audit log failed"),
     }
 }
 

@@ -285,6 +285,7 @@ pub(crate) async fn create(
         .await
         .map_err(store_failed("writing the audit log"))?;
     tx.commit().await.map_err(store_failed("creating the bot"))?;
+    api.hooks.wake();
     let bot = find(api, caller, &request.name).await?;
     let status = status_of(api, caller, &request.name).await;
     Ok((CreatedBot { bot: view(api, caller, bot, status).await?, warnings }, version))

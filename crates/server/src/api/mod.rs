@@ -29,6 +29,7 @@ pub mod stats;
 pub mod tokens;
 pub mod users;
 pub mod versions;
+pub mod webhooks;
 pub mod workspaces;
 
 use axum::extract::DefaultBodyLimit;
@@ -54,6 +55,7 @@ fn build() -> (axum::Router<Api>, utoipa::openapi::OpenApi) {
         .merge(collections::routes())
         .merge(stats::routes())
         .merge(broadcasts::routes())
+        .merge(webhooks::routes())
         .split_for_parts();
     (router, openapi::finish(doc))
 }

@@ -46,6 +46,7 @@ const RAPIDOC: &str = include_str!("../../assets/rapidoc/rapidoc-min.js");
         (name = "audit", description = "The workspace's audit log"),
         (name = "stats", description = "Daily statistics of a bot or the workspace"),
         (name = "broadcasts", description = "A bot's broadcasts: a message to its users, with progress"),
+        (name = "webhooks", description = "Outgoing event webhooks: subscriptions, deliveries, redelivery"),
     )
 )]
 pub(super) struct Base;
