@@ -723,7 +723,12 @@ async fn import(args: ImportArgs) -> Result<(), String> {
         1 => ", 1 secret".to_owned(),
         n => format!(", {n} secrets"),
     };
-    println!("{verb} bot {}: {rows} rows, {} versions{secrets}", summary.bot, summary.versions);
+    let shared = match summary.workspace_secrets {
+        0 => String::new(),
+        1 => ", 1 workspace secret".to_owned(),
+        n => format!(", {n} workspace secrets"),
+    };
+    println!("{verb} bot {}: {rows} rows, {} versions{secrets}{shared}", summary.bot, summary.versions);
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use binary::request;
 use serde_json::{Value, json};
-use tokio::process::Child;
+use binary::Guarded;
 use tokio::time::Instant;
 
 const STARTUP: Duration = Duration::from_secs(30);
@@ -40,7 +40,7 @@ fn ports() -> (u16, u16) {
 /// `extra` flags.
 struct Serve {
     folder: PathBuf,
-    child: Child,
+    child: Guarded,
     sandbox: String,
     http: reqwest::Client,
 }

@@ -24,6 +24,7 @@ pub mod members;
 pub mod openapi;
 pub mod pagination;
 pub mod problem;
+pub mod secrets;
 pub mod tokens;
 pub mod users;
 pub mod versions;
@@ -50,6 +51,7 @@ fn build() -> (axum::Router<Api>, utoipa::openapi::OpenApi) {
         .merge(audit::routes())
         .merge(users::routes())
         .merge(collections::routes())
+        .merge(secrets::routes())
         .split_for_parts();
     (router, openapi::finish(doc))
 }

@@ -44,6 +44,7 @@ const RAPIDOC: &str = include_str!("../../assets/rapidoc/rapidoc-min.js");
         (name = "versions", description = "A bot's versions: publish, diff, roll back"),
         (name = "control", description = "A bot's running state: start, stop, restart, reload"),
         (name = "audit", description = "The workspace's audit log"),
+        (name = "secrets", description = "Stored secrets bot files read as ${NAME} (admin; values write-only)"),
     )
 )]
 pub(super) struct Base;
