@@ -212,6 +212,15 @@ impl Env {
         Answer { status, headers, body }
     }
 
+    async fn put_json(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(Method::PUT, path, Some(token), Some(body), &[]).await
+    }
+
+    /// A DELETE by the admin.
+    async fn del(&self, path: &str) -> Answer {
+        self.send(Method::DELETE, path, Some(&self.admin), None, &[]).await
+    }
+
     async fn get(&self, path: &str, token: &str) -> Answer {
         self.send(Method::GET, path, Some(token), None, &[]).await
     }
@@ -1271,15 +1280,14 @@ fn the_log_guard_sees_the_logs_and_fires_on_a_secret() {
 async fn secrets_are_set_listed_and_deleted_but_never_shown(env: Env) {
     let (value, bot_value) = ("sk-live-SECRET-workspace-1", "sk-live-SECRET-bot-2");
     [value, bot_value].into_iter().for_each(logged::register);
-    let put = |path: &str, token: &str, body: Value| env.send(Method::PUT, path, Some(token), Some(body), &[]);
-    let set = put("/api/v1/secrets/SHOP_KEY", &env.admin, json!({"value": value})).await;
+    let set = env.put_json("/api/v1/secrets/SHOP_KEY", &env.admin, json!({"value": value})).await;
     assert_eq!((set.status, &set.body["name"], &set.body["bot"]), (201, &json!("SHOP_KEY"), &Value::Null), "{}", set.body);
     assert!(set.body.get("value").is_none() && !set.body.to_string().contains(value), "{}", set.body);
-    assert_eq!(put("/api/v1/secrets/SHOP_KEY", &env.admin, json!({"value": value})).await.status, 200, "replaced");
+    assert_eq!(env.put_json("/api/v1/secrets/SHOP_KEY", &env.admin, json!({"value": value})).await.status, 200, "replaced");
     let echo = env.create_bot(&env.admin, "echo").await;
     assert_eq!(echo.status, 201);
     let bot = env.store.bot_named(env.home, "echo").await.unwrap().unwrap().id;
-    let set = put("/api/v1/bots/echo/secrets/SHOP_KEY", &env.admin, json!({"value": bot_value})).await;
+    let set = env.put_json("/api/v1/bots/echo/secrets/SHOP_KEY", &env.admin, json!({"value": bot_value})).await;
     assert_eq!((set.status, &set.body["bot"]), (201, &json!("echo")), "{}", set.body);
     // Stored sealed, as the CLI stores them: the store opens each under its own scope.
     assert_eq!(env.store.secret(env.home, None, "SHOP_KEY").await.unwrap().as_deref(), Some(value));
@@ -1295,7 +1303,7 @@ async fn secrets_are_set_listed_and_deleted_but_never_shown(env: Env) {
         assert!(!answer.body.to_string().contains("SECRET"), "a value listed: {}", answer.body);
     }
     for name in ["A_1", "A_2", "A_3"] {
-        assert_eq!(put(&format!("/api/v1/secrets/{name}"), &env.admin, json!({"value": "x"})).await.status, 201);
+        assert_eq!(env.put_json(&format!("/api/v1/secrets/{name}"), &env.admin, json!({"value": "x"})).await.status, 201);
     }
     let first = env.get("/api/v1/secrets?limit=2", &env.admin).await;
     let cursor = first.body["next_cursor"].as_str().expect("a next page").to_owned();
@@ -1309,30 +1317,29 @@ async fn secrets_are_set_listed_and_deleted_but_never_shown(env: Env) {
     // Roles, other workspaces and bad input: refused, nothing changed.
     let secrets_before = env.store.secrets(env.home).await.unwrap();
     let before = env.snapshot(env.home).await;
-    put("/api/v1/secrets/SHOP_KEY", &env.editor, json!({"value": "y"})).await.problem(403, "an editor setting");
+    env.put_json("/api/v1/secrets/SHOP_KEY", &env.editor, json!({"value": "y"})).await.problem(403, "an editor setting");
     env.get("/api/v1/secrets", &env.viewer).await.problem(403, "a viewer listing");
     env.get("/api/v1/bots/echo/secrets", &env.stranger).await.problem(404, "another workspace's bot");
-    put("/api/v1/bots/echo/secrets/K", &env.stranger, json!({"value": "y"})).await.problem(404, "another's bot");
+    env.put_json("/api/v1/bots/echo/secrets/K", &env.stranger, json!({"value": "y"})).await.problem(404, "another's bot");
     env.send(Method::DELETE, "/api/v1/secrets/SHOP_KEY", Some(&env.stranger), None, &[]).await.problem(404, "theirs");
-    put("/api/v1/bots/nobody/secrets/K", &env.admin, json!({"value": "y"})).await.problem(404, "no such bot");
-    let bad = put("/api/v1/secrets/not-a-name", &env.admin, json!({"value": "y"})).await;
+    env.put_json("/api/v1/bots/nobody/secrets/K", &env.admin, json!({"value": "y"})).await.problem(404, "no such bot");
+    let bad = env.put_json("/api/v1/secrets/not-a-name", &env.admin, json!({"value": "y"})).await;
     assert!(bad.problem(422, "a bad name")["errors"].to_string().contains("letters, digits and _"), "{}", bad.body);
-    put("/api/v1/secrets/token", &env.admin, json!({"value": "y"})).await.problem(422, "the token's name");
-    put("/api/v1/secrets/K", &env.admin, json!({"value": ""})).await.problem(422, "an empty value");
-    put("/api/v1/secrets/K", &env.admin, json!({})).await.problem(422, "no value");
-    put("/api/v1/secrets/K", &env.admin, json!({"value": "y", "shown": true})).await.problem(422, "an unknown field");
-    let del = |path: &str| env.send(Method::DELETE, path, Some(&env.admin), None, &[]);
-    del("/api/v1/bots/echo/secrets/token").await.problem(422, "the bot's token");
-    del("/api/v1/secrets/NONE").await.problem(404, "no such secret");
+    env.put_json("/api/v1/secrets/token", &env.admin, json!({"value": "y"})).await.problem(422, "the token's name");
+    env.put_json("/api/v1/secrets/K", &env.admin, json!({"value": ""})).await.problem(422, "an empty value");
+    env.put_json("/api/v1/secrets/K", &env.admin, json!({})).await.problem(422, "no value");
+    env.put_json("/api/v1/secrets/K", &env.admin, json!({"value": "y", "shown": true})).await.problem(422, "an unknown field");
+    env.del("/api/v1/bots/echo/secrets/token").await.problem(422, "the bot's token");
+    env.del("/api/v1/secrets/NONE").await.problem(404, "no such secret");
     env.get("/api/v1/secrets?cursor=!!", &env.admin).await.problem(400, "a cursor not ours");
     assert_eq!(env.store.secrets(env.home).await.unwrap(), secrets_before, "no refusal changed a secret");
     assert_eq!(env.snapshot(env.home).await, before, "no refusal wrote anything");
 
-    assert_eq!(del("/api/v1/secrets/SHOP_KEY").await.status, 204);
-    del("/api/v1/secrets/SHOP_KEY").await.problem(404, "deleted already");
+    assert_eq!(env.del("/api/v1/secrets/SHOP_KEY").await.status, 204);
+    env.del("/api/v1/secrets/SHOP_KEY").await.problem(404, "deleted already");
     assert_eq!(env.store.secret(env.home, None, "SHOP_KEY").await.unwrap(), None);
     assert_eq!(env.store.secret(env.home, Some(bot), "SHOP_KEY").await.unwrap().as_deref(), Some(bot_value), "the bot's stays");
-    assert_eq!(del("/api/v1/bots/echo/secrets/SHOP_KEY").await.status, 204);
+    assert_eq!(env.del("/api/v1/bots/echo/secrets/SHOP_KEY").await.status, 204);
 
     let audit = env.get("/api/v1/audit?limit=200", &env.admin).await.body;
     let entries: Vec<(String, String)> = audit["items"]
