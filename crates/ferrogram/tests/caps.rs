@@ -22,7 +22,6 @@ use common::{Bot, World, test_config};
 use ferrogram_engine::{EngineConfig, Scope, SizeCaps, StateStore};
 use serde_json::json;
 
-
 /// Caps small enough to reach in a few messages; the render cap is above the others so that
 /// each check is reached on its own.
 const CAPS: SizeCaps = SizeCaps { template_output: 2000, variable: 1000, record: 1000 };

@@ -13,7 +13,6 @@ use binary::TempFolder;
 use ferrogram_engine::Scope;
 use serde_json::{Value, json};
 
-
 impl TempFolder {
     /// The SQLite URL of the database file `file` in the folder.
     fn url(&self, file: &str) -> String {

@@ -74,7 +74,10 @@ fn the_secrets_given_to_a_child_are_found() {
     let args: Vec<String> = ["run", "bot.yaml", "--token", "handed-over", "--database", "postgres://u:pa55word@h/db"]
         .map(str::to_owned)
         .to_vec();
-    let env = vec![("FERROGRAM_SECRET_KEY".to_owned(), "k".repeat(64)), ("FERROGRAM_LOG_FORMAT".to_owned(), "json".to_owned())];
+    let env = vec![
+        ("FERROGRAM_SECRET_KEY".to_owned(), "k".repeat(64)),
+        ("FERROGRAM_LOG_FORMAT".to_owned(), "json".to_owned()),
+    ];
     let (secrets, key_files) = leaks::given(&args, &env, Some("stdin-secret\n"), &folder.0);
     for expected in ["112233:from-a-FILE", "handed-over", "pa55word", &"k".repeat(64), "stdin-secret"] {
         assert!(secrets.iter().any(|s| s == expected), "{expected} not found in {secrets:?}");

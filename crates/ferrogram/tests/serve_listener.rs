@@ -15,9 +15,9 @@ use binary::{free_port, free_port_pair};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use binary::Guarded;
 use binary::request;
 use serde_json::{Value, json};
-use binary::Guarded;
 use tokio::time::Instant;
 
 const STARTUP: Duration = Duration::from_secs(30);

@@ -1281,9 +1281,18 @@ async fn secrets_are_set_listed_and_deleted_but_never_shown(env: Env) {
     let (value, bot_value) = ("sk-live-SECRET-workspace-1", "sk-live-SECRET-bot-2");
     [value, bot_value].into_iter().for_each(logged::register);
     let set = env.put_json("/api/v1/secrets/SHOP_KEY", &env.admin, json!({"value": value})).await;
-    assert_eq!((set.status, &set.body["name"], &set.body["bot"]), (201, &json!("SHOP_KEY"), &Value::Null), "{}", set.body);
+    assert_eq!(
+        (set.status, &set.body["name"], &set.body["bot"]),
+        (201, &json!("SHOP_KEY"), &Value::Null),
+        "{}",
+        set.body
+    );
     assert!(set.body.get("value").is_none() && !set.body.to_string().contains(value), "{}", set.body);
-    assert_eq!(env.put_json("/api/v1/secrets/SHOP_KEY", &env.admin, json!({"value": value})).await.status, 200, "replaced");
+    assert_eq!(
+        env.put_json("/api/v1/secrets/SHOP_KEY", &env.admin, json!({"value": value})).await.status,
+        200,
+        "replaced"
+    );
     let echo = env.create_bot(&env.admin, "echo").await;
     assert_eq!(echo.status, 201);
     let bot = env.store.bot_named(env.home, "echo").await.unwrap().unwrap().id;
@@ -1295,7 +1304,8 @@ async fn secrets_are_set_listed_and_deleted_but_never_shown(env: Env) {
 
     let listed = env.get("/api/v1/secrets", &env.admin).await;
     assert_eq!(listed.status, 200, "{}", listed.body);
-    let names: Vec<&str> = listed.body["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        listed.body["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["SHOP_KEY"], "the workspace's own only: {}", listed.body);
     let of_bot = env.get("/api/v1/bots/echo/secrets", &env.admin).await;
     assert_eq!(of_bot.body["items"][0]["name"], "SHOP_KEY", "{}", of_bot.body);
@@ -1303,7 +1313,10 @@ async fn secrets_are_set_listed_and_deleted_but_never_shown(env: Env) {
         assert!(!answer.body.to_string().contains("SECRET"), "a value listed: {}", answer.body);
     }
     for name in ["A_1", "A_2", "A_3"] {
-        assert_eq!(env.put_json(&format!("/api/v1/secrets/{name}"), &env.admin, json!({"value": "x"})).await.status, 201);
+        assert_eq!(
+            env.put_json(&format!("/api/v1/secrets/{name}"), &env.admin, json!({"value": "x"})).await.status,
+            201
+        );
     }
     let first = env.get("/api/v1/secrets?limit=2", &env.admin).await;
     let cursor = first.body["next_cursor"].as_str().expect("a next page").to_owned();
@@ -1311,16 +1324,23 @@ async fn secrets_are_set_listed_and_deleted_but_never_shown(env: Env) {
     let page = |answer: &Answer| -> Vec<String> {
         answer.body["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect()
     };
-    assert_eq!((page(&first), page(&second)), (vec!["A_1".to_owned(), "A_2".into()], vec!["A_3".to_owned(), "SHOP_KEY".into()]));
+    assert_eq!(
+        (page(&first), page(&second)),
+        (vec!["A_1".to_owned(), "A_2".into()], vec!["A_3".to_owned(), "SHOP_KEY".into()])
+    );
     assert_eq!(second.body["next_cursor"], Value::Null);
 
     // Roles, other workspaces and bad input: refused, nothing changed.
     let secrets_before = env.store.secrets(env.home).await.unwrap();
     let before = env.snapshot(env.home).await;
-    env.put_json("/api/v1/secrets/SHOP_KEY", &env.editor, json!({"value": "y"})).await.problem(403, "an editor setting");
+    env.put_json("/api/v1/secrets/SHOP_KEY", &env.editor, json!({"value": "y"}))
+        .await
+        .problem(403, "an editor setting");
     env.get("/api/v1/secrets", &env.viewer).await.problem(403, "a viewer listing");
     env.get("/api/v1/bots/echo/secrets", &env.stranger).await.problem(404, "another workspace's bot");
-    env.put_json("/api/v1/bots/echo/secrets/K", &env.stranger, json!({"value": "y"})).await.problem(404, "another's bot");
+    env.put_json("/api/v1/bots/echo/secrets/K", &env.stranger, json!({"value": "y"}))
+        .await
+        .problem(404, "another's bot");
     env.send(Method::DELETE, "/api/v1/secrets/SHOP_KEY", Some(&env.stranger), None, &[]).await.problem(404, "theirs");
     env.put_json("/api/v1/bots/nobody/secrets/K", &env.admin, json!({"value": "y"})).await.problem(404, "no such bot");
     let bad = env.put_json("/api/v1/secrets/not-a-name", &env.admin, json!({"value": "y"})).await;
@@ -1328,7 +1348,9 @@ async fn secrets_are_set_listed_and_deleted_but_never_shown(env: Env) {
     env.put_json("/api/v1/secrets/token", &env.admin, json!({"value": "y"})).await.problem(422, "the token's name");
     env.put_json("/api/v1/secrets/K", &env.admin, json!({"value": ""})).await.problem(422, "an empty value");
     env.put_json("/api/v1/secrets/K", &env.admin, json!({})).await.problem(422, "no value");
-    env.put_json("/api/v1/secrets/K", &env.admin, json!({"value": "y", "shown": true})).await.problem(422, "an unknown field");
+    env.put_json("/api/v1/secrets/K", &env.admin, json!({"value": "y", "shown": true}))
+        .await
+        .problem(422, "an unknown field");
     env.del("/api/v1/bots/echo/secrets/token").await.problem(422, "the bot's token");
     env.del("/api/v1/secrets/NONE").await.problem(404, "no such secret");
     env.get("/api/v1/secrets?cursor=!!", &env.admin).await.problem(400, "a cursor not ours");
@@ -1338,7 +1360,11 @@ async fn secrets_are_set_listed_and_deleted_but_never_shown(env: Env) {
     assert_eq!(env.del("/api/v1/secrets/SHOP_KEY").await.status, 204);
     env.del("/api/v1/secrets/SHOP_KEY").await.problem(404, "deleted already");
     assert_eq!(env.store.secret(env.home, None, "SHOP_KEY").await.unwrap(), None);
-    assert_eq!(env.store.secret(env.home, Some(bot), "SHOP_KEY").await.unwrap().as_deref(), Some(bot_value), "the bot's stays");
+    assert_eq!(
+        env.store.secret(env.home, Some(bot), "SHOP_KEY").await.unwrap().as_deref(),
+        Some(bot_value),
+        "the bot's stays"
+    );
     assert_eq!(env.del("/api/v1/bots/echo/secrets/SHOP_KEY").await.status, 204);
 
     let audit = env.get("/api/v1/audit?limit=200", &env.admin).await.body;

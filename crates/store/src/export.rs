@@ -469,10 +469,8 @@ impl Conn<'_> {
             let secrets: Vec<Value> =
                 opened.into_iter().map(|(name, value)| json!({"name": name, "value": value})).collect();
             document["secrets"] = Value::Array(secrets);
-            let shared: Vec<Value> = workspace_opened
-                .iter()
-                .map(|(name, value)| json!({"name": name, "value": value.as_str()}))
-                .collect();
+            let shared: Vec<Value> =
+                workspace_opened.iter().map(|(name, value)| json!({"name": name, "value": value.as_str()})).collect();
             document["workspace_secrets"] = Value::Array(shared);
         }
         Ok(document)
@@ -751,8 +749,7 @@ impl Conn<'_> {
 
 /// A supervisor's status as an export carries it (`"status"` of the bot's record).
 fn status_json(status: &StoredStatus) -> Value {
-    let errors: Vec<Value> =
-        status.errors.iter().map(|(at, message)| json!({"at": at, "message": message})).collect();
+    let errors: Vec<Value> = status.errors.iter().map(|(at, message)| json!({"at": at, "message": message})).collect();
     json!({"status": status.status, "since": status.since, "version": status.version,
            "attempts": status.attempts, "errors": errors})
 }

@@ -115,7 +115,12 @@ fn url_password(url: &str) -> Option<String> {
 
 /// The secrets a child was handed and the key files whose content is one: see the module's
 /// header. `dir` is the child's working folder (relative paths).
-pub fn given(args: &[String], env: &[(String, String)], input: Option<&str>, dir: &Path) -> (Vec<String>, Vec<PathBuf>) {
+pub fn given(
+    args: &[String],
+    env: &[(String, String)],
+    input: Option<&str>,
+    dir: &Path,
+) -> (Vec<String>, Vec<PathBuf>) {
     let mut secrets = Vec::new();
     let mut key_files = Vec::new();
     let path = |text: &str| dir.join(text);

@@ -167,11 +167,7 @@ impl Run {
         let given = self.given();
         let file = std::fs::File::create(log).expect("log file");
         let mut command = tokio::process::Command::from(self.std_command());
-        command
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("log file"))
-            .stderr(file)
-            .kill_on_drop(true);
+        command.stdin(Stdio::null()).stdout(file.try_clone().expect("log file")).stderr(file).kill_on_drop(true);
         let child = command.spawn().expect("ferrogram starts");
         Guarded { child, log: log.to_owned(), given }
     }

@@ -69,7 +69,7 @@ fn view(info: SecretInfo, bot: Option<&str>) -> SecretView {
 #[serde(deny_unknown_fields)]
 pub struct SecretValue {
     /// The value: 1 to 65,536 bytes. Never shown again.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, max_length = 65536)]
     pub value: String,
 }
 
@@ -155,12 +155,15 @@ async fn set(
         return Err(Problem::invalid("the secret is not acceptable; nothing saved", errors));
     }
     let id = owner.as_ref().map(|(id, _)| *id);
-    let existed = api.store.has_secret(caller.workspace, id, name).await.map_err(store_failed("reading the secrets"))?;
-    let put = api.store.put_secret(caller.workspace, id, name, value).await.map_err(store_failed("saving the secret"))?;
+    let existed =
+        api.store.has_secret(caller.workspace, id, name).await.map_err(store_failed("reading the secrets"))?;
+    let put =
+        api.store.put_secret(caller.workspace, id, name, value).await.map_err(store_failed("saving the secret"))?;
     if !put {
         return Err(Problem::not_found("the bot is gone; nothing saved"));
     }
-    let detail = json!({"name": name, "scope": scope(&owner), "replaced": existed, "key_id": api.store.secret_key_id()});
+    let detail =
+        json!({"name": name, "scope": scope(&owner), "replaced": existed, "key_id": api.store.secret_key_id()});
     audit(api, caller, "secrets.set", name, detail).await;
     let secrets = api.store.secrets(caller.workspace).await.map_err(store_failed("reading the secrets"))?;
     let saved = secrets.into_iter().find(|s| s.bot == id && s.name == name);
@@ -201,7 +204,7 @@ async fn list_workspace_secrets(
 
 /// Sets (201) or replaces (200) a secret of the workspace (admin); the value is never shown.
 #[utoipa::path(put, path = "/api/v1/secrets/{secret}", tag = "secrets", request_body = SecretValue,
-    params(("secret" = String, Path, description = "the name bot files read as ${NAME}")),
+    params(("secret" = String, Path, description = "the name bot files read as ${NAME}", pattern = "^[A-Za-z0-9_]{1,64}$")),
     responses((status = 200, body = SecretView, description = "replaced"),
         (status = 201, body = SecretView, description = "set")))]
 async fn set_workspace_secret(
@@ -239,7 +242,8 @@ async fn list_bot_secrets(
 
 /// Sets (201) or replaces (200) a secret of the bot (admin); the value is never shown.
 #[utoipa::path(put, path = "/api/v1/bots/{name}/secrets/{secret}", tag = "secrets", request_body = SecretValue,
-    params(("name" = String, Path), ("secret" = String, Path, description = "the name bot files read as ${NAME}")),
+    params(("name" = String, Path),
+        ("secret" = String, Path, description = "the name bot files read as ${NAME}", pattern = "^[A-Za-z0-9_]{1,64}$")),
     responses((status = 200, body = SecretView, description = "replaced"),
         (status = 201, body = SecretView, description = "set")))]
 async fn set_bot_secret(

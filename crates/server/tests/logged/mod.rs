@@ -62,7 +62,11 @@ pub fn check(what: &str, text: &str) -> Result<(), String> {
 }
 
 /// The lines of `text` holding one of `secrets`, masked; `Err` lists them.
-pub fn check_with<'a>(what: &str, text: &str, secrets: impl IntoIterator<Item = &'a String> + Clone) -> Result<(), String> {
+pub fn check_with<'a>(
+    what: &str,
+    text: &str,
+    secrets: impl IntoIterator<Item = &'a String> + Clone,
+) -> Result<(), String> {
     let mut found = Vec::new();
     for line in text.lines() {
         let held: Vec<&String> = secrets.clone().into_iter().filter(|s| line.contains(s.as_str())).collect();
