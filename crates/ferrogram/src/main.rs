@@ -56,7 +56,7 @@ enum Command {
     /// Create or update the database's tables (SQLite or PostgreSQL), then exit.
     Migrate(MigrateArgs),
     /// Print one bot's file versions and all its data as a JSON document (restore with `import`);
-    /// its secrets (its stored token) only with `--with-secrets`.
+    /// its secrets (its stored token, its workspace's secrets) only with `--with-secrets`.
     Export(ExportArgs),
     /// Restore a bot from an `export` document, in one transaction.
     Import(ImportArgs),
@@ -254,8 +254,8 @@ struct ExportArgs {
     /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(long, env = "FERROGRAM_DATABASE_URL")]
     database: String,
-    /// Include the bot's secrets (its stored token) in clear, for `import` to encrypt them again
-    /// under its database's key: keep such a document as safe as the key.
+    /// Include the bot's secrets (its stored token) and its workspace's in clear, for `import` to
+    /// encrypt them again under its database's key: keep such a document as safe as the key.
     #[arg(long)]
     with_secrets: bool,
     #[command(flatten)]
@@ -723,7 +723,12 @@ async fn import(args: ImportArgs) -> Result<(), String> {
         1 => ", 1 secret".to_owned(),
         n => format!(", {n} secrets"),
     };
-    println!("{verb} bot {}: {rows} rows, {} versions{secrets}", summary.bot, summary.versions);
+    let shared = match summary.workspace_secrets {
+        0 => String::new(),
+        1 => ", 1 workspace secret".to_owned(),
+        n => format!(", {n} workspace secrets"),
+    };
+    println!("{verb} bot {}: {rows} rows, {} versions{secrets}{shared}", summary.bot, summary.versions);
     Ok(())
 }
 

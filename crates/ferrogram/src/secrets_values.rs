@@ -174,19 +174,9 @@ fn scope(place: &Place) -> String {
     }
 }
 
-/// A name bot files can write as `${NAME}`, and not the bots' token's.
+/// A name bot files can write as `${NAME}`, and not the bots' token's: the API's rule.
 fn check_name(name: &str) -> Result<(), String> {
-    if name == BOT_TOKEN {
-        return Err(format!("`{BOT_TOKEN}` is kept for the bots' tokens (`bot add --token`); nothing saved"));
-    }
-    if !ferrogram_engine::BotEnv::is_name(name) || name.len() > ferrogram_store::MAX_SECRET_NAME {
-        return Err(format!(
-            "{name:?} is not a secret name bot files can read as ${{NAME}}: letters, digits and _, at most {} \
-             characters; nothing saved",
-            ferrogram_store::MAX_SECRET_NAME
-        ));
-    }
-    Ok(())
+    ferrogram_server::api::secrets::check_name(name).map_err(|message| format!("{message}; nothing saved"))
 }
 
 /// The value: all of standard input, one final line ending dropped; refused when empty or when

@@ -7,9 +7,8 @@
 
 mod binary;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use binary::serve::{Serve, database_url, scratch};
@@ -18,19 +17,11 @@ use tokio::time::Instant;
 
 /// `ferrogram ARGS` in `folder` with `stdin` piped in, run to its end.
 fn ferrogram(folder: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferrogram"))
-        .args(args)
-        .current_dir(folder)
-        .env("FERROGRAM_DATABASE_URL", database_url(folder))
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ferrogram");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let run = binary::Run::new(args).current_dir(folder).env("FERROGRAM_DATABASE_URL", &database_url(folder));
+    match stdin {
+        Some(input) => run.input(input).output(),
+        None => run.output(),
     }
-    child.wait_with_output().unwrap()
 }
 
 fn ok(output: &Output) -> String {

@@ -105,12 +105,7 @@ fn backup_env(moto: &Moto, prefix: &str) -> Vec<(&'static str, String)> {
 }
 
 fn run(env: &[(&'static str, String)], args: &[&str]) -> Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ferrogram"));
-    command.args(args).env_remove("FERROGRAM_DATABASE_URL").env_remove("FERROGRAM_CONFIG");
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().expect("run ferrogram")
+    binary::Run::new(args).env_remove("FERROGRAM_DATABASE_URL").env_remove("FERROGRAM_CONFIG").envs(env).output()
 }
 
 fn lines(output: &Output) -> Vec<String> {

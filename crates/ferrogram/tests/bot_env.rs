@@ -6,11 +6,10 @@
 #[allow(dead_code)]
 mod binary;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use binary::TempFolder;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
 const TOKEN_VAR: &str = "FERROGRAM_BOT_ENV_CLI_TOKEN";
 
 /// A fresh folder holding a bot file whose token is `${TOKEN_VAR}`, removed when dropped.
@@ -25,18 +24,16 @@ impl TempFolder {
     /// `ferrogram run bot.yaml` with `args`, receiving by webhook on a free loopback port (so
     /// that a token read fails at its form, before any network call), with `env` set.
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = Command::new(BIN);
-        command
-            .arg("run")
-            .arg(self.0.join("bot.yaml"))
-            .args(["--database", &format!("sqlite://{}", self.0.join("bot.db").display())])
-            .args(["--webhook-url", "https://bots.example.com", "--listen", "127.0.0.1:0"])
+        let file = self.0.join("bot.yaml").display().to_string();
+        binary::Run::new(&["run", &file])
+            .args(&["--database", &format!("sqlite://{}", self.0.join("bot.db").display())])
+            .args(&["--webhook-url", "https://bots.example.com", "--listen", "127.0.0.1:0"])
             .args(args)
             .env_remove("FERROGRAM_DATABASE_URL")
             .env_remove("FERROGRAM_BOT_TOKEN")
             .env_remove("FERROGRAM_BOT_ENV")
-            .envs(env.iter().copied());
-        command.output().expect("run ferrogram")
+            .envs(env)
+            .output()
     }
 }
 

@@ -14,7 +14,6 @@ mod common;
 #[path = "../../store/tests/common/mod.rs"]
 mod store_common;
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,8 +21,6 @@ use binary::TempFolder;
 use common::{Bot, World, test_config};
 use ferrogram_engine::{EngineConfig, Scope, SizeCaps, StateStore};
 use serde_json::json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
 
 /// Caps small enough to reach in a few messages; the render cap is above the others so that
 /// each check is reached on its own.
@@ -142,22 +139,10 @@ async fn caps_hold_on_postgres() {
 /// it took.
 fn validate_bounded(file: &str) -> (bool, String, Duration) {
     let started = Instant::now();
-    let mut child = Command::new("sh")
-        .args(["-c", "ulimit -v 1048576 && exec \"$0\" validate \"$1\"", BIN, file])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ferrogram starts");
-    let deadline = started + Duration::from_secs(60);
-    while child.try_wait().expect("waits").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("`ferrogram validate {file}` still runs after 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("output");
+    let output = binary::Run::new(&["validate", file])
+        .under_shell("ulimit -v 1048576 && exec \"$0\" \"$@\"")
+        .within(Duration::from_secs(60))
+        .output();
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text, started.elapsed())
 }

@@ -7,7 +7,7 @@
 mod binary;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use binary::TempFolder;
 
@@ -22,12 +22,7 @@ impl TempFolder {
 
 /// `ferrogram ARGS` in `folder` with only the `FERROGRAM_*` variables of `env` set.
 fn ferrogram(folder: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ferrogram"));
-    command.args(args).current_dir(folder);
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("FERROGRAM_")) {
-        command.env_remove(name);
-    }
-    command.envs(env.iter().copied()).output().expect("ferrogram runs")
+    binary::Run::new(args).current_dir(folder).without_ferrogram_env().envs(env).output()
 }
 
 fn text(bytes: &[u8]) -> String {

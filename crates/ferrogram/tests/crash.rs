@@ -13,15 +13,16 @@
 use std::collections::HashMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
+#[path = "binary/mod.rs"]
+mod binary;
+
+use binary::Guarded;
 const TOKEN: &str = "4242:crash-test";
 const BOT_ID: i64 = 4242;
 /// Users chatting at once. The bot paces each private chat to about one message a second
@@ -45,7 +46,7 @@ const ALL_REPLIED: Duration = Duration::from_secs(90);
 const MAX_DUPLICATES: usize = USERS;
 
 struct Sandbox {
-    _child: Child,
+    _child: Guarded,
     url: String,
     http: reqwest::Client,
 }
@@ -73,17 +74,8 @@ impl Sandbox {
     }
 }
 
-fn spawn(args: &[&str], folder: &Path, log: &str) -> Child {
-    let log = std::fs::File::create(folder.join(log)).expect("log file");
-    Command::new(BIN)
-        .args(args)
-        .current_dir(folder)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log file"))
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ferrogram starts")
+fn spawn(args: &[&str], folder: &Path, log: &str) -> Guarded {
+    binary::spawn(folder, log, args)
 }
 
 fn free_port() -> u16 {
@@ -107,7 +99,7 @@ async fn start_sandbox(folder: &Path) -> Sandbox {
 }
 
 /// Starts the bot on the test's database.
-fn spawn_bot(sandbox: &Sandbox, folder: &Path, log: &str) -> Child {
+fn spawn_bot(sandbox: &Sandbox, folder: &Path, log: &str) -> Guarded {
     let hello = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello.yaml");
     let database = format!("sqlite://{}", folder.join("bot.db").display());
     let hello = hello.to_str().expect("UTF-8 path");
@@ -116,7 +108,7 @@ fn spawn_bot(sandbox: &Sandbox, folder: &Path, log: &str) -> Child {
 }
 
 /// Fails if the bot process has exited.
-fn assert_running(bot: &mut Child, folder: &Path, log: &str) {
+fn assert_running(bot: &mut Guarded, folder: &Path, log: &str) {
     if let Ok(Some(status)) = bot.try_wait() {
         panic!("the bot exited with {status}; see {}", folder.join(log).display());
     }

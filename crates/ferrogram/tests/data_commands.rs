@@ -7,13 +7,11 @@
 mod binary;
 
 use binary::ferrogram;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use binary::TempFolder;
 use ferrogram_engine::Scope;
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ferrogram");
 
 impl TempFolder {
     /// The SQLite URL of the database file `file` in the folder.
@@ -110,16 +108,14 @@ async fn export_and_import_explain_their_failures() {
 
 /// `ferrogram ARGS` with the configuration file `config` (FERROGRAM_CONFIG).
 fn with_config(config: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("FERROGRAM_CONFIG", config)
+    binary::Run::new(args)
+        .env("FERROGRAM_CONFIG", &config.display().to_string())
         .env_remove("FERROGRAM_DATABASE_URL")
         .env_remove("FERROGRAM_BACKUP_TO")
         .env_remove("FERROGRAM_BACKUP_KEEP")
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .output()
-        .expect("run ferrogram")
 }
 
 /// The name `backup now` printed: `backed up … to … as NAME`.
@@ -211,11 +207,13 @@ fn serve_refuses_a_backup_schedule_without_a_target_or_credentials() {
     let folder = TempFolder::new("data");
     let database = folder.url("never.db");
     let serve = |env: &[(&str, &str)]| {
-        let mut command = Command::new(BIN);
-        command.args(["serve", "--database", &database, "--port", "0", "--listen", "127.0.0.1:0"]);
-        command.env_remove("FERROGRAM_CONFIG").env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY");
-        command.env_remove("FERROGRAM_BACKUP_TO");
-        command.envs(env.iter().copied()).output().expect("run ferrogram")
+        binary::Run::new(&["serve", "--database", &database, "--port", "0", "--listen", "127.0.0.1:0"])
+            .env_remove("FERROGRAM_CONFIG")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("FERROGRAM_BACKUP_TO")
+            .envs(env)
+            .output()
     };
     let output = serve(&[("FERROGRAM_BACKUP_EVERY", "1h")]);
     assert!(!output.status.success());
@@ -285,12 +283,10 @@ async fn dead_letters_are_listed_retried_and_discarded() {
 fn log_lines_go_to_standard_error_and_leave_standard_output_to_the_command() {
     let folder = TempFolder::new("data");
     // sqlx logs every statement at debug: plenty of log lines while the migrations run.
-    let output = Command::new(BIN)
-        .args(["migrate", "--database", &folder.url("logs.db")])
+    let output = binary::Run::new(&["migrate", "--database", &folder.url("logs.db")])
         .env_remove("FERROGRAM_DATABASE_URL")
         .env("RUST_LOG", "debug")
-        .output()
-        .expect("run ferrogram");
+        .output();
     assert!(output.status.success(), "migrate failed: {}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = stdout.lines().collect();

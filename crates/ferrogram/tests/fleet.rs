@@ -87,7 +87,7 @@ fn bot_add_saves_a_version_only_when_the_file_changed_and_refuses_a_bad_file() {
 
 /// One `serve` process on the test's folder and database.
 struct Serve {
-    child: tokio::process::Child,
+    child: binary::Guarded,
     log: PathBuf,
     url: String,
     http: reqwest::Client,

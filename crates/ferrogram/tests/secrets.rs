@@ -16,7 +16,7 @@ mod binary;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use binary::telegram::{ask, is, serve_against, stand_in_telegram, status_until, user};
 use binary::{TempFolder, request, text};
@@ -73,16 +73,8 @@ impl Fixture {
     /// `ferrogram ARGS` in the folder, with only the `FERROGRAM_*` variables of `env` and
     /// `input` on its standard input; its output is recorded (unless `secret_output`).
     fn run(&mut self, args: &[&str], env: &[(&str, &str)], input: &str, secret_output: bool) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ferrogram"));
-        command.args(args).current_dir(&self.folder.0);
-        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("FERROGRAM_")) {
-            command.env_remove(name);
-        }
-        command.envs(env.iter().copied()).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = command.spawn().expect("ferrogram runs");
-        use std::io::Write;
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("input written");
-        let output = child.wait_with_output().expect("ferrogram ends");
+        let run = binary::Run::new(args).current_dir(&self.folder.0).without_ferrogram_env().envs(env).input(input);
+        let output = if secret_output { run.secret_stdout().output() } else { run.output() };
         let what = format!("ferrogram {}", args.join(" "));
         if !secret_output {
             self.printed.0.push((format!("{what} (stdout)"), text(&output.stdout)));
@@ -107,7 +99,7 @@ impl Fixture {
 
     /// Starts `serve` against the stand-in Telegram at `telegram`, its output in `log`: the
     /// child and its listener's URL.
-    fn serve(&self, telegram: &str, log: &str) -> (tokio::process::Child, String) {
+    fn serve(&self, telegram: &str, log: &str) -> (binary::Guarded, String) {
         let (child, server, _) =
             serve_against(&self.folder, &self.url(), telegram, log, ("FILE_TOKEN", BOTH_FILE), false, &[]);
         (child, server)

@@ -15,9 +15,9 @@ use binary::{free_port, free_port_pair};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use binary::Guarded;
 use binary::request;
 use serde_json::{Value, json};
-use tokio::process::Child;
 use tokio::time::Instant;
 
 const STARTUP: Duration = Duration::from_secs(30);
@@ -40,7 +40,7 @@ fn ports() -> (u16, u16) {
 /// `extra` flags.
 struct Serve {
     folder: PathBuf,
-    child: Child,
+    child: Guarded,
     sandbox: String,
     http: reqwest::Client,
 }

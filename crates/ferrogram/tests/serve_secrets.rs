@@ -10,8 +10,7 @@
 
 mod binary;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -89,18 +88,12 @@ on:
 
 /// `ferrogram ARGS` with `input` on standard input.
 fn with_input(args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrogram"))
-        .args(args)
+    binary::Run::new(args)
         .env_remove("FERROGRAM_DATABASE_URL")
         .env_remove("FERROGRAM_SECRET_KEY")
         .env_remove("FERROGRAM_API_TOKEN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ferrogram");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("written");
-    child.wait_with_output().expect("finished")
+        .input(input)
+        .output()
 }
 
 fn succeeded(output: &Output) -> String {

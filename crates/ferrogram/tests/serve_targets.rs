@@ -117,7 +117,7 @@ fn serve(
     token: &str,
     webhook: bool,
     env: &[(&str, &str)],
-) -> (tokio::process::Child, String, String) {
+) -> (binary::Guarded, String, String) {
     serve_against(folder, &folder.url(), telegram, "serve.log", ("TEST_TOKEN", token), webhook, env)
 }
 

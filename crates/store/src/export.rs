@@ -31,7 +31,7 @@ use ferrogram_core::sandbox_bot_id;
 
 use crate::ops::Conn;
 use crate::secret_key::{check_name, check_value};
-use crate::{Error, Pool, Result, SecretKey, Store};
+use crate::{Error, Pool, Result, SecretKey, Store, StoredStatus};
 
 /// The version of the export document this build writes and reads (`"ferrogram_export"`).
 pub const EXPORT_FORMAT: i64 = 1;
@@ -111,6 +111,9 @@ pub struct ImportSummary {
     /// The bot's secrets written: the export's, or (none there) those of the record replaced,
     /// kept.
     pub secrets: usize,
+    /// The workspace's secrets written from the export's `"workspace_secrets"`: those the
+    /// workspace did not have (all of them with [`ImportOptions::replace`]).
+    pub workspace_secrets: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -425,8 +428,21 @@ impl Conn<'_> {
         }
         let mut versions = Vec::new();
         let mut opened = Vec::new();
-        if let (Some((record_id, ..)), Some(key)) = (&record, secrets) {
+        let mut workspace_opened = Vec::new();
+        if let (Some((record_id, workspace, ..)), Some(key)) = (&record, secrets) {
             opened = self.reborrow().bot_secrets(Some(key), *record_id).await?;
+            workspace_opened = self.reborrow().secret_values(Some(key), *workspace, None).await?;
+        }
+        // Whether serve runs it, and the supervisor's last status of it (decision 0040).
+        let mut lifecycle = (true, None);
+        if let Some((record_id, workspace, ..)) = &record {
+            const ENABLED: &str = "SELECT enabled FROM bots WHERE id = $1";
+            let enabled: bool = match self {
+                Conn::Sqlite(c) => sqlx::query_scalar(ENABLED).bind(record_id).fetch_one(&mut **c).await?,
+                Conn::Postgres(c) => sqlx::query_scalar(ENABLED).bind(record_id).fetch_one(&mut **c).await?,
+            };
+            let status = self.reborrow().bot_status(*workspace, *record_id).await?;
+            lifecycle = (enabled, status.map(|s| status_json(&s)));
         }
         if let Some((record_id, ..)) = &record {
             const SQL: &str = "SELECT version, source, created_at FROM bot_versions WHERE bot_id = $1 ORDER BY version";
@@ -444,7 +460,8 @@ impl Conn<'_> {
             )));
         }
         let record = record.map(|(_, _, name, telegram_id, created_at, workspace)| {
-            json!({"name": name, "telegram_id": telegram_id, "created_at": created_at, "workspace": workspace})
+            json!({"name": name, "telegram_id": telegram_id, "created_at": created_at, "workspace": workspace,
+                   "enabled": lifecycle.0, "status": lifecycle.1})
         });
         let mut document = json!({
             "ferrogram_export": EXPORT_FORMAT,
@@ -456,6 +473,9 @@ impl Conn<'_> {
             let secrets: Vec<Value> =
                 opened.into_iter().map(|(name, value)| json!({"name": name, "value": value})).collect();
             document["secrets"] = Value::Array(secrets);
+            let shared: Vec<Value> =
+                workspace_opened.iter().map(|(name, value)| json!({"name": name, "value": value.as_str()})).collect();
+            document["workspace_secrets"] = Value::Array(shared);
         }
         Ok(document)
     }
@@ -489,8 +509,14 @@ impl Conn<'_> {
                 "the export has a table `{unknown}` this Ferrogram does not know (made by a newer version?)"
             )));
         }
-        let secrets = document_secrets(document)?;
-        let has_secrets = secrets.as_ref().is_some_and(|secrets| !secrets.is_empty());
+        let secrets = document_secrets(document, "secrets")?;
+        let workspace_secrets = document_secrets(document, "workspace_secrets")?.unwrap_or_default();
+        let has_secrets = secrets.as_ref().is_some_and(|secrets| !secrets.is_empty()) || !workspace_secrets.is_empty();
+        let status = record.and_then(|r| r.get("status")).filter(|s| !s.is_null()).map(stored_status).transpose()?;
+        let enabled = match record.and_then(|r| r.get("enabled")) {
+            None | Some(Value::Null) => true,
+            Some(enabled) => enabled.as_bool().ok_or_else(|| refused("the bot's \"enabled\" is not true or false"))?,
+        };
         if has_secrets && record.is_none() {
             return Err(refused("the export has secrets but no bot record to keep them"));
         }
@@ -554,6 +580,7 @@ impl Conn<'_> {
         // The dashboard record, its versions and its secrets.
         let mut versions = 0;
         let mut secrets_written = 0;
+        let mut workspace_secrets_written = 0;
         if let Some(record) = record {
             let name = record_name.clone().ok_or_else(|| refused("the bot's record has no name"))?;
             let workspace = match options.workspace {
@@ -606,6 +633,18 @@ impl Conn<'_> {
                 let key = key.ok_or(Error::NoSecretKey)?;
                 self.reborrow().put_secret(key, workspace, Some(record_id), name, value).await?;
                 secrets_written += 1;
+            }
+            // The workspace's secrets: those it lacks, or all of them with `replace`.
+            for (name, value) in &workspace_secrets {
+                let key = key.ok_or(Error::NoSecretKey)?;
+                if options.replace || !self.reborrow().has_secret(workspace, None, name).await? {
+                    self.reborrow().put_secret(key, workspace, None, name, value).await?;
+                    workspace_secrets_written += 1;
+                }
+            }
+            self.reborrow().set_bot_enabled(workspace, record_id, enabled).await?;
+            if let Some(status) = &status {
+                self.reborrow().save_bot_status(workspace, record_id, status).await?;
             }
         }
 
@@ -675,7 +714,14 @@ impl Conn<'_> {
             }
         }
         let bot = u64::try_from(id).unwrap_or_default();
-        Ok(ImportSummary { bot, rows: counts, versions, replaced, secrets: secrets_written })
+        Ok(ImportSummary {
+            bot,
+            rows: counts,
+            versions,
+            replaced,
+            secrets: secrets_written,
+            workspace_secrets: workspace_secrets_written,
+        })
     }
 
     async fn workspace_exists(&mut self, workspace: i64) -> Result<bool> {
@@ -705,24 +751,51 @@ impl Conn<'_> {
     }
 }
 
-/// The secrets an export carries (`"secrets"`, written by [`Store::export_bot_with_secrets`]),
+/// A supervisor's status as an export carries it (`"status"` of the bot's record).
+fn status_json(status: &StoredStatus) -> Value {
+    let errors: Vec<Value> = status.errors.iter().map(|(at, message)| json!({"at": at, "message": message})).collect();
+    json!({"status": status.status, "since": status.since, "version": status.version,
+           "attempts": status.attempts, "errors": errors})
+}
+
+/// The status of an export's bot record, checked before anything is written.
+fn stored_status(value: &Value) -> Result<StoredStatus> {
+    let bad = || refused("the bot's \"status\" is not {\"status\", \"since\", \"version\", \"attempts\", \"errors\"}");
+    let status = value.get("status").and_then(Value::as_str).ok_or_else(bad)?.to_owned();
+    let since = value.get("since").and_then(Value::as_i64).ok_or_else(bad)?;
+    let version = match value.get("version") {
+        None | Some(Value::Null) => None,
+        Some(version) => Some(version.as_i64().ok_or_else(bad)?),
+    };
+    let attempts = value.get("attempts").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).ok_or_else(bad)?;
+    let mut errors = Vec::new();
+    for error in value.get("errors").and_then(Value::as_array).ok_or_else(bad)? {
+        let at = error.get("at").and_then(Value::as_i64).ok_or_else(bad)?;
+        let message = error.get("message").and_then(Value::as_str).ok_or_else(bad)?;
+        errors.push((at, message.to_owned()));
+    }
+    Ok(StoredStatus { status, since, version, attempts, errors })
+}
+
+/// The secrets an export carries under `field` (`"secrets"`, the bot's, and
+/// `"workspace_secrets"`, its workspace's, written by [`Store::export_bot_with_secrets`]),
 /// checked before anything is written: `None` when it has none (made without them).
-fn document_secrets(document: &Value) -> Result<Option<Vec<(String, String)>>> {
-    let listed = match document.get("secrets") {
+fn document_secrets(document: &Value, field: &str) -> Result<Option<Vec<(String, String)>>> {
+    let listed = match document.get(field) {
         None | Some(Value::Null) => return Ok(None),
-        Some(listed) => listed.as_array().ok_or_else(|| refused("\"secrets\" is not a list"))?,
+        Some(listed) => listed.as_array().ok_or_else(|| refused(format!("\"{field}\" is not a list")))?,
     };
     let mut given: Vec<(String, String)> = Vec::new();
     for (index, secret) in listed.iter().enumerate() {
         let name = secret.get("name").and_then(Value::as_str);
         let value = secret.get("value").and_then(Value::as_str);
         let (Some(name), Some(value)) = (name, value) else {
-            return Err(refused(format!("secret {index} of the export is not {{\"name\": …, \"value\": …}} strings")));
+            return Err(refused(format!("{field} {index} of the export is not {{\"name\": …, \"value\": …}} strings")));
         };
         check_name(name)?;
         check_value(value)?;
         if given.iter().any(|(seen, _)| seen == name) {
-            return Err(refused(format!("the export has the secret `{name}` twice")));
+            return Err(refused(format!("the export has the secret `{name}` twice in {field}")));
         }
         given.push((name.to_owned(), value.to_owned()));
     }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use ferrogram_store::{Error, ImportOptions, SecretKey, Store};
+use ferrogram_store::{Error, ImportOptions, SecretKey, Store, StoredStatus};
 use serde_json::Value;
 
 crate::both!(
@@ -19,6 +19,7 @@ crate::both!(
     writes_racing_a_rotation_never_mix_keys,
     exports_leave_secrets_out_unless_asked_and_imports_seal_them_again,
     secret_values_open_one_owners_secrets,
+    exports_carry_the_workspace_secrets_and_the_bot_lifecycle,
 );
 
 const TOKEN: &str = "5005:SECRET-shop-token";
@@ -365,4 +366,57 @@ async fn secret_values_open_one_owners_secrets(bare: Store, _url: String) {
         bare.with_secret_key(SecretKey::generate().unwrap()).secret_values(ws, None).await,
         Err(Error::WrongSecretKey { .. } | Error::SecretAltered { .. })
     ));
+}
+
+/// `--with-secrets` brings the workspace's secrets too (`workspace_secrets`), and every export
+/// the bot's `enabled` flag and last status; an import restores them, writing the workspace's
+/// secrets it lacks (all of them with `replace`).
+async fn exports_carry_the_workspace_secrets_and_the_bot_lifecycle(bare: Store, _url: String) {
+    let store = bare.with_secret_key(SecretKey::generate().unwrap());
+    let ws = store.create_workspace("acme").await.unwrap();
+    let shop = store.create_bot(ws, "shop", Some(5005)).await.unwrap().unwrap();
+    store.save_version(ws, shop, "ferrogram: 1\nbot: {name: shop}\non: []\n").await.unwrap();
+    assert!(store.put_secret(ws, None, "SHOP_KEY", "SECRET-workspace-key").await.unwrap());
+    assert!(store.set_bot_enabled(ws, shop, false).await.unwrap());
+    let status = StoredStatus {
+        status: "unauthorized".into(),
+        since: 1_700_000_000,
+        version: Some(1),
+        attempts: 3,
+        errors: vec![(1_700_000_000, "getMe: 401 Unauthorized".into())],
+    };
+    assert!(store.save_bot_status(ws, shop, &status).await.unwrap());
+
+    let plain = store.export_bot("shop").await.unwrap();
+    assert!(plain.get("workspace_secrets").is_none() && !plain.to_string().contains("SECRET-workspace"), "{plain}");
+    assert_eq!(plain["bot"]["record"]["enabled"], false, "{plain}");
+    assert_eq!(plain["bot"]["record"]["status"]["status"], "unauthorized", "{plain}");
+    let full = store.export_bot_with_secrets("shop").await.unwrap();
+    assert_eq!(full["workspace_secrets"], serde_json::json!([{"name": "SHOP_KEY", "value": "SECRET-workspace-key"}]));
+
+    // Restored after the bot and the workspace's secret are gone: the secret sealed again, the
+    // bot disabled with its status.
+    store.remove_bot(ws, shop, false).await.unwrap().unwrap();
+    assert!(store.delete_secret(ws, None, "SHOP_KEY").await.unwrap());
+    let summary = store.import_bot(&full, ImportOptions::default()).await.unwrap();
+    assert_eq!(summary.workspace_secrets, 1);
+    assert_eq!(store.secret(ws, None, "SHOP_KEY").await.unwrap().as_deref(), Some("SECRET-workspace-key"));
+    let record = store.bot_named(ws, "shop").await.unwrap().unwrap();
+    assert!(!record.enabled, "the bot stays disabled");
+    assert_eq!(store.bot_status(ws, record.id).await.unwrap(), Some(status));
+
+    // With `replace`, a workspace secret it has is the export's.
+    assert!(store.put_secret(ws, None, "SHOP_KEY", "SECRET-changed-here").await.unwrap());
+    let replace = ImportOptions { replace: true, workspace: None };
+    assert_eq!(store.import_bot(&full, replace).await.unwrap().workspace_secrets, 1);
+    assert_eq!(store.secret(ws, None, "SHOP_KEY").await.unwrap().as_deref(), Some("SECRET-workspace-key"));
+    // An older export (no `enabled`) imports the bot enabled; a malformed status is refused.
+    let mut older = plain.clone();
+    older["bot"]["record"].as_object_mut().unwrap().remove("enabled");
+    older["bot"]["record"]["status"] = Value::Null;
+    store.import_bot(&older, replace).await.unwrap();
+    assert!(store.bot_named(ws, "shop").await.unwrap().unwrap().enabled);
+    let mut bad = plain.clone();
+    bad["bot"]["record"]["status"] = serde_json::json!({"status": "running"});
+    assert!(matches!(store.import_bot(&bad, replace).await, Err(Error::Refused(_))));
 }

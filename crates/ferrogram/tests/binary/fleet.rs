@@ -44,7 +44,10 @@ pub fn add(file: &Path, url: &str) {
 /// `token issue NAME --role ROLE` in the workspace `default`: the secret printed (checked to be
 /// one line starting `fg_`).
 pub fn issue(url: &str, name: &str, role: &str) -> String {
-    let output = ferrogram(&["token", "issue", name, "--role", role, "--database", url]);
+    let output = super::Run::new(&["token", "issue", name, "--role", role, "--database", url])
+        .env_remove("FERROGRAM_DATABASE_URL")
+        .secret_stdout()
+        .output();
     assert!(output.status.success(), "token issue failed: {}", text(&output.stderr));
     let secret = text(&output.stdout).trim().to_owned();
     assert!(secret.starts_with("fg_") && !secret.contains('\n'), "{secret}");
@@ -55,7 +58,7 @@ pub fn issue(url: &str, name: &str, role: &str) -> String {
 /// One `serve` process on the folder's `bots/` and database, the sandbox built in, on fresh
 /// ports; killed when dropped.
 pub struct Serve {
-    child: tokio::process::Child,
+    child: super::Guarded,
     log: PathBuf,
     pub sandbox: String,
     pub server: String,

@@ -1,16 +1,19 @@
 //! What the tests that run the built `ferrogram` binary share: a temporary folder of their
-//! own, starting the binary, and its JSON calls to the sandbox it started.
+//! own, starting the binary (only through [`Run`], which checks what it printed for the tests'
+//! secrets: [`leaks`]), and its JSON calls to the sandbox it started.
 
 pub mod fleet;
+pub mod leaks;
+mod run;
 pub mod serve;
 pub mod telegram;
 
+pub use run::{Guarded, Run};
+
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
-use tokio::process::{Child, Command};
 
 /// A fresh folder of a test's own under the temporary directory, removed when dropped. Test
 /// files add what they need of it (a URL of a database file in it, a file written in it) as an
@@ -40,17 +43,15 @@ impl Drop for TempFolder {
 }
 
 /// `ferrogram ARGS` run to its end, without the server's database settings or API token from the
-/// environment the tests run in: its exit status and output.
+/// environment the tests run in: its exit status and output, checked for leaks.
 #[allow(dead_code)]
 pub fn ferrogram(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_ferrogram"))
-        .args(args)
+    Run::new(args)
         .env_remove("FERROGRAM_DATABASE_URL")
         .env_remove("FERROGRAM_DATABASE_TLS_MODE")
         .env_remove("FERROGRAM_DATABASE_TLS_CA")
         .env_remove("FERROGRAM_API_TOKEN")
         .output()
-        .expect("run ferrogram")
 }
 
 /// Output bytes as text.
@@ -91,18 +92,9 @@ pub fn serve_ports() -> (u16, u16) {
 }
 
 /// Starts `ferrogram ARGS` in `folder`, its standard output and error written to `folder/LOG`,
-/// killed when the handle is dropped.
-pub fn spawn(folder: &Path, log: &str, args: &[&str]) -> Child {
-    let log = std::fs::File::create(folder.join(log)).expect("log file");
-    Command::new(env!("CARGO_BIN_EXE_ferrogram"))
-        .args(args)
-        .current_dir(folder)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log file"))
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ferrogram starts")
+/// killed when the handle is dropped (and its log checked for leaks then).
+pub fn spawn(folder: &Path, log: &str, args: &[&str]) -> Guarded {
+    Run::new(args).current_dir(folder).spawn(&folder.join(log))
 }
 
 /// A GET (no `body`) or a JSON POST to `url`: the answer's JSON, or why there is none (a

@@ -10,10 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::process::Child;
 use tokio::time::Instant;
 
-use super::request;
+use super::{Guarded, Run, request};
 
 pub const STARTUP: Duration = Duration::from_secs(30);
 
@@ -28,7 +27,7 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 pub struct Serve {
-    pub child: Child,
+    pub child: Guarded,
     pub log: PathBuf,
     pub url: String,
     pub http: reqwest::Client,
@@ -46,12 +45,12 @@ impl Serve {
         let mut args = vec!["serve", "--port", &port_text, "--bots", &bots, "--database", &database];
         args.extend(["--sandbox-state", &state, "--listen", "127.0.0.1:0"]);
         args.extend(extra);
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferrogram"));
-        command.env_remove("FERROGRAM_DATABASE_URL").env("FERROGRAM_SANDBOX_FLOOD_LIMITS", "false");
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let child = spawn_with(command, folder, log, &args);
+        let child = Run::new(&args)
+            .env_remove("FERROGRAM_DATABASE_URL")
+            .env("FERROGRAM_SANDBOX_FLOOD_LIMITS", "false")
+            .envs(env)
+            .current_dir(folder)
+            .spawn(&folder.join(log));
         let http = ferrogram_telegram::http_client().expect("http client");
         Serve { child, log: folder.join(log), url: format!("http://127.0.0.1:{port}"), http }
     }
@@ -151,17 +150,4 @@ impl Serve {
 /// The test's SQLite database.
 pub fn database_url(folder: &Path) -> String {
     format!("sqlite://{}", folder.join("serve.db").display())
-}
-
-fn spawn_with(mut command: tokio::process::Command, folder: &Path, log: &str, args: &[&str]) -> Child {
-    let log = std::fs::File::create(folder.join(log)).expect("log file");
-    command
-        .args(args)
-        .current_dir(folder)
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone().expect("log file"))
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ferrogram starts")
 }

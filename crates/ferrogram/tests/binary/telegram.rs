@@ -17,7 +17,7 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 
 /// The stand-in Telegram: a `ferrogram sandbox` process of its own in `folder`, up; its URL and
 /// its child (killed when dropped).
-pub async fn stand_in_telegram(folder: &TempFolder, http: &reqwest::Client) -> (String, tokio::process::Child) {
+pub async fn stand_in_telegram(folder: &TempFolder, http: &reqwest::Client) -> (String, super::Guarded) {
     let port = free_port();
     let telegram = format!("http://127.0.0.1:{port}");
     let child = super::spawn(&folder.0, "telegram.log", &["sandbox", "--port", &port.to_string()]);
@@ -104,7 +104,7 @@ pub fn serve_against(
     bot_env: (&str, &str),
     webhook: bool,
     env: &[(&str, &str)],
-) -> (tokio::process::Child, String, String) {
+) -> (super::Guarded, String, String) {
     let (port, listen) = serve_ports();
     let (port_text, listen_url) = (port.to_string(), format!("http://127.0.0.1:{listen}"));
     let listen_text = format!("127.0.0.1:{listen}");
@@ -130,22 +130,12 @@ pub fn serve_against(
     if webhook {
         args.extend(["--public-url", &listen_url]);
     }
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferrogram"));
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("FERROGRAM_")) {
-        command.env_remove(name);
-    }
-    let log = std::fs::File::create(folder.0.join(log)).expect("log file");
-    let child = command
-        .args(args)
+    let child = super::Run::new(&args)
+        .without_ferrogram_env()
         .current_dir(&folder.0)
         .env("FERROGRAM_SANDBOX_FLOOD_LIMITS", "false")
         .env(bot_env.0, bot_env.1)
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone().expect("log file"))
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("serve starts");
+        .envs(env)
+        .spawn(&folder.0.join(log));
     (child, listen_url, format!("http://127.0.0.1:{port}"))
 }

@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod problem;
 pub mod stats;
+pub mod secrets;
 pub mod tokens;
 pub mod users;
 pub mod versions;
@@ -56,6 +57,7 @@ fn build() -> (axum::Router<Api>, utoipa::openapi::OpenApi) {
         .merge(stats::routes())
         .merge(broadcasts::routes())
         .merge(webhooks::routes())
+        .merge(secrets::routes())
         .split_for_parts();
     (router, openapi::finish(doc))
 }

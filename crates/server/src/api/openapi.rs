@@ -47,6 +47,7 @@ const RAPIDOC: &str = include_str!("../../assets/rapidoc/rapidoc-min.js");
         (name = "stats", description = "Daily statistics of a bot or the workspace"),
         (name = "broadcasts", description = "A bot's broadcasts: a message to its users, with progress"),
         (name = "webhooks", description = "Outgoing event webhooks: subscriptions, deliveries, redelivery"),
+        (name = "secrets", description = "Stored secrets bot files read as ${NAME} (admin; values write-only)"),
     )
 )]
 pub(super) struct Base;

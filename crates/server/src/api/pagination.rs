@@ -51,6 +51,39 @@ pub fn key_of(cursor: Option<&str>) -> Result<Option<i64>, Problem> {
         })
 }
 
+/// The text key a cursor continues after, for a list sorted by a name (see [`page_by_text`]):
+/// 400 when it is not one of ours.
+pub fn text_key_of(cursor: Option<&str>) -> Result<Option<String>, Problem> {
+    let Some(cursor) = cursor else { return Ok(None) };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            Problem::bad_request("the cursor is not one this API gave")
+                .with_errors(vec![FieldError::parameter("cursor", "use the next_cursor of the previous page")])
+        })
+}
+
+/// [`page`] for a list sorted by a unique text key (a name).
+pub fn page_by_text<T, U>(
+    items: impl IntoIterator<Item = T>,
+    limit: u32,
+    key: impl Fn(&T) -> String,
+    view: impl Fn(T) -> U,
+) -> Page<U> {
+    let mut items: Vec<T> = items.into_iter().take(limit as usize + 1).collect();
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = if more {
+        items.last().map(|last| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key(last)))
+    } else {
+        None
+    };
+    Page { items: items.into_iter().map(view).collect(), next_cursor }
+}
+
 /// One page of `items` (already in list order and past the cursor): at most `limit` of them,
 /// with the cursor after the last when more remain.
 pub fn page<T, U>(
