@@ -1424,6 +1424,8 @@ async fn statistics_of_a_bot_and_the_workspace(env: Env) {
     assert_eq!(recent["days"].as_array().unwrap().len(), 30);
     let a_year = env.get("/api/v1/bots/shop/stats?from=2025-03-02&to=2026-03-02", &env.viewer).await;
     assert_eq!(a_year.body["days"].as_array().unwrap().len(), 366, "366 days at most: {}", a_year.body["detail"]);
+}
+
 /// The log guard cannot go away silently: a line the server's code logs reaches the recording
 /// subscriber, and a secret in it fails the check with the secret masked. (The probe's secret is
 /// not registered: the other tests' checks must not see it.)
