@@ -9,11 +9,13 @@
 //! without sending anyone the message twice; pause, resume and cancel (nothing more is sent);
 //! another workspace sees none of it (404).
 
+mod no_bots;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferrogram_engine::{BoxFuture, Engine, EngineConfig, Scope, StateStore};
-use ferrogram_server::bots::{Api, BotControl, BotStatus, ControlError};
+use ferrogram_engine::{Engine, EngineConfig, Scope, StateStore};
+use ferrogram_server::bots::Api;
 use ferrogram_server::broadcasts::{Runner, RunnerConfig};
 use ferrogram_store::{Role, Store};
 use reqwest::Method;
@@ -23,27 +25,6 @@ const NEWS: &str = "ferrogram: 1\nbot: {name: news}\ncollections:\n  orders:\n  
                     paid: boolean\non:\n  - text: any\n    do:\n      - reply: \"noted\"\n";
 const BOT_ID: u64 = 5151;
 const WAIT: Duration = Duration::from_secs(30);
-
-/// The host's side is not used by broadcasts: no bot is known to it.
-struct NoHost;
-
-impl BotControl for NoHost {
-    fn list(&self, _: i64) -> BoxFuture<'_, Vec<BotStatus>> {
-        Box::pin(async { Vec::new() })
-    }
-    fn status<'a>(&'a self, _: i64, _: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
-        Box::pin(async { Err(ControlError::UnknownBot) })
-    }
-    fn start<'a>(&'a self, _: i64, _: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
-        Box::pin(async { Err(ControlError::UnknownBot) })
-    }
-    fn stop<'a>(&'a self, _: i64, _: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
-        Box::pin(async { Err(ControlError::UnknownBot) })
-    }
-    fn reload<'a>(&'a self, _: i64, _: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
-        Box::pin(async { Err(ControlError::UnknownBot) })
-    }
-}
 
 struct Env {
     api: Api,
@@ -116,7 +97,7 @@ impl Env {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
 
-        let api = Api { store: Arc::clone(&store), bots: Arc::new(NoHost) };
+        let api = Api { store: Arc::clone(&store), bots: Arc::new(no_bots::NoBots) };
         let listening =
             ferrogram_server::listen_with("127.0.0.1:0".parse().unwrap(), Arc::clone(&engine), Some(api.clone()))
                 .await

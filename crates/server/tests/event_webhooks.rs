@@ -9,6 +9,8 @@
 //! pending when the server stops is delivered by the next one on the same database; bad
 //! subscriptions are refused at their field and nothing is made.
 
+mod no_bots;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +18,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use ferrogram_engine::{BoxFuture, Engine, EngineConfig};
-use ferrogram_server::bots::{Api, BotControl, BotStatus, ControlError};
+use ferrogram_engine::{Engine, EngineConfig};
+use ferrogram_server::bots::Api;
 use ferrogram_server::event_webhooks::{EventWebhooks, SIGNATURE_HEADER, Settings};
 use ferrogram_store::{Role, SecretKey, Store, StoredStatus};
 use hmac::{Hmac, Mac};
@@ -83,27 +85,6 @@ async fn receiver() -> (String, u16, Arc<Receiving>) {
     (format!("http://127.0.0.1:{port}/hook"), port, state)
 }
 
-/// Runs no bots: the API's bot routes only read the store here.
-struct NoBots;
-
-impl BotControl for NoBots {
-    fn list(&self, _: i64) -> BoxFuture<'_, Vec<BotStatus>> {
-        Box::pin(async { Vec::new() })
-    }
-    fn status<'a>(&'a self, _: i64, _: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
-        Box::pin(async { Err(ControlError::UnknownBot) })
-    }
-    fn start<'a>(&'a self, _: i64, _: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
-        Box::pin(async { Err(ControlError::UnknownBot) })
-    }
-    fn stop<'a>(&'a self, _: i64, _: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
-        Box::pin(async { Err(ControlError::UnknownBot) })
-    }
-    fn reload<'a>(&'a self, _: i64, _: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
-        Box::pin(async { Err(ControlError::UnknownBot) })
-    }
-}
-
 /// The database a test runs on: its URL and key, to open it again as a restarted server would.
 struct Database {
     url: String,
@@ -154,7 +135,7 @@ impl Env {
         let settings =
             Settings { first_retry: Duration::from_secs(1), max_retry: Duration::from_secs(2), ..Settings::default() };
         let hooks = EventWebhooks::new(&[("127.0.0.1".into(), port)], settings).unwrap();
-        let api = Api { store: Arc::clone(&store), bots: Arc::new(NoBots), hooks };
+        let api = Api { store: Arc::clone(&store), bots: Arc::new(no_bots::NoBots), hooks };
         let engine = Arc::new(Engine::new(EngineConfig::default()));
         let listening = ferrogram_server::listen_with("127.0.0.1:0".parse().unwrap(), engine, Some(api)).await.unwrap();
         let [admin, viewer, stranger] = tokens;

@@ -62,8 +62,11 @@ pub async fn resolve(
     let mut users = Vec::new();
     let mut after = i64::MIN;
     loop {
-        let page =
-            api.store.bot_users_page(data, None, after, PAGE).await.map_err(store_failed("reading the users"))?;
+        let page = api
+            .store
+            .bot_users_page(data, None, Some(false), after, PAGE)
+            .await
+            .map_err(store_failed("reading the users"))?;
         let ids: Vec<i64> = page.iter().filter_map(|user| user["id"].as_i64()).collect();
         let Some(last) = ids.last() else { break };
         after = *last;
