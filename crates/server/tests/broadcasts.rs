@@ -92,12 +92,12 @@ impl Env {
         let eve = eve["id"].as_i64().unwrap();
         store.remember_user(BOT_ID, &json!({"id": eve, "first_name": "Eve"})).await.unwrap();
         let deadline = Instant::now() + WAIT;
-        while store.bot_users_page(BOT_ID, None, i64::MIN, 10).await.unwrap().len() < 5 {
+        while store.bot_users_page(BOT_ID, None, None, i64::MIN, 10).await.unwrap().len() < 5 {
             assert!(Instant::now() < deadline, "the engine did not remember the users");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
 
-        let api = Api { store: Arc::clone(&store), bots: Arc::new(no_bots::NoBots) };
+        let api = Api { store: Arc::clone(&store), bots: Arc::new(no_bots::NoBots), hooks: Default::default() };
         let listening =
             ferrogram_server::listen_with("127.0.0.1:0".parse().unwrap(), Arc::clone(&engine), Some(api.clone()))
                 .await

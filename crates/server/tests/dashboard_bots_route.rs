@@ -58,7 +58,7 @@ impl Site {
         let editor = person(&store, "ed@example.org", &[(home, Role::Editor), (away, Role::Viewer)]).await;
         let viewer = person(&store, "vi@example.org", &[(home, Role::Viewer)]).await;
         let host = Host::new(Arc::clone(&store), sandbox.url());
-        let api = Api { store: Arc::clone(&store), bots: host.clone() };
+        let api = Api { store: Arc::clone(&store), bots: host.clone(), hooks: Default::default() };
         let dashboard = Dashboard::new(Arc::clone(&store), false).with_api(api.clone());
         let engine = Arc::new(Engine::new(EngineConfig::default()));
         let routes = Routes { api: Some(api), dashboard: Some(dashboard), ..Routes::default() };

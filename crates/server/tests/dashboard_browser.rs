@@ -58,7 +58,7 @@ async fn the_owner_sets_up_signs_out_and_in_in_a_browser() {
     let engine = Arc::new(Engine::new(EngineConfig::default()));
     let sandbox = ferrogram_sandbox::Sandbox::start(ferrogram_sandbox::Config::default()).await.expect("sandbox");
     let host = host::Host::new(Arc::clone(&store), sandbox.url());
-    let api = Api { store: Arc::clone(&store), bots: host.clone() };
+    let api = Api { store: Arc::clone(&store), bots: host.clone(), hooks: Default::default() };
     let dashboard = Dashboard::new(Arc::clone(&store), false).with_api(api.clone());
     let routes = Routes { api: Some(api), dashboard: Some(dashboard), ..Routes::default() };
     let listening = ferrogram_server::listen_routes("127.0.0.1:0".parse().unwrap(), engine, routes).await.unwrap();
