@@ -340,7 +340,19 @@ async fn populate(store: &Store, bot: u64, name: &str) {
         reason: "the handler panicked: boom".into(),
         attempts: 3,
     };
-    let set_aside = ferrogram_core::Commit { bot, dead_letter: Some(letter), ..ferrogram_core::Commit::default() };
+    // Counted in the day's statistics as an error of user 42 (bot_daily_stats, bot_active_users).
+    let tally = ferrogram_core::Tally {
+        at: 1_750_000_000,
+        user_id: Some(42),
+        outcome: ferrogram_core::TallyOutcome::Error,
+        latency_ms: Some(7),
+    };
+    let set_aside = ferrogram_core::Commit {
+        bot,
+        dead_letter: Some(letter),
+        tally: Some(tally),
+        ..ferrogram_core::Commit::default()
+    };
     ferrogram_core::StateStore::commit(store, &[set_aside]).await.unwrap();
     store.subscribe(bot, 100, "news").await.unwrap();
     store.subscribe(bot, -100, "news").await.unwrap();
@@ -349,6 +361,7 @@ async fn populate(store: &Store, bot: u64, name: &str) {
         store.outbox_push(bot, &outgoing).await.unwrap();
     }
     store.remember_user(bot, &json!({"id": 42, "first_name": "Ann", "username": "ann"})).await.unwrap();
+    store.block_user(bot, 42, "token:1").await.unwrap();
     store.remember_chat(bot, &json!({"id": -100, "type": "group", "title": "Tea club"})).await.unwrap();
     let tea = json!({"title": "Чай с лимоном", "price": 1.25});
     let big = json!({"title": "tea", "price": 1e300});
