@@ -5,8 +5,8 @@
 //! neither repeats nor skips what was already there.
 
 use base64::Engine as _;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::problem::{FieldError, Problem};
 
@@ -19,6 +19,18 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `?cursor=` for the next page; `null` when there is none.
     pub next_cursor: Option<String>,
+}
+
+/// The query of a list that takes nothing but its page (versions, secrets, webhooks).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1 to 200 (50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
 }
 
 /// The limit asked for, checked: 400 outside 1..=MAX_LIMIT.

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use ferrogram_store::{BOT_TOKEN, MAX_SECRET_NAME, MAX_SECRET_VALUE, Role, SecretInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,7 +20,7 @@ use super::audit::audit;
 use super::auth::Caller;
 use super::body::{JsonBody, Params};
 use super::bots::find;
-use super::pagination::{self, Page};
+use super::pagination::{self, Page, PageQuery};
 use super::problem::{FieldError, Problem, store_failed};
 use crate::bots::Api;
 
@@ -73,18 +73,6 @@ pub struct SecretValue {
     pub value: String,
 }
 
-/// A secrets list's page.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct SecretFilter {
-    /// Page size, 1 to 200 (50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// The previous page's `next_cursor`.
-    pub cursor: Option<String>,
-}
-
 pub(super) fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::new()
         .routes(routes!(list_workspace_secrets))
@@ -113,7 +101,7 @@ async fn list(
     api: &Api,
     caller: &Caller,
     bot: Option<&str>,
-    filter: SecretFilter,
+    filter: PageQuery,
 ) -> Result<Json<Page<SecretView>>, Problem> {
     caller.require(Role::Admin)?;
     let limit = pagination::limit(filter.limit)?;
@@ -192,12 +180,12 @@ async fn delete(api: &Api, caller: &Caller, bot: Option<&str>, name: &str) -> Re
 }
 
 /// The workspace's own secrets (every bot of it reads them), by name; never a value (admin).
-#[utoipa::path(get, path = "/api/v1/secrets", tag = "secrets", params(SecretFilter),
+#[utoipa::path(get, path = "/api/v1/secrets", tag = "secrets", params(PageQuery),
     responses((status = 200, body = Page<SecretView>)))]
 async fn list_workspace_secrets(
     State(api): State<Api>,
     caller: Caller,
-    Params(filter): Params<SecretFilter>,
+    Params(filter): Params<PageQuery>,
 ) -> Result<Json<Page<SecretView>>, Problem> {
     list(&api, &caller, None, filter).await
 }
@@ -230,12 +218,12 @@ async fn delete_workspace_secret(
 /// The bot's own secrets (read before the workspace's of the same name; `token` is its
 /// token), by name; never a value (admin).
 #[utoipa::path(get, path = "/api/v1/bots/{name}/secrets", tag = "secrets",
-    params(("name" = String, Path), SecretFilter), responses((status = 200, body = Page<SecretView>)))]
+    params(("name" = String, Path), PageQuery), responses((status = 200, body = Page<SecretView>)))]
 async fn list_bot_secrets(
     State(api): State<Api>,
     caller: Caller,
     Path(name): Path<String>,
-    Params(filter): Params<SecretFilter>,
+    Params(filter): Params<PageQuery>,
 ) -> Result<Json<Page<SecretView>>, Problem> {
     list(&api, &caller, Some(&name), filter).await
 }

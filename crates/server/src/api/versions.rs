@@ -21,7 +21,7 @@ use super::auth::Caller;
 use super::body::{JsonBody, Params};
 use super::bots::{Format, check, etag, find, newest};
 use super::idempotency::{Created, once};
-use super::pagination::{self, Page};
+use super::pagination::{self, Page, PageQuery};
 use super::problem::{FieldError, Problem, store_failed};
 use crate::bots::Api;
 
@@ -69,18 +69,6 @@ pub struct RollbackRequest {
     /// The version whose file becomes the newest again (422 when the bot has no such version).
     #[schema(minimum = 1)]
     pub version: i64,
-}
-
-/// A page of versions.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct VersionPage {
-    /// Page size, 1 to 200 (50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// The previous page's `next_cursor`.
-    pub cursor: Option<String>,
 }
 
 /// The two versions to compare.
@@ -152,13 +140,13 @@ fn moved_on() -> Problem {
 
 /// The bot's versions, oldest first.
 #[utoipa::path(get, path = "/api/v1/bots/{name}/versions", tag = "versions",
-    params(("name" = String, Path), VersionPage),
+    params(("name" = String, Path), PageQuery),
     responses((status = 200, body = Page<VersionView>)))]
 async fn list_versions(
     State(api): State<Api>,
     caller: Caller,
     Path(name): Path<String>,
-    Params(page): Params<VersionPage>,
+    Params(page): Params<PageQuery>,
 ) -> Result<Json<Page<VersionView>>, Problem> {
     let limit = pagination::limit(page.limit)?;
     let after = pagination::key_of(page.cursor.as_deref())?.unwrap_or(i64::MIN);

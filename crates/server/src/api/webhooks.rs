@@ -18,7 +18,7 @@ use super::audit::audit;
 use super::auth::Caller;
 use super::body::{JsonBody, Params};
 use super::idempotency::{Created, once};
-use super::pagination::{self, Page};
+use super::pagination::{self, Page, PageQuery};
 use super::problem::{FieldError, Problem, store_failed};
 use crate::bots::Api;
 
@@ -175,18 +175,6 @@ impl From<WebhookDelivery> for DeliveryView {
     }
 }
 
-/// A page of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct WebhookPage {
-    /// Page size, 1 to 200 (50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// The previous page's `next_cursor`.
-    pub cursor: Option<String>,
-}
-
 /// The delivery log's filter and page.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -276,12 +264,12 @@ fn detail(w: &Webhook) -> Value {
 }
 
 /// The workspace's subscriptions, oldest first.
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", params(WebhookPage),
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", params(PageQuery),
     responses((status = 200, body = Page<WebhookView>)))]
 async fn list_webhooks(
     State(api): State<Api>,
     caller: Caller,
-    Params(page): Params<WebhookPage>,
+    Params(page): Params<PageQuery>,
 ) -> Result<Json<Page<WebhookView>>, Problem> {
     caller.require(Role::Viewer)?;
     let limit = pagination::limit(page.limit)?;
