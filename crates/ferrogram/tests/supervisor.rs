@@ -3,16 +3,26 @@
 //! control API's refusals (401 without or with a bad token, 403 for a viewer acting, 404 for an
 //! unknown bot) and its audit log; a bot whose stored version no longer validates is `failing`
 //! and retried while the others run; a token revoked in the sandbox stops its bot as
-//! `unauthorized` while another keeps answering. Every wait polls with a deadline.
+//! `unauthorized` while another keeps answering. A start that hangs (a Bot API that never
+//! answers its getMe) holds up no other bot: readiness, the list and the statuses answer at once,
+//! and another bot starts, stops and starts meanwhile (decision 0052). The dashboard's new-bot
+//! form has a pasted token checked by the supervisor with getMe at `telegram.api_url`: one the
+//! Bot API accepts is stored, one it refuses (401) or one not shaped as a token is told why,
+//! nothing saved. Every wait polls with a deadline.
 
 #![cfg(unix)]
 
 mod binary;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use binary::fleet::{Serve, add, bot, issue, url};
-use binary::telegram::is;
+use binary::telegram::{is, serve_against, stand_in_telegram, status_until};
 use binary::{ferrogram, request, text};
 use serde_json::json;
+use tokio::time::Instant;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_start_stop_and_reload_through_the_listener_with_an_api_token() {
@@ -174,4 +184,173 @@ async fn a_failing_start_is_retried_and_a_revoked_token_stops_only_its_bot() {
     assert_eq!(serve.ask("flaky", user).await, "flaky here");
     assert_eq!(serve.status_until(&token, "flaky", is("running")).await["status"], "running");
     assert!(serve.log().contains("steady: the Bot API refused its token; stopped"), "{}", serve.log());
+}
+
+/// How long an action on a bot may take while another bot's start hangs: well under the Bot API
+/// client's 30 s request timeout, which ends the hanging start.
+const PROMPT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `future`, which must end within [`PROMPT`].
+async fn promptly<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(PROMPT, future).await {
+        Ok(done) => done,
+        Err(_) => panic!("{what}: no answer within {PROMPT:?} while another bot's start hangs"),
+    }
+}
+
+/// A Bot API that accepts every connection and never answers: how many it accepted.
+async fn silent_bot_api() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = listener.accept().await {
+            held.push(connection);
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (url, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_that_hangs_holds_up_no_other_bot() {
+    let folder = binary::fleet::folder("supervisor");
+    let url = url(&folder);
+    // `hung` runs against a Bot API that never answers its getMe; `steady` in the sandbox.
+    // `hung` is imported, so started, first.
+    let hung = bot("hung", "never").replace("name: hung\n", "name: hung\n  token: \"${TEST_TOKEN}\"\n");
+    std::fs::write(folder.0.join("bots/hung.yaml"), hung).unwrap();
+    std::fs::write(folder.0.join("bots/steady.yaml"), bot("steady", "steady here")).unwrap();
+    let token = issue(&url, "ops", "editor");
+    let (telegram, accepted) = silent_bot_api().await;
+    let (_serve, server, sandbox) =
+        serve_against(&folder, &url, &telegram, "serve.log", ("TEST_TOKEN", "808080:hung-secret"), false, &[]);
+    let log = folder.0.join("serve.log");
+    let printed = || std::fs::read_to_string(&log).unwrap_or_default();
+    let http = ferrogram_telegram::http_client().expect("http client");
+
+    // hung's getMe is under way (and stays so for 30 s).
+    let deadline = Instant::now() + binary::fleet::DEADLINE;
+    while accepted.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "hung's getMe never came:\n{}", printed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let call = |method: reqwest::Method, path: &str| {
+        let request = http.request(method, format!("{server}{path}")).bearer_auth(&token);
+        async move {
+            let response = request.send().await.expect("answered");
+            (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+
+    // steady starts meanwhile, its status read at once each time.
+    let deadline = Instant::now() + PROMPT;
+    loop {
+        let (_, status) = promptly("steady's status", call(reqwest::Method::GET, "/api/v1/bots/steady/status")).await;
+        if status["status"] == "running" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "steady never ran while hung's start hangs: {status}\n{}", printed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Readiness answers at once, not ready for hung alone; steady is stopped and started again.
+    let (code, ready) = promptly("/readyz", call(reqwest::Method::GET, "/readyz")).await;
+    assert_eq!(code, 503, "{ready}");
+    assert_eq!(ready["checks"]["bots"]["starting"], json!(["hung"]), "{ready}");
+    let (code, stopped) = promptly("stop steady", call(reqwest::Method::POST, "/api/v1/bots/steady/stop")).await;
+    assert_eq!((code, &stopped["status"]), (200, &json!("stopped")), "{stopped}");
+    let (code, started) = promptly("start steady", call(reqwest::Method::POST, "/api/v1/bots/steady/start")).await;
+    assert_eq!((code, &started["status"]), (200, &json!("running")), "{started}");
+    let (code, listed) = promptly("the list", call(reqwest::Method::GET, "/api/v1/bots")).await;
+    assert_eq!(code, 200, "{listed}");
+    let states: Vec<(&str, &str)> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["name"].as_str().unwrap(), b["status"]["status"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(states, [("hung", "starting"), ("steady", "running")], "{listed}");
+    // All of it while hung's first start still waited for its getMe.
+    let (_, status) = promptly("hung's status", call(reqwest::Method::GET, "/api/v1/bots/hung/status")).await;
+    assert_eq!((&status["status"], &status["attempts"]), (&json!("starting"), &json!(0)), "{status}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one getMe, still unanswered");
+
+    let user = binary::telegram::user(&http, &sandbox).await;
+    let steady = ferrogram_core::sandbox_bot_id("steady") as i64;
+    assert_eq!(binary::telegram::ask(&http, &sandbox, steady, user, &log.display().to_string()).await, "steady here");
+}
+
+/// The new-bot form as a browser sends it (multipart) with `token`, as the session `cookie`
+/// (with its CSRF token): the answer's status and page.
+async fn new_bot(
+    http: &reqwest::Client,
+    server: &str,
+    workspace: i64,
+    session: &(String, String),
+    name: &str,
+    token: &str,
+) -> (u16, String) {
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", session.1.clone())
+        .text("name", name.to_owned())
+        .text("origin", "scratch")
+        .text("token", token.to_owned());
+    let response = http
+        .post(format!("{server}/w/{workspace}/bots/new"))
+        .header("cookie", &session.0)
+        .multipart(form)
+        .send()
+        .await
+        .expect("answered");
+    (response.status().as_u16(), response.text().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_checks_a_pasted_token_with_get_me_at_the_telegram_api_url() {
+    let folder = binary::fleet::folder("supervisor");
+    let url = url(&folder);
+    std::fs::write(folder.0.join("bots/steady.yaml"), bot("steady", "steady here")).unwrap();
+    let token = issue(&url, "ops", "editor");
+    // An editor of `default` signed in to the dashboard.
+    let store = ferrogram_store::Store::open(&url).await.unwrap();
+    let workspace = store.workspace_named("default").await.unwrap().unwrap().id;
+    let hash = ferrogram_store::hash_password("a long enough password").await.unwrap();
+    let account = store.create_account("ed@example.org", "ed", &hash).await.unwrap().unwrap();
+    store.set_member(workspace, account.id, ferrogram_store::Role::Editor).await.unwrap();
+    let session = store.create_session(account.id, "test", 3600).await.unwrap().unwrap();
+    binary::leaks::register(&session.secret);
+    let session = (format!("fg_session={}", session.secret), session.csrf);
+    store.close().await;
+
+    let http = ferrogram_telegram::http_client().expect("http client");
+    let (telegram, _telegram) = stand_in_telegram(&folder, &http).await;
+    let (_serve, server, _sandbox) =
+        serve_against(&folder, &url, &telegram, "serve.log", ("TEST_TOKEN", "1:unused-secret"), false, &[]);
+    let log = folder.0.join("serve.log");
+    status_until(&http, &server, &token, "steady", &log, is("running")).await;
+    let forms = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+
+    // The stand-in Telegram knows the first token of bot 515151 from its first getMe; another
+    // secret for the same id is refused (401), as Telegram refuses a revoked token.
+    let (accepted, refused) = ("515151:checked-secret", "515151:another-secret");
+    binary::leaks::register(accepted);
+    binary::leaks::register(refused);
+    let (code, page) = new_bot(&forms, &server, workspace, &session, "checked", accepted).await;
+    assert_eq!(code, 303, "{page}");
+    let (code, page) = new_bot(&forms, &server, workspace, &session, "refused", refused).await;
+    assert_eq!(code, 422, "{page}");
+    assert!(page.contains("the Bot API refused this token (401)") && !page.contains(refused), "{page}");
+    let (code, page) = new_bot(&forms, &server, workspace, &session, "shapeless", "no-colon-here").await;
+    assert_eq!(code, 422, "{page}");
+    assert!(page.contains("this is not a Telegram bot token"), "{page}");
+
+    // Only the accepted one is stored, with its token, as the bot the token names.
+    let store = ferrogram_store::Store::open(&url).await.unwrap();
+    let names: Vec<String> = store.bots(workspace).await.unwrap().into_iter().map(|b| b.name).collect();
+    assert_eq!(names, ["steady", "checked"]);
+    let checked = store.bot_named(workspace, "checked").await.unwrap().unwrap();
+    assert!(store.has_secret(workspace, Some(checked.id), ferrogram_store::BOT_TOKEN).await.unwrap());
+    store.close().await;
 }

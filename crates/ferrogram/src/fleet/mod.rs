@@ -28,6 +28,9 @@ use import::{DEFAULT_WORKSPACE, Outcome};
 use supervisor::{Saved, Supervisor};
 use watch::{Change, Watched};
 
+/// How many bots [`Fleet::run_all`] starts at once at the start of `serve`.
+const STARTS_AT_ONCE: usize = 8;
+
 /// A bot of the store with the version that runs: what `serve` starts and `bot list` prints.
 pub(crate) struct StoredBot {
     pub(crate) workspace: Workspace,
@@ -181,14 +184,23 @@ impl Fleet {
         Ok(())
     }
 
-    /// Starts the bots [`Fleet::restore_all`] left to start, from their current versions: a bot
-    /// that cannot start is reported and retried, the others run.
+    /// Starts the bots [`Fleet::restore_all`] left to start, from their current versions,
+    /// [`STARTS_AT_ONCE`] at a time (decision 0052: a start that hangs does not hold up the
+    /// others); returns once every start ended. A bot that cannot start is reported and
+    /// retried, the others run.
     pub(crate) async fn run_all(&mut self) -> Result<(), String> {
         let supervisor = self.supervisor.clone().ok_or("the fleet runs under a supervisor")?;
+        let slots = Arc::new(tokio::sync::Semaphore::new(STARTS_AT_ONCE));
+        let mut starts = tokio::task::JoinSet::new();
         for name in std::mem::take(&mut self.to_start) {
-            // A failed start is logged by the supervisor (at warn, with its error) and retried.
-            let _ = supervisor.start_restored(&name).await;
+            let (supervisor, slots) = (Arc::clone(&supervisor), Arc::clone(&slots));
+            starts.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                // A failed start is logged by the supervisor (at warn, with its error) and retried.
+                let _ = supervisor.start_restored(&name).await;
+            });
         }
+        while starts.join_next().await.is_some() {}
         Ok(())
     }
 

@@ -19,9 +19,14 @@
 //! `bot stop` clears and `bot start` sets) is `stopped` and not started, an `unauthorized` one
 //! stays so; a 401 on a send marks a bot unauthorized like one on getUpdates; a removal stops the
 //! bot and deletes it from the store.
+//!
+//! Decision 0052: each bot has its own locks ([`Bot`]), so a start that hangs (a Bot API that
+//! accepts the connection and never answers, a slow database) holds up only the actions on its
+//! own bot: the others are started, stopped and reloaded meanwhile, and every status read
+//! answers at once, from the state as it is.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use ferrogram_engine::{BotHandle, BoxFuture, Engine};
@@ -52,7 +57,7 @@ fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
-/// One supervised bot.
+/// One supervised bot's state.
 struct Entry {
     workspace: i64,
     workspace_name: String,
@@ -70,6 +75,22 @@ struct Entry {
 }
 
 impl Entry {
+    /// A bot of `workspace` in `status` since now, with no version, error nor handle yet.
+    fn new(workspace: i64, workspace_name: &str, status: Status) -> Entry {
+        Entry {
+            workspace,
+            workspace_name: workspace_name.to_owned(),
+            status,
+            since: now(),
+            version: None,
+            errors: VecDeque::new(),
+            attempts: 0,
+            handle: None,
+            token: None,
+            retry: None,
+        }
+    }
+
     fn set(&mut self, status: Status) {
         if self.status != status {
             self.status = status;
@@ -96,10 +117,57 @@ impl Entry {
         }
     }
 
+    /// What the store keeps of it (`bot_statuses`).
+    fn stored(&self) -> StoredStatus {
+        StoredStatus {
+            status: self.status.as_str().to_owned(),
+            since: self.since,
+            version: self.version,
+            attempts: self.attempts,
+            errors: self.errors.iter().map(|error| (error.at, error.message.clone())).collect(),
+        }
+    }
+
     fn cancel_retry(&mut self) {
         if let Some(retry) = self.retry.take() {
             retry.abort();
         }
+    }
+}
+
+/// One supervised bot: its state, and the lock its actions take (decision 0052).
+struct Bot {
+    /// Held for the whole of an action on this bot, its awaits included (a start with its
+    /// getMe, a stop, a reload, a removal, a retry, a revoked token, a block applied): the
+    /// actions on one bot happen one at a time; those on other bots never wait for them.
+    action: Arc<tokio::sync::Mutex<()>>,
+    /// Its state: locked only to read or change it, never across an await, so a status read
+    /// never waits for an action (a start still waiting for its getMe reads `starting`).
+    state: Mutex<Entry>,
+}
+
+impl Bot {
+    fn new(entry: Entry) -> Arc<Bot> {
+        Arc::new(Bot { action: Arc::default(), state: Mutex::new(entry) })
+    }
+
+    /// Its state, for a moment: never held across an await, nor taken twice in one statement.
+    fn entry(&self) -> MutexGuard<'_, Entry> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A supervised bot with its action lock held ([`Supervisor::acting`]); released when dropped.
+struct Acting {
+    bot: Arc<Bot>,
+    _action: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl std::ops::Deref for Acting {
+    type Target = Bot;
+
+    fn deref(&self) -> &Bot {
+        &self.bot
     }
 }
 
@@ -124,9 +192,11 @@ pub(crate) enum Saved {
     Stopped,
 }
 
-/// The bots `serve` runs against their targets. One lock over all of them: actions (a start with
-/// its getMe, a stop, a reload) are carried out one at a time, and a status read waits for the
-/// action under way.
+/// The bots `serve` runs against their targets. Each bot has its own locks (decision 0052, on
+/// [`Bot`]): the actions on one bot (a start with its getMe, a stop, a reload) are carried out
+/// one at a time, while those on other bots go on; a status read (`status`, `list`, the health
+/// and metrics routes) never waits for an action, it reads the state as it is. The map of the
+/// bots is locked only to find, add or remove one, never across an await.
 pub(crate) struct Supervisor {
     store: Arc<Store>,
     engine: Arc<Engine>,
@@ -138,7 +208,7 @@ pub(crate) struct Supervisor {
     /// `serve`'s allow-list, which `bot.token: ${NAME}` is read under.
     bot_env: ferrogram_engine::BotEnv,
     http: reqwest::Client,
-    bots: tokio::sync::Mutex<BTreeMap<String, Entry>>,
+    bots: RwLock<BTreeMap<String, Arc<Bot>>>,
     me: Weak<Supervisor>,
 }
 
@@ -160,9 +230,46 @@ impl Supervisor {
             public_url,
             bot_env,
             http,
-            bots: tokio::sync::Mutex::default(),
+            bots: RwLock::default(),
             me: me.clone(),
         }))
+    }
+
+    /// The bot `name`, if supervised.
+    fn bot(&self, name: &str) -> Option<Arc<Bot>> {
+        self.bots.read().unwrap_or_else(PoisonError::into_inner).get(name).cloned()
+    }
+
+    /// Supervises `bot` as `name`, unless a bot of that name is already: the one supervised.
+    fn insert(&self, name: &str, bot: Arc<Bot>) -> Arc<Bot> {
+        let mut bots = self.bots.write().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(bots.entry(name.to_owned()).or_insert(bot))
+    }
+
+    /// The bot `name` with its action lock held, once the actions under way on it are done;
+    /// `None` when it is not supervised, or was removed while this waited.
+    async fn acting(&self, name: &str) -> Option<Acting> {
+        loop {
+            let bot = self.bot(name)?;
+            let action = Arc::clone(&bot.action).lock_owned().await;
+            // Still the bot of this name (not removed, nor removed and supervised again).
+            if self.bot(name).is_some_and(|now| Arc::ptr_eq(&now, &bot)) {
+                return Some(Acting { bot, _action: action });
+            }
+        }
+    }
+
+    /// The bot `name` of `workspace` ([`Supervisor::known`]) with its action lock held.
+    async fn acting_in(&self, workspace: i64, name: &str) -> Result<Acting, ControlError> {
+        self.known(workspace, name).await?;
+        let bot = self.acting(name).await.ok_or(ControlError::UnknownBot)?;
+        let same = bot.entry().workspace == workspace;
+        if same { Ok(bot) } else { Err(ControlError::UnknownBot) }
+    }
+
+    /// Its status as the control API answers it.
+    fn report(&self, bot: &Bot, name: &str) -> BotStatus {
+        bot.entry().report(name, &self.engine)
     }
 
     /// Supervises the stored bot `record` of `workspace` at the start of `serve`, from what the
@@ -181,33 +288,22 @@ impl Supervisor {
             }
         };
         let last = stored.as_ref().map(|stored| stored.status.as_str());
-        let mut entry = Entry {
-            workspace,
-            workspace_name: workspace_name.to_owned(),
-            status: Status::Starting,
-            since: now(),
-            version: stored.as_ref().and_then(|stored| stored.version),
-            errors: stored
-                .iter()
-                .flat_map(|stored| stored.errors.iter())
-                .map(|(at, message)| BotError { at: *at, message: message.clone() })
-                .collect(),
-            attempts: 0,
-            handle: None,
-            token: None,
-            retry: None,
-        };
+        let mut entry = Entry::new(workspace, workspace_name, Status::Starting);
+        entry.version = stored.as_ref().and_then(|stored| stored.version);
+        entry.errors = stored
+            .iter()
+            .flat_map(|stored| stored.errors.iter())
+            .map(|(at, message)| BotError { at: *at, message: message.clone() })
+            .collect();
         let kept = |status: Status, entry: &mut Entry| {
             entry.status = status;
             if last == Some(status.as_str()) {
                 entry.since = stored.as_ref().map_or(entry.since, |stored| stored.since);
             }
         };
-        let mut bots = self.bots.lock().await;
         let start = if !record.enabled {
             kept(Status::Stopped, &mut entry);
             tracing::info!("{workspace_name}/{name}: disabled, not started (`ferrogram bot start {name}`)");
-            self.persist(name, &entry).await;
             false
         } else if last == Some(Status::Unauthorized.as_str()) {
             kept(Status::Unauthorized, &mut entry);
@@ -219,38 +315,34 @@ impl Supervisor {
         } else {
             true
         };
-        bots.insert(name.to_owned(), entry);
+        let bot = Bot::new(entry);
+        if !record.enabled {
+            self.persist(name, &bot).await;
+        }
+        self.bots.write().unwrap_or_else(PoisonError::into_inner).insert(name.to_owned(), bot);
         start
     }
 
     /// Starts a bot [`Supervisor::restore`] left `starting`, unless an operator acted on it
     /// meanwhile. `Err` says why this first start failed (it is retried).
     pub(crate) async fn start_restored(&self, name: &str) -> Result<(), String> {
-        let mut bots = self.bots.lock().await;
-        let waiting = bots.get(name).is_some_and(|entry| entry.status == Status::Starting && entry.handle.is_none());
+        let Some(bot) = self.acting(name).await else { return Ok(()) };
+        let waiting = {
+            let entry = bot.entry();
+            entry.status == Status::Starting && entry.handle.is_none()
+        };
         if !waiting {
             return Ok(());
         }
-        self.start_locked(&mut bots, name).await
+        self.start_locked(&bot, name).await
     }
 
     /// Supervises the bot `name` of `workspace` and starts it (a failed start is retried).
     /// `Err` says why this first start failed.
     pub(crate) async fn add(&self, workspace: i64, workspace_name: &str, name: &str) -> Result<(), String> {
-        let mut bots = self.bots.lock().await;
-        bots.entry(name.to_owned()).or_insert_with(|| Entry {
-            workspace,
-            workspace_name: workspace_name.to_owned(),
-            status: Status::Starting,
-            since: now(),
-            version: None,
-            errors: VecDeque::new(),
-            attempts: 0,
-            handle: None,
-            token: None,
-            retry: None,
-        });
-        self.start_locked(&mut bots, name).await
+        self.insert(name, Bot::new(Entry::new(workspace, workspace_name, Status::Starting)));
+        let Some(bot) = self.acting(name).await else { return Err(format!("no bot named {name}")) };
+        self.start_locked(&bot, name).await
     }
 
     /// A file of the folder saved `version` of the bot `name` (source `source`): reloaded when
@@ -264,45 +356,48 @@ impl Supervisor {
         source: &str,
         file_name: &str,
     ) -> Saved {
-        let mut bots = self.bots.lock().await;
-        let Some(entry) = bots.get_mut(name) else {
-            drop(bots);
+        let Some(bot) = self.acting(name).await else {
             return match self.add(workspace, workspace_name, name).await {
                 Ok(()) => Saved::Started,
                 Err(error) => Saved::NotStarted(error),
             };
         };
-        let same_token = self.token_of(workspace, name, source, file_name).await == entry.token;
-        match (entry.status, entry.handle) {
-            (Status::Running, Some(_)) if entry.version == Some(version) => Saved::Unchanged,
-            (Status::Running, Some(handle)) if !same_token => {
-                match self.restart_locked(&mut bots, name, handle).await {
-                    Ok(()) => Saved::Started,
-                    Err(error) => Saved::NotStarted(error),
-                }
-            }
+        let (status, handle, running, token) = {
+            let entry = bot.entry();
+            (entry.status, entry.handle, entry.version, entry.token.clone())
+        };
+        let same_token = self.token_of(workspace, name, source, file_name).await == token;
+        match (status, handle) {
+            (Status::Running, Some(_)) if running == Some(version) => Saved::Unchanged,
+            (Status::Running, Some(handle)) if !same_token => match self.restart_locked(&bot, name, handle).await {
+                Ok(()) => Saved::Started,
+                Err(error) => Saved::NotStarted(error),
+            },
             (Status::Running, Some(handle)) => {
                 let reloaded = match self.refresh_secrets(workspace, name, handle).await {
                     Ok(()) => self.engine.reload_source(handle, source, file_name).await.map_err(|e| e.to_string()),
                     Err(error) => Err(error),
                 };
-                let saved = match reloaded {
-                    Ok(()) => {
-                        entry.version = Some(version);
-                        Saved::Reloaded
-                    }
-                    Err(error) => {
-                        entry.error(format!("version {version} not reloaded: {error}"));
-                        Saved::NotReloaded(error)
+                let saved = {
+                    let mut entry = bot.entry();
+                    match reloaded {
+                        Ok(()) => {
+                            entry.version = Some(version);
+                            Saved::Reloaded
+                        }
+                        Err(error) => {
+                            entry.error(format!("version {version} not reloaded: {error}"));
+                            Saved::NotReloaded(error)
+                        }
                     }
                 };
-                self.persist(name, entry).await;
+                self.persist(name, &bot).await;
                 saved
             }
             (Status::Stopped, _) => Saved::Stopped,
             _ => {
-                entry.attempts = 0;
-                match self.start_locked(&mut bots, name).await {
+                bot.entry().attempts = 0;
+                match self.start_locked(&bot, name).await {
                     Ok(()) => Saved::Started,
                     Err(error) => Saved::NotStarted(error),
                 }
@@ -312,81 +407,81 @@ impl Supervisor {
 
     /// Stops the running bot `name` (`handle`) and starts it again from its newest stored
     /// version: for a version with another token or target, which a reload cannot change.
-    async fn restart_locked(
-        &self,
-        bots: &mut BTreeMap<String, Entry>,
-        name: &str,
-        handle: BotHandle,
-    ) -> Result<(), String> {
-        if let Some(entry) = bots.get_mut(name) {
+    /// The caller holds the bot's action lock.
+    async fn restart_locked(&self, bot: &Bot, name: &str, handle: BotHandle) -> Result<(), String> {
+        {
+            let mut entry = bot.entry();
             entry.handle = None;
             entry.token = None;
             entry.attempts = 0;
-            if let Err(error) = self.engine.stop(handle).await {
-                entry.error(error.to_string());
-            }
         }
-        self.start_locked(bots, name).await
+        if let Err(error) = self.engine.stop(handle).await {
+            bot.entry().error(error.to_string());
+        }
+        self.start_locked(bot, name).await
     }
 
-    /// Starts the bot `name` (an entry of `bots`) from its newest stored version, its status
-    /// following; a failure other than a refused token schedules a retry.
-    async fn start_locked(&self, bots: &mut BTreeMap<String, Entry>, name: &str) -> Result<(), String> {
-        let Some(entry) = bots.get_mut(name) else { return Err(format!("no bot named {name}")) };
-        entry.cancel_retry();
-        entry.set(Status::Starting);
-        let started = match self.try_start(entry, name).await {
-            Ok((handle, token)) => {
-                entry.handle = Some(handle);
-                entry.token = Some(token);
-                entry.attempts = 0;
-                entry.set(Status::Running);
-                self.watch_token(name, handle);
-                Ok(())
-            }
-            Err(Failure::Unauthorized(error)) => {
-                tracing::warn!("{}/{name}: not started: {error}", entry.workspace_name);
-                entry.error(error.clone());
-                entry.set(Status::Unauthorized);
-                Err(error)
-            }
-            Err(Failure::Failed(error)) => {
-                entry.attempts = entry.attempts.saturating_add(1);
-                let delay = retry_delay(entry.attempts);
-                tracing::warn!("{}/{name}: not started: {error}; retrying in {delay:?}", entry.workspace_name);
-                entry.error(error.clone());
-                entry.set(Status::Failing);
-                let (me, retried) = (self.me.clone(), name.to_owned());
-                entry.retry = Some(tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    if let Some(supervisor) = me.upgrade() {
-                        supervisor.retry(&retried).await;
-                    }
-                }));
-                Err(error)
+    /// Starts the bot `name` from its newest stored version, its status following; a failure
+    /// other than a refused token schedules a retry. The caller holds the bot's action lock.
+    async fn start_locked(&self, bot: &Bot, name: &str) -> Result<(), String> {
+        {
+            let mut entry = bot.entry();
+            entry.cancel_retry();
+            entry.set(Status::Starting);
+        }
+        let tried = self.try_start(bot, name).await;
+        let started = {
+            let mut entry = bot.entry();
+            match tried {
+                Ok((handle, token)) => {
+                    entry.handle = Some(handle);
+                    entry.token = Some(token);
+                    entry.attempts = 0;
+                    entry.set(Status::Running);
+                    self.watch_token(name, handle);
+                    Ok(())
+                }
+                Err(Failure::Unauthorized(error)) => {
+                    tracing::warn!("{}/{name}: not started: {error}", entry.workspace_name);
+                    entry.error(error.clone());
+                    entry.set(Status::Unauthorized);
+                    Err(error)
+                }
+                Err(Failure::Failed(error)) => {
+                    entry.attempts = entry.attempts.saturating_add(1);
+                    let delay = retry_delay(entry.attempts);
+                    tracing::warn!("{}/{name}: not started: {error}; retrying in {delay:?}", entry.workspace_name);
+                    entry.error(error.clone());
+                    entry.set(Status::Failing);
+                    let (me, retried) = (self.me.clone(), name.to_owned());
+                    entry.retry = Some(tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        if let Some(supervisor) = me.upgrade() {
+                            supervisor.retry(&retried).await;
+                        }
+                    }));
+                    Err(error)
+                }
             }
         };
-        self.persist(name, entry).await;
+        self.persist(name, bot).await;
         started
     }
 
     /// Writes the bot's status to the store (`bot_statuses`), where the next start of `serve`
     /// reads it ([`Supervisor::restore`]); a failed write is logged, never fatal.
-    async fn persist(&self, name: &str, entry: &Entry) {
-        let status = StoredStatus {
-            status: entry.status.as_str().to_owned(),
-            since: entry.since,
-            version: entry.version,
-            attempts: entry.attempts,
-            errors: entry.errors.iter().map(|error| (error.at, error.message.clone())).collect(),
+    async fn persist(&self, name: &str, bot: &Bot) {
+        let (workspace, workspace_name, status) = {
+            let entry = bot.entry();
+            (entry.workspace, entry.workspace_name.clone(), entry.stored())
         };
-        let saved = match self.store.bot_named(entry.workspace, name).await {
-            Ok(Some(record)) => self.store.save_bot_status(entry.workspace, record.id, &status).await.map(drop),
+        let saved = match self.store.bot_named(workspace, name).await {
+            Ok(Some(record)) => self.store.save_bot_status(workspace, record.id, &status).await.map(drop),
             Ok(None) => Ok(()),
             Err(error) => Err(error),
         };
         if let Err(error) = saved {
-            tracing::warn!("{}/{name}: its status was not saved: {error}", entry.workspace_name);
+            tracing::warn!("{workspace_name}/{name}: its status was not saved: {error}");
         }
     }
 
@@ -410,12 +505,15 @@ impl Supervisor {
     /// (boxed: a start schedules a retry, which starts).
     fn retry<'a>(&'a self, name: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let mut bots = self.bots.lock().await;
-            let Some(entry) = bots.get_mut(name) else { return };
-            // This very task: forgotten, not aborted.
-            entry.retry = None;
-            if entry.status == Status::Failing {
-                let _ = self.start_locked(&mut bots, name).await;
+            let Some(bot) = self.acting(name).await else { return };
+            let failing = {
+                let mut entry = bot.entry();
+                // This very task: forgotten, not aborted.
+                entry.retry = None;
+                entry.status == Status::Failing
+            };
+            if failing {
+                let _ = self.start_locked(&bot, name).await;
             }
         })
     }
@@ -433,20 +531,23 @@ impl Supervisor {
     }
 
     /// Starts the bot from its newest version on its target: its handle and the token it runs
-    /// with.
-    async fn try_start(&self, entry: &mut Entry, name: &str) -> Result<(BotHandle, String), Failure> {
+    /// with. The version tried is the bot's from the moment it is read.
+    async fn try_start(&self, bot: &Bot, name: &str) -> Result<(BotHandle, String), Failure> {
+        let (workspace, workspace_name) = {
+            let entry = bot.entry();
+            (entry.workspace, entry.workspace_name.clone())
+        };
         let failed = |e: String| Failure::Failed(e);
-        let record = self.store.bot_named(entry.workspace, name).await.map_err(|e| failed(e.to_string()))?;
+        let record = self.store.bot_named(workspace, name).await.map_err(|e| failed(e.to_string()))?;
         let record = record.ok_or_else(|| failed("the bot is no longer in the store".into()))?;
-        let current =
-            self.store.current_version(entry.workspace, record.id).await.map_err(|e| failed(e.to_string()))?;
+        let current = self.store.current_version(workspace, record.id).await.map_err(|e| failed(e.to_string()))?;
         let current = current.ok_or_else(|| failed("the bot has no version".into()))?;
-        entry.version = Some(current.version);
-        let file_name = import::stored_file_name(&entry.workspace_name, name, current.version, &current.source);
+        bot.entry().version = Some(current.version);
+        let file_name = import::stored_file_name(&workspace_name, name, current.version, &current.source);
         let file = ferrogram_schema::load_str(&current.source, &file_name).map_err(|diagnostics| {
             failed(diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
         })?;
-        let stored = target::stored_token(&self.store, entry.workspace, record.id).await.map_err(failed)?;
+        let stored = target::stored_token(&self.store, workspace, record.id).await.map_err(failed)?;
         let (token, bot_id, api_url) =
             match target::of(name, record.telegram_id, file.bot.token.is_some() || stored.is_some()).map_err(failed)? {
                 Target::Sandbox => {
@@ -463,10 +564,10 @@ impl Supervisor {
             };
         if record.telegram_id != Some(bot_id) {
             // The record follows the target (`fleet/target.rs`); an id another bot has is refused.
-            let set = self.store.set_bot_telegram(entry.workspace, record.id, Some(bot_id)).await;
+            let set = self.store.set_bot_telegram(workspace, record.id, Some(bot_id)).await;
             set.map_err(|e| failed(format!("cannot make it bot {bot_id} in the store (is another bot?): {e}")))?;
             let was = record.telegram_id.map_or_else(|| "no id".to_owned(), |id| format!("bot {id}"));
-            tracing::info!("{}/{name}: now bot {bot_id} (was {was})", entry.workspace_name);
+            tracing::info!("{workspace_name}/{name}: now bot {bot_id} (was {was})");
         }
         let client = ferrogram_telegram::Client::builder(token.as_str())
             .api_url(api_url)
@@ -484,7 +585,7 @@ impl Supervisor {
             },
             None => ferrogram_engine::Receive::Polling,
         };
-        let secrets = secrets::of_bot(&self.store, entry.workspace, record.id).await.map_err(failed)?;
+        let secrets = secrets::of_bot(&self.store, workspace, record.id).await.map_err(failed)?;
         let handle = self
             .engine
             .add_bot_with_secrets(file, &token, api_url, receive, secrets)
@@ -539,108 +640,116 @@ impl Supervisor {
     }
 
     async fn revoked(&self, name: &str, handle: BotHandle, error: String) {
-        let mut bots = self.bots.lock().await;
-        let Some(entry) = bots.get_mut(name).filter(|entry| entry.handle == Some(handle)) else { return };
-        entry.handle = None;
-        entry.token = None;
-        tracing::warn!("{}/{name}: the Bot API refused its token; stopped: {error}", entry.workspace_name);
-        entry.error(format!("the Bot API refused the token: {error}"));
-        entry.set(Status::Unauthorized);
-        self.persist(name, entry).await;
+        let Some(bot) = self.acting(name).await else { return };
+        {
+            let mut entry = bot.entry();
+            if entry.handle != Some(handle) {
+                return;
+            }
+            entry.handle = None;
+            entry.token = None;
+            tracing::warn!("{}/{name}: the Bot API refused its token; stopped: {error}", entry.workspace_name);
+            entry.error(format!("the Bot API refused the token: {error}"));
+            entry.set(Status::Unauthorized);
+        }
+        self.persist(name, &bot).await;
         if let Err(error) = self.engine.stop(handle).await {
             tracing::warn!("{name}: {error}");
         }
     }
 
-    /// The entry of `name` in `workspace`, loaded from the store when it is a bot of it with a
-    /// target ([`target`]) but not supervised yet (added with `bot add` meanwhile).
-    async fn known(&self, bots: &mut BTreeMap<String, Entry>, workspace: i64, name: &str) -> Result<(), ControlError> {
-        if let Some(entry) = bots.get(name) {
-            return if entry.workspace == workspace { Ok(()) } else { Err(ControlError::UnknownBot) };
-        }
-        let record = self.store.bot_named(workspace, name).await.map_err(|e| ControlError::Refused(e.to_string()))?;
-        let record = record.ok_or(ControlError::UnknownBot)?;
-        let current = self.store.current_version(workspace, record.id).await;
-        let current = current.map_err(|e| ControlError::Refused(e.to_string()))?;
-        let source = current.as_ref().map(|current| current.source.as_str());
-        target::of_record(&self.store, &record, source).await.map_err(ControlError::Refused)?;
-        let workspace_name = match self.store.workspace(workspace).await {
-            Ok(Some(found)) => found.name,
-            _ => workspace.to_string(),
+    /// The bot `name` of `workspace`, loaded from the store when it is a bot of it with a
+    /// target ([`target`]) but not supervised yet (added with `bot add` meanwhile): then
+    /// `stopped`. The store is read without any lock held.
+    async fn known(&self, workspace: i64, name: &str) -> Result<Arc<Bot>, ControlError> {
+        let bot = match self.bot(name) {
+            Some(bot) => bot,
+            None => {
+                let refused = |e: ferrogram_store::Error| ControlError::Refused(e.to_string());
+                let record = self.store.bot_named(workspace, name).await.map_err(refused)?;
+                let record = record.ok_or(ControlError::UnknownBot)?;
+                let current = self.store.current_version(workspace, record.id).await.map_err(refused)?;
+                let source = current.as_ref().map(|current| current.source.as_str());
+                target::of_record(&self.store, &record, source).await.map_err(ControlError::Refused)?;
+                let workspace_name = match self.store.workspace(workspace).await {
+                    Ok(Some(found)) => found.name,
+                    _ => workspace.to_string(),
+                };
+                self.insert(name, Bot::new(Entry::new(workspace, &workspace_name, Status::Stopped)))
+            }
         };
-        bots.insert(
-            name.to_owned(),
-            Entry {
-                workspace,
-                workspace_name,
-                status: Status::Stopped,
-                since: now(),
-                version: None,
-                errors: VecDeque::new(),
-                attempts: 0,
-                handle: None,
-                token: None,
-                retry: None,
-            },
-        );
-        Ok(())
+        let same = bot.entry().workspace == workspace;
+        if same { Ok(bot) } else { Err(ControlError::UnknownBot) }
     }
 
     async fn start_bot(&self, workspace: i64, name: &str) -> Result<BotStatus, ControlError> {
-        let mut bots = self.bots.lock().await;
-        self.known(&mut bots, workspace, name).await?;
-        if let Some(entry) = bots.get(name) {
-            self.set_enabled(workspace, &entry.workspace_name, name, true).await;
-        }
-        let running = bots.get(name).is_some_and(|entry| entry.status == Status::Running);
-        if !running {
-            if let Some(entry) = bots.get_mut(name) {
+        let bot = self.acting_in(workspace, name).await?;
+        let workspace_name = bot.entry().workspace_name.clone();
+        self.set_enabled(workspace, &workspace_name, name, true).await;
+        let running = {
+            let mut entry = bot.entry();
+            if entry.status != Status::Running {
                 entry.attempts = 0;
             }
-            let _ = self.start_locked(&mut bots, name).await;
+            entry.status == Status::Running
+        };
+        if !running {
+            let _ = self.start_locked(&bot, name).await;
         }
-        bots.get(name).map(|entry| entry.report(name, &self.engine)).ok_or(ControlError::UnknownBot)
+        Ok(self.report(&bot, name))
     }
 
     async fn stop_bot(&self, workspace: i64, name: &str) -> Result<BotStatus, ControlError> {
-        let mut bots = self.bots.lock().await;
-        self.known(&mut bots, workspace, name).await?;
-        let entry = bots.get_mut(name).ok_or(ControlError::UnknownBot)?;
-        entry.cancel_retry();
-        if let Some(handle) = entry.handle.take()
+        let bot = self.acting_in(workspace, name).await?;
+        let handle = {
+            let mut entry = bot.entry();
+            entry.cancel_retry();
+            entry.handle.take()
+        };
+        if let Some(handle) = handle
             && let Err(error) = self.engine.stop(handle).await
         {
-            entry.error(error.to_string());
+            bot.entry().error(error.to_string());
         }
-        entry.set(Status::Stopped);
-        tracing::info!("{}/{name}: stopped (disabled: it stays stopped across restarts)", entry.workspace_name);
-        self.persist(name, entry).await;
-        self.set_enabled(workspace, &entry.workspace_name, name, false).await;
-        Ok(entry.report(name, &self.engine))
+        let workspace_name = {
+            let mut entry = bot.entry();
+            entry.set(Status::Stopped);
+            entry.workspace_name.clone()
+        };
+        tracing::info!("{workspace_name}/{name}: stopped (disabled: it stays stopped across restarts)");
+        self.persist(name, &bot).await;
+        self.set_enabled(workspace, &workspace_name, name, false).await;
+        Ok(self.report(&bot, name))
     }
 
     async fn reload_bot(&self, workspace: i64, name: &str) -> Result<BotStatus, ControlError> {
-        let mut bots = self.bots.lock().await;
-        self.known(&mut bots, workspace, name).await?;
-        let entry = bots.get_mut(name).ok_or(ControlError::UnknownBot)?;
-        let Some(handle) = entry.handle.filter(|_| entry.status == Status::Running) else {
-            entry.attempts = 0;
-            self.set_enabled(workspace, &entry.workspace_name, name, true).await;
-            let _ = self.start_locked(&mut bots, name).await;
-            return bots.get(name).map(|entry| entry.report(name, &self.engine)).ok_or(ControlError::UnknownBot);
+        let bot = self.acting_in(workspace, name).await?;
+        let (running, workspace_name, token) = {
+            let entry = bot.entry();
+            (
+                entry.handle.filter(|_| entry.status == Status::Running),
+                entry.workspace_name.clone(),
+                entry.token.clone(),
+            )
+        };
+        let Some(handle) = running else {
+            bot.entry().attempts = 0;
+            self.set_enabled(workspace, &workspace_name, name, true).await;
+            let _ = self.start_locked(&bot, name).await;
+            return Ok(self.report(&bot, name));
         };
         let refused = |e: String| ControlError::Refused(e);
         let record = self.store.bot_named(workspace, name).await.map_err(|e| refused(e.to_string()))?;
         let record = record.ok_or_else(|| refused("the bot is no longer in the store".into()))?;
         let current = self.store.current_version(workspace, record.id).await.map_err(|e| refused(e.to_string()))?;
         let current = current.ok_or_else(|| refused("the bot has no version".into()))?;
-        let file_name = import::stored_file_name(&entry.workspace_name, name, current.version, &current.source);
+        let file_name = import::stored_file_name(&workspace_name, name, current.version, &current.source);
         // A version without a target is refused (the running one goes on); one with another
         // token restarts the bot on it.
         target::of_record(&self.store, &record, Some(&current.source)).await.map_err(refused)?;
-        if self.token_of(workspace, name, &current.source, &file_name).await != entry.token {
-            let _ = self.restart_locked(&mut bots, name, handle).await;
-            return bots.get(name).map(|entry| entry.report(name, &self.engine)).ok_or(ControlError::UnknownBot);
+        if self.token_of(workspace, name, &current.source, &file_name).await != token {
+            let _ = self.restart_locked(&bot, name, handle).await;
+            return Ok(self.report(&bot, name));
         }
         let reloaded = match self.refresh_secrets(workspace, name, handle).await {
             Ok(()) => self.engine.reload_source(handle, &current.source, &file_name).await.map_err(|e| e.to_string()),
@@ -648,15 +757,15 @@ impl Supervisor {
         };
         match reloaded {
             Ok(()) => {
-                entry.version = Some(current.version);
-                tracing::info!("{}/{name}: version {} reloaded", entry.workspace_name, current.version);
-                self.persist(name, entry).await;
-                Ok(entry.report(name, &self.engine))
+                bot.entry().version = Some(current.version);
+                tracing::info!("{workspace_name}/{name}: version {} reloaded", current.version);
+                self.persist(name, &bot).await;
+                Ok(self.report(&bot, name))
             }
             Err(error) => {
                 let message = format!("version {} not reloaded: {error}", current.version);
-                entry.error(message.clone());
-                self.persist(name, entry).await;
+                bot.entry().error(message.clone());
+                self.persist(name, &bot).await;
                 Err(ControlError::Refused(message))
             }
         }
@@ -664,10 +773,12 @@ impl Supervisor {
 
     /// Stops the bot `name` of `workspace` if it runs (and any retry of its start) and removes
     /// it from the store ([`Store::remove_bot`]: record, versions, secrets, status, and its data
-    /// unless `keep_data`): what was deleted, as the control API answers it.
+    /// unless `keep_data`): what was deleted, as the control API answers it. An action on it
+    /// waiting meanwhile finds it unknown.
     async fn remove_bot(&self, workspace: i64, name: &str, keep_data: bool) -> Result<Value, ControlError> {
-        let mut bots = self.bots.lock().await;
-        if bots.get(name).is_some_and(|entry| entry.workspace != workspace) {
+        let bot = self.acting(name).await;
+        let other_workspace = bot.as_ref().is_some_and(|bot| bot.entry().workspace != workspace);
+        if other_workspace {
             return Err(ControlError::UnknownBot);
         }
         let refused = |e: ferrogram_store::Error| ControlError::Refused(e.to_string());
@@ -677,20 +788,24 @@ impl Supervisor {
             _ => workspace.to_string(),
         };
         let mut was_running = false;
-        if let Some(entry) = bots.get_mut(name) {
-            entry.cancel_retry();
-            if let Some(handle) = entry.handle.take() {
+        if let Some(bot) = &bot {
+            let handle = {
+                let mut entry = bot.entry();
+                entry.cancel_retry();
+                entry.token = None;
+                entry.set(Status::Stopped);
+                entry.handle.take()
+            };
+            if let Some(handle) = handle {
                 was_running = true;
                 if let Err(error) = self.engine.stop(handle).await {
                     tracing::warn!("{workspace_name}/{name}: {error}");
                 }
             }
-            entry.token = None;
-            entry.set(Status::Stopped);
         }
         let removed = self.store.remove_bot(workspace, record.id, keep_data).await.map_err(refused)?;
         let removed = removed.ok_or(ControlError::UnknownBot)?;
-        bots.remove(name);
+        self.bots.write().unwrap_or_else(PoisonError::into_inner).remove(name);
         let data = if keep_data {
             "its data kept".to_owned()
         } else {
@@ -704,17 +819,23 @@ impl Supervisor {
         Ok(super::removal_report(&workspace_name, name, was_running, &removed))
     }
 
-    /// Stops every bot and every pending retry (`serve` stopping).
+    /// Stops every bot and every pending retry (`serve` stopping), each once the action under
+    /// way on it is done.
     pub(crate) async fn stop_all(&self) {
-        let mut bots = self.bots.lock().await;
-        for entry in bots.values_mut() {
-            entry.cancel_retry();
-            if let Some(handle) = entry.handle.take()
+        let names: Vec<String> = self.bots.read().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect();
+        for name in names {
+            let Some(bot) = self.acting(&name).await else { continue };
+            let handle = {
+                let mut entry = bot.entry();
+                entry.cancel_retry();
+                entry.set(Status::Stopped);
+                entry.handle.take()
+            };
+            if let Some(handle) = handle
                 && let Err(error) = self.engine.stop(handle).await
             {
                 eprintln!("ferrogram: {error}");
             }
-            entry.set(Status::Stopped);
         }
     }
 }
@@ -722,19 +843,21 @@ impl Supervisor {
 impl BotControl for Supervisor {
     fn list(&self, workspace: i64) -> BoxFuture<'_, Vec<BotStatus>> {
         Box::pin(async move {
-            let bots = self.bots.lock().await;
+            let bots = self.bots.read().unwrap_or_else(PoisonError::into_inner);
             bots.iter()
-                .filter(|(_, entry)| entry.workspace == workspace)
-                .map(|(name, entry)| entry.report(name, &self.engine))
+                .filter_map(|(name, bot)| {
+                    let entry = bot.entry();
+                    (entry.workspace == workspace).then(|| entry.report(name, &self.engine))
+                })
                 .collect()
         })
     }
 
     fn status<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
         Box::pin(async move {
-            let mut bots = self.bots.lock().await;
-            self.known(&mut bots, workspace, name).await?;
-            bots.get(name).map(|entry| entry.report(name, &self.engine)).ok_or(ControlError::UnknownBot)
+            // Never waits for an action under way on the bot: its state as it is now.
+            let bot = self.known(workspace, name).await?;
+            Ok(self.report(&bot, name))
         })
     }
 
@@ -777,10 +900,13 @@ impl BotControl for Supervisor {
 
     fn user_blocked<'a>(&'a self, workspace: i64, name: &'a str, user: i64, blocked: bool) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            // Under the lock a start holds, so a bot starting now either reads the block from
-            // the store or gets it here.
-            let bots = self.bots.lock().await;
-            let running = bots.get(name).filter(|entry| entry.workspace == workspace).and_then(|entry| entry.handle);
+            // Under the bot's action lock, which its start holds, so a bot starting now either
+            // reads the block from the store or gets it here.
+            let Some(bot) = self.acting(name).await else { return };
+            let running = {
+                let entry = bot.entry();
+                entry.handle.filter(|_| entry.workspace == workspace)
+            };
             if let Some(handle) = running
                 && let Err(error) = self.engine.set_blocked(handle, user, blocked)
             {
