@@ -1,6 +1,7 @@
 //! The REST API v1 over real HTTP, on a real store (SQLite file, and PostgreSQL when it can be
 //! reached: a database of its own per test) and a stand-in host for the bots' running state
-//! that knows the store's bots (as `serve`'s supervisor does).
+//! that knows the store's bots (as `serve`'s supervisor does; `tests/host`, shared with the
+//! dashboard's tests, every status reporting one error).
 //!
 //! What is checked: every operation of the OpenAPI document answers 401 without credentials
 //! (so a new route is covered by being documented) and the document describes every route;
@@ -9,17 +10,17 @@
 //! nothing changed in the store; the bot lifecycle with `If-Match` (412, 428), diff and
 //! rollback; `Idempotency-Key` replays; tokens shown once, listed by prefix, revoked.
 
+mod host;
 #[path = "logged/mod.rs"]
 mod logged;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use ferrogram_engine::{BoxFuture, Engine, EngineConfig};
-use ferrogram_server::bots::{Api, BotControl, BotError, BotStatus, ControlError, Status};
+use ferrogram_engine::{Engine, EngineConfig};
+use ferrogram_server::bots::Api;
 use ferrogram_server::event_webhooks::{EventWebhooks, Settings};
 use ferrogram_store::{Role, SecretKey, Store};
-use parking_lot::Mutex;
+use host::Host;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -29,77 +30,6 @@ const ECHO_2: &str =
     "ferrogram: 1\nbot: {name: echo}\non:\n  - text: any\n    do:\n      - reply: \"Echo: {{ message.text }}\"\n";
 /// A file with a misspelt key: a diagnostic with a line, column, key and hint.
 const BROKEN: &str = "ferrogram: 1\nbot: {name: echo}\non:\n  - text: any\n    do:\n      - replyy: \"hi\"\n";
-
-/// The host's side: a bot is known when the store has it in the caller's workspace; its state
-/// is kept here; `stubborn` refuses reloads.
-struct Host {
-    store: Arc<Store>,
-    states: Mutex<HashMap<(i64, String), Status>>,
-}
-
-impl Host {
-    async fn report(&self, workspace: i64, name: &str, set: Option<Status>) -> Result<BotStatus, ControlError> {
-        let known = self.store.bot_named(workspace, name).await.map_err(|e| ControlError::Refused(e.to_string()))?;
-        let bot = known.ok_or(ControlError::UnknownBot)?;
-        let version = self.store.current_version(workspace, bot.id).await.unwrap().map(|v| v.version);
-        let mut states = self.states.lock();
-        let status = states.entry((workspace, name.to_owned())).or_insert(Status::Stopped);
-        if let Some(set) = set {
-            *status = set;
-        }
-        let errors = vec![BotError { at: 7, message: "once".into() }];
-        Ok(BotStatus { name: name.into(), status: *status, since: 5, version, errors, attempts: 0, asleep: false })
-    }
-}
-
-impl BotControl for Host {
-    fn list(&self, workspace: i64) -> BoxFuture<'_, Vec<BotStatus>> {
-        Box::pin(async move {
-            let mut listed = Vec::new();
-            for bot in self.store.bots(workspace).await.unwrap() {
-                listed.push(self.report(workspace, &bot.name, None).await.unwrap());
-            }
-            listed
-        })
-    }
-    fn status<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
-        Box::pin(self.report(workspace, name, None))
-    }
-    fn start<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
-        Box::pin(self.report(workspace, name, Some(Status::Running)))
-    }
-    fn stop<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
-        Box::pin(self.report(workspace, name, Some(Status::Stopped)))
-    }
-    fn reload<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
-        Box::pin(async move {
-            let status = self.report(workspace, name, None).await?;
-            if name == "stubborn" {
-                return Err(ControlError::Refused(format!(
-                    "version {:?} not reloaded: no start scene",
-                    status.version
-                )));
-            }
-            self.report(workspace, name, Some(Status::Running)).await
-        })
-    }
-    /// As the supervisor: stopped, then removed from the store.
-    fn remove<'a>(
-        &'a self,
-        workspace: i64,
-        name: &'a str,
-        keep_data: bool,
-    ) -> BoxFuture<'a, Result<Value, ControlError>> {
-        Box::pin(async move {
-            self.report(workspace, name, Some(Status::Stopped)).await?;
-            let bot = self.store.bot_named(workspace, name).await.unwrap().ok_or(ControlError::UnknownBot)?;
-            let removed = self.store.remove_bot(workspace, bot.id, keep_data).await.unwrap();
-            let removed = removed.ok_or(ControlError::UnknownBot)?;
-            self.states.lock().remove(&(workspace, name.to_owned()));
-            Ok(json!({"name": name, "versions": removed.versions, "kept_data": removed.kept_data}))
-        })
-    }
-}
 
 /// A listener on a store with two workspaces: `home` (admin, editor, viewer tokens) and
 /// `away` (an admin token).
@@ -154,10 +84,11 @@ impl Env {
         let viewer = issue(home, "eyes", Role::Viewer).await;
         let stranger = issue(away, "other", Role::Admin).await;
         [&admin, &editor, &viewer, &stranger].into_iter().for_each(|token| logged::register(token));
-        let host = Host { store: Arc::clone(&store), states: Mutex::new(HashMap::new()) };
+        // Every status reports one error, which the API answers.
+        let host = Host::with_error(Arc::clone(&store), "once");
         // Event webhooks are queued, never sent: nothing here receives them (tests/event_webhooks.rs).
         let hooks = EventWebhooks::new(&[], Settings { deliver: false, ..Settings::default() }).unwrap();
-        let api = Api { store: Arc::clone(&store), bots: Arc::new(host), hooks };
+        let api = Api { store: Arc::clone(&store), bots: host, hooks };
         let engine = Arc::new(Engine::new(EngineConfig::default()));
         let listening = ferrogram_server::listen_with("127.0.0.1:0".parse().unwrap(), engine, Some(api)).await.unwrap();
         let base = format!("http://{}", listening.addr());

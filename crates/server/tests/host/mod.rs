@@ -1,33 +1,52 @@
-//! A host for the dashboard's tests: the bots' states kept in memory as `serve`'s supervisor
-//! reports them (start → running, stop → stopped), removal through the real store, and tokens
-//! checked with getMe against a real sandbox, as the supervisor checks them against
-//! `telegram.api_url`.
+//! The host of the server's tests that act on bots (the REST API's, `api.rs`, and the
+//! dashboard's): a bot is known when the store has it in the caller's workspace; its state is
+//! kept in memory as `serve`'s supervisor reports it (start → running, stop → stopped; a bot
+//! named `stubborn` refuses reloads); removal goes through the real store. Two kinds, by
+//! constructor: [`Host::new`] checks tokens with getMe against a real sandbox, as the supervisor
+//! checks them against `telegram.api_url` (the dashboard's new-bot form); [`Host::with_error`]
+//! checks none and reports one error in every status (the API answers it).
+
+// Not every test file uses every constructor or accessor.
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferrogram_engine::BoxFuture;
-use ferrogram_server::bots::{BotControl, BotStatus, ControlError, Status, TokenOwner};
+use ferrogram_server::bots::{BotControl, BotError, BotStatus, ControlError, Status, TokenOwner};
 use ferrogram_store::Store;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 pub struct Host {
     pub store: Arc<Store>,
-    /// The sandbox's base URL: where tokens are checked.
-    pub bot_api: String,
-    pub states: Mutex<HashMap<(i64, String), Status>>,
-    http: reqwest::Client,
+    /// The Bot API's base URL (a sandbox) where tokens are checked, and the client that asks
+    /// it; without one a token is refused, as `BotControl`'s default does.
+    bot_api: Option<(String, reqwest::Client)>,
+    /// The errors every status reports.
+    errors: Vec<BotError>,
+    states: Mutex<HashMap<(i64, String), Status>>,
 }
 
 impl Host {
+    /// A host checking tokens at `bot_api`, its statuses without errors.
     pub fn new(store: Arc<Store>, bot_api: String) -> Arc<Host> {
-        Arc::new(Host { store, bot_api, states: Mutex::new(HashMap::new()), http: reqwest::Client::new() })
+        Host::made(store, Some((bot_api, reqwest::Client::new())), Vec::new())
+    }
+
+    /// A host that checks no tokens, every status reporting the one error `message` (at 7).
+    pub fn with_error(store: Arc<Store>, message: &str) -> Arc<Host> {
+        Host::made(store, None, vec![BotError { at: 7, message: message.to_owned() }])
+    }
+
+    fn made(store: Arc<Store>, bot_api: Option<(String, reqwest::Client)>, errors: Vec<BotError>) -> Arc<Host> {
+        Arc::new(Host { store, bot_api, errors, states: Mutex::new(HashMap::new()) })
     }
 
     /// The bot's state, after setting it to `set`; `UnknownBot` when the store has no such bot.
     async fn report(&self, workspace: i64, name: &str, set: Option<Status>) -> Result<BotStatus, ControlError> {
-        let bot = self.store.bot_named(workspace, name).await.unwrap().ok_or(ControlError::UnknownBot)?;
+        let known = self.store.bot_named(workspace, name).await.map_err(|e| ControlError::Refused(e.to_string()))?;
+        let bot = known.ok_or(ControlError::UnknownBot)?;
         let version = self.store.current_version(workspace, bot.id).await.unwrap().map(|v| v.version);
         let mut states = self.states.lock();
         let status = states.entry((workspace, name.to_owned())).or_insert(Status::Stopped);
@@ -39,7 +58,7 @@ impl Host {
             status: *status,
             since: 5,
             version,
-            errors: vec![],
+            errors: self.errors.clone(),
             attempts: 0,
             asleep: false,
         })
@@ -71,8 +90,18 @@ impl BotControl for Host {
         Box::pin(self.report(workspace, name, Some(Status::Stopped)))
     }
     fn reload<'a>(&'a self, workspace: i64, name: &'a str) -> BoxFuture<'a, Result<BotStatus, ControlError>> {
-        Box::pin(self.report(workspace, name, Some(Status::Running)))
+        Box::pin(async move {
+            let status = self.report(workspace, name, None).await?;
+            if name == "stubborn" {
+                return Err(ControlError::Refused(format!(
+                    "version {:?} not reloaded: no start scene",
+                    status.version
+                )));
+            }
+            self.report(workspace, name, Some(Status::Running)).await
+        })
     }
+    /// As the supervisor: stopped, then removed from the store.
     fn remove<'a>(
         &'a self,
         workspace: i64,
@@ -80,6 +109,7 @@ impl BotControl for Host {
         keep_data: bool,
     ) -> BoxFuture<'a, Result<Value, ControlError>> {
         Box::pin(async move {
+            self.report(workspace, name, Some(Status::Stopped)).await?;
             let bot = self.store.bot_named(workspace, name).await.unwrap().ok_or(ControlError::UnknownBot)?;
             let removed = self.store.remove_bot(workspace, bot.id, keep_data).await.unwrap();
             let removed = removed.ok_or(ControlError::UnknownBot)?;
@@ -89,9 +119,10 @@ impl BotControl for Host {
     }
     fn check_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<TokenOwner, String>> {
         Box::pin(async move {
-            let url = format!("{}/bot{token}/getMe", self.bot_api);
+            let (bot_api, http) = self.bot_api.as_ref().ok_or("this server does not check tokens")?;
+            let url = format!("{bot_api}/bot{token}/getMe");
             let answer: Value =
-                self.http.get(url).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+                http.get(url).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
             if answer["ok"] != true {
                 return Err(answer["description"].as_str().unwrap_or("refused").to_owned());
             }
