@@ -123,6 +123,21 @@ async fn an_unauthorized_bot_stays_so_across_a_restart_with_its_error() {
         .await
         .expect("revoked");
     let refused = serve.status_until(&viewer, "steady", is("unauthorized")).await;
+    // A status read answers at once, so it may show the change a moment before the store has
+    // it (decision 0052): the restart comes once it is saved.
+    let store = ferrogram_store::Store::open(&url).await.unwrap();
+    let workspace = store.workspace_named("default").await.unwrap().unwrap();
+    let steady = store.bot_named(workspace.id, "steady").await.unwrap().unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let saved = store.bot_status(workspace.id, steady.id).await.unwrap();
+        if saved.as_ref().is_some_and(|saved| saved.status == "unauthorized") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never saved as unauthorized:\n{}", serve.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    store.close().await;
     serve.kill().await;
 
     let serve = Serve::start(&folder, "serve-2.log");
