@@ -80,7 +80,7 @@ impl Default for HttpConfig {
 }
 
 /// A request as the step rendered it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Prepared {
     /// The bot making it: the `bot` label of its metrics.
     pub bot_id: u64,
@@ -90,6 +90,9 @@ pub struct Prepared {
     pub headers: Vec<(String, String)>,
     pub query: Vec<(String, String)>,
     pub json: Option<Value>,
+    /// A form body (`application/x-www-form-urlencoded`), sent when `json` is `None`; values
+    /// may hold secrets.
+    pub form: Vec<(String, String)>,
     pub timeout: Duration,
     pub retries: u32,
 }
@@ -171,9 +174,10 @@ impl Http {
             headers.push((name, value));
         }
         let mut body = request.json.take();
+        let mut form = std::mem::take(&mut request.form);
         let mut hops = 0;
         loop {
-            let response = self.send(client, &method, &url, &headers, body.as_ref(), &request).await?;
+            let response = self.send(client, &method, &url, &headers, body.as_ref(), &form, &request).await?;
             let status = response.status();
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
             let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
@@ -192,6 +196,7 @@ impl Http {
             if !keeps_method && method != Method::HEAD {
                 method = Method::GET;
                 body = None;
+                form.clear();
             }
             tracing::debug!(from = %ferrogram_egress::host_of(&url), to = %ferrogram_egress::host_of(&next), %status, "HTTP call redirected");
             url = next;
@@ -206,6 +211,7 @@ impl Http {
         url: &Url,
         headers: &[(HeaderName, HeaderValue)],
         body: Option<&Value>,
+        form: &[(String, String)],
         request: &Prepared,
     ) -> Result<reqwest::Response, String> {
         let host = ferrogram_egress::host_of(url);
@@ -233,6 +239,8 @@ impl Http {
             }
             if let Some(body) = body {
                 builder = builder.json(body);
+            } else if !form.is_empty() {
+                builder = builder.form(form);
             }
             let outcome = builder.send().await;
             count(outcome_label(&outcome));
