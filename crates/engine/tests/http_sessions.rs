@@ -198,7 +198,9 @@ on:
     }
     let told = say("data").await;
     assert!(
-        told.starts_with("failed: http GET 127.0.0.1: session api: login: the login set no cookie: HTTP 200 (\"Fails.\")"),
+        told.starts_with(
+            "failed: http GET 127.0.0.1: session api: login: the login set no cookie: HTTP 200 (\"Fails.\")"
+        ),
         "{told}"
     );
     assert!(!told.contains(PASSWORD), "{told}");

@@ -302,7 +302,8 @@ impl Desk {
 
     /// Sends `/command payload` and returns what the bot did, once it shows `expect`.
     async fn command(&mut self, line: &str, expect: &str) -> String {
-        let (name, payload) = line.trim_start_matches('/').split_once(' ').unwrap_or((line.trim_start_matches('/'), ""));
+        let (name, payload) =
+            line.trim_start_matches('/').split_once(' ').unwrap_or((line.trim_start_matches('/'), ""));
         let mut body = json!({"command": name});
         if !payload.is_empty() {
             body["payload"] = json!(payload);
@@ -389,8 +390,10 @@ async fn media_desk_drives_a_real_qbittorrent() {
     assert!(card.starts_with("Ferrogram.Test.S01E01\n"), "{card}");
 
     desk.press("⏸ Pause", "(Paused.)").await;
-    api.wait_for("the torrent is paused", |t| t.is_some_and(|t| t["state"].as_str().unwrap_or("").starts_with("paused")))
-        .await;
+    api.wait_for("the torrent is paused", |t| {
+        t.is_some_and(|t| t["state"].as_str().unwrap_or("").starts_with("paused"))
+    })
+    .await;
     let card = desk.press("🔄 Refresh", "pausedDL").await;
     assert!(card.contains("0% · pausedDL"), "the refreshed card shows the pause: {card}");
 

@@ -34,9 +34,9 @@ pub use feed::{DEFAULT_FEED_LIMIT, Feed, MAX_FEED_LIMIT};
 pub use jsonschema::{SCHEMA_ID, json_schema};
 pub use llm::{DEFAULT_LLM_TIMEOUT_MS, DEFAULT_LLM_TURNS, Llm, MAX_LLM_TIMEOUT_MS, MAX_LLM_TURNS, TokenLimit};
 pub use model::*;
-pub use session::{BasicAuth, HttpSession, SessionLogin};
 pub use schedule::{MIN_EVERY, Schedule, ScheduleError, civil_from_days, days_from_civil, parse_cron, parse_every};
 pub use semantic::{DEFAULT_ROLE, DICE, regex_trigger, text_key};
+pub use session::{BasicAuth, HttpSession, SessionLogin};
 pub use source::{MAX_FILE_BYTES, MAX_NODES};
 pub use templates::{TEMPLATE_FUNCTIONS, TEMPLATE_ROOTS};
 

@@ -174,7 +174,9 @@ fn an_http_session_must_be_declared() {
             "    do:\n",
             "      - http: {url: 'https://example.com/', session: api}\n",
         ),
-        &["bot.yaml:6:54: error: on[0].do[0].http.session: unknown session `api` (declare it: `http_sessions: {api: {login: {url: …, form: {…}}}}`)"],
+        &[
+            "bot.yaml:6:54: error: on[0].do[0].http.session: unknown session `api` (declare it: `http_sessions: {api: {login: {url: …, form: {…}}}}`)",
+        ],
     );
 }
 

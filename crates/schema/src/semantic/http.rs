@@ -96,7 +96,12 @@ impl<'a> Checker<'a> {
     }
 
     /// A form body: template values, no password written out, not with `json` too.
-    pub(super) fn form_body(&mut self, form: &'a std::collections::BTreeMap<String, String>, has_json: bool, path: &str) {
+    pub(super) fn form_body(
+        &mut self,
+        form: &'a std::collections::BTreeMap<String, String>,
+        has_json: bool,
+        path: &str,
+    ) {
         if form.is_empty() {
             return;
         }
@@ -110,7 +115,9 @@ impl<'a> Checker<'a> {
         for (name, value) in form {
             let field_path = push_key(path, name);
             self.template(value, &field_path);
-            if looks_like_literal_secret(name, value) || (name.to_ascii_lowercase().contains("pass") && is_literal(value) && !value.is_empty()) {
+            if looks_like_literal_secret(name, value)
+                || (name.to_ascii_lowercase().contains("pass") && is_literal(value) && !value.is_empty())
+            {
                 self.warning(
                     &field_path,
                     format!("the field `{name}` has a secret written in the file"),
@@ -125,7 +132,9 @@ impl<'a> Checker<'a> {
 pub(super) fn bad_header_name(name: &str) -> Option<(String, Option<String>)> {
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
         Some((format!("`{name}` cannot be a header name"), Some("use letters, digits and `-`".into())))
-    } else if ["host", "content-length", "transfer-encoding", "connection"].contains(&name.to_ascii_lowercase().as_str()) {
+    } else if ["host", "content-length", "transfer-encoding", "connection"]
+        .contains(&name.to_ascii_lowercase().as_str())
+    {
         Some((format!("the header `{name}` is set by Ferrogram"), None))
     } else {
         None

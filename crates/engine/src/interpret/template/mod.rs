@@ -654,7 +654,12 @@ impl Collector {
                 }
                 Step::Http(request) => {
                     self.template(&request.url);
-                    request.headers.values().chain(request.query.values()).chain(request.form.values()).for_each(|v| self.template(v));
+                    request
+                        .headers
+                        .values()
+                        .chain(request.query.values())
+                        .chain(request.form.values())
+                        .for_each(|v| self.template(v));
                     request.json.iter().for_each(|body| self.json(body));
                 }
                 Step::Insert(insert) => insert.values.values().for_each(|v| self.json(v)),
