@@ -177,7 +177,12 @@ impl Http {
         let mut form = std::mem::take(&mut request.form);
         let mut hops = 0;
         loop {
-            let response = self.send(client, &method, &url, &headers, body.as_ref(), &form, &request).await?;
+            let payload = match (&body, form.is_empty()) {
+                (Some(json), _) => Payload::Json(json),
+                (None, false) => Payload::Form(&form),
+                (None, true) => Payload::None,
+            };
+            let response = self.send(client, &method, &url, &headers, payload, &request).await?;
             let status = response.status();
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
             let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
@@ -210,8 +215,7 @@ impl Http {
         method: &Method,
         url: &Url,
         headers: &[(HeaderName, HeaderValue)],
-        body: Option<&Value>,
-        form: &[(String, String)],
+        payload: Payload<'_>,
         request: &Prepared,
     ) -> Result<reqwest::Response, String> {
         let host = ferrogram_egress::host_of(url);
@@ -237,11 +241,11 @@ impl Http {
             for (name, value) in headers {
                 builder = builder.header(name, value);
             }
-            if let Some(body) = body {
-                builder = builder.json(body);
-            } else if !form.is_empty() {
-                builder = builder.form(form);
-            }
+            builder = match payload {
+                Payload::Json(body) => builder.json(body),
+                Payload::Form(form) => builder.form(form),
+                Payload::None => builder,
+            };
             let outcome = builder.send().await;
             count(outcome_label(&outcome));
             let (failure, retry_after) = match &outcome {
@@ -360,6 +364,14 @@ impl Http {
             breaker.open_until = Some(Instant::now() + self.config.breaker_open);
         }
     }
+}
+
+/// The body of one request: JSON, form fields or none.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    None,
+    Json(&'a Value),
+    Form(&'a [(String, String)]),
 }
 
 /// What `ferrogram_http_requests_total` calls the outcome of one attempt that was sent.

@@ -142,7 +142,7 @@ pub(super) fn bad_header_name(name: &str) -> Option<(String, Option<String>)> {
 }
 
 /// A value with no template and no `${NAME}`: written out in the file.
-fn is_literal(value: &str) -> bool {
+pub(super) fn is_literal(value: &str) -> bool {
     !(value.contains("${") || value.contains("{{") || value.contains("{%"))
 }
 

@@ -3,7 +3,7 @@
 //! a bot may set; and each `http` step's `session` names a declared one.
 
 use super::Checker;
-use super::http::bad_header_name;
+use super::http::{bad_header_name, is_literal};
 use super::util::is_http_url;
 use crate::source::push_key;
 use crate::{MAX_HTTP_TIMEOUT_MS, suggest, templates};
@@ -43,18 +43,16 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
-            if let Some(header) = &session.handshake {
-                if let Some((message, hint)) = bad_header_name(header) {
-                    self.error(&push_key(&path, "handshake"), message, hint);
-                }
+            if let Some(header) = &session.handshake
+                && let Some((message, hint)) = bad_header_name(header)
+            {
+                self.error(&push_key(&path, "handshake"), message, hint);
             }
             if let Some(auth) = &session.basic_auth {
                 let auth_path = push_key(&path, "basic_auth");
                 self.template(&auth.username, &push_key(&auth_path, "username"));
                 self.template(&auth.password, &push_key(&auth_path, "password"));
-                let written = !auth.password.is_empty()
-                    && !(auth.password.contains("${") || auth.password.contains("{{") || auth.password.contains("{%"));
-                if written {
+                if !auth.password.is_empty() && is_literal(&auth.password) {
                     self.warning(
                         &push_key(&auth_path, "password"),
                         "the password is written in the file".into(),
