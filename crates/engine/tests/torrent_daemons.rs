@@ -162,8 +162,16 @@ impl Daemon {
 }
 
 /// `@ByteArray(salt:key)`: PBKDF2-HMAC-SHA512, 100 000 iterations, a 16-byte salt and a 64-byte
-/// key, both in base64, as qBittorrent writes `WebUI\Password_PBKDF2`.
+/// key, both in base64, as qBittorrent writes `WebUI\Password_PBKDF2`. Computed once per run
+/// (100 000 unoptimised HMACs take seconds).
 fn qbittorrent_password_hash(password: &str) -> String {
+    static HASH: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (for_password, hash) = HASH.get_or_init(|| (password.to_owned(), pbkdf2_sha512(password)));
+    assert_eq!(for_password, password, "one password per run");
+    hash.clone()
+}
+
+fn pbkdf2_sha512(password: &str) -> String {
     let salt: [u8; 16] = std::array::from_fn(|_| fastrand::u8(..));
     let mut block = [0u8; 64];
     let mut mac = Hmac::<Sha512>::new_from_slice(password.as_bytes()).expect("any key length");
