@@ -72,6 +72,11 @@ struct Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // The daemon's own account of what happened, next to the test's failure.
+            let log = std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default();
+            eprintln!("--- {} log ({}) ---\n{log}", self.name, self.url());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
