@@ -450,7 +450,8 @@ pub enum Step {
     AnswerInline(AnswerInline),
     /// Calls an HTTP API; the answer (`status`, `ok`, `json`, `text`) is `result` and, with
     /// `save`, a variable. Private, loopback and link-local addresses are refused unless the
-    /// operator allows that host and port.
+    /// operator allows that host and port. With `session`, it logs in first and sends the
+    /// session's cookies (see `http_sessions`).
     Http(HttpRequest),
     /// Adds a record to a collection: `insert: {collection: subs, values: {title: "{{ form.title }}"},
     /// as: sub}`.
