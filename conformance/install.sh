@@ -8,6 +8,9 @@
 #           apt-get (elsewhere the test says it is skipped; CHROMIUM=/path picks another browser)
 #   Prometheus for the dashboard's test (crates/ferrogram/tests/serve_metrics.rs, which runs
 #           it on the metrics of `serve`): Debian's package, likewise (PROMETHEUS=/path picks another)
+#   qbittorrent-nox and transmission-daemon for media-desk's tests against the real daemons
+#           (crates/engine/tests/torrent_daemons.rs, which starts its own on 127.0.0.1):
+#           Debian's packages, likewise (QBITTORRENT=/path, TRANSMISSION=/path pick others)
 # Idempotent: each half is skipped when a stamp says the same lock was already installed and
 # the libraries still load. Called by .ci/run; run it by hand after changing a pin.
 # Env: PYTHON (default python3) picks the interpreter the venv is made from.
@@ -88,5 +91,21 @@ elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
 else
     say "no prometheus and no root apt-get: the dashboard's Prometheus check will be skipped"
 fi
+
+# ---- qBittorrent and Transmission -------------------------------------------------------------
+for daemon in qbittorrent-nox:QBITTORRENT transmission-daemon:TRANSMISSION; do
+    package="${daemon%%:*}" override="${daemon##*:}"
+    if [[ -n "${!override:-}" ]] || command -v "$package" >/dev/null; then
+        say "$package present"
+    elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        say "installing $package (Debian package; the tests run their own, not the service)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q --no-install-recommends "$package" >/dev/null \
+            || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "$package" >/dev/null; } \
+            || die "apt-get install $package failed"
+    else
+        say "no $package and no root apt-get: media-desk's tests against it will be skipped"
+    fi
+done
 
 say "ok"

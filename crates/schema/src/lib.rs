@@ -14,6 +14,7 @@ pub mod data;
 pub mod feed;
 pub mod llm;
 pub mod model;
+pub mod session;
 
 mod docs;
 mod jsonschema;
@@ -35,6 +36,7 @@ pub use llm::{DEFAULT_LLM_TIMEOUT_MS, DEFAULT_LLM_TURNS, Llm, MAX_LLM_TIMEOUT_MS
 pub use model::*;
 pub use schedule::{MIN_EVERY, Schedule, ScheduleError, civil_from_days, days_from_civil, parse_cron, parse_every};
 pub use semantic::{DEFAULT_ROLE, DICE, regex_trigger, text_key};
+pub use session::{BasicAuth, HttpSession, SessionLogin};
 pub use source::{MAX_FILE_BYTES, MAX_NODES};
 pub use templates::{TEMPLATE_FUNCTIONS, TEMPLATE_ROOTS};
 

@@ -55,6 +55,10 @@ pub struct BotFile {
     /// Where the events of `emit` are sent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<crate::data::Webhook>,
+    /// Sessions of the `http` step, by name: a login whose cookies later calls send, a
+    /// handshake header, basic authentication (`http: {session: qbit, url: …}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub http_sessions: BTreeMap<String, crate::session::HttpSession>,
 }
 
 /// Who the bot is and how it speaks.
@@ -446,7 +450,8 @@ pub enum Step {
     AnswerInline(AnswerInline),
     /// Calls an HTTP API; the answer (`status`, `ok`, `json`, `text`) is `result` and, with
     /// `save`, a variable. Private, loopback and link-local addresses are refused unless the
-    /// operator allows that host and port.
+    /// operator allows that host and port. With `session`, it logs in first and sends the
+    /// session's cookies (see `http_sessions`).
     Http(HttpRequest),
     /// Adds a record to a collection: `insert: {collection: subs, values: {title: "{{ form.title }}"},
     /// as: sub}`.
@@ -776,6 +781,14 @@ pub struct HttpRequest {
     /// `{{ … }}` keeps the type of what it renders).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json: Option<Value>,
+    /// A form body (`application/x-www-form-urlencoded`) instead of `json`, by field; values
+    /// are templates (`${NAME}` is a secret, as in headers): `form: {hashes: "{{ item.hash }}"}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub form: BTreeMap<String, String>,
+    /// The `http_sessions` entry this call belongs to: it sends the session's cookies, handshake
+    /// header and basic authentication, logging in first when needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
     /// Time limit of one attempt, in milliseconds (1 to 60000).
     #[serde(default = "default_http_timeout")]
     pub timeout_ms: u32,

@@ -23,7 +23,7 @@ fn unknown_key_lists_allowed_keys() {
     assert_diagnostics(
         concat!("ferrogram: 1\n", "bot: {name: x}\n", "colour: red\n",),
         &[
-            "bot.yaml:3:1: error: colour: unknown key `colour` (expected one of: `ferrogram`, `bot`, `texts`, `variables`, `roles`, `limits`, `on`, `scenes`, `jobs`, `errors`, `collections`, `webhooks`)",
+            "bot.yaml:3:1: error: colour: unknown key `colour` (expected one of: `ferrogram`, `bot`, `texts`, `variables`, `roles`, `limits`, `on`, `scenes`, `jobs`, `errors`, `collections`, `webhooks`, `http_sessions`)",
         ],
     );
 }

@@ -382,6 +382,7 @@ impl Engine {
             },
             secrets: Arc::clone(&hosted.secrets),
             blocked: Arc::clone(&hosted.blocked),
+            http_sessions: Default::default(),
         });
         let dispatcher = Dispatcher::new(
             Arc::clone(&context),

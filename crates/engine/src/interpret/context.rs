@@ -56,6 +56,8 @@ pub struct BotContext {
     pub secrets: Arc<parking_lot::RwLock<BotSecrets>>,
     /// The users whose updates no handler runs for (decision 0047).
     pub blocked: Arc<parking_lot::RwLock<std::collections::HashSet<i64>>>,
+    /// What the bot's `http_sessions` keep between calls: login cookies, handshake headers.
+    pub http_sessions: crate::interpret::http_session::HttpSessions,
 }
 
 impl BotContext {

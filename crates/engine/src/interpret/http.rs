@@ -80,7 +80,7 @@ impl Default for HttpConfig {
 }
 
 /// A request as the step rendered it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Prepared {
     /// The bot making it: the `bot` label of its metrics.
     pub bot_id: u64,
@@ -90,6 +90,9 @@ pub struct Prepared {
     pub headers: Vec<(String, String)>,
     pub query: Vec<(String, String)>,
     pub json: Option<Value>,
+    /// A form body (`application/x-www-form-urlencoded`), sent when `json` is `None`; values
+    /// may hold secrets.
+    pub form: Vec<(String, String)>,
     pub timeout: Duration,
     pub retries: u32,
 }
@@ -171,9 +174,15 @@ impl Http {
             headers.push((name, value));
         }
         let mut body = request.json.take();
+        let mut form = std::mem::take(&mut request.form);
         let mut hops = 0;
         loop {
-            let response = self.send(client, &method, &url, &headers, body.as_ref(), &request).await?;
+            let payload = match (&body, form.is_empty()) {
+                (Some(json), _) => Payload::Json(json),
+                (None, false) => Payload::Form(&form),
+                (None, true) => Payload::None,
+            };
+            let response = self.send(client, &method, &url, &headers, payload, &request).await?;
             let status = response.status();
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
             let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
@@ -192,6 +201,7 @@ impl Http {
             if !keeps_method && method != Method::HEAD {
                 method = Method::GET;
                 body = None;
+                form.clear();
             }
             tracing::debug!(from = %ferrogram_egress::host_of(&url), to = %ferrogram_egress::host_of(&next), %status, "HTTP call redirected");
             url = next;
@@ -205,7 +215,7 @@ impl Http {
         method: &Method,
         url: &Url,
         headers: &[(HeaderName, HeaderValue)],
-        body: Option<&Value>,
+        payload: Payload<'_>,
         request: &Prepared,
     ) -> Result<reqwest::Response, String> {
         let host = ferrogram_egress::host_of(url);
@@ -231,9 +241,11 @@ impl Http {
             for (name, value) in headers {
                 builder = builder.header(name, value);
             }
-            if let Some(body) = body {
-                builder = builder.json(body);
-            }
+            builder = match payload {
+                Payload::Json(body) => builder.json(body),
+                Payload::Form(form) => builder.form(form),
+                Payload::None => builder,
+            };
             let outcome = builder.send().await;
             count(outcome_label(&outcome));
             let (failure, retry_after) = match &outcome {
@@ -352,6 +364,14 @@ impl Http {
             breaker.open_until = Some(Instant::now() + self.config.breaker_open);
         }
     }
+}
+
+/// The body of one request: JSON, form fields or none.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    None,
+    Json(&'a Value),
+    Form(&'a [(String, String)]),
 }
 
 /// What `ferrogram_http_requests_total` calls the outcome of one attempt that was sent.

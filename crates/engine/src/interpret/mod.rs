@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod geo;
 pub mod guards;
 pub mod http;
+pub mod http_session;
 pub mod limits;
 pub mod patterns;
 pub mod profanity;

@@ -3,7 +3,9 @@
 //! `application/json`, XML as `application/rss+xml`, PNG as `image/png`. A path with no such
 //! file is served from `<path>.json` when that exists, so a REST API whose paths nest
 //! (`/api/v3/series` and `/api/v3/series/lookup`) is recorded as `series.json` and
-//! `series/lookup.json`; the query string is ignored. `/llm/v1` is the sandbox's stand-in
+//! `series/lookup.json`; the query string is ignored. A file `<file>.headers` next to a served
+//! file adds its lines (`Name: value`) to the answer's headers: `qbit/api/v2/auth/login.headers`
+//! sets the cookie of qBittorrent's login. `/llm/v1` is the sandbox's stand-in
 //! language model (`ferrogram_sandbox::stand_in_llm`), for `llm` steps. Bots reach it through the
 //! engine's `HttpConfig::allow_private`, which [`FixtureServer::allow`] fills in.
 
@@ -57,5 +59,13 @@ async fn serve(root: PathBuf, uri: Uri) -> Response {
         Some("png") => "image/png",
         _ => "text/plain; charset=utf-8",
     };
-    Response::builder().header(header::CONTENT_TYPE, kind).body(Body::from(bytes)).expect("response")
+    let mut response = Response::builder().header(header::CONTENT_TYPE, kind);
+    let mut sidecar = path.clone().into_os_string();
+    sidecar.push(".headers");
+    if let Ok(extra) = tokio::fs::read_to_string(&sidecar).await {
+        for (name, value) in extra.lines().filter_map(|line| line.split_once(':')) {
+            response = response.header(name.trim(), value.trim());
+        }
+    }
+    response.body(Body::from(bytes)).expect("response")
 }

@@ -23,6 +23,7 @@ mod llm;
 mod messages;
 mod roles;
 mod scenes;
+mod sessions;
 mod settings;
 mod steps;
 mod texts;
@@ -237,6 +238,7 @@ impl<'a> Checker<'a> {
         self.check_roles_and_limits();
         self.check_collections();
         self.check_webhooks();
+        self.check_http_sessions();
         for (i, handler) in bot.on.iter().enumerate() {
             self.handler(handler, &push_index("on", i), None);
         }

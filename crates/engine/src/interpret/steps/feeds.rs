@@ -45,6 +45,7 @@ pub async fn step(run: &mut Run<'_>, feed: &ferrogram_schema::Feed) -> Result<()
         headers: vec![("Accept".into(), accept.into())],
         query: Vec::new(),
         json: None,
+        form: Vec::new(),
         timeout: std::time::Duration::from_millis(u64::from(
             feed.timeout_ms.clamp(1, ferrogram_schema::MAX_HTTP_TIMEOUT_MS),
         )),

@@ -97,6 +97,7 @@ pub async fn step<'a>(run: &mut Run<'a>, llm: &'a ferrogram_schema::Llm) -> Resu
         headers,
         query: Vec::new(),
         json: Some(body),
+        form: Vec::new(),
         timeout: Duration::from_millis(u64::from(llm.timeout_ms.clamp(1, ferrogram_schema::MAX_LLM_TIMEOUT_MS))),
         retries: llm.retries.min(ferrogram_schema::MAX_HTTP_RETRIES),
     };

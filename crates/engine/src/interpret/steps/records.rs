@@ -424,6 +424,7 @@ fn emit(run: &mut Run<'_>, emit: &ferrogram_schema::Emit) -> Result<Value, Engin
             headers,
             query: Vec::new(),
             json: Some(payload.clone()),
+            form: Vec::new(),
             timeout: EMIT_TIMEOUT,
             retries: EMIT_RETRIES,
         };

@@ -522,6 +522,17 @@ impl Collector {
         for job in file.jobs.values() {
             self.steps(&job.steps);
         }
+        for session in file.http_sessions.values() {
+            if let Some(login) = &session.login {
+                self.template(&login.url);
+                login.headers.values().chain(login.form.values()).for_each(|v| self.template(v));
+                login.json.iter().for_each(|body| self.json(body));
+            }
+            if let Some(auth) = &session.basic_auth {
+                self.template(&auth.username);
+                self.template(&auth.password);
+            }
+        }
         for scene in file.scenes.values() {
             self.steps(&scene.on_enter);
             if let Some(form) = &scene.form {
@@ -643,7 +654,12 @@ impl Collector {
                 }
                 Step::Http(request) => {
                     self.template(&request.url);
-                    request.headers.values().chain(request.query.values()).for_each(|v| self.template(v));
+                    request
+                        .headers
+                        .values()
+                        .chain(request.query.values())
+                        .chain(request.form.values())
+                        .for_each(|v| self.template(v));
                     request.json.iter().for_each(|body| self.json(body));
                 }
                 Step::Insert(insert) => insert.values.values().for_each(|v| self.json(v)),
