@@ -67,7 +67,7 @@ try {
   });
 
   await step('open Bob and block him', async () => {
-    await page.getByRole('link', { name: 'Open Bob' }).click();
+    await page.getByRole('link', { name: 'Bob', exact: true }).click();
     await page.getByRole('heading', { name: /^Bob/ }).waitFor();
     await page.getByText('user.score').waitFor();
     await accessible('a user\'s page');

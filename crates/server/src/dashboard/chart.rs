@@ -31,7 +31,7 @@ pub struct Series<'a> {
 /// (`""` for counts, `" ms"`).
 pub fn svg(id: &str, title: &str, desc: &str, days: &[String], series: &[Series<'_>], unit: &str) -> String {
     let largest = series.iter().flat_map(|s| s.values.iter().flatten()).fold(0.0_f64, |a, b| a.max(*b));
-    let top = nice_ceiling(largest);
+    let top = tick_step(largest) * f64::from(TICKS);
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let count = days.len().max(series.iter().map(|s| s.values.len()).max().unwrap_or(0));
@@ -123,24 +123,26 @@ pub fn svg(id: &str, title: &str, desc: &str, days: &[String], series: &[Series<
     out
 }
 
-/// The smallest of 1, 2, 2.5, 5 × 10ⁿ at least `value` (1 for nothing): the y axis's top, so
-/// that its four gridlines fall on round numbers.
-fn nice_ceiling(value: f64) -> f64 {
-    if !value.is_finite() || value <= 1.0 {
-        return 1.0;
-    }
-    let magnitude = 10_f64.powf(value.log10().floor());
-    for step in [1.0, 2.0, 2.5, 5.0, 10.0] {
-        if step * magnitude >= value {
-            return step * magnitude;
+/// The step between gridlines: the smallest of 1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500…
+/// that puts the largest value under the top one. The series are counts and milliseconds,
+/// whole numbers: so are the gridlines.
+fn tick_step(largest: f64) -> f64 {
+    let wanted = if largest.is_finite() { largest / f64::from(TICKS) } else { 0.0 };
+    let mut magnitude = 1.0;
+    loop {
+        for step in [1.0, 2.0, 2.5, 5.0] {
+            // 2.5 is whole from 25 on.
+            if (step != 2.5 || magnitude >= 10.0) && step * magnitude >= wanted {
+                return step * magnitude;
+            }
         }
+        magnitude *= 10.0;
     }
-    10.0 * magnitude
 }
 
-/// A gridline's number: whole when it is, else one decimal.
+/// A gridline's number (whole: see [`tick_step`]).
 fn number(value: f64) -> String {
-    if value.fract() == 0.0 { format!("{value:.0}") } else { format!("{value:.1}") }
+    format!("{value:.0}")
 }
 
 fn escape(text: &str) -> String {
@@ -156,13 +158,15 @@ mod tests {
     }
 
     #[test]
-    fn the_axis_tops_at_a_round_number() {
-        assert_eq!(nice_ceiling(0.0), 1.0);
-        assert_eq!(nice_ceiling(7.0), 10.0);
-        assert_eq!(nice_ceiling(12.0), 20.0);
-        assert_eq!(nice_ceiling(2_100.0), 2_500.0);
-        assert_eq!(nice_ceiling(40.0), 50.0);
-        assert_eq!(nice_ceiling(100.0), 100.0);
+    fn gridlines_fall_on_round_whole_numbers() {
+        assert_eq!(tick_step(0.0), 1.0);
+        assert_eq!(tick_step(3.0), 1.0);
+        assert_eq!(tick_step(5.0), 2.0);
+        assert_eq!(tick_step(10.0), 5.0);
+        assert_eq!(tick_step(40.0), 10.0);
+        assert_eq!(tick_step(100.0), 25.0);
+        assert_eq!(tick_step(2_100.0), 1_000.0);
+        assert_eq!(tick_step(f64::INFINITY), 1.0);
     }
 
     #[test]
@@ -172,14 +176,14 @@ mod tests {
             "Updates <per day>",
             "3 days",
             &days(3),
-            &[Series { name: "updates", values: vec![Some(0.0), Some(5.0), Some(10.0)] }],
+            &[Series { name: "updates", values: vec![Some(0.0), Some(10.0), Some(20.0)] }],
             "",
         );
-        // 10 is the top: the plot is 164 px high from y=28; x from 56 to 628.
+        // 20 is the top: the plot is 164 px high from y=28; x from 56 to 628.
         assert!(drawn.contains("points=\"56.0,192.0 342.0,110.0 628.0,28.0\""), "{drawn}");
         assert!(drawn.contains("<title id=\"u-title\">Updates &lt;per day&gt;</title>"), "{drawn}");
         assert!(drawn.contains("aria-labelledby=\"u-title u-desc\""), "{drawn}");
-        for label in [">0</text>", ">2.5</text>", ">5</text>", ">10</text>", ">03-01</text>", ">03-03</text>"] {
+        for label in [">0</text>", ">5</text>", ">15</text>", ">20</text>", ">03-01</text>", ">03-03</text>"] {
             assert!(drawn.contains(label), "{label} in {drawn}");
         }
         assert!(drawn.contains(">updates</text>"), "the legend: {drawn}");

@@ -158,7 +158,7 @@ fn drawn(lang: Lang, stats: &StatsView) -> Value {
                 values: stats.days.iter().map(|d| d.latency_p95_ms.map(|n| n as f64)).collect(),
             },
         ],
-        " ms",
+        &t("ms").replace("{n}", ""),
     );
     let errors = chart::svg(
         "chart-errors",

@@ -148,7 +148,6 @@ pub const RUN: &[(&str, &str, &str)] = &[
     ("no_users", "No user matches.", "Подходящих пользователей нет."),
     ("next_page", "Next page", "Следующая страница"),
     ("first_page", "First page", "Первая страница"),
-    ("user_open_label", "Open {name}", "Открыть {name}"),
     ("variables", "Variables", "Переменные"),
     ("no_variables", "No variable.", "Переменных нет."),
     ("conversation", "Conversation", "Диалог"),
