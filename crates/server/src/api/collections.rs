@@ -396,7 +396,7 @@ pub(crate) async fn records(
     let order_by = filter.order_by.as_deref().map(|o| order_by(&target, o)).transpose()?;
     let mut scopes = std::collections::HashMap::new();
     let records: Vec<Record> = target
-        .records(&api)
+        .records(api)
         .await?
         .into_iter()
         .filter(|r| filter.owner.is_none() || scope_parts(r.scope).1 == filter.owner)

@@ -106,7 +106,7 @@ async fn render(
     } else {
         None
     };
-    let mut context = super::bot_nav::bot_context(&at, &name, "history");
+    let mut context = super::bot_nav::bot_context(at, name, "history");
     context["versions"] = Value::Array(listed);
     context["etag"] = json!(api::bots::etag(newest));
     context["diff"] = json!(diff);
