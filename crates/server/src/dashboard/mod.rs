@@ -11,6 +11,12 @@
 //! [`templates`] (the example bots to start from), [`history`] (versions, diff, rollback),
 //! [`side_by_side`], [`sparkline`], [`audit`] (the workspace's audit log), [`tokens`] (its API tokens), [`rate_limit`],
 //! [`assets`].
+//!
+//! The run-it pages (decision 0054), also through the API's functions: [`users`] (a bot's users,
+//! one user, block and unblock), [`collections`] (a bot's collections, a table, its CSV),
+//! [`records`] (a record's form and removal), [`charts`] (a bot's charts and the workspace's
+//! overview) drawn by [`chart`], [`members`] (the workspace's members, roles, invitations), and
+//! [`bot_nav`] (a bot's sub-navigation).
 
 pub mod assets;
 pub mod audit;
@@ -101,7 +107,8 @@ impl Dashboard {
 
 /// The dashboard's routes: `/`, `/sign-in`, `/sign-out`, `/setup/{token}`, `/invite/{token}`,
 /// `/account/sessions…`, a workspace's `/w/{workspace}/bots…`, `…/audit` and `…/tokens…`,
-/// `/preferences` and `/assets/…`.
+/// a bot's `…/users…`, `…/collections…` and `…/charts`, the workspace's `…/overview` and
+/// `…/members…`, `/preferences` and `/assets/…`.
 pub fn routes(dashboard: Dashboard) -> Router {
     Router::new()
         .route("/", get(home::page))
