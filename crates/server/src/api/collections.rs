@@ -337,9 +337,14 @@ async fn list_collections(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Vec<CollectionView>>, Problem> {
+    Ok(Json(collections(&api, &caller, &name).await?))
+}
+
+/// The collections the workspace's bot `name`'s newest file declares (any role).
+pub(crate) async fn collections(api: &Api, caller: &Caller, name: &str) -> Result<Vec<CollectionView>, Problem> {
     caller.require(Role::Viewer)?;
-    let bot = find(&api, &caller, &name).await?;
-    let file = file_of(&api, caller.workspace, &bot).await?;
+    let bot = find(api, caller, name).await?;
+    let file = file_of(api, caller.workspace, &bot).await?;
     let mut views = Vec::new();
     for (collection, declared) in &file.collections {
         let records = match data_id(&bot) {
@@ -353,7 +358,7 @@ async fn list_collections(
             records: records as u64,
         });
     }
-    Ok(Json(views))
+    Ok(views)
 }
 
 /// The collection's records, filtered and ordered as a bot file's `query` step does. The cursor
@@ -367,6 +372,18 @@ async fn list_records(
     Path((name, collection)): Path<(String, String)>,
     Params(filter): Params<RecordFilter>,
 ) -> Result<Json<Page<RecordView>>, Problem> {
+    Ok(Json(records(&api, &caller, &name, &collection, &filter).await?))
+}
+
+/// A page of the records of the workspace's bot `name`'s `collection` (any role), filtered and
+/// ordered as the list route's.
+pub(crate) async fn records(
+    api: &Api,
+    caller: &Caller,
+    name: &str,
+    collection: &str,
+    filter: &RecordFilter,
+) -> Result<Page<RecordView>, Problem> {
     caller.require(Role::Viewer)?;
     let limit = pagination::limit(filter.limit)?;
     let offset = pagination::key_of(filter.cursor.as_deref())?.unwrap_or(0);
@@ -374,12 +391,12 @@ async fn list_records(
         Problem::bad_request("the cursor is not one this API gave")
             .with_errors(vec![FieldError::parameter("cursor", "use the next_cursor of the previous page")])
     })?;
-    let target = target(&api, &caller, &name, &collection).await?;
+    let target = target(api, caller, name, collection).await?;
     let filters = filter.filter.as_deref().map(|text| target.filters(text)).transpose()?.unwrap_or_default();
     let order_by = filter.order_by.as_deref().map(|o| order_by(&target, o)).transpose()?;
     let mut scopes = std::collections::HashMap::new();
     let records: Vec<Record> = target
-        .records(&api)
+        .records(api)
         .await?
         .into_iter()
         .filter(|r| filter.owner.is_none() || scope_parts(r.scope).1 == filter.owner)
@@ -397,7 +414,7 @@ async fn list_records(
         .map(|r| view(scopes.get(&r.id).copied().unwrap_or(Scope::Bot), r))
         .collect();
     let next_cursor = more.then(|| pagination::cursor_after(i64::from(offset) + i64::from(limit)));
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Page { items, next_cursor })
 }
 
 /// One record.
@@ -409,10 +426,21 @@ async fn get_record(
     caller: Caller,
     Path((name, collection, id)): Path<(String, String, String)>,
 ) -> Result<Json<RecordView>, Problem> {
+    Ok(Json(record(&api, &caller, &name, &collection, &id).await?))
+}
+
+/// The record `id` of the workspace's bot `name`'s `collection` (any role).
+pub(crate) async fn record(
+    api: &Api,
+    caller: &Caller,
+    name: &str,
+    collection: &str,
+    id: &str,
+) -> Result<RecordView, Problem> {
     caller.require(Role::Viewer)?;
-    let target = target(&api, &caller, &name, &collection).await?;
-    let (_, found) = target.record(&api, &id).await?;
-    Ok(Json(view(found.scope, found.record)))
+    let target = target(api, caller, name, collection).await?;
+    let (_, found) = target.record(api, id).await?;
+    Ok(view(found.scope, found.record))
 }
 
 /// Sets fields of a record (editor): the body is an object of declared fields and their new
@@ -428,25 +456,38 @@ async fn update_record(
     Path((name, collection, id)): Path<(String, String, String)>,
     body: JsonBody<Map<String, Value>>,
 ) -> Result<Json<RecordView>, Problem> {
+    Ok(Json(update(&api, &caller, &name, &collection, &id, &body.value).await?))
+}
+
+/// Sets `fields` of the record `id` of the workspace's bot `name`'s `collection` (editor),
+/// checked as the route's: 422 with each wrong field at its pointer, and nothing changed.
+pub(crate) async fn update(
+    api: &Api,
+    caller: &Caller,
+    name: &str,
+    collection: &str,
+    id: &str,
+    fields: &Map<String, Value>,
+) -> Result<RecordView, Problem> {
     caller.require(Role::Editor)?;
-    let target = target(&api, &caller, &name, &collection).await?;
-    let (data, found) = target.record(&api, &id).await?;
+    let target = target(api, caller, name, collection).await?;
+    let (data, found) = target.record(api, id).await?;
     let mut errors = Vec::new();
-    let patch = target.fields(&body.value, "", &mut errors);
+    let patch = target.fields(fields, "", &mut errors);
     if !errors.is_empty() {
         return Err(Problem::invalid("a field is not acceptable: nothing was changed", errors));
     }
     let mut merged = found.record.fields.clone();
     merged.extend(patch.clone());
-    if let Err(e) = SizeCaps::default().check_record(&collection, &merged) {
+    if let Err(e) = SizeCaps::default().check_record(collection, &merged) {
         return Err(Problem::invalid(e.to_string(), vec![FieldError::at("", "the record is too large")]));
     }
     let updated = api.store.update(data, &target.spec, found.scope, found.record.id, patch.clone()).await;
     let updated = updated.map_err(|e| Problem::internal("updating the record", e))?;
     let updated = updated.ok_or_else(|| Problem::not_found(format!("{collection} has no record {id}")))?;
     let detail = json!({"bot": target.bot.name, "collection": collection, "id": updated.id, "fields": patch});
-    audit(&api, &caller, "record.update", &format!("{}/{collection}/{}", target.bot.name, updated.id), detail).await;
-    Ok(Json(view(found.scope, updated)))
+    audit(api, caller, "record.update", &format!("{}/{collection}/{}", target.bot.name, updated.id), detail).await;
+    Ok(view(found.scope, updated))
 }
 
 /// Deletes a record (editor).
@@ -458,18 +499,23 @@ async fn delete_record(
     caller: Caller,
     Path((name, collection, id)): Path<(String, String, String)>,
 ) -> Result<StatusCode, Problem> {
+    delete(&api, &caller, &name, &collection, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes the record `id` of the workspace's bot `name`'s `collection` (editor).
+pub(crate) async fn delete(api: &Api, caller: &Caller, name: &str, collection: &str, id: &str) -> Result<(), Problem> {
     caller.require(Role::Editor)?;
-    let target = target(&api, &caller, &name, &collection).await?;
-    let (data, found) = target.record(&api, &id).await?;
+    let target = target(api, caller, name, collection).await?;
+    let (data, found) = target.record(api, id).await?;
     let deleted = api.store.delete(data, &target.spec, found.scope, found.record.id).await;
     if !deleted.map_err(|e| Problem::internal("deleting the record", e))? {
         return Err(Problem::not_found(format!("{collection} has no record {id}")));
     }
     let detail = json!({"bot": target.bot.name, "collection": collection, "id": found.record.id,
         "fields": found.record.fields});
-    audit(&api, &caller, "record.delete", &format!("{}/{collection}/{}", target.bot.name, found.record.id), detail)
-        .await;
-    Ok(StatusCode::NO_CONTENT)
+    audit(api, caller, "record.delete", &format!("{}/{collection}/{}", target.bot.name, found.record.id), detail).await;
+    Ok(())
 }
 
 /// Every record of the collection, by id, as JSON (an array of records) or CSV.
@@ -492,11 +538,24 @@ async fn export_records(
                 .with_errors(vec![FieldError::parameter("format", "json or csv")]));
         }
     };
-    let target = target(&api, &caller, &name, &collection).await?;
-    let records: Vec<RecordView> = target.records(&api).await?.into_iter().map(|r| view(r.scope, r.record)).collect();
     if !csv {
+        let target = target(&api, &caller, &name, &collection).await?;
+        let records: Vec<RecordView> =
+            target.records(&api).await?.into_iter().map(|r| view(r.scope, r.record)).collect();
         return Ok(Json(records).into_response());
     }
+    let mut response = export_csv(&api, &caller, &name, &collection).await?.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    Ok(response)
+}
+
+/// Every record of the workspace's bot `name`'s `collection` as CSV (any role):
+/// `id,scope,owner,created_at,updated_at`, then the declared fields; text as is, other values
+/// as JSON.
+pub(crate) async fn export_csv(api: &Api, caller: &Caller, name: &str, collection: &str) -> Result<String, Problem> {
+    caller.require(Role::Viewer)?;
+    let target = target(api, caller, name, collection).await?;
+    let records: Vec<RecordView> = target.records(api).await?.into_iter().map(|r| view(r.scope, r.record)).collect();
     let fields: Vec<&String> = target.collection.fields.keys().collect();
     let mut text = String::from("id,scope,owner,created_at,updated_at");
     for field in &fields {
@@ -517,9 +576,7 @@ async fn export_records(
         }
         text.push_str("\r\n");
     }
-    let mut response = text.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    Ok(response)
+    Ok(text)
 }
 
 /// A CSV cell (RFC 4180): quoted when it holds a comma, a quote or a line break.

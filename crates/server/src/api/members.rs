@@ -136,6 +136,11 @@ async fn list_members(
     caller: Caller,
     Params(filter): Params<MemberFilter>,
 ) -> Result<Json<Page<MemberView>>, Problem> {
+    Ok(Json(list(&api, &caller, &filter).await?))
+}
+
+/// The caller's workspace's members (any role), oldest account first, a page of them.
+pub(crate) async fn list(api: &Api, caller: &Caller, filter: &MemberFilter) -> Result<Page<MemberView>, Problem> {
     caller.require(Role::Viewer)?;
     let limit = pagination::limit(filter.limit)?;
     let after = pagination::key_of(filter.cursor.as_deref())?.unwrap_or(i64::MIN);
@@ -148,7 +153,7 @@ async fn list_members(
     };
     let members = api.store.members(caller.workspace).await.map_err(store_failed("reading the members"))?;
     let listed = members.into_iter().filter(|m| m.account > after).filter(|m| role.is_none_or(|r| m.role == r));
-    Ok(Json(pagination::page(listed, limit, |m| m.account, MemberView::from)))
+    Ok(pagination::page(listed, limit, |m| m.account, MemberView::from))
 }
 
 /// Changes a member's role (admin; an owner for anything about owners). 409 when it would leave
@@ -162,16 +167,22 @@ async fn change_role(
     Path(account): Path<String>,
     body: JsonBody<RoleChange>,
 ) -> Result<Json<MemberView>, Problem> {
+    Ok(Json(set_role(&api, &caller, &account, &body.value.role).await?))
+}
+
+/// Gives the member `account` (an id, as text) the role `role` (admin; an owner for anything
+/// about owners): 422 at `/role` for no role, 404 for no such member, 409 for the last owner.
+pub(crate) async fn set_role(api: &Api, caller: &Caller, account: &str, role: &str) -> Result<MemberView, Problem> {
     caller.require(Role::Admin)?;
-    let role = parse_role(&body.value.role, "/role")?;
-    let member = find(&api, &caller, &account).await?;
-    require_for(&caller, &[member.role, role])?;
+    let role = parse_role(role, "/role")?;
+    let member = find(api, caller, account).await?;
+    require_for(caller, &[member.role, role])?;
     if member.role != role {
         api.store.set_member(caller.workspace, member.account, role).await.map_err(refused("changing the role"))?;
         let detail = json!({"email": member.email, "from": member.role.as_str(), "to": role.as_str()});
-        audit(&api, &caller, "member.role", &member.account.to_string(), detail).await;
+        audit(api, caller, "member.role", &member.account.to_string(), detail).await;
     }
-    Ok(Json(find(&api, &caller, &account).await?.into()))
+    Ok(find(api, caller, account).await?.into())
 }
 
 /// Removes a member from the workspace (admin; an owner to remove an owner); the account stays.
@@ -183,13 +194,20 @@ async fn remove_member(
     caller: Caller,
     Path(account): Path<String>,
 ) -> Result<StatusCode, Problem> {
+    remove(&api, &caller, &account).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes the member `account` (an id, as text) from the caller's workspace (admin; an owner
+/// to remove an owner); the account stays. 404 for no such member, 409 for the last owner.
+pub(crate) async fn remove(api: &Api, caller: &Caller, account: &str) -> Result<(), Problem> {
     caller.require(Role::Admin)?;
-    let member = find(&api, &caller, &account).await?;
-    require_for(&caller, &[member.role])?;
+    let member = find(api, caller, account).await?;
+    require_for(caller, &[member.role])?;
     api.store.remove_member(caller.workspace, member.account).await.map_err(refused("removing the member"))?;
     let detail = json!({"email": member.email, "role": member.role.as_str()});
-    audit(&api, &caller, "member.remove", &member.account.to_string(), detail).await;
-    Ok(StatusCode::NO_CONTENT)
+    audit(api, caller, "member.remove", &member.account.to_string(), detail).await;
+    Ok(())
 }
 
 /// Makes a one-time link that creates an account with `role` in the workspace (admin; an owner
@@ -201,26 +219,31 @@ async fn invite(
     caller: Caller,
     body: JsonBody<InviteRequest>,
 ) -> Result<(StatusCode, Json<InviteView>), Problem> {
+    Ok((StatusCode::CREATED, Json(make_invite(&api, &caller, &body.value).await?)))
+}
+
+/// Makes a one-time invitation link into the caller's workspace (admin; an owner to invite an
+/// owner): 422 at `/role` or `/hours`. Its secret is in the answer only.
+pub(crate) async fn make_invite(api: &Api, caller: &Caller, request: &InviteRequest) -> Result<InviteView, Problem> {
     caller.require(Role::Admin)?;
-    let role = parse_role(&body.value.role, "/role")?;
-    let hours = body.value.hours.unwrap_or(f64::from(DEFAULT_INVITE_HOURS));
+    let role = parse_role(&request.role, "/role")?;
+    let hours = request.hours.unwrap_or(f64::from(DEFAULT_INVITE_HOURS));
     if hours.fract() != 0.0 || !(1.0..=f64::from(MAX_INVITE_HOURS)).contains(&hours) {
         let error = FieldError::at("/hours", format!("a whole number, 1 to {MAX_INVITE_HOURS}"));
         return Err(Problem::invalid("the link's lifetime is out of range", vec![error]));
     }
     // A whole number within 1..=720: exact as an integer.
     let hours = hours as u32;
-    require_for(&caller, &[role])?;
+    require_for(caller, &[role])?;
     let kind = LinkKind::Invite { workspace: caller.workspace, role };
     let link = api.store.create_link(kind, i64::from(hours) * 3600).await.map_err(store_failed("making the link"))?;
     let link = link.ok_or_else(|| Problem::not_found("the workspace is gone"))?;
     let detail = json!({"role": role.as_str(), "hours": hours});
-    audit(&api, &caller, "member.invite", &format!("link:{}", link.id), detail).await;
-    let view = InviteView {
+    audit(api, caller, "member.invite", &format!("link:{}", link.id), detail).await;
+    Ok(InviteView {
         id: link.id,
         path: format!("/invite/{}", link.secret),
         role: role.as_str().to_owned(),
         expires_at: link.expires_at,
-    };
-    Ok((StatusCode::CREATED, Json(view)))
+    })
 }

@@ -185,12 +185,17 @@ async fn bot_stats(
     Path(name): Path<String>,
     Params(asked): Params<StatsRange>,
 ) -> Result<Json<StatsView>, Problem> {
+    Ok(Json(of_bot(&api, &caller, &name, &asked).await?))
+}
+
+/// The workspace's bot `name`'s statistics over the range asked (any role).
+pub(crate) async fn of_bot(api: &Api, caller: &Caller, name: &str, asked: &StatsRange) -> Result<StatsView, Problem> {
     caller.require(Role::Viewer)?;
-    let range = range(&asked)?;
-    let bot = find(&api, &caller, &name).await?;
+    let range = range(asked)?;
+    let bot = find(api, caller, name).await?;
     let bots: Vec<u64> = data_id(&bot).into_iter().collect();
     let stats = api.store.stats(&bots, range.0, range.1).await.map_err(store_failed("reading the statistics"))?;
-    Ok(Json(view(range, &stats)))
+    Ok(view(range, &stats))
 }
 
 /// The workspace's statistics per UTC day: every bot's added up, a user active with several
@@ -202,12 +207,17 @@ async fn workspace_stats(
     caller: Caller,
     Params(asked): Params<StatsRange>,
 ) -> Result<Json<StatsView>, Problem> {
+    Ok(Json(of_workspace(&api, &caller, &asked).await?))
+}
+
+/// The caller's workspace's statistics over the range asked, every bot's added up (any role).
+pub(crate) async fn of_workspace(api: &Api, caller: &Caller, asked: &StatsRange) -> Result<StatsView, Problem> {
     caller.require(Role::Viewer)?;
-    let range = range(&asked)?;
+    let range = range(asked)?;
     let records = api.store.bots(caller.workspace).await.map_err(store_failed("reading the bots"))?;
     let bots: Vec<u64> = records.iter().filter_map(data_id).collect();
     let stats = api.store.stats(&bots, range.0, range.1).await.map_err(store_failed("reading the statistics"))?;
-    Ok(Json(view(range, &stats)))
+    Ok(view(range, &stats))
 }
 
 #[cfg(test)]

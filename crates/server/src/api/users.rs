@@ -107,15 +107,26 @@ async fn list_users(
     Path(name): Path<String>,
     Params(filter): Params<UserFilter>,
 ) -> Result<Json<Page<UserView>>, Problem> {
+    Ok(Json(list(&api, &caller, &name, &filter).await?))
+}
+
+/// The users of the workspace's bot `name` (any role), a page of them by id ascending, read
+/// from the store one page at a time (never the whole directory).
+pub(crate) async fn list(
+    api: &Api,
+    caller: &Caller,
+    name: &str,
+    filter: &UserFilter,
+) -> Result<Page<UserView>, Problem> {
     caller.require(Role::Viewer)?;
     let limit = pagination::limit(filter.limit)?;
     let after = pagination::key_of(filter.cursor.as_deref())?.unwrap_or(i64::MIN);
-    let bot = find(&api, &caller, &name).await?;
-    let Some(data) = data_id(&bot) else { return Ok(Json(Page { items: Vec::new(), next_cursor: None })) };
+    let bot = find(api, caller, name).await?;
+    let Some(data) = data_id(&bot) else { return Ok(Page { items: Vec::new(), next_cursor: None }) };
     let rows = api.store.bot_users_page(data, filter.search.as_deref(), filter.blocked, after, limit + 1).await;
     let users =
         rows.map_err(store_failed("reading the users"))?.into_iter().map(user_view).collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(pagination::page(users, limit, |u| u.id, |u| u)))
+    Ok(pagination::page(users, limit, |u| u.id, |u| u))
 }
 
 /// One user, with their variables and conversation state.
@@ -127,8 +138,14 @@ async fn get_user(
     caller: Caller,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Json<UserDetail>, Problem> {
+    Ok(Json(detail(&api, &caller, &name, &id).await?))
+}
+
+/// The user `id` of the workspace's bot `name` (any role), with their variables and
+/// conversation state.
+pub(crate) async fn detail(api: &Api, caller: &Caller, name: &str, id: &str) -> Result<UserDetail, Problem> {
     caller.require(Role::Viewer)?;
-    let (data, user) = known_user(&api, &caller, &name, &id).await?;
+    let (data, user) = known_user(api, caller, name, id).await?;
     let user_id = user.id;
     let variables = api.store.load_vars(data, Scope::User(user_id)).await.map_err(store_failed("reading variables"))?;
     // A user's private chat has the user's id.
@@ -138,7 +155,7 @@ async fn get_user(
         stack: state.stack.iter().map(|frame| frame.scene.clone()).collect(),
         form: state.form.as_ref().and_then(|form| serde_json::to_value(form).ok()),
     });
-    Ok(Json(UserDetail { user, variables, conversation }))
+    Ok(UserDetail { user, variables, conversation })
 }
 
 /// The bot's data id and its user `id` (a string from the path); 404 for an unknown bot, a
@@ -163,7 +180,7 @@ async fn block_user(
     caller: Caller,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Json<UserView>, Problem> {
-    set_blocked(&api, &caller, &name, &id, true).await
+    Ok(Json(set_blocked(&api, &caller, &name, &id, true).await?))
 }
 
 /// Unblocks the user (editor): their next update is handled again. Unblocking a user who is
@@ -176,18 +193,18 @@ async fn unblock_user(
     caller: Caller,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Json<UserView>, Problem> {
-    set_blocked(&api, &caller, &name, &id, false).await
+    Ok(Json(set_blocked(&api, &caller, &name, &id, false).await?))
 }
 
 /// Keeps the block in the store, applies it to the running bot, audits a change, answers the
 /// user as they now are.
-async fn set_blocked(
+pub(crate) async fn set_blocked(
     api: &Api,
     caller: &Caller,
     name: &str,
     id: &str,
     blocked: bool,
-) -> Result<Json<UserView>, Problem> {
+) -> Result<UserView, Problem> {
     caller.require(Role::Editor)?;
     let (data, user) = known_user(api, caller, name, id).await?;
     let changed = if blocked {
@@ -207,5 +224,5 @@ async fn set_blocked(
         audit(api, caller, action, &format!("{name}/{}", user.id), json!({"user": user.id})).await;
     }
     let now = api.store.bot_user(data, user.id).await.map_err(store_failed("reading the user"))?;
-    Ok(Json(user_view(now.ok_or_else(|| Problem::not_found(format!("{name} has no user {id}")))?)?))
+    user_view(now.ok_or_else(|| Problem::not_found(format!("{name} has no user {id}")))?)
 }

@@ -24,7 +24,7 @@ const HOURS: u32 = 24;
 /// A form that carries only the session's CSRF token.
 #[derive(Deserialize)]
 pub struct ActionForm {
-    csrf: Option<String>,
+    pub csrf: Option<String>,
 }
 
 /// The delete confirmation's form.

@@ -106,8 +106,7 @@ async fn render(
     } else {
         None
     };
-    let mut context = at.context();
-    context["bot"] = json!(name);
+    let mut context = super::bot_nav::bot_context(at, name, "history");
     context["versions"] = Value::Array(listed);
     context["etag"] = json!(api::bots::etag(newest));
     context["diff"] = json!(diff);

@@ -201,7 +201,7 @@ pub fn texts(lang: Lang) -> BTreeMap<&'static str, &'static str> {
 
 /// The frame's texts, then each page group's.
 fn all_texts() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
-    TEXTS.iter().chain(super::texts::BOTS)
+    TEXTS.iter().chain(super::texts::BOTS).chain(super::texts::RUN)
 }
 
 /// The text `key` in `lang` (the key itself if unknown).
@@ -238,6 +238,16 @@ impl Pages {
             ("bot_history.html", include_str!("templates/bot_history.html")),
             ("audit.html", include_str!("templates/audit.html")),
             ("tokens.html", include_str!("templates/tokens.html")),
+            // The run-it pages.
+            ("bot_nav.html", include_str!("templates/bot_nav.html")),
+            ("users.html", include_str!("templates/users.html")),
+            ("user.html", include_str!("templates/user.html")),
+            ("collections.html", include_str!("templates/collections.html")),
+            ("collection.html", include_str!("templates/collection.html")),
+            ("record.html", include_str!("templates/record.html")),
+            ("record_delete.html", include_str!("templates/record_delete.html")),
+            ("charts.html", include_str!("templates/charts.html")),
+            ("members.html", include_str!("templates/members.html")),
         ] {
             env.add_template(name, source).expect("the embedded templates parse");
         }

@@ -11,6 +11,12 @@
 //! [`templates`] (the example bots to start from), [`history`] (versions, diff, rollback),
 //! [`side_by_side`], [`sparkline`], [`audit`] (the workspace's audit log), [`tokens`] (its API tokens), [`rate_limit`],
 //! [`assets`].
+//!
+//! The run-it pages (decision 0054), also through the API's functions: [`users`] (a bot's users,
+//! one user, block and unblock), [`collections`] (a bot's collections, a table, its CSV),
+//! [`records`] (a record's form and removal), [`charts`] (a bot's charts and the workspace's
+//! overview) drawn by [`chart`], [`members`] (the workspace's members, roles, invitations), and
+//! [`bot_nav`] (a bot's sub-navigation).
 
 pub mod assets;
 pub mod audit;
@@ -31,6 +37,16 @@ pub mod templates;
 pub mod texts;
 pub mod tokens;
 pub mod workspace;
+
+// The run-it pages (issue 15 item 7): a bot's users, collections, records and charts, the
+// workspace's overview and members.
+pub mod bot_nav;
+pub mod chart;
+pub mod charts;
+pub mod collections;
+pub mod members;
+pub mod records;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,7 +107,8 @@ impl Dashboard {
 
 /// The dashboard's routes: `/`, `/sign-in`, `/sign-out`, `/setup/{token}`, `/invite/{token}`,
 /// `/account/sessions…`, a workspace's `/w/{workspace}/bots…`, `…/audit` and `…/tokens…`,
-/// `/preferences` and `/assets/…`.
+/// a bot's `…/users…`, `…/collections…` and `…/charts`, the workspace's `…/overview` and
+/// `…/members…`, `/preferences` and `/assets/…`.
 pub fn routes(dashboard: Dashboard) -> Router {
     Router::new()
         .route("/", get(home::page))
@@ -112,6 +129,29 @@ pub fn routes(dashboard: Dashboard) -> Router {
         .route("/w/{workspace}/audit", get(audit::page))
         .route("/w/{workspace}/tokens", get(tokens::page).post(tokens::create))
         .route("/w/{workspace}/tokens/revoke", post(tokens::revoke))
+        // The run-it pages: a bot's users, collections and charts; the workspace's overview
+        // and members.
+        .route("/w/{workspace}/bots/{name}/users", get(users::list))
+        .route("/w/{workspace}/bots/{name}/users/{id}", get(users::user))
+        .route("/w/{workspace}/bots/{name}/users/{id}/block", post(users::block))
+        .route("/w/{workspace}/bots/{name}/users/{id}/unblock", post(users::unblock))
+        .route("/w/{workspace}/bots/{name}/collections", get(collections::list))
+        .route("/w/{workspace}/bots/{name}/collections/{collection}", get(collections::table))
+        .route("/w/{workspace}/bots/{name}/collections/{collection}/export.csv", get(collections::export))
+        .route(
+            "/w/{workspace}/bots/{name}/collections/{collection}/records/{id}",
+            get(records::form).post(records::save),
+        )
+        .route(
+            "/w/{workspace}/bots/{name}/collections/{collection}/records/{id}/delete",
+            get(records::confirm_delete).post(records::delete),
+        )
+        .route("/w/{workspace}/bots/{name}/charts", get(charts::bot))
+        .route("/w/{workspace}/overview", get(charts::overview))
+        .route("/w/{workspace}/members", get(members::page))
+        .route("/w/{workspace}/members/invite", post(members::invite))
+        .route("/w/{workspace}/members/{account}/role", post(members::set_role))
+        .route("/w/{workspace}/members/{account}/remove", post(members::remove))
         .route("/preferences", get(layout::preferences))
         .merge(assets::routes())
         .layer(axum::middleware::from_fn(layout::security_headers))
