@@ -202,6 +202,8 @@ pub fn texts(lang: Lang) -> BTreeMap<&'static str, &'static str> {
 /// The frame's texts, then each page group's.
 fn all_texts() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
     TEXTS.iter().chain(super::texts::BOTS)
+        // Broadcasts' pages.
+        .chain(super::texts::BROADCASTS)
 }
 
 /// The text `key` in `lang` (the key itself if unknown).
@@ -238,6 +240,11 @@ impl Pages {
             ("bot_history.html", include_str!("templates/bot_history.html")),
             ("audit.html", include_str!("templates/audit.html")),
             ("tokens.html", include_str!("templates/tokens.html")),
+            // Broadcasts' pages.
+            ("broadcasts.html", include_str!("templates/broadcasts.html")),
+            ("broadcast_preview.html", include_str!("templates/broadcast_preview.html")),
+            ("broadcast.html", include_str!("templates/broadcast.html")),
+            ("broadcast_progress.html", include_str!("templates/broadcast_progress.html")),
         ] {
             env.add_template(name, source).expect("the embedded templates parse");
         }

@@ -11,10 +11,15 @@
 //! [`templates`] (the example bots to start from), [`history`] (versions, diff, rollback),
 //! [`side_by_side`], [`sparkline`], [`audit`] (the workspace's audit log), [`tokens`] (its API tokens), [`rate_limit`],
 //! [`assets`].
+//! A bot's broadcasts: [`broadcasts`] (the list, compose with a live preview, progress) and
+//! [`broadcast_form`] (the compose form read into the API's request).
 
 pub mod assets;
 pub mod audit;
 pub mod bots;
+// Broadcasts' pages.
+pub mod broadcast_form;
+pub mod broadcasts;
 pub mod history;
 pub mod home;
 pub mod invite;
@@ -90,7 +95,8 @@ impl Dashboard {
 }
 
 /// The dashboard's routes: `/`, `/sign-in`, `/sign-out`, `/setup/{token}`, `/invite/{token}`,
-/// `/account/sessions…`, a workspace's `/w/{workspace}/bots…`, `…/audit` and `…/tokens…`,
+/// `/account/sessions…`, a workspace's `/w/{workspace}/bots…` (with a bot's `…/broadcasts…`),
+/// `…/audit` and `…/tokens…`,
 /// `/preferences` and `/assets/…`.
 pub fn routes(dashboard: Dashboard) -> Router {
     Router::new()
@@ -112,6 +118,12 @@ pub fn routes(dashboard: Dashboard) -> Router {
         .route("/w/{workspace}/audit", get(audit::page))
         .route("/w/{workspace}/tokens", get(tokens::page).post(tokens::create))
         .route("/w/{workspace}/tokens/revoke", post(tokens::revoke))
+        // Broadcasts' pages.
+        .route("/w/{workspace}/bots/{name}/broadcasts", get(broadcasts::list).post(broadcasts::create))
+        .route("/w/{workspace}/bots/{name}/broadcasts/preview", post(broadcasts::preview))
+        .route("/w/{workspace}/bots/{name}/broadcasts/{id}", get(broadcasts::page))
+        .route("/w/{workspace}/bots/{name}/broadcasts/{id}/progress", get(broadcasts::progress_fragment))
+        .route("/w/{workspace}/bots/{name}/broadcasts/{id}/{action}", post(broadcasts::act))
         .route("/preferences", get(layout::preferences))
         .merge(assets::routes())
         .layer(axum::middleware::from_fn(layout::security_headers))
