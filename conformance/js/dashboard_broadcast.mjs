@@ -2,8 +2,8 @@
 // playwright-core: signs in, opens the bot's broadcasts page, composes a broadcast (a text
 // greeting each user by name, a link button, an audience by a variable), watches the live
 // preview (the text as the first user gets it and how many users would get it; an audience
-// that holds nobody is said so), sends it, and waits on its page until the progress bar
-// (role=progressbar) reaches 100 % and the page stops polling; then looks at it in Russian and
+// that holds nobody is said so), sends it, and waits on its page, which polls its progress,
+// until the progress bar (role=progressbar) reaches 100 % and the page stops polling; then looks at it in Russian and
 // dark. axe-core runs on each page (no serious or critical violation); no console error and no
 // failed request may happen. crates/server/tests/dashboard_browser_broadcast.rs starts the
 // server, the bot and the broadcast runner, runs this script and checks what the users got.
@@ -76,9 +76,14 @@ try {
     await shot('compose');
   });
 
-  await step('send it: its page\'s progress bar reaches 100 % and stops polling', async () => {
+  await step('send it: its page\'s progress bar is polled until it reaches 100 %, then no more', async () => {
+    // Sending takes seconds (the test slows the sandbox): the page polls its progress.
+    const polled = page.waitForResponse((r) => r.url().endsWith('/progress') && r.status() === 200);
     await page.getByRole('button', { name: 'Send the broadcast' }).click();
     await page.getByRole('heading', { name: /^Broadcast #\d+$/ }).waitFor();
+    const first = Number(await page.getByRole('progressbar').getAttribute('aria-valuenow'));
+    check(first < 100, `the page opens while it is still sending (${first} %)`);
+    await polled;
     const bar = page.getByRole('progressbar', { name: 'Progress' });
     await bar.waitFor();
     check(await bar.getAttribute('aria-valuemin') === '0' && await bar.getAttribute('aria-valuemax') === '100', 'the bar\'s range is 0 to 100');

@@ -406,8 +406,10 @@ async fn a_templated_text_is_each_users_own(env: Env) {
     let runner = env.runner(3);
     let ann = env.users[0];
     env.api.store.set_var(BOT_ID, Scope::User(ann), "plan", Some(&json!("pro"))).await.unwrap();
-    let text = "Hi {{ from.first_name }}{% if user.plan %} ({{ user.plan }}){% endif %}, {{ user.city | default('friend') }}";
-    let created = env.create(json!({"message": {"text": text, "buttons": [[{"text": "Go", "url": "https://x.org"}]]}})).await;
+    let text =
+        "Hi {{ from.first_name }}{% if user.plan %} ({{ user.plan }}){% endif %}, {{ user.city | default('friend') }}";
+    let created =
+        env.create(json!({"message": {"text": text, "buttons": [[{"text": "Go", "url": "https://x.org"}]]}})).await;
     let done = env.until(created["id"].as_i64().unwrap(), |b| b["state"] == "done").await;
     assert_eq!(progress(&done), (5, 4, 0, 1, 0), "{done}");
     assert_eq!(done["message"]["text"], text, "stored as written: {done}");
@@ -456,7 +458,8 @@ async fn a_preview_shows_one_users_text_and_changes_nothing(env: Env) {
     assert_eq!(everyone["buttons"][0][0]["text"], "Shop");
 
     let cid = env.users[2];
-    let (_, for_cid) = preview(json!({"message": message, "audience": {"variables": {"plan": "pro"}}, "user": cid})).await;
+    let (_, for_cid) =
+        preview(json!({"message": message, "audience": {"variables": {"plan": "pro"}}, "user": cid})).await;
     assert_eq!((for_cid["audience"].as_i64(), for_cid["in_audience"].as_bool()), (Some(2), Some(false)), "{for_cid}");
     assert_eq!(for_cid["text"], "Hi Cid, no plan", "the fallback for a missing variable");
 

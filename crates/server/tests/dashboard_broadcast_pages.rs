@@ -186,6 +186,7 @@ async fn an_editor_previews_sends_and_cancels_a_broadcast() {
     let polled = format!("{}/progress", location.replacen(&base, &escaped(&base), 1));
     assert!(html.contains(&format!("hx-get=\"{polled}")) && html.contains("every 1s"), "{html}");
     assert!(html.contains("id=\"bc-pause\"") && html.contains("id=\"bc-cancel\""), "{html}");
+    assert!(html.contains("Hi {{ from.first_name }}") && html.contains(" · ed</dd>"), "the template, by whom: {html}");
     let (_, list) = site.get(&site.editor, &page).await;
     assert!(list.contains(&format!("data-broadcast=\"{}\"", made[0].id)) && list.contains("sending"), "{list}");
 
@@ -206,8 +207,7 @@ async fn an_editor_previews_sends_and_cancels_a_broadcast() {
     let actor = format!("account:{editor_id}");
     assert_eq!(
         site.actions().await,
-        ["broadcast.create", "broadcast.pause", "broadcast.resume", "broadcast.cancel"]
-            .map(|a| format!("{a} {actor}"))
+        ["broadcast.create", "broadcast.pause", "broadcast.resume", "broadcast.cancel"].map(|a| format!("{a} {actor}"))
     );
 
     // In Russian.

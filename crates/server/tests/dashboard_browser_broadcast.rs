@@ -115,8 +115,13 @@ async fn a_broadcast_is_composed_previewed_and_sent_in_a_browser() {
 
     let host = host::Host::new(Arc::clone(&store), sandbox_url.clone());
     let api = Api { store: Arc::clone(&store), bots: host, hooks: Default::default() };
+    // Each send takes a second, one recipient a batch: the broadcast's page opens while it is
+    // still sending, so the page must poll its progress to see it reach 100 %.
+    let delay = json!({"count": 3, "delay_ms": 1000, "methods": ["sendMessage"]});
+    control(&http, &sandbox_url, &format!("/sandbox/bots/{BOT_ID}/faults"), Some(delay)).await;
     // The runner `serve` starts beside the listener, here without the binary.
-    let runner = Runner::start(api.clone(), Arc::clone(&engine), RunnerConfig::default());
+    let config = RunnerConfig { batch: 1, ..RunnerConfig::default() };
+    let runner = Runner::start(api.clone(), Arc::clone(&engine), config);
     let dashboard = Dashboard::new(Arc::clone(&store), false).with_api(api.clone());
     let routes = Routes { api: Some(api), dashboard: Some(dashboard), ..Routes::default() };
     let listening =
@@ -166,7 +171,10 @@ async fn a_broadcast_is_composed_previewed_and_sent_in_a_browser() {
         assert_eq!(got.len(), 1, "{name} got it once: {got:?}");
         assert_eq!(got[0]["message"]["text"], format!("Hello {name}, welcome to pro!"), "{got:?}");
         let button = &got[0]["message"]["reply_markup"]["inline_keyboard"][0][0];
-        assert_eq!((button["text"].as_str(), button["url"].as_str()), (Some("Open the shop"), Some("https://shop.example/")));
+        assert_eq!(
+            (button["text"].as_str(), button["url"].as_str()),
+            (Some("Open the shop"), Some("https://shop.example/"))
+        );
     }
     for shot in ["compose", "preview-empty", "progress-done", "broadcast-ru-dark", "list-ru-dark"] {
         assert!(shots.join(format!("broadcast-{shot}.png")).exists(), "screenshot {shot}");

@@ -108,7 +108,20 @@ pub fn utc_seconds(text: &str) -> Option<i64> {
     let time: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
     let ([y, m, d], [hh, mm, rest @ ..]) = (date.as_slice(), time.as_slice()) else { return None };
     let ss = rest.first().copied().unwrap_or(0);
-    let days_in = [31, if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let days_in = [
+        31,
+        if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     let valid = (1..=12).contains(m)
         && (1..=days_in[(*m - 1) as usize]).contains(d)
         && (0..24).contains(hh)
@@ -124,7 +137,12 @@ impl ComposeForm {
             "" => None,
             mode => Some(mode.to_owned()),
         };
-        Message { text: self.text.replace("\r\n", "\n"), parse_mode, buttons: buttons(&self.buttons, errors), media: None }
+        Message {
+            text: self.text.replace("\r\n", "\n"),
+            parse_mode,
+            buttons: buttons(&self.buttons, errors),
+            media: None,
+        }
     }
 
     fn audience(&self, errors: &mut FieldErrors) -> Audience {
@@ -232,7 +250,7 @@ mod tests {
             ..ComposeForm::default()
         };
         let errors = form.request().unwrap_err();
-        assert_eq!(errors.keys().collect::<Vec<_>>(), ["at", "buttons", "variables"]);
+        assert_eq!(errors.keys().collect::<Vec<_>>(), ["buttons", "variables", "at"]);
         assert_eq!(utc_seconds("1970-01-01T00:00"), Some(0));
         assert_eq!(utc_seconds("2024-02-29T23:59:59"), Some(1_709_251_199));
         assert_eq!(utc_seconds("2024-13-01T00:00"), None);

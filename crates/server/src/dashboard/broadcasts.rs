@@ -208,6 +208,15 @@ async fn render_one(dashboard: &Dashboard, at: &InWorkspace, name: &str, id: &st
     let mut context = at.context();
     context["bot"] = json!(name);
     context["b"] = shown(&found);
+    if !fragment {
+        // Who made it, an account by its name (a token stays `token:ID`).
+        let members = at.api.store.members(at.caller.workspace).await.unwrap_or_default();
+        let person = (found.created_by.strip_prefix("account:").and_then(|id| id.parse::<i64>().ok()))
+            .and_then(|id| members.iter().find(|m| m.account == id));
+        if let Some(member) = person {
+            context["b"]["created_by"] = json!(member.display_name);
+        }
+    }
     let template = if fragment { "broadcast_progress.html" } else { "broadcast.html" };
     dashboard.pages.render(StatusCode::OK, template, &at.signed.frame(&path), context)
 }

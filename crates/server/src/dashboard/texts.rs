@@ -157,7 +157,11 @@ pub const BROADCASTS: &[(&str, &str, &str)] = &[
     ),
     ("bc_send", "Send the broadcast", "Отправить рассылку"),
     ("bc_preview", "Preview", "Предпросмотр"),
-    ("bc_preview_empty", "Type a text to see it as a user gets it.", "Введите текст, чтобы увидеть его глазами пользователя."),
+    (
+        "bc_preview_empty",
+        "Type a text to see it as a user gets it.",
+        "Введите текст, чтобы увидеть его глазами пользователя.",
+    ),
     ("bc_audience_count", "{count} users will get it.", "Получат пользователей: {count}."),
     (
         "bc_audience_none",

@@ -14,7 +14,9 @@ use ferrogram_schema::{BotFile, ParseMode};
 use minijinja::UndefinedBehavior;
 use serde_json::Value;
 
-use super::{DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT, Escape, Templates, compile_cap, is_template, render_error, to_jinja};
+use super::{
+    DEFAULT_FUEL, DEFAULT_RECURSION_LIMIT, Escape, Templates, compile_cap, is_template, render_error, to_jinja,
+};
 use crate::error::EngineError;
 
 /// A text compiled for per-user rendering.
@@ -35,7 +37,11 @@ impl TextTemplate {
     /// Compiles `source` in the environment of `file` (its `t()` texts and default locale; a bare
     /// one when `None`), for a message sent with `parse_mode` (`HTML`, `MarkdownV2`, `Markdown`,
     /// or plain when `None`). A syntax error is an [`EngineError::Templates`] naming it.
-    pub fn compile(file: Option<&BotFile>, source: &str, parse_mode: Option<&str>) -> Result<TextTemplate, EngineError> {
+    pub fn compile(
+        file: Option<&BotFile>,
+        source: &str,
+        parse_mode: Option<&str>,
+    ) -> Result<TextTemplate, EngineError> {
         let escape = Escape::for_parse_mode(match parse_mode {
             Some("HTML") => Some(ParseMode::Html),
             Some("MarkdownV2") => Some(ParseMode::MarkdownV2),
@@ -93,8 +99,8 @@ mod tests {
 
     #[test]
     fn each_user_gets_their_values_and_missing_ones_are_empty() {
-        let text = TextTemplate::compile(None, "Hi {{ from.first_name }}, plan {{ user.plan }}{{ user.a.b }}!", None)
-            .unwrap();
+        let text =
+            TextTemplate::compile(None, "Hi {{ from.first_name }}, plan {{ user.plan }}{{ user.a.b }}!", None).unwrap();
         let ann = text.render(&json!({"from": {"first_name": "Ann"}, "user": {"plan": "pro"}})).unwrap();
         assert_eq!(ann, "Hi Ann, plan pro!");
         assert_eq!(text.render(&json!({"from": {}, "user": {}})).unwrap(), "Hi , plan !");
@@ -106,7 +112,10 @@ mod tests {
     fn values_are_escaped_for_the_parse_mode_and_plain_texts_stay() {
         let html = TextTemplate::compile(None, "<b>Hi</b> {{ from.first_name }}", Some("HTML")).unwrap();
         assert!(html.escapes());
-        assert_eq!(html.render(&json!({"from": {"first_name": "<i>x</i>"}})).unwrap(), "<b>Hi</b> &lt;i&gt;x&lt;/i&gt;");
+        assert_eq!(
+            html.render(&json!({"from": {"first_name": "<i>x</i>"}})).unwrap(),
+            "<b>Hi</b> &lt;i&gt;x&lt;/i&gt;"
+        );
         let plain = TextTemplate::compile(None, "50% off {not a template}", None).unwrap();
         assert_eq!(plain.render(&json!({})).unwrap(), "50% off {not a template}");
     }
@@ -114,7 +123,12 @@ mod tests {
     #[test]
     fn a_syntax_error_is_refused_and_a_runaway_loop_stops() {
         assert!(matches!(TextTemplate::compile(None, "Hi {{ user.name ", None), Err(EngineError::Templates(_))));
-        let looping = TextTemplate::compile(None, "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}", None).unwrap();
+        let looping = TextTemplate::compile(
+            None,
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            None,
+        )
+        .unwrap();
         assert!(looping.render(&json!({})).is_err());
     }
 }
