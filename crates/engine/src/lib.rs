@@ -55,5 +55,6 @@ pub use host::{BotHandle, Engine, EngineConfig, Receive};
 pub use interpret::budget::{DEFAULT_UPDATE_FUEL, DEFAULT_UPDATE_STEPS, Exhausted};
 pub use interpret::http::{HttpConfig, MAX_REDIRECTS};
 pub use interpret::steps::records::signature;
+pub use interpret::template::text::TextTemplate;
 pub use receive::prune::INBOX_KEEP;
 pub use receive::webhook::WebhookError;

@@ -7,7 +7,9 @@
 //! variables and by a collection query; an empty audience is a 422 that makes nothing; a
 //! runner stopped between batches (as at a restart) and started again finishes the broadcast
 //! without sending anyone the message twice; pause, resume and cancel (nothing more is sent);
-//! another workspace sees none of it (404).
+//! another workspace sees none of it (404). A text with template syntax reaches each user as
+//! their own (their name, their variables; a missing one empty or its `default`), and the
+//! preview shows it for one user with the audience's count, changing nothing.
 
 mod no_bots;
 
@@ -400,6 +402,95 @@ async fn another_workspace_sees_none(env: Env) {
     assert_eq!(env.get(id).await["state"], "running", "ours is untouched");
 }
 
+async fn a_templated_text_is_each_users_own(env: Env) {
+    let runner = env.runner(3);
+    let ann = env.users[0];
+    env.api.store.set_var(BOT_ID, Scope::User(ann), "plan", Some(&json!("pro"))).await.unwrap();
+    let text =
+        "Hi {{ from.first_name }}{% if user.plan %} ({{ user.plan }}){% endif %}, {{ user.city | default('friend') }}";
+    let created =
+        env.create(json!({"message": {"text": text, "buttons": [[{"text": "Go", "url": "https://x.org"}]]}})).await;
+    let done = env.until(created["id"].as_i64().unwrap(), |b| b["state"] == "done").await;
+    assert_eq!(progress(&done), (5, 4, 0, 1, 0), "{done}");
+    assert_eq!(done["message"]["text"], text, "stored as written: {done}");
+    for (user, name) in env.users.iter().zip(["Ann", "Bob", "Cid", "Dee"]) {
+        let plan = if *user == ann { " (pro)" } else { "" };
+        assert_eq!(env.texts(*user).await, [format!("Hi {name}{plan}, friend")]);
+    }
+    // HTML: the inserted values are escaped, the text's own markup kept.
+    env.api.store.set_var(BOT_ID, Scope::User(ann), "city", Some(&json!("<b>Oz</b>"))).await.unwrap();
+    let html = json!({"message": {"text": "<i>{{ user.city }}</i>", "parse_mode": "HTML"},
+        "audience": {"variables": {"plan": "pro"}}});
+    let html = env.create(html).await;
+    env.until(html["id"].as_i64().unwrap(), |b| b["state"] == "done").await;
+    let got = env.received(ann).await;
+    assert_eq!(got.last().unwrap()["message"]["text"], "<b>Oz</b>", "Telegram shows the value as text: {got:?}");
+    assert_eq!(got.last().unwrap()["message"]["entities"][0]["type"], "italic", "{got:?}");
+    // A template that does not compile is refused at its field, nothing made.
+    let (status, problem) = env
+        .send(Method::POST, "/api/v1/bots/news/broadcasts", &env.editor, Some(json!({"message": {"text": "{{ x"}})))
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/message/text", "{problem}");
+    runner.stop().await;
+}
+
+async fn a_preview_shows_one_users_text_and_changes_nothing(env: Env) {
+    let (ann, bob) = (env.users[0], env.users[1]);
+    for user in [ann, bob] {
+        env.api.store.set_var(BOT_ID, Scope::User(user), "plan", Some(&json!("pro"))).await.unwrap();
+    }
+    let audit = env.api.store.audit_log(env.home, 1000).await.unwrap().len();
+    let env = &env;
+    let preview = |body: Value| async move {
+        env.send(Method::POST, "/api/v1/bots/news/broadcasts/preview", &env.viewer, Some(body)).await
+    };
+    let message = json!({"text": "Hi {{ from.first_name }}, {{ user.plan | default('no plan') }}",
+        "buttons": [[{"text": "Shop", "url": "https://shop.example"}]]});
+    let (status, everyone) = preview(json!({"message": message})).await;
+    assert_eq!(status, 200, "a viewer may preview: {everyone}");
+    assert_eq!((everyone["audience"].as_i64(), everyone["user"]["id"].as_i64()), (Some(5), Some(ann)), "{everyone}");
+    assert_eq!(everyone["text"], "Hi Ann, pro", "{everyone}");
+    assert_eq!((everyone["personal"].as_bool(), everyone["in_audience"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(everyone["method"], "sendMessage");
+    assert_eq!(everyone["params"]["text"], "Hi Ann, pro");
+    assert_eq!(everyone["params"]["reply_markup"]["inline_keyboard"][0][0]["url"], "https://shop.example");
+    assert_eq!(everyone["buttons"][0][0]["text"], "Shop");
+
+    let cid = env.users[2];
+    let (_, for_cid) =
+        preview(json!({"message": message, "audience": {"variables": {"plan": "pro"}}, "user": cid})).await;
+    assert_eq!((for_cid["audience"].as_i64(), for_cid["in_audience"].as_bool()), (Some(2), Some(false)), "{for_cid}");
+    assert_eq!(for_cid["text"], "Hi Cid, no plan", "the fallback for a missing variable");
+
+    let (status, nobody) = preview(json!({"message": message, "audience": {"variables": {"plan": "gold"}}})).await;
+    assert_eq!(status, 200, "an empty audience is an answer, not a refusal: {nobody}");
+    assert_eq!((nobody["audience"].as_i64(), nobody["user"].is_null()), (Some(0), true), "{nobody}");
+    assert_eq!(nobody["text"], "Hi , no plan");
+
+    let cases = [
+        (json!({"message": message, "user": 999_999}), "/user"),
+        (json!({"message": {"text": "{% if %}"}}), "/message/text"),
+        (json!({"message": {"text": "x", "buttons": [[{"text": "a"}]]}}), "/message/buttons/0/0"),
+        (json!({"message": {"text": "x"}, "audience": {"collection": "nope"}}), "/audience/collection"),
+    ];
+    for (body, pointer) in cases {
+        let (status, problem) = preview(body.clone()).await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert_eq!(problem["errors"][0]["pointer"], pointer, "{body}: {problem}");
+    }
+    let (status, _) = env
+        .send(Method::POST, "/api/v1/bots/news/broadcasts/preview", &env.stranger, Some(json!({"message": message})))
+        .await;
+    assert_eq!(status, 404, "another workspace's bot");
+    let bot = env.api.store.bot_named(env.home, "news").await.unwrap().unwrap().id;
+    assert!(env.api.store.broadcasts_page(env.home, bot, None, i64::MAX, 10).await.unwrap().is_empty());
+    assert_eq!(env.api.store.audit_log(env.home, 1000).await.unwrap().len(), audit, "nothing audited");
+    for user in &env.users {
+        assert!(env.texts(*user).await.is_empty(), "nothing sent");
+    }
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
@@ -479,5 +570,7 @@ on_both!(
     bad_broadcasts_change_nothing,
     a_stopped_runner_resumes_without_sending_twice,
     pause_resume_and_cancel,
-    another_workspace_sees_none
+    another_workspace_sees_none,
+    a_templated_text_is_each_users_own,
+    a_preview_shows_one_users_text_and_changes_nothing
 );

@@ -3,6 +3,11 @@
 //! blocked by the user), paused, resumed and cancelled. The sending is the server's broadcast
 //! runner's (`crate::broadcasts`, decision 0048). Viewers read; editors create and act; every
 //! change is audited. A broadcast whose audience is empty is refused (422) and nothing is made.
+//! `…/broadcasts/preview` shows a message as one user would get it (its text rendered with
+//! their variables, decision 0055) and how many users the audience holds, changing nothing.
+//!
+//! The work of each route is a public function ([`list`], [`create`], [`get`], [`act`],
+//! [`preview`]) that the dashboard's broadcasts page calls too (decision 0049).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -25,7 +30,8 @@ use super::problem::{FieldError, Problem, store_failed};
 use super::versions::now;
 use crate::bots::Api;
 use crate::broadcasts::audience::{Audience, resolve};
-use crate::broadcasts::message::Message;
+use crate::broadcasts::message::{Button, Message};
+use crate::broadcasts::personal::Personal;
 
 /// The latest a broadcast may be scheduled: a year ahead, in seconds.
 const MAX_AHEAD: i64 = 366 * 24 * 60 * 60;
@@ -94,11 +100,49 @@ pub struct BroadcastFilter {
     pub cursor: Option<String>,
 }
 
+/// A message to preview.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    pub message: Message,
+    /// Whom it would go to; absent or `{}`: every user the bot has seen.
+    #[serde(default)]
+    pub audience: Audience,
+    /// The user to show it for (one the bot has seen); the audience's first when absent.
+    pub user: Option<i64>,
+}
+
+/// A message as one user would get it, and how many would.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewView {
+    /// Users in the audience now (it is resolved again when the broadcast starts).
+    pub audience: i64,
+    /// The user it is shown for (`id`, `first_name`, `last_name`, `username`); `null` when the
+    /// audience is empty and none was named: the text is then rendered with no variables.
+    #[schema(value_type = Option<Object>)]
+    pub user: Option<serde_json::Value>,
+    /// Whether that user is in the audience.
+    pub in_audience: bool,
+    /// The text (or caption) that user gets: the message's, its template rendered.
+    pub text: String,
+    /// Whether the text is a template (it differs per user).
+    pub personal: bool,
+    pub parse_mode: Option<String>,
+    /// The buttons under it, as Telegram lays them out.
+    pub buttons: Vec<Vec<Button>>,
+    /// The Bot API method the message is sent with (`sendMessage`, `sendPhoto`, `sendDocument`).
+    pub method: String,
+    /// Its parameters for that user.
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+}
+
 const STATES: [&str; 5] = ["scheduled", "running", "paused", "cancelled", "done"];
 
 pub(super) fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::new()
         .routes(routes!(list_broadcasts, create_broadcast))
+        .routes(routes!(preview_broadcast))
         .routes(routes!(get_broadcast))
         .routes(routes!(pause_broadcast))
         .routes(routes!(resume_broadcast))
@@ -146,6 +190,16 @@ async fn list_broadcasts(
     Path(name): Path<String>,
     Params(filter): Params<BroadcastFilter>,
 ) -> Result<Json<Page<BroadcastView>>, Problem> {
+    Ok(Json(list(&api, &caller, &name, &filter).await?))
+}
+
+/// The bot `name`'s broadcasts, newest first (viewer).
+pub async fn list(
+    api: &Api,
+    caller: &Caller,
+    name: &str,
+    filter: &BroadcastFilter,
+) -> Result<Page<BroadcastView>, Problem> {
     caller.require(Role::Viewer)?;
     let limit = pagination::limit(filter.limit)?;
     let before = pagination::key_of(filter.cursor.as_deref())?.unwrap_or(i64::MAX);
@@ -153,11 +207,11 @@ async fn list_broadcasts(
         return Err(Problem::bad_request(format!("no broadcast state `{state}`"))
             .with_errors(vec![FieldError::parameter("state", "scheduled, running, paused, cancelled or done")]));
     }
-    let bot = find(&api, &caller, &name).await?;
+    let bot = find(api, caller, name).await?;
     let rows = api.store.broadcasts_page(caller.workspace, bot.id, filter.state.as_deref(), before, limit + 1).await;
     let rows = rows.map_err(store_failed("reading the broadcasts"))?;
     let views = rows.into_iter().map(|b| view(&bot, b)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(pagination::page(views, limit, |b| b.id, |b| b)))
+    Ok(pagination::page(views, limit, |b| b.id, |b| b))
 }
 
 /// Makes a broadcast: started at once (its audience resolved now), or at `scheduled_at`
@@ -177,54 +231,153 @@ async fn create_broadcast(
     body: JsonBody<BroadcastRequest>,
 ) -> Result<Response, Problem> {
     caller.require(Role::Editor)?;
-    let bot = find(&api, &caller, &name).await?;
-    let request = body.value;
+    find(&api, &caller, &name).await?;
     let act = async {
-        let mut errors = request.message.problems("/message");
-        errors.extend(request.audience.problems("/audience"));
-        let at = now();
-        match request.scheduled_at {
-            Some(when) if when < 0 || when > at + MAX_AHEAD => {
-                errors.push(FieldError::at("/scheduled_at", "Unix seconds, at most a year ahead"));
-            }
-            _ => {}
-        }
-        if !errors.is_empty() {
-            return Err(Problem::invalid("the broadcast is not acceptable", errors));
-        }
-        let chats = resolve(&api, caller.workspace, &bot, &request.audience, "/audience").await?;
-        if chats.is_empty() {
-            let why = if bot.telegram_id.is_none() {
-                format!("{name} has never run: it has no users yet")
-            } else {
-                "no user of the bot is in this audience".to_owned()
-            };
-            return Err(Problem::invalid("the audience is empty", vec![FieldError::at("/audience", why)]));
-        }
-        let scheduled_at = request.scheduled_at.unwrap_or(at).max(at);
-        let stored = |e| Problem::internal("saving the broadcast", e);
-        let message = serde_json::to_string(&request.message).map_err(|e| Problem::internal("saving", e))?;
-        let audience = serde_json::to_string(&request.audience).map_err(|e| Problem::internal("saving", e))?;
-        let mut tx = api.store.transaction().await.map_err(stored)?;
-        let id = tx
-            .broadcast_create(caller.workspace, bot.id, &message, &audience, scheduled_at, &caller.actor())
-            .await
-            .map_err(stored)?
-            .ok_or_else(|| Problem::not_found(format!("no bot named {name}")))?;
-        if scheduled_at <= at {
-            tx.broadcast_add_recipients(id, &chats).await.map_err(stored)?;
-            tx.broadcast_begin(id, chats.len() as i64, None).await.map_err(stored)?;
-        }
-        tx.commit().await.map_err(stored)?;
-        let detail = json!({"recipients": chats.len(), "scheduled_at": scheduled_at});
-        audit(&api, &caller, "broadcast.create", &format!("{name}/{id}"), detail).await;
-        let created = one(&api, &caller, &bot, &id.to_string()).await?;
-        let body = serde_json::to_value(view(&bot, created)?).map_err(|e| Problem::internal("answering", e))?;
-        let mut created = Created::new(body);
-        created.location = Some(format!("/api/v1/bots/{name}/broadcasts/{id}"));
+        let made = create(&api, &caller, &name, &body.value).await?;
+        let location = format!("/api/v1/bots/{name}/broadcasts/{}", made.id);
+        let mut created = Created::new(serde_json::to_value(made).map_err(|e| Problem::internal("answering", e))?);
+        created.location = Some(location);
         Ok(created)
     };
     Ok(once(&api, &caller, &headers, &format!("POST /api/v1/bots/{name}/broadcasts"), &body.raw, act).await)
+}
+
+/// What is wrong with a message's shape, its text's template included, at `/message…`.
+async fn message_problems(api: &Api, bot: &BotRecord, message: &Message) -> Vec<FieldError> {
+    let mut errors = message.problems("/message");
+    if errors.is_empty()
+        && Personal::varies(message)
+        && let Err(why) = Personal::compile(api, bot, message).await
+    {
+        errors.push(FieldError::at("/message/text", format!("the template does not compile: {why}")));
+    }
+    errors
+}
+
+/// Makes a broadcast of the bot `name` (editor): started at once, its audience resolved now,
+/// or at `scheduled_at`. A refused request (422: the failing fields; an empty audience at
+/// `/audience`) makes nothing. Audited as `broadcast.create`.
+pub async fn create(
+    api: &Api,
+    caller: &Caller,
+    name: &str,
+    request: &BroadcastRequest,
+) -> Result<BroadcastView, Problem> {
+    caller.require(Role::Editor)?;
+    let bot = find(api, caller, name).await?;
+    let mut errors = message_problems(api, &bot, &request.message).await;
+    errors.extend(request.audience.problems("/audience"));
+    let at = now();
+    match request.scheduled_at {
+        Some(when) if when < 0 || when > at + MAX_AHEAD => {
+            errors.push(FieldError::at("/scheduled_at", "Unix seconds, at most a year ahead"));
+        }
+        _ => {}
+    }
+    if !errors.is_empty() {
+        return Err(Problem::invalid("the broadcast is not acceptable", errors));
+    }
+    let chats = resolve(api, caller.workspace, &bot, &request.audience, "/audience").await?;
+    if chats.is_empty() {
+        let why = if bot.telegram_id.is_none() {
+            format!("{name} has never run: it has no users yet")
+        } else {
+            "no user of the bot is in this audience".to_owned()
+        };
+        return Err(Problem::invalid("the audience is empty", vec![FieldError::at("/audience", why)]));
+    }
+    let scheduled_at = request.scheduled_at.unwrap_or(at).max(at);
+    let stored = |e| Problem::internal("saving the broadcast", e);
+    let message = serde_json::to_string(&request.message).map_err(|e| Problem::internal("saving", e))?;
+    let audience = serde_json::to_string(&request.audience).map_err(|e| Problem::internal("saving", e))?;
+    let mut tx = api.store.transaction().await.map_err(stored)?;
+    let id = tx
+        .broadcast_create(caller.workspace, bot.id, &message, &audience, scheduled_at, &caller.actor())
+        .await
+        .map_err(stored)?
+        .ok_or_else(|| Problem::not_found(format!("no bot named {name}")))?;
+    if scheduled_at <= at {
+        tx.broadcast_add_recipients(id, &chats).await.map_err(stored)?;
+        tx.broadcast_begin(id, chats.len() as i64, None).await.map_err(stored)?;
+    }
+    tx.commit().await.map_err(stored)?;
+    let detail = json!({"recipients": chats.len(), "scheduled_at": scheduled_at});
+    audit(api, caller, "broadcast.create", &format!("{name}/{id}"), detail).await;
+    view(&bot, one(api, caller, &bot, &id.to_string()).await?)
+}
+
+/// Shows a message as one of the bot's users would get it — its text rendered with that
+/// user's variables, its buttons — and how many users the audience holds now. Changes nothing.
+#[utoipa::path(post, path = "/api/v1/bots/{name}/broadcasts/preview", tag = "broadcasts",
+    params(("name" = String, Path)),
+    request_body = PreviewRequest,
+    responses((status = 200, body = PreviewView),
+        (status = 409, description = "A bot whose newest version does not load (for a collection audience)")))]
+async fn preview_broadcast(
+    State(api): State<Api>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: JsonBody<PreviewRequest>,
+) -> Result<Json<PreviewView>, Problem> {
+    Ok(Json(preview(&api, &caller, &name, &body.value).await?))
+}
+
+/// The preview of `request` for the bot `name` (viewer: it only reads). A message or audience
+/// that would be refused is refused the same way (422), but an empty audience is an answer
+/// (`audience: 0`), not a refusal; a named `user` the bot has never seen is a 422 at `/user`.
+pub async fn preview(api: &Api, caller: &Caller, name: &str, request: &PreviewRequest) -> Result<PreviewView, Problem> {
+    caller.require(Role::Viewer)?;
+    let bot = find(api, caller, name).await?;
+    let mut errors = message_problems(api, &bot, &request.message).await;
+    errors.extend(request.audience.problems("/audience"));
+    if !errors.is_empty() {
+        return Err(Problem::invalid("the broadcast is not acceptable", errors));
+    }
+    let chats = resolve(api, caller.workspace, &bot, &request.audience, "/audience").await?;
+    let sample = request.user.or_else(|| chats.first().copied());
+    let read = store_failed("reading the user");
+    let (user, ctx) = match (sample, bot.telegram_id) {
+        (Some(user), Some(data)) => {
+            let Some(seen) = api.store.bot_user(data, user).await.map_err(read)? else {
+                let why = format!("{name} has never seen the user {user}");
+                return Err(Problem::invalid("no such user", vec![FieldError::at("/user", why)]));
+            };
+            let ctx = Personal::context(api, data, user).await.map_err(store_failed("reading the variables"))?;
+            let shown = json!({"id": user, "first_name": seen["first_name"], "last_name": seen["last_name"],
+                "username": seen["username"]});
+            (Some(shown), ctx)
+        }
+        (Some(user), None) => {
+            let why = format!("{name} has never run: it has seen no user {user}");
+            return Err(Problem::invalid("no such user", vec![FieldError::at("/user", why)]));
+        }
+        (None, _) => (None, json!({"user": {}, "from": {}})),
+    };
+    let personal = Personal::varies(&request.message);
+    let text = if personal {
+        let compiled = Personal::compile(api, &bot, &request.message).await;
+        compiled.and_then(|p| p.render(&ctx)).map_err(|why| {
+            Problem::invalid(
+                "the text does not render",
+                vec![FieldError::at("/message/text", format!("for this user: {why}"))],
+            )
+        })?
+    } else {
+        request.message.text.clone()
+    };
+    let chat = sample.unwrap_or(0);
+    let (method, params) = request.message.call_as(chat, &text);
+    Ok(PreviewView {
+        audience: chats.len() as i64,
+        in_audience: sample.is_some_and(|user| chats.contains(&user)),
+        user,
+        text,
+        personal,
+        parse_mode: request.message.parse_mode.clone(),
+        buttons: request.message.buttons.clone(),
+        method: method.to_owned(),
+        params,
+    })
 }
 
 /// One broadcast with its progress.
@@ -236,20 +389,26 @@ async fn get_broadcast(
     caller: Caller,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Json<BroadcastView>, Problem> {
-    caller.require(Role::Viewer)?;
-    let bot = find(&api, &caller, &name).await?;
-    Ok(Json(view(&bot, one(&api, &caller, &bot, &id).await?)?))
+    Ok(Json(get(&api, &caller, &name, &id).await?))
 }
 
-/// Moves the broadcast to `to` (409 when its state does not allow it), audited as `action`.
-async fn act(
+/// The broadcast `id` of the bot `name` with its progress (viewer).
+pub async fn get(api: &Api, caller: &Caller, name: &str, id: &str) -> Result<BroadcastView, Problem> {
+    caller.require(Role::Viewer)?;
+    let bot = find(api, caller, name).await?;
+    view(&bot, one(api, caller, &bot, id).await?)
+}
+
+/// Moves the broadcast to `to` (`paused`, `running` or `cancelled`; 409 when its state does not
+/// allow it), audited as `broadcast.ACTION` (`pause`, `resume`, `cancel`). Editor.
+pub async fn act(
     api: &Api,
     caller: &Caller,
     name: &str,
     id: &str,
     to: &str,
     action: &str,
-) -> Result<Json<BroadcastView>, Problem> {
+) -> Result<BroadcastView, Problem> {
     caller.require(Role::Editor)?;
     let bot = find(api, caller, name).await?;
     let found = one(api, caller, &bot, id).await?;
@@ -265,7 +424,7 @@ async fn act(
     }
     audit(api, caller, &format!("broadcast.{action}"), &format!("{name}/{}", found.id), json!({"from": found.state}))
         .await;
-    Ok(Json(view(&bot, one(api, caller, &bot, id).await?)?))
+    view(&bot, one(api, caller, &bot, id).await?)
 }
 
 /// Pauses a running broadcast: the batch being sent finishes, no more is sent until resumed.
@@ -277,7 +436,7 @@ async fn pause_broadcast(
     caller: Caller,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Json<BroadcastView>, Problem> {
-    act(&api, &caller, &name, &id, "paused", "pause").await
+    Ok(Json(act(&api, &caller, &name, &id, "paused", "pause").await?))
 }
 
 /// Resumes a paused broadcast where it stopped: no one gets it twice.
@@ -289,7 +448,7 @@ async fn resume_broadcast(
     caller: Caller,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Json<BroadcastView>, Problem> {
-    act(&api, &caller, &name, &id, "running", "resume").await
+    Ok(Json(act(&api, &caller, &name, &id, "running", "resume").await?))
 }
 
 /// Cancels a broadcast that is scheduled, running or paused: the batch being sent finishes,
@@ -302,5 +461,5 @@ async fn cancel_broadcast(
     caller: Caller,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Json<BroadcastView>, Problem> {
-    act(&api, &caller, &name, &id, "cancelled", "cancel").await
+    Ok(Json(act(&api, &caller, &name, &id, "cancelled", "cancel").await?))
 }

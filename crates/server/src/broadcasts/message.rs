@@ -140,16 +140,22 @@ impl Message {
 
     /// The Bot API method and parameters that send it to `chat`.
     pub fn call(&self, chat: i64) -> (&'static str, Value) {
+        self.call_as(chat, &self.text)
+    }
+
+    /// [`Message::call`] with `text` (the message's, rendered for the recipient) as the text or
+    /// caption.
+    pub fn call_as(&self, chat: i64, text: &str) -> (&'static str, Value) {
         let mut params = Map::new();
         params.insert("chat_id".into(), json!(chat));
         let method = match &self.media {
             None => {
-                params.insert("text".into(), json!(self.text));
+                params.insert("text".into(), json!(text));
                 "sendMessage"
             }
             Some(media) => {
                 let file = media.url.as_ref().or(media.file_id.as_ref()).cloned().unwrap_or_default();
-                params.insert("caption".into(), json!(self.text));
+                params.insert("caption".into(), json!(text));
                 if media.kind == "document" {
                     params.insert("document".into(), json!(file));
                     "sendDocument"

@@ -11,10 +11,15 @@
 //! stops the claims: the batch being sent finishes. A broadcast of a bot that does not run here
 //! waits for it.
 //!
+//! A text with template syntax is rendered for each recipient with their variables
+//! ([`Personal`], decision 0055), compiled once per broadcast; a recipient whose text does not
+//! render (the template ran out of fuel, say) is counted `failed` with the reason, not sent.
+//!
 //! At its start the runner marks the recipients left `sending` by an earlier process `failed`
 //! ([`Store::broadcasts_interrupted`](ferrogram_store::Store::broadcasts_interrupted)): they
 //! were in flight at a crash and may have been delivered, so no one gets the message twice.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +30,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::audience::{Audience, resolve};
 use super::message::Message;
+use super::personal::Personal;
 use crate::bots::Api;
 
 /// How the runner works.
@@ -75,11 +81,12 @@ async fn run(api: Api, engine: Arc<Engine>, config: RunnerConfig, mut stopped: w
         }
         Err(error) => tracing::error!(%error, "broadcasts: marking interrupted sends failed"),
     }
+    let mut texts = Texts::new();
     loop {
         if *stopped.borrow() {
             return;
         }
-        let busy = match pass(&api, &engine, &config).await {
+        let busy = match pass(&api, &engine, &config, &mut texts).await {
             Ok(busy) => busy,
             Err(error) => {
                 tracing::error!(%error, "broadcasts: reading the store failed; retried");
@@ -95,14 +102,25 @@ async fn run(api: Api, engine: Arc<Engine>, config: RunnerConfig, mut stopped: w
     }
 }
 
+/// The compiled texts of the running broadcasts whose text is a template, by broadcast id (or
+/// why it does not compile).
+type Texts = HashMap<i64, Arc<Result<Personal, String>>>;
+
 /// Starts what is due, then sends one batch of each running broadcast whose bot runs here.
 /// Whether anything was sent.
-async fn pass(api: &Api, engine: &Arc<Engine>, config: &RunnerConfig) -> Result<bool, ferrogram_store::Error> {
+async fn pass(
+    api: &Api,
+    engine: &Arc<Engine>,
+    config: &RunnerConfig,
+    texts: &mut Texts,
+) -> Result<bool, ferrogram_store::Error> {
     for due in api.store.broadcasts_due(crate::api::versions::now()).await? {
         begin(api, &due).await?;
     }
     let mut busy = false;
-    for broadcast in api.store.broadcasts_running().await? {
+    let running = api.store.broadcasts_running().await?;
+    texts.retain(|id, _| running.iter().any(|b| b.id == *id));
+    for broadcast in running {
         let Some(bot) = api.store.bot(broadcast.workspace, broadcast.bot).await? else { continue };
         let Some(telegram) = bot.telegram_id.filter(|id| engine.runs(*id)) else { continue };
         let message: Message = match serde_json::from_str(&broadcast.message) {
@@ -112,6 +130,19 @@ async fn pass(api: &Api, engine: &Arc<Engine>, config: &RunnerConfig) -> Result<
                 continue;
             }
         };
+        let personal = if Personal::varies(&message) {
+            let compiled = match texts.get(&broadcast.id) {
+                Some(compiled) => Arc::clone(compiled),
+                None => {
+                    let compiled = Arc::new(Personal::compile(api, &bot, &message).await);
+                    texts.insert(broadcast.id, Arc::clone(&compiled));
+                    compiled
+                }
+            };
+            Some(compiled)
+        } else {
+            None
+        };
         let chats = api.store.broadcast_claim(broadcast.id, config.batch).await?;
         if chats.is_empty() {
             if api.store.broadcast_finish(broadcast.id).await? {
@@ -119,7 +150,8 @@ async fn pass(api: &Api, engine: &Arc<Engine>, config: &RunnerConfig) -> Result<
             }
             continue;
         }
-        busy |= send_batch(api, engine, broadcast.id, telegram, &message, chats).await?;
+        let batch = Batch { id: broadcast.id, telegram, message: &message, personal: personal.as_deref() };
+        busy |= send_batch(api, engine, &batch, chats).await?;
         if api.store.broadcast_finish(broadcast.id).await? {
             tracing::info!(broadcast = broadcast.id, "broadcast done");
         }
@@ -161,23 +193,59 @@ async fn begin(api: &Api, due: &Broadcast) -> Result<(), ferrogram_store::Error>
     Ok(())
 }
 
+/// One broadcast's batch: what is sent, by which bot, and its text per recipient when it varies.
+struct Batch<'a> {
+    id: i64,
+    telegram: u64,
+    message: &'a Message,
+    personal: Option<&'a Result<Personal, String>>,
+}
+
+/// The text of `batch` for `chat`, or why it does not render (the recipient then counts failed).
+async fn text_for(api: &Api, batch: &Batch<'_>, chat: i64) -> Result<Result<String, String>, ferrogram_store::Error> {
+    Ok(match batch.personal {
+        None => Ok(batch.message.text.clone()),
+        Some(Err(why)) => Err(format!("the text does not compile: {why}")),
+        Some(Ok(personal)) => {
+            let ctx = Personal::context(api, batch.telegram, chat).await?;
+            personal.render(&ctx).map_err(|why| format!("the text does not render for this user: {why}"))
+        }
+    })
+}
+
 /// Sends the claimed `chats` at once (the scheduler paces them) and records each outcome as it
-/// comes. Whether any call was made.
+/// comes. Whether any call was made (or a recipient settled without one).
 async fn send_batch(
     api: &Api,
     engine: &Arc<Engine>,
-    id: i64,
-    telegram: u64,
-    message: &Message,
+    batch: &Batch<'_>,
     chats: Vec<i64>,
 ) -> Result<bool, ferrogram_store::Error> {
+    let (id, telegram) = (batch.id, batch.telegram);
     let mut sends = JoinSet::new();
-    for chat in chats {
-        let (engine, (method, params)) = (Arc::clone(engine), message.call(chat));
-        sends.spawn(async move { (chat, engine.send_bulk(telegram, method, &params).await) });
-    }
     let mut made = false;
     let mut failure = None;
+    for chat in chats {
+        let text = match text_for(api, batch, chat).await {
+            Ok(Ok(text)) => text,
+            Ok(Err(why)) => {
+                made = true;
+                tracing::warn!(broadcast = id, chat, why, "a broadcast's text did not render");
+                if let Err(error) = api.store.broadcast_settle(id, chat, Delivery::Failed, Some(&why)).await {
+                    failure.get_or_insert(error);
+                }
+                continue;
+            }
+            Err(error) => {
+                // Not sent: back to pending, tried at the next batch.
+                failure.get_or_insert(error);
+                let _ = api.store.broadcast_release(id, chat).await;
+                continue;
+            }
+        };
+        let (engine, (method, params)) = (Arc::clone(engine), batch.message.call_as(chat, &text));
+        sends.spawn(async move { (chat, engine.send_bulk(telegram, method, &params).await) });
+    }
     while let Some(joined) = sends.join_next().await {
         let Ok((chat, outcome)) = joined else { continue };
         let recorded = match outcome {

@@ -1,5 +1,5 @@
 //! What a bot's run-it pages (users, collections, charts) share: the bot's sub-navigation
-//! (`templates/bot_nav.html`: versions, users, collections, charts; the current one marked) and
+//! (`templates/bot_nav.html`: versions, users, collections, charts, broadcasts; the current one marked) and
 //! its values in a page's context, and path segments made safe for links.
 
 use serde_json::{Value, json};

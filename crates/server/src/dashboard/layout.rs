@@ -202,6 +202,11 @@ pub fn texts(lang: Lang) -> BTreeMap<&'static str, &'static str> {
 /// The frame's texts, then each page group's.
 fn all_texts() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
     TEXTS.iter().chain(super::texts::BOTS).chain(super::texts::RUN)
+    TEXTS
+        .iter()
+        .chain(super::texts::BOTS)
+        // Broadcasts' pages.
+        .chain(super::texts::BROADCASTS)
 }
 
 /// The text `key` in `lang` (the key itself if unknown).
@@ -248,6 +253,11 @@ impl Pages {
             ("record_delete.html", include_str!("templates/record_delete.html")),
             ("charts.html", include_str!("templates/charts.html")),
             ("members.html", include_str!("templates/members.html")),
+            // Broadcasts' pages.
+            ("broadcasts.html", include_str!("templates/broadcasts.html")),
+            ("broadcast_preview.html", include_str!("templates/broadcast_preview.html")),
+            ("broadcast.html", include_str!("templates/broadcast.html")),
+            ("broadcast_progress.html", include_str!("templates/broadcast_progress.html")),
         ] {
             env.add_template(name, source).expect("the embedded templates parse");
         }

@@ -17,10 +17,16 @@
 //! [`records`] (a record's form and removal), [`charts`] (a bot's charts and the workspace's
 //! overview) drawn by [`chart`], [`members`] (the workspace's members, roles, invitations), and
 //! [`bot_nav`] (a bot's sub-navigation).
+//!
+//! A bot's broadcasts: [`broadcasts`] (the list, compose with a live preview, progress) and
+//! [`broadcast_form`] (the compose form read into the API's request).
 
 pub mod assets;
 pub mod audit;
 pub mod bots;
+// Broadcasts' pages.
+pub mod broadcast_form;
+pub mod broadcasts;
 pub mod history;
 pub mod home;
 pub mod invite;
@@ -107,8 +113,8 @@ impl Dashboard {
 
 /// The dashboard's routes: `/`, `/sign-in`, `/sign-out`, `/setup/{token}`, `/invite/{token}`,
 /// `/account/sessions…`, a workspace's `/w/{workspace}/bots…`, `…/audit` and `…/tokens…`,
-/// a bot's `…/users…`, `…/collections…` and `…/charts`, the workspace's `…/overview` and
-/// `…/members…`, `/preferences` and `/assets/…`.
+/// a bot's `…/users…`, `…/collections…`, `…/charts` and `…/broadcasts…`, the workspace's
+/// `…/overview` and `…/members…`, `/preferences` and `/assets/…`.
 pub fn routes(dashboard: Dashboard) -> Router {
     Router::new()
         .route("/", get(home::page))
@@ -152,6 +158,12 @@ pub fn routes(dashboard: Dashboard) -> Router {
         .route("/w/{workspace}/members/invite", post(members::invite))
         .route("/w/{workspace}/members/{account}/role", post(members::set_role))
         .route("/w/{workspace}/members/{account}/remove", post(members::remove))
+        // Broadcasts' pages.
+        .route("/w/{workspace}/bots/{name}/broadcasts", get(broadcasts::list).post(broadcasts::create))
+        .route("/w/{workspace}/bots/{name}/broadcasts/preview", post(broadcasts::preview))
+        .route("/w/{workspace}/bots/{name}/broadcasts/{id}", get(broadcasts::page))
+        .route("/w/{workspace}/bots/{name}/broadcasts/{id}/progress", get(broadcasts::progress_fragment))
+        .route("/w/{workspace}/bots/{name}/broadcasts/{id}/{action}", post(broadcasts::act))
         .route("/preferences", get(layout::preferences))
         .merge(assets::routes())
         .layer(axum::middleware::from_fn(layout::security_headers))

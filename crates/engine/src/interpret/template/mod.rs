@@ -22,6 +22,7 @@
 pub mod i18n;
 pub mod markdown;
 pub mod releases;
+pub mod text;
 pub mod times;
 
 use std::collections::BTreeMap;
