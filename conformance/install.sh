@@ -3,7 +3,9 @@
 #   Python: conformance/.venv from requirements.txt (+ constraints.txt), with moto's S3 server
 #           (moto_server) for the backup test and schemathesis for the REST API's fuzz test
 #   JS:     conformance/js/node_modules from package-lock.json (npm ci), with playwright-core
-#           for the web chat's and the dashboard's browser tests, and axe-core for the latter
+#           for the web chat's and the dashboard's browser tests, axe-core for the latter, and
+#           @dwmkerr/mock-llm, the OpenAI-compatible mock server the ai-assistant is run against
+#           (crates/ferrogram/tests/run_sandbox_mock_llm.rs)
 #   Chromium for that test: Debian's package, when it is missing and this runs as root with
 #           apt-get (elsewhere the test says it is skipped; CHROMIUM=/path picks another browser)
 #   Prometheus for the dashboard's test (crates/ferrogram/tests/serve_metrics.rs, which runs
@@ -57,7 +59,8 @@ js_want="$(hash_of "$js/package.json" "$js/package-lock.json") $(node --version)
 
 if [[ -f "$js_stamp" && "$(cat "$js_stamp")" == "$js_want" ]] \
     && [[ -f "$js/node_modules/grammy/package.json" && -f "$js/node_modules/telegraf/package.json" && -f "$js/node_modules/telegram-test-api/package.json" \
-    && -f "$js/node_modules/playwright-core/package.json" && -f "$js/node_modules/axe-core/package.json" ]]; then
+    && -f "$js/node_modules/playwright-core/package.json" && -f "$js/node_modules/axe-core/package.json" \
+    && -f "$js/node_modules/@dwmkerr/mock-llm/dist/main.js" ]]; then
     say "js libraries up to date"
 else
     say "installing js libraries into $js/node_modules"
