@@ -9,7 +9,6 @@
 //! the browser test).
 
 // Only its BotControl is used here (not its `state`).
-#[allow(dead_code)]
 mod host;
 
 use std::sync::Arc;

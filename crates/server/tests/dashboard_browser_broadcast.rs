@@ -16,7 +16,6 @@
 #[path = "../../sandbox/tests/browser/mod.rs"]
 mod browser;
 // Only its BotControl is used here (not its `state`).
-#[allow(dead_code)]
 mod host;
 
 use std::path::{Path, PathBuf};

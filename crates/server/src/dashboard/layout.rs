@@ -201,10 +201,10 @@ pub fn texts(lang: Lang) -> BTreeMap<&'static str, &'static str> {
 
 /// The frame's texts, then each page group's.
 fn all_texts() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
-    TEXTS.iter().chain(super::texts::BOTS).chain(super::texts::RUN)
     TEXTS
         .iter()
         .chain(super::texts::BOTS)
+        .chain(super::texts::RUN)
         // Broadcasts' pages.
         .chain(super::texts::BROADCASTS)
 }

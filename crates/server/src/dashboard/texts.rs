@@ -276,6 +276,8 @@ pub const RUN: &[(&str, &str, &str)] = &[
         "Your role may read this page; an admin changes it.",
         "Ваша роль позволяет только смотреть; изменяет администратор.",
     ),
+];
+
 /// The broadcasts pages' texts (`bc_…`: a bot's broadcasts, the compose form and its preview,
 /// a broadcast's progress).
 pub const BROADCASTS: &[(&str, &str, &str)] = &[
