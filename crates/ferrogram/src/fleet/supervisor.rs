@@ -25,11 +25,12 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use ferrogram_engine::{BotHandle, BoxFuture, Engine};
-use ferrogram_server::bots::{BotControl, BotError, BotStatus, ControlError, Status, TokenOwner};
+use ferrogram_server::bots::{BotControl, BotError, BotStatus, ControlError, DraftRun, Status, TokenOwner};
 use ferrogram_store::{BotRecord, Store, StoredStatus};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+use super::drafts::Drafts;
 use super::import;
 use super::secrets;
 use super::target::{self, Target};
@@ -139,6 +140,8 @@ pub(crate) struct Supervisor {
     bot_env: ferrogram_engine::BotEnv,
     http: reqwest::Client,
     bots: tokio::sync::Mutex<BTreeMap<String, Entry>>,
+    /// The drafts the dashboard's try-it chat runs (decision 0056), on an engine of their own.
+    drafts: Drafts,
     me: Weak<Supervisor>,
 }
 
@@ -150,8 +153,10 @@ impl Supervisor {
         telegram_url: String,
         public_url: Option<String>,
         bot_env: ferrogram_engine::BotEnv,
+        drafts_engine: Arc<Engine>,
     ) -> Result<Arc<Supervisor>, String> {
         let http = ferrogram_telegram::http_client().map_err(|e| e.to_string())?;
+        let drafts = Drafts::new(drafts_engine, sandbox_url.clone(), http.clone());
         Ok(Arc::new_cyclic(|me| Supervisor {
             store,
             engine,
@@ -161,6 +166,7 @@ impl Supervisor {
             bot_env,
             http,
             bots: tokio::sync::Mutex::default(),
+            drafts,
             me: me.clone(),
         }))
     }
@@ -704,8 +710,9 @@ impl Supervisor {
         Ok(super::removal_report(&workspace_name, name, was_running, &removed))
     }
 
-    /// Stops every bot and every pending retry (`serve` stopping).
+    /// Stops every bot, every pending retry and every draft (`serve` stopping).
     pub(crate) async fn stop_all(&self) {
+        self.drafts.stop_all().await;
         let mut bots = self.bots.lock().await;
         for entry in bots.values_mut() {
             entry.cancel_retry();
@@ -773,6 +780,26 @@ impl BotControl for Supervisor {
         keep_data: bool,
     ) -> BoxFuture<'a, Result<Value, ControlError>> {
         Box::pin(self.remove_bot(workspace, name, keep_data))
+    }
+
+    /// The draft runs in the sandbox, as a throwaway bot (`fleet/drafts.rs`).
+    fn try_draft<'a>(
+        &'a self,
+        workspace: i64,
+        name: &'a str,
+        source: &'a str,
+        restart: bool,
+    ) -> BoxFuture<'a, Result<DraftRun, ControlError>> {
+        Box::pin(async move {
+            let record =
+                self.store.bot_named(workspace, name).await.map_err(|e| ControlError::Refused(e.to_string()))?;
+            record.ok_or(ControlError::UnknownBot)?;
+            self.drafts.run(workspace, name, source, restart).await
+        })
+    }
+
+    fn draft_chat_origin(&self) -> Option<String> {
+        Some(self.drafts.origin())
     }
 
     fn user_blocked<'a>(&'a self, workspace: i64, name: &'a str, user: i64, blocked: bool) -> BoxFuture<'a, ()> {

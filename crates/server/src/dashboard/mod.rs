@@ -15,6 +15,7 @@
 pub mod assets;
 pub mod audit;
 pub mod bots;
+pub mod editor;
 pub mod history;
 pub mod home;
 pub mod invite;
@@ -114,6 +115,8 @@ pub fn routes(dashboard: Dashboard) -> Router {
         .route("/w/{workspace}/tokens/revoke", post(tokens::revoke))
         .route("/preferences", get(layout::preferences))
         .merge(assets::routes())
+        // The code view and its assets (decision 0056).
+        .merge(editor::routes())
         .layer(axum::middleware::from_fn(layout::security_headers))
         .with_state(dashboard)
 }
