@@ -10,7 +10,7 @@
 //! (the caller of a workspace's page), [`bots`] (the list, start, stop, delete), [`new_bot`],
 //! [`templates`] (the example bots to start from), [`history`] (versions, diff, rollback),
 //! [`side_by_side`], [`sparkline`], [`audit`] (the workspace's audit log), [`tokens`] (its API tokens), [`rate_limit`],
-//! [`assets`].
+//! [`assets`]; [`editor`] (a bot's code view with its draft and try-it chat, decision 0056).
 
 pub mod assets;
 pub mod audit;
