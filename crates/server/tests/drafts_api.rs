@@ -275,3 +275,15 @@ async fn trying_a_draft_on_a_host_that_runs_none_is_a_conflict() {
     let viewer = env.send(reqwest::Method::POST, path, &env.viewer, Some(json!({})), None).await;
     assert_eq!(viewer.status, 403);
 }
+
+/// The fuzzer's find while the drafts' routes were added: a rollback to version 0 (below the
+/// document's minimum) with a stale `If-Match` was a 412; the body's fault comes first (422).
+#[tokio::test]
+async fn a_rollback_to_version_zero_is_refused_for_its_body_before_its_etag() {
+    let env = Env::new().await;
+    let path = "/api/v1/bots/echo/rollback";
+    let answer = env.send(reqwest::Method::POST, path, &env.editor, Some(json!({"version": 0})), Some("\"v9\"")).await;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    assert_eq!(answer.body["errors"][0]["pointer"], "/version");
+    assert_eq!(env.sources("echo").await, [ECHO], "nothing rolled back");
+}
