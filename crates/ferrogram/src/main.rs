@@ -1005,6 +1005,14 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     config.http.allow_private = settings.http_allow_private.clone();
     let llm_server = start_stand_in_llm(settings.sandbox_port, &mut config.http).await?;
     config.http.bot_env = BotEnvNames { names: settings.bots_env.clone() }.for_serve();
+    // The dashboard's try-it chat runs drafts on an engine of their own, its store in memory
+    // (decision 0056): the published bots' data is never theirs. Same egress rule.
+    let drafts_engine = Arc::new(ferrogram_engine::Engine::new(ferrogram_engine::EngineConfig {
+        http: config.http.clone(),
+        llm_edit_interval: config.llm_edit_interval,
+        poll_timeout: config.poll_timeout,
+        ..Default::default()
+    }));
     let engine = Arc::new(ferrogram_engine::Engine::new(config));
     // The one HTTP listener (Telegram's webhooks, the API, /metrics; the dashboard joins it),
     // bound whether or not a bot receives by webhook: an address in use stops the start.
@@ -1017,6 +1025,7 @@ async fn serve(settings: config::Config) -> Result<(), String> {
         settings.telegram_api_url.clone(),
         settings.server_public_url.clone(),
         BotEnvNames { names: settings.bots_env.clone() }.for_serve(),
+        drafts_engine,
     )?;
     // Outgoing event webhooks (decision 0050) go out through the bots' egress rule: the same
     // allow-list of private addresses, nothing else.

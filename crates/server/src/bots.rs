@@ -100,6 +100,19 @@ pub struct TokenOwner {
     pub username: String,
 }
 
+/// A bot's draft running for the dashboard's try-it chat (decision 0056): a throwaway bot in
+/// the sandbox, apart from the published bot and its users' data, and the sandbox user who
+/// talks to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftRun {
+    /// The sandbox's web chat opened on that bot, user and chat.
+    pub chat_url: String,
+    /// The throwaway bot's id in the sandbox.
+    pub bot_id: u64,
+    /// The sandbox user of this conversation (a new one at each restart).
+    pub user_id: i64,
+}
+
 /// What the host running the bots (`serve`'s supervisor) lets the API do. Every call names the
 /// caller's workspace: a bot of another one is [`ControlError::UnknownBot`].
 pub trait BotControl: Send + Sync {
@@ -131,6 +144,27 @@ pub trait BotControl: Send + Sync {
     ) -> BoxFuture<'a, Result<Value, ControlError>> {
         let _ = (workspace, name, keep_data);
         Box::pin(async { Err(ControlError::Refused("this server does not remove bots".into())) })
+    }
+    /// Runs `source`, the workspace's bot `name`'s draft (already checked valid), as a
+    /// throwaway bot against the sandbox for the try-it chat (decision 0056): its own id and an
+    /// in-memory store, so neither the published bot nor its users' data are touched. A draft
+    /// already running is reloaded with `source`; `restart` also starts a new conversation (a
+    /// new sandbox user). A host that cannot run drafts keeps the default: refused.
+    fn try_draft<'a>(
+        &'a self,
+        workspace: i64,
+        name: &'a str,
+        source: &'a str,
+        restart: bool,
+    ) -> BoxFuture<'a, Result<DraftRun, ControlError>> {
+        let _ = (workspace, name, source, restart);
+        Box::pin(async { Err(ControlError::Refused("this server does not run drafts".into())) })
+    }
+    /// The origin (`http://host:port`) of the sandbox's web chat that [`BotControl::try_draft`]'s
+    /// `chat_url` points at: the code view's page lets the browser frame it (its
+    /// Content-Security-Policy's `frame-src`). `None` (the default): no drafts are run.
+    fn draft_chat_origin(&self) -> Option<String> {
+        None
     }
     /// Applies a block (`true`) or unblock of the bot's user `user`, already kept in the store,
     /// to the bot if the host runs it (decision 0047): its next update is handled accordingly,

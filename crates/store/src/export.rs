@@ -65,7 +65,8 @@ pub const BOT_TABLES: &[(&str, &[&str])] = &[
 /// are keyed by the dashboard's bot id; the versions travel in the export's `versions`, the
 /// secrets in its `secrets` only when asked for. `broadcasts` (decision 0048) are the
 /// workspace's sends through the bot, keyed by the dashboard's bot id too, and not exported.
-pub(crate) const NOT_BOT_TABLES: &[&str] = &["bot_versions", "secrets", "bot_statuses", "broadcasts"];
+/// `bot_drafts` (decision 0056), the editor's unpublished file, is neither.
+pub(crate) const NOT_BOT_TABLES: &[&str] = &["bot_versions", "secrets", "bot_statuses", "broadcasts", "bot_drafts"];
 
 const PG_BACKUP: &str = "backups of PostgreSQL are made with its own tools: \
      `pg_dump --format=custom --file=ferrogram.dump DATABASE_URL` (restore with `pg_restore`)";

@@ -12,6 +12,7 @@
 //! runs under the [`supervisor`]: its status, retries of a failed start, a revoked token, and
 //! the operator's `bot start|stop|reload|status` through the listener.
 
+pub(crate) mod drafts;
 pub(crate) mod import;
 pub(crate) mod secrets;
 pub(crate) mod supervisor;

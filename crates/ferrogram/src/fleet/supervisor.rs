@@ -30,11 +30,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use ferrogram_engine::{BotHandle, BoxFuture, Engine};
-use ferrogram_server::bots::{BotControl, BotError, BotStatus, ControlError, Status, TokenOwner};
+use ferrogram_server::bots::{BotControl, BotError, BotStatus, ControlError, DraftRun, Status, TokenOwner};
 use ferrogram_store::{BotRecord, Store, StoredStatus};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+use super::drafts::Drafts;
 use super::import;
 use super::secrets;
 use super::target::{self, Target};
@@ -209,6 +210,8 @@ pub(crate) struct Supervisor {
     bot_env: ferrogram_engine::BotEnv,
     http: reqwest::Client,
     bots: RwLock<BTreeMap<String, Arc<Bot>>>,
+    /// The drafts the dashboard's try-it chat runs (decision 0056), on an engine of their own.
+    drafts: Drafts,
     me: Weak<Supervisor>,
 }
 
@@ -220,8 +223,10 @@ impl Supervisor {
         telegram_url: String,
         public_url: Option<String>,
         bot_env: ferrogram_engine::BotEnv,
+        drafts_engine: Arc<Engine>,
     ) -> Result<Arc<Supervisor>, String> {
         let http = ferrogram_telegram::http_client().map_err(|e| e.to_string())?;
+        let drafts = Drafts::new(drafts_engine, sandbox_url.clone(), http.clone());
         Ok(Arc::new_cyclic(|me| Supervisor {
             store,
             engine,
@@ -231,6 +236,7 @@ impl Supervisor {
             bot_env,
             http,
             bots: RwLock::default(),
+            drafts,
             me: me.clone(),
         }))
     }
@@ -819,9 +825,10 @@ impl Supervisor {
         Ok(super::removal_report(&workspace_name, name, was_running, &removed))
     }
 
-    /// Stops every bot and every pending retry (`serve` stopping), each once the action under
-    /// way on it is done.
+    /// Stops every draft, every bot and every pending retry (`serve` stopping), each bot once
+    /// the action under way on it is done.
     pub(crate) async fn stop_all(&self) {
+        self.drafts.stop_all().await;
         let names: Vec<String> = self.bots.read().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect();
         for name in names {
             let Some(bot) = self.acting(&name).await else { continue };
@@ -896,6 +903,26 @@ impl BotControl for Supervisor {
         keep_data: bool,
     ) -> BoxFuture<'a, Result<Value, ControlError>> {
         Box::pin(self.remove_bot(workspace, name, keep_data))
+    }
+
+    /// The draft runs in the sandbox, as a throwaway bot (`fleet/drafts.rs`).
+    fn try_draft<'a>(
+        &'a self,
+        workspace: i64,
+        name: &'a str,
+        source: &'a str,
+        restart: bool,
+    ) -> BoxFuture<'a, Result<DraftRun, ControlError>> {
+        Box::pin(async move {
+            let record =
+                self.store.bot_named(workspace, name).await.map_err(|e| ControlError::Refused(e.to_string()))?;
+            record.ok_or(ControlError::UnknownBot)?;
+            self.drafts.run(workspace, name, source, restart).await
+        })
+    }
+
+    fn draft_chat_origin(&self) -> Option<String> {
+        Some(self.drafts.origin())
     }
 
     fn user_blocked<'a>(&'a self, workspace: i64, name: &'a str, user: i64, blocked: bool) -> BoxFuture<'a, ()> {

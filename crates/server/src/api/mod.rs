@@ -20,6 +20,7 @@ pub mod bots;
 pub mod broadcasts;
 pub mod collections;
 pub mod control;
+pub mod drafts;
 pub mod idempotency;
 pub mod members;
 pub mod openapi;
@@ -50,6 +51,8 @@ fn build() -> (axum::Router<Api>, utoipa::openapi::OpenApi) {
         .merge(members::routes())
         .merge(bots::routes())
         .merge(versions::routes())
+        // The editor's drafts (decision 0056).
+        .merge(drafts::routes())
         .merge(control::routes())
         .merge(audit::routes())
         .merge(users::routes())

@@ -42,6 +42,7 @@ const RAPIDOC: &str = include_str!("../../assets/rapidoc/rapidoc-min.js");
         (name = "tokens", description = "API tokens (admin)"),
         (name = "bots", description = "Bots and their files"),
         (name = "versions", description = "A bot's versions: publish, diff, roll back"),
+        (name = "drafts", description = "A bot's draft: the editor's file, validated, tried in the sandbox, published"),
         (name = "control", description = "A bot's running state: start, stop, restart, reload"),
         (name = "audit", description = "The workspace's audit log"),
         (name = "stats", description = "Daily statistics of a bot or the workspace"),

@@ -300,6 +300,11 @@ pub(crate) async fn roll_back(
 ) -> Result<VersionView, Problem> {
     caller.require(Role::Editor)?;
     let bot = find(api, caller, name).await?;
+    // A version number the document refuses is the body's fault, whatever the ETag.
+    if target < 1 {
+        let error = FieldError::at("/version", "a version number is 1 or more");
+        return Err(Problem::invalid("no such version to roll back to", vec![error]));
+    }
     let current = newest(api, caller, &bot).await?;
     if_match(headers, current)?;
     let versions = api.store.versions(caller.workspace, bot.id).await.map_err(store_failed("reading the versions"))?;

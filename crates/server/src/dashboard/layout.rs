@@ -207,6 +207,8 @@ fn all_texts() -> impl Iterator<Item = &'static (&'static str, &'static str, &'s
         .chain(super::texts::RUN)
         // Broadcasts' pages.
         .chain(super::texts::BROADCASTS)
+        // The code view.
+        .chain(super::texts::BUILDER)
 }
 
 /// The text `key` in `lang` (the key itself if unknown).
@@ -258,6 +260,8 @@ impl Pages {
             ("broadcast_preview.html", include_str!("templates/broadcast_preview.html")),
             ("broadcast.html", include_str!("templates/broadcast.html")),
             ("broadcast_progress.html", include_str!("templates/broadcast_progress.html")),
+            // The code view (decision 0056).
+            ("bot_edit.html", include_str!("templates/bot_edit.html")),
         ] {
             env.add_template(name, source).expect("the embedded templates parse");
         }
@@ -352,18 +356,23 @@ pub async fn preferences(Query(query): Query<PrefsQuery>) -> Response {
     response
 }
 
+/// The Content-Security-Policy of every dashboard answer (ending in `;`, so that a page may add
+/// a directive).
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none';";
+
 /// The headers of every dashboard answer: a Content-Security-Policy allowing only this origin's
 /// scripts and styles (no inline script), no framing, no referrer (a setup link's secret must
 /// not leak), no MIME sniffing, and `no-store` for pages (assets set their own caching).
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    // A page that frames another origin (the code view's try-it chat) sets its own policy:
+    // this one with a `frame-src` added.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    }
     let fixed = [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
-        ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),

@@ -10,7 +10,7 @@
 //! (the caller of a workspace's page), [`bots`] (the list, start, stop, delete), [`new_bot`],
 //! [`templates`] (the example bots to start from), [`history`] (versions, diff, rollback),
 //! [`side_by_side`], [`sparkline`], [`audit`] (the workspace's audit log), [`tokens`] (its API tokens), [`rate_limit`],
-//! [`assets`].
+//! [`assets`]; [`editor`] (a bot's code view with its draft and try-it chat, decision 0056).
 //!
 //! The run-it pages (decision 0054), also through the API's functions: [`users`] (a bot's users,
 //! one user, block and unblock), [`collections`] (a bot's collections, a table, its CSV),
@@ -27,6 +27,7 @@ pub mod bots;
 // Broadcasts' pages.
 pub mod broadcast_form;
 pub mod broadcasts;
+pub mod editor;
 pub mod history;
 pub mod home;
 pub mod invite;
@@ -166,6 +167,8 @@ pub fn routes(dashboard: Dashboard) -> Router {
         .route("/w/{workspace}/bots/{name}/broadcasts/{id}/{action}", post(broadcasts::act))
         .route("/preferences", get(layout::preferences))
         .merge(assets::routes())
+        // The code view and its assets (decision 0056).
+        .merge(editor::routes())
         .layer(axum::middleware::from_fn(layout::security_headers))
         .with_state(dashboard)
 }

@@ -371,3 +371,48 @@ pub const BROADCASTS: &[(&str, &str, &str)] = &[
     ("bc_state_cancelled", "cancelled", "отменена"),
     ("bc_state_done", "done", "завершена"),
 ];
+
+/// The code view's texts (decision 0056).
+pub const BUILDER: &[(&str, &str, &str)] = &[
+    ("edit", "Edit", "Редактировать"),
+    ("edit_label", "Edit {bot}", "Редактировать {bot}"),
+    ("code_view", "Code", "Код"),
+    ("bot_source", "Bot file (YAML)", "Файл бота (YAML)"),
+    (
+        "draft_state",
+        "Draft revision {revision}; the bot runs version {version}.",
+        "Черновик, ревизия {revision}; бот работает на версии {version}.",
+    ),
+    ("draft_is_published", "The draft is the published version.", "Черновик совпадает с опубликованной версией."),
+    ("save_draft", "Save draft", "Сохранить черновик"),
+    ("publish", "Publish", "Опубликовать"),
+    ("draft_saved", "Draft saved.", "Черновик сохранён."),
+    ("draft_published", "Published: version {version} is current.", "Опубликовано: текущая версия {version}."),
+    (
+        "draft_conflict",
+        "Someone else saved this draft since you opened it. Your text is kept below and was not saved: copy what you need, reload the page and apply it again.",
+        "Пока вы редактировали, черновик сохранил кто-то другой. Ваш текст оставлен ниже и не сохранён: скопируйте нужное, перезагрузите страницу и внесите изменения снова.",
+    ),
+    (
+        "draft_invalid",
+        "The draft has errors: nothing was published. Fix them and publish again.",
+        "В черновике ошибки: ничего не опубликовано. Исправьте их и опубликуйте снова.",
+    ),
+    (
+        "draft_invalid_try",
+        "The draft has errors: fix them to try it.",
+        "В черновике ошибки: исправьте их, чтобы попробовать.",
+    ),
+    ("problems", "Problems", "Ошибки"),
+    ("no_problems", "No problems found.", "Ошибок нет."),
+    ("try_it", "Try it", "Попробовать"),
+    (
+        "try_hint",
+        "Chat with the draft in the sandbox: a throwaway bot, apart from the published one and its users.",
+        "Чат с черновиком в песочнице: одноразовый бот, отдельно от опубликованного и его пользователей.",
+    ),
+    ("try_run", "Run the draft", "Запустить черновик"),
+    ("try_restart", "Restart conversation", "Начать разговор заново"),
+    ("try_chat", "Chat with the draft", "Чат с черновиком"),
+    ("try_unavailable", "This server does not run drafts.", "Этот сервер не запускает черновики."),
+];
