@@ -1005,6 +1005,7 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     config.http.allow_private = settings.http_allow_private.clone();
     let llm_server = start_stand_in_llm(settings.sandbox_port, &mut config.http).await?;
     config.http.bot_env = BotEnvNames { names: settings.bots_env.clone() }.for_serve();
+    config.public_url = settings.server_public_url.clone();
     let engine = Arc::new(ferrogram_engine::Engine::new(config));
     // The one HTTP listener (Telegram's webhooks, the API, /metrics; the dashboard joins it),
     // bound whether or not a bot receives by webhook: an address in use stops the start.
