@@ -35,6 +35,7 @@ mod receive;
 pub mod telemetry;
 pub mod traces;
 mod update;
+pub mod web_app;
 
 pub use bot_env::{BotEnv, FERROGRAM_PREFIX};
 pub use bot_secrets::BotSecrets;

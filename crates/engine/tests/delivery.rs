@@ -184,6 +184,61 @@ async fn a_call_telegram_refuses_for_good_reaches_the_errors_reply_with_the_reas
     world.engine.stop(bot.handle).await.unwrap();
 }
 
+const TOLD: &str = r#"
+ferrogram: 1
+bot: {name: told}
+errors:
+  reply: "{{ error.kind }} {{ error.code }}: {{ error.reason }}"
+on:
+  - text: poll
+    do:
+      - poll: {question: "Tea or coffee?", options: [Tea, Coffee]}
+      - reply: "voted?"
+  - text: any
+    do:
+      - reply: "fine"
+"#;
+
+/// The sandbox refuses the bot's next `count` calls of `method` for good, as Telegram does.
+async fn inject_400(world: &World, bot_id: u64, method: &str, count: u32, description: &str) {
+    world
+        .post(
+            &format!("/sandbox/bots/{bot_id}/faults"),
+            json!({"count": count, "status": 400, "description": description, "methods": [method]}),
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_refused_with_400_gets_the_errors_reply_once_and_never_loops() {
+    let store = Arc::new(MemoryStore::new());
+    let mut world = World::start(EngineConfig { store: store.clone(), ..test_config() }).await;
+    let bot = world.bot(TOLD).await;
+    let ann = world.user("Ann", "en").await;
+    // The reply is refused: the errors reply tells Ann why.
+    inject_400(&world, bot.id, "sendMessage", 1, "message is too long").await;
+    world.act(bot, "text", ann, json!({"text": "hi"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, 0, 1).await;
+    assert_eq!(sent, ["refused 400: Bad Request: message is too long"]);
+    // The reply and the errors reply both refused: nothing more is sent, nothing loops, the chat
+    // is not held (the next reply is the next message Ann gets).
+    inject_400(&world, bot.id, "sendMessage", 2, "message is too long").await;
+    world.act(bot, "text", ann, json!({"text": "again"})).await;
+    world.wait_handled(bot, 2).await;
+    outbox_empties(&store, bot.id).await;
+    world.act(bot, "text", ann, json!({"text": "hi"})).await;
+    let (sent, seq) = world.wait_sent(bot, ann, seq, 1).await;
+    assert_eq!(sent, ["fine"]);
+    // A call made at once (a poll) refused: the handler fails, its errors reply has the reason.
+    inject_400(&world, bot.id, "sendPoll", 1, "poll can't have more than 12 options").await;
+    world.act(bot, "text", ann, json!({"text": "poll"})).await;
+    let (sent, _) = world.wait_sent(bot, ann, seq, 1).await;
+    assert_eq!(sent, ["failed 400: Bad Request: poll can't have more than 12 options"]);
+    world.wait_handled(bot, 4).await;
+    outbox_empties(&store, bot.id).await;
+    world.engine.stop(bot.handle).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_most_once_the_outbox_does_not_repeat_a_send_that_may_have_arrived() {
     let store = Arc::new(MemoryStore::new());

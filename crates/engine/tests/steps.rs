@@ -337,6 +337,39 @@ on:
     assert_eq!(sent[0]["message"]["text"], "Something went wrong. Please try again.");
 }
 
+const OWN_SHOP: &str = r#"
+ferrogram: 1
+bot: {name: own_shop}
+errors:
+  reply: "Failed: {{ error.message }}"
+on:
+  - command: shop
+    do:
+      - reply: {text: "Shop", keyboard: [[{text: "Order", web_app: "/shop?u={{ from.id }}"}]]}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_app_path_opens_the_page_ferrogram_serves_under_the_public_url() {
+    let mut config = test_config();
+    config.public_url = Some("https://bots.example/".into());
+    let mut world = World::start(config).await;
+    let bot = world.bot(OWN_SHOP).await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "command", ann, json!({"command": "shop"})).await;
+    let (sent, _) = wait_sent_events(&world, bot, ann, 0, 1).await;
+    let url = format!("https://bots.example/webapp/{}/shop?u={ann}", bot.id);
+    assert_eq!(sent[0]["detail"]["reply_markup"]["keyboard"], json!([[{"text": "Order", "web_app": {"url": url}}]]));
+
+    // Without a public URL there is no page to open: the errors reply says so.
+    let mut world = World::start(test_config()).await;
+    let bot = world.bot(OWN_SHOP).await;
+    let ann = world.user("Ann", "en").await;
+    world.act(bot, "command", ann, json!({"command": "shop"})).await;
+    let (sent, _) = wait_sent_events(&world, bot, ann, 0, 1).await;
+    let text = sent[0]["message"]["text"].as_str().unwrap();
+    assert!(text.starts_with("Failed: web_app: \"/shop?u=") && text.contains("server.public_url"), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edited_messages_run_edited_text_handlers_and_never_answer_a_form() {
     let mut world = World::start(test_config()).await;

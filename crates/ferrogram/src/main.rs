@@ -1005,12 +1005,14 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     config.http.allow_private = settings.http_allow_private.clone();
     let llm_server = start_stand_in_llm(settings.sandbox_port, &mut config.http).await?;
     config.http.bot_env = BotEnvNames { names: settings.bots_env.clone() }.for_serve();
+    config.public_url = settings.server_public_url.clone();
     // The dashboard's try-it chat runs drafts on an engine of their own, its store in memory
     // (decision 0056): the published bots' data is never theirs. Same egress rule.
     let drafts_engine = Arc::new(ferrogram_engine::Engine::new(ferrogram_engine::EngineConfig {
         http: config.http.clone(),
         llm_edit_interval: config.llm_edit_interval,
         poll_timeout: config.poll_timeout,
+        public_url: config.public_url.clone(),
         ..Default::default()
     }));
     let engine = Arc::new(ferrogram_engine::Engine::new(config));

@@ -9,10 +9,15 @@ use std::time::Duration;
 pub struct Fault {
     /// How many matching calls it hits.
     pub count: u32,
-    /// The error to answer with: 401 (the token refused, as after BotFather's /revoke, for these
-    /// calls only), 429, 500, 502, 503 or 504; absent for a delay only.
+    /// The error to answer with: 400 (the call refused for good, as Telegram refuses a text too
+    /// long or a button URL it does not accept), 401 (the token refused, as after BotFather's
+    /// /revoke, for these calls only), 429, 500, 502, 503 or 504; absent for a delay only.
     #[serde(default)]
     pub status: Option<u16>,
+    /// The error's description instead of the status's usual one (a 400's is
+    /// "Bad Request: <description>" when it does not start with "Bad Request").
+    #[serde(default)]
+    pub description: Option<String>,
     #[serde(default)]
     pub retry_after: Option<u64>,
     #[serde(default)]
@@ -36,8 +41,12 @@ impl Fault {
             None if self.delay_ms.is_none() && !self.drop_answer => {
                 Err("give a status, a delay_ms or drop_answer (a delay_ms goes with either)".into())
             }
-            Some(status) if ![401, 429, 500, 502, 503, 504].contains(&status) => {
-                Err(format!("status {status} is not one of 401, 429, 500, 502, 503, 504"))
+            Some(status) if ![400, 401, 429, 500, 502, 503, 504].contains(&status) => {
+                Err(format!("status {status} is not one of 400, 401, 429, 500, 502, 503, 504"))
+            }
+            None if self.description.is_some() => Err("a description goes with a status".into()),
+            Some(_) if self.description.as_ref().is_some_and(|d| d.trim().is_empty()) => {
+                Err("description must not be empty".into())
             }
             _ => Ok(()),
         }
@@ -48,7 +57,16 @@ impl Fault {
     }
 
     fn error(&self) -> Option<ApiError> {
-        Some(match self.status? {
+        let status = self.status?;
+        if let Some(description) = &self.description {
+            return Some(if status == 400 && !description.starts_with("Bad Request") {
+                ApiError::bad_request(description)
+            } else {
+                ApiError { code: status, description: description.clone(), retry_after: self.retry_after }
+            });
+        }
+        Some(match status {
+            400 => ApiError::bad_request("message can't be sent"),
             401 => ApiError::new(401, "Unauthorized"),
             429 => ApiError::too_many_requests(self.retry_after.unwrap_or(1)),
             500 => ApiError::new(500, "Internal Server Error"),
@@ -110,6 +128,7 @@ mod tests {
         faults.add(Fault {
             count: 2,
             status: Some(500),
+            description: None,
             retry_after: None,
             delay_ms: None,
             drop_answer: false,
@@ -123,14 +142,41 @@ mod tests {
 
     #[test]
     fn a_fault_needs_a_known_status_or_a_delay() {
-        let fault =
-            Fault { count: 1, status: Some(404), retry_after: None, delay_ms: None, drop_answer: false, methods: None };
+        let fault = Fault {
+            count: 1,
+            status: Some(404),
+            description: None,
+            retry_after: None,
+            delay_ms: None,
+            drop_answer: false,
+            methods: None,
+        };
         assert!(fault.validate().is_err());
         let delay = Fault { status: None, delay_ms: Some(10), ..fault.clone() };
         assert!(delay.validate().is_ok());
         let dropped = Fault { status: None, drop_answer: true, ..fault.clone() };
         assert!(dropped.validate().is_ok());
-        let contradictory = Fault { status: Some(500), drop_answer: true, ..fault };
+        let contradictory = Fault { status: Some(500), drop_answer: true, ..fault.clone() };
         assert!(contradictory.validate().is_err());
+        let orphan = Fault { status: None, delay_ms: Some(10), description: Some("x".into()), ..fault.clone() };
+        assert!(orphan.validate().is_err(), "a description without a status");
+    }
+
+    #[test]
+    fn a_400_fault_answers_bad_request_with_its_description() {
+        let fault = Fault {
+            count: 1,
+            status: Some(400),
+            description: Some("message is too long".into()),
+            retry_after: None,
+            delay_ms: None,
+            drop_answer: false,
+            methods: None,
+        };
+        assert!(fault.validate().is_ok());
+        let error = fault.error().unwrap();
+        assert_eq!((error.code, error.description.as_str()), (400, "Bad Request: message is too long"));
+        let plain = Fault { description: None, ..fault };
+        assert_eq!(plain.error().unwrap().description, "Bad Request: message can't be sent");
     }
 }

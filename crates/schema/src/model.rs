@@ -536,7 +536,8 @@ pub enum Key {
 pub struct WebAppKey {
     /// The label (a template).
     pub text: String,
-    /// The Web App's URL (a template); Telegram requires `https://`.
+    /// The Web App's URL (a template); Telegram requires `https://`. A path starting with `/`
+    /// is a page Ferrogram serves for the bot under `server.public_url`: `/shop`, the shop.
     pub web_app: String,
 }
 
@@ -575,7 +576,8 @@ pub struct Button {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Opens a Web App inside Telegram (private chats only): its URL, a template; Telegram
-    /// requires `https://`.
+    /// requires `https://`. A path starting with `/` is a page Ferrogram serves for the bot
+    /// under `server.public_url`: `/shop`, the shop (its products: `bot.products`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_app: Option<String>,
 }
@@ -846,8 +848,10 @@ impl HttpMethod {
 
 /// What a user is told when handling their message failed, or when Telegram refused for good
 /// a message the bot sent them (the failure is logged with its details). The reply's template
-/// sees `error`: `error.kind` is `failed` for a failed handler and `refused` for a refused
-/// message, which also has `error.code` (Telegram's error code, e.g. 400), `error.reason`
+/// sees `error`: `error.kind` is `failed` for a failed handler (with `error.message`, what
+/// failed; and when it was a call made at once, a `dice` or a `poll`, that Telegram refused,
+/// `error.code` and `error.reason` too) and `refused` for a refused message, which also has
+/// `error.code` (Telegram's error code, e.g. 400), `error.reason`
 /// (Telegram's description, e.g. "Bad Request: message is too long") and `error.method` (the
 /// call refused, e.g. `sendPhoto`). The reply to a refused message is sent in the bot's
 /// `default_locale` and without `parse_mode`; if Telegram refuses it too, that is logged and

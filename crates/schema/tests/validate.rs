@@ -479,8 +479,8 @@ fn web_app_buttons_need_https() {
             "    do: [{reply: 'Got {{ web_app.data.item }} from {{ web_app.button_text }}'}]\n",
         ),
         &[
-            "bot.yaml:9:44: error: on[0].do[0].reply.buttons[0][0].web_app: `http://shop.example` is not an https link; Telegram opens Web Apps only over HTTPS (write the Web App's address as `https://…`)",
-            "bot.yaml:11:46: error: on[0].do[0].reply.keyboard[0][1].web_app: `shop.example` is not an https link; Telegram opens Web Apps only over HTTPS (write the Web App's address as `https://…`)",
+            "bot.yaml:9:44: error: on[0].do[0].reply.buttons[0][0].web_app: `http://shop.example` is not an https link; Telegram opens Web Apps only over HTTPS (write the Web App's address as `https://…`, or `/shop` for the shop page Ferrogram serves)",
+            "bot.yaml:11:46: error: on[0].do[0].reply.keyboard[0][1].web_app: `shop.example` is not an https link; Telegram opens Web Apps only over HTTPS (write the Web App's address as `https://…`, or `/shop` for the shop page Ferrogram serves)",
         ],
     );
     assert_diagnostics(

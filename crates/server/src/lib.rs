@@ -1,6 +1,7 @@
 //! Ferrogram's HTTP side: the one listener `serve` (and `run --webhook-url`) binds, and the
 //! router its routes are composed into. It carries Telegram's webhooks ([`webhook`],
-//! `POST /telegram/{bot_id}`) and, under `serve`, the REST API ([`api`], `/api/v1…`,
+//! `POST /telegram/{bot_id}`), the bots' bundled Web Apps ([`web_app`], `/webapp/{bot_id}/shop`)
+//! and, under `serve`, the REST API ([`api`], `/api/v1…`,
 //! authenticated with API tokens, documented at `/api/openapi.json` and `/api/docs`), its
 //! health ([`health`]: `/healthz`, and `/readyz` under `serve`), its metrics ([`metrics`]:
 //! `/metrics`, under `serve`) and the dashboard ([`dashboard`]: `/`, `/sign-in`,
@@ -21,6 +22,7 @@ pub mod event_webhooks;
 pub mod health;
 mod listen;
 pub mod metrics;
+pub mod web_app;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -56,7 +58,10 @@ pub fn router_with(engine: Arc<Engine>, api: Option<Api>) -> axum::Router {
 
 /// [`router`], with the optional [`Routes`].
 pub fn router_of(engine: Arc<Engine>, routes: Routes) -> axum::Router {
-    let mut router = axum::Router::new().merge(webhook::routes().with_state(engine)).merge(health::liveness());
+    let mut router = axum::Router::new()
+        .merge(webhook::routes().with_state(Arc::clone(&engine)))
+        .merge(web_app::routes().with_state(engine))
+        .merge(health::liveness());
     if let Some(handle) = routes.metrics {
         router = router.merge(metrics::routes(handle, routes.api.clone()));
     }

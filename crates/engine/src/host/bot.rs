@@ -63,6 +63,8 @@ pub(crate) struct Hosted {
     pub(crate) client: Client,
     /// A webhook bot's secret token (checked in constant time by `webhook_update`).
     pub(crate) webhook_secret: Option<String>,
+    /// The key its Web Apps' `initData` is signed with ([`crate::web_app::secret_key`]).
+    pub(crate) web_app_key: [u8; 32],
     /// Whether its runtime is dropped when idle: a webhook bot, when the engine's `idle_after` is
     /// set (and while it runs no jobs: [`Runtime::is_quiet`]).
     pub(crate) may_sleep: bool,

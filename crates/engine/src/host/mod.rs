@@ -100,6 +100,11 @@ pub struct EngineConfig {
     /// entry and file; its next update builds it again. Such a bot also starts that way unless
     /// its last run left work. Default `None`: every bot stays built (polling bots always do).
     pub idle_after: Option<Duration>,
+    /// The URL that reaches Ferrogram's listener from outside (`server.public_url`): a bot's
+    /// `web_app` URL that is a path (`web_app: /shop`) opens the page Ferrogram serves at
+    /// `{public_url}/webapp/{bot_id}/…` (see [`crate::web_app`]). Default `None`: a relative
+    /// `web_app` URL is a step error.
+    pub public_url: Option<String>,
 }
 
 /// See [`EngineConfig::max_update_attempts`]: the first attempt and two replays, so one crash
@@ -129,6 +134,7 @@ impl Default for EngineConfig {
             max_update_attempts: DEFAULT_MAX_UPDATE_ATTEMPTS,
             inbox_keep: prune::INBOX_KEEP,
             idle_after: None,
+            public_url: None,
         }
     }
 }
@@ -268,6 +274,7 @@ impl Engine {
             bot_id,
             client,
             webhook_secret,
+            web_app_key: crate::web_app::secret_key(token),
             may_sleep,
             // Replaced by its runtime below unless it starts asleep.
             slot: Mutex::new(Slot::Asleep(Asleep {
@@ -374,6 +381,7 @@ impl Engine {
             http: Arc::clone(&self.http),
             collections: Arc::clone(&self.config.collections),
             llm_edit_interval: self.config.llm_edit_interval,
+            public_url: self.config.public_url.clone(),
             caps: self.config.caps,
             update_limits: budget::Limits {
                 steps: self.config.update_steps,
@@ -639,6 +647,19 @@ impl Engine {
     /// getUpdates: its first send after a revocation is what tells.
     pub fn unauthorized(&self, bot: BotHandle) -> Result<watch::Receiver<Option<String>>, EngineError> {
         Ok(self.hosted(bot)?.unauthorized.subscribe())
+    }
+
+    /// What a Web App page of the bot running as Telegram id `bot_id` needs: the key its
+    /// `initData` is checked with and the products its shop lists (from its current file);
+    /// `None` when no such bot runs here.
+    pub fn web_app(&self, bot_id: u64) -> Option<crate::web_app::WebAppBot> {
+        let hosted =
+            self.bots.lock().values().find(|hosted| hosted.bot_id == bot_id && !*hosted.stop.borrow()).cloned()?;
+        let products = match &*hosted.slot.lock() {
+            Slot::Awake(runtime) => crate::web_app::products(&runtime.inbox.current.read().file),
+            Slot::Asleep(asleep) => crate::web_app::products(&asleep.file),
+        };
+        Some(crate::web_app::WebAppBot { key: hosted.web_app_key, products })
     }
 
     /// The running bots.

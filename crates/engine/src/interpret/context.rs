@@ -46,6 +46,8 @@ pub struct BotContext {
     pub bot_vars: Arc<tokio::sync::Mutex<()>>,
     /// See [`EngineConfig::llm_edit_interval`].
     pub llm_edit_interval: Duration,
+    /// See [`crate::EngineConfig::public_url`].
+    pub public_url: Option<String>,
     /// The engine's clock.
     pub clock: Clock,
     /// The engine's size caps (variables and records are checked against them).

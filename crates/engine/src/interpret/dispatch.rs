@@ -238,8 +238,11 @@ impl Dispatcher {
             // error reply tells the user, and the next update may well succeed.
             Err(Failure::Step(error)) => {
                 tracing::error!(bot_id, update_id, chat_id, %error, "handling an update failed");
-                let commit =
-                    Commit { bot: bot_id, outbox: steps::messages::error_reply(&loaded, &event), ..Commit::default() };
+                let commit = Commit {
+                    bot: bot_id,
+                    outbox: steps::messages::error_reply(&loaded, &event, Some(&error)),
+                    ..Commit::default()
+                };
                 (Handled { commit, lock: None }, Handling::Failed)
             }
             // A panic or a spent budget (time, steps, fuel) would come again: set aside.
@@ -261,7 +264,7 @@ pub fn set_aside(bot_id: u64, loaded: &Loaded, event: &Event, raw: String, attem
     let letter = DeadLetter { update_id, chat_id: Some(chat_id), raw, reason, attempts };
     let commit = Commit {
         bot: bot_id,
-        outbox: steps::messages::error_reply(loaded, event),
+        outbox: steps::messages::error_reply(loaded, event, None),
         handled: Some(update_id),
         dead_letter: Some(letter),
         ..Commit::default()

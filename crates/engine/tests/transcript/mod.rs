@@ -132,6 +132,8 @@ pub async fn play(yaml: &Path, transcript: &Path) -> Played {
     let clock = ferrogram_engine::Clock::at(unix_seconds(START).expect("START is a time"));
     config.clock = clock.clone();
     config.schedule_jobs = false;
+    // Relative `web_app` URLs (a page Ferrogram serves, e.g. the constructor's shop) need one.
+    config.public_url = Some("https://ferrogram.test".into());
     let store = Arc::clone(&config.store);
     let mut world = World::start(config).await;
     let bot = world.bot_file(file).await;

@@ -121,14 +121,18 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// A Web App's URL: a template; when fixed, an `https://` link (Telegram refuses others).
+    /// A Web App's URL: a template; when fixed, an `https://` link (Telegram refuses others), or
+    /// a path starting with `/`: a page Ferrogram serves for the bot (`/shop`), under
+    /// `server.public_url`.
     fn web_app_url(&mut self, url: &'a str, path: &str) {
         self.template(url, path);
-        if templates::is_static(url) && !is_https_url(url) {
+        if templates::is_static(url) && !is_https_url(url) && !url.starts_with('/') {
             self.error(
                 path,
                 format!("`{url}` is not an https link; Telegram opens Web Apps only over HTTPS"),
-                Some("write the Web App's address as `https://…`".into()),
+                Some(
+                    "write the Web App's address as `https://…`, or `/shop` for the shop page Ferrogram serves".into(),
+                ),
             );
         }
     }

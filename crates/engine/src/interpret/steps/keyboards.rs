@@ -110,9 +110,22 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// A Web App's URL, rendered; Telegram opens only `https://` ones.
+    /// A Web App's URL, rendered; Telegram opens only `https://` ones. A path (`/shop`,
+    /// `/shop?x=1`) is a page Ferrogram serves for the bot at `/webapp/{bot_id}/…`, under
+    /// [`crate::EngineConfig::public_url`].
     fn web_app_url(&mut self, source: &str) -> Result<String, EngineError> {
         let url = self.render_raw(source)?;
+        let url = if !url.starts_with('/') {
+            url
+        } else {
+            let Some(base) = self.bot.public_url.as_deref().filter(|base| !base.is_empty()) else {
+                return Err(EngineError::Step(format!(
+                    "web_app: {url:?} is relative to server.public_url, which is not set"
+                )));
+            };
+            let page = url.trim_start_matches('/');
+            format!("{}/webapp/{}/{page}", base.trim_end_matches('/'), self.bot.bot_id)
+        };
         let https = reqwest::Url::parse(&url).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some());
         if !https {
             return Err(EngineError::Step(format!("web_app: {url:?} is not an https URL")));

@@ -16,10 +16,21 @@ use ferrogram_core::Outgoing;
 
 const DEFAULT_ERROR_REPLY: &str = "Something went wrong. Please try again.";
 
-/// What the user is told when handling their update failed: the calls to commit.
-pub fn error_reply(loaded: &Loaded, event: &Event) -> Vec<Outgoing> {
+/// What the user is told when handling their update failed: the calls to commit. The template
+/// sees `error.kind` "failed" and, for a step that failed, `error.message`; when it was a Bot API
+/// call made at once (`dice`, `poll`, a call before them flushed) that Telegram refused,
+/// `error.code` and `error.reason` (Telegram's description) too.
+pub fn error_reply(loaded: &Loaded, event: &Event, failure: Option<&EngineError>) -> Vec<Outgoing> {
     let locale = i18n::user_locale(&loaded.file, event.language_code.as_deref());
-    let context = json!({"from": event.from, "chat": event.chat, "locale": locale, "error": {"kind": "failed"}});
+    let mut error = json!({"kind": "failed"});
+    if let Some(failure) = failure {
+        error["message"] = json!(failure.to_string());
+        if let EngineError::Telegram(ferrogram_telegram::Error::Api { code, description, .. }) = failure {
+            error["code"] = json!(code);
+            error["reason"] = json!(description);
+        }
+    }
+    let context = json!({"from": event.from, "chat": event.chat, "locale": locale, "error": error});
     let chat_id = event.chat_id;
     let mut calls = Vec::new();
     if let Some(id) = event.callback_id() {
