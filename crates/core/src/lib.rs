@@ -29,7 +29,7 @@ pub use comparison::{
 pub use memory_collection_store::MemoryCollections;
 pub use memory_state_store::MemoryStore;
 pub use state_store::{
-    BoxFuture, ChatState, Commit, DeadLetter, FormProgress, Frame, Outgoing, PendingSend, Received, Resume, Scope,
+    ACTIVE_USERS_KEEP_DAYS, BoxFuture, ChatState, Commit, DeadLetter, FormProgress, Frame, Outgoing, PendingSend, Received, Resume, Scope,
     StateStore, StepsAt, StoreError, StoredDeadLetter, StoredUpdate, Tally, TallyOutcome,
 };
 

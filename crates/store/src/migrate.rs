@@ -32,6 +32,7 @@ pub(crate) const SQLITE: Embedded = &[
     (11, "blocks_and_stats", include_str!("../migrations/sqlite/0011_blocks_and_stats.sql")),
     (12, "broadcasts", include_str!("../migrations/sqlite/0012_broadcasts.sql")),
     (13, "event_webhooks", include_str!("../migrations/sqlite/0013_event_webhooks.sql")),
+    (17, "active_users_retention", include_str!("../migrations/sqlite/0017_active_users_retention.sql")),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -48,6 +49,7 @@ pub(crate) const POSTGRES: Embedded = &[
     (11, "blocks_and_stats", include_str!("../migrations/postgres/0011_blocks_and_stats.sql")),
     (12, "broadcasts", include_str!("../migrations/postgres/0012_broadcasts.sql")),
     (13, "event_webhooks", include_str!("../migrations/postgres/0013_event_webhooks.sql")),
+    (17, "active_users_retention", include_str!("../migrations/postgres/0017_active_users_retention.sql")),
 ];
 
 #[derive(Debug)]
