@@ -189,7 +189,8 @@ async fn active_users_are_pruned_past_the_monthly_window(store: Store, url: Stri
     assert_eq!(store.stats(&[1], D - 1, D - 1).await.unwrap().monthly_active_users, 2, "D - 30 to D - 1: 12, 13");
     // A pruned day keeps its count; a distinct count reaching it is at least its busiest day's.
     let after = store.stats(&[1], D - 40, D - 31).await.unwrap();
-    let day = |d: i64| after.days.iter().find(|(day, _, _)| *day == d).map(|(_, counts, users)| (counts.updates, *users));
+    let day =
+        |d: i64| after.days.iter().find(|(day, _, _)| *day == d).map(|(_, counts, users)| (counts.updates, *users));
     assert_eq!((day(D - 31), day(D - 40), day(D - 35)), (Some((3, 3)), Some((1, 1)), Some((0, 0))));
     assert_eq!(after.total(), old.total(), "the counts of updates are untouched");
     assert_eq!(after.active_users, 3, "at least D - 31's three (16 of D - 40 is no longer told apart)");
