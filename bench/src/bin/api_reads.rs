@@ -80,6 +80,7 @@ fn say(text: &str) {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    ferrogram_telegram::install_crypto_provider();
     if let Err(error) = run(args).await {
         say(&format!("failed: {error}"));
         std::process::exit(1);
@@ -334,7 +335,7 @@ async fn run(args: Args) -> Result<(), String> {
             let Ok(answer) = http.get(url).header("Authorization", bearer).send().await else { return false };
             let Ok(list) = answer.json::<Value>().await else { return false };
             let items = list["items"].as_array().cloned().unwrap_or_default();
-            items.len() == want && items.iter().all(|bot| bot["status"] == "running")
+            items.len() == want && items.iter().all(|bot| bot["status"]["status"] == "running" || bot["status"] == "running")
         }
     })
     .await?;
