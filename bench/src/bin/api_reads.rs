@@ -335,7 +335,8 @@ async fn run(args: Args) -> Result<(), String> {
             let Ok(answer) = http.get(url).header("Authorization", bearer).send().await else { return false };
             let Ok(list) = answer.json::<Value>().await else { return false };
             let items = list["items"].as_array().cloned().unwrap_or_default();
-            items.len() == want && items.iter().all(|bot| bot["status"]["status"] == "running" || bot["status"] == "running")
+            items.len() == want
+                && items.iter().all(|bot| bot["status"]["status"] == "running" || bot["status"] == "running")
         }
     })
     .await?;
