@@ -1,10 +1,12 @@
 //! Benchmarks of Ferrogram on the sandbox: beside teloxide, aiogram and grammY (`compare`, in
 //! [`compare`]), the sandbox's own capacity (`sandbox_capacity`), and durability on against off
-//! (`durability`). The binaries under `src/bin` are their entry points; this library holds what
-//! they share: latency statistics, /proc readings, the counting proxy and the report's parts.
+//! (`durability`), and the REST API's reads under load (`api_reads`). The binaries under
+//! `src/bin` are their entry points; this library holds what they share: latency statistics,
+//! the open-loop schedule, /proc readings, the counting proxy and the report's parts.
 
 pub mod capacity;
 pub mod compare;
+pub mod open_loop;
 pub mod procfs;
 pub mod proxy;
 pub mod report;

@@ -29,8 +29,8 @@ pub use comparison::{
 pub use memory_collection_store::MemoryCollections;
 pub use memory_state_store::MemoryStore;
 pub use state_store::{
-    BoxFuture, ChatState, Commit, DeadLetter, FormProgress, Frame, Outgoing, PendingSend, Received, Resume, Scope,
-    StateStore, StepsAt, StoreError, StoredDeadLetter, StoredUpdate, Tally, TallyOutcome,
+    ACTIVE_USERS_KEEP_DAYS, BoxFuture, ChatState, Commit, DeadLetter, FormProgress, Frame, Outgoing, PendingSend,
+    Received, Resume, Scope, StateStore, StepsAt, StoreError, StoredDeadLetter, StoredUpdate, Tally, TallyOutcome,
 };
 
 /// A bot's id in the sandbox, from its name (`ferrogram serve` and `run --sandbox`): stable

@@ -196,7 +196,20 @@ pub trait StateStore: Send + Sync + 'static {
         let _ = bot;
         Box::pin(async { Ok(Vec::new()) })
     }
+    /// Forgets which users were active on the bot's UTC days (days since 1970-01-01) before
+    /// `before_day`, keeping each such day's count of them; returns how many rows went. The
+    /// engine calls it with [`ACTIVE_USERS_KEEP_DAYS`], so the statistics' monthly window
+    /// stays exact (decision 0053). A store that keeps no statistics has nothing to forget.
+    fn active_users_prune(&self, bot: u64, before_day: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        let _ = (bot, before_day);
+        Box::pin(async { Ok(0) })
+    }
 }
+
+/// How many UTC days of who was active a store keeps (today included): the 30 days of the
+/// statistics' monthly window ending today, and one more so that a window ending yesterday
+/// is exact too. See [`StateStore::active_users_prune`].
+pub const ACTIVE_USERS_KEEP_DAYS: i64 = 31;
 
 /// What handling one update (or running one job) changed, written at once: the chat's state,
 /// its variables, the Bot API calls to make (the outbox), and the update marked handled. After

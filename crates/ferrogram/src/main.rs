@@ -1035,6 +1035,7 @@ async fn serve(settings: config::Config) -> Result<(), String> {
         &settings.http_allow_private,
         ferrogram_server::event_webhooks::Settings {
             deliver: settings.webhooks_deliver,
+            keep: settings.webhooks_keep,
             ..ferrogram_server::event_webhooks::Settings::default()
         },
     )?;

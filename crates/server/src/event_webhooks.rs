@@ -18,10 +18,15 @@
 //!
 //! **Outcome.** A 2xx delivers. No answer (a refused connection, a timeout), 408, 429 and 5xx
 //! are retried after `first_retry`, doubling each time up to `max_retry`, until `max_attempts`
-//! attempts were made; any other answer (another 4xx, a redirect) is final.
+//! attempts were made; any other answer (another 4xx, a redirect) is final. A 429 or 503 with
+//! `Retry-After` (seconds, or an HTTP date) is retried after what it asks instead, at least a
+//! second and at most `max_retry` ([`Settings::retry_wait`]).
+//!
+//! **Retention.** The worker also forgets the deliveries that ended (delivered or failed) more
+//! than `keep` ago, with their attempts (`webhooks.keep`), every `prune_every`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use ferrogram_egress::Guard;
 use ferrogram_store::{AttemptOutcome, DeliveryState, DueDelivery, Store, WebhookAttempt};
@@ -52,6 +57,10 @@ pub struct Settings {
     pub poll: Duration,
     /// Whether this process sends at all (`webhooks.deliver`): without, events are only queued.
     pub deliver: bool,
+    /// How long a delivered or failed delivery stays in the log (`webhooks.keep`).
+    pub keep: Duration,
+    /// How often the worker forgets the deliveries older than `keep`.
+    pub prune_every: Duration,
 }
 
 impl Default for Settings {
@@ -64,6 +73,8 @@ impl Default for Settings {
             timeout: Duration::from_secs(10),
             poll: Duration::from_secs(1),
             deliver: true,
+            keep: KEEP,
+            prune_every: Duration::from_secs(3600),
         }
     }
 }
@@ -72,9 +83,50 @@ impl Settings {
     /// The wait after the `attempt`th failed attempt (from 1), in whole seconds.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let doubled = self.first_retry.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-        let wait = doubled.min(self.max_retry);
-        Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+        whole_seconds(doubled.min(self.max_retry))
     }
+
+    /// The wait after the `attempt`th failed attempt, answered `status` (`None`: no answer)
+    /// with `retry_after` (the header's value, if any), at `now`: for a 429 or a 503, the
+    /// `Retry-After` it asks (delay-seconds or an HTTP date), at least a second and at most
+    /// `max_retry`; otherwise, or when the header does not parse, the [`Settings::backoff`].
+    pub fn retry_wait(
+        &self,
+        attempt: u32,
+        status: Option<u16>,
+        retry_after: Option<&str>,
+        now: SystemTime,
+    ) -> Duration {
+        let asked = match (status, retry_after) {
+            (Some(429 | 503), Some(value)) => parse_retry_after(value, now),
+            _ => None,
+        };
+        match asked {
+            Some(asked) => {
+                whole_seconds(asked.clamp(Duration::from_secs(1), self.max_retry.max(Duration::from_secs(1))))
+            }
+            None => self.backoff(attempt),
+        }
+    }
+}
+
+/// How long a delivered or failed delivery stays in the log by default: 30 days.
+pub const KEEP: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// `Retry-After`'s wait: delay-seconds, or an HTTP date (a past one is no wait); `None` when it
+/// is neither (RFC 9110, 10.2.3).
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// `wait` rounded up to whole seconds (the queue's times are Unix seconds).
+fn whole_seconds(wait: Duration) -> Duration {
+    Duration::from_secs(wait.as_secs().saturating_add(u64::from(wait.subsec_nanos() > 0)))
 }
 
 /// The API's side of the event webhooks: the egress rule, the settings, and the worker's bell.
@@ -147,7 +199,17 @@ impl EventWebhooks {
         };
         // A claim outlives the longest attempt, so no other worker takes it meanwhile.
         let lease = i64::try_from(self.settings.timeout.as_secs()).unwrap_or(60) + 30;
+        let mut pruned: Option<Instant> = None;
         loop {
+            if pruned.is_none_or(|at| at.elapsed() >= self.settings.prune_every) {
+                pruned = Some(Instant::now());
+                let keep = i64::try_from(self.settings.keep.as_secs()).unwrap_or(i64::MAX / 2);
+                match store.prune_webhook_deliveries(unix_now().saturating_sub(keep)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(pruned = n, "event webhooks: old deliveries forgotten"),
+                    Err(error) => tracing::warn!(%error, "event webhooks: pruning the log failed"),
+                }
+            }
             let claimed = match store.claim_webhook_deliveries(lease, BATCH).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
@@ -179,20 +241,21 @@ impl EventWebhooks {
     async fn attempt(&self, store: &Store, client: &reqwest::Client, due: DueDelivery) {
         let at = unix_now();
         let started = Instant::now();
-        let (status_code, error, retry) = match self.send(store, client, &due, at).await {
-            Ok(code) if (200..300).contains(&code) => (Some(code), None, false),
-            Ok(code) => {
+        let (status_code, error, retry, retry_after) = match self.send(store, client, &due, at).await {
+            Ok((code, _)) if (200..300).contains(&code) => (Some(code), None, false, None),
+            Ok((code, retry_after)) => {
                 let retry = code == 408 || code == 429 || code >= 500;
-                (Some(code), Some(format!("answered {code}")), retry)
+                (Some(code), Some(format!("answered {code}")), retry, retry_after)
             }
-            Err(Failure { message, retry }) => (None, Some(message), retry),
+            Err(Failure { message, retry }) => (None, Some(message), retry, None),
         };
         let done = due.attempts + 1;
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let (state, retry_at) = match (error.is_none(), retry && done < self.settings.max_attempts) {
             (true, _) => (DeliveryState::Delivered, None),
             (false, true) => {
-                let wait = i64::try_from(self.settings.backoff(done).as_secs()).unwrap_or(i64::MAX / 2);
+                let wait = self.settings.retry_wait(done, status_code, retry_after.as_deref(), SystemTime::now());
+                let wait = i64::try_from(wait.as_secs()).unwrap_or(i64::MAX / 2);
                 (DeliveryState::Pending, Some(unix_now() + wait))
             }
             (false, false) => (DeliveryState::Failed, None),
@@ -217,8 +280,15 @@ impl EventWebhooks {
         }
     }
 
-    /// POSTs the delivery's event: the status answered, or why there was none.
-    async fn send(&self, store: &Store, client: &reqwest::Client, due: &DueDelivery, at: i64) -> Result<u16, Failure> {
+    /// POSTs the delivery's event: the status answered with its `Retry-After`, or why there was
+    /// no answer.
+    async fn send(
+        &self,
+        store: &Store,
+        client: &reqwest::Client,
+        due: &DueDelivery,
+        at: i64,
+    ) -> Result<(u16, Option<String>), Failure> {
         let url = Url::parse(&due.url).map_err(|e| Failure::last(format!("the URL does not parse: {e}")))?;
         self.guard
             .check_url(&url)
@@ -241,7 +311,11 @@ impl EventWebhooks {
             .send()
             .await;
         match response {
-            Ok(response) => Ok(response.status().as_u16()),
+            Ok(response) => {
+                let retry_after = response.headers().get(reqwest::header::RETRY_AFTER);
+                let retry_after = retry_after.and_then(|v| v.to_str().ok()).map(str::to_owned);
+                Ok((response.status().as_u16(), retry_after))
+            }
             Err(error) if ferrogram_egress::refusal(&error).is_some() => {
                 Err(Failure::last(format!("refused by the egress rule: {}", describe(&error))))
             }
@@ -298,6 +372,27 @@ mod tests {
         assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600]);
         let quick = Settings { first_retry: Duration::from_millis(300), ..Settings::default() };
         assert_eq!(quick.backoff(1), Duration::from_secs(1), "rounded up to whole seconds");
+    }
+
+    #[test]
+    fn retry_after_replaces_the_backoff_for_429_and_503_only() {
+        let settings = Settings { max_retry: Duration::from_secs(600), ..Settings::default() };
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let wait = |status: Option<u16>, header: Option<&str>| settings.retry_wait(2, status, header, now).as_secs();
+        assert_eq!(wait(Some(429), Some("120")), 120);
+        assert_eq!(wait(Some(503), Some(" 7 ")), 7);
+        assert_eq!(wait(Some(503), Some("86400")), 600, "capped at max_retry");
+        assert_eq!(wait(Some(429), Some("0")), 1, "at least a second");
+        let in_90_s = httpdate::fmt_http_date(now + Duration::from_secs(90));
+        assert_eq!(wait(Some(429), Some(in_90_s.as_str())), 90, "an HTTP date");
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(90));
+        assert_eq!(wait(Some(503), Some(past.as_str())), 1);
+        // The backoff otherwise: another status, no header, one that does not parse.
+        assert_eq!(wait(Some(500), Some("120")), 60);
+        assert_eq!(wait(Some(429), None), 60);
+        assert_eq!(wait(Some(429), Some("soon")), 60);
+        assert_eq!(wait(Some(429), Some("-5")), 60);
+        assert_eq!(wait(None, Some("120")), 60);
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! code) and records what it got, answering the statuses the test scripts.
 //!
 //! What is checked: an audited change, a bot's status change and a ping reach the receiver
-//! signed; 500, 500, 200 is three attempts logged and delivered; 410 and 400 are final;
+//! signed; 500, 500, 200 is three attempts logged and delivered; a 429 or 503 with
+//! `Retry-After` waits what it asks (capped), read from the attempts logged and the delivery's
+//! next attempt; 410 and 400 are final; delivered and failed deliveries older than `keep` are
+//! forgotten, pending ones never;
 //! redelivery sends the same event again; another workspace gets 404 on every route; a delivery
 //! pending when the server stops is delivered by the next one on the same database; bad
 //! subscriptions are refused at their field and nothing is made.
@@ -18,6 +21,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use ferrogram_engine::{Engine, EngineConfig};
 use ferrogram_server::bots::Api;
 use ferrogram_server::event_webhooks::{EventWebhooks, SIGNATURE_HEADER, Settings};
@@ -41,16 +45,21 @@ struct Got {
     signed: bool,
 }
 
-/// What the receiver knows and does: the secret to check with, the statuses to answer (200
-/// when the script is empty), what it got.
+/// What the receiver knows and does: the secret to check with, the statuses to answer, each
+/// with its `Retry-After` if any (200 when the script is empty), what it got.
 #[derive(Default)]
 struct Receiving {
     secret: Mutex<String>,
-    script: Mutex<VecDeque<u16>>,
+    script: Mutex<VecDeque<(u16, Option<&'static str>)>>,
     got: Mutex<Vec<Got>>,
 }
 
-async fn receive(State(state): State<Arc<Receiving>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+/// A scripted answer without `Retry-After`.
+fn plain(status: u16) -> (u16, Option<&'static str>) {
+    (status, None)
+}
+
+async fn receive(State(state): State<Arc<Receiving>>, headers: HeaderMap, body: Bytes) -> axum::response::Response {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let signature = header(SIGNATURE_HEADER);
     let signed = (|| {
@@ -71,8 +80,12 @@ async fn receive(State(state): State<Arc<Receiving>>, headers: HeaderMap, body: 
         signed,
     };
     state.got.lock().push(got);
-    let status = state.script.lock().pop_front().unwrap_or(200);
-    StatusCode::from_u16(status).unwrap()
+    let (status, retry_after) = state.script.lock().pop_front().unwrap_or((200, None));
+    let status = StatusCode::from_u16(status).unwrap();
+    match retry_after {
+        Some(wait) => (status, [(axum::http::header::RETRY_AFTER, wait)]).into_response(),
+        None => status.into_response(),
+    }
 }
 
 /// A receiver on 127.0.0.1: its URL and state.
@@ -110,10 +123,20 @@ struct Env {
     url: String,
     got: Arc<Receiving>,
     listening: ferrogram_server::Listening,
+    settings: Settings,
+}
+
+/// The tests' delivery settings: retries a second, then two, apart.
+fn quick() -> Settings {
+    Settings { first_retry: Duration::from_secs(1), max_retry: Duration::from_secs(2), ..Settings::default() }
 }
 
 impl Env {
     async fn new(database: &Database) -> Env {
+        Env::with(database, quick()).await
+    }
+
+    async fn with(database: &Database, settings: Settings) -> Env {
         let store = Arc::new(database.open().await);
         let home = store.create_workspace("home").await.unwrap();
         let away = store.create_workspace("away").await.unwrap();
@@ -121,7 +144,7 @@ impl Env {
         let viewer = store.issue_token(home, "eyes", Role::Viewer).await.unwrap().unwrap().secret;
         let stranger = store.issue_token(away, "other", Role::Admin).await.unwrap().unwrap().secret;
         let (url, port, got) = receiver().await;
-        Env::serve(store, home, [admin, viewer, stranger], url, port, got).await
+        Env::serve(store, home, [admin, viewer, stranger], url, port, got, settings).await
     }
 
     async fn serve(
@@ -131,10 +154,9 @@ impl Env {
         url: String,
         port: u16,
         got: Arc<Receiving>,
+        settings: Settings,
     ) -> Env {
-        let settings =
-            Settings { first_retry: Duration::from_secs(1), max_retry: Duration::from_secs(2), ..Settings::default() };
-        let hooks = EventWebhooks::new(&[("127.0.0.1".into(), port)], settings).unwrap();
+        let hooks = EventWebhooks::new(&[("127.0.0.1".into(), port)], settings.clone()).unwrap();
         let api = Api { store: Arc::clone(&store), bots: Arc::new(no_bots::NoBots), hooks };
         let engine = Arc::new(Engine::new(EngineConfig::default()));
         let listening = ferrogram_server::listen_with("127.0.0.1:0".parse().unwrap(), engine, Some(api)).await.unwrap();
@@ -150,17 +172,18 @@ impl Env {
             url,
             got,
             listening,
+            settings,
         }
     }
 
     /// The server stopped and started again on a new connection to the same database, with
     /// the same receiver.
     async fn restart(self, database: &Database) -> Env {
-        let Env { store, home, admin, viewer, stranger, url, got, listening, .. } = self;
+        let Env { store, home, admin, viewer, stranger, url, got, listening, settings, .. } = self;
         listening.stop();
         store.close().await;
         let port = url.split(':').nth(2).unwrap().split('/').next().unwrap().parse().unwrap();
-        Env::serve(Arc::new(database.open().await), home, [admin, viewer, stranger], url, port, got).await
+        Env::serve(Arc::new(database.open().await), home, [admin, viewer, stranger], url, port, got, settings).await
     }
 
     async fn send(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
@@ -289,7 +312,7 @@ async fn events_reach_a_signed_receiver(database: Database) {
 async fn retries_then_delivers(database: Database) {
     let env = Env::new(&database).await;
     let hook = env.subscribe(json!(["webhook.ping"])).await;
-    env.got.script.lock().extend([500, 500]);
+    env.got.script.lock().extend([500, 500].map(plain));
     let delivery = env.settled(&hook, &env.ping(&hook).await, 3).await;
     assert_eq!(delivery["state"], "delivered", "{delivery}");
     assert_eq!(statuses(&delivery), [json!(500), json!(500), json!(200)]);
@@ -302,13 +325,113 @@ async fn retries_then_delivers(database: Database) {
     assert_eq!(env.got.got.lock().len(), 3);
 }
 
+/// Waits (at most 30 s) until the delivery has `attempts` attempts and is pending again, its
+/// next attempt set after the last: the delivery.
+async fn pending_after(env: &Env, webhook: &Value, delivery: &Value, attempts: usize) -> Value {
+    let path = format!("/api/v1/webhooks/{}/deliveries/{}", webhook["id"], delivery["id"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, now) = env.send(Method::GET, &path, &env.viewer, None).await;
+        let logged = now["attempts"].as_array().unwrap();
+        if logged.len() == attempts
+            && now["state"] == "pending"
+            && now["next_attempt_at"].as_i64() > logged.last().unwrap()["at"].as_i64()
+        {
+            return now;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not pending after {attempts} attempts: {now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn retry_after_is_waited_capped(database: Database) {
+    // Backoff a second, then two; the cap (max_retry) 4 s.
+    let settings = Settings { max_retry: Duration::from_secs(4), ..quick() };
+    let env = Env::with(&database, settings).await;
+    let hook = env.subscribe(json!(["webhook.ping"])).await;
+    env.got.script.lock().extend([(429, Some("3")), (503, Some("3600"))]);
+    let delivery = env.ping(&hook).await;
+
+    // After the 429: its 3 s, not the backoff's 1 (the next attempt is set just after the
+    // attempt's second: 3 s later, or 4 when that second ended meanwhile).
+    let first = pending_after(&env, &hook, &delivery, 1).await;
+    let wait = first["next_attempt_at"].as_i64().unwrap() - first["attempts"][0]["at"].as_i64().unwrap();
+    assert!((3..=4).contains(&wait), "waited {wait} s after a 429 with Retry-After: 3: {first}");
+    // After the 503 asking an hour: the cap's 4 s.
+    let second = pending_after(&env, &hook, &delivery, 2).await;
+    let wait = second["next_attempt_at"].as_i64().unwrap() - second["attempts"][1]["at"].as_i64().unwrap();
+    assert!((4..=5).contains(&wait), "waited {wait} s after a 503 with Retry-After: 3600, capped at 4: {second}");
+
+    let done = env.settled(&hook, &delivery, 3).await;
+    assert_eq!(
+        (done["state"].as_str(), statuses(&done)),
+        (Some("delivered"), vec![json!(429), json!(503), json!(200)])
+    );
+    let at: Vec<i64> = done["attempts"].as_array().unwrap().iter().map(|a| a["at"].as_i64().unwrap()).collect();
+    assert!(at[1] - at[0] >= 3 && at[2] - at[1] >= 4, "attempts at {at:?}");
+    let got = env.got.got.lock().clone();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.iter().all(|g| g.signed && g.event_id == got[0].event_id && g.event_type == "webhook.ping"));
+}
+
+async fn ended_deliveries_are_forgotten_pending_ones_kept(database: Database) {
+    let settings = Settings { keep: Duration::from_secs(1), prune_every: Duration::from_millis(100), ..quick() };
+    let env = Env::with(&database, settings).await;
+    // A disabled subscription: its ping waits, pending, however old it gets.
+    let waiting = env.subscribe(json!(["webhook.ping"])).await;
+    let path = format!("/api/v1/webhooks/{}", waiting["id"]);
+    assert_eq!(env.send(Method::PATCH, &path, &env.admin, Some(json!({"enabled": false}))).await.0, 200);
+    let pending = env.ping(&waiting).await;
+    // An enabled one: a ping that fails (410), one that is delivered.
+    let hook = env.subscribe(json!(["webhook.ping"])).await;
+    env.got.script.lock().extend([plain(410)]);
+    let failed = env.ping(&hook).await;
+    let delivered = env.ping(&hook).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env.got.got.lock().len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the receiver got {:?}", env.got.got.lock());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Both ended, then forgotten a second later: the log is empty, a redelivery is 404.
+    let log = format!("/api/v1/webhooks/{}/deliveries", hook["id"]);
+    loop {
+        let (status, listed) = env.send(Method::GET, &log, &env.viewer, None).await;
+        assert_eq!(status, 200);
+        if listed["items"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not forgotten: {listed}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for gone in [&failed, &delivered] {
+        let path = format!("/api/v1/webhooks/{}/deliveries/{}", hook["id"], gone["id"]);
+        assert_eq!(env.send(Method::GET, &path, &env.viewer, None).await.0, 404);
+        assert_eq!(env.send(Method::POST, &format!("{path}/redeliver"), &env.admin, None).await.0, 404);
+    }
+    // The older pending delivery is still there, and is sent once its subscription is enabled.
+    let path = format!("/api/v1/webhooks/{}/deliveries/{}", waiting["id"], pending["id"]);
+    let (status, still) = env.send(Method::GET, &path, &env.viewer, None).await;
+    assert_eq!((status, still["state"].as_str()), (200, Some("pending")), "{still}");
+    let hook_path = format!("/api/v1/webhooks/{}", waiting["id"]);
+    assert_eq!(env.send(Method::PATCH, &hook_path, &env.admin, Some(json!({"enabled": true}))).await.0, 200);
+    *env.got.secret.lock() = waiting["secret"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env.got.got.lock().len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "the pending ping never came: {:?}", env.got.got.lock());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = env.got.got.lock().clone();
+    assert!(got[2].signed && got[2].body["id"].to_string() == got[2].event_id, "{got:?}");
+}
+
 async fn final_answers_and_redelivery(database: Database) {
     let env = Env::new(&database).await;
     let hook = env.subscribe(json!(["webhook.ping"])).await;
-    env.got.script.lock().extend([410]);
+    env.got.script.lock().extend([plain(410)]);
     let gone = env.settled(&hook, &env.ping(&hook).await, 1).await;
     assert_eq!((gone["state"].as_str(), statuses(&gone)), (Some("failed"), vec![json!(410)]), "{gone}");
-    env.got.script.lock().extend([400]);
+    env.got.script.lock().extend([plain(400)]);
     let refused = env.settled(&hook, &env.ping(&hook).await, 1).await;
     assert_eq!((refused["state"].as_str(), statuses(&refused)), (Some("failed"), vec![json!(400)]), "{refused}");
 
@@ -364,7 +487,7 @@ async fn other_workspaces_get_404(database: Database) {
 async fn a_pending_delivery_survives_a_restart(database: Database) {
     let env = Env::new(&database).await;
     let hook = env.subscribe(json!(["webhook.ping"])).await;
-    env.got.script.lock().extend([503]);
+    env.got.script.lock().extend([plain(503)]);
     let delivery = env.ping(&hook).await;
     // Wait for the first attempt (503: pending, retried in a second), then stop the server.
     let path = format!("/api/v1/webhooks/{}/deliveries/{}", hook["id"], delivery["id"]);
@@ -487,6 +610,8 @@ macro_rules! on_both {
 on_both!(
     events_reach_a_signed_receiver,
     retries_then_delivers,
+    retry_after_is_waited_capped,
+    ended_deliveries_are_forgotten_pending_ones_kept,
     final_answers_and_redelivery,
     other_workspaces_get_404,
     a_pending_delivery_survives_a_restart,

@@ -33,6 +33,7 @@ pub(crate) const SQLITE: Embedded = &[
     (12, "broadcasts", include_str!("../migrations/sqlite/0012_broadcasts.sql")),
     (13, "event_webhooks", include_str!("../migrations/sqlite/0013_event_webhooks.sql")),
     (14, "drafts", include_str!("../migrations/sqlite/0014_drafts.sql")),
+    (15, "active_users_retention", include_str!("../migrations/sqlite/0015_active_users_retention.sql")),
 ];
 
 pub(crate) const POSTGRES: Embedded = &[
@@ -50,6 +51,7 @@ pub(crate) const POSTGRES: Embedded = &[
     (12, "broadcasts", include_str!("../migrations/postgres/0012_broadcasts.sql")),
     (13, "event_webhooks", include_str!("../migrations/postgres/0013_event_webhooks.sql")),
     (14, "drafts", include_str!("../migrations/postgres/0014_drafts.sql")),
+    (15, "active_users_retention", include_str!("../migrations/postgres/0015_active_users_retention.sql")),
 ];
 
 #[derive(Debug)]

@@ -85,6 +85,10 @@ impl StateStore for Store {
         Box::pin(async move { Store::inbox_prune(self, bot, handled_before).await.map_err(engine_error) })
     }
 
+    fn active_users_prune(&self, bot: u64, before_day: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move { Store::active_users_prune(self, bot, before_day).await.map_err(engine_error) })
+    }
+
     fn dead_letters(&self, bot: u64, limit: u32) -> BoxFuture<'_, Result<Vec<StoredDeadLetter>, StoreError>> {
         Box::pin(async move { Store::dead_letters(self, Some(bot), limit).await.map_err(engine_error) })
     }

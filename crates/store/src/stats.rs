@@ -3,8 +3,14 @@
 //! blocked, errors, a reply latency histogram) and `bot_active_users` (who was active which
 //! day), written by the group commit with the rest of the batch — two multi-row statements per
 //! batch, none when it has no update — and read by [`Store::stats`] for one bot or several
-//! (a workspace's). Kept without a time limit: a row per bot and day, and one per active user
-//! and day.
+//! (a workspace's). `bot_daily_stats` is kept without a time limit (a row per bot and day);
+//! `bot_active_users` (a row per active user and day) only for the last
+//! [`ACTIVE_USERS_KEEP_DAYS`](ferrogram_core::ACTIVE_USERS_KEEP_DAYS) days, enough for the
+//! monthly window: [`Store::active_users_prune`] (decision 0053) first writes each older day's
+//! distinct count into its `bot_daily_stats.active_users`, then deletes its rows. A pruned
+//! day's active users are that count (added up over several bots: a user of two bots counts
+//! twice there); a distinct count over a window reaching a pruned day is at least its busiest
+//! pruned day's.
 
 use std::collections::BTreeMap;
 
@@ -198,8 +204,10 @@ impl Conn<'_> {
             return Ok(stats);
         }
         let among = list(3, bots.len());
+        // The last column: the pruned days' counts of active users (NULL for a day still listed).
         let sums = format!(
-            "SELECT day, CAST(SUM(updates) AS BIGINT), CAST(SUM(blocked) AS BIGINT), CAST(SUM(errors) AS BIGINT), {} \
+            "SELECT day, CAST(SUM(updates) AS BIGINT), CAST(SUM(blocked) AS BIGINT), CAST(SUM(errors) AS BIGINT), {}, \
+             CAST(SUM(active_users) AS BIGINT) \
              FROM bot_daily_stats WHERE day >= $1 AND day <= $2 AND bot_id IN ({among}) GROUP BY day",
             LATENCY_COLUMNS.split(", ").map(|c| format!("CAST(SUM({c}) AS BIGINT)")).collect::<Vec<_>>().join(", ")
         );
@@ -212,13 +220,21 @@ impl Conn<'_> {
         );
         let windows = [(from, to), (to - 6, to), (to - 29, to)];
         let mut distinct_counts = [0i64; 3];
+        // Pruned days' counts, from the earliest day a window reaches.
+        let mut frozen: BTreeMap<i64, i64> = BTreeMap::new();
         on!(self, c => {
-            let mut query = sqlx::query(&sums).bind(from).bind(to);
+            let mut query = sqlx::query(&sums).bind(from.min(to - 29)).bind(to);
             for bot in &bots {
                 query = query.bind(bot);
             }
             for row in query.fetch_all(&mut *c).await? {
                 let day: i64 = row.try_get(0)?;
+                if let Some(users) = row.try_get::<Option<i64>, _>(4 + LATENCY_BUCKETS)? {
+                    frozen.insert(day, users);
+                }
+                if day < from {
+                    continue;
+                }
                 let entry = &mut counts.entry(day).or_default().0;
                 entry.updates = uncount(row.try_get(1)?);
                 entry.blocked = uncount(row.try_get(2)?);
@@ -242,11 +258,43 @@ impl Conn<'_> {
                 *slot = query.fetch_one(&mut *c).await?;
             }
         });
+        // A pruned day has no rows left: its count stands for them, and a window reaching it
+        // had at least as many distinct users as its busiest such day.
+        for (day, (_, active)) in counts.iter_mut() {
+            if let (0, Some(users)) = (*active, frozen.get(day)) {
+                *active = uncount(*users);
+            }
+        }
+        for (slot, (start, end)) in distinct_counts.iter_mut().zip(windows) {
+            let busiest = frozen.range(start..=end).map(|(_, users)| *users).max().unwrap_or(0);
+            *slot = (*slot).max(busiest);
+        }
         stats.days = counts.into_iter().map(|(day, (c, a))| (day, c, a)).collect();
         stats.active_users = uncount(distinct_counts[0]);
         stats.weekly_active_users = uncount(distinct_counts[1]);
         stats.monthly_active_users = uncount(distinct_counts[2]);
         Ok(stats)
+    }
+}
+
+impl Store {
+    /// Forgets who was active on the bot's days before `before_day`, first writing each such
+    /// day's distinct count into its `bot_daily_stats.active_users` (one transaction); returns
+    /// how many `bot_active_users` rows went. See the module and
+    /// [`StateStore::active_users_prune`](ferrogram_core::StateStore::active_users_prune).
+    pub async fn active_users_prune(&self, bot: u64, before_day: i64) -> Result<u64> {
+        const COUNT: &str = "UPDATE bot_daily_stats SET active_users = (SELECT COUNT(DISTINCT a.user_id) \
+             FROM bot_active_users a WHERE a.bot_id = bot_daily_stats.bot_id AND a.day = bot_daily_stats.day) \
+             WHERE bot_id = $1 AND day < $2 AND active_users IS NULL";
+        const FORGET: &str = "DELETE FROM bot_active_users WHERE bot_id = $1 AND day < $2";
+        let bot = int("bot id", bot)?;
+        let mut tx = self.transaction().await?;
+        let forgotten = on!(tx.conn(), c => {
+            sqlx::query(COUNT).bind(bot).bind(before_day).execute(&mut *c).await?;
+            sqlx::query(FORGET).bind(bot).bind(before_day).execute(&mut *c).await?.rows_affected()
+        });
+        tx.commit().await?;
+        Ok(forgotten)
     }
 }
 

@@ -537,6 +537,28 @@ impl Store {
         self.secret(workspace, None, &secret_name(id)).await
     }
 
+    /// Forgets the deliveries that ended (`delivered` or `failed`) before `finished_before` (Unix
+    /// seconds), with their attempts, and the events no delivery refers to any more: the log's
+    /// retention (`webhooks.keep`). Pending deliveries are never touched, however old. Returns
+    /// how many deliveries went.
+    pub async fn prune_webhook_deliveries(&self, finished_before: i64) -> Result<u64> {
+        const ATTEMPTS: &str = "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries \
+             WHERE state IN ('delivered', 'failed') AND updated_at < $1)";
+        const DELIVERIES: &str =
+            "DELETE FROM webhook_deliveries WHERE state IN ('delivered', 'failed') AND updated_at < $1";
+        const EVENTS: &str = "DELETE FROM webhook_events WHERE at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)";
+        let mut tx = self.transaction().await?;
+        let pruned = on!(tx.conn(), c => {
+            sqlx::query(ATTEMPTS).bind(finished_before).execute(&mut *c).await?;
+            let pruned = sqlx::query(DELIVERIES).bind(finished_before).execute(&mut *c).await?.rows_affected();
+            sqlx::query(EVENTS).bind(finished_before).execute(&mut *c).await?;
+            pruned
+        });
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
     /// Deletes a subscription with its secret, deliveries and their log; `false` if it is not
     /// the workspace's.
     pub async fn delete_webhook(&self, workspace: i64, id: i64) -> Result<bool> {

@@ -11,7 +11,8 @@ use serde_json::json;
 crate::both!(
     blocks_are_kept_listed_and_lifted,
     statistics_add_up_per_bot_and_utc_day,
-    a_batch_without_updates_writes_no_statistics
+    a_batch_without_updates_writes_no_statistics,
+    active_users_are_pruned_past_the_monthly_window
 );
 
 async fn blocks_are_kept_listed_and_lifted(store: Store, _url: String) {
@@ -145,4 +146,59 @@ async fn a_batch_without_updates_writes_no_statistics(store: Store, url: String)
     StateStore::commit(&store, &[Commit { bot: 1, handled: None, ..Commit::default() }]).await.unwrap();
     let rows = common::raw_text(&url, "SELECT CAST(COUNT(*) AS TEXT) FROM bot_daily_stats").await;
     assert_eq!(rows, "0");
+}
+
+async fn active_users_are_pruned_past_the_monthly_window(store: Store, url: String) {
+    use TallyOutcome::Ok;
+    let mut update = 0;
+    let mut commits = Vec::new();
+    for (bot, day, user) in [
+        (1, D, 10),
+        (1, D, 11),
+        (1, D - 29, 12),
+        (1, D - 30, 13),
+        (1, D - 31, 10),
+        (1, D - 31, 14),
+        (1, D - 31, 15),
+        (1, D - 40, 16),
+        (2, D - 40, 16),
+    ] {
+        update += 1;
+        commits.push(handled(bot, update, day, user, Ok, Some(5)));
+    }
+    StateStore::commit(&store, &commits).await.unwrap();
+    let rows = |bot: u64| {
+        let sql = format!("SELECT CAST(COUNT(*) AS TEXT) FROM bot_active_users WHERE bot_id = {bot}");
+        let url = url.clone();
+        async move { common::raw_text(&url, &sql).await }
+    };
+    let month = store.stats(&[1], D - 29, D).await.unwrap();
+    assert_eq!(month.monthly_active_users, 3, "10, 11 and 12");
+    let old = store.stats(&[1], D - 40, D - 31).await.unwrap();
+    assert_eq!(old.active_users, 4, "10, 14, 15 and 16, before the prune");
+
+    // What the engine does on a day D with ACTIVE_USERS_KEEP_DAYS: D - 30 and later are kept.
+    assert_eq!(ferrogram_core::ACTIVE_USERS_KEEP_DAYS, 31);
+    let pruned = StateStore::active_users_prune(&store, 1, D - ferrogram_core::ACTIVE_USERS_KEEP_DAYS + 1).await;
+    assert_eq!(pruned.unwrap(), 4, "D - 31's three and D - 40's one");
+    assert_eq!(rows(1).await, "4", "D's two, D - 29's and D - 30's");
+    assert_eq!(rows(2).await, "1", "another bot's rows are its own prune's");
+
+    // The monthly window is exact, and the same as before; so is one ending yesterday.
+    assert_eq!(store.stats(&[1], D - 29, D).await.unwrap(), month);
+    assert_eq!(store.stats(&[1], D - 1, D - 1).await.unwrap().monthly_active_users, 2, "D - 30 to D - 1: 12, 13");
+    // A pruned day keeps its count; a distinct count reaching it is at least its busiest day's.
+    let after = store.stats(&[1], D - 40, D - 31).await.unwrap();
+    let day =
+        |d: i64| after.days.iter().find(|(day, _, _)| *day == d).map(|(_, counts, users)| (counts.updates, *users));
+    assert_eq!((day(D - 31), day(D - 40), day(D - 35)), (Some((3, 3)), Some((1, 1)), Some((0, 0))));
+    assert_eq!(after.total(), old.total(), "the counts of updates are untouched");
+    assert_eq!(after.active_users, 3, "at least D - 31's three (16 of D - 40 is no longer told apart)");
+    // Pruning again forgets nothing more and keeps the counts (not recounted as 0).
+    assert_eq!(StateStore::active_users_prune(&store, 1, D - 30).await.unwrap(), 0);
+    assert_eq!(store.stats(&[1], D - 40, D - 31).await.unwrap(), after);
+    // Two bots over a pruned day: their counts added up.
+    StateStore::active_users_prune(&store, 2, D - 30).await.unwrap();
+    let both = store.stats(&[1, 2], D - 40, D - 40).await.unwrap();
+    assert_eq!(both.days[0].2, 2, "user 16 of both bots, counted once per bot once its rows are gone");
 }

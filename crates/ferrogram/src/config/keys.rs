@@ -422,6 +422,25 @@ pub static KEYS: &[Key] = &[
         get: |config| Value::Bool(config.webhooks_deliver),
     },
     Key {
+        name: "webhooks.keep",
+        kind: Kind::Text,
+        ty: "a duration",
+        env: "FERROGRAM_WEBHOOKS_KEEP",
+        flag: None,
+        secret: false,
+        doc: "How long an event webhook's delivery stays in its log (`/api/v1/webhooks/ID/deliveries`) \
+              once it was delivered or failed: older ones are forgotten with their attempts (checked \
+              every hour by the `serve` that delivers). Pending deliveries are kept whatever their age.",
+        set: |config, value| {
+            config.webhooks_keep = duration(&value.text())?;
+            if config.webhooks_keep.is_zero() {
+                return Err("expected a duration longer than 0".into());
+            }
+            Ok(())
+        },
+        get: |config| Value::Text(show_duration(config.webhooks_keep)),
+    },
+    Key {
         name: "inbox.keep",
         kind: Kind::Text,
         ty: "a duration",

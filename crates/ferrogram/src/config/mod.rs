@@ -62,6 +62,8 @@ pub struct Config {
     pub http_allow_private: Vec<(String, u16)>,
     /// `webhooks.deliver`
     pub webhooks_deliver: bool,
+    /// `webhooks.keep`
+    pub webhooks_keep: Duration,
     /// `inbox.keep`
     pub inbox_keep: Duration,
     /// `polling.timeout`, in whole seconds.
@@ -131,6 +133,7 @@ impl Default for Config {
             bots_idle_after: Some(BOTS_IDLE_AFTER),
             http_allow_private: Vec::new(),
             webhooks_deliver: true,
+            webhooks_keep: ferrogram_server::event_webhooks::KEEP,
             inbox_keep: engine.inbox_keep,
             polling_timeout: engine.poll_timeout,
             llm_edit_interval: engine.llm_edit_interval,
