@@ -44,10 +44,10 @@ pub fn table(rows: &[Row], updates: usize) -> String {
     out
 }
 
-/// One configuration: a fresh sandbox and engine, `users` chats sending `updates` messages in
+/// One configuration: a fresh sandbox and engine, `chats` users (a private chat each) sending `updates` messages in
 /// closed loops, timed until the engine handled them all.
-pub async fn run(name: &str, store: Arc<dyn StateStore>, commit_batch: usize, updates: usize, users: usize) -> Row {
-    let sandbox = ferrogram_bench::sandbox_without_limits().await;
+pub async fn run(name: &str, store: Arc<dyn StateStore>, commit_batch: usize, updates: usize, chats: usize) -> Row {
+    let sandbox = crate::sandbox_without_limits().await;
     let url = sandbox.url();
     let open = Limit::per_second(1_000_000).with_burst(1_000_000);
     let flood =
@@ -62,13 +62,13 @@ pub async fn run(name: &str, store: Arc<dyn StateStore>, commit_batch: usize, up
     let bot = engine.add_bot(file, &token, &url).await.expect("bot starts");
     let mut handled = engine.handled(bot).expect("bot runs");
 
-    let mut users = Vec::with_capacity(users);
-    for i in 0..users {
+    let mut users = Vec::with_capacity(chats);
+    for i in 0..chats {
         let user = post(&http, &format!("{url}/sandbox/users"), json!({"first_name": format!("u{i}")})).await;
         users.push(user["id"].as_i64().expect("user id"));
     }
-    let per_user = updates.div_ceil(users);
-    let total = per_user * users;
+    let per_user = updates.div_ceil(chats);
+    let total = per_user * chats;
     let started = Instant::now();
     let senders: Vec<_> = users
         .iter()
