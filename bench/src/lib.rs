@@ -6,6 +6,7 @@
 
 pub mod capacity;
 pub mod compare;
+pub mod durability;
 pub mod open_loop;
 pub mod procfs;
 pub mod proxy;
@@ -19,6 +20,7 @@ pub struct Latencies {
     pub count: usize,
     pub p50: Duration,
     pub p99: Duration,
+    pub p999: Duration,
     pub max: Duration,
 }
 
@@ -29,7 +31,13 @@ impl Latencies {
         }
         samples.sort_unstable();
         let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-        Some(Self { count: samples.len(), p50: at(0.50), p99: at(0.99), max: samples[samples.len() - 1] })
+        Some(Self {
+            count: samples.len(),
+            p50: at(0.50),
+            p99: at(0.99),
+            p999: at(0.999),
+            max: samples[samples.len() - 1],
+        })
     }
 }
 
@@ -54,9 +62,17 @@ mod tests {
         let samples = (1..=100).map(Duration::from_millis).collect();
         let l = Latencies::from_samples(samples).unwrap();
         assert_eq!(
-            (l.count, l.p50, l.p99, l.max),
-            (100, Duration::from_millis(51), Duration::from_millis(99), Duration::from_millis(100))
+            (l.count, l.p50, l.p99, l.p999, l.max),
+            (
+                100,
+                Duration::from_millis(51),
+                Duration::from_millis(99),
+                Duration::from_millis(100),
+                Duration::from_millis(100)
+            )
         );
+        let thousand = Latencies::from_samples((1..=1000).map(Duration::from_millis).collect()).unwrap();
+        assert_eq!((thousand.p99, thousand.p999), (Duration::from_millis(990), Duration::from_millis(999)));
         assert!(Latencies::from_samples(vec![]).is_none());
     }
 }

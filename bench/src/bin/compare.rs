@@ -1,11 +1,12 @@
 //! Ferrogram beside teloxide, aiogram and grammY, in one run against one in-process sandbox
 //! (`bench/run` builds and installs the peers, then runs this). Writes bench/RESULTS.md and the
-//! latency chart bench/echo-latency.svg. This is the order of the scenarios; the options, the
-//! scenarios, the bots' processes and the report are in `ferrogram_bench::compare`.
+//! latency chart bench/echo-latency.svg (with `--quick`, the short run of `compare::quick`
+//! instead). This is the order of the scenarios; the options, the scenarios, the bots'
+//! processes and the report are in `ferrogram_bench::compare`.
 
 use clap::Parser;
 use ferrogram_bench::compare::results::Results;
-use ferrogram_bench::compare::scenarios::{bulk, echo, many, menu, rig};
+use ferrogram_bench::compare::scenarios::{bulk, echo, many, menu, open_loop, rig};
 use ferrogram_bench::compare::users::{create_subscribers, create_users};
 use ferrogram_bench::compare::{Args, Ctx, Fw, say};
 use ferrogram_bench::{proxy, report};
@@ -14,6 +15,9 @@ use std::time::Instant;
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.quick {
+        return ferrogram_bench::compare::quick::run(args).await;
+    }
     let started = Instant::now();
     let frameworks: Vec<Fw> =
         args.frameworks.iter().map(|n| Fw::parse(n).unwrap_or_else(|| panic!("unknown framework {n:?}"))).collect();
@@ -38,11 +42,22 @@ async fn main() {
         out.echo.push(result);
     }
 
+    if !args.open_rates.is_empty() {
+        for &fw in &frameworks {
+            say(&format!("open-loop echo: {}", fw.name()));
+            let result = open_loop::open_loop(&ctx, fw, &users).await;
+            if let Some(error) = &result.error {
+                say(&format!("open-loop echo: {} failed: {error}", fw.name()));
+            }
+            out.open.push(result);
+        }
+    }
+
     if args.subscribers > 0 {
         say(&format!("bulk: creating {} subscribers", args.subscribers));
         create_subscribers(&ctx, args.subscribers).await;
         let (proxy_url, counts, _proxy) = proxy::start(&ctx.url).await;
-        for &fw in &frameworks {
+        for &fw in frameworks.iter().filter(|fw| fw.in_bulk_and_many()) {
             say(&format!("bulk: {}", fw.name()));
             let result = bulk::bulk(&ctx, fw, users[0], &proxy_url, &counts).await;
             if let Some(error) = &result.error {
@@ -78,7 +93,7 @@ async fn main() {
     }
 
     for &n in args.many_bots.iter().filter(|n| **n > 0) {
-        for &fw in &frameworks {
+        for &fw in frameworks.iter().filter(|fw| fw.in_bulk_and_many()) {
             if fw != Fw::Ferrogram && n > args.many_peers_max {
                 continue;
             }

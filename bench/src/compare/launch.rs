@@ -92,7 +92,7 @@ impl Launch<'_> {
 
 /// Starts a bot process and waits for its `READY` line.
 pub async fn spawn_bot(ctx: &Ctx, launch: Launch<'_>) -> Result<Bot, String> {
-    let tag = format!("{}-{}", launch.fw.name().to_lowercase(), launch.token.split(':').next().unwrap_or(""));
+    let tag = format!("{}-{}", launch.fw.key(), launch.token.split(':').next().unwrap_or(""));
     let log = std::fs::File::create(ctx.work.join(format!("{tag}.log"))).map_err(|e| e.to_string())?;
     let mut command = match launch.fw {
         Fw::Ferrogram => {
@@ -135,9 +135,10 @@ pub async fn spawn_bot(ctx: &Ctx, launch: Launch<'_>) -> Result<Bot, String> {
             }
             c
         }
-        Fw::Teloxide => {
+        Fw::Teloxide | Fw::TeloxidePlain => {
             let mut c = Command::new(&ctx.args.teloxide_bin);
             c.env("MODE", ["echo", "menu", "many"][launch.mode.peer_file()]);
+            c.env("THROTTLE", if launch.fw == Fw::TeloxidePlain { "off" } else { "on" });
             c
         }
         Fw::Aiogram => {

@@ -4,20 +4,26 @@
 //! 1. rig limit: the sandbox's own capacity with a null client ([`capacity`](crate::capacity));
 //! 2. echo: users in closed loops at several loads; latency from the user's act to the bot's
 //!    reply, seen on the sandbox's event stream (`GET /sandbox/events`, one long poll for all);
-//! 3. bulk: one notification to many subscribers under the sandbox's flood limits scaled up,
+//! 3. open-loop echo: updates arrive on a fixed schedule at several offered rates, latency from
+//!    each update's scheduled time (no coordinated omission);
+//! 4. bulk: one notification to many subscribers under the sandbox's flood limits scaled up,
 //!    every Bot API call of the bot passing through a counting proxy ([`proxy`](crate::proxy));
-//! 4. stateful menu: users walk three scenes with inline buttons and fill in a form whose
+//! 5. stateful menu: users walk three scenes with inline buttons and fill in a form whose
 //!    answers each framework writes as a row of its database (peers: state in Redis, rows in
 //!    PostgreSQL; Ferrogram: both in its store, on PostgreSQL and on SQLite); rows counted after;
-//! 5. many bots: N echo bots in one process per framework, in webhook mode; start-up, resident
+//! 6. many bots: N echo bots in one process per framework, in webhook mode; start-up, resident
 //!    memory and idle CPU.
 //!
-//! Every bot is its own process, pointed at the sandbox's URL ([`launch`]); its CPU time and
-//! memory come from /proc ([`procfs`](crate::procfs)). [`results`] writes RESULTS.md.
+//! teloxide runs twice where it can: plain (`Dispatcher` over `Bot`, its capacity) and over
+//! `Throttle<Bot>` (its production setup). Every bot is its own process, pointed at the
+//! sandbox's URL ([`launch`]); its CPU time and memory come from /proc
+//! ([`procfs`](crate::procfs)). [`results`] writes RESULTS.md; [`quick`] is `--quick`'s short
+//! run and its comparison with the committed reports.
 
 pub mod framework;
 pub mod launch;
 pub mod options;
+pub mod quick;
 pub mod results;
 pub mod scenarios;
 pub mod users;

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 #[derive(Parser, Clone)]
 #[command(about = "Ferrogram against teloxide, aiogram and grammY on the sandbox")]
 pub struct Args {
-    /// Frameworks to run, in order (ferrogram first: the ratios are Ferrogram/peer).
-    #[arg(long, value_delimiter = ',', default_value = "ferrogram,teloxide,aiogram,grammy")]
+    /// Frameworks to run, in order (ferrogram first: the ratios are Ferrogram/peer): ferrogram,
+    /// teloxide-plain (`Dispatcher` over the plain `Bot`; echo, open loop and menu only),
+    /// teloxide (over `Throttle<Bot>`, its production setup), aiogram, grammy.
+    #[arg(long, value_delimiter = ',', default_value = "ferrogram,teloxide-plain,teloxide,aiogram,grammy")]
     pub frameworks: Vec<String>,
     /// Echo: virtual users.
     #[arg(long, default_value_t = 1000)]
@@ -19,6 +21,12 @@ pub struct Args {
     /// Echo: seconds per load level.
     #[arg(long, default_value_t = 4)]
     pub level_seconds: u64,
+    /// Open-loop echo: offered rates, updates a second, each on a fixed schedule (empty: skip).
+    #[arg(long, value_delimiter = ',', default_value = "250,500,1000,2000")]
+    pub open_rates: Vec<u32>,
+    /// Open-loop echo: seconds of arrivals per rate.
+    #[arg(long, default_value_t = 5)]
+    pub open_seconds: u64,
     /// Bulk: subscribers of the notification.
     #[arg(long, default_value_t = 20_000)]
     pub subscribers: usize,
@@ -68,6 +76,32 @@ pub struct Args {
     pub results: PathBuf,
     #[arg(long, default_value = "bench/echo-latency.svg")]
     pub chart: PathBuf,
+    /// A note written under the report's title (e.g. what else ran on the machine).
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Quick mode, for a change on the hot path: Ferrogram and teloxide-plain only, the echo
+    /// at `--quick-load`, the open loop at `--quick-rate`, durability SQLite against memory;
+    /// writes `--quick-out` (not RESULTS.md) and compares with the committed numbers.
+    #[arg(long)]
+    pub quick: bool,
+    /// Quick mode: the echo's closed-loop load.
+    #[arg(long, default_value_t = 50)]
+    pub quick_load: usize,
+    /// Quick mode: the open loop's offered rate.
+    #[arg(long, default_value_t = 1000)]
+    pub quick_rate: u32,
+    /// Quick mode: updates per durability configuration.
+    #[arg(long, default_value_t = 6000)]
+    pub quick_updates: usize,
+    /// Quick mode: the report it writes.
+    #[arg(long, default_value = "target/bench-quick.md")]
+    pub quick_out: PathBuf,
+    /// Quick mode: the committed reports it compares with (rows missing from them are skipped).
+    #[arg(long, value_delimiter = ',', default_value = "bench/RESULTS.md,bench/DURABILITY.md")]
+    pub quick_baseline: Vec<PathBuf>,
+    /// Quick mode: a change beyond this many percent is flagged.
+    #[arg(long, default_value_t = 20.0)]
+    pub quick_tolerance: f64,
     /// Logs, databases and generated bot files.
     #[arg(long, default_value = "target/bench-work")]
     pub work: PathBuf,

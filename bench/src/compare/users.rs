@@ -75,6 +75,29 @@ pub async fn route_replies(
     bot_id: i64,
     waiters: Waiters,
 ) -> tokio::task::JoinHandle<()> {
+    follow_sent(http, url, bot_id, move |chat, text, message, seen| {
+        let mut waiting = waiters.lock().expect("waiters");
+        if waiting.get(&chat).is_some_and(|(expected, _)| expected == text)
+            && let Some((_, tx)) = waiting.remove(&chat)
+        {
+            let _ = tx.send((seen, message.take()));
+        }
+    })
+    .await
+}
+
+/// Follows the sandbox's event stream for the bot from now on (one long poll at a time) and
+/// calls `on_sent(chat, text, message, seen)` for every message the bot sends, `seen` being the
+/// instant its batch arrived. Nothing the bot sent before the call is reported.
+pub async fn follow_sent<F>(
+    http: reqwest::Client,
+    url: String,
+    bot_id: i64,
+    mut on_sent: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut(i64, &str, &mut Value, Instant) + Send + 'static,
+{
     // The stream's position now, before any user acts: no reply can come earlier.
     let mut after = match http.get(format!("{url}/sandbox/events?bot_id={bot_id}&after={}", u64::MAX / 2)).send().await
     {
@@ -90,22 +113,16 @@ pub async fn route_replies(
                 continue;
             };
             let Ok(mut batch) = answer.json::<Value>().await else { continue };
-            let now = Instant::now();
-            let mut waiting = waiters.lock().expect("waiters");
+            let seen = Instant::now();
             for event in batch["events"].as_array_mut().into_iter().flatten() {
                 if event["kind"] != "sent" {
                     continue;
                 }
-                let (Some(chat), Some(text)) = (event["chat_id"].as_i64(), event["message"]["text"].as_str()) else {
-                    continue;
-                };
-                if waiting.get(&chat).is_some_and(|(expected, _)| expected == text)
-                    && let Some((_, tx)) = waiting.remove(&chat)
-                {
-                    let _ = tx.send((now, event["message"].take()));
-                }
+                let Some(chat) = event["chat_id"].as_i64() else { continue };
+                let mut message = event["message"].take();
+                let Some(text) = message["text"].as_str().map(str::to_owned) else { continue };
+                on_sent(chat, &text, &mut message, seen);
             }
-            drop(waiting);
             after = batch["last"].as_u64().unwrap_or(after);
         }
     })

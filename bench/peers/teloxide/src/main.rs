@@ -2,8 +2,9 @@
 //! picks the bot:
 //!
 //! - `echo` (default): echo and broadcast; the `Dispatcher` (long polling, updates of one chat
-//!   in order, chats concurrently) over a bot wrapped in the `Throttle` adaptor;
-//! - `menu`: the stateful menu; the same dispatcher, with the dialogue (`Dialogue`) kept in
+//!   in order, chats concurrently) over a bot wrapped in the `Throttle` adaptor, or, with
+//!   `THROTTLE=off`, over the plain `Bot` (no limiter: the bare framework's capacity);
+//! - `menu`: the stateful menu; the same dispatcher (and the same `THROTTLE`), with the dialogue (`Dialogue`) kept in
 //!   Redis (`RedisStorage`, JSON) and the form's row written to PostgreSQL (tokio-postgres
 //!   through a deadpool pool);
 //! - `many`: `BOTS` echo bots in one process, each a webhook listener (`axum_to_router`) with
@@ -24,7 +25,11 @@ use teloxide::adaptors::Throttle;
 use teloxide::prelude::*;
 use teloxide::RequestError;
 
-type B = Throttle<Bot>;
+/// What the echo and menu bots are generic over: teloxide's plain `Bot` or `Throttle<Bot>`
+/// (both answer with `RequestError`). Spelled out at each use, as bounds on `R`.
+fn throttled() -> bool {
+    std::env::var("THROTTLE").map_or(true, |v| v != "off")
+}
 
 struct Cfg {
     first: i64,
@@ -39,31 +44,41 @@ fn required(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
 }
 
+/// The plain bot over the sandbox's URL: no limiter, every request sent at once.
+fn plain_bot(token: String) -> Bot {
+    Bot::new(token).set_api_url(required("SANDBOX_URL").parse().expect("SANDBOX_URL"))
+}
+
 /// The bot over the sandbox's URL, wrapped in `Throttle` with the bench's limits.
-fn throttled_bot(token: String) -> B {
-    let url = required("SANDBOX_URL");
+fn throttled_bot(token: String) -> Throttle<Bot> {
     let rate: u32 = env("RATE", 30);
     let chat_rate: u32 = env("CHAT_RATE", 1);
     let mut limits = Limits::default();
     limits.messages_per_sec_overall = rate;
     limits.messages_per_sec_chat = chat_rate;
     limits.messages_per_min_chat = chat_rate.saturating_mul(60);
-    Bot::new(token).set_api_url(url.parse().expect("SANDBOX_URL")).throttle(limits)
+    plain_bot(token).throttle(limits)
 }
 
 #[tokio::main]
 async fn main() {
-    match std::env::var("MODE").as_deref().unwrap_or("echo") {
-        "menu" => menu::run(throttled_bot(required("BOT_TOKEN"))).await,
-        "many" => many::run().await,
-        _ => echo().await,
+    let mode = std::env::var("MODE").unwrap_or_default();
+    match (mode.as_str(), throttled()) {
+        ("many", _) => many::run().await,
+        ("menu", true) => menu::run(throttled_bot(required("BOT_TOKEN"))).await,
+        ("menu", false) => menu::run(plain_bot(required("BOT_TOKEN"))).await,
+        (_, true) => echo(throttled_bot(required("BOT_TOKEN"))).await,
+        (_, false) => echo(plain_bot(required("BOT_TOKEN"))).await,
     }
 }
 
-async fn echo() {
-    let bot = throttled_bot(required("BOT_TOKEN"));
+async fn echo<R>(bot: R)
+where
+    R: Requester<Err = RequestError> + Clone + Send + Sync + 'static,
+    R::GetUpdates: Send,
+{
     let cfg = Arc::new(Cfg { first: env("SUB_FIRST", 0), count: env("SUB_COUNT", 0) });
-    let handler = Update::filter_message().endpoint(handle);
+    let handler = Update::filter_message().endpoint(handle::<R>);
     println!("READY");
     Dispatcher::builder(bot, handler)
         .dependencies(dptree::deps![cfg])
@@ -73,10 +88,14 @@ async fn echo() {
         .await;
 }
 
-async fn handle(bot: B, msg: Message, cfg: Arc<Cfg>) -> ResponseResult<()> {
+async fn handle<R>(bot: R, msg: Message, cfg: Arc<Cfg>) -> ResponseResult<()>
+where
+    R: Requester<Err = RequestError> + Clone + Send + Sync + 'static,
+{
     let text = msg.text().unwrap_or_default();
     if text == "/broadcast" {
-        // The broadcast loop teloxide's docs suggest: queue every send and let Throttle pace them.
+        // The broadcast loop teloxide's docs suggest: queue every send and let Throttle pace them
+        // (the bench runs the broadcast with Throttle only).
         let mut sends = tokio::task::JoinSet::new();
         for id in cfg.first..cfg.first + cfg.count {
             let bot = bot.clone();
@@ -90,7 +109,10 @@ async fn handle(bot: B, msg: Message, cfg: Arc<Cfg>) -> ResponseResult<()> {
 }
 
 /// A 429 that gets past Throttle waits for its `retry_after`, as teloxide's docs advise.
-async fn send_retrying(bot: &B, chat: ChatId, text: &str) -> ResponseResult<()> {
+async fn send_retrying<R>(bot: &R, chat: ChatId, text: &str) -> ResponseResult<()>
+where
+    R: Requester<Err = RequestError>,
+{
     loop {
         match bot.send_message(chat, text).await {
             Ok(_) => return Ok(()),

@@ -7,8 +7,9 @@ use teloxide::dispatching::dialogue::{self, serializer::Json, RedisStorage};
 use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+use teloxide::RequestError;
 
-use crate::{required, B};
+use crate::required;
 
 type Storage = RedisStorage<Json>;
 type MenuDialogue = Dialogue<State, Storage>;
@@ -33,7 +34,11 @@ struct Db {
     insert: String,
 }
 
-pub async fn run(bot: B) {
+pub async fn run<R>(bot: R)
+where
+    R: Requester<Err = RequestError> + Clone + Send + Sync + 'static,
+    R::GetUpdates: Send,
+{
     let storage = Storage::open(&required("REDIS_URL"), Json).await.expect("Redis");
     let table = required("TABLE");
     let config: tokio_postgres::Config = required("DATABASE_URL").parse().expect("DATABASE_URL");
@@ -50,7 +55,7 @@ pub async fn run(bot: B) {
         .expect("CREATE TABLE");
     let db = Db { pool, insert: format!("INSERT INTO {table} (user_id, name, age) VALUES ($1, $2, $3)") };
     println!("READY");
-    Dispatcher::builder(bot, schema())
+    Dispatcher::builder(bot, schema::<R>())
         .dependencies(dptree::deps![storage, db])
         .enable_ctrlc_handler()
         .build()
@@ -58,15 +63,18 @@ pub async fn run(bot: B) {
         .await;
 }
 
-fn schema() -> UpdateHandler<Box<dyn std::error::Error + Send + Sync + 'static>> {
+fn schema<R>() -> UpdateHandler<Box<dyn std::error::Error + Send + Sync + 'static>>
+where
+    R: Requester<Err = RequestError> + Clone + Send + Sync + 'static,
+{
     use dptree::case;
     let messages = Update::filter_message()
-        .branch(dptree::filter(|msg: Message| msg.text() == Some("/start")).endpoint(start))
-        .branch(case![State::Name].endpoint(name))
-        .branch(case![State::Age { name }].endpoint(age));
+        .branch(dptree::filter(|msg: Message| msg.text() == Some("/start")).endpoint(start::<R>))
+        .branch(case![State::Name].endpoint(name::<R>))
+        .branch(case![State::Age { name }].endpoint(age::<R>));
     let presses = Update::filter_callback_query()
-        .branch(case![State::Menu].endpoint(second))
-        .branch(case![State::Second].endpoint(form));
+        .branch(case![State::Menu].endpoint(second::<R>))
+        .branch(case![State::Second].endpoint(form::<R>));
     dialogue::enter::<Update, Storage, State, _>().branch(messages).branch(presses)
 }
 
@@ -74,27 +82,27 @@ fn button(label: &str, data: &str) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new([[InlineKeyboardButton::callback(label, data)]])
 }
 
-async fn start(bot: B, dialogue: MenuDialogue, msg: Message) -> HandlerResult {
+async fn start<R: Requester<Err = RequestError>>(bot: R, dialogue: MenuDialogue, msg: Message) -> HandlerResult {
     bot.send_message(msg.chat.id, "Menu").reply_markup(button("Next", "second")).await?;
     dialogue.update(State::Menu).await?;
     Ok(())
 }
 
-async fn second(bot: B, dialogue: MenuDialogue, q: CallbackQuery) -> HandlerResult {
+async fn second<R: Requester<Err = RequestError>>(bot: R, dialogue: MenuDialogue, q: CallbackQuery) -> HandlerResult {
     bot.answer_callback_query(q.id.clone()).await?;
     bot.send_message(dialogue.chat_id(), "Scene 2").reply_markup(button("Form", "form")).await?;
     dialogue.update(State::Second).await?;
     Ok(())
 }
 
-async fn form(bot: B, dialogue: MenuDialogue, q: CallbackQuery) -> HandlerResult {
+async fn form<R: Requester<Err = RequestError>>(bot: R, dialogue: MenuDialogue, q: CallbackQuery) -> HandlerResult {
     bot.answer_callback_query(q.id.clone()).await?;
     bot.send_message(dialogue.chat_id(), "Your name?").await?;
     dialogue.update(State::Name).await?;
     Ok(())
 }
 
-async fn name(bot: B, dialogue: MenuDialogue, msg: Message) -> HandlerResult {
+async fn name<R: Requester<Err = RequestError>>(bot: R, dialogue: MenuDialogue, msg: Message) -> HandlerResult {
     match msg.text().map(str::trim).filter(|t| !t.is_empty() && t.chars().count() <= 64) {
         Some(name) => {
             bot.send_message(msg.chat.id, "Your age?").await?;
@@ -107,7 +115,13 @@ async fn name(bot: B, dialogue: MenuDialogue, msg: Message) -> HandlerResult {
     Ok(())
 }
 
-async fn age(bot: B, dialogue: MenuDialogue, name: String, msg: Message, db: Db) -> HandlerResult {
+async fn age<R: Requester<Err = RequestError>>(
+    bot: R,
+    dialogue: MenuDialogue,
+    name: String,
+    msg: Message,
+    db: Db,
+) -> HandlerResult {
     let Some(age) = msg.text().and_then(|t| t.trim().parse::<i32>().ok()).filter(|a| (1..=150).contains(a)) else {
         bot.send_message(msg.chat.id, "Your age?").await?;
         return Ok(());

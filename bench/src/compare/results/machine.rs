@@ -5,7 +5,7 @@ use crate::procfs;
 use serde_json::Value;
 use std::process::Command;
 
-pub(super) fn utc_now() -> String {
+pub(crate) fn utc_now() -> String {
     Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M"])
         .output()
@@ -14,7 +14,7 @@ pub(super) fn utc_now() -> String {
         .unwrap_or_default()
 }
 
-pub(super) fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
@@ -72,7 +72,8 @@ pub(super) fn versions(ctx: &Ctx) -> Vec<String> {
             output("rustc", &["--version"])
         ),
         "teloxide 0.17.0 (features rustls, throttle, ctrlc_handler, macros, redis-storage, webhooks-axum; \
-         tokio-postgres 0.7 with deadpool-postgres 0.14; release profile; bench/peers/teloxide, locked by its Cargo.lock)"
+         tokio-postgres 0.7 with deadpool-postgres 0.14; release profile; bench/peers/teloxide, locked by its Cargo.lock; \
+         the same binary runs both rows: teloxide (plain) with `THROTTLE=off`, teloxide (Throttle) with `Throttle<Bot>`)"
             .into(),
         format!("{py} (bench/peers/aiogram_{{bot,menu,many}}.py)"),
         format!(

@@ -78,7 +78,7 @@ pub async fn echo(ctx: &Ctx, fw: Fw, users: &[i64]) -> EchoResult {
 /// `load` closed loops, each over its own share of the users, for `duration` (or once through
 /// every user when None).
 #[allow(clippy::too_many_arguments)]
-async fn run_level(
+pub(crate) async fn run_level(
     ctx: &Arc<Ctx>,
     waiters: &Waiters,
     bot_id: i64,
