@@ -12,13 +12,10 @@
 // cookie's value of a signed-in editor), CHROMIUM (the browser's executable), SHOTS (a folder
 // for the screenshots).
 import { chromium } from 'playwright-core';
-import { Steps, check, watch } from './browser_steps.mjs';
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { Steps, accessible as axe, check, watch } from './browser_steps.mjs';
 
 const { BASE_URL: base, EDIT_PATH: edit, SESSION: session, CHROMIUM: executablePath, SHOTS: shots } = process.env;
 const STEP_TIMEOUT = 30_000;
-const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 // The file as the test expects it published: the head, then the reply the steps type.
 const HEAD = 'ferrogram: 1\nbot: {name: echo}\non:\n  - text: any\n    do:\n      - ';
@@ -35,15 +32,8 @@ const step = (name, body) => steps.step(name, body);
 async function shot(name) {
   await page.screenshot({ path: `${shots}/dashboard-${name}.png`, fullPage: true });
 }
-// axe-core on the page as it is (not inside the framed web chat, another site with its own
-// browser test): serious and critical violations fail the step.
-async function accessible(what) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'], iframes: false }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  for (const v of result.violations) console.log(`axe (${what}): ${v.impact} ${v.id}: ${v.help} (${v.nodes.length} nodes)`);
-  check(bad.length === 0, `axe found serious violations on ${what}: ${bad.map((v) => `${v.id} ${v.nodes.map((n) => n.target).join(' ')}`).join('; ')}`);
-}
+// axe-core on the page as it is (browser_steps.mjs), not inside the framed web chat.
+const accessible = (what) => axe(page, what, { iframes: false });
 const editor = () => page.locator('.cm-content');
 const problemList = () => page.locator('#problems');
 // The framed web chat.

@@ -11,13 +11,10 @@
 // Env: BASE_URL (no trailing slash), CHROMIUM (the browser's executable), SHOTS (a folder for
 // the screenshots), EMAIL, PASSWORD.
 import { chromium } from 'playwright-core';
-import { Steps, check, watch } from './browser_steps.mjs';
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { Steps, accessible as axe, check, watch } from './browser_steps.mjs';
 
 const { BASE_URL: base, CHROMIUM: executablePath, SHOTS: shots, EMAIL: email, PASSWORD: password } = process.env;
 const STEP_TIMEOUT = 30_000;
-const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
 const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, locale: 'en-US' });
@@ -29,14 +26,8 @@ const step = (name, body) => steps.step(name, body);
 async function shot(name) {
   await page.screenshot({ path: `${shots}/dashboard-run-${name}.png`, fullPage: true });
 }
-// axe-core on the page as it is: serious and critical violations fail the step.
-async function accessible(what) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  for (const v of result.violations) console.log(`axe (${what}): ${v.impact} ${v.id}: ${v.help} (${v.nodes.length} nodes)`);
-  check(bad.length === 0, `axe found serious violations on ${what}: ${bad.map((v) => `${v.id} ${v.nodes.map((n) => n.target).join(' ')}`).join('; ')}`);
-}
+// axe-core on the page as it is (browser_steps.mjs).
+const accessible = (what) => axe(page, what);
 
 try {
   await step('sign in', async () => {

@@ -8,6 +8,7 @@
 //! the audit page shows it. API tokens: made by an admin, the secret shown once, revoked.
 
 mod host;
+mod person;
 
 use std::sync::Arc;
 
@@ -15,8 +16,9 @@ use ferrogram_engine::{Engine, EngineConfig};
 use ferrogram_server::bots::Status;
 use ferrogram_server::dashboard::Dashboard;
 use ferrogram_server::{Api, Listening, Routes};
-use ferrogram_store::{BOT_TOKEN, Role, SecretKey, Store, hash_password};
+use ferrogram_store::{BOT_TOKEN, Role, SecretKey, Store};
 use host::Host;
+use person::person;
 use reqwest::multipart::Form;
 
 struct Site {
@@ -35,16 +37,6 @@ struct Site {
     path: std::path::PathBuf,
 }
 
-async fn person(store: &Store, email: &str, memberships: &[(i64, Role)]) -> (String, String) {
-    let hash = hash_password("a long enough password").await.unwrap();
-    let account = store.create_account(email, email.split('@').next().unwrap(), &hash).await.unwrap().unwrap();
-    for (workspace, role) in memberships {
-        store.set_member(*workspace, account.id, *role).await.unwrap();
-    }
-    let session = store.create_session(account.id, "test", 3600).await.unwrap().unwrap();
-    (format!("fg_session={}", session.secret), session.csrf)
-}
-
 impl Site {
     async fn start() -> Site {
         let path =
@@ -54,9 +46,9 @@ impl Site {
         let sandbox = ferrogram_sandbox::Sandbox::start(ferrogram_sandbox::Config::default()).await.expect("sandbox");
         let home = store.create_workspace("home").await.unwrap();
         let away = store.create_workspace("away").await.unwrap();
-        let admin = person(&store, "ada@example.org", &[(home, Role::Admin)]).await;
-        let editor = person(&store, "ed@example.org", &[(home, Role::Editor), (away, Role::Viewer)]).await;
-        let viewer = person(&store, "vi@example.org", &[(home, Role::Viewer)]).await;
+        let admin = person(&store, "ada@example.org", &[(home, Role::Admin)]).await.0;
+        let editor = person(&store, "ed@example.org", &[(home, Role::Editor), (away, Role::Viewer)]).await.0;
+        let viewer = person(&store, "vi@example.org", &[(home, Role::Viewer)]).await.0;
         let host = Host::new(Arc::clone(&store), sandbox.url());
         let api = Api { store: Arc::clone(&store), bots: host.clone(), hooks: Default::default() };
         let dashboard = Dashboard::new(Arc::clone(&store), false).with_api(api.clone());

@@ -10,14 +10,16 @@
 
 // Only its BotControl is used here (not its `state`).
 mod host;
+mod person;
 
 use std::sync::Arc;
 
 use ferrogram_engine::{Engine, EngineConfig, Scope};
 use ferrogram_server::dashboard::Dashboard;
 use ferrogram_server::{Api, Listening, Routes};
-use ferrogram_store::{Role, Store, hash_password};
+use ferrogram_store::{Role, Store};
 use host::Host;
+use person::person;
 use serde_json::json;
 
 const NEWS: &str = "ferrogram: 1\nbot: {name: news}\non:\n  - text: any\n    do:\n      - reply: \"noted\"\n";
@@ -37,16 +39,6 @@ struct Site {
     path: std::path::PathBuf,
 }
 
-async fn person(store: &Store, email: &str, memberships: &[(i64, Role)]) -> (String, String) {
-    let hash = hash_password("a long enough password").await.unwrap();
-    let account = store.create_account(email, email.split('@').next().unwrap(), &hash).await.unwrap().unwrap();
-    for (workspace, role) in memberships {
-        store.set_member(*workspace, account.id, *role).await.unwrap();
-    }
-    let session = store.create_session(account.id, "test", 3600).await.unwrap().unwrap();
-    (format!("fg_session={}", session.secret), session.csrf)
-}
-
 impl Site {
     async fn start() -> Site {
         let path =
@@ -55,9 +47,9 @@ impl Site {
         let sandbox = ferrogram_sandbox::Sandbox::start(ferrogram_sandbox::Config::default()).await.expect("sandbox");
         let home = store.create_workspace("home").await.unwrap();
         let away = store.create_workspace("away").await.unwrap();
-        let editor = person(&store, "ed@example.org", &[(home, Role::Editor)]).await;
-        let viewer = person(&store, "vi@example.org", &[(home, Role::Viewer)]).await;
-        let stranger = person(&store, "st@example.org", &[(away, Role::Owner)]).await;
+        let editor = person(&store, "ed@example.org", &[(home, Role::Editor)]).await.0;
+        let viewer = person(&store, "vi@example.org", &[(home, Role::Viewer)]).await.0;
+        let stranger = person(&store, "st@example.org", &[(away, Role::Owner)]).await.0;
         let bot = store.create_bot(home, "news", Some(BOT_ID)).await.unwrap().unwrap();
         store.save_version(home, bot, NEWS).await.unwrap();
         let theirs = store.create_bot(away, "news", Some(BOT_ID + 1)).await.unwrap().unwrap();

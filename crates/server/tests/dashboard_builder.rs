@@ -10,6 +10,7 @@
 //! the CodeMirror bundle, its script and the bot file's JSON Schema.
 
 mod host;
+mod person;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,8 +18,9 @@ use std::time::{Duration, Instant};
 use ferrogram_engine::{Engine, EngineConfig};
 use ferrogram_server::dashboard::Dashboard;
 use ferrogram_server::{Api, Listening, Routes};
-use ferrogram_store::{Role, Store, hash_password};
+use ferrogram_store::{Role, Store};
 use host::Host;
+use person::person;
 use serde_json::{Value, json};
 
 const ECHO: &str =
@@ -43,16 +45,6 @@ struct Site {
     path: std::path::PathBuf,
 }
 
-async fn person(store: &Store, email: &str, memberships: &[(i64, Role)]) -> (String, String) {
-    let hash = hash_password("a long enough password").await.unwrap();
-    let account = store.create_account(email, email.split('@').next().unwrap(), &hash).await.unwrap().unwrap();
-    for (workspace, role) in memberships {
-        store.set_member(*workspace, account.id, *role).await.unwrap();
-    }
-    let session = store.create_session(account.id, "test", 3600).await.unwrap().unwrap();
-    (format!("fg_session={}", session.secret), session.csrf)
-}
-
 impl Site {
     async fn start() -> Site {
         let path =
@@ -65,8 +57,8 @@ impl Site {
         store.publish_version(home, bot, 0, ECHO).await.unwrap().unwrap();
         let other = store.create_bot(away, "echo", None).await.unwrap().unwrap();
         store.publish_version(away, other, 0, ECHO).await.unwrap().unwrap();
-        let editor = person(&store, "ed@example.org", &[(home, Role::Editor)]).await;
-        let viewer = person(&store, "vi@example.org", &[(home, Role::Viewer)]).await;
+        let editor = person(&store, "ed@example.org", &[(home, Role::Editor)]).await.0;
+        let viewer = person(&store, "vi@example.org", &[(home, Role::Viewer)]).await.0;
         let host = Host::new(Arc::clone(&store), sandbox.url());
         let api = Api { store: Arc::clone(&store), bots: host.clone(), hooks: Default::default() };
         let dashboard = Dashboard::new(Arc::clone(&store), false).with_api(api.clone());

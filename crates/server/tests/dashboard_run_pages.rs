@@ -10,6 +10,7 @@
 //! in under 100 ms with 100,000 users (the API's cursor: never the whole directory).
 
 mod host;
+mod person;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,8 +20,9 @@ use ferrogram_engine::{Engine, EngineConfig};
 use ferrogram_server::bots::Status;
 use ferrogram_server::dashboard::Dashboard;
 use ferrogram_server::{Api, Listening, Routes};
-use ferrogram_store::{Role, Store, hash_password};
+use ferrogram_store::{Role, Store};
 use host::Host;
+use person::person;
 use serde_json::{Value, json};
 
 /// A bot with a per-user collection (one of its fields a list) and a per-bot one.
@@ -45,17 +47,6 @@ struct Site {
     _listening: Listening,
     _sandbox: ferrogram_sandbox::Sandbox,
     path: std::path::PathBuf,
-}
-
-async fn person(store: &Store, email: &str, memberships: &[(i64, Role)]) -> ((String, String), i64) {
-    let hash = hash_password("a long enough password").await.unwrap();
-    let name = email.split('@').next().unwrap();
-    let account = store.create_account(email, name, &hash).await.unwrap().unwrap();
-    for (workspace, role) in memberships {
-        store.set_member(*workspace, account.id, *role).await.unwrap();
-    }
-    let session = store.create_session(account.id, "test", 3600).await.unwrap().unwrap();
-    ((format!("fg_session={}", session.secret), session.csrf), account.id)
 }
 
 impl Site {

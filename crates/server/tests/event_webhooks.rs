@@ -422,7 +422,8 @@ async fn ended_deliveries_are_forgotten_pending_ones_kept(database: Database) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let got = env.got.got.lock().clone();
-    assert!(got[2].signed && got[2].body["id"].to_string() == got[2].event_id, "{got:?}");
+    assert!(got[2].signed, "{got:?}");
+    assert_eq!(got[2].event_id, got[2].body["id"].to_string(), "{got:?}");
 }
 
 async fn final_answers_and_redelivery(database: Database) {
