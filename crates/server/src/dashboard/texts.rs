@@ -374,8 +374,7 @@ pub const BROADCASTS: &[(&str, &str, &str)] = &[
 
 /// The code view's texts (decision 0056).
 pub const BUILDER: &[(&str, &str, &str)] = &[
-    ("edit", "Edit", "Редактировать"),
-    ("edit_label", "Edit {bot}", "Редактировать {bot}"),
+    ("code_edit", "Edit", "Редактировать"),
     ("code_view", "Code", "Код"),
     ("bot_source", "Bot file (YAML)", "Файл бота (YAML)"),
     (
