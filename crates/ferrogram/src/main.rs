@@ -1005,7 +1005,11 @@ async fn serve(settings: config::Config) -> Result<(), String> {
     config.http.allow_private = settings.http_allow_private.clone();
     let llm_server = start_stand_in_llm(settings.sandbox_port, &mut config.http).await?;
     config.http.bot_env = BotEnvNames { names: settings.bots_env.clone() }.for_serve();
-    config.public_url = settings.server_public_url.clone();
+    // Web App paths resolve under the public URL, or, without one, under the listener itself
+    // (the sandbox's web chat and this machine's browser reach it), so the examples' `/shop`
+    // works in the default `serve`.
+    config.public_url =
+        settings.server_public_url.clone().or_else(|| Some(format!("http://{}", settings.server_listen)));
     // The dashboard's try-it chat runs drafts on an engine of their own, its store in memory
     // (decision 0056): the published bots' data is never theirs. Same egress rule.
     let drafts_engine = Arc::new(ferrogram_engine::Engine::new(ferrogram_engine::EngineConfig {

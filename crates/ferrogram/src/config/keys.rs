@@ -249,7 +249,10 @@ pub static KEYS: &[Key] = &[
         doc: "The URL that reaches `server.listen` from outside (through the proxy, if any). When it \
               is set the bots receive their updates by webhook, each at `URL/telegram/BOT_ID` with a \
               fresh secret token, instead of long polling; empty (the default), they poll. Telegram \
-              itself calls only HTTPS on ports 443, 80, 88 and 8443; the built-in sandbox calls any.",
+              itself calls only HTTPS on ports 443, 80, 88 and 8443; the built-in sandbox calls any. \
+              A bot's `web_app` path (`/shop`) opens the page Ferrogram serves under it \
+              (`URL/webapp/BOT_ID/shop`); empty, under `http://` and `server.listen`, which only this \
+              machine's browser and the sandbox's web chat reach.",
         set: |config, value| {
             config.server_public_url = public_url(&value.text())?;
             Ok(())

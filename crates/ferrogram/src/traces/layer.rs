@@ -232,10 +232,31 @@ where
         }
     }
 
+    /// A span's end is when its work last ran (its last exit), not when its last handle is
+    /// dropped: a clone or a child kept a moment longer elsewhere (a finished task not yet
+    /// dropped) must not stretch it past the stage that follows it.
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        if let Some(record) = span.extensions_mut().get_mut::<SpanRecord>() {
+            record.end = record.end.max(now_nanos());
+        }
+    }
+
+    /// Sent for export; its end also reaches its nearest exported ancestor, which therefore
+    /// spans every child even when a child ran outside it (a delivery in another task).
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
         let Some(mut record) = span.extensions_mut().remove::<SpanRecord>() else { return };
-        record.end = now_nanos().max(record.start);
+        if record.end == 0 {
+            // Never entered: it ended when it was dropped.
+            record.end = now_nanos();
+        }
+        record.end = record.end.max(record.start);
+        if let Some(ancestor) = span.scope().skip(1).find(|span| span.extensions().get::<SpanRecord>().is_some())
+            && let Some(parent) = ancestor.extensions_mut().get_mut::<SpanRecord>()
+        {
+            parent.end = parent.end.max(record.end);
+        }
         if self.queue.try_send(record).is_err() {
             self.dropped.queue_full(1);
         }
