@@ -11,42 +11,22 @@ mod binary;
 
 use std::time::Duration;
 
-use binary::{free_port_pair, request};
+use binary::{free_port_pair, request, sandbox_said};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 const STARTUP: Duration = Duration::from_secs(30);
 
-/// The texts of the bot's messages (`sent`) and edits (`edited`) in `user`'s chat after `after`,
-/// until one satisfies `done`; the last text, or a panic at the deadline.
+/// What the bot said to `user` after `after` until `done` (binary::sandbox_said).
 async fn wait_for(
     http: &reqwest::Client,
     url: &str,
     bot_id: i64,
     user: i64,
-    mut after: i64,
+    after: i64,
     done: impl Fn(&str) -> bool,
 ) -> String {
-    let deadline = Instant::now() + STARTUP;
-    let mut seen = Vec::new();
-    loop {
-        let events = request(
-            http,
-            format!("{url}/sandbox/events?bot_id={bot_id}&chat_id={user}&kind=sent,edited&after={after}&timeout=5"),
-            None,
-        )
-        .await
-        .expect("events");
-        after = events["last"].as_i64().unwrap_or(after);
-        for event in events["events"].as_array().into_iter().flatten() {
-            let text = event["message"]["text"].as_str().unwrap_or_default().to_owned();
-            if done(&text) {
-                return text;
-            }
-            seen.push(text);
-        }
-        assert!(Instant::now() < deadline, "no awaited answer; the bot said: {seen:?}");
-    }
+    sandbox_said(http, url, (bot_id, user), after, STARTUP, done).await
 }
 
 async fn act(http: &reqwest::Client, url: &str, kind: &str, body: Value) -> i64 {

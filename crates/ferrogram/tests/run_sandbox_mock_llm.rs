@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use binary::{free_port, free_port_pair, request};
+use binary::{free_port, free_port_pair, request, sandbox_said};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -142,37 +142,6 @@ impl MockLlm {
     }
 }
 
-/// The texts of the bot's messages and edits in `user`'s chat after `after`, until one
-/// satisfies `done`; that text, or a panic at the deadline.
-async fn wait_for(
-    http: &reqwest::Client,
-    url: &str,
-    (bot_id, user): (i64, i64),
-    mut after: i64,
-    done: impl Fn(&str) -> bool,
-) -> String {
-    let deadline = Instant::now() + STARTUP;
-    let mut seen = Vec::new();
-    loop {
-        let events = request(
-            http,
-            format!("{url}/sandbox/events?bot_id={bot_id}&chat_id={user}&kind=sent,edited&after={after}&timeout=5"),
-            None,
-        )
-        .await
-        .expect("events");
-        after = events["last"].as_i64().unwrap_or(after);
-        for event in events["events"].as_array().into_iter().flatten() {
-            let text = event["message"]["text"].as_str().unwrap_or_default().to_owned();
-            if done(&text) {
-                return text;
-            }
-            seen.push(text);
-        }
-        assert!(Instant::now() < deadline, "no awaited answer; the bot said: {seen:?}");
-    }
-}
-
 /// The sandbox of one `ferrogram run`, with its bot and admin.
 struct Sandbox {
     http: reqwest::Client,
@@ -230,7 +199,7 @@ impl Sandbox {
     }
 
     async fn wait(&self, after: i64, done: impl Fn(&str) -> bool) -> String {
-        wait_for(&self.http, &self.url, self.bot, after, done).await
+        sandbox_said(&self.http, &self.url, self.bot, after, STARTUP, done).await
     }
 }
 

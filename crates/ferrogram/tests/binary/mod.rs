@@ -110,3 +110,37 @@ pub async fn request(http: &reqwest::Client, url: String, body: Option<Value>) -
     }
     response.json().await.map_err(|e| e.to_string())
 }
+
+/// The texts of the bot's messages (`sent`) and edits (`edited`) in `user`'s chat of the
+/// sandbox at `url`, after the event `after`, until one satisfies `done`: that text, or a panic
+/// naming what the bot said once `within` has passed.
+#[allow(dead_code)]
+pub async fn sandbox_said(
+    http: &reqwest::Client,
+    url: &str,
+    (bot_id, user): (i64, i64),
+    mut after: i64,
+    within: std::time::Duration,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut seen = Vec::new();
+    loop {
+        let events = request(
+            http,
+            format!("{url}/sandbox/events?bot_id={bot_id}&chat_id={user}&kind=sent,edited&after={after}&timeout=5"),
+            None,
+        )
+        .await
+        .expect("events");
+        after = events["last"].as_i64().unwrap_or(after);
+        for event in events["events"].as_array().into_iter().flatten() {
+            let text = event["message"]["text"].as_str().unwrap_or_default().to_owned();
+            if done(&text) {
+                return text;
+            }
+            seen.push(text);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no awaited answer; the bot said: {seen:?}");
+    }
+}
