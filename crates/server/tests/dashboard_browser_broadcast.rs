@@ -29,7 +29,7 @@ use ferrogram_server::{Api, Routes};
 use ferrogram_store::{Role, Store, hash_password};
 use serde_json::{Value, json};
 
-use browser::{chromium, missing};
+use browser::{cannot_run, chromium};
 
 const EMAIL: &str = "erin@example.org";
 const PASSWORD: &str = "a browser-typed password";
@@ -57,12 +57,7 @@ async fn control(http: &reqwest::Client, base: &str, path: &str, body: Option<Va
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_is_composed_previewed_and_sent_in_a_browser() {
     let js = conformance_js();
-    if let Some(why) = missing(&js, &["playwright-core", "axe-core"]) {
-        if std::env::var("FERROGRAM_REQUIRE_CONFORMANCE").is_ok_and(|v| v == "1") {
-            panic!("broadcast browser test: {why} (FERROGRAM_REQUIRE_CONFORMANCE=1; run conformance/install.sh)");
-        }
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), "\nSKIPPED broadcast browser: {why} (run conformance/install.sh)\n");
+    if cannot_run("broadcast browser test", &js, &["playwright-core", "axe-core"]) {
         return;
     }
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).to_path_buf();

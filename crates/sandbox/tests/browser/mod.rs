@@ -34,3 +34,16 @@ pub fn missing(js: &Path, packages: &[&str]) -> Option<String> {
         _ => Some("node does not run".into()),
     }
 }
+
+/// [`missing`], acted on: when a browser test cannot run here it fails if CI requires the
+/// conformance tools (`FERROGRAM_REQUIRE_CONFORMANCE=1`), else prints a `SKIPPED` line past the
+/// harness's output capture. True when the caller should return.
+pub fn cannot_run(suite: &str, js: &Path, packages: &[&str]) -> bool {
+    let Some(why) = missing(js, packages) else { return false };
+    if std::env::var("FERROGRAM_REQUIRE_CONFORMANCE").is_ok_and(|v| v == "1") {
+        panic!("{suite}: {why} (FERROGRAM_REQUIRE_CONFORMANCE=1; run conformance/install.sh)");
+    }
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "\nSKIPPED {suite}: {why} (run conformance/install.sh)\n");
+    true
+}
